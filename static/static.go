@@ -1,0 +1,12 @@
+// Package static holds the browser code and styles that sealdrop serves under /static/.
+// Every file here is pinned by Subresource Integrity in the pages and its SHA-256 is listed
+// in the README, so anyone can check what the server sends.
+package static
+
+import "embed"
+
+// FS holds the served files. The patterns are explicit so that tests and fixtures kept
+// beside them are never served.
+//
+//go:embed js/*.js css/*.css
+var FS embed.FS
