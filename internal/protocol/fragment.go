@@ -1,0 +1,54 @@
+package protocol
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Version is the protocol version, carried in fragments and envelope headers.
+const Version = 1
+
+// FlagPIN in a note fragment tells the open page to ask for a PIN before contacting the server.
+const FlagPIN = 0x01
+
+// KeySize is the size of K, M and every derived token.
+const KeySize = 32
+
+// fragmentLen is the encoded length of version ‖ flags ‖ 32-byte secret.
+const fragmentLen = 46
+
+// Fragment is the part of a link after '#': it never reaches the server.
+type Fragment struct {
+	Version, Flags byte
+	Secret         [32]byte
+}
+
+// String encodes f as the 46 characters that follow '#'.
+func (f Fragment) String() string {
+	var b [2 + KeySize]byte
+	b[0], b[1] = f.Version, f.Flags
+	copy(b[2:], f.Secret[:])
+	return B64Encode(b[:])
+}
+
+// ParseFragment parses a fragment with or without its leading '#'. It refuses another length,
+// another version and unknown flag bits, so a future format cannot be misread as this one.
+func ParseFragment(s string) (Fragment, error) {
+	s = strings.TrimPrefix(s, "#")
+	if len(s) != fragmentLen {
+		return Fragment{}, fmt.Errorf("%w: length", ErrFragment)
+	}
+	b, err := B64Decode(s)
+	if err != nil {
+		return Fragment{}, fmt.Errorf("%w: %w", ErrFragment, err)
+	}
+	if b[0] != Version {
+		return Fragment{}, fmt.Errorf("%w: version", ErrFragment)
+	}
+	if b[1]&^FlagPIN != 0 {
+		return Fragment{}, fmt.Errorf("%w: flags", ErrFragment)
+	}
+	f := Fragment{Version: b[0], Flags: b[1]}
+	copy(f.Secret[:], b[2:])
+	return f, nil
+}
