@@ -1,0 +1,20 @@
+// Package testnet builds a private Tor network on loopback for tests: five
+// directory authorities (keys made per run with tor-gencert, fast voting, no
+// plain relays) and one client with a SOCKS port, in the way
+// shared/design/testnet.md describes. Tests point an onion service's tor at it
+// with TorrcLines and fetch through SocksAddr.
+//
+// What it protects: the public Tor network. Start refuses to run when any
+// network interface other than "lo" exists, every tor it starts carries
+// TestingTorNetwork 1 and the private DirAuthority lines (without them tor
+// would use the public authorities), and every tor is tied to the test process
+// with __OwningControllerProcess so a crashed test leaves no tor behind.
+// RequireOffline turns a missing namespace into a loud failure when
+// SEALDROP_REQUIRE_OFFLINE_TESTS=1 and into a skip otherwise.
+//
+// What it does not: it is not a model of the real network (one hop class, a
+// 4-minute onion-service time period, no relays other than the authorities),
+// so it proves that the onion path works, not how fast or anonymous it is.
+// Run the tests under shared/bin/loopback-only, with go test -p 1: one network
+// costs ~2-4 CPU-seconds and ~0.5 GB of memory.
+package testnet

@@ -1,0 +1,356 @@
+package testnet
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Authorities is the number of directory authorities. Onion-service paths
+// need at least five nodes in the consensus: three fail, four are flaky.
+const Authorities = 5
+
+// Time budgets for the phased start (testnet.md: consensus typically 5-14 s,
+// client bootstrap 2-3 s).
+const (
+	consensusTimeout = 90 * time.Second
+	bootstrapTimeout = 60 * time.Second
+)
+
+// Network is a running private Tor network.
+type Network struct {
+	dir     string
+	torPath string
+	lines   []string
+	socks   string
+
+	mu    sync.Mutex
+	procs []*Proc // authorities, client, and anything from StartTor
+}
+
+type authority struct {
+	name      string
+	dataDir   string
+	orPort    int
+	dirPort   int
+	v3ident   string
+	fingerpr  string
+	dirAuthLn string
+}
+
+// Start builds the network in dir (which must exist and will hold every
+// DataDirectory): keys, five authorities, a wait for a consensus listing all
+// five, then a client whose SOCKS port is bootstrapped. It refuses to run when
+// CheckOffline fails. ctx bounds the start only; Close stops the network.
+func Start(ctx context.Context, dir string) (*Network, error) {
+	if err := CheckOffline(); err != nil {
+		return nil, err
+	}
+	torPath, gencert, err := Tools()
+	if err != nil {
+		return nil, err
+	}
+	dir, err = filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("testnet: %w", err)
+	}
+	// An empty GeoIP file saves ~3 CPU-seconds and ~35 MB per tor.
+	geoip := filepath.Join(dir, "geoip-empty")
+	if err := os.WriteFile(geoip, nil, 0o600); err != nil {
+		return nil, fmt.Errorf("testnet: %w", err)
+	}
+	ports, err := freePorts(2*Authorities + 1)
+	if err != nil {
+		return nil, err
+	}
+
+	auths := make([]*authority, Authorities)
+	errs := make([]error, Authorities)
+	var wg sync.WaitGroup
+	for i := range auths {
+		a := &authority{
+			name:    fmt.Sprintf("auth%d", i),
+			dataDir: filepath.Join(dir, fmt.Sprintf("auth%d", i)),
+			orPort:  ports[2*i],
+			dirPort: ports[2*i+1],
+		}
+		auths[i] = a
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = a.makeKeys(ctx, torPath, gencert)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+
+	n := &Network{dir: dir, torPath: torPath, socks: "127.0.0.1:" + strconv.Itoa(ports[2*Authorities])}
+	n.lines = []string{
+		"TestingTorNetwork 1",
+		"PathsNeededToBuildCircuits 0.67",
+		"GeoIPFile " + geoip,
+		"GeoIPv6File " + geoip,
+	}
+	for _, a := range auths {
+		n.lines = append(n.lines, a.dirAuthLn)
+	}
+
+	ok := false
+	defer func() {
+		if !ok {
+			_ = n.Close()
+		}
+	}()
+	for _, a := range auths {
+		p, err := startTor(torPath, a.name, a.dataDir, append(n.nodeLines(a.name, a.dataDir), a.options()...))
+		if err != nil {
+			return nil, err
+		}
+		n.add(p)
+	}
+	cctx, cancel := context.WithTimeout(ctx, consensusTimeout)
+	defer cancel()
+	if err := n.waitConsensus(cctx); err != nil {
+		return nil, err
+	}
+	clientDir := filepath.Join(dir, "client")
+	client, err := startTor(torPath, "client", clientDir, append(n.nodeLines("client", clientDir), "SocksPort "+n.socks))
+	if err != nil {
+		return nil, err
+	}
+	n.add(client)
+	bctx, cancel2 := context.WithTimeout(ctx, bootstrapTimeout)
+	defer cancel2()
+	if err := client.WaitLog(bctx, "Bootstrapped 100%"); err != nil {
+		return nil, err
+	}
+	ok = true
+	return n, nil
+}
+
+// TorrcLines are the options any other tor needs to join this network
+// (TestingTorNetwork 1, the five DirAuthority lines, PathsNeededToBuildCircuits
+// and empty GeoIP files). Hand them to onion.Config.TorrcLines.
+func (n *Network) TorrcLines() []string { return append([]string(nil), n.lines...) }
+
+// SocksAddr is the client's SOCKS5 address, host:port on 127.0.0.1.
+func (n *Network) SocksAddr() string { return n.socks }
+
+// TorPath is the tor binary the network runs.
+func (n *Network) TorPath() string { return n.torPath }
+
+// Dir is the directory holding every DataDirectory of the network.
+func (n *Network) Dir() string { return n.dir }
+
+// StartTor starts one more tor on this network with the network's lines, a
+// DataDirectory dir/name, a notice log, __OwningControllerProcess and the
+// extra options (e.g. a ControlSocket for attach-mode tests). It waits for
+// nothing; the caller waits with the Proc's methods. Close stops it.
+func (n *Network) StartTor(name string, extra []string) (*Proc, error) {
+	dataDir := filepath.Join(n.dir, name)
+	p, err := startTor(n.torPath, name, dataDir, append(n.nodeLines(name, dataDir), extra...))
+	if err != nil {
+		return nil, err
+	}
+	n.add(p)
+	return p, nil
+}
+
+// Close stops every tor of the network (SIGTERM, then SIGKILL after 10 s).
+func (n *Network) Close() error {
+	n.mu.Lock()
+	procs := n.procs
+	n.procs = nil
+	n.mu.Unlock()
+	errs := make([]error, len(procs))
+	var wg sync.WaitGroup
+	for i, p := range procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = p.Close()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (n *Network) add(p *Proc) {
+	n.mu.Lock()
+	n.procs = append(n.procs, p)
+	n.mu.Unlock()
+}
+
+// nodeLines are the options every node of the network carries.
+func (n *Network) nodeLines(name, dataDir string) []string {
+	return append([]string{
+		"DataDirectory " + dataDir,
+		"Nickname " + name,
+		"Log notice file " + filepath.Join(dataDir, "notice.log"),
+		"__OwningControllerProcess " + strconv.Itoa(os.Getpid()),
+		"SafeLogging 1",
+	}, n.lines...)
+}
+
+func (a *authority) options() []string {
+	return []string{
+		"AuthoritativeDirectory 1",
+		"V3AuthoritativeDirectory 1",
+		"AssumeReachable 1",
+		"Address 127.0.0.1",
+		fmt.Sprintf("ORPort 127.0.0.1:%d", a.orPort),
+		fmt.Sprintf("DirPort 127.0.0.1:%d", a.dirPort),
+		"SocksPort 0",
+		"ExitRelay 0",
+		"ExitPolicy reject *:*",
+		"TestingDirAuthVoteGuard *",
+		"TestingDirAuthVoteHSDir *",
+		"TestingDirAuthVoteExit *",
+		"TestingMinExitFlagThreshold 0",
+		"V3AuthNIntervalsValid 2",
+		// Without fast voting the first consensus takes ~163 s instead of 5-14 s.
+		"TestingV3AuthInitialVotingInterval 5",
+		"TestingV3AuthInitialVoteDelay 2", // 1 is rejected
+		"TestingV3AuthInitialDistDelay 2",
+		"V3AuthVotingInterval 10",
+		"V3AuthVoteDelay 2",
+		"V3AuthDistDelay 2",
+	}
+}
+
+// makeKeys creates the authority's identity, signing key and certificate,
+// reads its v3ident from the certificate and its relay fingerprint from tor.
+func (a *authority) makeKeys(ctx context.Context, torPath, gencert string) error {
+	keys := filepath.Join(a.dataDir, "keys")
+	if err := os.MkdirAll(keys, 0o700); err != nil {
+		return fmt.Errorf("testnet: %s: %w", a.name, err)
+	}
+	if err := os.Chmod(a.dataDir, 0o700); err != nil {
+		return fmt.Errorf("testnet: %s: %w", a.name, err)
+	}
+	cert := filepath.Join(keys, "authority_certificate")
+	cmd := exec.CommandContext(ctx, gencert, "--create-identity-key", "--passphrase-fd", "0", "-m", "12",
+		"-i", filepath.Join(keys, "authority_identity_key"),
+		"-s", filepath.Join(keys, "authority_signing_key"),
+		"-c", cert,
+		"-a", fmt.Sprintf("127.0.0.1:%d", a.dirPort))
+	cmd.Stdin = strings.NewReader("\n") // empty passphrase
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("testnet: %s: tor-gencert: %w: %s", a.name, err, out)
+	}
+	certText, err := os.ReadFile(cert)
+	if err != nil {
+		return fmt.Errorf("testnet: %s: %w", a.name, err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(certText))
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == "fingerprint" {
+			a.v3ident = f[1]
+		}
+	}
+	if len(a.v3ident) != 40 {
+		return fmt.Errorf("testnet: %s: no fingerprint line in the authority certificate", a.name)
+	}
+
+	// --list-fingerprint creates the relay identity key as a side effect. The
+	// throwaway torrc holds one DirAuthority line so that tor never considers
+	// the public authorities, even for this offline command.
+	dummy := filepath.Join(a.dataDir, "torrc-fingerprint")
+	line := fmt.Sprintf("DirAuthority dummy orport=1 no-v2 v3ident=%s 127.0.0.1:1 %s\n", a.v3ident, strings.Repeat("0", 40))
+	if err := os.WriteFile(dummy, []byte(line), 0o600); err != nil {
+		return fmt.Errorf("testnet: %s: %w", a.name, err)
+	}
+	cmd = exec.CommandContext(ctx, torPath, "--ignore-missing-torrc", "-f", dummy, "--defaults-torrc", os.DevNull,
+		"--DataDirectory", a.dataDir, "--ORPort", "1", "--list-fingerprint", "--quiet")
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("testnet: %s: tor --list-fingerprint: %w: %s", a.name, err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	last := strings.Fields(lines[len(lines)-1])
+	if len(last) < 2 {
+		return fmt.Errorf("testnet: %s: unexpected --list-fingerprint output %q", a.name, out)
+	}
+	// "nickname AAAA BBBB ..." (spaced) or "nickname AAAABBBB...": join all but the nickname.
+	a.fingerpr = strings.Join(last[1:], "")
+	if len(a.fingerpr) != 40 {
+		return fmt.Errorf("testnet: %s: unexpected fingerprint %q", a.name, a.fingerpr)
+	}
+	a.dirAuthLn = fmt.Sprintf("DirAuthority %s orport=%d no-v2 v3ident=%s 127.0.0.1:%d %s",
+		a.name, a.orPort, a.v3ident, a.dirPort, a.fingerpr)
+	return nil
+}
+
+// waitConsensus waits until an authority's cached microdescriptor consensus
+// lists every authority. A client or service started on a partial first
+// consensus can end up unable to build onion paths at all.
+func (n *Network) waitConsensus(ctx context.Context) error {
+	n.mu.Lock()
+	auths := append([]*Proc(nil), n.procs...)
+	n.mu.Unlock()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for _, p := range auths {
+			b, _ := os.ReadFile(filepath.Join(p.DataDir(), "cached-microdesc-consensus"))
+			if countRouters(b) >= Authorities {
+				return nil
+			}
+		}
+		for _, p := range auths {
+			select {
+			case <-p.Exited():
+				return fmt.Errorf("%w: %s before the first consensus\n%s", ErrExited, p.name, p.LogTail(2000))
+			default:
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("testnet: no consensus with %d nodes: %w\n%s", Authorities, ctx.Err(), auths[0].LogTail(2000))
+		case <-tick.C:
+		}
+	}
+}
+
+func countRouters(consensus []byte) int {
+	n := 0
+	for line := range bytes.Lines(consensus) {
+		if bytes.HasPrefix(line, []byte("r ")) {
+			n++
+		}
+	}
+	return n
+}
+
+// freePorts reserves n distinct loopback ports by holding them open together,
+// then releases them for tor. Inside a fresh namespace nothing else competes.
+func freePorts(n int) ([]int, error) {
+	ls := make([]net.Listener, 0, n)
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("testnet: reserve port: %w", err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
