@@ -1,11 +1,7 @@
 package vault
 
-// This file fixes the exported API that the rest of sealdrop builds on.
-// The bodies marked "stub" are placeholders to be replaced by the real implementation.
-
 import (
 	"errors"
-	"io"
 	"time"
 )
 
@@ -17,6 +13,8 @@ const (
 	KindChatFrame  Kind = 2 // an undelivered chat frame
 	KindSubmission Kind = 3 // a drop-box submission or a reply
 )
+
+func (k Kind) valid() bool { return k >= KindNote && k <= KindSubmission }
 
 // Sentinel errors. Every absent state (never existed, read, expired, revoked, destroyed,
 // wrong capability) is ErrGone, so callers cannot leak which one it was.
@@ -30,6 +28,9 @@ var (
 	ErrBusy       = errors.New("vault: another append is in progress")
 	ErrWrongPIN   = errors.New("vault: wrong PIN")
 	ErrClosed     = errors.New("vault: closed")
+	// ErrMemlock is wrapped by New (and DefaultBudget) when the budget cannot be locked; the
+	// wrapping error names the limit and how to raise it.
+	ErrMemlock = errors.New("vault: cannot lock the memory budget")
 )
 
 // PINError is returned (wrapping ErrWrongPIN) for a failed PIN attempt, and identically for a
@@ -38,9 +39,6 @@ type PINError struct{ Left int }
 
 func (e *PINError) Error() string { return "vault: wrong PIN" }
 func (e *PINError) Unwrap() error { return ErrWrongPIN }
-
-// ID is an entry's 128-bit identifier from crypto/rand.
-type ID [16]byte
 
 // Hash is the SHA-256 of a capability proof.
 type Hash = [32]byte
@@ -56,8 +54,8 @@ type Caps struct {
 
 // Config configures a Vault. The zero value of each field selects its documented default.
 type Config struct {
-	Budget         int64            // bytes of locked memory; 0: derived from RLIMIT_MEMLOCK
-	BlockSize      int              // bytes per block; default 1024
+	Budget         int64            // bytes of locked memory; 0: derived from RLIMIT_MEMLOCK (see DefaultBudget)
+	BlockSize      int              // bytes per block, a power of two from 64 to 1 MiB; default 1024
 	MaxEntry       int64            // largest entry in bytes; default min(64 MiB, Budget)
 	KindQuota      map[Kind]int64   // most bytes one kind may hold; absent: the whole budget
 	OwnerQuota     map[Kind]int64   // most bytes one owner may hold within a kind; absent: no limit
@@ -83,7 +81,7 @@ type OpenRequest struct {
 	Gate     []byte // gate token
 	Open     []byte // open token, when the entry has a PIN
 	Destruct []byte // destruct token derived from the same typed PIN
-	Claim    Hash   // SHA-256 of the reader's fresh claim nonce
+	Claim    Hash   // SHA-256 of the reader's fresh claim nonce; required (non-zero)
 }
 
 // State is what a manage secret may learn about an entry.
@@ -96,11 +94,25 @@ const (
 	StateGone                     // expired, revoked, destroyed or wiped after PIN failures
 )
 
+func (s State) String() string {
+	switch s {
+	case StatePending:
+		return "pending"
+	case StateWaiting:
+		return "waiting"
+	case StateOpened:
+		return "opened"
+	case StateGone:
+		return "gone"
+	}
+	return "invalid"
+}
+
 // Info describes an entry without its content (for listing a drop's submissions).
 type Info struct {
 	ID      ID
 	Size    int64
-	Created time.Time
+	Created time.Time // rounded down to the minute: finer times are not kept
 }
 
 // Stats describes capacity, never any single entry.
@@ -108,40 +120,3 @@ type Stats struct {
 	Budget, Used, Free int64
 	Entries            map[Kind]int
 }
-
-// Vault holds ciphertext in locked memory.
-type Vault struct{ stub struct{} }
-
-// Reading is a claimed entry being streamed out. It never exposes the locked bytes.
-type Reading struct{ stub struct{} }
-
-func New(cfg Config) (*Vault, error) { return nil, errors.New("stub") }
-func NewID() (ID, error)             { return ID{}, errors.New("stub") }
-func ParseID(s string) (ID, error)   { return ID{}, ErrGone }
-func (id ID) String() string         { return "" }
-func (v *Vault) Create(req CreateRequest) (ID, time.Time, error) {
-	return ID{}, time.Time{}, errors.New("stub")
-}
-func (v *Vault) Append(id ID, manage []byte, offset, n int64, r io.Reader) (int64, error) {
-	return 0, errors.New("stub")
-}
-func (v *Vault) Commit(id ID, manage []byte) (time.Time, error) {
-	return time.Time{}, errors.New("stub")
-}
-func (v *Vault) Put(req CreateRequest, r io.Reader) (ID, time.Time, error) {
-	return ID{}, time.Time{}, errors.New("stub")
-}
-func (v *Vault) Open(id ID, req OpenRequest) (*Reading, error)      { return nil, errors.New("stub") }
-func (r *Reading) Size() int64                                      { return 0 }
-func (r *Reading) WriteTo(w io.Writer, offset int64) (int64, error) { return 0, errors.New("stub") }
-func (r *Reading) Close()                                           {}
-func (v *Vault) Confirm(id ID, gate, nonce []byte) error            { return errors.New("stub") }
-func (v *Vault) Status(id ID, manage []byte) (State, time.Time, error) {
-	return 0, time.Time{}, errors.New("stub")
-}
-func (v *Vault) Revoke(id ID, manage []byte) error   { return errors.New("stub") }
-func (v *Vault) List(kind Kind, owner string) []Info { return nil }
-func (v *Vault) Stats() Stats                        { return Stats{} }
-func (v *Vault) Sweep()                              {}
-func (v *Vault) Wipe()                               {}
-func (v *Vault) Close() error                        { return nil }

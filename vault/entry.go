@@ -1,0 +1,74 @@
+package vault
+
+import (
+	"crypto/subtle"
+	"sync/atomic"
+	"time"
+)
+
+// phase is where a live entry is in its life.
+type phase uint8
+
+const (
+	phasePending phase = iota // created, being appended to, invisible to readers
+	phaseWaiting              // committed, readable
+	phaseClaimed              // opened by one claim, resumable until confirmed or the window ends
+)
+
+// entry is one stored item. Its metadata lives on the Go heap; only the bytes named by ext are
+// in locked memory. Every field is guarded by the vault's mutex except gone, which readers and
+// appenders poll without it.
+type entry struct {
+	kind   Kind
+	owner  string
+	length int64
+
+	gate, open, destruct, manage Hash
+	pin                          bool
+
+	created time.Time // rounded down to the minute
+	expires time.Time
+
+	phase     phase
+	received  int64
+	active    time.Time // last append or create, for the pending idle timeout
+	appending bool
+
+	claim   Hash
+	claimed time.Time
+
+	failures  int
+	destroyed bool // a destruct token matched: the content is gone, the countdown goes on
+
+	ext  []extent // the content; nil once wiped
+	held []extent // wiped content still referenced; freed when refs drops to zero
+	refs int      // Readings and the running Append that use the blocks outside the mutex
+	// zeroing is set while a zeroing job that does not free runs on held, so that the last
+	// reference leaves the freeing to it instead of zeroing the same blocks concurrently.
+	zeroing bool
+	gone    atomic.Bool // the content was wiped: stop streaming
+}
+
+// tomb is what is kept of an ended entry until its original expiry: enough for its manage
+// secret to learn how it ended, nothing about its content.
+type tomb struct {
+	manage  Hash
+	state   State
+	expires time.Time
+}
+
+// state is what Status reports for a live entry.
+func (e *entry) state() State {
+	switch {
+	case e.destroyed:
+		return StateGone
+	case e.phase == phasePending:
+		return StatePending
+	case e.phase == phaseClaimed:
+		return StateOpened
+	}
+	return StateWaiting
+}
+
+// hashEqual compares two hashes in constant time.
+func hashEqual(a, b *Hash) bool { return subtle.ConstantTimeCompare(a[:], b[:]) == 1 }

@@ -1,0 +1,171 @@
+package vault
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"sync/atomic"
+)
+
+// Open claims a committed entry for one reader, or resumes that reader's claim.
+//
+// The first request whose gate (and, for an entry with a PIN, open token) passes stores
+// req.Claim; from that instant every other request is ErrGone, while a request with the same
+// claim hash and gate may resume within the claim window. For an entry with a PIN, a request
+// whose open token does not match counts one failure and gets a *PINError; if its destruct
+// token matches, the content is wiped at once but the answer is the same *PINError and the
+// countdown goes on, so a duress PIN cannot be told from a typo. The failure that reaches
+// Config.MaxPINFailures wipes the entry (PINError{Left: 0}); later requests are ErrGone. Every
+// other case (unknown, pending, expired, ended, wrong gate, someone else's claim) is ErrGone,
+// after the same hashing and comparing as a hit. A zero req.Claim is ErrInvalid.
+//
+// The caller must Close the Reading.
+func (v *Vault) Open(id ID, req OpenRequest) (*Reading, error) {
+	if req.Claim == (Hash{}) {
+		return nil, fmt.Errorf("vault: open: claim: %w", ErrInvalid)
+	}
+	gh := sha256.Sum256(req.Gate)
+	oh := sha256.Sum256(req.Open)
+	dh := sha256.Sum256(req.Destruct)
+	now := v.now()
+
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		return nil, ErrGone
+	}
+	e, j := v.lookup(id, now)
+	t := e
+	if t == nil || t.phase == phasePending {
+		t = &v.dummy
+	}
+	// Every comparison, every time: the cost must not say which one decided.
+	gateOK := hashEqual(&gh, &t.gate)
+	openOK := hashEqual(&oh, &t.open)
+	destructOK := hashEqual(&dh, &t.destruct)
+	claimOK := hashEqual(&req.Claim, &t.claim)
+
+	var (
+		r   *Reading
+		err error = ErrGone
+	)
+	switch {
+	case t == &v.dummy || !gateOK:
+	case t.phase == phaseClaimed:
+		if claimOK && t.ext != nil {
+			r = v.reading(t)
+		}
+	case t.pin && (!openOK || t.destroyed):
+		t.failures++
+		left := max(v.cfg.MaxPINFailures-t.failures, 0)
+		if destructOK && !t.destroyed {
+			t.destroyed = true
+			v.runAsync(v.dropContent(t))
+		}
+		if left == 0 {
+			v.runAsync(v.end(id, t, StateGone))
+		}
+		err = &PINError{Left: left}
+	case t.ext != nil:
+		t.phase = phaseClaimed
+		t.claim = req.Claim
+		t.claimed = now
+		r = v.reading(t)
+	}
+	v.mu.Unlock()
+	v.run(j)
+	if r != nil {
+		return r, nil
+	}
+	return nil, err
+}
+
+// reading takes a reference to e's blocks. Called with v.mu held.
+func (v *Vault) reading(e *entry) *Reading {
+	e.refs++
+	v.busy++
+	return &Reading{v: v, e: e, ext: e.ext, size: e.length}
+}
+
+// Reading is a claimed entry being streamed out. It never exposes the locked bytes: WriteTo
+// hands them to the writer piece by piece. While a Reading is open its blocks cannot be reused.
+type Reading struct {
+	v      *Vault
+	e      *entry
+	ext    []extent
+	size   int64
+	closed atomic.Bool
+}
+
+// Size is the entry's length in bytes.
+func (r *Reading) Size() int64 { return r.size }
+
+// WriteTo writes the entry from offset (0 <= offset <= Size, else ErrInvalid) to w, straight from
+// the locked blocks. If the entry is wiped meanwhile (revoked, expired, confirmed by the same
+// claim, vault closed) it stops with ErrGone; the bytes already written may then end in zeros.
+func (r *Reading) WriteTo(w io.Writer, offset int64) (int64, error) {
+	if offset < 0 || offset > r.size {
+		return 0, fmt.Errorf("vault: read: offset: %w", ErrInvalid)
+	}
+	if r.closed.Load() {
+		return 0, ErrGone
+	}
+	var total int64
+	err := r.v.walk(r.ext, offset, r.size-offset, func(b []byte) error {
+		if r.e.gone.Load() || r.closed.Load() {
+			return ErrGone
+		}
+		n, err := w.Write(b)
+		total += int64(n)
+		if err == nil && n < len(b) {
+			err = io.ErrShortWrite
+		}
+		return err
+	})
+	if err == nil && r.e.gone.Load() {
+		err = ErrGone // wiped during the last write: what was written may be zeros
+	}
+	return total, err
+}
+
+// Close releases the Reading; if its entry was wiped meanwhile, its blocks are freed now.
+// Closing twice is harmless.
+func (r *Reading) Close() {
+	if r.closed.Swap(true) {
+		return
+	}
+	v := r.v
+	v.mu.Lock()
+	j := v.unref(r.e)
+	v.mu.Unlock()
+	v.run(j)
+}
+
+// Confirm ends a claim: nonce is the claim nonce whose SHA-256 the reader sent to Open, and gate
+// the same gate token. The blocks are wiped at once. Anything else is ErrGone.
+func (v *Vault) Confirm(id ID, gate, nonce []byte) error {
+	gh := sha256.Sum256(gate)
+	ch := sha256.Sum256(nonce)
+	now := v.now()
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		return ErrGone
+	}
+	e, j := v.lookup(id, now)
+	t := e
+	if t == nil {
+		t = &v.dummy
+	}
+	gateOK := hashEqual(&gh, &t.gate)
+	claimOK := hashEqual(&ch, &t.claim)
+	if e == nil || e.phase != phaseClaimed || !gateOK || !claimOK {
+		v.mu.Unlock()
+		v.run(j)
+		return ErrGone
+	}
+	j = v.end(id, e, StateOpened)
+	v.mu.Unlock()
+	v.run(j)
+	return nil
+}

@@ -1,0 +1,276 @@
+package vault
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Defaults for Config's zero fields.
+const (
+	DefaultBlockSize      = 1024
+	DefaultMaxEntry       = 64 << 20
+	DefaultMaxTTL         = 7 * 24 * time.Hour
+	DefaultClaimWindow    = 10 * time.Minute
+	DefaultPendingIdle    = 10 * time.Minute
+	DefaultMaxPINFailures = 5
+	DefaultSweepEvery     = 500 * time.Millisecond
+)
+
+// closeWait bounds how long Close waits for Readings and Appends still copying, before it
+// unmaps the arenas under them.
+const closeWait = 2 * time.Second
+
+// Vault holds ciphertext in locked memory.
+type Vault struct {
+	cfg      Config // resolved: no zero field means "default" any more
+	maxEntry int64
+
+	mu        sync.Mutex
+	ar        *arenas
+	live      map[ID]*entry
+	tombs     map[ID]tomb
+	kindUse   map[Kind]int64
+	kindCount map[Kind]int
+	ownerUse  map[Kind]map[string]int64
+	closed    bool
+	unmapped  bool
+	busy      int // references to arena memory used outside mu: Readings, Appends, zeroing jobs
+	dummy     entry
+
+	async     sync.WaitGroup // zeroing started off the request path
+	stop      chan struct{}
+	swept     chan struct{}
+	closeOnce sync.Once
+}
+
+// New locks the budget and starts the sweeper. It fails, wrapping ErrMemlock, when the budget
+// cannot be locked, and wrapping ErrInvalid for an invalid Config.
+func New(cfg Config) (*Vault, error) {
+	if err := resolve(&cfg); err != nil {
+		return nil, err
+	}
+	m, err := probeMemlock()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Budget == 0 {
+		if cfg.Budget, err = m.defaultBudget(); err != nil {
+			return nil, err
+		}
+	}
+	blocks := cfg.Budget / int64(cfg.BlockSize)
+	if blocks < 1 || blocks > 1<<31 {
+		return nil, fmt.Errorf("vault: budget %d with block size %d: %w", cfg.Budget, cfg.BlockSize, ErrInvalid)
+	}
+	sizes := arenaSizes(int(blocks), cfg.BlockSize)
+	if want := lockedBytes(sizes); !m.unlimited && want > m.available() {
+		return nil, m.errTooSmall(want)
+	}
+	ar, err := newArenas(int(blocks), cfg.BlockSize)
+	if err != nil {
+		return nil, err
+	}
+	v := &Vault{
+		cfg:       cfg,
+		ar:        ar,
+		live:      make(map[ID]*entry),
+		tombs:     make(map[ID]tomb),
+		kindUse:   make(map[Kind]int64),
+		kindCount: make(map[Kind]int),
+		ownerUse:  make(map[Kind]map[string]int64),
+		stop:      make(chan struct{}),
+		swept:     make(chan struct{}),
+	}
+	budget := blocks * int64(cfg.BlockSize)
+	v.maxEntry = cfg.MaxEntry
+	if v.maxEntry == 0 {
+		v.maxEntry = DefaultMaxEntry
+	}
+	v.maxEntry = min(v.maxEntry, budget)
+	// The dummy answers lookups that miss, so that they hash and compare like hits.
+	d := &v.dummy
+	for _, h := range []*Hash{&d.gate, &d.open, &d.destruct, &d.manage, &d.claim} {
+		if _, err := rand.Read(h[:]); err != nil {
+			ar.destroy()
+			return nil, fmt.Errorf("vault: %w", err)
+		}
+	}
+	d.pin = true
+	d.phase = phaseWaiting
+	if cfg.SweepEvery > 0 {
+		go v.sweeper(cfg.SweepEvery)
+	} else {
+		close(v.swept)
+	}
+	return v, nil
+}
+
+// resolve validates cfg and fills in the defaults (except the budget, which needs the limit).
+func resolve(c *Config) error {
+	bad := func(what string) error { return fmt.Errorf("vault: config: %s: %w", what, ErrInvalid) }
+	if c.Budget < 0 {
+		return bad("negative budget")
+	}
+	if c.BlockSize == 0 {
+		c.BlockSize = DefaultBlockSize
+	}
+	if c.BlockSize < 64 || c.BlockSize > 1<<20 || c.BlockSize&(c.BlockSize-1) != 0 {
+		return bad("block size must be a power of two from 64 to 1 MiB")
+	}
+	if c.MaxEntry < 0 {
+		return bad("negative maximum entry")
+	}
+	for _, q := range []map[Kind]int64{c.KindQuota, c.OwnerQuota} {
+		for k, n := range q {
+			if !k.valid() || n < 0 {
+				return bad("quota")
+			}
+		}
+	}
+	// Copy the quota maps so the caller cannot change them under the vault.
+	c.KindQuota = maps(c.KindQuota)
+	c.OwnerQuota = maps(c.OwnerQuota)
+	def := func(d *time.Duration, v time.Duration, what string) error {
+		if *d < 0 {
+			return bad(what)
+		}
+		if *d == 0 {
+			*d = v
+		}
+		return nil
+	}
+	if err := def(&c.MaxTTL, DefaultMaxTTL, "negative MaxTTL"); err != nil {
+		return err
+	}
+	if err := def(&c.ClaimWindow, DefaultClaimWindow, "negative ClaimWindow"); err != nil {
+		return err
+	}
+	if err := def(&c.PendingIdle, DefaultPendingIdle, "negative PendingIdle"); err != nil {
+		return err
+	}
+	if c.MaxPINFailures < 0 {
+		return bad("negative MaxPINFailures")
+	}
+	if c.MaxPINFailures == 0 {
+		c.MaxPINFailures = DefaultMaxPINFailures
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.SweepEvery == 0 {
+		c.SweepEvery = DefaultSweepEvery
+	}
+	return nil
+}
+
+func maps(m map[Kind]int64) map[Kind]int64 {
+	c := make(map[Kind]int64, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+func (v *Vault) now() time.Time { return v.cfg.Now() }
+
+// MaxEntry is the largest entry Create accepts.
+func (v *Vault) MaxEntry() int64 { return v.maxEntry }
+
+// MaxTTL is the longest TTL Create accepts.
+func (v *Vault) MaxTTL() time.Duration { return v.cfg.MaxTTL }
+
+// Stats describes capacity and how many entries of each kind hold content.
+func (v *Vault) Stats() Stats {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	s := Stats{Entries: make(map[Kind]int)}
+	if v.closed {
+		return s
+	}
+	s.Budget = int64(v.ar.total) * int64(v.ar.bs)
+	s.Free = int64(v.ar.free) * int64(v.ar.bs)
+	s.Used = s.Budget - s.Free
+	for k, n := range v.kindCount {
+		if n > 0 {
+			s.Entries[k] = n
+		}
+	}
+	return s
+}
+
+// List describes the committed, unopened entries of one kind and owner, oldest first.
+func (v *Vault) List(kind Kind, owner string) []Info {
+	now := v.now()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return nil
+	}
+	var out []Info
+	for id, e := range v.live {
+		if e.kind != kind || e.owner != owner || e.phase != phaseWaiting || e.ext == nil || !now.Before(e.expires) {
+			continue
+		}
+		out = append(out, Info{ID: id, Size: e.length, Created: e.created})
+	}
+	slices.SortFunc(out, func(a, b Info) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.ID[:], b.ID[:])
+	})
+	return out
+}
+
+// Close zeroes every arena and unmaps it, after waiting up to two seconds for Readings and
+// Appends still copying; if some remain, their zeroed mapping is left in place and unmapped when
+// they finish, so that they cannot fault. Close is idempotent, never panics and may be called
+// from a signal handler's goroutine. Afterwards writes fail with ErrClosed and reads with ErrGone.
+func (v *Vault) Close() error {
+	v.closeOnce.Do(v.close)
+	return nil
+}
+
+func (v *Vault) close() {
+	v.mu.Lock()
+	v.closed = true
+	for _, e := range v.live {
+		if e.ext != nil {
+			e.gone.Store(true)
+			if e.refs > 0 {
+				e.held = e.ext // a running Append zeroes them again when it returns
+			}
+			e.ext = nil
+		}
+	}
+	clear(v.live)
+	clear(v.tombs)
+	v.ar.zeroAll()
+	v.mu.Unlock()
+	close(v.stop)
+	<-v.swept
+	deadline := time.Now().Add(closeWait)
+	for {
+		v.mu.Lock()
+		idle := v.busy == 0
+		v.finishClose()
+		v.mu.Unlock()
+		if idle || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// finishClose unmaps the arenas once closed and nobody uses them. Called with v.mu held.
+func (v *Vault) finishClose() {
+	if v.closed && v.busy == 0 && !v.unmapped {
+		v.unmapped = true
+		v.ar.zeroAll()
+		v.ar.destroy()
+	}
+}

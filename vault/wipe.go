@@ -1,0 +1,159 @@
+package vault
+
+// job is zeroing work to run after the vault's mutex is released, so that wiping a large entry
+// does not stall every other request.
+type job struct {
+	e    *entry   // set when the job zeroes without freeing (readers still hold the blocks)
+	ext  []extent // blocks to zero
+	free bool     // release the blocks once zeroed
+}
+
+// dropContent detaches e's blocks and marks it gone. Blocks nobody references are zeroed and
+// freed by the returned job. Blocks that Readings reference are zeroed now but freed only when
+// the last Reading closes, so they cannot be reused under a writer still copying from them.
+// Blocks under a running Append are zeroed and freed when it returns, since it may still write.
+// Called with v.mu held.
+func (v *Vault) dropContent(e *entry) job {
+	if e.ext == nil {
+		return job{}
+	}
+	ext := e.ext
+	e.ext = nil
+	e.gone.Store(true)
+	v.unaccount(e)
+	switch {
+	case e.refs == 0:
+		v.busy++
+		return job{ext: ext, free: true}
+	case e.appending:
+		e.held = ext
+		return job{}
+	default:
+		e.held = ext
+		e.zeroing = true
+		v.busy++
+		return job{e: e, ext: ext}
+	}
+}
+
+// run zeroes a job's blocks and, when asked, frees them.
+func (v *Vault) run(j job) {
+	if j.ext == nil {
+		return
+	}
+	v.ar.zero(j.ext)
+	v.mu.Lock()
+	switch {
+	case j.free:
+		if !v.closed {
+			v.ar.release(j.ext)
+		}
+	case j.e != nil:
+		j.e.zeroing = false
+		if j.e.refs == 0 && j.e.held != nil {
+			// The last reference went while we zeroed: the blocks are ours to free.
+			if !v.closed {
+				v.ar.release(j.e.held)
+			}
+			j.e.held = nil
+		}
+	}
+	v.busy--
+	v.finishClose()
+	v.mu.Unlock()
+}
+
+// runAsync zeroes off the request path, so that the answer to a PIN attempt costs the same
+// whether or not it wiped anything. Called with v.mu held.
+func (v *Vault) runAsync(j job) {
+	if j.ext == nil {
+		return
+	}
+	v.async.Add(1)
+	go func() {
+		defer v.async.Done()
+		v.run(j)
+	}()
+}
+
+// unref drops one reference to e's blocks, returning the job that frees them if e was wiped
+// meanwhile. Called with v.mu held.
+func (v *Vault) unref(e *entry) job {
+	e.refs--
+	v.busy--
+	if e.refs > 0 || e.held == nil || e.zeroing {
+		v.finishClose()
+		return job{}
+	}
+	held := e.held
+	e.held = nil
+	v.busy++
+	return job{ext: held, free: true}
+}
+
+// Settle waits until every wipe started so far, including those done off the request path
+// after a PIN attempt, has zeroed its blocks. Tests and benchmarks use it; a server need not.
+func (v *Vault) Settle() { v.async.Wait() }
+
+// account adds a new entry to the usage counts. Called with v.mu held.
+func (v *Vault) account(e *entry) {
+	v.kindUse[e.kind] += e.length
+	v.kindCount[e.kind]++
+	if e.owner != "" {
+		m := v.ownerUse[e.kind]
+		if m == nil {
+			m = make(map[string]int64)
+			v.ownerUse[e.kind] = m
+		}
+		m[e.owner] += e.length
+	}
+}
+
+// unaccount removes a wiped entry from the usage counts. Called with v.mu held.
+func (v *Vault) unaccount(e *entry) {
+	v.kindUse[e.kind] -= e.length
+	v.kindCount[e.kind]--
+	if e.owner != "" {
+		m := v.ownerUse[e.kind]
+		if m[e.owner] -= e.length; m[e.owner] <= 0 {
+			delete(m, e.owner)
+		}
+	}
+}
+
+// end wipes a live entry and leaves a tombstone with the given state until its original expiry.
+// Called with v.mu held.
+func (v *Vault) end(id ID, e *entry, st State) job {
+	j := v.dropContent(e)
+	delete(v.live, id)
+	v.tombs[id] = tomb{manage: e.manage, state: st, expires: e.expires}
+	return j
+}
+
+// discard wipes a live entry and leaves nothing behind. Called with v.mu held.
+func (v *Vault) discard(id ID, e *entry) job {
+	j := v.dropContent(e)
+	delete(v.live, id)
+	return j
+}
+
+// Wipe zeroes every entry at once (a panic button) and forgets their tombstones. The vault
+// stays usable.
+func (v *Vault) Wipe() {
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		return
+	}
+	jobs := make([]job, 0, len(v.live))
+	for id, e := range v.live {
+		if j := v.discard(id, e); j.ext != nil {
+			jobs = append(jobs, j)
+		}
+	}
+	clear(v.tombs)
+	v.mu.Unlock()
+	for _, j := range jobs {
+		v.run(j)
+	}
+}
