@@ -100,8 +100,8 @@ type vEnvelope struct {
 
 type vPart struct {
 	Env  *int   `json:"env,omitempty"`
-	From int    `json:"from,omitempty"`
-	To   int    `json:"to,omitempty"`
+	From int    `json:"from"`
+	To   int    `json:"to"`
 	Hex  string `json:"hex,omitempty"`
 }
 

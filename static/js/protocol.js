@@ -1,1 +1,511 @@
-// placeholder: replaced by the protocol work
+// sealdrop protocol version 1, browser side (SECURITY.md is the specification).
+//
+// Native WebCrypto only (HKDF, PBKDF2, AES-GCM, SHA-256), no dependencies, no WebAssembly:
+// it runs in Tor Browser at the "Safer" level and in Node 20. The Go package
+// internal/protocol implements the same protocol; both check
+// internal/protocol/testdata/vectors.json.
+//
+// Every error this module throws is a ProtocolError with a `code`: "auth", "truncated",
+// "format" (envelope and plaintext), "encoding", "fragment", "pin", "length". PIN errors
+// carry a message meant for users.
+
+export const VERSION = 1;
+export const HEADER_SIZE = 25;
+export const CHUNK_SIZE = 65536;
+export const TAG_SIZE = 16;
+export const KEY_SIZE = 32;
+export const KIND_NOTE = 1;
+export const KIND_CHAT_FRAME = 2;
+export const KIND_SUBMISSION = 3;
+export const FLAG_PIN = 0x01;
+export const PBKDF2_ITERATIONS = 300000;
+export const MIN_PIN_DIGITS = 6;
+export const MANIFEST_VERSION = 1;
+
+const SEALED_CHUNK = CHUNK_SIZE + TAG_SIZE;
+const PREFIX_SIZE = 7;
+const FRAGMENT_LEN = 46;
+
+const LABEL_PIN_SALT = 'sealdrop/v1 pin-salt';
+const LABEL_GATE = 'sealdrop/v1 gate';
+const LABEL_OPEN = 'sealdrop/v1 open';
+const LABEL_DESTRUCT = 'sealdrop/v1 destruct';
+const LABEL_PAYLOAD = 'sealdrop/v1 payload';
+
+const subtle = globalThis.crypto.subtle;
+const utf8 = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+export class ProtocolError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = 'ProtocolError';
+    this.code = code;
+  }
+}
+
+function fail(code, message) {
+  throw new ProtocolError(code, message);
+}
+
+// ---- encoding ----
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const DECODE = new Int16Array(128).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
+
+// b64uEncode writes base64url without padding.
+export function b64uEncode(bytes) {
+  let out = '';
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    out += ALPHABET[(n >> 18) & 63] + ALPHABET[(n >> 12) & 63] + ALPHABET[(n >> 6) & 63] + ALPHABET[n & 63];
+  }
+  const rest = bytes.length - i;
+  if (rest === 1) {
+    const n = bytes[i] << 16;
+    out += ALPHABET[(n >> 18) & 63] + ALPHABET[(n >> 12) & 63];
+  } else if (rest === 2) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8);
+    out += ALPHABET[(n >> 18) & 63] + ALPHABET[(n >> 12) & 63] + ALPHABET[(n >> 6) & 63];
+  }
+  return out;
+}
+
+// b64uDecode parses strict base64url without padding: no '=', no other alphabet, no
+// whitespace, canonical trailing bits. Exactly one spelling of every value is accepted.
+export function b64uDecode(s) {
+  if (typeof s !== 'string' || s.length % 4 === 1) fail('encoding', 'not base64url');
+  const out = new Uint8Array(Math.floor((s.length * 3) / 4));
+  let acc = 0;
+  let bits = 0;
+  let j = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const v = c < 128 ? DECODE[c] : -1;
+    if (v < 0) fail('encoding', 'not base64url');
+    acc = ((acc << 6) | v) & 0xffffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[j++] = (acc >> bits) & 0xff;
+    }
+  }
+  if (bits > 0 && (acc & ((1 << bits) - 1)) !== 0) fail('encoding', 'not canonical base64url');
+  return out;
+}
+
+// ---- randomness and hashing ----
+
+export function randomBytes(n) {
+  const out = new Uint8Array(n);
+  // getRandomValues fills at most 65536 bytes per call.
+  for (let i = 0; i < n; i += 65536) globalThis.crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65536)));
+  return out;
+}
+
+export async function sha256(bytes) {
+  return new Uint8Array(await subtle.digest('SHA-256', bytes));
+}
+
+async function hkdf(ikm, salt, info, length) {
+  const key = await subtle.importKey('raw', ikm, 'HKDF', false, ['deriveBits']);
+  const bits = await subtle.deriveBits(
+    { name: 'HKDF', hash: 'SHA-256', salt: salt || EMPTY, info: utf8.encode(info) },
+    key,
+    length * 8,
+  );
+  return new Uint8Array(bits);
+}
+
+function checkKey(k, what) {
+  if (!(k instanceof Uint8Array) || k.length !== KEY_SIZE) fail('length', `${what} must be ${KEY_SIZE} bytes`);
+}
+
+// ---- fragment ----
+
+// encodeFragment gives the 46 characters that follow '#'.
+export function encodeFragment({ version, flags, secret }) {
+  checkKey(secret, 'secret');
+  const b = new Uint8Array(2 + KEY_SIZE);
+  b[0] = version;
+  b[1] = flags;
+  b.set(secret, 2);
+  return b64uEncode(b);
+}
+
+// parseFragment accepts the fragment with or without its '#'; it refuses another length,
+// version or unknown flag bits.
+export function parseFragment(s) {
+  if (typeof s !== 'string') fail('fragment', 'this link is incomplete');
+  if (s.startsWith('#')) s = s.slice(1);
+  if (s.length !== FRAGMENT_LEN) fail('fragment', 'this link is incomplete or damaged');
+  let b;
+  try {
+    b = b64uDecode(s);
+  } catch {
+    fail('fragment', 'this link is damaged');
+  }
+  if (b[0] !== VERSION) fail('fragment', 'this link was made by another version of sealdrop');
+  if ((b[1] & ~FLAG_PIN) !== 0) fail('fragment', 'this link was made by another version of sealdrop');
+  return { version: b[0], flags: b[1], secret: b.slice(2) };
+}
+
+// ---- PIN ----
+
+const ND = /^\p{Nd}$/u;
+
+// digitValue of a Unicode decimal digit (category Nd), or -1. Unicode encodes decimal digits
+// in contiguous runs of ten from 0 to 9, so counting back to the start of the contiguous
+// Nd range and taking the distance modulo ten gives the value.
+function digitValue(cp) {
+  if (cp >= 0x30 && cp <= 0x39) return cp - 0x30;
+  if (!ND.test(String.fromCodePoint(cp))) return -1;
+  let back = 0;
+  while (cp - back - 1 >= 0 && ND.test(String.fromCodePoint(cp - back - 1))) back++;
+  return back % 10;
+}
+
+// mapDigits maps every Unicode decimal digit to ASCII and keeps everything else (what the
+// PIN stretch applies, so another keyboard's digits give the same key).
+function mapDigits(s) {
+  let out = '';
+  for (const ch of s) {
+    const v = digitValue(ch.codePointAt(0));
+    out += v >= 0 ? String(v) : ch;
+  }
+  return out;
+}
+
+// normalizePIN maps Unicode decimal digits to ASCII and refuses anything else or fewer than
+// six digits; the message is meant for users.
+export function normalizePIN(s) {
+  if (typeof s !== 'string') fail('pin', 'A PIN may contain only digits.');
+  let out = '';
+  for (const ch of s) {
+    const v = digitValue(ch.codePointAt(0));
+    if (v < 0) fail('pin', 'A PIN may contain only digits.');
+    out += String(v);
+  }
+  if (out.length < MIN_PIN_DIGITS) fail('pin', `A PIN needs at least ${MIN_PIN_DIGITS} digits.`);
+  return out;
+}
+
+// checkPINs applies the sender's rules ('' or null means not set).
+export function checkPINs(pin, dpin) {
+  const np = pin ? normalizePIN(pin) : '';
+  if (!dpin) return;
+  if (!pin) fail('pin', 'A destruct PIN needs a PIN.');
+  let nd;
+  try {
+    nd = normalizePIN(dpin);
+  } catch (e) {
+    fail('pin', `Destruct PIN: ${e.message}`);
+  }
+  if (nd === np) fail('pin', 'The destruct PIN must differ from the PIN.');
+}
+
+// ---- keys ----
+
+export async function pinSalt(K) {
+  checkKey(K, 'K');
+  return hkdf(K, EMPTY, LABEL_PIN_SALT, 16);
+}
+
+// stretchPIN is P = PBKDF2-HMAC-SHA-256(PIN, HKDF(K, "", pin-salt, 16), 300000, 32). Slow on
+// purpose.
+export async function stretchPIN(K, pin) {
+  const salt = await pinSalt(K);
+  const key = await subtle.importKey('raw', utf8.encode(mapDigits(pin)), 'PBKDF2', false, ['deriveBits']);
+  const bits = await subtle.deriveBits(
+    { name: 'PBKDF2', hash: 'SHA-256', salt, iterations: PBKDF2_ITERATIONS },
+    key,
+    KEY_SIZE * 8,
+  );
+  return new Uint8Array(bits);
+}
+
+export async function gateToken(K) {
+  checkKey(K, 'K');
+  return hkdf(K, EMPTY, LABEL_GATE, KEY_SIZE);
+}
+
+export async function openToken(K, P) {
+  checkKey(K, 'K');
+  return hkdf(K, P, LABEL_OPEN, KEY_SIZE);
+}
+
+export async function destructToken(K, P) {
+  checkKey(K, 'K');
+  return hkdf(K, P, LABEL_DESTRUCT, KEY_SIZE);
+}
+
+// payloadKey is Kp = HKDF(K, P or empty, payload, 32).
+export async function payloadKey(K, P) {
+  checkKey(K, 'K');
+  return hkdf(K, P || EMPTY, LABEL_PAYLOAD, KEY_SIZE);
+}
+
+// ---- Padmé ----
+
+// padme pads n so that at most O(log log n) bits of the length leak (≤ ~12% overhead).
+export function padme(n) {
+  if (!Number.isSafeInteger(n)) fail('length', 'length must be an integer');
+  if (n < 2) return n;
+  let e = 0;
+  while (2 ** (e + 1) <= n) e++; // floor(log2 n), exact for safe integers
+  let s = 0;
+  while (2 ** s <= e) s++; // floor(log2 e) + 1
+  const unit = 2 ** (e - s);
+  return Math.ceil(n / unit) * unit; // exact: unit is a power of two
+}
+
+// ---- envelope ----
+
+export function sealedLength(paddedLen) {
+  return HEADER_SIZE + paddedLen + Math.ceil(paddedLen / CHUNK_SIZE) * TAG_SIZE;
+}
+
+function chunkNonce(header, i, last) {
+  const iv = new Uint8Array(12);
+  iv.set(header.subarray(HEADER_SIZE - PREFIX_SIZE, HEADER_SIZE), 0);
+  new DataView(iv.buffer).setUint32(PREFIX_SIZE, i, false);
+  iv[11] = last ? 1 : 0;
+  return iv;
+}
+
+function aesKey(key, usage) {
+  checkKey(key, 'key');
+  return subtle.importKey('raw', key, 'AES-GCM', false, [usage]);
+}
+
+// seal encrypts a padded plaintext as one envelope, chunk by chunk. The second argument
+// fixes the entry nonce and prefix for test vectors only: reusing them under one key
+// repeats GCM nonces.
+export async function seal({ key, kind, plaintext, onProgress }, fixed = {}) {
+  if (!(plaintext instanceof Uint8Array) || plaintext.length < 1) fail('length', 'nothing to seal');
+  const header = new Uint8Array(HEADER_SIZE);
+  header[0] = VERSION;
+  header[1] = kind;
+  header.set(fixed.entryNonce || randomBytes(16), 2);
+  header.set(fixed.prefix || randomBytes(PREFIX_SIZE), 18);
+  const ck = await aesKey(key, 'encrypt');
+  const n = plaintext.length;
+  const out = new Uint8Array(sealedLength(n));
+  out.set(header, 0);
+  let pos = HEADER_SIZE;
+  for (let i = 0, off = 0; off < n; i++) {
+    const end = Math.min(off + CHUNK_SIZE, n);
+    const iv = chunkNonce(header, i, end === n);
+    const ct = await subtle.encrypt(
+      { name: 'AES-GCM', iv, additionalData: header, tagLength: 128 },
+      ck,
+      plaintext.subarray(off, end),
+    );
+    out.set(new Uint8Array(ct), pos);
+    pos += ct.byteLength;
+    off = end;
+    if (onProgress) onProgress(off, n);
+  }
+  return out;
+}
+
+async function tryDecrypt(ck, header, i, last, chunk) {
+  try {
+    return new Uint8Array(
+      await subtle.decrypt({ name: 'AES-GCM', iv: chunkNonce(header, i, last), additionalData: header, tagLength: 128 }, ck, chunk),
+    );
+  } catch {
+    return null;
+  }
+}
+
+// open decrypts an envelope of the expected kind, chunk by chunk, and throws on any
+// tampering (cut, swapped, replayed, reordered chunks, truncation, extension, another
+// version or kind, trailing bytes).
+export async function open({ key, kind, ciphertext, onProgress }) {
+  const ct = ciphertext;
+  if (!(ct instanceof Uint8Array) || ct.length < HEADER_SIZE) fail('truncated', 'the data is incomplete');
+  if (ct[0] !== VERSION) fail('format', 'unknown version');
+  if (ct[1] !== kind) fail('format', 'unexpected kind');
+  const header = ct.slice(0, HEADER_SIZE);
+  const body = ct.length - HEADER_SIZE;
+  if (body === 0) fail('truncated', 'the data is incomplete');
+  const chunks = Math.ceil(body / SEALED_CHUNK);
+  // A last chunk too short to hold a byte is refused when reached, after the chunks before
+  // it (so the error is the same as the Go decryptor's); size the output for those.
+  const lastLen = body - (chunks - 1) * SEALED_CHUNK;
+  const total = lastLen > TAG_SIZE ? body - chunks * TAG_SIZE : (chunks - 1) * CHUNK_SIZE;
+  const out = new Uint8Array(total);
+  const ck = await aesKey(key, 'decrypt');
+  let pos = HEADER_SIZE;
+  let done = 0;
+  for (let i = 0; ; i++) {
+    const remaining = ct.length - pos;
+    const last = remaining <= SEALED_CHUNK;
+    const chunk = ct.subarray(pos, pos + (last ? remaining : SEALED_CHUNK));
+    if (chunk.length < TAG_SIZE + 1) fail('truncated', 'the data is incomplete');
+    const pt = await tryDecrypt(ck, header, i, last, chunk);
+    if (pt === null) {
+      // A chunk that authenticates with the other last flag was moved to or from the end.
+      const other = await tryDecrypt(ck, header, i, !last, chunk);
+      if (other !== null) {
+        other.fill(0);
+        if (last) fail('truncated', 'the data is incomplete');
+        fail('format', 'bytes after the last chunk');
+      }
+      out.fill(0);
+      fail('auth', 'the data was altered or the key is wrong');
+    }
+    out.set(pt, done);
+    done += pt.length;
+    pt.fill(0);
+    pos += chunk.length;
+    if (onProgress) onProgress(done, total);
+    if (last) return out;
+  }
+}
+
+// ---- plaintext ----
+
+function wellFormed(s) {
+  s = String(s);
+  if (typeof s.toWellFormed === 'function') return s.toWellFormed();
+  return s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+}
+
+// manifestJSON writes the manifest as Go's encoding/json (without HTML escaping) does, so
+// both implementations produce the same bytes: U+2028 and U+2029 are escaped.
+function manifestJSON(manifest) {
+  return JSON.stringify(manifest).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+// buildPlaintext lays out u32 len ‖ manifest ‖ files ‖ zero padding to Padmé.
+export function buildPlaintext(text, files) {
+  files = files || [];
+  const manifest = {
+    v: MANIFEST_VERSION,
+    text: wellFormed(text || ''),
+    files: files.map((f) => ({ name: wellFormed(f.name || ''), type: wellFormed(f.type || ''), size: f.bytes.length })),
+  };
+  const mb = utf8.encode(manifestJSON(manifest));
+  let len = 4 + mb.length;
+  for (const f of files) len += f.bytes.length;
+  const bytes = new Uint8Array(padme(len));
+  new DataView(bytes.buffer).setUint32(0, mb.length, false);
+  bytes.set(mb, 4);
+  let pos = 4 + mb.length;
+  for (const f of files) {
+    bytes.set(f.bytes, pos);
+    pos += f.bytes.length;
+  }
+  return { bytes, manifest };
+}
+
+function exactKeys(o, keys) {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return false;
+  const have = Object.keys(o);
+  return have.length === keys.length && keys.every((k) => Object.prototype.hasOwnProperty.call(o, k));
+}
+
+// parsePlaintext checks the manifest strictly (exact keys and types), that no size overruns
+// the plaintext, and that every padding byte is zero. File bytes are copies.
+export function parsePlaintext(p) {
+  const bad = (why) => fail('format', `malformed note: ${why}`);
+  if (!(p instanceof Uint8Array) || p.length < 4) bad('too short');
+  const ml = new DataView(p.buffer, p.byteOffset, p.byteLength).getUint32(0, false);
+  if (ml > p.length - 4) bad('manifest overruns');
+  let m;
+  try {
+    m = JSON.parse(new TextDecoder().decode(p.subarray(4, 4 + ml)));
+  } catch {
+    bad('manifest is not JSON');
+  }
+  if (!exactKeys(m, ['v', 'text', 'files'])) bad('manifest fields');
+  if (m.v !== MANIFEST_VERSION) bad('manifest version');
+  if (typeof m.text !== 'string' || !Array.isArray(m.files)) bad('manifest fields');
+  let pos = 4 + ml;
+  const files = [];
+  for (const f of m.files) {
+    if (!exactKeys(f, ['name', 'type', 'size'])) bad('file fields');
+    if (typeof f.name !== 'string' || typeof f.type !== 'string') bad('file fields');
+    if (!Number.isSafeInteger(f.size) || f.size < 0) bad('file size');
+    if (f.size > p.length - pos) bad('file overruns');
+    files.push({ name: f.name, type: f.type, bytes: p.slice(pos, pos + f.size) });
+    pos += f.size;
+  }
+  for (let i = pos; i < p.length; i++) if (p[i] !== 0) bad('padding not zero');
+  return { text: m.text, files };
+}
+
+// ---- notes ----
+
+// newNote makes K and M, encrypts the note and returns the ciphertext, both fragments and the
+// hashes for the create request (base64url strings). Without a destruct PIN the destruct
+// hash is the hash of random bytes, so the server cannot tell which notes have one.
+export async function newNote({ text, files, pin, destructPin, onProgress }) {
+  checkPINs(pin || '', destructPin || '');
+  const np = pin ? normalizePIN(pin) : '';
+  const nd = destructPin ? normalizePIN(destructPin) : '';
+  const K = randomBytes(KEY_SIZE);
+  const M = randomBytes(KEY_SIZE);
+  const P = np ? await stretchPIN(K, np) : null;
+  const create = {
+    gate_hash: b64uEncode(await sha256(await gateToken(K))),
+  };
+  if (P) create.open_hash = b64uEncode(await sha256(await openToken(K, P)));
+  const destruct = nd ? await destructToken(K, await stretchPIN(K, nd)) : randomBytes(KEY_SIZE);
+  create.destruct_hash = b64uEncode(await sha256(destruct));
+  create.manage_hash = b64uEncode(await sha256(M));
+  const kp = await payloadKey(K, P);
+  const { bytes } = buildPlaintext(text || '', files || []);
+  let ciphertext;
+  try {
+    ciphertext = await seal({ key: kp, kind: KIND_NOTE, plaintext: bytes, onProgress });
+  } finally {
+    bytes.fill(0);
+    kp.fill(0);
+  }
+  return {
+    ciphertext,
+    fragment: encodeFragment({ version: VERSION, flags: np ? FLAG_PIN : 0, secret: K }),
+    manageFragment: encodeFragment({ version: VERSION, flags: 0, secret: M }),
+    create,
+  };
+}
+
+// readerTokens gives what the reader sends: the gate token, and the open and destruct tokens
+// of the typed PIN. `stretched` (P of the typed PIN) can be passed to openNote to avoid a
+// second slow stretch.
+export async function readerTokens(K, typedPIN) {
+  const out = { gate: await gateToken(K) };
+  if (typedPIN) {
+    const P = await stretchPIN(K, typedPIN);
+    out.open = await openToken(K, P);
+    out.destruct = await destructToken(K, P);
+    out.stretched = P;
+  }
+  return out;
+}
+
+// openNote decrypts and parses a note: {text, files: [{name, type, bytes}]}.
+export async function openNote({ fragmentSecret, pin, stretched, ciphertext, onProgress }) {
+  const K = fragmentSecret;
+  const P = stretched || (pin ? await stretchPIN(K, pin) : null);
+  const kp = await payloadKey(K, P);
+  let pt;
+  try {
+    pt = await open({ key: kp, kind: KIND_NOTE, ciphertext, onProgress });
+    return parsePlaintext(pt);
+  } finally {
+    kp.fill(0);
+    if (pt) pt.fill(0);
+  }
+}
+
+// newClaim makes a fresh claim nonce C and SHA-256(C).
+export async function newClaim() {
+  const nonce = randomBytes(32);
+  return { nonce, hash: await sha256(nonce) };
+}
