@@ -74,7 +74,7 @@ async function reveal(pin) {
     setText('progress-label', 'Decrypting on this device…');
     let note;
     try {
-      note = await openNote({ fragmentSecret: secret, pin, ciphertext, onProgress: progress('progress-decrypt') });
+      note = await openNote({ fragmentSecret: secret, pin, stretched: tokens.stretched, ciphertext, onProgress: progress('progress-decrypt') });
     } catch {
       hide('progress-box');
       hide('intro');

@@ -1,0 +1,118 @@
+// Tests for static/js/api.js against a fake server: cut connections, offsets, errors.
+// Run with `node --test static/test/`.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { makeApi, GoneError, WrongPinError, ApiError, CIPHER_CHUNK, HEADER_BYTES } from '../js/api.js';
+
+const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+
+function bytes(n) {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 131 + 7) & 0xff;
+  return b;
+}
+
+// A stream that delivers `data` and then fails after `cutAfter` bytes (if given).
+function body(data, cutAfter) {
+  let sent = 0;
+  return new ReadableStream({
+    pull(ctrl) {
+      if (cutAfter !== undefined && sent >= cutAfter) { ctrl.error(new TypeError('network')); return; }
+      if (sent >= data.length) { ctrl.close(); return; }
+      const end = Math.min(data.length, sent + 50000, cutAfter === undefined ? Infinity : cutAfter);
+      ctrl.enqueue(data.slice(sent, end));
+      sent = end;
+    },
+  });
+}
+
+test('every request omits credentials, cache and referrer', async () => {
+  const seen = [];
+  const api = makeApi({ fetch: async (url, init) => { seen.push(init); return json(200, { version: 1 }); } });
+  await api.limits();
+  assert.equal(seen[0].credentials, 'omit');
+  assert.equal(seen[0].cache, 'no-store');
+  assert.equal(seen[0].referrerPolicy, 'no-referrer');
+});
+
+test('upload resumes after network errors and follows 409 offsets', async () => {
+  const data = bytes(10000);
+  const stored = [];
+  let have = 0;
+  let calls = 0;
+  const offsets = [];
+  const fetch = async (url, init) => {
+    calls++;
+    assert.match(url, /\/api\/v1\/notes\/ID\/data$/);
+    assert.equal(init.headers['Sealdrop-Manage'], 'bWFuYWdl');
+    const off = Number(init.headers['Sealdrop-Offset']);
+    offsets.push(off);
+    if (calls === 2) { // stored, but the answer is lost on the way back
+      stored.push(init.body.slice()); have += init.body.length;
+      throw new TypeError('NetworkError when attempting to fetch resource.');
+    }
+    if (calls === 4) throw new TypeError('NetworkError'); // lost before arriving
+    if (off !== have) return json(409, { error: 'offset', received: have });
+    stored.push(init.body.slice()); have += init.body.length;
+    return json(200, { received: have });
+  };
+  const progress = [];
+  const api = makeApi({ fetch, sleep: async () => {} });
+  await api.upload('ID', 'bWFuYWdl', data, { maxAppend: 3000, onProgress: (d, t) => progress.push([d, t]) });
+  const got = new Uint8Array(have);
+  let o = 0;
+  for (const s of stored) { got.set(s, o); o += s.length; }
+  assert.deepEqual(got, data);
+  assert.ok(offsets.includes(3000), 'retried the lost chunk');
+  assert.deepEqual(progress.at(-1), [10000, 10000]);
+});
+
+test('upload gives up after repeated failures with a plain message', async () => {
+  const api = makeApi({ fetch: async () => { throw new TypeError('down'); }, sleep: async () => {}, retries: 2 });
+  await assert.rejects(api.upload('ID', 'm', bytes(10), { maxAppend: 5 }), (e) => e instanceof ApiError && e.code === 'network' && /connection/.test(e.message));
+});
+
+test('open resumes a cut download at a chunk boundary with the same claim', async () => {
+  const total = HEADER_BYTES + 3 * CIPHER_CHUNK + 1000;
+  const data = bytes(total);
+  const reqs = [];
+  const fetch = async (url, init) => {
+    const req = JSON.parse(init.body);
+    reqs.push(req);
+    const off = req.offset || 0;
+    const headers = { 'Content-Type': 'application/octet-stream', 'Sealdrop-Size': String(total) };
+    const cut = reqs.length === 1 ? HEADER_BYTES + CIPHER_CHUNK + 12345 : undefined;
+    return new Response(body(data.subarray(off), cut), { status: 200, headers });
+  };
+  const progress = [];
+  const api = makeApi({ fetch, sleep: async () => {} });
+  const got = await api.open('ID', { gate: 'Zw', claim: 'Yw' }, { onProgress: (d, t) => progress.push([d, t]) });
+  assert.deepEqual(got, data);
+  assert.equal(reqs.length, 2);
+  assert.equal(reqs[1].offset, HEADER_BYTES + CIPHER_CHUNK);
+  assert.equal(reqs[1].claim, reqs[0].claim);
+  assert.equal(reqs[0].offset, undefined);
+  assert.ok(!('open' in reqs[0]), 'no PIN tokens without a PIN');
+  assert.ok(progress.length > 3);
+  assert.deepEqual(progress.at(-1), [total, total]);
+});
+
+test('open maps wrong PIN and gone answers to typed errors', async () => {
+  let answer;
+  const api = makeApi({ fetch: async () => answer });
+  answer = json(403, { error: 'wrong_pin', tries_left: 3 });
+  await assert.rejects(api.open('ID', { gate: 'g', claim: 'c', open: 'o', destruct: 'd' }),
+    (e) => e instanceof WrongPinError && e.triesLeft === 3 && /3 tries left/.test(e.message));
+  answer = json(404, { error: 'gone' });
+  await assert.rejects(api.open('ID', { gate: 'g', claim: 'c' }), (e) => e instanceof GoneError);
+  answer = json(507, { error: 'full', message: 'The server is full.' });
+  await assert.rejects(api.create({ length: 1, ttl: 300, gate_hash: 'a', destruct_hash: 'b', manage_hash: 'c' }),
+    (e) => e instanceof ApiError && e.status === 507 && e.message === 'The server is full.');
+});
+
+test('bytes are sent as base64url strings in JSON bodies', async () => {
+  let sent;
+  const api = makeApi({ fetch: async (url, init) => { sent = JSON.parse(init.body); return new Response(null, { status: 204 }); } });
+  await api.confirm('ID', new Uint8Array([0xfb, 0xff]), new Uint8Array([1, 2, 3]));
+  assert.deepEqual(sent, { gate: '-_8', nonce: 'AQID' });
+});
