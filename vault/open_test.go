@@ -202,10 +202,10 @@ func TestParallelWrongPINs(t *testing.T) {
 	s := newSecrets(t, true, false)
 	id := put(t, v, s, random(t, 3000), time.Hour)
 	var (
-		wg              sync.WaitGroup
-		counted, goneN  atomic.Int32
-		lefts           sync.Map
-		start           = make(chan struct{})
+		wg             sync.WaitGroup
+		counted, goneN atomic.Int32
+		lefts          sync.Map
+		start          = make(chan struct{})
 	)
 	for range 100 {
 		_, ch := claim(t)
