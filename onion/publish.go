@@ -1,0 +1,148 @@
+package onion
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cretz/bine/control"
+)
+
+// addOnionCommand builds ADD_ONION by hand because bine's ListenConf cannot
+// send MaxStreamsCloseCircuit or the proof-of-work keywords. The result holds
+// the secret key: it must never be logged (bine's DebugWriter stays nil).
+func addOnionCommand(c Config, seed []byte) string {
+	parts := []string{
+		"ADD_ONION", keyBlob(seed),
+		// DiscardPK: tor never echoes the key back. MaxStreamsCloseCircuit: a
+		// circuit that exceeds MaxStreams is closed, not just refused.
+		"Flags=DiscardPK,MaxStreamsCloseCircuit",
+		"MaxStreams=" + strconv.Itoa(c.MaxStreams),
+	}
+	if !c.DisablePoW {
+		// Tor's own queue rate and burst defaults; they are tor's to tune.
+		parts = append(parts, "PoWDefensesEnabled=1")
+	}
+	parts = append(parts, "Port="+strconv.Itoa(c.VirtualPort)+","+c.Target)
+	return strings.Join(parts, " ")
+}
+
+// publish adds the service on conn and waits until tor reports a descriptor
+// upload for it. It subscribes to HS_DESC before ADD_ONION, so an upload that
+// happens quickly cannot be missed (the race in bine issues #39 and #40), and
+// it waits with its own timeout instead of bine's unbounded wait.
+func publish(ctx context.Context, conn *control.Conn, c Config, seed []byte) (id string, err error) {
+	id = serviceID(seed)
+	events := make(chan control.Event, 64)
+	if err := conn.AddEventListener(events, control.EventCodeHSDesc); err != nil {
+		return "", fmt.Errorf("onion: subscribe to HS_DESC: %w", err)
+	}
+	handlerCtx, stopHandler := context.WithCancel(context.Background())
+	defer func() {
+		stopHandler()
+		// bine delivers events synchronously while holding its read lock, so
+		// keep draining until tor has acknowledged the unsubscription.
+		drained := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-events:
+				case <-drained:
+					return
+				}
+			}
+		}()
+		_ = conn.RemoveEventListener(events, control.EventCodeHSDesc)
+		close(drained)
+	}()
+
+	resp, err := conn.SendRequest("%s", addOnionCommand(c, seed))
+	if err != nil {
+		return "", addOnionError(err, c)
+	}
+	var got string
+	for _, d := range resp.Data {
+		if v, ok := strings.CutPrefix(d, "ServiceID="); ok {
+			got = v
+		}
+	}
+	if got != id {
+		_ = conn.DelOnion(got)
+		return "", fmt.Errorf("onion: tor published %q, expected %q", got, id)
+	}
+
+	connErr := make(chan error, 1)
+	go func() {
+		for handlerCtx.Err() == nil {
+			if err := conn.HandleNextEvent(); err != nil {
+				connErr <- err
+				return
+			}
+		}
+	}()
+
+	timeout := time.NewTimer(c.PublishTimeout)
+	defer timeout.Stop()
+	failures := 0
+	for {
+		select {
+		case ev := <-events:
+			hs, ok := ev.(*control.HSDescEvent)
+			if !ok || hs.Address != id {
+				continue
+			}
+			switch hs.Action {
+			case "UPLOADED":
+				return id, nil
+			case "FAILED":
+				failures++ // tor retries other directories by itself
+			}
+		case err := <-connErr:
+			return "", fmt.Errorf("%w: control connection lost while publishing: %v", ErrTorExited, err)
+		case <-ctx.Done():
+			stopHandler()
+			_ = delOnionAsync(conn, id)
+			return "", fmt.Errorf("onion: publish: %w", ctx.Err())
+		case <-timeout.C:
+			stopHandler()
+			_ = delOnionAsync(conn, id)
+			return "", fmt.Errorf("%w after %v (%d failed uploads): is tor able to reach the network?", ErrPublishTimeout, c.PublishTimeout, failures)
+		}
+	}
+}
+
+// delOnionAsync removes a half-published service without blocking the
+// caller on the event handler that still holds bine's read lock.
+func delOnionAsync(conn *control.Conn, id string) error {
+	errc := make(chan error, 1)
+	go func() { errc <- conn.DelOnion(id) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(5 * time.Second):
+		return errors.New("onion: DEL_ONION timed out")
+	}
+}
+
+// addOnionError names tor's refusal and the likely fix. tor's reply never
+// contains the key, so it is safe to show.
+func addOnionError(err error, c Config) error {
+	var te *textproto.Error
+	if !errors.As(err, &te) {
+		return fmt.Errorf("onion: ADD_ONION: %w", err)
+	}
+	hint := ""
+	switch {
+	case strings.Contains(te.Msg, "PoW"):
+		hint = " (proof-of-work needs tor >= 0.4.8 built with the pow module; upgrade tor, or disable PoW)"
+	case te.Code == 550 && strings.Contains(strings.ToLower(te.Msg), "collision"):
+		hint = " (this address is already published on this tor: is another sealdrop running with the same key?)"
+	case strings.Contains(strings.ToLower(te.Msg), "unix"):
+		hint = " (check that the unix socket path " + strings.TrimPrefix(c.Target, "unix:") + " is usable by tor)"
+	}
+	return fmt.Errorf("%w: ADD_ONION: %d %s%s", ErrTorRefused, te.Code, te.Msg, hint)
+}
