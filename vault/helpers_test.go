@@ -121,3 +121,5 @@ func take(t testing.TB, v *vault.Vault, id vault.ID, s secrets) []byte {
 }
 
 var _ = io.Discard
+
+func sha256Of(b []byte) vault.Hash { return sha256.Sum256(b) }
