@@ -199,4 +199,3 @@ func modelRound(t *testing.T, rng *rand.Rand) {
 		}
 	}
 }
-
