@@ -333,7 +333,7 @@ func generate(t *testing.T) *vectors {
 		files      []vFile
 	}{
 		{"empty text, no files", "", nil},
-		{"text and two files", "Meet at 6 \"sharp\" & bring <the> files — café ☕ \u2028 \x01\t", files},
+		{"text and two files", "Meet at 6 \"sharp\" & bring <the> files — café ☕ \u2028 \u2029 \x01\t\b\f\x7f \\ / 😀", files},
 	} {
 		pt, _ := notePlaintext(t, c.text, c.files)
 		ml := int(pt[0])<<24 | int(pt[1])<<16 | int(pt[2])<<8 | int(pt[3])
