@@ -475,6 +475,7 @@ func note(t *testing.T, name string, k, m []byte, pin, dpin, text string, files 
 }
 
 func TestVectors(t *testing.T) {
+	t.Parallel()
 	path := filepath.FromSlash(vectorsPath)
 	if *update {
 		v := generate(t)
