@@ -1,0 +1,115 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/sealdrop/sealdrop/vault"
+)
+
+// Config configures the HTTP layer. The zero value of each field selects its documented
+// default; New validates the whole Config.
+type Config struct {
+	// Vault holds the ciphertext. Required.
+	Vault *vault.Vault
+
+	// MaxEntry is the largest note in ciphertext bytes that create accepts and limits
+	// publishes. It must equal the vault's own MaxEntry (the vault does not expose its
+	// configuration). Default: min(64 MiB, the vault's budget), the vault's own default.
+	MaxEntry int64
+
+	// MaxAppend is the largest body of one append request. Default 1 MiB. Browsers cannot
+	// stream uploads, so this also bounds what a browser holds per request.
+	MaxAppend int64
+
+	// MaxTTL is the longest TTL a note may ask for. Default 7 days. It must not exceed the
+	// vault's MaxTTL (the vault refuses longer ones anyway).
+	MaxTTL time.Duration
+
+	// DefaultTTL is published as default_ttl and used when create omits ttl. Default 7 days,
+	// clamped to MaxTTL.
+	DefaultTTL time.Duration
+
+	// TTLChoices are the TTLs create accepts. Default 5 min, 1 h, 1 day, 7 days; choices over
+	// MaxTTL are dropped, and DefaultTTL is always among them.
+	TTLChoices []time.Duration
+
+	// Now is the clock used for expires_in. It should be the vault's clock. Default time.Now.
+	Now func() time.Time
+
+	// templates and static override the embedded file systems (tests only, see export_test.go).
+	templates fs.FS
+	static    fs.FS
+	// extra adds routes inside the wrapper (tests only: a panicking route).
+	extra map[string]http.HandlerFunc
+}
+
+// Defaults for Config fields.
+const (
+	DefaultMaxAppend = 1 << 20
+	DefaultMaxEntry  = 64 << 20
+	DefaultMaxTTL    = 7 * 24 * time.Hour
+)
+
+// DefaultTTLChoices are the TTLs offered when Config.TTLChoices is empty.
+var DefaultTTLChoices = []time.Duration{5 * time.Minute, time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
+
+// ErrConfig reports an invalid Config.
+var ErrConfig = errors.New("web: invalid config")
+
+// withDefaults returns cfg with every zero field replaced by its default, or an error.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Vault == nil {
+		return cfg, fmt.Errorf("%w: Vault is required", ErrConfig)
+	}
+	if cfg.MaxEntry == 0 {
+		cfg.MaxEntry = min(DefaultMaxEntry, cfg.Vault.Stats().Budget)
+	}
+	if cfg.MaxEntry <= 0 {
+		return cfg, fmt.Errorf("%w: MaxEntry %d must be positive", ErrConfig, cfg.MaxEntry)
+	}
+	if cfg.MaxAppend == 0 {
+		cfg.MaxAppend = DefaultMaxAppend
+	}
+	if cfg.MaxAppend <= 0 {
+		return cfg, fmt.Errorf("%w: MaxAppend %d must be positive", ErrConfig, cfg.MaxAppend)
+	}
+	if cfg.MaxTTL == 0 {
+		cfg.MaxTTL = DefaultMaxTTL
+	}
+	if cfg.MaxTTL < time.Second || cfg.MaxTTL%time.Second != 0 {
+		return cfg, fmt.Errorf("%w: MaxTTL %v must be a positive whole number of seconds", ErrConfig, cfg.MaxTTL)
+	}
+	if cfg.DefaultTTL == 0 {
+		cfg.DefaultTTL = min(7*24*time.Hour, cfg.MaxTTL)
+	}
+	if cfg.DefaultTTL < time.Second || cfg.DefaultTTL > cfg.MaxTTL || cfg.DefaultTTL%time.Second != 0 {
+		return cfg, fmt.Errorf("%w: DefaultTTL %v must be whole seconds in (0, MaxTTL]", ErrConfig, cfg.DefaultTTL)
+	}
+	choices := cfg.TTLChoices
+	if len(choices) == 0 {
+		choices = DefaultTTLChoices
+	}
+	var ttls []time.Duration
+	for _, c := range choices {
+		if c < time.Second || c%time.Second != 0 {
+			return cfg, fmt.Errorf("%w: TTL choice %v must be a positive whole number of seconds", ErrConfig, c)
+		}
+		if c <= cfg.MaxTTL && !slices.Contains(ttls, c) {
+			ttls = append(ttls, c)
+		}
+	}
+	if !slices.Contains(ttls, cfg.DefaultTTL) {
+		ttls = append(ttls, cfg.DefaultTTL)
+	}
+	slices.Sort(ttls)
+	cfg.TTLChoices = ttls
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return cfg, nil
+}

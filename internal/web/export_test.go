@@ -1,0 +1,26 @@
+package web
+
+import (
+	"crypto/sha256"
+	"io/fs"
+	"net/http"
+)
+
+// WithFS replaces the embedded templates and static files (tests only).
+func WithFS(cfg Config, templates, static fs.FS) Config {
+	cfg.templates, cfg.static = templates, static
+	return cfg
+}
+
+// WithRoute adds a route inside the outer wrapper (tests only: e.g. one that panics).
+func WithRoute(cfg Config, path string, h http.HandlerFunc) Config {
+	m := map[string]http.HandlerFunc{}
+	for k, v := range cfg.extra {
+		m[k] = v
+	}
+	m[path] = h
+	cfg.extra = m
+	return cfg
+}
+
+func sha(b [32]byte) [32]byte { return sha256.Sum256(b[:]) }

@@ -1,0 +1,528 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"math/bits"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/sealdrop/sealdrop/static"
+	"github.com/sealdrop/sealdrop/templates"
+	"github.com/sealdrop/sealdrop/vault"
+)
+
+// server holds what New prepared once: configuration, rendered pages, static files and the
+// fixed answers.
+type server struct {
+	cfg          Config
+	v            *vault.Vault
+	pages        map[string][]byte
+	errorPage    []byte
+	static       map[string]*staticFile
+	goneBody     []byte
+	internalBody []byte
+	ttls         map[int64]bool
+	lim          Limits
+	ttlMessage   string
+}
+
+// New validates cfg and returns the handler for the whole site: API v1, pages and static
+// files, wrapped in the security headers and the outermost recover.
+func New(cfg Config) (http.Handler, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{cfg: cfg, v: cfg.Vault, ttls: map[int64]bool{}}
+	var secs []string
+	lim := Limits{
+		MaxEntry:   cfg.MaxEntry,
+		MaxAppend:  cfg.MaxAppend,
+		MaxTTL:     int64(cfg.MaxTTL / time.Second),
+		DefaultTTL: int64(cfg.DefaultTTL / time.Second),
+	}
+	for _, t := range cfg.TTLChoices {
+		sec := int64(t / time.Second)
+		s.ttls[sec] = true
+		lim.TTLs = append(lim.TTLs, sec)
+		secs = append(secs, strconv.FormatInt(sec, 10))
+	}
+	s.ttlMessage = "ttl must be one of " + strings.Join(secs, ", ") + " seconds"
+	s.lim = lim
+
+	sfs, tfs := cfg.static, cfg.templates
+	if sfs == nil {
+		sfs = static.FS
+	}
+	if tfs == nil {
+		tfs = templates.FS
+	}
+	if s.static, err = loadStatic(sfs); err != nil {
+		return nil, err
+	}
+	if s.pages, err = renderPages(tfs, s.static, pageData{Limits: lim}); err != nil {
+		return nil, err
+	}
+	s.errorPage = s.pages[pageError]
+	s.goneBody = []byte(`{"error":"gone"}`)
+	s.internalBody = errorBody("internal", "the server could not answer this request")
+
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, http.StatusForbidden, "cross_origin", "cross-origin requests are refused")
+	}))
+	post := func(h http.HandlerFunc) http.Handler { return cop.Handler(h) }
+
+	// No path cleaning: a cleaned path would answer a redirect, one more kind of reply, and
+	// "/api/v1/notes/./open" is simply a malformed id.
+	m := mux.NewRouter().SkipClean(true)
+	m.NotFoundHandler = http.HandlerFunc(s.notFound)
+	m.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
+	m.Handle("/api/v1/limits", http.HandlerFunc(s.limits)).Methods(http.MethodGet, http.MethodHead)
+	m.Handle("/api/v1/notes", post(s.create)).Methods(http.MethodPost)
+	m.Handle("/api/v1/notes/{id}/data", post(s.appendData)).Methods(http.MethodPost)
+	m.Handle("/api/v1/notes/{id}/commit", post(s.commit)).Methods(http.MethodPost)
+	m.Handle("/api/v1/notes/{id}/open", post(s.open)).Methods(http.MethodPost)
+	m.Handle("/api/v1/notes/{id}/confirm", post(s.confirm)).Methods(http.MethodPost)
+	m.Handle("/api/v1/notes/{id}/status", post(s.status)).Methods(http.MethodPost)
+	m.Handle("/api/v1/notes/{id}/revoke", post(s.revoke)).Methods(http.MethodPost)
+	m.Handle("/", s.servePage(pageCreate)).Methods(http.MethodGet, http.MethodHead)
+	m.Handle("/n/{id}", s.servePage(pageOpen)).Methods(http.MethodGet, http.MethodHead)
+	m.Handle("/m/{id}", s.servePage(pageManage)).Methods(http.MethodGet, http.MethodHead)
+	m.PathPrefix("/static/").HandlerFunc(s.serveStatic).Methods(http.MethodGet, http.MethodHead)
+	for p, h := range cfg.extra {
+		m.Handle(p, h)
+	}
+	return s.wrap(m), nil
+}
+
+// isAPI reports whether r is for the API, whose errors are JSON rather than the error page.
+func isAPI(r *http.Request) bool {
+	return r.URL.Path == "/api" || strings.HasPrefix(r.URL.Path, "/api/")
+}
+
+func errorBody(code, message string) []byte {
+	b, _ := json.Marshal(struct {
+		Error   string `json:"error"`
+		Message string `json:"message"`
+	}{code, message})
+	return b
+}
+
+func (s *server) writeError(w http.ResponseWriter, status int, code, message string) {
+	s.writeJSON(w, status, errorBody(code, message))
+}
+
+// gone is the one answer for every absent state, byte for byte.
+func (s *server) gone(w http.ResponseWriter) {
+	resetHeaders(w.Header())
+	s.writeJSON(w, http.StatusNotFound, s.goneBody)
+}
+
+func (s *server) notFoundPage(w http.ResponseWriter, r *http.Request) {
+	resetHeaders(w.Header())
+	s.writeHTML(w, http.StatusNotFound, s.errorPage)
+}
+
+func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
+	if isAPI(r) {
+		s.gone(w)
+		return
+	}
+	s.notFoundPage(w, r)
+}
+
+func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	if isAPI(r) {
+		s.writeError(w, http.StatusMethodNotAllowed, "method", "this method is not allowed here")
+		return
+	}
+	s.writeHTML(w, http.StatusMethodNotAllowed, s.errorPage)
+}
+
+func (s *server) marshal(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		s.writeJSON(w, http.StatusInternalServerError, s.internalBody)
+		return
+	}
+	s.writeJSON(w, status, b)
+}
+
+func (s *server) expiresIn(t time.Time) int64 {
+	d := t.Sub(s.cfg.Now())
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Second - 1) / time.Second)
+}
+
+// floorPow2 coarsens the free space so limits does not reveal exact usage.
+func floorPow2(n int64) int64 {
+	if n <= 0 {
+		return 0
+	}
+	return 1 << (bits.Len64(uint64(n)) - 1)
+}
+
+func (s *server) limits(w http.ResponseWriter, r *http.Request) {
+	lim := s.lim
+	s.marshal(w, http.StatusOK, struct {
+		Version    int     `json:"version"`
+		MaxEntry   int64   `json:"max_entry"`
+		MaxAppend  int64   `json:"max_append"`
+		Free       int64   `json:"free"`
+		TTLs       []int64 `json:"ttls"`
+		DefaultTTL int64   `json:"default_ttl"`
+		MaxTTL     int64   `json:"max_ttl"`
+	}{1, lim.MaxEntry, lim.MaxAppend, floorPow2(s.v.Stats().Free), lim.TTLs, lim.DefaultTTL, lim.MaxTTL})
+}
+
+// readJSON checks the content type and decodes a small JSON body, answering the error itself.
+func (s *server) readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if !hasMediaType(r, "application/json") {
+		s.writeError(w, http.StatusUnsupportedMediaType, "content_type", "send Content-Type: application/json")
+		return false
+	}
+	switch err := decodeJSON(r.Body, r.ContentLength, v); err {
+	case nil:
+		return true
+	case errBodyLarge:
+		w.Header().Set("Connection", "close")
+		s.writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the request body is too large")
+	default:
+		s.writeError(w, http.StatusBadRequest, "bad_request", "the request body is not the expected JSON object")
+	}
+	return false
+}
+
+func (s *server) badParam(w http.ResponseWriter, name string) {
+	s.writeError(w, http.StatusBadRequest, "bad_parameter", name+" is missing or malformed")
+}
+
+func (s *server) create(w http.ResponseWriter, r *http.Request) {
+	var req createRequest
+	if !s.readJSON(w, r, &req) {
+		return
+	}
+	if req.Length <= 0 {
+		s.badParam(w, "length")
+		return
+	}
+	if req.Length > s.cfg.MaxEntry {
+		s.writeError(w, http.StatusRequestEntityTooLarge, "too_large", "length is over max_entry")
+		return
+	}
+	ttl := s.cfg.DefaultTTL
+	if req.TTL != nil {
+		if !s.ttls[*req.TTL] {
+			s.writeError(w, http.StatusBadRequest, "bad_ttl", s.ttlMessage)
+			return
+		}
+		ttl = time.Duration(*req.TTL) * time.Second
+	}
+	var caps vault.Caps
+	var err error
+	if caps.Gate, err = need32(req.GateHash); err != nil {
+		s.badParam(w, "gate_hash")
+		return
+	}
+	if caps.Manage, err = need32(req.ManageHash); err != nil {
+		s.badParam(w, "manage_hash")
+		return
+	}
+	if caps.Open, caps.PIN, err = parse32(req.OpenHash); err != nil {
+		s.badParam(w, "open_hash")
+		return
+	}
+	if caps.Destruct, _, err = parse32(req.DestructHash); err != nil {
+		s.badParam(w, "destruct_hash")
+		return
+	}
+	id, exp, err := s.v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: req.Length, TTL: ttl, Caps: caps})
+	switch {
+	case err == nil:
+	case errors.Is(err, vault.ErrFull):
+		s.writeError(w, http.StatusInsufficientStorage, "full", "the server has no room for this note now; try later or send less")
+		return
+	case errors.Is(err, vault.ErrTooLarge):
+		s.writeError(w, http.StatusRequestEntityTooLarge, "too_large", "length is over max_entry")
+		return
+	case errors.Is(err, vault.ErrInvalid):
+		s.writeError(w, http.StatusBadRequest, "bad_parameter", "the vault refused these parameters")
+		return
+	default:
+		s.writeError(w, http.StatusServiceUnavailable, "unavailable", "the server cannot take notes now")
+		return
+	}
+	s.marshal(w, http.StatusCreated, struct {
+		ID        string `json:"id"`
+		ExpiresIn int64  `json:"expires_in"`
+	}{id.String(), s.expiresIn(exp)})
+}
+
+func (s *server) appendData(w http.ResponseWriter, r *http.Request) {
+	if !hasMediaType(r, "application/octet-stream") {
+		s.writeError(w, http.StatusUnsupportedMediaType, "content_type", "send Content-Type: application/octet-stream")
+		return
+	}
+	id, err := vault.ParseID(mux.Vars(r)["id"])
+	if err != nil {
+		s.gone(w)
+		return
+	}
+	manage, err := need32(singleHeader(r, "Sealdrop-Manage"))
+	if err != nil {
+		s.badParam(w, "Sealdrop-Manage")
+		return
+	}
+	offset, err := parseOffset(singleHeader(r, "Sealdrop-Offset"))
+	if err != nil {
+		s.badParam(w, "Sealdrop-Offset")
+		return
+	}
+	// Decide on the declared length before reading a byte of the body; Connection: close
+	// keeps net/http from draining an unwanted body either.
+	switch n := r.ContentLength; {
+	case n < 0:
+		w.Header().Set("Connection", "close")
+		s.writeError(w, http.StatusLengthRequired, "length_required", "declare the body's Content-Length")
+		return
+	case n == 0:
+		s.badParam(w, "Content-Length")
+		return
+	case n > s.cfg.MaxAppend:
+		w.Header().Set("Connection", "close")
+		s.writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the body is over max_append")
+		return
+	}
+	received, err := s.v.Append(id, manage[:], offset, r.ContentLength, r.Body)
+	switch {
+	case err == nil:
+		s.marshal(w, http.StatusOK, struct {
+			Received int64 `json:"received"`
+		}{received})
+	case errors.Is(err, vault.ErrOffset):
+		s.marshal(w, http.StatusConflict, struct {
+			Error    string `json:"error"`
+			Received int64  `json:"received"`
+		}{"offset", received})
+	case errors.Is(err, vault.ErrBusy):
+		s.writeError(w, http.StatusConflict, "busy", "another append to this note is still running; retry shortly")
+	case errors.Is(err, vault.ErrTooLarge):
+		w.Header().Set("Connection", "close")
+		s.writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the body goes beyond the declared length")
+	case errors.Is(err, vault.ErrGone):
+		s.gone(w)
+	case errors.Is(err, vault.ErrInvalid):
+		s.writeError(w, http.StatusBadRequest, "bad_parameter", "the vault refused this append")
+	case errors.Is(err, vault.ErrFull):
+		s.writeError(w, http.StatusInsufficientStorage, "full", "the server has no room now")
+	default:
+		// The body broke off (the client or its circuit went away).
+		w.Header().Set("Connection", "close")
+		s.writeError(w, http.StatusBadRequest, "body", "the body ended before its declared length")
+	}
+}
+
+// singleHeader returns a header that must appear at most once; a repeated one is malformed.
+func singleHeader(r *http.Request, name string) string {
+	v := r.Header.Values(name)
+	if len(v) != 1 {
+		return ""
+	}
+	return v[0]
+}
+
+func (s *server) commit(w http.ResponseWriter, r *http.Request) {
+	id, manage, ok := s.manageArgs(w, r)
+	if !ok {
+		return
+	}
+	exp, err := s.v.Commit(id, manage[:])
+	switch {
+	case err == nil:
+		s.marshal(w, http.StatusOK, struct {
+			ID        string `json:"id"`
+			ExpiresIn int64  `json:"expires_in"`
+		}{id.String(), s.expiresIn(exp)})
+	case errors.Is(err, vault.ErrIncomplete):
+		s.writeError(w, http.StatusConflict, "incomplete", "the upload is not complete")
+	case errors.Is(err, vault.ErrBusy):
+		s.writeError(w, http.StatusConflict, "busy", "an append to this note is still running; retry shortly")
+	default:
+		s.gone(w)
+	}
+}
+
+// manageArgs parses the id and {"manage":M} of commit, status and revoke.
+func (s *server) manageArgs(w http.ResponseWriter, r *http.Request) (vault.ID, [32]byte, bool) {
+	var req manageRequest
+	if !hasMediaType(r, "application/json") {
+		s.writeError(w, http.StatusUnsupportedMediaType, "content_type", "send Content-Type: application/json")
+		return vault.ID{}, [32]byte{}, false
+	}
+	id, err := vault.ParseID(mux.Vars(r)["id"])
+	if err != nil {
+		s.gone(w)
+		return id, [32]byte{}, false
+	}
+	if !s.readJSON(w, r, &req) {
+		return id, [32]byte{}, false
+	}
+	m, err := need32(req.Manage)
+	if err != nil {
+		s.badParam(w, "manage")
+		return id, m, false
+	}
+	return id, m, true
+}
+
+func (s *server) status(w http.ResponseWriter, r *http.Request) {
+	id, manage, ok := s.manageArgs(w, r)
+	if !ok {
+		return
+	}
+	st, exp, err := s.v.Status(id, manage[:])
+	if err != nil {
+		s.gone(w)
+		return
+	}
+	name := map[vault.State]string{vault.StatePending: "pending", vault.StateWaiting: "waiting",
+		vault.StateOpened: "opened", vault.StateGone: "gone"}[st]
+	if name == "" {
+		s.gone(w)
+		return
+	}
+	s.marshal(w, http.StatusOK, struct {
+		State     string `json:"state"`
+		ExpiresIn int64  `json:"expires_in"`
+	}{name, s.expiresIn(exp)})
+}
+
+func (s *server) revoke(w http.ResponseWriter, r *http.Request) {
+	id, manage, ok := s.manageArgs(w, r)
+	if !ok {
+		return
+	}
+	if err := s.v.Revoke(id, manage[:]); err != nil {
+		s.gone(w)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) confirm(w http.ResponseWriter, r *http.Request) {
+	if !hasMediaType(r, "application/json") {
+		s.writeError(w, http.StatusUnsupportedMediaType, "content_type", "send Content-Type: application/json")
+		return
+	}
+	id, err := vault.ParseID(mux.Vars(r)["id"])
+	if err != nil {
+		s.gone(w)
+		return
+	}
+	var req confirmRequest
+	if !s.readJSON(w, r, &req) {
+		return
+	}
+	gate, err := need32(req.Gate)
+	if err != nil {
+		s.badParam(w, "gate")
+		return
+	}
+	nonce, err := need32(req.Nonce)
+	if err != nil {
+		s.badParam(w, "nonce")
+		return
+	}
+	if err := s.v.Confirm(id, gate[:], nonce[:]); err != nil {
+		s.gone(w)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// Download pacing: the write deadline of an open grows with the bytes it sends, so a slow
+// Tor circuit can finish a large note while a stalled reader is still cut off.
+const (
+	openBaseWrite = 2 * time.Minute
+	openPerChunk  = time.Second // per 64 KiB: a floor of 64 KiB/s
+)
+
+func (s *server) open(w http.ResponseWriter, r *http.Request) {
+	if !hasMediaType(r, "application/json") {
+		s.writeError(w, http.StatusUnsupportedMediaType, "content_type", "send Content-Type: application/json")
+		return
+	}
+	id, err := vault.ParseID(mux.Vars(r)["id"])
+	if err != nil {
+		s.gone(w)
+		return
+	}
+	var req openRequest
+	if !s.readJSON(w, r, &req) {
+		return
+	}
+	var or vault.OpenRequest
+	gate, err := need32(req.Gate)
+	if err != nil {
+		s.badParam(w, "gate")
+		return
+	}
+	if or.Claim, err = need32(req.Claim); err != nil {
+		s.badParam(w, "claim")
+		return
+	}
+	or.Gate = gate[:]
+	if o, ok, err := parse32(req.Open); err != nil {
+		s.badParam(w, "open")
+		return
+	} else if ok {
+		or.Open = o[:]
+	}
+	if d, ok, err := parse32(req.Destruct); err != nil {
+		s.badParam(w, "destruct")
+		return
+	} else if ok {
+		or.Destruct = d[:]
+	}
+	if req.Offset < 0 || !chunkAligned(req.Offset) {
+		s.badParam(w, "offset")
+		return
+	}
+	rd, err := s.v.Open(id, or)
+	if err != nil {
+		var pe *vault.PINError
+		if errors.As(err, &pe) {
+			s.marshal(w, http.StatusForbidden, struct {
+				Error     string `json:"error"`
+				TriesLeft int    `json:"tries_left"`
+			}{"wrong_pin", pe.Left})
+			return
+		}
+		s.gone(w)
+		return
+	}
+	defer rd.Close()
+	size := rd.Size()
+	if req.Offset > size {
+		s.badParam(w, "offset")
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Disposition", "attachment")
+	h.Set("Content-Security-Policy", "sandbox")
+	h.Set("Content-Length", strconv.FormatInt(size-req.Offset, 10))
+	h.Set("Sealdrop-Size", strconv.FormatInt(size, 10))
+	n := (size - req.Offset + cipherChunk - 1) / cipherChunk
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(openBaseWrite + time.Duration(n)*openPerChunk))
+	w.WriteHeader(http.StatusOK)
+	_, _ = rd.WriteTo(w, req.Offset)
+}

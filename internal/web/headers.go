@@ -1,0 +1,112 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+)
+
+// CSP is the Content-Security-Policy of every response except ciphertext: no inline code,
+// nothing from another origin, no framing.
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; " +
+	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+// securityHeaders is the header set of every response.
+var securityHeaders = [][2]string{
+	{"Content-Security-Policy", CSP},
+	{"Referrer-Policy", "no-referrer"},
+	{"X-Content-Type-Options", "nosniff"},
+	{"X-Frame-Options", "DENY"},
+	{"Cache-Control", "no-store"},
+	{"Cross-Origin-Opener-Policy", "same-origin"},
+	{"Cross-Origin-Resource-Policy", "same-origin"},
+}
+
+// resetHeaders replaces whatever a handler set with the security set alone. A nil Date
+// entry tells net/http not to add one: the clock of an onion service is a fingerprint.
+func resetHeaders(h http.Header) {
+	clear(h)
+	for _, kv := range securityHeaders {
+		h[kv[0]] = []string{kv[1]}
+	}
+	h["Date"] = nil
+}
+
+// recorder notes whether the header has been sent, so recover knows whether it may still
+// answer the uniform 500.
+type recorder struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wrote {
+		// Handlers set headers freely; these must survive whatever they did.
+		h := r.ResponseWriter.Header()
+		for _, kv := range securityHeaders {
+			if kv[0] == "Content-Security-Policy" && h.Get(kv[0]) != "" {
+				continue // ciphertext answers tighten it to "sandbox"
+			}
+			h[kv[0]] = []string{kv[1]}
+		}
+		h["Date"] = nil
+		delete(h, "Server")
+		delete(h, "Etag")
+		delete(h, "Last-Modified")
+	}
+	r.wrote = true
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	if !r.wrote {
+		r.WriteHeader(http.StatusOK)
+	}
+	return r.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection (write deadlines, flushing).
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// wrap is the outermost layer: headers on every response (404 and 405 from the router
+// included) and a recover that answers the uniform 500 and prints nothing.
+func (s *server) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &recorder{ResponseWriter: w}
+		resetHeaders(w.Header())
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler || rec.wrote {
+				// Too late for a clean answer: cut the connection. ErrAbortHandler is the
+				// one panic value net/http does not report (and its ErrorLog is discarded).
+				panic(http.ErrAbortHandler)
+			}
+			resetHeaders(w.Header())
+			if isAPI(r) {
+				s.writeJSON(rec, http.StatusInternalServerError, s.internalBody)
+			} else {
+				s.writeHTML(rec, http.StatusInternalServerError, s.errorPage)
+			}
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// writeBody sends a fixed body with an exact Content-Length.
+func writeBody(w http.ResponseWriter, status int, contentType string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func (s *server) writeJSON(w http.ResponseWriter, status int, body []byte) {
+	writeBody(w, status, "application/json", body)
+}
+
+func (s *server) writeHTML(w http.ResponseWriter, status int, body []byte) {
+	writeBody(w, status, "text/html; charset=utf-8", body)
+}
