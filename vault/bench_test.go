@@ -1,0 +1,151 @@
+package vault_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/sealdrop/sealdrop/vault"
+	"github.com/stretchr/testify/require"
+)
+
+var benchSizes = []int{1 << 10, 64 << 10, 1 << 20, 25 << 20}
+
+func sizeName(n int) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%dMiB", n>>20)
+	}
+	return fmt.Sprintf("%dKiB", n>>10)
+}
+
+// BenchmarkPutTake is one entry's life: stored, claimed, streamed out, confirmed (zeroed and
+// freed). The map does the same byte work (copy in, copy out, zero, delete) with a crypto/rand
+// key, on the ordinary heap.
+func BenchmarkPutTake(b *testing.B) {
+	for _, size := range benchSizes {
+		src := make([]byte, size)
+		rand.Read(src)
+		b.Run("vault/"+sizeName(size), func(b *testing.B) {
+			v, err := vault.New(vault.Config{Budget: 64 << 20, SweepEvery: -1})
+			if errors.Is(err, vault.ErrMemlock) {
+				b.Skip(err)
+			}
+			require.NoError(b, err)
+			defer v.Close()
+			s := newSecrets(b, false, false)
+			nonce := random(b, 32)
+			ch := sha256.Sum256(nonce)
+			req := vault.CreateRequest{Kind: vault.KindNote, Length: int64(size), TTL: time.Hour, Caps: s.caps}
+			rd := bytes.NewReader(src)
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				rd.Reset(src)
+				id, _, err := v.Put(req, rd)
+				if err != nil {
+					b.Fatal(err)
+				}
+				r, err := v.Open(id, vault.OpenRequest{Gate: s.gate, Claim: ch})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := r.WriteTo(io.Discard, 0); err != nil {
+					b.Fatal(err)
+				}
+				r.Close()
+				if err := v.Confirm(id, s.gate, nonce); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("map/"+sizeName(size), func(b *testing.B) {
+			m := map[string][]byte{}
+			rd := bytes.NewReader(src)
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				var k [16]byte
+				rand.Read(k[:])
+				key := string(k[:])
+				buf := make([]byte, size)
+				rd.Reset(src)
+				io.ReadFull(rd, buf)
+				m[key] = buf
+				got := m[key]
+				io.Discard.Write(got)
+				clear(got)
+				delete(m, key)
+			}
+		})
+	}
+}
+
+// BenchmarkDensity fills a 64 MiB budget with entries of one size and reports stored bytes ÷
+// locked bytes, and how many entries fit. Entry metadata (ids, hashes, block lists) is on the
+// Go heap and not counted as locked memory.
+func BenchmarkDensity(b *testing.B) {
+	const budget = 64 << 20
+	for _, size := range []int{1 << 10, 1000, 64 << 10, 65_577, 1 << 20} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			src := make([]byte, size)
+			var ratio, count float64
+			for b.Loop() {
+				v, err := vault.New(vault.Config{Budget: budget, SweepEvery: -1})
+				if errors.Is(err, vault.ErrMemlock) {
+					b.Skip(err)
+				}
+				require.NoError(b, err)
+				s := newSecrets(b, false, false)
+				req := vault.CreateRequest{Kind: vault.KindNote, Length: int64(size), TTL: time.Hour, Caps: s.caps}
+				var stored int64
+				n := 0
+				for {
+					_, _, err := v.Put(req, bytes.NewReader(src))
+					if err != nil {
+						require.ErrorIs(b, err, vault.ErrFull)
+						break
+					}
+					stored += int64(size)
+					n++
+				}
+				locked := v.Stats().Budget
+				ratio, count = float64(stored)/float64(locked), float64(n)
+				v.Close()
+			}
+			b.ReportMetric(ratio, "stored/locked")
+			b.ReportMetric(count*(256<<20)/budget, "entries/256MiB")
+		})
+	}
+}
+
+// At least 100,000 live 1 KiB entries fit in a 256 MiB budget.
+func TestHundredThousandEntries(t *testing.T) {
+	if testing.Short() {
+		t.Skip("locks 256 MiB")
+	}
+	v, err := vault.New(vault.Config{Budget: 256 << 20, SweepEvery: -1})
+	if errors.Is(err, vault.ErrMemlock) {
+		t.Skipf("cannot lock 256 MiB here: %v", err)
+	}
+	require.NoError(t, err)
+	defer v.Close()
+	s := newSecrets(t, false, false)
+	src := random(t, 1024)
+	req := vault.CreateRequest{Kind: vault.KindNote, Length: 1024, TTL: time.Hour, Caps: s.caps}
+	ids := make([]vault.ID, 0, 100_000)
+	for range 100_000 {
+		id, _, err := v.Put(req, bytes.NewReader(src))
+		require.NoError(t, err)
+		ids = append(ids, id)
+	}
+	st := v.Stats()
+	require.Equal(t, 100_000, st.Entries[vault.KindNote])
+	require.EqualValues(t, 100_000*1024, st.Used, "one block per 1 KiB entry: nothing locked is wasted")
+	require.Equal(t, src, take(t, v, ids[0], s))
+	require.Equal(t, src, take(t, v, ids[len(ids)-1], s))
+}
