@@ -12,6 +12,10 @@ import (
 	"github.com/cretz/bine/control"
 )
 
+// uploadGrace is how long publish waits for the remaining directories once
+// one has confirmed the descriptor.
+const uploadGrace = 10 * time.Second
+
 // addOnionCommand builds ADD_ONION by hand because bine's ListenConf cannot
 // send MaxStreamsCloseCircuit or the proof-of-work keywords. The result holds
 // the secret key: it must never be logged (bine's DebugWriter stays nil).
@@ -87,7 +91,12 @@ func publish(ctx context.Context, conn *control.Conn, c Config, seed []byte) (id
 
 	timeout := time.NewTimer(c.PublishTimeout)
 	defer timeout.Stop()
-	failures := 0
+	// Return once every upload tor started has ended and at least one
+	// succeeded, so a client asking any directory finds the descriptor; but
+	// no later than uploadGrace after the first success.
+	var grace <-chan time.Time
+	pending := map[string]bool{}
+	uploaded, failures := 0, 0
 	for {
 		select {
 		case ev := <-events:
@@ -95,12 +104,25 @@ func publish(ctx context.Context, conn *control.Conn, c Config, seed []byte) (id
 			if !ok || hs.Address != id {
 				continue
 			}
+			dir, _, _ := strings.Cut(hs.HSDir, "~") // "$FINGERPRINT~nickname"
 			switch hs.Action {
+			case "UPLOAD":
+				pending[dir] = true
 			case "UPLOADED":
-				return id, nil
+				delete(pending, dir)
+				uploaded++
+				if grace == nil {
+					grace = time.After(uploadGrace)
+				}
 			case "FAILED":
+				delete(pending, dir)
 				failures++ // tor retries other directories by itself
 			}
+			if uploaded > 0 && len(pending) == 0 {
+				return id, nil
+			}
+		case <-grace:
+			return id, nil
 		case err := <-connErr:
 			return "", fmt.Errorf("%w: control connection lost while publishing: %v", ErrTorExited, err)
 		case <-ctx.Done():

@@ -3,6 +3,7 @@ package onion
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -146,9 +149,11 @@ func TestManagedPublishFetchRestart(t *testing.T) {
 	_, rtt := fetch(t, n, s.Address())
 	t.Logf("MEASURE managed: published %.1fs, reachable %.1fs, fetch %.0fms", published.Seconds(), reachable.Seconds(), rtt.Seconds()*1000)
 
+	closeStart := time.Now()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("MEASURE managed: Close %.1fs", time.Since(closeStart).Seconds())
 	select {
 	case <-s.Done():
 	default:
@@ -169,4 +174,243 @@ func TestManagedPublishFetchRestart(t *testing.T) {
 		t.Fatalf("body after restart %q", body)
 	}
 	t.Logf("MEASURE restart: reachable %.1fs", time.Since(start).Seconds())
+}
+
+func getConf(t *testing.T, s *Service, key string) string {
+	t.Helper()
+	kvs, err := s.conn.GetConf(key)
+	if err != nil {
+		t.Fatalf("GETCONF %s: %v", key, err)
+	}
+	var vals []string
+	for _, kv := range kvs {
+		vals = append(vals, kv.Val)
+	}
+	return strings.Join(vals, ",")
+}
+
+func getInfo(t *testing.T, s *Service, key string) string {
+	t.Helper()
+	kvs, err := s.conn.GetInfo(key)
+	if err != nil {
+		t.Fatalf("GETINFO %s: %v", key, err)
+	}
+	var vals []string
+	for _, kv := range kvs {
+		vals = append(vals, kv.Val)
+	}
+	return strings.Join(vals, ",")
+}
+
+// TestManagedSettings asserts the hardening the managed tor actually runs
+// with, asking tor itself rather than reading our torrc.
+func TestManagedSettings(t *testing.T) {
+	n := tn.Get(t)
+	sock := backend(t, "x")
+	cfg := managedConfig(t, n, t.TempDir(), "", sock, nil)
+	cfg.KeyFile, cfg.Ephemeral = "", true
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	s, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	for key, want := range map[string]string{
+		"HiddenServiceSingleHopMode":    "0",
+		"HiddenServiceNonAnonymousMode": "0",
+		"SafeLogging":                   "1",
+		"__OwningControllerProcess":     strconv.Itoa(os.Getpid()),
+	} {
+		if got := getConf(t, s, key); got != want {
+			t.Errorf("%s = %q, want %q", key, got, want)
+		}
+	}
+	// SocksPort 0 means no SOCKS listener at all.
+	if got := getInfo(t, s, "net/listeners/socks"); got != "" {
+		t.Errorf("managed tor listens for SOCKS on %q", got)
+	}
+	if got := getConf(t, s, "SocksPort"); got != "0" {
+		t.Errorf("SocksPort = %q, want 0", got)
+	}
+	// No log file anywhere: tor's only log goes to its (discarded) stdout.
+	if got := getConf(t, s, "Log"); strings.Contains(got, "file") {
+		t.Errorf("tor logs to a file: %q", got)
+	}
+	if got := getInfo(t, s, "onions/current"); !strings.Contains(got, s.ServiceID()) {
+		t.Errorf("onions/current = %q, want it to list %s", got, s.ServiceID())
+	}
+
+	// ADD_ONION with PoWDefensesEnabled=1 was accepted (Start succeeded). Show
+	// that tor validates these keywords rather than ignoring them: a bad value
+	// and an unknown keyword are both refused.
+	seed := make([]byte, seedSize)
+	seed[0] = 1
+	for _, tc := range []struct{ name, extra string }{
+		{"bad PoW value", "PoWDefensesEnabled=2"},
+		{"unknown keyword", "NoSuchKeyword=1"},
+	} {
+		cmd := "ADD_ONION " + keyBlob(seed) + " " + tc.extra + " Port=80,unix:" + sock
+		if _, err := s.conn.SendRequest("%s", cmd); err == nil {
+			t.Errorf("%s: tor accepted %s", tc.name, tc.extra)
+		}
+	}
+	// And the PoW keyword is accepted on its own for another key, so the
+	// refusal above is about the value, not the keyword.
+	cmd := "ADD_ONION " + keyBlob(seed) + " Flags=DiscardPK PoWDefensesEnabled=1 Port=80,unix:" + sock
+	if _, err := s.conn.SendRequest("%s", cmd); err != nil {
+		t.Errorf("tor refused PoWDefensesEnabled=1: %v", err)
+	} else if err := s.conn.DelOnion(serviceID(seed)); err != nil {
+		t.Error(err)
+	}
+
+	// Only our files in DataDir besides tor's: no control-port-* leftovers.
+	entries, err := os.ReadDir(cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "control-port-") || strings.HasPrefix(e.Name(), "torrc-") {
+			t.Errorf("bine leftover in DataDir: %s", e.Name())
+		}
+	}
+	fi, err := os.Stat(cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o700 {
+		t.Errorf("DataDir mode %04o, want 0700", perm)
+	}
+}
+
+// attachTor starts a tor the way torrc.example's attach section configures
+// the system tor: no SOCKS port, a ControlSocket, cookie authentication.
+func attachTor(t *testing.T, n *testnet.Network) string {
+	t.Helper()
+	name := fmt.Sprintf("attach-%d", time.Now().UnixNano())
+	sock := filepath.Join(n.Dir(), name, "control")
+	p, err := n.StartTor(name, []string{
+		"SocksPort 0",
+		"ControlSocket " + sock,
+		"ControlSocketsGroupWritable 1",
+		"CookieAuthentication 1",
+		"CookieAuthFileGroupReadable 1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := p.WaitLog(ctx, "Bootstrapped 100%"); err != nil {
+		t.Fatal(err)
+	}
+	return sock
+}
+
+func TestAttachPublishFetch(t *testing.T) {
+	n := tn.Get(t)
+	control := attachTor(t, n)
+	sock := backend(t, "attached")
+	keyFile := filepath.Join(t.TempDir(), "onion.key")
+	cfg := Config{Control: "unix:" + control, KeyFile: keyFile, Target: "unix:" + sock}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	s, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := AddressFromKey(keyFile)
+	if s.Address() != want {
+		t.Fatalf("Address %q, key file says %q", s.Address(), want)
+	}
+	if body, _ := fetch(t, n, s.Address()); body != "attached" {
+		t.Fatalf("body %q", body)
+	}
+	t.Logf("MEASURE attach: reachable %.1fs", time.Since(start).Seconds())
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.Done():
+	default:
+		t.Error("Done not closed after Close")
+	}
+
+	// The service is gone from tor: the same key can be added again (tor
+	// answers 550 collision while it still exists), and the attached tor is
+	// still running (Close must not stop a tor it does not own).
+	s2, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("re-adding after Close: %v", err)
+	}
+	if err := s2.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Two services with the same key on one tor: the second is refused with
+	// a clear error, not a hang.
+	s3, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Close()
+	_, err = Start(ctx, cfg)
+	if !errors.Is(err, ErrTorRefused) || !strings.Contains(err.Error(), "another sealdrop") {
+		t.Errorf("second Start with the same key: %v, want ErrTorRefused naming the cause", err)
+	}
+}
+
+func TestAttachEphemeral(t *testing.T) {
+	n := tn.Get(t)
+	control := attachTor(t, n)
+	sock := backend(t, "one-off")
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cfg := Config{Control: "unix:" + control, Ephemeral: true, Target: "unix:" + sock}
+	start := time.Now()
+	s1, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s1.Close()
+	s2, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if s1.Address() == s2.Address() {
+		t.Error("two ephemeral services share an address")
+	}
+	published := time.Since(start)
+	if body, _ := fetch(t, n, s2.Address()); body != "one-off" {
+		t.Fatalf("body %q", body)
+	}
+	t.Logf("MEASURE attach ephemeral x2: published %.1fs, reachable %.1fs", published.Seconds(), time.Since(start).Seconds())
+}
+
+func TestAttachRefusesSingleHopTor(t *testing.T) {
+	n := tn.Get(t)
+	name := fmt.Sprintf("singlehop-%d", time.Now().UnixNano())
+	control := filepath.Join(n.Dir(), name, "control")
+	p, err := n.StartTor(name, []string{
+		"SocksPort 0", "ControlSocket " + control, "CookieAuthentication 1",
+		"HiddenServiceSingleHopMode 1", "HiddenServiceNonAnonymousMode 1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := p.WaitFile(ctx, control); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Start(ctx, Config{Control: "unix:" + control, Ephemeral: true, Target: "unix:/run/sealdrop/http.sock"})
+	if !errors.Is(err, ErrUnsafeTor) {
+		t.Fatalf("Start on a single-hop tor: %v, want ErrUnsafeTor", err)
+	}
 }

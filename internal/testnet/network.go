@@ -197,11 +197,29 @@ func (n *Network) add(p *Proc) {
 func (n *Network) nodeLines(name, dataDir string) []string {
 	return append([]string{
 		"DataDirectory " + dataDir,
-		"Nickname " + name,
+		"Nickname " + nickname(name),
 		"Log notice file " + filepath.Join(dataDir, "notice.log"),
 		"__OwningControllerProcess " + strconv.Itoa(os.Getpid()),
 		"SafeLogging 1",
 	}, n.lines...)
+}
+
+// nickname makes a valid tor nickname (1-19 letters and digits) of name.
+func nickname(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		if (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		}
+	}
+	s := b.String()
+	if len(s) > 19 {
+		s = s[len(s)-19:]
+	}
+	if s == "" {
+		s = "node"
+	}
+	return s
 }
 
 func (a *authority) options() []string {

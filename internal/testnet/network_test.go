@@ -148,3 +148,16 @@ func TestStartTorControlSocket(t *testing.T) {
 		t.Error("control socket still answers after Close")
 	}
 }
+
+func TestNickname(t *testing.T) {
+	for in, want := range map[string]string{
+		"auth0":                      "auth0",
+		"attach-1795312867155261826": "1795312867155261826",
+		"---":                        "node",
+		"client":                     "client",
+	} {
+		if got := nickname(in); got != want {
+			t.Errorf("nickname(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -40,8 +40,14 @@ func startTor(torPath, name, dataDir string, lines []string) (*Proc, error) {
 		return nil, fmt.Errorf("testnet: %s: %w", name, err)
 	}
 	cmd := exec.Command(torPath, "-f", torrc, "--defaults-torrc", os.DevNull)
-	// Everything tor has to say goes to notice.log; stdout only repeats it.
-	cmd.Stdout, cmd.Stderr = nil, nil
+	// notice.log has everything once tor has parsed its torrc; stdout has
+	// what came before (a rejected option), for failure messages.
+	stdout, err := os.Create(filepath.Join(dataDir, "stdout.log"))
+	if err != nil {
+		return nil, fmt.Errorf("testnet: %s: %w", name, err)
+	}
+	defer stdout.Close()
+	cmd.Stdout, cmd.Stderr = stdout, stdout
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("testnet: start %s: %w", name, err)
 	}
@@ -66,7 +72,7 @@ func (p *Proc) Exited() <-chan struct{} { return p.done }
 func (p *Proc) LogTail(n int) string {
 	b, err := os.ReadFile(filepath.Join(p.dataDir, "notice.log"))
 	if err != nil {
-		return "(no notice.log: " + err.Error() + ")"
+		b, _ = os.ReadFile(filepath.Join(p.dataDir, "stdout.log"))
 	}
 	if len(b) > n {
 		b = b[len(b)-n:]
