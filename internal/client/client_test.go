@@ -1,0 +1,242 @@
+package client_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sealdrop/sealdrop/internal/client"
+	"github.com/sealdrop/sealdrop/internal/web"
+	"github.com/sealdrop/sealdrop/vault"
+)
+
+// faults lets a test break the first open body or lose the first append's answer.
+type faults struct {
+	mu          sync.Mutex
+	cutOpenAt   int64 // cut the first open answer after this many bytes (0: never)
+	loseAppend  bool  // lose the answer of the first append that reached the server
+	openOffsets []int64
+	appends     int
+}
+
+type faultyTransport struct {
+	f  *faults
+	rt http.RoundTripper
+}
+
+func (t *faultyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	f := t.f
+	if strings.HasSuffix(req.URL.Path, "/open") {
+		b, _ := io.ReadAll(req.Body)
+		var v struct {
+			Offset int64 `json:"offset"`
+		}
+		_ = json.Unmarshal(b, &v)
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		f.mu.Lock()
+		f.openOffsets = append(f.openOffsets, v.Offset)
+		cut := f.cutOpenAt
+		f.cutOpenAt = 0
+		f.mu.Unlock()
+		res, err := t.rt.RoundTrip(req)
+		if err == nil && cut > 0 && res.StatusCode == 200 {
+			res.Body = &cutBody{rc: res.Body, left: cut}
+		}
+		return res, err
+	}
+	if strings.HasSuffix(req.URL.Path, "/data") {
+		res, err := t.rt.RoundTrip(req)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.appends++
+		if err == nil && f.loseAppend {
+			f.loseAppend = false
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			return nil, errors.New("test: answer lost")
+		}
+		return res, err
+	}
+	return t.rt.RoundTrip(req)
+}
+
+// cutBody delivers left bytes, then fails like a broken circuit.
+type cutBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (c *cutBody) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.rc.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+func (c *cutBody) Close() error { return c.rc.Close() }
+
+func newServer(t *testing.T, budget, maxAppend int64) (*client.Client, *faults, *vault.Vault, string) {
+	t.Helper()
+	v, err := vault.New(vault.Config{Budget: budget, SweepEvery: -1})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = v.Close() })
+	h, err := web.New(web.Config{Vault: v, MaxAppend: maxAppend})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	f := &faults{}
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	c, err := client.New(srv.URL, &http.Client{Transport: &faultyTransport{f: f, rt: tr}, Timeout: time.Minute})
+	require.NoError(t, err)
+	return c, f, v, srv.URL
+}
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+func TestRoundTrip(t *testing.T) {
+	ctx := t.Context()
+	c, f, _, _ := newServer(t, 8<<20, 64<<10)
+	a, b := randBytes(300_000), randBytes(10)
+	made, err := c.CreateNote(ctx, "hello ünïcode", []client.File{
+		{Name: "a.bin", Type: "application/octet-stream", Size: int64(len(a)), R: bytes.NewReader(a)},
+		{Name: "<b>.html", Type: "text/html", Size: int64(len(b)), R: bytes.NewReader(b)},
+	}, "", "", time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, time.Hour, made.ExpiresIn)
+	assert.Greater(t, f.appends, 4, "uploaded in pieces of max_append")
+	assert.Contains(t, made.NoteURL, "/n/")
+	assert.Contains(t, made.ManageURL, "/m/")
+
+	st, err := c.Status(ctx, made.ManageURL)
+	require.NoError(t, err)
+	assert.Equal(t, "waiting", st.State)
+
+	n, err := c.OpenNote(ctx, made.NoteURL, "")
+	require.NoError(t, err)
+	assert.Equal(t, "hello ünïcode", n.Text)
+	require.Len(t, n.Files, 2)
+	assert.Equal(t, "a.bin", n.Files[0].Name)
+	assert.Equal(t, a, n.Files[0].Data)
+	assert.Equal(t, "<b>.html", n.Files[1].Name)
+	assert.Equal(t, b, n.Files[1].Data)
+
+	_, err = c.OpenNote(ctx, made.NoteURL, "")
+	assert.ErrorIs(t, err, client.ErrGone)
+}
+
+func TestPINs(t *testing.T) {
+	ctx := t.Context()
+	c, _, _, _ := newServer(t, 8<<20, 0)
+	made, err := c.CreateNote(ctx, "secret", nil, "123456", "654321", 0)
+	require.NoError(t, err)
+	_, err = c.OpenNote(ctx, made.NoteURL, "")
+	assert.ErrorIs(t, err, client.ErrPINRequired)
+	_, err = c.OpenNote(ctx, made.NoteURL, "000000")
+	var pe *client.WrongPINError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, 4, pe.TriesLeft)
+	n, err := c.OpenNote(ctx, made.NoteURL, "١٢٣٤٥٦") // Arabic-Indic digits normalise to 123456
+	require.NoError(t, err)
+	assert.Equal(t, "secret", n.Text)
+
+	// The duress PIN answers like a wrong one, and then the right PIN no longer works.
+	made, err = c.CreateNote(ctx, "secret", nil, "123456", "654321", 0)
+	require.NoError(t, err)
+	_, err = c.OpenNote(ctx, made.NoteURL, "654321")
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, 4, pe.TriesLeft)
+	_, err = c.OpenNote(ctx, made.NoteURL, "123456")
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, 3, pe.TriesLeft)
+
+	_, err = c.CreateNote(ctx, "x", nil, "123456", "123456", 0)
+	assert.Error(t, err, "a duress PIN equal to the PIN is refused")
+}
+
+func TestResumeDownload(t *testing.T) {
+	ctx := t.Context()
+	c, f, _, _ := newServer(t, 8<<20, 0)
+	data := randBytes(400_000)
+	made, err := c.CreateNote(ctx, "", []client.File{{Name: "x", Size: int64(len(data)), R: bytes.NewReader(data)}}, "", "", 0)
+	require.NoError(t, err)
+	f.cutOpenAt = 200_000
+	n, err := c.OpenNote(ctx, made.NoteURL, "")
+	require.NoError(t, err)
+	assert.Equal(t, data, n.Files[0].Data)
+	require.Len(t, f.openOffsets, 2)
+	assert.Equal(t, []int64{0, 25 + 3*65552}, f.openOffsets, "resumed at the last whole chunk")
+	_, err = c.OpenNote(ctx, made.NoteURL, "")
+	assert.ErrorIs(t, err, client.ErrGone)
+}
+
+func TestResumeUpload(t *testing.T) {
+	ctx := t.Context()
+	c, f, _, _ := newServer(t, 8<<20, 64<<10)
+	data := randBytes(200_000)
+	f.loseAppend = true
+	made, err := c.CreateNote(ctx, "t", []client.File{{Name: "x", Size: int64(len(data)), R: bytes.NewReader(data)}}, "", "", 0)
+	require.NoError(t, err)
+	n, err := c.OpenNote(ctx, made.NoteURL, "")
+	require.NoError(t, err)
+	assert.Equal(t, data, n.Files[0].Data)
+}
+
+func TestErrors(t *testing.T) {
+	ctx := t.Context()
+	c, _, _, base := newServer(t, 4<<20, 0)
+	big := randBytes(5 << 20)
+	_, err := c.CreateNote(ctx, "", []client.File{{Name: "big", Size: int64(len(big)), R: bytes.NewReader(big)}}, "", "", 0)
+	assert.ErrorIs(t, err, client.ErrTooLarge)
+
+	_, err = c.CreateNote(ctx, "x", nil, "", "", 7*time.Second)
+	var ae *client.APIError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, 400, ae.Status)
+	assert.Equal(t, "bad_ttl", ae.Code)
+
+	made, err := c.CreateNote(ctx, "x", nil, "", "", 0)
+	require.NoError(t, err)
+	require.NoError(t, c.Revoke(ctx, made.ManageURL))
+	_, err = c.OpenNote(ctx, made.NoteURL, "")
+	assert.ErrorIs(t, err, client.ErrGone)
+	assert.ErrorIs(t, c.Revoke(ctx, made.ManageURL), client.ErrGone)
+
+	_, err = c.OpenNote(ctx, strings.Replace(made.NoteURL, base, "http://other.example", 1), "")
+	assert.ErrorIs(t, err, client.ErrLink)
+	_, err = c.OpenNote(ctx, made.ManageURL, "")
+	assert.ErrorIs(t, err, client.ErrLink)
+	_, err = c.OpenNote(ctx, made.NoteURL[:len(made.NoteURL)-1], "")
+	assert.ErrorIs(t, err, client.ErrLink)
+
+	// Fill the vault: 507 becomes ErrFull.
+	one := randBytes(1 << 20)
+	for i := 0; ; i++ {
+		require.Less(t, i, 10, "the vault never filled up")
+		_, err = c.CreateNote(ctx, "", []client.File{{Name: "f", Size: int64(len(one)), R: bytes.NewReader(one)}}, "", "", 0)
+		if err != nil {
+			break
+		}
+	}
+	assert.ErrorIs(t, err, client.ErrFull)
+}

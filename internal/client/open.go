@@ -1,0 +1,195 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/sealdrop/sealdrop/internal/protocol"
+)
+
+// Note is an opened note.
+type Note struct {
+	Text  string
+	Files []NoteFile
+}
+
+// NoteFile is an attachment of an opened note. Name and Type are the sender's claims, shown
+// as text and never trusted as a path or a type to execute.
+type NoteFile struct {
+	Name, Type string
+	Data       []byte
+}
+
+// cipherChunk is one ciphertext chunk: a resume offset is the header or a chunk boundary.
+const cipherChunk = protocol.ChunkSize + protocol.TagSize
+
+// aligned is the longest prefix of n received bytes that ends on a chunk boundary.
+func aligned(n int64) int64 {
+	if n < protocol.HeaderSize {
+		return 0
+	}
+	return protocol.HeaderSize + (n-protocol.HeaderSize)/cipherChunk*cipherChunk
+}
+
+// OpenNote opens the note behind noteURL once: it claims it with a fresh nonce, downloads the
+// ciphertext (resuming at a chunk boundary with the same claim after a broken connection),
+// decrypts it, and confirms, which wipes it on the server. pin is "" for a note without PIN.
+func (c *Client) OpenNote(ctx context.Context, noteURL, pin string) (*Note, error) {
+	id, frag, err := c.parseLink(noteURL, "/n/")
+	if err != nil {
+		return nil, err
+	}
+	if frag.Flags&protocol.FlagPIN != 0 && pin == "" {
+		return nil, ErrPINRequired
+	}
+	if frag.Flags&protocol.FlagPIN == 0 {
+		pin = "" // a PIN typed for a note without one changes nothing
+	} else if pin, err = protocol.NormalizePIN(pin); err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	K := frag.Secret[:]
+	gate, open, destruct := protocol.ReaderTokens(K, pin)
+	nonce, err := randomNonce()
+	if err != nil {
+		return nil, fmt.Errorf("client: random: %w", err)
+	}
+	claim := protocol.Hash(nonce[:])
+	body := map[string]any{"gate": protocol.B64Encode(gate), "claim": protocol.B64Encode(claim[:])}
+	if open != nil {
+		body["open"] = protocol.B64Encode(open)
+		body["destruct"] = protocol.B64Encode(destruct)
+	}
+
+	var buf bytes.Buffer
+	defer func() { clear(buf.Bytes()) }()
+	size := int64(-1)
+	for tries := 0; ; tries++ {
+		have := aligned(int64(buf.Len()))
+		buf.Truncate(int(have))
+		if have > 0 {
+			body["offset"] = have
+		}
+		total, err := c.download(ctx, id, body, have, &buf)
+		if err == nil {
+			if size >= 0 && total != size {
+				return nil, fmt.Errorf("%w: size changed from %d to %d", ErrProtocol, size, total)
+			}
+			break
+		}
+		if total > 0 {
+			size = total
+		}
+		if !retryable(ctx, err) || tries >= maxRetries {
+			return nil, fmt.Errorf("client: open: %w", err)
+		}
+		if err := sleep(ctx, time.Duration(tries)*200*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
+
+	m, files, err := protocol.OpenNote(bytes.NewReader(buf.Bytes()), K, pin)
+	if err != nil {
+		return nil, fmt.Errorf("client: decrypt: %w", err)
+	}
+	n := &Note{Text: m.Text}
+	for i, f := range m.Files {
+		n.Files = append(n.Files, NoteFile{Name: f.Name, Type: f.Type, Data: files[i]})
+	}
+
+	// Confirm only after everything decrypted: until then the claim may still resume.
+	confirm := map[string]string{"gate": protocol.B64Encode(gate), "nonce": protocol.B64Encode(nonce[:])}
+	for tries := 0; ; tries++ {
+		req, err := c.post(ctx, "/"+id+"/confirm", confirm)
+		if err != nil {
+			return n, fmt.Errorf("client: confirm: %w", err)
+		}
+		err = c.doJSON(req, http.StatusNoContent, nil)
+		if err == nil || (tries > 0 && errors.Is(err, ErrGone)) {
+			// Gone on a retry: the answer to an earlier confirm was lost, and it wiped.
+			return n, nil
+		}
+		if !retryable(ctx, err) || tries >= maxRetries {
+			// The note is read; a failed confirm leaves it to the end of the claim window.
+			return n, fmt.Errorf("client: confirm: %w", err)
+		}
+		if err := sleep(ctx, time.Duration(tries+1)*200*time.Millisecond); err != nil {
+			return n, err
+		}
+	}
+}
+
+// download asks for the ciphertext from offset and appends what arrives to buf. It returns
+// the total size the server announced and an error if the body broke off.
+func (c *Client) download(ctx context.Context, id string, body map[string]any, offset int64, buf *bytes.Buffer) (int64, error) {
+	req, err := c.post(ctx, "/"+id+"/open", body)
+	if err != nil {
+		return 0, err
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+		return 0, answerError(res.StatusCode, b)
+	}
+	total, err := strconv.ParseInt(res.Header.Get("Sealdrop-Size"), 10, 64)
+	if err != nil || total < offset || res.ContentLength != total-offset {
+		return 0, fmt.Errorf("%w: size %q, length %d, offset %d", ErrProtocol, res.Header.Get("Sealdrop-Size"), res.ContentLength, offset)
+	}
+	buf.Grow(int(total - offset))
+	n, err := io.Copy(buf, res.Body)
+	if err == nil && n != total-offset {
+		err = io.ErrUnexpectedEOF
+	}
+	return total, err
+}
+
+// State is what the manage link may learn.
+type State struct {
+	State     string // "pending", "waiting", "opened" or "gone"
+	ExpiresIn time.Duration
+}
+
+// Status asks how the note behind manageURL is doing.
+func (c *Client) Status(ctx context.Context, manageURL string) (*State, error) {
+	id, frag, err := c.parseLink(manageURL, "/m/")
+	if err != nil {
+		return nil, err
+	}
+	req, err := c.post(ctx, "/"+id+"/status", map[string]string{"manage": protocol.B64Encode(frag.Secret[:])})
+	if err != nil {
+		return nil, fmt.Errorf("client: status: %w", err)
+	}
+	var v struct {
+		State     string `json:"state"`
+		ExpiresIn int64  `json:"expires_in"`
+	}
+	if err := c.doJSON(req, http.StatusOK, &v); err != nil {
+		return nil, fmt.Errorf("client: status: %w", err)
+	}
+	return &State{State: v.State, ExpiresIn: expiresIn(v.ExpiresIn)}, nil
+}
+
+// Revoke wipes the note behind manageURL.
+func (c *Client) Revoke(ctx context.Context, manageURL string) error {
+	id, frag, err := c.parseLink(manageURL, "/m/")
+	if err != nil {
+		return err
+	}
+	req, err := c.post(ctx, "/"+id+"/revoke", map[string]string{"manage": protocol.B64Encode(frag.Secret[:])})
+	if err != nil {
+		return fmt.Errorf("client: revoke: %w", err)
+	}
+	if err := c.doJSON(req, http.StatusNoContent, nil); err != nil {
+		return fmt.Errorf("client: revoke: %w", err)
+	}
+	return nil
+}
