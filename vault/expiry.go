@@ -25,9 +25,9 @@ func (v *Vault) settle(id ID, e *entry, now time.Time) (bool, job) {
 		delete(v.tombs, id)
 		return false, j
 	case e.phase == phasePending && !e.appending && now.Sub(e.active) >= v.cfg.PendingIdle:
-		return false, v.end(id, e, StateGone)
+		return false, v.end(id, e, StateGone, true)
 	case e.phase == phaseClaimed && now.Sub(e.claimed) >= v.cfg.ClaimWindow:
-		return false, v.end(id, e, StateOpened)
+		return false, v.end(id, e, StateOpened, true)
 	}
 	return true, job{}
 }

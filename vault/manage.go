@@ -1,7 +1,6 @@
 package vault
 
 import (
-	"crypto/sha256"
 	"time"
 )
 
@@ -9,7 +8,7 @@ import (
 // original expiry. After the entry ends only a tombstone (manage hash, state, expiry) is kept;
 // once the expiry passes, or for a wrong secret, it is ErrGone.
 func (v *Vault) Status(id ID, manage []byte) (State, time.Time, error) {
-	mh := sha256.Sum256(manage)
+	mh := sum(manage)
 	now := v.now()
 	v.mu.Lock()
 	if v.closed {
@@ -39,7 +38,7 @@ func (v *Vault) Status(id ID, manage []byte) (State, time.Time, error) {
 // Revoke wipes a live entry's content at once and leaves a tombstone saying gone. An entry that
 // already ended, or a wrong manage secret, is ErrGone.
 func (v *Vault) Revoke(id ID, manage []byte) error {
-	mh := sha256.Sum256(manage)
+	mh := sum(manage)
 	now := v.now()
 	v.mu.Lock()
 	if v.closed {
@@ -52,7 +51,7 @@ func (v *Vault) Revoke(id ID, manage []byte) error {
 		v.run(j)
 		return ErrGone
 	}
-	j2 := v.end(id, e, StateGone)
+	j2 := v.end(id, e, StateGone, true)
 	v.mu.Unlock()
 	v.run(j)
 	v.run(j2)

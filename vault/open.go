@@ -1,7 +1,6 @@
 package vault
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"sync/atomic"
@@ -24,9 +23,9 @@ func (v *Vault) Open(id ID, req OpenRequest) (*Reading, error) {
 	if req.Claim == (Hash{}) {
 		return nil, fmt.Errorf("vault: open: claim: %w", ErrInvalid)
 	}
-	gh := sha256.Sum256(req.Gate)
-	oh := sha256.Sum256(req.Open)
-	dh := sha256.Sum256(req.Destruct)
+	gh := sum(req.Gate)
+	oh := sum(req.Open)
+	dh := sum(req.Destruct)
 	now := v.now()
 
 	v.mu.Lock()
@@ -60,10 +59,10 @@ func (v *Vault) Open(id ID, req OpenRequest) (*Reading, error) {
 		left := max(v.cfg.MaxPINFailures-t.failures, 0)
 		if destructOK && !t.destroyed {
 			t.destroyed = true
-			v.runAsync(v.dropContent(t))
+			v.runAsync(v.dropContent(t, false))
 		}
 		if left == 0 {
-			v.runAsync(v.end(id, t, StateGone))
+			v.runAsync(v.end(id, t, StateGone, false))
 		}
 		err = &PINError{Left: left}
 	case t.ext != nil:
@@ -144,8 +143,8 @@ func (r *Reading) Close() {
 // Confirm ends a claim: nonce is the claim nonce whose SHA-256 the reader sent to Open, and gate
 // the same gate token. The blocks are wiped at once. Anything else is ErrGone.
 func (v *Vault) Confirm(id ID, gate, nonce []byte) error {
-	gh := sha256.Sum256(gate)
-	ch := sha256.Sum256(nonce)
+	gh := sum(gate)
+	ch := sum(nonce)
 	now := v.now()
 	v.mu.Lock()
 	if v.closed {
@@ -164,7 +163,7 @@ func (v *Vault) Confirm(id ID, gate, nonce []byte) error {
 		v.run(j)
 		return ErrGone
 	}
-	j = v.end(id, e, StateOpened)
+	j = v.end(id, e, StateOpened, true)
 	v.mu.Unlock()
 	v.run(j)
 	return nil

@@ -12,8 +12,10 @@ type job struct {
 // freed by the returned job. Blocks that Readings reference are zeroed now but freed only when
 // the last Reading closes, so they cannot be reused under a writer still copying from them.
 // Blocks under a running Append are zeroed and freed when it returns, since it may still write.
-// Called with v.mu held.
-func (v *Vault) dropContent(e *entry) job {
+// Small unreferenced content is zeroed and freed right here when inline is set: cheaper than a
+// second trip through the mutex. The PIN path passes false, so its answer costs the same
+// whether or not it wiped anything. Called with v.mu held.
+func (v *Vault) dropContent(e *entry, inline bool) job {
 	if e.ext == nil {
 		return job{}
 	}
@@ -22,6 +24,10 @@ func (v *Vault) dropContent(e *entry) job {
 	e.gone.Store(true)
 	v.unaccount(e)
 	switch {
+	case e.refs == 0 && inline && blocksOf(ext)*v.ar.bs <= piece:
+		v.ar.zero(ext)
+		v.ar.release(ext)
+		return job{}
 	case e.refs == 0:
 		v.busy++
 		return job{ext: ext, free: true}
@@ -123,8 +129,8 @@ func (v *Vault) unaccount(e *entry) {
 
 // end wipes a live entry and leaves a tombstone with the given state until its original expiry.
 // Called with v.mu held.
-func (v *Vault) end(id ID, e *entry, st State) job {
-	j := v.dropContent(e)
+func (v *Vault) end(id ID, e *entry, st State, inline bool) job {
+	j := v.dropContent(e, inline)
 	delete(v.live, id)
 	v.tombs[id] = tomb{manage: e.manage, state: st, expires: e.expires}
 	return j
@@ -132,7 +138,7 @@ func (v *Vault) end(id ID, e *entry, st State) job {
 
 // discard wipes a live entry and leaves nothing behind. Called with v.mu held.
 func (v *Vault) discard(id ID, e *entry) job {
-	j := v.dropContent(e)
+	j := v.dropContent(e, true)
 	delete(v.live, id)
 	return j
 }

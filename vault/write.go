@@ -2,7 +2,7 @@ package vault
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -20,17 +20,17 @@ func (v *Vault) Create(req CreateRequest) (ID, time.Time, error) {
 	if err := v.checkCreate(&req); err != nil {
 		return ID{}, time.Time{}, err
 	}
+	// One draw for the id and, without a duress PIN, a random destruct hash (so that "has a
+	// duress PIN" is not stored either).
+	var rnd [len(ID{}) + len(Hash{})]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return ID{}, time.Time{}, fmt.Errorf("vault: create: %w", err)
+	}
+	id := ID(rnd[:len(ID{})])
 	if req.Caps.Destruct == (Hash{}) {
-		// Without a duress PIN the destruct hash is random, so that "has a duress PIN" is not
-		// stored either.
-		if _, err := rand.Read(req.Caps.Destruct[:]); err != nil {
-			return ID{}, time.Time{}, fmt.Errorf("vault: create: %w", err)
-		}
+		req.Caps.Destruct = Hash(rnd[len(ID{}):])
 	}
-	id, err := NewID()
-	if err != nil {
-		return ID{}, time.Time{}, err
-	}
+	var err error
 	now := v.now()
 	blocks := int((req.Length + int64(v.ar.bs) - 1) / int64(v.ar.bs))
 
@@ -96,7 +96,7 @@ func (v *Vault) checkCreate(req *CreateRequest) error {
 // writer can resume from the returned count. A wrong manage secret, or an entry that is not
 // pending, is ErrGone; a concurrent append to the same entry is ErrBusy.
 func (v *Vault) Append(id ID, manage []byte, offset, n int64, r io.Reader) (int64, error) {
-	mh := sha256.Sum256(manage)
+	mh := sum(manage)
 	return v.appendTo(id, &mh, offset, n, r)
 }
 
@@ -203,7 +203,7 @@ func (v *Vault) walk(ext []extent, offset, n int64, fn func([]byte) error) error
 // Commit makes a fully appended entry readable and returns its expiry. Committing an entry that
 // is already committed succeeds again, since the answer to the first commit may have been lost.
 func (v *Vault) Commit(id ID, manage []byte) (time.Time, error) {
-	mh := sha256.Sum256(manage)
+	mh := sum(manage)
 	return v.commit(id, &mh)
 }
 
@@ -235,26 +235,47 @@ func (v *Vault) commit(id ID, mh *Hash) (time.Time, error) {
 }
 
 // Put creates, fills from r and commits an entry in one call (chat frames, small entries).
-// If r ends early the entry is discarded and the error returned.
+// If r ends early or fails, the entry is discarded and the error returned.
 func (v *Vault) Put(req CreateRequest, r io.Reader) (ID, time.Time, error) {
-	id, _, err := v.Create(req)
+	id, exp, err := v.Create(req)
 	if err != nil {
 		return ID{}, time.Time{}, err
 	}
-	if _, err = v.appendTo(id, nil, 0, req.Length, r); err == nil {
-		var exp time.Time
-		if exp, err = v.commit(id, nil); err == nil {
-			return id, exp, nil
-		}
-	}
 	v.mu.Lock()
-	var j job
-	if e := v.live[id]; e != nil {
-		j = v.discard(id, e)
+	e := v.live[id]
+	if e == nil || v.closed { // wiped between the two critical sections
+		v.mu.Unlock()
+		return ID{}, time.Time{}, ErrGone
+	}
+	e.appending = true
+	e.refs++
+	v.busy++
+	ext := e.ext
+	v.mu.Unlock()
+
+	got, rerr := v.fill(e, ext, 0, req.Length, r)
+
+	v.mu.Lock()
+	e.received = got
+	e.appending = false
+	j := v.unref(e)
+	var j2 job
+	ok := rerr == nil && !e.gone.Load()
+	if ok {
+		e.phase = phaseWaiting
+	} else if v.live[id] == e {
+		j2 = v.discard(id, e)
 	}
 	v.mu.Unlock()
 	v.run(j)
-	return ID{}, time.Time{}, err
+	v.run(j2)
+	switch {
+	case ok:
+		return id, exp, nil
+	case rerr == nil || errors.Is(rerr, ErrGone):
+		return ID{}, time.Time{}, ErrGone
+	}
+	return ID{}, time.Time{}, fmt.Errorf("vault: put: %w", rerr)
 }
 
 // manageOK checks a manage hash against e, or against the dummy when e is nil so that a miss
