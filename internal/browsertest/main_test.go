@@ -1,0 +1,24 @@
+package browsertest
+
+import (
+	"fmt"
+	"os"
+	"testing"
+)
+
+// pool is shared by every test in the binary: one Firefox per level, started lazily.
+var pool *Pool
+
+func TestMain(m *testing.M) {
+	var err error
+	pool, err = NewPool()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if err := pool.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(code)
+}

@@ -1,0 +1,76 @@
+package browsertest
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// DefaultFirefox is where Debian's firefox-esr package installs the browser.
+const DefaultFirefox = "/usr/bin/firefox-esr"
+
+// ErrNotOffline means a network interface other than loopback exists.
+var ErrNotOffline = errors.New("browsertest: a non-loopback network interface exists")
+
+// ErrNoFirefox means no Firefox binary was found.
+var ErrNoFirefox = errors.New("browsertest: firefox-esr not found")
+
+// OfflineCheck reports why a browser may not be started here, or nil. It lists the interfaces
+// itself rather than trusting an environment variable: only an interface list with nothing but
+// loopback proves the browser cannot reach anything.
+func OfflineCheck() error {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return fmt.Errorf("browsertest: list interfaces: %w", err)
+	}
+	for _, i := range ifs {
+		if i.Flags&net.FlagLoopback == 0 {
+			return fmt.Errorf("%w: %s (run under /work/shared/bin/loopback-only)", ErrNotOffline, i.Name)
+		}
+	}
+	return nil
+}
+
+// FirefoxPath finds the browser: $SEALDROP_FIREFOX (a path, not a secret), then
+// /usr/bin/firefox-esr, then firefox-esr on PATH.
+func FirefoxPath() (string, error) {
+	if p := os.Getenv("SEALDROP_FIREFOX"); p != "" {
+		return p, nil
+	}
+	if st, err := os.Stat(DefaultFirefox); err == nil && !st.IsDir() {
+		return DefaultFirefox, nil
+	}
+	if p, err := exec.LookPath("firefox-esr"); err == nil {
+		return p, nil
+	}
+	return "", ErrNoFirefox
+}
+
+// RequireOffline reports whether the offline suites are mandatory here.
+func RequireOffline() bool { return os.Getenv("SEALDROP_REQUIRE_OFFLINE_TESTS") == "1" }
+
+// Precondition returns nil when a browser may be started, else the reason.
+func Precondition() error {
+	if err := OfflineCheck(); err != nil {
+		return err
+	}
+	if _, err := FirefoxPath(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// RequireBrowser fails the test when SEALDROP_REQUIRE_OFFLINE_TESTS=1 and a browser may not be
+// started, and skips it with the reason otherwise.
+func RequireBrowser(t testing.TB) {
+	t.Helper()
+	if err := Precondition(); err != nil {
+		if RequireOffline() {
+			t.Fatalf("SEALDROP_REQUIRE_OFFLINE_TESTS=1 but: %v", err)
+		}
+		t.Skipf("skipping real-browser test: %v (set SEALDROP_REQUIRE_OFFLINE_TESTS=1 to make this a failure)", err)
+	}
+}

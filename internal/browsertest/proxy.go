@@ -1,0 +1,318 @@
+package browsertest
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MaxRecordedBody caps how much of one request body the proxy keeps (the rest still reaches the
+// handler). It is above the largest note the scenarios send.
+const MaxRecordedBody = 64 << 20
+
+// ProxyRecord is one request that reached the proxy.
+type ProxyRecord struct {
+	Method string
+	Host   string // as asked for, port included for CONNECT
+	URL    string // absolute for proxied requests; path for requests inside a tunnel
+	Header http.Header
+	Body   []byte
+	// Refused is set for every request the proxy did not hand to the app: any host that is not
+	// the fake onion, and CONNECT to port 443 (refused so that the browser falls back to http,
+	// as it must for an http .onion).
+	Refused bool
+	Time    time.Time
+}
+
+// FakeOnionProxy is an HTTP proxy on 127.0.0.1 that serves one fake .onion host from an
+// http.Handler and refuses everything else, recording every request.
+type FakeOnionProxy struct {
+	host    string
+	handler atomic.Pointer[http.Handler]
+	ln      net.Listener
+	srv     *http.Server
+	tunnel  *http.Server
+	tunnels *connListener
+
+	mu      sync.Mutex
+	records []ProxyRecord
+}
+
+const base32Lower = "abcdefghijklmnopqrstuvwxyz234567"
+
+// RandomOnionHost returns a host name shaped like a v3 onion address (56 base32 characters).
+// It is not a valid address (no checksum): the browser never resolves it.
+func RandomOnionHost() string {
+	b := make([]byte, 56)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	for i := range b {
+		b[i] = base32Lower[b[i]%32]
+	}
+	return string(b) + ".onion"
+}
+
+// NewFakeOnionProxy listens on 127.0.0.1 and serves host (a name ending in .onion; "" picks a
+// random one) from h.
+func NewFakeOnionProxy(host string, h http.Handler) (*FakeOnionProxy, error) {
+	if host == "" {
+		host = RandomOnionHost()
+	}
+	if !strings.HasSuffix(host, ".onion") {
+		return nil, fmt.Errorf("browsertest: %q is not an .onion host", host)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("browsertest: proxy listen: %w", err)
+	}
+	p := &FakeOnionProxy{host: host, ln: ln, tunnels: newConnListener()}
+	p.SetHandler(h)
+	p.srv = &http.Server{Handler: http.HandlerFunc(p.serveProxy), ReadHeaderTimeout: 30 * time.Second}
+	p.tunnel = &http.Server{Handler: http.HandlerFunc(p.serveTunnel), ReadHeaderTimeout: 30 * time.Second}
+	p.srv.ErrorLog = discardLogger()
+	p.tunnel.ErrorLog = discardLogger()
+	go func() { _ = p.srv.Serve(ln) }()
+	go func() { _ = p.tunnel.Serve(p.tunnels) }()
+	return p, nil
+}
+
+// SetHandler replaces the app behind the onion, so one proxy (and the browsers pointed at it)
+// can serve a fresh app to each test.
+func (p *FakeOnionProxy) SetHandler(h http.Handler) {
+	if h == nil {
+		h = http.NotFoundHandler()
+	}
+	p.handler.Store(&h)
+}
+
+// Addr is the proxy's host:port, for Options.ProxyAddr.
+func (p *FakeOnionProxy) Addr() string { return p.ln.Addr().String() }
+
+// Host is the fake onion host name.
+func (p *FakeOnionProxy) Host() string { return p.host }
+
+// Origin is http://<host>.
+func (p *FakeOnionProxy) Origin() string { return "http://" + p.host }
+
+// Records returns every request so far.
+func (p *FakeOnionProxy) Records() []ProxyRecord {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]ProxyRecord(nil), p.records...)
+}
+
+// Mark returns a position in the record list, for RecordsSince.
+func (p *FakeOnionProxy) Mark() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.records)
+}
+
+// RecordsSince returns the requests after a Mark.
+func (p *FakeOnionProxy) RecordsSince(mark int) []ProxyRecord {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if mark > len(p.records) {
+		mark = len(p.records)
+	}
+	return append([]ProxyRecord(nil), p.records[mark:]...)
+}
+
+// Foreign returns the records of every request for another host than the fake onion.
+func Foreign(recs []ProxyRecord, onionHost string) []ProxyRecord {
+	var out []ProxyRecord
+	for _, r := range recs {
+		h := r.Host
+		if hh, _, err := net.SplitHostPort(h); err == nil {
+			h = hh
+		}
+		if !strings.EqualFold(h, onionHost) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Close stops the proxy and every tunnel.
+func (p *FakeOnionProxy) Close() error {
+	err := p.srv.Close()
+	_ = p.tunnel.Close()
+	_ = p.tunnels.Close()
+	return err
+}
+
+func (p *FakeOnionProxy) add(r ProxyRecord) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.records = append(p.records, r)
+	return len(p.records) - 1
+}
+
+func (p *FakeOnionProxy) setBody(i int, b []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.records[i].Body = b
+}
+
+func (p *FakeOnionProxy) isOnion(hostport string) (port string, ok bool) {
+	h, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		h, port = hostport, "80"
+	}
+	return port, strings.EqualFold(h, p.host)
+}
+
+func (p *FakeOnionProxy) serveProxy(w http.ResponseWriter, r *http.Request) {
+	rec := ProxyRecord{Method: r.Method, Host: r.Host, URL: r.URL.String(), Header: r.Header.Clone(), Time: time.Now()}
+	if r.Method == http.MethodConnect {
+		port, ok := p.isOnion(r.Host)
+		if !ok || port != "80" {
+			rec.Refused = true
+			p.add(rec)
+			http.Error(w, "refused by the test proxy", http.StatusForbidden)
+			return
+		}
+		p.add(rec)
+		hj, ok := w.(http.Hijacker)
+		if !ok {
+			http.Error(w, "no hijack", http.StatusInternalServerError)
+			return
+		}
+		conn, bufrw, err := hj.Hijack()
+		if err != nil {
+			return
+		}
+		if _, err := bufrw.WriteString("HTTP/1.1 200 Connection established\r\n\r\n"); err != nil || bufrw.Flush() != nil {
+			_ = conn.Close()
+			return
+		}
+		// Bytes the browser sent after the CONNECT line may already sit in the reader.
+		p.tunnels.push(&bufferedConn{Conn: conn, r: bufrw.Reader})
+		return
+	}
+	if _, ok := p.isOnion(r.Host); !ok || r.URL.Scheme != "http" {
+		rec.Refused = true
+		p.add(rec)
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
+		http.Error(w, "refused by the test proxy", http.StatusForbidden)
+		return
+	}
+	// Absolute-form request: turn it into the origin-form request the app would get from tor.
+	r2 := r.Clone(r.Context())
+	r2.URL = &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	r2.RequestURI = r2.URL.RequestURI()
+	r2.Header.Del("Proxy-Connection")
+	r2.Header.Del("Proxy-Authorization")
+	r2.Body = r.Body
+	p.serveRecorded(w, r2, rec)
+}
+
+// serveTunnel answers requests that arrive inside a CONNECT tunnel to the onion's port 80
+// (Firefox tunnels WebSockets so).
+func (p *FakeOnionProxy) serveTunnel(w http.ResponseWriter, r *http.Request) {
+	rec := ProxyRecord{Method: r.Method, Host: r.Host, URL: r.URL.String(), Header: r.Header.Clone(), Time: time.Now()}
+	if _, ok := p.isOnion(r.Host); !ok {
+		rec.Refused = true
+		p.add(rec)
+		http.Error(w, "refused by the test proxy", http.StatusForbidden)
+		return
+	}
+	p.serveRecorded(w, r, rec)
+}
+
+func (p *FakeOnionProxy) serveRecorded(w http.ResponseWriter, r *http.Request, rec ProxyRecord) {
+	i := p.add(rec)
+	h := *p.handler.Load()
+	if r.Body == nil || r.Body == http.NoBody {
+		h.ServeHTTP(w, r)
+		return
+	}
+	cb := &capBuffer{max: MaxRecordedBody}
+	r.Body = &teeBody{ReadCloser: r.Body, w: cb}
+	h.ServeHTTP(w, r)
+	p.setBody(i, cb.Bytes())
+}
+
+type capBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (c *capBuffer) Write(b []byte) (int, error) {
+	if room := c.max - c.Len(); room > 0 {
+		if len(b) > room {
+			c.Buffer.Write(b[:room])
+		} else {
+			c.Buffer.Write(b)
+		}
+	}
+	return len(b), nil
+}
+
+type teeBody struct {
+	io.ReadCloser
+	w io.Writer
+}
+
+func (t *teeBody) Read(b []byte) (int, error) {
+	n, err := t.ReadCloser.Read(b)
+	if n > 0 {
+		_, _ = t.w.Write(b[:n])
+	}
+	return n, err
+}
+
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
+
+// connListener hands hijacked tunnel connections to an http.Server.
+type connListener struct {
+	ch        chan net.Conn
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func newConnListener() *connListener {
+	return &connListener{ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *connListener) push(c net.Conn) {
+	select {
+	case l.ch <- c:
+	case <-l.done:
+		_ = c.Close()
+	}
+}
+
+var errListenerClosed = errors.New("browsertest: tunnel listener closed")
+
+func (l *connListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, errListenerClosed
+	}
+}
+
+func (l *connListener) Close() error {
+	l.closeOnce.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *connListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
