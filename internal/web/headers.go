@@ -31,6 +31,10 @@ func resetHeaders(h http.Header) {
 	h["Date"] = nil
 }
 
+// SetHeaders replaces h with the security header set every response carries (and suppresses
+// Date). sealdrop bench's null server uses it so that both servers answer the same bytes.
+func SetHeaders(h http.Header) { resetHeaders(h) }
+
 // recorder notes whether the header has been sent, so recover knows whether it may still
 // answer the uniform 500.
 type recorder struct {

@@ -64,7 +64,7 @@ var fakeTemplates = fstest.MapFS{
 }
 
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 	v   *vault.Vault
 	clk *clock
@@ -92,7 +92,7 @@ func withWeb(f func(*web.Config)) envOpt {
 
 // newEnv starts a vault with a small budget and a site over a real (loopback) http.Server
 // configured by web.NewServer.
-func newEnv(t *testing.T, opts ...envOpt) *env {
+func newEnv(t testing.TB, opts ...envOpt) *env {
 	t.Helper()
 	clk := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 	vc := vault.Config{Budget: 8 << 20, Now: clk.Now, SweepEvery: -1}
@@ -121,7 +121,7 @@ type resp struct {
 	body   []byte
 }
 
-func (r *resp) json(t *testing.T) map[string]any {
+func (r *resp) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(r.body, &m), "body %q", r.body)

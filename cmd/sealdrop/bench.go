@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sealdrop/sealdrop/internal/protocol"
+	"github.com/sealdrop/sealdrop/internal/web"
+	"github.com/sealdrop/sealdrop/vault"
+)
+
+const benchUsage = `usage: sealdrop bench [flags]
+
+Measures create+open pairs per second over loopback TCP: each pair is create, the appends,
+commit, open (the whole ciphertext) and confirm. It runs the same request sequence with the
+same bytes against sealdrop (vault and all) and against a null net/http server that only
+answers, and prints the ratio. Ciphertext is random bytes of a sealed note's length: the
+client's encryption is not measured. Nothing leaves the machine.
+
+Flags:
+`
+
+func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
+	dur := fs.Duration("duration", 3*time.Second, "how long each point runs against each server")
+	sizesFlag := fs.String("sizes", "1K,1M", "note sizes (plaintext file bytes), comma-separated")
+	concFlag := fs.String("concurrency", "1,32", "concurrent clients, comma-separated")
+	budget := sizeFlag(256 << 20)
+	fs.Var(&budget, "budget", "vault budget for the run")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	var sizes []int64
+	for _, s := range strings.Split(*sizesFlag, ",") {
+		n, err := parseSize(s)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("bench: --sizes: %q", s)
+		}
+		sizes = append(sizes, n)
+	}
+	var concs []int
+	for _, s := range strings.Split(*concFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 || n > 256 {
+			return fmt.Errorf("bench: --concurrency: %q", s)
+		}
+		concs = append(concs, n)
+	}
+
+	v, err := vault.New(vault.Config{Budget: int64(budget)})
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	defer v.Close()
+	h, err := web.New(web.Config{Vault: v})
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	lim := web.DefaultMaxAppend
+	null := &nullServer{maxAppend: int64(lim)}
+	targets := []struct {
+		name string
+		h    http.Handler
+	}{{"sealdrop", h}, {"null", null}}
+	urls := make([]string, len(targets))
+	for i, t := range targets {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		srv := web.NewServer(t.h)
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		urls[i] = "http://" + ln.Addr().String()
+	}
+
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "size\tconcurrency\tsealdrop pairs/s\tnull pairs/s\tratio\t")
+	for _, size := range sizes {
+		length, err := protocol.SealedNoteLen("", []protocol.File{{Name: "f", Size: size}})
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		payload := make([]byte, length)
+		_, _ = rand.Read(payload)
+		null.payload.Store(&payload)
+		for _, conc := range concs {
+			// Alternate short rounds so that drift in the machine's load hits both alike.
+			const rounds = 3
+			var rates [2]float64
+			for range rounds {
+				for i := range targets {
+					r, err := runPoint(ctx, urls[i], payload, int64(lim), conc, *dur/rounds)
+					if err != nil {
+						return fmt.Errorf("bench: %s size %d concurrency %d: %w", targets[i].name, size, conc, err)
+					}
+					rates[i] += r / rounds
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.2f\t\n", human(size), conc, rates[0], rates[1], rates[0]/rates[1])
+		}
+	}
+	return tw.Flush()
+}
+
+// runPoint runs conc workers doing pairs until d has passed and returns pairs per second.
+func runPoint(ctx context.Context, base string, payload []byte, piece int64, conc int, d time.Duration) (float64, error) {
+	tr := &http.Transport{MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr, Timeout: time.Minute}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var done atomic.Int64
+	var once sync.Once
+	var firstErr error
+	start := time.Now()
+	deadline := start.Add(d)
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				if err := pair(ctx, hc, base, payload, piece); err != nil {
+					once.Do(func() { firstErr = err; cancel() })
+					return
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return 0, firstErr
+	}
+	return float64(done.Load()) / time.Since(start).Seconds(), nil
+}
+
+var b64 = base64.RawURLEncoding
+
+func random32() []byte {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return b
+}
+
+func hash64(b []byte) string { h := sha256.Sum256(b); return b64.EncodeToString(h[:]) }
+
+// pair is one create, appends, commit, open, confirm.
+func pair(ctx context.Context, hc *http.Client, base string, payload []byte, piece int64) error {
+	gate, manage, nonce := random32(), random32(), random32()
+	var created struct {
+		ID string `json:"id"`
+	}
+	if err := call(ctx, hc, base+"/api/v1/notes", "application/json", jsonBody(map[string]any{
+		"length": len(payload), "gate_hash": hash64(gate), "manage_hash": hash64(manage), "destruct_hash": hash64(random32()),
+	}), nil, http.StatusCreated, &created, nil); err != nil {
+		return err
+	}
+	id := base + "/api/v1/notes/" + created.ID
+	for off := int64(0); off < int64(len(payload)); off += piece {
+		end := min(off+piece, int64(len(payload)))
+		hdr := map[string]string{"Sealdrop-Manage": b64.EncodeToString(manage), "Sealdrop-Offset": strconv.FormatInt(off, 10)}
+		if err := call(ctx, hc, id+"/data", "application/octet-stream", payload[off:end], hdr, http.StatusOK, nil, nil); err != nil {
+			return err
+		}
+	}
+	if err := call(ctx, hc, id+"/commit", "application/json", jsonBody(map[string]string{"manage": b64.EncodeToString(manage)}), nil, http.StatusOK, nil, nil); err != nil {
+		return err
+	}
+	var n int64
+	if err := call(ctx, hc, id+"/open", "application/json", jsonBody(map[string]string{"gate": b64.EncodeToString(gate), "claim": hash64(nonce)}), nil, http.StatusOK, nil, &n); err != nil {
+		return err
+	}
+	if n != int64(len(payload)) {
+		return fmt.Errorf("open answered %d bytes, want %d", n, len(payload))
+	}
+	return call(ctx, hc, id+"/confirm", "application/json", jsonBody(map[string]string{"gate": b64.EncodeToString(gate), "nonce": b64.EncodeToString(nonce)}), nil, http.StatusNoContent, nil, nil)
+}
+
+func jsonBody(v any) []byte { b, _ := json.Marshal(v); return b }
+
+// call POSTs body and checks the status; it decodes JSON into v, or counts a raw answer's
+// bytes into n.
+func call(ctx context.Context, hc *http.Client, url, ctype string, body []byte, hdr map[string]string, want int, v any, n *int64) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", ctype)
+	for k, val := range hdr {
+		req.Header.Set(k, val)
+	}
+	res, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != want {
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 512))
+		return fmt.Errorf("%s: %d %s", url, res.StatusCode, b)
+	}
+	if n != nil {
+		*n, err = io.Copy(io.Discard, res.Body)
+		return err
+	}
+	if v != nil {
+		return json.NewDecoder(res.Body).Decode(v)
+	}
+	_, err = io.Copy(io.Discard, res.Body)
+	return err
+}
+
+// nullServer answers the bench's request sequence with the same statuses and bytes as
+// sealdrop, storing nothing: the baseline of what net/http itself costs.
+type nullServer struct {
+	maxAppend int64
+	payload   atomic.Pointer[[]byte]
+}
+
+func (s *nullServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	web.SetHeaders(w.Header())
+	reply := func(status int, body string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	}
+	switch {
+	case p == "/api/v1/notes":
+		_, _ = io.Copy(io.Discard, r.Body)
+		reply(http.StatusCreated, `{"id":"AAAAAAAAAAAAAAAAAAAAAA","expires_in":604800}`)
+	case strings.HasSuffix(p, "/data"):
+		off, _ := strconv.ParseInt(r.Header.Get("Sealdrop-Offset"), 10, 64)
+		n, _ := io.Copy(io.Discard, r.Body)
+		reply(http.StatusOK, `{"received":`+strconv.FormatInt(off+n, 10)+`}`)
+	case strings.HasSuffix(p, "/commit"):
+		_, _ = io.Copy(io.Discard, r.Body)
+		reply(http.StatusOK, `{"id":"AAAAAAAAAAAAAAAAAAAAAA","expires_in":604800}`)
+	case strings.HasSuffix(p, "/open"):
+		_, _ = io.Copy(io.Discard, r.Body)
+		b := *s.payload.Load()
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(b)
+	case strings.HasSuffix(p, "/confirm"):
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		reply(http.StatusNotFound, `{"error":"gone"}`)
+	}
+}

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "65536": 65536, "512K": 512 << 10, "64M": 64 << 20, "1G": 1 << 30,
+		"64MiB": 64 << 20, "2gb": 2 << 30, "1k": 1024} {
+		got, err := parseSize(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"", "-1", "1T", "M", "1.5M", "99999999999999G", "0x10"} {
+		_, err := parseSize(in)
+		assert.Error(t, err, in)
+	}
+}
+
+func TestListenRefusesNonLoopback(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", "[::]:0", "192.168.1.10:8080", "10.0.0.1:80", ":8080", "localhost:8080", "example.com:80", "127.0.0.1"} {
+		ln, _, err := listen(addr, 0o660)
+		if ln != nil {
+			ln.Close()
+		}
+		assert.Error(t, err, addr)
+	}
+	_, _, err := listen("0.0.0.0:0", 0o660)
+	assert.ErrorContains(t, err, "non-loopback")
+	for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
+		ln, shown, err := listen(addr, 0o660)
+		if err != nil && strings.Contains(addr, "::1") {
+			t.Logf("no IPv6 loopback here: %v", err)
+			continue
+		}
+		require.NoError(t, err, addr)
+		assert.True(t, strings.HasPrefix(shown, "http://"))
+		ln.Close()
+	}
+}
+
+func TestListenUnix(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "http.sock")
+
+	// A regular file in the way is never removed.
+	require.NoError(t, os.WriteFile(path, []byte("keep"), 0o600))
+	_, _, err := listen("unix:"+path, 0o660)
+	require.ErrorContains(t, err, "not a socket")
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "keep", string(b))
+	require.NoError(t, os.Remove(path))
+
+	// A stale socket from an earlier run is replaced.
+	old, err := net.Listen("unix", path)
+	require.NoError(t, err)
+	old.(*net.UnixListener).SetUnlinkOnClose(false)
+	old.Close()
+	for _, mode := range []os.FileMode{0o660, 0o600} {
+		ln, shown, err := listen("unix:"+path, mode)
+		require.NoError(t, err)
+		assert.Equal(t, "unix:"+path, shown)
+		fi, err := os.Lstat(path)
+		require.NoError(t, err)
+		assert.Equal(t, os.ModeSocket, fi.Mode().Type())
+		assert.Equal(t, mode, fi.Mode().Perm())
+		ln.Close()
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// startServe runs "sealdrop serve" in-process until the returned cancel is called; it waits
+// for the startup lines.
+func startServe(t *testing.T, args ...string) (stdout, stderr *syncBuffer, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, append([]string{"serve"}, args...), stdout, stderr) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for strings.Count(stdout.String(), "\n") < 2 {
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended early: %v; stderr %q", err, stderr.String())
+		default:
+		}
+		require.True(t, time.Now().Before(deadline), "no startup lines; stderr %q", stderr.String())
+		time.Sleep(10 * time.Millisecond)
+	}
+	return stdout, stderr, func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not stop")
+			return nil
+		}
+	}
+}
+
+func TestServeLifecycle(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	for _, listenArg := range []string{"127.0.0.1:0", "unix:" + sock} {
+		stdout, stderr, stop := startServe(t, "--listen", listenArg, "--budget", "4M", "--max-ttl", "24h")
+		lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+		require.Len(t, lines, 2)
+		addr := strings.TrimPrefix(lines[0], "listening on ")
+		assert.Equal(t, "capacity 4194304 bytes (4 MiB)", lines[1])
+
+		tr := &http.Transport{}
+		base := addr
+		if p, ok := strings.CutPrefix(addr, "unix:"); ok {
+			tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, "unix", p)
+			}
+			base = "http://sealdrop.test"
+		}
+		hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+		res, err := hc.Get(base + "/api/v1/limits")
+		require.NoError(t, err)
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		assert.Equal(t, 200, res.StatusCode)
+		assert.Contains(t, string(body), `"max_ttl":86400`)
+		assert.Contains(t, string(body), `"max_entry":4194304`)
+		assert.Empty(t, res.Header.Values("Date"))
+		// A few requests, good and bad, print nothing.
+		for _, p := range []string{"/", "/nope", "/api/v1/notes/x/open"} {
+			res, err := hc.Get(base + p)
+			require.NoError(t, err)
+			res.Body.Close()
+		}
+		tr.CloseIdleConnections()
+
+		require.NoError(t, stop())
+		assert.Len(t, strings.Split(strings.TrimSpace(stdout.String()), "\n"), 2, "nothing printed after start")
+		assert.Empty(t, stderr.String())
+		if p, ok := strings.CutPrefix(addr, "unix:"); ok {
+			_, err := os.Lstat(p)
+			assert.True(t, os.IsNotExist(err), "socket removed at exit")
+		}
+	}
+}
+
+func TestServeErrors(t *testing.T) {
+	var out, errb bytes.Buffer
+	err := run(t.Context(), []string{"serve"}, &out, &errb)
+	assert.ErrorContains(t, err, "managed onion mode not built yet; use --listen")
+	err = run(t.Context(), []string{"serve", "--listen", "0.0.0.0:8080", "--budget", "1M"}, &out, &errb)
+	assert.ErrorContains(t, err, "non-loopback")
+	err = run(t.Context(), []string{"serve", "--listen", "127.0.0.1:0", "--socket-mode", "0666"}, &out, &errb)
+	assert.ErrorContains(t, err, "socket-mode")
+	err = run(t.Context(), []string{"nope"}, &out, &errb)
+	assert.Error(t, err)
+	assert.Empty(t, out.String())
+	require.NoError(t, run(t.Context(), []string{"serve", "-h"}, &out, &errb))
+	for _, f := range []string{"-listen", "-budget", "-max-entry", "-max-ttl", "-socket-mode"} {
+		assert.Contains(t, errb.String(), f)
+	}
+}
+
+func TestBenchRuns(t *testing.T) {
+	var out, errb bytes.Buffer
+	require.NoError(t, run(t.Context(), []string{"bench", "--duration", "300ms", "--sizes", "1K", "--concurrency", "2", "--budget", "16M"}, &out, &errb))
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 2, out.String())
+	assert.Contains(t, lines[0], "ratio")
+	assert.Contains(t, lines[1], "1024 B")
+}
