@@ -148,7 +148,7 @@ function showResult(id, fragment, manageFragment, expiresIn, hasPin) {
   show('pin-reminder', hasPin);
   const qr = $('qr');
   qr.replaceChildren(toSVG(document, encode(link), { title: 'QR code of the note link' }));
-  hide('create-form');
+  hide('compose');
   hide('progress-box');
   show('result');
   // Clear what was typed: the page no longer needs it.
