@@ -60,12 +60,13 @@ type NetRequest struct {
 
 // Browser is one running Firefox with one BiDi session.
 type Browser struct {
-	Level   Level
-	cmd     *exec.Cmd
-	conn    *bidiConn
-	profile string
-	ownDir  bool
-	waitErr chan error
+	Level     Level
+	cmd       *exec.Cmd
+	conn      *bidiConn
+	profile   string
+	downloads string
+	ownDir    bool
+	waitErr   chan error
 
 	mu       sync.Mutex
 	logs     []LogEntry
@@ -86,14 +87,6 @@ func Launch(ctx context.Context, o Options) (b *Browser, err error) {
 			return nil, err
 		}
 	}
-	prefs, err := Prefs(o.Level, o.ProxyAddr, o.ExtraPrefs)
-	if err != nil {
-		return nil, err
-	}
-	js, err := userJS(prefs)
-	if err != nil {
-		return nil, err
-	}
 	b = &Browser{Level: o.Level, profile: o.ProfileDir, waitErr: make(chan error, 1)}
 	if b.profile == "" {
 		if b.profile, err = os.MkdirTemp("", "sealdrop-firefox-"+o.Level.String()+"-"); err != nil {
@@ -106,6 +99,32 @@ func Launch(ctx context.Context, o Options) (b *Browser, err error) {
 			b.Close()
 		}
 	}()
+	b.downloads = filepath.Join(b.profile, "downloads")
+	if err = os.MkdirAll(b.downloads, 0o700); err != nil {
+		return nil, fmt.Errorf("browsertest: downloads: %w", err)
+	}
+	extra := map[string]any{
+		// Downloads land in one known directory without a dialog, so a test can compare what
+		// a person would save with what was sent.
+		"browser.download.folderList":                           2,
+		"browser.download.dir":                                  b.downloads,
+		"browser.download.alwaysOpenPanel":                      false,
+		"browser.download.start_downloads_in_tmp_dir":           false,
+		"browser.download.manager.addToRecentDocs":              false,
+		"browser.helperApps.neverAsk.saveToDisk":                "application/octet-stream",
+		"browser.download.always_ask_before_handling_new_types": false,
+	}
+	for k, v := range o.ExtraPrefs {
+		extra[k] = v
+	}
+	prefs, err := Prefs(o.Level, o.ProxyAddr, extra)
+	if err != nil {
+		return nil, err
+	}
+	js, err := userJS(prefs)
+	if err != nil {
+		return nil, err
+	}
 	if err = os.WriteFile(filepath.Join(b.profile, "user.js"), []byte(js), 0o600); err != nil {
 		return nil, fmt.Errorf("browsertest: user.js: %w", err)
 	}
@@ -263,6 +282,9 @@ func (b *Browser) Requests() []NetRequest {
 	defer b.mu.Unlock()
 	return append([]NetRequest(nil), b.requests...)
 }
+
+// DownloadDir is where this browser saves downloads.
+func (b *Browser) DownloadDir() string { return b.downloads }
 
 // Call sends a raw BiDi command, for anything the helpers below do not cover.
 func (b *Browser) Call(ctx context.Context, method string, params any, out any) error {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -44,7 +45,7 @@ func (t *Tab) Navigate(ctx context.Context, url string) error {
 // Reload reloads and waits for the load event.
 func (t *Tab) Reload(ctx context.Context) error {
 	return t.b.Call(ctx, "browsingContext.reload",
-		map[string]any{"context": t.ID, "wait": "complete", "ignoreCache": true}, nil)
+		map[string]any{"context": t.ID, "wait": "complete"}, nil)
 }
 
 // Close closes the tab.
@@ -361,4 +362,36 @@ func (t *Tab) CSPViolations() []LogEntry {
 		}
 	}
 	return out
+}
+
+// Download clicks a download link and waits until the file name (as the browser will save
+// it) is complete in the browser's download directory, then returns its path. Names must be
+// unique per browser: Firefox renames a second file of the same name.
+func (t *Tab) Download(ctx context.Context, selector, name string, timeout time.Duration) (string, error) {
+	path := filepath.Join(t.b.DownloadDir(), name)
+	if err := t.Click(ctx, selector); err != nil {
+		return "", err
+	}
+	deadline := time.Now().Add(timeout)
+	last := int64(-1)
+	for {
+		st, err := os.Stat(path)
+		_, perr := os.Stat(path + ".part")
+		if err == nil && errors.Is(perr, os.ErrNotExist) {
+			// Firefox may create the final name before the last bytes land: wait for the size
+			// to settle.
+			if st.Size() == last {
+				return path, nil
+			}
+			last = st.Size()
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("%w: download %s", ErrTimeout, name)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

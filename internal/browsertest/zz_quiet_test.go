@@ -2,6 +2,8 @@ package browsertest
 
 import (
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // TestZZNoRequestLeftTheOnion runs last (file order) and checks everything the shared browsers

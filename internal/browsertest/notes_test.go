@@ -1,0 +1,664 @@
+package browsertest
+
+// Issue 5's scenarios for one-time notes, driven through the real pages in Firefox ESR at Tor
+// Browser's security levels. Each test gets a fresh vault and app behind the shared proxy.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sealdrop/sealdrop/internal/web"
+	"github.com/sealdrop/sealdrop/vault"
+)
+
+// pageTimeout bounds one page step; Safer (no JIT) on a busy two-core machine is slow.
+const pageTimeout = 90 * time.Second
+
+// startApp serves a fresh sealdrop (own vault) behind the onion and returns the proxy mark
+// from which this test's requests are recorded.
+func startApp(t *testing.T) int {
+	t.Helper()
+	v, err := vault.New(vault.Config{Budget: 96 << 20})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = v.Close() })
+	h, err := web.New(web.Config{Vault: v})
+	require.NoError(t, err)
+	pool.Proxy.SetHandler(h)
+	return pool.Proxy.Mark()
+}
+
+var (
+	shotsOnce sync.Once
+	shotsDir  string
+)
+
+// screenshot saves a PNG of the tab into $SEALDROP_SCREENSHOTS (default: a temporary
+// directory that is kept and logged).
+func screenshot(t *testing.T, tab *Tab, name string) {
+	t.Helper()
+	shotsOnce.Do(func() {
+		shotsDir = os.Getenv("SEALDROP_SCREENSHOTS")
+		if shotsDir == "" {
+			shotsDir, _ = os.MkdirTemp("", "sealdrop-screenshots-")
+		}
+		_ = os.MkdirAll(shotsDir, 0o755)
+	})
+	p := filepath.Join(shotsDir, tab.Browser().Level.String()+"-"+name+".png")
+	require.NoError(t, tab.Screenshot(ctxT(t, 30*time.Second), p))
+	t.Logf("screenshot %s", p)
+}
+
+const visJS = `const vis = (id) => { const e = document.getElementById(id);
+	if (!e || e.closest('[hidden]')) return false; const r = e.getBoundingClientRect();
+	return r.width > 0 && r.height > 0; };`
+
+// waitAny waits until one of the elements is visible and returns its id.
+func waitAny(t *testing.T, tab *Tab, timeout time.Duration, ids ...string) string {
+	t.Helper()
+	ctx := ctxT(t, timeout+10*time.Second)
+	var got string
+	deadline := time.Now().Add(timeout)
+	for {
+		err := tab.CallFunction(ctx, `(ids) => { `+visJS+` return ids.find(vis) || ''; }`, &got, ids)
+		require.NoError(t, err)
+		if got != "" {
+			return got
+		}
+		if time.Now().After(deadline) {
+			errText, _ := tab.Text(ctx, "#error")
+			t.Fatalf("none of %v visible after %v (#error: %q)", ids, timeout, errText)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func visible(t *testing.T, tab *Tab, id string) bool {
+	t.Helper()
+	ok, err := tab.Visible(ctxT(t, 30*time.Second), "#"+id)
+	require.NoError(t, err)
+	return ok
+}
+
+func text(t *testing.T, tab *Tab, id string) string {
+	t.Helper()
+	s, err := tab.Text(ctxT(t, 30*time.Second), "#"+id)
+	require.NoError(t, err)
+	return s
+}
+
+func value(t *testing.T, tab *Tab, id string) string {
+	t.Helper()
+	var s string
+	require.NoError(t, tab.CallFunction(ctxT(t, 30*time.Second), `(id) => document.getElementById(id).value`, &s, id))
+	return s
+}
+
+type noteInput struct {
+	text  string
+	files []string
+	pin   string
+	dpin  string
+	shots bool // save screenshots of the create page
+}
+
+type created struct {
+	link, manage string
+	key          []byte // K, from the link's fragment
+}
+
+// createNote fills in the create page as a person would and returns the two links.
+func createNote(t *testing.T, tab *Tab, in noteInput) created {
+	t.Helper()
+	ctx := ctxT(t, 3*pageTimeout)
+	require.NoError(t, tab.Navigate(ctx, pool.Proxy.Origin()+"/"))
+	waitAny(t, tab, pageTimeout, "create")
+	if in.shots {
+		screenshot(t, tab, "create")
+	}
+	require.NoError(t, tab.SetValue(ctx, "#text", in.text))
+	if len(in.files) > 0 {
+		require.NoError(t, tab.SetFiles(ctx, "#files", in.files))
+		waitAny(t, tab, pageTimeout, "strip-report")
+	}
+	if in.pin != "" {
+		require.NoError(t, tab.SetValue(ctx, "#pin", in.pin))
+	}
+	if in.dpin != "" {
+		require.NoError(t, tab.SetValue(ctx, "#dpin", in.dpin))
+	}
+	require.NoError(t, tab.Click(ctx, "#create"))
+	got := waitAny(t, tab, 4*pageTimeout, "result", "error")
+	require.Equal(t, "result", got, "create failed: %s", text(t, tab, "error"))
+	if in.shots {
+		screenshot(t, tab, "create-result")
+	}
+	c := created{link: value(t, tab, "link"), manage: value(t, tab, "manage-link")}
+	u, err := url.Parse(c.link)
+	require.NoError(t, err)
+	require.Equal(t, pool.Proxy.Host(), u.Host)
+	frag, err := base64.RawURLEncoding.DecodeString(u.Fragment)
+	require.NoError(t, err, "fragment %q", u.Fragment)
+	require.Len(t, frag, 34)
+	c.key = frag[2:]
+	return c
+}
+
+// openNote loads a note link and checks that nothing happened before Reveal: the key is out of
+// the address bar and no API request was sent.
+func openNote(t *testing.T, tab *Tab, link, shot string) {
+	t.Helper()
+	ctx := ctxT(t, pageTimeout)
+	mark := pool.Proxy.Mark()
+	require.NoError(t, tab.Navigate(ctx, link))
+	waitAny(t, tab, pageTimeout, "reveal")
+	if shot != "" {
+		screenshot(t, tab, shot)
+	}
+	u, err := tab.URL(ctx)
+	require.NoError(t, err)
+	assert.NotContains(t, u, "#", "the key must leave the address bar (history.replaceState)")
+	for _, r := range pool.Proxy.RecordsSince(mark) {
+		assert.NotContains(t, r.URL, "/api/", "nothing may reach the API before Reveal: %s %s", r.Method, r.URL)
+	}
+}
+
+// enterPIN types a PIN into the prompt and submits it; returns which element answered.
+func enterPIN(t *testing.T, tab *Tab, pin string, before string) string {
+	t.Helper()
+	ctx := ctxT(t, pageTimeout)
+	require.NoError(t, tab.SetValue(ctx, "#pin-input", pin))
+	require.NoError(t, tab.Click(ctx, "#pin-submit"))
+	// tries-left is already visible after the first wrong PIN: wait for its text to change.
+	deadline := time.Now().Add(3 * pageTimeout)
+	for time.Now().Before(deadline) {
+		got := waitAny(t, tab, 3*pageTimeout, "note", "gone", "error", "tries-left")
+		if got != "tries-left" || text(t, tab, "tries-left") != before {
+			return got
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no answer to PIN %s", pin)
+	return ""
+}
+
+// pageState is what a person (or someone watching their screen) can see on the open page.
+type pageState struct {
+	Visible []string
+	Tries   string
+	Error   string
+	Input   string
+}
+
+func readState(t *testing.T, tab *Tab) pageState {
+	t.Helper()
+	var s pageState
+	require.NoError(t, tab.CallFunction(ctxT(t, 30*time.Second), `() => { `+visJS+`
+		const ids = ['intro', 'pin-prompt', 'tries-left', 'progress-box', 'error', 'note', 'gone'];
+		return { Visible: ids.filter(vis), Tries: document.getElementById('tries-left').textContent,
+			Error: document.getElementById('error').textContent, Input: document.getElementById('pin-input').value }; }`, &s))
+	return s
+}
+
+func writeFile(t *testing.T, dir, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(p, b, 0o600))
+	return p
+}
+
+func randomBytes(t *testing.T, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	_, err := rand.Read(b)
+	require.NoError(t, err)
+	return b
+}
+
+func uniq(t *testing.T) string { return hex.EncodeToString(randomBytes(t, 4)) }
+
+// jpegScan returns a JPEG's entropy-coded data: from the first SOS marker to the end.
+func jpegScan(t *testing.T, b []byte) []byte {
+	t.Helper()
+	i := bytes.Index(b, []byte{0xff, 0xda})
+	require.Greater(t, i, 0, "no SOS marker")
+	return b[i:]
+}
+
+// keyNeedles are the encodings of the read key that must never be on the wire: raw, hex, and
+// base64 and base64url at each of the three alignments it can have inside a longer encoding.
+func keyNeedles(k []byte) [][]byte {
+	out := [][]byte{k, []byte(hex.EncodeToString(k)), []byte(strings.ToUpper(hex.EncodeToString(k)))}
+	for shift := 0; shift < 3; shift++ {
+		in := append(make([]byte, shift), k...)
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
+			s := enc.EncodeToString(in)
+			// Drop the characters that also depend on the prefix or on what follows.
+			start := (shift*8 + 5) / 6
+			end := (len(in) * 8) / 6
+			out = append(out, []byte(s[start:end]))
+		}
+	}
+	return out
+}
+
+// assertClean is scenario 6 for the requests since mark: nothing left the onion origin, and
+// no URL, header or body carries the read key in any encoding, nor the PIN in a URL, header or
+// JSON body. It also asserts that the tabs logged no error and no CSP violation.
+func assertClean(t *testing.T, mark int, keys [][]byte, pins []string, tabs ...*Tab) {
+	t.Helper()
+	recs := pool.Proxy.RecordsSince(mark)
+	assert.Empty(t, Foreign(recs, pool.Proxy.Host()), "requests that left the onion origin")
+	for _, r := range recs {
+		var meta bytes.Buffer
+		meta.WriteString(r.Method + " " + r.URL + "\n")
+		for k, vs := range r.Header {
+			for _, v := range vs {
+				fmt.Fprintf(&meta, "%s: %s\n", k, v)
+			}
+		}
+		for _, k := range keys {
+			for _, n := range keyNeedles(k) {
+				assert.False(t, bytes.Contains(meta.Bytes(), n), "key in %s %s (headers or URL)", r.Method, r.URL)
+				assert.False(t, bytes.Contains(r.Body, n), "key in the body of %s %s", r.Method, r.URL)
+			}
+		}
+		// Random ciphertext contains six given digits by chance about once per 30 MiB, so
+		// the PIN is looked for in the text parts only.
+		isJSON := strings.HasPrefix(r.Header.Get("Content-Type"), "application/json")
+		for _, p := range pins {
+			assert.NotContains(t, meta.String(), p, "PIN in %s %s", r.Method, r.URL)
+			if isJSON {
+				assert.NotContains(t, string(r.Body), p, "PIN in the JSON body of %s %s", r.Method, r.URL)
+			}
+		}
+	}
+	for _, tab := range tabs {
+		for _, r := range tab.Requests() {
+			ok := strings.HasPrefix(r.URL, pool.Proxy.Origin()+"/") || strings.HasPrefix(r.URL, "blob:") || strings.HasPrefix(r.URL, "data:")
+			assert.True(t, ok, "request outside the onion origin: %s", r.URL)
+			// BiDi reports the document URL with its fragment, which never goes on the wire
+			// (the proxy records above prove what does).
+			wire, _, _ := strings.Cut(r.URL, "#")
+			for _, k := range keys {
+				for _, n := range keyNeedles(k) {
+					assert.NotContains(t, wire, string(n), "key in a URL the browser requested")
+				}
+			}
+		}
+		assert.Empty(t, tab.Errors(), "console errors (JavaScript errors, CSP violations)")
+	}
+}
+
+func levelsUnder(t *testing.T, levels []Level, f func(t *testing.T, l Level)) {
+	for _, l := range levels {
+		t.Run(l.String(), func(t *testing.T) {
+			RequireBrowser(t)
+			start := time.Now()
+			f(t, l)
+			t.Logf("%s %s took %v", t.Name(), l, time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
+
+var scripted = []Level{Standard, Safer}
+
+func fixture(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("..", "..", "static", "test", "fixtures", name))
+	require.NoError(t, err)
+	_, err = os.Stat(p)
+	require.NoError(t, err, "fixture %s (made by the pages helper)", name)
+	return p
+}
+
+// Scenario 1: text and two files, one a JPEG with GPS and camera tags → second person opens
+// once → the text and the plain file are byte-identical, the JPEG's picture is intact and its
+// tags gone → reload and the link itself both show the gone page.
+func TestNoteTextAndFiles(t *testing.T) {
+	levelsUnder(t, scripted, func(t *testing.T, l Level) {
+		mark := startApp(t)
+		sender := pool.Person(t, l)
+		reader := pool.Person(t, l)
+		dir := t.TempDir()
+		id := uniq(t)
+		jpegOrig, err := os.ReadFile(fixture(t, "gps.jpg"))
+		require.NoError(t, err)
+		jpegName := "photo-" + id + ".jpg"
+		binName := "report-" + id + ".bin"
+		bin := randomBytes(t, 300<<10)
+		msg := "Meet at the usual place.\nÜnïcødé ✓ <b>not bold</b> " + id
+		c := createNote(t, sender, noteInput{
+			text:  msg,
+			files: []string{writeFile(t, dir, jpegName, jpegOrig), writeFile(t, dir, binName, bin)},
+			shots: true,
+		})
+		report := text(t, sender, "strip-report")
+		assert.Contains(t, report, jpegName)
+		assert.Contains(t, strings.ToLower(report), "gps", "the report must say the location was removed")
+		visQR, err := sender.Visible(ctxT(t, 10*time.Second), "#qr svg")
+		require.NoError(t, err)
+		assert.True(t, visQR, "QR code drawn")
+
+		openNote(t, reader, c.link, "open")
+		require.NoError(t, reader.Click(ctxT(t, 10*time.Second), "#reveal"))
+		require.Equal(t, "note", waitAny(t, reader, 3*pageTimeout, "note", "gone", "error"))
+		screenshot(t, reader, "open-note")
+		assert.Equal(t, msg, text(t, reader, "note-text"))
+		files := text(t, reader, "note-files")
+		assert.Contains(t, files, jpegName)
+		assert.Contains(t, files, binName)
+
+		ctx := ctxT(t, 2*pageTimeout)
+		gotBin, err := reader.Download(ctx, fmt.Sprintf(`#note-files a[download=%q]`, binName), binName, pageTimeout)
+		require.NoError(t, err)
+		b, err := os.ReadFile(gotBin)
+		require.NoError(t, err)
+		assert.True(t, bytes.Equal(bin, b), "the plain file must arrive byte-identical")
+		gotJPEG, err := reader.Download(ctx, fmt.Sprintf(`#note-files a[download=%q]`, jpegName), jpegName, pageTimeout)
+		require.NoError(t, err)
+		j, err := os.ReadFile(gotJPEG)
+		require.NoError(t, err)
+		assert.Equal(t, jpegScan(t, jpegOrig), jpegScan(t, j), "the picture data must be untouched")
+		for _, secret := range []string{"CanonSecret", "EOS-Leak", "SN123456789", "Jane Source", "Hiddenville", "safehouse", "LeakyCam"} {
+			assert.True(t, bytes.Contains(jpegOrig, []byte(secret)), "control: fixture carries %s", secret)
+			assert.False(t, bytes.Contains(j, []byte(secret)), "%s must be stripped", secret)
+		}
+		if et, err := exec.LookPath("exiftool"); err == nil {
+			out, err := exec.Command(et, "-a", "-G1", "-s", gotJPEG).Output()
+			require.NoError(t, err)
+			assert.NotContains(t, string(out), "GPS", "exiftool still finds GPS tags")
+			assert.NotContains(t, string(out), "[IFD0]", "exiftool still finds EXIF camera tags")
+		}
+
+		require.NoError(t, reader.Reload(ctxT(t, pageTimeout)))
+		assert.Equal(t, "gone", waitAny(t, reader, pageTimeout, "gone", "reveal", "error"))
+		screenshot(t, reader, "gone")
+		// The link itself, key included, in another person's context: gone on the server.
+		other := pool.Person(t, l)
+		openNote(t, other, c.link, "")
+		require.NoError(t, other.Click(ctxT(t, 10*time.Second), "#reveal"))
+		assert.Equal(t, "gone", waitAny(t, other, 3*pageTimeout, "note", "gone", "error"))
+
+		assertClean(t, mark, [][]byte{c.key}, nil, sender, reader, other)
+	})
+}
+
+// Scenario 2: two wrong PINs show the tries left; the right PIN opens.
+func TestNotePIN(t *testing.T) {
+	levelsUnder(t, scripted, func(t *testing.T, l Level) {
+		mark := startApp(t)
+		sender := pool.Person(t, l)
+		reader := pool.Person(t, l)
+		msg := "pin-protected " + uniq(t)
+		c := createNote(t, sender, noteInput{text: msg, pin: "246813"})
+		assert.True(t, visible(t, sender, "pin-reminder"))
+		openNote(t, reader, c.link, "")
+		require.NoError(t, reader.Click(ctxT(t, 10*time.Second), "#reveal"))
+		waitAny(t, reader, pageTimeout, "pin-prompt")
+		screenshot(t, reader, "pin-prompt")
+		for i, want := range []string{"4", "3"} {
+			before := ""
+			if i > 0 {
+				before = text(t, reader, "tries-left")
+			}
+			require.Equal(t, "tries-left", enterPIN(t, reader, "111111", before))
+			assert.Contains(t, text(t, reader, "tries-left"), want)
+		}
+		screenshot(t, reader, "pin-wrong")
+		require.Equal(t, "note", enterPIN(t, reader, "246813", text(t, reader, "tries-left")))
+		assert.Equal(t, msg, text(t, reader, "note-text"))
+		assertClean(t, mark, [][]byte{c.key}, []string{"246813", "111111"}, sender, reader)
+	})
+}
+
+// Scenario 3: the destruct PIN looks exactly like a wrong PIN, and the note is gone for
+// everyone afterwards; the same steps with a plain wrong PIN leave the note readable (control).
+func TestNoteDestructPIN(t *testing.T) {
+	levelsUnder(t, scripted, func(t *testing.T, l Level) {
+		mark := startApp(t)
+		sender := pool.Person(t, l)
+		in := noteInput{text: "duress " + uniq(t), pin: "135790", dpin: "864200"}
+		wrongNote := createNote(t, sender, in)
+		destructNote := createNote(t, sender, in)
+
+		try := func(link, pin string) pageState {
+			r := pool.Person(t, l)
+			openNote(t, r, link, "")
+			require.NoError(t, r.Click(ctxT(t, 10*time.Second), "#reveal"))
+			waitAny(t, r, pageTimeout, "pin-prompt")
+			enterPIN(t, r, pin, "")
+			st := readState(t, r)
+			assertClean(t, mark, nil, nil, r)
+			return st
+		}
+		wrong := try(wrongNote.link, "999999")
+		destruct := try(destructNote.link, "864200")
+		assert.Equal(t, wrong, destruct, "a destruct PIN must look exactly like a wrong PIN")
+		assert.Contains(t, wrong.Visible, "tries-left")
+
+		// For everyone: the destroyed note never opens again, even with the right PIN (which
+		// now counts as a failure, SECURITY.md "Typing a PIN") until the countdown ends in
+		// gone; the control note opens with the right PIN.
+		r := pool.Person(t, l)
+		openNote(t, r, destructNote.link, "")
+		require.NoError(t, r.Click(ctxT(t, 10*time.Second), "#reveal"))
+		waitAny(t, r, pageTimeout, "pin-prompt")
+		final := ""
+		for i := 0; i < 5 && final != "gone"; i++ {
+			before := ""
+			if visible(t, r, "tries-left") {
+				before = text(t, r, "tries-left")
+			}
+			final = enterPIN(t, r, "135790", before)
+			require.NotEqual(t, "note", final, "a destroyed note must never open")
+		}
+		assert.Equal(t, "gone", final, "the countdown must end in gone")
+		screenshot(t, r, "destructed-gone")
+		ctrl := pool.Person(t, l)
+		openNote(t, ctrl, wrongNote.link, "")
+		require.NoError(t, ctrl.Click(ctxT(t, 10*time.Second), "#reveal"))
+		waitAny(t, ctrl, pageTimeout, "pin-prompt")
+		assert.Equal(t, "note", enterPIN(t, ctrl, "135790", ""), "control: the note tried with a plain wrong PIN still opens")
+		assertClean(t, mark, [][]byte{wrongNote.key, destructNote.key}, []string{"135790", "864200", "999999"}, sender, r, ctrl)
+	})
+}
+
+func manageState(t *testing.T, tab *Tab, want string) {
+	t.Helper()
+	ctx := ctxT(t, pageTimeout)
+	require.NoError(t, tab.WaitFor(ctx, `document.getElementById('status').dataset.state === `+jsString(want), pageTimeout),
+		"manage state %q, have %q", want, text(t, tab, "status-title"))
+}
+
+// Scenario 4: the manage link shows waiting, then opened; revoking another note makes it gone
+// for its reader.
+func TestManageLink(t *testing.T) {
+	levelsUnder(t, scripted, func(t *testing.T, l Level) {
+		mark := startApp(t)
+		sender := pool.Person(t, l)
+		reader := pool.Person(t, l)
+		a := createNote(t, sender, noteInput{text: "managed " + uniq(t)})
+		ctx := ctxT(t, 5*pageTimeout)
+		require.NoError(t, sender.Navigate(ctx, a.manage))
+		manageState(t, sender, "waiting")
+		screenshot(t, sender, "manage-waiting")
+		openNote(t, reader, a.link, "")
+		require.NoError(t, reader.Click(ctx, "#reveal"))
+		require.Equal(t, "note", waitAny(t, reader, 3*pageTimeout, "note", "gone", "error"))
+		// The reader's confirm is sent in the background after the note shows: poll.
+		deadline := time.Now().Add(pageTimeout)
+		for {
+			require.NoError(t, sender.Click(ctx, "#refresh"))
+			var st string
+			require.NoError(t, sender.Eval(ctx, `document.getElementById('status').dataset.state`, &st))
+			if st == "opened" || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		manageState(t, sender, "opened")
+		screenshot(t, sender, "manage-opened")
+
+		b := createNote(t, sender, noteInput{text: "to revoke " + uniq(t)})
+		require.NoError(t, sender.Navigate(ctx, b.manage))
+		manageState(t, sender, "waiting")
+		require.NoError(t, sender.Click(ctx, "#revoke"))
+		waitAny(t, sender, pageTimeout, "revoke-yes")
+		require.NoError(t, sender.Click(ctx, "#revoke-yes"))
+		manageState(t, sender, "gone")
+		screenshot(t, sender, "manage-revoked")
+		r2 := pool.Person(t, l)
+		openNote(t, r2, b.link, "")
+		require.NoError(t, r2.Click(ctx, "#reveal"))
+		assert.Equal(t, "gone", waitAny(t, r2, 3*pageTimeout, "note", "gone", "error"))
+		assertClean(t, mark, [][]byte{a.key, b.key}, nil, sender, reader, r2)
+	})
+}
+
+// Scenario 5: at Safest every page shows its noscript panel, readable, and nothing is
+// consumed: the same link opens afterwards at Safer.
+func TestSafestNoscript(t *testing.T) {
+	RequireBrowser(t)
+	mark := startApp(t)
+	sender := pool.Person(t, Safer)
+	msg := "safest " + uniq(t)
+	c := createNote(t, sender, noteInput{text: msg})
+	safest := pool.Person(t, Safest)
+	ctx := ctxT(t, 5*pageTimeout)
+	for _, p := range []struct{ name, url, calm string }{
+		{"create", pool.Proxy.Origin() + "/", "Nothing was sent"},
+		{"open", c.link, "Nothing was used up"},
+		{"manage", c.manage, "Nothing was changed"},
+	} {
+		before := pool.Proxy.Mark()
+		require.NoError(t, safest.Navigate(ctx, p.url))
+		assert.True(t, visible(t, safest, "noscript"), "%s: noscript panel visible", p.name)
+		panel := text(t, safest, "noscript")
+		assert.Contains(t, panel, "Safer", p.name)
+		assert.Contains(t, panel, p.calm, p.name)
+		assert.False(t, visible(t, safest, "app"), "%s: the app stays hidden without scripts", p.name)
+		screenshot(t, safest, p.name)
+		for _, r := range pool.Proxy.RecordsSince(before) {
+			assert.Equal(t, http.MethodGet, r.Method, "%s: only GETs at Safest, got %s %s", p.name, r.Method, r.URL)
+			assert.NotContains(t, r.URL, "/api/", "%s: no API call at Safest", p.name)
+		}
+	}
+	// Nothing consumed: the same link still opens, at Safer.
+	reader := pool.Person(t, Safer)
+	openNote(t, reader, c.link, "")
+	require.NoError(t, reader.Click(ctx, "#reveal"))
+	require.Equal(t, "note", waitAny(t, reader, 3*pageTimeout, "note", "gone", "error"))
+	assert.Equal(t, msg, text(t, reader, "note-text"))
+	assertClean(t, mark, [][]byte{c.key}, nil, sender, safest, reader)
+}
+
+// progressSampler records the distinct values of progress bars while a step runs.
+func progressSampler(t *testing.T, tab *Tab, ids ...string) (stop func() map[string][]float64) {
+	t.Helper()
+	seen := map[string][]float64{}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			var vals []float64
+			err := tab.CallFunction(ctx, `(ids) => ids.map((id) => { const e = document.getElementById(id); return e ? e.value / (e.max || 1) : -1; })`, &vals, ids)
+			cancel()
+			if err != nil {
+				continue
+			}
+			for i, id := range ids {
+				s := seen[id]
+				if len(s) == 0 || s[len(s)-1] != vals[i] {
+					seen[id] = append(s, vals[i])
+				}
+			}
+		}
+	}()
+	return func() map[string][]float64 {
+		close(done)
+		<-finished
+		return seen
+	}
+}
+
+func movedThrough(vals []float64) bool {
+	for _, v := range vals {
+		if v > 0 && v < 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// Scenario 7: a 25 MiB file at Safer (no JIT): the progress bars move and it arrives intact.
+func TestLargeFileSafer(t *testing.T) {
+	RequireBrowser(t)
+	mark := startApp(t)
+	sender := pool.Person(t, Safer)
+	reader := pool.Person(t, Safer)
+	name := "big-" + uniq(t) + ".bin"
+	big := randomBytes(t, 25<<20)
+	path := writeFile(t, t.TempDir(), name, big)
+	ctx := ctxT(t, 10*pageTimeout)
+
+	require.NoError(t, sender.Navigate(ctx, pool.Proxy.Origin()+"/"))
+	waitAny(t, sender, pageTimeout, "create")
+	require.NoError(t, sender.SetFiles(ctx, "#files", []string{path}))
+	waitAny(t, sender, pageTimeout, "strip-report")
+	start := time.Now()
+	stop := progressSampler(t, sender, "progress-encrypt", "progress-upload")
+	require.NoError(t, sender.Click(ctx, "#create"))
+	got := waitAny(t, sender, 8*pageTimeout, "result", "error")
+	seen := stop()
+	require.Equal(t, "result", got, "create failed: %s", text(t, sender, "error"))
+	t.Logf("25 MiB at Safer: encrypt+upload %v; progress seen %v", time.Since(start).Round(time.Millisecond), seen)
+	assert.True(t, movedThrough(seen["progress-encrypt"]), "encrypt progress must move: %v", seen["progress-encrypt"])
+	assert.True(t, movedThrough(seen["progress-upload"]), "upload progress must move: %v", seen["progress-upload"])
+	link := value(t, sender, "link")
+	u, err := url.Parse(link)
+	require.NoError(t, err)
+	frag, err := base64.RawURLEncoding.DecodeString(u.Fragment)
+	require.NoError(t, err)
+
+	openNote(t, reader, link, "")
+	start = time.Now()
+	stop = progressSampler(t, reader, "progress-download", "progress-decrypt")
+	require.NoError(t, reader.Click(ctx, "#reveal"))
+	got = waitAny(t, reader, 8*pageTimeout, "note", "gone", "error")
+	seen = stop()
+	require.Equal(t, "note", got, "open failed: %s", text(t, reader, "error"))
+	t.Logf("25 MiB at Safer: download+decrypt %v; progress seen %v", time.Since(start).Round(time.Millisecond), seen)
+	assert.True(t, movedThrough(seen["progress-download"]) || movedThrough(seen["progress-decrypt"]), "reader progress must move: %v", seen)
+	start = time.Now()
+	p, err := reader.Download(ctx, fmt.Sprintf(`#note-files a[download=%q]`, name), name, 2*pageTimeout)
+	require.NoError(t, err)
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	t.Logf("25 MiB at Safer: save %v", time.Since(start).Round(time.Millisecond))
+	assert.Equal(t, sha256.Sum256(big), sha256.Sum256(b), "the 25 MiB file must arrive intact")
+	assertClean(t, mark, [][]byte{frag[2:]}, nil, sender, reader)
+}
