@@ -338,10 +338,20 @@ func (b *Browser) Close() {
 		}
 		if b.cmd != nil && b.cmd.Process != nil {
 			// The content processes are children in the same group: kill them all.
-			_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
+			pgid := b.cmd.Process.Pid
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
 			select {
 			case <-b.waitErr:
 			case <-time.After(10 * time.Second):
+			}
+			// Content processes die on their own schedule once signalled; wait until the
+			// group is empty so a caller can rely on nothing being left.
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+				if syscall.Kill(-pgid, 0) != nil {
+					break
+				}
+				_ = syscall.Kill(-pgid, syscall.SIGKILL)
+				time.Sleep(50 * time.Millisecond)
 			}
 		}
 		if b.ownDir {

@@ -13,6 +13,16 @@
 // with javascript.enabled=false. A page that passes here can still fail in Tor Browser for
 // reasons outside the engine.
 //
+// Reading the page at Safest: WebDriver BiDi evaluation is privileged and still runs with
+// javascript.enabled=false, both in the harness's sandbox realm (what Eval, Text, Visible and
+// WaitFor use at every level) and in the page realm (EvalPage), but only synchronously: the
+// page's job queue does not run, so a promise never settles there. Results are therefore
+// serialised with JSON.stringify inside a plain (non-async) function.
+//
+// Downloads (Tab.Download) land in Browser.DownloadDir without a dialog, so a test compares
+// the bytes a person would save with the bytes that were sent. Fetching the page's blob: URLs
+// from script instead would break the page's CSP (connect-src 'self').
+//
 // Safety: a browser may try to call home. Firefox is started with every such feature switched
 // off, but the only real guarantee is the network namespace: run these tests under
 // /work/shared/bin/loopback-only (or the project's copy). RequireOfflineBrowser fails a test when

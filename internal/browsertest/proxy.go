@@ -180,7 +180,7 @@ func (p *FakeOnionProxy) serveProxy(w http.ResponseWriter, r *http.Request) {
 		if !ok || port != "80" {
 			rec.Refused = true
 			p.add(rec)
-			http.Error(w, "refused by the test proxy", http.StatusForbidden)
+			refuse(w)
 			return
 		}
 		p.add(rec)
@@ -205,7 +205,7 @@ func (p *FakeOnionProxy) serveProxy(w http.ResponseWriter, r *http.Request) {
 		rec.Refused = true
 		p.add(rec)
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
-		http.Error(w, "refused by the test proxy", http.StatusForbidden)
+		refuse(w)
 		return
 	}
 	// Absolute-form request: turn it into the origin-form request the app would get from tor.
@@ -225,7 +225,7 @@ func (p *FakeOnionProxy) serveTunnel(w http.ResponseWriter, r *http.Request) {
 	if _, ok := p.isOnion(r.Host); !ok {
 		rec.Refused = true
 		p.add(rec)
-		http.Error(w, "refused by the test proxy", http.StatusForbidden)
+		refuse(w)
 		return
 	}
 	p.serveRecorded(w, r, rec)
@@ -316,3 +316,8 @@ func (l *connListener) Close() error {
 }
 
 func (l *connListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+
+func refuse(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	http.Error(w, "refused by the test proxy", http.StatusForbidden)
+}
