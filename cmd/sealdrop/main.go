@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -27,27 +29,73 @@ func main() {
 const usage = `usage: sealdrop <command> [flags]
 
 Commands:
-  serve   serve notes (sealdrop serve --listen unix:/run/sealdrop/http.sock)
-  bench   measure create+open pairs/s against a null server, over loopback
-  help    show this help; "sealdrop <command> -h" shows a command's flags
+  serve         serve notes; by default publishes its own onion service through tor
+                (sealdrop serve), or serves plain HTTP for the system tor (--listen)
+  keygen        create an onion key file (sealdrop keygen /var/lib/sealdrop/onion.key)
+  address       print the onion address of a key file (sealdrop address FILE)
+  status        ask a running server for capacity, use and its onion address
+  wipe          wipe every entry of a running server now, optionally then stop it
+  systemd-unit  print a hardened systemd unit for this server
+  bench         measure create+open pairs/s against a null server, over loopback
+  help          show this help; "sealdrop <command> -h" shows a command's flags
 `
+
+// commands maps each command to its function. main stays a switchboard: every command parses
+// its own flags and prints its own help.
+var commands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
+	"serve":        serve,
+	"keygen":       keygen,
+	"address":      address,
+	"status":       status,
+	"wipe":         wipe,
+	"systemd-unit": systemdUnit,
+	"bench":        bench,
+}
 
 // run is the whole program: main only adds the signals and the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("no command given")
+		return errors.New("no command given")
 	}
 	switch args[0] {
-	case "serve":
-		return serve(ctx, args[1:], stdout, stderr)
-	case "bench":
-		return bench(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
-	default:
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", args[0])
 	}
+	return cmd(ctx, args[1:], stdout, stderr)
+}
+
+// newFlagSet returns a flag set whose -h prints text and then each flag.
+func newFlagSet(name, text string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, text)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args; done is true after -h (help printed, nothing else to do).
+func parse(fs *flag.FlagSet, args []string) (done bool, err error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return true, nil
+		}
+		return false, err
+	}
+	return false, nil
+}
+
+// setFlags names the flags given on the command line (not those left at their default).
+func setFlags(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
 }

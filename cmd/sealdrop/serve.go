@@ -6,107 +6,358 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/sealdrop/sealdrop/internal/admin"
+	"github.com/sealdrop/sealdrop/internal/deploy"
 	"github.com/sealdrop/sealdrop/internal/web"
+	"github.com/sealdrop/sealdrop/onion"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
-// shutdownGrace is how long running requests get to finish after SIGINT/SIGTERM before the
-// vault is wiped regardless.
+// shutdownGrace is how long running requests get to finish after SIGINT/SIGTERM (or
+// `sealdrop wipe --exit`) before the vault is wiped regardless. With the vault's own two
+// seconds for in-flight reads it stays under the unit's TimeoutStopSec=15, so the wipe always
+// runs before systemd would resort to SIGKILL.
 const shutdownGrace = 10 * time.Second
 
-const serveUsage = `usage: sealdrop serve --listen ADDR [flags]
+// Defaults of managed mode: the state directory of the systemd unit (deploy) and its runtime
+// directory for the sockets.
+var (
+	defaultKeyFile    = deploy.DefaultStateDirectory + "/" + deploy.DefaultKeyName
+	defaultTorDataDir = deploy.DefaultStateDirectory + "/" + deploy.DefaultTorDataName
+)
 
-Serves the pages and API v1 over plain HTTP on ADDR. It does not start tor: point your own
-tor's HiddenServicePort at ADDR (a unix socket is best). Prints the listen address and the
-capacity at start, and nothing else, ever. SIGINT or SIGTERM wipes every note and exits.
+const serveUsage = `usage: sealdrop serve [flags]
+
+Serves the pages and API v1 and keeps every note in locked memory only. Three ways to reach Tor:
+
+  managed (default)  sealdrop starts its own tor (Debian's "tor" package), publishes a v3 onion
+                     service with the key in --key-file (created on first start, mode 0600) and
+                     forwards it to the unix socket --http-socket. tor's state stays in
+                     --tor-data-dir so its guards persist.
+                       sealdrop serve --key-file /var/lib/sealdrop/onion.key
+  attach             --tor-control: publish through an already running tor's control socket
+                     or port (cookie authentication), with the same key and hardening.
+                       sealdrop serve --tor-control unix:/run/tor/control
+  listen             --listen: no tor at all; serve plain HTTP on a unix socket for the
+                     system tor's HiddenServicePort (torrc.example, Route A).
+                       sealdrop serve --listen unix:/run/sealdrop/http.sock
+
+At start it prints the onion address (http://<address>.onion/), or with --listen the listen
+address, and the capacity; then nothing else, ever. SIGINT, SIGTERM and "sealdrop wipe --exit"
+wipe every note and exit 0. If the managed tor dies, sealdrop wipes and exits 1.
 
 Flags:
 `
 
 type serveFlags struct {
-	listen     string
-	socketMode string
-	budget     sizeFlag
-	maxEntry   sizeFlag
-	maxTTL     time.Duration
+	listen         string
+	socketMode     string
+	budget         sizeFlag
+	maxEntry       sizeFlag
+	maxTTL         time.Duration
+	keyFile        string
+	ephemeral      bool
+	torDataDir     string
+	torPath        string
+	torControl     string
+	torOutput      bool
+	httpSocket     string
+	adminSocket    string
+	publishTimeout time.Duration
+}
+
+// Test-build hooks. Production binaries leave them empty: only files built with the
+// "prooftest" tag (never shipped) fill them in init. They are how the end-to-end tests point the
+// managed tor at a private Tor network (its torrc lines are not secret, but a production flag
+// that redirects tor's directory authorities must not exist) and add test-only routes.
+var (
+	// testFlags registers extra serve flags.
+	testFlags []func(fs *flag.FlagSet)
+	// testTorrcLines returns extra torrc lines for the managed tor (onion.Config.TorrcLines).
+	testTorrcLines func() ([]string, error)
+	// testHandlers wrap the site handler, in order.
+	testHandlers []func(http.Handler) http.Handler
+)
+
+// mode is how serve reaches Tor.
+type mode int
+
+const (
+	modeManaged mode = iota
+	modeAttach
+	modeListen
+)
+
+// newServeFlags returns serve's flag set, bound to a fresh serveFlags.
+func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveFlags) {
+	f := &serveFlags{}
+	fset := newFlagSet("serve", serveUsage, stderr)
+	fset.StringVar(&f.listen, "listen", "", "listen mode: serve HTTP on `ADDR` and start no tor: unix:PATH (recommended; the system\ntor forwards to it), or a loopback 127.0.0.1:PORT or [::1]:PORT for development.\nAny other address is refused")
+	fset.StringVar(&f.keyFile, "key-file", defaultKeyFile, "managed/attach mode: the onion service's ed25519 key (32-byte seed); created with\nmode 0600 on first start, refused if group or others may access it. Same file, same address")
+	fset.BoolVar(&f.ephemeral, "ephemeral", false, "managed/attach mode: publish a one-off address whose key never touches disk\n(excludes --key-file)")
+	fset.StringVar(&f.torDataDir, "tor-data-dir", defaultTorDataDir, "managed mode: the `DIR` tor keeps its state in (mode 0700; kept so tor's guards persist)")
+	fset.StringVar(&f.torPath, "tor", "", "managed mode: the tor binary (`PATH`); default: \"tor\" from $PATH")
+	fset.StringVar(&f.torControl, "tor-control", "", "attach mode: a running tor's control `ADDR`, unix:PATH or 127.0.0.1:PORT, with\ncookie authentication (Debian: unix:/run/tor/control; this user must be in group debian-tor)")
+	fset.BoolVar(&f.torOutput, "tor-output", false, "managed mode, debugging only: copy tor's own notices to stderr (otherwise discarded)")
+	fset.StringVar(&f.httpSocket, "http-socket", deploy.HTTPSocket, "managed/attach mode: the unix socket `PATH` the HTTP server listens on and tor forwards to")
+	fset.StringVar(&f.socketMode, "socket-mode", "", "permissions of the HTTP unix socket, 0660 or 0600. Default: 0600 in managed mode (tor\nruns as this user), 0660 with --listen unix: and --tor-control (the system tor reaches it\nthrough the socket directory's group)")
+	fset.StringVar(&f.adminSocket, "admin-socket", "", "serve the operator API (sealdrop status, sealdrop wipe) on this unix socket `PATH`,\nmode 0600, e.g. "+deploy.AdminSocket+". Default: none")
+	fset.Var(&f.budget, "budget", "bytes of locked memory for notes, e.g. 256M or 1G (suffixes K, M, G are powers of 1024).\n0 derives it from RLIMIT_MEMLOCK")
+	fset.Var(&f.maxEntry, "max-entry", "largest note in ciphertext bytes, e.g. 64M; 0: min(64M, budget)")
+	fset.DurationVar(&f.maxTTL, "max-ttl", web.DefaultMaxTTL, "longest lifetime a note may ask for (the offered TTLs above it are dropped)")
+	fset.DurationVar(&f.publishTimeout, "publish-timeout", onion.DefaultPublishTimeout, "managed/attach mode: how long to wait for tor to publish the onion service")
+	for _, add := range testFlags {
+		add(fset)
+	}
+	return fset, f
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var f serveFlags
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, serveUsage)
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&f.listen, "listen", "", "where to serve HTTP: `unix:PATH` (recommended; tor forwards to it), or a loopback\n127.0.0.1:PORT or [::1]:PORT for development. Any other address is refused.")
-	fs.StringVar(&f.socketMode, "socket-mode", "0660", "permissions of the unix socket: 0660 (tor in the socket's group) or 0600")
-	fs.Var(&f.budget, "budget", "bytes of locked memory for notes, e.g. 256M or 1G (suffixes K, M, G are powers of 1024).\n0 derives it from RLIMIT_MEMLOCK")
-	fs.Var(&f.maxEntry, "max-entry", "largest note in ciphertext bytes, e.g. 64M; 0: min(64M, budget)")
-	fs.DurationVar(&f.maxTTL, "max-ttl", web.DefaultMaxTTL, "longest lifetime a note may ask for (the offered TTLs above it are dropped)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	fset, f := newServeFlags(stderr)
+	if done, err := parse(fset, args); done || err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	if fset.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected argument %q", fset.Arg(0))
 	}
-	if f.listen == "" {
-		return errors.New("serve: managed onion mode not built yet; use --listen")
+	m, sockMode, err := f.check(setFlags(fset))
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
 	}
-	mode, err := strconv.ParseUint(f.socketMode, 8, 32)
-	if err != nil || (mode != 0o660 && mode != 0o600) {
-		return fmt.Errorf("serve: --socket-mode %q: want 0660 or 0600", f.socketMode)
+	var torrcLines []string
+	if m == modeManaged && testTorrcLines != nil {
+		if torrcLines, err = testTorrcLines(); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
 	}
 
+	started := time.Now()
 	v, err := vault.New(vault.Config{Budget: int64(f.budget), MaxEntry: int64(f.maxEntry), MaxTTL: f.maxTTL})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	defer v.Close() // wipes; also on every error path below
-	h, err := web.New(web.Config{Vault: v, MaxEntry: int64(f.maxEntry), MaxTTL: f.maxTTL})
-	if err != nil {
+	var h http.Handler
+	if h, err = web.New(web.Config{Vault: v, MaxEntry: int64(f.maxEntry), MaxTTL: f.maxTTL}); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	ln, shown, err := listen(f.listen, os.FileMode(mode))
+	for _, wrap := range testHandlers {
+		h = wrap(h)
+	}
+
+	listenAddr := f.listen
+	if m != modeListen {
+		listenAddr = "unix:" + f.httpSocket
+	}
+	ln, shown, err := listen(listenAddr, sockMode)
 	if err != nil {
-		return fmt.Errorf("serve: %w", err)
+		return fmt.Errorf("serve: %w", listenError(m, listenAddr, err))
 	}
 	srv := web.NewServer(h)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	// Until the wait below owns the shutdown, an early return must stop serving.
+	stopHTTP := func() { _ = srv.Close() }
+
+	var svc *onion.Service
+	if m != modeListen {
+		cfg := onion.Config{
+			Control:        f.torControl,
+			KeyFile:        f.keyFile,
+			Ephemeral:      f.ephemeral,
+			Target:         "unix:" + f.httpSocket,
+			PublishTimeout: f.publishTimeout,
+		}
+		if f.ephemeral {
+			cfg.KeyFile = ""
+		}
+		if m == modeManaged {
+			cfg.DataDir, cfg.TorPath, cfg.TorrcLines = f.torDataDir, f.torPath, torrcLines
+			if f.torOutput {
+				cfg.TorOutput = stderr
+			}
+		}
+		svc, err = onion.Start(ctx, cfg)
+		if err != nil {
+			stopHTTP()
+			if ctx.Err() != nil {
+				return nil // stopped by a signal while publishing: a normal shutdown, nothing stored yet
+			}
+			return fmt.Errorf("serve: %w", err)
+		}
+		defer svc.Close()
+		shown = "http://" + svc.Address() + "/"
+	}
+	onionAddr := ""
+	if svc != nil {
+		onionAddr = svc.Address()
+	}
+
+	adminExit := make(chan struct{})
+	if f.adminSocket != "" {
+		aln, err := admin.Listen(f.adminSocket)
+		if err != nil {
+			stopHTTP()
+			return fmt.Errorf("serve: --admin-socket: %w", err)
+		}
+		var exitOnce sync.Once
+		asrv, err := admin.New(admin.Config{
+			Status: func() admin.Status { return admin.FromStats(v.Stats(), started, time.Now(), onionAddr) },
+			Wipe:   v.Wipe,
+			Exit:   func() { exitOnce.Do(func() { close(adminExit) }) },
+		})
+		if err != nil {
+			aln.Close()
+			stopHTTP()
+			return fmt.Errorf("serve: %w", err)
+		}
+		go func() { _ = asrv.Serve(aln) }()
+		defer asrv.Close() // closes the listener, which removes the socket
+	}
 
 	st := v.Stats()
-	fmt.Fprintf(stdout, "listening on %s\ncapacity %d bytes (%s)\n", shown, st.Budget, human(st.Budget))
+	if m == modeListen {
+		fmt.Fprintf(stdout, "listening on %s\n", shown)
+	} else {
+		fmt.Fprintf(stdout, "%s\n", shown)
+	}
+	fmt.Fprintf(stdout, "capacity %d bytes (%s)\n", st.Budget, human(st.Budget))
 
+	var torGone <-chan struct{}
+	if svc != nil {
+		torGone = svc.Done()
+	}
 	select {
 	case err = <-served:
 		// Serve only returns on a listener failure.
 		err = fmt.Errorf("serve: %w", err)
+	case <-torGone:
+		// The address is unreachable now; exit non-zero so that systemd restarts us.
+		stopHTTP()
+		err = errors.New("serve: tor exited; the onion service is gone (run with --tor-output to see why)")
 	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-		if serr := srv.Shutdown(sctx); serr != nil {
-			_ = srv.Close()
-		}
-		cancel()
-		if serr := <-served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-			err = fmt.Errorf("serve: %w", serr)
-		}
+		err = shutdown(srv, served)
+	case <-adminExit:
+		err = shutdown(srv, served)
 	}
+	// Wipe before stopping tor: closing tor may take seconds, and the wipe must not wait on it.
 	if cerr := v.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("serve: wipe: %w", cerr)
 	}
+	if svc != nil {
+		if cerr := svc.Close(); cerr != nil && err == nil && m == modeAttach {
+			// In attach mode a failed DEL_ONION leaves our address on someone else's tor.
+			err = fmt.Errorf("serve: %w", cerr)
+		}
+	}
 	return err
+}
+
+// shutdown stops the HTTP server gracefully, giving running requests shutdownGrace.
+func shutdown(srv *http.Server, served <-chan error) error {
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// check validates the flag combination and returns the mode and the HTTP socket's mode. set
+// names the flags given explicitly: a flag of another mode is refused rather than ignored, so
+// that an operator never believes a setting is in force when it is not.
+func (f *serveFlags) check(set map[string]bool) (mode, os.FileMode, error) {
+	m := modeManaged
+	switch {
+	case set["listen"] && set["tor-control"]:
+		return 0, 0, errors.New("--listen and --tor-control are exclusive: with --listen the system tor publishes the onion itself")
+	case set["listen"]:
+		m = modeListen
+	case set["tor-control"]:
+		m = modeAttach
+	}
+	only := func(name string, modes ...mode) error {
+		if !set[name] {
+			return nil
+		}
+		for _, ok := range modes {
+			if m == ok {
+				return nil
+			}
+		}
+		switch m {
+		case modeListen:
+			return fmt.Errorf("--%s does not apply with --listen (no tor is started or attached)", name)
+		case modeAttach:
+			return fmt.Errorf("--%s does not apply with --tor-control (the running tor uses its own settings)", name)
+		}
+		return fmt.Errorf("--%s applies only with --tor-control", name)
+	}
+	for _, name := range []string{"key-file", "ephemeral", "http-socket", "publish-timeout"} {
+		if err := only(name, modeManaged, modeAttach); err != nil {
+			return 0, 0, err
+		}
+	}
+	for _, name := range []string{"tor-data-dir", "tor", "tor-output"} {
+		if err := only(name, modeManaged); err != nil {
+			return 0, 0, err
+		}
+	}
+	if f.ephemeral && set["key-file"] {
+		return 0, 0, errors.New("--ephemeral and --key-file are exclusive: an ephemeral address has no key file")
+	}
+	if m == modeListen && f.listen == "" {
+		return 0, 0, errors.New("--listen needs an address")
+	}
+	if m != modeListen {
+		if !strings.HasPrefix(f.httpSocket, "/") {
+			return 0, 0, fmt.Errorf("--http-socket %q: want an absolute path", f.httpSocket)
+		}
+		if f.publishTimeout <= 0 {
+			return 0, 0, errors.New("--publish-timeout must be positive")
+		}
+	}
+
+	sockMode := uint64(0o660)
+	if m == modeManaged {
+		sockMode = 0o600 // the managed tor runs as this user
+	}
+	if f.socketMode != "" {
+		var err error
+		sockMode, err = strconv.ParseUint(f.socketMode, 8, 32)
+		if err != nil || (sockMode != 0o660 && sockMode != 0o600) {
+			return 0, 0, fmt.Errorf("--socket-mode %q: want 0660 or 0600", f.socketMode)
+		}
+	}
+	return m, os.FileMode(sockMode), nil
+}
+
+// listenError names the flag behind a failed listen and, for a missing directory, the fix.
+func listenError(m mode, addr string, err error) error {
+	if !strings.HasPrefix(addr, "unix:") {
+		return err // already names --listen
+	}
+	flagName := "--http-socket"
+	if m == modeListen {
+		flagName = "--listen"
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s %w (create the socket's directory, or run under the systemd unit, which creates %s)", flagName, err, deploy.RuntimeDirectory)
+	}
+	return fmt.Errorf("%s %w", flagName, err)
 }
 
 // listen opens addr: a unix socket with the given mode, or a loopback TCP address. It
@@ -119,15 +370,15 @@ func listen(addr string, mode os.FileMode) (net.Listener, string, error) {
 		// Remove a stale socket from an earlier run, but never anything else.
 		if fi, err := os.Lstat(path); err == nil {
 			if fi.Mode().Type() != os.ModeSocket {
-				return nil, "", fmt.Errorf("--listen %s: exists and is not a socket; refusing to remove it", addr)
+				return nil, "", fmt.Errorf("%s: exists and is not a socket; refusing to remove it", addr)
 			}
 			if err := os.Remove(path); err != nil {
-				return nil, "", fmt.Errorf("--listen %s: removing the stale socket: %w", addr, err)
+				return nil, "", fmt.Errorf("%s: removing the stale socket: %w", addr, err)
 			}
 		}
 		ln, err := listenUnix(path, mode)
 		if err != nil {
-			return nil, "", fmt.Errorf("--listen %s: %w", addr, err)
+			return nil, "", fmt.Errorf("%s: %w", addr, err)
 		}
 		return ln, "unix:" + path, nil
 	}
