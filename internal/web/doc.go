@@ -22,6 +22,8 @@
 // What it does not protect: the confidentiality of notes rests on the client-side encryption
 // (internal/protocol and static/js), not on this package; an operator who controls the
 // running server can serve other JavaScript. Transport anonymity is Tor's job, and the
-// listener must only be reachable through tor (see cmd/sealdrop). net/http keeps small
-// pooled buffers that may hold the first bytes of a request or response body for a while.
+// listener must only be reachable through tor (see cmd/sealdrop). The two ciphertext routes
+// (append and open) take their connection from net/http, so that no byte of ciphertext passes
+// through its pooled buffers, zero those buffers and close the connection; ids, token hashes
+// and other request fields do pass through ordinary Go strings and buffers.
 package web

@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"math/bits"
 	"net/http"
 	"strconv"
@@ -98,8 +99,17 @@ func New(cfg Config) (http.Handler, error) {
 	for p, h := range cfg.extra {
 		m.Handle(p, h)
 	}
+	if testRoutes != nil { // prooftest builds only (prooftest.go)
+		for p, h := range testRoutes(s) {
+			m.Handle(p, h)
+		}
+	}
 	return s.wrap(m), nil
 }
+
+// testRoutes is nil except in binaries built with -tags prooftest, where it adds the routes
+// the process-level proofs (internal/proof) need. Production builds have no such route.
+var testRoutes func(s *server) map[string]http.HandlerFunc
 
 // isAPI reports whether r is for the API, whose errors are JSON rather than the error page.
 func isAPI(r *http.Request) bool {
@@ -266,7 +276,19 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) {
 	}{id.String(), s.expiresIn(exp)})
 }
 
+// appendData takes the connection from net/http (see hijack.go) so that no byte of the body
+// passes through net/http's pooled buffers; every answer on it closes the connection.
 func (s *server) appendData(w http.ResponseWriter, r *http.Request) {
+	h, ok := hijack(w, r)
+	if !ok {
+		s.appendFrom(w, r, r.Body)
+		return
+	}
+	s.serveHijacked(h, true, func(w http.ResponseWriter) { s.appendFrom(w, r, h) })
+}
+
+// appendFrom answers an append whose body is read from body.
+func (s *server) appendFrom(w http.ResponseWriter, r *http.Request, body io.Reader) {
 	if !hasMediaType(r, "application/octet-stream") {
 		s.writeError(w, http.StatusUnsupportedMediaType, "content_type", "send Content-Type: application/octet-stream")
 		return
@@ -301,7 +323,7 @@ func (s *server) appendData(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the body is over max_append")
 		return
 	}
-	received, err := s.v.Append(id, manage[:], offset, r.ContentLength, r.Body)
+	received, err := s.v.Append(id, manage[:], offset, r.ContentLength, body)
 	switch {
 	case err == nil:
 		s.marshal(w, http.StatusOK, struct {
@@ -515,14 +537,30 @@ func (s *server) open(w http.ResponseWriter, r *http.Request) {
 		s.badParam(w, "offset")
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/octet-stream")
-	h.Set("Content-Disposition", "attachment")
-	h.Set("Content-Security-Policy", "sandbox")
-	h.Set("Content-Length", strconv.FormatInt(size-req.Offset, 10))
-	h.Set("Sealdrop-Size", strconv.FormatInt(size, 10))
+	setCiphertextHeaders := func(h http.Header) {
+		h.Set("Content-Type", "application/octet-stream")
+		h.Set("Content-Disposition", "attachment")
+		h.Set("Content-Security-Policy", "sandbox")
+		h.Set("Content-Length", strconv.FormatInt(size-req.Offset, 10))
+		h.Set("Sealdrop-Size", strconv.FormatInt(size, 10))
+	}
 	n := (size - req.Offset + cipherChunk - 1) / cipherChunk
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(openBaseWrite + time.Duration(n)*openPerChunk))
+	deadline := time.Now().Add(openBaseWrite + time.Duration(n)*openPerChunk)
+	// The ciphertext goes from the vault straight to the socket, never through net/http's
+	// pooled write buffers (hijack.go).
+	if h, ok := hijack(w, r); ok {
+		s.serveHijacked(h, true, func(w http.ResponseWriter) {
+			_ = h.conn.SetWriteDeadline(deadline)
+			setCiphertextHeaders(w.Header())
+			w.WriteHeader(http.StatusOK)
+			if h.writeErr == nil {
+				_, _ = rd.WriteTo(h.conn, req.Offset)
+			}
+		})
+		return
+	}
+	setCiphertextHeaders(w.Header())
+	_ = http.NewResponseController(w).SetWriteDeadline(deadline)
 	w.WriteHeader(http.StatusOK)
 	_, _ = rd.WriteTo(w, req.Offset)
 }

@@ -1,9 +1,12 @@
 package web
 
 import (
+	"container/list"
 	"io"
 	"log"
+	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -22,18 +25,124 @@ const (
 	IdleTimeout = 2 * time.Minute
 	// MaxHeaderBytes caps request headers; sealdrop's own requests need well under 2 KiB.
 	MaxHeaderBytes = 16 << 10
+	// MaxConns caps the connections the server holds at once. Each costs about 20 KiB (a
+	// goroutine and net/http's read and write buffers), so 1024 bound that to about 20 MiB.
+	// Tor Browser opens a handful per visitor; when the cap is reached, the oldest connection
+	// that is not in the middle of a request is closed to make room, so idle or slowloris
+	// connections cannot lock out a real request.
+	MaxConns = 1024
 )
 
-// NewServer returns an http.Server for h with Tor-sized timeouts, small header limits and a
-// discarded error log: net/http must not print anything about a request either.
-func NewServer(h http.Handler) *http.Server {
+// ServerOption changes one setting of NewServer (tests use them to shorten timeouts).
+type ServerOption func(*serverOptions)
+
+type serverOptions struct {
+	readHeader, read, write, idle time.Duration
+	maxConns                      int
+}
+
+// WithTimeouts replaces the header, whole-request, write and idle timeouts; a zero value keeps
+// that default.
+func WithTimeouts(readHeader, read, write, idle time.Duration) ServerOption {
+	return func(o *serverOptions) {
+		if readHeader > 0 {
+			o.readHeader = readHeader
+		}
+		if read > 0 {
+			o.read = read
+		}
+		if write > 0 {
+			o.write = write
+		}
+		if idle > 0 {
+			o.idle = idle
+		}
+	}
+}
+
+// WithMaxConns replaces MaxConns; n <= 0 keeps the default.
+func WithMaxConns(n int) ServerOption {
+	return func(o *serverOptions) {
+		if n > 0 {
+			o.maxConns = n
+		}
+	}
+}
+
+// NewServer returns an http.Server for h with Tor-sized timeouts, small header limits, a cap on
+// connections and a discarded error log: net/http must not print anything about a request
+// either.
+func NewServer(h http.Handler, opts ...ServerOption) *http.Server {
+	o := serverOptions{readHeader: ReadHeaderTimeout, read: ReadTimeout, write: WriteTimeout, idle: IdleTimeout, maxConns: MaxConns}
+	for _, f := range opts {
+		f(&o)
+	}
+	limit := newConnCap(o.maxConns)
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: ReadHeaderTimeout,
-		ReadTimeout:       ReadTimeout,
-		WriteTimeout:      WriteTimeout,
-		IdleTimeout:       IdleTimeout,
+		ReadHeaderTimeout: o.readHeader,
+		ReadTimeout:       o.read,
+		WriteTimeout:      o.write,
+		IdleTimeout:       o.idle,
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          log.New(io.Discard, "", 0),
+		ConnState:         limit.track,
+	}
+}
+
+// connCap keeps at most max connections open by closing the oldest waiting one (new, not yet
+// sent a request, or idle between requests) whenever a new connection goes over the cap.
+// A listener-side cap (netutil.LimitListener) was not chosen: it leaves the excess queued in
+// the kernel behind idle connections, so one slowloris client delays every real request.
+type connCap struct {
+	max     int
+	mu      sync.Mutex
+	n       int                        // open connections we know of
+	waiting *list.List                 // of net.Conn, oldest first
+	elems   map[net.Conn]*list.Element // connections in waiting
+}
+
+func newConnCap(max int) *connCap {
+	return &connCap{max: max, waiting: list.New(), elems: map[net.Conn]*list.Element{}}
+}
+
+func (c *connCap) track(conn net.Conn, st http.ConnState) {
+	var evict net.Conn
+	c.mu.Lock()
+	switch st {
+	case http.StateNew:
+		c.n++
+		c.wait(conn)
+		if c.n > c.max {
+			if front := c.waiting.Front(); front != nil && front.Value.(net.Conn) != conn {
+				evict = front.Value.(net.Conn)
+				c.unwait(evict)
+			}
+		}
+	case http.StateIdle:
+		c.wait(conn)
+	case http.StateActive:
+		c.unwait(conn)
+	case http.StateHijacked, http.StateClosed:
+		c.unwait(conn)
+		c.n--
+	}
+	c.mu.Unlock()
+	if evict != nil {
+		// Its own goroutine sees the read fail and reports StateClosed, which counts it out.
+		_ = evict.Close()
+	}
+}
+
+func (c *connCap) wait(conn net.Conn) {
+	if _, ok := c.elems[conn]; !ok {
+		c.elems[conn] = c.waiting.PushBack(conn)
+	}
+}
+
+func (c *connCap) unwait(conn net.Conn) {
+	if e, ok := c.elems[conn]; ok {
+		c.waiting.Remove(e)
+		delete(c.elems, conn)
 	}
 }

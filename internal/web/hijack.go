@@ -1,0 +1,197 @@
+package web
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Ciphertext must live only in the vault's locked memory. net/http reads every connection
+// through a pooled 4 KiB bufio.Reader and writes through pooled bufio.Writers, which would keep
+// the first bytes of an append body, or of a download, in ordinary heap memory until reused.
+// So the two ciphertext routes take the connection from net/http (Hijack): the body is read
+// from what net/http already buffered and then straight from the socket into the vault, the
+// download goes straight from the vault to the socket, every buffer net/http used for the
+// connection is zeroed, and the connection is closed (Connection: close).
+
+// rstAvoidance is how long a connection whose request body was refused (413, gone, ...)
+// stays half-open after the answer, so the client reads the answer before the close resets
+// the connection; net/http waits the same.
+const rstAvoidance = 500 * time.Millisecond
+
+// hijacked is a connection taken from net/http for one request, and the ResponseWriter that
+// answers on it.
+type hijacked struct {
+	conn     net.Conn
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	proto11  bool
+	header   http.Header
+	wrote    bool
+	left     int64 // declared body bytes not read yet; -1: unknown (no Content-Length)
+	expect   bool  // the client waits for "100 Continue" before it sends the body
+	read     time.Duration
+	write    time.Duration
+	writeErr error
+}
+
+// hijack takes the connection of r. It fails where there is no connection to take (tests
+// driving the handler with a ResponseRecorder, HTTP/2); the caller then answers through w.
+func hijack(w http.ResponseWriter, r *http.Request) (*hijacked, bool) {
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil, false
+	}
+	h := &hijacked{
+		conn: conn, br: brw.Reader, bw: brw.Writer, proto11: r.ProtoAtLeast(1, 1),
+		header: http.Header{}, left: r.ContentLength, read: ReadTimeout, write: WriteTimeout,
+		expect: r.ProtoAtLeast(1, 1) && strings.EqualFold(strings.TrimSpace(r.Header.Get("Expect")), "100-continue"),
+	}
+	// Hijack clears the deadlines net/http set; the server's own timeouts apply again.
+	if srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok {
+		if srv.ReadTimeout > 0 {
+			h.read = srv.ReadTimeout
+		}
+		if srv.WriteTimeout > 0 {
+			h.write = srv.WriteTimeout
+		}
+	}
+	now := time.Now()
+	_ = conn.SetReadDeadline(now.Add(h.read))
+	_ = conn.SetWriteDeadline(now.Add(h.write))
+	return h, true
+}
+
+func (h *hijacked) Header() http.Header { return h.header }
+
+// WriteHeader writes the status line and header exactly as net/http would for a request that
+// asked for Connection: close: the header sorted by name, then "Connection: close".
+func (h *hijacked) WriteHeader(code int) {
+	if h.wrote {
+		return
+	}
+	h.wrote = true
+	delete(h.header, "Connection")
+	var b strings.Builder
+	if h.proto11 {
+		b.WriteString("HTTP/1.1 ")
+	} else {
+		b.WriteString("HTTP/1.0 ")
+	}
+	b.WriteString(strconv.Itoa(code))
+	b.WriteByte(' ')
+	b.WriteString(http.StatusText(code))
+	b.WriteString("\r\n")
+	_ = h.header.Write(&b)
+	if h.proto11 {
+		b.WriteString("Connection: close\r\n")
+	}
+	b.WriteString("\r\n")
+	_, h.writeErr = io.WriteString(h.conn, b.String())
+}
+
+func (h *hijacked) Write(p []byte) (int, error) {
+	if !h.wrote {
+		h.WriteHeader(http.StatusOK)
+	}
+	if h.writeErr != nil {
+		return 0, h.writeErr
+	}
+	return h.conn.Write(p)
+}
+
+// Read reads the declared body: first what net/http already buffered, then straight from the
+// socket into p, never more than declared.
+func (h *hijacked) Read(p []byte) (int, error) {
+	if h.left <= 0 {
+		return 0, io.EOF
+	}
+	if h.expect {
+		h.expect = false
+		if _, err := io.WriteString(h.conn, "HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
+			return 0, err
+		}
+	}
+	p = p[:min(int64(len(p)), h.left)]
+	var n int
+	var err error
+	if b := h.br.Buffered(); b > 0 {
+		n, err = h.br.Read(p[:min(len(p), b)])
+	} else {
+		n, err = h.conn.Read(p)
+	}
+	h.left -= int64(n)
+	if err == io.EOF && h.left > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+// finish zeroes every buffer net/http used for the connection and closes it.
+func (h *hijacked) finish() {
+	wipeReader(h.br)
+	wipeWriter(h.bw)
+	// A refused body may still be on its way: closing with it unread would reset the
+	// connection, and the client could lose the answer. Half-close and let it arrive unread.
+	if h.left != 0 && !h.expect {
+		if cw, ok := h.conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+			time.Sleep(rstAvoidance)
+		}
+	}
+	_ = h.conn.Close()
+}
+
+// serve runs fn with a ResponseWriter on the hijacked connection that keeps the header
+// contract, answers the uniform 500 if fn panics before answering, and finishes the
+// connection. Nothing is printed either way.
+func (s *server) serveHijacked(h *hijacked, isAPI bool, fn func(w http.ResponseWriter)) {
+	rec := &recorder{ResponseWriter: h}
+	resetHeaders(h.header)
+	defer func() {
+		if v := recover(); v != nil && !rec.wrote {
+			resetHeaders(h.header)
+			if isAPI {
+				s.writeJSON(rec, http.StatusInternalServerError, s.internalBody)
+			} else {
+				s.writeHTML(rec, http.StatusInternalServerError, s.errorPage)
+			}
+		}
+		h.finish()
+	}()
+	fn(rec)
+}
+
+// zeros reads as an endless run of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// wipeReader overwrites the whole internal buffer of br, not only its unread part: the
+// request line, headers and body prefix it held earlier are in the same array. Reset keeps
+// the array; filling it from zeros overwrites every byte.
+func wipeReader(br *bufio.Reader) {
+	if br == nil {
+		return
+	}
+	if n := br.Buffered(); n > 0 {
+		p, _ := br.Peek(n)
+		clear(p)
+	}
+	br.Reset(zeros{})
+	_, _ = br.Peek(br.Size())
+	br.Reset(zeros{})
+}
+
+// wipeWriter overwrites the whole internal buffer of bw, which held earlier answers on the
+// same connection.
+func wipeWriter(bw *bufio.Writer) {
+	if bw == nil {
+		return
+	}
+	bw.Reset(io.Discard)
+	clear(bw.AvailableBuffer()[:bw.Available()])
+}
