@@ -64,12 +64,13 @@ func Seal(w io.Writer, key []byte, kind byte, r io.Reader, paddedLen int64) erro
 	var prefix [prefixSize]byte
 	copy(entry[:], rnd[:16])
 	copy(prefix[:], rnd[16:])
-	return SealWith(w, key, kind, entry, prefix, r, paddedLen)
+	return sealWith(w, key, kind, entry, prefix, r, paddedLen)
 }
 
-// SealWith is Seal with a caller-chosen entry nonce and prefix. Reusing a prefix under the
-// same key repeats GCM nonces and destroys confidentiality: use it for test vectors only.
-func SealWith(w io.Writer, key []byte, kind byte, entryNonce [16]byte, prefix [7]byte, r io.Reader, paddedLen int64) error {
+// sealWith is Seal with a caller-chosen entry nonce and prefix. Reusing a prefix under the
+// same key repeats GCM nonces and destroys confidentiality, so it is not exported: only Seal
+// (fresh randomness every call) and the package's own vector tests reach it.
+func sealWith(w io.Writer, key []byte, kind byte, entryNonce [16]byte, prefix [7]byte, r io.Reader, paddedLen int64) error {
 	if paddedLen < 1 || (paddedLen-1)/ChunkSize >= math.MaxUint32 {
 		return fmt.Errorf("protocol: seal: padded length %d: %w", paddedLen, ErrLength)
 	}

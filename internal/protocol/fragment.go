@@ -52,3 +52,17 @@ func ParseFragment(s string) (Fragment, error) {
 	copy(f.Secret[:], b[2:])
 	return f, nil
 }
+
+// ParseManageFragment parses a manage link's fragment: ParseFragment, and the flags must be
+// zero. A manage secret never carries the PIN flag, so a fragment with it is a note link
+// pasted in the wrong place, and its secret K must not be sent to the server as M.
+func ParseManageFragment(s string) (Fragment, error) {
+	f, err := ParseFragment(s)
+	if err != nil {
+		return Fragment{}, err
+	}
+	if f.Flags != 0 {
+		return Fragment{}, fmt.Errorf("%w: flags of a manage link", ErrFragment)
+	}
+	return f, nil
+}

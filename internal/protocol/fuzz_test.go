@@ -71,7 +71,7 @@ func FuzzNormalizePIN(f *testing.F) {
 func FuzzOpen(f *testing.F) {
 	key := seq(7, 32)
 	var b bytes.Buffer
-	_ = SealWith(&b, key, KindNote, [16]byte{1}, [7]byte{2}, bytes.NewReader([]byte("hello")), 5)
+	_ = sealWith(&b, key, KindNote, [16]byte{1}, [7]byte{2}, bytes.NewReader([]byte("hello")), 5)
 	f.Add(b.Bytes())
 	f.Add(b.Bytes()[:HeaderSize])
 	f.Add([]byte{})
@@ -85,7 +85,7 @@ func FuzzOpen(f *testing.F) {
 		var prefix [7]byte
 		copy(entry[:], env[2:18])
 		copy(prefix[:], env[18:HeaderSize])
-		if err := SealWith(&again, key, KindNote, entry, prefix, &out, int64(out.Len())); err != nil ||
+		if err := sealWith(&again, key, KindNote, entry, prefix, &out, int64(out.Len())); err != nil ||
 			!bytes.Equal(again.Bytes(), env) {
 			t.Fatalf("accepted an envelope that does not re-seal to itself")
 		}

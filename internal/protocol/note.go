@@ -1,7 +1,6 @@
 package protocol
 
 import (
-	"bytes"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -145,19 +144,52 @@ func ReaderTokens(K []byte, typedPIN string) (gate, open, destruct []byte) {
 }
 
 // OpenNote decrypts and parses a whole note in memory. typedPIN is "" for a note without PIN.
+// The plaintext is held in one buffer, sized up front when r reports its length (as
+// *bytes.Reader does) and zeroed as it grows, and zeroed at once on every error, so a failed
+// or tampered open leaves no decrypted bytes behind. On success the file slices alias that
+// buffer: the caller owns them and should clear them when done.
 func OpenNote(r io.Reader, K []byte, typedPIN string) (*Manifest, [][]byte, error) {
+	var buf wipeBuffer
+	return openNote(&buf, r, K, typedPIN)
+}
+
+// openNote is OpenNote into buf, which tests inspect after an error.
+func openNote(buf *wipeBuffer, r io.Reader, K []byte, typedPIN string) (*Manifest, [][]byte, error) {
 	var p []byte
 	if typedPIN != "" {
 		p = StretchPIN(K, typedPIN)
 	}
-	var buf bytes.Buffer
-	if err := Open(&buf, PayloadKey(K, p), KindNote, r); err != nil {
-		clear(buf.Bytes())
+	kp := PayloadKey(K, p)
+	clear(p)
+	defer clear(kp)
+	if l, ok := r.(interface{ Len() int }); ok && l.Len() > HeaderSize {
+		// The plaintext is shorter than the envelope: one allocation, never a regrowth.
+		buf.grow(l.Len() - HeaderSize)
+	}
+	if err := Open(buf, kp, KindNote, r); err != nil {
+		buf.wipe()
 		return nil, nil, err
 	}
-	m, files, err := ParsePlaintext(buf.Bytes())
+	m, files, err := ParsePlaintext(buf.b)
 	if err != nil {
+		buf.wipe()
 		return nil, nil, err
 	}
 	return &m, files, nil
+}
+
+// Wipe zeroes K, M and every secret derived from them and forgets the PINs. Go strings
+// cannot be zeroed, so the normalised PIN strings are only dropped. Call it once the links
+// are shown and the note is sealed; s must not be used afterwards.
+func (s *NoteSecrets) Wipe() {
+	clear(s.K[:])
+	clear(s.M[:])
+	clear(s.p)
+	clear(s.dp)
+	clear(s.payloadCache)
+	if s.noDestruct != nil {
+		clear(s.noDestruct[:])
+	}
+	s.p, s.dp, s.payloadCache, s.noDestruct = nil, nil, nil, nil
+	s.PIN, s.DPIN = "", ""
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
+	"unicode/utf8"
 )
 
 // ManifestVersion is the "v" of every manifest of protocol version 1.
@@ -34,6 +36,16 @@ type FileInput struct {
 	R          io.Reader
 }
 
+// Limits a manifest must respect (SECURITY.md, "Plaintext"). Writers refuse to exceed them
+// and readers refuse a manifest that does, so a hostile note cannot make a reader buffer an
+// unbounded manifest or create an unbounded number of files.
+const (
+	// MaxManifest is the largest manifest in bytes (it holds the note's text).
+	MaxManifest = 64 << 20
+	// MaxFiles is the largest number of files in one note.
+	MaxFiles = 1000
+)
+
 // encodeManifest writes the manifest the way the browser's JSON.stringify does (no HTML
 // escaping, files always an array), so both implementations produce the same bytes for the
 // vectors. Go still escapes U+2028 and U+2029, which protocol.js does too.
@@ -41,9 +53,12 @@ func encodeManifest(text string, files []File) ([]byte, error) {
 	if files == nil {
 		files = []File{}
 	}
+	if len(files) > MaxFiles {
+		return nil, fmt.Errorf("protocol: %d files, at most %d: %w", len(files), MaxFiles, ErrLength)
+	}
 	for _, f := range files {
-		if f.Size < 0 {
-			return nil, fmt.Errorf("protocol: file %q: negative size: %w", f.Name, ErrLength)
+		if f.Size < 0 || f.Size > maxSafeInt {
+			return nil, fmt.Errorf("protocol: file %q: size %d: %w", f.Name, f.Size, ErrLength)
 		}
 	}
 	var b bytes.Buffer
@@ -53,8 +68,8 @@ func encodeManifest(text string, files []File) ([]byte, error) {
 		return nil, fmt.Errorf("protocol: manifest: %w", err)
 	}
 	m := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
-	if len(m) > math.MaxUint32 {
-		return nil, fmt.Errorf("protocol: manifest too large: %w", ErrLength)
+	if len(m) > MaxManifest {
+		return nil, fmt.Errorf("protocol: manifest of %d bytes, at most %d: %w", len(m), MaxManifest, ErrLength)
 	}
 	return m, nil
 }
@@ -149,9 +164,6 @@ func (zeroReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// MaxManifest bounds the manifest a reader will buffer (it holds the note's text).
-const MaxManifest = 64 << 20
-
 // strictObject decodes a JSON object whose keys must be exactly want (case-sensitive, no
 // nulls), so the Go and browser readers accept the same manifests.
 func strictObject(b []byte, want ...string) (map[string]json.RawMessage, error) {
@@ -175,20 +187,106 @@ func strictObject(b []byte, want ...string) (map[string]json.RawMessage, error) 
 	return obj, nil
 }
 
+// maxSafeInt is the largest integer a browser's JSON numbers hold exactly.
+const maxSafeInt = 1<<53 - 1
+
+// safeInteger reads a JSON number the way the browser does: JSON.parse rounds the literal to
+// the nearest double (as strconv.ParseFloat does), and Number.isSafeInteger then asks for an
+// integral value of magnitude at most 2^53-1. So 1.0, 1e0 and 3.0 are integers here as there;
+// 1.5, 2^53 and 1e400 are not. Decoding into an int instead would refuse 1.0, which the
+// browser accepts, and the two readers would disagree about one authenticated plaintext.
+func safeInteger(raw json.RawMessage) (int64, bool) {
+	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
+		return 0, false // a string, boolean, array or object, never coerced
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, false
+	}
+	if math.IsInf(f, 0) || f != math.Trunc(f) || math.Abs(f) > maxSafeInt {
+		return 0, false
+	}
+	return int64(f), true
+}
+
+// hasLoneSurrogate reports whether the JSON text b escapes a UTF-16 surrogate that is not
+// half of a pair (like "\ud800"). Go's decoder turns one into U+FFFD and JSON.parse keeps it,
+// so the two clients would show different text: both refuse it instead. Backslashes occur in
+// valid JSON only as escapes inside strings, so scanning escapes in order is exact; invalid
+// JSON is refused by the decoder anyway.
+func hasLoneSurrogate(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if i+1 < len(b) && b[i+1] != 'u' {
+			i++ // a two-character escape, possibly an escaped backslash
+			continue
+		}
+		r, ok := hex4(b, i+2)
+		if !ok {
+			return false
+		}
+		i += 5
+		switch {
+		case r >= 0xdc00 && r <= 0xdfff:
+			return true
+		case r >= 0xd800 && r <= 0xdbff:
+			lo, ok := hex4(b, i+3)
+			if i+2 >= len(b) || b[i+1] != '\\' || b[i+2] != 'u' || !ok || lo < 0xdc00 || lo > 0xdfff {
+				return true
+			}
+			i += 6
+		}
+	}
+	return false
+}
+
+func hex4(b []byte, at int) (rune, bool) {
+	if at < 0 || at+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[at : at+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// decodeManifest applies the reader's rules of SECURITY.md ("Plaintext"): valid UTF-8 (so a
+// byte order mark is a JSON syntax error), no lone surrogate escapes, exactly the keys v,
+// text and files, v = 1, at most MaxFiles files of exactly name, type and size, sizes safe
+// integers ≥ 0.
 func decodeManifest(b []byte) (Manifest, error) {
 	bad := fmt.Errorf("protocol: manifest: %w", ErrFormat)
+	if !utf8.Valid(b) || hasLoneSurrogate(b) {
+		return Manifest{}, bad
+	}
 	obj, err := strictObject(b, "v", "text", "files")
 	if err != nil {
 		return Manifest{}, bad
 	}
 	var m Manifest
 	var files []json.RawMessage
-	if json.Unmarshal(obj["v"], &m.V) != nil || json.Unmarshal(obj["text"], &m.Text) != nil ||
-		json.Unmarshal(obj["files"], &files) != nil {
+	v, ok := safeInteger(obj["v"])
+	if !ok || json.Unmarshal(obj["text"], &m.Text) != nil || json.Unmarshal(obj["files"], &files) != nil {
 		return Manifest{}, bad
 	}
-	if m.V != ManifestVersion {
+	if v != ManifestVersion {
 		return Manifest{}, fmt.Errorf("protocol: manifest: %w", ErrVersion)
+	}
+	m.V = int(v)
+	if len(files) > MaxFiles {
+		return Manifest{}, fmt.Errorf("protocol: manifest: more than %d files: %w", MaxFiles, ErrFormat)
 	}
 	m.Files = make([]File, 0, len(files))
 	for _, raw := range files {
@@ -197,8 +295,9 @@ func decodeManifest(b []byte) (Manifest, error) {
 			return Manifest{}, bad
 		}
 		var f File
-		if json.Unmarshal(fo["name"], &f.Name) != nil || json.Unmarshal(fo["type"], &f.Type) != nil ||
-			json.Unmarshal(fo["size"], &f.Size) != nil || f.Size < 0 || f.Size > maxSafeInt {
+		var ok bool
+		f.Size, ok = safeInteger(fo["size"])
+		if !ok || f.Size < 0 || json.Unmarshal(fo["name"], &f.Name) != nil || json.Unmarshal(fo["type"], &f.Type) != nil {
 			return Manifest{}, bad
 		}
 		m.Files = append(m.Files, f)
@@ -206,13 +305,23 @@ func decodeManifest(b []byte) (Manifest, error) {
 	return m, nil
 }
 
-// maxSafeInt is the largest integer a browser's JSON numbers hold exactly.
-const maxSafeInt = 1<<53 - 1
+// padTo returns the canonical plaintext length of a manifest of ml bytes and these files:
+// Padmé of the unpadded length. Sizes are at most 2^53-1 and there are at most MaxFiles of
+// them, so the sum cannot overflow.
+func padTo(ml int, files []File) (unpadded, padded int64) {
+	unpadded = int64(4 + ml)
+	for _, f := range files {
+		unpadded += f.Size
+	}
+	return unpadded, Padme(unpadded)
+}
 
 // ReadPlaintext parses a plaintext stream: it decodes the manifest, calls open for each file
-// and copies exactly that file's bytes to the writer it returns, then checks that everything
-// after the files is zero padding. It refuses sizes that overrun the stream and non-zero
-// padding; on error, callers must discard what was written.
+// and copies exactly that file's bytes to the writer it returns, then checks that exactly
+// Padmé(unpadded length) minus the unpadded length zero bytes follow and nothing else. It
+// refuses sizes that overrun the stream, non-zero padding and a non-canonical padded length;
+// on error, callers must discard what was written. Memory follows the bytes actually
+// present: a length prefix alone allocates nothing large.
 func ReadPlaintext(r io.Reader, open func(File) (io.Writer, error)) (Manifest, error) {
 	var lenb [4]byte
 	if _, err := io.ReadFull(r, lenb[:]); err != nil {
@@ -222,11 +331,15 @@ func ReadPlaintext(r io.Reader, open func(File) (io.Writer, error)) (Manifest, e
 	if ml > MaxManifest {
 		return Manifest{}, fmt.Errorf("protocol: plaintext: manifest too large: %w", ErrFormat)
 	}
-	mb := make([]byte, ml)
-	if _, err := io.ReadFull(r, mb); err != nil {
+	var mb wipeBuffer
+	defer mb.wipe()
+	if _, err := mb.ReadFrom(io.LimitReader(r, int64(ml))); err != nil {
+		return Manifest{}, fmt.Errorf("protocol: plaintext: %w", err)
+	}
+	if len(mb.b) != int(ml) {
 		return Manifest{}, fmt.Errorf("protocol: plaintext: manifest overruns: %w", ErrFormat)
 	}
-	m, err := decodeManifest(mb)
+	m, err := decodeManifest(mb.b)
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -243,21 +356,31 @@ func ReadPlaintext(r io.Reader, open func(File) (io.Writer, error)) (Manifest, e
 			return Manifest{}, fmt.Errorf("protocol: plaintext: file overruns: %w", ErrFormat)
 		}
 	}
+	unpadded, padded := padTo(int(ml), m.Files)
+	// One byte more than the padding is read, to see a longer stream without reading all of it.
+	want := padded - unpadded
+	pad := io.LimitReader(r, want+1)
 	buf := make([]byte, 32<<10)
+	var got int64
 	for {
-		n, err := r.Read(buf)
+		n, err := pad.Read(buf)
+		got += int64(n)
 		for _, c := range buf[:n] {
 			if c != 0 {
 				return Manifest{}, fmt.Errorf("protocol: plaintext: padding not zero: %w", ErrFormat)
 			}
 		}
 		if errors.Is(err, io.EOF) {
-			return m, nil
+			break
 		}
 		if err != nil {
 			return Manifest{}, err
 		}
 	}
+	if got != want {
+		return Manifest{}, fmt.Errorf("protocol: plaintext: padded length is not Padmé: %w", ErrFormat)
+	}
+	return m, nil
 }
 
 // ParsePlaintext is ReadPlaintext over bytes in memory; the file slices alias p.
@@ -266,6 +389,9 @@ func ParsePlaintext(p []byte) (Manifest, [][]byte, error) {
 		return Manifest{}, nil, fmt.Errorf("protocol: plaintext: %w", ErrFormat)
 	}
 	ml := uint64(binary.BigEndian.Uint32(p))
+	if ml > MaxManifest {
+		return Manifest{}, nil, fmt.Errorf("protocol: plaintext: manifest too large: %w", ErrFormat)
+	}
 	if ml > uint64(len(p)-4) {
 		return Manifest{}, nil, fmt.Errorf("protocol: plaintext: manifest overruns: %w", ErrFormat)
 	}
@@ -286,6 +412,9 @@ func ParsePlaintext(p []byte) (Manifest, [][]byte, error) {
 		if c != 0 {
 			return Manifest{}, nil, fmt.Errorf("protocol: plaintext: padding not zero: %w", ErrFormat)
 		}
+	}
+	if _, padded := padTo(int(ml), m.Files); int64(len(p)) != padded {
+		return Manifest{}, nil, fmt.Errorf("protocol: plaintext: padded length is not Padmé: %w", ErrFormat)
 	}
 	return m, out, nil
 }

@@ -38,30 +38,41 @@ func TestFragmentRoundTrip(t *testing.T) {
 	}
 }
 
-// The digit mapping assumes the Nd table is made of whole runs of ten with stride 1; check
-// that for the Unicode tables this Go was built with, and that every value is right.
+// The frozen digit table: sorted runs of ten that never overlap, each a run of decimal
+// digits 0-9 in this Go's Unicode tables (digits are never removed from Unicode, so this holds
+// for every later version too), exactly the Nd category when this Go has Unicode 15.0.0, and
+// digitValue accepts exactly the table's code points over the whole code space.
 func TestDigitTable(t *testing.T) {
-	count := 0
-	check := func(lo, hi, stride uint32) {
-		assert.Equal(t, uint32(1), stride, "range %x", lo)
-		assert.Zero(t, (hi-lo+1)%10, "range %x-%x", lo, hi)
-		for r := lo; r <= hi; r++ {
-			v, ok := digitValue(rune(r))
-			require.True(t, ok)
-			assert.Equal(t, byte((r-lo)%10), v)
-			count++
+	require.Len(t, digitZeros, 68)
+	inTable := map[rune]byte{}
+	for i, z := range digitZeros {
+		if i > 0 {
+			require.GreaterOrEqual(t, z, digitZeros[i-1]+10, "sorted, no overlap at %x", z)
+		}
+		for d := rune(0); d < 10; d++ {
+			require.True(t, unicode.Is(unicode.Nd, z+d), "%x is Nd", z+d)
+			inTable[z+d] = byte(d)
 		}
 	}
-	for _, r := range unicode.Nd.R16 {
-		check(uint32(r.Lo), uint32(r.Hi), uint32(r.Stride))
+	if unicode.Version == "15.0.0" {
+		nd := map[rune]bool{}
+		for r := rune(0); r <= unicode.MaxRune; r++ {
+			if unicode.Is(unicode.Nd, r) {
+				nd[r] = true
+			}
+		}
+		assert.Len(t, nd, len(inTable), "the table is Unicode 15.0's Nd, no more, no less")
+		for r := range nd {
+			_, ok := inTable[r]
+			assert.True(t, ok, "%x", r)
+		}
 	}
-	for _, r := range unicode.Nd.R32 {
-		check(r.Lo, r.Hi, r.Stride)
-	}
-	assert.True(t, count > 500, "Nd has hundreds of digits")
-	for _, r := range "aZ ½²Ⅻ٫-" {
-		_, ok := digitValue(r)
-		assert.False(t, ok, "%q", r)
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		v, ok := digitValue(r)
+		want, in := inTable[r]
+		if ok != in || v != want {
+			t.Fatalf("digitValue(%x) = %d, %v; want %d, %v", r, v, ok, want, in)
+		}
 	}
 }
 
@@ -295,4 +306,128 @@ func TestErrorsAreClassified(t *testing.T) {
 	for _, e := range []error{ErrVersion, ErrKind, ErrTrailing} {
 		assert.True(t, errors.Is(e, ErrFormat), e.Error())
 	}
+}
+
+// Review L6 and L4: writers refuse what readers would refuse, more than MaxFiles files or a
+// manifest over MaxManifest bytes; readers refuse a well-formed, canonically padded
+// plaintext whose manifest is one byte over the cap.
+func TestManifestLimits(t *testing.T) {
+	files := make([]FileInput, MaxFiles+1)
+	for i := range files {
+		files[i] = FileInput{R: strings.NewReader("")}
+	}
+	_, _, err := PlaintextReader("", files)
+	assert.ErrorIs(t, err, ErrLength)
+	_, err = SealedNoteLen("", make([]File, MaxFiles+1))
+	assert.ErrorIs(t, err, ErrLength)
+	_, err = SealedNoteLen("", make([]File, MaxFiles))
+	assert.NoError(t, err)
+	_, err = PlaintextLen("", []File{{Size: maxSafeInt + 1}})
+	assert.ErrorIs(t, err, ErrLength, "a size the browser cannot read exactly")
+
+	empty := len(`{"v":1,"text":"","files":[]}`)
+	_, err = PlaintextLen(strings.Repeat("a", MaxManifest-empty), nil)
+	assert.NoError(t, err, "exactly MaxManifest")
+	_, err = PlaintextLen(strings.Repeat("a", MaxManifest-empty+1), nil)
+	assert.ErrorIs(t, err, ErrLength, "one byte over")
+
+	over := canonical(`{"v":1,"text":"` + strings.Repeat("a", MaxManifest-empty+1) + `","files":[]}`)
+	_, _, err = ParsePlaintext(over)
+	assert.ErrorIs(t, err, ErrFormat)
+	_, err = ReadPlaintext(bytes.NewReader(over), func(File) (io.Writer, error) { return io.Discard, nil })
+	assert.ErrorIs(t, err, ErrFormat)
+}
+
+// Review L5: the padded length must be exactly Padmé of the unpadded length; ReadPlaintext
+// reads at most one byte past it, so an endless stream of zeros fails at once.
+func TestPaddingLengthIsCanonical(t *testing.T) {
+	good := canonical(`{"v":1,"text":"abc","files":[]}`)
+	require.Len(t, good, 36)
+	_, _, err := ParsePlaintext(good)
+	require.NoError(t, err)
+	for _, n := range []int{35, 37, 40, 64} {
+		p := make([]byte, n)
+		copy(p, good)
+		_, _, err := ParsePlaintext(p)
+		assert.ErrorIs(t, err, ErrFormat, "length %d", n)
+		_, err = ReadPlaintext(bytes.NewReader(p), func(File) (io.Writer, error) { return io.Discard, nil })
+		assert.ErrorIs(t, err, ErrFormat, "length %d", n)
+	}
+	counted := &countingReader{r: io.MultiReader(bytes.NewReader(good), zeroReader{})}
+	_, err = ReadPlaintext(counted, func(File) (io.Writer, error) { return io.Discard, nil })
+	assert.ErrorIs(t, err, ErrFormat)
+	assert.EqualValues(t, len(good)+1, counted.n)
+}
+
+func TestParseManageFragment(t *testing.T) {
+	s, err := NewNoteSecrets("123456", "")
+	require.NoError(t, err)
+	m, err := ParseManageFragment("#" + s.ManageFragment().String())
+	require.NoError(t, err)
+	assert.Equal(t, s.M, m.Secret)
+	_, err = ParseManageFragment(s.Fragment().String())
+	assert.ErrorIs(t, err, ErrFragment, "a note link with a PIN is not a manage link")
+	_, err = ParseFragment(s.Fragment().String())
+	assert.NoError(t, err)
+}
+
+// wipeBuffer zeroes the array it leaves behind each time it grows.
+func TestWipeBufferZeroesWhatItLeaves(t *testing.T) {
+	var w wipeBuffer
+	_, _ = w.Write(bytes.Repeat([]byte{7}, 100))
+	old := w.b[:cap(w.b)]
+	_, _ = w.Write(bytes.Repeat([]byte{8}, cap(w.b)))
+	assert.Equal(t, make([]byte, len(old)), old, "old array zeroed")
+	assert.Equal(t, append(bytes.Repeat([]byte{7}, 100), bytes.Repeat([]byte{8}, len(old))...), w.b)
+	w.wipe()
+	assert.Empty(t, w.b)
+	assert.Equal(t, make([]byte, cap(w.b)), w.b[:cap(w.b)])
+}
+
+// Review L8: OpenNote sizes its buffer from the envelope once and zeroes it on every error,
+// after an authentication failure (chunk 0 was already decrypted into it) and after a
+// plaintext that decrypts but does not parse.
+func TestOpenNoteWipesOnError(t *testing.T) {
+	K := seq(0x41, 32)
+	kp := PayloadKey(K, nil)
+	pt, _ := notePlaintext(t, strings.Repeat("s", 2*ChunkSize), nil)
+	env := sealBytes(t, kp, KindNote, pt)
+	tampered := bytes.Clone(env)
+	tampered[len(tampered)-1] ^= 1
+	badPlain := bytes.Clone(pt)
+	badPlain[len(badPlain)-1] = 1 // non-zero padding
+	envBad := sealBytes(t, kp, KindNote, badPlain)
+	for name, c := range map[string]struct {
+		env  []byte
+		want error
+	}{"auth": {tampered, ErrAuth}, "parse": {envBad, ErrFormat}} {
+		var w wipeBuffer
+		_, _, err := openNote(&w, bytes.NewReader(c.env), K, "")
+		require.ErrorIs(t, err, c.want, name)
+		// One allocation of exactly the envelope's length minus the header: the buffer never
+		// grew, so no copy was left behind, and the one array is all zeros.
+		assert.Equal(t, len(c.env)-HeaderSize, cap(w.b), name)
+		assert.Empty(t, w.b, name)
+		assert.Equal(t, make([]byte, cap(w.b)), w.b[:cap(w.b)], "%s: buffer zeroed", name)
+	}
+	_, _, err := OpenNote(bytes.NewReader(env), K, "")
+	require.NoError(t, err)
+}
+
+func TestNoteSecretsWipe(t *testing.T) {
+	s, err := NewNoteSecrets("123456", "654321")
+	require.NoError(t, err)
+	_ = s.Hashes()
+	p, dp, kp := s.p, s.dp, s.PayloadKey()
+	require.NotEmpty(t, p)
+	s.Wipe()
+	zero := make([]byte, KeySize)
+	assert.Equal(t, [32]byte{}, s.K)
+	assert.Equal(t, [32]byte{}, s.M)
+	assert.Equal(t, zero, p)
+	assert.Equal(t, zero, dp)
+	assert.Equal(t, zero, kp)
+	assert.Empty(t, s.PIN)
+	assert.Empty(t, s.DPIN)
+	assert.Nil(t, s.payloadCache)
 }

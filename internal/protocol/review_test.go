@@ -1,13 +1,12 @@
 package protocol
 
-// Review tests (protocol review). Tests named TestReviewDefect* FAIL on purpose: each shows a
-// confirmed defect described in the review report, and passes once it is fixed. Every other
-// test here is a characterisation test that passes and pins behaviour the review checked.
+// Review tests (protocol review). The tests that showed confirmed defects (once named
+// TestReviewDefect*) pass since the fixes and stay as regression tests; every other test here
+// is a characterisation test that pins behaviour the review checked.
 
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"io"
 	"math"
@@ -21,20 +20,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// plain builds u32 len ‖ manifest ‖ tail.
-func reviewPlain(manifest []byte, tail ...byte) []byte {
-	b := binary.BigEndian.AppendUint32(nil, uint32(len(manifest)))
-	return append(append(b, manifest...), tail...)
-}
+// reviewPlain builds u32 len ‖ manifest ‖ tail, zero-padded to the canonical Padmé length.
+func reviewPlain(manifest []byte, tail ...byte) []byte { return canonical(string(manifest), tail...) }
 
-// DEFECT (low): JSON.parse in the browser reads 1.0, 1e0 and 3.0 as the integers 1 and 3, so
-// protocol.js accepts these manifests (static/test/review.test.js pins that); Go's
-// encoding/json refuses to put "1.0" into an int, so the Go reader refuses the same
-// authenticated plaintext. SECURITY.md: "the two implementations report the same error class
-// for the same damaged input". Fix (Go side, the only side that can see the lexical form):
-// decode v and size as float64 and require an integral value in [0, 2^53-1], which is exactly
-// what Number.isSafeInteger does; add these forms to the plaintexts vectors.
-func TestReviewDefectManifestNumberFormsAgreeWithBrowser(t *testing.T) {
+// Regression (review L1): JSON.parse in the browser reads 1.0, 1e0 and 3.0 as the integers 1
+// and 3, so protocol.js accepts these manifests (static/test/review.test.js pins that). Go's
+// encoding/json refused to put "1.0" into an int, so the two readers disagreed about one
+// authenticated plaintext. Go now reads numbers as the browser does (safeInteger); the forms
+// are in the plaintext_accepted vectors.
+func TestManifestNumberFormsAgreeWithBrowser(t *testing.T) {
 	for _, c := range []struct {
 		name, manifest string
 		tail           []byte
@@ -44,14 +38,22 @@ func TestReviewDefectManifestNumberFormsAgreeWithBrowser(t *testing.T) {
 		{"size as 3.0", `{"v":1,"text":"","files":[{"name":"a","type":"b","size":3.0}]}`, []byte{1, 2, 3}},
 		{"size as 3e0", `{"v":1,"text":"","files":[{"name":"a","type":"b","size":3e0}]}`, []byte{1, 2, 3}},
 	} {
-		_, _, err := ParsePlaintext(reviewPlain([]byte(c.manifest), c.tail...))
-		assert.NoError(t, err, "%s: protocol.js accepts this manifest, Go refuses it", c.name)
+		p := reviewPlain([]byte(c.manifest), c.tail...)
+		m, _, err := ParsePlaintext(p)
+		require.NoError(t, err, "%s: protocol.js accepts this manifest", c.name)
+		assert.Equal(t, 1, m.V)
+		m2, err := ReadPlaintext(bytes.NewReader(p), func(File) (io.Writer, error) { return io.Discard, nil })
+		require.NoError(t, err, c.name)
+		assert.Equal(t, m, m2)
+		if c.tail != nil {
+			assert.EqualValues(t, 3, m.Files[0].Size)
+		}
 	}
 }
 
-// Characterisation: a UTF-8 byte order mark before the manifest JSON is refused by Go. The
-// browser's TextDecoder strips it silently and accepts (review.test.js has the failing twin).
-func TestReviewManifestBOMRefusedByGo(t *testing.T) {
+// Regression (review L2): a UTF-8 byte order mark before the manifest JSON is refused by both
+// readers (the browser's TextDecoder used to strip it silently; review.test.js has the twin).
+func TestManifestBOMRefused(t *testing.T) {
 	m := append([]byte{0xef, 0xbb, 0xbf}, `{"v":1,"text":"bom","files":[]}`...)
 	_, _, err := ParsePlaintext(reviewPlain(m))
 	assert.ErrorIs(t, err, ErrFormat)
@@ -59,21 +61,25 @@ func TestReviewManifestBOMRefusedByGo(t *testing.T) {
 	assert.ErrorIs(t, err, ErrFormat)
 }
 
-// Characterisation (nit): both readers accept invalid UTF-8 and unpaired surrogate escapes in
-// the manifest but decode them differently, so one note shows different text in the Go
-// client and the browser. Go replaces each bad byte: E2 82 becomes two U+FFFD; WHATWG
-// TextDecoder makes one U+FFFD of the maximal subpart. Go turns "\ud800" into U+FFFD; JSON.parse
-// keeps a lone surrogate. Suggested fix: refuse invalid UTF-8 in both (utf8.Valid in Go,
-// TextDecoder {fatal: true} in JS) and refuse unpaired surrogate escapes.
-func TestReviewManifestInvalidUTF8DecodedDifferently(t *testing.T) {
-	m := append(append([]byte(`{"v":1,"text":"`), 0xe2, 0x82), `","files":[]}`...)
-	got, _, err := ParsePlaintext(reviewPlain(m))
+// Regression (review nit, fixed with L2): both readers used to accept invalid UTF-8 and
+// unpaired surrogate escapes in the manifest but decode them differently (Go: two U+FFFD for
+// E2 82 and U+FFFD for "\ud800"; the browser: one U+FFFD and a lone surrogate), so one note
+// showed different text in the two clients. Both refuse them now.
+func TestManifestInvalidUTF8AndLoneSurrogatesRefused(t *testing.T) {
+	for _, m := range [][]byte{
+		append(append([]byte(`{"v":1,"text":"`), 0xe2, 0x82), `","files":[]}`...),
+		[]byte(`{"v":1,"text":"\ud800","files":[]}`),
+		[]byte(`{"v":1,"text":"\udfff\ud800","files":[]}`),
+		[]byte(`{"v":1,"text":"x\ud800\\udc00","files":[]}`), // the second is an escaped backslash
+	} {
+		_, _, err := ParsePlaintext(reviewPlain(m))
+		assert.ErrorIs(t, err, ErrFormat, "%q", m)
+		_, err = ReadPlaintext(bytes.NewReader(reviewPlain(m)), func(File) (io.Writer, error) { return io.Discard, nil })
+		assert.ErrorIs(t, err, ErrFormat, "%q", m)
+	}
+	got, _, err := ParsePlaintext(reviewPlain([]byte(`{"v":1,"text":"\ud83d\ude00 \\ud800","files":[]}`)))
 	require.NoError(t, err)
-	assert.Equal(t, "\ufffd\ufffd", got.Text, "browser gives a single U+FFFD")
-
-	got, _, err = ParsePlaintext(reviewPlain([]byte(`{"v":1,"text":"\ud800","files":[]}`)))
-	require.NoError(t, err)
-	assert.Equal(t, "\ufffd", got.Text, "browser keeps the lone surrogate")
+	assert.Equal(t, "😀 \\ud800", got.Text, "a pair, and an escaped backslash before u")
 }
 
 // Characterisation: whitespace cannot smuggle a null past the strict key check.
@@ -89,11 +95,10 @@ func TestReviewManifestNullWithWhitespaceRefused(t *testing.T) {
 	}
 }
 
-// DEFECT (low): ReadPlaintext allocates the declared manifest length (up to MaxManifest,
-// 64 MiB) before it knows a single manifest byte exists: four hostile bytes cost 64 MiB.
-// Fix: read the manifest with io.ReadAll(io.LimitReader(r, int64(ml))) (or in 64 KiB steps)
-// and refuse when fewer than ml bytes arrive, so memory follows the bytes actually present.
-func TestReviewDefectReadPlaintextAllocatesDeclaredManifestLength(t *testing.T) {
+// Regression (review L4): ReadPlaintext used to allocate the declared manifest length (up to
+// MaxManifest, 64 MiB) before it knew a single manifest byte existed: four hostile bytes cost
+// 64 MiB. It now reads the manifest as it arrives, so memory follows the bytes present.
+func TestReadPlaintextMemoryFollowsInput(t *testing.T) {
 	hostile := []byte{0x03, 0xff, 0xff, 0xff} // declares a manifest of 64 MiB - 1
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -253,22 +258,19 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Characterisation (low, reported): the PIN digit table is the Unicode version of the Go
-// toolchain (15.0.0 for Go 1.26), while protocol.js uses the browser's ICU (Node 20: Unicode
-// 17; Firefox ESR 128 and 140 differ again). Digits added in Unicode 16 (Sunuwar U+11BF0,
-// Garay U+10D40, Outlined U+1CCF0, ...) are refused here and accepted by protocol.js, and
-// StretchPIN keeps them unmapped, so such a PIN set in a browser can never be typed into the
-// Go client (review.test.js has the failing twin). Fix: freeze an explicit table of Nd zero
-// code points in both implementations and put the full table in the vectors.
-func TestReviewPINDigitTableFollowsGoUnicodeVersion(t *testing.T) {
-	t.Logf("Go unicode.Version = %s", unicode.Version)
-	sunuwar := string([]rune{0x11BF1, 0x11BF2, 0x11BF3, 0x11BF4, 0x11BF5, 0x11BF6})
-	if unicode.Is(unicode.Nd, 0x11BF0) {
-		t.Skip("this Go has Unicode 16 or later; the disagreement moves to other digits")
+// Regression (review L3): the PIN digit table used to be the Unicode version of the Go
+// toolchain while protocol.js used the browser's ICU, so digits added in Unicode 16 (Sunuwar
+// U+11BF0, Garay U+10D40, Outlined U+1CCF0, Kirat Rai U+16D70) were accepted by one client and
+// refused by the other. Both now use the frozen Unicode 15.0 table (digitZeros, published as
+// pin.digit_zeros), whatever Unicode version the toolchain or browser has.
+func TestPINDigitTableIsFrozen(t *testing.T) {
+	t.Logf("Go unicode.Version = %s; the PIN table stays Unicode 15.0", unicode.Version)
+	for _, zero := range []rune{0x11BF0, 0x10D40, 0x1CCF0, 0x16D70} {
+		pin := string([]rune{zero + 1, zero + 2, zero + 3, zero + 4, zero + 5, zero + 6})
+		_, err := NormalizePIN(pin)
+		assert.ErrorIs(t, err, ErrPIN, "%x", zero)
+		assert.Equal(t, pin, mapDigits(pin), "not mapped before stretching either")
 	}
-	_, err := NormalizePIN(sunuwar)
-	assert.ErrorIs(t, err, ErrPIN)
-	assert.NotEqual(t, "123456", mapDigits(sunuwar))
 }
 
 // Characterisation: the PIN rules refuse every non-Nd lookalike a keyboard or paste may

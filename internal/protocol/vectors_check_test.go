@@ -51,8 +51,25 @@ func checkVectors(t *testing.T, v *vectors) {
 			_, err := ParseFragment(c.Input)
 			assert.ErrorIs(t, err, ErrFragment, "%s: %q", c.Why, c.Input)
 		}
+		// A manage link accepts exactly the valid fragments without flags.
+		require.Greater(t, len(v.Fragment.ManageInvalid), len(v.Fragment.Invalid))
+		for _, c := range v.Fragment.Valid {
+			got, err := ParseManageFragment(c.Encoded)
+			if c.Flags == 0 {
+				require.NoError(t, err)
+				assert.Equal(t, c.SecretHex, hx(got.Secret[:]))
+			} else {
+				assert.ErrorIs(t, err, ErrFragment, "flags %d", c.Flags)
+			}
+		}
+		for _, c := range v.Fragment.ManageInvalid {
+			_, err := ParseManageFragment(c.Input)
+			assert.ErrorIs(t, err, ErrFragment, "%s: %q", c.Why, c.Input)
+		}
 	})
 	t.Run("pin", func(t *testing.T) {
+		// The frozen digit table is exactly what the vectors publish for every client.
+		assert.Equal(t, v.PIN.DigitZeros, digitZeros[:])
 		for _, c := range v.PIN.Valid {
 			got, err := NormalizePIN(c.Input)
 			require.NoError(t, err, c.Input)
@@ -123,6 +140,10 @@ func checkVectors(t *testing.T, v *vectors) {
 			assert.Equal(t, Padme(int64(4+len(c.Manifest))+filesLen(t, c.Files)), n)
 			assert.EqualValues(t, len(c.Manifest), binary.BigEndian.Uint32(pt))
 			checkParsed(t, pt, c.Text, c.Files)
+		}
+		require.NotEmpty(t, v.Accepted)
+		for _, c := range v.Accepted {
+			checkParsed(t, unhex(t, c.PlaintextHex), c.Text, c.Files)
 		}
 		for _, c := range v.BadPlain {
 			_, _, err := ParsePlaintext(unhex(t, c.PlaintextHex))

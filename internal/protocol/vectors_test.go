@@ -2,14 +2,17 @@ package protocol
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
-	"github.com/stretchr/testify/require"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/vectors.json from the implementation")
@@ -29,6 +32,7 @@ type vectors struct {
 	Envelopes  []vEnvelope  `json:"envelopes"`
 	Tamper     []vTamper    `json:"tamper"`
 	Plaintexts []vPlaintext `json:"plaintexts"`
+	Accepted   []vAccepted  `json:"plaintext_accepted"`
 	BadPlain   []vBadPlain  `json:"plaintext_invalid"`
 	Notes      []vNote      `json:"notes"`
 }
@@ -50,7 +54,8 @@ type vFragments struct {
 		SecretHex string `json:"secret_hex"`
 		Encoded   string `json:"encoded"`
 	} `json:"valid"`
-	Invalid []vInvalid `json:"invalid"`
+	Invalid       []vInvalid `json:"invalid"`
+	ManageInvalid []vInvalid `json:"manage_invalid"`
 }
 
 type vInvalid struct {
@@ -63,7 +68,8 @@ type vPINs struct {
 		Input      string `json:"input"`
 		Normalized string `json:"normalized"`
 	} `json:"valid"`
-	Invalid []vInvalid `json:"invalid"`
+	Invalid    []vInvalid `json:"invalid"`
+	DigitZeros []rune     `json:"digit_zeros"`
 }
 
 type vCheckPINs struct {
@@ -126,6 +132,14 @@ type vPlaintext struct {
 	Files        []vFile `json:"files"`
 	Manifest     string  `json:"manifest"`
 	PlaintextHex string  `json:"plaintext_hex"`
+}
+
+// vAccepted is a plaintext no writer produces that every reader must accept, with this result.
+type vAccepted struct {
+	Name         string  `json:"name"`
+	PlaintextHex string  `json:"plaintext_hex"`
+	Text         string  `json:"text"`
+	Files        []vFile `json:"files"`
 }
 
 type vBadPlain struct {
@@ -206,7 +220,7 @@ func sealFixed(t *testing.T, key []byte, kind byte, entry, prefix []byte, pt []b
 	copy(e[:], entry)
 	copy(p[:], prefix)
 	var out bytes.Buffer
-	require.NoError(t, SealWith(&out, key, kind, e, p, bytes.NewReader(pt), int64(len(pt))))
+	require.NoError(t, sealWith(&out, key, kind, e, p, bytes.NewReader(pt), int64(len(pt))))
 	return out.Bytes()
 }
 
@@ -262,6 +276,11 @@ func generate(t *testing.T) *vectors {
 		{good[:44] + "A=", "padding"},
 		{" " + good[1:], "space"},
 	}
+	// A manage fragment is a fragment with flags 0: everything above, and the PIN flag.
+	v.Fragment.ManageInvalid = append([]vInvalid{
+		{good, "PIN flag on a manage link"},
+		{"#" + good, "PIN flag on a manage link, with #"},
+	}, v.Fragment.Invalid...)
 
 	for _, p := range [][2]string{
 		{"123456", "123456"}, {"0000000000", "0000000000"},
@@ -277,7 +296,15 @@ func generate(t *testing.T) *vectors {
 		{"", "empty"}, {"12345", "five digits"}, {"١٢٣٤٥", "five digits"}, {"123 456", "space"},
 		{"12345a", "letter"}, {"123456 ", "trailing space"}, {"１２３４５６-", "dash"},
 		{"½23456", "not a decimal digit (No)"}, {"Ⅻ23456", "letter number (Nl)"}, {"²³⁴⁵⁶⁷", "superscripts (No)"},
+		{"\U00011BF1\U00011BF2\U00011BF3\U00011BF4\U00011BF5\U00011BF6", "Sunuwar digits, Unicode 16.0: not in the frozen table"},
+		{"\U00010D41\U00010D42\U00010D43\U00010D44\U00010D45\U00010D46", "Garay digits, Unicode 16.0: not in the frozen table"},
+		{"\U0001CCF1\U0001CCF2\U0001CCF3\U0001CCF4\U0001CCF5\U0001CCF6", "outlined digits, Unicode 16.0: not in the frozen table"},
+		{"\U00016D71\U00016D72\U00016D73\U00016D74\U00016D75\U00016D76", "Kirat Rai digits, Unicode 16.0: not in the frozen table"},
+		{"12345\u065f", "the code point after a run of ten"},
+		{"12345\u1945", "the code point before a run of ten"},
+		{"12345\ufeff", "byte order mark"},
 	}
+	v.PIN.DigitZeros = digitZeros[:]
 
 	v.CheckPINs = []vCheckPINs{
 		{"", "", true}, {"123456", "", true}, {"123456", "654321", true},
@@ -335,11 +362,13 @@ func generate(t *testing.T) *vectors {
 	}{
 		{"empty text, no files", "", nil},
 		{"text and two files", "Meet at 6 \"sharp\" & bring <the> files — café ☕ \u2028 \u2029 \x01\t\b\f\x7f \\ / 😀", files},
+		{"the most files a note may have: 1000, all empty", "many", make([]vFile, MaxFiles)},
 	} {
 		pt, _ := notePlaintext(t, c.text, c.files)
 		ml := int(pt[0])<<24 | int(pt[1])<<16 | int(pt[2])<<8 | int(pt[3])
 		v.Plaintexts = append(v.Plaintexts, vPlaintext{c.name, c.text, c.files, string(pt[4 : 4+ml]), hx(pt)})
 	}
+	v.Accepted = acceptedPlaintexts(t)
 	v.BadPlain = badPlaintexts(t)
 
 	v.Notes = []vNote{
@@ -413,29 +442,107 @@ func assemble(t *testing.T, envs []vEnvelope, parts []vPart) []byte {
 	return out
 }
 
+// canonical lays out u32 len ‖ manifest ‖ tail and pads it with zeros to Padmé of that
+// length: the only padded length a reader accepts.
+func canonical(manifest string, tail ...byte) []byte {
+	b := binary.BigEndian.AppendUint32(nil, uint32(len(manifest)))
+	b = append(append(b, manifest...), tail...)
+	return append(b, make([]byte, Padme(int64(len(b)))-int64(len(b)))...)
+}
+
+// acceptedPlaintexts are manifests no writer produces but the browser's JSON.parse reads as
+// valid ones, so the Go reader must accept them too (SECURITY.md, "Plaintext").
+func acceptedPlaintexts(t *testing.T) []vAccepted {
+	t.Helper()
+	abc := []vFile{{Name: "a", Type: "b", DataHex: "010203"}}
+	mk := func(name, manifest, text string, files []vFile) vAccepted {
+		var tail []byte
+		for _, f := range files {
+			tail = append(tail, unhex(t, f.DataHex)...)
+		}
+		if files == nil {
+			files = []vFile{}
+		}
+		return vAccepted{name, hx(canonical(manifest, tail...)), text, files}
+	}
+	file := func(size string) string {
+		return `{"v":1,"text":"","files":[{"name":"a","type":"b","size":` + size + `}]}`
+	}
+	return []vAccepted{
+		mk("v written as 1.0", `{"v":1.0,"text":"","files":[]}`, "", nil),
+		mk("v written as 1e0", `{"v":1e0,"text":"","files":[]}`, "", nil),
+		mk("v written as 0.1E+1", `{"v":0.1E+1,"text":"","files":[]}`, "", nil),
+		mk("v written as 1.0000000000000001 (the nearest double is 1)", `{"v":1.0000000000000001,"text":"","files":[]}`, "", nil),
+		mk("size written as 3.0", file("3.0"), "", abc),
+		mk("size written as 3e0", file("3e0"), "", abc),
+		mk("size written as 300e-2", file("300e-2"), "", abc),
+		mk("size written as -0 (zero)", file("-0"), "", []vFile{{Name: "a", Type: "b", DataHex: ""}}),
+		mk("size written as 1e-400 (underflows to zero)", file("1e-400"), "", []vFile{{Name: "a", Type: "b", DataHex: ""}}),
+		mk("whitespace around every token", " {\t\"v\" : 1 ,\n\"text\":\"x\",\r\"files\":[ ] } ", "x", nil),
+		mk("keys in another order", `{"files":[],"text":"y","v":1}`, "y", nil),
+		mk("escaped surrogate pair", `{"v":1,"text":"\ud83d\ude00","files":[]}`, "😀", nil),
+		mk("escaped backslash before a u", `{"v":1,"text":"\\ud800","files":[]}`, `\ud800`, nil),
+	}
+}
+
 func badPlaintexts(t *testing.T) []vBadPlain {
 	t.Helper()
-	mk := func(manifest string, tail ...byte) string {
-		b := []byte{byte(len(manifest) >> 24), byte(len(manifest) >> 16), byte(len(manifest) >> 8), byte(len(manifest))}
+	// Every invalid plaintext below is padded canonically unless padding is what it breaks,
+	// so it is refused for the reason its name gives.
+	mk := func(manifest string, tail ...byte) string { return hx(canonical(manifest, tail...)) }
+	ok := `{"v":1,"text":"hi","files":[{"name":"a","type":"b","size":3}]}`
+	okEmpty := `{"v":1,"text":"","files":[]}` // 28 bytes: unpadded 32, a Padmé size
+	ok35 := `{"v":1,"text":"abc","files":[]}` // 31 bytes: unpadded 35, Padmé 36
+	raw := func(manifest string, tail ...byte) string {
+		b := binary.BigEndian.AppendUint32(nil, uint32(len(manifest)))
 		return hx(append(append(b, manifest...), tail...))
 	}
-	ok := `{"v":1,"text":"hi","files":[{"name":"a","type":"b","size":3}]}`
+	okPadded := canonical(ok, 1, 2, 3)
+	nonZero := bytes.Clone(okPadded)
+	nonZero[len(nonZero)-1] = 1
+	many := make([]string, MaxFiles+1)
+	for i := range many {
+		many[i] = `{"name":"","type":"","size":0}`
+	}
+	tooMany := `{"v":1,"text":"","files":[` + strings.Join(many, ",") + `]}`
+	bom := string([]byte{0xef, 0xbb, 0xbf}) + okEmpty
 	return []vBadPlain{
 		{"shorter than the length prefix", "000000"},
 		{"manifest length overruns", hx([]byte{0, 0, 1, 0, '{', '}'})},
-		{"file size overruns", mk(ok, 1, 2)},
-		{"non-zero padding", mk(ok, 1, 2, 3, 0, 0, 1)},
+		{"manifest length over 64 MiB", hx(binary.BigEndian.AppendUint32(nil, MaxManifest+1))},
+		{"file size overruns", raw(ok, 1, 2)},
+		{"non-zero padding", hx(nonZero)},
+		{"padding one byte short", raw(ok35)},
+		{"padding one byte too long", raw(ok35, 0, 0)},
+		{"padding where none is due (unpadded length is a Padmé size)", raw(okEmpty, 0)},
+		{"padded to the next Padmé size", raw(okEmpty, make([]byte, int(Padme(33))-32)...)},
 		{"not JSON", mk(`{"v":1,`)},
 		{"manifest version 2", mk(`{"v":2,"text":"","files":[]}`)},
+		{"manifest version 1.5", mk(`{"v":1.5,"text":"","files":[]}`)},
+		{"manifest version as a string", mk(`{"v":"1","text":"","files":[]}`)},
 		{"unknown field", mk(`{"v":1,"text":"","files":[],"x":1}`)},
 		{"missing files", mk(`{"v":1,"text":""}`)},
 		{"key in another case", mk(`{"V":1,"text":"","files":[]}`)},
 		{"null text", mk(`{"v":1,"text":null,"files":[]}`)},
 		{"negative size", mk(`{"v":1,"text":"","files":[{"name":"a","type":"b","size":-1}]}`)},
+		{"negative size written as -1.0", mk(`{"v":1,"text":"","files":[{"name":"a","type":"b","size":-1.0}]}`)},
 		{"fractional size", mk(`{"v":1,"text":"","files":[{"name":"a","type":"b","size":1.5}]}`, 0, 0)},
+		{"size 2^53, not a safe integer", mk(`{"v":1,"text":"","files":[{"name":"a","type":"b","size":9007199254740992}]}`)},
+		{"size 2^53+1, read as 2^53", mk(`{"v":1,"text":"","files":[{"name":"a","type":"b","size":9007199254740993}]}`)},
+		{"size 1e400, infinite", mk(`{"v":1,"text":"","files":[{"name":"a","type":"b","size":1e400}]}`)},
 		{"size as string", mk(`{"v":1,"text":"","files":[{"name":"a","type":"b","size":"1"}]}`, 0)},
+		{"size as boolean", mk(`{"v":1,"text":"","files":[{"name":"a","type":"b","size":true}]}`, 0)},
 		{"trailing data after manifest JSON", mk(`{"v":1,"text":"","files":[]} {}`)},
 		{"manifest is an array", mk(`[]`)},
+		{"byte order mark before the manifest", mk(bom)},
+		{"invalid UTF-8 in the text", mk(`{"v":1,"text":"` + "\xe2\x82" + `","files":[]}`)},
+		{"UTF-8 encoded surrogate in the text", mk(`{"v":1,"text":"` + "\xed\xa0\x80" + `","files":[]}`)},
+		{"overlong UTF-8 in the text", mk(`{"v":1,"text":"` + "\xc0\xaf" + `","files":[]}`)},
+		{"lone high surrogate escape", mk(`{"v":1,"text":"\ud800","files":[]}`)},
+		{"lone low surrogate escape", mk(`{"v":1,"text":"\udc00x","files":[]}`)},
+		{"high surrogate escape before a non-surrogate escape", mk(`{"v":1,"text":"\ud800\u0041","files":[]}`)},
+		{"lone surrogate escape in a file name", mk(`{"v":1,"text":"","files":[{"name":"\uD800","type":"","size":0}]}`)},
+		{"1001 files, one more than allowed", mk(tooMany)},
 	}
 }
 

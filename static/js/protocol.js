@@ -21,6 +21,9 @@ export const FLAG_PIN = 0x01;
 export const PBKDF2_ITERATIONS = 300000;
 export const MIN_PIN_DIGITS = 6;
 export const MANIFEST_VERSION = 1;
+// Largest manifest in bytes and most files in one note (SECURITY.md, "Plaintext").
+export const MAX_MANIFEST = 64 * 1024 * 1024;
+export const MAX_FILES = 1000;
 
 const SEALED_CHUNK = CHUNK_SIZE + TAG_SIZE;
 const PREFIX_SIZE = 7;
@@ -152,19 +155,45 @@ export function parseFragment(s) {
   return { version: b[0], flags: b[1], secret: b.slice(2) };
 }
 
+// parseManageFragment is parseFragment for a manage link: the flags must be zero. A fragment
+// with the PIN flag is a note link pasted in the wrong place, and its K must never be sent
+// to the server as a manage secret.
+export function parseManageFragment(s) {
+  const f = parseFragment(s);
+  if (f.flags !== 0) fail('fragment', 'this is a note link, not a manage link');
+  return f;
+}
+
 // ---- PIN ----
 
-const ND = /^\p{Nd}$/u;
+// DIGIT_ZEROS is the frozen table of Unicode decimal digits (category Nd) of Unicode 15.0.0:
+// each entry is a zero that starts a run of ten digits, 0 to 9. It is frozen rather than read
+// from the browser's Unicode tables (\p{Nd}) because a PIN must normalise the same way in
+// every client for the life of a note: a digit added in a later Unicode version would be
+// accepted by a newer browser and refused, or stretched unmapped, by an older one or by the Go
+// client. internal/protocol holds the same table; the vectors (pin.digit_zeros) check both.
+export const DIGIT_ZEROS = Object.freeze([
+  0x30, 0x660, 0x6f0, 0x7c0, 0x966, 0x9e6, 0xa66, 0xae6, 0xb66, 0xbe6,
+  0xc66, 0xce6, 0xd66, 0xde6, 0xe50, 0xed0, 0xf20, 0x1040, 0x1090, 0x17e0,
+  0x1810, 0x1946, 0x19d0, 0x1a80, 0x1a90, 0x1b50, 0x1bb0, 0x1c40, 0x1c50, 0xa620,
+  0xa8d0, 0xa900, 0xa9d0, 0xa9f0, 0xaa50, 0xabf0, 0xff10, 0x104a0, 0x10d30, 0x11066,
+  0x110f0, 0x11136, 0x111d0, 0x112f0, 0x11450, 0x114d0, 0x11650, 0x116c0, 0x11730, 0x118e0,
+  0x11950, 0x11c50, 0x11d50, 0x11da0, 0x11f50, 0x16a60, 0x16ac0, 0x16b50, 0x1d7ce, 0x1d7d8,
+  0x1d7e2, 0x1d7ec, 0x1d7f6, 0x1e140, 0x1e2f0, 0x1e4f0, 0x1e950, 0x1fbf0,
+]);
 
-// digitValue of a Unicode decimal digit (category Nd), or -1. Unicode encodes decimal digits
-// in contiguous runs of ten from 0 to 9, so counting back to the start of the contiguous
-// Nd range and taking the distance modulo ten gives the value.
+// digitValue of a decimal digit of the frozen table, or -1.
 function digitValue(cp) {
-  if (cp >= 0x30 && cp <= 0x39) return cp - 0x30;
-  if (!ND.test(String.fromCodePoint(cp))) return -1;
-  let back = 0;
-  while (cp - back - 1 >= 0 && ND.test(String.fromCodePoint(cp - back - 1))) back++;
-  return back % 10;
+  let lo = 0;
+  let hi = DIGIT_ZEROS.length; // find the last zero <= cp
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (DIGIT_ZEROS[mid] <= cp) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo === 0) return -1;
+  const d = cp - DIGIT_ZEROS[lo - 1];
+  return d < 10 ? d : -1;
 }
 
 // mapDigits maps every Unicode decimal digit to ASCII and keeps everything else (what the
@@ -280,16 +309,28 @@ function aesKey(key, usage) {
   return subtle.importKey('raw', key, 'AES-GCM', false, [usage]);
 }
 
-// seal encrypts a padded plaintext as one envelope, chunk by chunk. The second argument
-// fixes the entry nonce and prefix for test vectors only: reusing them under one key
-// repeats GCM nonces.
-export async function seal({ key, kind, plaintext, onProgress }, fixed = {}) {
+// seal encrypts a padded plaintext as one envelope, chunk by chunk, with a fresh random
+// entry nonce and nonce prefix every call.
+export async function seal({ key, kind, plaintext, onProgress }) {
+  return sealWith({ key, kind, plaintext, onProgress }, randomBytes(16), randomBytes(PREFIX_SIZE));
+}
+
+// _sealForVectors is seal with a caller-chosen entry nonce and prefix, for the shared test
+// vectors ONLY: reusing a prefix under one key repeats GCM nonces and destroys
+// confidentiality. Pages must never import it.
+export async function _sealForVectors({ key, kind, plaintext }, { entryNonce, prefix }) {
+  if (!(entryNonce instanceof Uint8Array) || entryNonce.length !== 16) fail('length', 'entry nonce must be 16 bytes');
+  if (!(prefix instanceof Uint8Array) || prefix.length !== PREFIX_SIZE) fail('length', 'prefix must be 7 bytes');
+  return sealWith({ key, kind, plaintext }, entryNonce, prefix);
+}
+
+async function sealWith({ key, kind, plaintext, onProgress }, entryNonce, prefix) {
   if (!(plaintext instanceof Uint8Array) || plaintext.length < 1) fail('length', 'nothing to seal');
   const header = new Uint8Array(HEADER_SIZE);
   header[0] = VERSION;
   header[1] = kind;
-  header.set(fixed.entryNonce || randomBytes(16), 2);
-  header.set(fixed.prefix || randomBytes(PREFIX_SIZE), 18);
+  header.set(entryNonce, 2);
+  header.set(prefix, 18);
   const ck = await aesKey(key, 'encrypt');
   const n = plaintext.length;
   const out = new Uint8Array(sealedLength(n));
@@ -338,32 +379,38 @@ export async function open({ key, kind, ciphertext, onProgress }) {
   const lastLen = body - (chunks - 1) * SEALED_CHUNK;
   const total = lastLen > TAG_SIZE ? body - chunks * TAG_SIZE : (chunks - 1) * CHUNK_SIZE;
   const out = new Uint8Array(total);
-  const ck = await aesKey(key, 'decrypt');
-  let pos = HEADER_SIZE;
-  let done = 0;
-  for (let i = 0; ; i++) {
-    const remaining = ct.length - pos;
-    const last = remaining <= SEALED_CHUNK;
-    const chunk = ct.subarray(pos, pos + (last ? remaining : SEALED_CHUNK));
-    if (chunk.length < TAG_SIZE + 1) fail('truncated', 'the data is incomplete');
-    const pt = await tryDecrypt(ck, header, i, last, chunk);
-    if (pt === null) {
-      // A chunk that authenticates with the other last flag was moved to or from the end.
-      const other = await tryDecrypt(ck, header, i, !last, chunk);
-      if (other !== null) {
-        other.fill(0);
-        if (last) fail('truncated', 'the data is incomplete');
-        fail('format', 'bytes after the last chunk');
+  // Chunks are decrypted into out one by one; whatever ends the loop early (tampering, a
+  // cut, a failing WebCrypto call) zeroes what was already decrypted before it propagates.
+  try {
+    const ck = await aesKey(key, 'decrypt');
+    let pos = HEADER_SIZE;
+    let done = 0;
+    for (let i = 0; ; i++) {
+      const remaining = ct.length - pos;
+      const last = remaining <= SEALED_CHUNK;
+      const chunk = ct.subarray(pos, pos + (last ? remaining : SEALED_CHUNK));
+      if (chunk.length < TAG_SIZE + 1) fail('truncated', 'the data is incomplete');
+      const pt = await tryDecrypt(ck, header, i, last, chunk);
+      if (pt === null) {
+        // A chunk that authenticates with the other last flag was moved to or from the end.
+        const other = await tryDecrypt(ck, header, i, !last, chunk);
+        if (other !== null) {
+          other.fill(0);
+          if (last) fail('truncated', 'the data is incomplete');
+          fail('format', 'bytes after the last chunk');
+        }
+        fail('auth', 'the data was altered or the key is wrong');
       }
-      out.fill(0);
-      fail('auth', 'the data was altered or the key is wrong');
+      out.set(pt, done);
+      done += pt.length;
+      pt.fill(0);
+      pos += chunk.length;
+      if (onProgress) onProgress(done, total);
+      if (last) return out;
     }
-    out.set(pt, done);
-    done += pt.length;
-    pt.fill(0);
-    pos += chunk.length;
-    if (onProgress) onProgress(done, total);
-    if (last) return out;
+  } catch (e) {
+    out.fill(0);
+    throw e;
   }
 }
 
@@ -384,12 +431,14 @@ function manifestJSON(manifest) {
 // buildPlaintext lays out u32 len ‖ manifest ‖ files ‖ zero padding to Padmé.
 export function buildPlaintext(text, files) {
   files = files || [];
+  if (files.length > MAX_FILES) fail('length', `A note can hold at most ${MAX_FILES} files.`);
   const manifest = {
     v: MANIFEST_VERSION,
     text: wellFormed(text || ''),
     files: files.map((f) => ({ name: wellFormed(f.name || ''), type: wellFormed(f.type || ''), size: f.bytes.length })),
   };
   const mb = utf8.encode(manifestJSON(manifest));
+  if (mb.length > MAX_MANIFEST) fail('length', 'The text and file names are too long.');
   let len = 4 + mb.length;
   for (const f of files) len += f.bytes.length;
   const bytes = new Uint8Array(padme(len));
@@ -409,33 +458,66 @@ function exactKeys(o, keys) {
   return have.length === keys.length && keys.every((k) => Object.prototype.hasOwnProperty.call(o, k));
 }
 
-// parsePlaintext checks the manifest strictly (exact keys and types), that no size overruns
-// the plaintext, and that every padding byte is zero. File bytes are copies.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+// wellFormedString: a string without lone surrogates (JSON.parse keeps an escaped "\ud800"
+// as one; the Go reader refuses it, and so does this one).
+function wellFormedString(s) {
+  if (typeof s !== 'string') return false;
+  return typeof s.isWellFormed === 'function' ? s.isWellFormed() : !LONE_SURROGATE.test(s);
+}
+
+// allZero reports whether p[from:] is all zero bytes: bytewise up to a 4-byte boundary, then
+// 32-bit words, then bytewise to the end (a padding of megabytes is checked in
+// milliseconds).
+function allZero(p, from) {
+  const end = p.length;
+  let i = from;
+  while (i < end && ((p.byteOffset + i) & 3) !== 0) if (p[i++] !== 0) return false;
+  const words = (end - i) >>> 2;
+  if (words > 0) {
+    const w = new Uint32Array(p.buffer, p.byteOffset + i, words);
+    for (let k = 0; k < words; k++) if (w[k] !== 0) return false;
+    i += words * 4;
+  }
+  for (; i < end; i++) if (p[i] !== 0) return false;
+  return true;
+}
+
+// parsePlaintext applies the reader's rules of SECURITY.md ("Plaintext"): a manifest of at
+// most MAX_MANIFEST bytes of valid UTF-8 (a byte order mark is kept, so JSON.parse refuses
+// it), exact keys and types, no lone surrogates, at most MAX_FILES files, no size overrunning
+// the plaintext, zero padding, and a total length of exactly Padmé(unpadded length). Nothing
+// is copied before all of it is checked; file bytes are then copies.
 export function parsePlaintext(p) {
   const bad = (why) => fail('format', `malformed note: ${why}`);
   if (!(p instanceof Uint8Array) || p.length < 4) bad('too short');
   const ml = new DataView(p.buffer, p.byteOffset, p.byteLength).getUint32(0, false);
+  if (ml > MAX_MANIFEST) bad('manifest too large');
   if (ml > p.length - 4) bad('manifest overruns');
   let m;
   try {
-    m = JSON.parse(new TextDecoder().decode(p.subarray(4, 4 + ml)));
+    m = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(p.subarray(4, 4 + ml)));
   } catch {
-    bad('manifest is not JSON');
+    bad('manifest is not UTF-8 JSON');
   }
   if (!exactKeys(m, ['v', 'text', 'files'])) bad('manifest fields');
   if (m.v !== MANIFEST_VERSION) bad('manifest version');
-  if (typeof m.text !== 'string' || !Array.isArray(m.files)) bad('manifest fields');
+  if (!wellFormedString(m.text) || !Array.isArray(m.files)) bad('manifest fields');
+  if (m.files.length > MAX_FILES) bad('too many files');
   let pos = 4 + ml;
-  const files = [];
+  const spans = [];
   for (const f of m.files) {
     if (!exactKeys(f, ['name', 'type', 'size'])) bad('file fields');
-    if (typeof f.name !== 'string' || typeof f.type !== 'string') bad('file fields');
+    if (!wellFormedString(f.name) || !wellFormedString(f.type)) bad('file fields');
     if (!Number.isSafeInteger(f.size) || f.size < 0) bad('file size');
     if (f.size > p.length - pos) bad('file overruns');
-    files.push({ name: f.name, type: f.type, bytes: p.slice(pos, pos + f.size) });
+    spans.push([pos, f]);
     pos += f.size;
   }
-  for (let i = pos; i < p.length; i++) if (p[i] !== 0) bad('padding not zero');
+  if (!allZero(p, pos)) bad('padding not zero');
+  if (p.length !== padme(pos)) bad('padded length is not Padmé');
+  const files = spans.map(([at, f]) => ({ name: f.name, type: f.type, bytes: p.slice(at, at + f.size) }));
   return { text: m.text, files };
 }
 

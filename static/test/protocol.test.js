@@ -72,9 +72,20 @@ test('vectors: fragment', () => {
   for (const c of V.fragment.invalid) {
     assert.throws(() => P.parseFragment(c.input), { code: 'fragment' }, c.why);
   }
+  // A manage link accepts exactly the valid fragments without flags.
+  assert.ok(V.fragment.manage_invalid.length > V.fragment.invalid.length);
+  for (const c of V.fragment.valid) {
+    if (c.flags === 0) assert.equal(tohex(P.parseManageFragment(c.encoded).secret), c.secret_hex);
+    else assert.throws(() => P.parseManageFragment(c.encoded), { code: 'fragment' }, `flags ${c.flags}`);
+  }
+  for (const c of V.fragment.manage_invalid) {
+    assert.throws(() => P.parseManageFragment(c.input), { code: 'fragment' }, c.why);
+  }
 });
 
 test('vectors: PIN rules', () => {
+  assert.deepEqual([...P.DIGIT_ZEROS], V.pin.digit_zeros, 'the frozen digit table is the published one');
+  assert.ok(Object.isFrozen(P.DIGIT_ZEROS));
   for (const c of V.pin.valid) assert.equal(P.normalizePIN(c.input), c.normalized, c.input);
   for (const c of V.pin.invalid) {
     assert.throws(() => P.normalizePIN(c.input), (e) => e.code === 'pin' && e.message.length > 0, c.why);
@@ -113,7 +124,7 @@ test('vectors: envelopes', async () => {
   for (const c of V.envelopes) {
     const pt = genPlaintext(c.plaintext_len);
     const key = hex(c.key_hex);
-    const env = await P.seal(
+    const env = await P._sealForVectors(
       { key, kind: c.kind, plaintext: pt },
       { entryNonce: hex(c.entry_nonce_hex), prefix: hex(c.prefix_hex) },
     );
@@ -145,6 +156,16 @@ test('vectors: plaintexts', () => {
       assert.equal(f.type, files[i].type);
       assert.equal(tohex(f.bytes), tohex(files[i].bytes));
     });
+  }
+  assert.ok(V.plaintext_accepted.length > 0);
+  for (const c of V.plaintext_accepted) {
+    const got = P.parsePlaintext(hex(c.plaintext_hex));
+    assert.equal(got.text, c.text, c.name);
+    assert.deepEqual(
+      got.files.map((x) => [x.name, x.type, tohex(x.bytes)]),
+      c.files.map((x) => [x.name, x.type, x.data_hex]),
+      c.name,
+    );
   }
   for (const c of V.plaintext_invalid) {
     assert.throws(() => P.parsePlaintext(hex(c.plaintext_hex)), { code: 'format' }, c.name);
@@ -188,7 +209,7 @@ test('vectors: notes', async () => {
     const files = c.files.map((x) => ({ name: x.name, type: x.type, bytes: hex(x.data_hex) }));
     const { bytes } = P.buildPlaintext(c.text, files);
     const kp = await P.payloadKey(K, stretched);
-    const env = await P.seal(
+    const env = await P._sealForVectors(
       { key: kp, kind: P.KIND_NOTE, plaintext: bytes },
       { entryNonce: hex(c.entry_nonce_hex), prefix: hex(c.prefix_hex) },
     );
@@ -306,5 +327,118 @@ test('every single-byte flip of a two-chunk envelope fails', async () => {
     const bad = env.slice();
     bad[at] ^= 0x80;
     await assert.rejects(() => P.open({ key, kind: P.KIND_NOTE, ciphertext: bad }), /./, `flip at ${at}`);
+  }
+});
+
+// The PIN digit table is the frozen one, whatever Unicode version this runtime knows: every
+// code point of the table's runs maps to its digit, and nothing else is a digit, neither the
+// neighbours of a run nor a digit the runtime's \p{Nd} knows beyond Unicode 15.0.
+test('PIN digits: exactly the frozen table, not the runtime', () => {
+  const table = new Map();
+  for (const z of P.DIGIT_ZEROS) for (let d = 0; d < 10; d++) table.set(z + d, d);
+  const six = (cp) => String.fromCodePoint(cp).repeat(6);
+  for (const [cp, d] of table) assert.equal(P.normalizePIN(six(cp)), String(d).repeat(6), cp.toString(16));
+  const nd = /^\p{Nd}$/u;
+  let runtimeExtra = 0;
+  for (let cp = 0; cp <= 0x10ffff; cp++) {
+    if (table.has(cp)) continue;
+    const near = table.has(cp - 1) || table.has(cp + 1);
+    const isNd = !(cp >= 0xd800 && cp <= 0xdfff) && nd.test(String.fromCodePoint(cp));
+    if (isNd) runtimeExtra++;
+    if (isNd || near) assert.throws(() => P.normalizePIN(six(cp)), { code: 'pin' }, cp.toString(16));
+  }
+  // Every Unicode 15.0 digit is in the table; a newer runtime knows more, which are refused.
+  for (const cp of table.keys()) assert.ok(nd.test(String.fromCodePoint(cp)), cp.toString(16));
+  if (runtimeExtra > 0) assert.throws(() => P.normalizePIN(six(0x11bf1)), { code: 'pin' }, 'Sunuwar');
+});
+
+// seal ignores any second argument: only _sealForVectors takes a fixed nonce and prefix.
+test('seal always draws a fresh entry nonce and prefix', async () => {
+  const key = P.randomBytes(32);
+  const fixed = { entryNonce: new Uint8Array(16), prefix: new Uint8Array(7) };
+  const a = await P.seal({ key, kind: P.KIND_NOTE, plaintext: new Uint8Array(10) }, fixed);
+  const b = await P.seal({ key, kind: P.KIND_NOTE, plaintext: new Uint8Array(10) }, fixed);
+  assert.notEqual(tohex(a.subarray(2, 25)), tohex(new Uint8Array(23)));
+  assert.notEqual(tohex(a.subarray(2, 25)), tohex(b.subarray(2, 25)));
+  await assert.rejects(() => P._sealForVectors({ key, kind: 1, plaintext: new Uint8Array(1) }, {}), { code: 'length' });
+});
+
+// open() decrypts chunk by chunk into one output array; when a later chunk fails (tampering,
+// a cut), the chunks already decrypted into it are zeroed before the error propagates. The
+// output array is caught by watching Uint8Array.prototype.set, which open() uses to fill it.
+test('open zeroes its output on every error path', async () => {
+  const key = P.randomBytes(32);
+  const pt = new Uint8Array(3 * P.CHUNK_SIZE + 5).fill(0x5a);
+  const env = await P.seal({ key, kind: P.KIND_NOTE, plaintext: pt });
+  const SC = P.CHUNK_SIZE + P.TAG_SIZE;
+  const flipped = env.slice();
+  flipped[env.length - 1] ^= 1;
+  const full = await P.seal({ key, kind: P.KIND_NOTE, plaintext: pt.subarray(0, 2 * P.CHUNK_SIZE) });
+  const cases = [
+    ['auth', flipped],
+    ['truncated', env.subarray(0, P.HEADER_SIZE + 3 * SC)], // last chunk dropped
+    ['format', Buffer.concat([full, new Uint8Array(1)])], // a byte after a full last chunk
+  ];
+  const origSet = Uint8Array.prototype.set;
+  for (const [code, ct] of cases) {
+    const targets = new Set();
+    Uint8Array.prototype.set = function (src, at) {
+      if (src && src.length >= P.CHUNK_SIZE) targets.add(this);
+      return origSet.call(this, src, at);
+    };
+    let err;
+    try {
+      await P.open({ key, kind: P.KIND_NOTE, ciphertext: new Uint8Array(ct) });
+    } catch (e) {
+      err = e;
+    } finally {
+      Uint8Array.prototype.set = origSet;
+    }
+    assert.equal(err && err.code, code);
+    const outs = [...targets].filter((t) => t.length >= P.CHUNK_SIZE && t.buffer !== ct.buffer);
+    assert.ok(outs.length > 0, `${code}: the output array was filled before the failure`);
+    for (const o of outs) assert.ok(o.every((b) => b === 0), `${code} (${err.code}): output zeroed`);
+  }
+});
+
+// Writers refuse what readers would refuse; readers refuse a canonically padded plaintext
+// whose otherwise valid manifest is one byte over MAX_MANIFEST.
+test('manifest limits: files and bytes', () => {
+  assert.equal(P.MAX_FILES, 1000);
+  assert.equal(P.MAX_MANIFEST, 64 * 1024 * 1024);
+  const empty = { name: '', type: '', bytes: new Uint8Array(0) };
+  assert.throws(() => P.buildPlaintext('', new Array(P.MAX_FILES + 1).fill(empty)), { code: 'length' });
+  const { bytes } = P.buildPlaintext('', new Array(P.MAX_FILES).fill(empty));
+  assert.equal(P.parsePlaintext(bytes).files.length, P.MAX_FILES);
+  const skeleton = '{"v":1,"text":"","files":[]}'.length;
+  assert.throws(() => P.buildPlaintext('a'.repeat(P.MAX_MANIFEST - skeleton + 1), []), { code: 'length' });
+  const m = new TextEncoder().encode(`{"v":1,"text":"${'a'.repeat(P.MAX_MANIFEST - skeleton + 1)}","files":[]}`);
+  const p = new Uint8Array(P.padme(4 + m.length));
+  new DataView(p.buffer).setUint32(0, m.length);
+  p.set(m, 4);
+  assert.throws(() => P.parsePlaintext(p), { code: 'format' });
+});
+
+// The padded length must be exactly Padmé(unpadded), and every padding byte zero, wherever
+// the plaintext sits in its buffer (the word-wise scan starts at any alignment).
+test('padding: canonical length and zero bytes at every alignment', () => {
+  const { bytes } = P.buildPlaintext('x'.repeat(5000), [{ name: 'f', type: '', bytes: new Uint8Array(3000).fill(7) }]);
+  const ml = new DataView(bytes.buffer).getUint32(0);
+  const used = 4 + ml + 3000;
+  assert.ok(bytes.length - used > 64, 'enough padding to exercise the word scan');
+  for (let shift = 0; shift < 8; shift++) {
+    const buf = new Uint8Array(bytes.length + shift + 3);
+    const at = (b) => { buf.fill(0xee); buf.set(b, shift); return buf.subarray(shift, shift + b.length); };
+    assert.equal(P.parsePlaintext(at(bytes)).text.length, 5000);
+    for (const pos of [used, used + 1, used + 5, (used + bytes.length) >> 1, bytes.length - 4, bytes.length - 1]) {
+      const bad = bytes.slice();
+      bad[pos] = 1;
+      assert.throws(() => P.parsePlaintext(at(bad)), { code: 'format' }, `shift ${shift} pos ${pos}`);
+    }
+    for (const n of [bytes.length - 1, bytes.length + 1]) {
+      const other = new Uint8Array(n);
+      other.set(bytes.subarray(0, Math.min(n, bytes.length)));
+      assert.throws(() => P.parsePlaintext(other), { code: 'format' }, `length ${n}`);
+    }
   }
 });

@@ -1,6 +1,6 @@
-// Review tests for static/js/protocol.js. Tests whose name starts with "DEFECT" fail on purpose:
-// each shows a confirmed defect from the review report and passes once it is fixed. The
-// others are characterisation tests that pass and pin behaviour the review checked.
+// Review tests for static/js/protocol.js. The tests that showed confirmed defects (once named
+// "DEFECT: ...") pass since the fixes and stay as regression tests; the others are
+// characterisation tests that pin behaviour the review checked.
 // Run: node --test static/test/
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,39 +8,38 @@ import * as P from '../js/protocol.js';
 
 const enc = new TextEncoder();
 
+// plain lays out u32 len ‖ manifest ‖ tail, zero-padded to the canonical Padmé length.
 function plain(manifestBytes, tail = []) {
-  const b = new Uint8Array(4 + manifestBytes.length + tail.length);
+  const b = new Uint8Array(P.padme(4 + manifestBytes.length + tail.length));
   new DataView(b.buffer).setUint32(0, manifestBytes.length, false);
   b.set(manifestBytes, 4);
   b.set(tail, 4 + manifestBytes.length);
   return b;
 }
 
-// DEFECT (low): TextDecoder strips a leading UTF-8 byte order mark by default, so a manifest
-// that Go's reader refuses (TestReviewManifestBOMRefusedByGo) is accepted here. Fix:
-// new TextDecoder('utf-8', { ignoreBOM: true }) (JSON.parse then refuses U+FEFF), ideally
-// with fatal: true in both implementations; add the case to plaintext_invalid.
-test('DEFECT: a byte order mark before the manifest is refused, as in Go', () => {
+// Regression (review L2): TextDecoder strips a leading UTF-8 byte order mark by default, so a
+// manifest that Go's reader refuses (TestManifestBOMRefused) was accepted here. The decoder
+// now keeps it (ignoreBOM) and JSON.parse refuses U+FEFF; the case is in plaintext_invalid.
+test('a byte order mark before the manifest is refused, as in Go', () => {
   const m = new Uint8Array([0xef, 0xbb, 0xbf, ...enc.encode('{"v":1,"text":"bom","files":[]}')]);
   assert.throws(() => P.parsePlaintext(plain(m)), { code: 'format' });
 });
 
-// DEFECT (low): the PIN digit table is the runtime's Unicode version (Node 20: 17.0; Tor
-// Browser: its ICU), while Go 1.26 uses Unicode 15.0.0. Digits added in Unicode 16 are
-// accepted here and refused by the Go client, whose StretchPIN leaves them unmapped
-// (TestReviewPINDigitTableFollowsGoUnicodeVersion). Fix: freeze one explicit table of Nd zero
-// code points in both implementations and put it in the vectors; this test follows Go's
-// table today and must follow the frozen table then.
-test('DEFECT: PIN digits agree with the Go table (Unicode 15.0)', () => {
+// Regression (review L3): the PIN digit table used to be the runtime's Unicode version (Node
+// 20: its ICU; Tor Browser: its own), while Go 1.26 has Unicode 15.0.0, so digits added in
+// Unicode 16 were accepted here and refused by the Go client. Both now use the frozen Unicode
+// 15.0 table published in the vectors (pin.digit_zeros), whatever the runtime knows.
+test('PIN digits follow the frozen Unicode 15.0 table, as in Go', () => {
   for (const zero of [0x11bf0 /* Sunuwar */, 0x10d40 /* Garay */, 0x1ccf0 /* Outlined */, 0x16d70 /* Kirat Rai */]) {
     const pin = [1, 2, 3, 4, 5, 6].map((d) => String.fromCodePoint(zero + d)).join('');
     assert.throws(() => P.normalizePIN(pin), { code: 'pin' }, zero.toString(16));
   }
+  assert.equal(P.normalizePIN('\u{1e4f1}\u{1e4f2}\u{1e4f3}\u{1e4f4}\u{1e4f5}\u{1e4f6}'), '123456', 'Nag Mundari, 15.0');
 });
 
 // Characterisation: JSON.parse reads 1.0 and 3e0 as integers, so these manifests are accepted
-// here; Go refuses them today (TestReviewDefectManifestNumberFormsAgreeWithBrowser). The fix
-// belongs in Go, the side that can see the lexical form.
+// here, and by Go since review L1 (TestManifestNumberFormsAgreeWithBrowser and the
+// plaintext_accepted vectors).
 test('manifest numbers written as 1.0 or 3e0 are accepted', () => {
   const ok = [
     ['{"v":1.0,"text":"","files":[]}', []],
@@ -57,12 +56,18 @@ test('manifest numbers written as 1.0 or 3e0 are accepted', () => {
   assert.throws(() => P.parsePlaintext(plain(enc.encode(big))), { code: 'format' });
 });
 
-// Characterisation (nit, reported): invalid UTF-8 and a lone surrogate escape are accepted,
-// but decoded differently from Go (Go: two U+FFFD for E2 82, and U+FFFD for \ud800).
-test('invalid UTF-8 and lone surrogates in the manifest decode differently from Go', () => {
+// Regression (review nit, fixed with L2): invalid UTF-8 and a lone surrogate escape used to be
+// accepted but decoded differently from Go (Go: two U+FFFD for E2 82, and U+FFFD for
+// \ud800), so one note showed different text in the two clients. Both refuse them now.
+test('invalid UTF-8 and lone surrogates in the manifest are refused, as in Go', () => {
   const m = new Uint8Array([...enc.encode('{"v":1,"text":"'), 0xe2, 0x82, ...enc.encode('","files":[]}')]);
-  assert.equal(P.parsePlaintext(plain(m)).text, '\ufffd');
-  assert.equal(P.parsePlaintext(plain(enc.encode('{"v":1,"text":"\\ud800","files":[]}'))).text, '\ud800');
+  assert.throws(() => P.parsePlaintext(plain(m)), { code: 'format' });
+  for (const t of ['\\ud800', '\\udfff\\ud800', 'x\\ud800\\\\udc00']) {
+    const bad = enc.encode(`{"v":1,"text":"${t}","files":[]}`);
+    assert.throws(() => P.parsePlaintext(plain(bad)), { code: 'format' }, t);
+  }
+  const ok = enc.encode('{"v":1,"text":"\\ud83d\\ude00 \\\\ud800","files":[]}');
+  assert.equal(P.parsePlaintext(plain(ok)).text, '\u{1f600} \\ud800', 'a pair, and an escaped backslash before u');
 });
 
 // padme against the SECURITY.md formula in BigInt, on safe integers.
