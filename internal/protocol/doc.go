@@ -11,9 +11,11 @@
 // truncating or extending a stream fails to decrypt. Padding hides the exact length.
 //
 // What it does not protect: the padded length itself, that a note exists or has a PIN, and
-// anything about the devices or the people involved. A PIN has little entropy: it resists a
-// seized server image only because each guess costs a 300,000-iteration PBKDF2 and the server
-// never has K; whoever holds the link can still guess offline at that cost. The streaming
+// anything about the devices or the people involved. A PIN has little entropy: the server
+// never has K and checks at most 5 guesses online, but whoever holds both a leaked link and a
+// seized server image can guess offline, each guess costing one 300,000-iteration PBKDF2 (a
+// 6-digit PIN falls to one GPU in under a minute; SECURITY.md, "What a PIN protects"). The
+// digit table of PINs is frozen at Unicode 15.0 so every client normalises alike. The streaming
 // decryptor necessarily writes early chunks before it can detect a later failure: callers
 // must discard everything written when Open returns an error.
 //
