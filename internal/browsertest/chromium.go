@@ -298,8 +298,8 @@ func LaunchChromium(ctx context.Context, o ChromiumOptions) (_ *Chromium, err er
 func (c *Chromium) Close() {
 	c.closeOnce.Do(func() {
 		if c.cancel != nil {
-			// Graceful first (lets Chromium flush nothing we need, but stops it cleanly),
-			// bounded; then the hard way.
+			// A bounded graceful close first (Browser.close), then chromedp's cancel, which
+			// SIGKILLs the main process; the group and profile scan below get the children.
 			ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
 			_ = chromedp.Cancel(ctx)
 			cancel()
