@@ -286,6 +286,10 @@ func generate(t *testing.T) *vectors {
 		{"123456", "123456"}, {"0000000000", "0000000000"},
 		{"١٢٣٤٥٦", "123456"}, {"۱۲۳۴۵۶", "123456"}, {"１２３４５６", "123456"},
 		{"१२३४५६७", "1234567"}, {"12३४５٦", "123456"}, {"𝟏𝟐𝟑𝟒𝟓𝟔", "123456"},
+		{"\U0001E4F1\U0001E4F2\U0001E4F3\U0001E4F4\U0001E4F5\U0001E4F6", "123456"},     // Nag Mundari, new in 15.0
+		{"\U0001FBF9\U0001FBF8\U0001FBF7\U0001FBF0\U0001FBF1\U0001FBF2", "987012"},     // segmented, the last run
+		{"\U00011F50\U00011F59\U00011F50\U00011F59\U00011F50\U00011F59", "090909"},     // Kawi, new in 15.0
+		{"0\u0660\u06F0\u07C0\u0966\u09E6\U0001D7CE\U0001D7D8\U0001D7F6", "000000000"}, // zeros of several runs
 	} {
 		v.PIN.Valid = append(v.PIN.Valid, struct {
 			Input      string `json:"input"`
