@@ -192,7 +192,11 @@ func (c *Client) parseLink(link, prefix string) (string, protocol.Fragment, erro
 	if !ok || id == "" || strings.Contains(id, "/") {
 		return "", protocol.Fragment{}, fmt.Errorf("%w: path %q", ErrLink, u.Path)
 	}
-	f, err := protocol.ParseFragment(u.Fragment)
+	parse := protocol.ParseFragment
+	if prefix == "/m/" {
+		parse = protocol.ParseManageFragment // a manage link never carries flags
+	}
+	f, err := parse(u.Fragment)
 	if err != nil {
 		return "", protocol.Fragment{}, fmt.Errorf("%w: %w", ErrLink, err)
 	}

@@ -30,6 +30,7 @@ func (c *Client) CreateNote(ctx context.Context, text string, files []File, pin,
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
+	defer s.Wipe() // the links returned below are the only copies the caller needs
 	meta := make([]protocol.File, len(files))
 	for i, f := range files {
 		meta[i] = protocol.File{Name: f.Name, Type: f.Type, Size: f.Size}

@@ -2,7 +2,7 @@
 // The read key exists only in this page and in the link it shows; the server gets ciphertext
 // and token hashes.
 
-import { newNote, normalizePIN, checkPINs, padme, parseFragment } from './protocol.js';
+import { newNote, normalizePIN, checkPINs, padme, parseManageFragment } from './protocol.js';
 import { api } from './api.js';
 import { strip } from './strip.js';
 import { encode, toSVG } from './qr.js';
@@ -127,7 +127,7 @@ async function onCreate(ev) {
     setText('progress-label', 'Uploading the encrypted note…');
     const created = await api.create({ length: note.ciphertext.length, ttl, ...note.create });
     const manage = note.manageFragment.replace(/^#/, '');
-    const M = parseFragment(manage).secret;
+    const M = parseManageFragment(manage).secret;
     await api.upload(created.id, M, note.ciphertext, { maxAppend: limits.max_append, onProgress: progress('progress-upload') });
     const done = await api.commit(created.id, M);
     showResult(created.id, note.fragment.replace(/^#/, ''), manage, done.expires_in || created.expires_in, Boolean(pin));

@@ -2,7 +2,7 @@
 // The manage secret stays in the address bar on purpose, so the sender can reload to check
 // again; it is sent only inside the JSON body of status and revoke, never in a URL.
 
-import { parseFragment } from './protocol.js';
+import { parseManageFragment } from './protocol.js';
 import { api, GoneError } from './api.js';
 import { $, show, hide, setText, showError, clearError, errorMessage, duration, pageId } from './ui.js';
 
@@ -60,7 +60,7 @@ async function revoke() {
 function start() {
   show('app');
   try {
-    manage = parseFragment(location.hash.replace(/^#/, '')).secret;
+    manage = parseManageFragment(location.hash.replace(/^#/, '')).secret;
   } catch {
     hide('status-box');
     showError('This manage link is incomplete or damaged. Check that you copied all of it.');
