@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sealdrop/sealdrop/internal/chat"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
@@ -40,6 +41,9 @@ type Config struct {
 
 	// Now is the clock used for expires_in. It should be the vault's clock. Default time.Now.
 	Now func() time.Time
+
+	// Chat, when set, serves the one-time chat API and pages (chat_routes.go).
+	Chat *chat.Server
 
 	// templates and static override the embedded file systems (tests only, see export_test.go).
 	templates fs.FS

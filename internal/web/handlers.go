@@ -96,6 +96,9 @@ func New(cfg Config) (http.Handler, error) {
 	m.Handle("/n/{id}", s.servePage(pageOpen)).Methods(http.MethodGet, http.MethodHead)
 	m.Handle("/m/{id}", s.servePage(pageManage)).Methods(http.MethodGet, http.MethodHead)
 	m.PathPrefix("/static/").HandlerFunc(s.serveStatic).Methods(http.MethodGet, http.MethodHead)
+	if err := s.mountChat(m, post); err != nil {
+		return nil, err
+	}
 	for p, h := range cfg.extra {
 		m.Handle(p, h)
 	}

@@ -1,0 +1,727 @@
+package chat
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/sealdrop/sealdrop/vault"
+)
+
+// Sentinel errors. Every absent state (never existed, joined by someone else, ended, wrong
+// capability) is ErrGone.
+var (
+	ErrGone     = errors.New("chat: gone")
+	ErrFull     = errors.New("chat: the server is full")
+	ErrTooLarge = errors.New("chat: record too large")
+	ErrBusy     = errors.New("chat: too many undelivered records in this chat")
+	ErrInvalid  = errors.New("chat: invalid request")
+	ErrWrongPIN = errors.New("chat: wrong PIN")
+)
+
+// PINError is a failed PIN on join, and identically a destruct match. Left is the number of
+// tries still allowed.
+type PINError struct{ Left int }
+
+func (e *PINError) Error() string { return "chat: wrong PIN" }
+func (e *PINError) Unwrap() error { return ErrWrongPIN }
+
+// Reasons a chat ended, as told to connected sides.
+const (
+	ReasonEnded   = "ended"
+	ReasonIdle    = "idle"
+	ReasonExpired = "expired"
+	ReasonRevoked = "revoked"
+)
+
+// EndedError is what a connected session gets once its chat ended.
+type EndedError struct{ Reason string }
+
+func (e *EndedError) Error() string { return "chat: ended (" + e.Reason + ")" }
+func (e *EndedError) Unwrap() error { return ErrGone }
+
+// Record types the relay looks at (SECURITY.md): only to drop a restarted handshake's leftovers.
+const (
+	recordHello   = 1
+	recordConfirm = 2
+)
+
+// Roles index a chat's two sides.
+const (
+	Creator = 0
+	Joiner  = 1
+)
+
+// Config configures a Server. The zero value of each field selects its documented default.
+type Config struct {
+	Vault          *vault.Vault     // required; undelivered records live there (KindChatFrame)
+	MaxChats       int              // concurrent chats, pending ones included; default 1024
+	MaxRecord      int64            // bytes of one record; default 96 KiB
+	MaxRecords     int              // undelivered records held per chat; default 64
+	MaxBytes       int64            // undelivered bytes held per chat; default 4 MiB
+	DefaultTTL     time.Duration    // unopened link; default 24 h
+	MaxTTL         time.Duration    // unopened link; default 7 days
+	Idle           time.Duration    // no record for this long ends a joined chat; default 15 min
+	SessionMax     time.Duration    // a joined chat ends this long after the join; default 24 h
+	PeerWindow     time.Duration    // a fallback poller counts as connected this long; default 40 s
+	MaxPINFailures int              // default 5
+	Now            func() time.Time // default time.Now
+	SweepEvery     time.Duration    // default 1 s; negative: no background sweeper (call Sweep)
+}
+
+// Defaults.
+const (
+	DefaultMaxChats   = 1024
+	DefaultMaxRecord  = 96 << 10
+	DefaultMaxRecords = 64
+	DefaultMaxBytes   = 4 << 20
+	DefaultTTL        = 24 * time.Hour
+	DefaultMaxTTL     = 7 * 24 * time.Hour
+	DefaultIdle       = 15 * time.Minute
+	DefaultSessionMax = 24 * time.Hour
+)
+
+// Server holds every chat. Its methods are safe for concurrent use.
+type Server struct {
+	cfg   Config
+	v     *vault.Vault
+	mu    sync.Mutex
+	chats map[vault.ID]*chat
+	dummy chat
+	stop  chan struct{}
+	once  sync.Once
+	wg    sync.WaitGroup
+}
+
+type frame struct {
+	seq          uint64
+	vid          vault.ID
+	gate, manage [32]byte
+	nonce        [32]byte
+	size         int64
+	typ          byte // the record's first byte (its type): relayed, not interpreted, except below
+}
+
+// firstByte remembers the first byte read through it.
+type firstByte struct {
+	r   io.Reader
+	b   byte
+	got bool
+}
+
+func (f *firstByte) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if n > 0 && !f.got {
+		f.b, f.got = p[0], true
+	}
+	return n, err
+}
+
+type side struct {
+	tok      [32]byte // SHA-256 of the session token
+	frames   []frame  // undelivered records addressed to this side, in order
+	next     uint64   // next sequence number for records addressed to this side
+	conns    int      // open sockets
+	lastPoll time.Time
+}
+
+type chat struct {
+	id                            vault.ID
+	gate, open, destruct, manage  [32]byte
+	pin                           bool
+	failures                      int
+	destroyed, joined, ended      bool
+	reason                        string
+	expires, joinedAt, lastRecord time.Time
+	sides                         [2]side
+	bytes                         int64
+	changed                       chan struct{}
+}
+
+// New validates cfg and starts the sweeper.
+func New(cfg Config) (*Server, error) {
+	if cfg.Vault == nil {
+		return nil, fmt.Errorf("chat: config: Vault is required: %w", ErrInvalid)
+	}
+	setDefault := func(p *time.Duration, d time.Duration) {
+		if *p == 0 {
+			*p = d
+		}
+	}
+	if cfg.MaxChats == 0 {
+		cfg.MaxChats = DefaultMaxChats
+	}
+	if cfg.MaxRecord == 0 {
+		cfg.MaxRecord = DefaultMaxRecord
+	}
+	if cfg.MaxRecords == 0 {
+		cfg.MaxRecords = DefaultMaxRecords
+	}
+	if cfg.MaxBytes == 0 {
+		cfg.MaxBytes = DefaultMaxBytes
+	}
+	if cfg.MaxPINFailures == 0 {
+		cfg.MaxPINFailures = 5
+	}
+	setDefault(&cfg.DefaultTTL, DefaultTTL)
+	setDefault(&cfg.MaxTTL, DefaultMaxTTL)
+	setDefault(&cfg.Idle, DefaultIdle)
+	setDefault(&cfg.SessionMax, DefaultSessionMax)
+	setDefault(&cfg.PeerWindow, 40*time.Second)
+	setDefault(&cfg.SweepEvery, time.Second)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxChats < 0 || cfg.MaxRecord < 64 || cfg.MaxRecords < 1 || cfg.MaxBytes < cfg.MaxRecord ||
+		cfg.DefaultTTL <= 0 || cfg.DefaultTTL > cfg.MaxTTL || cfg.MaxTTL > cfg.Vault.MaxTTL() ||
+		cfg.Idle <= 0 || cfg.SessionMax <= 0 || cfg.SessionMax > cfg.Vault.MaxTTL() || cfg.MaxPINFailures < 1 {
+		return nil, fmt.Errorf("chat: config: a limit is out of range: %w", ErrInvalid)
+	}
+	s := &Server{cfg: cfg, v: cfg.Vault, chats: map[vault.ID]*chat{}, stop: make(chan struct{})}
+	if _, err := rand.Read(s.dummy.gate[:]); err != nil {
+		return nil, fmt.Errorf("chat: random: %w", err)
+	}
+	if cfg.SweepEvery > 0 {
+		s.wg.Add(1)
+		go s.sweeper()
+	}
+	return s, nil
+}
+
+// Config returns the configuration in effect (defaults filled in).
+func (s *Server) Config() Config { return s.cfg }
+
+// Close stops the sweeper and ends every chat, wiping their records.
+func (s *Server) Close() {
+	s.once.Do(func() {
+		close(s.stop)
+		s.wg.Wait()
+		s.mu.Lock()
+		var wipe []frame
+		for _, c := range s.chats {
+			wipe = append(wipe, s.endLocked(c, ReasonRevoked)...)
+		}
+		s.mu.Unlock()
+		s.wipe(wipe)
+	})
+}
+
+func (s *Server) sweeper() {
+	defer s.wg.Done()
+	defer func() { _ = recover() }() // nothing may print; a broken sweep must not kill the process
+	t := time.NewTicker(s.cfg.SweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.Sweep()
+		}
+	}
+}
+
+// Sweep ends every chat whose link expired unopened, that was idle too long or reached the
+// session maximum.
+func (s *Server) Sweep() {
+	now := s.cfg.Now()
+	s.mu.Lock()
+	var wipe []frame
+	for _, c := range s.chats {
+		switch {
+		case c.ended:
+			if !now.Before(c.expires) { // a destroyed chat kept only to count PIN tries
+				delete(s.chats, c.id)
+			}
+		case !c.joined && !now.Before(c.expires):
+			wipe = append(wipe, s.endLocked(c, ReasonExpired)...)
+		case c.joined && !now.Before(c.lastRecord.Add(s.cfg.Idle)):
+			wipe = append(wipe, s.endLocked(c, ReasonIdle)...)
+		case c.joined && !now.Before(c.joinedAt.Add(s.cfg.SessionMax)):
+			wipe = append(wipe, s.endLocked(c, ReasonExpired)...)
+		}
+	}
+	s.mu.Unlock()
+	s.wipe(wipe)
+}
+
+// Count is the number of chats held (pending, joined, and destroyed ones still counting PIN
+// tries).
+func (s *Server) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.chats)
+}
+
+func hash(b []byte) [32]byte { return sha256.Sum256(b) }
+
+func eq(a, b *[32]byte) bool { return subtle.ConstantTimeCompare(a[:], b[:]) == 1 }
+
+func random32() ([32]byte, error) {
+	var b [32]byte
+	_, err := rand.Read(b[:])
+	return b, err
+}
+
+// CreateRequest carries the hashes of a new chat's capabilities (as for a note).
+type CreateRequest struct {
+	TTL                          time.Duration // 0: DefaultTTL
+	Gate, Open, Destruct, Manage [32]byte      // SHA-256 of each token; Destruct zero: random
+	PIN                          bool
+}
+
+// Created is what the creator gets: the id and its session token (shown once, stored hashed).
+type Created struct {
+	ID      vault.ID
+	Session []byte
+	Expires time.Time
+}
+
+// Create makes a pending chat. ErrFull when MaxChats are held or the vault could not hold even
+// one record.
+func (s *Server) Create(req CreateRequest) (Created, error) {
+	if req.TTL == 0 {
+		req.TTL = s.cfg.DefaultTTL
+	}
+	var zero [32]byte
+	if req.TTL < time.Second || req.TTL > s.cfg.MaxTTL || req.Gate == zero || req.Manage == zero || (req.PIN && req.Open == zero) {
+		return Created{}, ErrInvalid
+	}
+	if req.Destruct == zero {
+		r, err := random32()
+		if err != nil {
+			return Created{}, fmt.Errorf("chat: random: %w", err)
+		}
+		req.Destruct = hash(r[:])
+	}
+	tok, err := random32()
+	if err != nil {
+		return Created{}, fmt.Errorf("chat: random: %w", err)
+	}
+	if s.v.Stats().Free < s.cfg.MaxRecord {
+		return Created{}, ErrFull
+	}
+	now := s.cfg.Now()
+	c := &chat{gate: req.Gate, open: req.Open, destruct: req.Destruct, manage: req.Manage, pin: req.PIN,
+		expires: now.Add(req.TTL), changed: make(chan struct{})}
+	c.sides[Creator].tok = hash(tok[:])
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.chats) >= s.cfg.MaxChats {
+		return Created{}, ErrFull
+	}
+	for {
+		id, err := vault.NewID()
+		if err != nil {
+			return Created{}, fmt.Errorf("chat: id: %w", err)
+		}
+		if s.chats[id] == nil {
+			c.id = id
+			break
+		}
+	}
+	s.chats[c.id] = c
+	return Created{ID: c.id, Session: tok[:], Expires: c.expires}, nil
+}
+
+// JoinRequest carries the joiner's proofs (tokens, not hashes).
+type JoinRequest struct {
+	Gate, Open, Destruct []byte
+}
+
+// Join claims a pending chat and returns the joiner's session token. Whatever the state, the
+// same hashing and comparing is done. A wrong PIN counts a failure (*PINError); a destruct
+// match wipes the chat at once and answers the same; the last failure ends it. Everything else
+// (unknown, joined, ended, wrong gate) is ErrGone.
+func (s *Server) Join(id vault.ID, req JoinRequest) ([]byte, error) {
+	gh, oh, dh := hash(req.Gate), hash(req.Open), hash(req.Destruct)
+	tok, err := random32()
+	if err != nil {
+		return nil, fmt.Errorf("chat: random: %w", err)
+	}
+	now := s.cfg.Now()
+	s.mu.Lock()
+	c := s.chats[id]
+	t := c
+	if t == nil {
+		t = &s.dummy
+	}
+	gateOK := eq(&gh, &t.gate)
+	openOK := eq(&oh, &t.open)
+	destructOK := eq(&dh, &t.destruct)
+	var wipe []frame
+	err = ErrGone
+	switch {
+	case c == nil || !gateOK || c.joined || !now.Before(c.expires):
+	case c.pin && (!openOK || c.destroyed):
+		c.failures++
+		left := max(s.cfg.MaxPINFailures-c.failures, 0)
+		if destructOK && !c.destroyed {
+			c.destroyed = true
+			wipe = s.endLocked(c, ReasonRevoked)
+			s.chats[id] = c // kept, content-free, so the countdown goes on
+		}
+		if left == 0 {
+			wipe = append(wipe, s.endLocked(c, ReasonRevoked)...)
+		}
+		err = &PINError{Left: left}
+	case c.ended:
+	default:
+		c.joined = true
+		c.joinedAt = now
+		c.lastRecord = now
+		c.sides[Joiner].tok = hash(tok[:])
+		s.notifyLocked(c)
+		err = nil
+	}
+	s.mu.Unlock()
+	s.wipe(wipe)
+	if err != nil {
+		return nil, err
+	}
+	return tok[:], nil
+}
+
+// Revoke ends a chat for the holder of its manage secret, joined or not.
+func (s *Server) Revoke(id vault.ID, manage []byte) error {
+	mh := hash(manage)
+	s.mu.Lock()
+	c := s.chats[id]
+	t := c
+	if t == nil {
+		t = &s.dummy
+	}
+	ok := eq(&mh, &t.manage) && c != nil && !c.ended
+	var wipe []frame
+	if ok {
+		wipe = s.endLocked(c, ReasonRevoked)
+	}
+	s.mu.Unlock()
+	s.wipe(wipe)
+	if !ok {
+		return ErrGone
+	}
+	return nil
+}
+
+// endLocked ends c: sides are told, c leaves the map (unless kept to count PIN tries) and its
+// records are returned to be wiped outside the lock. Called with s.mu held.
+func (s *Server) endLocked(c *chat, reason string) []frame {
+	var out []frame
+	if !c.ended {
+		c.ended = true
+		c.reason = reason
+		s.notifyLocked(c)
+	}
+	for r := range c.sides {
+		out = append(out, c.sides[r].frames...)
+		c.sides[r].frames = nil
+	}
+	c.bytes = 0
+	if !c.destroyed || c.failures >= s.cfg.MaxPINFailures {
+		delete(s.chats, c.id)
+	}
+	return out
+}
+
+func (s *Server) notifyLocked(c *chat) {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// wipe zeroes records in the vault at once (Revoke wipes claimed and unclaimed entries alike).
+func (s *Server) wipe(fs []frame) {
+	for i := range fs {
+		_ = s.v.Revoke(fs[i].vid, fs[i].manage[:])
+	}
+}
+
+// Session is one side's right to send and receive in a chat, proven by its session token.
+type Session struct {
+	s    *Server
+	c    *chat
+	role int
+}
+
+// Attach checks a session token. Wrong token, unknown or ended chat: ErrGone. It changes no
+// state (a WebSocket upgrade is a GET).
+func (s *Server) Attach(id vault.ID, token []byte) (*Session, error) {
+	th := hash(token)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.chats[id]
+	t := c
+	if t == nil {
+		t = &s.dummy
+	}
+	creatorOK := eq(&th, &t.sides[Creator].tok)
+	joinerOK := eq(&th, &t.sides[Joiner].tok)
+	var zero [32]byte
+	switch {
+	case c == nil || c.ended:
+		return nil, ErrGone
+	case creatorOK:
+		return &Session{s: s, c: c, role: Creator}, nil
+	case joinerOK && c.sides[Joiner].tok != zero:
+		return &Session{s: s, c: c, role: Joiner}, nil
+	}
+	return nil, ErrGone
+}
+
+// Role is Creator or Joiner.
+func (ss *Session) Role() int { return ss.role }
+
+// Connected marks a socket open (+1) or closed (-1); the other side is told.
+func (ss *Session) Connected(delta int) {
+	s := ss.s
+	s.mu.Lock()
+	ss.c.sides[ss.role].conns += delta
+	if !ss.c.ended {
+		s.notifyLocked(ss.c)
+	}
+	s.mu.Unlock()
+}
+
+// Polled marks a fallback poll: the other side sees this one as present for PeerWindow.
+func (ss *Session) Polled() {
+	s := ss.s
+	s.mu.Lock()
+	was := ss.peerLocked(1-ss.role, s.cfg.Now())
+	ss.c.sides[ss.role].lastPoll = s.cfg.Now()
+	if !was && !ss.c.ended {
+		s.notifyLocked(ss.c)
+	}
+	s.mu.Unlock()
+}
+
+func (ss *Session) peerLocked(role int, now time.Time) bool {
+	sd := &ss.c.sides[role]
+	return sd.conns > 0 || (!sd.lastPoll.IsZero() && now.Sub(sd.lastPoll) < ss.s.cfg.PeerWindow)
+}
+
+// State is a snapshot for a connected side.
+type State struct {
+	Peer    bool   // the other side is connected
+	Joined  bool   // someone joined
+	Ended   string // the reason, once ended
+	Pending uint64 // sequence number of the first undelivered record for this side (or next)
+	Avail   bool   // a record is waiting
+	Changed <-chan struct{}
+}
+
+// State reports what the side needs to decide what to do next, and a channel closed at the
+// next change.
+func (ss *Session) State() State {
+	s := ss.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := ss.c
+	st := State{Peer: ss.peerLocked(1-ss.role, s.cfg.Now()), Joined: c.joined, Changed: c.changed}
+	if c.ended {
+		st.Ended = c.reason
+	}
+	sd := &c.sides[ss.role]
+	st.Pending = sd.next
+	if len(sd.frames) > 0 {
+		st.Pending = sd.frames[0].seq
+		st.Avail = true
+	}
+	return st
+}
+
+// Send stores one record of exactly n bytes from r for the other side and returns its
+// sequence number. ErrTooLarge over MaxRecord; ErrBusy when the chat holds MaxRecords or
+// MaxBytes undelivered; ErrFull when the vault cannot hold it; ErrGone once ended. A refused
+// record changes nothing, in this chat or any other.
+func (ss *Session) Send(r io.Reader, n int64) (uint64, error) {
+	s := ss.s
+	if n <= 0 || n > s.cfg.MaxRecord {
+		return 0, ErrTooLarge
+	}
+	to := 1 - ss.role
+	s.mu.Lock()
+	c := ss.c
+	switch {
+	case c.ended:
+		s.mu.Unlock()
+		return 0, &EndedError{c.reason}
+	case len(c.sides[to].frames) >= s.cfg.MaxRecords || c.bytes+n > s.cfg.MaxBytes:
+		s.mu.Unlock()
+		return 0, ErrBusy
+	}
+	c.bytes += n // reserved while the vault copies
+	s.mu.Unlock()
+
+	f, err := ss.put(r, n)
+	s.mu.Lock()
+	if err != nil {
+		c.bytes -= n
+		s.mu.Unlock()
+		return 0, err
+	}
+	if c.ended {
+		s.mu.Unlock()
+		s.wipe([]frame{f})
+		return 0, &EndedError{c.reason}
+	}
+	sd := &c.sides[to]
+	var stale []frame
+	if f.typ == recordHello {
+		// A new hello means the sender started its handshake over: its undelivered hellos and
+		// confirms belong to a handshake nobody will finish, and would only confuse the other side.
+		kept := sd.frames[:0]
+		for _, g := range sd.frames {
+			if g.typ == recordHello || g.typ == recordConfirm {
+				stale = append(stale, g)
+				c.bytes -= g.size
+				continue
+			}
+			kept = append(kept, g)
+		}
+		sd.frames = kept
+	}
+	f.seq = sd.next
+	sd.next++
+	sd.frames = append(sd.frames, f)
+	c.lastRecord = s.cfg.Now()
+	s.notifyLocked(c)
+	s.mu.Unlock()
+	s.wipe(stale)
+	return f.seq, nil
+}
+
+func (ss *Session) put(r io.Reader, n int64) (frame, error) {
+	s := ss.s
+	var f frame
+	var g [32]byte
+	var err error
+	for _, p := range []*[32]byte{&g, &f.manage, &f.nonce} {
+		if *p, err = random32(); err != nil {
+			return f, fmt.Errorf("chat: random: %w", err)
+		}
+	}
+	f.gate = g
+	f.size = n
+	fb := &firstByte{r: r}
+	f.vid, _, err = s.v.Put(vault.CreateRequest{
+		Kind: vault.KindChatFrame, Owner: ss.c.id.String(), Length: n, TTL: s.cfg.SessionMax,
+		Caps: vault.Caps{Gate: hash(g[:]), Manage: hash(f.manage[:])},
+	}, fb)
+	f.typ = fb.b
+	switch {
+	case err == nil:
+		return f, nil
+	case errors.Is(err, vault.ErrFull):
+		return f, ErrFull
+	case errors.Is(err, vault.ErrTooLarge):
+		return f, ErrTooLarge
+	case errors.Is(err, vault.ErrInvalid), errors.Is(err, vault.ErrGone):
+		return f, ErrInvalid
+	}
+	return f, fmt.Errorf("chat: store: %w", err)
+}
+
+// Delivery is one record waiting for this side.
+type Delivery struct {
+	Seq  uint64
+	Size int64
+	f    frame
+	s    *Server
+}
+
+// Peek returns the first undelivered record with a sequence number of at least from, waiting
+// until one arrives, the chat ends (*EndedError) or ctx is done.
+func (ss *Session) Peek(ctx context.Context, from uint64) (*Delivery, error) {
+	s := ss.s
+	for {
+		s.mu.Lock()
+		c := ss.c
+		if c.ended {
+			s.mu.Unlock()
+			return nil, &EndedError{c.reason}
+		}
+		for _, f := range c.sides[ss.role].frames {
+			if f.seq >= from {
+				s.mu.Unlock()
+				return &Delivery{Seq: f.seq, Size: f.size, f: f, s: s}, nil
+			}
+		}
+		ch := c.changed
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+// PeekNow is Peek without waiting: nil when no such record is held.
+func (ss *Session) PeekNow(from uint64) *Delivery {
+	s := ss.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ss.c.ended {
+		return nil
+	}
+	for _, f := range ss.c.sides[ss.role].frames {
+		if f.seq >= from {
+			return &Delivery{Seq: f.seq, Size: f.size, f: f, s: s}
+		}
+	}
+	return nil
+}
+
+// WriteTo streams the record from the vault to w. The first read claims the vault entry;
+// a later one (a reconnect) resumes the same claim within the vault's claim window.
+func (d *Delivery) WriteTo(w io.Writer) (int64, error) {
+	claim := hash(d.f.nonce[:])
+	r, err := d.s.v.Open(d.f.vid, vault.OpenRequest{Gate: d.f.gate[:], Claim: claim})
+	if err != nil {
+		return 0, ErrGone
+	}
+	defer r.Close()
+	return r.WriteTo(w, 0)
+}
+
+// Ack wipes every record for this side up to and including seq: it arrived.
+func (ss *Session) Ack(seq uint64) {
+	s := ss.s
+	s.mu.Lock()
+	sd := &ss.c.sides[ss.role]
+	i := 0
+	for i < len(sd.frames) && sd.frames[i].seq <= seq {
+		ss.c.bytes -= sd.frames[i].size
+		i++
+	}
+	done := sd.frames[:i:i]
+	sd.frames = sd.frames[i:]
+	s.mu.Unlock()
+	for _, f := range done {
+		if err := s.v.Confirm(f.vid, f.gate[:], f.nonce[:]); err != nil {
+			_ = s.v.Revoke(f.vid, f.manage[:]) // never delivered (or its claim window ended)
+		}
+	}
+}
+
+// Skip drops a record the vault no longer has (its claim window ended): the receiver will
+// see the gap as a missing record.
+func (ss *Session) Skip(seq uint64) { ss.Ack(seq) }
+
+// End ends the chat for both sides.
+func (ss *Session) End() {
+	s := ss.s
+	s.mu.Lock()
+	var wipe []frame
+	if !ss.c.ended {
+		wipe = s.endLocked(ss.c, ReasonEnded)
+	}
+	s.mu.Unlock()
+	s.wipe(wipe)
+}

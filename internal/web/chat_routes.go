@@ -1,0 +1,372 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"html/template"
+	"io"
+	"io/fs"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/sealdrop/sealdrop/internal/chat"
+	"github.com/sealdrop/sealdrop/templates"
+	"github.com/sealdrop/sealdrop/vault"
+)
+
+// pageChat is the one-time chat page (start and join): like every page it never touches state.
+const pageChat = "chat.html"
+
+// pollWait is how long a fallback poll waits for a record before answering 204.
+const pollWait = 20 * time.Second
+
+type chatCreateRequest struct {
+	TTL          *int64 `json:"ttl"`
+	GateHash     string `json:"gate_hash"`
+	OpenHash     string `json:"open_hash"`
+	DestructHash string `json:"destruct_hash"`
+	ManageHash   string `json:"manage_hash"`
+}
+
+type chatJoinRequest struct {
+	Gate     string `json:"gate"`
+	Open     string `json:"open"`
+	Destruct string `json:"destruct"`
+}
+
+type chatSessionRequest struct {
+	Session string  `json:"session"`
+	Ack     *uint64 `json:"ack"`
+	Wait    bool    `json:"wait"`
+}
+
+// mountChat adds the chat API and pages when a chat server is configured.
+func (s *server) mountChat(m *mux.Router, post func(http.HandlerFunc) http.Handler) error {
+	c := s.cfg.Chat
+	if c == nil {
+		return nil
+	}
+	tfs := s.cfg.templates
+	if tfs == nil {
+		tfs = templates.FS
+	}
+	page, err := s.renderChatPage(tfs)
+	if err != nil {
+		return err
+	}
+	m.Handle("/api/v1/chats", post(s.chatCreate)).Methods(http.MethodPost)
+	m.Handle("/api/v1/chats/{id}/join", post(s.chatJoin)).Methods(http.MethodPost)
+	m.Handle("/api/v1/chats/{id}/send", post(s.chatSend)).Methods(http.MethodPost)
+	m.Handle("/api/v1/chats/{id}/poll", post(s.chatPoll)).Methods(http.MethodPost)
+	m.Handle("/api/v1/chats/{id}/end", post(s.chatEnd)).Methods(http.MethodPost)
+	m.Handle("/api/v1/chats/{id}/revoke", post(s.chatRevoke)).Methods(http.MethodPost)
+	m.Handle("/api/v1/chats/{id}/ws", http.HandlerFunc(s.chatWS)).Methods(http.MethodGet)
+	serve := func(w http.ResponseWriter, r *http.Request) { s.writeHTML(w, http.StatusOK, page) }
+	m.Handle("/chat", http.HandlerFunc(serve)).Methods(http.MethodGet, http.MethodHead)
+	m.Handle("/c/{id}", http.HandlerFunc(serve)).Methods(http.MethodGet, http.MethodHead)
+	return nil
+}
+
+func (s *server) renderChatPage(tfs fs.FS) ([]byte, error) {
+	funcs := template.FuncMap{
+		"asset": func(name string) (string, error) {
+			if _, ok := s.static[name]; !ok {
+				return "", errors.New("web: no static file " + name)
+			}
+			return "/static/" + name, nil
+		},
+		"sri": func(name string) (string, error) {
+			f, ok := s.static[name]
+			if !ok {
+				return "", errors.New("web: no static file " + name)
+			}
+			return f.sri, nil
+		},
+	}
+	t, err := template.New(pageChat).Funcs(funcs).ParseFS(tfs, pageChat)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	cc := s.cfg.Chat.Config()
+	data := struct {
+		Limits                         Limits
+		MaxTTL, DefaultTTL, IdleMinute int64
+	}{s.lim, int64(cc.MaxTTL / time.Second), int64(cc.DefaultTTL / time.Second), int64(cc.Idle / time.Minute)}
+	if err := t.Execute(&buf, data); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func (s *server) chatID(w http.ResponseWriter, r *http.Request) (vault.ID, bool) {
+	id, err := vault.ParseID(mux.Vars(r)["id"])
+	if err != nil {
+		s.gone(w)
+		return vault.ID{}, false
+	}
+	return id, true
+}
+
+func (s *server) chatCreate(w http.ResponseWriter, r *http.Request) {
+	var req chatCreateRequest
+	if !s.readJSON(w, r, &req) {
+		return
+	}
+	cr := chat.CreateRequest{}
+	var err error
+	if req.TTL != nil {
+		if *req.TTL < 60 || *req.TTL > int64(s.cfg.Chat.Config().MaxTTL/time.Second) {
+			s.writeError(w, http.StatusBadRequest, "bad_ttl", "ttl must be between 60 seconds and the maximum")
+			return
+		}
+		cr.TTL = time.Duration(*req.TTL) * time.Second
+	}
+	cr.Gate, err = need32(req.GateHash)
+	if err == nil {
+		cr.Manage, err = need32(req.ManageHash)
+	}
+	if err == nil {
+		cr.Open, cr.PIN, err = parse32(req.OpenHash)
+	}
+	if err == nil {
+		cr.Destruct, err = need32(req.DestructHash)
+	}
+	if err != nil {
+		s.writeError(w, http.StatusBadRequest, "bad_request", "a hash is missing or malformed")
+		return
+	}
+	c, err := s.cfg.Chat.Create(cr)
+	switch {
+	case errors.Is(err, chat.ErrFull):
+		s.writeError(w, http.StatusInsufficientStorage, "full", "the server cannot take another chat right now")
+		return
+	case err != nil:
+		s.writeError(w, http.StatusBadRequest, "bad_request", "the chat could not be created")
+		return
+	}
+	s.marshal(w, http.StatusCreated, struct {
+		ID        string `json:"id"`
+		Session   string `json:"session"`
+		ExpiresIn int64  `json:"expires_in"`
+	}{c.ID.String(), b64.EncodeToString(c.Session), s.expiresIn(c.Expires)})
+}
+
+func (s *server) chatJoin(w http.ResponseWriter, r *http.Request) {
+	var req chatJoinRequest
+	if !s.readJSON(w, r, &req) {
+		return
+	}
+	id, ok := s.chatID(w, r)
+	if !ok {
+		return
+	}
+	gate, err := need32(req.Gate)
+	if err != nil {
+		s.gone(w)
+		return
+	}
+	open, hasOpen, err1 := parse32(req.Open)
+	destruct, hasDestruct, err2 := parse32(req.Destruct)
+	if err1 != nil || err2 != nil {
+		s.writeError(w, http.StatusBadRequest, "bad_request", "a token is malformed")
+		return
+	}
+	jr := chat.JoinRequest{Gate: gate[:]}
+	if hasOpen {
+		jr.Open = open[:]
+	}
+	if hasDestruct {
+		jr.Destruct = destruct[:]
+	}
+	tok, err := s.cfg.Chat.Join(id, jr)
+	var pe *chat.PINError
+	switch {
+	case errors.As(err, &pe):
+		s.marshal(w, http.StatusForbidden, struct {
+			Error     string `json:"error"`
+			TriesLeft int    `json:"tries_left"`
+		}{"wrong_pin", pe.Left})
+		return
+	case err != nil:
+		s.gone(w)
+		return
+	}
+	s.marshal(w, http.StatusOK, struct {
+		Session string `json:"session"`
+	}{b64.EncodeToString(tok)})
+}
+
+// chatSession checks a session token; anything wrong is the gone answer.
+func (s *server) chatSession(w http.ResponseWriter, r *http.Request, token string) (*chat.Session, bool) {
+	id, ok := s.chatID(w, r)
+	if !ok {
+		return nil, false
+	}
+	tok, err := need32(token)
+	if err != nil {
+		s.gone(w)
+		return nil, false
+	}
+	ss, err := s.cfg.Chat.Attach(id, tok[:])
+	if err != nil {
+		s.gone(w)
+		return nil, false
+	}
+	return ss, true
+}
+
+// sameOrigin: a WebSocket upgrade is not covered by CORS, so the page's origin is checked here.
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Values("Origin")
+	if len(o) != 1 || r.Host == "" {
+		return false
+	}
+	return o[0] == "http://"+r.Host || o[0] == "https://"+r.Host
+}
+
+func (s *server) chatWS(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		s.writeError(w, http.StatusForbidden, "cross_origin", "cross-origin requests are refused")
+		return
+	}
+	tok, ok := chat.TokenFromSubprotocols(r)
+	if !ok {
+		s.gone(w)
+		return
+	}
+	ss, ok := s.chatSession(w, r, tok)
+	if !ok {
+		return
+	}
+	ss.ServeWS(w, r, func(w http.ResponseWriter, status int) {
+		resetHeaders(w.Header())
+		s.writeError(w, http.StatusBadRequest, "bad_request", "not a WebSocket request")
+	})
+}
+
+func (s *server) chatSend(w http.ResponseWriter, r *http.Request) {
+	if !hasMediaType(r, "application/octet-stream") {
+		s.writeError(w, http.StatusUnsupportedMediaType, "content_type", "send Content-Type: application/octet-stream")
+		return
+	}
+	ss, ok := s.chatSession(w, r, r.Header.Get("Sealdrop-Session"))
+	if !ok {
+		return
+	}
+	max := s.cfg.Chat.Config().MaxRecord
+	if r.ContentLength <= 0 || r.ContentLength > max {
+		w.Header().Set("Connection", "close")
+		s.writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the record is too large")
+		return
+	}
+	seq, err := ss.Send(io.LimitReader(r.Body, r.ContentLength), r.ContentLength)
+	var ended *chat.EndedError
+	switch {
+	case err == nil:
+		s.marshal(w, http.StatusOK, struct {
+			Seq uint64 `json:"seq"`
+		}{seq})
+	case errors.As(err, &ended), errors.Is(err, chat.ErrGone):
+		s.gone(w)
+	case errors.Is(err, chat.ErrFull):
+		s.writeError(w, http.StatusInsufficientStorage, "full", "the server is full: the message was not sent")
+	case errors.Is(err, chat.ErrBusy):
+		s.writeError(w, http.StatusTooManyRequests, "busy", "the other side has not received the earlier messages yet")
+	case errors.Is(err, chat.ErrTooLarge):
+		s.writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the record is too large")
+	default:
+		s.writeError(w, http.StatusBadRequest, "bad_request", "the record was refused")
+	}
+}
+
+func (s *server) chatPoll(w http.ResponseWriter, r *http.Request) {
+	var req chatSessionRequest
+	if !s.readJSON(w, r, &req) {
+		return
+	}
+	ss, ok := s.chatSession(w, r, req.Session)
+	if !ok {
+		return
+	}
+	ss.Polled()
+	var from uint64
+	if req.Ack != nil {
+		ss.Ack(*req.Ack)
+		from = *req.Ack + 1
+	}
+	ctx := r.Context()
+	if req.Wait {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, pollWait)
+		defer cancel()
+	} else {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		cancel()
+	}
+	var d *chat.Delivery
+	if d = ss.PeekNow(from); d == nil && req.Wait {
+		var err error
+		d, err = ss.Peek(ctx, from)
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			s.gone(w)
+			return
+		}
+	}
+	peer := "0"
+	if ss.State().Peer {
+		peer = "1"
+	}
+	if ss.State().Ended != "" {
+		s.gone(w)
+		return
+	}
+	w.Header().Set("Sealdrop-Peer", peer)
+	if d == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Disposition", "attachment")
+	h.Set("Content-Security-Policy", "sandbox")
+	h.Set("Sealdrop-Seq", strconv.FormatUint(d.Seq, 10))
+	h.Set("Content-Length", strconv.FormatInt(d.Size, 10))
+	w.WriteHeader(http.StatusOK)
+	_, _ = d.WriteTo(w)
+}
+
+func (s *server) chatEnd(w http.ResponseWriter, r *http.Request) {
+	var req chatSessionRequest
+	if !s.readJSON(w, r, &req) {
+		return
+	}
+	ss, ok := s.chatSession(w, r, req.Session)
+	if !ok {
+		return
+	}
+	ss.End()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) chatRevoke(w http.ResponseWriter, r *http.Request) {
+	var req manageRequest
+	if !s.readJSON(w, r, &req) {
+		return
+	}
+	id, ok := s.chatID(w, r)
+	if !ok {
+		return
+	}
+	m, err := need32(req.Manage)
+	if err != nil || s.cfg.Chat.Revoke(id, m[:]) != nil {
+		s.gone(w)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

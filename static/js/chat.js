@@ -1,0 +1,431 @@
+// The one-time chat page: /chat starts a chat, /c/{id}#fragment joins one (SECURITY.md,
+// "One-time chat"). Keys and counters live only in this page's memory; sessionStorage keeps
+// only what a reload needs to run a fresh handshake (id, role, session token, Km, the resume
+// secret, the last epoch, the creator's manage secret), never K or a traffic key.
+
+import * as P from './protocol.js';
+import * as C from './chat-protocol.js';
+import { encode, toSVG } from './qr.js';
+import { $, show, hide, setText, showError, clearError, errorMessage, copyButton } from './ui.js';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder('utf-8', { fatal: false });
+const STORE = 'sealdrop-chat:';
+
+const REASONS = {
+  ended: 'The chat was ended.',
+  idle: 'The chat ended because nobody wrote for a while.',
+  expired: 'The chat reached its time limit.',
+  revoked: 'The chat was cancelled.',
+};
+
+let st = null; // {id, role, token, km, resume, epoch, manage}
+let ws = null;
+let hs = null; // handshake in progress
+let peered = null; // the handshake that has taken a peer hello
+let sess = null; // established session
+let lastSeq = -1;
+let chain = Promise.resolve();
+const pending = []; // sends waiting for the server's answer, in order
+let ended = false;
+let lostNotice = false;
+let sendChain = Promise.resolve();
+const files = new Map();
+
+function save() {
+  const o = {
+    id: st.id, role: st.role, token: st.token, km: P.b64uEncode(st.km), epoch: st.epoch,
+    resume: st.resume ? P.b64uEncode(st.resume) : null, manage: st.manage ? P.b64uEncode(st.manage) : null,
+  };
+  sessionStorage.setItem(STORE + st.id, JSON.stringify(o));
+}
+
+function load(id) {
+  try {
+    const o = JSON.parse(sessionStorage.getItem(STORE + id) || 'null');
+    if (!o) return null;
+    return {
+      id: o.id, role: o.role, token: o.token, km: P.b64uDecode(o.km), epoch: o.epoch || 0,
+      resume: o.resume ? P.b64uDecode(o.resume) : null, manage: o.manage ? P.b64uDecode(o.manage) : null,
+    };
+  } catch {
+    return null;
+  }
+}
+
+function forget() {
+  if (st) sessionStorage.removeItem(STORE + st.id);
+}
+
+async function post(path, body) {
+  let res;
+  try {
+    res = await fetch(path, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+      credentials: 'omit', cache: 'no-store', referrerPolicy: 'no-referrer', redirect: 'error',
+    });
+  } catch {
+    throw new Error('The connection to the server failed. Check that Tor Browser is connected, then try again.');
+  }
+  if (res.status === 204) return null;
+  let j = null;
+  try { j = await res.json(); } catch { /* not JSON */ }
+  if (res.status === 404) throw Object.assign(new Error('This chat link is no longer available.'), { gone: true });
+  if (res.status === 403 && j && j.error === 'wrong_pin') {
+    const n = Number(j.tries_left) || 0;
+    throw new Error(n > 0 ? `Wrong PIN. ${n} ${n === 1 ? 'try' : 'tries'} left.` : 'Wrong PIN. The chat has been deleted.');
+  }
+  if (!res.ok) throw new Error((j && j.message) || `The server refused the request (error ${res.status}).`);
+  return j;
+}
+
+function line(who, text) {
+  const li = document.createElement('li');
+  li.className = who;
+  const b = document.createElement('strong');
+  b.textContent = who === 'me' ? 'You: ' : who === 'them' ? 'Them: ' : '';
+  li.appendChild(b);
+  li.appendChild(document.createTextNode(text));
+  $('log').appendChild(li);
+  return li;
+}
+
+function status(text) { setText('status', text); }
+
+function finish(reason) {
+  if (ended) return;
+  ended = true;
+  forget();
+  if (ws) { try { ws.close(); } catch { /* closing */ } }
+  sess = null;
+  hide('talk'); hide('invite'); hide('join'); hide('start');
+  setText('ended-reason', REASONS[reason] || REASONS.ended);
+  show('ended');
+  $('ended-heading').focus();
+}
+
+// ---- socket ----
+
+function connect() {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  ws = new WebSocket(`${scheme}//${location.host}/api/v1/chats/${st.id}/ws`, ['sealdrop.v1', `sealdrop.v1.${st.token}`]);
+  ws.binaryType = 'arraybuffer';
+  ws.addEventListener('open', () => { restart().catch(fatal); });
+  ws.addEventListener('message', (ev) => {
+    chain = chain.then(() => onMessage(ev.data)).catch(fatal);
+  });
+  ws.addEventListener('close', () => {
+    if (ended) return;
+    while (pending.length) pending.shift().reject(new Error('The connection was lost.'));
+    status('Connection lost. Reconnecting…');
+    setTimeout(() => { if (!ended) connect(); }, 3000);
+  });
+}
+
+function fatal(e) { showError(errorMessage(e)); }
+
+async function restart() {
+  const r = await C.ChatHandshake.create({ id: P.b64uDecode(st.id), role: st.role, km: st.km, resume: st.resume, lastEpoch: st.epoch });
+  hs = r.hs;
+  ws.send(r.hello);
+}
+
+async function onMessage(data) {
+  if (typeof data === 'string') {
+    let m;
+    try { m = JSON.parse(data); } catch { return; }
+    if (m.t === 'peer') {
+      hide('invite');
+      show('talk');
+      status(sess ? 'Connected. Messages are end-to-end encrypted.' : 'The other person is here. Setting up encryption…');
+    } else if (m.t === 'nopeer') {
+      status(st.role === C.ROLE_CREATOR && !sess ? 'Waiting for the other person to join…' : 'The other person is not connected right now. Messages wait for them.');
+    } else if (m.t === 'sent' && pending.length) {
+      pending.shift().resolve();
+    } else if (m.t === 'error' && pending.length) {
+      pending.shift().reject(Object.assign(new Error(m.error === 'full' ? 'The server is full: the message was not sent.' : 'The message was refused.'), { code: m.error }));
+    } else if (m.t === 'end') {
+      finish(m.reason);
+    }
+    return;
+  }
+  const b = new Uint8Array(data);
+  if (b.length < 8) return;
+  const seq = new DataView(data).getUint32(0) * 2 ** 32 + new DataView(data).getUint32(4);
+  if (seq > lastSeq) {
+    lastSeq = seq;
+    await onRecord(b.subarray(8));
+  }
+  ws.send(JSON.stringify({ t: 'ack', seq }));
+}
+
+async function onRecord(rec) {
+  const t = C.recordType(rec);
+  if (t === C.REC_HELLO) {
+    if (st.resume && hs && !sess && C.helloEpoch(rec) < hs.proposal) return; // queued before a reconnect
+    if (!hs || peered === hs) await restart();
+    const conf = await hs.peer(rec);
+    peered = hs;
+    ws.send(conf);
+  } else if (t === C.REC_CONFIRM) {
+    if (!hs || peered !== hs) return;
+    try {
+      const s = await hs.finish(rec);
+      sess = s;
+      hs = null;
+      st.resume = s.resume;
+      st.epoch = s.epoch;
+      save();
+      setText('safety', await s.safetyCode());
+      hide('invite');
+      show('talk');
+      status('Connected. Messages are end-to-end encrypted.');
+    } catch (e) {
+      if (e.code === 'handshake') showError('The encrypted connection could not be set up: someone without the link (or the PIN) may be in the middle. Do not trust this chat; end it.');
+    }
+  } else if (t === C.REC_DATA) {
+    if (!sess) return;
+    let pt;
+    try {
+      pt = await sess.open(rec);
+    } catch (e) {
+      if (e.code === 'epoch') {
+        if (!lostNotice) line('note', 'Some messages sent before the reconnect could not be read.');
+        lostNotice = true;
+      } else {
+        line('note', `A message was refused: ${e.message}. Someone may be interfering.`);
+      }
+      return;
+    }
+    onMessageBody(C.decodeMessage(pt));
+  }
+}
+
+function onMessageBody({ type, body }) {
+  if (type === C.MSG_TEXT) {
+    line('them', dec.decode(body));
+  } else if (type === C.MSG_FILE_BEGIN) {
+    let m;
+    try { m = JSON.parse(dec.decode(body)); } catch { return; }
+    if (!m || typeof m.name !== 'string' || !Number.isSafeInteger(m.size) || m.size < 0) return;
+    const li = line('them', `File ${m.name} `);
+    const bar = document.createElement('progress');
+    bar.max = m.size || 1;
+    bar.value = 0;
+    li.appendChild(bar);
+    const f = { name: m.name, size: m.size, parts: [], got: 0, li, bar };
+    files.set(m.id, f);
+    if (m.size === 0) fileDone(m.id);
+  } else if (type === C.MSG_FILE_CHUNK) {
+    const id = new DataView(body.buffer, body.byteOffset, 4).getUint32(0);
+    const f = files.get(id);
+    if (!f || f.got + body.length - 4 > f.size) return;
+    f.parts.push(body.slice(4));
+    f.got += body.length - 4;
+    f.bar.value = f.got;
+    if (f.got === f.size) fileDone(id);
+  } else if (type === C.MSG_BYE) {
+    line('note', 'The other person said goodbye.');
+  }
+}
+
+function fileDone(id) {
+  const f = files.get(id);
+  files.delete(id);
+  const a = document.createElement('a');
+  // application/octet-stream: a received HTML or SVG file must never render in this origin.
+  a.href = URL.createObjectURL(new Blob(f.parts, { type: 'application/octet-stream' }));
+  a.download = f.name;
+  a.textContent = 'Save';
+  a.className = 'download';
+  f.bar.replaceWith(a);
+}
+
+// ---- sending ----
+
+function relay(rec) {
+  return new Promise((resolve, reject) => {
+    pending.push({ resolve, reject });
+    ws.send(rec);
+  });
+}
+
+async function sendMessage(type, body) {
+  if (!sess) throw new Error('The encrypted connection is not ready yet.');
+  const rec = await sess.seal(C.encodeMessage(type, body));
+  for (;;) {
+    try {
+      await relay(rec);
+      return;
+    } catch (e) {
+      if (e.code !== 'busy') throw e;
+      await new Promise((r) => { setTimeout(r, 1000); }); // the other side is behind: same record again
+    }
+  }
+}
+
+function queueSend(fn) {
+  const p = sendChain.then(fn);
+  sendChain = p.catch(() => {});
+  return p;
+}
+
+async function sendFile(file) {
+  const data = new Uint8Array(await file.arrayBuffer());
+  const id = crypto.getRandomValues(new Uint32Array(1))[0];
+  const li = line('me', `File ${file.name} `);
+  const bar = document.createElement('progress');
+  bar.max = data.length || 1;
+  li.appendChild(bar);
+  await sendMessage(C.MSG_FILE_BEGIN, enc.encode(JSON.stringify({ id, name: file.name, type: file.type || 'application/octet-stream', size: data.length })));
+  for (let off = 0; off < data.length; off += C.FILE_CHUNK) {
+    const end = Math.min(off + C.FILE_CHUNK, data.length);
+    const body = new Uint8Array(4 + end - off);
+    new DataView(body.buffer).setUint32(0, id);
+    body.set(data.subarray(off, end), 4);
+    await sendMessage(C.MSG_FILE_CHUNK, body);
+    bar.value = end;
+  }
+  bar.replaceWith(document.createTextNode('sent'));
+}
+
+function wireTalk() {
+  $('send-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    clearError();
+    const text = $('message').value;
+    if (!text) return;
+    queueSend(async () => {
+      await sendMessage(C.MSG_TEXT, enc.encode(text));
+      line('me', text);
+      $('message').value = '';
+    }).catch(fatal);
+  });
+  $('file').addEventListener('change', () => {
+    const f = $('file').files[0];
+    if (!f) return;
+    clearError();
+    queueSend(() => sendFile(f)).catch(fatal).finally(() => { $('file').value = ''; });
+  });
+  $('end').addEventListener('click', () => {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ t: 'end' }));
+    finish('ended');
+  });
+  $('revoke').addEventListener('click', async () => {
+    try {
+      await post(`/api/v1/chats/${st.id}/revoke`, { manage: P.b64uEncode(st.manage) });
+    } catch (e) {
+      if (!e.gone) { fatal(e); return; }
+    }
+    finish('revoked');
+  });
+}
+
+// ---- start and join ----
+
+async function start(ev) {
+  ev.preventDefault();
+  clearError();
+  const button = $('start-button');
+  button.disabled = true;
+  try {
+    const pin = $('pin').value.trim();
+    const dpin = $('dpin').value.trim();
+    P.checkPINs(pin, dpin);
+    const np = pin ? P.normalizePIN(pin) : '';
+    const nd = dpin ? P.normalizePIN(dpin) : '';
+    const K = P.randomBytes(32);
+    const M = P.randomBytes(32);
+    const Pk = np ? await P.stretchPIN(K, np) : null;
+    const body = {
+      ttl: Number($('ttl').value),
+      gate_hash: P.b64uEncode(await P.sha256(await P.gateToken(K))),
+      manage_hash: P.b64uEncode(await P.sha256(M)),
+      destruct_hash: P.b64uEncode(await P.sha256(nd ? await P.destructToken(K, await P.stretchPIN(K, nd)) : P.randomBytes(32))),
+    };
+    if (Pk) body.open_hash = P.b64uEncode(await P.sha256(await P.openToken(K, Pk)));
+    const r = await post('/api/v1/chats', body);
+    st = { id: r.id, role: C.ROLE_CREATOR, token: r.session, km: await C.chatMacKey(K, Pk), resume: null, epoch: 0, manage: M };
+    save();
+    const link = `${location.origin}/c/${r.id}#${P.encodeFragment({ version: 1, flags: Pk ? P.FLAG_PIN : 0, secret: K })}`;
+    K.fill(0);
+    history.replaceState(null, '', `/c/${r.id}`);
+    hide('start');
+    $('chat-link').value = link;
+    $('qr').replaceChildren(toSVG(document, encode(link), { title: 'QR code of the chat link' }));
+    show('invite');
+    $('invite-heading').focus();
+    connect();
+  } catch (e) {
+    fatal(e);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function joinPage(id) {
+  const frag = location.hash.replace(/^#/, '');
+  if (location.hash) history.replaceState(null, '', location.pathname);
+  let f;
+  try {
+    f = P.parseFragment(frag);
+  } catch {
+    showError('This chat link is incomplete. Ask for the whole link, including everything after the # sign.');
+    return;
+  }
+  if (f.flags & P.FLAG_PIN) show('join-pin-field');
+  show('join');
+  $('join-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearError();
+    const button = $('join-button');
+    button.disabled = true;
+    try {
+      const K = f.secret;
+      const body = { gate: P.b64uEncode(await P.gateToken(K)) };
+      let Pk = null;
+      if (f.flags & P.FLAG_PIN) {
+        const typed = P.normalizePIN($('join-pin').value.trim());
+        Pk = await P.stretchPIN(K, typed);
+        body.open = P.b64uEncode(await P.openToken(K, Pk));
+        body.destruct = P.b64uEncode(await P.destructToken(K, Pk));
+      }
+      const r = await post(`/api/v1/chats/${id}/join`, body);
+      st = { id, role: C.ROLE_JOINER, token: r.session, km: await C.chatMacKey(K, Pk), resume: null, epoch: 0, manage: null };
+      save();
+      hide('join');
+      show('talk');
+      status('Joined. Setting up encryption…');
+      connect();
+    } catch (e) {
+      if (e.gone) finish('ended');
+      else fatal(e);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+function main() {
+  show('app');
+  wireTalk();
+  copyButton('copy-link', 'chat-link');
+  const m = location.pathname.match(/^\/c\/([A-Za-z0-9_-]{22})$/);
+  if (!m) {
+    show('start');
+    $('start-form').addEventListener('submit', start);
+    return;
+  }
+  const saved = load(m[1]);
+  if (saved) { // a reload: a fresh handshake in a new epoch
+    st = saved;
+    if (location.hash) history.replaceState(null, '', location.pathname);
+    show('talk');
+    status('Reconnecting…');
+    connect();
+    return;
+  }
+  joinPage(m[1]);
+}
+
+main();
