@@ -33,7 +33,7 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func rnd(t *testing.T, n int) []byte {
+func rnd(t testing.TB, n int) []byte {
 	b := make([]byte, n)
 	_, err := rand.Read(b)
 	require.NoError(t, err)
@@ -48,7 +48,7 @@ type env struct {
 	c *clock
 }
 
-func newEnv(t *testing.T, budget int64, cfg chat.Config) env {
+func newEnv(t testing.TB, budget int64, cfg chat.Config) env {
 	t.Helper()
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
 	v, err := vault.New(vault.Config{Budget: budget, Now: c.Now, SweepEvery: -1})
@@ -64,7 +64,7 @@ func newEnv(t *testing.T, budget int64, cfg chat.Config) env {
 type caps struct{ gate, open, destruct, manage []byte }
 
 // started creates a chat and joins it; it returns both sessions.
-func (e env) started(t *testing.T) (vault.ID, *chat.Session, *chat.Session, caps) {
+func (e env) started(t testing.TB) (vault.ID, *chat.Session, *chat.Session, caps) {
 	t.Helper()
 	k := caps{gate: rnd(t, 32), manage: rnd(t, 32)}
 	cr, err := e.s.Create(chat.CreateRequest{Gate: h(k.gate), Manage: h(k.manage)})
