@@ -124,6 +124,7 @@ type startOpts struct {
 	args    []string // extra serve flags
 	wrap    []string // a command to run the server under (strace, setpriv, prlimit)
 	noReady bool     // do not wait for the startup lines (for starts that must fail)
+	noWait  bool     // do not reap the process: the test waits for it itself (ptrace)
 }
 
 // start runs `sealdrop serve --listen ...` and waits for its startup lines.
@@ -146,13 +147,19 @@ func start(t *testing.T, o startOpts) *server {
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	require.NoError(t, s.cmd.Start())
-	go func() { s.err = s.cmd.Wait(); close(s.waited) }()
+	if !o.noWait {
+		go func() { s.err = s.cmd.Wait(); close(s.waited) }()
+	}
 	t.Cleanup(func() {
 		select {
 		case <-s.waited:
 		default:
 			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-			<-s.waited
+			if o.noWait {
+				_, _ = s.cmd.Process.Wait()
+			} else {
+				<-s.waited
+			}
 		}
 	})
 	if o.noReady {
