@@ -116,8 +116,10 @@ type ChatHandshake struct {
 	peerHello []byte
 }
 
-// ChatHandshakeParams fixes what is normally random (test vectors only).
-type ChatHandshakeParams struct {
+// chatHandshakeParams fixes what is normally random: only the vector tests may use it. A fixed
+// ephemeral scalar and random reused in two chats would repeat a handshake's keys and nonces,
+// so it is not exported.
+type chatHandshakeParams struct {
 	Private []byte   // P-256 scalar, 32 bytes
 	Random  [32]byte // the hello's random field
 }
@@ -126,11 +128,12 @@ type ChatHandshakeParams struct {
 // and, when resuming, by the resume secret of the chat's first handshake; lastEpoch is the
 // last epoch this side completed (0 if none). It returns the hello record to send.
 func NewChatHandshake(id [ChatIDSize]byte, role byte, km, resume []byte, lastEpoch uint32) (*ChatHandshake, []byte, error) {
-	return NewChatHandshakeWith(id, role, km, resume, lastEpoch, nil)
+	return newChatHandshakeWith(id, role, km, resume, lastEpoch, nil)
 }
 
-// NewChatHandshakeWith is NewChatHandshake with fixed randomness when fixed is non-nil.
-func NewChatHandshakeWith(id [ChatIDSize]byte, role byte, km, resume []byte, lastEpoch uint32, fixed *ChatHandshakeParams) (*ChatHandshake, []byte, error) {
+// newChatHandshakeWith is NewChatHandshake with fixed randomness when fixed is non-nil (test
+// vectors only; see chatHandshakeParams).
+func newChatHandshakeWith(id [ChatIDSize]byte, role byte, km, resume []byte, lastEpoch uint32, fixed *chatHandshakeParams) (*ChatHandshake, []byte, error) {
 	if !validRole(role) {
 		return nil, nil, fmt.Errorf("protocol: chat: role %d: %w", role, ErrFormat)
 	}

@@ -144,14 +144,14 @@ type builtHS struct {
 func buildHandshake(t testing.TB, name string, id [16]byte, km []byte, c, j cvSide) builtHS {
 	t.Helper()
 	side := func(role byte, s cvSide) (*ChatHandshake, []byte) {
-		var p ChatHandshakeParams
+		var p chatHandshakeParams
 		p.Private = chatUnhex(t, s.PrivHex)
 		copy(p.Random[:], chatUnhex(t, s.RandomHex))
 		var resume []byte
 		if s.ResumeHex != "" {
 			resume = chatUnhex(t, s.ResumeHex)
 		}
-		h, hello, err := NewChatHandshakeWith(id, role, km, resume, s.LastEpoch, &p)
+		h, hello, err := newChatHandshakeWith(id, role, km, resume, s.LastEpoch, &p)
 		require.NoError(t, err)
 		return h, hello
 	}
@@ -268,9 +268,9 @@ func generateChatVectors(t testing.TB) chatVectors {
 	// hello, a resume without the secret, a wrong epoch in the confirm.
 	evil := make([]byte, 32)
 	evil[0] = 0x77
-	var p ChatHandshakeParams
+	var p chatHandshakeParams
 	p.Private = chatUnhex(t, scalar(9))
-	he, evilHello, err := NewChatHandshakeWith(id, ChatRoleJoiner, evil, nil, 0, &p)
+	he, evilHello, err := newChatHandshakeWith(id, ChatRoleJoiner, evil, nil, 0, &p)
 	require.NoError(t, err)
 	evilConf, err := he.Peer(first.helloC)
 	require.NoError(t, err)
@@ -344,14 +344,14 @@ func sessionsFor(t *testing.T, h cvHandshake) (creator, joiner *ChatSession) {
 	copy(id[:], chatUnhex(t, h.IDHex))
 	km := chatUnhex(t, h.KmHex)
 	mk := func(role byte, s cvSide) (*ChatHandshake, []byte) {
-		var p ChatHandshakeParams
+		var p chatHandshakeParams
 		p.Private = chatUnhex(t, s.PrivHex)
 		copy(p.Random[:], chatUnhex(t, s.RandomHex))
 		var resume []byte
 		if s.ResumeHex != "" {
 			resume = chatUnhex(t, s.ResumeHex)
 		}
-		hs, hello, err := NewChatHandshakeWith(id, role, km, resume, s.LastEpoch, &p)
+		hs, hello, err := newChatHandshakeWith(id, role, km, resume, s.LastEpoch, &p)
 		require.NoError(t, err)
 		return hs, hello
 	}
@@ -422,7 +422,7 @@ func checkChatVectors(t *testing.T, cv chatVectors) {
 		if f.Side == ChatRoleJoiner {
 			s = h.Joiner
 		}
-		var p ChatHandshakeParams
+		var p chatHandshakeParams
 		p.Private = chatUnhex(t, s.PrivHex)
 		copy(p.Random[:], chatUnhex(t, s.RandomHex))
 		var resume []byte
@@ -433,7 +433,7 @@ func checkChatVectors(t *testing.T, cv chatVectors) {
 		if f.ResumeMissing {
 			last = 0
 		}
-		hs, _, err := NewChatHandshakeWith(id, f.Side, chatUnhex(t, h.KmHex), resume, last, &p)
+		hs, _, err := newChatHandshakeWith(id, f.Side, chatUnhex(t, h.KmHex), resume, last, &p)
 		require.NoError(t, err)
 		_, err = hs.Peer(chatUnhex(t, f.PeerHelloHex))
 		if err == nil {

@@ -122,41 +122,10 @@ export async function safetyCode(resume) {
 
 export class ChatHandshake {
   /**
-   * create starts a handshake. fixed = {priv, pub, random} pins the randomness (vectors only).
+   * create starts a handshake with a fresh ephemeral key and random.
    * @returns {Promise<{hs: ChatHandshake, hello: Uint8Array}>}
    */
-  static async create({ id, role, km, resume = null, lastEpoch = 0 }, fixed = null) {
-    if (!(id instanceof Uint8Array) || id.length !== ID_SIZE) fail('format', 'chat id must be 16 bytes');
-    if (!validRole(role)) fail('format', 'bad role');
-    if (!(km instanceof Uint8Array) || km.length !== 32) fail('format', 'Km must be 32 bytes');
-    if (resume && resume.length !== 32) fail('format', 'resume secret must be 32 bytes');
-    const hs = new ChatHandshake();
-    hs.id = id;
-    hs.role = role;
-    hs.km = km;
-    hs.resume = resume || null;
-    hs.proposal = resume ? Math.max(lastEpoch + 1, 2) : 1;
-    if (hs.proposal > 0xfffffffe) fail('format', 'epochs exhausted');
-    let pub;
-    let random;
-    if (fixed) {
-      const jwk = {
-        kty: 'EC', crv: 'P-256', ext: false,
-        d: b64u(fixed.priv), x: b64u(fixed.pub.subarray(1, 33)), y: b64u(fixed.pub.subarray(33, 65)),
-      };
-      hs.priv = await subtle.importKey('jwk', jwk, { name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits']);
-      pub = fixed.pub;
-      random = fixed.random;
-    } else {
-      const kp = await subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits']);
-      hs.priv = kp.privateKey;
-      pub = new Uint8Array(await subtle.exportKey('raw', kp.publicKey));
-      random = globalThis.crypto.getRandomValues(new Uint8Array(32));
-    }
-    hs.hello = concat(Uint8Array.of(REC_HELLO, role), u32(hs.proposal), pub, random);
-    hs.peerHello = null;
-    return { hs, hello: hs.hello.slice() };
-  }
+  static create(args) { return newHandshake(args, null); }
 
   /** peer takes the peer's hello and returns this side's confirm record. */
   async peer(hello) {
@@ -214,6 +183,47 @@ export class ChatHandshake {
     kC.fill(0); kJ.fill(0); this.ikm.fill(0); this.kc.fill(0);
     return s;
   }
+}
+
+// newHandshake: fixed = {priv, pub, random} pins the randomness, for the shared vectors only
+// (_createForVectors): the same fixed values in two chats would repeat keys and nonces.
+async function newHandshake({ id, role, km, resume = null, lastEpoch = 0 }, fixed) {
+  if (!(id instanceof Uint8Array) || id.length !== ID_SIZE) fail('format', 'chat id must be 16 bytes');
+  if (!validRole(role)) fail('format', 'bad role');
+  if (!(km instanceof Uint8Array) || km.length !== 32) fail('format', 'Km must be 32 bytes');
+  if (resume && resume.length !== 32) fail('format', 'resume secret must be 32 bytes');
+  const hs = new ChatHandshake();
+  hs.id = id;
+  hs.role = role;
+  hs.km = km;
+  hs.resume = resume || null;
+  hs.proposal = resume ? Math.max(lastEpoch + 1, 2) : 1;
+  if (hs.proposal > 0xfffffffe) fail('format', 'epochs exhausted');
+  let pub;
+  let random;
+  if (fixed) {
+    const jwk = {
+      kty: 'EC', crv: 'P-256', ext: false,
+      d: b64u(fixed.priv), x: b64u(fixed.pub.subarray(1, 33)), y: b64u(fixed.pub.subarray(33, 65)),
+    };
+    hs.priv = await subtle.importKey('jwk', jwk, { name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits']);
+    pub = fixed.pub;
+    random = fixed.random;
+  } else {
+    const kp = await subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits']);
+    hs.priv = kp.privateKey;
+    pub = new Uint8Array(await subtle.exportKey('raw', kp.publicKey));
+    random = globalThis.crypto.getRandomValues(new Uint8Array(32));
+  }
+  hs.hello = concat(Uint8Array.of(REC_HELLO, role), u32(hs.proposal), pub, random);
+  hs.peerHello = null;
+  return { hs, hello: hs.hello.slice() };
+}
+
+/** _createForVectors is ChatHandshake.create with fixed randomness: test vectors only. */
+export async function _createForVectors(args, fixed) {
+  if (!fixed) fail('format', 'fixed randomness required');
+  return newHandshake(args, fixed);
 }
 
 function confirmTag(kc, role, th) {

@@ -40,8 +40,8 @@ function sideParams(h, role) {
 async function sessions(h) {
   const c = sideParams(h, C.ROLE_CREATOR);
   const j = sideParams(h, C.ROLE_JOINER);
-  const { hs: hc, hello: helloC } = await C.ChatHandshake.create(c.args, c.fixed);
-  const { hs: hj, hello: helloJ } = await C.ChatHandshake.create(j.args, j.fixed);
+  const { hs: hc, hello: helloC } = await C._createForVectors(c.args, c.fixed);
+  const { hs: hj, hello: helloJ } = await C._createForVectors(j.args, j.fixed);
   assert.equal(tohex(helloC), h.hello_creator_hex);
   assert.equal(tohex(helloJ), h.hello_joiner_hex);
   const confC = await hc.peer(hex(h.hello_joiner_hex));
@@ -99,7 +99,7 @@ test('handshake failures: swapped keys, reflection, resume without the secret', 
     const h = V.handshakes[f.hs];
     const p = sideParams(h, f.side);
     if (f.resume_missing) { p.args.resume = null; p.args.lastEpoch = 0; }
-    const { hs } = await C.ChatHandshake.create(p.args, p.fixed);
+    const { hs } = await C._createForVectors(p.args, p.fixed);
     const got = await code(async () => {
       await hs.peer(hex(f.peer_hello_hex));
       await hs.finish(hex(f.peer_confirm_hex));
@@ -147,4 +147,14 @@ test('random handshake, then a resume in a new epoch; old records do not cross',
   await x.hs.peer(y.hello);
   const cy = await y.hs.peer(x.hello);
   assert.equal(await code(() => x.hs.finish(cy)), 'handshake');
+});
+
+test('the public handshake never takes fixed randomness', async () => {
+  const h = V.handshakes[0];
+  const c = sideParams(h, C.ROLE_CREATOR);
+  // A caller passing fixed values to create gets fresh ones: only _createForVectors pins them.
+  const { hello } = await C.ChatHandshake.create(c.args, c.fixed);
+  assert.notEqual(tohex(hello), h.hello_creator_hex);
+  assert.equal(hello.length, C.HELLO_SIZE);
+  await assert.rejects(() => C._createForVectors(c.args, null), { name: 'ProtocolError' });
 });
