@@ -1,0 +1,377 @@
+// sealdrop drop boxes and one-time replies, browser side (SECURITY.md, "Drops and replies",
+// is the specification). The Go package internal/protocol (drop.go) implements the same
+// protocol; both check internal/protocol/testdata/drop-vectors.json.
+//
+// Native WebCrypto only (ECDH P-256, HKDF, HMAC, AES-GCM, SHA-256), so it runs at Tor
+// Browser's "Safer" level. Private keys are imported as non-extractable CryptoKeys; the raw
+// scalars exist only to write the inbox link, which is the journalist's to keep.
+//
+// Errors are ProtocolErrors: "link" (a drop or inbox fragment that is malformed), "auth",
+// "truncated", "format" (a submission that does not open), "aborted" (a cancelled proof of
+// work).
+
+import {
+  ProtocolError, VERSION, KIND_SUBMISSION, b64uEncode, b64uDecode, buildPlaintext, parsePlaintext,
+  seal, _sealForVectors, open, sealedLength,
+} from './protocol.js';
+
+export const DROP_FLAG_REPLY = 0x01;
+export const PUBLIC_SIZE = 65;
+export const SCALAR_SIZE = 32;
+export const ROUTE_SIZE = 16;
+export const CHALLENGE_SIZE = 32;
+export const POW_NONCE_SIZE = 8;
+export const DROP_FRAGMENT_LEN = 176;
+export const INBOX_FRAGMENT_LEN = 262;
+export const ACTION_LIST = 1;
+export const ACTION_FETCH = 2;
+export const ACTION_CONFIRM = 3;
+export const ACTION_WIPE = 4;
+export const REPLY_BOX_NAME = 'sealdrop-reply-box';
+export const REPLY_BOX_TYPE = 'application/vnd.sealdrop.reply-box';
+
+const LABEL_ROUTE = 'sealdrop/v1 drop route';
+const LABEL_SEAL = 'sealdrop/v1 drop seal';
+const LABEL_INBOX = 'sealdrop/v1 drop inbox';
+const LABEL_POW = 'sealdrop/v1 drop pow';
+
+const subtle = globalThis.crypto.subtle;
+const utf8 = new TextEncoder();
+const ECDH = { name: 'ECDH', namedCurve: 'P-256' };
+
+const fail = (code, message) => { throw new ProtocolError(code, message); };
+
+function concat(...parts) {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+function equal(a, b) {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
+  return d === 0;
+}
+
+async function sha256(b) { return new Uint8Array(await subtle.digest('SHA-256', b)); }
+
+async function hkdf(ikm, salt, info, length) {
+  const key = await subtle.importKey('raw', ikm, 'HKDF', false, ['deriveBits']);
+  return new Uint8Array(await subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt, info: utf8.encode(info) }, key, length * 8));
+}
+
+async function importPublic(raw) {
+  if (!(raw instanceof Uint8Array) || raw.length !== PUBLIC_SIZE || raw[0] !== 0x04) fail('link', 'not an uncompressed P-256 key');
+  try {
+    return await subtle.importKey('raw', raw, ECDH, true, []);
+  } catch {
+    return fail('link', 'not a P-256 point');
+  }
+}
+
+async function importPrivate(d, pub) {
+  const jwk = {
+    kty: 'EC', crv: 'P-256', ext: false,
+    d: b64uEncode(d), x: b64uEncode(pub.subarray(1, 33)), y: b64uEncode(pub.subarray(33, 65)),
+  };
+  try {
+    return await subtle.importKey('jwk', jwk, ECDH, false, ['deriveBits']);
+  } catch {
+    return fail('link', 'not a P-256 private key');
+  }
+}
+
+async function ecdh(priv, pubRaw) {
+  const pub = await importPublic(pubRaw);
+  return new Uint8Array(await subtle.deriveBits({ name: 'ECDH', public: pub }, priv, 256));
+}
+
+// ---- routes and links ----
+
+/** dropRoute is SHA-256("sealdrop/v1 drop route" ‖ version ‖ flags ‖ A)[0:16]. */
+export async function dropRoute(flags, auth) {
+  return (await sha256(concat(utf8.encode(LABEL_ROUTE), Uint8Array.of(VERSION, flags), auth))).slice(0, ROUTE_SIZE);
+}
+
+/** routeId is the route as it appears in /d/<route> and /i/<route>: 22 base64url characters. */
+export async function routeId(drop) { return b64uEncode(await dropRoute(drop.flags, drop.auth)); }
+
+function head(s, len) {
+  if (typeof s !== 'string') fail('link', 'not a link');
+  if (s.startsWith('#')) s = s.slice(1);
+  if (s.length !== len) fail('link', 'this link is incomplete or not a drop link');
+  let b;
+  try {
+    b = b64uDecode(s);
+  } catch {
+    fail('link', 'not base64url');
+  }
+  if (b[0] !== VERSION) fail('link', 'unknown version');
+  if ((b[1] & ~DROP_FLAG_REPLY) !== 0) fail('link', 'unknown flags');
+  return b;
+}
+
+/** encodeDropFragment writes base64url(version ‖ flags ‖ E ‖ A). */
+export function encodeDropFragment({ flags, enc, auth }) {
+  return b64uEncode(concat(Uint8Array.of(VERSION, flags), enc, auth));
+}
+
+/** parseDropFragment reads a drop link's fragment: {flags, enc, auth}; both keys are checked to be P-256 points. */
+export async function parseDropFragment(s) {
+  const b = head(s, DROP_FRAGMENT_LEN);
+  const d = { flags: b[1], enc: b.slice(2, 67), auth: b.slice(67, 132) };
+  await importPublic(d.enc);
+  await importPublic(d.auth);
+  return d;
+}
+
+/** encodeInboxFragment writes base64url(version ‖ flags ‖ e ‖ a ‖ E ‖ A). It is the inbox link's secret. */
+export function encodeInboxFragment(keys) {
+  const b = concat(Uint8Array.of(VERSION, keys.flags), keys.encD, keys.authD, keys.enc, keys.auth);
+  const s = b64uEncode(b);
+  b.fill(0);
+  return s;
+}
+
+/**
+ * dropKeysFromScalars imports the private scalars with their public keys (WebCrypto cannot
+ * compute a public point from a scalar). WebCrypto does not check that the two belong
+ * together; if they do not, the server answers the inbox's proofs with gone.
+ */
+export async function dropKeysFromScalars({ flags, encD, authD, enc, auth }) {
+  if ((flags & ~DROP_FLAG_REPLY) !== 0) fail('link', 'unknown flags');
+  await importPublic(enc);
+  await importPublic(auth);
+  return {
+    flags, enc, auth, encD, authD,
+    encPriv: await importPrivate(encD, enc),
+    authPriv: await importPrivate(authD, auth),
+  };
+}
+
+/** parseInboxFragment reads an inbox link's fragment into keys usable by openSubmission and inboxMAC. */
+export async function parseInboxFragment(s) {
+  const b = head(s, INBOX_FRAGMENT_LEN);
+  return dropKeysFromScalars({
+    flags: b[1], encD: b.slice(2, 34), authD: b.slice(34, 66), enc: b.slice(66, 131), auth: b.slice(131, 196),
+  });
+}
+
+async function generatePair() {
+  const kp = await subtle.generateKey(ECDH, true, ['deriveBits']);
+  const jwk = await subtle.exportKey('jwk', kp.privateKey);
+  const pub = new Uint8Array(await subtle.exportKey('raw', kp.publicKey));
+  return { d: b64uDecode(jwk.d), pub };
+}
+
+/** newDropKeys makes a drop (flags 0) or a reply box (DROP_FLAG_REPLY): two fresh P-256 key pairs. */
+export async function newDropKeys(flags = 0) {
+  const e = await generatePair();
+  const a = await generatePair();
+  return dropKeysFromScalars({ flags, encD: e.d, authD: a.d, enc: e.pub, auth: a.pub });
+}
+
+/** wipeDropKeys zeroes the raw scalars (the CryptoKeys cannot be zeroed; drop them). */
+export function wipeDropKeys(keys) {
+  keys.encD.fill(0);
+  keys.authD.fill(0);
+  keys.encPriv = null;
+  keys.authPriv = null;
+}
+
+/** dropLink is origin + "/d/<route>#<drop fragment>". */
+export async function dropLink(origin, drop) {
+  return `${origin}/d/${await routeId(drop)}#${encodeDropFragment(drop)}`;
+}
+
+/** inboxLink is origin + "/i/<route>#<inbox fragment>": a secret. */
+export async function inboxLink(origin, keys) {
+  return `${origin}/i/${await routeId(keys)}#${encodeInboxFragment(keys)}`;
+}
+
+/**
+ * checkRoute confirms that the route of a page's path is the one the fragment's keys give, so
+ * a server (or a mistyped link) cannot pair a route with other keys.
+ */
+export async function checkRoute(route, drop) {
+  if (route !== await routeId(drop)) fail('link', 'the link does not match its keys');
+}
+
+// ---- submissions ----
+
+async function sealKey(z, drop, ephPub) {
+  return hkdf(z, concat(Uint8Array.of(VERSION, drop.flags), ephPub, drop.enc, drop.auth), LABEL_SEAL, 32);
+}
+
+/**
+ * buildSubmission lays out a submission plaintext: a note plaintext whose first file, when
+ * replyBox (a {flags, enc, auth} with the reply flag) is given, carries the reply box's drop
+ * fragment.
+ */
+export function buildSubmission(text, files, replyBox) {
+  files = files || [];
+  if (replyBox) {
+    if (!(replyBox.flags & DROP_FLAG_REPLY)) fail('link', 'a reply box needs the reply flag');
+    files = [{ name: REPLY_BOX_NAME, type: REPLY_BOX_TYPE, bytes: utf8.encode(encodeDropFragment(replyBox)) }, ...files];
+  }
+  return buildPlaintext(text || '', files);
+}
+
+/** sealedSubmissionLength is the ciphertext length of a padded plaintext. */
+export const sealedSubmissionLength = (paddedLen) => PUBLIC_SIZE + sealedLength(paddedLen);
+
+/** sealSubmission seals text and files ([{name, type, bytes}]) to a drop: ephemeral key ‖ envelope. */
+export async function sealSubmission({ drop, text, files, replyBox, onProgress }) {
+  const { bytes } = buildSubmission(text, files, replyBox);
+  try {
+    const kp = await subtle.generateKey(ECDH, false, ['deriveBits']);
+    const ephPub = new Uint8Array(await subtle.exportKey('raw', kp.publicKey));
+    const z = await ecdh(kp.privateKey, drop.enc);
+    const key = await sealKey(z, drop, ephPub);
+    z.fill(0);
+    try {
+      return concat(ephPub, await seal({ key, kind: KIND_SUBMISSION, plaintext: bytes, onProgress }));
+    } finally {
+      key.fill(0);
+    }
+  } finally {
+    bytes.fill(0);
+  }
+}
+
+/** _sealSubmissionForVectors fixes the ephemeral key, entry nonce and prefix: test vectors ONLY. */
+export async function _sealSubmissionForVectors({ drop, plaintext }, { ephD, ephPub, entryNonce, prefix }) {
+  const z = await ecdh(await importPrivate(ephD, ephPub), drop.enc);
+  const key = await sealKey(z, drop, ephPub);
+  return { key, submission: concat(ephPub, await _sealForVectors({ key, kind: KIND_SUBMISSION, plaintext }, { entryNonce, prefix })) };
+}
+
+/**
+ * openSubmission decrypts a submission with the drop's keys: {text, files: [{name, type,
+ * bytes}], replyBox: {flags, enc, auth} or null}. The reply box is not among the files.
+ */
+export async function openSubmission({ keys, ciphertext, onProgress }) {
+  const ct = ciphertext;
+  if (!(ct instanceof Uint8Array) || ct.length < PUBLIC_SIZE) fail('truncated', 'the data is incomplete');
+  const ephPub = ct.subarray(0, PUBLIC_SIZE);
+  let z;
+  try {
+    z = await ecdh(keys.encPriv, ephPub);
+  } catch (e) {
+    if (e instanceof ProtocolError) fail('format', 'bad ephemeral key');
+    throw e;
+  }
+  const key = await sealKey(z, keys, ephPub);
+  z.fill(0);
+  let pt;
+  try {
+    pt = await open({ key, kind: KIND_SUBMISSION, ciphertext: ct.subarray(PUBLIC_SIZE), onProgress });
+    const note = parsePlaintext(pt);
+    let replyBox = null;
+    if (note.files.length > 0 && note.files[0].type === REPLY_BOX_TYPE) {
+      const f = note.files.shift();
+      try {
+        replyBox = await parseDropFragment(new TextDecoder('utf-8', { fatal: true }).decode(f.bytes));
+      } catch {
+        fail('format', 'the reply box is malformed');
+      }
+      if (!(replyBox.flags & DROP_FLAG_REPLY)) fail('format', 'the reply box lacks the reply flag');
+    }
+    return { text: note.text, files: note.files, replyBox };
+  } finally {
+    key.fill(0);
+    if (pt) pt.fill(0);
+  }
+}
+
+// ---- inbox proofs ----
+
+function inboxMessage(route, challenge, serverKey, action, id, arg) {
+  return concat(utf8.encode(LABEL_INBOX), Uint8Array.of(VERSION), route, challenge, serverKey, Uint8Array.of(action), id, arg);
+}
+
+/**
+ * inboxMAC proves the inbox-auth key for one action on one server challenge:
+ * HMAC-SHA-256(HKDF(ECDH(a, server key), challenge, "sealdrop/v1 drop inbox"), message).
+ * id is the 16-byte submission id (zeros for list and wipe), arg the 32-byte claim hash
+ * (fetch, confirm) or zeros.
+ */
+export async function inboxMAC({ keys, challenge, serverKey, action, id, arg }) {
+  id = id || new Uint8Array(16);
+  arg = arg || new Uint8Array(32);
+  if (challenge.length !== CHALLENGE_SIZE || id.length !== 16 || arg.length !== 32) fail('format', 'bad inbox proof input');
+  if (action < ACTION_LIST || action > ACTION_WIPE) fail('format', 'bad action');
+  let z;
+  try {
+    z = await ecdh(keys.authPriv, serverKey);
+  } catch (e) {
+    if (e instanceof ProtocolError) fail('format', 'bad server key');
+    throw e;
+  }
+  const km = await hkdf(z, challenge, LABEL_INBOX, 32);
+  z.fill(0);
+  const k = await subtle.importKey('raw', km, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  km.fill(0);
+  const route = await dropRoute(keys.flags, keys.auth);
+  return new Uint8Array(await subtle.sign('HMAC', k, inboxMessage(route, challenge, serverKey, action, id, arg)));
+}
+
+export { inboxMessage as _inboxMessageForVectors };
+
+// ---- proof of work ----
+
+const POW_LABEL = utf8.encode(LABEL_POW);
+
+/** powHash is SHA-256("sealdrop/v1 drop pow" ‖ token ‖ nonce). */
+export async function powHash(token, nonce) { return sha256(concat(POW_LABEL, token, nonce)); }
+
+/** leadingZeroBits counts the leading zero bits of h. */
+export function leadingZeroBits(h) {
+  let n = 0;
+  for (const b of h) {
+    if (b !== 0) return n + Math.clz32(b) - 24;
+    n += 8;
+  }
+  return n;
+}
+
+/**
+ * solvePoW finds the smallest nonce (an 8-byte big-endian counter from 0) whose powHash has at
+ * least `bits` leading zero bits, as the Go client does. It hashes `batch` candidates at once
+ * (WebCrypto's digest is asynchronous; overlapping the calls is what makes it fast without a
+ * JIT) and yields between batches. onProgress(tried) is called after each batch; an aborted
+ * signal stops it with code "aborted".
+ */
+export async function solvePoW(token, bits, { signal, onProgress, batch = 256 } = {}) {
+  if (!Number.isInteger(bits) || bits < 0 || bits > 52) fail('format', 'bad difficulty');
+  const prefix = concat(POW_LABEL, token);
+  for (let base = 0; ; base += batch) {
+    if (signal && signal.aborted) fail('aborted', 'stopped');
+    const jobs = [];
+    for (let i = 0; i < batch; i++) {
+      const msg = new Uint8Array(prefix.length + POW_NONCE_SIZE);
+      msg.set(prefix, 0);
+      const n = base + i;
+      const v = new DataView(msg.buffer);
+      v.setUint32(prefix.length, Math.floor(n / 2 ** 32), false);
+      v.setUint32(prefix.length + 4, n >>> 0, false);
+      jobs.push(subtle.digest('SHA-256', msg));
+    }
+    const hashes = await Promise.all(jobs);
+    for (let i = 0; i < batch; i++) {
+      if (leadingZeroBits(new Uint8Array(hashes[i])) >= bits) {
+        const nonce = new Uint8Array(POW_NONCE_SIZE);
+        const n = base + i;
+        new DataView(nonce.buffer).setUint32(0, Math.floor(n / 2 ** 32), false);
+        new DataView(nonce.buffer).setUint32(4, n >>> 0, false);
+        return nonce;
+      }
+    }
+    if (onProgress) onProgress(base + batch);
+  }
+}
+
