@@ -46,6 +46,9 @@ func hijack(w http.ResponseWriter, r *http.Request) (*hijacked, bool) {
 	if err != nil {
 		return nil, false
 	}
+	if u, ok := conn.(interface{ NetConn() net.Conn }); ok {
+		conn = u.NetConn() // Listener's wrapper: ciphertext goes to the socket itself
+	}
 	h := &hijacked{
 		conn: conn, br: brw.Reader, bw: brw.Writer, proto11: r.ProtoAtLeast(1, 1),
 		header: http.Header{}, left: r.ContentLength, read: ReadTimeout, write: WriteTimeout,

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -250,4 +251,70 @@ func TestAbandonedAppendKeepsReceived(t *testing.T) {
 	r = e.appendData(n, 2000, n.body[2000:])
 	require.Equal(t, http.StatusOK, r.status)
 	require.Equal(t, strconv.Itoa(5000), fmt.Sprint(r.json(t)["received"]))
+}
+
+// TestNoDateAnywhere (T1, T3): the answers net/http writes itself before any handler (417 for
+// an unknown Expect, "OPTIONS *") carry no Date header when served through web.Listener; the
+// control shows net/http does add one without it.
+func TestNoDateAnywhere(t *testing.T) {
+	e := newEnv(t)
+	h := e.srv.Config.Handler
+	serve := func(wrap bool) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		srv := web.NewServer(h)
+		if wrap {
+			go func() { _ = srv.Serve(web.Listener(ln)) }()
+		} else {
+			go func() { _ = srv.Serve(ln) }()
+		}
+		t.Cleanup(func() { _ = srv.Close() })
+		return ln.Addr().String()
+	}
+	send := func(addr, req string) string {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		defer c.Close()
+		require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+		_, _ = io.WriteString(c, req)
+		b, _ := io.ReadAll(c)
+		return string(b)
+	}
+	expect := "POST /api/v1/notes HTTP/1.1\r\nHost: x\r\nExpect: zq7\r\nContent-Length: 2\r\n\r\n{}"
+	options := "OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+	plain, wrapped := serve(false), serve(true)
+	assert.Contains(t, send(plain, expect), "\r\nDate: ", "control: net/http dates its own 417")
+	for name, req := range map[string]string{"expect": expect, "options *": options} {
+		out := send(wrapped, req)
+		require.True(t, strings.HasPrefix(out, "HTTP/1.1 4"), "%s: %q", name, out)
+		assert.NotContains(t, out, "Date:", name)
+	}
+	// Everything else is unchanged through the wrapper, the hijacked routes included.
+	n := newNoteSecrets(70000, false)
+	c := &http.Client{Timeout: 10 * time.Second}
+	post := func(path, ctype string, body []byte, hdr map[string]string) (*http.Response, []byte) {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+wrapped+path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", ctype)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		res, err := c.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, b
+	}
+	res, b := post("/api/v1/notes", "application/json", mustJSON(n.createReq(70000, nil)), nil)
+	require.Equal(t, http.StatusCreated, res.StatusCode, "%s", b)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(b, &m))
+	n.id = m["id"].(string)
+	res, b = post("/api/v1/notes/"+n.id+"/data", "application/octet-stream", n.body, map[string]string{"Sealdrop-Manage": b64(n.manage[:]), "Sealdrop-Offset": "0"})
+	require.Equal(t, http.StatusOK, res.StatusCode, "%s", b)
+	res, _ = post("/api/v1/notes/"+n.id+"/commit", "application/json", mustJSON(map[string]any{"manage": b64(n.manage[:])}), nil)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	res, b = post("/api/v1/notes/"+n.id+"/open", "application/json", mustJSON(n.openBody(rand32(), 0, nil)), nil)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Equal(t, n.body, b)
+	assert.Empty(t, res.Header.Values("Date"))
 }

@@ -71,7 +71,7 @@ func WithMaxConns(n int) ServerOption {
 
 // NewServer returns an http.Server for h with Tor-sized timeouts, small header limits, a cap on
 // connections and a discarded error log: net/http must not print anything about a request
-// either.
+// either. Serve it on Listener(ln), which keeps net/http's own 417 free of a Date header.
 func NewServer(h http.Handler, opts ...ServerOption) *http.Server {
 	o := serverOptions{readHeader: ReadHeaderTimeout, read: ReadTimeout, write: WriteTimeout, idle: IdleTimeout, maxConns: MaxConns}
 	for _, f := range opts {
@@ -86,7 +86,9 @@ func NewServer(h http.Handler, opts ...ServerOption) *http.Server {
 		IdleTimeout:       o.idle,
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          log.New(io.Discard, "", 0),
-		ConnState:         limit.track,
+		// "OPTIONS *" would get net/http's own 200, with a Date header; the handler answers it.
+		DisableGeneralOptionsHandler: true,
+		ConnState:                    limit.track,
 	}
 }
 
