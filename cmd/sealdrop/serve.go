@@ -112,8 +112,8 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveFlags) {
 	fset.StringVar(&f.httpSocket, "http-socket", deploy.HTTPSocket, "managed/attach mode: the unix socket `PATH` the HTTP server listens on and tor forwards to")
 	fset.StringVar(&f.socketMode, "socket-mode", "", "permissions of the HTTP unix socket, 0660 or 0600. Default: 0600 in managed mode (tor\nruns as this user), 0660 with --listen unix: and --tor-control (the system tor reaches it\nthrough the socket directory's group)")
 	fset.StringVar(&f.adminSocket, "admin-socket", "", "serve the operator API (sealdrop status, sealdrop wipe) on this unix socket `PATH`,\nmode 0600, e.g. "+deploy.AdminSocket+". Default: none")
-	fset.Var(&f.budget, "budget", "bytes of locked memory for notes, e.g. 256M or 1G (suffixes K, M, G are powers of 1024).\n0 derives it from RLIMIT_MEMLOCK")
-	fset.Var(&f.maxEntry, "max-entry", "largest note in ciphertext bytes, e.g. 64M; 0: min(64M, budget)")
+	fset.Var(&f.budget, "budget", "locked memory for notes, a `SIZE` such as 256M or 1G (suffixes K, M, G are powers of 1024).\n0 derives it from RLIMIT_MEMLOCK")
+	fset.Var(&f.maxEntry, "max-entry", "largest note in ciphertext bytes, a `SIZE` such as 64M; 0: min(64M, budget)")
 	fset.DurationVar(&f.maxTTL, "max-ttl", web.DefaultMaxTTL, "longest lifetime a note may ask for (the offered TTLs above it are dropped)")
 	fset.DurationVar(&f.publishTimeout, "publish-timeout", onion.DefaultPublishTimeout, "managed/attach mode: how long to wait for tor to publish the onion service")
 	for _, add := range testFlags {

@@ -26,7 +26,7 @@ func systemdUnit(_ context.Context, args []string, stdout, stderr io.Writer) err
 	fset := newFlagSet("systemd-unit", unitUsage, stderr)
 	mode := fset.String("mode", string(deploy.ModeListen), "listen or managed")
 	budget := sizeFlag(deploy.DefaultBudget)
-	fset.Var(&budget, "budget", "vault budget, e.g. 256M or 1G; sizes LimitMEMLOCK")
+	fset.Var(&budget, "budget", "vault budget, a `SIZE` such as 256M or 1G; sizes LimitMEMLOCK")
 	binary := fset.String("binary", deploy.DefaultBinary, "absolute path of the sealdrop binary")
 	user := fset.String("user", deploy.DefaultUser, "user the service runs as")
 	group := fset.String("group", "", "group the service runs as (default: same as --user); never tor's group")
