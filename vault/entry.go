@@ -20,6 +20,7 @@ const (
 // in locked memory. Every field is guarded by the vault's mutex except gone, which readers and
 // appenders poll without it.
 type entry struct {
+	id     ID // for the per-owner index (owner.go)
 	kind   Kind
 	owner  string
 	length int64

@@ -36,6 +36,7 @@ type Vault struct {
 	kindUse   map[Kind]int64
 	kindCount map[Kind]int
 	ownerUse  map[Kind]map[string]int64
+	owned     map[ownerKey]map[ID]*entry // entries holding content, per kind and owner (owner.go)
 	closed    bool
 	unmapped  bool
 	busy      int // references to arena memory used outside mu: Readings, Appends, zeroing jobs
@@ -82,6 +83,7 @@ func New(cfg Config) (*Vault, error) {
 		kindUse:   make(map[Kind]int64),
 		kindCount: make(map[Kind]int),
 		ownerUse:  make(map[Kind]map[string]int64),
+		owned:     make(map[ownerKey]map[ID]*entry),
 		stop:      make(chan struct{}),
 		swept:     make(chan struct{}),
 	}
@@ -211,8 +213,9 @@ func (v *Vault) List(kind Kind, owner string) []Info {
 		return nil
 	}
 	var out []Info
-	for id, e := range v.live {
-		if e.kind != kind || e.owner != owner || e.phase != phaseWaiting || e.ext == nil || !now.Before(e.expires) {
+	// The per-owner index keeps this proportional to the owner's entries, not the vault's.
+	for id, e := range v.owned[ownerKey{kind, owner}] {
+		if e.phase != phaseWaiting || e.ext == nil || !now.Before(e.expires) {
 			continue
 		}
 		out = append(out, Info{ID: id, Size: e.length, Created: e.created})

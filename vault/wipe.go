@@ -105,6 +105,7 @@ func (v *Vault) Settle() { v.async.Wait() }
 func (v *Vault) account(e *entry) {
 	v.kindUse[e.kind] += e.length
 	v.kindCount[e.kind]++
+	v.index(e)
 	if e.owner != "" {
 		m := v.ownerUse[e.kind]
 		if m == nil {
@@ -119,6 +120,7 @@ func (v *Vault) account(e *entry) {
 func (v *Vault) unaccount(e *entry) {
 	v.kindUse[e.kind] -= e.length
 	v.kindCount[e.kind]--
+	v.unindex(e)
 	if e.owner != "" {
 		m := v.ownerUse[e.kind]
 		if m[e.owner] -= e.length; m[e.owner] <= 0 {

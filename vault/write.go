@@ -17,6 +17,12 @@ const piece = 64 << 10
 // A refused request changes nothing: ErrInvalid for a bad kind, TTL, length or hash, ErrTooLarge
 // over MaxEntry, ErrFull when the blocks or a kind or owner quota do not allow it.
 func (v *Vault) Create(req CreateRequest) (ID, time.Time, error) {
+	return v.create(req, 0)
+}
+
+// create is Create; maxOwned > 0 also refuses (ErrFull) when req.Owner already has that many
+// entries of req.Kind holding content (CreateOwned).
+func (v *Vault) create(req CreateRequest, maxOwned int) (ID, time.Time, error) {
 	if err := v.checkCreate(&req); err != nil {
 		return ID{}, time.Time{}, err
 	}
@@ -48,12 +54,16 @@ func (v *Vault) Create(req CreateRequest) (ID, time.Time, error) {
 	if q, ok := v.cfg.OwnerQuota[req.Kind]; ok && req.Owner != "" && v.ownerUse[req.Kind][req.Owner]+req.Length > q {
 		return ID{}, time.Time{}, ErrFull
 	}
+	if maxOwned > 0 && len(v.owned[ownerKey{req.Kind, req.Owner}]) >= maxOwned {
+		return ID{}, time.Time{}, ErrFull
+	}
 	for v.taken(id) {
 		if id, err = NewID(); err != nil {
 			return ID{}, time.Time{}, err
 		}
 	}
 	e := &entry{
+		id:       id,
 		kind:     req.Kind,
 		owner:    req.Owner,
 		length:   req.Length,
