@@ -165,7 +165,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	srv := web.NewServer(h)
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(web.Listener(ln)) }() // web.Listener: no Date header even on net/http's own answers
 	// Until the wait below owns the shutdown, an early return must stop serving.
 	stopHTTP := func() { _ = srv.Close() }
 
