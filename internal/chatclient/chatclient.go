@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -142,10 +143,24 @@ type Chat struct {
 	ready    chan struct{}
 	events   chan Event
 	lastSeq  int64
-	sent     chan sendReply
+	waiters  []chan sendReply // one per record written on the socket, in order (nil: nobody waits)
 	closed   chan struct{}
 	closeErr error
+
+	// The POST fallback (SECURITY.md, "Transport"): used once the socket failed WSFailures
+	// times in a row, or from the start by ConnectPoll.
+	poll       bool
+	wsFailures int
+	openedAt   time.Time
+	stopPoll   context.CancelFunc
 }
+
+// WSFailures is how many failed or quickly dropped sockets in a row make Connect use the
+// POST fallback; a socket that lived less than dropWindow counts as failed.
+const (
+	WSFailures = 2
+	dropWindow = 15 * time.Second
+)
 
 type sendReply struct {
 	seq uint64
@@ -216,7 +231,7 @@ func (c *Client) newChat(id string, role byte, token string, km []byte) (*Chat, 
 		return nil, ErrProtocol
 	}
 	ch := &Chat{c: c, ID: id, Role: role, token: tok, km: km, ready: make(chan struct{}),
-		events: make(chan Event, 256), lastSeq: -1, sent: make(chan sendReply, 64), closed: make(chan struct{})}
+		events: make(chan Event, 256), lastSeq: -1, closed: make(chan struct{})}
 	copy(ch.id[:], raw)
 	return ch, nil
 }
@@ -266,8 +281,42 @@ func (ch *Chat) Token() []byte { return bytes.Clone(ch.token) }
 
 // Connect opens the WebSocket and starts a handshake (a new epoch when this side already
 // completed one: a reconnect after a crash or a reload). It returns once the socket is open;
-// WaitReady waits for the handshake.
+// WaitReady waits for the handshake. When the socket cannot be opened (or dropped soon after
+// opening) WSFailures times in a row, it uses the POST fallback instead, for good.
 func (ch *Chat) Connect(ctx context.Context) error {
+	ch.mu.Lock()
+	if !ch.openedAt.IsZero() && time.Since(ch.openedAt) < dropWindow {
+		ch.wsFailures++ // the last socket dropped soon after opening
+	}
+	ch.openedAt = time.Time{}
+	poll := ch.poll || ch.wsFailures >= WSFailures
+	ch.mu.Unlock()
+	if poll {
+		return ch.ConnectPoll(ctx)
+	}
+	for {
+		err := ch.connectWS(ctx)
+		if err == nil || errors.Is(err, ErrGone) || ctx.Err() != nil {
+			return err
+		}
+		ch.mu.Lock()
+		ch.wsFailures++
+		poll = ch.wsFailures >= WSFailures
+		ch.mu.Unlock()
+		if poll {
+			return ch.ConnectPoll(ctx)
+		}
+	}
+}
+
+// Polling reports whether this side uses the POST fallback.
+func (ch *Chat) Polling() bool {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.poll
+}
+
+func (ch *Chat) connectWS(ctx context.Context) error {
 	u := *ch.c.base
 	if u.Scheme == "https" {
 		u.Scheme = "wss"
@@ -287,16 +336,47 @@ func (ch *Chat) Connect(ctx context.Context) error {
 	}
 	ch.mu.Lock()
 	ch.ws = conn
+	ch.openedAt = time.Now()
+	ch.reset()
+	ch.mu.Unlock()
+	if err := ch.restart(); err != nil {
+		return err
+	}
+	ch.mu.Lock()
+	closed := ch.closed
+	ch.mu.Unlock()
+	go ch.readLoop(conn, closed)
+	return nil
+}
+
+// reset forgets the last connection's handshake and session. Called with ch.mu held.
+func (ch *Chat) reset() {
 	ch.sess = nil
 	ch.hs = nil
 	ch.ready = make(chan struct{})
 	ch.closed = make(chan struct{})
 	ch.closeErr = nil
+	ch.waiters = nil
+}
+
+// ConnectPoll starts the POST fallback (send, poll, end) instead of a socket, with a new
+// handshake as Connect does.
+func (ch *Chat) ConnectPoll(ctx context.Context) error {
+	pctx, cancel := context.WithCancel(context.Background())
+	ch.mu.Lock()
+	if ch.stopPoll != nil {
+		ch.stopPoll()
+	}
+	ch.poll = true
+	ch.stopPoll = cancel
+	ch.reset()
+	closed := ch.closed
 	ch.mu.Unlock()
 	if err := ch.restart(); err != nil {
+		cancel()
 		return err
 	}
-	go ch.readLoop(conn)
+	go ch.pollLoop(pctx, closed)
 	return nil
 }
 
@@ -314,17 +394,167 @@ func (ch *Chat) restart() error {
 	return ch.writeBinary(hello)
 }
 
+// writeBinary relays a handshake record without waiting for the server's answer.
 func (ch *Chat) writeBinary(b []byte) error {
+	_, err := ch.writeRecord(context.Background(), b, nil)
+	return err
+}
+
+// writeRecord relays one record. On the socket the server's answer comes later, to reply (in
+// the order of writes); on the fallback it is the POST's answer, returned at once.
+func (ch *Chat) writeRecord(ctx context.Context, b []byte, reply chan sendReply) (*sendReply, error) {
 	ch.wmu.Lock()
 	defer ch.wmu.Unlock()
 	ch.mu.Lock()
-	ws := ch.ws
+	ws, poll := ch.ws, ch.poll
+	if !poll && ws != nil {
+		ch.waiters = append(ch.waiters, reply)
+	}
 	ch.mu.Unlock()
+	if poll {
+		r, err := ch.postRecord(ctx, b)
+		return &r, err
+	}
 	if ws == nil {
-		return ErrEnded
+		return nil, ErrEnded
 	}
 	_ = ws.SetWriteDeadline(time.Now().Add(time.Minute))
-	return ws.WriteMessage(websocket.BinaryMessage, b)
+	return nil, ws.WriteMessage(websocket.BinaryMessage, b)
+}
+
+// postRecord is the fallback's send: the server's answer as the socket would give it.
+func (ch *Chat) postRecord(ctx context.Context, b []byte) (sendReply, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ch.c.origin+"/api/v1/chats/"+ch.ID+"/send", bytes.NewReader(b))
+	if err != nil {
+		return sendReply{}, err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Sealdrop-Session", protocol.B64Encode(ch.token))
+	req.Header.Set("Origin", ch.c.origin)
+	res, err := ch.c.hc.Do(req)
+	if err != nil {
+		return sendReply{}, fmt.Errorf("chatclient: send: %w", err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+	switch res.StatusCode {
+	case http.StatusOK:
+		var out struct {
+			Seq uint64 `json:"seq"`
+		}
+		if json.Unmarshal(body, &out) != nil {
+			return sendReply{}, ErrProtocol
+		}
+		return sendReply{seq: out.Seq}, nil
+	case http.StatusNotFound:
+		ch.endPoll("ended")
+		return sendReply{}, ch.err()
+	case http.StatusTooManyRequests:
+		return sendReply{err: "busy"}, nil
+	case http.StatusInsufficientStorage:
+		return sendReply{err: "full"}, nil
+	case http.StatusRequestEntityTooLarge:
+		return sendReply{err: "too_large"}, nil
+	}
+	return sendReply{}, fmt.Errorf("%w: %d", ErrProtocol, res.StatusCode)
+}
+
+// endPoll closes the fallback: the chat is gone (the fallback does not say why).
+func (ch *Chat) endPoll(reason string) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	select {
+	case <-ch.closed:
+		return
+	default:
+	}
+	if ch.closeErr == nil {
+		ch.closeErr = &EndedError{Reason: reason}
+	}
+	close(ch.closed)
+	if ch.stopPoll != nil {
+		ch.stopPoll()
+	}
+}
+
+// pollLoop is the fallback's receive side: each poll acknowledges what arrived and waits
+// for the next record.
+func (ch *Chat) pollLoop(ctx context.Context, closed chan struct{}) {
+	files := map[uint32]*fileIn{}
+	var peer *bool
+	failures := 0
+	for ctx.Err() == nil {
+		body := map[string]any{"session": protocol.B64Encode(ch.token), "wait": true}
+		if ch.lastSeq >= 0 {
+			body["ack"] = ch.lastSeq
+		}
+		b, _ := json.Marshal(body)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, ch.c.origin+"/api/v1/chats/"+ch.ID+"/poll", bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", ch.c.origin)
+		res, err := ch.c.hc.Do(req)
+		if err != nil {
+			if failures++; failures > 5 || ctx.Err() != nil {
+				ch.closeWith(closed, fmt.Errorf("chatclient: poll: %w", err))
+				return
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		failures = 0
+		rec, rerr := io.ReadAll(io.LimitReader(res.Body, protocol.ChatMaxRecord+1))
+		res.Body.Close()
+		switch res.StatusCode {
+		case http.StatusNotFound:
+			ch.emit(Event{Ended: "ended"})
+			ch.endPoll("ended")
+			return
+		case http.StatusOK, http.StatusNoContent:
+		default:
+			ch.closeWith(closed, fmt.Errorf("%w: poll %d", ErrProtocol, res.StatusCode))
+			return
+		}
+		if p := res.Header.Get("Sealdrop-Peer") == "1"; peer == nil || *peer != p {
+			peer = &p
+			ch.emit(Event{Peer: &p})
+		}
+		if res.StatusCode == http.StatusNoContent || rerr != nil {
+			continue
+		}
+		seq, err := strconv.ParseInt(res.Header.Get("Sealdrop-Seq"), 10, 64)
+		if err != nil || seq < 0 {
+			ch.closeWith(closed, ErrProtocol)
+			return
+		}
+		if seq > ch.lastSeq {
+			ch.lastSeq = seq
+			ch.handle(rec, files)
+		}
+	}
+}
+
+// closeWith ends a transport that failed (not the chat): a later Connect may try again.
+func (ch *Chat) closeWith(closed chan struct{}, err error) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if ch.closed != closed {
+		return
+	}
+	select {
+	case <-closed:
+		return
+	default:
+	}
+	if ch.closeErr == nil {
+		ch.closeErr = err
+	}
+	close(closed)
 }
 
 func (ch *Chat) writeJSON(v any) error {
@@ -391,14 +621,18 @@ type fileIn struct {
 	data      []byte
 }
 
-func (ch *Chat) readLoop(conn *websocket.Conn) {
+func (ch *Chat) readLoop(conn *websocket.Conn, closed chan struct{}) {
 	files := map[uint32]*fileIn{}
 	defer func() {
 		ch.mu.Lock()
 		if ch.ws == conn {
 			ch.ws = nil
 		}
-		close(ch.closed)
+		select {
+		case <-closed:
+		default:
+			close(closed)
+		}
 		ch.mu.Unlock()
 		_ = conn.Close()
 	}()
@@ -416,10 +650,23 @@ func (ch *Chat) readLoop(conn *websocket.Conn) {
 			case "peer", "nopeer":
 				p := m.T == "peer"
 				ch.emit(Event{Peer: &p})
-			case "sent":
-				ch.sent <- sendReply{seq: *m.Seq}
-			case "error":
-				ch.sent <- sendReply{err: m.Error}
+			case "sent", "error":
+				r := sendReply{err: m.Error}
+				if m.T == "sent" {
+					if m.Seq == nil {
+						continue
+					}
+					r = sendReply{seq: *m.Seq}
+				}
+				ch.mu.Lock()
+				var w chan sendReply
+				if len(ch.waiters) > 0 {
+					w, ch.waiters = ch.waiters[0], ch.waiters[1:]
+				}
+				ch.mu.Unlock()
+				if w != nil {
+					w <- r // buffered: SendRecord may have given up waiting
+				}
 			case "end":
 				ch.mu.Lock()
 				ch.closeErr = &EndedError{Reason: m.Reason}
@@ -587,11 +834,19 @@ func (ch *Chat) Receive(ctx context.Context) (Event, error) {
 // malicious peer; SendText and SendFile are the normal way).
 func (ch *Chat) SendRecord(ctx context.Context, rec []byte) (uint64, error) {
 	for {
-		if err := ch.writeBinary(rec); err != nil {
+		ch.mu.Lock()
+		closed := ch.closed
+		ch.mu.Unlock()
+		reply := make(chan sendReply, 1)
+		now, err := ch.writeRecord(ctx, rec, reply)
+		if err != nil {
 			return 0, err
 		}
+		if now != nil {
+			reply <- *now
+		}
 		select {
-		case r := <-ch.sent:
+		case r := <-reply:
 			switch r.err {
 			case "":
 				return r.seq, nil
@@ -606,7 +861,7 @@ func (ch *Chat) SendRecord(ctx context.Context, rec []byte) (uint64, error) {
 				return 0, ErrFull
 			}
 			return 0, fmt.Errorf("%w: %s", ErrProtocol, r.err)
-		case <-ch.closed:
+		case <-closed:
 			return 0, ch.err()
 		case <-ctx.Done():
 			return 0, ctx.Err()
@@ -669,15 +924,31 @@ func (ch *Chat) SendFile(ctx context.Context, name, typ string, data []byte, pro
 }
 
 // End ends the chat for both sides.
-func (ch *Chat) End() error { return ch.writeJSON(control{T: "end"}) }
+func (ch *Chat) End() error {
+	if !ch.Polling() {
+		return ch.writeJSON(control{T: "end"})
+	}
+	_, err := ch.c.post(context.Background(), "/api/v1/chats/"+ch.ID+"/end", map[string]string{"session": protocol.B64Encode(ch.token)}, nil)
+	if err == nil || errors.Is(err, ErrGone) {
+		ch.endPoll("ended")
+		return nil
+	}
+	return err
+}
 
-// Close drops the socket without ending the chat (a crash or a closed laptop lid).
+// Close drops the connection without ending the chat (a crash or a closed laptop lid).
 func (ch *Chat) Close() {
 	ch.mu.Lock()
 	ws := ch.ws
+	stop := ch.stopPoll
+	closed := ch.closed
 	ch.mu.Unlock()
 	if ws != nil {
 		_ = ws.Close()
+	}
+	if stop != nil {
+		stop()
+		ch.closeWith(closed, ErrEnded)
 	}
 }
 

@@ -1,0 +1,188 @@
+package chatclient_test
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sealdrop/sealdrop/internal/chat"
+	"github.com/sealdrop/sealdrop/internal/chatclient"
+	"github.com/sealdrop/sealdrop/internal/web"
+	"github.com/sealdrop/sealdrop/vault"
+)
+
+// newEnvWrapped is newEnv with a handler in front of the app (a middlebox).
+func newEnvWrapped(t *testing.T, wrap func(http.Handler) http.Handler) env {
+	t.Helper()
+	v, err := vault.New(vault.Config{Budget: 8 << 20})
+	require.NoError(t, err)
+	s, err := chat.New(chat.Config{Vault: v})
+	require.NoError(t, err)
+	h, err := web.New(web.Config{Vault: v, Chat: s})
+	require.NoError(t, err)
+	srv := httptest.NewServer(wrap(h))
+	t.Cleanup(func() {
+		srv.CloseClientConnections()
+		srv.Close()
+		s.Close()
+		_ = v.Close()
+	})
+	cl, err := chatclient.New(srv.URL, srv.Client(), nil)
+	require.NoError(t, err)
+	return env{v, s, srv.URL, cl}
+}
+
+func isWS(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/ws") }
+
+// talk sends text and a file both ways and checks what arrives.
+func talk(t *testing.T, a, b *chatclient.Chat) {
+	t.Helper()
+	ctx := ctxT(t)
+	require.NoError(t, a.SendText(ctx, "over the fallback"))
+	require.Equal(t, "over the fallback", next(t, b).Text)
+	require.NoError(t, b.SendText(ctx, "and back"))
+	require.Equal(t, "and back", next(t, a).Text)
+	for _, d := range []struct {
+		from, to *chatclient.Chat
+		n        int
+	}{{a, b, 150_000}, {b, a, 70_000}} {
+		data := make([]byte, d.n)
+		_, _ = rand.Read(data)
+		require.NoError(t, d.from.SendFile(ctx, "f.bin", "application/octet-stream", data, nil))
+		ev := next(t, d.to)
+		require.NotNil(t, ev.File)
+		require.True(t, bytes.Equal(data, ev.File.Data))
+	}
+}
+
+func requireNothingKept(t *testing.T, e env) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		e.v.Settle()
+		return e.v.Stats().Entries[vault.KindChatFrame] == 0 && e.s.Count() == 0
+	}, 5*time.Second, 20*time.Millisecond)
+}
+
+// A chat where one side is forced onto the POST fallback and the other uses the socket:
+// handshake, text and files both ways, End from the polling side reaches the socket side, and
+// nothing is kept.
+func TestForcedFallbackTalksToSocket(t *testing.T) {
+	e := newEnv(t, chat.Config{})
+	ctx := ctxT(t)
+	a, err := e.cl.Start(ctx, chatclient.StartOptions{})
+	require.NoError(t, err)
+	require.NoError(t, a.Connect(ctx))
+	b, err := e.cl.Join(ctx, a.Link, "")
+	require.NoError(t, err)
+	require.NoError(t, b.ConnectPoll(ctx))
+	require.True(t, b.Polling())
+	require.False(t, a.Polling())
+	ca, err := a.WaitReady(ctx)
+	require.NoError(t, err)
+	cb, err := b.WaitReady(ctx)
+	require.NoError(t, err)
+	require.Equal(t, ca, cb)
+	talk(t, a, b)
+
+	require.NoError(t, b.End())
+	require.Equal(t, chat.ReasonEnded, next(t, a).Ended)
+	<-b.Done()
+	requireNothingKept(t, e)
+	_, err = b.SendRecord(ctx, []byte{3, 0})
+	require.Error(t, err, "nothing can be sent after the end")
+}
+
+// When the upgrade is refused (a middlebox that breaks WebSockets), Connect tries twice and
+// then uses the fallback; both sides chat and the socket side learns of the end by gone.
+func TestConnectFallsBackWhenUpgradesFail(t *testing.T) {
+	var refused atomic.Int32
+	e := newEnvWrapped(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if isWS(r) {
+				refused.Add(1)
+				http.Error(w, "no", http.StatusBadGateway)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	ctx := ctxT(t)
+	a, err := e.cl.Start(ctx, chatclient.StartOptions{PIN: "24681357"})
+	require.NoError(t, err)
+	require.NoError(t, a.Connect(ctx))
+	require.True(t, a.Polling())
+	require.EqualValues(t, chatclient.WSFailures, refused.Load())
+	b, err := e.cl.Join(ctx, a.Link, "24681357")
+	require.NoError(t, err)
+	require.NoError(t, b.Connect(ctx))
+	require.True(t, b.Polling())
+	require.EqualValues(t, 2*chatclient.WSFailures, refused.Load())
+	ca, err := a.WaitReady(ctx)
+	require.NoError(t, err)
+	cb, err := b.WaitReady(ctx)
+	require.NoError(t, err)
+	require.Equal(t, ca, cb)
+	talk(t, a, b)
+	require.NoError(t, a.End())
+	require.Equal(t, "ended", next(t, b).Ended)
+	requireNothingKept(t, e)
+}
+
+// dropConn closes every upgraded connection shortly after the upgrade.
+type dropConn struct{ http.ResponseWriter }
+
+func (d dropConn) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := d.ResponseWriter.(http.Hijacker).Hijack()
+	if err == nil {
+		time.AfterFunc(100*time.Millisecond, func() { _ = c.Close() })
+	}
+	return c, rw, err
+}
+
+// A socket that opens but keeps dropping: after WSFailures quick drops, the next Connect uses
+// the fallback.
+func TestConnectFallsBackWhenSocketsKeepDropping(t *testing.T) {
+	e := newEnvWrapped(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if isWS(r) {
+				h.ServeHTTP(dropConn{w}, r)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	ctx := ctxT(t)
+	a, err := e.cl.Start(ctx, chatclient.StartOptions{})
+	require.NoError(t, err)
+	for i := 0; i < chatclient.WSFailures; i++ {
+		require.NoError(t, a.Connect(ctx))
+		require.False(t, a.Polling(), "attempt %d still on the socket", i)
+		select {
+		case <-a.Done():
+		case <-ctx.Done():
+			t.Fatal("the middlebox did not drop the socket")
+		}
+	}
+	require.NoError(t, a.Connect(ctx))
+	require.True(t, a.Polling(), "after %d quick drops the fallback is used", chatclient.WSFailures)
+	b, err := e.cl.Join(ctx, a.Link, "")
+	require.NoError(t, err)
+	require.NoError(t, b.ConnectPoll(ctx))
+	_, err = a.WaitReady(ctx)
+	require.NoError(t, err)
+	_, err = b.WaitReady(ctx)
+	require.NoError(t, err)
+	require.NoError(t, a.SendText(ctx, "steady now"))
+	require.Equal(t, "steady now", next(t, b).Text)
+	require.NoError(t, b.End())
+	requireNothingKept(t, e)
+}
