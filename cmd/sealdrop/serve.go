@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sealdrop/sealdrop/internal/admin"
+	"github.com/sealdrop/sealdrop/internal/chat"
 	"github.com/sealdrop/sealdrop/internal/deploy"
 	"github.com/sealdrop/sealdrop/internal/web"
 	"github.com/sealdrop/sealdrop/onion"
@@ -142,13 +143,26 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	started := time.Now()
-	v, err := vault.New(vault.Config{Budget: int64(f.budget), MaxEntry: int64(f.maxEntry), MaxTTL: f.maxTTL})
+	vcfg, err := vaultConfig(f)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	v, err := vault.New(vcfg)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	defer v.Close() // wipes; also on every error path below
+	ccfg, err := chatConfig(v)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	cs, err := chat.New(ccfg)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	defer cs.Close() // ends every chat; runs before v.Close
 	var h http.Handler
-	if h, err = web.New(web.Config{Vault: v, MaxEntry: int64(f.maxEntry), MaxTTL: f.maxTTL}); err != nil {
+	if h, err = web.New(web.Config{Vault: v, Chat: cs, MaxEntry: int64(f.maxEntry), MaxTTL: f.maxTTL}); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	for _, wrap := range testHandlers {
@@ -213,7 +227,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		var exitOnce sync.Once
 		asrv, err := admin.New(admin.Config{
 			Status: func() admin.Status { return admin.FromStats(v.Stats(), started, time.Now(), onionAddr) },
-			Wipe:   v.Wipe,
+			Wipe:   func() { cs.EndAll(); v.Wipe() }, // chats are told they ended, then every entry is zeroed
 			Exit:   func() { exitOnce.Do(func() { close(adminExit) }) },
 		})
 		if err != nil {
@@ -251,6 +265,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		err = shutdown(srv, served)
 	}
 	// Wipe before stopping tor: closing tor may take seconds, and the wipe must not wait on it.
+	cs.Close() // tells both sides of every chat it ended, and wipes its records
 	if cerr := v.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("serve: wipe: %w", cerr)
 	}
