@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sealdrop/sealdrop/internal/chat"
+	"github.com/sealdrop/sealdrop/internal/drop"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
@@ -44,6 +45,12 @@ type Config struct {
 
 	// Chat, when set, serves the one-time chat API and pages (chat_routes.go).
 	Chat *chat.Server
+
+	// Drops, when set, serves the drop-box API (drop_routes.go).
+	Drops *drop.Server
+
+	// FeaturedDrops are shown on the front page as "Contact …" links, in this order.
+	FeaturedDrops []FeaturedDrop
 
 	// templates and static override the embedded file systems (tests only, see export_test.go).
 	templates fs.FS

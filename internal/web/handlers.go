@@ -66,7 +66,7 @@ func New(cfg Config) (http.Handler, error) {
 	if s.static, err = loadStatic(sfs); err != nil {
 		return nil, err
 	}
-	if s.pages, err = renderPages(tfs, s.static, pageData{Limits: lim}); err != nil {
+	if s.pages, err = renderPages(tfs, s.static, pageData{Limits: lim, Featured: cfg.FeaturedDrops}); err != nil {
 		return nil, err
 	}
 	s.errorPage = s.pages[pageError]
@@ -99,6 +99,7 @@ func New(cfg Config) (http.Handler, error) {
 	if err := s.mountChat(m, post); err != nil {
 		return nil, err
 	}
+	s.mountDrops(m, post)
 	for p, h := range cfg.extra {
 		m.Handle(p, h)
 	}
@@ -535,8 +536,14 @@ func (s *server) open(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer rd.Close()
+	s.sendCiphertext(w, r, rd, req.Offset)
+}
+
+// sendCiphertext streams a claimed entry from offset (checked here against its size): the
+// answer of a note's open and a drop submission's fetch.
+func (s *server) sendCiphertext(w http.ResponseWriter, r *http.Request, rd *vault.Reading, offset int64) {
 	size := rd.Size()
-	if req.Offset > size {
+	if offset > size {
 		s.badParam(w, "offset")
 		return
 	}
@@ -544,10 +551,10 @@ func (s *server) open(w http.ResponseWriter, r *http.Request) {
 		h.Set("Content-Type", "application/octet-stream")
 		h.Set("Content-Disposition", "attachment")
 		h.Set("Content-Security-Policy", "sandbox")
-		h.Set("Content-Length", strconv.FormatInt(size-req.Offset, 10))
+		h.Set("Content-Length", strconv.FormatInt(size-offset, 10))
 		h.Set("Sealdrop-Size", strconv.FormatInt(size, 10))
 	}
-	n := (size - req.Offset + cipherChunk - 1) / cipherChunk
+	n := (size - offset + cipherChunk - 1) / cipherChunk
 	deadline := time.Now().Add(openBaseWrite + time.Duration(n)*openPerChunk)
 	// The ciphertext goes from the vault straight to the socket, never through net/http's
 	// pooled write buffers (hijack.go).
@@ -557,7 +564,7 @@ func (s *server) open(w http.ResponseWriter, r *http.Request) {
 			setCiphertextHeaders(w.Header())
 			w.WriteHeader(http.StatusOK)
 			if h.writeErr == nil {
-				_, _ = rd.WriteTo(h.conn, req.Offset)
+				_, _ = rd.WriteTo(h.conn, offset)
 			}
 		})
 		return
@@ -565,5 +572,5 @@ func (s *server) open(w http.ResponseWriter, r *http.Request) {
 	setCiphertextHeaders(w.Header())
 	_ = http.NewResponseController(w).SetWriteDeadline(deadline)
 	w.WriteHeader(http.StatusOK)
-	_, _ = rd.WriteTo(w, req.Offset)
+	_, _ = rd.WriteTo(w, offset)
 }

