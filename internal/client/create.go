@@ -99,6 +99,11 @@ func (c *Client) CreateNote(ctx context.Context, text string, files []File, pin,
 
 // upload sends length bytes of r as appends of at most piece bytes.
 func (c *Client) upload(ctx context.Context, id string, manage []byte, r io.Reader, length, piece int64) error {
+	return c.uploadTo(ctx, c.api("/"+id+"/data"), manage, r, length, piece)
+}
+
+// uploadTo is upload to an append URL (a note's or a drop submission's: the same protocol).
+func (c *Client) uploadTo(ctx context.Context, dataURL string, manage []byte, r io.Reader, length, piece int64) error {
 	buf := make([]byte, min(piece, length))
 	defer clear(buf)
 	for start := int64(0); start < length; {
@@ -109,7 +114,7 @@ func (c *Client) upload(ctx context.Context, id string, manage []byte, r io.Read
 		end := start + int64(n)
 		off, tries := start, 0
 		for off < end {
-			received, err := c.appendOnce(ctx, id, manage, off, buf[off-start:n])
+			received, err := c.appendOnce(ctx, dataURL, manage, off, buf[off-start:n])
 			var oe *offsetError
 			var ae *APIError
 			switch {
@@ -148,8 +153,8 @@ func (c *Client) upload(ctx context.Context, id string, manage []byte, r io.Read
 	return nil
 }
 
-func (c *Client) appendOnce(ctx context.Context, id string, manage []byte, off int64, b []byte) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.api("/"+id+"/data"), bytes.NewReader(b))
+func (c *Client) appendOnce(ctx context.Context, dataURL string, manage []byte, off int64, b []byte) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, dataURL, bytes.NewReader(b))
 	if err != nil {
 		return 0, err
 	}

@@ -131,6 +131,12 @@ func (c *Client) download(ctx context.Context, id string, body map[string]any, o
 	if err != nil {
 		return 0, err
 	}
+	return c.receive(req, offset, buf)
+}
+
+// receive sends a request whose answer is ciphertext from offset (a note's open, a
+// submission's fetch) and appends it to buf; see download.
+func (c *Client) receive(req *http.Request, offset int64, buf *bytes.Buffer) (int64, error) {
 	res, err := c.hc.Do(req)
 	if err != nil {
 		return 0, err

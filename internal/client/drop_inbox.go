@@ -1,0 +1,239 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/sealdrop/sealdrop/internal/protocol"
+	"github.com/sealdrop/sealdrop/vault"
+)
+
+// Inbox reads a drop's submissions with its inbox link. Every action asks the server for a
+// fresh challenge and answers it with a MAC under the inbox-auth key: no request can be
+// replayed, and no bearer token exists.
+type Inbox struct {
+	c    *Client
+	keys *protocol.DropKeys
+}
+
+// OpenInbox parses an inbox link of this server (checking that its route matches its keys).
+// Close wipes the copy of the private scalars it holds.
+func (c *Client) OpenInbox(inboxLink string) (*Inbox, error) {
+	route, frag, err := c.splitLink(inboxLink, "/i/")
+	if err != nil {
+		return nil, err
+	}
+	k, err := protocol.ParseInboxFragment(frag)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrLink, err)
+	}
+	if k.RouteID() != route {
+		k.Wipe()
+		return nil, fmt.Errorf("%w: the route does not match the keys", ErrLink)
+	}
+	return &Inbox{c: c, keys: k}, nil
+}
+
+// Close forgets the keys.
+func (ib *Inbox) Close() { ib.keys.Wipe() }
+
+// Route is the drop's route id.
+func (ib *Inbox) Route() string { return ib.keys.RouteID() }
+
+// DropLink is the drop link of this inbox (to publish again).
+func (ib *Inbox) DropLink() string { return ib.c.dropLink(ib.keys.Public()) }
+
+// proof asks for a challenge and returns the request body proving action on id with arg.
+func (ib *Inbox) proof(ctx context.Context, action byte, id vault.ID, arg [32]byte) (map[string]any, error) {
+	c := ib.c
+	req, err := c.postTo(ctx, c.dropAPI(ib.Route(), "/challenge"), dropKey(&ib.keys.DropPublic))
+	if err != nil {
+		return nil, err
+	}
+	var ch struct {
+		Challenge string `json:"challenge"`
+		ServerKey string `json:"server_key"`
+	}
+	if err := c.doJSON(req, http.StatusOK, &ch); err != nil {
+		return nil, fmt.Errorf("client: challenge: %w", err)
+	}
+	n, err1 := protocol.B64Decode(ch.Challenge)
+	sk, err2 := protocol.B64Decode(ch.ServerKey)
+	if err1 != nil || err2 != nil {
+		return nil, fmt.Errorf("%w: challenge", ErrProtocol)
+	}
+	mac, err := ib.keys.InboxMAC(n, sk, action, id, arg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: challenge: %w", ErrProtocol, err)
+	}
+	body := dropKey(&ib.keys.DropPublic)
+	body["challenge"] = ch.Challenge
+	body["mac"] = protocol.B64Encode(mac)
+	return body, nil
+}
+
+// Pending is one submission waiting in the inbox.
+type Pending struct {
+	ID  string
+	Age time.Duration // whole hours
+	// Size is the ciphertext length rounded up to a power of two.
+	Size int64
+}
+
+// Listing is the inbox's view. FetchedSinceList counts submissions someone claimed since the
+// previous list: more than you fetched means someone else holds the inbox link.
+type Listing struct {
+	Pending          []Pending
+	FetchedSinceList int
+	FetchedTotal     int
+	ListsTotal       int
+}
+
+// List shows the submissions waiting, oldest first.
+func (ib *Inbox) List(ctx context.Context) (*Listing, error) {
+	body, err := ib.proof(ctx, protocol.DropActionList, vault.ID{}, [32]byte{})
+	if err != nil {
+		return nil, err
+	}
+	req, err := ib.c.postTo(ctx, ib.c.dropAPI(ib.Route(), "/list"), body)
+	if err != nil {
+		return nil, err
+	}
+	var v struct {
+		Submissions []struct {
+			ID       string `json:"id"`
+			AgeHours int64  `json:"age_hours"`
+			Size     int64  `json:"size"`
+		} `json:"submissions"`
+		FetchedSinceList int `json:"fetched_since_list"`
+		FetchedTotal     int `json:"fetched_total"`
+		ListsTotal       int `json:"lists_total"`
+	}
+	if err := ib.c.doJSON(req, http.StatusOK, &v); err != nil {
+		return nil, fmt.Errorf("client: list: %w", err)
+	}
+	l := &Listing{FetchedSinceList: v.FetchedSinceList, FetchedTotal: v.FetchedTotal, ListsTotal: v.ListsTotal}
+	for _, s := range v.Submissions {
+		l.Pending = append(l.Pending, Pending{ID: s.ID, Age: time.Duration(s.AgeHours) * time.Hour, Size: s.Size})
+	}
+	return l, nil
+}
+
+// Received is an opened submission.
+type Received struct {
+	Text  string
+	Files []NoteFile
+	// ReplyBox is set when the source asked for a reply: pass it to Client.Reply.
+	ReplyBox *protocol.DropPublic
+}
+
+// submissionAligned is the longest prefix of n received bytes that a fetch may resume after:
+// the ephemeral key and envelope header, then whole chunks.
+func submissionAligned(n int64) int64 {
+	head := int64(protocol.DropPublicSize + protocol.HeaderSize)
+	if n < head {
+		return 0
+	}
+	return head + (n-head)/cipherChunk*cipherChunk
+}
+
+// Fetch reads submission id once: it claims it with a fresh nonce, downloads it (resuming at a
+// chunk boundary with the same claim and a new challenge after a broken connection), decrypts
+// it and confirms, which wipes it on the server.
+func (ib *Inbox) Fetch(ctx context.Context, id string) (*Received, error) {
+	vid, err := vault.ParseID(id)
+	if err != nil {
+		return nil, ErrGone
+	}
+	nonce, err := randomNonce()
+	if err != nil {
+		return nil, fmt.Errorf("client: random: %w", err)
+	}
+	claim := protocol.Hash(nonce[:])
+	var buf bytes.Buffer
+	defer func() { clear(buf.Bytes()) }()
+	size := int64(-1)
+	for tries := 0; ; tries++ {
+		have := submissionAligned(int64(buf.Len()))
+		buf.Truncate(int(have))
+		body, err := ib.proof(ctx, protocol.DropActionFetch, vid, claim)
+		if err == nil {
+			body["claim"] = protocol.B64Encode(claim[:])
+			if have > 0 {
+				body["offset"] = have
+			}
+			var req *http.Request
+			if req, err = ib.c.postTo(ctx, ib.c.dropAPI(ib.Route(), "/submissions/"+id+"/fetch"), body); err != nil {
+				return nil, err
+			}
+			var total int64
+			total, err = ib.c.receive(req, have, &buf)
+			if err == nil {
+				if size >= 0 && total != size {
+					return nil, fmt.Errorf("%w: size changed from %d to %d", ErrProtocol, size, total)
+				}
+				break
+			}
+			if total > 0 {
+				size = total
+			}
+		}
+		if !retryable(ctx, err) || tries >= maxRetries {
+			return nil, fmt.Errorf("client: fetch: %w", err)
+		}
+		if err := sleep(ctx, time.Duration(tries)*200*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
+	sub, err := protocol.OpenSubmission(bytes.NewReader(buf.Bytes()), ib.keys)
+	if err != nil {
+		return nil, fmt.Errorf("client: decrypt: %w", err)
+	}
+	rec := &Received{Text: sub.Text, ReplyBox: sub.ReplyBox}
+	for i, f := range sub.Files {
+		rec.Files = append(rec.Files, NoteFile{Name: f.Name, Type: f.Type, Data: sub.Data[i]})
+	}
+	// Confirm only after everything decrypted: until then the claim may still resume.
+	for tries := 0; ; tries++ {
+		body, err := ib.proof(ctx, protocol.DropActionConfirm, vid, claim)
+		if err == nil {
+			body["nonce"] = protocol.B64Encode(nonce[:])
+			var req *http.Request
+			if req, err = ib.c.postTo(ctx, ib.c.dropAPI(ib.Route(), "/submissions/"+id+"/confirm"), body); err != nil {
+				return rec, err
+			}
+			err = ib.c.doJSON(req, http.StatusNoContent, nil)
+			if err == nil || (tries > 0 && err == ErrGone) {
+				return rec, nil
+			}
+		}
+		if !retryable(ctx, err) || tries >= maxRetries {
+			return rec, fmt.Errorf("client: confirm: %w", err)
+		}
+		if err := sleep(ctx, time.Duration(tries+1)*200*time.Millisecond); err != nil {
+			return rec, err
+		}
+	}
+}
+
+// WipeAll wipes every submission of the drop (an emergency): it returns how many.
+func (ib *Inbox) WipeAll(ctx context.Context) (int, error) {
+	body, err := ib.proof(ctx, protocol.DropActionWipe, vault.ID{}, [32]byte{})
+	if err != nil {
+		return 0, err
+	}
+	req, err := ib.c.postTo(ctx, ib.c.dropAPI(ib.Route(), "/wipe"), body)
+	if err != nil {
+		return 0, err
+	}
+	var v struct {
+		Wiped int `json:"wiped"`
+	}
+	if err := ib.c.doJSON(req, http.StatusOK, &v); err != nil {
+		return 0, fmt.Errorf("client: wipe: %w", err)
+	}
+	return v.Wiped, nil
+}

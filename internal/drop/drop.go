@@ -1,0 +1,577 @@
+package drop
+
+import (
+	"bytes"
+	"crypto/ecdh"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/bits"
+	"sync"
+	"time"
+
+	"github.com/sealdrop/sealdrop/internal/protocol"
+	"github.com/sealdrop/sealdrop/vault"
+)
+
+// Sentinel errors. Every refusal about a capability (route, key, flags, challenge, MAC, id,
+// used reply box) is ErrGone, so callers cannot tell which.
+var (
+	ErrGone     = errors.New("drop: gone")
+	ErrFull     = errors.New("drop: full")
+	ErrTooLarge = errors.New("drop: submission too large")
+	ErrPoW      = errors.New("drop: proof of work missing, wrong, expired or spent")
+	ErrBusy     = errors.New("drop: too many requests in flight")
+	ErrInvalid  = errors.New("drop: invalid request")
+)
+
+// Defaults for Config's zero fields.
+const (
+	DefaultTTL            = 14 * 24 * time.Hour
+	DefaultPoWBits        = 16
+	DefaultMaxPending     = 1000
+	DefaultChallengeTTL   = time.Minute
+	DefaultMaxChallenges  = 4096
+	DefaultMaxSpent       = 1 << 20
+	DefaultMaxUsedReplies = 250000
+	DefaultMaxCounters    = 100000
+	// MaxExtraBits is how much the difficulty rises as a drop fills.
+	MaxExtraBits = 6
+	// PoWWindow is the lifetime unit of a proof-of-work token (valid in its window and the next).
+	PoWWindow = 5 * time.Minute
+	// TokenSize is a proof-of-work token: window (4) ‖ bits (1) ‖ salt (8) ‖ tag (16). The
+	// random salt makes every token distinct, so two submitters never find the same solution.
+	TokenSize = 29
+)
+
+// Config configures a Server. The zero value of each field selects its documented default.
+type Config struct {
+	Vault *vault.Vault // required
+	// TTL is how long a submission lives, and the longest a submitter may ask for. Default 14
+	// days; it must not exceed the vault's MaxTTL.
+	TTL time.Duration
+	// MaxEntry is the largest submission in bytes. Default: the vault's MaxEntry.
+	MaxEntry int64
+	// PoWBits is the base proof-of-work difficulty in leading zero bits. 0: DefaultPoWBits;
+	// negative: 0 (tests).
+	PoWBits int
+	// MaxPending caps the submissions one drop holds (pending, waiting or being fetched).
+	MaxPending int
+	// DropQuota is the vault's per-owner byte quota for KindSubmission, used to raise the
+	// difficulty as a drop fills; 0: only the count counts. It must equal what the vault was
+	// given (the vault does not expose its configuration).
+	DropQuota int64
+	// ClaimWindow is the vault's claim window: how long a fetched id is remembered so that a
+	// resumed download is not counted twice. Default vault.DefaultClaimWindow.
+	ClaimWindow    time.Duration
+	ChallengeTTL   time.Duration // default 1 minute
+	MaxChallenges  int           // challenges held at once; default 4096
+	MaxSpent       int           // spent proof-of-work solutions remembered; default 2^20
+	MaxUsedReplies int           // used reply boxes remembered; default 250,000
+	MaxCounters    int           // routes with fetch counters; default 100,000
+	Now            func() time.Time
+}
+
+// Route is a drop route whose inbox-auth key and flags were checked against it.
+type Route struct {
+	id    [protocol.DropRouteSize]byte
+	str   string
+	auth  []byte
+	reply bool
+}
+
+// String is the route id as in URLs.
+func (r Route) String() string { return r.str }
+
+// Reply reports whether the route is a reply box.
+func (r Route) Reply() bool { return r.reply }
+
+type challenge struct {
+	priv    *ecdh.PrivateKey
+	route   [protocol.DropRouteSize]byte
+	expires time.Time
+}
+
+type counters struct{ since, fetched, lists int }
+
+type spentKey [16 + protocol.DropPoWNonce]byte
+
+// Server is the drop logic behind the HTTP routes. Its methods are safe for concurrent use.
+type Server struct {
+	cfg    Config
+	v      *vault.Vault
+	powKey [32]byte
+	gate   [32]byte
+
+	mu         sync.Mutex
+	challenges map[[protocol.DropNonceSize]byte]*challenge
+	spent      map[spentKey]uint32 // solution → its window
+	used       map[[protocol.DropRouteSize]byte]time.Time
+	claims     map[vault.ID]time.Time
+	counts     map[[protocol.DropRouteSize]byte]*counters
+}
+
+// New validates cfg and returns a Server with fresh per-process keys.
+func New(cfg Config) (*Server, error) {
+	bad := func(what string) error { return fmt.Errorf("drop: config: %s: %w", what, ErrInvalid) }
+	if cfg.Vault == nil {
+		return nil, bad("Vault is required")
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = DefaultTTL
+	}
+	if cfg.TTL < time.Second || cfg.TTL > cfg.Vault.MaxTTL() {
+		return nil, bad(fmt.Sprintf("TTL %v must be positive and at most the vault's MaxTTL %v", cfg.TTL, cfg.Vault.MaxTTL()))
+	}
+	if cfg.MaxEntry == 0 {
+		cfg.MaxEntry = cfg.Vault.MaxEntry()
+	}
+	if cfg.MaxEntry <= protocol.DropPublicSize+protocol.HeaderSize {
+		return nil, bad("MaxEntry")
+	}
+	switch {
+	case cfg.PoWBits == 0:
+		cfg.PoWBits = DefaultPoWBits
+	case cfg.PoWBits < 0:
+		cfg.PoWBits = 0
+	case cfg.PoWBits+MaxExtraBits > 40:
+		return nil, bad("PoWBits")
+	}
+	def := func(p *int, d int) {
+		if *p <= 0 {
+			*p = d
+		}
+	}
+	def(&cfg.MaxPending, DefaultMaxPending)
+	def(&cfg.MaxChallenges, DefaultMaxChallenges)
+	def(&cfg.MaxSpent, DefaultMaxSpent)
+	def(&cfg.MaxUsedReplies, DefaultMaxUsedReplies)
+	def(&cfg.MaxCounters, DefaultMaxCounters)
+	if cfg.ClaimWindow <= 0 {
+		cfg.ClaimWindow = vault.DefaultClaimWindow
+	}
+	if cfg.ChallengeTTL <= 0 {
+		cfg.ChallengeTTL = DefaultChallengeTTL
+	}
+	if cfg.DropQuota < 0 {
+		return nil, bad("DropQuota")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{
+		cfg: cfg, v: cfg.Vault,
+		challenges: map[[protocol.DropNonceSize]byte]*challenge{},
+		spent:      map[spentKey]uint32{},
+		used:       map[[protocol.DropRouteSize]byte]time.Time{},
+		claims:     map[vault.ID]time.Time{},
+		counts:     map[[protocol.DropRouteSize]byte]*counters{},
+	}
+	if _, err := rand.Read(s.powKey[:]); err != nil {
+		return nil, fmt.Errorf("drop: random: %w", err)
+	}
+	if _, err := rand.Read(s.gate[:]); err != nil {
+		return nil, fmt.Errorf("drop: random: %w", err)
+	}
+	return s, nil
+}
+
+// Config returns the resolved configuration.
+func (s *Server) Config() Config { return s.cfg }
+
+// VaultQuotas are the vault quotas a server with this budget should give KindSubmission: half
+// the budget for all drops, a sixteenth for one drop.
+func VaultQuotas(budget int64) (kind, perDrop int64) { return budget / 2, budget / 16 }
+
+// CheckRoute parses a route id and checks that auth (an uncompressed P-256 point) and flags
+// hash to it. Anything else is ErrGone.
+func (s *Server) CheckRoute(route string, auth []byte, flags int) (Route, error) {
+	id, err := vault.ParseID(route)
+	ok := err == nil && flags >= 0 && flags&^protocol.DropFlagReply == 0 && len(auth) == protocol.DropPublicSize
+	var want [protocol.DropRouteSize]byte
+	if ok {
+		want = protocol.DropRoute(byte(flags), auth)
+	}
+	if !ok || subtle.ConstantTimeCompare(want[:], id[:]) != 1 {
+		return Route{}, ErrGone
+	}
+	if _, err := ecdh.P256().NewPublicKey(auth); err != nil {
+		return Route{}, ErrGone
+	}
+	return Route{id: want, str: route, auth: bytes.Clone(auth), reply: flags&protocol.DropFlagReply != 0}, nil
+}
+
+// gateToken is the vault gate of every submission of r: only this process, after an inbox
+// proof for r, can open them.
+func (s *Server) gateToken(r Route) []byte {
+	m := hmac.New(sha256.New, s.gate[:])
+	m.Write([]byte("sealdrop/v1 drop gate"))
+	m.Write(r.id[:])
+	return m.Sum(nil)
+}
+
+func (s *Server) window(now time.Time) uint32 {
+	return uint32(now.Unix() / int64(PoWWindow/time.Second))
+}
+
+// tokenTag authenticates the token's first 13 bytes (window, bits, salt) for route r.
+func (s *Server) tokenTag(r Route, head []byte) []byte {
+	m := hmac.New(sha256.New, s.powKey[:])
+	m.Write([]byte("sealdrop/v1 drop pow"))
+	m.Write(r.id[:])
+	m.Write(head)
+	return m.Sum(nil)[:16]
+}
+
+// Bits is the current difficulty for r: the base plus up to MaxExtraBits as the drop fills.
+func (s *Server) Bits(r Route) int {
+	n, b := s.v.OwnerUsage(vault.KindSubmission, r.str)
+	fill := float64(n) / float64(s.cfg.MaxPending)
+	if s.cfg.DropQuota > 0 {
+		fill = max(fill, float64(b)/float64(s.cfg.DropQuota))
+	}
+	return s.cfg.PoWBits + min(MaxExtraBits, int(8*fill))
+}
+
+// usedLocked reports whether the reply box r already took its submission. Called with s.mu held.
+func (s *Server) usedLocked(r Route, now time.Time) bool {
+	t, ok := s.used[r.id]
+	if ok && !now.Before(t) {
+		delete(s.used, r.id)
+		return false
+	}
+	return ok
+}
+
+// PoW issues a proof-of-work token for a submission to r and its difficulty. A used or taken
+// reply box is ErrGone; a drop holding MaxPending submissions is ErrFull.
+func (s *Server) PoW(r Route) ([]byte, int, error) {
+	now := s.cfg.Now()
+	n, _ := s.v.OwnerUsage(vault.KindSubmission, r.str)
+	s.mu.Lock()
+	used := r.reply && s.usedLocked(r, now)
+	full := r.reply && s.usedFullLocked(now)
+	s.mu.Unlock()
+	switch {
+	case r.reply && (used || n > 0):
+		return nil, 0, ErrGone
+	case full, n >= s.cfg.MaxPending:
+		return nil, 0, ErrFull
+	}
+	b := s.Bits(r)
+	tok := make([]byte, 13, TokenSize)
+	binary.BigEndian.PutUint32(tok, s.window(now))
+	tok[4] = byte(b)
+	if _, err := rand.Read(tok[5:13]); err != nil {
+		return nil, 0, fmt.Errorf("drop: random: %w", err)
+	}
+	tok = append(tok, s.tokenTag(r, tok)...)
+	return tok, b, nil
+}
+
+// SubmitRequest is a new submission's declaration.
+type SubmitRequest struct {
+	Length int64
+	TTL    time.Duration // 0: Config.TTL
+	Manage [32]byte      // SHA-256 of the submitter's manage secret (for append and commit)
+	Token  []byte
+	Nonce  []byte
+}
+
+// checkPoW verifies and spends a solution. Called without s.mu.
+func (s *Server) checkPoW(r Route, tok, nonce []byte, now time.Time) error {
+	if len(tok) != TokenSize || len(nonce) != protocol.DropPoWNonce {
+		return ErrPoW
+	}
+	w := binary.BigEndian.Uint32(tok)
+	cur := s.window(now)
+	if (w != cur && w+1 != cur) || subtle.ConstantTimeCompare(s.tokenTag(r, tok[:13]), tok[13:]) != 1 {
+		return ErrPoW
+	}
+	if !protocol.CheckPoW(tok, nonce, int(tok[4])) {
+		return ErrPoW
+	}
+	var k spentKey
+	copy(k[:16], tok[13:])
+	copy(k[16:], nonce)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, seen := s.spent[k]; seen {
+		return ErrPoW
+	}
+	if len(s.spent) >= s.cfg.MaxSpent {
+		for sk, sw := range s.spent {
+			if sw+1 < cur {
+				delete(s.spent, sk)
+			}
+		}
+		if len(s.spent) >= s.cfg.MaxSpent {
+			return ErrBusy
+		}
+	}
+	s.spent[k] = w
+	return nil
+}
+
+// Submit checks the proof of work and creates a pending submission of req.Length bytes for r.
+// The submitter then appends and commits it like a note (vault Append and Commit with its
+// manage secret; see Commit).
+func (s *Server) Submit(r Route, req SubmitRequest) (vault.ID, time.Time, error) {
+	now := s.cfg.Now()
+	ttl := req.TTL
+	if ttl == 0 {
+		ttl = s.cfg.TTL
+	}
+	switch {
+	case req.Length <= 0 || ttl < time.Second || ttl > s.cfg.TTL || req.Manage == ([32]byte{}):
+		return vault.ID{}, time.Time{}, ErrInvalid
+	case req.Length > s.cfg.MaxEntry:
+		return vault.ID{}, time.Time{}, ErrTooLarge
+	}
+	if r.reply {
+		s.mu.Lock()
+		used := s.usedLocked(r, now)
+		s.mu.Unlock()
+		if used {
+			return vault.ID{}, time.Time{}, ErrGone
+		}
+	}
+	if err := s.checkPoW(r, req.Token, req.Nonce, now); err != nil {
+		return vault.ID{}, time.Time{}, err
+	}
+	limit := s.cfg.MaxPending
+	if r.reply {
+		limit = 1
+	}
+	caps := vault.Caps{Gate: sha256.Sum256(s.gateToken(r)), Manage: req.Manage}
+	id, exp, err := s.v.CreateOwned(vault.CreateRequest{Kind: vault.KindSubmission, Owner: r.str, Length: req.Length, TTL: ttl, Caps: caps}, limit)
+	switch {
+	case err == nil:
+	case errors.Is(err, vault.ErrFull) && r.reply && s.taken(r):
+		return vault.ID{}, time.Time{}, ErrGone
+	case errors.Is(err, vault.ErrFull):
+		return vault.ID{}, time.Time{}, ErrFull
+	case errors.Is(err, vault.ErrTooLarge):
+		return vault.ID{}, time.Time{}, ErrTooLarge
+	default:
+		return vault.ID{}, time.Time{}, fmt.Errorf("drop: submit: %w", err)
+	}
+	return id, exp, nil
+}
+
+// taken reports whether a reply box holds its one submission.
+func (s *Server) taken(r Route) bool {
+	n, _ := s.v.OwnerUsage(vault.KindSubmission, r.str)
+	return n > 0
+}
+
+// Commit makes a fully appended submission readable. For a reply box it also marks the box
+// used: from then on it answers gone to new submissions. r need only name the route (a
+// submitter's commit carries no inbox proof); the box is marked only when id is filed under r.
+func (s *Server) Commit(r Route, id vault.ID, manage []byte) (time.Time, error) {
+	exp, err := s.v.Commit(id, manage)
+	if err != nil || !r.reply {
+		return exp, err
+	}
+	mine := false
+	for _, in := range s.v.List(vault.KindSubmission, r.str) { // a reply box holds at most one
+		mine = mine || in.ID == id
+	}
+	if mine {
+		now := s.cfg.Now()
+		s.mu.Lock()
+		// Remembered past the reply's own life, so that the box never takes a second one
+		// while the first can still be read.
+		s.used[r.id] = now.Add(s.cfg.TTL + s.cfg.ClaimWindow)
+		s.mu.Unlock()
+	}
+	return exp, nil
+}
+
+// usedFullLocked prunes expired used reply boxes and reports whether the set is at its cap.
+// Called with s.mu held.
+func (s *Server) usedFullLocked(now time.Time) bool {
+	if len(s.used) < s.cfg.MaxUsedReplies {
+		return false
+	}
+	for k, t := range s.used {
+		if !now.Before(t) {
+			delete(s.used, k)
+		}
+	}
+	return len(s.used) >= s.cfg.MaxUsedReplies
+}
+
+// Challenge makes a single-use inbox challenge for r: a nonce and the server's ephemeral
+// public key.
+func (s *Server) Challenge(r Route) ([protocol.DropNonceSize]byte, []byte, error) {
+	var n [protocol.DropNonceSize]byte
+	priv, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		return n, nil, fmt.Errorf("drop: challenge: %w", err)
+	}
+	if _, err := rand.Read(n[:]); err != nil {
+		return n, nil, fmt.Errorf("drop: challenge: %w", err)
+	}
+	now := s.cfg.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.challenges) >= s.cfg.MaxChallenges {
+		for k, c := range s.challenges {
+			if !now.Before(c.expires) {
+				delete(s.challenges, k)
+			}
+		}
+		if len(s.challenges) >= s.cfg.MaxChallenges {
+			return n, nil, ErrBusy
+		}
+	}
+	s.challenges[n] = &challenge{priv: priv, route: r.id, expires: now.Add(s.cfg.ChallengeTTL)}
+	return n, priv.PublicKey().Bytes(), nil
+}
+
+// Proof is an inbox request's answer to a challenge.
+type Proof struct {
+	Challenge []byte
+	MAC       []byte
+}
+
+// authorize takes the challenge out (single use, whatever the outcome) and checks the MAC
+// for this action, id and arg. Every failure is ErrGone.
+func (s *Server) authorize(r Route, p Proof, action byte, id vault.ID, arg [32]byte) error {
+	if len(p.Challenge) != protocol.DropNonceSize {
+		return ErrGone
+	}
+	now := s.cfg.Now()
+	key := [protocol.DropNonceSize]byte(p.Challenge)
+	s.mu.Lock()
+	c := s.challenges[key]
+	delete(s.challenges, key)
+	s.mu.Unlock()
+	if c == nil || !now.Before(c.expires) || c.route != r.id {
+		return ErrGone
+	}
+	if !protocol.VerifyInboxMAC(c.priv, r.auth, r.id, p.Challenge, action, id, arg, p.MAC) {
+		return ErrGone
+	}
+	return nil
+}
+
+// Item is one pending submission as the inbox sees it: coarse on purpose.
+type Item struct {
+	ID       vault.ID
+	AgeHours int64 // whole hours since it arrived (arrival is kept to the minute)
+	Size     int64 // ciphertext length rounded up to a power of two
+}
+
+// Listing is what List returns.
+type Listing struct {
+	Items            []Item
+	FetchedSinceList int // submissions claimed since the previous list (by anyone)
+	FetchedTotal     int // claimed since the process started
+	ListsTotal       int // lists since the process started, this one included
+}
+
+func (s *Server) countersLocked(r Route) *counters {
+	c := s.counts[r.id]
+	if c == nil {
+		if len(s.counts) >= s.cfg.MaxCounters {
+			for k := range s.counts {
+				if k == r.id {
+					continue
+				}
+				// Drop the counters of routes that hold nothing any more.
+				if n, _ := s.v.OwnerUsage(vault.KindSubmission, vault.ID(k).String()); n == 0 {
+					delete(s.counts, k)
+				}
+			}
+		}
+		c = &counters{}
+		s.counts[r.id] = c
+	}
+	return c
+}
+
+// List proves the inbox and lists r's committed, unread submissions, oldest first.
+func (s *Server) List(r Route, p Proof) (*Listing, error) {
+	if err := s.authorize(r, p, protocol.DropActionList, vault.ID{}, [32]byte{}); err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now()
+	infos := s.v.List(vault.KindSubmission, r.str)
+	l := &Listing{Items: make([]Item, 0, len(infos))}
+	for _, in := range infos {
+		l.Items = append(l.Items, Item{ID: in.ID, AgeHours: int64(max(now.Sub(in.Created), 0) / time.Hour), Size: ceilPow2(in.Size)})
+	}
+	s.mu.Lock()
+	c := s.countersLocked(r)
+	c.lists++
+	l.FetchedSinceList, l.FetchedTotal, l.ListsTotal = c.since, c.fetched, c.lists
+	c.since = 0
+	s.mu.Unlock()
+	return l, nil
+}
+
+func ceilPow2(n int64) int64 {
+	if n <= 1 {
+		return 1
+	}
+	return 1 << bits.Len64(uint64(n-1))
+}
+
+// Fetch proves the inbox and claims (or resumes the claim of) submission id of r for the
+// reader whose claim hash is claim. The caller streams and closes the Reading.
+func (s *Server) Fetch(r Route, id vault.ID, p Proof, claim [32]byte) (*vault.Reading, error) {
+	if claim == ([32]byte{}) {
+		return nil, ErrInvalid
+	}
+	if err := s.authorize(r, p, protocol.DropActionFetch, id, claim); err != nil {
+		return nil, err
+	}
+	rd, err := s.v.Open(id, vault.OpenRequest{Gate: s.gateToken(r), Claim: claim})
+	if err != nil {
+		return nil, ErrGone
+	}
+	now := s.cfg.Now()
+	s.mu.Lock()
+	if t, ok := s.claims[id]; !ok || !now.Before(t) {
+		// A new claim (a resume of the same id within the window is not counted twice).
+		c := s.countersLocked(r)
+		c.since++
+		c.fetched++
+		for k, t := range s.claims {
+			if !now.Before(t) {
+				delete(s.claims, k)
+			}
+		}
+		s.claims[id] = now.Add(s.cfg.ClaimWindow)
+	}
+	s.mu.Unlock()
+	return rd, nil
+}
+
+// Confirm proves the inbox and ends the claim with its nonce: the submission is wiped at once.
+func (s *Server) Confirm(r Route, id vault.ID, p Proof, nonce []byte) error {
+	if len(nonce) != 32 {
+		return ErrInvalid
+	}
+	if err := s.authorize(r, p, protocol.DropActionConfirm, id, sha256.Sum256(nonce)); err != nil {
+		return err
+	}
+	if err := s.v.Confirm(id, s.gateToken(r), nonce); err != nil {
+		return ErrGone
+	}
+	return nil
+}
+
+// WipeAll proves the inbox and wipes every submission of r, pending ones included.
+func (s *Server) WipeAll(r Route, p Proof) (int, error) {
+	if err := s.authorize(r, p, protocol.DropActionWipe, vault.ID{}, [32]byte{}); err != nil {
+		return 0, err
+	}
+	return s.v.WipeOwner(vault.KindSubmission, r.str), nil
+}
