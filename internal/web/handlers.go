@@ -283,7 +283,7 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) {
 // appendData takes the connection from net/http (see hijack.go) so that no byte of the body
 // passes through net/http's pooled buffers; every answer on it closes the connection.
 func (s *server) appendData(w http.ResponseWriter, r *http.Request) {
-	h, ok := hijack(w, r)
+	h, ok := hijack(w, r, r.ContentLength)
 	if !ok {
 		s.appendFrom(w, r, r.Body)
 		return
@@ -558,7 +558,7 @@ func (s *server) sendCiphertext(w http.ResponseWriter, r *http.Request, rd *vaul
 	deadline := time.Now().Add(openBaseWrite + time.Duration(n)*openPerChunk)
 	// The ciphertext goes from the vault straight to the socket, never through net/http's
 	// pooled write buffers (hijack.go).
-	if h, ok := hijack(w, r); ok {
+	if h, ok := hijack(w, r, 0); ok { // the JSON body is read already
 		s.serveHijacked(h, true, func(w http.ResponseWriter) {
 			_ = h.conn.SetWriteDeadline(deadline)
 			setCiphertextHeaders(w.Header())
@@ -566,6 +566,8 @@ func (s *server) sendCiphertext(w http.ResponseWriter, r *http.Request, rd *vaul
 			if h.writeErr == nil {
 				_, _ = rd.WriteTo(h.conn, offset)
 			}
+			// Release the blocks before the reader can see the end of the answer and confirm.
+			rd.Close()
 		})
 		return
 	}

@@ -39,9 +39,10 @@ type hijacked struct {
 	writeErr error
 }
 
-// hijack takes the connection of r. It fails where there is no connection to take (tests
-// driving the handler with a ResponseRecorder, HTTP/2); the caller then answers through w.
-func hijack(w http.ResponseWriter, r *http.Request) (*hijacked, bool) {
+// hijack takes the connection of r, whose body has unread bytes still to come (-1: unknown).
+// It fails where there is no connection to take (tests driving the handler with a
+// ResponseRecorder, HTTP/2); the caller then answers through w.
+func hijack(w http.ResponseWriter, r *http.Request, unread int64) (*hijacked, bool) {
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return nil, false
@@ -51,7 +52,7 @@ func hijack(w http.ResponseWriter, r *http.Request) (*hijacked, bool) {
 	}
 	h := &hijacked{
 		conn: conn, br: brw.Reader, bw: brw.Writer, proto11: r.ProtoAtLeast(1, 1),
-		header: http.Header{}, left: r.ContentLength, read: ReadTimeout, write: WriteTimeout,
+		header: http.Header{}, left: unread, read: ReadTimeout, write: WriteTimeout,
 		expect: r.ProtoAtLeast(1, 1) && strings.EqualFold(strings.TrimSpace(r.Header.Get("Expect")), "100-continue"),
 	}
 	// Hijack clears the deadlines net/http set; the server's own timeouts apply again.

@@ -50,7 +50,7 @@ func TestHijackedPanic(t *testing.T) {
 	s := &server{internalBody: errorBody("internal", "the server could not answer this request")}
 	var after bool
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hj, ok := hijack(w, r)
+		hj, ok := hijack(w, r, 0)
 		require.True(t, ok)
 		s.serveHijacked(hj, true, func(w http.ResponseWriter) {
 			if after {
