@@ -73,6 +73,11 @@ type Config struct {
 	MaxPINFailures int              // default 5
 	Now            func() time.Time // default time.Now
 	SweepEvery     time.Duration    // default 1 s; negative: no background sweeper (call Sweep)
+	// ClaimWindow must not exceed the vault's Config.ClaimWindow (default
+	// vault.DefaultClaimWindow, as the vault's): a record pushed but not acknowledged is copied to
+	// a fresh vault entry once its claim is half this old, so the vault's claim window never
+	// wipes it unread while the chat lives.
+	ClaimWindow time.Duration
 }
 
 // Defaults.
@@ -105,7 +110,9 @@ type frame struct {
 	gate, manage [32]byte
 	nonce        [32]byte
 	size         int64
-	typ          byte // the record's first byte (its type): relayed, not interpreted, except below
+	typ          byte      // the record's first byte (its type): relayed, not interpreted, except below
+	claimed      time.Time // when the relay first read it from its vault entry (zero: not yet)
+	reading      int       // deliveries streaming it now: it is not moved meanwhile
 }
 
 // firstByte remembers the first byte read through it.
@@ -175,12 +182,13 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.SessionMax, DefaultSessionMax)
 	setDefault(&cfg.PeerWindow, 40*time.Second)
 	setDefault(&cfg.SweepEvery, time.Second)
+	setDefault(&cfg.ClaimWindow, vault.DefaultClaimWindow)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.MaxChats < 0 || cfg.MaxRecord < 64 || cfg.MaxRecords < 1 || cfg.MaxBytes < cfg.MaxRecord ||
 		cfg.DefaultTTL <= 0 || cfg.DefaultTTL > cfg.MaxTTL || cfg.MaxTTL > cfg.Vault.MaxTTL() ||
-		cfg.Idle <= 0 || cfg.SessionMax <= 0 || cfg.SessionMax > cfg.Vault.MaxTTL() || cfg.MaxPINFailures < 1 {
+		cfg.Idle <= 0 || cfg.SessionMax <= 0 || cfg.ClaimWindow <= 0 || cfg.SessionMax > cfg.Vault.MaxTTL() || cfg.MaxPINFailures < 1 {
 		return nil, fmt.Errorf("chat: config: a limit is out of range: %w", ErrInvalid)
 	}
 	s := &Server{cfg: cfg, v: cfg.Vault, chats: map[vault.ID]*chat{}, stop: make(chan struct{})}
@@ -249,6 +257,78 @@ func (s *Server) Sweep() {
 	}
 	s.mu.Unlock()
 	s.wipe(wipe)
+	s.refresh(now)
+}
+
+// refreshJob is one claimed, unacknowledged record to move to a fresh vault entry.
+type refreshJob struct {
+	c    *chat
+	role int
+	old  frame
+}
+
+// refresh moves every record whose vault claim is half a claim window old to a fresh,
+// unclaimed entry (the vault wipes a claimed entry at the end of its window, read or not). A
+// record that is being streamed, or that the vault cannot hold twice right now, stays where it
+// is and is tried again at the next sweep.
+func (s *Server) refresh(now time.Time) {
+	after := s.cfg.ClaimWindow / 2
+	var jobs []refreshJob
+	s.mu.Lock()
+	for _, c := range s.chats {
+		if c.ended {
+			continue
+		}
+		for r := range c.sides {
+			for _, f := range c.sides[r].frames {
+				if !f.claimed.IsZero() && f.reading == 0 && now.Sub(f.claimed) >= after {
+					jobs = append(jobs, refreshJob{c, r, f})
+				}
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, j := range jobs {
+		s.move(j)
+	}
+}
+
+// move copies one record from its claimed entry to a new one and wipes the old one. The
+// bytes pass from one locked entry to the other through a pipe (transient heap buffers, as
+// for any relayed record).
+func (s *Server) move(j refreshJob) {
+	rd, err := s.v.Open(j.old.vid, vault.OpenRequest{Gate: j.old.gate[:], Claim: hash(j.old.nonce[:])})
+	if err != nil {
+		return // gone already: a push will skip it
+	}
+	pr, pw := io.Pipe()
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		_, err := rd.WriteTo(pw, 0)
+		rd.Close() // before the old entry is wiped: its blocks are freed with the last reference
+		_ = pw.CloseWithError(err)
+	}()
+	nf, err := s.put(j.c.id, pr, j.old.size)
+	_ = pr.CloseWithError(io.ErrClosedPipe) // stops the writer if the vault refused early
+	<-copied
+	if err != nil {
+		return
+	}
+	nf.seq, nf.typ = j.old.seq, j.old.typ
+	s.mu.Lock()
+	drop := nf
+	if !j.c.ended {
+		fs := j.c.sides[j.role].frames
+		for i := range fs {
+			if fs[i].seq == j.old.seq && fs[i].vid == j.old.vid && fs[i].reading == 0 {
+				fs[i], drop = nf, fs[i]
+				break
+			}
+		}
+	}
+	s.mu.Unlock()
+	s.wipe([]frame{drop})
 }
 
 // Count is the number of chats held (pending, joined, and destroyed ones still counting PIN
@@ -596,8 +676,9 @@ func (ss *Session) Send(r io.Reader, n int64) (uint64, error) {
 	return f.seq, nil
 }
 
-func (ss *Session) put(r io.Reader, n int64) (frame, error) {
-	s := ss.s
+func (ss *Session) put(r io.Reader, n int64) (frame, error) { return ss.s.put(ss.c.id, r, n) }
+
+func (s *Server) put(owner vault.ID, r io.Reader, n int64) (frame, error) {
 	var f frame
 	var g [32]byte
 	var err error
@@ -610,7 +691,7 @@ func (ss *Session) put(r io.Reader, n int64) (frame, error) {
 	f.size = n
 	fb := &firstByte{r: r}
 	f.vid, _, err = s.v.Put(vault.CreateRequest{
-		Kind: vault.KindChatFrame, Owner: ss.c.id.String(), Length: n, TTL: s.cfg.SessionMax,
+		Kind: vault.KindChatFrame, Owner: owner.String(), Length: n, TTL: s.cfg.SessionMax,
 		Caps: vault.Caps{Gate: hash(g[:]), Manage: hash(f.manage[:])},
 	}, fb)
 	f.typ = fb.b
@@ -631,8 +712,7 @@ func (ss *Session) put(r io.Reader, n int64) (frame, error) {
 type Delivery struct {
 	Seq  uint64
 	Size int64
-	f    frame
-	s    *Server
+	ss   *Session
 }
 
 // Peek returns the first undelivered record with a sequence number of at least from, waiting
@@ -649,7 +729,7 @@ func (ss *Session) Peek(ctx context.Context, from uint64) (*Delivery, error) {
 		for _, f := range c.sides[ss.role].frames {
 			if f.seq >= from {
 				s.mu.Unlock()
-				return &Delivery{Seq: f.seq, Size: f.size, f: f, s: s}, nil
+				return &Delivery{Seq: f.seq, Size: f.size, ss: ss}, nil
 			}
 		}
 		ch := c.changed
@@ -672,17 +752,46 @@ func (ss *Session) PeekNow(from uint64) *Delivery {
 	}
 	for _, f := range ss.c.sides[ss.role].frames {
 		if f.seq >= from {
-			return &Delivery{Seq: f.seq, Size: f.size, f: f, s: s}
+			return &Delivery{Seq: f.seq, Size: f.size, ss: ss}
 		}
 	}
 	return nil
 }
 
 // WriteTo streams the record from the vault to w. The first read claims the vault entry;
-// a later one (a reconnect) resumes the same claim within the vault's claim window.
+// a later one (a reconnect) resumes the same claim, or reads the fresh entry the record was
+// moved to (see Config.ClaimWindow).
 func (d *Delivery) WriteTo(w io.Writer) (int64, error) {
-	claim := hash(d.f.nonce[:])
-	r, err := d.s.v.Open(d.f.vid, vault.OpenRequest{Gate: d.f.gate[:], Claim: claim})
+	s, ss := d.ss.s, d.ss
+	s.mu.Lock()
+	var f *frame
+	fs := ss.c.sides[ss.role].frames
+	for i := range fs {
+		if fs[i].seq == d.Seq {
+			f = &fs[i]
+			break
+		}
+	}
+	if f == nil || ss.c.ended {
+		s.mu.Unlock()
+		return 0, ErrGone
+	}
+	if f.claimed.IsZero() {
+		f.claimed = s.cfg.Now()
+	}
+	f.reading++
+	g := *f
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		for i := range ss.c.sides[ss.role].frames {
+			if f := &ss.c.sides[ss.role].frames[i]; f.seq == d.Seq && f.vid == g.vid {
+				f.reading--
+			}
+		}
+		s.mu.Unlock()
+	}()
+	r, err := s.v.Open(g.vid, vault.OpenRequest{Gate: g.gate[:], Claim: hash(g.nonce[:])})
 	if err != nil {
 		return 0, ErrGone
 	}

@@ -14,7 +14,8 @@
 //
 // What it does not protect: chat metadata (ids, hashes, timings, counts, padded sizes) lives on
 // the Go heap; a record passes through a transient heap buffer (zeroed after use) and kernel
-// socket buffers on its way into and out of the vault; a delivered record that is not
-// acknowledged within the vault's claim window is wiped unread (the receiver sees a gap).
+// socket buffers on its way into and out of the vault (and when it is moved: a record pushed
+// but not acknowledged is copied to a fresh vault entry every half claim window, so the vault's
+// claim window never wipes it unread while the chat lives; the vault briefly holds it twice).
 // It never logs or prints anything.
 package chat
