@@ -21,16 +21,29 @@ const REASONS = {
 
 let st = null; // {id, role, token, km, resume, epoch, manage}
 let ws = null;
+let mode = 'ws'; // 'poll' once the socket could not be kept open
+let wsFailures = 0;
+let polling = false;
+let peerHere = null;
 let hs = null; // handshake in progress
 let peered = null; // the handshake that has taken a peer hello
 let sess = null; // established session
 let lastSeq = -1;
-let chain = Promise.resolve();
-const pending = []; // sends waiting for the server's answer, in order
+let chain = Promise.resolve(); // every handshake step and received record, one at a time
+let postChain = Promise.resolve(); // fallback sends, one at a time, so records keep their order
+const pending = []; // socket sends waiting for the server's answer, in order
 let ended = false;
 let lostNotice = false;
 let sendChain = Promise.resolve();
 const files = new Map();
+
+// A socket that closes before opening, or within DROP_MS of opening, counts as a failure;
+// after WS_FAILURES of them in a row the page uses the POST fallback for good.
+const WS_FAILURES = 2;
+const DROP_MS = 15000;
+const RETRY_MS = 3000;
+
+const fetchOpts = { credentials: 'omit', cache: 'no-store', referrerPolicy: 'no-referrer', redirect: 'error' };
 
 function save() {
   const o = {
@@ -61,8 +74,7 @@ async function post(path, body) {
   let res;
   try {
     res = await fetch(path, {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
-      credentials: 'omit', cache: 'no-store', referrerPolicy: 'no-referrer', redirect: 'error',
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), ...fetchOpts,
     });
   } catch {
     throw new Error('The connection to the server failed. Check that Tor Browser is connected, then try again.');
@@ -92,71 +104,201 @@ function line(who, text) {
 
 function status(text) { setText('status', text); }
 
+const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
+
+function hideAll() {
+  hide('talk'); hide('invite'); hide('join'); hide('start');
+}
+
 function finish(reason) {
   if (ended) return;
   ended = true;
   forget();
+  failPending('The chat has ended.');
   if (ws) { try { ws.close(); } catch { /* closing */ } }
   sess = null;
-  hide('talk'); hide('invite'); hide('join'); hide('start');
+  hideAll();
   setText('ended-reason', REASONS[reason] || REASONS.ended);
   show('ended');
   $('ended-heading').focus();
 }
 
-// ---- socket ----
-
-function connect() {
-  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  ws = new WebSocket(`${scheme}//${location.host}/api/v1/chats/${st.id}/ws`, ['sealdrop.v1', `sealdrop.v1.${st.token}`]);
-  ws.binaryType = 'arraybuffer';
-  ws.addEventListener('open', () => { restart().catch(fatal); });
-  ws.addEventListener('message', (ev) => {
-    chain = chain.then(() => onMessage(ev.data)).catch(fatal);
-  });
-  ws.addEventListener('close', () => {
-    if (ended) return;
-    while (pending.length) pending.shift().reject(new Error('The connection was lost.'));
-    status('Connection lost. Reconnecting…');
-    setTimeout(() => { if (!ended) connect(); }, 3000);
-  });
+// gone is the answer to a link that admits nobody (joined, ended, expired or never existed):
+// the same view whatever the reason, as the server's answer is.
+function gone() {
+  ended = true;
+  forget();
+  hideAll();
+  clearError();
+  show('gone');
+  $('gone-heading').focus();
 }
 
 function fatal(e) { showError(errorMessage(e)); }
 
+// step runs fn after every earlier handshake step and received record.
+function step(fn) {
+  const p = chain.then(fn);
+  chain = p.catch(fatal);
+  return p;
+}
+
+function onPeer(here) {
+  if (here === peerHere) return;
+  peerHere = here;
+  if (here) {
+    hide('invite');
+    show('talk');
+    status(sess ? 'Connected. Messages are end-to-end encrypted.' : 'The other person is here. Setting up encryption…');
+  } else {
+    status(st.role === C.ROLE_CREATOR && !sess ? 'Waiting for the other person to join…' : 'The other person is not connected right now. Messages wait for them.');
+  }
+}
+
+// ---- transport: WebSocket, or the POST fallback ----
+
+function failPending(message) {
+  while (pending.length) pending.shift().reject(Object.assign(new Error(message), { code: 'lost' }));
+}
+
+function connect() {
+  if (ended) return;
+  if (mode === 'poll') { startPoll().catch(fatal); return; }
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const sock = new WebSocket(`${scheme}//${location.host}/api/v1/chats/${st.id}/ws`, ['sealdrop.v1', `sealdrop.v1.${st.token}`]);
+  ws = sock;
+  let openedAt = 0;
+  sock.binaryType = 'arraybuffer';
+  sock.addEventListener('open', () => {
+    openedAt = Date.now();
+    step(restart);
+  });
+  sock.addEventListener('message', (ev) => { step(() => onMessage(ev.data)); });
+  sock.addEventListener('close', () => {
+    if (ws !== sock) return;
+    ws = null;
+    if (ended) return;
+    failPending('The connection was lost.');
+    wsFailures = !openedAt || Date.now() - openedAt < DROP_MS ? wsFailures + 1 : 0;
+    if (wsFailures >= WS_FAILURES) {
+      mode = 'poll';
+      status('Using a slower connection…');
+      startPoll().catch(fatal);
+      return;
+    }
+    status('Connection lost. Reconnecting…');
+    setTimeout(connect, RETRY_MS);
+  });
+  // An 'error' event is always followed by 'close'; handled there.
+  sock.addEventListener('error', () => {});
+}
+
+// sendRecord relays one record and resolves once the server stored it; a refusal rejects
+// with code "full", "busy", "too_large", "refused" or "lost".
+function sendRecord(rec) {
+  if (mode === 'poll') {
+    const p = postChain.then(() => postRecord(rec));
+    postChain = p.catch(() => {});
+    return p;
+  }
+  return new Promise((resolve, reject) => {
+    if (!ws || ws.readyState !== WebSocket.OPEN) {
+      reject(Object.assign(new Error('The connection was lost.'), { code: 'lost' }));
+      return;
+    }
+    pending.push({ resolve, reject });
+    ws.send(rec);
+  });
+}
+
+// sendControl sends a handshake record; a failure shows up as a handshake that never finishes.
+function sendControl(rec) { sendRecord(rec).catch(() => {}); }
+
+async function postRecord(rec) {
+  if (ended) throw Object.assign(new Error('The chat has ended.'), { code: 'lost' });
+  let res;
+  try {
+    res = await fetch(`/api/v1/chats/${st.id}/send`, {
+      method: 'POST', headers: { 'Content-Type': 'application/octet-stream', 'Sealdrop-Session': st.token }, body: rec, ...fetchOpts,
+    });
+  } catch {
+    throw Object.assign(new Error('The connection to the server failed.'), { code: 'lost' });
+  }
+  if (res.ok) return;
+  if (res.status === 404) {
+    finish('ended');
+    throw Object.assign(new Error('The chat has ended.'), { code: 'lost' });
+  }
+  const code = { 507: 'full', 429: 'busy', 413: 'too_large' }[res.status] || 'refused';
+  throw Object.assign(new Error(refusal(code)), { code });
+}
+
+function refusal(code) {
+  return code === 'full' ? 'The server is full: the message was not sent.' : 'The message was refused.';
+}
+
+// startPoll is the fallback's receive loop: each poll acknowledges what arrived and waits
+// for the next record.
+async function startPoll() {
+  if (polling || ended) return;
+  polling = true;
+  step(restart);
+  while (!ended) {
+    const body = { session: st.token, wait: true };
+    if (lastSeq >= 0) body.ack = lastSeq;
+    let res;
+    try {
+      res = await fetch(`/api/v1/chats/${st.id}/poll`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), ...fetchOpts,
+      });
+    } catch {
+      status('Connection lost. Retrying…');
+      await sleep(RETRY_MS);
+      continue;
+    }
+    if (res.status === 404) { finish('ended'); return; }
+    if (res.status !== 200 && res.status !== 204) { await sleep(RETRY_MS); continue; }
+    onPeer(res.headers.get('Sealdrop-Peer') === '1');
+    if (res.status === 204) continue;
+    const seq = Number(res.headers.get('Sealdrop-Seq'));
+    const rec = new Uint8Array(await res.arrayBuffer());
+    await step(() => received(seq, rec)).catch(() => {}); // shown by step
+  }
+}
+
 async function restart() {
+  if (ended) return;
   const r = await C.ChatHandshake.create({ id: P.b64uDecode(st.id), role: st.role, km: st.km, resume: st.resume, lastEpoch: st.epoch });
   hs = r.hs;
-  ws.send(r.hello);
+  sendControl(r.hello);
+}
+
+async function received(seq, rec) {
+  if (!Number.isSafeInteger(seq) || seq <= lastSeq) return; // pushed again after a reconnect
+  lastSeq = seq;
+  await onRecord(rec);
 }
 
 async function onMessage(data) {
   if (typeof data === 'string') {
     let m;
     try { m = JSON.parse(data); } catch { return; }
-    if (m.t === 'peer') {
-      hide('invite');
-      show('talk');
-      status(sess ? 'Connected. Messages are end-to-end encrypted.' : 'The other person is here. Setting up encryption…');
-    } else if (m.t === 'nopeer') {
-      status(st.role === C.ROLE_CREATOR && !sess ? 'Waiting for the other person to join…' : 'The other person is not connected right now. Messages wait for them.');
+    if (m.t === 'peer' || m.t === 'nopeer') {
+      onPeer(m.t === 'peer');
     } else if (m.t === 'sent' && pending.length) {
       pending.shift().resolve();
     } else if (m.t === 'error' && pending.length) {
-      pending.shift().reject(Object.assign(new Error(m.error === 'full' ? 'The server is full: the message was not sent.' : 'The message was refused.'), { code: m.error }));
+      pending.shift().reject(Object.assign(new Error(refusal(m.error)), { code: m.error }));
     } else if (m.t === 'end') {
       finish(m.reason);
     }
     return;
   }
-  const b = new Uint8Array(data);
-  if (b.length < 8) return;
-  const seq = new DataView(data).getUint32(0) * 2 ** 32 + new DataView(data).getUint32(4);
-  if (seq > lastSeq) {
-    lastSeq = seq;
-    await onRecord(b.subarray(8));
-  }
-  ws.send(JSON.stringify({ t: 'ack', seq }));
+  if (data.byteLength < 8) return;
+  const v = new DataView(data);
+  const seq = v.getUint32(0) * 2 ** 32 + v.getUint32(4);
+  await received(seq, new Uint8Array(data, 8));
+  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ t: 'ack', seq }));
 }
 
 async function onRecord(rec) {
@@ -166,7 +308,7 @@ async function onRecord(rec) {
     if (!hs || peered === hs) await restart();
     const conf = await hs.peer(rec);
     peered = hs;
-    ws.send(conf);
+    sendControl(conf);
   } else if (t === C.REC_CONFIRM) {
     if (!hs || peered !== hs) return;
     try {
@@ -184,7 +326,11 @@ async function onRecord(rec) {
       if (e.code === 'handshake') showError('The encrypted connection could not be set up: someone without the link (or the PIN) may be in the middle. Do not trust this chat; end it.');
     }
   } else if (t === C.REC_DATA) {
-    if (!sess) return;
+    if (!sess) {
+      if (!lostNotice) line('note', 'Some messages sent before the reconnect could not be read.');
+      lostNotice = true;
+      return;
+    }
     let pt;
     try {
       pt = await sess.open(rec);
@@ -243,19 +389,12 @@ function fileDone(id) {
 
 // ---- sending ----
 
-function relay(rec) {
-  return new Promise((resolve, reject) => {
-    pending.push({ resolve, reject });
-    ws.send(rec);
-  });
-}
-
 async function sendMessage(type, body) {
   if (!sess) throw new Error('The encrypted connection is not ready yet.');
   const rec = await sess.seal(C.encodeMessage(type, body));
   for (;;) {
     try {
-      await relay(rec);
+      await sendRecord(rec);
       return;
     } catch (e) {
       if (e.code !== 'busy') throw e;
@@ -307,8 +446,16 @@ function wireTalk() {
     clearError();
     queueSend(() => sendFile(f)).catch(fatal).finally(() => { $('file').value = ''; });
   });
-  $('end').addEventListener('click', () => {
-    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ t: 'end' }));
+  $('end').addEventListener('click', async () => {
+    if (mode === 'ws' && ws && ws.readyState === WebSocket.OPEN) {
+      ws.send(JSON.stringify({ t: 'end' }));
+    } else {
+      try {
+        await post(`/api/v1/chats/${st.id}/end`, { session: st.token });
+      } catch (e) {
+        if (!e.gone) { fatal(e); return; }
+      }
+    }
     finish('ended');
   });
   $('revoke').addEventListener('click', async () => {
@@ -398,7 +545,7 @@ function joinPage(id) {
       status('Joined. Setting up encryption…');
       connect();
     } catch (e) {
-      if (e.gone) finish('ended');
+      if (e.gone) gone();
       else fatal(e);
     } finally {
       button.disabled = false;
