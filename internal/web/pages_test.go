@@ -5,7 +5,9 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"path"
 	"regexp"
 	"strings"
@@ -14,6 +16,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
+
+	"github.com/sealdrop/sealdrop/internal/chat"
+	"github.com/sealdrop/sealdrop/internal/web"
+	"github.com/sealdrop/sealdrop/vault"
 )
 
 // importRE finds static and dynamic module specifiers: import x from '...', import '...',
@@ -180,6 +186,46 @@ func TestPagesStrict(t *testing.T) {
 	// A page for one id is byte for byte the page for any other: it never touches the vault.
 	assert.Equal(t, e.do("GET", "/n/AAAAAAAAAAAAAAAAAAAAAA", "", nil, nil).body, e.do("GET", "/n/x", "", nil, nil).body)
 	assert.Equal(t, e.do("GET", "/m/AAAAAAAAAAAAAAAAAAAAAA", "", nil, nil).body, e.do("GET", "/m/x", "", nil, nil).body)
+}
+
+// TestChatPageStrict (T2) checks the chat pages the same way: /chat (start) and /c/{id}
+// (join) pass checkPage, and the page for one id is the page for any other (it never touches
+// a chat).
+func TestChatPageStrict(t *testing.T) {
+	v, err := vault.New(vault.Config{Budget: 4 << 20})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = v.Close() })
+	cs, err := chat.New(chat.Config{Vault: v})
+	require.NoError(t, err)
+	t.Cleanup(cs.Close)
+	h, err := web.New(web.WithFS(web.Config{Vault: v, Chat: cs}, nil, nil))
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	get := func(p string) (int, []byte) {
+		res, err := srv.Client().Get(srv.URL + p)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		return res.StatusCode, b
+	}
+	fetch := func(p string) []byte {
+		if st, b := get(p); st == http.StatusOK {
+			return b
+		}
+		return nil
+	}
+	for _, p := range []string{"/chat", "/c/AAAAAAAAAAAAAAAAAAAAAA"} {
+		st, body := get(p)
+		require.Equal(t, http.StatusOK, st, p)
+		assert.Empty(t, checkPage(p, body, fetch))
+		assert.Contains(t, string(body), `src="/static/js/chat.js"`, "%s: the chat module is the page's entry", p)
+	}
+	_, one := get("/c/AAAAAAAAAAAAAAAAAAAAAA")
+	_, other := get("/c/x")
+	assert.Equal(t, one, other)
+	assert.Zero(t, cs.Count(), "serving the pages made no chat")
 }
 
 // TestPageCheckerCatches shows checkPage is not vacuous: each violation is reported.
