@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -185,4 +186,34 @@ func TestConnectFallsBackWhenSocketsKeepDropping(t *testing.T) {
 	require.Equal(t, "steady now", next(t, b).Text)
 	require.NoError(t, b.End())
 	requireNothingKept(t, e)
+}
+
+// TestMeasureFallbackLatency reports (asserts no speed) p50/p99 of a 1 KiB record from a socket
+// client to a polling one over loopback: send, stored answer, long-poll answer, opened.
+func TestMeasureFallbackLatency(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measurement")
+	}
+	e := newEnv(t, chat.Config{})
+	ctx := ctxT(t)
+	a, err := e.cl.Start(ctx, chatclient.StartOptions{})
+	require.NoError(t, err)
+	require.NoError(t, a.Connect(ctx))
+	b, err := e.cl.Join(ctx, a.Link, "")
+	require.NoError(t, err)
+	require.NoError(t, b.ConnectPoll(ctx))
+	_, err = a.WaitReady(ctx)
+	require.NoError(t, err)
+	_, err = b.WaitReady(ctx)
+	require.NoError(t, err)
+	msg := strings.Repeat("x", 1024-5)
+	var d []time.Duration
+	for range 200 {
+		start := time.Now()
+		require.NoError(t, a.SendText(ctx, msg))
+		require.Len(t, next(t, b).Text, len(msg))
+		d = append(d, time.Since(start))
+	}
+	slices.Sort(d)
+	t.Logf("1 KiB record, socket client to polling client over loopback: p50 %v p99 %v", d[len(d)/2], d[len(d)*99/100])
 }
