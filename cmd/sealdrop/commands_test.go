@@ -51,13 +51,16 @@ func TestHelpListsEveryCommand(t *testing.T) {
 func TestCommandHelp(t *testing.T) {
 	want := map[string][]string{
 		"serve": {"-listen", "-key-file", "-ephemeral", "-tor-data-dir", "-tor ", "-tor-control", "-tor-output",
-			"-http-socket", "-socket-mode", "-admin-socket", "-budget", "-max-entry", "-max-ttl", "-publish-timeout"},
-		"keygen":       {"usage: sealdrop keygen FILE"},
-		"address":      {"usage: sealdrop address FILE"},
-		"status":       {"-admin-socket", deploy.AdminSocket},
-		"wipe":         {"-admin-socket", "-exit"},
-		"systemd-unit": {"-mode", "-budget", "-binary", "-user", "-group", "-state-dir", "-key-file"},
-		"bench":        {"-duration", "-sizes", "-concurrency", "-budget"},
+			"-http-socket", "-socket-mode", "-admin-socket", "-budget", "-max-entry", "-max-ttl", "-publish-timeout",
+			"-drop-ttl", "-featured-drops"},
+		"keygen":        {"usage: sealdrop keygen FILE"},
+		"address":       {"usage: sealdrop address FILE"},
+		"status":        {"-admin-socket", deploy.AdminSocket},
+		"wipe":          {"-admin-socket", "-exit"},
+		"systemd-unit":  {"-mode", "-budget", "-binary", "-user", "-group", "-state-dir", "-key-file"},
+		"bench":         {"-duration", "-sizes", "-concurrency", "-budget"},
+		"inbox":         {"usage: sealdrop inbox list|fetch|reply|wipe", "--link FILE", "--socks", "--box FILE", "--out DIR"},
+		"verify-static": {"usage: sealdrop verify-static URL", "-socks"},
 	}
 	require.Len(t, want, len(commands), "every command has a row")
 	for name, flags := range want {

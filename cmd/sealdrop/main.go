@@ -37,19 +37,24 @@ Commands:
   wipe          wipe every entry of a running server now, optionally then stop it
   systemd-unit  print a hardened systemd unit for this server
   bench         measure create+open pairs/s against a null server, over loopback
+  inbox         read a drop's inbox over Tor without the server's JavaScript (list, fetch,
+                reply, wipe); the inbox link is read from a file
+  verify-static compare the server's JavaScript and CSS with the copies built into this binary
   help          show this help; "sealdrop <command> -h" shows a command's flags
 `
 
 // commands maps each command to its function. main stays a switchboard: every command parses
 // its own flags and prints its own help.
 var commands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
-	"serve":        serve,
-	"keygen":       keygen,
-	"address":      address,
-	"status":       status,
-	"wipe":         wipe,
-	"systemd-unit": systemdUnit,
-	"bench":        bench,
+	"serve":         serve,
+	"keygen":        keygen,
+	"address":       address,
+	"status":        status,
+	"wipe":          wipe,
+	"systemd-unit":  systemdUnit,
+	"bench":         bench,
+	"inbox":         inbox,
+	"verify-static": verifyStatic,
 }
 
 // run is the whole program: main only adds the signals and the exit code.

@@ -19,6 +19,7 @@ import (
 	"github.com/sealdrop/sealdrop/internal/admin"
 	"github.com/sealdrop/sealdrop/internal/chat"
 	"github.com/sealdrop/sealdrop/internal/deploy"
+	"github.com/sealdrop/sealdrop/internal/drop"
 	"github.com/sealdrop/sealdrop/internal/web"
 	"github.com/sealdrop/sealdrop/onion"
 	"github.com/sealdrop/sealdrop/vault"
@@ -75,6 +76,8 @@ type serveFlags struct {
 	httpSocket     string
 	adminSocket    string
 	publishTimeout time.Duration
+	dropTTL        time.Duration
+	featuredDrops  string
 }
 
 // Test-build hooks. Production binaries leave them empty: only files built with the
@@ -116,6 +119,8 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveFlags) {
 	fset.Var(&f.budget, "budget", "locked memory for notes, a `SIZE` such as 256M or 1G (suffixes K, M, G are powers of 1024).\n0 derives it from RLIMIT_MEMLOCK")
 	fset.Var(&f.maxEntry, "max-entry", "largest note in ciphertext bytes, a `SIZE` such as 64M; 0: min(64M, budget)")
 	fset.DurationVar(&f.maxTTL, "max-ttl", web.DefaultMaxTTL, "longest lifetime a note may ask for (the offered TTLs above it are dropped)")
+	fset.DurationVar(&f.dropTTL, "drop-ttl", drop.DefaultTTL, "how long a drop submission or reply waits to be read before it is wiped")
+	fset.StringVar(&f.featuredDrops, "featured-drops", "", "a `FILE` of drops to list on the front page as \"Contact …\": one \"Name<TAB>drop link\"\n(or \"Name|drop link\") per line, # comments; a bad line stops the start")
 	fset.DurationVar(&f.publishTimeout, "publish-timeout", onion.DefaultPublishTimeout, "managed/attach mode: how long to wait for tor to publish the onion service")
 	for _, add := range testFlags {
 		add(fset)
@@ -161,8 +166,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	defer cs.Close() // ends every chat; runs before v.Close
+	featured, err := loadFeatured(f.featuredDrops)
+	if err != nil {
+		return fmt.Errorf("serve: --featured-drops: %w", err)
+	}
+	ds, err := dropServer(v, f, vcfg.Budget)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
 	var h http.Handler
-	if h, err = web.New(web.Config{Vault: v, Chat: cs, MaxEntry: int64(f.maxEntry), MaxTTL: f.maxTTL}); err != nil {
+	if h, err = web.New(web.Config{Vault: v, Chat: cs, Drops: ds, FeaturedDrops: featured, MaxEntry: int64(f.maxEntry), MaxTTL: f.maxTTL}); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	for _, wrap := range testHandlers {

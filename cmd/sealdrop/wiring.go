@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/sealdrop/sealdrop/internal/chat"
+	"github.com/sealdrop/sealdrop/internal/drop"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
@@ -21,15 +22,19 @@ func vaultConfig(f *serveFlags) (vault.Config, error) {
 		}
 		budget = b
 	}
+	dropKind, perDrop := drop.VaultQuotas(budget)
 	return vault.Config{
 		Budget:   budget,
 		MaxEntry: int64(f.maxEntry),
-		MaxTTL:   f.maxTTL,
+		// Notes keep their own limit (web.Config.MaxTTL); drop submissions may live longer.
+		MaxTTL: max(f.maxTTL, f.dropTTL),
 		KindQuota: map[vault.Kind]int64{
-			vault.KindChatFrame: budget / chatShare,
+			vault.KindChatFrame:  budget / chatShare,
+			vault.KindSubmission: dropKind,
 		},
 		OwnerQuota: map[vault.Kind]int64{
-			vault.KindChatFrame: chat.DefaultMaxBytes,
+			vault.KindChatFrame:  chat.DefaultMaxBytes,
+			vault.KindSubmission: perDrop,
 		},
 	}, nil
 }

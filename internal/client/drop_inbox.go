@@ -237,3 +237,6 @@ func (ib *Inbox) WipeAll(ctx context.Context) (int, error) {
 	}
 	return v.Wiped, nil
 }
+
+// ReplyLink is the drop link of a reply box on this inbox's server (to save it for Reply).
+func (ib *Inbox) ReplyLink(box *protocol.DropPublic) string { return ib.c.dropLink(box) }

@@ -1,0 +1,37 @@
+package drop_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sealdrop/sealdrop/internal/drop"
+	"github.com/sealdrop/sealdrop/internal/protocol"
+)
+
+func TestParseFeatured(t *testing.T) {
+	a, b := keys(t, 0), keys(t, 0)
+	reply := keys(t, protocol.DropFlagReply)
+	link := func(k *protocol.DropKeys) string { return "/d/" + k.RouteID() + "#" + k.Fragment() }
+	file := "# our desks\n\nInvestigations Desk\t" + link(a) + "\n  Jane Doe | http://abc.onion" + link(b) + "\n"
+	got, err := drop.ParseFeatured(strings.NewReader(file))
+	require.NoError(t, err)
+	require.Equal(t, []drop.Featured{{Name: "Investigations Desk", Link: link(a)}, {Name: "Jane Doe", Link: "http://abc.onion" + link(b)}}, got)
+
+	for name, c := range map[string]struct {
+		line string
+		want string
+	}{
+		"no separator":  {"Desk " + link(a), "line 2:"},
+		"empty name":    {"\t" + link(a), "line 2: the name"},
+		"swapped route": {"Desk\t/d/" + a.RouteID() + "#" + b.Fragment(), "line 2: the route"},
+		"reply box":     {"Desk\t" + link(reply), "line 2: a reply box"},
+		"bad fragment":  {"Desk\t/d/" + a.RouteID() + "#abc", "line 2: the fragment"},
+		"wrong path":    {"Desk\t/n/" + a.RouteID() + "#" + a.Fragment(), "line 2: the path"},
+		"long name":     {strings.Repeat("x", 81) + "\t" + link(a), "line 2: the name"},
+	} {
+		_, err := drop.ParseFeatured(strings.NewReader("# ok\n" + c.line + "\n"))
+		require.ErrorContains(t, err, c.want, name)
+	}
+}
