@@ -1,0 +1,268 @@
+//go:build linux
+
+package proof
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// soakClient is a minimal API client for the soak, safe for concurrent use, that reports
+// errors instead of failing the test from worker goroutines.
+type soakClient struct {
+	hc   *http.Client
+	base string
+}
+
+func (c *soakClient) post(path, ctype string, body []byte, hdr map[string]string) (int, []byte, error) {
+	req, err := http.NewRequest(http.MethodPost, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", ctype)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	var b bytes.Buffer
+	_, err = b.ReadFrom(res.Body)
+	return res.StatusCode, b.Bytes(), err
+}
+
+func (c *soakClient) json(path string, v any) (int, []byte, error) {
+	b, _ := json.Marshal(v)
+	return c.post(path, "application/json", b, nil)
+}
+
+func (c *soakClient) upload(n *note) error {
+	st, b, err := c.json("/api/v1/notes", n.createReq())
+	if err != nil || st != http.StatusCreated {
+		return fmt.Errorf("create: %d %s %v", st, b, err)
+	}
+	var m struct{ ID string }
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	n.id = m.ID
+	for off := 0; off < len(n.body); off += piece {
+		end := min(off+piece, len(n.body))
+		st, b, err := c.post("/api/v1/notes/"+n.id+"/data", "application/octet-stream", n.body[off:end],
+			map[string]string{"Sealdrop-Manage": enc(n.manage), "Sealdrop-Offset": strconv.Itoa(off)})
+		if err != nil || st != http.StatusOK {
+			return fmt.Errorf("append: %d %s %v", st, b, err)
+		}
+	}
+	st, b, err = c.json("/api/v1/notes/"+n.id+"/commit", map[string]any{"manage": enc(n.manage)})
+	if err != nil || st != http.StatusOK {
+		return fmt.Errorf("commit: %d %s %v", st, b, err)
+	}
+	return nil
+}
+
+func expect(what string, st int, b []byte, err error, want int) error {
+	if err != nil || st != want {
+		return fmt.Errorf("%s: got %d (%s) %v, want %d", what, st, b, err, want)
+	}
+	return nil
+}
+
+// soakOp runs one mixed-workload step; it returns the kind of step and an error for anything
+// that did not answer exactly as the API promises.
+func soakOp(c *soakClient, r *rand.Rand, expiring chan<- *note) (string, error) {
+	p := r.IntN(100)
+	size := 1 + r.IntN(200<<10)
+	if p >= 85 {
+		size = 1 + r.IntN(4<<10) // notes left to expire stay small
+	}
+	n := newNote(size, p >= 55 && p < 75)
+	if err := c.upload(n); err != nil {
+		return "upload", err
+	}
+	openPath := "/api/v1/notes/" + n.id + "/open"
+	switch {
+	case p < 55: // open once, confirm; a second open is gone
+		st, b, err := c.json(openPath, n.openReq(nil))
+		if err := expect("open", st, b, err, http.StatusOK); err != nil {
+			return "open", err
+		}
+		if !bytes.Equal(b, n.body) {
+			return "open", fmt.Errorf("open: the note came back different (%d of %d bytes)", len(b), len(n.body))
+		}
+		st, b, err = c.json("/api/v1/notes/"+n.id+"/confirm", map[string]any{"gate": enc(n.gate), "nonce": enc(n.claim)})
+		if err := expect("confirm", st, b, err, http.StatusNoContent); err != nil {
+			return "open", err
+		}
+		n.claim = rand32()
+		st, b, err = c.json(openPath, n.openReq(nil))
+		return "open", expect("open after confirm", st, b, err, http.StatusNotFound)
+	case p < 65: // wrong PINs, then the right one
+		for i := range 1 + r.IntN(3) {
+			w := rand32()
+			st, b, err := c.json(openPath, n.openReq(&w))
+			if err := expect("wrong pin", st, b, err, http.StatusForbidden); err != nil {
+				return "wrong pin", err
+			}
+			if want := fmt.Sprintf(`{"error":"wrong_pin","tries_left":%d}`, 4-i); string(b) != want {
+				return "wrong pin", fmt.Errorf("wrong pin: %s, want %s", b, want)
+			}
+		}
+		st, b, err := c.json(openPath, n.openReq(&n.open))
+		if err := expect("right pin", st, b, err, http.StatusOK); err != nil {
+			return "wrong pin", err
+		}
+		if !bytes.Equal(b, n.body) {
+			return "wrong pin", fmt.Errorf("open with PIN: the note came back different")
+		}
+		return "wrong pin", nil
+	case p < 75: // the destruct PIN: answered like a wrong one, then nothing opens
+		st, b, err := c.json(openPath, n.openReq(&n.destruct))
+		if err := expect("destruct", st, b, err, http.StatusForbidden); err != nil {
+			return "destruct", err
+		}
+		st, b, err = c.json(openPath, n.openReq(&n.open))
+		return "destruct", expect("open after destruct", st, b, err, http.StatusForbidden)
+	case p < 85: // revoke
+		st, b, err := c.json("/api/v1/notes/"+n.id+"/revoke", map[string]any{"manage": enc(n.manage)})
+		if err := expect("revoke", st, b, err, http.StatusNoContent); err != nil {
+			return "revoke", err
+		}
+		st, b, err = c.json(openPath, n.openReq(nil))
+		return "revoke", expect("open after revoke", st, b, err, http.StatusNotFound)
+	default: // left to expire
+		select {
+		case expiring <- n:
+		default:
+		}
+		return "expire", nil
+	}
+}
+
+// TestSoak runs a bounded mixed workload (creates, opens, wrong PINs, destruct PINs, revokes,
+// expiries) at concurrency 64 against the built binary over loopback TCP for SEALDROP_SOAK
+// (e.g. 1m in CI, 10m for the README figures): no errors, no lost notes, VmLck constant and
+// VmRSS flat. Flat: after a forced GC, the final RSS is within 50% of the RSS after the
+// warm-up (the first fifth of the run), or within 16 MiB of it, whichever is larger.
+func TestSoak(t *testing.T) {
+	d, err := time.ParseDuration(os.Getenv(envSoak))
+	if err != nil || d <= 0 {
+		t.Skipf("soak: set %s=1m (CI) or 10m (README figures)", envSoak)
+	}
+	const conc = 64
+	ttl := 30 * time.Second
+	s := start(t, startOpts{tcp: true, args: []string{"--budget", "256M", "--max-ttl", ttl.String()}})
+	pid := s.pid()
+	c := &soakClient{hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc, DisableCompression: true}, Timeout: time.Minute}, base: s.base}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		errs     []string
+		counts   = map[string]int{}
+		ops      atomic.Int64
+		expiring = make(chan *note, 100000)
+	)
+	type sample struct {
+		at        time.Duration
+		rss, lck  int64
+		gcRSS     int64
+		goroutine int
+	}
+	var samples []sample
+	begin := time.Now()
+	warm := d / 5
+	var wg sync.WaitGroup
+	for w := range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+			for ctx.Err() == nil {
+				kind, err := soakOp(c, r, expiring)
+				ops.Add(1)
+				mu.Lock()
+				counts[kind]++
+				if err != nil && len(errs) < 20 {
+					errs = append(errs, err.Error())
+				}
+				if err != nil {
+					counts["errors"]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	tick := time.NewTicker(max(d/20, 2*time.Second))
+	var warmRSS int64
+	sampling := true
+	for sampling {
+		select {
+		case <-ctx.Done():
+			sampling = false
+		case <-tick.C:
+			at := time.Since(begin)
+			smp := sample{at: at, rss: procStatus(t, pid, "VmRSS"), lck: procStatus(t, pid, "VmLck")}
+			if warmRSS == 0 && at >= warm {
+				smp.goroutine = s.gc()
+				smp.gcRSS = procStatus(t, pid, "VmRSS")
+				warmRSS = smp.gcRSS
+			}
+			samples = append(samples, smp)
+		}
+	}
+	tick.Stop()
+	wg.Wait()
+	elapsed := time.Since(begin)
+	// Every note left to expire is gone once its TTL has passed.
+	close(expiring)
+	time.Sleep(ttl + 2*time.Second)
+	expired := 0
+	for n := range expiring {
+		st, b, err := c.json("/api/v1/notes/"+n.id+"/open", n.openReq(nil))
+		if st != http.StatusNotFound || err != nil {
+			counts["errors"]++
+			errs = append(errs, fmt.Sprintf("expired note answered %d %s %v", st, b, err))
+		}
+		expired++
+	}
+	goroutines := s.gc()
+	finalRSS := procStatus(t, pid, "VmRSS")
+	finalLck := procStatus(t, pid, "VmLck")
+	var lim struct{ Free int64 }
+	a := s.mustDo(http.MethodGet, "/api/v1/limits", "", nil, nil)
+	require.NoError(t, json.Unmarshal(a.body, &lim))
+
+	t.Logf("soak %v at concurrency %d: %d steps (%.1f/s): %v; %d expired notes checked", elapsed.Round(time.Second), conc, ops.Load(),
+		float64(ops.Load())/elapsed.Seconds(), counts, expired)
+	for _, smp := range samples {
+		t.Logf("  t=%-6v VmRSS %6d kB  VmLck %6d kB%s", smp.at.Round(time.Second), smp.rss, smp.lck,
+			map[bool]string{true: fmt.Sprintf("  (after GC: VmRSS %d kB, %d goroutines)", smp.gcRSS, smp.goroutine), false: ""}[smp.gcRSS != 0])
+	}
+	t.Logf("  end: after GC VmRSS %d kB, VmLck %d kB, %d goroutines, free %d bytes (coarse)", finalRSS, finalLck, goroutines, lim.Free)
+
+	assert.Zero(t, counts["errors"], "errors: %v", errs)
+	require.NotZero(t, warmRSS, "a warm-up sample was taken")
+	for _, smp := range samples {
+		assert.Equal(t, samples[0].lck, smp.lck, "VmLck constant (the budget is locked up front)")
+	}
+	assert.Equal(t, samples[0].lck, finalLck)
+	assert.LessOrEqual(t, finalRSS, max(warmRSS*3/2, warmRSS+16<<10), "VmRSS flat: final %d kB vs %d kB after warm-up", finalRSS, warmRSS)
+	assert.Less(t, goroutines, 64, "goroutines back to idle")
+	assert.Equal(t, int64(256<<20), lim.Free, "every byte of the 256 MiB budget free again")
+}
