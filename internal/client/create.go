@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/sealdrop/sealdrop/internal/protocol"
@@ -153,11 +154,26 @@ func (c *Client) uploadTo(ctx context.Context, dataURL string, manage []byte, r 
 	return nil
 }
 
+// closeWait is a request body that says when the transport is done with it. net/http may
+// still be reading a body after Do returns (a lost or early answer): the caller must not
+// reuse the bytes under it before Close.
+type closeWait struct {
+	*bytes.Reader
+	once sync.Once
+	done chan struct{}
+}
+
+func (w *closeWait) Close() error { w.once.Do(func() { close(w.done) }); return nil }
+
 func (c *Client) appendOnce(ctx context.Context, dataURL string, manage []byte, off int64, b []byte) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, dataURL, bytes.NewReader(b))
+	body := &closeWait{Reader: bytes.NewReader(b), done: make(chan struct{})}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, dataURL, body)
 	if err != nil {
 		return 0, err
 	}
+	req.ContentLength = int64(len(b))
+	// The transport always closes the body, also on errors; wait for it before b is reused.
+	defer func() { <-body.done }()
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set("Origin", c.origin)
 	req.Header.Set("Sealdrop-Manage", protocol.B64Encode(manage))
