@@ -69,6 +69,12 @@ func (s *server) mountDrops(m *mux.Router, post func(http.HandlerFunc) http.Hand
 	m.Handle("/api/v1/drops/{route}/submissions/{id}/fetch", post(s.dropFetch)).Methods(http.MethodPost)
 	m.Handle("/api/v1/drops/{route}/submissions/{id}/confirm", post(s.dropConfirm)).Methods(http.MethodPost)
 	m.Handle("/api/v1/drops/{route}/wipe", post(s.dropWipe)).Methods(http.MethodPost)
+	// The pages never touch a drop: the page for one route is the page for any other.
+	for p, name := range map[string]string{"/drop": pageDrop, "/d/{route}": pageDropSubmit, "/i/{route}": pageInbox} {
+		if _, ok := s.pages[name]; ok {
+			m.Handle(p, s.servePage(name)).Methods(http.MethodGet, http.MethodHead)
+		}
+	}
 }
 
 // decodeN decodes strict base64url of exactly n bytes.

@@ -20,7 +20,24 @@ const (
 	pageOpen   = "open.html"
 	pageManage = "manage.html"
 	pageError  = "error.html"
+
+	// The drop pages (drop_routes.go), served when a drop server is configured.
+	pageDrop       = "drop.html"
+	pageDropSubmit = "dropsubmit.html"
+	pageInbox      = "inbox.html"
 )
+
+// optionalPages are rendered when their template exists, so a test's template set may leave
+// them out; the embedded set has them all.
+var optionalPages = []string{pageDrop, pageDropSubmit, pageInbox}
+
+func isPage(name string) bool {
+	switch name {
+	case pageCreate, pageOpen, pageManage, pageError, pageDrop, pageDropSubmit, pageInbox:
+		return true
+	}
+	return false
+}
 
 // staticFile is one served file, read once at New.
 type staticFile struct {
@@ -106,13 +123,19 @@ func renderPages(tfs fs.FS, files map[string]*staticFile, data pageData) (map[st
 		return nil, fmt.Errorf("web: templates: %w", err)
 	}
 	pages := map[string][]byte{}
-	for _, name := range []string{pageCreate, pageOpen, pageManage, pageError} {
+	names := []string{pageCreate, pageOpen, pageManage, pageError}
+	for _, name := range optionalPages {
+		if _, err := fs.Stat(tfs, name); err == nil {
+			names = append(names, name)
+		}
+	}
+	for _, name := range names {
 		if _, err := fs.Stat(tfs, name); err != nil {
 			return nil, fmt.Errorf("web: template %s is missing: %w", name, err)
 		}
 		set := template.New(name).Funcs(funcs)
 		for _, other := range all {
-			if other == name || other == pageCreate || other == pageOpen || other == pageManage || other == pageError {
+			if isPage(other) || other == pageChat {
 				continue
 			}
 			if _, err := set.ParseFS(tfs, other); err != nil {

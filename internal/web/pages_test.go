@@ -12,12 +12,14 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
 
 	"github.com/sealdrop/sealdrop/internal/chat"
+	"github.com/sealdrop/sealdrop/internal/drop"
 	"github.com/sealdrop/sealdrop/internal/web"
 	"github.com/sealdrop/sealdrop/vault"
 )
@@ -251,4 +253,63 @@ func TestPageCheckerCatches(t *testing.T) {
 	} {
 		assert.NotEmpty(t, checkPage(name, []byte(page), fetch), name)
 	}
+}
+
+// TestDropPagesStrict (T2) checks the drop pages the same way: /drop (create), /d/{route}
+// (submit) and /i/{route} (inbox) pass checkPage, each has its own entry module, the page for
+// one route is the page for any other, and serving them stores nothing. The front page lists
+// the featured drops and links to /drop.
+func TestDropPagesStrict(t *testing.T) {
+	v, err := vault.New(vault.Config{Budget: 4 << 20})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = v.Close() })
+	ds, err := drop.New(drop.Config{Vault: v, TTL: 24 * time.Hour})
+	require.NoError(t, err)
+	featured := []web.FeaturedDrop{{Name: "The <Daily> Ledger", Link: "/d/AAAAAAAAAAAAAAAAAAAAAA#xyz"}}
+	h, err := web.New(web.WithFS(web.Config{Vault: v, Drops: ds, FeaturedDrops: featured}, nil, nil))
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	get := func(p string) (int, []byte) {
+		res, err := srv.Client().Get(srv.URL + p)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		return res.StatusCode, b
+	}
+	fetch := func(p string) []byte {
+		if st, b := get(p); st == http.StatusOK {
+			return b
+		}
+		return nil
+	}
+	for p, entry := range map[string]string{
+		"/drop":                     "drop.js",
+		"/d/AAAAAAAAAAAAAAAAAAAAAA": "submit.js",
+		"/i/AAAAAAAAAAAAAAAAAAAAAA": "inbox.js",
+	} {
+		st, body := get(p)
+		require.Equal(t, http.StatusOK, st, p)
+		assert.Empty(t, checkPage(p, body, fetch))
+		assert.Contains(t, string(body), `src="/static/js/`+entry+`"`, "%s: entry module", p)
+		assert.Contains(t, string(body), `id="noscript"`, "%s: noscript panel", p)
+	}
+	for _, pre := range []string{"/d/", "/i/"} {
+		_, one := get(pre + "AAAAAAAAAAAAAAAAAAAAAA")
+		_, other := get(pre + "x")
+		assert.Equal(t, one, other, pre)
+	}
+	_, front := get("/")
+	assert.Contains(t, string(front), `href="/drop"`)
+	assert.Contains(t, string(front), "Contact The &lt;Daily&gt; Ledger", "the name is escaped text")
+	assert.Contains(t, string(front), `href="/d/AAAAAAAAAAAAAAAAAAAAAA#xyz"`)
+	assert.Zero(t, v.Stats().Used, "serving the pages stored nothing")
+
+	// Without a drop server there are no drop pages.
+	h2, err := web.New(web.WithFS(web.Config{Vault: v}, nil, nil))
+	require.NoError(t, err)
+	rec := httptest.NewRecorder()
+	h2.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/drop", nil))
+	assert.Equal(t, http.StatusNotFound, rec.Code)
 }

@@ -1,0 +1,264 @@
+// The inbox, /i/{route}#inbox-fragment: the journalist's (or, for a reply box, the source's)
+// page. Every call is proven with a fresh server challenge (drop-api.js); the scalars stay in
+// this page's memory and in non-extractable CryptoKeys.
+//
+// The fragment is taken out of the address bar at once, like every link's key: the inbox link
+// is the one secret that reads everything, and an address bar is seen over shoulders, kept in
+// session restore and shown by screen sharing. A journalist who reloads is asked to paste the
+// link again (from the password manager it should live in) rather than finding it still there.
+//
+// A message is fetched, decrypted, confirmed (wiped on the server) and only then shown, once:
+// text as text, files as application/octet-stream downloads. Nothing is written to storage.
+
+import { DROP_FLAG_REPLY, parseInboxFragment, checkRoute, routeId, openSubmission } from './drop-protocol.js';
+import { api } from './api.js';
+import { dropApi, deliver } from './drop-api.js';
+import { $, show, hide, setText, progress, showError, clearError, errorMessage, size, pageId } from './ui.js';
+
+let keys = null;
+let inbox = null;
+let ownFetches = 0; // fetches this page made since its last list: not a thief's
+let busy = false;
+let replyTo = null;
+const urls = [];
+
+function age(hours) {
+  if (hours < 1) return 'less than an hour ago';
+  if (hours < 48) return `about ${hours} hour${hours === 1 ? '' : 's'} ago`;
+  return `about ${Math.floor(hours / 24)} days ago`;
+}
+
+function lost() {
+  hide('inbox');
+  hide('reader');
+  hide('progress-box');
+  showError('The server does not accept this inbox link: it is wrong or incomplete, or the server no longer knows this drop box. Nothing was read or deleted.');
+}
+
+async function refresh() {
+  if (busy) return;
+  busy = true;
+  clearError();
+  hide('wiped');
+  try {
+    const l = await inbox.list();
+    const theirs = Math.max(0, l.fetched_since_list - ownFetches);
+    ownFetches = 0;
+    if (theirs > 0) {
+      setText('theft-count', `Warning: ${theirs} message${theirs === 1 ? ' was' : 's were'} read since your last visit.`);
+      show('theft');
+    }
+    setText('counts', `Since the server last started, this inbox was opened ${l.lists_total} time${l.lists_total === 1 ? '' : 's'} and ${l.fetched_total} message${l.fetched_total === 1 ? '' : 's'} read. If that is more than you did, someone else has the inbox link.`);
+    const list = $('list');
+    list.replaceChildren();
+    for (const it of l.submissions) {
+      const li = document.createElement('li');
+      const desc = document.createElement('span');
+      desc.textContent = `Received ${age(it.age_hours)}, up to ${size(it.size)}`;
+      li.appendChild(desc);
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'primary read';
+      b.textContent = 'Read once';
+      b.dataset.id = it.id;
+      b.addEventListener('click', () => read(it.id));
+      li.appendChild(b);
+      list.appendChild(li);
+    }
+    show('empty', l.submissions.length === 0);
+    show('inbox');
+  } catch (e) {
+    if (e && e.code === 'gone') { lost(); return; }
+    showError(errorMessage(e));
+  } finally {
+    busy = false;
+  }
+}
+
+function renderMessage(m) {
+  for (const u of urls.splice(0)) URL.revokeObjectURL(u);
+  $('msg-text').textContent = m.text || '';
+  show('msg-text-box', Boolean(m.text));
+  const list = $('msg-files');
+  list.replaceChildren();
+  for (const f of m.files) {
+    const li = document.createElement('li');
+    const a = document.createElement('a');
+    const u = URL.createObjectURL(new Blob([f.bytes], { type: 'application/octet-stream' }));
+    urls.push(u);
+    a.href = u;
+    a.download = f.name || 'file';
+    a.textContent = f.name || 'file';
+    a.rel = 'noopener';
+    li.appendChild(a);
+    const s = document.createElement('span');
+    s.className = 'size';
+    s.textContent = ` (${size(f.bytes.length)})`;
+    li.appendChild(s);
+    list.appendChild(li);
+  }
+  show('msg-files-box', m.files.length > 0);
+  replyTo = m.replyBox;
+  $('reply-text').value = '';
+  hide('reply-sent');
+  hide('reply-progress');
+  show('reply-form', Boolean(replyTo));
+  hide('inbox');
+  show('reader');
+  $('reader-heading').focus();
+}
+
+async function read(id) {
+  if (busy) return;
+  busy = true;
+  clearError();
+  for (const b of document.querySelectorAll('#list button')) b.disabled = true;
+  try {
+    show('progress-box');
+    progress('progress-download')(0, 1);
+    progress('progress-decrypt')(0, 1);
+    setText('progress-label', 'Downloading the encrypted message…');
+    const got = await inbox.fetch(id, { onProgress: progress('progress-download') });
+    ownFetches++;
+    setText('progress-label', 'Decrypting on this device…');
+    let m;
+    try {
+      m = await openSubmission({ keys, ciphertext: got.ciphertext, onProgress: progress('progress-decrypt') });
+    } catch {
+      hide('progress-box');
+      showError('This message could not be decrypted: it was damaged or changed on the way. It was not marked as read and is deleted when the claim window ends.');
+      return;
+    }
+    // Wiped on the server before it is shown: the page is now the only copy.
+    await inbox.confirm(id, got.nonce).catch(() => {});
+    hide('progress-box');
+    const row = document.querySelector(`#list button[data-id="${CSS.escape(id)}"]`);
+    if (row) row.closest('li').remove();
+    renderMessage(m);
+  } catch (e) {
+    hide('progress-box');
+    if (e && e.code === 'gone') {
+      showError('This message is no longer available: it was already read or has expired.');
+      busy = false;
+      await refresh();
+      return;
+    }
+    showError(errorMessage(e));
+  } finally {
+    busy = false;
+    for (const b of document.querySelectorAll('#list button')) b.disabled = false;
+  }
+}
+
+async function sendReply(ev) {
+  ev.preventDefault();
+  if (!replyTo || busy) return;
+  clearError();
+  const text = $('reply-text').value;
+  if (!text) { showError('Write a reply first.'); return; }
+  busy = true;
+  $('reply-send').disabled = true;
+  const bar = progress('progress-reply');
+  try {
+    const limits = await api.limits();
+    show('reply-progress');
+    const labels = { encrypt: 'Encrypting', pow: 'Anti-spam check', upload: 'Uploading' };
+    await deliver({
+      drop: replyTo,
+      text,
+      files: [],
+      maxAppend: limits.max_append,
+      steps: (step, d, t) => { setText('reply-progress-label', labels[step]); bar(d, t); },
+    });
+    replyTo = null;
+    hide('reply-form');
+    $('reply-text').value = '';
+    show('reply-sent');
+  } catch (e) {
+    hide('reply-progress');
+    if (e && e.code === 'gone') {
+      replyTo = null;
+      hide('reply-form');
+      showError('The source’s reply box was already used: a reply box takes exactly one message.');
+      return;
+    }
+    showError(errorMessage(e));
+  } finally {
+    busy = false;
+    $('reply-send').disabled = false;
+  }
+}
+
+async function wipeAll() {
+  if (busy) return;
+  busy = true;
+  clearError();
+  hide('wipe-confirm');
+  try {
+    const r = await inbox.wipe();
+    setText('wiped', `Deleted ${r.wiped} waiting message${r.wiped === 1 ? '' : 's'}.`);
+    busy = false;
+    await refresh();
+    show('wiped');
+  } catch (e) {
+    if (e && e.code === 'gone') { lost(); return; }
+    showError(errorMessage(e));
+  } finally {
+    busy = false;
+  }
+}
+
+async function useLink(frag) {
+  try {
+    keys = await parseInboxFragment(frag);
+  } catch {
+    showError('This inbox link is incomplete or damaged. Check that you copied all of it.');
+    show('paste');
+    return false;
+  }
+  const route = await routeId(keys);
+  try {
+    await checkRoute(pageId(), keys);
+  } catch {
+    // A pasted link of another drop box: this page serves any route, so move to its own.
+    history.replaceState(null, '', `/i/${route}`);
+  }
+  if (keys.flags & DROP_FLAG_REPLY) {
+    setText('inbox-heading', 'Your reply box');
+    document.title = 'sealdrop: reply';
+  }
+  inbox = await dropApi(keys);
+  hide('paste');
+  await refresh();
+  return true;
+}
+
+function start() {
+  const frag = location.hash.replace(/^#/, '');
+  if (location.hash) history.replaceState(null, '', location.pathname);
+  show('app');
+  $('refresh').addEventListener('click', refresh);
+  $('wipe').addEventListener('click', () => { show('wipe-confirm'); $('wipe-no').focus(); });
+  $('wipe-no').addEventListener('click', () => hide('wipe-confirm'));
+  $('wipe-yes').addEventListener('click', wipeAll);
+  $('reply-form').addEventListener('submit', sendReply);
+  $('back').addEventListener('click', () => {
+    hide('reader');
+    for (const u of urls.splice(0)) URL.revokeObjectURL(u);
+    $('msg-text').textContent = '';
+    $('msg-files').replaceChildren();
+    refresh();
+  });
+  $('paste').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearError();
+    const v = $('paste-link').value.trim();
+    $('paste-link').value = '';
+    const i = v.indexOf('#');
+    await useLink(i >= 0 ? v.slice(i + 1) : v);
+  });
+  if (frag) useLink(frag);
+  else show('paste');
+}
+
+start();

@@ -1,0 +1,158 @@
+// The source's page, /d/{route}#drop-fragment. The fragment carries the drop's public keys;
+// the page checks that they hash to the route in the path before it seals anything, so
+// neither the server nor a mangled link can pair this route with other keys.
+//
+// With "I would like a reply", a reply box is made here and its drop link goes inside the
+// sealed submission; its inbox link is shown once and its scalars are then zeroed.
+
+import { DROP_FLAG_REPLY, parseDropFragment, checkRoute, newDropKeys, inboxLink, wipeDropKeys } from './drop-protocol.js';
+import { api } from './api.js';
+import { deliver } from './drop-api.js';
+import { strip } from './strip.js';
+import { $, show, hide, setText, progress, showError, clearError, errorMessage, copyButton, duration, size, pageId } from './ui.js';
+
+let drop = null;
+let files = [];
+let stripping = Promise.resolve();
+let maxAppend = 0;
+
+function gone(message) {
+  hide('compose');
+  hide('progress-box');
+  clearError();
+  if (message) setText('gone-text', message);
+  show('gone');
+  $('gone-heading').focus();
+}
+
+function renderReport(reports) {
+  const box = $('strip-report');
+  box.replaceChildren();
+  if (!reports.length) { hide(box); return; }
+  const h = document.createElement('h3');
+  h.textContent = 'Hidden details in your files';
+  box.appendChild(h);
+  const ul = document.createElement('ul');
+  for (const r of reports) {
+    const li = document.createElement('li');
+    const name = document.createElement('strong');
+    name.textContent = r.name;
+    li.appendChild(name);
+    const p = document.createElement('span');
+    li.className = r.warning ? 'warn' : 'ok';
+    if (r.warning) p.textContent = `: ${r.warning}`;
+    else if (r.removed.length) p.textContent = `: removed ${r.removed.join('; ')}.`;
+    else p.textContent = ': no hidden details found.';
+    li.appendChild(p);
+    ul.appendChild(li);
+  }
+  box.appendChild(ul);
+  show(box);
+}
+
+async function onFiles() {
+  clearError();
+  const picked = [...$('files').files];
+  stripping = (async () => {
+    const out = [];
+    const reports = [];
+    for (const f of picked) {
+      const r = strip(new Uint8Array(await f.arrayBuffer()));
+      out.push({ name: f.name, type: f.type || 'application/octet-stream', bytes: r.bytes });
+      reports.push({ name: f.name, removed: r.removed, warning: r.warning });
+    }
+    files = out;
+    renderReport(reports);
+  })().catch((e) => { files = []; showError(`Could not read the files: ${errorMessage(e)}`); });
+  await stripping;
+}
+
+const STEP_LABELS = {
+  encrypt: 'Encrypting on this device…',
+  pow: 'Anti-spam check: your browser is doing some work so that nobody can flood this drop box…',
+  upload: 'Uploading the encrypted message…',
+};
+
+async function onSend(ev) {
+  ev.preventDefault();
+  clearError();
+  const button = $('send');
+  button.disabled = true;
+  let reply = null;
+  try {
+    await stripping;
+    const text = $('text').value;
+    if (!text && files.length === 0) throw new Error('Write something or choose a file first.');
+    if (!maxAppend) maxAppend = (await api.limits()).max_append;
+    if ($('want-reply').checked) reply = await newDropKeys(DROP_FLAG_REPLY);
+    for (const id of ['progress-encrypt', 'progress-pow', 'progress-upload']) progress(id)(0, 1);
+    show('progress-box');
+    const bars = { encrypt: progress('progress-encrypt'), pow: progress('progress-pow'), upload: progress('progress-upload') };
+    let last = '';
+    const done = await deliver({
+      drop,
+      text,
+      files,
+      replyBox: reply,
+      maxAppend,
+      steps: (step, d, t) => {
+        if (step !== last) { last = step; setText('progress-label', STEP_LABELS[step]); }
+        bars[step](d, t);
+      },
+    });
+    let replyLink = '';
+    if (reply) replyLink = await inboxLink(location.origin, reply);
+    showSent(done.expiresIn, replyLink);
+  } catch (e) {
+    hide('progress-box');
+    if (e && e.code === 'gone') {
+      gone(drop.flags & DROP_FLAG_REPLY
+        ? 'This reply box has already been used, or its link is wrong. A reply box takes exactly one message.'
+        : 'This drop box does not answer to this link: check that you copied all of it. Nothing was stored.');
+      return;
+    }
+    showError(errorMessage(e));
+  } finally {
+    if (reply) wipeDropKeys(reply);
+    button.disabled = false;
+  }
+}
+
+function showSent(expiresIn, replyLink) {
+  setText('expires', duration(expiresIn));
+  if (replyLink) {
+    $('reply-link').value = replyLink;
+    show('reply-box');
+  }
+  hide('compose');
+  hide('progress-box');
+  show('sent');
+  $('text').value = '';
+  $('files').value = '';
+  files = [];
+  $('sent-heading').focus();
+}
+
+async function start() {
+  const frag = location.hash.replace(/^#/, '');
+  // The drop link is public, but it has no business in the history or on screen either.
+  if (location.hash) history.replaceState(null, '', location.pathname);
+  show('app');
+  if (!frag) { gone('This link is incomplete: the part after “#” is missing. Open the whole drop link again.'); return; }
+  try {
+    drop = await parseDropFragment(frag);
+    await checkRoute(pageId(), drop);
+  } catch {
+    gone('This link is incomplete or damaged. Check that you copied all of it, then open it again.');
+    return;
+  }
+  $('files').addEventListener('change', onFiles);
+  $('submit-form').addEventListener('submit', onSend);
+  copyButton('copy-reply', 'reply-link');
+  api.limits().then((l) => {
+    maxAppend = l.max_append;
+    setText('limit', l.max_entry ? `Up to about ${size(l.max_entry)} in total.` : '');
+  }).catch(() => {});
+}
+
+start();
