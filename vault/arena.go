@@ -95,9 +95,9 @@ func lockBuffer(size int) (buf *memguard.LockedBuffer, err error) {
 	return buf, nil
 }
 
-// alloc takes n blocks; the caller has checked that a.free >= n.
-func (a *arenas) alloc(n int) []extent {
-	out := make([]extent, 0, 1)
+// alloc takes n blocks and appends their extents to out; the caller has checked that
+// a.free >= n.
+func (a *arenas) alloc(out []extent, n int) []extent {
 	a.free -= n
 	w := a.cursor
 	for n > 0 {

@@ -42,13 +42,19 @@ type entry struct {
 	failures  int
 	destroyed bool // a destruct token matched: the content is gone, the countdown goes on
 
-	ext  []extent // the content; nil once wiped
-	held []extent // wiped content still referenced; freed when refs drops to zero
-	refs int      // Readings and the running Append that use the blocks outside the mutex
+	ext  []extent  // the content; nil once wiped
+	ext0 [1]extent // ext's storage when the content is one run (the usual case): no allocation
+	held []extent  // wiped content still referenced; freed when refs drops to zero
+	refs int       // Readings and the running Append that use the blocks outside the mutex
 	// zeroing is set while a zeroing job that does not free runs on held, so that the last
 	// reference leaves the freeing to it instead of zeroing the same blocks concurrently.
 	zeroing bool
 	gone    atomic.Bool // the content was wiped: stop streaming
+
+	// first is the Reading handed to the first Open of the claim, so that the usual single read
+	// allocates nothing more; resumes get their own. It is never handed out twice.
+	first     Reading
+	firstUsed bool
 }
 
 // tomb is what is kept of an ended entry until its original expiry: enough for its manage

@@ -83,7 +83,13 @@ func (v *Vault) Open(id ID, req OpenRequest) (*Reading, error) {
 func (v *Vault) reading(e *entry) *Reading {
 	e.refs++
 	v.busy++
-	return &Reading{v: v, e: e, ext: e.ext, size: e.length}
+	r := &e.first
+	if e.firstUsed {
+		r = new(Reading)
+	}
+	e.firstUsed = true
+	r.v, r.e, r.ext, r.size = v, e, e.ext, e.length
+	return r
 }
 
 // Reading is a claimed entry being streamed out. It never exposes the locked bytes: WriteTo

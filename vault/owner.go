@@ -25,7 +25,9 @@ func (v *Vault) unindex(e *entry) {
 	k := ownerKey{e.kind, e.owner}
 	if m := v.owned[k]; m != nil {
 		delete(m, e.id)
-		if len(m) == 0 {
+		// The map of entries without an owner is kept when empty: otherwise every small
+		// entry's life would allocate and free it. One per kind, so it cannot pile up.
+		if len(m) == 0 && e.owner != "" {
 			delete(v.owned, k)
 		}
 	}

@@ -33,8 +33,8 @@ type Vault struct {
 	ar        *arenas
 	live      map[ID]*entry
 	tombs     map[ID]tomb
-	kindUse   map[Kind]int64
-	kindCount map[Kind]int
+	kindUse   [KindSubmission + 1]int64 // indexed by Kind: cheaper than a map on every create and wipe
+	kindCount [KindSubmission + 1]int
 	ownerUse  map[Kind]map[string]int64
 	owned     map[ownerKey]map[ID]*entry // entries holding content, per kind and owner (owner.go)
 	closed    bool
@@ -76,16 +76,14 @@ func New(cfg Config) (*Vault, error) {
 		return nil, err
 	}
 	v := &Vault{
-		cfg:       cfg,
-		ar:        ar,
-		live:      make(map[ID]*entry),
-		tombs:     make(map[ID]tomb),
-		kindUse:   make(map[Kind]int64),
-		kindCount: make(map[Kind]int),
-		ownerUse:  make(map[Kind]map[string]int64),
-		owned:     make(map[ownerKey]map[ID]*entry),
-		stop:      make(chan struct{}),
-		swept:     make(chan struct{}),
+		cfg:      cfg,
+		ar:       ar,
+		live:     make(map[ID]*entry),
+		tombs:    make(map[ID]tomb),
+		ownerUse: make(map[Kind]map[string]int64),
+		owned:    make(map[ownerKey]map[ID]*entry),
+		stop:     make(chan struct{}),
+		swept:    make(chan struct{}),
 	}
 	budget := blocks * int64(cfg.BlockSize)
 	v.maxEntry = cfg.MaxEntry
@@ -198,7 +196,7 @@ func (v *Vault) Stats() Stats {
 	s.Used = s.Budget - s.Free
 	for k, n := range v.kindCount {
 		if n > 0 {
-			s.Entries[k] = n
+			s.Entries[Kind(k)] = n
 		}
 	}
 	return s

@@ -23,14 +23,25 @@ func (v *Vault) Create(req CreateRequest) (ID, time.Time, error) {
 // create is Create; maxOwned > 0 also refuses (ErrFull) when req.Owner already has that many
 // entries of req.Kind holding content (CreateOwned).
 func (v *Vault) create(req CreateRequest, maxOwned int) (ID, time.Time, error) {
-	if err := v.checkCreate(&req); err != nil {
+	e, _, err := v.admit(&req, maxOwned, false)
+	if err != nil {
 		return ID{}, time.Time{}, err
+	}
+	return e.id, e.expires, nil
+}
+
+// admit checks and stores a new pending entry. With fill set it also marks the entry as being
+// appended to and takes a reference to its blocks, in the same critical section, for Put; the
+// blocks are returned because e.ext may only be read under the mutex.
+func (v *Vault) admit(req *CreateRequest, maxOwned int, fill bool) (*entry, []extent, error) {
+	if err := v.checkCreate(req); err != nil {
+		return nil, nil, err
 	}
 	// One draw for the id and, without a duress PIN, a random destruct hash (so that "has a
 	// duress PIN" is not stored either).
 	var rnd [len(ID{}) + len(Hash{})]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
-		return ID{}, time.Time{}, fmt.Errorf("vault: create: %w", err)
+		return nil, nil, fmt.Errorf("vault: create: %w", err)
 	}
 	id := ID(rnd[:len(ID{})])
 	if req.Caps.Destruct == (Hash{}) {
@@ -43,23 +54,23 @@ func (v *Vault) create(req CreateRequest, maxOwned int) (ID, time.Time, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.closed {
-		return ID{}, time.Time{}, ErrClosed
+		return nil, nil, ErrClosed
 	}
 	if blocks > v.ar.free {
-		return ID{}, time.Time{}, ErrFull
+		return nil, nil, ErrFull
 	}
 	if q, ok := v.cfg.KindQuota[req.Kind]; ok && v.kindUse[req.Kind]+req.Length > q {
-		return ID{}, time.Time{}, ErrFull
+		return nil, nil, ErrFull
 	}
 	if q, ok := v.cfg.OwnerQuota[req.Kind]; ok && req.Owner != "" && v.ownerUse[req.Kind][req.Owner]+req.Length > q {
-		return ID{}, time.Time{}, ErrFull
+		return nil, nil, ErrFull
 	}
 	if maxOwned > 0 && len(v.owned[ownerKey{req.Kind, req.Owner}]) >= maxOwned {
-		return ID{}, time.Time{}, ErrFull
+		return nil, nil, ErrFull
 	}
 	for v.taken(id) {
 		if id, err = NewID(); err != nil {
-			return ID{}, time.Time{}, err
+			return nil, nil, err
 		}
 	}
 	e := &entry{
@@ -74,14 +85,19 @@ func (v *Vault) create(req CreateRequest, maxOwned int) (ID, time.Time, error) {
 		created:  now.Truncate(time.Minute),
 		expires:  now.Add(req.TTL),
 		active:   now,
-		ext:      v.ar.alloc(blocks),
 	}
+	e.ext = v.ar.alloc(e.ext0[:0], blocks)
 	if e.pin {
 		e.open = req.Caps.Open
 	}
+	if fill {
+		e.appending = true
+		e.refs++
+		v.busy++
+	}
 	v.live[id] = e
 	v.account(e)
-	return id, e.expires, nil
+	return e, e.ext, nil
 }
 
 func (v *Vault) checkCreate(req *CreateRequest) error {
@@ -247,21 +263,11 @@ func (v *Vault) commit(id ID, mh *Hash) (time.Time, error) {
 // Put creates, fills from r and commits an entry in one call (chat frames, small entries).
 // If r ends early or fails, the entry is discarded and the error returned.
 func (v *Vault) Put(req CreateRequest, r io.Reader) (ID, time.Time, error) {
-	id, exp, err := v.Create(req)
+	e, ext, err := v.admit(&req, 0, true)
 	if err != nil {
 		return ID{}, time.Time{}, err
 	}
-	v.mu.Lock()
-	e := v.live[id]
-	if e == nil || v.closed { // wiped between the two critical sections
-		v.mu.Unlock()
-		return ID{}, time.Time{}, ErrGone
-	}
-	e.appending = true
-	e.refs++
-	v.busy++
-	ext := e.ext
-	v.mu.Unlock()
+	id, exp := e.id, e.expires // never change after admit
 
 	got, rerr := v.fill(e, ext, 0, req.Length, r)
 
