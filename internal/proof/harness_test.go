@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/sealdrop/sealdrop/internal/testnet"
 )
 
 // Environment switches.
@@ -49,9 +51,13 @@ var (
 	buildErr  error
 )
 
-// TestMain removes the built binaries afterwards.
+// tn is the private Tor network of the managed-mode proofs, started by the first that needs it.
+var tn testnet.Shared
+
+// TestMain removes the built binaries and stops the private network afterwards.
 func TestMain(m *testing.M) {
 	code := m.Run()
+	tn.Close()
 	if buildDir != "" {
 		_ = os.RemoveAll(buildDir)
 	}
