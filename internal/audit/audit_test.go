@@ -89,6 +89,16 @@ var allowedPrints = map[string]int{
 	"cmd/sealdrop/keys.go:address fmt.Fprintf(stdout)":        1,
 	"cmd/sealdrop/unit.go:systemdUnit io.WriteString(stdout)": 1,
 	"cmd/sealdrop/bench.go:bench fmt.Fprint(stderr)":          1,
+	// sealdrop inbox (a journalist's drop inbox over Tor) and verify-static: client-side tools.
+	"cmd/sealdrop/inbox.go:readSecretFile fmt.Fprintf(stderr)":      1,
+	"cmd/sealdrop/inbox.go:inbox fmt.Fprintf(stdout)":               1,
+	"cmd/sealdrop/inbox.go:inbox fmt.Fprint(stderr)":                2,
+	"cmd/sealdrop/inbox.go:inbox fmt.Fprintln(stdout)":              1,
+	"cmd/sealdrop/inbox.go:inboxFetch fmt.Fprintf(stdout)":          3,
+	"cmd/sealdrop/inbox.go:inboxList fmt.Fprintf(stdout)":           3,
+	"cmd/sealdrop/inbox.go:inboxList fmt.Fprintln(stdout)":          1,
+	"cmd/sealdrop/verifystatic.go:verifyStatic fmt.Fprint(stderr)":  1,
+	"cmd/sealdrop/verifystatic.go:verifyStatic fmt.Fprintf(stdout)": 4,
 }
 
 // TestNoPrints (T25): outside cmd/ nothing logs or prints; in cmd/ only the listed call sites
