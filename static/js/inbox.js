@@ -18,6 +18,7 @@ import { $, show, hide, setText, progress, showError, clearError, errorMessage, 
 let keys = null;
 let inbox = null;
 let ownFetches = 0; // fetches this page made since its last list: not a thief's
+let last = null; // {fetched, lists}: the totals at this page's previous list
 let busy = false;
 let replyTo = null;
 const urls = [];
@@ -42,10 +43,21 @@ async function refresh() {
   hide('wiped');
   try {
     const l = await inbox.list();
-    const theirs = Math.max(0, l.fetched_since_list - ownFetches);
+    // fetched_since_list is reset by anyone's list, a thief's too; while this page is open,
+    // the process-wide totals tell what happened between two of its own lists.
+    let theirs = l.fetched_since_list - ownFetches;
+    let otherLists = 0;
+    if (last) {
+      theirs = Math.max(theirs, l.fetched_total - last.fetched - ownFetches);
+      otherLists = l.lists_total - last.lists - 1;
+    }
+    last = { fetched: l.fetched_total, lists: l.lists_total };
     ownFetches = 0;
     if (theirs > 0) {
       setText('theft-count', `Warning: ${theirs} message${theirs === 1 ? ' was' : 's were'} read since your last visit.`);
+      show('theft');
+    } else if (otherLists > 0) {
+      setText('theft-count', `Warning: someone else opened this inbox ${otherLists === 1 ? 'once' : `${otherLists} times`} while this page was open.`);
       show('theft');
     }
     setText('counts', `Since the server last started, this inbox was opened ${l.lists_total} time${l.lists_total === 1 ? '' : 's'} and ${l.fetched_total} message${l.fetched_total === 1 ? '' : 's'} read. If that is more than you did, someone else has the inbox link.`);
@@ -236,6 +248,8 @@ async function useLink(frag) {
 function start() {
   const frag = location.hash.replace(/^#/, '');
   if (location.hash) history.replaceState(null, '', location.pathname);
+  // The same link opened again in this tab only changes the fragment: start afresh with it.
+  window.addEventListener('hashchange', () => location.reload());
   show('app');
   $('refresh').addEventListener('click', refresh);
   $('wipe').addEventListener('click', () => { show('wipe-confirm'); $('wipe-no').focus(); });

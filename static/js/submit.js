@@ -137,6 +137,8 @@ async function start() {
   const frag = location.hash.replace(/^#/, '');
   // The drop link is public, but it has no business in the history or on screen either.
   if (location.hash) history.replaceState(null, '', location.pathname);
+  // The same link opened again in this tab only changes the fragment: start afresh with it.
+  window.addEventListener('hashchange', () => location.reload());
   show('app');
   if (!frag) { gone('This link is incomplete: the part after “#” is missing. Open the whole drop link again.'); return; }
   try {

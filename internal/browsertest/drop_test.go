@@ -1,0 +1,358 @@
+package browsertest
+
+// Issue 8's drop boxes through the real pages in Firefox ESR at Tor Browser's security levels:
+// a journalist creates a drop, a source submits text and a JPEG with a reply request, the
+// journalist reads it once and replies, the source reads the reply once; second reads are
+// gone, a read by someone else holding the inbox link shows as a theft warning, and no
+// private key or inbox fragment ever reaches the wire.
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sealdrop/sealdrop/internal/drop"
+	"github.com/sealdrop/sealdrop/internal/web"
+	"github.com/sealdrop/sealdrop/vault"
+)
+
+type dropApp struct {
+	mark int
+	v    *vault.Vault
+}
+
+// startDropApp serves a fresh sealdrop with drops behind the onion. The proof of work is
+// cheap (8 bits) so the test measures the pages, not hashing; the pages read the difficulty
+// from the server, so this is the production code path.
+func startDropApp(t *testing.T) dropApp {
+	t.Helper()
+	v, err := vault.New(vault.Config{Budget: 32 << 20})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = v.Close() })
+	ds, err := drop.New(drop.Config{Vault: v, TTL: 24 * time.Hour, PoWBits: 8})
+	require.NoError(t, err)
+	h, err := web.New(web.Config{Vault: v, Drops: ds})
+	require.NoError(t, err)
+	pool.Proxy.SetHandler(h)
+	return dropApp{mark: pool.Proxy.Mark(), v: v}
+}
+
+func (a dropApp) submissions() int { return a.v.Stats().Entries[vault.KindSubmission] }
+
+// inboxSecrets are the private scalars of an inbox link: e and a.
+func inboxSecrets(t *testing.T, link string) [][]byte {
+	t.Helper()
+	u, err := url.Parse(link)
+	require.NoError(t, err)
+	require.Equal(t, pool.Proxy.Host(), u.Host)
+	require.True(t, strings.HasPrefix(u.Path, "/i/"), link)
+	b, err := base64.RawURLEncoding.DecodeString(u.Fragment)
+	require.NoError(t, err)
+	require.Len(t, b, 196)
+	return [][]byte{b[2:34], b[34:66]}
+}
+
+// createDrop makes a drop on /drop and returns (drop link, inbox link).
+func createDrop(t *testing.T, tab *Tab, shots bool) (string, string) {
+	t.Helper()
+	ctx := ctxT(t, 3*pageTimeout)
+	mark := pool.Proxy.Mark()
+	require.NoError(t, tab.Navigate(ctx, pool.Proxy.Origin()+"/drop"))
+	waitAny(t, tab, pageTimeout, "make")
+	require.NoError(t, tab.Click(ctx, "#make"))
+	require.Equal(t, "result", waitAny(t, tab, pageTimeout, "result", "error"))
+	ok, err := tab.Visible(ctx, "#qr svg")
+	require.NoError(t, err)
+	assert.True(t, ok, "QR code drawn")
+	if shots {
+		screenshot(t, tab, "drop-created")
+	}
+	dropLink, inbox := value(t, tab, "drop-link"), value(t, tab, "inbox-link")
+	assert.Contains(t, text(t, tab, "result"), "password manager", "advice on keeping the inbox link")
+	assert.Contains(t, text(t, tab, "result"), "sealdrop inbox", "the CLI is recommended")
+	for _, r := range pool.Proxy.RecordsSince(mark) {
+		assert.NotContains(t, r.URL, "/api/", "creating a drop sends nothing: %s %s", r.Method, r.URL)
+	}
+	u, err := url.Parse(dropLink)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(u.Path, "/d/"), dropLink)
+	require.Len(t, u.Fragment, 176)
+	return dropLink, inbox
+}
+
+type submission struct {
+	text      string
+	files     []string
+	wantReply bool
+}
+
+// submit sends on a drop link and returns the reply inbox link (empty without a reply).
+func submit(t *testing.T, tab *Tab, link string, s submission, shots bool) string {
+	t.Helper()
+	ctx := ctxT(t, 4*pageTimeout)
+	require.NoError(t, tab.Navigate(ctx, link))
+	waitAny(t, tab, pageTimeout, "send", "gone")
+	u, err := tab.URL(ctx)
+	require.NoError(t, err)
+	assert.NotContains(t, u, "#", "the fragment leaves the address bar")
+	require.NoError(t, tab.SetValue(ctx, "#text", s.text))
+	if len(s.files) > 0 {
+		require.NoError(t, tab.SetFiles(ctx, "#files", s.files))
+		waitAny(t, tab, pageTimeout, "strip-report")
+	}
+	if s.wantReply {
+		require.NoError(t, tab.Click(ctx, "#want-reply"))
+	}
+	if shots {
+		screenshot(t, tab, "drop-submit")
+	}
+	require.NoError(t, tab.Click(ctx, "#send"))
+	got := waitAny(t, tab, 4*pageTimeout, "sent", "error", "gone")
+	require.Equal(t, "sent", got, "submit failed: %s", text(t, tab, "error"))
+	if shots {
+		screenshot(t, tab, "drop-sent")
+	}
+	if !s.wantReply {
+		assert.False(t, visible(t, tab, "reply-box"))
+		return ""
+	}
+	require.True(t, visible(t, tab, "reply-box"))
+	return value(t, tab, "reply-link")
+}
+
+// openInbox loads an inbox link and waits for the list.
+func openInbox(t *testing.T, tab *Tab, link string) {
+	t.Helper()
+	ctx := ctxT(t, 2*pageTimeout)
+	require.NoError(t, tab.Navigate(ctx, link))
+	require.Equal(t, "inbox", waitAny(t, tab, 2*pageTimeout, "inbox", "error"), "inbox: %s", text(t, tab, "error"))
+	u, err := tab.URL(ctx)
+	require.NoError(t, err)
+	assert.NotContains(t, u, "#", "the inbox key leaves the address bar")
+}
+
+func listed(t *testing.T, tab *Tab) int {
+	t.Helper()
+	var n int
+	require.NoError(t, tab.CallFunction(ctxT(t, 30*time.Second), `() => document.querySelectorAll('#list button.read').length`, &n))
+	return n
+}
+
+// readFirst reads the first listed message and waits for it.
+func readFirst(t *testing.T, tab *Tab) {
+	t.Helper()
+	ctx := ctxT(t, 3*pageTimeout)
+	require.NoError(t, tab.Click(ctx, "#list button.read"))
+	require.Equal(t, "reader", waitAny(t, tab, 3*pageTimeout, "reader", "error"), "read: %s", text(t, tab, "error"))
+}
+
+// back returns to the list and waits until it was fetched again.
+func back(t *testing.T, tab *Tab) {
+	t.Helper()
+	ctx := ctxT(t, pageTimeout)
+	require.NoError(t, tab.Click(ctx, "#back"))
+	waitAny(t, tab, pageTimeout, "inbox")
+}
+
+func TestDropSubmitReadReply(t *testing.T) {
+	levelsUnder(t, scripted, func(t *testing.T, l Level) {
+		app := startDropApp(t)
+		journalist := pool.Person(t, l)
+		source := pool.Person(t, l)
+		thief := pool.Person(t, l)
+		dir := t.TempDir()
+		id := uniq(t)
+		shots := l == Safer
+
+		dropLink, inbox := createDrop(t, journalist, shots)
+		secrets := inboxSecrets(t, inbox)
+
+		jpegOrig, err := os.ReadFile(fixture(t, "gps.jpg"))
+		require.NoError(t, err)
+		jpegName := "leak-" + id + ".jpg"
+		msg := "Documents attached.\nÜnïcødé ✓ <script>alert(1)</script> " + id
+		start := time.Now()
+		replyInbox := submit(t, source, dropLink, submission{text: msg, files: []string{writeFile(t, dir, jpegName, jpegOrig)}, wantReply: true}, shots)
+		t.Logf("%s: submit with a JPEG and a reply box took %v", l, time.Since(start).Round(time.Millisecond))
+		report := text(t, source, "strip-report")
+		assert.Contains(t, strings.ToLower(report), "gps", "the strip report names the location")
+		require.NotEmpty(t, replyInbox)
+		replySecrets := inboxSecrets(t, replyInbox)
+		assert.Equal(t, 1, app.submissions())
+
+		// The journalist lists: one waiting, no theft warning.
+		openInbox(t, journalist, inbox)
+		assert.Equal(t, 1, listed(t, journalist))
+		assert.False(t, visible(t, journalist, "theft"))
+		if shots {
+			screenshot(t, journalist, "drop-inbox")
+		}
+
+		// The journalist reads it: text as text, the JPEG without its tags.
+		start = time.Now()
+		readFirst(t, journalist)
+		t.Logf("%s: fetch, decrypt and confirm took %v", l, time.Since(start).Round(time.Millisecond))
+		if shots {
+			screenshot(t, journalist, "drop-read")
+		}
+		assert.Equal(t, msg, text(t, journalist, "msg-text"))
+		var scripts int
+		require.NoError(t, journalist.CallFunction(ctxT(t, 10*time.Second), `() => document.querySelectorAll('#msg-text *').length`, &scripts))
+		assert.Zero(t, scripts, "the text is rendered as text, not markup")
+		assert.NotContains(t, text(t, journalist, "msg-files"), "sealdrop-reply-box", "the reply box is not shown as a file")
+		var href string
+		require.NoError(t, journalist.CallFunction(ctxT(t, 10*time.Second), `() => { const a = document.querySelector('#msg-files a'); return a.hasAttribute('download') ? a.href : ''; }`, &href))
+		assert.True(t, strings.HasPrefix(href, "blob:"), "files are offered as downloads of local blobs: %q", href)
+		got, err := journalist.Download(ctxT(t, 2*pageTimeout), fmt.Sprintf(`#msg-files a[download=%q]`, jpegName), jpegName, pageTimeout)
+		require.NoError(t, err)
+		j, err := os.ReadFile(got)
+		require.NoError(t, err)
+		assert.Equal(t, jpegScan(t, jpegOrig), jpegScan(t, j), "the picture data must be untouched")
+		for _, secret := range []string{"CanonSecret", "SN123456789", "Jane Source", "Hiddenville", "LeakyCam"} {
+			assert.True(t, bytes.Contains(jpegOrig, []byte(secret)), "control: fixture carries %s", secret)
+			assert.False(t, bytes.Contains(j, []byte(secret)), "%s must be stripped", secret)
+		}
+		if et, err := exec.LookPath("exiftool"); err == nil {
+			out, err := exec.Command(et, "-a", "-G1", "-s", got).Output()
+			require.NoError(t, err)
+			assert.NotContains(t, string(out), "GPS", "exiftool still finds GPS tags")
+		}
+		assert.Equal(t, 0, app.submissions(), "the read one is wiped on the server")
+
+		// The journalist replies to the reply box that came inside the submission.
+		require.True(t, visible(t, journalist, "reply-form"), "a submission with a reply box offers Reply")
+		reply := "Thank you. Received " + id + " — <b>stay safe</b>"
+		require.NoError(t, journalist.SetValue(ctxT(t, 10*time.Second), "#reply-text", reply))
+		require.NoError(t, journalist.Click(ctxT(t, 10*time.Second), "#reply-send"))
+		require.Equal(t, "reply-sent", waitAny(t, journalist, 4*pageTimeout, "reply-sent", "error"), "reply: %s", text(t, journalist, "error"))
+		assert.False(t, visible(t, journalist, "reply-form"), "exactly one reply")
+		assert.Equal(t, 1, app.submissions(), "the reply")
+
+		// A second, text-only submission: the one the thief will read.
+		submit(t, source, dropLink, submission{text: "second " + id}, false)
+		assert.Equal(t, 2, app.submissions())
+		// Someone else with the inbox link reads the second submission...
+		openInbox(t, thief, inbox)
+		require.Equal(t, 1, listed(t, thief))
+		readFirst(t, thief)
+		assert.Equal(t, "second "+id, text(t, thief, "msg-text"))
+		assert.False(t, visible(t, thief, "reply-form"), "no reply box, no Reply")
+		// ...and the journalist's next look says so, prominently.
+		back(t, journalist)
+		require.NoError(t, journalist.WaitVisible(ctxT(t, pageTimeout), "#empty", pageTimeout))
+		assert.Equal(t, 0, listed(t, journalist), "every second read is gone: nothing left to read")
+		require.True(t, visible(t, journalist, "theft"), "a read by someone else is a theft warning")
+		assert.Contains(t, text(t, journalist, "theft-count"), "1 message was read since your last visit")
+		if shots {
+			screenshot(t, journalist, "drop-theft-warning")
+		}
+
+		// The source reads the reply once, with the link shown to it once.
+		openInbox(t, source, replyInbox)
+		assert.Equal(t, "Your reply box", text(t, source, "inbox-heading"))
+		require.Equal(t, 1, listed(t, source))
+		readFirst(t, source)
+		if shots {
+			screenshot(t, source, "drop-reply-read")
+		}
+		assert.Equal(t, reply, text(t, source, "msg-text"))
+		assert.False(t, visible(t, source, "reply-form"))
+		assert.Equal(t, 0, app.submissions(), "nothing left on the server")
+
+		// Second reads: the reply inbox, reloaded (it asks for the link again) and pasted, is
+		// empty; so is the journalist's inbox in a fresh context.
+		require.NoError(t, source.Reload(ctxT(t, pageTimeout)))
+		require.Equal(t, "paste", waitAny(t, source, pageTimeout, "paste", "inbox"), "a reload does not find the key in the address bar")
+		require.NoError(t, source.SetValue(ctxT(t, 10*time.Second), "#paste-link", replyInbox))
+		require.NoError(t, source.Click(ctxT(t, 10*time.Second), "#paste-open"))
+		require.NoError(t, source.WaitVisible(ctxT(t, pageTimeout), "#empty", pageTimeout))
+		assert.Equal(t, 0, listed(t, source))
+		other := pool.Person(t, l)
+		openInbox(t, other, inbox)
+		require.NoError(t, other.WaitVisible(ctxT(t, pageTimeout), "#empty", pageTimeout))
+
+		assertClean(t, app.mark, append(secrets, replySecrets...), nil, journalist, source, thief, other)
+		assertNoFragment(t, app.mark, inbox, replyInbox)
+	})
+}
+
+// assertNoFragment: the inbox links' fragments, as strings, are in no request.
+func assertNoFragment(t *testing.T, mark int, links ...string) {
+	t.Helper()
+	for _, l := range links {
+		_, frag, _ := strings.Cut(l, "#")
+		require.Len(t, frag, 262)
+		for _, r := range pool.Proxy.RecordsSince(mark) {
+			assert.NotContains(t, r.URL, frag[:40])
+			assert.False(t, bytes.Contains(r.Body, []byte(frag[:40])), "inbox fragment in the body of %s %s", r.Method, r.URL)
+			for _, vs := range r.Header {
+				for _, v := range vs {
+					assert.NotContains(t, v, frag[:40])
+				}
+			}
+		}
+	}
+}
+
+// At Safest the three drop pages show their noscript panel and send nothing but GETs; the
+// waiting submission is still there afterwards.
+func TestDropSafestNoscript(t *testing.T) {
+	RequireBrowser(t)
+	app := startDropApp(t)
+	journalist := pool.Person(t, Safer)
+	dropLink, inbox := createDrop(t, journalist, false)
+	source := pool.Person(t, Safer)
+	submit(t, source, dropLink, submission{text: "before safest " + uniq(t)}, false)
+	require.Equal(t, 1, app.submissions())
+	safest := pool.Person(t, Safest)
+	ctx := ctxT(t, 5*pageTimeout)
+	for _, p := range []struct{ name, url, calm string }{
+		{"drop-create", pool.Proxy.Origin() + "/drop", "Nothing was made or sent"},
+		{"drop-submit", dropLink, "Nothing was sent"},
+		{"drop-inbox", inbox, "Nothing was read or deleted"},
+	} {
+		before := pool.Proxy.Mark()
+		require.NoError(t, safest.Navigate(ctx, p.url))
+		assert.True(t, visible(t, safest, "noscript"), "%s: noscript panel visible", p.name)
+		panel := text(t, safest, "noscript")
+		assert.Contains(t, panel, "Safer", p.name)
+		assert.Contains(t, panel, p.calm, p.name)
+		assert.False(t, visible(t, safest, "app"), "%s: the app stays hidden without scripts", p.name)
+		screenshot(t, safest, "noscript-"+p.name)
+		for _, r := range pool.Proxy.RecordsSince(before) {
+			if r.Method == http.MethodConnect && r.Refused {
+				continue // Firefox's https attempt before plain http; refused, nothing sent
+			}
+			assert.Equal(t, http.MethodGet, r.Method, "%s: only GETs at Safest, got %s %s", p.name, r.Method, r.URL)
+			assert.NotContains(t, r.URL, "/api/", "%s: no API call at Safest", p.name)
+		}
+	}
+	assert.Equal(t, 1, app.submissions(), "nothing burned at Safest")
+	openInbox(t, journalist, inbox)
+	require.Equal(t, 1, listed(t, journalist))
+	// Wipe all asks first; Cancel keeps everything, Yes deletes it unread.
+	require.NoError(t, journalist.Click(ctx, "#wipe"))
+	waitAny(t, journalist, pageTimeout, "wipe-confirm")
+	require.NoError(t, journalist.Click(ctx, "#wipe-no"))
+	assert.False(t, visible(t, journalist, "wipe-confirm"))
+	assert.Equal(t, 1, app.submissions(), "cancel keeps it")
+	require.NoError(t, journalist.Click(ctx, "#wipe"))
+	waitAny(t, journalist, pageTimeout, "wipe-confirm")
+	screenshot(t, journalist, "drop-wipe-confirm")
+	require.NoError(t, journalist.Click(ctx, "#wipe-yes"))
+	require.Equal(t, "wiped", waitAny(t, journalist, pageTimeout, "wiped", "error"))
+	assert.Contains(t, text(t, journalist, "wiped"), "Deleted 1 waiting message")
+	assert.Equal(t, 0, listed(t, journalist))
+	assert.Equal(t, 0, app.submissions(), "wiped on the server")
+	assertClean(t, app.mark, inboxSecrets(t, inbox), nil, journalist, source, safest)
+}
