@@ -563,7 +563,7 @@ func (s *server) sendCiphertext(w http.ResponseWriter, r *http.Request, rd *vaul
 			_ = h.conn.SetWriteDeadline(deadline)
 			setCiphertextHeaders(w.Header())
 			w.WriteHeader(http.StatusOK)
-			if h.writeErr == nil {
+			if _, err := h.sendHead(nil); err == nil {
 				_, _ = rd.WriteTo(h.conn, offset)
 			}
 			// Release the blocks before the reader can see the end of the answer and confirm.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -32,8 +33,9 @@ type hijacked struct {
 	proto11  bool
 	header   http.Header
 	wrote    bool
-	left     int64 // declared body bytes not read yet; -1: unknown (no Content-Length)
-	expect   bool  // the client waits for "100 Continue" before it sends the body
+	head     *[]byte // the status line and header, held until the first body bytes or finish
+	left     int64   // declared body bytes not read yet; -1: unknown (no Content-Length)
+	expect   bool    // the client waits for "100 Continue" before it sends the body
 	read     time.Duration
 	write    time.Duration
 	writeErr error
@@ -72,38 +74,90 @@ func hijack(w http.ResponseWriter, r *http.Request, unread int64) (*hijacked, bo
 
 func (h *hijacked) Header() http.Header { return h.header }
 
-// WriteHeader writes the status line and header exactly as net/http would for a request that
-// asked for Connection: close: the header sorted by name, then "Connection: close".
+// headPool holds the buffers a hijacked answer's status line, header and small JSON body are
+// built in. Ciphertext is never copied into them (sendCiphertext writes it to the socket after
+// sendHead); they are zeroed before going back all the same.
+var headPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxCoalesce is the largest body sent in the same write as the header.
+const maxCoalesce = 4 << 10
+
+// WriteHeader builds the status line and header exactly as net/http would for a request that
+// asked for Connection: close: the header sorted by name, then "Connection: close". They are
+// sent with a small body (or by sendHead or finish), so that a JSON answer leaves in one write.
 func (h *hijacked) WriteHeader(code int) {
 	if h.wrote {
 		return
 	}
 	h.wrote = true
 	delete(h.header, "Connection")
-	var b strings.Builder
+	bp := headPool.Get().(*[]byte)
+	b := (*bp)[:0]
 	if h.proto11 {
-		b.WriteString("HTTP/1.1 ")
+		b = append(b, "HTTP/1.1 "...)
 	} else {
-		b.WriteString("HTTP/1.0 ")
+		b = append(b, "HTTP/1.0 "...)
 	}
-	b.WriteString(strconv.Itoa(code))
-	b.WriteByte(' ')
-	b.WriteString(http.StatusText(code))
-	b.WriteString("\r\n")
-	_ = h.header.Write(&b)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, ' ')
+	b = append(b, http.StatusText(code)...)
+	b = append(b, "\r\n"...)
+	*bp = b
+	_ = h.header.Write(headWriter{bp})
+	b = *bp
 	if h.proto11 {
-		b.WriteString("Connection: close\r\n")
+		b = append(b, "Connection: close\r\n"...)
 	}
-	b.WriteString("\r\n")
-	_, h.writeErr = io.WriteString(h.conn, b.String())
+	b = append(b, "\r\n"...)
+	*bp = b
+	h.head = bp
 }
 
+// headWriter appends to a header buffer (http.Header.Write needs an io.Writer).
+type headWriter struct{ b *[]byte }
+
+func (w headWriter) Write(p []byte) (int, error) { *w.b = append(*w.b, p...); return len(p), nil }
+func (w headWriter) WriteString(s string) (int, error) {
+	*w.b = append(*w.b, s...)
+	return len(s), nil
+}
+
+// sendHead sends the header held back, followed by body, which must not be ciphertext (it is
+// copied into the header buffer). It reports how many bytes of body were written.
+func (h *hijacked) sendHead(body []byte) (int, error) {
+	bp := h.head
+	if bp == nil {
+		return 0, h.writeErr
+	}
+	h.head = nil
+	b := append(*bp, body...)
+	n, err := h.conn.Write(b)
+	clear(b[:cap(b)])
+	*bp = b[:0]
+	headPool.Put(bp)
+	if err != nil {
+		h.writeErr = err
+		return max(n-(len(b)-len(body)), 0), err
+	}
+	return len(body), nil
+}
+
+// Write sends p, with the header if it is still held back. Only the JSON answers of the
+// ciphertext routes pass through here; ciphertext goes to h.conn itself.
 func (h *hijacked) Write(p []byte) (int, error) {
 	if !h.wrote {
 		h.WriteHeader(http.StatusOK)
 	}
 	if h.writeErr != nil {
 		return 0, h.writeErr
+	}
+	if h.head != nil {
+		if len(p) <= maxCoalesce {
+			return h.sendHead(p)
+		}
+		if _, err := h.sendHead(nil); err != nil {
+			return 0, err
+		}
 	}
 	return h.conn.Write(p)
 }
@@ -137,6 +191,9 @@ func (h *hijacked) Read(p []byte) (int, error) {
 
 // finish zeroes every buffer net/http used for the connection and closes it.
 func (h *hijacked) finish() {
+	if h.head != nil && h.writeErr == nil {
+		_, _ = h.sendHead(nil) // an answer without a body
+	}
 	wipeReader(h.br)
 	wipeWriter(h.bw)
 	// A refused body may still be on its way: closing with it unread would reset the
