@@ -34,12 +34,15 @@ type dropApp struct {
 // startDropApp serves a fresh sealdrop with drops behind the onion. The proof of work is
 // cheap (8 bits) so the test measures the pages, not hashing; the pages read the difficulty
 // from the server, so this is the production code path.
-func startDropApp(t *testing.T) dropApp {
+func startDropApp(t *testing.T) dropApp { return startDropAppMax(t, 0) }
+
+// startDropAppMax is startDropApp with a per-drop count cap (0: the default).
+func startDropAppMax(t *testing.T, maxPending int) dropApp {
 	t.Helper()
 	v, err := vault.New(vault.Config{Budget: 32 << 20})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = v.Close() })
-	ds, err := drop.New(drop.Config{Vault: v, TTL: 24 * time.Hour, PoWBits: 8})
+	ds, err := drop.New(drop.Config{Vault: v, TTL: 24 * time.Hour, PoWBits: 8, MaxPending: maxPending})
 	require.NoError(t, err)
 	h, err := web.New(web.Config{Vault: v, Drops: ds})
 	require.NoError(t, err)
@@ -355,4 +358,42 @@ func TestDropSafestNoscript(t *testing.T) {
 	assert.Equal(t, 0, listed(t, journalist))
 	assert.Equal(t, 0, app.submissions(), "wiped on the server")
 	assertClean(t, app.mark, inboxSecrets(t, inbox), nil, journalist, source, safest)
+}
+
+// The submit page's refusals: a link whose keys do not hash to its route is refused before
+// anything is sent; a full drop says so and stores nothing more.
+func TestDropRefusals(t *testing.T) {
+	RequireBrowser(t)
+	app := startDropAppMax(t, 1)
+	journalist := pool.Person(t, Safer)
+	dropLink, _ := createDrop(t, journalist, false)
+	source := pool.Person(t, Safer)
+	ctx := ctxT(t, 3*pageTimeout)
+
+	// Another route with these keys: the page refuses without a single API call.
+	path, frag, _ := strings.Cut(dropLink, "#")
+	route := path[strings.LastIndex(path, "/")+1:]
+	other := []byte(route)
+	other[0] = map[bool]byte{true: 'B', false: 'A'}[other[0] == 'A']
+	mark := pool.Proxy.Mark()
+	require.NoError(t, source.Navigate(ctx, strings.TrimSuffix(path, route)+string(other)+"#"+frag))
+	require.Equal(t, "gone", waitAny(t, source, pageTimeout, "gone", "send"))
+	assert.Contains(t, text(t, source, "gone-text"), "incomplete or damaged")
+	for _, r := range pool.Proxy.RecordsSince(mark) {
+		assert.NotContains(t, r.URL, "/api/", "a mismatched link sends nothing: %s %s", r.Method, r.URL)
+	}
+
+	submit(t, source, dropLink, submission{text: "fills it " + uniq(t)}, false)
+	require.Equal(t, 1, app.submissions())
+	require.NoError(t, source.Navigate(ctx, dropLink))
+	waitAny(t, source, pageTimeout, "send")
+	require.NoError(t, source.SetValue(ctx, "#text", "one too many"))
+	require.NoError(t, source.Click(ctx, "#send"))
+	require.Equal(t, "error", waitAny(t, source, 2*pageTimeout, "sent", "error", "gone"))
+	assert.Contains(t, text(t, source, "error"), "full right now")
+	assert.True(t, visible(t, source, "compose"), "the message stays, to send later")
+	assert.Equal(t, "one too many", value(t, source, "text"))
+	screenshot(t, source, "drop-full")
+	assert.Equal(t, 1, app.submissions(), "a full drop stores nothing more")
+	assertClean(t, app.mark, nil, nil, journalist, source)
 }

@@ -148,6 +148,7 @@ async function start() {
     gone('This link is incomplete or damaged. Check that you copied all of it, then open it again.');
     return;
   }
+  show('compose'); // only once the link is known to be whole and its own
   $('files').addEventListener('change', onFiles);
   $('submit-form').addEventListener('submit', onSend);
   copyButton('copy-reply', 'reply-link');
