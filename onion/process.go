@@ -60,8 +60,9 @@ func (p *torProcess) Start() error {
 		return fmt.Errorf("onion: start tor: %w", err)
 	}
 	go func() {
+		defer close(p.done)
+		defer func() { _ = recover() }() // nothing may print; done still closes
 		p.waitErr = p.cmd.Wait()
-		close(p.done)
 	}()
 	if p.portFile == "" {
 		return nil

@@ -52,6 +52,7 @@ func publish(ctx context.Context, conn *control.Conn, c Config, seed []byte) (id
 		// keep draining until tor has acknowledged the unsubscription.
 		drained := make(chan struct{})
 		go func() {
+			defer func() { _ = recover() }() // nothing may print
 			for {
 				select {
 				case <-events:
@@ -81,6 +82,11 @@ func publish(ctx context.Context, conn *control.Conn, c Config, seed []byte) (id
 
 	connErr := make(chan error, 1)
 	go func() {
+		defer func() {
+			if recover() != nil { // nothing may print: report it as a failed connection
+				connErr <- errEventHandler
+			}
+		}()
 		for handlerCtx.Err() == nil {
 			if err := conn.HandleNextEvent(); err != nil {
 				connErr <- err
@@ -137,11 +143,17 @@ func publish(ctx context.Context, conn *control.Conn, c Config, seed []byte) (id
 	}
 }
 
+// errEventHandler reports a panic in the control-event goroutine without printing it.
+var errEventHandler = errors.New("onion: control event handler failed")
+
 // delOnionAsync removes a half-published service without blocking the
 // caller on the event handler that still holds bine's read lock.
 func delOnionAsync(conn *control.Conn, id string) error {
 	errc := make(chan error, 1)
-	go func() { errc <- conn.DelOnion(id) }()
+	go func() {
+		defer func() { _ = recover() }() // nothing may print; the caller stops waiting after 5 s
+		errc <- conn.DelOnion(id)
+	}()
 	select {
 	case err := <-errc:
 		return err

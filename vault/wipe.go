@@ -78,6 +78,7 @@ func (v *Vault) runAsync(j job) {
 	v.async.Add(1)
 	go func() {
 		defer v.async.Done()
+		defer func() { _ = recover() }() // nothing may print; a failed zeroing must not kill the process
 		v.run(j)
 	}()
 }

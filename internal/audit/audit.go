@@ -10,6 +10,7 @@ import (
 	"go/types"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -214,11 +215,13 @@ func (s *Source) RemoteAddr() []Finding {
 // call that recovers: either a function literal whose body defers a function calling
 // recover(), or a call of a function declared in the same Source that does.
 func (s *Source) UnrecoveredGoroutines() []Finding {
+	// Functions are looked up by package directory and name: two packages may both have a
+	// "sweeper", and only the one in the go statement's own package counts.
 	decls := map[string]*ast.FuncDecl{}
 	for _, f := range s.Files {
 		for _, d := range f.AST.Decls {
 			if fd, ok := d.(*ast.FuncDecl); ok {
-				decls[fd.Name.Name] = fd
+				decls[path.Dir(f.Rel)+"."+fd.Name.Name] = fd
 			}
 		}
 	}
@@ -234,11 +237,11 @@ func (s *Source) UnrecoveredGoroutines() []Finding {
 			case *ast.FuncLit:
 				body = fn.Body
 			case *ast.Ident:
-				if d := decls[fn.Name]; d != nil {
+				if d := decls[path.Dir(f.Rel)+"."+fn.Name]; d != nil {
 					body = d.Body
 				}
 			case *ast.SelectorExpr:
-				if d := decls[fn.Sel.Name]; d != nil {
+				if d := decls[path.Dir(f.Rel)+"."+fn.Sel.Name]; d != nil {
 					body = d.Body
 				}
 			}

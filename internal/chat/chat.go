@@ -305,6 +305,7 @@ func (s *Server) move(j refreshJob) {
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
+		defer func() { _ = recover() }() // nothing may print; the move is retried at the next sweep
 		_, err := rd.WriteTo(pw, 0)
 		rd.Close() // before the old entry is wiped: its blocks are freed with the last reference
 		_ = pw.CloseWithError(err)
