@@ -50,8 +50,10 @@ func newEnv(t *testing.T, cfg chat.Config) env {
 	return env{v, s, srv.URL, cl}
 }
 
+// ctxT bounds a test. It is generous on purpose: every PIN costs a 300,000-iteration PBKDF2,
+// which takes seconds under -race on a loaded 2-core machine, and TestPINOnJoin stretches seven.
 func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }
