@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -135,7 +137,13 @@ func timeToClose(t *testing.T, c net.Conn) time.Duration {
 	start := time.Now()
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(30*time.Second)))
 	_, err := io.Copy(io.Discard, c)
-	require.NoError(t, err, "the server closed the connection (EOF), not our deadline")
+	// A close with unread input in the server's socket (the slowloris keeps trickling) arrives
+	// as a reset rather than an EOF: both are the server cutting us off. Only our own deadline
+	// is a failure.
+	if errors.Is(err, syscall.ECONNRESET) {
+		err = nil
+	}
+	require.NoError(t, err, "the server closed the connection (EOF or reset), not our deadline")
 	return time.Since(start)
 }
 
