@@ -59,11 +59,16 @@ type entry struct {
 
 // tomb is what is kept of an ended entry until its original expiry: enough for its manage
 // secret to learn how it ended, nothing about its content.
+// It holds no pointer, so that the garbage collector never scans the tombstone map, however
+// many entries ended in the last days.
 type tomb struct {
 	manage  Hash
+	expires int64 // the original expiry, Unix nanoseconds
 	state   State
-	expires time.Time
 }
+
+// expiry is the tombstone's original expiry as a time.
+func (t *tomb) expiry() time.Time { return time.Unix(0, t.expires) }
 
 // state is what Status reports for a live entry.
 func (e *entry) state() State {

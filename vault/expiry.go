@@ -36,7 +36,7 @@ func (v *Vault) settle(id ID, e *entry, now time.Time) (bool, job) {
 // held.
 func (v *Vault) lookupTomb(id ID, now time.Time) (tomb, bool) {
 	t, ok := v.tombs[id]
-	if ok && !now.Before(t.expires) {
+	if ok && now.UnixNano() >= t.expires {
 		delete(v.tombs, id)
 		return tomb{}, false
 	}
@@ -60,7 +60,7 @@ func (v *Vault) Sweep() {
 		}
 	}
 	for id, t := range v.tombs {
-		if !now.Before(t.expires) {
+		if now.UnixNano() >= t.expires {
 			delete(v.tombs, id)
 		}
 	}

@@ -53,3 +53,10 @@ func Busy(v *Vault) int {
 	defer v.mu.Unlock()
 	return v.busy
 }
+
+// Tombstones is the number of status records kept for ended entries.
+func Tombstones(v *Vault) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.tombs)
+}

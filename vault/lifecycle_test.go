@@ -186,3 +186,63 @@ func TestWipeAndClose(t *testing.T) {
 	v.Sweep()
 	require.NoError(t, v.Close())
 }
+
+// A flood of short-lived entries cannot grow the status records without bound: past
+// MaxTombstones, ending an entry evicts an older record, whose manage secret then learns only
+// "gone". Live entries are untouched.
+func TestTombstonesAreBounded(t *testing.T) {
+	v, _ := smallVault(t, vault.Config{MaxTombstones: 3})
+	keep := newSecrets(t, false, false)
+	kept := put(t, v, keep, random(t, 100), time.Hour)
+	var ended []vault.ID
+	var secs []secrets
+	for range 10 {
+		s := newSecrets(t, false, false)
+		id := put(t, v, s, random(t, 100), time.Hour)
+		require.NoError(t, v.Revoke(id, s.manage))
+		ended = append(ended, id)
+		secs = append(secs, s)
+		require.LessOrEqual(t, vault.Tombstones(v), 3)
+	}
+	require.Equal(t, 3, vault.Tombstones(v))
+	known := 0
+	for i, id := range ended {
+		st, exp, err := v.Status(id, secs[i].manage)
+		if err == nil {
+			known++
+			require.Equal(t, vault.StateGone, st)
+			require.False(t, exp.IsZero(), "a tombstone keeps the original expiry")
+		} else {
+			require.ErrorIs(t, err, vault.ErrGone)
+		}
+	}
+	require.Equal(t, 3, known, "exactly the kept records answer")
+	// The newest always has its record: eviction happens before the insert.
+	st, _, err := v.Status(ended[len(ended)-1], secs[len(secs)-1].manage)
+	require.NoError(t, err)
+	require.Equal(t, vault.StateGone, st)
+	st, _, err = v.Status(kept, keep.manage)
+	require.NoError(t, err)
+	require.Equal(t, vault.StateWaiting, st, "live entries are not status records")
+}
+
+// A tombstone's expiry is the entry's original expiry, to the nanosecond, and it goes exactly
+// then.
+func TestTombstoneExpiry(t *testing.T) {
+	v, c := smallVault(t, vault.Config{})
+	s := newSecrets(t, false, false)
+	id, exp, err := v.Put(vault.CreateRequest{Kind: vault.KindNote, Length: 10, TTL: time.Hour, Caps: s.caps}, bytes.NewReader(random(t, 10)))
+	require.NoError(t, err)
+	require.NoError(t, v.Revoke(id, s.manage))
+	st, e2, err := v.Status(id, s.manage)
+	require.NoError(t, err)
+	require.Equal(t, vault.StateGone, st)
+	require.True(t, exp.Equal(e2), "%v != %v", exp, e2)
+	c.Add(time.Hour - time.Nanosecond)
+	_, _, err = v.Status(id, s.manage)
+	require.NoError(t, err)
+	c.Add(time.Nanosecond)
+	_, _, err = v.Status(id, s.manage)
+	require.ErrorIs(t, err, vault.ErrGone)
+	require.Zero(t, vault.Tombstones(v))
+}

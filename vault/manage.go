@@ -24,7 +24,7 @@ func (v *Vault) Status(id ID, manage []byte) (State, time.Time, error) {
 	if e != nil {
 		st, exp, h = e.state(), e.expires, &e.manage
 	} else if t, ok := v.lookupTomb(id, now); ok {
-		st, exp, h = t.state, t.expires, &t.manage
+		st, exp, h = t.state, t.expiry(), &t.manage
 	}
 	ok := hashEqual(&mh, h) && st != 0
 	v.mu.Unlock()

@@ -18,6 +18,7 @@ const (
 	DefaultPendingIdle    = 10 * time.Minute
 	DefaultMaxPINFailures = 5
 	DefaultSweepEvery     = 500 * time.Millisecond
+	DefaultMaxTombstones  = 1 << 18
 )
 
 // closeWait bounds how long Close waits for Readings and Appends still copying, before it
@@ -163,6 +164,12 @@ func resolve(c *Config) error {
 	}
 	if c.SweepEvery == 0 {
 		c.SweepEvery = DefaultSweepEvery
+	}
+	if c.MaxTombstones < 0 {
+		return bad("negative MaxTombstones")
+	}
+	if c.MaxTombstones == 0 {
+		c.MaxTombstones = DefaultMaxTombstones
 	}
 	return nil
 }

@@ -135,7 +135,13 @@ func (v *Vault) unaccount(e *entry) {
 func (v *Vault) end(id ID, e *entry, st State, inline bool) job {
 	j := v.dropContent(e, inline)
 	delete(v.live, id)
-	v.tombs[id] = tomb{manage: e.manage, state: st, expires: e.expires}
+	if len(v.tombs) >= v.cfg.MaxTombstones {
+		for old := range v.tombs { // map iteration starts at a random place: a random eviction
+			delete(v.tombs, old)
+			break
+		}
+	}
+	v.tombs[id] = tomb{manage: e.manage, state: st, expires: e.expires.UnixNano()}
 	return j
 }
 
