@@ -13,6 +13,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +49,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	concFlag := fs.String("concurrency", "1,32", "concurrent clients, comma-separated")
 	budget := sizeFlag(256 << 20)
 	fs.Var(&budget, "budget", "vault budget for the run")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (both servers and the clients) to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -75,6 +78,17 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("bench: %w", err)
 	}
 	defer v.Close()
+	if *cpuProfile != "" {
+		f, err := os.OpenFile(*cpuProfile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return fmt.Errorf("bench: --cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench: --cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	h, err := web.New(web.Config{Vault: v})
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
