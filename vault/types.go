@@ -66,9 +66,9 @@ type Config struct {
 	Now            func() time.Time // clock; default time.Now
 	SweepEvery     time.Duration    // sweeper period; default 500ms; negative: no background sweeper
 	// MaxTombstones bounds the status records kept for ended entries (about 100 bytes of heap
-	// each); default 262,144. When full, ending an entry evicts a random older record, whose
-	// manage secret then learns "gone" instead of "opened": a flood of short-lived entries
-	// cannot grow the heap without bound.
+	// each, plus 16 in a ring); default 262,144. When full, ending an entry evicts the oldest
+	// record, whose manage secret then learns "gone" instead of "opened": a flood of
+	// short-lived entries cannot grow the heap without bound.
 	MaxTombstones int
 }
 

@@ -34,6 +34,8 @@ type Vault struct {
 	ar        *arenas
 	live      map[ID]*entry
 	tombs     map[ID]tomb
+	tombRing  []ID // tombstone ids, oldest at tombNext once full (keepTomb)
+	tombNext  int
 	kindUse   [KindSubmission + 1]int64 // indexed by Kind: cheaper than a map on every create and wipe
 	kindCount [KindSubmission + 1]int
 	ownerUse  map[Kind]map[string]int64
@@ -256,7 +258,7 @@ func (v *Vault) close() {
 		}
 	}
 	clear(v.live)
-	clear(v.tombs)
+	v.forgetTombs()
 	v.ar.zeroAll()
 	v.mu.Unlock()
 	close(v.stop)

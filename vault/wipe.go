@@ -135,14 +135,29 @@ func (v *Vault) unaccount(e *entry) {
 func (v *Vault) end(id ID, e *entry, st State, inline bool) job {
 	j := v.dropContent(e, inline)
 	delete(v.live, id)
-	if len(v.tombs) >= v.cfg.MaxTombstones {
-		for old := range v.tombs { // map iteration starts at a random place: a random eviction
-			delete(v.tombs, old)
-			break
-		}
-	}
-	v.tombs[id] = tomb{manage: e.manage, state: st, expires: e.expires.UnixNano()}
+	v.keepTomb(id, tomb{manage: e.manage, state: st, expires: e.expires.UnixNano()})
 	return j
+}
+
+// keepTomb records how an entry ended. The records are kept in a ring of at most
+// Config.MaxTombstones ids in the order they were made: when it is full, the oldest record goes
+// (if it has not expired already), so the map never holds more than the ring. Called with v.mu
+// held.
+func (v *Vault) keepTomb(id ID, t tomb) {
+	if len(v.tombRing) < v.cfg.MaxTombstones {
+		v.tombRing = append(v.tombRing, id)
+	} else {
+		delete(v.tombs, v.tombRing[v.tombNext])
+		v.tombRing[v.tombNext] = id
+		v.tombNext = (v.tombNext + 1) % len(v.tombRing)
+	}
+	v.tombs[id] = t
+}
+
+// forgetTombs drops every status record. Called with v.mu held.
+func (v *Vault) forgetTombs() {
+	clear(v.tombs)
+	v.tombRing, v.tombNext = nil, 0
 }
 
 // discard wipes a live entry and leaves nothing behind. Called with v.mu held.
@@ -166,7 +181,7 @@ func (v *Vault) Wipe() {
 			jobs = append(jobs, j)
 		}
 	}
-	clear(v.tombs)
+	v.forgetTombs()
 	v.mu.Unlock()
 	for _, j := range jobs {
 		v.run(j)
