@@ -39,6 +39,10 @@ const (
 	DefaultMaxSpent       = 1 << 20
 	DefaultMaxUsedReplies = 250000
 	DefaultMaxCounters    = 100000
+	// ListPage is the most submissions one list answer holds; the rest follow with a cursor.
+	ListPage = 100
+	// MaxVisits is how many visit records a route keeps (the newest).
+	MaxVisits = 16
 	// MaxExtraBits is how much the difficulty rises as a drop fills.
 	MaxExtraBits = 6
 	// PoWWindow is the lifetime unit of a proof-of-work token (valid in its window and the next).
@@ -96,7 +100,73 @@ type challenge struct {
 	expires time.Time
 }
 
-type counters struct{ since, fetched, lists int }
+// visit is one UTC day on which the inbox was listed, and how many submissions were claimed
+// after that day's first list and before the next day's.
+type visit struct {
+	day     int64 // days since the Unix epoch, UTC
+	fetched int
+}
+
+// counters are a route's theft signals. visits is a ring of at most MaxVisits records, oldest
+// first once unrolled: only a restart (or dropping the counters of a route that holds nothing)
+// clears it, never a request.
+type counters struct {
+	since, fetched, lists int
+	visits                []visit
+	head                  int // index of the oldest record once the ring is full
+}
+
+func (c *counters) last() *visit {
+	if len(c.visits) == 0 {
+		return nil
+	}
+	return &c.visits[(c.head+len(c.visits)-1)%len(c.visits)]
+}
+
+// visit records a list on day: the same day as the newest record merges into it (one
+// record per day is the granularity, so that a journalist's own repeated lists cannot push a
+// thief's visit out of the log), another day starts a record, dropping the oldest past
+// MaxVisits.
+func (c *counters) visit(day int64) {
+	if l := c.last(); l != nil && l.day == day {
+		return
+	}
+	if len(c.visits) < MaxVisits {
+		c.visits = append(c.visits, visit{day: day})
+		return
+	}
+	c.visits[c.head] = visit{day: day}
+	c.head = (c.head + 1) % MaxVisits
+}
+
+// claimed counts one new claim against the newest visit (a claim with no visit yet, which
+// only a restart-spanning client could make, gets a record of its own so that it shows).
+func (c *counters) claimed(day int64) {
+	c.since++
+	c.fetched++
+	if c.last() == nil {
+		c.visit(day)
+	}
+	c.last().fetched++
+}
+
+func (c *counters) log() []Visit {
+	out := make([]Visit, 0, len(c.visits))
+	for i := range c.visits {
+		v := c.visits[(c.head+i)%len(c.visits)]
+		out = append(out, Visit{Day: time.Unix(v.day*86400, 0).UTC().Format(time.DateOnly), Fetched: v.fetched})
+	}
+	return out
+}
+
+func utcDay(t time.Time) int64 {
+	u := t.Unix()
+	d := u / 86400
+	if u < 0 && u%86400 != 0 {
+		d--
+	}
+	return d
+}
 
 type spentKey [16 + protocol.DropPoWNonce]byte
 
@@ -468,10 +538,22 @@ type Item struct {
 	Size     int64 // ciphertext length rounded up to a power of two
 }
 
+// Visit is one UTC day on which the inbox was listed (by anyone holding the inbox link), and
+// how many submissions were claimed after it, until the next visit.
+type Visit struct {
+	Day     string // "2006-01-02", UTC
+	Fetched int
+}
+
 // Listing is what List returns.
 type Listing struct {
-	Items            []Item
-	FetchedSinceList int // submissions claimed since the previous list (by anyone)
+	Items   []Item // at most ListPage, oldest first
+	Pending int    // committed, unread submissions in all
+	More    bool   // more follow the last of Items
+	// Visits is the route's visit log, oldest first; the last record is today's. Nobody can
+	// clear it but a restart.
+	Visits           []Visit
+	FetchedSinceList int // submissions claimed since the previous list from the start (by anyone)
 	FetchedTotal     int // claimed since the process started
 	ListsTotal       int // lists since the process started, this one included
 }
@@ -480,14 +562,28 @@ func (s *Server) countersLocked(r Route) *counters {
 	c := s.counts[r.id]
 	if c == nil {
 		if len(s.counts) >= s.cfg.MaxCounters {
-			for k := range s.counts {
+			// Drop the counters of routes that hold nothing any more: first those whose log
+			// shows no read, so that a flood of fresh routes (cheap: keys and lists) cannot push
+			// out the log of a drop a thief has emptied; only when that frees nothing, empty
+			// routes with reads too, down to three quarters of the cap.
+			var spare [][protocol.DropRouteSize]byte
+			for k, c := range s.counts {
 				if k == r.id {
 					continue
 				}
-				// Drop the counters of routes that hold nothing any more.
 				if n, _ := s.v.OwnerUsage(vault.KindSubmission, vault.ID(k).String()); n == 0 {
-					delete(s.counts, k)
+					if c.fetched == 0 {
+						delete(s.counts, k)
+					} else {
+						spare = append(spare, k)
+					}
 				}
+			}
+			for _, k := range spare {
+				if len(s.counts) < s.cfg.MaxCounters*3/4 {
+					break
+				}
+				delete(s.counts, k)
 			}
 		}
 		c = &counters{}
@@ -496,22 +592,40 @@ func (s *Server) countersLocked(r Route) *counters {
 	return c
 }
 
-// List proves the inbox and lists r's committed, unread submissions, oldest first.
-func (s *Server) List(r Route, p Proof) (*Listing, error) {
-	if err := s.authorize(r, p, protocol.DropActionList, vault.ID{}, [32]byte{}); err != nil {
+// List proves the inbox (the cursor after is bound in the proof's id) and lists up to ListPage
+// of r's committed, unread submissions, oldest first (by arrival, then id), starting after the
+// submission after; the zero id starts at the oldest. An after that is no longer pending
+// (read, expired, wiped) lists from the oldest again: clients skip ids they already have.
+// Every list is a visit (see Visit); only a list from the start resets FetchedSinceList.
+func (s *Server) List(r Route, p Proof, after vault.ID) (*Listing, error) {
+	if err := s.authorize(r, p, protocol.DropActionList, after, [32]byte{}); err != nil {
 		return nil, err
 	}
 	now := s.cfg.Now()
 	infos := s.v.List(vault.KindSubmission, r.str)
-	l := &Listing{Items: make([]Item, 0, len(infos))}
-	for _, in := range infos {
+	start := 0
+	if after != (vault.ID{}) {
+		for i, in := range infos {
+			if in.ID == after {
+				start = i + 1
+				break
+			}
+		}
+	}
+	page := infos[start:min(len(infos), start+ListPage)]
+	l := &Listing{Items: make([]Item, 0, len(page)), Pending: len(infos), More: start+len(page) < len(infos)}
+	for _, in := range page {
 		l.Items = append(l.Items, Item{ID: in.ID, AgeHours: int64(max(now.Sub(in.Created), 0) / time.Hour), Size: ceilPow2(in.Size)})
 	}
 	s.mu.Lock()
 	c := s.countersLocked(r)
 	c.lists++
+	c.visit(utcDay(now))
+	l.Visits = c.log()
 	l.FetchedSinceList, l.FetchedTotal, l.ListsTotal = c.since, c.fetched, c.lists
-	c.since = 0
+	if after == (vault.ID{}) {
+		c.since = 0
+	}
 	s.mu.Unlock()
 	return l, nil
 }
@@ -540,9 +654,7 @@ func (s *Server) Fetch(r Route, id vault.ID, p Proof, claim [32]byte) (*vault.Re
 	s.mu.Lock()
 	if t, ok := s.claims[id]; !ok || !now.Before(t) {
 		// A new claim (a resume of the same id within the window is not counted twice).
-		c := s.countersLocked(r)
-		c.since++
-		c.fetched++
+		s.countersLocked(r).claimed(utcDay(now))
 		for k, t := range s.claims {
 			if !now.Before(t) {
 				delete(s.claims, k)

@@ -129,7 +129,12 @@ func (e *env) read(t *testing.T, k *protocol.DropKeys, id vault.ID) (string, err
 
 func (e *env) list(t *testing.T, k *protocol.DropKeys) *drop.Listing {
 	t.Helper()
-	l, err := e.s.List(route(t, e.s, k), e.prove(t, k, protocol.DropActionList, vault.ID{}, [32]byte{}))
+	return e.listAfter(t, k, vault.ID{})
+}
+
+func (e *env) listAfter(t *testing.T, k *protocol.DropKeys, after vault.ID) *drop.Listing {
+	t.Helper()
+	l, err := e.s.List(route(t, e.s, k), e.prove(t, k, protocol.DropActionList, after, [32]byte{}), after)
 	require.NoError(t, err)
 	return l
 }
@@ -213,14 +218,14 @@ func TestInboxIsolation(t *testing.T) {
 	require.NoError(t, err)
 	mac, err := b.InboxMAC(n[:], pub, protocol.DropActionList, vault.ID{}, [32]byte{})
 	require.NoError(t, err)
-	_, err = e.s.List(route(t, e.s, a), drop.Proof{Challenge: n[:], MAC: mac})
+	_, err = e.s.List(route(t, e.s, a), drop.Proof{Challenge: n[:], MAC: mac}, vault.ID{})
 	require.ErrorIs(t, err, drop.ErrGone)
 	// A challenge issued for b's route does not serve a's.
 	n, pub, err = e.s.Challenge(route(t, e.s, b))
 	require.NoError(t, err)
 	mac, err = a.InboxMAC(n[:], pub, protocol.DropActionList, vault.ID{}, [32]byte{})
 	require.NoError(t, err)
-	_, err = e.s.List(route(t, e.s, a), drop.Proof{Challenge: n[:], MAC: mac})
+	_, err = e.s.List(route(t, e.s, a), drop.Proof{Challenge: n[:], MAC: mac}, vault.ID{})
 	require.ErrorIs(t, err, drop.ErrGone)
 	got, err := e.read(t, a, id)
 	require.NoError(t, err)
@@ -233,20 +238,20 @@ func TestReplayedInboxRequestRefused(t *testing.T) {
 	_, err := e.submit(t, k, seal(t, k, "x"))
 	require.NoError(t, err)
 	p := e.prove(t, k, protocol.DropActionList, vault.ID{}, [32]byte{})
-	_, err = e.s.List(route(t, e.s, k), p)
+	_, err = e.s.List(route(t, e.s, k), p, vault.ID{})
 	require.NoError(t, err)
-	_, err = e.s.List(route(t, e.s, k), p)
+	_, err = e.s.List(route(t, e.s, k), p, vault.ID{})
 	require.ErrorIs(t, err, drop.ErrGone, "the same proof twice")
 	// A proof for list is not a proof for wipe, and a failed try burns the challenge.
 	p = e.prove(t, k, protocol.DropActionList, vault.ID{}, [32]byte{})
 	_, err = e.s.WipeAll(route(t, e.s, k), p)
 	require.ErrorIs(t, err, drop.ErrGone)
-	_, err = e.s.List(route(t, e.s, k), p)
+	_, err = e.s.List(route(t, e.s, k), p, vault.ID{})
 	require.ErrorIs(t, err, drop.ErrGone)
 	// An expired challenge is gone.
 	p = e.prove(t, k, protocol.DropActionList, vault.ID{}, [32]byte{})
 	e.clk.Add(drop.DefaultChallengeTTL)
-	_, err = e.s.List(route(t, e.s, k), p)
+	_, err = e.s.List(route(t, e.s, k), p, vault.ID{})
 	require.ErrorIs(t, err, drop.ErrGone)
 	require.Len(t, e.list(t, k).Items, 1)
 }

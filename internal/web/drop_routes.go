@@ -52,6 +52,7 @@ type dropInboxRequest struct {
 	Claim     string `json:"claim"`
 	Nonce     string `json:"nonce"`
 	Offset    int64  `json:"offset"`
+	After     string `json:"after"` // list: the cursor, a submission id
 }
 
 // mountDrops adds the drop API when a drop server is configured.
@@ -273,7 +274,17 @@ func (s *server) dropList(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	l, err := s.cfg.Drops.List(rt, p)
+	// The cursor is bound in the proof (the MAC's id slot), so a malformed one is a request
+	// error, not a capability.
+	var after vault.ID
+	if req.After != "" {
+		var err error
+		if after, err = vault.ParseID(req.After); err != nil {
+			s.badParam(w, "after")
+			return
+		}
+	}
+	l, err := s.cfg.Drops.List(rt, p, after)
 	if err != nil {
 		s.dropError(w, err)
 		return
@@ -283,16 +294,27 @@ func (s *server) dropList(w http.ResponseWriter, r *http.Request) {
 		AgeHours int64  `json:"age_hours"`
 		Size     int64  `json:"size"`
 	}
+	type visit struct {
+		Day     string `json:"day"`
+		Fetched int    `json:"fetched"`
+	}
 	items := make([]item, 0, len(l.Items))
 	for _, it := range l.Items {
 		items = append(items, item{it.ID.String(), it.AgeHours, it.Size})
 	}
+	visits := make([]visit, 0, len(l.Visits))
+	for _, v := range l.Visits {
+		visits = append(visits, visit(v))
+	}
 	s.marshal(w, http.StatusOK, struct {
-		Submissions      []item `json:"submissions"`
-		FetchedSinceList int    `json:"fetched_since_list"`
-		FetchedTotal     int    `json:"fetched_total"`
-		ListsTotal       int    `json:"lists_total"`
-	}{items, l.FetchedSinceList, l.FetchedTotal, l.ListsTotal})
+		Submissions      []item  `json:"submissions"`
+		Pending          int     `json:"pending"`
+		More             bool    `json:"more"`
+		Visits           []visit `json:"visits"`
+		FetchedSinceList int     `json:"fetched_since_list"`
+		FetchedTotal     int     `json:"fetched_total"`
+		ListsTotal       int     `json:"lists_total"`
+	}{items, l.Pending, l.More, visits, l.FetchedSinceList, l.FetchedTotal, l.ListsTotal})
 }
 
 func (s *server) dropFetch(w http.ResponseWriter, r *http.Request) {
