@@ -1,16 +1,12 @@
 package chat_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"io"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sealdrop/sealdrop/internal/chat"
+	"github.com/sealdrop/sealdrop/internal/memscan"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
@@ -201,11 +198,10 @@ func TestCapsAndFullVault(t *testing.T) {
 	}
 }
 
-// canary is never held whole by the test: the reader writes a ^ b straight into the vault.
-type canary struct{ a, b []byte }
-
+// canaryReader writes the canary, repeated, straight into the vault: the test never holds it
+// whole.
 type canaryReader struct {
-	c   canary
+	c   memscan.Canary
 	n   int
 	off int
 }
@@ -216,67 +212,10 @@ func (r *canaryReader) Read(p []byte) (int, error) {
 	}
 	k := min(len(p), r.n-r.off)
 	for i := range k {
-		j := (r.off + i) % 32
-		p[i] = r.c.a[j] ^ r.c.b[j]
+		p[i] = r.c.At((r.off + i) % memscan.Size)
 	}
 	r.off += k
 	return k, nil
-}
-
-func (c canary) count(t *testing.T) int {
-	t.Helper()
-	maps, err := os.ReadFile("/proc/self/maps")
-	require.NoError(t, err)
-	mem, err := os.Open("/proc/self/mem")
-	require.NoError(t, err)
-	defer mem.Close()
-	const chunk = 1 << 20
-	buf := make([]byte, chunk+31)
-	first := c.a[0] ^ c.b[0]
-	hits := 0
-	sc := bufio.NewScanner(bytes.NewReader(maps))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 2 || f[1][0] != 'r' {
-			continue
-		}
-		if len(f) >= 6 && (f[5] == "[vvar]" || f[5] == "[vsyscall]" || f[5] == "[vvar_vclock]") {
-			continue
-		}
-		lo, hi, _ := strings.Cut(f[0], "-")
-		start, err1 := strconv.ParseUint(lo, 16, 64)
-		end, err2 := strconv.ParseUint(hi, 16, 64)
-		if err1 != nil || err2 != nil || end-start > 4<<30 {
-			continue
-		}
-		for off := start; off < end; off += chunk {
-			n, _ := mem.ReadAt(buf[:min(chunk+31, end-off)], int64(off))
-			p := buf[:n]
-			for i := 0; ; {
-				j := bytes.IndexByte(p[i:], first)
-				if j < 0 {
-					break
-				}
-				i += j
-				if i+32 > len(p) {
-					break
-				}
-				ok := true
-				for k := range 32 {
-					if p[i+k] != c.a[k]^c.b[k] {
-						ok = false
-						break
-					}
-				}
-				if ok && (i < chunk || off+chunk >= end) {
-					hits++
-				}
-				i++
-			}
-			clear(buf)
-		}
-	}
-	return hits
 }
 
 // After End, the idle timeout, the session maximum, an unopened link's expiry and revoke, the
@@ -297,7 +236,7 @@ func TestEndingWipesEverything(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, 1<<20, chat.Config{})
 			id, a, b, k := e.started(t)
-			cn := canary{rnd(t, 32), rnd(t, 32)}
+			cn := memscan.NewCanary(t)
 			for _, s := range []*chat.Session{a, b} {
 				_, err := s.Send(&canaryReader{c: cn, n: 4096}, 4096)
 				require.NoError(t, err)
@@ -306,14 +245,14 @@ func TestEndingWipesEverything(t *testing.T) {
 			_, err := b.PeekNow(0).WriteTo(io.Discard)
 			require.NoError(t, err)
 			require.Equal(t, 2, e.v.Stats().Entries[vault.KindChatFrame])
-			require.GreaterOrEqual(t, cn.count(t), 2*4096/32, "control: canaries are in the vault")
+			require.GreaterOrEqual(t, cn.Count(t), 2*4096/32, "control: canaries are in the vault")
 			end(e, a, id, k)
 			e.v.Settle()
 			require.Zero(t, e.v.Stats().Entries[vault.KindChatFrame])
 			require.Zero(t, e.s.Count())
 			require.NotEmpty(t, a.State().Ended)
 			require.NotEmpty(t, b.State().Ended)
-			require.Zero(t, cn.count(t), "canary left in memory after %s", name)
+			require.Zero(t, cn.Count(t), "canary left in memory after %s", name)
 			_, err = e.s.Attach(id, k.gate)
 			require.ErrorIs(t, err, chat.ErrGone)
 		})
