@@ -3,103 +3,24 @@
 package drop_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"io"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/sealdrop/sealdrop/internal/drop"
+	"github.com/sealdrop/sealdrop/internal/memscan"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
-// canary is a 32-byte value the test never holds whole: only as two random halves whose XOR
-// it is, so the scan finds copies made by the code under test (as in vault's memscan test).
-type canary struct{ a, b [32]byte }
-
-func newCanary() canary {
-	var c canary
-	_, _ = rand.Read(c.a[:])
-	_, _ = rand.Read(c.b[:])
-	return c
-}
-
-func (c canary) writeInto(p []byte) {
-	for i := range 32 {
-		p[i] = c.a[i] ^ c.b[i]
-	}
-}
-
-func (c canary) matches(p []byte) bool {
-	for k := range 32 {
-		if p[k] != c.a[k]^c.b[k] {
-			return false
-		}
-	}
-	return true
-}
-
-func (c canary) count(t *testing.T) int {
-	t.Helper()
-	maps, err := os.ReadFile("/proc/self/maps")
-	require.NoError(t, err)
-	mem, err := os.Open("/proc/self/mem")
-	require.NoError(t, err)
-	defer mem.Close()
-	const chunk = 1 << 20
-	buf := make([]byte, chunk+31)
-	first := c.a[0] ^ c.b[0]
-	hits := 0
-	sc := bufio.NewScanner(bytes.NewReader(maps))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 2 || f[1][0] != 'r' {
-			continue
-		}
-		if len(f) >= 6 && (f[5] == "[vvar]" || f[5] == "[vsyscall]" || f[5] == "[vvar_vclock]") {
-			continue
-		}
-		lo, hi, _ := strings.Cut(f[0], "-")
-		start, err1 := strconv.ParseUint(lo, 16, 64)
-		end, err2 := strconv.ParseUint(hi, 16, 64)
-		if err1 != nil || err2 != nil || end-start > 4<<30 {
-			continue
-		}
-		for off := start; off < end; off += chunk {
-			n, _ := mem.ReadAt(buf[:min(chunk+31, end-off)], int64(off))
-			p := buf[:n]
-			for i := 0; ; {
-				j := bytes.IndexByte(p[i:], first)
-				if j < 0 {
-					break
-				}
-				i += j
-				if i+32 > len(p) {
-					break
-				}
-				if c.matches(p[i:]) && (i < chunk || off+chunk >= end) {
-					hits++
-				}
-				i++
-			}
-			clear(buf)
-		}
-	}
-	return hits
-}
-
 // canaryReader yields n bytes of zeros with the canary at the given offsets, writing it only
 // into the destination slice (the vault's locked blocks).
 type canaryReader struct {
-	c    canary
+	c    memscan.Canary
 	at   []int
 	pos  int
 	left int
@@ -113,7 +34,7 @@ func (r *canaryReader) Read(p []byte) (int, error) {
 	clear(p[:n])
 	for _, a := range r.at {
 		if a >= r.pos && a+32 <= r.pos+n {
-			r.c.writeInto(p[a-r.pos:])
+			r.c.WriteInto(p[a-r.pos:])
 		}
 	}
 	r.pos += n
@@ -132,7 +53,7 @@ func TestResidueAfterFetch(t *testing.T) {
 	e := newEnv(t, drop.Config{})
 	k := keys(t, 0)
 	r := route(t, e.s, k)
-	c := newCanary()
+	c := memscan.NewCanary(t)
 	const size = 200000
 	tok, bits, err := e.s.PoW(r)
 	require.NoError(t, err)
@@ -144,7 +65,7 @@ func TestResidueAfterFetch(t *testing.T) {
 	require.NoError(t, err)
 	_, err = e.s.Commit(r, id, manage)
 	require.NoError(t, err)
-	require.GreaterOrEqual(t, c.count(t), 3, "control: the canaries are in the vault")
+	require.GreaterOrEqual(t, c.Count(t), 3, "control: the canaries are in the vault")
 
 	cn := make([]byte, 32)
 	_, _ = rand.Read(cn)
@@ -158,7 +79,7 @@ func TestResidueAfterFetch(t *testing.T) {
 	require.Equal(t, size, sink.n)
 	require.NoError(t, e.s.Confirm(r, id, e.prove(t, k, protocol.DropActionConfirm, id, sha256.Sum256(cn)), cn))
 	e.v.Settle()
-	require.Zero(t, c.count(t), "a canary is still in memory after fetch and confirm")
+	require.Zero(t, c.Count(t), "a canary is still in memory after fetch and confirm")
 	_, err = e.s.Fetch(r, id, e.prove(t, k, protocol.DropActionFetch, id, claim), claim)
 	require.ErrorIs(t, err, drop.ErrGone)
 	_ = vault.ErrGone
