@@ -83,20 +83,47 @@ type Pending struct {
 	Size int64
 }
 
-// Listing is the inbox's view. FetchedSinceList counts submissions someone claimed since the
-// previous list: more than you fetched means someone else holds the inbox link.
+// Visit is one UTC day on which someone holding the inbox link listed it, and how many
+// submissions were read after it (until the next visit).
+type Visit struct {
+	Day     string // "2006-01-02", UTC
+	Fetched int
+}
+
+// Listing is the inbox's view. Visits is the theft signal: a day you did not visit, or more
+// read after a visit than you read, means someone else holds the inbox link. Only a server
+// restart clears it.
 type Listing struct {
-	Pending          []Pending
+	Pending []Pending
+	Waiting int  // submissions waiting in all (Pending may be one page of them)
+	More    bool // more follow the last of Pending (ListAfter its id)
+	Visits  []Visit
+	// FetchedSinceList counts submissions someone claimed since the previous list from the
+	// start; anyone's list resets it, so Visits is the signal to trust.
 	FetchedSinceList int
 	FetchedTotal     int
 	ListsTotal       int
 }
 
-// List shows the submissions waiting, oldest first.
-func (ib *Inbox) List(ctx context.Context) (*Listing, error) {
-	body, err := ib.proof(ctx, protocol.DropActionList, vault.ID{}, [32]byte{})
+// List shows the first page (up to 100) of the submissions waiting, oldest first.
+func (ib *Inbox) List(ctx context.Context) (*Listing, error) { return ib.ListAfter(ctx, "") }
+
+// ListAfter shows the page of waiting submissions that follows the submission after ("" for
+// the first page). An after that is no longer waiting lists from the oldest again.
+func (ib *Inbox) ListAfter(ctx context.Context, after string) (*Listing, error) {
+	var cursor vault.ID
+	if after != "" {
+		var err error
+		if cursor, err = vault.ParseID(after); err != nil {
+			return nil, fmt.Errorf("client: list: cursor: %w", ErrProtocol)
+		}
+	}
+	body, err := ib.proof(ctx, protocol.DropActionList, cursor, [32]byte{})
 	if err != nil {
 		return nil, err
+	}
+	if after != "" {
+		body["after"] = after
 	}
 	req, err := ib.c.postTo(ctx, ib.c.dropAPI(ib.Route(), "/list"), body)
 	if err != nil {
@@ -108,6 +135,12 @@ func (ib *Inbox) List(ctx context.Context) (*Listing, error) {
 			AgeHours int64  `json:"age_hours"`
 			Size     int64  `json:"size"`
 		} `json:"submissions"`
+		Pending int  `json:"pending"`
+		More    bool `json:"more"`
+		Visits  []struct {
+			Day     string `json:"day"`
+			Fetched int    `json:"fetched"`
+		} `json:"visits"`
 		FetchedSinceList int `json:"fetched_since_list"`
 		FetchedTotal     int `json:"fetched_total"`
 		ListsTotal       int `json:"lists_total"`
@@ -115,10 +148,45 @@ func (ib *Inbox) List(ctx context.Context) (*Listing, error) {
 	if err := ib.c.doJSON(req, http.StatusOK, &v); err != nil {
 		return nil, fmt.Errorf("client: list: %w", err)
 	}
-	l := &Listing{FetchedSinceList: v.FetchedSinceList, FetchedTotal: v.FetchedTotal, ListsTotal: v.ListsTotal}
+	l := &Listing{Waiting: v.Pending, More: v.More, FetchedSinceList: v.FetchedSinceList, FetchedTotal: v.FetchedTotal, ListsTotal: v.ListsTotal}
 	for _, s := range v.Submissions {
 		l.Pending = append(l.Pending, Pending{ID: s.ID, Age: time.Duration(s.AgeHours) * time.Hour, Size: s.Size})
 	}
+	for _, x := range v.Visits {
+		l.Visits = append(l.Visits, Visit{Day: x.Day, Fetched: x.Fetched})
+	}
+	return l, nil
+}
+
+// ListAll pages through every waiting submission, oldest first; the visit log and counters
+// are the first page's. It stops when the server says no more follow or a page brings nothing
+// new (a cursor read meanwhile restarts from the oldest, and ids already seen are skipped).
+func (ib *Inbox) ListAll(ctx context.Context) (*Listing, error) {
+	l, err := ib.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[string]bool, len(l.Pending))
+	for _, p := range l.Pending {
+		seen[p.ID] = true
+	}
+	for more := l.More && len(l.Pending) > 0; more; {
+		next, err := ib.ListAfter(ctx, l.Pending[len(l.Pending)-1].ID)
+		if err != nil {
+			return nil, err
+		}
+		fresh := 0
+		for _, p := range next.Pending {
+			if !seen[p.ID] {
+				seen[p.ID] = true
+				l.Pending = append(l.Pending, p)
+				fresh++
+			}
+		}
+		l.Waiting = next.Waiting
+		more = next.More && fresh > 0
+	}
+	l.More = false
 	return l, nil
 }
 

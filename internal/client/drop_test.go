@@ -17,6 +17,7 @@ import (
 
 	"github.com/sealdrop/sealdrop/internal/client"
 	"github.com/sealdrop/sealdrop/internal/drop"
+	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/internal/web"
 	"github.com/sealdrop/sealdrop/vault"
 )
@@ -145,6 +146,66 @@ func TestDropEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, l.Pending)
 	require.Equal(t, 1, l.FetchedSinceList)
+	today := time.Now().UTC().Format(time.DateOnly)
+	require.Equal(t, []client.Visit{{Day: today, Fetched: 1}}, l.Visits, "both lists were today's visit, one read after it")
+}
+
+// TestDropListPages: a list answers 100 at a time after a cursor the proof binds; ListAll
+// pages through everything once, oldest first.
+func TestDropListPages(t *testing.T) {
+	ctx := context.Background()
+	s := newDropSite(t, 64<<10)
+	d, err := s.c.CreateDrop(false)
+	require.NoError(t, err)
+	const n = drop.ListPage + 7
+	for i := range n {
+		_, err := s.c.Submit(ctx, d.DropLink, strings.Repeat("x", i+1), nil, false)
+		require.NoError(t, err)
+	}
+	ib, err := s.c.OpenInbox(d.InboxLink)
+	require.NoError(t, err)
+	defer ib.Close()
+	first, err := ib.List(ctx)
+	require.NoError(t, err)
+	require.Len(t, first.Pending, drop.ListPage)
+	require.Equal(t, n, first.Waiting)
+	require.True(t, first.More)
+
+	var captured []byte
+	s.f.captureNext("/list", &captured)
+	rest, err := ib.ListAfter(ctx, first.Pending[drop.ListPage-1].ID)
+	require.NoError(t, err)
+	require.Len(t, rest.Pending, n-drop.ListPage)
+	require.False(t, rest.More)
+
+	all, err := ib.ListAll(ctx)
+	require.NoError(t, err)
+	require.Equal(t, append(first.Pending, rest.Pending...), all.Pending)
+	require.Equal(t, n, all.Waiting)
+
+	var body map[string]any
+	require.NoError(t, json.Unmarshal(captured, &body))
+	require.Equal(t, first.Pending[drop.ListPage-1].ID, body["after"], "the cursor is sent")
+
+	// The cursor is in the MAC: a fresh proof for one cursor does not list after another, or
+	// from the start.
+	cursor := first.Pending[drop.ListPage-1].ID
+	for name, alter := range map[string]func(map[string]any){
+		"other cursor": func(b map[string]any) { b["after"] = first.Pending[0].ID },
+		"no cursor":    func(b map[string]any) { delete(b, "after") },
+		"as proved":    func(map[string]any) {},
+	} {
+		fresh := proveList(t, s, d.InboxLink, cursor)
+		alter(fresh)
+		code := postStatus(t, s.url+"/api/v1/drops/"+d.Route+"/list", fresh)
+		if name == "as proved" {
+			require.Equal(t, http.StatusOK, code, "the proof itself is good")
+		} else {
+			require.Equal(t, http.StatusNotFound, code, name)
+		}
+	}
+	_, err = ib.ListAfter(ctx, "not-an-id")
+	require.ErrorIs(t, err, client.ErrProtocol)
 }
 
 func TestDropFetchResumes(t *testing.T) {
@@ -254,4 +315,43 @@ func TestDropHTTPGone(t *testing.T) {
 	code, out := post("/api/v1/drops/"+d.Route+"/list", body)
 	require.Equal(t, goneCode, code)
 	require.Equal(t, goneBody, out)
+}
+
+// proveList answers a fresh list challenge for cursor as the inbox link would, outside the
+// client, and returns the request body (with the cursor in "after").
+func proveList(t *testing.T, s *dropSite, inboxLink, cursor string) map[string]any {
+	t.Helper()
+	k, err := protocol.ParseInboxFragment(strings.SplitN(inboxLink, "#", 2)[1])
+	require.NoError(t, err)
+	defer k.Wipe()
+	who := map[string]any{"auth": b64(k.Auth[:]), "flags": int(k.Flags)}
+	b, _ := json.Marshal(who)
+	res, err := http.Post(s.url+"/api/v1/drops/"+k.RouteID()+"/challenge", "application/json", bytes.NewReader(b))
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var ch struct {
+		Challenge string `json:"challenge"`
+		ServerKey string `json:"server_key"`
+	}
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&ch))
+	n, err := protocol.B64Decode(ch.Challenge)
+	require.NoError(t, err)
+	sk, err := protocol.B64Decode(ch.ServerKey)
+	require.NoError(t, err)
+	id, err := vault.ParseID(cursor)
+	require.NoError(t, err)
+	mac, err := k.InboxMAC(n, sk, protocol.DropActionList, id, [32]byte{})
+	require.NoError(t, err)
+	who["challenge"], who["mac"], who["after"] = ch.Challenge, b64(mac), cursor
+	return who
+}
+
+func postStatus(t *testing.T, url string, body any) int {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	res, err := http.Post(url, "application/json", bytes.NewReader(b))
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode
 }
