@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sealdrop/sealdrop/internal/memscan"
 )
 
 // Envelope geometry (SECURITY.md): a 25-byte header, then chunks of 65,536 + 16 bytes.
@@ -161,7 +163,7 @@ func TestNoResidue(t *testing.T) {
 			// Control: the canaries are in the server (in the vault) before the wipe. A
 			// refused append never stores anything, so its control is the sent body itself.
 			s.gc()
-			hits, scanned, _ := scanMemory(t, pid, n.canaries)
+			hits, scanned, _ := memscan.ScanPID(t, pid, n.canaries)
 			switch v.name {
 			case "refused append":
 			case "abandoned mid-upload":
@@ -182,23 +184,23 @@ func TestNoResidue(t *testing.T) {
 				waitExpiry(t, s, n)
 			}
 			s.gc()
-			hits, scanned, skipped := scanMemory(t, pid, n.canaries)
-			assert.Zero(t, total(hits), "%s: canary hits %v after the wipe (%d bytes scanned, %d mappings unreadable)", v.name, hits, scanned, skipped)
+			hits, scanned, skipped := memscan.ScanPID(t, pid, n.canaries)
+			assert.Zero(t, memscan.Total(hits), "%s: canary hits %v after the wipe (%d bytes scanned, %d mappings unreadable)", v.name, hits, scanned, skipped)
 			if bystander.id != "" {
-				bh, _, _ := scanMemory(t, pid, bystander.canaries)
+				bh, _, _ := memscan.ScanPID(t, pid, bystander.canaries)
 				for i, h := range bh {
 					require.GreaterOrEqual(t, h, 1, "the scan still finds the live bystander's canary %d", i)
 				}
 			}
 			names, needles := n.refs()
-			rh, _, _ := scanMemory(t, pid, needles)
+			rh, _, _ := memscan.ScanPID(t, pid, needles)
 			var parts []string
 			for i, name := range names {
 				parts = append(parts, fmt.Sprintf("%s %d", name, rh[i]))
 				refHits[v.name] = rh
 			}
 			t.Logf("%s: %d canaries, 0 expected after the wipe, found %d; %.1f MiB scanned; ids and hashes (reported, not asserted): %s",
-				v.name, len(n.canaries), total(hits), float64(scanned)/(1<<20), strings.Join(parts, ", "))
+				v.name, len(n.canaries), memscan.Total(hits), float64(scanned)/(1<<20), strings.Join(parts, ", "))
 		})
 	}
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sealdrop/sealdrop/internal/memscan"
 )
 
 const (
@@ -60,7 +62,7 @@ func scanAtExit(t *testing.T, s *server, sig syscall.Signal, canaries [][]byte) 
 			case ws.Stopped() && ws.TrapCause() == ptraceEventExit:
 				// The last needle is a control: text of the program, readable while the
 				// process's memory still exists.
-				hits, _, _ = scanMemory(t, pid, append(canaries, []byte("capacity %d bytes (%s)")))
+				hits, _, _ = memscan.ScanPID(t, pid, append(canaries, []byte("capacity %d bytes (%s)")))
 				if err := syscall.PtraceCont(pid, 0); err != nil {
 					ferr = err
 					return
@@ -100,14 +102,14 @@ func TestSignalsWipeAndExit0(t *testing.T) {
 			n := newCanaryNote(2*cipherChunk, false)
 			s.upload(n.note, piece)
 			s.hc.CloseIdleConnections()
-			before, _, _ := scanMemory(t, s.cmd.Process.Pid, n.canaries)
+			before, _, _ := memscan.ScanPID(t, s.cmd.Process.Pid, n.canaries)
 			for i, h := range before {
 				require.GreaterOrEqual(t, h, 1, "control: canary %d in memory before the signal", i)
 			}
 			stdout := s.stdout.String()
 			hits, code := scanAtExit(t, s, sig, n.canaries)
 			assert.Equal(t, 0, code, "exit code after %v", sig)
-			assert.Zero(t, total(hits), "canaries at exit after %v: %v", sig, hits)
+			assert.Zero(t, memscan.Total(hits), "canaries at exit after %v: %v", sig, hits)
 			assert.Equal(t, stdout, s.stdout.String(), "nothing printed on stdout after the startup lines")
 			assert.Empty(t, s.stderr.String(), "nothing on stderr")
 		})
