@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -62,10 +63,14 @@ func TestInboxCommand(t *testing.T) {
 	sub, err := c.Submit(ctx, d.DropLink, "meet at noon", []client.File{{Name: "../../etc/photo.jpg", Type: "image/jpeg", Size: int64(len(photo)), R: bytes.NewReader(photo)}}, true)
 	require.NoError(t, err)
 
+	// The list shows the visit log: today, 0 read so far.
+	today := time.Now().UTC().Format(time.DateOnly)
 	out, err := runCmd(t, "inbox", "list", "--link", linkFile)
 	require.NoError(t, err)
 	require.Contains(t, out, "1 waiting")
 	require.Contains(t, out, sub.ID)
+	require.Contains(t, out, "Visits to this inbox")
+	require.Contains(t, out, "  "+today+"  0 read\n")
 
 	outDir := filepath.Join(dir, "out")
 	out, err = runCmd(t, "inbox", "fetch", "--link", linkFile, "--out", outDir)
@@ -100,12 +105,36 @@ func TestInboxCommand(t *testing.T) {
 	out, err = runCmd(t, "inbox", "list", "--link", linkFile)
 	require.NoError(t, err)
 	require.Contains(t, out, "0 waiting")
+	require.Contains(t, out, "  "+today+"  1 read\n", "the read shows against the day's visit")
 
 	_, err = runCmd(t, "inbox", "wipe", "--link", linkFile)
 	require.ErrorContains(t, err, "--yes")
 	out, err = runCmd(t, "inbox", "wipe", "--link", linkFile, "--yes")
 	require.NoError(t, err)
 	require.Contains(t, out, "wiped 0")
+}
+
+// inbox list pages through more than one list answer.
+func TestInboxCommandPages(t *testing.T) {
+	ctx := context.Background()
+	_, c := dropSite(t, nil)
+	d, err := c.CreateDrop(false)
+	require.NoError(t, err)
+	linkFile := filepath.Join(t.TempDir(), "inbox.link")
+	require.NoError(t, os.WriteFile(linkFile, []byte(d.InboxLink+"\n"), 0o600))
+	const n = drop.ListPage + 3
+	ids := make([]string, 0, n)
+	for range n {
+		sub, err := c.Submit(ctx, d.DropLink, "x", nil, false)
+		require.NoError(t, err)
+		ids = append(ids, sub.ID)
+	}
+	out, err := runCmd(t, "inbox", "list", "--link", linkFile)
+	require.NoError(t, err)
+	require.Contains(t, out, fmt.Sprintf("%d waiting\n", n))
+	for _, id := range ids {
+		require.Equal(t, 1, strings.Count(out, id), "every submission listed once")
+	}
 }
 
 func TestInboxCommandRefusals(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	"github.com/sealdrop/sealdrop/internal/client"
+	"github.com/sealdrop/sealdrop/internal/drop"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 )
 
@@ -170,7 +171,7 @@ func readMessage(path string) (string, error) {
 }
 
 func inboxList(ctx context.Context, ib *client.Inbox, stdout io.Writer) error {
-	l, err := ib.List(ctx)
+	l, err := ib.ListAll(ctx)
 	if err != nil {
 		return fmt.Errorf("inbox list: %w", err)
 	}
@@ -178,12 +179,20 @@ func inboxList(ctx context.Context, ib *client.Inbox, stdout io.Writer) error {
 	for _, p := range l.Pending {
 		fmt.Fprintf(stdout, "%s  %4dh old  up to %d bytes\n", p.ID, int64(p.Age.Hours()), p.Size)
 	}
-	fmt.Fprintf(stdout, "fetched since the last list: %d (since the server started: %d fetched, %d lists)\n",
-		l.FetchedSinceList, l.FetchedTotal, l.ListsTotal)
-	if l.FetchedSinceList > 0 {
-		fmt.Fprintln(stdout, "WARNING: submissions were fetched since the last list. If that was not you, someone else holds this inbox link.")
-	}
+	writeVisits(stdout, l)
 	return nil
+}
+
+// writeVisits prints the visit log: the theft signal nobody but a server restart can clear.
+func writeVisits(w io.Writer, l *client.Listing) {
+	fmt.Fprintln(w, "\nVisits to this inbox (UTC days, the last one is now) and messages read after each:")
+	for _, v := range l.Visits {
+		fmt.Fprintf(w, "  %s  %d read\n", v.Day, v.Fetched)
+	}
+	fmt.Fprintln(w, "If a day is listed on which you did not open this inbox, or more messages were read")
+	fmt.Fprintln(w, "after a visit than you read, someone else has your inbox link: move to a new drop.")
+	fmt.Fprintf(w, "(since the server started: %d lists, %d read; the log keeps the last %d days with a visit)\n",
+		l.ListsTotal, l.FetchedTotal, drop.MaxVisits)
 }
 
 // safeName keeps a sender-chosen file name to one harmless path element.
@@ -214,7 +223,7 @@ func inboxFetch(ctx context.Context, ib *client.Inbox, out, only string, stdout 
 	}
 	ids := []string{only}
 	if only == "" {
-		l, err := ib.List(ctx)
+		l, err := ib.ListAll(ctx)
 		if err != nil {
 			return fmt.Errorf("inbox fetch: %w", err)
 		}
