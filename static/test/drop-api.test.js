@@ -1,0 +1,496 @@
+// Tests for static/js/drop-api.js against a fake drop server that checks what a real one
+// checks: inbox MACs (with its own node:crypto verifier, itself checked against the shared
+// vectors), single-use challenges, the proof of work, append offsets and fetch offsets
+// (0, 90 or 90 + k·65,552). Connections are cut by the fake fetch.
+// Run: node --test static/test/
+import { test, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { dropApi, deliver } from '../js/drop-api.js';
+import * as D from '../js/drop-protocol.js';
+import { ApiError } from '../js/api.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const V = JSON.parse(readFileSync(path.join(here, '../../internal/protocol/testdata/drop-vectors.json'), 'utf8'));
+
+const hex = (s) => Uint8Array.from(Buffer.from(s, 'hex'));
+const b64 = (b) => Buffer.from(b).toString('base64url');
+const unb64 = (s) => new Uint8Array(Buffer.from(s, 'base64url'));
+const sha = (b) => new Uint8Array(crypto.createHash('sha256').update(b).digest());
+
+const HEAD = 90; // ephemeral key (65) + envelope header (25)
+const CHUNK = 65552;
+const aligned = (off) => off === 0 || (off >= HEAD && (off - HEAD) % CHUNK === 0);
+
+const keysOf = (k) => D.dropKeysFromScalars({
+  flags: k.flags, encD: hex(k.enc_priv_hex), authD: hex(k.auth_priv_hex), enc: hex(k.enc_pub_hex), auth: hex(k.auth_pub_hex),
+});
+
+// ---- an inbox MAC verifier written against SECURITY.md with node:crypto, not drop-protocol.js ----
+
+function route(flags, auth) {
+  return sha(Buffer.concat([Buffer.from('sealdrop/v1 drop route'), Buffer.from([1, flags]), auth])).subarray(0, 16);
+}
+
+function inboxMessage({ flags, auth, challenge, serverPub, action, id, arg }) {
+  return Buffer.concat([Buffer.from('sealdrop/v1 drop inbox'), Buffer.from([1]), route(flags, auth), challenge, serverPub,
+    Buffer.from([action]), id || Buffer.alloc(16), arg || Buffer.alloc(32)]);
+}
+
+// The server side of the proof: Z = ECDH(s, A).
+function expectedMAC({ serverPriv, ...rest }) {
+  const ecdh = crypto.createECDH('prime256v1');
+  ecdh.setPrivateKey(serverPriv);
+  const z = ecdh.computeSecret(rest.auth);
+  const km = Buffer.from(crypto.hkdfSync('sha256', z, rest.challenge, Buffer.from('sealdrop/v1 drop inbox'), 32));
+  return new Uint8Array(crypto.createHmac('sha256', km).update(inboxMessage(rest)).digest());
+}
+
+// ---- fake fetch, JSON answers, and timers that do not wait ----
+
+const realFetch = globalThis.fetch;
+const realSetTimeout = globalThis.setTimeout;
+let sleeps = [];
+
+beforeEach(() => {
+  sleeps = [];
+  // drop-api.js backs off with setTimeout (1 s, 2 s, …); record the wait instead of waiting.
+  globalThis.setTimeout = (fn, ms, ...args) => { sleeps.push(ms); return realSetTimeout(fn, 0, ...args); };
+});
+
+afterEach(() => {
+  globalThis.fetch = realFetch;
+  globalThis.setTimeout = realSetTimeout;
+});
+
+const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+const gone = () => json(404, { error: 'gone' });
+
+// A body that delivers data in pieces and errors (as a cut circuit does) after cutAfter bytes.
+function stream(data, cutAfter) {
+  let sent = 0;
+  return new ReadableStream({
+    pull(ctrl) {
+      if (cutAfter !== undefined && sent >= cutAfter) { ctrl.error(new TypeError('network error')); return; }
+      if (sent >= data.length) { ctrl.close(); return; }
+      const end = Math.min(data.length, sent + 40000, cutAfter === undefined ? Infinity : cutAfter);
+      ctrl.enqueue(data.slice(sent, end));
+      sent = end;
+    },
+  });
+}
+
+/**
+ * fakeDrop is one drop's server: it checks auth/flags against the route, issues single-use
+ * challenges with fresh server keys and verifies MACs as the real server does, and lets a
+ * test intercept any request (hooks[name](req) returning a Response, or undefined to go on).
+ */
+function fakeDrop(keys, { submission, hooks = {} } = {}) {
+  const rt = b64(route(keys.flags, keys.auth));
+  const base = `/api/v1/drops/${rt}`;
+  const challenges = new Map();
+  const s = { requests: [], macFailures: 0, claimed: null, confirmed: false, stored: [], have: 0, length: 0, commits: 0 };
+  const keyOK = (b) => b.auth === b64(keys.auth) && b.flags === keys.flags;
+
+  function proofOK(b, action, id, arg) {
+    const ch = challenges.get(b.challenge);
+    challenges.delete(b.challenge); // single use, whatever the outcome
+    if (!ch || !keyOK(b)) return false;
+    const want = expectedMAC({ serverPriv: ch.priv, serverPub: ch.pub, flags: keys.flags, auth: keys.auth, challenge: unb64(b.challenge), action, id, arg });
+    const ok = typeof b.mac === 'string' && crypto.timingSafeEqual(Buffer.from(unb64(b.mac)), Buffer.from(want));
+    if (!ok) s.macFailures++;
+    return ok;
+  }
+
+  s.fetch = async (url, init) => {
+    assert.ok(url.startsWith(base + '/'), `request outside the drop: ${url}`);
+    const name = url.slice(base.length + 1);
+    const isData = name.endsWith('/data');
+    const body = isData ? init.body : JSON.parse(init.body);
+    const req = { name, init, body, headers: init.headers };
+    s.requests.push(req);
+    const kind = name.replace(/^submissions\/[^/]+\/?/, 'submission/').replace(/^submission\/$/, 'submissions');
+    if (hooks[kind]) {
+      const r = await hooks[kind](req, s);
+      if (r !== undefined) return r;
+    }
+    if (!isData && !keyOK(body) && kind !== 'submission/data') return gone();
+    switch (kind) {
+      case 'challenge': {
+        const ecdh = crypto.createECDH('prime256v1');
+        ecdh.generateKeys();
+        const n = b64(crypto.randomBytes(32));
+        challenges.set(n, { priv: ecdh.getPrivateKey(), pub: ecdh.getPublicKey() });
+        return json(200, { challenge: n, server_key: b64(ecdh.getPublicKey()), expires_in: 60 });
+      }
+      case 'list':
+        if (!proofOK(body, D.ACTION_LIST)) return gone();
+        return json(200, { submissions: [], fetched_since_list: 0, fetched_total: 0, lists_total: 1 });
+      case 'wipe':
+        if (!proofOK(body, D.ACTION_WIPE)) return gone();
+        return json(200, { wiped: 0 });
+      case 'submission/fetch': {
+        const id = unb64(name.split('/')[1]);
+        const claim = unb64(body.claim);
+        if (!proofOK(body, D.ACTION_FETCH, id, claim)) return gone();
+        if (s.claimed && b64(s.claimed) !== body.claim) return gone(); // claimed by someone else
+        s.claimed = claim;
+        if (typeof body.offset !== 'number' || !aligned(body.offset) || body.offset > submission.length) {
+          return json(400, { error: 'bad_parameter', message: 'offset' });
+        }
+        const cut = s.cuts && s.cuts.length ? s.cuts.shift() : undefined;
+        return new Response(stream(submission.subarray(body.offset), cut), {
+          status: 200, headers: { 'Content-Type': 'application/octet-stream', 'Sealdrop-Size': String(submission.length) },
+        });
+      }
+      case 'submission/confirm': {
+        const id = unb64(name.split('/')[1]);
+        const nonce = unb64(body.nonce);
+        if (!s.claimed || !proofOK(body, D.ACTION_CONFIRM, id, sha(nonce))) return gone();
+        if (b64(sha(nonce)) !== b64(s.claimed)) return gone();
+        s.confirmed = true;
+        return new Response(null, { status: 204 });
+      }
+      default:
+        throw new Error(`the fake drop has no ${name}`);
+    }
+  };
+  return s;
+}
+
+async function vectorKeys() { return Promise.all(V.keys.map(keysOf)); }
+
+// ---- the verifier itself ----
+
+test('the test verifier computes the vectors\' inbox messages and MACs (so it can judge the client)', async () => {
+  for (const c of V.inbox) {
+    const k = V.keys[c.key];
+    const args = {
+      flags: k.flags, auth: hex(k.auth_pub_hex), challenge: hex(c.challenge_hex), serverPub: hex(c.server_pub_hex),
+      action: c.action, id: hex(c.id_hex), arg: hex(c.arg_hex),
+    };
+    assert.equal(Buffer.from(inboxMessage(args)).toString('hex'), c.message_hex);
+    assert.equal(Buffer.from(expectedMAC({ serverPriv: hex(c.server_priv_hex), ...args })).toString('hex'), c.mac_hex);
+    // and it can say no: another action is another MAC
+    assert.notEqual(Buffer.from(expectedMAC({ serverPriv: hex(c.server_priv_hex), ...args, action: c.action % 4 + 1 })).toString('hex'), c.mac_hex);
+  }
+});
+
+// ---- inbox request shapes ----
+
+test('list and wipe ask for a challenge with {auth, flags}, then send exactly the vectors\' MAC', async () => {
+  const keys = await vectorKeys();
+  const cases = V.inbox.filter((c) => c.action === D.ACTION_LIST || c.action === D.ACTION_WIPE);
+  assert.ok(cases.length >= 2, 'the vectors hold a list and a wipe');
+  for (const c of cases) {
+    const k = keys[c.key];
+    const vk = V.keys[c.key];
+    const seen = [];
+    globalThis.fetch = async (url, init) => {
+      seen.push({ url, init, body: JSON.parse(init.body) });
+      if (url.endsWith('/challenge')) {
+        return json(200, { challenge: b64(hex(c.challenge_hex)), server_key: b64(hex(c.server_pub_hex)), expires_in: 60 });
+      }
+      return json(200, c.action === D.ACTION_LIST ? { submissions: [], fetched_since_list: 0, fetched_total: 0, lists_total: 1 } : { wiped: 3 });
+    };
+    const api = await dropApi(k);
+    assert.equal(api.route, vk.route);
+    const got = c.action === D.ACTION_LIST ? await api.list() : await api.wipe();
+    if (c.action === D.ACTION_WIPE) assert.deepEqual(got, { wiped: 3 });
+    assert.equal(seen.length, 2);
+    const [ch, act] = seen;
+    assert.equal(ch.url, `/api/v1/drops/${vk.route}/challenge`);
+    assert.deepEqual(ch.body, { auth: b64(hex(vk.auth_pub_hex)), flags: vk.flags });
+    assert.equal(act.url, `/api/v1/drops/${vk.route}/${c.action === D.ACTION_LIST ? 'list' : 'wipe'}`);
+    assert.deepEqual(act.body, {
+      auth: b64(hex(vk.auth_pub_hex)), flags: vk.flags, challenge: b64(hex(c.challenge_hex)), mac: b64(hex(c.mac_hex)),
+    });
+    for (const r of seen) {
+      assert.equal(r.init.method, 'POST');
+      assert.equal(r.init.credentials, 'omit');
+      assert.equal(r.init.cache, 'no-store');
+      assert.equal(r.init.referrerPolicy, 'no-referrer');
+      assert.equal(r.init.headers['Content-Type'], 'application/json');
+      // nothing secret in the request: neither scalar, in any case
+      for (const secret of [vk.enc_priv_hex, vk.auth_priv_hex]) {
+        assert.ok(!r.init.body.includes(b64(hex(secret)).slice(0, 20)) && !r.init.body.toLowerCase().includes(secret.slice(0, 20)));
+      }
+    }
+  }
+});
+
+// ---- fetch: claim, cut, resume, confirm ----
+
+function bytes(n, seed = 7) {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 131 + seed) & 0xff;
+  return b;
+}
+
+test('a cut download resumes at a whole chunk with the same claim, a new challenge and a valid MAC; confirm sends the claim nonce', async () => {
+  const keys = await vectorKeys();
+  const id = b64(bytes(16, 3));
+  for (const { name, cuts, resumes } of [
+    { name: 'cut inside chunk 2', cuts: [HEAD + CHUNK + 12345], resumes: [HEAD + CHUNK] },
+    { name: 'cut inside the head', cuts: [40], resumes: [0] },
+    { name: 'cut just past the head, then inside chunk 3', cuts: [HEAD + 5, 2 * CHUNK + 17], resumes: [HEAD, HEAD + 2 * CHUNK] },
+  ]) {
+    sleeps = [];
+    const submission = bytes(HEAD + 3 * CHUNK + 1000);
+    const srv = fakeDrop(keys[0], { submission });
+    srv.cuts = [...cuts];
+    globalThis.fetch = srv.fetch;
+    const api = await dropApi(keys[0]);
+    const progress = [];
+    const { ciphertext, nonce } = await api.fetch(id, { onProgress: (d, t) => progress.push([d, t]) });
+    assert.deepEqual(ciphertext, submission, name);
+    assert.equal(srv.macFailures, 0, name);
+    const fetches = srv.requests.filter((r) => r.name.endsWith('/fetch'));
+    assert.equal(fetches.length, 1 + cuts.length, name);
+    assert.deepEqual(fetches.map((r) => r.body.offset), [0, ...resumes], name);
+    for (const f of fetches) {
+      assert.equal(f.name, `submissions/${id}/fetch`);
+      assert.ok(aligned(f.body.offset), `${name}: offset ${f.body.offset}`);
+      assert.equal(f.body.claim, fetches[0].body.claim, `${name}: the same claim on resume`);
+    }
+    assert.equal(new Set(fetches.map((f) => f.body.challenge)).size, fetches.length, `${name}: a new challenge each time`);
+    assert.equal(srv.requests.filter((r) => r.name === 'challenge').length, fetches.length, name);
+    assert.equal(b64(sha(nonce)), fetches[0].body.claim, `${name}: the claim is SHA-256 of the nonce returned`);
+    assert.equal(sleeps.length, cuts.length, `${name}: one backoff per cut`);
+    assert.deepEqual(progress.at(-1), [submission.length, submission.length], name);
+
+    await api.confirm(id, nonce);
+    assert.ok(srv.confirmed, name);
+    const conf = srv.requests.at(-1);
+    assert.equal(conf.name, `submissions/${id}/confirm`);
+    assert.deepEqual(Object.keys(conf.body).sort(), ['auth', 'challenge', 'flags', 'mac', 'nonce']);
+    assert.equal(conf.body.nonce, b64(nonce));
+    assert.equal(srv.macFailures, 0);
+  }
+});
+
+test('confirm with another nonce than the claimed one is refused as gone', async () => {
+  const keys = await vectorKeys();
+  const srv = fakeDrop(keys[1], { submission: bytes(HEAD + 10) });
+  globalThis.fetch = srv.fetch;
+  const api = await dropApi(keys[1]);
+  const id = b64(bytes(16, 9));
+  const { nonce } = await api.fetch(id);
+  const wrong = nonce.slice();
+  wrong[0] ^= 1;
+  await assert.rejects(api.confirm(id, wrong), (e) => e instanceof ApiError && e.code === 'gone' && e.status === 404);
+  assert.equal(srv.confirmed, false);
+  await api.confirm(id, nonce);
+  assert.equal(srv.confirmed, true);
+});
+
+test('a download that keeps breaking gives up with the network message; a gone claim is not retried', async () => {
+  const keys = await vectorKeys();
+  const submission = bytes(HEAD + 2 * CHUNK);
+  const srv = fakeDrop(keys[0], { submission });
+  srv.cuts = [HEAD + 10, HEAD + 10, HEAD + 10, HEAD + 10, HEAD + 10, HEAD + 10];
+  globalThis.fetch = srv.fetch;
+  const api = await dropApi(keys[0]);
+  await assert.rejects(api.fetch('AAAAAAAAAAAAAAAAAAAAAA'), (e) => e instanceof ApiError && e.code === 'network' && /Tor Browser/.test(e.message));
+  assert.equal(srv.requests.filter((r) => r.name.endsWith('/fetch')).length, 5, 'four retries, then stop');
+
+  const srv2 = fakeDrop(keys[0], { submission, hooks: { 'submission/fetch': () => gone() } });
+  globalThis.fetch = srv2.fetch;
+  const api2 = await dropApi(keys[0]);
+  await assert.rejects(api2.fetch('AAAAAAAAAAAAAAAAAAAAAA'), (e) => e.code === 'gone' && /does not answer to this link/.test(e.message));
+  assert.equal(srv2.requests.filter((r) => r.name.endsWith('/fetch')).length, 1);
+});
+
+// ---- submissions: proof of work, upload with resume, commit ----
+
+/** submitServer accepts one submission, stores its appends, and lets a test break them. */
+function submitServer(keys, { pows, maxEntry = 1 << 24, onAppend, onSubmit } = {}) {
+  const s = fakeDrop(keys, {
+    hooks: {
+      pow: (req, st) => {
+        st.powCalls = (st.powCalls || 0) + 1;
+        const p = pows[Math.min(st.powCalls - 1, pows.length - 1)];
+        return json(200, { token: b64(hex(p.token_hex)), bits: p.bits, ttl: 1209600, max_entry: maxEntry });
+      },
+      submissions: (req, st) => {
+        if (onSubmit) { const r = onSubmit(req, st); if (r) return r; }
+        st.length = req.body.length;
+        st.manageHash = req.body.manage_hash;
+        return json(201, { id: 'SUBMISSIONIDxxxxxxxxxx', expires_in: 1209600 });
+      },
+      'submission/data': (req, st) => {
+        assert.equal(req.name, 'submissions/SUBMISSIONIDxxxxxxxxxx/data');
+        assert.equal(b64(sha(unb64(req.headers['Sealdrop-Manage']))), st.manageHash, 'the manage secret matches its hash');
+        assert.equal(req.headers['Content-Type'], 'application/octet-stream');
+        const off = Number(req.headers['Sealdrop-Offset']);
+        req.offset = off;
+        if (onAppend) { const r = onAppend(req, st); if (r !== undefined) return r; }
+        if (off !== st.have) return json(409, { error: 'offset', received: st.have });
+        st.stored.push(req.body.slice());
+        st.have += req.body.length;
+        return json(200, { received: st.have });
+      },
+      'submission/commit': (req, st) => {
+        st.commits++;
+        assert.equal(b64(sha(unb64(req.body.manage))), st.manageHash);
+        if (st.have !== st.length) return json(409, { error: 'incomplete' });
+        return json(200, { id: 'SUBMISSIONIDxxxxxxxxxx', expires_in: 3600 });
+      },
+    },
+  });
+  s.data = () => Buffer.concat(s.stored);
+  return s;
+}
+
+const powVector = (bits) => V.pow.find((p) => p.bits === bits);
+
+test('deliver solves the proof of work to the vectors\' nonce, uploads, commits, and the stored bytes open', async () => {
+  const keys = await vectorKeys();
+  const p12 = powVector(12);
+  assert.ok(p12, 'a 12-bit pow vector');
+  const srv = submitServer(keys[0], { pows: [p12] });
+  globalThis.fetch = srv.fetch;
+  const steps = [];
+  const drop = { flags: keys[0].flags, enc: keys[0].enc, auth: keys[0].auth }; // what a drop link holds
+  const text = 'The ledger is in the second drawer.';
+  const file = { name: 'a.bin', type: 'application/octet-stream', bytes: bytes(200000) };
+  const done = await deliver({ drop, text, files: [file], maxAppend: 65536, steps: (s, d, t) => steps.push([s, d, t]) });
+  assert.deepEqual(done, { id: 'SUBMISSIONIDxxxxxxxxxx', expiresIn: 3600 });
+
+  const sub = srv.requests.find((r) => r.name === 'submissions');
+  assert.equal(sub.body.token, b64(hex(p12.token_hex)));
+  assert.equal(sub.body.nonce, b64(hex(p12.nonce_hex)), 'the smallest nonce, as the Go client finds it');
+  assert.equal(sub.body.auth, b64(keys[0].auth));
+  assert.equal(sub.body.length, srv.data().length);
+  const pow = steps.filter(([s]) => s === 'pow');
+  assert.deepEqual(pow[0], ['pow', 0, 2 ** 12], 'the bar starts at 0');
+  assert.deepEqual(pow.at(-1), ['pow', 2 ** 12, 2 ** 12], 'and ends full');
+  assert.ok(pow.some(([, d, t]) => d > 0 && d < t), 'it moves in between (the 12-bit nonce needs several batches)');
+  for (let i = 1; i < pow.length; i++) assert.ok(pow[i][1] >= pow[i - 1][1], 'never goes back');
+  const appends = srv.requests.filter((r) => r.name.endsWith('/data'));
+  assert.ok(appends.length >= 3, 'in chunks');
+  for (const a of appends) assert.ok(a.body.length <= 65536);
+  assert.equal(srv.commits, 1);
+  const opened = await D.openSubmission({ keys: keys[0], ciphertext: new Uint8Array(srv.data()) });
+  assert.equal(opened.text, text);
+  assert.deepEqual(opened.files[0].bytes, file.bytes);
+});
+
+test('upload resumes from the server\'s offset after a failed append (answer lost, or append lost)', async () => {
+  const keys = await vectorKeys();
+  const data = bytes(10 * 1000 + 123);
+  for (const { name, fail } of [
+    // The server stored chunk 2 but the answer never came back: the retry is told where it is.
+    { name: 'answer lost', fail: (req, st) => { st.stored.push(req.body.slice()); st.have += req.body.length; throw new TypeError('NetworkError'); } },
+    // The request died before the server got it.
+    { name: 'append lost', fail: () => { throw new TypeError('NetworkError'); } },
+    // The server got part of it and says so.
+    { name: 'partial append', fail: (req, st) => { st.stored.push(req.body.slice(0, 700)); st.have += 700; return json(409, { error: 'offset', received: st.have }); } },
+  ]) {
+    let n = 0;
+    const srv = submitServer(keys[0], {
+      pows: [powVector(0)],
+      onAppend: (req, st) => (++n === 3 ? fail(req, st) : undefined),
+    });
+    globalThis.fetch = srv.fetch;
+    sleeps = [];
+    const api = await dropApi(keys[0]);
+    srv.have = 0;
+    srv.manageHash = b64(sha(bytes(32, 1)));
+    const progress = [];
+    await api.upload('SUBMISSIONIDxxxxxxxxxx', bytes(32, 1), data, { maxAppend: 2000, onProgress: (d, t) => progress.push([d, t]) });
+    assert.deepEqual(new Uint8Array(srv.data()), data, name);
+    const offsets = srv.requests.filter((r) => r.name.endsWith('/data')).map((r) => r.offset);
+    assert.deepEqual(offsets.slice(0, 3), [0, 2000, 4000], name);
+    if (name === 'answer lost') assert.deepEqual(offsets.slice(3, 6), [4000, 6000, 8000], `${name}: retried, told 6000 by a 409, went on`);
+    if (name === 'append lost') assert.deepEqual(offsets.slice(3, 5), [4000, 6000], name);
+    if (name === 'partial append') assert.equal(offsets[3], 4700, `${name}: went on from received`);
+    assert.ok(offsets.every((o) => o <= data.length));
+    assert.deepEqual(progress.at(-1), [data.length, data.length], name);
+    assert.equal(sleeps.length, name === 'partial append' ? 0 : 1, `${name}: a network failure backs off, a 409 does not need to`);
+  }
+});
+
+test('an upload that keeps failing stops with the network message', async () => {
+  const keys = await vectorKeys();
+  globalThis.fetch = async () => { throw new TypeError('NetworkError'); };
+  const api = await dropApi(keys[0]);
+  await assert.rejects(api.upload('X', bytes(32), bytes(10), { maxAppend: 4 }),
+    (e) => e instanceof ApiError && e.code === 'network' && /Tor Browser is connected/.test(e.message));
+  assert.deepEqual(sleeps, [1000, 2000, 4000, 8000], 'four retries with doubling backoff');
+});
+
+// ---- refusals ----
+
+test('refusals map to clear errors', async () => {
+  const keys = await vectorKeys();
+  const drop = { flags: keys[0].flags, enc: keys[0].enc, auth: keys[0].auth };
+  for (const { name, at, answer, code, status, message } of [
+    { name: 'used reply box / wrong key on pow', at: 'pow', answer: () => gone(), code: 'gone', status: 404, message: /does not answer to this link/ },
+    { name: 'drop full on pow', at: 'pow', answer: () => json(507, { error: 'full', message: 'this drop or the server has no room now' }), code: 'full', status: 507, message: /full right now\. Nothing was stored/ },
+    { name: 'too large on create', at: 'submissions', answer: () => json(413, { error: 'too_large', message: 'length is over max_entry' }), code: 'too_large', status: 413, message: /larger than the drop box accepts/ },
+    { name: 'full on create', at: 'submissions', answer: () => json(507, { error: 'full', message: 'x' }), code: 'full', status: 507, message: /full right now/ },
+    { name: 'busy', at: 'submissions', answer: () => json(503, { error: 'busy', message: 'x' }), code: 'busy', status: 503, message: /busy/ },
+    { name: 'full during upload', at: 'submission/data', answer: () => json(507, { error: 'full', message: 'x' }), code: 'full', status: 507, message: /full right now/ },
+    { name: 'a proxy\'s non-JSON error', at: 'submissions', answer: () => new Response('<html>bad gateway</html>', { status: 502 }), code: 'http_502', status: 502, message: /error 502/ },
+  ]) {
+    const srv = submitServer(keys[0], { pows: [powVector(0)] });
+    const inner = srv.fetch;
+    globalThis.fetch = async (url, init) => {
+      const kind = url.split(`/${b64(route(keys[0].flags, keys[0].auth))}/`)[1].replace(/^submissions\/[^/]+\//, 'submission/');
+      if (kind === at) return answer();
+      return inner(url, init);
+    };
+    await assert.rejects(deliver({ drop, text: 'x', files: [], maxAppend: 1 << 20 }), (e) => {
+      assert.ok(e instanceof ApiError, name);
+      assert.equal(e.code, code, name);
+      assert.equal(e.status, status, name);
+      assert.match(e.message, message, name);
+      return true;
+    });
+    assert.equal(srv.commits, 0, `${name}: nothing committed`);
+  }
+});
+
+test('a spent or expired proof of work is redone once, then reported', async () => {
+  const keys = await vectorKeys();
+  const drop = { flags: keys[0].flags, enc: keys[0].enc, auth: keys[0].auth };
+  const p4 = powVector(4);
+  const p8 = powVector(8);
+  const powRefused = () => json(403, { error: 'pow', message: 'the proof of work is missing, wrong, expired or already used' });
+
+  // Refused once: a new token is fetched and solved, and the submission lands.
+  let refusals = 1;
+  const srv = submitServer(keys[0], { pows: [p4, p8], onSubmit: () => (refusals-- > 0 ? powRefused() : undefined) });
+  globalThis.fetch = srv.fetch;
+  const done = await deliver({ drop, text: 'again', files: [], maxAppend: 1 << 20 });
+  assert.equal(done.id, 'SUBMISSIONIDxxxxxxxxxx');
+  const subs = srv.requests.filter((r) => r.name === 'submissions');
+  assert.deepEqual(subs.map((r) => [r.body.token, r.body.nonce]), [
+    [b64(hex(p4.token_hex)), b64(hex(p4.nonce_hex))],
+    [b64(hex(p8.token_hex)), b64(hex(p8.nonce_hex))],
+  ]);
+  assert.equal(srv.powCalls, 2);
+  assert.equal(srv.commits, 1);
+
+  // Refused twice: the error says so plainly, and nothing was uploaded.
+  const srv2 = submitServer(keys[0], { pows: [p4, p8], onSubmit: () => powRefused() });
+  globalThis.fetch = srv2.fetch;
+  await assert.rejects(deliver({ drop, text: 'again', files: [], maxAppend: 1 << 20 }),
+    (e) => e instanceof ApiError && e.code === 'pow' && e.status === 403 && /anti-spam check expired/i.test(e.message));
+  assert.equal(srv2.powCalls, 2);
+  assert.equal(srv2.requests.filter((r) => r.name.endsWith('/data')).length, 0);
+});
+
+test('a submission over the drop\'s max_entry is refused before anything is created', async () => {
+  const keys = await vectorKeys();
+  const drop = { flags: keys[0].flags, enc: keys[0].enc, auth: keys[0].auth };
+  const srv = submitServer(keys[0], { pows: [powVector(0)], maxEntry: 4096 });
+  globalThis.fetch = srv.fetch;
+  await assert.rejects(deliver({ drop, text: 'x', files: [{ name: 'b', type: 'x/y', bytes: bytes(10000) }], maxAppend: 1 << 20 }),
+    (e) => e instanceof ApiError && e.code === 'too_large' && e.status === 413 && /larger than the drop box accepts/.test(e.message));
+  assert.deepEqual(srv.requests.map((r) => r.name), ['pow'], 'only the pow was asked');
+});
