@@ -365,8 +365,9 @@ func OpenSubmission(r io.Reader, k *DropKeys) (*Submission, error) {
 func dropInboxKey(z, challenge []byte) []byte { return derive(z, challenge, labelDropInbox, KeySize) }
 
 // dropInboxMessage is "sealdrop/v1 drop inbox" ‖ version ‖ route (16) ‖ challenge (32) ‖
-// server key (65) ‖ action (1) ‖ submission id (16, zeros when none) ‖ arg (32, the claim
-// hash for fetch and confirm, zeros otherwise).
+// server key (65) ‖ action (1) ‖ submission id (16: the submission for fetch and confirm, the
+// cursor for a list that starts after one, zeros otherwise) ‖ arg (32, the claim hash for
+// fetch and confirm, zeros otherwise).
 func dropInboxMessage(route [DropRouteSize]byte, challenge, serverKey []byte, action byte, id [16]byte, arg [32]byte) []byte {
 	m := make([]byte, 0, len(labelDropInbox)+1+DropRouteSize+DropNonceSize+DropPublicSize+1+16+32)
 	m = append(m, labelDropInbox...)

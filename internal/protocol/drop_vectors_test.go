@@ -270,6 +270,7 @@ func buildDropVectors(t *testing.T) dropVectors {
 		arg    [32]byte
 	}{
 		{0, DropActionList, [16]byte{}, [32]byte{}},
+		{0, DropActionList, id, [32]byte{}}, // a list after a cursor: the cursor in the id slot
 		{0, DropActionFetch, id, claim},
 		{0, DropActionConfirm, id, claim},
 		{0, DropActionWipe, [16]byte{}, [32]byte{}},

@@ -121,8 +121,16 @@ export async function dropApi(drop) {
 
     commit: (id, manage) => json(`${base}/submissions/${id}/commit`, { ...who(), manage: b64uEncode(manage) }),
 
-    /** list → {submissions: [{id, age_hours, size}], fetched_since_list, fetched_total, lists_total} */
-    list: async () => json(`${base}/list`, await proof(ACTION_LIST)),
+    /**
+     * list → {submissions: [{id, age_hours, size}] (at most 100, oldest first), pending, more,
+     * visits: [{day, fetched}], fetched_since_list, fetched_total, lists_total}. after (a
+     * submission id) asks for the page that follows it; the proof binds it.
+     */
+    async list(after) {
+      const body = await proof(ACTION_LIST, after || null);
+      if (after) body.after = after;
+      return json(`${base}/list`, body);
+    },
 
     /**
      * fetch claims a submission and downloads its ciphertext; a broken download resumes from

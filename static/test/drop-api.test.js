@@ -184,7 +184,8 @@ test('the test verifier computes the vectors\' inbox messages and MACs (so it ca
 test('list and wipe ask for a challenge with {auth, flags}, then send exactly the vectors\' MAC', async () => {
   const keys = await vectorKeys();
   const cases = V.inbox.filter((c) => c.action === D.ACTION_LIST || c.action === D.ACTION_WIPE);
-  assert.ok(cases.length >= 2, 'the vectors hold a list and a wipe');
+  assert.ok(cases.length >= 3, 'the vectors hold a list, a list after a cursor and a wipe');
+  assert.ok(cases.some((c) => c.action === D.ACTION_LIST && !/^0+$/.test(c.id_hex)), 'a list after a cursor');
   for (const c of cases) {
     const k = keys[c.key];
     const vk = V.keys[c.key];
@@ -198,7 +199,9 @@ test('list and wipe ask for a challenge with {auth, flags}, then send exactly th
     };
     const api = await dropApi(k);
     assert.equal(api.route, vk.route);
-    const got = c.action === D.ACTION_LIST ? await api.list() : await api.wipe();
+    // A list vector with a non-zero id is a list after that cursor.
+    const cursor = /^0+$/.test(c.id_hex) ? undefined : b64(hex(c.id_hex));
+    const got = c.action === D.ACTION_LIST ? await api.list(cursor) : await api.wipe();
     if (c.action === D.ACTION_WIPE) assert.deepEqual(got, { wiped: 3 });
     assert.equal(seen.length, 2);
     const [ch, act] = seen;
@@ -207,6 +210,7 @@ test('list and wipe ask for a challenge with {auth, flags}, then send exactly th
     assert.equal(act.url, `/api/v1/drops/${vk.route}/${c.action === D.ACTION_LIST ? 'list' : 'wipe'}`);
     assert.deepEqual(act.body, {
       auth: b64(hex(vk.auth_pub_hex)), flags: vk.flags, challenge: b64(hex(c.challenge_hex)), mac: b64(hex(c.mac_hex)),
+      ...(cursor ? { after: cursor } : {}),
     });
     for (const r of seen) {
       assert.equal(r.init.method, 'POST');
