@@ -143,12 +143,14 @@ export async function dropApi(drop) {
       let have = 0;
       let failures = 0;
       for (;;) {
-        const body = { ...await proof(ACTION_FETCH, id, hash), claim: b64uEncode(hash), offset: have };
         let res;
         try {
+          // The challenge is inside the retry: after a cut it is the first request on a circuit
+          // that may still be down, and the claim (this nonce) is already spent on the server.
+          const body = { ...await proof(ACTION_FETCH, id, hash), claim: b64uEncode(hash), offset: have };
           res = await call(`${base}/submissions/${id}/fetch`, { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
         } catch (e) {
-          if (!(e instanceof ApiError) || ++failures > 4) throw e;
+          if (!(e instanceof ApiError) || e.code !== 'network' || ++failures > 4) throw e;
           await sleep(1000 * 2 ** (failures - 1));
           continue;
         }

@@ -498,3 +498,27 @@ test('a submission over the drop\'s max_entry is refused before anything is crea
     (e) => e instanceof ApiError && e.code === 'too_large' && e.status === 413 && /larger than the drop box accepts/.test(e.message));
   assert.deepEqual(srv.requests.map((r) => r.name), ['pow'], 'only the pow was asked');
 });
+
+test('a resume whose challenge request fails on the network backs off and retries with the same claim', async () => {
+  // After a cut, the next request is the challenge, on a circuit that may still be down. The
+  // submission is already claimed with this download's nonce: giving up here would lose it.
+  const keys = await vectorKeys();
+  sleeps = [];
+  const submission = bytes(HEAD + 2 * CHUNK + 5);
+  let challenges = 0;
+  const srv = fakeDrop(keys[0], {
+    submission,
+    hooks: { challenge: () => { if (++challenges === 2) throw new TypeError('NetworkError when attempting to fetch resource.'); } },
+  });
+  srv.cuts = [HEAD + CHUNK + 3];
+  globalThis.fetch = srv.fetch;
+  const api = await dropApi(keys[0]);
+  const { ciphertext, nonce } = await api.fetch('AAAAAAAAAAAAAAAAAAAAAA');
+  assert.deepEqual(ciphertext, submission);
+  const fetches = srv.requests.filter((r) => r.name.endsWith('/fetch'));
+  assert.deepEqual(fetches.map((r) => r.body.offset), [0, HEAD + CHUNK]);
+  assert.equal(fetches[1].body.claim, fetches[0].body.claim);
+  assert.equal(fetches[0].body.claim, b64(sha(nonce)));
+  assert.equal(sleeps.length, 2, 'one backoff for the cut, one for the failed challenge');
+  assert.equal(srv.macFailures, 0);
+});
