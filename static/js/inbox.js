@@ -18,7 +18,7 @@ import { $, show, hide, setText, progress, showError, clearError, errorMessage, 
 let keys = null;
 let inbox = null;
 let ownFetches = 0; // fetches this page made since its last list: not a thief's
-let last = null; // {fetched, lists}: the totals at this page's previous list
+let last = null; // {fetched}: fetched_total at this page's previous list
 let busy = false;
 let replyTo = null;
 const urls = [];
@@ -36,6 +36,67 @@ function lost() {
   showError('The server does not accept this inbox link: it is wrong or incomplete, or the server no longer knows this drop box. Nothing was read or deleted.');
 }
 
+function visitsText(v) {
+  return `${v.day}: ${v.fetched === 0 ? 'no messages' : v.fetched === 1 ? '1 message' : `${v.fetched} messages`} read`;
+}
+
+// The visit log is the theft signal no one can reset: every day someone listed this inbox,
+// and how many messages were read after. The page cannot tell the journalist's visits from
+// anyone else's, so it shows them all and says what to look for.
+function renderVisits(visits) {
+  const ul = $('visits');
+  ul.replaceChildren();
+  for (const v of visits || []) {
+    const li = document.createElement('li');
+    li.textContent = visitsText(v);
+    ul.appendChild(li);
+  }
+  show('visits-box', Boolean(visits && visits.length));
+}
+
+function addItems(items) {
+  const list = $('list');
+  for (const it of items) {
+    if (list.querySelector(`button[data-id="${CSS.escape(it.id)}"]`)) continue; // a page may repeat
+    const li = document.createElement('li');
+    const desc = document.createElement('span');
+    desc.textContent = `Received ${age(it.age_hours)}, up to ${size(it.size)}`;
+    li.appendChild(desc);
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'primary read';
+    b.textContent = 'Read once';
+    b.dataset.id = it.id;
+    b.addEventListener('click', () => read(it.id));
+    li.appendChild(b);
+    list.appendChild(li);
+  }
+}
+
+function showCounts(l) {
+  const shown = $('list').children.length;
+  setText('pending', l.pending > shown
+    ? `${l.pending} messages are waiting; the oldest ${shown} are shown.`
+    : `${l.pending} message${l.pending === 1 ? ' is' : 's are'} waiting.`);
+  show('pending', l.pending > 0);
+  show('more', Boolean(l.more));
+  show('empty', shown === 0);
+}
+
+// checkReads warns when messages were read that this page did not read. On the first list
+// only fetched_since_list can tell (anyone's list resets it: the visit log is the signal to
+// trust); while the page is open, the process-wide total since its previous list cannot be
+// reset by anyone.
+function checkReads(l) {
+  const theirs = last ? l.fetched_total - last.fetched - ownFetches : l.fetched_since_list;
+  last = { fetched: l.fetched_total };
+  ownFetches = 0;
+  if (theirs > 0) {
+    setText('theft-count', `Warning: ${theirs} message${theirs === 1 ? ' was' : 's were'} read since your last visit.`);
+    show('theft');
+  }
+}
+
 async function refresh() {
   if (busy) return;
   busy = true;
@@ -43,42 +104,34 @@ async function refresh() {
   hide('wiped');
   try {
     const l = await inbox.list();
-    // fetched_since_list is reset by anyone's list, a thief's too; while this page is open,
-    // the process-wide totals tell what happened between two of its own lists.
-    let theirs = l.fetched_since_list - ownFetches;
-    let otherLists = 0;
-    if (last) {
-      theirs = Math.max(theirs, l.fetched_total - last.fetched - ownFetches);
-      otherLists = l.lists_total - last.lists - 1;
-    }
-    last = { fetched: l.fetched_total, lists: l.lists_total };
-    ownFetches = 0;
-    if (theirs > 0) {
-      setText('theft-count', `Warning: ${theirs} message${theirs === 1 ? ' was' : 's were'} read since your last visit.`);
-      show('theft');
-    } else if (otherLists > 0) {
-      setText('theft-count', `Warning: someone else opened this inbox ${otherLists === 1 ? 'once' : `${otherLists} times`} while this page was open.`);
-      show('theft');
-    }
-    setText('counts', `Since the server last started, this inbox was opened ${l.lists_total} time${l.lists_total === 1 ? '' : 's'} and ${l.fetched_total} message${l.fetched_total === 1 ? '' : 's'} read. If that is more than you did, someone else has the inbox link.`);
-    const list = $('list');
-    list.replaceChildren();
-    for (const it of l.submissions) {
-      const li = document.createElement('li');
-      const desc = document.createElement('span');
-      desc.textContent = `Received ${age(it.age_hours)}, up to ${size(it.size)}`;
-      li.appendChild(desc);
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.className = 'primary read';
-      b.textContent = 'Read once';
-      b.dataset.id = it.id;
-      b.addEventListener('click', () => read(it.id));
-      li.appendChild(b);
-      list.appendChild(li);
-    }
-    show('empty', l.submissions.length === 0);
+    checkReads(l);
+    renderVisits(l.visits);
+    $('list').replaceChildren();
+    addItems(l.submissions);
+    showCounts(l);
     show('inbox');
+  } catch (e) {
+    if (e && e.code === 'gone') { lost(); return; }
+    showError(errorMessage(e));
+  } finally {
+    busy = false;
+  }
+}
+
+// more lists the page after the last message shown (from the oldest again when none is
+// shown, or when the server no longer has that one; ids already shown are skipped).
+async function more() {
+  if (busy) return;
+  busy = true;
+  clearError();
+  try {
+    const buttons = $('list').querySelectorAll('button.read');
+    const after = buttons.length ? buttons[buttons.length - 1].dataset.id : undefined;
+    const l = await inbox.list(after);
+    checkReads(l);
+    renderVisits(l.visits);
+    addItems(l.submissions);
+    showCounts(l);
   } catch (e) {
     if (e && e.code === 'gone') { lost(); return; }
     showError(errorMessage(e));
@@ -252,6 +305,7 @@ function start() {
   window.addEventListener('hashchange', () => location.reload());
   show('app');
   $('refresh').addEventListener('click', refresh);
+  $('more').addEventListener('click', more);
   $('wipe').addEventListener('click', () => { show('wipe-confirm'); $('wipe-no').focus(); });
   $('wipe-no').addEventListener('click', () => hide('wipe-confirm'));
   $('wipe-yes').addEventListener('click', wipeAll);
