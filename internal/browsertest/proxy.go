@@ -31,7 +31,9 @@ type ProxyRecord struct {
 	// the fake onion, and CONNECT to port 443 (refused so that the browser falls back to http,
 	// as it must for an http .onion).
 	Refused bool
-	Time    time.Time
+	// Cut is set for the request whose answer the proxy broke off (CutNext).
+	Cut  bool
+	Time time.Time
 }
 
 // FakeOnionProxy is an HTTP proxy on 127.0.0.1 that serves one fake .onion host from an
@@ -46,6 +48,13 @@ type FakeOnionProxy struct {
 
 	mu      sync.Mutex
 	records []ProxyRecord
+	cut     *cutRule
+}
+
+// cutRule breaks the answer to the next matching request after a number of bytes.
+type cutRule struct {
+	match func(*http.Request) bool
+	after int64
 }
 
 const base32Lower = "abcdefghijklmnopqrstuvwxyz234567"
@@ -231,7 +240,33 @@ func (p *FakeOnionProxy) serveTunnel(w http.ResponseWriter, r *http.Request) {
 	p.serveRecorded(w, r, rec)
 }
 
+// CutNext makes the proxy break the connection of the next request that match accepts once
+// `after` bytes of its answer have gone out (counted on the wire, status line and headers
+// included, when the app hijacks the connection as it does for ciphertext; body bytes
+// otherwise), as a broken Tor circuit does: the client gets a truncated body. It applies once.
+func (p *FakeOnionProxy) CutNext(match func(*http.Request) bool, after int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = &cutRule{match: match, after: after}
+}
+
+// takeCut returns the cut rule when r matches it, and disarms it.
+func (p *FakeOnionProxy) takeCut(r *http.Request) *cutRule {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := p.cut
+	if c == nil || !c.match(r) {
+		return nil
+	}
+	p.cut = nil
+	return c
+}
+
 func (p *FakeOnionProxy) serveRecorded(w http.ResponseWriter, r *http.Request, rec ProxyRecord) {
+	if c := p.takeCut(r); c != nil {
+		rec.Cut = true
+		w = &cutWriter{ResponseWriter: w, left: c.after}
+	}
 	i := p.add(rec)
 	h := *p.handler.Load()
 	if r.Body == nil || r.Body == http.NoBody {
@@ -320,4 +355,67 @@ func (l *connListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0
 func refuse(w http.ResponseWriter) {
 	w.Header().Set("Connection", "close")
 	http.Error(w, "refused by the test proxy", http.StatusForbidden)
+}
+
+// cutWriter lets `left` bytes of an answer through and then drops the connection. The app
+// streams ciphertext on a hijacked connection (internal/web/hijack.go), so the cut is done on
+// the connection it hijacks; a plain answer is cut through the ResponseWriter.
+type cutWriter struct {
+	http.ResponseWriter
+	left int64
+}
+
+func (c *cutWriter) Write(b []byte) (int, error) {
+	if int64(len(b)) <= c.left {
+		c.left -= int64(len(b))
+		return c.ResponseWriter.Write(b)
+	}
+	_, _ = c.ResponseWriter.Write(b[:c.left])
+	c.left = 0
+	if f, ok := c.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+	panic(http.ErrAbortHandler) // net/http closes the connection without logging
+}
+
+func (c *cutWriter) Flush() {
+	if f, ok := c.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (c *cutWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(c.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	cc := &cutConn{Conn: conn, left: c.left}
+	return cc, bufio.NewReadWriter(brw.Reader, bufio.NewWriter(cc)), nil
+}
+
+// cutConn is a hijacked connection that closes itself after `left` written bytes. It has no
+// NetConn method on purpose: the app would unwrap it and write past the cut.
+type cutConn struct {
+	net.Conn
+	mu   sync.Mutex
+	left int64
+}
+
+var errCut = errors.New("browsertest: connection cut by the test proxy")
+
+func (c *cutConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.left <= 0 {
+		return 0, errCut
+	}
+	if int64(len(b)) <= c.left {
+		n, err := c.Conn.Write(b)
+		c.left -= int64(n)
+		return n, err
+	}
+	n, _ := c.Conn.Write(b[:c.left])
+	c.left = 0
+	_ = c.Conn.Close()
+	return n, errCut
 }
