@@ -254,8 +254,9 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Config() Config { return s.cfg }
 
 // VaultQuotas are the vault quotas a server with this budget should give KindSubmission: half
-// the budget for all drops, a sixteenth for one drop.
-func VaultQuotas(budget int64) (kind, perDrop int64) { return budget / 2, budget / 16 }
+// the budget for all drops, an eighth for one drop (so that one drop of the default 256 MiB
+// budget holds three 10 MiB submissions; four drops can still fill the kind quota).
+func VaultQuotas(budget int64) (kind, perDrop int64) { return budget / 2, budget / 8 }
 
 // CheckRoute parses a route id and checks that auth (an uncompressed P-256 point) and flags
 // hash to it. Anything else is ErrGone.
