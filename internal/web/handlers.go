@@ -563,9 +563,7 @@ func (s *server) sendCiphertext(w http.ResponseWriter, r *http.Request, rd *vaul
 			_ = h.conn.SetWriteDeadline(deadline)
 			setCiphertextHeaders(w.Header())
 			w.WriteHeader(http.StatusOK)
-			if _, err := h.sendHead(nil); err == nil {
-				_, _ = rd.WriteTo(h.conn, offset)
-			}
+			_, _ = rd.WriteTo(cipherWriter{h}, offset) // finish sends the header if nothing was left to send
 			// Release the blocks before the reader can see the end of the answer and confirm.
 			rd.Close()
 		})

@@ -162,6 +162,34 @@ func (h *hijacked) Write(p []byte) (int, error) {
 	return h.conn.Write(p)
 }
 
+// cipherWriter sends ciphertext straight from the caller's memory (the vault's locked blocks)
+// to the socket. The header held back goes out in the same writev, so that a small answer
+// leaves in one write, as net/http's would; nothing is copied.
+type cipherWriter struct{ h *hijacked }
+
+func (c cipherWriter) Write(p []byte) (int, error) {
+	h := c.h
+	if h.writeErr != nil {
+		return 0, h.writeErr
+	}
+	if h.head == nil {
+		return h.conn.Write(p)
+	}
+	bp := h.head
+	h.head = nil
+	hl := int64(len(*bp))
+	bufs := net.Buffers{*bp, p}
+	n, err := bufs.WriteTo(h.conn)
+	clear((*bp)[:cap(*bp)])
+	*bp = (*bp)[:0]
+	headPool.Put(bp)
+	if err != nil {
+		h.writeErr = err
+		return int(max(n-hl, 0)), err
+	}
+	return len(p), nil
+}
+
 // Read reads the declared body: first what net/http already buffered, then straight from the
 // socket into p, never more than declared.
 func (h *hijacked) Read(p []byte) (int, error) {
