@@ -8,6 +8,37 @@
 // refused and recorded), and that pages raise no JavaScript error or CSP violation (console and
 // error capture through log.entryAdded).
 //
+// What the tests cover, grouped by file. A scenario gets a fresh vault and app behind the shared
+// proxy, runs at Standard and Safer unless its name says one level, and ends by checking the
+// requests it caused (assertClean): nothing off the onion, no key or PIN in any encoding, no
+// console error or CSP violation.
+//   - the harness itself (harness_test.go, smoke_test.go): the security-level preferences, that
+//     the key check finds every encoding a page could put on the wire, the proxy's recording and
+//     refusals, Close killing the whole process group, WebCrypto present at Standard and Safer
+//     with WebAssembly gone at Safer and only the noscript content at Safest, and that a blocked
+//     inline script does reach the console capture (so "no CSP violation" can fail);
+//   - notes (notes_test.go): text and files with a GPS-tagged JPEG opened once, byte-identical,
+//     picture intact and tags gone, then gone on reload; wrong PINs counting down; the destruct
+//     PIN looking like a wrong one and destroying the note (with a plain wrong PIN as control);
+//     the manage link (waiting, opened, revoke); Safest showing noscript panels and consuming
+//     nothing; a 25 MiB file at Safer with moving progress bars;
+//   - chat (chat_test.go): two people with the same safety code, text and a file both ways and
+//     End, the server keeping nothing; a PIN and a third person seeing the gone view; Safest's
+//     noscript panel burning nothing; the POST send/poll fallback when no WebSocket opens;
+//   - drop boxes (drop_test.go, drop_resume_test.go): create, submit text and a GPS JPEG with a
+//     reply request, read once with the tags gone, reply and read the reply once, the theft
+//     warning, second reads empty; Safest's noscript panels sending only GETs; the submit page's
+//     refusals (a link whose keys are not its route's, a full drop); the proof-of-work bar and a
+//     fetch cut midway that resumes from a whole chunk (FakeOnionProxy can cut the next answer);
+//   - Chromium (chromium_test.go, only with SEALDROP_CHROMIUM=1): a quick second engine, not a
+//     Tor-like one, running the core note and PIN flows and the console-capture control, with
+//     the secure-context flag it needs for .onion and its process cleanup checked;
+//   - last (zz_quiet_test.go): every request the shared browsers made during the whole run
+//     stayed on the onion origin, so a call-home feature firing between tests is still caught.
+//
+// Some scenarios save screenshots (into $SEALDROP_SCREENSHOTS, or a kept temporary directory);
+// those in screenshots/ are the README's.
+//
 // What it does not prove: Tor Browser itself is not installed here. NoScript, letterboxing,
 // Tor's circuit isolation and the tor-browser patches to Firefox are absent; Safest is emulated
 // with javascript.enabled=false. A page that passes here can still fail in Tor Browser for

@@ -1,15 +1,35 @@
 // Package e2e holds sealdrop's end-to-end tests through a real onion service: the sealdrop
 // binary (built with the prooftest tag, which adds only a flag for the private network's torrc
 // lines and a same-size static route for timing) publishes on a private Tor network
-// (internal/testnet), and the Go client (internal/client) creates and opens notes through the
-// network's SOCKS port, as a reader in Tor Browser would.
+// (internal/testnet), and Go clients (internal/client, internal/chatclient)
+// use notes, chats and drop boxes through a client tor's SOCKS port, as people in Tor Browser
+// would.
 //
-// What it proves: managed mode (sealdrop starts its own tor, the production code path with
-// only the directory authorities changed) publishes a reachable address; the address is stable
-// across restarts with the same key file while notes do not survive a restart; attach mode
-// works against a tor configured with torrc.example's control settings, and torrc.example's
-// Route A (a torrc-defined service forwarding to serve --listen) works too; the tors run with
-// single-hop and non-anonymous modes off, no SOCKS port, and the proof-of-work line accepted.
+// What it proves, by test (each through the onion with Go clients, timings logged as MEASURE
+// lines and never asserted):
+//   - TestManagedOnion: managed mode (sealdrop starts its own tor, the production code path
+//     with only the directory authorities changed) publishes a reachable address, the printed
+//     one of a 0600 key file created on first start; notes with a file open once,
+//     byte-identical, then are gone; the admin socket reports the address and what is stored;
+//     two restarts with the same key file keep the address while notes do not survive; the
+//     sockets are removed at exit; neither sealdrop nor its tor listens on TCP except tor's
+//     loopback control port. It measures start-to-reachable and an open against a
+//     same-size static fetch over the same circuit (1 KiB and 1 MiB).
+//   - TestAttachAndSystemTor: a tor running torrc.example as shipped; Route A (a torrc-defined
+//     service forwarding to serve --listen) and Route B (serve --tor-control attaching through
+//     the control socket with cookie authentication, publishing its own key) each create and
+//     open a note once, with Route A's proof-of-work defence in force.
+//   - TestChatOverOnion: two chat clients, first over the WebSocket and then over the POST
+//     fallback: the same safety code, a third person refused, text and a 200 KiB file both
+//     ways, End seen by both, and afterwards the link and both sessions gone; it measures relay
+//     latency of a 1 KiB record.
+//   - TestDropOverOnion: a drop made locally; a source submits text and a file asking for a
+//     reply; the journalist lists (`sealdrop inbox list` agrees), fetches once byte-identical
+//     and replies once; the source reads the reply once. After a restart with the same key file
+//     the pending submission is gone (RAM only) and the old drop link takes a new submission.
+//     It measures submit, list and fetch latency (and the proof of work's local solve time).
+//   - Every tor that publishes sealdrop (managed and attached) is asked through its control
+//     port: single-hop and non-anonymous modes off, SafeLogging on, no SOCKS port or listener.
 //
 // What it does not: the private network has only five relays and a 4-minute onion-service
 // time period, so timings say how sealdrop compares with a static file over the same circuit,
