@@ -10,7 +10,7 @@
 //
 // What the tests cover, grouped by file. A scenario gets a fresh vault and app behind the shared
 // proxy, runs at Standard and Safer unless its name says one level, and ends by checking the
-// requests it caused (assertClean): nothing off the onion, no key or PIN in any encoding, no
+// requests it caused (assertClean): nothing off the onion, no key in any encoding, no PIN, no
 // console error or CSP violation.
 //   - the harness itself (harness_test.go, smoke_test.go): the security-level preferences, that
 //     the key check finds every encoding a page could put on the wire, the proxy's recording and
