@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math/bits"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -30,6 +31,7 @@ type server struct {
 	ttls         map[int64]bool
 	lim          Limits
 	ttlMessage   string
+	appends      runningAppends
 }
 
 // New validates cfg and returns the handler for the whole site: API v1, pages and static
@@ -285,14 +287,15 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) {
 func (s *server) appendData(w http.ResponseWriter, r *http.Request) {
 	h, ok := hijack(w, r, r.ContentLength)
 	if !ok {
-		s.appendFrom(w, r, r.Body)
+		s.appendFrom(w, r, r.Body, nil)
 		return
 	}
-	s.serveHijacked(h, true, func(w http.ResponseWriter) { s.appendFrom(w, r, h) })
+	s.serveHijacked(h, true, func(w http.ResponseWriter) { s.appendFrom(w, r, h, h.conn) })
 }
 
-// appendFrom answers an append whose body is read from body.
-func (s *server) appendFrom(w http.ResponseWriter, r *http.Request, body io.Reader) {
+// appendFrom answers an append whose body is read from body; conn is the hijacked connection
+// it arrives on (nil when there is none).
+func (s *server) appendFrom(w http.ResponseWriter, r *http.Request, body io.Reader, conn net.Conn) {
 	if !hasMediaType(r, "application/octet-stream") {
 		s.writeError(w, http.StatusUnsupportedMediaType, "content_type", "send Content-Type: application/octet-stream")
 		return
@@ -327,7 +330,7 @@ func (s *server) appendFrom(w http.ResponseWriter, r *http.Request, body io.Read
 		s.writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the body is over max_append")
 		return
 	}
-	received, err := s.v.Append(id, manage[:], offset, r.ContentLength, body)
+	received, err := s.appendSuperseding(id, manage[:], offset, r.ContentLength, body, conn)
 	switch {
 	case err == nil:
 		s.marshal(w, http.StatusOK, struct {

@@ -261,6 +261,83 @@ func TestAbandonedAppendKeepsReceived(t *testing.T) {
 	require.Equal(t, strconv.Itoa(5000), fmt.Sprint(r.json(t)["received"]))
 }
 
+// A circuit that dies mid-append can leave the server's end of the stream open, waiting for a
+// body that will never come. The client's retry must not be refused as busy until the read
+// timeout (two minutes): it cuts the stalled append off, learns how much the server kept, and
+// the upload completes with every byte right.
+func TestRetryCutsStalledAppend(t *testing.T) {
+	e := newEnv(t)
+	n := newNoteSecrets(5000, false)
+	r := e.postJSON("/api/v1/notes", n.createReq(5000, nil))
+	require.Equal(t, http.StatusCreated, r.status)
+	n.id = r.json(t)["id"].(string)
+
+	stalled, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+	require.NoError(t, err)
+	defer stalled.Close()
+	req := rawAppend(n.id, n.manage, 0, n.body, "")
+	_, err = io.WriteString(stalled, req[:len(req)-3000]) // 2,000 bytes of body, then silence
+	require.NoError(t, err)
+	time.Sleep(200 * time.Millisecond)
+
+	// The retry starts where its client last heard from the server: offset 0.
+	start := time.Now()
+	r = e.appendData(n, 0, n.body)
+	took := time.Since(start)
+	require.Equal(t, http.StatusConflict, r.status, "%s", r.body)
+	got := r.json(t)
+	require.Equal(t, "offset", got["error"], "not refused as busy")
+	received := int64(got["received"].(float64))
+	require.True(t, received >= 0 && received <= 2000, "received %d", received)
+	require.Less(t, took, 30*time.Second, "answered long before the two-minute read timeout")
+
+	// The stalled connection was closed by the server (with its error answer).
+	require.NoError(t, stalled.SetReadDeadline(time.Now().Add(30*time.Second)))
+	answer, err := io.ReadAll(stalled)
+	require.NoError(t, err, "the server closed it; no timeout on our side")
+	require.True(t, strings.HasPrefix(string(answer), "HTTP/1.1 400 "), "%q", answer)
+
+	r = e.appendData(n, received, n.body[received:])
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.EqualValues(t, 5000, r.json(t)["received"])
+	r = e.postJSON("/api/v1/notes/"+n.id+"/commit", map[string]any{"manage": b64(n.manage[:])})
+	require.Equal(t, http.StatusOK, r.status)
+	c := rand32()
+	r = e.open(n, c, 0, nil)
+	require.Equal(t, http.StatusOK, r.status)
+	require.Equal(t, n.body, r.body, "the bytes of both appends, in order")
+}
+
+// Only the holder of the manage secret can cut an append: a wrong secret is gone, and the
+// running append is untouched.
+func TestWrongManageCannotCutAppend(t *testing.T) {
+	e := newEnv(t)
+	n := newNoteSecrets(5000, false)
+	r := e.postJSON("/api/v1/notes", n.createReq(5000, nil))
+	require.Equal(t, http.StatusCreated, r.status)
+	n.id = r.json(t)["id"].(string)
+	slow, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+	require.NoError(t, err)
+	defer slow.Close()
+	req := rawAppend(n.id, n.manage, 0, n.body, "")
+	head := len(req) - len(n.body)
+	_, err = io.WriteString(slow, req[:head+2000])
+	require.NoError(t, err)
+	time.Sleep(200 * time.Millisecond)
+
+	other := *n
+	other.manage = rand32()
+	requireGone(t, e.appendData(&other, 0, n.body))
+
+	// The first append goes on and completes.
+	_, err = io.WriteString(slow, req[head+2000:])
+	require.NoError(t, err)
+	require.NoError(t, slow.SetReadDeadline(time.Now().Add(30*time.Second)))
+	answer, err := io.ReadAll(slow)
+	require.NoError(t, err)
+	require.Contains(t, string(answer), `{"received":5000}`)
+}
+
 // TestNoDateAnywhere (T1, T3): the answers net/http writes itself before any handler (417 for
 // an unknown Expect, "OPTIONS *") carry no Date header when served through web.Listener; the
 // control shows net/http does add one without it.
