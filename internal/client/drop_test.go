@@ -75,7 +75,7 @@ func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
 // newDropSite is a whole server (vault, drop server, web handler) on loopback. A restart is a
 // second site: the same links, moved to its origin.
-func newDropSite(t *testing.T, maxAppend int64) *dropSite {
+func newDropSite(t testing.TB, maxAppend int64) *dropSite {
 	t.Helper()
 	v, err := vault.New(vault.Config{Budget: 8 << 20, MaxTTL: 14 * 24 * time.Hour, SweepEvery: -1})
 	require.NoError(t, err)
