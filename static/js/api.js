@@ -126,8 +126,9 @@ export function makeApi(opts = {}) {
     },
 
     /**
-     * upload appends the ciphertext in pieces of maxAppend bytes. A network failure is retried
-     * with backoff; a 409 says where the server really is, and the upload goes on from there.
+     * upload appends the ciphertext in pieces of maxAppend bytes. A network failure, or a 409
+     * "busy" (an earlier try still running), is retried with backoff; a 409 with an offset says
+     * where the server really is, and the upload goes on from there.
      */
     async upload(id, manage, data, { maxAppend, onProgress, signal } = {}) {
       const step = Math.max(1, maxAppend || 1 << 20);
@@ -159,6 +160,12 @@ export function makeApi(opts = {}) {
           if (err.status === 409 && typeof err.received === 'number' && err.received <= data.length) {
             if (++failures > retries) throw err;
             offset = err.received;
+          } else if (err.status === 409 && err.code === 'busy') {
+            // An earlier try of ours is still running on the server (its circuit died under
+            // it); the server cuts it off, so wait and ask again.
+            if (++failures > retries) throw err;
+            await sleep(backoffMs * 2 ** (failures - 1));
+            continue;
           } else {
             throw err;
           }

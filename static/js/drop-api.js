@@ -112,6 +112,13 @@ export async function dropApi(drop) {
           failures = 0;
         } else {
           const err = await errorFrom(res);
+          if (err.status === 409 && err.code === 'busy') {
+            // An earlier try of ours is still running on the server (its circuit died under
+            // it); the server cuts it off, so wait and ask again.
+            if (++failures > 4) throw err;
+            await sleep(1000 * 2 ** (failures - 1));
+            continue;
+          }
           if (err.status !== 409 || typeof err.received !== 'number' || ++failures > 4) throw err;
           offset = err.received;
         }

@@ -67,6 +67,32 @@ test('upload resumes after network errors and follows 409 offsets', async () => 
   assert.deepEqual(progress.at(-1), [10000, 10000]);
 });
 
+test('upload waits out a 409 busy (its own earlier try still running) and resumes', async () => {
+  const data = bytes(5000);
+  let have = 0;
+  let calls = 0;
+  const sleeps = [];
+  const fetch = async (url, init) => {
+    calls++;
+    const off = Number(init.headers['Sealdrop-Offset']);
+    if (calls === 1) { have = 1200; throw new TypeError('NetworkError'); } // part arrived, the circuit died
+    if (calls <= 3) return json(409, { error: 'busy', message: 'another append to this note is still running; retry shortly' });
+    if (off !== have) return json(409, { error: 'offset', received: have });
+    have += init.body.length;
+    return json(200, { received: have });
+  };
+  const api = makeApi({ fetch, sleep: async (ms) => { sleeps.push(ms); } });
+  await api.upload('ID', 'bWFuYWdl', data, { maxAppend: 5000 });
+  assert.equal(have, 5000);
+  assert.equal(calls, 5, 'network error, busy, busy, 409 offset, the rest');
+  assert.deepEqual(sleeps, [1000, 2000, 4000], 'backoff after the network error and each busy');
+});
+
+test('upload stops on a busy that never clears', async () => {
+  const api = makeApi({ fetch: async () => json(409, { error: 'busy', message: 'still running' }), sleep: async () => {}, retries: 3 });
+  await assert.rejects(api.upload('ID', 'm', bytes(10), { maxAppend: 5 }), (e) => e instanceof ApiError && e.code === 'busy');
+});
+
 test('upload gives up after repeated failures with a plain message', async () => {
   const api = makeApi({ fetch: async () => { throw new TypeError('down'); }, sleep: async () => {}, retries: 2 });
   await assert.rejects(api.upload('ID', 'm', bytes(10), { maxAppend: 5 }), (e) => e instanceof ApiError && e.code === 'network' && /connection/.test(e.message));

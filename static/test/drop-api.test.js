@@ -393,6 +393,8 @@ test('upload resumes from the server\'s offset after a failed append (answer los
     { name: 'append lost', fail: () => { throw new TypeError('NetworkError'); } },
     // The server got part of it and says so.
     { name: 'partial append', fail: (req, st) => { st.stored.push(req.body.slice(0, 700)); st.have += 700; return json(409, { error: 'offset', received: st.have }); } },
+    // An earlier try is still running on the server (its circuit died): busy, wait, ask again.
+    { name: 'busy', fail: (req, st) => { st.stored.push(req.body.slice(0, 700)); st.have += 700; return json(409, { error: 'busy', message: 'an append to this submission is still running; retry shortly' }); } },
   ]) {
     let n = 0;
     const srv = submitServer(keys[0], {
@@ -412,9 +414,10 @@ test('upload resumes from the server\'s offset after a failed append (answer los
     if (name === 'answer lost') assert.deepEqual(offsets.slice(3, 6), [4000, 6000, 8000], `${name}: retried, told 6000 by a 409, went on`);
     if (name === 'append lost') assert.deepEqual(offsets.slice(3, 5), [4000, 6000], name);
     if (name === 'partial append') assert.equal(offsets[3], 4700, `${name}: went on from received`);
+    if (name === 'busy') assert.deepEqual(offsets.slice(3, 5), [4000, 4700], `${name}: waited, asked again, told 4700 by a 409`);
     assert.ok(offsets.every((o) => o <= data.length));
     assert.deepEqual(progress.at(-1), [data.length, data.length], name);
-    assert.equal(sleeps.length, name === 'partial append' ? 0 : 1, `${name}: a network failure backs off, a 409 does not need to`);
+    assert.equal(sleeps.length, name === 'partial append' ? 0 : 1, `${name}: a network failure or busy backs off, a 409 with an offset does not need to`);
   }
 });
 
