@@ -195,6 +195,11 @@ func portTarget(t string) (string, error) {
 	if !ap.Addr().IsLoopback() || ap.Port() == 0 {
 		return "", fmt.Errorf("%q: a TCP target must be a loopback address with a port", t)
 	}
+	// ParseAddrPort takes any bytes as an IPv6 zone, and the target goes into an ADD_ONION
+	// line: a zone could end that command and start another.
+	if ap.Addr().Zone() != "" {
+		return "", fmt.Errorf("%q: a TCP target may not carry an IPv6 zone", t)
+	}
 	return ap.String(), nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"syscall"
 )
 
 // seedSize is the size of the key file: an RFC 8032 ed25519 seed. Storing the
@@ -65,7 +66,9 @@ func AddressFromKey(path string) (string, error) {
 // bytes with no group or other permission bits. The checks use the opened
 // file, so a swapped path cannot slip past them.
 func readKey(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: opening a FIFO put at the key's path would otherwise wait forever for a
+	// writer; it is then refused below as not a regular file.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("onion: open key file: %w", err)
 	}

@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"crypto/ed25519"
 	"github.com/cretz/bine/torutil"
@@ -130,5 +132,24 @@ func TestAddressDerivation(t *testing.T) {
 	const zeroID = "hnvcppgow2sc2yvdvdicu3ynonsteflxdxrehjr2ybekdc2z3iu63yid"
 	if got := serviceID(make([]byte, 32)); got != zeroID {
 		t.Fatalf("serviceID(zero seed) = %s, want %s", got, zeroID)
+	}
+}
+
+// A FIFO at the key's path is refused at once; a plain open would wait for a writer forever
+// and hang the start.
+func TestReadKeyFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "onion.key")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := readKey(path); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "not a regular file") {
+			t.Fatalf("readKey(FIFO) = %v, want ErrBadKey: not a regular file", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("readKey blocked on a FIFO")
 	}
 }
