@@ -66,7 +66,7 @@ func (v *Vault) Open(id ID, req OpenRequest) (*Reading, error) {
 		}
 		err = &PINError{Left: left}
 	case t.ext != nil:
-		t.phase = phaseClaimed
+		v.setPhase(t, phaseClaimed)
 		t.claim = req.Claim
 		t.claimed = now
 		r = v.reading(t)

@@ -8,16 +8,37 @@ type ownerKey struct {
 	owner string
 }
 
+// owned is an entry in its owner's index, with a copy of what listing needs, so that listing
+// an owner's entries reads the index alone and never touches the entries themselves (one
+// cache miss each): a drop's inbox lists in about the same time with ten entries or a thousand.
+type owned struct {
+	e       *entry
+	created int64 // e.created, Unix nanoseconds (to the minute)
+	expires int64 // e.expires, Unix nanoseconds
+	waiting bool  // e.phase == phaseWaiting
+}
+
 // index adds e to its owner's index ("" is an owner too: List(kind, "") lists the entries
 // without one). Called with v.mu held, when e starts holding content.
 func (v *Vault) index(e *entry) {
 	k := ownerKey{e.kind, e.owner}
 	m := v.owned[k]
 	if m == nil {
-		m = make(map[ID]*entry)
+		m = make(map[ID]owned)
 		v.owned[k] = m
 	}
-	m[e.id] = e
+	m[e.id] = owned{e: e, created: e.created.UnixNano(), expires: e.expires.UnixNano(), waiting: e.phase == phaseWaiting}
+}
+
+// setPhase moves e to phase p and keeps its index entry in step. Called with v.mu held.
+func (v *Vault) setPhase(e *entry, p phase) {
+	e.phase = p
+	if m := v.owned[ownerKey{e.kind, e.owner}]; m != nil {
+		if o, ok := m[e.id]; ok && o.e == e {
+			o.waiting = p == phaseWaiting
+			m[e.id] = o
+		}
+	}
 }
 
 // unindex removes e from its owner's index once its content is gone. Called with v.mu held.
@@ -70,7 +91,8 @@ func (v *Vault) WipeOwner(kind Kind, owner string) int {
 	m := v.owned[ownerKey{kind, owner}]
 	jobs := make([]job, 0, len(m))
 	n := 0
-	for id, e := range m {
+	for id, o := range m {
+		e := o.e
 		if v.live[id] != e {
 			continue
 		}

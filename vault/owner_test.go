@@ -112,3 +112,96 @@ func BenchmarkListOwner(b *testing.B) {
 		})
 	}
 }
+
+// ListPage is a window of List: for every cursor (none, each listed entry, one that is no
+// longer listed, one that never existed) and page size, it returns exactly the entries of List
+// that follow the cursor, at most n of them, and List's length as the total. Arrival is kept to
+// the minute, so many entries tie on it and the id decides.
+func TestListPageIsAWindowOfList(t *testing.T) {
+	v, clk := smallVault(t, vault.Config{Budget: 4 << 20, BlockSize: 256})
+	s := newSecrets(t, false, false)
+	var opened vault.ID
+	for i := range 250 {
+		id := putOwned(t, v, "me", s, []byte("x"))
+		if i == 7 {
+			opened = id
+		}
+		if i%40 == 0 {
+			clk.Add(time.Minute)
+		}
+	}
+	putOwned(t, v, "other", s, []byte("y"))
+	_, ch := claim(t)
+	r, err := v.Open(opened, vault.OpenRequest{Gate: s.gate, Claim: ch})
+	require.NoError(t, err)
+	r.Close()
+
+	all := v.List(vault.KindSubmission, "me")
+	require.Len(t, all, 249, "the opened one is not listed")
+	cursors := []vault.ID{{}, opened, {1, 2, 3}}
+	for _, in := range all {
+		cursors = append(cursors, in.ID)
+	}
+	for _, n := range []int{0, 1, 3, 100, 1000} {
+		for _, after := range cursors {
+			page, total := v.ListPage(vault.KindSubmission, "me", after, n)
+			require.Equal(t, len(all), total)
+			start := 0
+			for i, in := range all {
+				if in.ID == after {
+					start = i + 1
+				}
+			}
+			want := all[start:min(len(all), start+max(n, 0))]
+			if len(want) == 0 {
+				require.Empty(t, page, "n=%d after=%x", n, after)
+				continue
+			}
+			require.Equal(t, want, page, "n=%d after=%x", n, after)
+		}
+	}
+	// Paging through with the last id as the cursor visits every entry once, in order.
+	var walked []vault.Info
+	var after vault.ID
+	for {
+		page, _ := v.ListPage(vault.KindSubmission, "me", after, 100)
+		if len(page) == 0 {
+			break
+		}
+		walked = append(walked, page...)
+		after = page[len(page)-1].ID
+	}
+	require.Equal(t, all, walked)
+	// Past expiry nothing is listed.
+	clk.Add(2 * time.Hour)
+	page, total := v.ListPage(vault.KindSubmission, "me", vault.ID{}, 10)
+	require.Empty(t, page)
+	require.Zero(t, total)
+}
+
+// BenchmarkListPage: the first page of 100 with 10 and with 1,000 entries listed.
+func BenchmarkListPage(b *testing.B) {
+	for _, mine := range []int{10, 1000} {
+		b.Run(fmt.Sprintf("entries=%d", mine), func(b *testing.B) {
+			v, _ := smallVault(b, vault.Config{Budget: 64 << 20, BlockSize: 256})
+			s := newSecrets(b, false, false)
+			for range mine {
+				putOwned(b, v, "me", s, []byte("x"))
+			}
+			b.Run("List", func(b *testing.B) {
+				for b.Loop() {
+					if len(v.List(vault.KindSubmission, "me")) != mine {
+						b.Fatal("wrong count")
+					}
+				}
+			})
+			b.Run("ListPage", func(b *testing.B) {
+				for b.Loop() {
+					if p, total := v.ListPage(vault.KindSubmission, "me", vault.ID{}, 100); total != mine || len(p) != min(mine, 100) {
+						b.Fatal("wrong count")
+					}
+				}
+			})
+		})
+	}
+}

@@ -3,6 +3,7 @@ package vault
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"sync"
@@ -39,7 +40,7 @@ type Vault struct {
 	kindUse   [KindSubmission + 1]int64 // indexed by Kind: cheaper than a map on every create and wipe
 	kindCount [KindSubmission + 1]int
 	ownerUse  map[Kind]map[string]int64
-	owned     map[ownerKey]map[ID]*entry // entries holding content, per kind and owner (owner.go)
+	owned     map[ownerKey]map[ID]owned // entries holding content, per kind and owner (owner.go)
 	closed    bool
 	unmapped  bool
 	busy      int // references to arena memory used outside mu: Readings, Appends, zeroing jobs
@@ -84,7 +85,7 @@ func New(cfg Config) (*Vault, error) {
 		live:     make(map[ID]*entry),
 		tombs:    make(map[ID]tomb),
 		ownerUse: make(map[Kind]map[string]int64),
-		owned:    make(map[ownerKey]map[ID]*entry),
+		owned:    make(map[ownerKey]map[ID]owned),
 		stop:     make(chan struct{}),
 		swept:    make(chan struct{}),
 	}
@@ -213,7 +214,7 @@ func (v *Vault) Stats() Stats {
 
 // List describes the committed, unopened entries of one kind and owner, oldest first.
 func (v *Vault) List(kind Kind, owner string) []Info {
-	now := v.now()
+	now := v.now().UnixNano()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.closed {
@@ -221,19 +222,140 @@ func (v *Vault) List(kind Kind, owner string) []Info {
 	}
 	var out []Info
 	// The per-owner index keeps this proportional to the owner's entries, not the vault's.
-	for id, e := range v.owned[ownerKey{kind, owner}] {
-		if e.phase != phaseWaiting || e.ext == nil || !now.Before(e.expires) {
+	for id, o := range v.owned[ownerKey{kind, owner}] {
+		if o.listed(now) {
+			out = append(out, Info{ID: id, Size: o.e.length, Created: o.e.created})
+		}
+	}
+	slices.SortFunc(out, infoCmp)
+	return out
+}
+
+// ListPage is one page of List: at most n entries, in List's order, that come after the entry
+// whose id is after (from the oldest when after is zero or is no longer listed), and how many
+// entries List would return in all. It selects the page from the owner's index without
+// sorting it or reading the entries, so that a page costs about the same whether the owner
+// holds ten entries or a thousand.
+func (v *Vault) ListPage(kind Kind, owner string, after ID, n int) ([]Info, int) {
+	now := v.now().UnixNano()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return nil, 0
+	}
+	idx := v.owned[ownerKey{kind, owner}]
+	var bound *rank
+	if o, ok := idx[after]; after != (ID{}) && ok && o.listed(now) {
+		b := rankOf(o.created, after)
+		bound = &b
+	}
+	page := newestFirst{}
+	total := 0
+	for id, o := range idx {
+		if !o.listed(now) {
 			continue
 		}
-		out = append(out, Info{ID: id, Size: e.length, Created: e.created})
-	}
-	slices.SortFunc(out, func(a, b Info) int {
-		if c := a.Created.Compare(b.Created); c != 0 {
-			return c
+		total++
+		r := rankOf(o.created, id)
+		switch {
+		case n <= 0 || bound != nil && !r.after(*bound):
+		case len(page) < n:
+			page = append(page, r)
+			page.up(len(page) - 1)
+		case page[0].after(r): // older than the newest kept: it takes that one's place
+			page[0] = r
+			page.down(0)
 		}
-		return bytes.Compare(a.ID[:], b.ID[:])
-	})
-	return out
+	}
+	slices.SortFunc(page, rank.cmp)
+	out := make([]Info, len(page))
+	for i, r := range page {
+		id := r.id()
+		e := idx[id].e
+		out[i] = Info{ID: id, Size: e.length, Created: e.created}
+	}
+	return out, total
+}
+
+// listed reports whether List shows the entry: committed, unopened, not expired.
+func (o owned) listed(now int64) bool { return o.waiting && now < o.expires }
+
+// infoCmp is List's order: by arrival (kept to the minute), then by id.
+func infoCmp(a, b Info) int {
+	if c := a.Created.Compare(b.Created); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.ID[:], b.ID[:])
+}
+
+// rank is an entry's place in List's order: arrival, then the id as two big-endian words
+// (the same order as comparing its bytes, in two integer compares).
+type rank struct {
+	created int64
+	hi, lo  uint64
+}
+
+func rankOf(created int64, id ID) rank {
+	return rank{created, binary.BigEndian.Uint64(id[:8]), binary.BigEndian.Uint64(id[8:])}
+}
+
+func (r rank) id() (id ID) {
+	binary.BigEndian.PutUint64(id[:8], r.hi)
+	binary.BigEndian.PutUint64(id[8:], r.lo)
+	return id
+}
+
+// after reports whether r comes after b in List's order.
+func (r rank) after(b rank) bool {
+	if r.created != b.created {
+		return r.created > b.created
+	}
+	if r.hi != b.hi {
+		return r.hi > b.hi
+	}
+	return r.lo > b.lo
+}
+
+func (r rank) cmp(b rank) int {
+	switch {
+	case r.after(b):
+		return 1
+	case b.after(r):
+		return -1
+	}
+	return 0
+}
+
+// newestFirst is a binary heap whose top is the newest rank it holds (the one to drop first
+// when an older one turns up).
+type newestFirst []rank
+
+func (h newestFirst) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h[i].after(h[p]) {
+			return
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+}
+
+func (h newestFirst) down(i int) {
+	for {
+		c := 2*i + 1
+		if c >= len(h) {
+			return
+		}
+		if c+1 < len(h) && h[c+1].after(h[c]) {
+			c++
+		}
+		if !h[c].after(h[i]) {
+			return
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
 }
 
 // Close zeroes every arena and unmaps it, after waiting up to two seconds for Readings and

@@ -256,7 +256,7 @@ func (v *Vault) commit(id ID, mh *Hash) (time.Time, error) {
 	case e.received != e.length:
 		return time.Time{}, ErrIncomplete
 	}
-	e.phase = phaseWaiting
+	v.setPhase(e, phaseWaiting)
 	return e.expires, nil
 }
 
@@ -278,7 +278,7 @@ func (v *Vault) Put(req CreateRequest, r io.Reader) (ID, time.Time, error) {
 	var j2 job
 	ok := rerr == nil && !e.gone.Load()
 	if ok {
-		e.phase = phaseWaiting
+		v.setPhase(e, phaseWaiting)
 	} else if v.live[id] == e {
 		j2 = v.discard(id, e)
 	}

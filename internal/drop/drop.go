@@ -603,18 +603,12 @@ func (s *Server) List(r Route, p Proof, after vault.ID) (*Listing, error) {
 		return nil, err
 	}
 	now := s.cfg.Now()
-	infos := s.v.List(vault.KindSubmission, r.str)
-	start := 0
-	if after != (vault.ID{}) {
-		for i, in := range infos {
-			if in.ID == after {
-				start = i + 1
-				break
-			}
-		}
-	}
-	page := infos[start:min(len(infos), start+ListPage)]
-	l := &Listing{Items: make([]Item, 0, len(page)), Pending: len(infos), More: start+len(page) < len(infos)}
+	// The vault picks the page without sorting every pending submission: a list costs about
+	// the same with ten pending or a thousand.
+	page, pending := s.v.ListPage(vault.KindSubmission, r.str, after, ListPage+1)
+	more := len(page) > ListPage
+	page = page[:min(len(page), ListPage)]
+	l := &Listing{Items: make([]Item, 0, len(page)), Pending: pending, More: more}
 	for _, in := range page {
 		l.Items = append(l.Items, Item{ID: in.ID, AgeHours: int64(max(now.Sub(in.Created), 0) / time.Hour), Size: ceilPow2(in.Size)})
 	}

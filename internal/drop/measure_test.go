@@ -86,10 +86,10 @@ func benchProof(b *testing.B, s *drop.Server, k *protocol.DropKeys, r drop.Route
 	return drop.Proof{Challenge: n[:], MAC: mac}
 }
 
-// BenchmarkInboxList: challenge, proof and list (the first page) of a drop holding 10 or 1,000
-// submissions.
+// BenchmarkInboxList: challenge, proof and list (the first page) of a drop holding 10, 100 or
+// 1,000 submissions.
 func BenchmarkInboxList(b *testing.B) {
-	for _, n := range []int{10, 1000} {
+	for _, n := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprintf("pending=%d", n), func(b *testing.B) {
 			s, _, k, r := benchDrop(b, n)
 			for b.Loop() {
