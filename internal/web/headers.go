@@ -21,12 +21,24 @@ var securityHeaders = [][2]string{
 	{"Cross-Origin-Resource-Policy", "same-origin"},
 }
 
+// securityValues holds each header's value as the one-element slice an http.Header maps it
+// to, made once: every response shares them instead of allocating seven slices twice. Nothing
+// writes into a header value in place (Set replaces the slice; Add appends to a slice whose
+// capacity is one, which copies), so sharing them is safe.
+var securityValues = func() [][]string {
+	v := make([][]string, len(securityHeaders))
+	for i, kv := range securityHeaders {
+		v[i] = []string{kv[1]}
+	}
+	return v
+}()
+
 // resetHeaders replaces whatever a handler set with the security set alone. A nil Date
 // entry tells net/http not to add one: the clock of an onion service is a fingerprint.
 func resetHeaders(h http.Header) {
 	clear(h)
-	for _, kv := range securityHeaders {
-		h[kv[0]] = []string{kv[1]}
+	for i, kv := range securityHeaders {
+		h[kv[0]] = securityValues[i]
 	}
 	h["Date"] = nil
 }
@@ -46,11 +58,11 @@ func (r *recorder) WriteHeader(code int) {
 	if !r.wrote {
 		// Handlers set headers freely; these must survive whatever they did.
 		h := r.ResponseWriter.Header()
-		for _, kv := range securityHeaders {
+		for i, kv := range securityHeaders {
 			if kv[0] == "Content-Security-Policy" && h.Get(kv[0]) != "" {
 				continue // ciphertext answers tighten it to "sandbox"
 			}
-			h[kv[0]] = []string{kv[1]}
+			h[kv[0]] = securityValues[i]
 		}
 		h["Date"] = nil
 		delete(h, "Server")
