@@ -374,16 +374,19 @@ func (t *Tab) Download(ctx context.Context, selector, name string, timeout time.
 	}
 	deadline := time.Now().Add(timeout)
 	last := int64(-1)
+	var since time.Time
 	for {
 		st, err := os.Stat(path)
 		_, perr := os.Stat(path + ".part")
 		if err == nil && errors.Is(perr, os.ErrNotExist) {
-			// Firefox may create the final name before the last bytes land: wait for the size
-			// to settle.
-			if st.Size() == last {
+			// Firefox may create the final name, empty, before the bytes land (a large blob
+			// under load can take seconds to start): wait for the size to settle, and give an
+			// empty file longer before believing it.
+			if st.Size() != last {
+				last, since = st.Size(), time.Now()
+			} else if settle := time.Since(since); settle >= 400*time.Millisecond && (last > 0 || settle >= 5*time.Second) {
 				return path, nil
 			}
-			last = st.Size()
 		}
 		if time.Now().After(deadline) {
 			return "", fmt.Errorf("%w: download %s", ErrTimeout, name)
