@@ -124,7 +124,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		for _, conc := range concs {
 			// Alternate short rounds, in ABBA order, so that drift in the machine's load hits
 			// both alike and neither always runs first.
-			const rounds = 4
+			const rounds = 12
 			var rates [2]float64
 			for round := range rounds {
 				for k := range targets {
