@@ -183,6 +183,10 @@ type Server struct {
 	used       map[[protocol.DropRouteSize]byte]time.Time
 	claims     map[vault.ID]time.Time
 	counts     map[[protocol.DropRouteSize]byte]*counters
+	// nextCountScan is when the counters may next be scanned for routes to drop, and
+	// countScans how many scans ran (tests).
+	nextCountScan time.Time
+	countScans    int
 }
 
 // New validates cfg and returns a Server with fresh per-process keys.
@@ -559,10 +563,19 @@ type Listing struct {
 	ListsTotal       int // lists since the process started, this one included
 }
 
-func (s *Server) countersLocked(r Route) *counters {
+// countScanEvery spaces the scans for counters to drop. A scan visits every counted route and
+// asks the vault about each: were it allowed on every new route while nothing can be dropped
+// (every counted route still holds a submission), each new route's first list would hold the
+// server's lock for the whole scan. Between scans the map may pass MaxCounters by what arrives
+// in that second; the next scan drops the new empty ones.
+const countScanEvery = time.Second
+
+func (s *Server) countersLocked(r Route, now time.Time) *counters {
 	c := s.counts[r.id]
 	if c == nil {
-		if len(s.counts) >= s.cfg.MaxCounters {
+		if len(s.counts) >= s.cfg.MaxCounters && !now.Before(s.nextCountScan) {
+			s.nextCountScan = now.Add(countScanEvery)
+			s.countScans++
 			// Drop the counters of routes that hold nothing any more: first those whose log
 			// shows no read, so that a flood of fresh routes (cheap: keys and lists) cannot push
 			// out the log of a drop a thief has emptied; only when that frees nothing, empty
@@ -613,7 +626,7 @@ func (s *Server) List(r Route, p Proof, after vault.ID) (*Listing, error) {
 		l.Items = append(l.Items, Item{ID: in.ID, AgeHours: int64(max(now.Sub(in.Created), 0) / time.Hour), Size: ceilPow2(in.Size)})
 	}
 	s.mu.Lock()
-	c := s.countersLocked(r)
+	c := s.countersLocked(r, now)
 	c.lists++
 	c.visit(utcDay(now))
 	l.Visits = c.log()
@@ -649,7 +662,7 @@ func (s *Server) Fetch(r Route, id vault.ID, p Proof, claim [32]byte) (*vault.Re
 	s.mu.Lock()
 	if t, ok := s.claims[id]; !ok || !now.Before(t) {
 		// A new claim (a resume of the same id within the window is not counted twice).
-		s.countersLocked(r).claimed(utcDay(now))
+		s.countersLocked(r, now).claimed(utcDay(now))
 		for k, t := range s.claims {
 			if !now.Before(t) {
 				delete(s.claims, k)

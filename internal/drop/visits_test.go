@@ -206,3 +206,33 @@ func TestVisitLogSurvivesARouteFlood(t *testing.T) {
 	require.Equal(t, []drop.Visit{visit("2030-01-02", 1)}, l.Visits)
 	require.Equal(t, 1, l.FetchedTotal)
 }
+
+// When every counted route still holds a submission, nothing can be dropped: the scan for
+// routes to drop then runs at most once a second, not on every new route (each scan visits
+// every counted route under the server's lock), and the counters of the new routes are kept.
+func TestCounterScansSpaced(t *testing.T) {
+	e := newEnv(t, drop.Config{MaxCounters: 2})
+	var ks []*protocol.DropKeys
+	for i := range 6 {
+		k := keys(t, 0)
+		_, err := e.submit(t, k, seal(t, k, fmt.Sprint(i)))
+		require.NoError(t, err)
+		ks = append(ks, k)
+	}
+	for _, k := range ks[:2] {
+		e.list(t, k)
+	}
+	require.Zero(t, drop.CountScans(e.s), "below the cap: no scan")
+	for _, k := range ks[2:5] {
+		l := e.list(t, k)
+		require.Len(t, l.Visits, 1, "a new route is counted even past the cap")
+	}
+	require.Equal(t, 1, drop.CountScans(e.s), "one scan in this second, not one per new route")
+	e.clk.Add(time.Second)
+	e.list(t, ks[5])
+	require.Equal(t, 2, drop.CountScans(e.s))
+	// Nothing was dropped: every route still holds its submission and keeps its log.
+	for _, k := range ks {
+		require.Len(t, e.list(t, k).Visits, 1)
+	}
+}

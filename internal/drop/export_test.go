@@ -1,0 +1,8 @@
+package drop
+
+// CountScans is how many times the fetch counters were scanned for routes to drop.
+func CountScans(s *Server) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.countScans
+}
