@@ -78,6 +78,11 @@ type Config struct {
 	// a fresh vault entry once its claim is half this old, so the vault's claim window never
 	// wipes it unread while the chat lives.
 	ClaimWindow time.Duration
+	// PingEvery is how often the server pings a chat's WebSocket (default 30 s), and
+	// ReadTimeout how long a socket may stay silent, pongs included, before it is closed
+	// (default 90 s; more than PingEvery). A Tor circuit that died is found this way.
+	PingEvery   time.Duration
+	ReadTimeout time.Duration
 }
 
 // Defaults.
@@ -183,12 +188,15 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.PeerWindow, 40*time.Second)
 	setDefault(&cfg.SweepEvery, time.Second)
 	setDefault(&cfg.ClaimWindow, vault.DefaultClaimWindow)
+	setDefault(&cfg.PingEvery, DefaultPingEvery)
+	setDefault(&cfg.ReadTimeout, DefaultReadTimeout)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.MaxChats < 0 || cfg.MaxRecord < 64 || cfg.MaxRecords < 1 || cfg.MaxBytes < cfg.MaxRecord ||
 		cfg.DefaultTTL <= 0 || cfg.DefaultTTL > cfg.MaxTTL || cfg.MaxTTL > cfg.Vault.MaxTTL() ||
-		cfg.Idle <= 0 || cfg.SessionMax <= 0 || cfg.ClaimWindow <= 0 || cfg.SessionMax > cfg.Vault.MaxTTL() || cfg.MaxPINFailures < 1 {
+		cfg.Idle <= 0 || cfg.SessionMax <= 0 || cfg.ClaimWindow <= 0 || cfg.SessionMax > cfg.Vault.MaxTTL() || cfg.MaxPINFailures < 1 ||
+		cfg.PingEvery <= 0 || cfg.ReadTimeout <= cfg.PingEvery {
 		return nil, fmt.Errorf("chat: config: a limit is out of range: %w", ErrInvalid)
 	}
 	s := &Server{cfg: cfg, v: cfg.Vault, chats: map[vault.ID]*chat{}, stop: make(chan struct{})}

@@ -21,11 +21,12 @@ const (
 	SubprotocolPrefix = "sealdrop.v1."
 )
 
-// Socket timing: Tor round trips take about a second; a silent circuit is found by pings.
+// Socket timing (Config.PingEvery, Config.ReadTimeout): Tor round trips take about a second;
+// a silent circuit is found by pings.
 const (
-	pingEvery   = 30 * time.Second
-	readTimeout = 90 * time.Second
-	writeWait   = 30 * time.Second
+	DefaultPingEvery   = 30 * time.Second
+	DefaultReadTimeout = 90 * time.Second
+	writeWait          = 30 * time.Second
 )
 
 // TokenFromSubprotocols finds the session token among the offered subprotocols (the value is
@@ -114,6 +115,7 @@ func (ss *Session) relay(conn *websocket.Conn) {
 func (ss *Session) readLoop(conn *websocket.Conn, replies chan<- control) {
 	s := ss.s
 	conn.SetReadLimit(s.cfg.MaxRecord + 1)
+	readTimeout := s.cfg.ReadTimeout
 	_ = conn.SetReadDeadline(time.Now().Add(readTimeout))
 	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(readTimeout)) })
 	buf := make([]byte, 0, 4096)
@@ -179,7 +181,7 @@ func sendReply(seq uint64, err error) control {
 }
 
 func (ss *Session) writeLoop(ctx context.Context, conn *websocket.Conn, replies <-chan control) {
-	ping := time.NewTicker(pingEvery)
+	ping := time.NewTicker(ss.s.cfg.PingEvery)
 	defer ping.Stop()
 	var next uint64 // next sequence number to push on this socket
 	first := true

@@ -6,9 +6,11 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -297,4 +299,63 @@ func TestFullVaultRefusesRecord(t *testing.T) {
 		return e.v.Stats().Entries[vault.KindChatFrame] == 0
 	}, 5*time.Second, 20*time.Millisecond)
 	_ = errors.New
+}
+
+// A chat that stays silent for many read timeouts stays open on the same sockets: the server
+// pings, the client (always reading) answers, and each pong extends the deadline; a record
+// sent afterwards arrives. The control: a socket that never reads, so never answers a ping,
+// is closed by the server once the read timeout passes.
+func TestSilentChatStaysOpen(t *testing.T) {
+	v, err := vault.New(vault.Config{Budget: 8 << 20})
+	require.NoError(t, err)
+	const readTimeout = 300 * time.Millisecond
+	s, err := chat.New(chat.Config{Vault: v, PingEvery: 60 * time.Millisecond, ReadTimeout: readTimeout})
+	require.NoError(t, err)
+	h, err := web.New(web.Config{Vault: v, Chat: s})
+	require.NoError(t, err)
+	var mu sync.Mutex
+	hijacked := 0
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateHijacked { // a WebSocket upgrade
+			mu.Lock()
+			hijacked++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close(); s.Close(); _ = v.Close() })
+	cl, err := chatclient.New(srv.URL, srv.Client(), nil)
+	require.NoError(t, err)
+	upgrades := func() int { mu.Lock(); defer mu.Unlock(); return hijacked }
+
+	a, b := pair(t, env{v, s, srv.URL, cl}, "", "")
+	before := upgrades()
+	require.Equal(t, 2, before, "one socket each")
+	time.Sleep(8 * readTimeout) // silence: no record either way
+	ctx := ctxT(t)
+	require.NoError(t, a.SendText(ctx, "still here"))
+	require.Equal(t, "still here", next(t, b).Text)
+	require.NoError(t, b.SendText(ctx, "me too"))
+	require.Equal(t, "me too", next(t, a).Text)
+	require.Equal(t, before, upgrades(), "the same two sockets: none was dropped and reopened")
+
+	// Control: a socket that does not read cannot answer pings, and is cut.
+	c, err := cl.Start(ctx, chatclient.StartOptions{})
+	require.NoError(t, err)
+	ws := strings.Replace(srv.URL, "http://", "ws://", 1) + "/api/v1/chats/" + c.ID + "/ws"
+	d := websocket.Dialer{Subprotocols: []string{"sealdrop.v1", "sealdrop.v1." + protocol.B64Encode(c.Token())}}
+	conn, _, err := d.DialContext(ctx, ws, http.Header{"Origin": {srv.URL}})
+	require.NoError(t, err)
+	defer conn.Close()
+	time.Sleep(4 * readTimeout)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+	for {
+		_, _, err = conn.ReadMessage()
+		if err != nil {
+			break
+		}
+	}
+	var ne net.Error
+	require.False(t, errors.As(err, &ne) && ne.Timeout(), "the server closed the silent socket (not our own deadline): %v", err)
 }
