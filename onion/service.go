@@ -263,7 +263,6 @@ func (s *Service) reattach() bool {
 		wait = min(2*wait, 30*time.Second)
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PublishTimeout+time.Minute)
 		go func() {
-			defer func() { _ = recover() }() // nothing may print
 			select {
 			case <-s.stop:
 			case <-ctx.Done():

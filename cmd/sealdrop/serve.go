@@ -193,10 +193,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	srv := web.NewServer(h)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(web.Listener(ln)) }() // web.Listener: no Date header even on net/http's own answers
-	// Until the wait below owns the shutdown, an early return must stop serving. The listener
-	// is closed here too (which removes a unix socket at once): Serve closes it only when its
-	// goroutine gets to run, after this function may have returned.
-	stopHTTP := func() { _ = srv.Close(); _ = ln.Close() }
+	// Until the wait below owns the shutdown, an early return must stop serving.
+	stopHTTP := func() { _ = srv.Close() }
 
 	var svc *onion.Service
 	if m != modeListen {
