@@ -271,11 +271,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case <-torGone:
 		// The address is unreachable now; exit non-zero so that systemd restarts us.
 		stopHTTP()
-		if m == modeAttach {
-			err = fmt.Errorf("serve: the tor at %s stopped answering and did not take the service back within %v; the onion service is gone", f.torControl, onion.ReattachFor)
-		} else {
-			err = errors.New("serve: tor exited; the onion service is gone (run with --tor-output to see why)")
-		}
+		err = errors.New("serve: tor exited; the onion service is gone (run with --tor-output to see why)")
 	case <-ctx.Done():
 		err = shutdown(srv, served)
 	case <-adminExit:
