@@ -30,6 +30,7 @@ const torrcName = "sealdrop-torrc"
 // Service is a published onion service. Close removes it (and, in managed
 // mode, stops tor).
 type Service struct {
+	mu   sync.Mutex // attach mode: the watcher swaps conn, nc and id after tor restarts
 	id   string
 	conn *control.Conn
 
@@ -37,10 +38,30 @@ type Service struct {
 	tor  *tor.Tor
 	proc *torProcess
 
+	// attach mode only
+	nc       net.Conn // the control connection under conn, for deadlines
+	cfg      Config
+	seed     []byte // an ephemeral service's key, to publish the same address again
+	stop     chan struct{}
+	watching sync.WaitGroup
+	gone     chan struct{} // closed by Close, or when tor stayed away for ReattachFor
+	goneOnce sync.Once
+
 	closed    chan struct{}
 	closeOnce sync.Once
 	closeErr  error
 }
+
+// An attached service watches its tor: the system tor may be restarted (an upgrade, a
+// reload gone wrong), and a restarted tor has forgotten the service sealdrop added. The
+// watcher asks tor something every watchEvery; when that fails it dials the control socket
+// again, with backoff, and publishes the same address, for up to ReattachFor. Only then does
+// Done close, and the server exit so that systemd restarts it.
+const (
+	watchEvery   = 5 * time.Second
+	watchTimeout = 10 * time.Second
+	ReattachFor  = 10 * time.Minute
+)
 
 // Start publishes the onion service described by cfg and returns once tor
 // reports the first descriptor upload, so the address is reachable when Start
@@ -140,16 +161,36 @@ func managed(ctx context.Context, c Config, seed []byte) (*Service, error) {
 }
 
 func attach(ctx context.Context, c Config, seed []byte) (*Service, error) {
+	conn, nc, err := dialControl(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{conn: conn, nc: nc, cfg: c, closed: make(chan struct{}), stop: make(chan struct{}), gone: make(chan struct{})}
+	if s.id, err = publish(ctx, conn, c, seed); err != nil {
+		_ = nc.Close()
+		return nil, err
+	}
+	if c.Ephemeral {
+		s.seed = append([]byte(nil), seed...)
+	}
+	s.watching.Add(1)
+	go s.watch()
+	return s, nil
+}
+
+// dialControl connects to the tor at c.Control, authenticates and checks that it is safe to
+// publish on. ctx bounds it.
+func dialControl(ctx context.Context, c Config) (*control.Conn, net.Conn, error) {
 	network, addr, _ := controlAddr(c.Control)
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, network, addr)
 	if err != nil {
-		return nil, controlDialError(c.Control, err)
+		return nil, nil, controlDialError(c.Control, err)
 	}
 	conn := control.NewConn(textproto.NewConn(nc))
-	fail := func(err error) (*Service, error) {
+	fail := func(err error) (*control.Conn, net.Conn, error) {
 		_ = nc.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	// A tor that stops answering must not hang Start.
 	if dl, ok := ctx.Deadline(); ok {
@@ -165,12 +206,108 @@ func attach(ctx context.Context, c Config, seed []byte) (*Service, error) {
 		return fail(err)
 	}
 	_ = nc.SetDeadline(time.Time{})
-	s := &Service{conn: conn, closed: make(chan struct{})}
-	if s.id, err = publish(ctx, conn, c, seed); err != nil {
-		return fail(err)
-	}
-	return s, nil
+	return conn, nc, nil
 }
+
+// watch checks the attached tor every watchEvery and publishes the service again after tor
+// came back; it gives up (Done closes) when tor stays away or comes back unsafe.
+func (s *Service) watch() {
+	defer s.watching.Done()
+	defer func() { _ = recover() }() // nothing may print; Close still works without the watcher
+	t := time.NewTicker(watchEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		if s.alive() {
+			continue
+		}
+		if !s.reattach() {
+			s.markGone()
+			return
+		}
+	}
+}
+
+// alive asks tor for its version over the current control connection.
+func (s *Service) alive() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.nc.SetDeadline(time.Now().Add(watchTimeout))
+	_, err := s.conn.GetInfo("version")
+	_ = s.nc.SetDeadline(time.Time{})
+	return err == nil
+}
+
+// reattach dials tor again until it answers and takes the service back, for up to
+// ReattachFor. It reports false when it gave up; true when the service is published again or
+// Close stopped it.
+func (s *Service) reattach() bool {
+	// The service belongs to the control connection that added it (no Detach flag): closing
+	// the old connection removes it from a tor that is still there but stopped answering, so
+	// that adding it again is not refused as a collision.
+	s.mu.Lock()
+	_ = s.nc.Close()
+	s.mu.Unlock()
+	deadline := time.Now().Add(ReattachFor)
+	wait := time.Second
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.stop:
+			return true
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PublishTimeout+time.Minute)
+		go func() {
+			defer func() { _ = recover() }() // nothing may print
+			select {
+			case <-s.stop:
+			case <-ctx.Done():
+			}
+			cancel()
+		}()
+		ok, final := s.republish(ctx)
+		cancel()
+		if ok || final {
+			return ok
+		}
+	}
+	return false
+}
+
+// republish is one attempt of reattach. final is set when trying again cannot help (the tor
+// that came back is unsafe, or the key cannot be read).
+func (s *Service) republish(ctx context.Context) (ok, final bool) {
+	conn, nc, err := dialControl(ctx, s.cfg)
+	if err != nil {
+		return false, errors.Is(err, ErrUnsafeTor)
+	}
+	seed := s.seed
+	if seed == nil {
+		if seed, err = readKey(s.cfg.KeyFile); err != nil {
+			_ = nc.Close()
+			return false, true
+		}
+		defer clear(seed)
+	}
+	id, err := publish(ctx, conn, s.cfg, seed)
+	if err != nil {
+		_ = nc.Close()
+		return false, false
+	}
+	s.mu.Lock()
+	old := s.nc
+	s.conn, s.nc, s.id = conn, nc, id
+	s.mu.Unlock()
+	_ = old.Close()
+	return true, false
+}
+
+func (s *Service) markGone() { s.goneOnce.Do(func() { close(s.gone) }) }
 
 // checkAnonymous refuses a tor configured for single-hop (non-anonymous)
 // onion services: every service on it would reveal the server's location.
@@ -203,14 +340,16 @@ func (s *Service) ServiceID() string { return s.id }
 // Address is the service's host name, "<ServiceID>.onion".
 func (s *Service) Address() string { return s.id + ".onion" }
 
-// Done is closed when the service has stopped: after Close, or in managed
-// mode when tor exits on its own (the server should then shut down, since it
-// is no longer reachable).
+// Done is closed when the service has stopped: after Close; in managed mode
+// when tor exits on its own; in attach mode when tor stopped answering and did
+// not take the service back within ReattachFor (a restarted tor that comes
+// back in time gets it again, at the same address). The server should then
+// shut down, since it is no longer reachable.
 func (s *Service) Done() <-chan struct{} {
 	if s.proc != nil {
 		return s.proc.done
 	}
-	return s.closed
+	return s.gone
 }
 
 // Close removes the service from tor (DEL_ONION) and, in managed mode, stops
@@ -224,6 +363,12 @@ func (s *Service) close() error {
 	defer close(s.closed)
 	var errs []error
 	if s.proc == nil { // attach mode: the tor is not ours, so remove our service explicitly
+		close(s.stop)
+		s.watching.Wait() // a publish under way is called off (and its service removed) first
+		defer s.markGone()
+		clear(s.seed)
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		if s.id != "" {
 			if err := s.conn.DelOnion(s.id); err != nil {
 				errs = append(errs, fmt.Errorf("onion: DEL_ONION: %w", err))

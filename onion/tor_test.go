@@ -340,6 +340,87 @@ func attachTor(t *testing.T, n *testnet.Network) string {
 	return sock
 }
 
+// A restarted system tor has forgotten the service sealdrop added: the attached service
+// notices, dials the control socket again and publishes the same address, and the server
+// stays up with everything it holds. Done stays open throughout.
+func TestAttachSurvivesTorRestart(t *testing.T) {
+	n := tn.Get(t)
+	name := fmt.Sprintf("attach-%d", time.Now().UnixNano())
+	control := filepath.Join(n.Dir(), name, "control")
+	lines := []string{
+		"SocksPort 0",
+		"ControlSocket " + control,
+		"ControlSocketsGroupWritable 1",
+		"CookieAuthentication 1",
+		"CookieAuthFileGroupReadable 1",
+	}
+	startTor := func() *testnet.Proc {
+		t.Helper()
+		p, err := n.StartTor(name, lines)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		if err := p.WaitLog(ctx, "Bootstrapped 100%"); err != nil {
+			t.Fatalf("%v\n%s", err, p.LogTail(3000))
+		}
+		return p
+	}
+	first := startTor()
+	sock := backend(t, "still here")
+	keyFile := filepath.Join(t.TempDir(), "onion.key")
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	s, err := Start(ctx, Config{Control: "unix:" + control, KeyFile: keyFile, Target: "unix:" + sock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if body, _ := fetch(t, n, s.Address()); body != "still here" {
+		t.Fatalf("before the restart: body %q", body)
+	}
+
+	if err := first.Close(); err != nil {
+		t.Logf("stopping the first tor: %v", err)
+	}
+	<-first.Exited()
+	stopped := time.Now()
+	s.mu.Lock()
+	oldConn := s.conn
+	s.mu.Unlock()
+	startTor()
+	// The watcher notices within watchEvery, then dials with backoff until the new tor
+	// answers, and publishes again.
+	reattached := false
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		s.mu.Lock()
+		reattached = s.conn != oldConn
+		s.mu.Unlock()
+		if reattached {
+			break
+		}
+	}
+	if !reattached {
+		t.Fatal("not published again within 2 minutes of the new tor")
+	}
+	t.Logf("MEASURE attach: published again %.1fs after tor stopped", time.Since(stopped).Seconds())
+	if body, _ := fetchVia(t, freshClient(t, n), s.Address()); body != "still here" {
+		t.Fatalf("after the restart: body %q", body)
+	}
+	t.Logf("MEASURE attach: reachable again %.1fs after tor stopped", time.Since(stopped).Seconds())
+	select {
+	case <-s.Done():
+		t.Fatal("Done closed although tor came back")
+	default:
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close after the re-attach: %v", err)
+	}
+	<-s.Done()
+}
+
 func TestAttachPublishFetch(t *testing.T) {
 	n := tn.Get(t)
 	control := attachTor(t, n)

@@ -193,8 +193,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	srv := web.NewServer(h)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(web.Listener(ln)) }() // web.Listener: no Date header even on net/http's own answers
-	// Until the wait below owns the shutdown, an early return must stop serving.
-	stopHTTP := func() { _ = srv.Close() }
+	// Until the wait below owns the shutdown, an early return must stop serving. The listener
+	// is closed here too (which removes a unix socket at once): Serve closes it only when its
+	// goroutine gets to run, after this function may have returned.
+	stopHTTP := func() { _ = srv.Close(); _ = ln.Close() }
 
 	var svc *onion.Service
 	if m != modeListen {
@@ -271,7 +273,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case <-torGone:
 		// The address is unreachable now; exit non-zero so that systemd restarts us.
 		stopHTTP()
-		err = errors.New("serve: tor exited; the onion service is gone (run with --tor-output to see why)")
+		if m == modeAttach {
+			err = fmt.Errorf("serve: the tor at %s stopped answering and did not take the service back within %v; the onion service is gone", f.torControl, onion.ReattachFor)
+		} else {
+			err = errors.New("serve: tor exited; the onion service is gone (run with --tor-output to see why)")
+		}
 	case <-ctx.Done():
 		err = shutdown(srv, served)
 	case <-adminExit:
