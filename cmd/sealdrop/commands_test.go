@@ -153,7 +153,7 @@ func TestServeOnionStartErrors(t *testing.T) {
 		assert.ErrorContains(t, err, tc.want, "%v", tc.args)
 		assert.Empty(t, out.String())
 		_, statErr := os.Lstat(sock)
-		assert.True(t, os.IsNotExist(statErr), "socket removed after a failed start")
+		assert.True(t, os.IsNotExist(statErr), "socket removed after a failed start: %v (%v)", tc.args, err)
 	}
 	var out, errb bytes.Buffer
 	err := run(t.Context(), []string{"serve", "--ephemeral", "--budget", "1M", "--http-socket", filepath.Join(dir, "missing", "http.sock")}, &out, &errb)
