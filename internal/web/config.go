@@ -57,6 +57,9 @@ type Config struct {
 	static    fs.FS
 	// extra adds routes inside the wrapper (tests only: a panicking route).
 	extra map[string]http.HandlerFunc
+	// muxOnly routes everything through gorilla/mux, without notesRouter (tests only: they
+	// check that both answer alike).
+	muxOnly bool
 }
 
 // Defaults for Config fields.

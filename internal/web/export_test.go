@@ -23,4 +23,10 @@ func WithRoute(cfg Config, path string, h http.HandlerFunc) Config {
 	return cfg
 }
 
+// WithMuxOnly routes every request through gorilla/mux, without the note API's fast path.
+func WithMuxOnly(cfg Config) Config {
+	cfg.muxOnly = true
+	return cfg
+}
+
 func sha(b [32]byte) [32]byte { return sha256.Sum256(b[:]) }

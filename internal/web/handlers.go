@@ -76,9 +76,10 @@ func New(cfg Config) (http.Handler, error) {
 	s.internalBody = errorBody("internal", "the server could not answer this request")
 
 	cop := http.NewCrossOriginProtection()
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	deny := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, http.StatusForbidden, "cross_origin", "cross-origin requests are refused")
-	}))
+	})
+	cop.SetDenyHandler(deny)
 	post := func(h http.HandlerFunc) http.Handler { return cop.Handler(h) }
 
 	// No path cleaning: a cleaned path would answer a redirect, one more kind of reply, and
@@ -88,12 +89,13 @@ func New(cfg Config) (http.Handler, error) {
 	m.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
 	m.Handle("/api/v1/limits", http.HandlerFunc(s.limits)).Methods(http.MethodGet, http.MethodHead)
 	m.Handle("/api/v1/notes", post(s.create)).Methods(http.MethodPost)
-	m.Handle("/api/v1/notes/{id}/data", post(s.appendData)).Methods(http.MethodPost)
-	m.Handle("/api/v1/notes/{id}/commit", post(s.commit)).Methods(http.MethodPost)
-	m.Handle("/api/v1/notes/{id}/open", post(s.open)).Methods(http.MethodPost)
-	m.Handle("/api/v1/notes/{id}/confirm", post(s.confirm)).Methods(http.MethodPost)
-	m.Handle("/api/v1/notes/{id}/status", post(s.status)).Methods(http.MethodPost)
-	m.Handle("/api/v1/notes/{id}/revoke", post(s.revoke)).Methods(http.MethodPost)
+	notes := &notesRouter{cop: cop, deny: deny, create: post(s.create), next: m, actions: map[string]idHandler{
+		"data": s.appendData, "commit": s.commit, "open": s.open,
+		"confirm": s.confirm, "status": s.status, "revoke": s.revoke,
+	}}
+	for _, a := range notesActions {
+		m.Handle("/api/v1/notes/{id}/"+a, post(byID(notes.actions[a]))).Methods(http.MethodPost)
+	}
 	m.Handle("/", s.servePage(pageCreate)).Methods(http.MethodGet, http.MethodHead)
 	m.Handle("/n/{id}", s.servePage(pageOpen)).Methods(http.MethodGet, http.MethodHead)
 	m.Handle("/m/{id}", s.servePage(pageManage)).Methods(http.MethodGet, http.MethodHead)
@@ -110,7 +112,10 @@ func New(cfg Config) (http.Handler, error) {
 			m.Handle(p, h)
 		}
 	}
-	return s.wrap(m), nil
+	if cfg.muxOnly {
+		return s.wrap(m), nil
+	}
+	return s.wrap(notes), nil
 }
 
 // testRoutes is nil except in binaries built with -tags prooftest, where it adds the routes
@@ -284,23 +289,23 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) {
 
 // appendData takes the connection from net/http (see hijack.go) so that no byte of the body
 // passes through net/http's pooled buffers; every answer on it closes the connection.
-func (s *server) appendData(w http.ResponseWriter, r *http.Request) {
+func (s *server) appendData(w http.ResponseWriter, r *http.Request, rawID string) {
 	h, ok := hijack(w, r, r.ContentLength)
 	if !ok {
-		s.appendFrom(w, r, r.Body, nil)
+		s.appendFrom(w, r, rawID, r.Body, nil)
 		return
 	}
-	s.serveHijacked(h, true, func(w http.ResponseWriter) { s.appendFrom(w, r, h, h.conn) })
+	s.serveHijacked(h, true, func(w http.ResponseWriter) { s.appendFrom(w, r, rawID, h, h.conn) })
 }
 
 // appendFrom answers an append whose body is read from body; conn is the hijacked connection
 // it arrives on (nil when there is none).
-func (s *server) appendFrom(w http.ResponseWriter, r *http.Request, body io.Reader, conn net.Conn) {
+func (s *server) appendFrom(w http.ResponseWriter, r *http.Request, rawID string, body io.Reader, conn net.Conn) {
 	if !hasMediaType(r, "application/octet-stream") {
 		s.writeError(w, http.StatusUnsupportedMediaType, "content_type", "send Content-Type: application/octet-stream")
 		return
 	}
-	id, err := vault.ParseID(mux.Vars(r)["id"])
+	id, err := vault.ParseID(rawID)
 	if err != nil {
 		s.gone(w)
 		return
@@ -368,8 +373,8 @@ func singleHeader(r *http.Request, name string) string {
 	return v[0]
 }
 
-func (s *server) commit(w http.ResponseWriter, r *http.Request) {
-	id, manage, ok := s.manageArgs(w, r)
+func (s *server) commit(w http.ResponseWriter, r *http.Request, rawID string) {
+	id, manage, ok := s.manageArgs(w, r, rawID)
 	if !ok {
 		return
 	}
@@ -390,13 +395,13 @@ func (s *server) commit(w http.ResponseWriter, r *http.Request) {
 }
 
 // manageArgs parses the id and {"manage":M} of commit, status and revoke.
-func (s *server) manageArgs(w http.ResponseWriter, r *http.Request) (vault.ID, [32]byte, bool) {
+func (s *server) manageArgs(w http.ResponseWriter, r *http.Request, rawID string) (vault.ID, [32]byte, bool) {
 	var req manageRequest
 	if !hasMediaType(r, "application/json") {
 		s.writeError(w, http.StatusUnsupportedMediaType, "content_type", "send Content-Type: application/json")
 		return vault.ID{}, [32]byte{}, false
 	}
-	id, err := vault.ParseID(mux.Vars(r)["id"])
+	id, err := vault.ParseID(rawID)
 	if err != nil {
 		s.gone(w)
 		return id, [32]byte{}, false
@@ -412,8 +417,8 @@ func (s *server) manageArgs(w http.ResponseWriter, r *http.Request) (vault.ID, [
 	return id, m, true
 }
 
-func (s *server) status(w http.ResponseWriter, r *http.Request) {
-	id, manage, ok := s.manageArgs(w, r)
+func (s *server) status(w http.ResponseWriter, r *http.Request, rawID string) {
+	id, manage, ok := s.manageArgs(w, r, rawID)
 	if !ok {
 		return
 	}
@@ -434,8 +439,8 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 	}{name, s.expiresIn(exp)})
 }
 
-func (s *server) revoke(w http.ResponseWriter, r *http.Request) {
-	id, manage, ok := s.manageArgs(w, r)
+func (s *server) revoke(w http.ResponseWriter, r *http.Request, rawID string) {
+	id, manage, ok := s.manageArgs(w, r, rawID)
 	if !ok {
 		return
 	}
@@ -446,12 +451,12 @@ func (s *server) revoke(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *server) confirm(w http.ResponseWriter, r *http.Request) {
+func (s *server) confirm(w http.ResponseWriter, r *http.Request, rawID string) {
 	if !hasMediaType(r, "application/json") {
 		s.writeError(w, http.StatusUnsupportedMediaType, "content_type", "send Content-Type: application/json")
 		return
 	}
-	id, err := vault.ParseID(mux.Vars(r)["id"])
+	id, err := vault.ParseID(rawID)
 	if err != nil {
 		s.gone(w)
 		return
@@ -484,12 +489,12 @@ const (
 	openPerChunk  = time.Second // per 64 KiB: a floor of 64 KiB/s
 )
 
-func (s *server) open(w http.ResponseWriter, r *http.Request) {
+func (s *server) open(w http.ResponseWriter, r *http.Request, rawID string) {
 	if !hasMediaType(r, "application/json") {
 		s.writeError(w, http.StatusUnsupportedMediaType, "content_type", "send Content-Type: application/json")
 		return
 	}
-	id, err := vault.ParseID(mux.Vars(r)["id"])
+	id, err := vault.ParseID(rawID)
 	if err != nil {
 		s.gone(w)
 		return
