@@ -10,11 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// sizeGrammar is what parseSize accepts once the input is trimmed and upper-cased: digits with
-// an optional sign (strconv's), then K, M or G, then "I", "IB" or "B". It is laxer than the
-// flag's help ("+5", "-0", "5I" and "5iB" are taken as byte counts), harmlessly: the value is
-// still exact.
-var sizeGrammar = regexp.MustCompile(`^([+-]?)([0-9]+)([KMG]?)(IB|I|B)?$`)
+// sizeGrammar is what parseSize accepts once the input is trimmed and upper-cased: ASCII
+// digits, then K, M or G optionally followed by B or IB, or B alone. No sign.
+var sizeGrammar = regexp.MustCompile(`^()([0-9]+)(?:([KMG])(?:IB|B)?|B)?$`)
 
 // FuzzParseSize checks parseSize against an independent model: it accepts exactly the grammar
 // above with a value in [0, 2^62], returns that value, is blind to case and surrounding space,

@@ -19,12 +19,12 @@ import (
 
 func TestParseSize(t *testing.T) {
 	for in, want := range map[string]int64{"0": 0, "65536": 65536, "512K": 512 << 10, "64M": 64 << 20, "1G": 1 << 30,
-		"64MiB": 64 << 20, "2gb": 2 << 30, "1k": 1024} {
+		"64MiB": 64 << 20, "2gb": 2 << 30, "1k": 1024, "5B": 5, " 7kib ": 7 << 10} {
 		got, err := parseSize(in)
 		require.NoError(t, err, in)
 		assert.Equal(t, want, got, in)
 	}
-	for _, in := range []string{"", "-1", "1T", "M", "1.5M", "99999999999999G", "0x10"} {
+	for _, in := range []string{"", "-1", "+5", "-0", "5I", "5iB", "5BI", "KB", "1T", "M", "1.5M", "99999999999999G", "0x10"} {
 		_, err := parseSize(in)
 		assert.Error(t, err, in)
 	}

@@ -21,26 +21,24 @@ func (s *sizeFlag) Set(v string) error {
 	return nil
 }
 
+// parseSize reads digits, then optionally K, M or G (with B or iB after it), or B alone:
+// "65536", "512K", "64MiB", "1GB", "5B". Case and surrounding space are ignored; a sign,
+// a fraction, or a suffix out of that grammar ("5I", "5iB") is refused.
 func parseSize(v string) (int64, error) {
+	bad := fmt.Errorf("bad size %q: want e.g. 65536, 512K, 64M or 1G", v)
 	t := strings.ToUpper(strings.TrimSpace(v))
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
-	mult := int64(1)
-	if t != "" {
-		switch t[len(t)-1] {
-		case 'K':
-			mult = 1 << 10
-		case 'M':
-			mult = 1 << 20
-		case 'G':
-			mult = 1 << 30
-		}
-		if mult > 1 {
-			t = t[:len(t)-1]
-		}
+	digits := len(t) - len(strings.TrimLeft(t, "0123456789"))
+	num, suffix := t[:digits], t[digits:]
+	mult := map[string]int64{"": 1, "B": 1,
+		"K": 1 << 10, "KB": 1 << 10, "KIB": 1 << 10,
+		"M": 1 << 20, "MB": 1 << 20, "MIB": 1 << 20,
+		"G": 1 << 30, "GB": 1 << 30, "GIB": 1 << 30}[suffix]
+	if num == "" || mult == 0 {
+		return 0, bad
 	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n < 0 || (n > 0 && mult > (1<<62)/n) {
-		return 0, fmt.Errorf("bad size %q: want e.g. 65536, 512K, 64M or 1G", v)
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || (n > 0 && mult > (1<<62)/n) {
+		return 0, bad
 	}
 	return n * mult, nil
 }
