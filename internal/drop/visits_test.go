@@ -54,12 +54,7 @@ func TestVisitLogShowsAThief(t *testing.T) {
 func TestVisitLogDays(t *testing.T) {
 	e := newEnv(t, drop.Config{})
 	k := keys(t, 0)
-	var ids []vault.ID
-	for i := range 3 {
-		id, err := e.submit(t, k, seal(t, k, fmt.Sprint(i)))
-		require.NoError(t, err)
-		ids = append(ids, id)
-	}
+	ids := e.submitN(t, k, 3)
 	// 2030-01-02 03:04:05 → 23:59:30 the same day.
 	e.clk.Add(20*time.Hour + 55*time.Minute + 25*time.Second)
 	e.list(t, k)
@@ -175,12 +170,7 @@ func TestListPages(t *testing.T) {
 func TestListPagesKeepFetchedSinceList(t *testing.T) {
 	e := newEnv(t, drop.Config{})
 	k := keys(t, 0)
-	var ids []vault.ID
-	for i := range 3 {
-		id, err := e.submit(t, k, seal(t, k, fmt.Sprint(i)))
-		require.NoError(t, err)
-		ids = append(ids, id)
-	}
+	ids := e.submitN(t, k, 3)
 	e.list(t, k)
 	_, err := e.read(t, k, ids[0])
 	require.NoError(t, err)
@@ -235,4 +225,16 @@ func TestCounterScansSpaced(t *testing.T) {
 	for _, k := range ks {
 		require.Len(t, e.list(t, k).Visits, 1)
 	}
+}
+
+// submitN submits n small notes "0", "1", ... to k's drop and returns their ids in order.
+func (e *env) submitN(t *testing.T, k *protocol.DropKeys, n int) []vault.ID {
+	t.Helper()
+	ids := make([]vault.ID, n)
+	for i := range n {
+		id, err := e.submit(t, k, seal(t, k, fmt.Sprint(i)))
+		require.NoError(t, err)
+		ids[i] = id
+	}
+	return ids
 }
