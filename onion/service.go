@@ -30,8 +30,8 @@ const torrcName = "sealdrop-torrc"
 // Service is a published onion service. Close removes it (and, in managed
 // mode, stops tor).
 type Service struct {
-	mu   sync.Mutex // attach mode: the watcher swaps conn, nc and id after tor restarts
-	id   string
+	mu   sync.Mutex // attach mode: the watcher replaces conn and nc after tor restarts
+	id   string     // set by Start and never changed: a re-publish must give the same address
 	conn *control.Conn
 
 	// managed mode only
@@ -39,13 +39,15 @@ type Service struct {
 	proc *torProcess
 
 	// attach mode only
-	nc       net.Conn // the control connection under conn, for deadlines
+	nc       net.Conn // the control connection under conn, for deadlines; nil while tor is away
 	cfg      Config
-	seed     []byte // an ephemeral service's key, to publish the same address again
-	stop     chan struct{}
+	seed     []byte          // an ephemeral service's key, to publish the same address again
+	stop     context.Context // ended by Close: calls off the watcher and a re-publish under way
+	stopNow  context.CancelFunc
 	watching sync.WaitGroup
-	gone     chan struct{} // closed by Close, or when tor stayed away for ReattachFor
+	gone     chan struct{} // closed by Close, or when the service could not be published again
 	goneOnce sync.Once
+	goneErr  error // why gone closed on its own; written before it closes
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -57,10 +59,15 @@ type Service struct {
 // watcher asks tor something every watchEvery; when that fails it dials the control socket
 // again, with backoff, and publishes the same address, for up to ReattachFor. Only then does
 // Done close, and the server exit so that systemd restarts it.
-const (
-	watchEvery   = 5 * time.Second
-	watchTimeout = 10 * time.Second
-	ReattachFor  = 10 * time.Minute
+const ReattachFor = 10 * time.Minute
+
+// The watcher's timings; variables only so that tests against a fake tor run in seconds.
+var (
+	watchEvery   = 5 * time.Second  // how often the watcher asks tor
+	watchTimeout = 10 * time.Second // how long tor has to answer it, or a Close's DEL_ONION
+	retryFirst   = time.Second      // the first wait before dialing again; doubles up to retryMax
+	retryMax     = 30 * time.Second
+	reattachFor  = ReattachFor
 )
 
 // Start publishes the onion service described by cfg and returns once tor
@@ -165,21 +172,38 @@ func attach(ctx context.Context, c Config, seed []byte) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{conn: conn, nc: nc, cfg: c, closed: make(chan struct{}), stop: make(chan struct{}), gone: make(chan struct{})}
-	if s.id, err = publish(ctx, conn, c, seed); err != nil {
+	// A tor that stops answering during ADD_ONION must not hang Start past ctx either.
+	callOff := closeOnDone(ctx, nc)
+	s := &Service{conn: conn, nc: nc, cfg: c, closed: make(chan struct{}), gone: make(chan struct{})}
+	s.id, err = publish(ctx, conn, c, seed)
+	if !callOff() { // ctx ended: the connection is closed, and tor removed the service with it
+		err = fmt.Errorf("onion: publish: %w", context.Cause(ctx))
+	}
+	if err != nil {
 		_ = nc.Close()
 		return nil, err
 	}
 	if c.Ephemeral {
 		s.seed = append([]byte(nil), seed...)
 	}
+	s.stop, s.stopNow = context.WithCancel(context.Background())
 	s.watching.Add(1)
 	go s.watch()
 	return s, nil
 }
 
+// closeOnDone closes nc when ctx ends, until the returned release is called: every read or
+// write on it then fails at once, whatever bine was waiting for. release reports false when
+// ctx ended first.
+func closeOnDone(ctx context.Context, nc net.Conn) (release func() bool) {
+	return context.AfterFunc(ctx, func() {
+		defer func() { _ = recover() }() // nothing may print
+		_ = nc.Close()
+	})
+}
+
 // dialControl connects to the tor at c.Control, authenticates and checks that it is safe to
-// publish on. ctx bounds it.
+// publish on. ctx bounds it: its deadline, and its end (a Close) if that comes first.
 func dialControl(ctx context.Context, c Config) (*control.Conn, net.Conn, error) {
 	network, addr, _ := controlAddr(c.Control)
 	var d net.Dialer
@@ -188,7 +212,11 @@ func dialControl(ctx context.Context, c Config) (*control.Conn, net.Conn, error)
 		return nil, nil, controlDialError(c.Control, err)
 	}
 	conn := control.NewConn(textproto.NewConn(nc))
+	callOff := closeOnDone(ctx, nc)
 	fail := func(err error) (*control.Conn, net.Conn, error) {
+		if !callOff() && !errors.Is(err, ErrUnsafeTor) {
+			err = fmt.Errorf("onion: connect to tor at %s: %w", c.Control, context.Cause(ctx))
+		}
 		_ = nc.Close()
 		return nil, nil, err
 	}
@@ -205,37 +233,55 @@ func dialControl(ctx context.Context, c Config) (*control.Conn, net.Conn, error)
 	if err := checkAnonymous(conn); err != nil {
 		return fail(err)
 	}
+	if !callOff() {
+		return fail(nil)
+	}
 	_ = nc.SetDeadline(time.Time{})
 	return conn, nc, nil
 }
 
 // watch checks the attached tor every watchEvery and publishes the service again after tor
-// came back; it gives up (Done closes) when tor stays away or comes back unsafe.
+// came back; it gives up (Done closes) when the service cannot be published again.
 func (s *Service) watch() {
 	defer s.watching.Done()
-	defer func() { _ = recover() }() // nothing may print; Close still works without the watcher
+	defer func() {
+		// Nothing may print; a service nobody watches could vanish unnoticed, so Done closes.
+		if r := recover(); r != nil && s.stop.Err() == nil {
+			s.markGone(errWatcher)
+		}
+	}()
 	t := time.NewTicker(watchEvery)
 	defer t.Stop()
 	for {
 		select {
-		case <-s.stop:
+		case <-s.stop.Done():
 			return
 		case <-t.C:
+		}
+		if s.stop.Err() != nil {
+			return // both were ready: Close wins
 		}
 		if s.alive() {
 			continue
 		}
-		if !s.reattach() {
-			s.markGone()
+		if err := s.reattach(); err != nil {
+			clear(s.seed) // no longer needed; Close reads it only after this goroutine ended
+			s.markGone(err)
 			return
 		}
 	}
 }
 
+// errWatcher is Err after a panic in the watcher, reported without printing it.
+var errWatcher = errors.New("onion: the watcher of the attached tor failed")
+
 // alive asks tor for its version over the current control connection.
 func (s *Service) alive() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.nc == nil {
+		return false
+	}
 	_ = s.nc.SetDeadline(time.Now().Add(watchTimeout))
 	_, err := s.conn.GetInfo("version")
 	_ = s.nc.SetDeadline(time.Time{})
@@ -243,71 +289,86 @@ func (s *Service) alive() bool {
 }
 
 // reattach dials tor again until it answers and takes the service back, for up to
-// ReattachFor. It reports false when it gave up; true when the service is published again or
-// Close stopped it.
-func (s *Service) reattach() bool {
+// reattachFor. It returns nil when the service is published again or Close called it off,
+// and otherwise why it gave up.
+func (s *Service) reattach() error {
 	// The service belongs to the control connection that added it (no Detach flag): closing
 	// the old connection removes it from a tor that is still there but stopped answering, so
 	// that adding it again is not refused as a collision.
 	s.mu.Lock()
-	_ = s.nc.Close()
+	if s.nc != nil {
+		_ = s.nc.Close()
+	}
+	s.conn, s.nc = nil, nil
 	s.mu.Unlock()
-	deadline := time.Now().Add(ReattachFor)
-	wait := time.Second
+	deadline := time.Now().Add(reattachFor)
+	wait := retryFirst
+	var last error
 	for time.Now().Before(deadline) {
 		select {
-		case <-s.stop:
-			return true
+		case <-s.stop.Done():
+			return nil
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, 30*time.Second)
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PublishTimeout+time.Minute)
-		go func() {
-			defer func() { _ = recover() }() // nothing may print
-			select {
-			case <-s.stop:
-			case <-ctx.Done():
-			}
-			cancel()
-		}()
-		ok, final := s.republish(ctx)
+		wait = min(2*wait, retryMax)
+		ctx, cancel := context.WithTimeout(s.stop, s.cfg.PublishTimeout+time.Minute)
+		final, err := s.republish(ctx)
 		cancel()
-		if ok || final {
-			return ok
+		if err == nil || s.stop.Err() != nil {
+			return nil
 		}
+		if final {
+			return err
+		}
+		last = err
 	}
-	return false
+	return fmt.Errorf("onion: tor at %s did not take the service back within %v: %w", s.cfg.Control, reattachFor, last)
 }
 
 // republish is one attempt of reattach. final is set when trying again cannot help (the tor
-// that came back is unsafe, or the key cannot be read).
-func (s *Service) republish(ctx context.Context) (ok, final bool) {
+// that came back is unsafe, or the key file cannot be read or holds another key).
+func (s *Service) republish(ctx context.Context) (final bool, err error) {
 	conn, nc, err := dialControl(ctx, s.cfg)
 	if err != nil {
-		return false, errors.Is(err, ErrUnsafeTor)
+		return errors.Is(err, ErrUnsafeTor), err
+	}
+	// Close calls off a publish under way: the connection closes, and tor removes a service
+	// with the connection that added it.
+	callOff := closeOnDone(ctx, nc)
+	fail := func(final bool, err error) (bool, error) {
+		callOff()
+		_ = nc.Close()
+		return final, err
 	}
 	seed := s.seed
 	if seed == nil {
 		if seed, err = readKey(s.cfg.KeyFile); err != nil {
-			_ = nc.Close()
-			return false, true
+			return fail(true, err)
 		}
 		defer clear(seed)
+		if serviceID(seed) != s.id {
+			return fail(true, fmt.Errorf("%w: %s holds the key of another address now; sealdrop publishes only the address it started with", ErrBadKey, s.cfg.KeyFile))
+		}
 	}
-	id, err := publish(ctx, conn, s.cfg, seed)
-	if err != nil {
-		_ = nc.Close()
-		return false, false
+	if _, err := publish(ctx, conn, s.cfg, seed); err != nil {
+		return fail(false, err)
+	}
+	if !callOff() {
+		return fail(false, fmt.Errorf("onion: publish: %w", context.Cause(ctx)))
 	}
 	s.mu.Lock()
-	old := s.nc
-	s.conn, s.nc, s.id = conn, nc, id
+	s.conn, s.nc = conn, nc
 	s.mu.Unlock()
-	_ = old.Close()
-	return true, false
+	return false, nil
 }
 
-func (s *Service) markGone() { s.goneOnce.Do(func() { close(s.gone) }) }
+// markGone closes Done; err is what Err reports (nil after Close).
+func (s *Service) markGone(err error) {
+	s.goneOnce.Do(func() {
+		s.goneErr = err
+		close(s.gone)
+	})
+}
 
 // checkAnonymous refuses a tor configured for single-hop (non-anonymous)
 // onion services: every service on it would reveal the server's location.
@@ -352,6 +413,21 @@ func (s *Service) Done() <-chan struct{} {
 	return s.gone
 }
 
+// Err reports why Done closed without a Close: in attach mode, why the service could not be
+// published again (tor stayed away for ReattachFor, came back unsafe, or the key file
+// changed). It is nil while Done is open, when Close closed it, and in managed mode.
+func (s *Service) Err() error {
+	if s.gone == nil {
+		return nil
+	}
+	select {
+	case <-s.gone:
+		return s.goneErr
+	default:
+		return nil
+	}
+}
+
 // Close removes the service from tor (DEL_ONION) and, in managed mode, stops
 // tor (SIGNAL HALT, then a kill after 10 s). It is safe to call more than once.
 func (s *Service) Close() error {
@@ -363,16 +439,19 @@ func (s *Service) close() error {
 	defer close(s.closed)
 	var errs []error
 	if s.proc == nil { // attach mode: the tor is not ours, so remove our service explicitly
-		close(s.stop)
+		s.stopNow()
 		s.watching.Wait() // a publish under way is called off (and its service removed) first
-		defer s.markGone()
+		defer s.markGone(nil)
 		clear(s.seed)
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if s.id != "" {
-			if err := s.conn.DelOnion(s.id); err != nil {
-				errs = append(errs, fmt.Errorf("onion: DEL_ONION: %w", err))
-			}
+		if s.nc == nil {
+			return nil // tor is away: the service went with the connection that added it
+		}
+		// A tor that stopped answering must not hang Close (bine's Close waits for QUIT's answer).
+		_ = s.nc.SetDeadline(time.Now().Add(watchTimeout))
+		if err := s.conn.DelOnion(s.id); err != nil {
+			errs = append(errs, fmt.Errorf("onion: DEL_ONION: %w", err))
 		}
 		if err := s.conn.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("onion: close control connection: %w", err))

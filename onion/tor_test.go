@@ -392,11 +392,11 @@ func TestAttachSurvivesTorRestart(t *testing.T) {
 	s.mu.Unlock()
 	startTor()
 	// The watcher notices within watchEvery, then dials with backoff until the new tor
-	// answers, and publishes again.
+	// answers, and publishes again (conn is nil while tor is away).
 	reattached := false
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
 		s.mu.Lock()
-		reattached = s.conn != oldConn
+		reattached = s.conn != nil && s.conn != oldConn
 		s.mu.Unlock()
 		if reattached {
 			break
