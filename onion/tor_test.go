@@ -102,7 +102,15 @@ func freshClient(t *testing.T, n *testnet.Network) string {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	p, err := n.StartTor(fmt.Sprintf("visitor-%d", time.Now().UnixNano()), []string{"SocksPort " + addr})
+	startTor(t, n, fmt.Sprintf("visitor-%d", time.Now().UnixNano()), []string{"SocksPort " + addr})
+	return addr
+}
+
+// startTor starts a tor called name on the network, with extraLines in its torrc, and waits
+// until it has bootstrapped; the test's cleanup stops it.
+func startTor(t *testing.T, n *testnet.Network, name string, extraLines []string) *testnet.Proc {
+	t.Helper()
+	p, err := n.StartTor(name, extraLines)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,9 +118,9 @@ func freshClient(t *testing.T, n *testnet.Network) string {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	if err := p.WaitLog(ctx, "Bootstrapped 100%"); err != nil {
-		t.Fatalf("client tor: %v\n%s", err, p.LogTail(3000))
+		t.Fatalf("tor %s: %v\n%s", name, err, p.LogTail(3000))
 	}
-	return addr
+	return p
 }
 
 // fetchVia is fetch through the SOCKS port at socks.
@@ -316,28 +324,25 @@ func TestManagedSettings(t *testing.T) {
 }
 
 // attachTor starts a tor the way torrc.example's attach section configures
-// the system tor: no SOCKS port, a ControlSocket, cookie authentication.
+// the system tor, and returns its control socket.
 func attachTor(t *testing.T, n *testnet.Network) string {
 	t.Helper()
 	name := fmt.Sprintf("attach-%d", time.Now().UnixNano())
 	sock := filepath.Join(n.Dir(), name, "control")
-	p, err := n.StartTor(name, []string{
+	startTor(t, n, name, attachLines(sock))
+	return sock
+}
+
+// attachLines are torrc.example's attach section: no SOCKS port, a ControlSocket, cookie
+// authentication.
+func attachLines(control string) []string {
+	return []string{
 		"SocksPort 0",
-		"ControlSocket " + sock,
+		"ControlSocket " + control,
 		"ControlSocketsGroupWritable 1",
 		"CookieAuthentication 1",
 		"CookieAuthFileGroupReadable 1",
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.Close() })
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	if err := p.WaitLog(ctx, "Bootstrapped 100%"); err != nil {
-		t.Fatal(err)
-	}
-	return sock
 }
 
 // A restarted system tor has forgotten the service sealdrop added: the attached service
@@ -347,28 +352,7 @@ func TestAttachSurvivesTorRestart(t *testing.T) {
 	n := tn.Get(t)
 	name := fmt.Sprintf("attach-%d", time.Now().UnixNano())
 	control := filepath.Join(n.Dir(), name, "control")
-	lines := []string{
-		"SocksPort 0",
-		"ControlSocket " + control,
-		"ControlSocketsGroupWritable 1",
-		"CookieAuthentication 1",
-		"CookieAuthFileGroupReadable 1",
-	}
-	startTor := func() *testnet.Proc {
-		t.Helper()
-		p, err := n.StartTor(name, lines)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Close() })
-		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-		defer cancel()
-		if err := p.WaitLog(ctx, "Bootstrapped 100%"); err != nil {
-			t.Fatalf("%v\n%s", err, p.LogTail(3000))
-		}
-		return p
-	}
-	first := startTor()
+	first := startTor(t, n, name, attachLines(control))
 	sock := backend(t, "still here")
 	keyFile := filepath.Join(t.TempDir(), "onion.key")
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
@@ -390,7 +374,7 @@ func TestAttachSurvivesTorRestart(t *testing.T) {
 	s.mu.Lock()
 	oldConn := s.conn
 	s.mu.Unlock()
-	startTor()
+	startTor(t, n, name, attachLines(control))
 	// The watcher notices within watchEvery, then dials with backoff until the new tor
 	// answers, and publishes again (conn is nil while tor is away).
 	reattached := false
