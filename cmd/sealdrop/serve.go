@@ -56,7 +56,9 @@ Serves the pages and API v1 and keeps every note in locked memory only. Three wa
 
 At start it prints the onion address (http://<address>.onion/), or with --listen the listen
 address, and the capacity; then nothing else, ever. SIGINT, SIGTERM and "sealdrop wipe --exit"
-wipe every note and exit 0. If the managed tor dies, sealdrop wipes and exits 1.
+wipe every note and exit 0. If the managed tor dies, sealdrop wipes and exits 1. In attach
+mode a restarted tor gets the service back at the same address, for up to 10 minutes; after
+that sealdrop wipes and exits 1.
 
 Flags:
 `
@@ -274,7 +276,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// The address is unreachable now; exit non-zero so that systemd restarts us.
 		stopHTTP()
 		if m == modeAttach {
-			err = fmt.Errorf("serve: the tor at %s stopped answering and did not take the service back within %v; the onion service is gone", f.torControl, onion.ReattachFor)
+			// Err says why: tor stayed away for onion.ReattachFor, came back unsafe, or the
+			// key file changed.
+			err = fmt.Errorf("serve: the onion service is gone: %w", svc.Err())
 		} else {
 			err = errors.New("serve: tor exited; the onion service is gone (run with --tor-output to see why)")
 		}
