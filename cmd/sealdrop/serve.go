@@ -294,7 +294,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if svc != nil {
 		if cerr := svc.Close(); cerr != nil && err == nil && m == modeAttach {
-			// In attach mode a failed DEL_ONION leaves our address on someone else's tor.
+			// In attach mode the tor is someone else's: a DEL_ONION it did not answer is reported
+			// (exit 1). The service still goes with the control connection Close closes (it was
+			// added without Detach), but the operator should know that tor stopped answering.
 			err = fmt.Errorf("serve: %w", cerr)
 		}
 	}
