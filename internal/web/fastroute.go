@@ -15,9 +15,6 @@ func byID(h idHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) { h(w, r, mux.Vars(r)["id"]) }
 }
 
-// notesActions are the note API's routes below /api/v1/notes/{id}/, all POST.
-var notesActions = []string{"data", "commit", "open", "confirm", "status", "revoke"}
-
 // notesRouter answers the note API's POST routes, the server's most frequent requests,
 // without the router's walk over every route's regexp and without a copy of the request to
 // carry the id. Everything else goes to the gorilla/mux router, and so does any other method
@@ -26,8 +23,8 @@ var notesActions = []string{"data", "commit", "open", "confirm", "status", "revo
 type notesRouter struct {
 	cop     *http.CrossOriginProtection
 	deny    http.Handler
-	create  http.Handler // already behind cop
-	actions map[string]idHandler
+	create  http.Handler         // already behind cop
+	actions map[string]idHandler // the routes below /api/v1/notes/{id}/, by name
 	next    http.Handler
 }
 

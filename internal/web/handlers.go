@@ -88,13 +88,13 @@ func New(cfg Config) (http.Handler, error) {
 	m.NotFoundHandler = http.HandlerFunc(s.notFound)
 	m.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
 	m.Handle("/api/v1/limits", http.HandlerFunc(s.limits)).Methods(http.MethodGet, http.MethodHead)
-	m.Handle("/api/v1/notes", post(s.create)).Methods(http.MethodPost)
 	notes := &notesRouter{cop: cop, deny: deny, create: post(s.create), next: m, actions: map[string]idHandler{
 		"data": s.appendData, "commit": s.commit, "open": s.open,
 		"confirm": s.confirm, "status": s.status, "revoke": s.revoke,
 	}}
-	for _, a := range notesActions {
-		m.Handle("/api/v1/notes/{id}/"+a, post(byID(notes.actions[a]))).Methods(http.MethodPost)
+	m.Handle("/api/v1/notes", notes.create).Methods(http.MethodPost)
+	for a, h := range notes.actions { // disjoint patterns: their order does not matter
+		m.Handle("/api/v1/notes/{id}/"+a, post(byID(h))).Methods(http.MethodPost)
 	}
 	m.Handle("/", s.servePage(pageCreate)).Methods(http.MethodGet, http.MethodHead)
 	m.Handle("/n/{id}", s.servePage(pageOpen)).Methods(http.MethodGet, http.MethodHead)
