@@ -27,56 +27,56 @@ func TestChunkedAppend(t *testing.T) {
 
 	// Invisible to readers while pending.
 	_, ch := claim(t)
-	_, err := v.Open(id, vault.OpenRequest{Gate: s.gate, Claim: ch})
+	_, err := v.Open(vault.KindNote, id, vault.OpenRequest{Gate: s.gate, Claim: ch})
 	require.ErrorIs(t, err, vault.ErrGone)
 
-	got, err := v.Append(id, s.manage, 0, 70_000, bytes.NewReader(data[:70_000]))
+	got, err := v.Append(vault.KindNote, id, s.manage, 0, 70_000, bytes.NewReader(data[:70_000]))
 	require.NoError(t, err)
 	require.EqualValues(t, 70_000, got)
 
 	// A wrong offset tells the writer where to resume.
-	got, err = v.Append(id, s.manage, 60_000, 10, bytes.NewReader(data[60_000:]))
+	got, err = v.Append(vault.KindNote, id, s.manage, 60_000, 10, bytes.NewReader(data[60_000:]))
 	require.ErrorIs(t, err, vault.ErrOffset)
 	require.EqualValues(t, 70_000, got)
-	got, err = v.Append(id, s.manage, 80_000, 10, bytes.NewReader(data[80_000:]))
+	got, err = v.Append(vault.KindNote, id, s.manage, 80_000, 10, bytes.NewReader(data[80_000:]))
 	require.ErrorIs(t, err, vault.ErrOffset)
 	require.EqualValues(t, 70_000, got)
 
 	// Beyond the declared length.
-	_, err = v.Append(id, s.manage, 70_000, int64(len(data))-70_000+1, bytes.NewReader(data[70_000:]))
+	_, err = v.Append(vault.KindNote, id, s.manage, 70_000, int64(len(data))-70_000+1, bytes.NewReader(data[70_000:]))
 	require.ErrorIs(t, err, vault.ErrTooLarge)
 
 	// Wrong manage secret: gone, nothing changes.
-	_, err = v.Append(id, random(t, 32), 70_000, 10, bytes.NewReader(data[70_000:]))
+	_, err = v.Append(vault.KindNote, id, random(t, 32), 70_000, 10, bytes.NewReader(data[70_000:]))
 	require.ErrorIs(t, err, vault.ErrGone)
 
 	// Incomplete cannot commit.
-	_, err = v.Commit(id, s.manage)
+	_, err = v.Commit(vault.KindNote, id, s.manage)
 	require.ErrorIs(t, err, vault.ErrIncomplete)
 
 	// A broken body: what was read is kept, and the upload resumes from there.
 	broken := io.MultiReader(bytes.NewReader(data[70_000:100_000]), iotest.ErrReader(errors.New("circuit died")))
-	got, err = v.Append(id, s.manage, 70_000, 100_000, broken)
+	got, err = v.Append(vault.KindNote, id, s.manage, 70_000, 100_000, broken)
 	require.Error(t, err)
 	require.EqualValues(t, 100_000, got)
 	// A short body: same.
-	got, err = v.Append(id, s.manage, 100_000, 50_000, iotest.HalfReader(bytes.NewReader(data[100_000:120_000])))
+	got, err = v.Append(vault.KindNote, id, s.manage, 100_000, 50_000, iotest.HalfReader(bytes.NewReader(data[100_000:120_000])))
 	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
 	require.EqualValues(t, 120_000, got)
 
-	got, err = v.Append(id, s.manage, got, int64(len(data))-got, iotest.OneByteReader(bytes.NewReader(data[got:])))
+	got, err = v.Append(vault.KindNote, id, s.manage, got, int64(len(data))-got, iotest.OneByteReader(bytes.NewReader(data[got:])))
 	require.NoError(t, err)
 	require.EqualValues(t, len(data), got)
-	got, err = v.Append(id, s.manage, got, 0, bytes.NewReader(nil))
+	got, err = v.Append(vault.KindNote, id, s.manage, got, 0, bytes.NewReader(nil))
 	require.NoError(t, err, "an empty append at the end is fine")
 	require.EqualValues(t, len(data), got)
 
-	exp, err := v.Commit(id, s.manage)
+	exp, err := v.Commit(vault.KindNote, id, s.manage)
 	require.NoError(t, err)
-	exp2, err := v.Commit(id, s.manage)
+	exp2, err := v.Commit(vault.KindNote, id, s.manage)
 	require.NoError(t, err, "a repeated commit (lost answer) succeeds")
 	require.Equal(t, exp, exp2)
-	_, err = v.Append(id, s.manage, int64(len(data)), 0, bytes.NewReader(nil))
+	_, err = v.Append(vault.KindNote, id, s.manage, int64(len(data)), 0, bytes.NewReader(nil))
 	require.ErrorIs(t, err, vault.ErrGone, "no append after commit")
 
 	require.Equal(t, data, take(t, v, id, s))
@@ -113,16 +113,16 @@ func TestAppendBusyAndRevokeDuring(t *testing.T) {
 	br := &blockingReader{started: started, release: make(chan struct{}), data: data}
 	done := make(chan error)
 	go func() {
-		_, err := v.Append(id, s.manage, 0, 5000, br)
+		_, err := v.Append(vault.KindNote, id, s.manage, 0, 5000, br)
 		done <- err
 	}()
 	<-started
-	_, err := v.Append(id, s.manage, 0, 5000, bytes.NewReader(data))
+	_, err := v.Append(vault.KindNote, id, s.manage, 0, 5000, bytes.NewReader(data))
 	require.ErrorIs(t, err, vault.ErrBusy)
-	_, err = v.Commit(id, s.manage)
+	_, err = v.Commit(vault.KindNote, id, s.manage)
 	require.ErrorIs(t, err, vault.ErrBusy)
 	// Revoke while the append still writes: the append ends gone and its blocks end zeroed.
-	require.NoError(t, v.Revoke(id, s.manage))
+	require.NoError(t, v.Revoke(vault.KindNote, id, s.manage))
 	close(br.release)
 	require.ErrorIs(t, <-done, vault.ErrGone)
 	require.True(t, check())
@@ -135,25 +135,25 @@ func TestPendingIdleWipe(t *testing.T) {
 	s := newSecrets(t, false, false)
 	id := create(t, v, s, 3000, time.Hour)
 	check := vault.BlocksOf(v, id)
-	_, err := v.Append(id, s.manage, 0, 1000, bytes.NewReader(random(t, 1000)))
+	_, err := v.Append(vault.KindNote, id, s.manage, 0, 1000, bytes.NewReader(random(t, 1000)))
 	require.NoError(t, err)
 	c.Add(59 * time.Second)
 	v.Sweep()
-	_, err = v.Append(id, s.manage, 1000, 1000, bytes.NewReader(random(t, 1000)))
+	_, err = v.Append(vault.KindNote, id, s.manage, 1000, 1000, bytes.NewReader(random(t, 1000)))
 	require.NoError(t, err, "each append refreshes the idle timer")
 	c.Add(59 * time.Second)
 	v.Sweep()
-	st, _, err := v.Status(id, s.manage)
+	st, _, err := v.Status(vault.KindNote, id, s.manage)
 	require.NoError(t, err)
 	require.Equal(t, vault.StatePending, st)
 	c.Add(time.Second)
 	v.Sweep()
 	require.True(t, check(), "idle pending entry zeroed by the sweeper")
 	require.Zero(t, v.Stats().Used)
-	st, _, err = v.Status(id, s.manage)
+	st, _, err = v.Status(vault.KindNote, id, s.manage)
 	require.NoError(t, err)
 	require.Equal(t, vault.StateGone, st)
-	_, err = v.Append(id, s.manage, 2000, 1000, bytes.NewReader(random(t, 1000)))
+	_, err = v.Append(vault.KindNote, id, s.manage, 2000, 1000, bytes.NewReader(random(t, 1000)))
 	require.ErrorIs(t, err, vault.ErrGone)
 }
 

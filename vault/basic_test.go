@@ -17,7 +17,7 @@ func TestPutTake(t *testing.T) {
 		check := vault.BlocksOf(v, id)
 		require.Equal(t, data, take(t, v, id, s))
 		require.True(t, check(), "blocks zero after take")
-		_, err := v.Open(id, vault.OpenRequest{Gate: s.gate, Claim: [32]byte{1}})
+		_, err := v.Open(vault.KindNote, id, vault.OpenRequest{Gate: s.gate, Claim: [32]byte{1}})
 		require.ErrorIs(t, err, vault.ErrGone)
 	}
 	require.True(t, vault.FreeBlocksZero(v))

@@ -50,7 +50,7 @@ func BenchmarkPutTake(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				r, err := v.Open(id, vault.OpenRequest{Gate: s.gate, Claim: ch})
+				r, err := v.Open(vault.KindNote, id, vault.OpenRequest{Gate: s.gate, Claim: ch})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -58,7 +58,7 @@ func BenchmarkPutTake(b *testing.B) {
 					b.Fatal(err)
 				}
 				r.Close()
-				if err := v.Confirm(id, s.gate, nonce); err != nil {
+				if err := v.Confirm(vault.KindNote, id, s.gate, nonce); err != nil {
 					b.Fatal(err)
 				}
 			}

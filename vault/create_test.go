@@ -114,24 +114,31 @@ func TestQuotas(t *testing.T) {
 	req := func(owner string, n int64) vault.CreateRequest {
 		return vault.CreateRequest{Kind: vault.KindSubmission, Owner: owner, Length: n, TTL: time.Hour, Caps: s.caps}
 	}
-	_, _, err := v.Create(req("a", 40<<10))
+	// Quotas count bytes held, which arrive with the appends (Put fills at once).
+	put := func(owner string, n int64) (vault.ID, error) {
+		id, _, err := v.Put(req(owner, n), bytes.NewReader(random(t, int(n))))
+		return id, err
+	}
+	_, err := put("a", 40<<10)
 	require.NoError(t, err)
 	before := v.Stats()
 	_, _, err = v.Create(req("a", 1))
 	require.ErrorIs(t, err, vault.ErrFull, "owner quota")
 	require.Equal(t, before, v.Stats())
-	idB, _, err := v.Create(req("b", 40<<10))
+	idB, err := put("b", 40<<10)
 	require.NoError(t, err)
 	_, _, err = v.Create(req("c", 20<<10+1))
 	require.ErrorIs(t, err, vault.ErrFull, "kind quota")
-	_, _, err = v.Create(req("c", 20<<10))
+	_, err = put("c", 20<<10)
 	require.NoError(t, err)
 	// Other kinds are not limited by the submission quota.
-	_, _, err = v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: 500 << 10, TTL: time.Hour, Caps: s.caps})
+	_, _, err = v.Put(vault.CreateRequest{Kind: vault.KindNote, Length: 500 << 10, TTL: time.Hour, Caps: s.caps}, bytes.NewReader(random(t, 500<<10)))
 	require.NoError(t, err)
+	// A capability for a note never acts on a submission.
+	require.ErrorIs(t, v.Revoke(vault.KindNote, idB, s.manage), vault.ErrGone)
 	// Freeing b's entry gives its owner and the kind room again.
-	require.NoError(t, v.Revoke(idB, s.manage))
-	_, _, err = v.Create(req("b", 40<<10))
+	require.NoError(t, v.Revoke(vault.KindSubmission, idB, s.manage))
+	_, err = put("b", 40<<10)
 	require.NoError(t, err)
 	assert.Equal(t, 3, v.Stats().Entries[vault.KindSubmission])
 	assert.Equal(t, 1, v.Stats().Entries[vault.KindNote])

@@ -34,15 +34,22 @@ type entry struct {
 	phase     phase
 	received  int64
 	active    time.Time // last append or create, for the pending idle timeout
+	born      time.Time // creation, for Config.PendingMax
 	appending bool
+	wiped     bool // the content is gone (ext nil); the entry may live on as a record
 
 	claim   Hash
 	claimed time.Time
 
-	failures  int
-	destroyed bool // a destruct token matched: the content is gone, the countdown goes on
+	failures int
+	// destroyed: a destruct token matched. The content was zeroed at once, but the entry keeps
+	// its blocks, quota and every count until the countdown or its TTL ends it, exactly as
+	// after a wrong PIN, so that neither the free space nor anything else tells the two apart.
+	destroyed bool
 
-	ext  []extent  // the content; nil once wiped
+	charged int64 // bytes of ext charged to the kind's and owner's usage: blocks cover exactly these
+
+	ext  []extent  // the blocks reserved so far, covering the bytes received; nil once wiped
 	ext0 [1]extent // ext's storage when the content is one run (the usual case): no allocation
 	held []extent  // wiped content still referenced; freed when refs drops to zero
 	refs int       // Readings and the running Append that use the blocks outside the mutex
@@ -65,16 +72,16 @@ type tomb struct {
 	manage  Hash
 	expires int64 // the original expiry, Unix nanoseconds
 	state   State
+	kind    Kind
 }
 
 // expiry is the tombstone's original expiry as a time.
 func (t *tomb) expiry() time.Time { return time.Unix(0, t.expires) }
 
-// state is what Status reports for a live entry.
+// state is what Status reports for a live entry. A destroyed entry reports what it did before
+// the destruct PIN, as after a wrong PIN: its end is told once the countdown or TTL ends it.
 func (e *entry) state() State {
 	switch {
-	case e.destroyed:
-		return StateGone
 	case e.phase == phasePending:
 		return StatePending
 	case e.phase == phaseClaimed:

@@ -38,7 +38,7 @@ func Example() {
 	// The reader claims the entry with the hash of a fresh nonce and streams it out.
 	nonce := make([]byte, 32)
 	rand.Read(nonce)
-	r, err := v.Open(id, vault.OpenRequest{Gate: gate, Claim: sha256.Sum256(nonce)})
+	r, err := v.Open(vault.KindNote, id, vault.OpenRequest{Gate: gate, Claim: sha256.Sum256(nonce)})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -48,11 +48,11 @@ func Example() {
 	r.Close()
 
 	// Anyone else is answered gone from the moment of the claim.
-	_, err = v.Open(id, vault.OpenRequest{Gate: gate, Claim: sha256.Sum256([]byte("someone else"))})
+	_, err = v.Open(vault.KindNote, id, vault.OpenRequest{Gate: gate, Claim: sha256.Sum256([]byte("someone else"))})
 	fmt.Println(errors.Is(err, vault.ErrGone))
 
 	// Confirming with the nonce wipes it at once.
-	fmt.Println(v.Confirm(id, gate, nonce))
+	fmt.Println(v.Confirm(vault.KindNote, id, gate, nonce))
 	// Output:
 	// ciphertext bytes
 	// true
@@ -79,14 +79,14 @@ func ExampleVault_Append() {
 	_, manage, caps := proofs()
 	id, _, _ := v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: 10, TTL: time.Hour, Caps: caps})
 
-	got, err := v.Append(id, manage, 0, 4, bytes.NewReader([]byte("0123")))
+	got, err := v.Append(vault.KindNote, id, manage, 0, 4, bytes.NewReader([]byte("0123")))
 	fmt.Println(got, err)
 	// A retry of a chunk the server already has: resume from what it reports.
-	got, err = v.Append(id, manage, 0, 4, bytes.NewReader([]byte("0123")))
+	got, err = v.Append(vault.KindNote, id, manage, 0, 4, bytes.NewReader([]byte("0123")))
 	fmt.Println(got, errors.Is(err, vault.ErrOffset))
-	got, err = v.Append(id, manage, got, 6, bytes.NewReader([]byte("456789")))
+	got, err = v.Append(vault.KindNote, id, manage, got, 6, bytes.NewReader([]byte("456789")))
 	fmt.Println(got, err)
-	_, err = v.Commit(id, manage)
+	_, err = v.Commit(vault.KindNote, id, manage)
 	fmt.Println(err)
 	// Output:
 	// 4 <nil>
@@ -100,12 +100,12 @@ func ExampleVault_Status() {
 	defer v.Close()
 	_, manage, caps := proofs()
 	id, _, _ := v.Put(vault.CreateRequest{Kind: vault.KindNote, Length: 3, TTL: time.Hour, Caps: caps}, bytes.NewReader([]byte("abc")))
-	st, _, _ := v.Status(id, manage)
+	st, _, _ := v.Status(vault.KindNote, id, manage)
 	fmt.Println(st)
-	fmt.Println(v.Revoke(id, manage))
-	st, _, _ = v.Status(id, manage)
+	fmt.Println(v.Revoke(vault.KindNote, id, manage))
+	st, _, _ = v.Status(vault.KindNote, id, manage)
 	fmt.Println(st)
-	_, _, err := v.Status(id, []byte("wrong secret"))
+	_, _, err := v.Status(vault.KindNote, id, []byte("wrong secret"))
 	fmt.Println(err)
 	// Output:
 	// waiting
@@ -124,10 +124,10 @@ func ExampleOpenRequest_pin() {
 	id, _, _ := v.Put(vault.CreateRequest{Kind: vault.KindNote, Length: 3, TTL: time.Hour, Caps: caps}, bytes.NewReader([]byte("abc")))
 
 	claim := sha256.Sum256([]byte("a fresh nonce"))
-	_, err := v.Open(id, vault.OpenRequest{Gate: gate, Open: []byte("typo"), Destruct: []byte("typo"), Claim: claim})
+	_, err := v.Open(vault.KindNote, id, vault.OpenRequest{Gate: gate, Open: []byte("typo"), Destruct: []byte("typo"), Claim: claim})
 	fmt.Println(err, err.(*vault.PINError).Left)
 	// The duress PIN answers exactly the same, and has wiped the content.
-	_, err = v.Open(id, vault.OpenRequest{Gate: gate, Open: []byte("x"), Destruct: []byte("destruct token from the duress PIN"), Claim: claim})
+	_, err = v.Open(vault.KindNote, id, vault.OpenRequest{Gate: gate, Open: []byte("x"), Destruct: []byte("destruct token from the duress PIN"), Claim: claim})
 	fmt.Println(err, err.(*vault.PINError).Left)
 	// Output:
 	// vault: wrong PIN 4

@@ -5,9 +5,11 @@ import "time"
 // lookup finds a live entry, first applying whatever the clock says happened to it, so that
 // an expired entry is gone for every call even before the sweeper reaches it. The job must be
 // run after unlocking. Called with v.mu held.
-func (v *Vault) lookup(id ID, now time.Time) (*entry, job) {
+// An entry of another kind is as absent as a missing one: a capability for a note never acts
+// on a drop submission or a chat record, whatever route it comes by.
+func (v *Vault) lookup(kind Kind, id ID, now time.Time) (*entry, job) {
 	e := v.live[id]
-	if e == nil {
+	if e == nil || e.kind != kind {
 		return nil, job{}
 	}
 	if alive, j := v.settle(id, e, now); !alive {
@@ -24,7 +26,8 @@ func (v *Vault) settle(id ID, e *entry, now time.Time) (bool, job) {
 		j := v.discard(id, e)
 		delete(v.tombs, id)
 		return false, j
-	case e.phase == phasePending && !e.appending && now.Sub(e.active) >= v.cfg.PendingIdle:
+	case e.phase == phasePending && !e.appending && now.Sub(e.active) >= v.cfg.PendingIdle,
+		e.phase == phasePending && now.Sub(e.born) >= v.cfg.PendingMax:
 		return false, v.end(id, e, StateGone, true)
 	case e.phase == phaseClaimed && now.Sub(e.claimed) >= v.cfg.ClaimWindow:
 		return false, v.end(id, e, StateOpened, true)

@@ -47,13 +47,13 @@ func FuzzCapsAndLengths(f *testing.F) {
 		}
 		data := bytes.Repeat([]byte{0xa5}, int(length))
 		src := data[:max(0, min(n, length-max(0, offset)))]
-		got, err := v.Append(id, manage, offset, n, bytes.NewReader(src))
+		got, err := v.Append(vault.KindNote, id, manage, offset, n, bytes.NewReader(src))
 		if err != nil {
 			require.True(t, isDocumented(err) || errors.Is(err, io.ErrUnexpectedEOF), "%v", err)
 		}
 		require.GreaterOrEqual(t, got, int64(0))
 		require.LessOrEqual(t, got, length)
-		_, err = v.Commit(id, manage)
+		_, err = v.Commit(vault.KindNote, id, manage)
 		if got != length {
 			require.ErrorIs(t, err, vault.ErrIncomplete)
 			return

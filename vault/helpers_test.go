@@ -98,7 +98,11 @@ func put(t testing.TB, v *vault.Vault, s secrets, data []byte, ttl time.Duration
 
 // readAll opens and reads an entry completely from offset, closing the Reading.
 func readAll(v *vault.Vault, id vault.ID, req vault.OpenRequest, offset int64) ([]byte, error) {
-	r, err := v.Open(id, req)
+	return readAllKind(v, vault.KindNote, id, req, offset)
+}
+
+func readAllKind(v *vault.Vault, kind vault.Kind, id vault.ID, req vault.OpenRequest, offset int64) ([]byte, error) {
+	r, err := v.Open(kind, id, req)
 	if err != nil {
 		return nil, err
 	}
@@ -110,13 +114,19 @@ func readAll(v *vault.Vault, id vault.ID, req vault.OpenRequest, offset int64) (
 	return buf.Bytes(), nil
 }
 
-// take opens, reads and confirms an entry without a PIN.
+// take opens, reads and confirms a note without a PIN.
 func take(t testing.TB, v *vault.Vault, id vault.ID, s secrets) []byte {
 	t.Helper()
+	return takeKind(t, v, vault.KindNote, id, s)
+}
+
+// takeKind is take for an entry of kind.
+func takeKind(t testing.TB, v *vault.Vault, kind vault.Kind, id vault.ID, s secrets) []byte {
+	t.Helper()
 	nonce, ch := claim(t)
-	got, err := readAll(v, id, vault.OpenRequest{Gate: s.gate, Open: s.open, Claim: ch}, 0)
+	got, err := readAllKind(v, kind, id, vault.OpenRequest{Gate: s.gate, Open: s.open, Claim: ch}, 0)
 	require.NoError(t, err)
-	require.NoError(t, v.Confirm(id, s.gate, nonce))
+	require.NoError(t, v.Confirm(kind, id, s.gate, nonce))
 	return got
 }
 

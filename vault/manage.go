@@ -6,8 +6,8 @@ import (
 
 // Status tells the holder of an entry's manage secret what became of it, and the entry's
 // original expiry. After the entry ends only a tombstone (manage hash, state, expiry) is kept;
-// once the expiry passes, or for a wrong secret, it is ErrGone.
-func (v *Vault) Status(id ID, manage []byte) (State, time.Time, error) {
+// once the expiry passes, for a wrong secret, or for an entry of another kind, it is ErrGone.
+func (v *Vault) Status(kind Kind, id ID, manage []byte) (State, time.Time, error) {
 	mh := sum(manage)
 	now := v.now()
 	v.mu.Lock()
@@ -15,7 +15,7 @@ func (v *Vault) Status(id ID, manage []byte) (State, time.Time, error) {
 		v.mu.Unlock()
 		return 0, time.Time{}, ErrGone
 	}
-	e, j := v.lookup(id, now)
+	e, j := v.lookup(kind, id, now)
 	var (
 		st  State
 		exp time.Time
@@ -23,7 +23,7 @@ func (v *Vault) Status(id ID, manage []byte) (State, time.Time, error) {
 	)
 	if e != nil {
 		st, exp, h = e.state(), e.expires, &e.manage
-	} else if t, ok := v.lookupTomb(id, now); ok {
+	} else if t, ok := v.lookupTomb(id, now); ok && t.kind == kind {
 		st, exp, h = t.state, t.expiry(), &t.manage
 	}
 	ok := hashEqual(&mh, h) && st != 0
@@ -36,8 +36,8 @@ func (v *Vault) Status(id ID, manage []byte) (State, time.Time, error) {
 }
 
 // Revoke wipes a live entry's content at once and leaves a tombstone saying gone. An entry that
-// already ended, or a wrong manage secret, is ErrGone.
-func (v *Vault) Revoke(id ID, manage []byte) error {
+// already ended, a wrong manage secret or another kind is ErrGone.
+func (v *Vault) Revoke(kind Kind, id ID, manage []byte) error {
 	mh := sum(manage)
 	now := v.now()
 	v.mu.Lock()
@@ -45,13 +45,40 @@ func (v *Vault) Revoke(id ID, manage []byte) error {
 		v.mu.Unlock()
 		return ErrClosed
 	}
-	e, j := v.lookup(id, now)
+	e, j := v.lookup(kind, id, now)
 	if !v.manageOK(e, &mh) {
 		v.mu.Unlock()
 		v.run(j)
 		return ErrGone
 	}
 	j2 := v.end(id, e, StateGone, true)
+	v.mu.Unlock()
+	v.run(j)
+	v.run(j2)
+	return nil
+}
+
+// Destroy zeroes a live entry's content at once but keeps its blocks, quota and counts, and
+// its status, until it ends as it would have anyway (TTL, Revoke, Wipe): what a destruct PIN
+// does, for callers that hold entries on someone else's behalf (a chat's records). Nothing
+// can read it afterwards. A wrong manage secret, another kind, an entry not yet committed or
+// an ended one is ErrGone.
+func (v *Vault) Destroy(kind Kind, id ID, manage []byte) error {
+	mh := sum(manage)
+	now := v.now()
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		return ErrClosed
+	}
+	e, j := v.lookup(kind, id, now)
+	if !v.manageOK(e, &mh) || e.phase == phasePending {
+		v.mu.Unlock()
+		v.run(j)
+		return ErrGone
+	}
+	e.destroyed = true
+	j2 := v.blank(e)
 	v.mu.Unlock()
 	v.run(j)
 	v.run(j2)

@@ -95,23 +95,23 @@ func TestCanaryGoneFromProcessMemory(t *testing.T) {
 	ways := map[string]func(t *testing.T, v *vault.Vault, c *clock, id vault.ID, s secrets){
 		"take": func(t *testing.T, v *vault.Vault, _ *clock, id vault.ID, s secrets) {
 			nonce, ch := claim(t)
-			r, err := v.Open(id, vault.OpenRequest{Gate: s.gate, Open: s.open, Claim: ch})
+			r, err := v.Open(vault.KindNote, id, vault.OpenRequest{Gate: s.gate, Open: s.open, Claim: ch})
 			require.NoError(t, err)
 			_, err = r.WriteTo(io.Discard, 0)
 			require.NoError(t, err)
 			r.Close()
-			require.NoError(t, v.Confirm(id, s.gate, nonce))
+			require.NoError(t, v.Confirm(vault.KindNote, id, s.gate, nonce))
 		},
 		"expiry": func(t *testing.T, v *vault.Vault, c *clock, _ vault.ID, _ secrets) {
 			c.Add(2 * time.Hour)
 			v.Sweep()
 		},
 		"revoke": func(t *testing.T, v *vault.Vault, _ *clock, id vault.ID, s secrets) {
-			require.NoError(t, v.Revoke(id, s.manage))
+			require.NoError(t, v.Revoke(vault.KindNote, id, s.manage))
 		},
 		"destruct": func(t *testing.T, v *vault.Vault, _ *clock, id vault.ID, s secrets) {
 			_, ch := claim(t)
-			_, err := v.Open(id, vault.OpenRequest{Gate: s.gate, Open: random(t, 32), Destruct: s.destruct, Claim: ch})
+			_, err := v.Open(vault.KindNote, id, vault.OpenRequest{Gate: s.gate, Open: random(t, 32), Destruct: s.destruct, Claim: ch})
 			require.ErrorIs(t, err, vault.ErrWrongPIN)
 		},
 	}

@@ -6,20 +6,22 @@ import (
 	"sync/atomic"
 )
 
-// Open claims a committed entry for one reader, or resumes that reader's claim.
+// Open claims a committed entry of kind for one reader, or resumes that reader's claim.
 //
 // The first request whose gate (and, for an entry with a PIN, open token) passes stores
 // req.Claim; from that instant every other request is ErrGone, while a request with the same
 // claim hash and gate may resume within the claim window. For an entry with a PIN, a request
 // whose open token does not match counts one failure and gets a *PINError; if its destruct
-// token matches, the content is wiped at once but the answer is the same *PINError and the
-// countdown goes on, so a duress PIN cannot be told from a typo. The failure that reaches
+// token matches, the content is zeroed at once but the answer is the same *PINError, the
+// countdown goes on, and the entry keeps its blocks, quota, counts and status until the
+// countdown or its TTL ends it, so that nothing (free space included) tells a duress PIN from a
+// typo. The failure that reaches
 // Config.MaxPINFailures wipes the entry (PINError{Left: 0}); later requests are ErrGone. Every
 // other case (unknown, pending, expired, ended, wrong gate, someone else's claim) is ErrGone,
 // after the same hashing and comparing as a hit. A zero req.Claim is ErrInvalid.
 //
 // The caller must Close the Reading.
-func (v *Vault) Open(id ID, req OpenRequest) (*Reading, error) {
+func (v *Vault) Open(kind Kind, id ID, req OpenRequest) (*Reading, error) {
 	if req.Claim == (Hash{}) {
 		return nil, fmt.Errorf("vault: open: claim: %w", ErrInvalid)
 	}
@@ -33,7 +35,7 @@ func (v *Vault) Open(id ID, req OpenRequest) (*Reading, error) {
 		v.mu.Unlock()
 		return nil, ErrGone
 	}
-	e, j := v.lookup(id, now)
+	e, j := v.lookup(kind, id, now)
 	t := e
 	if t == nil || t.phase == phasePending {
 		t = &v.dummy
@@ -51,7 +53,7 @@ func (v *Vault) Open(id ID, req OpenRequest) (*Reading, error) {
 	switch {
 	case t == &v.dummy || !gateOK:
 	case t.phase == phaseClaimed:
-		if claimOK && t.ext != nil {
+		if claimOK && !t.wiped {
 			r = v.reading(t)
 		}
 	case t.pin && (!openOK || t.destroyed):
@@ -59,13 +61,13 @@ func (v *Vault) Open(id ID, req OpenRequest) (*Reading, error) {
 		left := max(v.cfg.MaxPINFailures-t.failures, 0)
 		if destructOK && !t.destroyed {
 			t.destroyed = true
-			v.runAsync(v.dropContent(t, false))
+			v.runAsync(v.blank(t))
 		}
 		if left == 0 {
 			v.runAsync(v.end(id, t, StateGone, false))
 		}
 		err = &PINError{Left: left}
-	case t.ext != nil:
+	case !t.wiped:
 		v.setPhase(t, phaseClaimed)
 		t.claim = req.Claim
 		t.claimed = now
@@ -146,9 +148,9 @@ func (r *Reading) Close() {
 	v.run(j)
 }
 
-// Confirm ends a claim: nonce is the claim nonce whose SHA-256 the reader sent to Open, and gate
+// Confirm ends a claim on an entry of kind: nonce is the claim nonce whose SHA-256 the reader sent to Open, and gate
 // the same gate token. The blocks are wiped at once. Anything else is ErrGone.
-func (v *Vault) Confirm(id ID, gate, nonce []byte) error {
+func (v *Vault) Confirm(kind Kind, id ID, gate, nonce []byte) error {
 	gh := sum(gate)
 	ch := sum(nonce)
 	now := v.now()
@@ -157,7 +159,7 @@ func (v *Vault) Confirm(id ID, gate, nonce []byte) error {
 		v.mu.Unlock()
 		return ErrGone
 	}
-	e, j := v.lookup(id, now)
+	e, j := v.lookup(kind, id, now)
 	t := e
 	if t == nil {
 		t = &v.dummy

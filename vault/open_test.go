@@ -59,7 +59,7 @@ func TestClaimResumeConfirm(t *testing.T) {
 	req := vault.OpenRequest{Gate: s.gate, Claim: ch}
 
 	// The circuit breaks after 65,552 bytes.
-	r, err := v.Open(id, req)
+	r, err := v.Open(vault.KindNote, id, req)
 	require.NoError(t, err)
 	require.EqualValues(t, len(data), r.Size())
 	var part bytes.Buffer
@@ -70,11 +70,11 @@ func TestClaimResumeConfirm(t *testing.T) {
 
 	// Someone else, even with the gate: gone. Same claim without the gate: gone.
 	_, other := claim(t)
-	_, err = v.Open(id, vault.OpenRequest{Gate: s.gate, Claim: other})
+	_, err = v.Open(vault.KindNote, id, vault.OpenRequest{Gate: s.gate, Claim: other})
 	require.ErrorIs(t, err, vault.ErrGone)
-	_, err = v.Open(id, vault.OpenRequest{Gate: random(t, 32), Claim: ch})
+	_, err = v.Open(vault.KindNote, id, vault.OpenRequest{Gate: random(t, 32), Claim: ch})
 	require.ErrorIs(t, err, vault.ErrGone)
-	st, _, err := v.Status(id, s.manage)
+	st, _, err := v.Status(vault.KindNote, id, s.manage)
 	require.NoError(t, err)
 	require.Equal(t, vault.StateOpened, st)
 
@@ -85,7 +85,7 @@ func TestClaimResumeConfirm(t *testing.T) {
 	require.Equal(t, data, append(part.Bytes(), rest...))
 
 	// Bad offsets.
-	r, err = v.Open(id, req)
+	r, err = v.Open(vault.KindNote, id, req)
 	require.NoError(t, err)
 	_, err = r.WriteTo(io.Discard, -1)
 	require.ErrorIs(t, err, vault.ErrInvalid)
@@ -98,14 +98,14 @@ func TestClaimResumeConfirm(t *testing.T) {
 	r.Close() // twice is harmless
 
 	// Confirm needs the nonce itself and the gate.
-	require.ErrorIs(t, v.Confirm(id, s.gate, ch[:]), vault.ErrGone)
-	require.ErrorIs(t, v.Confirm(id, random(t, 32), nonce), vault.ErrGone)
-	require.NoError(t, v.Confirm(id, s.gate, nonce))
+	require.ErrorIs(t, v.Confirm(vault.KindNote, id, s.gate, ch[:]), vault.ErrGone)
+	require.ErrorIs(t, v.Confirm(vault.KindNote, id, random(t, 32), nonce), vault.ErrGone)
+	require.NoError(t, v.Confirm(vault.KindNote, id, s.gate, nonce))
 	require.True(t, check(), "confirm zeroes at once")
-	require.ErrorIs(t, v.Confirm(id, s.gate, nonce), vault.ErrGone)
-	_, err = v.Open(id, req)
+	require.ErrorIs(t, v.Confirm(vault.KindNote, id, s.gate, nonce), vault.ErrGone)
+	_, err = v.Open(vault.KindNote, id, req)
 	require.ErrorIs(t, err, vault.ErrGone)
-	st, _, err = v.Status(id, s.manage)
+	st, _, err = v.Status(vault.KindNote, id, s.manage)
 	require.NoError(t, err)
 	require.Equal(t, vault.StateOpened, st)
 }
@@ -127,8 +127,8 @@ func TestClaimWindowEnds(t *testing.T) {
 	require.True(t, check(), "unconfirmed claim wiped when the window ends")
 	_, err = readAll(v, id, req, 0)
 	require.ErrorIs(t, err, vault.ErrGone)
-	require.ErrorIs(t, v.Confirm(id, s.gate, nonce), vault.ErrGone)
-	st, _, err := v.Status(id, s.manage)
+	require.ErrorIs(t, v.Confirm(vault.KindNote, id, s.gate, nonce), vault.ErrGone)
+	st, _, err := v.Status(vault.KindNote, id, s.manage)
 	require.NoError(t, err)
 	require.Equal(t, vault.StateOpened, st)
 }
@@ -137,7 +137,7 @@ func TestZeroClaimRefused(t *testing.T) {
 	v, _ := smallVault(t, vault.Config{})
 	s := newSecrets(t, false, false)
 	id := put(t, v, s, random(t, 10), time.Hour)
-	_, err := v.Open(id, vault.OpenRequest{Gate: s.gate})
+	_, err := v.Open(vault.KindNote, id, vault.OpenRequest{Gate: s.gate})
 	require.ErrorIs(t, err, vault.ErrInvalid)
 	_ = take(t, v, id, s)
 }
@@ -148,7 +148,7 @@ func TestWrongGateIsGone(t *testing.T) {
 	id := put(t, v, s, random(t, 10), time.Hour)
 	_, ch := claim(t)
 	for range 10 { // a wrong gate never counts as a PIN failure
-		_, err := v.Open(id, vault.OpenRequest{Gate: random(t, 32), Open: s.open, Destruct: s.destruct, Claim: ch})
+		_, err := v.Open(vault.KindNote, id, vault.OpenRequest{Gate: random(t, 32), Open: s.open, Destruct: s.destruct, Claim: ch})
 		require.ErrorIs(t, err, vault.ErrGone)
 	}
 	got, err := readAll(v, id, vault.OpenRequest{Gate: s.gate, Open: s.open, Claim: ch}, 0)
@@ -163,7 +163,7 @@ func TestPINCountdown(t *testing.T) {
 	check := vault.BlocksOf(v, id)
 	_, ch := claim(t)
 	for left := 4; left >= 0; left-- {
-		_, err := v.Open(id, vault.OpenRequest{Gate: s.gate, Open: random(t, 32), Destruct: random(t, 32), Claim: ch})
+		_, err := v.Open(vault.KindNote, id, vault.OpenRequest{Gate: s.gate, Open: random(t, 32), Destruct: random(t, 32), Claim: ch})
 		var pe *vault.PINError
 		require.ErrorAs(t, err, &pe)
 		require.ErrorIs(t, err, vault.ErrWrongPIN)
@@ -171,9 +171,9 @@ func TestPINCountdown(t *testing.T) {
 	}
 	v.Settle()
 	require.True(t, check(), "wiped at the fifth failure")
-	_, err := v.Open(id, vault.OpenRequest{Gate: s.gate, Open: s.open, Claim: ch})
+	_, err := v.Open(vault.KindNote, id, vault.OpenRequest{Gate: s.gate, Open: s.open, Claim: ch})
 	require.ErrorIs(t, err, vault.ErrGone, "even the right PIN is too late")
-	st, _, err := v.Status(id, s.manage)
+	st, _, err := v.Status(vault.KindNote, id, s.manage)
 	require.NoError(t, err)
 	require.Equal(t, vault.StateGone, st)
 }
@@ -185,7 +185,7 @@ func TestRightPINAfterFailures(t *testing.T) {
 	id := put(t, v, s, data, time.Hour)
 	_, ch := claim(t)
 	for range 4 {
-		_, err := v.Open(id, vault.OpenRequest{Gate: s.gate, Open: random(t, 32), Claim: ch})
+		_, err := v.Open(vault.KindNote, id, vault.OpenRequest{Gate: s.gate, Open: random(t, 32), Claim: ch})
 		require.ErrorIs(t, err, vault.ErrWrongPIN)
 	}
 	got, err := readAll(v, id, vault.OpenRequest{Gate: s.gate, Open: s.open, Claim: ch}, 0)
@@ -212,7 +212,7 @@ func TestParallelWrongPINs(t *testing.T) {
 		wrong := random(t, 32)
 		wg.Go(func() {
 			<-start
-			_, err := v.Open(id, vault.OpenRequest{Gate: s.gate, Open: wrong, Destruct: wrong, Claim: ch})
+			_, err := v.Open(vault.KindNote, id, vault.OpenRequest{Gate: s.gate, Open: wrong, Destruct: wrong, Claim: ch})
 			var pe *vault.PINError
 			switch {
 			case errors.As(err, &pe):
@@ -243,8 +243,8 @@ func TestDestructLooksLikeWrongPIN(t *testing.T) {
 	checkD := vault.BlocksOf(v, idD)
 	_, ch := claim(t)
 
-	_, errT := v.Open(idT, vault.OpenRequest{Gate: typo.gate, Open: random(t, 32), Destruct: random(t, 32), Claim: ch})
-	_, errD := v.Open(idD, vault.OpenRequest{Gate: duress.gate, Open: random(t, 32), Destruct: duress.destruct, Claim: ch})
+	_, errT := v.Open(vault.KindNote, idT, vault.OpenRequest{Gate: typo.gate, Open: random(t, 32), Destruct: random(t, 32), Claim: ch})
+	_, errD := v.Open(vault.KindNote, idD, vault.OpenRequest{Gate: duress.gate, Open: random(t, 32), Destruct: duress.destruct, Claim: ch})
 	require.Equal(t, errT, errD)
 	require.Equal(t, errT.Error(), errD.Error())
 	v.Settle()
@@ -252,13 +252,13 @@ func TestDestructLooksLikeWrongPIN(t *testing.T) {
 
 	for left := 3; left >= 0; left-- {
 		var o []byte = duress.open // the right PIN: still a failure once destroyed
-		_, errT = v.Open(idT, vault.OpenRequest{Gate: typo.gate, Open: random(t, 32), Destruct: random(t, 32), Claim: ch})
-		_, errD = v.Open(idD, vault.OpenRequest{Gate: duress.gate, Open: o, Destruct: random(t, 32), Claim: ch})
+		_, errT = v.Open(vault.KindNote, idT, vault.OpenRequest{Gate: typo.gate, Open: random(t, 32), Destruct: random(t, 32), Claim: ch})
+		_, errD = v.Open(vault.KindNote, idD, vault.OpenRequest{Gate: duress.gate, Open: o, Destruct: random(t, 32), Claim: ch})
 		require.Equal(t, &vault.PINError{Left: left}, errT)
 		require.Equal(t, errT, errD)
 	}
-	_, errT = v.Open(idT, vault.OpenRequest{Gate: typo.gate, Open: typo.open, Claim: ch})
-	_, errD = v.Open(idD, vault.OpenRequest{Gate: duress.gate, Open: duress.open, Claim: ch})
+	_, errT = v.Open(vault.KindNote, idT, vault.OpenRequest{Gate: typo.gate, Open: typo.open, Claim: ch})
+	_, errD = v.Open(vault.KindNote, idD, vault.OpenRequest{Gate: duress.gate, Open: duress.open, Claim: ch})
 	require.ErrorIs(t, errT, vault.ErrGone)
 	require.ErrorIs(t, errD, vault.ErrGone)
 }
@@ -299,9 +299,9 @@ func TestWipedWhileStreaming(t *testing.T) {
 	id := put(t, v, s, random(t, 500_000), time.Hour)
 	check := vault.BlocksOf(v, id)
 	_, ch := claim(t)
-	r, err := v.Open(id, vault.OpenRequest{Gate: s.gate, Claim: ch})
+	r, err := v.Open(vault.KindNote, id, vault.OpenRequest{Gate: s.gate, Claim: ch})
 	require.NoError(t, err)
-	w := &revokingWriter{revoke: func() { require.NoError(t, v.Revoke(id, s.manage)) }}
+	w := &revokingWriter{revoke: func() { require.NoError(t, v.Revoke(vault.KindNote, id, s.manage)) }}
 	n, err := r.WriteTo(w, 0)
 	require.ErrorIs(t, err, vault.ErrGone)
 	require.Less(t, n, int64(500_000))

@@ -40,7 +40,7 @@ func TestCreateOwnedCapIsAtomic(t *testing.T) {
 	require.Equal(t, int32(3), ok.Load())
 	n, b := v.OwnerUsage(vault.KindSubmission, "drop")
 	require.Equal(t, 3, n)
-	require.Equal(t, int64(300), b)
+	require.Zero(t, b, "nothing is reserved before bytes arrive")
 	// Another owner and another kind are not limited by this one.
 	_, _, err := v.CreateOwned(vault.CreateRequest{Kind: vault.KindSubmission, Owner: "other", Length: 100, TTL: time.Hour, Caps: s.caps}, 3)
 	require.NoError(t, err)
@@ -66,7 +66,7 @@ func TestOwnerIndexFollowsLifecycle(t *testing.T) {
 	require.Empty(t, v.List(vault.KindNote, "a"), "the index is per kind")
 
 	// Taking one removes it; the cap then admits a new one.
-	require.Equal(t, []byte("one"), take(t, v, a1, s))
+	require.Equal(t, []byte("one"), takeKind(t, v, vault.KindSubmission, a1, s))
 	require.Equal(t, []vault.ID{a2}, ids("a"))
 	n, _ := v.OwnerUsage(vault.KindSubmission, "a")
 	require.Equal(t, 1, n)
@@ -77,7 +77,7 @@ func TestOwnerIndexFollowsLifecycle(t *testing.T) {
 	n, b := v.OwnerUsage(vault.KindSubmission, "a")
 	require.Zero(t, n)
 	require.Zero(t, b)
-	_, err := readAll(v, a2, vault.OpenRequest{Gate: s.gate, Claim: sha256Of([]byte("c"))}, 0)
+	_, err := readAllKind(v, vault.KindSubmission, a2, vault.OpenRequest{Gate: s.gate, Claim: sha256Of([]byte("c"))}, 0)
 	require.ErrorIs(t, err, vault.ErrGone)
 	require.Equal(t, []vault.ID{b1}, ids("b"))
 
@@ -132,7 +132,7 @@ func TestListPageIsAWindowOfList(t *testing.T) {
 	}
 	putOwned(t, v, "other", s, []byte("y"))
 	_, ch := claim(t)
-	r, err := v.Open(opened, vault.OpenRequest{Gate: s.gate, Claim: ch})
+	r, err := v.Open(vault.KindSubmission, opened, vault.OpenRequest{Gate: s.gate, Claim: ch})
 	require.NoError(t, err)
 	r.Close()
 

@@ -62,6 +62,13 @@ type Config struct {
 	MaxTTL         time.Duration    // longest TTL; default 7 days
 	ClaimWindow    time.Duration    // how long a claim may resume; default 10 minutes
 	PendingIdle    time.Duration    // a pending entry idle this long is wiped; default 10 minutes
+	// PendingMax is the longest a pending entry may stay uncommitted, however often it is
+	// appended to; default 30 minutes. An upload that trickles a byte a minute cannot keep
+	// what it holds past it.
+	PendingMax time.Duration
+	// MaxPending caps the entries pending at once (created, not committed): each costs heap
+	// for its metadata even before a byte arrives. Default 4096.
+	MaxPending int
 	MaxPINFailures int              // default 5
 	Now            func() time.Time // clock; default time.Now
 	SweepEvery     time.Duration    // sweeper period; default 500ms; negative: no background sweeper
@@ -72,11 +79,12 @@ type Config struct {
 	MaxTombstones int
 }
 
-// CreateRequest declares a new entry before any byte of it is written.
+// CreateRequest declares a new entry before any byte of it is written. Nothing is reserved
+// for it until its bytes arrive: Create only checks that the declared length would fit now.
 type CreateRequest struct {
 	Kind   Kind
 	Owner  string        // quota group within the kind (a drop's route id, a chat id); "" for none
-	Length int64         // exact number of ciphertext bytes that will be appended
+	Length int64         // exact number of ciphertext bytes that will be appended (PutUpTo: the most)
 	TTL    time.Duration // 0 < TTL <= MaxTTL
 	Caps   Caps
 }
@@ -125,3 +133,15 @@ type Stats struct {
 	Budget, Used, Free int64
 	Entries            map[Kind]int
 }
+
+// Load is how full the vault is for one kind and owner, each as a fraction from 0 to 1 (and
+// 1 where a limit is reached): what a price for a new entry is computed from.
+type Load struct {
+	Global  float64 // blocks in use of all blocks
+	Kind    float64 // the kind's bytes of its quota (0 without a quota)
+	Owner   float64 // the owner's bytes of its per-owner quota (0 without one, or for owner "")
+	Pending float64 // pending entries of MaxPending
+}
+
+// Max is the largest of the fractions.
+func (l Load) Max() float64 { return max(l.Global, l.Kind, l.Owner, l.Pending) }

@@ -17,6 +17,8 @@ const (
 	DefaultMaxTTL         = 7 * 24 * time.Hour
 	DefaultClaimWindow    = 10 * time.Minute
 	DefaultPendingIdle    = 10 * time.Minute
+	DefaultPendingMax     = 30 * time.Minute
+	DefaultMaxPending     = 4096
 	DefaultMaxPINFailures = 5
 	DefaultSweepEvery     = 500 * time.Millisecond
 	DefaultMaxTombstones  = 1 << 18
@@ -37,8 +39,9 @@ type Vault struct {
 	tombs     map[ID]tomb
 	tombRing  []ID // tombstone ids, oldest at tombNext once full (keepTomb)
 	tombNext  int
-	kindUse   [KindSubmission + 1]int64 // indexed by Kind: cheaper than a map on every create and wipe
+	kindUse   [KindSubmission + 1]int64 // bytes reserved, indexed by Kind: cheaper than a map on every create and wipe
 	kindCount [KindSubmission + 1]int
+	pending   int // entries in phasePending that hold content
 	ownerUse  map[Kind]map[string]int64
 	owned     map[ownerKey]map[ID]owned // entries holding content, per kind and owner (owner.go)
 	closed    bool
@@ -156,6 +159,15 @@ func resolve(c *Config) error {
 	if err := def(&c.PendingIdle, DefaultPendingIdle, "negative PendingIdle"); err != nil {
 		return err
 	}
+	if err := def(&c.PendingMax, DefaultPendingMax, "negative PendingMax"); err != nil {
+		return err
+	}
+	if c.MaxPending < 0 {
+		return bad("negative MaxPending")
+	}
+	if c.MaxPending == 0 {
+		c.MaxPending = DefaultMaxPending
+	}
 	if c.MaxPINFailures < 0 {
 		return bad("negative MaxPINFailures")
 	}
@@ -211,6 +223,53 @@ func (v *Vault) Stats() Stats {
 	}
 	return s
 }
+
+// Load reports how full the vault is for a new entry of kind held by owner ("" for none).
+func (v *Vault) Load(kind Kind, owner string) Load {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed || !kind.valid() {
+		return Load{Global: 1, Kind: 1, Owner: 1, Pending: 1}
+	}
+	frac := func(used, limit int64) float64 {
+		if limit <= 0 {
+			return 1
+		}
+		return min(float64(used)/float64(limit), 1)
+	}
+	l := Load{
+		Global:  frac(int64(v.ar.total-v.ar.free), int64(v.ar.total)),
+		Pending: frac(int64(v.pending), int64(v.cfg.MaxPending)),
+	}
+	if q, ok := v.cfg.KindQuota[kind]; ok {
+		l.Kind = frac(v.kindUse[kind], q)
+	}
+	if q, ok := v.cfg.OwnerQuota[kind]; ok && owner != "" {
+		l.Owner = frac(v.ownerUse[kind][owner], q)
+	}
+	return l
+}
+
+// KindQuota is the most bytes entries of kind may hold, and whether a quota was set.
+func (v *Vault) KindQuota(kind Kind) (int64, bool) {
+	q, ok := v.cfg.KindQuota[kind]
+	return q, ok
+}
+
+// OwnerQuota is the most bytes one owner's entries of kind may hold, and whether one was set.
+func (v *Vault) OwnerQuota(kind Kind) (int64, bool) {
+	q, ok := v.cfg.OwnerQuota[kind]
+	return q, ok
+}
+
+// ClaimWindow is how long a claim may resume (Config.ClaimWindow, resolved).
+func (v *Vault) ClaimWindow() time.Duration { return v.cfg.ClaimWindow }
+
+// PendingIdle is how long a pending entry may go without an append (Config.PendingIdle).
+func (v *Vault) PendingIdle() time.Duration { return v.cfg.PendingIdle }
+
+// PendingMax is the longest a pending entry may stay uncommitted (Config.PendingMax).
+func (v *Vault) PendingMax() time.Duration { return v.cfg.PendingMax }
 
 // List describes the committed, unopened entries of one kind and owner, oldest first.
 func (v *Vault) List(kind Kind, owner string) []Info {
@@ -371,7 +430,8 @@ func (v *Vault) close() {
 	v.mu.Lock()
 	v.closed = true
 	for _, e := range v.live {
-		if e.ext != nil {
+		if !e.wiped {
+			e.wiped = true
 			e.gone.Store(true)
 			if e.refs > 0 {
 				e.held = e.ext // a running Append zeroes them again when it returns

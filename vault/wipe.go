@@ -3,9 +3,10 @@ package vault
 // job is zeroing work to run after the vault's mutex is released, so that wiping a large entry
 // does not stall every other request.
 type job struct {
-	e    *entry   // set when the job zeroes without freeing (readers still hold the blocks)
-	ext  []extent // blocks to zero
-	free bool     // release the blocks once zeroed
+	e     *entry   // set when the job zeroes without freeing (readers still hold the blocks)
+	ext   []extent // blocks to zero
+	free  bool     // release the blocks once zeroed
+	unref bool     // the job holds a reference to e's blocks (blank): drop it once zeroed
 }
 
 // dropContent detaches e's blocks and marks it gone. Blocks nobody references are zeroed and
@@ -16,13 +17,17 @@ type job struct {
 // second trip through the mutex. The PIN path passes false, so its answer costs the same
 // whether or not it wiped anything. Called with v.mu held.
 func (v *Vault) dropContent(e *entry, inline bool) job {
-	if e.ext == nil {
+	if e.wiped {
 		return job{}
 	}
-	ext := e.ext
-	e.ext = nil
+	e.wiped = true
 	e.gone.Store(true)
 	v.unaccount(e)
+	ext := e.ext
+	e.ext = nil
+	if len(ext) == 0 {
+		return job{}
+	}
 	switch {
 	case e.refs == 0 && inline && blocksOf(ext)*v.ar.bs <= piece:
 		v.ar.zero(ext)
@@ -42,6 +47,21 @@ func (v *Vault) dropContent(e *entry, inline bool) job {
 	}
 }
 
+// blank zeroes e's content but keeps its blocks, its quota and every count, as if nothing had
+// happened (a destruct PIN): the blocks are freed only when the entry ends as it would have
+// anyway. It stops any stream of the content. The returned job zeroes off the request path and
+// holds a reference meanwhile, so that an end in between cannot free the blocks under it.
+// Called with v.mu held.
+func (v *Vault) blank(e *entry) job {
+	if e.wiped || len(e.ext) == 0 {
+		return job{}
+	}
+	e.gone.Store(true)
+	e.refs++
+	v.busy++
+	return job{e: e, ext: e.ext, unref: true}
+}
+
 // run zeroes a job's blocks and, when asked, frees them.
 func (v *Vault) run(j job) {
 	if j.ext == nil {
@@ -49,6 +69,12 @@ func (v *Vault) run(j job) {
 	}
 	v.ar.zero(j.ext)
 	v.mu.Lock()
+	if j.unref {
+		j2 := v.unref(j.e)
+		v.mu.Unlock()
+		v.run(j2)
+		return
+	}
 	switch {
 	case j.free:
 		if !v.closed {
@@ -102,32 +128,40 @@ func (v *Vault) unref(e *entry) job {
 // after a PIN attempt, has zeroed its blocks. Tests and benchmarks use it; a server need not.
 func (v *Vault) Settle() { v.async.Wait() }
 
-// account adds a new entry to the usage counts. Called with v.mu held.
+// account adds a new pending entry to the counts. It holds no bytes yet: reserve charges them
+// as they arrive (use). Called with v.mu held.
 func (v *Vault) account(e *entry) {
-	v.kindUse[e.kind] += e.length
 	v.kindCount[e.kind]++
+	v.pending++
 	v.index(e)
+}
+
+// use charges delta more bytes (or, negative, fewer) of e to its kind and owner. Called with
+// v.mu held.
+func (v *Vault) use(e *entry, delta int64) {
+	e.charged += delta
+	v.kindUse[e.kind] += delta
 	if e.owner != "" {
 		m := v.ownerUse[e.kind]
 		if m == nil {
 			m = make(map[string]int64)
 			v.ownerUse[e.kind] = m
 		}
-		m[e.owner] += e.length
-	}
-}
-
-// unaccount removes a wiped entry from the usage counts. Called with v.mu held.
-func (v *Vault) unaccount(e *entry) {
-	v.kindUse[e.kind] -= e.length
-	v.kindCount[e.kind]--
-	v.unindex(e)
-	if e.owner != "" {
-		m := v.ownerUse[e.kind]
-		if m[e.owner] -= e.length; m[e.owner] <= 0 {
+		if m[e.owner] += delta; m[e.owner] <= 0 {
 			delete(m, e.owner)
 		}
 	}
+}
+
+// unaccount removes an entry whose content is being wiped from the counts. Called with v.mu
+// held, before its blocks are detached.
+func (v *Vault) unaccount(e *entry) {
+	v.use(e, -e.charged)
+	v.kindCount[e.kind]--
+	if e.phase == phasePending {
+		v.pending--
+	}
+	v.unindex(e)
 }
 
 // end wipes a live entry and leaves a tombstone with the given state until its original expiry.
@@ -135,7 +169,7 @@ func (v *Vault) unaccount(e *entry) {
 func (v *Vault) end(id ID, e *entry, st State, inline bool) job {
 	j := v.dropContent(e, inline)
 	delete(v.live, id)
-	v.keepTomb(id, tomb{manage: e.manage, state: st, expires: e.expires.UnixNano()})
+	v.keepTomb(id, tomb{manage: e.manage, state: st, expires: e.expires.UnixNano(), kind: e.kind})
 	return j
 }
 

@@ -12,10 +12,17 @@ import (
 // within one piece.
 const piece = 64 << 10
 
-// Create admits a new pending entry of req.Length bytes, reserving all its blocks so that its
-// appends cannot run out of space. It returns the entry's id and expiry (TTL counts from now).
-// A refused request changes nothing: ErrInvalid for a bad kind, TTL, length or hash, ErrTooLarge
-// over MaxEntry, ErrFull when the blocks or a kind or owner quota do not allow it.
+// grain is how far ahead of the bytes received an upload reserves blocks. Blocks are taken as
+// bytes arrive, never when a length is declared: a client that declares 64 MiB and sends
+// nothing holds nothing, and one that trickles holds at most a grain more than it sent.
+const grain = 16 << 10
+
+// Create admits a new pending entry that will receive req.Length bytes. Nothing is reserved
+// yet: each Append takes blocks as its bytes arrive (and may then find the vault full). Create
+// only checks that the declared length would fit now, so that a client learns early. It
+// returns the entry's id and expiry (TTL counts from now). A refused request changes nothing:
+// ErrInvalid for a bad kind, TTL, length or hash, ErrTooLarge over MaxEntry, ErrFull when the
+// free blocks, a kind or owner quota, or Config.MaxPending do not allow it.
 func (v *Vault) Create(req CreateRequest) (ID, time.Time, error) {
 	return v.create(req, 0)
 }
@@ -23,7 +30,7 @@ func (v *Vault) Create(req CreateRequest) (ID, time.Time, error) {
 // create is Create; maxOwned > 0 also refuses (ErrFull) when req.Owner already has that many
 // entries of req.Kind holding content (CreateOwned).
 func (v *Vault) create(req CreateRequest, maxOwned int) (ID, time.Time, error) {
-	e, _, err := v.admit(&req, maxOwned, false)
+	e, err := v.admit(&req, maxOwned, false)
 	if err != nil {
 		return ID{}, time.Time{}, err
 	}
@@ -31,17 +38,16 @@ func (v *Vault) create(req CreateRequest, maxOwned int) (ID, time.Time, error) {
 }
 
 // admit checks and stores a new pending entry. With fill set it also marks the entry as being
-// appended to and takes a reference to its blocks, in the same critical section, for Put; the
-// blocks are returned because e.ext may only be read under the mutex.
-func (v *Vault) admit(req *CreateRequest, maxOwned int, fill bool) (*entry, []extent, error) {
+// appended to and takes a reference to it, in the same critical section, for Put.
+func (v *Vault) admit(req *CreateRequest, maxOwned int, fill bool) (*entry, error) {
 	if err := v.checkCreate(req); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	// One draw for the id and, without a duress PIN, a random destruct hash (so that "has a
 	// duress PIN" is not stored either).
 	var rnd [len(ID{}) + len(Hash{})]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
-		return nil, nil, fmt.Errorf("vault: create: %w", err)
+		return nil, fmt.Errorf("vault: create: %w", err)
 	}
 	id := ID(rnd[:len(ID{})])
 	if req.Caps.Destruct == (Hash{}) {
@@ -49,28 +55,21 @@ func (v *Vault) admit(req *CreateRequest, maxOwned int, fill bool) (*entry, []ex
 	}
 	var err error
 	now := v.now()
-	blocks := int((req.Length + int64(v.ar.bs) - 1) / int64(v.ar.bs))
 
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.closed {
-		return nil, nil, ErrClosed
+		return nil, ErrClosed
 	}
-	if blocks > v.ar.free {
-		return nil, nil, ErrFull
-	}
-	if q, ok := v.cfg.KindQuota[req.Kind]; ok && v.kindUse[req.Kind]+req.Length > q {
-		return nil, nil, ErrFull
-	}
-	if q, ok := v.cfg.OwnerQuota[req.Kind]; ok && req.Owner != "" && v.ownerUse[req.Kind][req.Owner]+req.Length > q {
-		return nil, nil, ErrFull
+	if !v.fits(req.Kind, req.Owner, 0, req.Length) || v.pending >= v.cfg.MaxPending {
+		return nil, ErrFull
 	}
 	if maxOwned > 0 && len(v.owned[ownerKey{req.Kind, req.Owner}]) >= maxOwned {
-		return nil, nil, ErrFull
+		return nil, ErrFull
 	}
 	for v.taken(id) {
 		if id, err = NewID(); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	e := &entry{
@@ -85,8 +84,9 @@ func (v *Vault) admit(req *CreateRequest, maxOwned int, fill bool) (*entry, []ex
 		created:  now.Truncate(time.Minute),
 		expires:  now.Add(req.TTL),
 		active:   now,
+		born:     now,
 	}
-	e.ext = v.ar.alloc(e.ext0[:0], blocks)
+	e.ext = e.ext0[:0]
 	if e.pin {
 		e.open = req.Caps.Open
 	}
@@ -97,7 +97,84 @@ func (v *Vault) admit(req *CreateRequest, maxOwned int, fill bool) (*entry, []ex
 	}
 	v.live[id] = e
 	v.account(e)
-	return e, e.ext, nil
+	return e, nil
+}
+
+// fits reports whether an entry of kind and owner that holds have bytes could grow to want
+// bytes now: enough free blocks, and within the kind's and the owner's quotas. Called with v.mu
+// held.
+func (v *Vault) fits(kind Kind, owner string, have, want int64) bool {
+	bs := int64(v.ar.bs)
+	if (want+bs-1)/bs-(have+bs-1)/bs > int64(v.ar.free) {
+		return false
+	}
+	more := want - have
+	if q, ok := v.cfg.KindQuota[kind]; ok && v.kindUse[kind]+more > q {
+		return false
+	}
+	if q, ok := v.cfg.OwnerQuota[kind]; ok && owner != "" && v.ownerUse[kind][owner]+more > q {
+		return false
+	}
+	return true
+}
+
+// reserve grows e's blocks to cover its first upto bytes (at most its length) and returns
+// them. ErrGone once e is wiped, ErrFull when the blocks or a quota do not allow it. Called
+// with v.mu held by the entry's one appender.
+func (v *Vault) reserve(e *entry, upto int64) ([]extent, error) {
+	if e.wiped {
+		return nil, ErrGone
+	}
+	upto = min(upto, e.length)
+	have := e.charged
+	if upto <= have {
+		return e.ext, nil
+	}
+	if !v.fits(e.kind, e.owner, have, upto) {
+		return nil, ErrFull
+	}
+	bs := int64(v.ar.bs)
+	need := int((upto+bs-1)/bs) - blocksOf(e.ext)
+	if need > 0 {
+		e.ext = v.ar.alloc(e.ext, need)
+	}
+	v.use(e, upto-have)
+	return e.ext, nil
+}
+
+// trim gives back the blocks an upload reserved beyond the bytes it received (a body that
+// broke off), zeroed. Called with v.mu held, by the appender, after the copy.
+func (v *Vault) trim(e *entry) {
+	if e.wiped {
+		return
+	}
+	if e.charged <= e.received {
+		return
+	}
+	bs := int64(v.ar.bs)
+	var spare []extent
+	e.ext, spare = splitBlocks(e.ext, int((e.received+bs-1)/bs))
+	v.ar.zero(spare)
+	v.ar.release(spare)
+	v.use(e, e.received-e.charged)
+}
+
+// splitBlocks cuts ext after its first keep blocks.
+func splitBlocks(ext []extent, keep int) (kept, rest []extent) {
+	for i, x := range ext {
+		if keep >= int(x.n) {
+			keep -= int(x.n)
+			continue
+		}
+		rest = append(rest, extent{x.start + uint32(keep), x.n - uint32(keep)})
+		rest = append(rest, ext[i+1:]...)
+		if keep > 0 {
+			ext[i].n = uint32(keep)
+			return ext[:i+1], rest
+		}
+		return ext[:i], rest
+	}
+	return ext, nil
 }
 
 func (v *Vault) checkCreate(req *CreateRequest) error {
@@ -116,26 +193,23 @@ func (v *Vault) checkCreate(req *CreateRequest) error {
 	return nil
 }
 
-// Append copies n bytes from r into a pending entry at offset, which must be what the entry has
-// received so far (else ErrOffset). It returns how many bytes the entry has received in all. On
-// a short read or a reader error the bytes read are kept and the error is returned, so the
-// writer can resume from the returned count. A wrong manage secret, or an entry that is not
-// pending, is ErrGone; a concurrent append to the same entry is ErrBusy.
-func (v *Vault) Append(id ID, manage []byte, offset, n int64, r io.Reader) (int64, error) {
+// Append copies n bytes from r into a pending entry of kind at offset, which must be what the
+// entry has received so far (else ErrOffset). Blocks are reserved as the bytes arrive; if the
+// vault or a quota runs out meanwhile, the bytes received are kept and ErrFull is returned. It
+// returns how many bytes the entry has received in all. On a short read or a reader error the
+// bytes read are kept and the error is returned, so the writer can resume from the returned
+// count. A wrong manage secret, another kind, or an entry that is not pending, is ErrGone; a
+// concurrent append to the same entry is ErrBusy.
+func (v *Vault) Append(kind Kind, id ID, manage []byte, offset, n int64, r io.Reader) (int64, error) {
 	mh := sum(manage)
-	return v.appendTo(id, &mh, offset, n, r)
-}
-
-// appendTo is Append; a nil manage hash skips the check (Put owns the entry it just created).
-func (v *Vault) appendTo(id ID, mh *Hash, offset, n int64, r io.Reader) (int64, error) {
 	now := v.now()
 	v.mu.Lock()
 	if v.closed {
 		v.mu.Unlock()
 		return 0, ErrClosed
 	}
-	e, j := v.lookup(id, now)
-	if !v.manageOK(e, mh) || e.phase != phasePending {
+	e, j := v.lookup(kind, id, now)
+	if !v.manageOK(e, &mh) || e.phase != phasePending {
 		v.mu.Unlock()
 		v.run(j)
 		return 0, ErrGone
@@ -159,15 +233,15 @@ func (v *Vault) appendTo(id ID, mh *Hash, offset, n int64, r io.Reader) (int64, 
 	e.active = now
 	e.refs++
 	v.busy++
-	ext := e.ext
 	v.mu.Unlock()
 
-	got, rerr := v.fill(e, ext, offset, n, r)
+	got, rerr := v.fill(e, offset, n, r, false)
 
 	v.mu.Lock()
 	e.received += got
 	e.appending = false
 	e.active = v.now()
+	v.trim(e)
 	received = e.received
 	gone := e.gone.Load()
 	j = v.unref(e)
@@ -176,28 +250,52 @@ func (v *Vault) appendTo(id ID, mh *Hash, offset, n int64, r io.Reader) (int64, 
 	switch {
 	case gone:
 		return received, ErrGone
+	case errors.Is(rerr, ErrFull):
+		return received, ErrFull
 	case rerr != nil:
 		return received, fmt.Errorf("vault: append: %w", rerr)
 	}
 	return received, nil
 }
 
-// fill reads n bytes from r straight into the blocks at offset. It stops early if the entry is
-// wiped meanwhile.
-func (v *Vault) fill(e *entry, ext []extent, offset, n int64, r io.Reader) (int64, error) {
+// fill reads n bytes from r straight into e's blocks at offset, reserving them a grain at a
+// time as the bytes come. It stops early if the entry is wiped meanwhile (ErrGone) or no block
+// can be reserved (ErrFull). With upTo, the end of r before n bytes is not an error: fill
+// returns what arrived. The caller holds a reference to e and is its one appender.
+func (v *Vault) fill(e *entry, offset, n int64, r io.Reader, upTo bool) (int64, error) {
 	var got int64
-	err := v.walk(ext, offset, n, func(b []byte) error {
-		if e.gone.Load() {
-			return ErrGone
+	for got < n {
+		k := min(grain-(offset+got)%grain, n-got) // whole grains after the first
+		v.mu.Lock()
+		ext, err := v.reserve(e, offset+got+k)
+		v.mu.Unlock()
+		if err != nil {
+			return got, err
 		}
-		k, err := io.ReadFull(r, b)
-		got += int64(k)
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+		eof := false
+		err = v.walk(ext, offset+got, k, func(b []byte) error {
+			if e.gone.Load() {
+				return ErrGone
+			}
+			m, err := io.ReadFull(r, b)
+			got += int64(m)
+			if upTo && (err == io.EOF || err == io.ErrUnexpectedEOF) {
+				eof = true
+				return io.EOF
+			}
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		})
+		switch {
+		case eof:
+			return got, nil
+		case err != nil:
+			return got, err
 		}
-		return err
-	})
-	return got, err
+	}
+	return got, nil
 }
 
 // walk calls fn on consecutive slices of the blocks covering [offset, offset+n), each at most
@@ -226,22 +324,19 @@ func (v *Vault) walk(ext []extent, offset, n int64, fn func([]byte) error) error
 	return nil
 }
 
-// Commit makes a fully appended entry readable and returns its expiry. Committing an entry that
-// is already committed succeeds again, since the answer to the first commit may have been lost.
-func (v *Vault) Commit(id ID, manage []byte) (time.Time, error) {
+// Commit makes a fully appended entry of kind readable and returns its expiry. Committing an
+// entry that is already committed succeeds again, since the answer to the first commit may have
+// been lost.
+func (v *Vault) Commit(kind Kind, id ID, manage []byte) (time.Time, error) {
 	mh := sum(manage)
-	return v.commit(id, &mh)
-}
-
-func (v *Vault) commit(id ID, mh *Hash) (time.Time, error) {
 	now := v.now()
 	v.mu.Lock()
 	if v.closed {
 		v.mu.Unlock()
 		return time.Time{}, ErrClosed
 	}
-	e, j := v.lookup(id, now)
-	if !v.manageOK(e, mh) || e.destroyed {
+	e, j := v.lookup(kind, id, now)
+	if !v.manageOK(e, &mh) {
 		v.mu.Unlock()
 		v.run(j)
 		return time.Time{}, ErrGone
@@ -261,19 +356,47 @@ func (v *Vault) commit(id ID, mh *Hash) (time.Time, error) {
 }
 
 // Put creates, fills from r and commits an entry in one call (chat frames, small entries).
-// If r ends early or fails, the entry is discarded and the error returned.
+// If r ends early or fails, or the vault runs out of room, the entry is discarded and the
+// error returned.
 func (v *Vault) Put(req CreateRequest, r io.Reader) (ID, time.Time, error) {
-	e, ext, err := v.admit(&req, 0, true)
+	id, _, exp, err := v.put(req, r, false)
+	return id, exp, err
+}
+
+// PutUpTo is Put for a stream of unknown length: it stores what r holds, at least one byte and
+// at most req.Length, and returns its length. A stream longer than req.Length is ErrTooLarge
+// (nothing is kept). The bytes go straight from r into locked memory, reserved as they come.
+func (v *Vault) PutUpTo(req CreateRequest, r io.Reader) (ID, int64, time.Time, error) {
+	return v.put(req, r, true)
+}
+
+func (v *Vault) put(req CreateRequest, r io.Reader, upTo bool) (ID, int64, time.Time, error) {
+	want := req.Length
+	if upTo {
+		req.Length++ // one byte more than allowed tells a stream that is too long
+	}
+	e, err := v.admit(&req, 0, true)
 	if err != nil {
-		return ID{}, time.Time{}, err
+		return ID{}, 0, time.Time{}, err
 	}
 	id, exp := e.id, e.expires // never change after admit
 
-	got, rerr := v.fill(e, ext, 0, req.Length, r)
+	got, rerr := v.fill(e, 0, req.Length, r, upTo)
 
 	v.mu.Lock()
 	e.received = got
 	e.appending = false
+	if upTo && rerr == nil {
+		switch {
+		case got > want:
+			rerr = ErrTooLarge
+		case got == 0:
+			rerr = fmt.Errorf("vault: put: empty: %w", ErrInvalid)
+		default:
+			e.length = got
+		}
+	}
+	v.trim(e)
 	j := v.unref(e)
 	var j2 job
 	ok := rerr == nil && !e.gone.Load()
@@ -287,22 +410,21 @@ func (v *Vault) Put(req CreateRequest, r io.Reader) (ID, time.Time, error) {
 	v.run(j2)
 	switch {
 	case ok:
-		return id, exp, nil
+		return id, got, exp, nil
 	case rerr == nil || errors.Is(rerr, ErrGone):
-		return ID{}, time.Time{}, ErrGone
+		return ID{}, 0, time.Time{}, ErrGone
+	case errors.Is(rerr, ErrFull), errors.Is(rerr, ErrTooLarge), errors.Is(rerr, ErrInvalid):
+		return ID{}, 0, time.Time{}, rerr
 	}
-	return ID{}, time.Time{}, fmt.Errorf("vault: put: %w", rerr)
+	return ID{}, 0, time.Time{}, fmt.Errorf("vault: put: %w", rerr)
 }
 
 // manageOK checks a manage hash against e, or against the dummy when e is nil so that a miss
-// costs what a hit costs. A nil mh is the vault itself. Called with v.mu held.
+// costs what a hit costs. Called with v.mu held.
 func (v *Vault) manageOK(e *entry, mh *Hash) bool {
 	t := e
 	if t == nil {
 		t = &v.dummy
-	}
-	if mh == nil {
-		return e != nil
 	}
 	return hashEqual(mh, &t.manage) && e != nil
 }

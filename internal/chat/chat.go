@@ -305,7 +305,7 @@ func (s *Server) refresh(now time.Time) {
 // bytes pass from one locked entry to the other through a pipe (transient heap buffers, as
 // for any relayed record).
 func (s *Server) move(j refreshJob) {
-	rd, err := s.v.Open(j.old.vid, vault.OpenRequest{Gate: j.old.gate[:], Claim: hash(j.old.nonce[:])})
+	rd, err := s.v.Open(vault.KindChatFrame, j.old.vid, vault.OpenRequest{Gate: j.old.gate[:], Claim: hash(j.old.nonce[:])})
 	if err != nil {
 		return // gone already: a push will skip it
 	}
@@ -527,7 +527,7 @@ func (s *Server) notifyLocked(c *chat) {
 // wipe zeroes records in the vault at once (Revoke wipes claimed and unclaimed entries alike).
 func (s *Server) wipe(fs []frame) {
 	for i := range fs {
-		_ = s.v.Revoke(fs[i].vid, fs[i].manage[:])
+		_ = s.v.Revoke(vault.KindChatFrame, fs[i].vid, fs[i].manage[:])
 	}
 }
 
@@ -800,7 +800,7 @@ func (d *Delivery) WriteTo(w io.Writer) (int64, error) {
 		}
 		s.mu.Unlock()
 	}()
-	r, err := s.v.Open(g.vid, vault.OpenRequest{Gate: g.gate[:], Claim: hash(g.nonce[:])})
+	r, err := s.v.Open(vault.KindChatFrame, g.vid, vault.OpenRequest{Gate: g.gate[:], Claim: hash(g.nonce[:])})
 	if err != nil {
 		return 0, ErrGone
 	}
@@ -822,8 +822,8 @@ func (ss *Session) Ack(seq uint64) {
 	sd.frames = sd.frames[i:]
 	s.mu.Unlock()
 	for _, f := range done {
-		if err := s.v.Confirm(f.vid, f.gate[:], f.nonce[:]); err != nil {
-			_ = s.v.Revoke(f.vid, f.manage[:]) // never delivered (or its claim window ended)
+		if err := s.v.Confirm(vault.KindChatFrame, f.vid, f.gate[:], f.nonce[:]); err != nil {
+			_ = s.v.Revoke(vault.KindChatFrame, f.vid, f.manage[:]) // never delivered (or its claim window ended)
 		}
 	}
 }

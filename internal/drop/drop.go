@@ -448,7 +448,7 @@ func (s *Server) taken(r Route) bool {
 // used: from then on it answers gone to new submissions. r need only name the route (a
 // submitter's commit carries no inbox proof); the box is marked only when id is filed under r.
 func (s *Server) Commit(r Route, id vault.ID, manage []byte) (time.Time, error) {
-	exp, err := s.v.Commit(id, manage)
+	exp, err := s.v.Commit(vault.KindSubmission, id, manage)
 	if err != nil || !r.reply {
 		return exp, err
 	}
@@ -654,7 +654,7 @@ func (s *Server) Fetch(r Route, id vault.ID, p Proof, claim [32]byte) (*vault.Re
 	if err := s.authorize(r, p, protocol.DropActionFetch, id, claim); err != nil {
 		return nil, err
 	}
-	rd, err := s.v.Open(id, vault.OpenRequest{Gate: s.gateToken(r), Claim: claim})
+	rd, err := s.v.Open(vault.KindSubmission, id, vault.OpenRequest{Gate: s.gateToken(r), Claim: claim})
 	if err != nil {
 		return nil, ErrGone
 	}
@@ -682,7 +682,7 @@ func (s *Server) Confirm(r Route, id vault.ID, p Proof, nonce []byte) error {
 	if err := s.authorize(r, p, protocol.DropActionConfirm, id, sha256.Sum256(nonce)); err != nil {
 		return err
 	}
-	if err := s.v.Confirm(id, s.gateToken(r), nonce); err != nil {
+	if err := s.v.Confirm(vault.KindSubmission, id, s.gateToken(r), nonce); err != nil {
 		return ErrGone
 	}
 	return nil

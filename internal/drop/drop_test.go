@@ -83,7 +83,7 @@ func (e *env) submit(t *testing.T, k *protocol.DropKeys, ct []byte) (vault.ID, e
 	if err != nil {
 		return id, err
 	}
-	_, err = e.v.Append(id, manage, 0, int64(len(ct)), bytes.NewReader(ct))
+	_, err = e.v.Append(vault.KindSubmission, id, manage, 0, int64(len(ct)), bytes.NewReader(ct))
 	require.NoError(t, err)
 	_, err = e.s.Commit(r, id, manage)
 	return id, err

@@ -70,7 +70,7 @@ func benchDrop(b *testing.B, n int) (*drop.Server, *vault.Vault, *protocol.DropK
 		_, _ = rand.Read(m)
 		id, _, err := s.Submit(r, drop.SubmitRequest{Length: 1024, Manage: sha256.Sum256(m), Token: tok, Nonce: nonce[:]})
 		require.NoError(b, err)
-		_, err = v.Append(id, m, 0, 1024, bytes.NewReader(ct))
+		_, err = v.Append(vault.KindSubmission, id, m, 0, 1024, bytes.NewReader(ct))
 		require.NoError(b, err)
 		_, err = s.Commit(r, id, m)
 		require.NoError(b, err)

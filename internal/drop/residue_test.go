@@ -61,7 +61,7 @@ func TestResidueAfterFetch(t *testing.T) {
 	manage := []byte("0123456789abcdef0123456789abcdef")
 	id, _, err := e.s.Submit(r, drop.SubmitRequest{Length: size, Manage: sha256.Sum256(manage), Token: tok, Nonce: nonce[:]})
 	require.NoError(t, err)
-	_, err = e.v.Append(id, manage, 0, size, &canaryReader{c: c, at: []int{0, 70000, size - 32}, left: size})
+	_, err = e.v.Append(vault.KindSubmission, id, manage, 0, size, &canaryReader{c: c, at: []int{0, 70000, size - 32}, left: size})
 	require.NoError(t, err)
 	_, err = e.s.Commit(r, id, manage)
 	require.NoError(t, err)

@@ -63,7 +63,7 @@ func (s *server) mountDrops(m *mux.Router, post func(http.HandlerFunc) http.Hand
 	m.Handle("/api/v1/drops/{route}/pow", post(s.dropPoW)).Methods(http.MethodPost)
 	m.Handle("/api/v1/drops/{route}/submissions", post(s.dropSubmit)).Methods(http.MethodPost)
 	// Appends are exactly a note's (manage secret, offsets, hijacked body): the same handler.
-	m.Handle("/api/v1/drops/{route}/submissions/{id}/data", post(byID(s.appendData))).Methods(http.MethodPost)
+	m.Handle("/api/v1/drops/{route}/submissions/{id}/data", post(byID(s.appendData(vault.KindSubmission)))).Methods(http.MethodPost)
 	m.Handle("/api/v1/drops/{route}/submissions/{id}/commit", post(s.dropCommit)).Methods(http.MethodPost)
 	m.Handle("/api/v1/drops/{route}/challenge", post(s.dropChallenge)).Methods(http.MethodPost)
 	m.Handle("/api/v1/drops/{route}/list", post(s.dropList)).Methods(http.MethodPost)

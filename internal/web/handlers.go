@@ -89,7 +89,7 @@ func New(cfg Config) (http.Handler, error) {
 	m.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
 	m.Handle("/api/v1/limits", http.HandlerFunc(s.limits)).Methods(http.MethodGet, http.MethodHead)
 	notes := &notesRouter{cop: cop, deny: deny, create: post(s.create), next: m, actions: map[string]idHandler{
-		"data": s.appendData, "commit": s.commit, "open": s.open,
+		"data": s.appendData(vault.KindNote), "commit": s.commit, "open": s.open,
 		"confirm": s.confirm, "status": s.status, "revoke": s.revoke,
 	}}
 	m.Handle("/api/v1/notes", notes.create).Methods(http.MethodPost)
@@ -287,20 +287,24 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) {
 	}{id.String(), s.expiresIn(exp)})
 }
 
-// appendData takes the connection from net/http (see hijack.go) so that no byte of the body
-// passes through net/http's pooled buffers; every answer on it closes the connection.
-func (s *server) appendData(w http.ResponseWriter, r *http.Request, rawID string) {
-	h, ok := hijack(w, r, r.ContentLength)
-	if !ok {
-		s.appendFrom(w, r, rawID, r.Body, nil)
-		return
+// appendData serves the append route of entries of kind: a note's, or a drop submission's,
+// which is exactly a note's. It takes the connection from net/http (see hijack.go) so that no
+// byte of the body passes through net/http's pooled buffers; every answer on it closes the
+// connection.
+func (s *server) appendData(kind vault.Kind) idHandler {
+	return func(w http.ResponseWriter, r *http.Request, rawID string) {
+		h, ok := hijack(w, r, r.ContentLength)
+		if !ok {
+			s.appendFrom(w, r, kind, rawID, r.Body, nil)
+			return
+		}
+		s.serveHijacked(h, true, func(w http.ResponseWriter) { s.appendFrom(w, r, kind, rawID, h, h.conn) })
 	}
-	s.serveHijacked(h, true, func(w http.ResponseWriter) { s.appendFrom(w, r, rawID, h, h.conn) })
 }
 
 // appendFrom answers an append whose body is read from body; conn is the hijacked connection
 // it arrives on (nil when there is none).
-func (s *server) appendFrom(w http.ResponseWriter, r *http.Request, rawID string, body io.Reader, conn net.Conn) {
+func (s *server) appendFrom(w http.ResponseWriter, r *http.Request, kind vault.Kind, rawID string, body io.Reader, conn net.Conn) {
 	if !hasMediaType(r, "application/octet-stream") {
 		s.writeError(w, http.StatusUnsupportedMediaType, "content_type", "send Content-Type: application/octet-stream")
 		return
@@ -335,7 +339,7 @@ func (s *server) appendFrom(w http.ResponseWriter, r *http.Request, rawID string
 		s.writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the body is over max_append")
 		return
 	}
-	received, err := s.appendSuperseding(id, manage[:], offset, r.ContentLength, body, conn)
+	received, err := s.appendSuperseding(kind, id, manage[:], offset, r.ContentLength, body, conn)
 	switch {
 	case err == nil:
 		s.marshal(w, http.StatusOK, struct {
@@ -378,7 +382,7 @@ func (s *server) commit(w http.ResponseWriter, r *http.Request, rawID string) {
 	if !ok {
 		return
 	}
-	exp, err := s.v.Commit(id, manage[:])
+	exp, err := s.v.Commit(vault.KindNote, id, manage[:])
 	switch {
 	case err == nil:
 		s.marshal(w, http.StatusOK, struct {
@@ -422,7 +426,7 @@ func (s *server) status(w http.ResponseWriter, r *http.Request, rawID string) {
 	if !ok {
 		return
 	}
-	st, exp, err := s.v.Status(id, manage[:])
+	st, exp, err := s.v.Status(vault.KindNote, id, manage[:])
 	if err != nil {
 		s.gone(w)
 		return
@@ -444,7 +448,7 @@ func (s *server) revoke(w http.ResponseWriter, r *http.Request, rawID string) {
 	if !ok {
 		return
 	}
-	if err := s.v.Revoke(id, manage[:]); err != nil {
+	if err := s.v.Revoke(vault.KindNote, id, manage[:]); err != nil {
 		s.gone(w)
 		return
 	}
@@ -475,7 +479,7 @@ func (s *server) confirm(w http.ResponseWriter, r *http.Request, rawID string) {
 		s.badParam(w, "nonce")
 		return
 	}
-	if err := s.v.Confirm(id, gate[:], nonce[:]); err != nil {
+	if err := s.v.Confirm(vault.KindNote, id, gate[:], nonce[:]); err != nil {
 		s.gone(w)
 		return
 	}
@@ -530,7 +534,7 @@ func (s *server) open(w http.ResponseWriter, r *http.Request, rawID string) {
 		s.badParam(w, "offset")
 		return
 	}
-	rd, err := s.v.Open(id, or)
+	rd, err := s.v.Open(vault.KindNote, id, or)
 	if err != nil {
 		var pe *vault.PINError
 		if errors.As(err, &pe) {

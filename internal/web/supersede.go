@@ -69,14 +69,14 @@ func (a *runningAppends) cut(id vault.ID, self net.Conn) {
 // appendSuperseding is the vault's Append, except that an append that finds another one
 // running on the same entry cuts that one off and retries, for up to two seconds. Without a
 // connection (no hijack) it is Append.
-func (s *server) appendSuperseding(id vault.ID, manage []byte, offset, n int64, body io.Reader, conn net.Conn) (int64, error) {
+func (s *server) appendSuperseding(kind vault.Kind, id vault.ID, manage []byte, offset, n int64, body io.Reader, conn net.Conn) (int64, error) {
 	if conn == nil {
-		return s.v.Append(id, manage, offset, n, body)
+		return s.v.Append(kind, id, manage, offset, n, body)
 	}
 	s.appends.add(id, conn)
 	defer s.appends.remove(id, conn)
 	for try := 0; ; try++ {
-		received, err := s.v.Append(id, manage, offset, n, body)
+		received, err := s.v.Append(kind, id, manage, offset, n, body)
 		if !errors.Is(err, vault.ErrBusy) || try == supersedeTries {
 			return received, err
 		}
