@@ -54,21 +54,21 @@ type Caps struct {
 
 // Config configures a Vault. The zero value of each field selects its documented default.
 type Config struct {
-	Budget         int64            // bytes of locked memory; 0: derived from RLIMIT_MEMLOCK (see DefaultBudget)
-	BlockSize      int              // bytes per block, a power of two from 64 to 1 MiB; default 1024
-	MaxEntry       int64            // largest entry in bytes; default min(64 MiB, Budget)
-	KindQuota      map[Kind]int64   // most bytes one kind may hold; absent: the whole budget
-	OwnerQuota     map[Kind]int64   // most bytes one owner may hold within a kind; absent: no limit
-	MaxTTL         time.Duration    // longest TTL; default 7 days
-	ClaimWindow    time.Duration    // how long a claim may resume; default 10 minutes
-	PendingIdle    time.Duration    // a pending entry idle this long is wiped; default 10 minutes
+	Budget      int64          // bytes of locked memory; 0: derived from RLIMIT_MEMLOCK (see DefaultBudget)
+	BlockSize   int            // bytes per block, a power of two from 64 to 1 MiB; default 1024
+	MaxEntry    int64          // largest entry in bytes; default min(64 MiB, Budget)
+	KindQuota   map[Kind]int64 // most bytes one kind may hold; absent: the whole budget
+	OwnerQuota  map[Kind]int64 // most bytes one owner may hold within a kind; absent: no limit
+	MaxTTL      time.Duration  // longest TTL; default 7 days
+	ClaimWindow time.Duration  // how long a claim may resume; default 10 minutes
+	PendingIdle time.Duration  // a pending entry idle this long is wiped; default 10 minutes
 	// PendingMax is the longest a pending entry may stay uncommitted, however often it is
 	// appended to; default 30 minutes. An upload that trickles a byte a minute cannot keep
 	// what it holds past it.
 	PendingMax time.Duration
 	// MaxPending caps the entries pending at once (created, not committed): each costs heap
 	// for its metadata even before a byte arrives. Default 4096.
-	MaxPending int
+	MaxPending     int
 	MaxPINFailures int              // default 5
 	Now            func() time.Time // clock; default time.Now
 	SweepEvery     time.Duration    // sweeper period; default 500ms; negative: no background sweeper
