@@ -145,3 +145,17 @@ type Load struct {
 
 // Max is the largest of the fractions.
 func (l Load) Max() float64 { return max(l.Global, l.Kind, l.Owner, l.Pending) }
+
+// Shares is how a budget is split between the kinds of entry, without overlap, so that a flood
+// of one kind can never take memory another kind needs (the quotas serve gives the vault).
+type Shares struct {
+	Note       int64 // all notes: 3/8
+	Submission int64 // all drop submissions: 3/8
+	PerOwner   int64 // one drop's submissions: 1/8, so that a flood of one drop leaves the others room
+	ChatFrame  int64 // all undelivered chat records: 1/4
+}
+
+// DefaultShares splits budget: notes 3/8, drop submissions 3/8 (one drop 1/8), chat records 1/4.
+func DefaultShares(budget int64) Shares {
+	return Shares{Note: budget / 8 * 3, Submission: budget / 8 * 3, PerOwner: budget / 8, ChatFrame: budget / 4}
+}

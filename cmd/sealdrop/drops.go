@@ -13,15 +13,15 @@ import (
 	"golang.org/x/net/proxy"
 
 	"github.com/sealdrop/sealdrop/internal/drop"
+	"github.com/sealdrop/sealdrop/internal/price"
 	"github.com/sealdrop/sealdrop/internal/web"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
 // dropServer wires the drop boxes to the vault: submissions live --drop-ttl (at most the
-// vault's longest TTL), within the quotas vaultConfig gave KindSubmission.
-func dropServer(v *vault.Vault, f *serveFlags, budget int64) (*drop.Server, error) {
-	_, perDrop := drop.VaultQuotas(budget)
-	return drop.New(drop.Config{Vault: v, TTL: f.dropTTL, DropQuota: perDrop})
+// vault's longest TTL), within the quotas vaultConfig gave KindSubmission, priced by p.
+func dropServer(v *vault.Vault, f *serveFlags, p *price.Pricer) (*drop.Server, error) {
+	return drop.New(drop.Config{Vault: v, TTL: f.dropTTL, Price: p})
 }
 
 // loadFeatured reads --featured-drops; a bad line stops the start with its number.

@@ -26,7 +26,7 @@ func dropSite(t *testing.T, wrap func(http.Handler) http.Handler) (string, *clie
 	v, err := vault.New(vault.Config{Budget: 8 << 20, MaxTTL: drop.DefaultTTL, SweepEvery: -1})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = v.Close() })
-	ds, err := drop.New(drop.Config{Vault: v, PoWBits: 8})
+	ds, err := drop.New(drop.Config{Vault: v})
 	require.NoError(t, err)
 	h, err := web.New(web.Config{Vault: v, Drops: ds})
 	require.NoError(t, err)

@@ -20,6 +20,7 @@ import (
 	"github.com/sealdrop/sealdrop/internal/chat"
 	"github.com/sealdrop/sealdrop/internal/deploy"
 	"github.com/sealdrop/sealdrop/internal/drop"
+	"github.com/sealdrop/sealdrop/internal/price"
 	"github.com/sealdrop/sealdrop/internal/web"
 	"github.com/sealdrop/sealdrop/onion"
 	"github.com/sealdrop/sealdrop/vault"
@@ -159,10 +160,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	defer v.Close() // wipes; also on every error path below
+	pricer, err := price.New(price.Config{})
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
 	ccfg, err := chatConfig(v)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	ccfg.Price = pricer
 	cs, err := chat.New(ccfg)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -172,12 +178,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("serve: --featured-drops: %w", err)
 	}
-	ds, err := dropServer(v, f, vcfg.Budget)
+	ds, err := dropServer(v, f, pricer)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	var h http.Handler
-	if h, err = web.New(web.Config{Vault: v, Chat: cs, Drops: ds, FeaturedDrops: featured, MaxEntry: int64(f.maxEntry), MaxTTL: f.maxTTL}); err != nil {
+	if h, err = web.New(web.Config{Vault: v, Chat: cs, Drops: ds, Price: pricer, FeaturedDrops: featured, MaxEntry: v.MaxEntry(), MaxTTL: f.maxTTL}); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	for _, wrap := range testHandlers {

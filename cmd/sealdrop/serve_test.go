@@ -149,7 +149,7 @@ func TestServeLifecycle(t *testing.T) {
 		res.Body.Close()
 		assert.Equal(t, 200, res.StatusCode)
 		assert.Contains(t, string(body), `"max_ttl":86400`)
-		assert.Contains(t, string(body), `"max_entry":4194304`)
+		assert.Contains(t, string(body), `"max_entry":1572864`, "a note fits in the notes' 3/8 of the 4 MiB budget")
 		assert.Empty(t, res.Header.Values("Date"))
 		// A few requests, good and bad, print nothing.
 		for _, p := range []string{"/", "/nope", "/api/v1/notes/x/open"} {

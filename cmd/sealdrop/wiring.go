@@ -4,13 +4,8 @@ import (
 	"fmt"
 
 	"github.com/sealdrop/sealdrop/internal/chat"
-	"github.com/sealdrop/sealdrop/internal/drop"
 	"github.com/sealdrop/sealdrop/vault"
 )
-
-// chatShare is the part of the vault that undelivered chat records may fill, so that busy
-// chats can never starve notes (and later drop submissions) of locked memory.
-const chatShare = 4
 
 // vaultConfig turns serve's flags into the vault's Config, with per-kind quotas.
 func vaultConfig(f *serveFlags) (vault.Config, error) {
@@ -22,19 +17,26 @@ func vaultConfig(f *serveFlags) (vault.Config, error) {
 		}
 		budget = b
 	}
-	dropKind, perDrop := drop.VaultQuotas(budget)
+	// The kinds share the budget without overlap (vault.DefaultShares); one chat holds at most
+	// chat.DefaultMaxBytes undelivered.
+	sh := vault.DefaultShares(budget)
+	maxEntry := int64(f.maxEntry)
+	if maxEntry == 0 {
+		maxEntry = min(vault.DefaultMaxEntry, sh.Note) // a note must fit in the notes' share
+	}
 	return vault.Config{
 		Budget:   budget,
-		MaxEntry: int64(f.maxEntry),
+		MaxEntry: maxEntry,
 		// Notes keep their own limit (web.Config.MaxTTL); drop submissions may live longer.
 		MaxTTL: max(f.maxTTL, f.dropTTL),
 		KindQuota: map[vault.Kind]int64{
-			vault.KindChatFrame:  budget / chatShare,
-			vault.KindSubmission: dropKind,
+			vault.KindNote:       sh.Note,
+			vault.KindChatFrame:  sh.ChatFrame,
+			vault.KindSubmission: sh.Submission,
 		},
 		OwnerQuota: map[vault.Kind]int64{
 			vault.KindChatFrame:  chat.DefaultMaxBytes,
-			vault.KindSubmission: perDrop,
+			vault.KindSubmission: sh.PerOwner,
 		},
 	}, nil
 }

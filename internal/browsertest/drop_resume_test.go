@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/bits"
 	"net"
 	"net/http"
 	"os"
@@ -25,14 +24,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sealdrop/sealdrop/internal/drop"
+	"github.com/sealdrop/sealdrop/internal/price"
+	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/internal/web"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
 const (
-	// resumePoWBits makes the proof of work take seconds at Safer (no JIT), long enough to
-	// watch the bar; the other drop scenarios use 8 bits to measure the pages, not hashing.
-	resumePoWBits = 18
+	// resumeLevel is the price level the server asks whatever its fill (price.Config.Floor), so
+	// that the 3 MiB submission below pays 17 bits: seconds at Safer (no JIT), long enough to
+	// watch the bar. The other drop scenarios run on an empty server, which asks nothing.
+	resumeLevel = 6
 	// solveBatch is how many nonces drop-protocol.js's solvePoW hashes between two progress
 	// reports: a solution inside the first batch legitimately reports none.
 	solveBatch = 256
@@ -40,32 +42,21 @@ const (
 	dropChunk  = 65552
 )
 
-// startDropAppPoW is startDropApp with the given base proof-of-work difficulty and room for
-// a few MiB.
-func startDropAppPoW(t *testing.T, powBits int) dropApp {
+// startDropAppPoW is startDropApp asking at least the given price level, with room for a few
+// MiB.
+func startDropAppPoW(t *testing.T, level int) dropApp {
 	t.Helper()
 	v, err := vault.New(vault.Config{Budget: 64 << 20})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = v.Close() })
-	ds, err := drop.New(drop.Config{Vault: v, TTL: 24 * time.Hour, PoWBits: powBits})
+	p, err := price.New(price.Config{Floor: level})
+	require.NoError(t, err)
+	ds, err := drop.New(drop.Config{Vault: v, TTL: 24 * time.Hour, Price: p})
 	require.NoError(t, err)
 	h, err := web.New(web.Config{Vault: v, Drops: ds})
 	require.NoError(t, err)
 	pool.Proxy.SetHandler(h)
 	return dropApp{mark: pool.Proxy.Mark(), v: v}
-}
-
-// powLeadingZeros is the number of leading zero bits of SHA-256("sealdrop/v1 drop pow" ‖ token ‖ nonce).
-func powLeadingZeros(token, nonce []byte) int {
-	h := sha256.Sum256(append(append([]byte("sealdrop/v1 drop pow"), token...), nonce...))
-	n := 0
-	for _, b := range h {
-		if b != 0 {
-			return n + bits.LeadingZeros8(b)
-		}
-		n += 8
-	}
-	return n
 }
 
 func dropAligned(off int64) bool {
@@ -88,7 +79,7 @@ type dropFetchBody struct {
 func TestDropPoWProgressAndFetchResumeSafer(t *testing.T) {
 	RequireBrowser(t)
 	start := time.Now()
-	app := startDropAppPoW(t, resumePoWBits)
+	app := startDropAppPoW(t, resumeLevel)
 	journalist := pool.Person(t, Safer)
 	source := pool.Person(t, Safer)
 	dropLink, inbox := createDrop(t, journalist, false)
@@ -125,28 +116,39 @@ func TestDropPoWProgressAndFetchResumeSafer(t *testing.T) {
 	require.NoError(t, source.CallFunction(ctx, `() => window.__powSeen`, &seen))
 	require.Equal(t, 1, app.submissions(), "the submission landed")
 
-	// The proof the browser sent is valid for the difficulty the server asked.
-	var sub struct{ Token, Nonce string }
+	// The payment the browser sent pays the price the server asks for this submission.
+	var sub struct {
+		Length     int64  `json:"length"`
+		ManageHash string `json:"manage_hash"`
+		Token      string `json:"price_token"`
+		Nonce      string `json:"price_nonce"`
+	}
 	var subs int
+	var route string
 	for _, r := range pool.Proxy.RecordsSince(mark) {
-		if r.Method == http.MethodPost && strings.HasSuffix(strings.SplitN(r.URL, "?", 2)[0], "/submissions") {
+		if p := strings.SplitN(r.URL, "?", 2)[0]; r.Method == http.MethodPost && strings.HasSuffix(p, "/submissions") {
 			subs++
 			require.NoError(t, json.Unmarshal(r.Body, &sub))
+			route = strings.TrimSuffix(p[strings.Index(p, "/api/v1/drops/")+len("/api/v1/drops/"):], "/submissions")
 		}
 	}
-	require.Equal(t, 1, subs, "one create request")
+	require.Equal(t, 1, subs, "one create request: the limits the page loaded predicted the price")
 	token, err := base64.RawURLEncoding.DecodeString(sub.Token)
 	require.NoError(t, err)
 	nonce, err := base64.RawURLEncoding.DecodeString(sub.Nonce)
 	require.NoError(t, err)
 	require.Len(t, nonce, 8)
-	require.Greater(t, len(token), 4)
-	asked := int(token[4]) // window (4) ‖ bits (1) ‖ …
-	require.GreaterOrEqual(t, asked, resumePoWBits)
-	assert.GreaterOrEqual(t, powLeadingZeros(token, nonce), asked, "the browser's solution meets the difficulty")
+	mh, err := base64.RawURLEncoding.DecodeString(sub.ManageHash)
+	require.NoError(t, err)
+	scope, err := base64.RawURLEncoding.DecodeString(route)
+	require.NoError(t, err)
+	pr := protocol.PriceRequest{Kind: protocol.PriceSubmission, Scope: [16]byte(scope), Manage: [32]byte(mh), Length: sub.Length, TTL: 24 * time.Hour}
+	asked := protocol.PriceBits(resumeLevel, sub.Length, pr.TTL)
+	require.GreaterOrEqual(t, asked, 16, "enough work to watch")
+	assert.True(t, protocol.CheckPrice(token, pr, nonce, asked), "the browser's payment meets the price")
 	tried := binary.BigEndian.Uint64(nonce) + 1
 	expected := float64(uint64(1) << asked)
-	t.Logf("Safer: %d-bit PoW solved at nonce %d; send (encrypt 3 MiB, PoW, upload) took %v; bar values %d", asked, tried-1, sendTook.Round(time.Millisecond), len(seen))
+	t.Logf("Safer: %d-bit price solved at nonce %d; send (encrypt 3 MiB, PoW, upload) took %v; bar values %d", asked, tried-1, sendTook.Round(time.Millisecond), len(seen))
 
 	require.NotEmpty(t, seen)
 	var atStart, moved, full bool

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sealdrop/sealdrop/internal/price"
+	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
@@ -83,11 +85,15 @@ type Config struct {
 	// (default 90 s; more than PingEvery). A Tor circuit that died is found this way.
 	PingEvery   time.Duration
 	ReadTimeout time.Duration
+	// Price is what a new chat pays once the chat slots or the vault's chat records are more
+	// than half used (internal/price); default: a new Pricer. Share it with the web layer and
+	// the drops, so that one token pays for all.
+	Price *price.Pricer
 }
 
 // Defaults.
 const (
-	DefaultMaxChats   = 1024
+	DefaultMaxChats   = 8192
 	DefaultMaxRecord  = 96 << 10
 	DefaultMaxRecords = 64
 	DefaultMaxBytes   = 4 << 20
@@ -154,6 +160,10 @@ type chat struct {
 	sides                         [2]side
 	bytes                         int64
 	changed                       chan struct{}
+	// held are the records of a chat destroyed by a duress PIN: zeroed at once, but kept in
+	// the vault until the chat would have ended anyway (the countdown, or the link's expiry),
+	// so that the vault's free space does not tell a duress PIN from a typo.
+	held []frame
 }
 
 // New validates cfg and starts the sweeper.
@@ -193,6 +203,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Price == nil {
+		p, err := price.New(price.Config{Now: cfg.Now})
+		if err != nil {
+			return nil, fmt.Errorf("chat: %w", err)
+		}
+		cfg.Price = p
+	}
 	if cfg.MaxChats < 0 || cfg.MaxRecord < 64 || cfg.MaxRecords < 1 || cfg.MaxBytes < cfg.MaxRecord ||
 		cfg.DefaultTTL <= 0 || cfg.DefaultTTL > cfg.MaxTTL || cfg.MaxTTL > cfg.Vault.MaxTTL() ||
 		cfg.Idle <= 0 || cfg.SessionMax <= 0 || cfg.ClaimWindow <= 0 || cfg.SessionMax > cfg.Vault.MaxTTL() || cfg.MaxPINFailures < 1 ||
@@ -222,6 +239,8 @@ func (s *Server) Close() {
 		var wipe []frame
 		for _, c := range s.chats {
 			wipe = append(wipe, s.endLocked(c, ReasonRevoked)...)
+			wipe = append(wipe, c.held...)
+			c.held = nil
 		}
 		s.mu.Unlock()
 		s.wipe(wipe)
@@ -253,6 +272,8 @@ func (s *Server) Sweep() {
 		switch {
 		case c.ended:
 			if !now.Before(c.expires) { // a destroyed chat kept only to count PIN tries
+				wipe = append(wipe, c.held...)
+				c.held = nil
 				delete(s.chats, c.id)
 			}
 		case !c.joined && !now.Before(c.expires):
@@ -348,6 +369,20 @@ func (s *Server) Count() int {
 	return len(s.chats)
 }
 
+// SlotFill is the fraction of chat slots in use (pending, joined, and destroyed ones still
+// counting PIN tries): one of the fills a new chat's price is computed from.
+func (s *Server) SlotFill() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return min(float64(len(s.chats))/float64(s.cfg.MaxChats), 1)
+}
+
+// Level is the price level of a new chat: the fuller of the chat slots and the vault's limits
+// on chat records.
+func (s *Server) Level() int {
+	return protocol.PriceLevel(max(s.v.Load(vault.KindChatFrame, "").Max(), s.SlotFill()))
+}
+
 func hash(b []byte) [32]byte { return sha256.Sum256(b) }
 
 func eq(a, b *[32]byte) bool { return subtle.ConstantTimeCompare(a[:], b[:]) == 1 }
@@ -358,12 +393,18 @@ func random32() ([32]byte, error) {
 	return b, err
 }
 
-// CreateRequest carries the hashes of a new chat's capabilities (as for a note).
+// CreateRequest carries the hashes of a new chat's capabilities (as for a note), and its
+// payment (internal/price) when one is due.
 type CreateRequest struct {
 	TTL                          time.Duration // 0: DefaultTTL
 	Gate, Open, Destruct, Manage [32]byte      // SHA-256 of each token; Destruct zero: random
 	PIN                          bool
+	PriceToken, PriceNonce       []byte
 }
+
+// PriceLength is the size a chat is priced at (protocol.PriceRequest.Length): its slot and the
+// first records it holds for the other side, about a kibibyte, for the link's TTL.
+const PriceLength = 1024
 
 // Created is what the creator gets: the id and its session token (shown once, stored hashed).
 type Created struct {
@@ -373,7 +414,7 @@ type Created struct {
 }
 
 // Create makes a pending chat. ErrFull when MaxChats are held or the vault could not hold even
-// one record.
+// one record; a price refusal (price.ErrPrice and friends) when it did not pay what Level asks.
 func (s *Server) Create(req CreateRequest) (Created, error) {
 	if req.TTL == 0 {
 		req.TTL = s.cfg.DefaultTTL
@@ -396,6 +437,11 @@ func (s *Server) Create(req CreateRequest) (Created, error) {
 	if s.v.Stats().Free < s.cfg.MaxRecord {
 		return Created{}, ErrFull
 	}
+	refund, err := s.cfg.Price.Charge(s.Level(), protocol.PriceRequest{Kind: protocol.PriceChat, Manage: req.Manage, Length: PriceLength, TTL: req.TTL},
+		req.PriceToken, req.PriceNonce)
+	if err != nil {
+		return Created{}, err
+	}
 	now := s.cfg.Now()
 	c := &chat{gate: req.Gate, open: req.Open, destruct: req.Destruct, manage: req.Manage, pin: req.PIN,
 		expires: now.Add(req.TTL), changed: make(chan struct{})}
@@ -403,6 +449,7 @@ func (s *Server) Create(req CreateRequest) (Created, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.chats) >= s.cfg.MaxChats {
+		refund()
 		return Created{}, ErrFull
 	}
 	for {
@@ -426,8 +473,10 @@ type JoinRequest struct {
 
 // Join claims a pending chat and returns the joiner's session token. Whatever the state, the
 // same hashing and comparing is done. A wrong PIN counts a failure (*PINError); a destruct
-// match wipes the chat at once and answers the same; the last failure ends it. Everything else
-// (unknown, joined, ended, wrong gate) is ErrGone.
+// match ends the chat and zeroes its records at once and answers the same, and the chat keeps
+// its slot and its records' vault blocks until the countdown or the link's expiry ends it, as
+// after a typo; the last failure ends it. Everything else (unknown, joined, ended, wrong gate)
+// is ErrGone.
 func (s *Server) Join(id vault.ID, req JoinRequest) ([]byte, error) {
 	gh, oh, dh := hash(req.Gate), hash(req.Open), hash(req.Destruct)
 	tok, err := random32()
@@ -444,7 +493,7 @@ func (s *Server) Join(id vault.ID, req JoinRequest) ([]byte, error) {
 	gateOK := eq(&gh, &t.gate)
 	openOK := eq(&oh, &t.open)
 	destructOK := eq(&dh, &t.destruct)
-	var wipe []frame
+	var wipe, blank []frame
 	err = ErrGone
 	switch {
 	case c == nil || !gateOK || c.joined || !now.Before(c.expires):
@@ -453,8 +502,13 @@ func (s *Server) Join(id vault.ID, req JoinRequest) ([]byte, error) {
 		left := max(s.cfg.MaxPINFailures-c.failures, 0)
 		if destructOK && !c.destroyed {
 			c.destroyed = true
-			wipe = s.endLocked(c, ReasonRevoked)
-			s.chats[id] = c // kept, content-free, so the countdown goes on
+			c.ended, c.reason = true, ReasonRevoked
+			s.notifyLocked(c) // the creator learns that the chat ended
+			for r := range c.sides {
+				c.held = append(c.held, c.sides[r].frames...)
+				c.sides[r].frames = nil
+			}
+			blank = c.held // kept, zeroed, so that the countdown and the capacity go on alike
 		}
 		if left == 0 {
 			wipe = append(wipe, s.endLocked(c, ReasonRevoked)...)
@@ -470,6 +524,9 @@ func (s *Server) Join(id vault.ID, req JoinRequest) ([]byte, error) {
 		err = nil
 	}
 	s.mu.Unlock()
+	for _, f := range blank {
+		_ = s.v.Destroy(vault.KindChatFrame, f.vid, f.manage[:])
+	}
 	s.wipe(wipe)
 	if err != nil {
 		return nil, err
@@ -514,6 +571,8 @@ func (s *Server) endLocked(c *chat, reason string) []frame {
 	}
 	c.bytes = 0
 	if !c.destroyed || c.failures >= s.cfg.MaxPINFailures {
+		out = append(out, c.held...)
+		c.held = nil
 		delete(s.chats, c.id)
 	}
 	return out
@@ -629,9 +688,23 @@ func (ss *Session) State() State {
 // MaxBytes undelivered; ErrFull when the vault cannot hold it; ErrGone once ended. A refused
 // record changes nothing, in this chat or any other.
 func (ss *Session) Send(r io.Reader, n int64) (uint64, error) {
-	s := ss.s
-	if n <= 0 || n > s.cfg.MaxRecord {
+	if n <= 0 || n > ss.s.cfg.MaxRecord {
 		return 0, ErrTooLarge
+	}
+	return ss.send(r, n)
+}
+
+// SendStream is Send for a record whose length is where r ends (a WebSocket message): at most
+// MaxRecord bytes (ErrTooLarge beyond, nothing kept). The bytes go from r straight into locked
+// memory, so no heap buffer of the relay holds the record.
+func (ss *Session) SendStream(r io.Reader) (uint64, error) { return ss.send(r, -1) }
+
+// send stores a record of n bytes, or of unknown length up to MaxRecord when n < 0.
+func (ss *Session) send(r io.Reader, n int64) (uint64, error) {
+	s := ss.s
+	reserve := n
+	if n < 0 {
+		reserve = s.cfg.MaxRecord
 	}
 	to := 1 - ss.role
 	s.mu.Lock()
@@ -640,20 +713,21 @@ func (ss *Session) Send(r io.Reader, n int64) (uint64, error) {
 	case c.ended:
 		s.mu.Unlock()
 		return 0, &EndedError{c.reason}
-	case len(c.sides[to].frames) >= s.cfg.MaxRecords || c.bytes+n > s.cfg.MaxBytes:
+	case len(c.sides[to].frames) >= s.cfg.MaxRecords || c.bytes+reserve > s.cfg.MaxBytes:
 		s.mu.Unlock()
 		return 0, ErrBusy
 	}
-	c.bytes += n // reserved while the vault copies
+	c.bytes += reserve // reserved while the vault copies
 	s.mu.Unlock()
 
 	f, err := ss.put(r, n)
 	s.mu.Lock()
 	if err != nil {
-		c.bytes -= n
+		c.bytes -= reserve
 		s.mu.Unlock()
 		return 0, err
 	}
+	c.bytes += f.size - reserve
 	if c.ended {
 		s.mu.Unlock()
 		s.wipe([]frame{f})
@@ -687,6 +761,8 @@ func (ss *Session) Send(r io.Reader, n int64) (uint64, error) {
 
 func (ss *Session) put(r io.Reader, n int64) (frame, error) { return ss.s.put(ss.c.id, r, n) }
 
+// put stores a record of n bytes from r in the vault, or of r's length (up to MaxRecord) when
+// n < 0.
 func (s *Server) put(owner vault.ID, r io.Reader, n int64) (frame, error) {
 	var f frame
 	var g [32]byte
@@ -699,10 +775,16 @@ func (s *Server) put(owner vault.ID, r io.Reader, n int64) (frame, error) {
 	f.gate = g
 	f.size = n
 	fb := &firstByte{r: r}
-	f.vid, _, err = s.v.Put(vault.CreateRequest{
+	req := vault.CreateRequest{
 		Kind: vault.KindChatFrame, Owner: owner.String(), Length: n, TTL: s.cfg.SessionMax,
 		Caps: vault.Caps{Gate: hash(g[:]), Manage: hash(f.manage[:])},
-	}, fb)
+	}
+	if n < 0 {
+		req.Length = s.cfg.MaxRecord
+		f.vid, f.size, _, err = s.v.PutUpTo(req, fb)
+	} else {
+		f.vid, _, err = s.v.Put(req, fb)
+	}
 	f.typ = fb.b
 	switch {
 	case err == nil:
@@ -825,6 +907,14 @@ func (ss *Session) Ack(seq uint64) {
 		if err := s.v.Confirm(vault.KindChatFrame, f.vid, f.gate[:], f.nonce[:]); err != nil {
 			_ = s.v.Revoke(vault.KindChatFrame, f.vid, f.manage[:]) // never delivered (or its claim window ended)
 		}
+	}
+}
+
+// AckBelow wipes every record for this side numbered below next: the side has them all and
+// expects next. AckBelow(0) acknowledges nothing.
+func (ss *Session) AckBelow(next uint64) {
+	if next > 0 {
+		ss.Ack(next - 1)
 	}
 }
 

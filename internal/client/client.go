@@ -89,6 +89,15 @@ type Limits struct {
 	TTLs       []int64 `json:"ttls"`
 	DefaultTTL int64   `json:"default_ttl"`
 	MaxTTL     int64   `json:"max_ttl"`
+	Price      Price   `json:"price"`
+	// Drop is what drop submissions get (present when the server has drop boxes).
+	Drop *DropLimits `json:"drop"`
+}
+
+// DropLimits are a drop submission's lifetime (seconds) and largest size.
+type DropLimits struct {
+	TTL      int64 `json:"ttl"`
+	MaxEntry int64 `json:"max_entry"`
 }
 
 // Limits asks the server for its limits.
@@ -154,9 +163,13 @@ func answerError(status int, body []byte) error {
 		Message   string `json:"message"`
 		TriesLeft *int   `json:"tries_left"`
 		Received  *int64 `json:"received"`
+		Bits      *int   `json:"bits"`
+		Token     string `json:"token"`
 	}
 	_ = json.Unmarshal(body, &e)
 	switch {
+	case status == http.StatusPaymentRequired && e.Error == "price" && e.Bits != nil:
+		return &PriceError{Bits: *e.Bits, Token: e.Token}
 	case status == http.StatusNotFound && e.Error == "gone":
 		return ErrGone
 	case status == http.StatusForbidden && e.Error == "wrong_pin" && e.TriesLeft != nil:
@@ -218,7 +231,8 @@ func retryable(ctx context.Context, err error) bool {
 	var ae *APIError
 	var pe *WrongPINError
 	var oe *offsetError
-	return !errors.As(err, &ae) && !errors.As(err, &pe) && !errors.As(err, &oe) &&
+	var price *PriceError
+	return !errors.As(err, &ae) && !errors.As(err, &pe) && !errors.As(err, &oe) && !errors.As(err, &price) &&
 		!errors.Is(err, ErrGone) && !errors.Is(err, ErrFull) && !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrProtocol)
 }
 

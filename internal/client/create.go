@@ -61,15 +61,12 @@ func (c *Client) CreateNote(ctx context.Context, text string, files []File, pin,
 	if ttl != 0 {
 		body["ttl"] = int64(ttl / time.Second)
 	}
-	req, err := c.post(ctx, "", body)
-	if err != nil {
-		return nil, fmt.Errorf("client: create: %w", err)
-	}
 	var created struct {
 		ID        string `json:"id"`
 		ExpiresIn int64  `json:"expires_in"`
 	}
-	if err := c.doJSON(req, http.StatusCreated, &created); err != nil {
+	price := protocol.PriceRequest{Kind: protocol.PriceNote, Manage: h.Manage, Length: length, TTL: priceTTL(ttl, lim.DefaultTTL)}
+	if err := c.createPaid(ctx, c.api(""), body, price, lim.Price, "note", &created); err != nil {
 		return nil, fmt.Errorf("client: create: %w", err)
 	}
 	if created.ID == "" {
@@ -84,7 +81,7 @@ func (c *Client) CreateNote(ctx context.Context, text string, files []File, pin,
 		return nil, err
 	}
 
-	req, err = c.post(ctx, "/"+created.ID+"/commit", map[string]string{"manage": protocol.B64Encode(s.M[:])})
+	req, err := c.post(ctx, "/"+created.ID+"/commit", map[string]string{"manage": protocol.B64Encode(s.M[:])})
 	if err != nil {
 		return nil, fmt.Errorf("client: commit: %w", err)
 	}

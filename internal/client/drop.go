@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,9 +19,6 @@ import (
 // submissions to the public key in the drop link after checking that the link's route is the
 // hash of its keys, solves the proof of work natively, and proves the inbox key by
 // challenge-response for every inbox action.
-
-// ErrPoW: the server refused the proof of work even after a fresh one.
-var ErrPoW = errors.New("client: proof of work refused")
 
 // NewDrop is a freshly made drop: the link to publish and the inbox link to keep secret.
 type NewDrop struct {
@@ -159,13 +155,6 @@ func (c *Client) Reply(ctx context.Context, box *protocol.DropPublic, text strin
 	return err
 }
 
-type powAnswer struct {
-	Token    string `json:"token"`
-	Bits     int    `json:"bits"`
-	TTL      int64  `json:"ttl"`
-	MaxEntry int64  `json:"max_entry"`
-}
-
 func (c *Client) submitTo(ctx context.Context, d *protocol.DropPublic, text string, files []File, reply *protocol.DropPublic) (string, time.Duration, error) {
 	route := d.RouteID()
 	r, n, err := protocol.SubmissionPlaintext(text, files, reply)
@@ -188,48 +177,18 @@ func (c *Client) submitTo(ctx context.Context, d *protocol.DropPublic, text stri
 		ID        string `json:"id"`
 		ExpiresIn int64  `json:"expires_in"`
 	}
-	// A proof may expire or the drop may fill in between: one retry with a fresh token.
-	for tries := 0; ; tries++ {
-		req, err := c.postTo(ctx, c.dropAPI(route, "/pow"), dropKey(d))
-		if err != nil {
-			return "", 0, fmt.Errorf("client: pow: %w", err)
-		}
-		var pa powAnswer
-		if err := c.doJSON(req, http.StatusOK, &pa); err != nil {
-			return "", 0, fmt.Errorf("client: pow: %w", err)
-		}
-		if length > pa.MaxEntry {
-			return "", 0, fmt.Errorf("%w: %d bytes sealed, the drop takes %d", ErrTooLarge, length, pa.MaxEntry)
-		}
-		tok, err := protocol.B64Decode(pa.Token)
-		if err != nil || pa.Bits < 0 || pa.Bits > 40 {
-			return "", 0, fmt.Errorf("%w: pow token", ErrProtocol)
-		}
-		nonce, err := protocol.SolvePoW(ctx, tok, pa.Bits)
-		if err != nil {
-			return "", 0, fmt.Errorf("client: pow: %w", err)
-		}
-		body := dropKey(d)
-		body["length"] = length
-		body["manage_hash"] = protocol.B64Encode(mh[:])
-		body["token"] = pa.Token
-		body["nonce"] = protocol.B64Encode(nonce[:])
-		req, err = c.postTo(ctx, c.dropAPI(route, "/submissions"), body)
-		if err != nil {
-			return "", 0, fmt.Errorf("client: submit: %w", err)
-		}
-		err = c.doJSON(req, http.StatusCreated, &created)
-		var ae *APIError
-		if errors.As(err, &ae) && ae.Code == "pow" {
-			if tries < 1 {
-				continue
-			}
-			return "", 0, ErrPoW
-		}
-		if err != nil {
-			return "", 0, fmt.Errorf("client: submit: %w", err)
-		}
-		break
+	if lim.Drop == nil {
+		return "", 0, fmt.Errorf("%w: this server has no drop boxes", ErrProtocol)
+	}
+	if length > lim.Drop.MaxEntry {
+		return "", 0, fmt.Errorf("%w: %d bytes sealed, the drop takes %d", ErrTooLarge, length, lim.Drop.MaxEntry)
+	}
+	body := dropKey(d)
+	body["length"] = length
+	body["manage_hash"] = protocol.B64Encode(mh[:])
+	price := protocol.PriceRequest{Kind: protocol.PriceSubmission, Scope: d.Route(), Manage: mh, Length: length, TTL: time.Duration(lim.Drop.TTL) * time.Second}
+	if err := c.createPaid(ctx, c.dropAPI(route, "/submissions"), body, price, lim.Price, "drop", &created); err != nil {
+		return "", 0, fmt.Errorf("client: submit: %w", err)
 	}
 	if created.ID == "" {
 		return "", 0, fmt.Errorf("%w: submit answered no id", ErrProtocol)
@@ -240,7 +199,7 @@ func (c *Client) submitTo(ctx context.Context, d *protocol.DropPublic, text stri
 	if err := c.uploadTo(ctx, c.dropAPI(route, "/submissions/"+created.ID+"/data"), manage[:], pr, length, lim.MaxAppend); err != nil {
 		return "", 0, err
 	}
-	body := dropKey(d)
+	body = dropKey(d)
 	body["manage"] = protocol.B64Encode(manage[:])
 	req, err := c.postTo(ctx, c.dropAPI(route, "/submissions/"+created.ID+"/commit"), body)
 	if err != nil {

@@ -80,7 +80,7 @@ func newDropSite(t testing.TB, maxAppend int64) *dropSite {
 	v, err := vault.New(vault.Config{Budget: 8 << 20, MaxTTL: 14 * 24 * time.Hour, SweepEvery: -1})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = v.Close() })
-	ds, err := drop.New(drop.Config{Vault: v, PoWBits: 8})
+	ds, err := drop.New(drop.Config{Vault: v})
 	require.NoError(t, err)
 	h, err := web.New(web.Config{Vault: v, MaxAppend: maxAppend, Drops: ds})
 	require.NoError(t, err)

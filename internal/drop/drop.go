@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sealdrop/sealdrop/internal/price"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/vault"
 )
@@ -24,32 +25,26 @@ var (
 	ErrGone     = errors.New("drop: gone")
 	ErrFull     = errors.New("drop: full")
 	ErrTooLarge = errors.New("drop: submission too large")
-	ErrPoW      = errors.New("drop: proof of work missing, wrong, expired or spent")
 	ErrBusy     = errors.New("drop: too many requests in flight")
 	ErrInvalid  = errors.New("drop: invalid request")
 )
 
 // Defaults for Config's zero fields.
 const (
-	DefaultTTL            = 14 * 24 * time.Hour
-	DefaultPoWBits        = 16
-	DefaultMaxPending     = 1000
-	DefaultChallengeTTL   = time.Minute
-	DefaultMaxChallenges  = 4096
+	DefaultTTL          = 14 * 24 * time.Hour
+	DefaultMaxPending   = 1000
+	DefaultChallengeTTL = time.Minute
+	// DefaultMaxSpent caps the inbox challenges remembered as used, over all routes; one route
+	// is held to MaxSpentPerRoute of them, so that one inbox's traffic (or a thief's) cannot
+	// keep every other inbox from being answered.
 	DefaultMaxSpent       = 1 << 20
+	MaxSpentPerRoute      = 4096
 	DefaultMaxUsedReplies = 250000
 	DefaultMaxCounters    = 100000
 	// ListPage is the most submissions one list answer holds; the rest follow with a cursor.
 	ListPage = 100
 	// MaxVisits is how many visit records a route keeps (the newest).
 	MaxVisits = 16
-	// MaxExtraBits is how much the difficulty rises as a drop fills.
-	MaxExtraBits = 6
-	// PoWWindow is the lifetime unit of a proof-of-work token (valid in its window and the next).
-	PoWWindow = 5 * time.Minute
-	// TokenSize is a proof-of-work token: window (4) ‖ bits (1) ‖ salt (8) ‖ tag (16). The
-	// random salt makes every token distinct, so two submitters never find the same solution.
-	TokenSize = 29
 )
 
 // Config configures a Server. The zero value of each field selects its documented default.
@@ -60,23 +55,24 @@ type Config struct {
 	TTL time.Duration
 	// MaxEntry is the largest submission in bytes. Default: the vault's MaxEntry.
 	MaxEntry int64
-	// PoWBits is the base proof-of-work difficulty in leading zero bits. 0: DefaultPoWBits;
-	// negative: 0 (tests).
-	PoWBits int
 	// MaxPending caps the submissions one drop holds (pending, waiting or being fetched).
 	MaxPending int
-	// DropQuota is the vault's per-owner byte quota for KindSubmission, used to raise the
-	// difficulty as a drop fills; 0: only the count counts. It must equal what the vault was
-	// given (the vault does not expose its configuration).
+	// DropQuota is the vault's per-owner byte quota for KindSubmission; default: the vault's
+	// own (vault.OwnerQuota), which is what prices a drop's submissions as it fills.
 	DropQuota int64
+	// Price is what a new submission pays once its drop, the submissions' quota or the vault is
+	// more than half full (internal/price); default: a new Pricer. Share it with the web layer
+	// and the chats, so that one token pays for all.
+	Price *price.Pricer
 	// ClaimWindow is the vault's claim window: how long a fetched id is remembered so that a
-	// resumed download is not counted twice. Default vault.DefaultClaimWindow.
-	ClaimWindow    time.Duration
-	ChallengeTTL   time.Duration // default 1 minute
-	MaxChallenges  int           // challenges held at once; default 4096
-	MaxSpent       int           // spent proof-of-work solutions remembered; default 2^20
-	MaxUsedReplies int           // used reply boxes remembered; default 250,000
-	MaxCounters    int           // routes with fetch counters; default 100,000
+	// resumed download is not counted twice. Default: the vault's.
+	ClaimWindow time.Duration
+	// ChallengeTTL is an inbox challenge's window: a challenge is good in the window it was
+	// made in and the next (default 1 minute: from 1 to 2 minutes).
+	ChallengeTTL   time.Duration
+	MaxSpent       int // inbox challenges remembered as used; default 2^20
+	MaxUsedReplies int // used reply boxes remembered; default 250,000
+	MaxCounters    int // routes with fetch counters; default 100,000
 	Now            func() time.Time
 }
 
@@ -91,14 +87,11 @@ type Route struct {
 // String is the route id as in URLs.
 func (r Route) String() string { return r.str }
 
+// ID is the route id's 16 bytes.
+func (r Route) ID() [protocol.DropRouteSize]byte { return r.id }
+
 // Reply reports whether the route is a reply box.
 func (r Route) Reply() bool { return r.reply }
-
-type challenge struct {
-	priv    *ecdh.PrivateKey
-	route   [protocol.DropRouteSize]byte
-	expires time.Time
-}
 
 // visit is one UTC day on which the inbox was listed, and how many submissions were claimed
 // after that day's first list and before the next day's.
@@ -168,21 +161,20 @@ func utcDay(t time.Time) int64 {
 	return d
 }
 
-type spentKey [16 + protocol.DropPoWNonce]byte
-
 // Server is the drop logic behind the HTTP routes. Its methods are safe for concurrent use.
 type Server struct {
-	cfg    Config
-	v      *vault.Vault
-	powKey [32]byte
-	gate   [32]byte
+	cfg     Config
+	v       *vault.Vault
+	chalKey [32]byte // derives the inbox challenges: none is stored until it is used
+	gate    [32]byte
 
-	mu         sync.Mutex
-	challenges map[[protocol.DropNonceSize]byte]*challenge
-	spent      map[spentKey]uint32 // solution → its window
-	used       map[[protocol.DropRouteSize]byte]time.Time
-	claims     map[vault.ID]time.Time
-	counts     map[[protocol.DropRouteSize]byte]*counters
+	mu     sync.Mutex
+	spent  map[[protocol.DropRouteSize]byte]map[[protocol.DropNonceSize]byte]uint32 // used challenges → window, per route
+	nSpent int
+	pruned uint32 // the challenge window in which spent was last pruned
+	used   map[[protocol.DropRouteSize]byte]time.Time
+	claims map[vault.ID]time.Time
+	counts map[[protocol.DropRouteSize]byte]*counters
 	// nextCountScan is when the counters may next be scanned for routes to drop, and
 	// countScans how many scans ran (tests).
 	nextCountScan time.Time
@@ -207,45 +199,48 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxEntry <= protocol.DropPublicSize+protocol.HeaderSize {
 		return nil, bad("MaxEntry")
 	}
-	switch {
-	case cfg.PoWBits == 0:
-		cfg.PoWBits = DefaultPoWBits
-	case cfg.PoWBits < 0:
-		cfg.PoWBits = 0
-	case cfg.PoWBits+MaxExtraBits > 40:
-		return nil, bad("PoWBits")
-	}
 	def := func(p *int, d int) {
 		if *p <= 0 {
 			*p = d
 		}
 	}
 	def(&cfg.MaxPending, DefaultMaxPending)
-	def(&cfg.MaxChallenges, DefaultMaxChallenges)
 	def(&cfg.MaxSpent, DefaultMaxSpent)
 	def(&cfg.MaxUsedReplies, DefaultMaxUsedReplies)
 	def(&cfg.MaxCounters, DefaultMaxCounters)
 	if cfg.ClaimWindow <= 0 {
-		cfg.ClaimWindow = vault.DefaultClaimWindow
+		cfg.ClaimWindow = cfg.Vault.ClaimWindow()
 	}
 	if cfg.ChallengeTTL <= 0 {
 		cfg.ChallengeTTL = DefaultChallengeTTL
 	}
+	if cfg.ChallengeTTL%time.Second != 0 {
+		return nil, bad("ChallengeTTL must be whole seconds")
+	}
 	if cfg.DropQuota < 0 {
 		return nil, bad("DropQuota")
+	}
+	if q, ok := cfg.Vault.OwnerQuota(vault.KindSubmission); ok && cfg.DropQuota == 0 {
+		cfg.DropQuota = q
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Price == nil {
+		p, err := price.New(price.Config{Now: cfg.Now})
+		if err != nil {
+			return nil, fmt.Errorf("drop: %w", err)
+		}
+		cfg.Price = p
+	}
 	s := &Server{
 		cfg: cfg, v: cfg.Vault,
-		challenges: map[[protocol.DropNonceSize]byte]*challenge{},
-		spent:      map[spentKey]uint32{},
-		used:       map[[protocol.DropRouteSize]byte]time.Time{},
-		claims:     map[vault.ID]time.Time{},
-		counts:     map[[protocol.DropRouteSize]byte]*counters{},
+		spent:  map[[protocol.DropRouteSize]byte]map[[protocol.DropNonceSize]byte]uint32{},
+		used:   map[[protocol.DropRouteSize]byte]time.Time{},
+		claims: map[vault.ID]time.Time{},
+		counts: map[[protocol.DropRouteSize]byte]*counters{},
 	}
-	if _, err := rand.Read(s.powKey[:]); err != nil {
+	if _, err := rand.Read(s.chalKey[:]); err != nil {
 		return nil, fmt.Errorf("drop: random: %w", err)
 	}
 	if _, err := rand.Read(s.gate[:]); err != nil {
@@ -256,11 +251,6 @@ func New(cfg Config) (*Server, error) {
 
 // Config returns the resolved configuration.
 func (s *Server) Config() Config { return s.cfg }
-
-// VaultQuotas are the vault quotas a server with this budget should give KindSubmission: half
-// the budget for all drops, an eighth for one drop (so that one drop of the default 256 MiB
-// budget holds three 10 MiB submissions; four drops can still fill the kind quota).
-func VaultQuotas(budget int64) (kind, perDrop int64) { return budget / 2, budget / 8 }
 
 // CheckRoute parses a route id and checks that auth (an uncompressed P-256 point) and flags
 // hash to it. Anything else is ErrGone.
@@ -289,27 +279,15 @@ func (s *Server) gateToken(r Route) []byte {
 	return m.Sum(nil)
 }
 
-func (s *Server) window(now time.Time) uint32 {
-	return uint32(now.Unix() / int64(PoWWindow/time.Second))
-}
-
-// tokenTag authenticates the token's first 13 bytes (window, bits, salt) for route r.
-func (s *Server) tokenTag(r Route, head []byte) []byte {
-	m := hmac.New(sha256.New, s.powKey[:])
-	m.Write([]byte("sealdrop/v1 drop pow"))
-	m.Write(r.id[:])
-	m.Write(head)
-	return m.Sum(nil)[:16]
-}
-
-// Bits is the current difficulty for r: the base plus up to MaxExtraBits as the drop fills.
-func (s *Server) Bits(r Route) int {
-	n, b := s.v.OwnerUsage(vault.KindSubmission, r.str)
-	fill := float64(n) / float64(s.cfg.MaxPending)
-	if s.cfg.DropQuota > 0 {
-		fill = max(fill, float64(b)/float64(s.cfg.DropQuota))
+// Level is the price level of a new submission to r: the fullest of the drop's count cap, its
+// byte quota, the submissions' quota and the vault (protocol.PriceLevel).
+func (s *Server) Level(r Route) int {
+	n, _ := s.v.OwnerUsage(vault.KindSubmission, r.str)
+	limit := s.cfg.MaxPending
+	if r.reply {
+		limit = 1
 	}
-	return s.cfg.PoWBits + min(MaxExtraBits, int(8*fill))
+	return protocol.PriceLevel(max(s.v.Load(vault.KindSubmission, r.str).Max(), float64(n)/float64(limit)))
 }
 
 // usedLocked reports whether the reply box r already took its submission. Called with s.mu held.
@@ -322,79 +300,20 @@ func (s *Server) usedLocked(r Route, now time.Time) bool {
 	return ok
 }
 
-// PoW issues a proof-of-work token for a submission to r and its difficulty. A used or taken
-// reply box is ErrGone; a drop holding MaxPending submissions is ErrFull.
-func (s *Server) PoW(r Route) ([]byte, int, error) {
-	now := s.cfg.Now()
-	n, _ := s.v.OwnerUsage(vault.KindSubmission, r.str)
-	s.mu.Lock()
-	used := r.reply && s.usedLocked(r, now)
-	full := r.reply && s.usedFullLocked(now)
-	s.mu.Unlock()
-	switch {
-	case r.reply && (used || n > 0):
-		return nil, 0, ErrGone
-	case full, n >= s.cfg.MaxPending:
-		return nil, 0, ErrFull
-	}
-	b := s.Bits(r)
-	tok := make([]byte, 13, TokenSize)
-	binary.BigEndian.PutUint32(tok, s.window(now))
-	tok[4] = byte(b)
-	if _, err := rand.Read(tok[5:13]); err != nil {
-		return nil, 0, fmt.Errorf("drop: random: %w", err)
-	}
-	tok = append(tok, s.tokenTag(r, tok)...)
-	return tok, b, nil
-}
-
-// SubmitRequest is a new submission's declaration.
+// SubmitRequest is a new submission's declaration, and its payment (internal/price) when one
+// is due.
 type SubmitRequest struct {
-	Length int64
-	TTL    time.Duration // 0: Config.TTL
-	Manage [32]byte      // SHA-256 of the submitter's manage secret (for append and commit)
-	Token  []byte
-	Nonce  []byte
+	Length     int64
+	TTL        time.Duration // 0: Config.TTL
+	Manage     [32]byte      // SHA-256 of the submitter's manage secret (for append and commit)
+	PriceToken []byte
+	PriceNonce []byte
 }
 
-// checkPoW verifies and spends a solution. Called without s.mu.
-func (s *Server) checkPoW(r Route, tok, nonce []byte, now time.Time) error {
-	if len(tok) != TokenSize || len(nonce) != protocol.DropPoWNonce {
-		return ErrPoW
-	}
-	w := binary.BigEndian.Uint32(tok)
-	cur := s.window(now)
-	if (w != cur && w+1 != cur) || subtle.ConstantTimeCompare(s.tokenTag(r, tok[:13]), tok[13:]) != 1 {
-		return ErrPoW
-	}
-	if !protocol.CheckPoW(tok, nonce, int(tok[4])) {
-		return ErrPoW
-	}
-	var k spentKey
-	copy(k[:16], tok[13:])
-	copy(k[16:], nonce)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, seen := s.spent[k]; seen {
-		return ErrPoW
-	}
-	if len(s.spent) >= s.cfg.MaxSpent {
-		for sk, sw := range s.spent {
-			if sw+1 < cur {
-				delete(s.spent, sk)
-			}
-		}
-		if len(s.spent) >= s.cfg.MaxSpent {
-			return ErrBusy
-		}
-	}
-	s.spent[k] = w
-	return nil
-}
-
-// Submit checks the proof of work and creates a pending submission of req.Length bytes for r.
-// The submitter then appends and commits it like a note (vault Append and Commit with its
-// manage secret; see Commit).
+// Submit charges the price of a submission to r now (Level; a refusal is a price error, see
+// internal/price) and creates a pending submission of req.Length bytes for r. The submitter
+// then appends and commits it like a note (vault Append and Commit with its manage secret; see
+// Commit). A used reply box is ErrGone; a drop at its count cap or quota is ErrFull.
 func (s *Server) Submit(r Route, req SubmitRequest) (vault.ID, time.Time, error) {
 	now := s.cfg.Now()
 	ttl := req.TTL
@@ -415,15 +334,34 @@ func (s *Server) Submit(r Route, req SubmitRequest) (vault.ID, time.Time, error)
 			return vault.ID{}, time.Time{}, ErrGone
 		}
 	}
-	if err := s.checkPoW(r, req.Token, req.Nonce, now); err != nil {
-		return vault.ID{}, time.Time{}, err
-	}
 	limit := s.cfg.MaxPending
 	if r.reply {
 		limit = 1
 	}
+	if n, _ := s.v.OwnerUsage(vault.KindSubmission, r.str); n >= limit {
+		if r.reply {
+			return vault.ID{}, time.Time{}, ErrGone // a reply box that holds its one submission
+		}
+		return vault.ID{}, time.Time{}, ErrFull
+	}
+	if r.reply {
+		s.mu.Lock()
+		full := s.usedFullLocked(now)
+		s.mu.Unlock()
+		if full {
+			return vault.ID{}, time.Time{}, ErrFull
+		}
+	}
+	refund, err := s.cfg.Price.Charge(s.Level(r), protocol.PriceRequest{Kind: protocol.PriceSubmission, Scope: r.id, Manage: req.Manage, Length: req.Length, TTL: ttl},
+		req.PriceToken, req.PriceNonce)
+	if err != nil {
+		return vault.ID{}, time.Time{}, err
+	}
 	caps := vault.Caps{Gate: sha256.Sum256(s.gateToken(r)), Manage: req.Manage}
 	id, exp, err := s.v.CreateOwned(vault.CreateRequest{Kind: vault.KindSubmission, Owner: r.str, Length: req.Length, TTL: ttl, Caps: caps}, limit)
+	if err != nil {
+		refund()
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, vault.ErrFull) && r.reply && s.taken(r):
@@ -481,32 +419,57 @@ func (s *Server) usedFullLocked(now time.Time) bool {
 	return len(s.used) >= s.cfg.MaxUsedReplies
 }
 
-// Challenge makes a single-use inbox challenge for r: a nonce and the server's ephemeral
-// public key.
-func (s *Server) Challenge(r Route) ([protocol.DropNonceSize]byte, []byte, error) {
+// Inbox challenges are stateless: a challenge is window (4) ‖ random (12) ‖ tag (16), the tag
+// an HMAC of the route, window and random under a per-process key, and the server's ephemeral
+// key is derived from the whole challenge under the same key. Nothing is stored when one is
+// made, so no flood of challenges can fill a table and keep inboxes from being answered; a
+// challenge is remembered only once a request proved the inbox key with it (single use).
+
+func (s *Server) chalWindow(now time.Time) uint32 {
+	return uint32(now.Unix() / int64(s.cfg.ChallengeTTL/time.Second))
+}
+
+// chalTag authenticates a challenge's window and random for route.
+func (s *Server) chalTag(route [protocol.DropRouteSize]byte, head []byte) []byte {
+	m := hmac.New(sha256.New, s.chalKey[:])
+	m.Write([]byte("sealdrop/v1 drop challenge"))
+	m.Write(route[:])
+	m.Write(head)
+	return m.Sum(nil)[:16]
+}
+
+// chalPriv derives the challenge's ephemeral P-256 key (a scalar below the group order: the
+// counter moves on in the rare case, about 2^-32, that one is not).
+func (s *Server) chalPriv(n []byte) (*ecdh.PrivateKey, error) {
+	for i := byte(0); i < 16; i++ {
+		m := hmac.New(sha256.New, s.chalKey[:])
+		m.Write([]byte("sealdrop/v1 drop challenge key"))
+		m.Write(n)
+		m.Write([]byte{i})
+		if k, err := ecdh.P256().NewPrivateKey(m.Sum(nil)); err == nil {
+			return k, nil
+		}
+	}
+	return nil, errors.New("drop: no challenge key")
+}
+
+// Challenge makes an inbox challenge for r: a nonce and the server's ephemeral public key, and
+// how long it stays good (one to two ChallengeTTLs). Nothing is stored.
+func (s *Server) Challenge(r Route) ([protocol.DropNonceSize]byte, []byte, time.Duration, error) {
 	var n [protocol.DropNonceSize]byte
-	priv, err := ecdh.P256().GenerateKey(rand.Reader)
-	if err != nil {
-		return n, nil, fmt.Errorf("drop: challenge: %w", err)
-	}
-	if _, err := rand.Read(n[:]); err != nil {
-		return n, nil, fmt.Errorf("drop: challenge: %w", err)
-	}
 	now := s.cfg.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.challenges) >= s.cfg.MaxChallenges {
-		for k, c := range s.challenges {
-			if !now.Before(c.expires) {
-				delete(s.challenges, k)
-			}
-		}
-		if len(s.challenges) >= s.cfg.MaxChallenges {
-			return n, nil, ErrBusy
-		}
+	w := s.chalWindow(now)
+	binary.BigEndian.PutUint32(n[:4], w)
+	if _, err := rand.Read(n[4:16]); err != nil {
+		return n, nil, 0, fmt.Errorf("drop: challenge: %w", err)
 	}
-	s.challenges[n] = &challenge{priv: priv, route: r.id, expires: now.Add(s.cfg.ChallengeTTL)}
-	return n, priv.PublicKey().Bytes(), nil
+	copy(n[16:], s.chalTag(r.id, n[:16]))
+	priv, err := s.chalPriv(n[:])
+	if err != nil {
+		return n, nil, 0, err
+	}
+	end := time.Unix(int64(w+2)*int64(s.cfg.ChallengeTTL/time.Second), 0)
+	return n, priv.PublicKey().Bytes(), end.Sub(now), nil
 }
 
 // Proof is an inbox request's answer to a challenge.
@@ -515,24 +478,54 @@ type Proof struct {
 	MAC       []byte
 }
 
-// authorize takes the challenge out (single use, whatever the outcome) and checks the MAC
-// for this action, id and arg. Every failure is ErrGone.
+// authorize checks the challenge (made by this process for r, in this window or the last, not
+// used yet) and the MAC for this action, id and arg, and spends the challenge. Every failure is
+// ErrGone; ErrBusy when this route (or every route together) used too many challenges lately.
 func (s *Server) authorize(r Route, p Proof, action byte, id vault.ID, arg [32]byte) error {
 	if len(p.Challenge) != protocol.DropNonceSize {
 		return ErrGone
 	}
 	now := s.cfg.Now()
+	cur := s.chalWindow(now)
+	w := binary.BigEndian.Uint32(p.Challenge)
+	if (w != cur && w+1 != cur) || subtle.ConstantTimeCompare(s.chalTag(r.id, p.Challenge[:16]), p.Challenge[16:]) != 1 {
+		return ErrGone
+	}
+	priv, err := s.chalPriv(p.Challenge)
+	if err != nil || !protocol.VerifyInboxMAC(priv, r.auth, r.id, p.Challenge, action, id, arg, p.MAC) {
+		return ErrGone
+	}
+	// Only a request that proved the inbox key is remembered: strangers cannot fill the set.
 	key := [protocol.DropNonceSize]byte(p.Challenge)
 	s.mu.Lock()
-	c := s.challenges[key]
-	delete(s.challenges, key)
-	s.mu.Unlock()
-	if c == nil || !now.Before(c.expires) || c.route != r.id {
+	defer s.mu.Unlock()
+	if s.pruned != cur {
+		s.pruned = cur
+		for rt, m := range s.spent {
+			for k, sw := range m {
+				if sw+1 < cur {
+					delete(m, k)
+					s.nSpent--
+				}
+			}
+			if len(m) == 0 {
+				delete(s.spent, rt)
+			}
+		}
+	}
+	m := s.spent[r.id]
+	if _, used := m[key]; used {
 		return ErrGone
 	}
-	if !protocol.VerifyInboxMAC(c.priv, r.auth, r.id, p.Challenge, action, id, arg, p.MAC) {
-		return ErrGone
+	if len(m) >= MaxSpentPerRoute || s.nSpent >= s.cfg.MaxSpent {
+		return ErrBusy
 	}
+	if m == nil {
+		m = map[[protocol.DropNonceSize]byte]uint32{}
+		s.spent[r.id] = m
+	}
+	m[key] = w
+	s.nSpent++
 	return nil
 }
 

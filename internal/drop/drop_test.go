@@ -5,7 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/binary"
+	"errors"
 	"io"
 	"sync"
 	"testing"
@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sealdrop/sealdrop/internal/drop"
+	"github.com/sealdrop/sealdrop/internal/price"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/vault"
 )
@@ -45,9 +46,6 @@ func newEnv(t *testing.T, cfg drop.Config) *env {
 	t.Cleanup(func() { _ = v.Close() })
 	cfg.Vault = v
 	cfg.Now = clk.Now
-	if cfg.PoWBits == 0 {
-		cfg.PoWBits = -1
-	}
 	s, err := drop.New(cfg)
 	require.NoError(t, err)
 	return &env{v: v, s: s, clk: clk}
@@ -67,19 +65,26 @@ func keys(t *testing.T, flags byte) *protocol.DropKeys {
 	return k
 }
 
-// submit seals data-free text to k and stores it: PoW, create, append, commit.
+// pay makes a submission request carry the price that r's level asks now.
+func (e *env) pay(t *testing.T, r drop.Route, req *drop.SubmitRequest) {
+	t.Helper()
+	pr := protocol.PriceRequest{Kind: protocol.PriceSubmission, Scope: r.ID(), Manage: req.Manage, Length: req.Length, TTL: e.s.Config().TTL}
+	tok, _ := e.s.Config().Price.Token()
+	bits := protocol.PriceBits(e.s.Level(r), req.Length, pr.TTL)
+	nonce, err := protocol.SolvePrice(context.Background(), tok[:], pr, bits)
+	require.NoError(t, err)
+	req.PriceToken, req.PriceNonce = tok[:], nonce[:]
+}
+
+// submit seals data-free text to k and stores it: create (paying its price), append, commit.
 func (e *env) submit(t *testing.T, k *protocol.DropKeys, ct []byte) (vault.ID, error) {
 	t.Helper()
 	r := route(t, e.s, k)
-	tok, bits, err := e.s.PoW(r)
-	if err != nil {
-		return vault.ID{}, err
-	}
-	nonce, err := protocol.SolvePoW(context.Background(), tok, bits)
-	require.NoError(t, err)
 	manage := make([]byte, 32)
 	_, _ = rand.Read(manage)
-	id, _, err := e.s.Submit(r, drop.SubmitRequest{Length: int64(len(ct)), Manage: sha256.Sum256(manage), Token: tok, Nonce: nonce[:]})
+	req := drop.SubmitRequest{Length: int64(len(ct)), Manage: sha256.Sum256(manage)}
+	e.pay(t, r, &req)
+	id, _, err := e.s.Submit(r, req)
 	if err != nil {
 		return id, err
 	}
@@ -101,7 +106,7 @@ func seal(t *testing.T, k *protocol.DropKeys, text string) []byte {
 // prove asks for a challenge and answers it as the inbox k would.
 func (e *env) prove(t *testing.T, k *protocol.DropKeys, action byte, id vault.ID, arg [32]byte) drop.Proof {
 	t.Helper()
-	n, pub, err := e.s.Challenge(route(t, e.s, k))
+	n, pub, _, err := e.s.Challenge(route(t, e.s, k))
 	require.NoError(t, err)
 	mac, err := k.InboxMAC(n[:], pub, action, id, arg)
 	require.NoError(t, err)
@@ -214,14 +219,14 @@ func TestInboxIsolation(t *testing.T) {
 	require.ErrorIs(t, err, drop.ErrGone)
 	require.Zero(t, mustWipe(t, e, b))
 	// A proof made by b for a's route fails (the route is a's, the key b's).
-	n, pub, err := e.s.Challenge(route(t, e.s, a))
+	n, pub, _, err := e.s.Challenge(route(t, e.s, a))
 	require.NoError(t, err)
 	mac, err := b.InboxMAC(n[:], pub, protocol.DropActionList, vault.ID{}, [32]byte{})
 	require.NoError(t, err)
 	_, err = e.s.List(route(t, e.s, a), drop.Proof{Challenge: n[:], MAC: mac}, vault.ID{})
 	require.ErrorIs(t, err, drop.ErrGone)
 	// A challenge issued for b's route does not serve a's.
-	n, pub, err = e.s.Challenge(route(t, e.s, b))
+	n, pub, _, err = e.s.Challenge(route(t, e.s, b))
 	require.NoError(t, err)
 	mac, err = a.InboxMAC(n[:], pub, protocol.DropActionList, vault.ID{}, [32]byte{})
 	require.NoError(t, err)
@@ -242,43 +247,82 @@ func TestReplayedInboxRequestRefused(t *testing.T) {
 	require.NoError(t, err)
 	_, err = e.s.List(route(t, e.s, k), p, vault.ID{})
 	require.ErrorIs(t, err, drop.ErrGone, "the same proof twice")
-	// A proof for list is not a proof for wipe, and a failed try burns the challenge.
+	// A proof for list is not a proof for wipe. The failed try does not spend the challenge
+	// (only a request that proved the inbox key is remembered, so strangers cannot fill the
+	// record); the proof still works once for what it was made for.
 	p = e.prove(t, k, protocol.DropActionList, vault.ID{}, [32]byte{})
 	_, err = e.s.WipeAll(route(t, e.s, k), p)
 	require.ErrorIs(t, err, drop.ErrGone)
 	_, err = e.s.List(route(t, e.s, k), p, vault.ID{})
+	require.NoError(t, err)
+	_, err = e.s.List(route(t, e.s, k), p, vault.ID{})
 	require.ErrorIs(t, err, drop.ErrGone)
-	// An expired challenge is gone.
+	// A challenge is good in its window and the next, then gone.
 	p = e.prove(t, k, protocol.DropActionList, vault.ID{}, [32]byte{})
-	e.clk.Add(drop.DefaultChallengeTTL)
+	e.clk.Add(2 * drop.DefaultChallengeTTL)
+	_, err = e.s.List(route(t, e.s, k), p, vault.ID{})
+	require.ErrorIs(t, err, drop.ErrGone)
+	// A challenge the server did not make (a changed byte) is gone.
+	p = e.prove(t, k, protocol.DropActionList, vault.ID{}, [32]byte{})
+	p.Challenge[5] ^= 1
 	_, err = e.s.List(route(t, e.s, k), p, vault.ID{})
 	require.ErrorIs(t, err, drop.ErrGone)
 	require.Len(t, e.list(t, k).Items, 1)
 }
 
+// 4,096 challenge requests a minute on made-up routes used to fill the one global table of
+// challenges, and every journalist's inbox then answered 503. Challenges are stateless now:
+// any number of them leaves every inbox working, and nothing is stored for them.
+func TestChallengeFloodLocksNobodyOut(t *testing.T) {
+	e := newEnv(t, drop.Config{})
+	k := keys(t, 0)
+	_, err := e.submit(t, k, seal(t, k, "still readable"))
+	require.NoError(t, err)
+	for range 20000 {
+		r := route(t, e.s, keys(t, 0))
+		_, _, _, err := e.s.Challenge(r)
+		require.NoError(t, err)
+	}
+	require.Zero(t, drop.SpentChallenges(e.s), "nothing is kept for a challenge until it is used")
+	l := e.list(t, k)
+	require.Len(t, l.Items, 1)
+	got, err := e.read(t, k, l.Items[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, "still readable", got)
+}
+
+// One route that uses many challenges (its journalist's own traffic, or a thief's) is held to
+// its own limit; other inboxes are still answered.
+func TestChallengeSpendIsPerRoute(t *testing.T) {
+	e := newEnv(t, drop.Config{})
+	busy, calm := keys(t, 0), keys(t, 0)
+	for range drop.MaxSpentPerRoute {
+		e.list(t, busy)
+	}
+	_, err := e.s.List(route(t, e.s, busy), e.prove(t, busy, protocol.DropActionList, vault.ID{}, [32]byte{}), vault.ID{})
+	require.ErrorIs(t, err, drop.ErrBusy)
+	e.list(t, calm)
+	// Two windows later the route's record is forgotten.
+	e.clk.Add(2 * drop.DefaultChallengeTTL)
+	e.list(t, busy)
+}
+
 func TestReplyBoxTakesOne(t *testing.T) {
 	e := newEnv(t, drop.Config{})
 	k := keys(t, protocol.DropFlagReply)
-	// Two proofs of work before any submission: the second create is refused.
 	r := route(t, e.s, k)
-	tok, bits, err := e.s.PoW(r)
-	require.NoError(t, err)
-	n1, _ := protocol.SolvePoW(context.Background(), tok, bits)
-	var n2 [8]byte
-	for i := uint64(binary.BigEndian.Uint64(n1[:]) + 1); ; i++ {
-		binary.BigEndian.PutUint64(n2[:], i)
-		if protocol.CheckPoW(tok, n2[:], bits) {
-			break
-		}
-	}
 	ct := seal(t, k, "the reply")
-	m := sha256.Sum256([]byte("m"))
-	_, _, err = e.s.Submit(r, drop.SubmitRequest{Length: int64(len(ct)), Manage: m, Token: tok, Nonce: n1[:]})
-	require.NoError(t, err)
-	_, _, err = e.s.Submit(r, drop.SubmitRequest{Length: int64(len(ct)), Manage: m, Token: tok, Nonce: n2[:]})
-	require.ErrorIs(t, err, drop.ErrGone, "a reply box holds one submission")
-	_, _, err = e.s.PoW(r)
-	require.ErrorIs(t, err, drop.ErrGone)
+	// Two creates before any upload: the second is refused.
+	sub := func() error {
+		manage := make([]byte, 32)
+		_, _ = rand.Read(manage)
+		req := drop.SubmitRequest{Length: int64(len(ct)), Manage: sha256.Sum256(manage)}
+		e.pay(t, r, &req)
+		_, _, err := e.s.Submit(r, req)
+		return err
+	}
+	require.NoError(t, sub())
+	require.ErrorIs(t, sub(), drop.ErrGone, "a reply box holds one submission")
 
 	// The abandoned upload is wiped after the pending idle time; the box then takes one.
 	e.clk.Add(vault.DefaultPendingIdle)
@@ -293,61 +337,77 @@ func TestReplyBoxTakesOne(t *testing.T) {
 	require.ErrorIs(t, err, drop.ErrGone)
 }
 
-func TestProofOfWork(t *testing.T) {
-	e := newEnv(t, drop.Config{PoWBits: 4, MaxPending: 8})
+// A submission pays nothing while its drop and the server are less than half full; then the
+// price rises with the drop's fill, is charged at the price current when the submission
+// arrives (a payment made while the drop was emptier is not enough), buys one submission, and
+// a full drop refuses before anything is stored.
+func TestPriceAsTheDropFills(t *testing.T) {
+	e := newEnv(t, drop.Config{MaxPending: 8})
 	k := keys(t, 0)
 	r := route(t, e.s, k)
 	ct := seal(t, k, "x")
-	m := sha256.Sum256([]byte("m"))
-	tok, bits, err := e.s.PoW(r)
-	require.NoError(t, err)
-	require.Equal(t, 4, bits)
-	nonce, _ := protocol.SolvePoW(context.Background(), tok, bits)
-	sub := func(tok, nonce []byte) error {
-		_, _, err := e.s.Submit(r, drop.SubmitRequest{Length: int64(len(ct)), Manage: m, Token: tok, Nonce: nonce})
-		return err
+	manage := func() [32]byte {
+		m := make([]byte, 32)
+		_, _ = rand.Read(m)
+		return sha256.Sum256(m)
 	}
-	var wrong [8]byte
-	for i := uint64(0); ; i++ {
-		binary.BigEndian.PutUint64(wrong[:], i)
-		if !protocol.CheckPoW(tok, wrong[:], bits) {
+	for i := range 4 {
+		require.Zero(t, e.s.Level(r), "below half full: %d", i)
+		_, _, err := e.s.Submit(r, drop.SubmitRequest{Length: int64(len(ct)), Manage: manage()})
+		require.NoError(t, err, "free below half full")
+	}
+	require.Equal(t, 1, e.s.Level(r))
+	require.Zero(t, protocol.PriceBits(1, int64(len(ct)), e.s.Config().TTL), "a small submission is still free at level 1")
+	// A large one pays. Unpaid, the refusal says what to pay.
+	const big = 500 << 10
+	req := drop.SubmitRequest{Length: big, Manage: manage()}
+	_, _, err := e.s.Submit(r, req)
+	var unpaid *price.Unpaid
+	require.ErrorAs(t, err, &unpaid)
+	require.Equal(t, protocol.PriceBits(1, req.Length, e.s.Config().TTL), unpaid.Bits)
+	require.Positive(t, unpaid.Bits)
+	e.pay(t, r, &req)
+	paid := req
+	_, _, err = e.s.Submit(r, req)
+	require.NoError(t, err)
+	_, _, err = e.s.Submit(r, paid)
+	require.ErrorAs(t, err, &unpaid, "a payment buys one submission")
+	// The price of the level when it arrives: a payment for level 1 does not pay level 3.
+	// A level-1 payment that does not happen to pay level 3 as well (one in 16 would).
+	var early drop.SubmitRequest
+	for {
+		early = drop.SubmitRequest{Length: big, TTL: e.s.Config().TTL, Manage: manage()}
+		e.pay(t, r, &early)
+		if !protocol.CheckPrice(early.PriceToken, protocol.PriceRequest{Kind: protocol.PriceSubmission, Scope: r.ID(), Manage: early.Manage, Length: early.Length, TTL: early.TTL},
+			early.PriceNonce, protocol.PriceBits(3, early.Length, early.TTL)) {
 			break
 		}
 	}
-	require.ErrorIs(t, sub(tok, wrong[:]), drop.ErrPoW, "a nonce that does not solve it")
-	forged := bytes.Clone(tok)
-	forged[4] = 0 // ask for less work
-	require.ErrorIs(t, sub(forged, nonce[:]), drop.ErrPoW, "a token whose bits were lowered")
-	other := route(t, e.s, keys(t, 0))
-	_, _, err = e.s.Submit(other, drop.SubmitRequest{Length: int64(len(ct)), Manage: m, Token: tok, Nonce: nonce[:]})
-	require.ErrorIs(t, err, drop.ErrPoW, "a token of another route")
-	require.ErrorIs(t, sub(nil, nil), drop.ErrPoW)
-	require.NoError(t, sub(tok, nonce[:]))
-	require.ErrorIs(t, sub(tok, nonce[:]), drop.ErrPoW, "a spent solution")
-
-	// Tokens live one window more, then expire.
-	tok, bits, _ = e.s.PoW(r)
-	nonce, _ = protocol.SolvePoW(context.Background(), tok, bits)
-	e.clk.Add(2 * drop.PoWWindow)
-	require.ErrorIs(t, sub(tok, nonce[:]), drop.ErrPoW, "an expired token")
-
-	// The difficulty rises as the drop fills, and a full drop refuses before any work.
-	prev := 4
-	for i := 1; i < 7; i++ {
-		_, err := e.submit(t, k, ct)
+	for e.s.Level(r) < 3 {
+		_, _, err := e.s.Submit(r, drop.SubmitRequest{Length: int64(len(ct)), Manage: manage()})
+		if errors.As(err, &unpaid) {
+			req := drop.SubmitRequest{Length: int64(len(ct)), Manage: manage()}
+			e.pay(t, r, &req)
+			_, _, err = e.s.Submit(r, req)
+		}
 		require.NoError(t, err)
-		_, b, err := e.s.PoW(r)
-		require.NoError(t, err)
-		require.GreaterOrEqual(t, b, prev)
-		prev = b
 	}
-	require.Equal(t, 4+drop.MaxExtraBits, prev)
-	_, err = e.submit(t, k, ct)
-	require.NoError(t, err)
-	_, _, err = e.s.PoW(r)
+	require.Greater(t, protocol.PriceBits(3, early.Length, early.TTL), protocol.PriceBits(1, early.Length, early.TTL))
+	_, _, err = e.s.Submit(r, early)
+	require.ErrorAs(t, err, &unpaid)
+	// A full drop refuses before any work.
+	for {
+		req := drop.SubmitRequest{Length: int64(len(ct)), Manage: manage()}
+		e.pay(t, r, &req)
+		if _, _, err := e.s.Submit(r, req); err != nil {
+			require.ErrorIs(t, err, drop.ErrFull)
+			break
+		}
+	}
+	_, _, err = e.s.Submit(r, drop.SubmitRequest{Length: int64(len(ct)), Manage: manage()})
 	require.ErrorIs(t, err, drop.ErrFull)
-	// Seven committed and the first, never uploaded, still pending: nothing was lost.
-	require.Len(t, e.list(t, k).Items, 7)
+	// Another drop is priced by its own fill.
+	require.Zero(t, e.s.Level(route(t, e.s, keys(t, 0))))
 }
 
 func TestByteQuota(t *testing.T) {
@@ -406,6 +466,7 @@ func TestConfig(t *testing.T) {
 	require.ErrorIs(t, err, drop.ErrInvalid)
 	s, err := drop.New(drop.Config{Vault: v, TTL: 24 * time.Hour})
 	require.NoError(t, err)
-	require.Equal(t, drop.DefaultPoWBits, s.Config().PoWBits)
+	require.NotNil(t, s.Config().Price)
+	require.Equal(t, v.ClaimWindow(), s.Config().ClaimWindow)
 	_ = io.Discard
 }

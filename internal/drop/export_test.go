@@ -6,3 +6,10 @@ func CountScans(s *Server) int {
 	defer s.mu.Unlock()
 	return s.countScans
 }
+
+// SpentChallenges is how many inbox challenges are remembered as used.
+func SpentChallenges(s *Server) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nSpent
+}

@@ -24,7 +24,8 @@ func TestMeasureCapacity(t *testing.T) {
 		t.Skip("set SEALDROP_MEASURE=1 to measure (locks 256 MiB)")
 	}
 	const budget = 256 << 20
-	kind, perDrop := drop.VaultQuotas(budget)
+	sh := vault.DefaultShares(budget)
+	kind, perDrop := sh.Submission, sh.PerOwner
 	for _, size := range []int64{64 << 10, 10 << 20} {
 		pt, err := protocol.PlaintextLen("", []protocol.File{{Name: "document.pdf", Type: "application/pdf", Size: size}})
 		require.NoError(t, err)
@@ -55,7 +56,7 @@ func benchDrop(b *testing.B, n int) (*drop.Server, *vault.Vault, *protocol.DropK
 	v, err := vault.New(vault.Config{Budget: 64 << 20, BlockSize: 256, MaxTTL: drop.DefaultTTL, SweepEvery: -1})
 	require.NoError(b, err)
 	b.Cleanup(func() { _ = v.Close() })
-	s, err := drop.New(drop.Config{Vault: v, PoWBits: -1, MaxPending: 100000})
+	s, err := drop.New(drop.Config{Vault: v, MaxPending: 100000})
 	require.NoError(b, err)
 	k, err := protocol.NewDropKeys(0)
 	require.NoError(b, err)
@@ -63,12 +64,14 @@ func benchDrop(b *testing.B, n int) (*drop.Server, *vault.Vault, *protocol.DropK
 	require.NoError(b, err)
 	ct := make([]byte, 1024)
 	for range n {
-		tok, bits, err := s.PoW(r)
-		require.NoError(b, err)
-		nonce, _ := protocol.SolvePoW(b.Context(), tok, bits)
 		m := make([]byte, 32)
 		_, _ = rand.Read(m)
-		id, _, err := s.Submit(r, drop.SubmitRequest{Length: 1024, Manage: sha256.Sum256(m), Token: tok, Nonce: nonce[:]})
+		req := drop.SubmitRequest{Length: 1024, Manage: sha256.Sum256(m)}
+		pr := protocol.PriceRequest{Kind: protocol.PriceSubmission, Scope: r.ID(), Manage: req.Manage, Length: 1024, TTL: s.Config().TTL}
+		tok, _ := s.Config().Price.Token()
+		nonce, _ := protocol.SolvePrice(b.Context(), tok[:], pr, protocol.PriceBits(s.Level(r), 1024, pr.TTL))
+		req.PriceToken, req.PriceNonce = tok[:], nonce[:]
+		id, _, err := s.Submit(r, req)
 		require.NoError(b, err)
 		_, err = v.Append(vault.KindSubmission, id, m, 0, 1024, bytes.NewReader(ct))
 		require.NoError(b, err)
@@ -79,7 +82,7 @@ func benchDrop(b *testing.B, n int) (*drop.Server, *vault.Vault, *protocol.DropK
 }
 
 func benchProof(b *testing.B, s *drop.Server, k *protocol.DropKeys, r drop.Route, action byte, id vault.ID, arg [32]byte) drop.Proof {
-	n, pub, err := s.Challenge(r)
+	n, pub, _, err := s.Challenge(r)
 	require.NoError(b, err)
 	mac, err := k.InboxMAC(n[:], pub, action, id, arg)
 	require.NoError(b, err)

@@ -3,7 +3,6 @@
 package drop_test
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"io"
@@ -55,11 +54,10 @@ func TestResidueAfterFetch(t *testing.T) {
 	r := route(t, e.s, k)
 	c := memscan.NewCanary(t)
 	const size = 200000
-	tok, bits, err := e.s.PoW(r)
-	require.NoError(t, err)
-	nonce, _ := protocol.SolvePoW(context.Background(), tok, bits)
 	manage := []byte("0123456789abcdef0123456789abcdef")
-	id, _, err := e.s.Submit(r, drop.SubmitRequest{Length: size, Manage: sha256.Sum256(manage), Token: tok, Nonce: nonce[:]})
+	req := drop.SubmitRequest{Length: size, Manage: sha256.Sum256(manage)}
+	e.pay(t, r, &req)
+	id, _, err := e.s.Submit(r, req)
 	require.NoError(t, err)
 	_, err = e.v.Append(vault.KindSubmission, id, manage, 0, size, &canaryReader{c: c, at: []int{0, 70000, size - 32}, left: size})
 	require.NoError(t, err)

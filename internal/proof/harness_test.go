@@ -26,6 +26,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/internal/testnet"
 )
 
@@ -359,10 +360,26 @@ func (n *note) createReq() map[string]any {
 	return m
 }
 
-// create declares the note; it returns the status and sets n.id on success.
+// create declares the note, paying the price when the server asks one (402); it returns the
+// status and sets n.id on success.
 func (s *server) create(n *note) *answer {
 	s.t.Helper()
-	a := s.postJSON("/api/v1/notes", n.createReq())
+	body := n.createReq()
+	a := s.postJSON("/api/v1/notes", body)
+	if a.status == http.StatusPaymentRequired {
+		var p struct {
+			Bits  int
+			Token string
+		}
+		require.NoError(s.t, json.Unmarshal(a.body, &p))
+		tok, err := base64.RawURLEncoding.DecodeString(p.Token)
+		require.NoError(s.t, err)
+		pr := protocol.PriceRequest{Kind: protocol.PriceNote, Manage: sha256.Sum256(n.manage[:]), Length: int64(len(n.body)), TTL: 7 * 24 * time.Hour}
+		nonce, err := protocol.SolvePrice(s.t.Context(), tok, pr, p.Bits)
+		require.NoError(s.t, err)
+		body["price_token"], body["price_nonce"] = p.Token, b64.EncodeToString(nonce[:])
+		a = s.postJSON("/api/v1/notes", body)
+	}
 	if a.status == http.StatusCreated {
 		var m struct{ ID string }
 		require.NoError(s.t, json.Unmarshal(a.body, &m))

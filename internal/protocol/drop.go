@@ -2,13 +2,11 @@ package protocol
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdh"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -29,7 +27,6 @@ const (
 	DropScalarSize  = 32 // P-256 private scalar
 	DropRouteSize   = 16 // route id bytes (22 characters, like an entry id)
 	DropNonceSize   = 32 // inbox challenge nonce
-	DropPoWNonce    = 8  // proof-of-work nonce
 	dropPublicLen   = 2 + 2*DropPublicSize
 	dropInboxLen    = 2 + 2*DropScalarSize + 2*DropPublicSize
 	DropFragmentLen = 176 // base64url of 132 bytes
@@ -51,7 +48,6 @@ const (
 	labelDropRoute = "sealdrop/v1 drop route"
 	labelDropSeal  = "sealdrop/v1 drop seal"
 	labelDropInbox = "sealdrop/v1 drop inbox"
-	labelDropPoW   = "sealdrop/v1 drop pow"
 )
 
 // ErrDrop: a drop or inbox fragment of the wrong length, version, flags or key.
@@ -431,17 +427,6 @@ func VerifyInboxMAC(serverPriv *ecdh.PrivateKey, auth []byte, route [DropRouteSi
 
 // ---- proof of work ----
 
-// PoWHash is SHA-256("sealdrop/v1 drop pow" ‖ token ‖ nonce).
-func PoWHash(token, nonce []byte) [32]byte {
-	h := sha256.New()
-	h.Write([]byte(labelDropPoW))
-	h.Write(token)
-	h.Write(nonce)
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
-}
-
 // LeadingZeroBits counts the leading zero bits of h.
 func LeadingZeroBits(h [32]byte) int {
 	n := 0
@@ -452,27 +437,4 @@ func LeadingZeroBits(h [32]byte) int {
 		n += 8
 	}
 	return n
-}
-
-// CheckPoW reports whether nonce solves token at difficulty need.
-func CheckPoW(token, nonce []byte, need int) bool {
-	return len(nonce) == DropPoWNonce && LeadingZeroBits(PoWHash(token, nonce)) >= need
-}
-
-// SolvePoW finds the smallest nonce (a big-endian counter from 0) whose PoWHash has at least
-// need leading zero bits. Expected work: 2^need hashes.
-func SolvePoW(ctx context.Context, token []byte, need int) ([DropPoWNonce]byte, error) {
-	var nonce [DropPoWNonce]byte
-	if need < 0 || need > 64 {
-		return nonce, fmt.Errorf("protocol: pow: difficulty %d: %w", need, ErrFormat)
-	}
-	for i := uint64(0); ; i++ {
-		binary.BigEndian.PutUint64(nonce[:], i)
-		if LeadingZeroBits(PoWHash(token, nonce[:])) >= need {
-			return nonce, nil
-		}
-		if i&0xffff == 0xffff && ctx.Err() != nil {
-			return nonce, ctx.Err()
-		}
-	}
 }

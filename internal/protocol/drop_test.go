@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -85,18 +86,27 @@ func TestInboxMACBindsEverything(t *testing.T) {
 	require.ErrorIs(t, err, ErrKey)
 }
 
-func TestSolvePoW(t *testing.T) {
-	token := []byte("token")
-	n, err := SolvePoW(context.Background(), token, 10)
-	require.NoError(t, err)
-	require.True(t, CheckPoW(token, n[:], 10))
-	require.False(t, CheckPoW(token, n[:7], 0), "a nonce has exactly 8 bytes")
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_, err = SolvePoW(ctx, token, 64)
-	require.ErrorIs(t, err, context.Canceled)
-	_, err = SolvePoW(context.Background(), token, 65)
+func TestPriceSolveAndCheck(t *testing.T) {
+	tok := bytes.Repeat([]byte{7}, PriceTokenSize)
+	r := PriceRequest{Kind: PriceSubmission, Length: 4096, TTL: time.Hour}
+	for _, bits := range []int{0, 1, 8, 12} {
+		n, err := SolvePrice(t.Context(), tok, r, bits)
+		require.NoError(t, err)
+		require.True(t, CheckPrice(tok, r, n[:], bits))
+		if bits > 0 {
+			h := PriceHash(PriceMessage(tok, r), n[:])
+			require.False(t, CheckPrice(tok, r, n[:], LeadingZeroBits(h)+1))
+			require.False(t, CheckPrice(tok, r, n[:7], 1), "a nonce has exactly 8 bytes")
+		}
+	}
+	_, err := SolvePrice(t.Context(), tok, r, 65)
 	require.ErrorIs(t, err, ErrFormat)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err = SolvePrice(ctx, tok, r, 64)
+	require.ErrorIs(t, err, context.Canceled)
+	require.False(t, CheckPrice(tok[:19], r, make([]byte, PriceNonceSize), 1))
+	require.True(t, CheckPrice(nil, r, nil, 0), "a free request needs nothing")
 }
 
 func TestOpenSubmissionWipesOnFailure(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/ecdh"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
@@ -30,9 +29,6 @@ type dropVectors struct {
 	Seals        []dvSeal       `json:"seals"`
 	SealInvalid  []dvSealBad    `json:"seal_invalid"`
 	Inbox        []dvInbox      `json:"inbox"`
-	PoW          []dvPoW        `json:"pow"`
-	PoWInvalid   []dvPoW        `json:"pow_invalid"`
-	Zeros        []dvZeroBits   `json:"leading_zero_bits"`
 	Routes       []dvRouteCheck `json:"routes"`
 }
 
@@ -94,18 +90,6 @@ type dvInbox struct {
 	ArgHex        string `json:"arg_hex"`
 	MessageHex    string `json:"message_hex"`
 	MACHex        string `json:"mac_hex"`
-}
-
-type dvPoW struct {
-	TokenHex string `json:"token_hex"`
-	Bits     int    `json:"bits"`
-	NonceHex string `json:"nonce_hex"`
-	HashHex  string `json:"hash_hex"`
-}
-
-type dvZeroBits struct {
-	Hex  string `json:"hex"`
-	Bits int    `json:"bits"`
 }
 
 type dvRouteCheck struct {
@@ -284,25 +268,6 @@ func buildDropVectors(t *testing.T) dropVectors {
 			MessageHex: hx(dropInboxMessage(k.Route(), challenge, srv.PublicKey().Bytes(), c.action, c.id, c.arg)), MACHex: hx(mac)})
 	}
 
-	for i, bitsNeed := range []int{0, 1, 4, 8, 12} {
-		token := fixedBytes("pow token "+string(rune('a'+i)), 21)
-		nonce, err := SolvePoW(t.Context(), token, bitsNeed)
-		require.NoError(t, err)
-		h := PoWHash(token, nonce[:])
-		dv.PoW = append(dv.PoW, dvPoW{TokenHex: hx(token), Bits: bitsNeed, NonceHex: hx(nonce[:]), HashHex: hx(h[:])})
-		if bitsNeed > 0 {
-			// The same nonce does not meet a difficulty one above what its hash has.
-			dv.PoWInvalid = append(dv.PoWInvalid, dvPoW{TokenHex: hx(token), Bits: LeadingZeroBits(h) + 1, NonceHex: hx(nonce[:]), HashHex: hx(h[:])})
-		}
-	}
-	for _, z := range []struct {
-		h string
-		n int
-	}{{"80", 0}, {"40", 1}, {"01", 7}, {"0080", 8}, {"000001", 23}, {strings.Repeat("00", 32), 256}} {
-		var h [32]byte
-		copy(h[:], unhx(t, z.h))
-		dv.Zeros = append(dv.Zeros, dvZeroBits{Hex: hx(h[:]), Bits: z.n})
-	}
 	for _, k := range keys {
 		for _, f := range []byte{0, DropFlagReply} {
 			r := DropRoute(f, k.Auth[:])
@@ -404,24 +369,6 @@ func TestDropVectorsCheck(t *testing.T) {
 		require.False(t, VerifyInboxMAC(srv, k.Auth[:], k.Route(), ch, c.Action, id, arg, mac))
 		o := keys[1-c.Key]
 		require.False(t, VerifyInboxMAC(srv, o.Auth[:], o.Route(), unhx(t, c.ChallengeHex), c.Action, id, arg, mac))
-	}
-	for _, p := range dv.PoW {
-		require.True(t, CheckPoW(unhx(t, p.TokenHex), unhx(t, p.NonceHex), p.Bits))
-		h := PoWHash(unhx(t, p.TokenHex), unhx(t, p.NonceHex))
-		require.Equal(t, p.HashHex, hx(h[:]))
-		// It is the smallest such nonce: every counter below fails.
-		n := binary.BigEndian.Uint64(unhx(t, p.NonceHex))
-		for i := uint64(0); i < n && i < 4096; i++ {
-			var b [8]byte
-			binary.BigEndian.PutUint64(b[:], i)
-			require.False(t, CheckPoW(unhx(t, p.TokenHex), b[:], p.Bits))
-		}
-	}
-	for _, p := range dv.PoWInvalid {
-		require.False(t, CheckPoW(unhx(t, p.TokenHex), unhx(t, p.NonceHex), p.Bits))
-	}
-	for _, z := range dv.Zeros {
-		require.Equal(t, z.Bits, LeadingZeroBits([32]byte(unhx(t, z.Hex))))
 	}
 	for _, r := range dv.Routes {
 		got := DropRoute(r.Flags, unhx(t, r.AuthPubHex))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sealdrop/sealdrop/internal/chat"
 	"github.com/sealdrop/sealdrop/internal/drop"
+	"github.com/sealdrop/sealdrop/internal/price"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
@@ -48,6 +49,11 @@ type Config struct {
 
 	// Drops, when set, serves the drop-box API (drop_routes.go).
 	Drops *drop.Server
+
+	// Price is what new notes, chats and drop submissions pay once the server fills (price.go).
+	// Default: the Chat's or the Drops' pricer when they have one, else a new one. Every one
+	// of them must be the same, so that the token limits publishes pays for all three.
+	Price *price.Pricer
 
 	// FeaturedDrops are shown on the front page as "Contact …" links, in this order.
 	FeaturedDrops []FeaturedDrop
@@ -125,5 +131,35 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	for _, p := range []*price.Pricer{chatPricer(cfg.Chat), dropPricer(cfg.Drops)} {
+		switch {
+		case p == nil:
+		case cfg.Price == nil:
+			cfg.Price = p
+		case cfg.Price != p:
+			return cfg, fmt.Errorf("%w: Chat, Drops and Price must share one pricer", ErrConfig)
+		}
+	}
+	if cfg.Price == nil {
+		p, err := price.New(price.Config{Now: cfg.Now})
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Price = p
+	}
 	return cfg, nil
+}
+
+func chatPricer(c *chat.Server) *price.Pricer {
+	if c == nil {
+		return nil
+	}
+	return c.Config().Price
+}
+
+func dropPricer(d *drop.Server) *price.Pricer {
+	if d == nil {
+		return nil
+	}
+	return d.Config().Price
 }

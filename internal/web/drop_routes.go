@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/sealdrop/sealdrop/internal/drop"
+	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
@@ -34,8 +35,8 @@ type dropSubmitRequest struct {
 	Length     int64  `json:"length"`
 	TTL        *int64 `json:"ttl"`
 	ManageHash string `json:"manage_hash"`
-	Token      string `json:"token"`
-	Nonce      string `json:"nonce"`
+	PriceToken string `json:"price_token"`
+	PriceNonce string `json:"price_nonce"`
 }
 
 type dropCommitRequest struct {
@@ -60,7 +61,6 @@ func (s *server) mountDrops(m *mux.Router, post func(http.HandlerFunc) http.Hand
 	if s.cfg.Drops == nil {
 		return
 	}
-	m.Handle("/api/v1/drops/{route}/pow", post(s.dropPoW)).Methods(http.MethodPost)
 	m.Handle("/api/v1/drops/{route}/submissions", post(s.dropSubmit)).Methods(http.MethodPost)
 	// Appends are exactly a note's (manage secret, offsets, hijacked body): the same handler.
 	m.Handle("/api/v1/drops/{route}/submissions/{id}/data", post(byID(s.appendData(vault.KindSubmission)))).Methods(http.MethodPost)
@@ -76,6 +76,21 @@ func (s *server) mountDrops(m *mux.Router, post func(http.HandlerFunc) http.Hand
 			m.Handle(p, s.servePage(name)).Methods(http.MethodGet, http.MethodHead)
 		}
 	}
+}
+
+// dropLimits is the "drop" member of the limits answer: what a submission may be, so that a
+// client can seal it and compute its price without asking anything else.
+type dropLimits struct {
+	TTL      int64 `json:"ttl"` // seconds a submission waits to be read (the price is for this)
+	MaxEntry int64 `json:"max_entry"`
+}
+
+func (s *server) dropLimits() *dropLimits {
+	if s.cfg.Drops == nil {
+		return nil
+	}
+	c := s.cfg.Drops.Config()
+	return &dropLimits{TTL: int64(c.TTL / time.Second), MaxEntry: c.MaxEntry}
 }
 
 // decodeN decodes strict base64url of exactly n bytes.
@@ -105,13 +120,14 @@ func (s *server) dropRoute(w http.ResponseWriter, r *http.Request, auth string, 
 }
 
 func (s *server) dropError(w http.ResponseWriter, err error) {
+	if s.priceError(w, err) {
+		return
+	}
 	switch {
 	case errors.Is(err, drop.ErrFull), errors.Is(err, vault.ErrFull):
 		s.writeError(w, http.StatusInsufficientStorage, "full", "this drop or the server has no room now; nothing was stored; try later or send less")
 	case errors.Is(err, drop.ErrTooLarge), errors.Is(err, vault.ErrTooLarge):
 		s.writeError(w, http.StatusRequestEntityTooLarge, "too_large", "length is over max_entry")
-	case errors.Is(err, drop.ErrPoW):
-		s.writeError(w, http.StatusForbidden, "pow", "the proof of work is missing, wrong, expired or already used; ask for a new one")
 	case errors.Is(err, drop.ErrBusy):
 		s.writeError(w, http.StatusServiceUnavailable, "busy", "the server is busy; retry shortly")
 	case errors.Is(err, drop.ErrInvalid), errors.Is(err, vault.ErrInvalid):
@@ -121,29 +137,6 @@ func (s *server) dropError(w http.ResponseWriter, err error) {
 	default:
 		s.writeError(w, http.StatusServiceUnavailable, "unavailable", "the server cannot take this now")
 	}
-}
-
-func (s *server) dropPoW(w http.ResponseWriter, r *http.Request) {
-	var req dropKeyRequest
-	if !s.readJSON(w, r, &req) {
-		return
-	}
-	rt, ok := s.dropRoute(w, r, req.Auth, req.Flags)
-	if !ok {
-		return
-	}
-	tok, bits, err := s.cfg.Drops.PoW(rt)
-	if err != nil {
-		s.dropError(w, err)
-		return
-	}
-	cfg := s.cfg.Drops.Config()
-	s.marshal(w, http.StatusOK, struct {
-		Token    string `json:"token"`
-		Bits     int    `json:"bits"`
-		TTL      int64  `json:"ttl"`
-		MaxEntry int64  `json:"max_entry"`
-	}{b64.EncodeToString(tok), bits, int64(cfg.TTL / time.Second), cfg.MaxEntry})
 }
 
 func (s *server) dropSubmit(w http.ResponseWriter, r *http.Request) {
@@ -172,9 +165,9 @@ func (s *server) dropSubmit(w http.ResponseWriter, r *http.Request) {
 		s.badParam(w, "length")
 		return
 	}
-	// A malformed proof is a wrong proof.
-	sr.Token, _ = decodeN(req.Token, drop.TokenSize)
-	sr.Nonce, _ = decodeN(req.Nonce, 8)
+	// A malformed payment is no payment: the answer says what to pay.
+	sr.PriceToken, _ = decodeN(req.PriceToken, protocol.PriceTokenSize)
+	sr.PriceNonce, _ = decodeN(req.PriceNonce, protocol.PriceNonceSize)
 	id, exp, err := s.cfg.Drops.Submit(rt, sr)
 	if err != nil {
 		s.dropError(w, err)
@@ -230,7 +223,7 @@ func (s *server) dropChallenge(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	n, pub, err := s.cfg.Drops.Challenge(rt)
+	n, pub, left, err := s.cfg.Drops.Challenge(rt)
 	if err != nil {
 		s.dropError(w, err)
 		return
@@ -239,7 +232,7 @@ func (s *server) dropChallenge(w http.ResponseWriter, r *http.Request) {
 		Challenge string `json:"challenge"`
 		ServerKey string `json:"server_key"`
 		ExpiresIn int64  `json:"expires_in"`
-	}{b64.EncodeToString(n[:]), b64.EncodeToString(pub), int64(s.cfg.Drops.Config().ChallengeTTL / time.Second)})
+	}{b64.EncodeToString(n[:]), b64.EncodeToString(pub), int64(left / time.Second)})
 }
 
 // dropInbox parses an inbox request: the route, its proof, and the id when the path has one.

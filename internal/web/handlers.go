@@ -13,6 +13,8 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/sealdrop/sealdrop/internal/price"
+	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/static"
 	"github.com/sealdrop/sealdrop/templates"
 	"github.com/sealdrop/sealdrop/vault"
@@ -32,6 +34,7 @@ type server struct {
 	lim          Limits
 	ttlMessage   string
 	appends      runningAppends
+	price        *price.Pricer
 }
 
 // New validates cfg and returns the handler for the whole site: API v1, pages and static
@@ -41,7 +44,7 @@ func New(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{cfg: cfg, v: cfg.Vault, ttls: map[int64]bool{}}
+	s := &server{cfg: cfg, v: cfg.Vault, ttls: map[int64]bool{}, price: cfg.Price}
 	var secs []string
 	lim := Limits{
 		MaxEntry:   cfg.MaxEntry,
@@ -194,14 +197,16 @@ func floorPow2(n int64) int64 {
 func (s *server) limits(w http.ResponseWriter, r *http.Request) {
 	lim := s.lim
 	s.marshal(w, http.StatusOK, struct {
-		Version    int     `json:"version"`
-		MaxEntry   int64   `json:"max_entry"`
-		MaxAppend  int64   `json:"max_append"`
-		Free       int64   `json:"free"`
-		TTLs       []int64 `json:"ttls"`
-		DefaultTTL int64   `json:"default_ttl"`
-		MaxTTL     int64   `json:"max_ttl"`
-	}{1, lim.MaxEntry, lim.MaxAppend, floorPow2(s.v.Stats().Free), lim.TTLs, lim.DefaultTTL, lim.MaxTTL})
+		Version    int         `json:"version"`
+		MaxEntry   int64       `json:"max_entry"`
+		MaxAppend  int64       `json:"max_append"`
+		Free       int64       `json:"free"`
+		TTLs       []int64     `json:"ttls"`
+		DefaultTTL int64       `json:"default_ttl"`
+		MaxTTL     int64       `json:"max_ttl"`
+		Price      priceInfo   `json:"price"`
+		Drop       *dropLimits `json:"drop,omitempty"`
+	}{1, lim.MaxEntry, lim.MaxAppend, floorPow2(s.v.Stats().Free), lim.TTLs, lim.DefaultTTL, lim.MaxTTL, s.priceNow(), s.dropLimits()})
 }
 
 // readJSON checks the content type and decodes a small JSON body, answering the error itself.
@@ -265,7 +270,15 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) {
 		s.badParam(w, "destruct_hash")
 		return
 	}
+	refund, ok := s.pay(w, protocol.PriceRequest{Kind: protocol.PriceNote, Manage: caps.Manage, Length: req.Length, TTL: ttl},
+		s.noteLevel(), req.PriceToken, req.PriceNonce)
+	if !ok {
+		return
+	}
 	id, exp, err := s.v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: req.Length, TTL: ttl, Caps: caps})
+	if err != nil {
+		refund()
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, vault.ErrFull):

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/internal/web"
 	"github.com/sealdrop/sealdrop/vault"
 )
@@ -219,6 +220,29 @@ func (n *note) createReq(length int64, ttl any) map[string]any {
 	return m
 }
 
+// createPaid posts a note's create and, when the server answers that the note must pay (402),
+// pays what it asks and posts again. ttl is in seconds (nil: the server's default of 7 days).
+func (e *env) createPaid(n *note, length int64, ttl any) *resp {
+	e.t.Helper()
+	body := n.createReq(length, ttl)
+	r := e.postJSON("/api/v1/notes", body)
+	if r.status != http.StatusPaymentRequired {
+		return r
+	}
+	a := r.json(e.t)
+	secs := int64(7 * 24 * 3600)
+	if ttl != nil {
+		secs = int64(ttl.(int))
+	}
+	tok, err := base64.RawURLEncoding.DecodeString(a["token"].(string))
+	require.NoError(e.t, err)
+	pr := protocol.PriceRequest{Kind: protocol.PriceNote, Manage: sha256.Sum256(n.manage[:]), Length: length, TTL: time.Duration(secs) * time.Second}
+	nonce, err := protocol.SolvePrice(e.t.Context(), tok, pr, int(a["bits"].(float64)))
+	require.NoError(e.t, err)
+	body["price_token"], body["price_nonce"] = a["token"], b64(nonce[:])
+	return e.postJSON("/api/v1/notes", body)
+}
+
 func newNoteSecrets(size int, pin bool) *note {
 	n := &note{gate: rand32(), manage: rand32(), open: rand32(), destruct: rand32(), pin: pin, body: make([]byte, size)}
 	_, _ = rand.Read(n.body)
@@ -229,7 +253,7 @@ func newNoteSecrets(size int, pin bool) *note {
 func (e *env) createNote(size int, pin bool) *note {
 	e.t.Helper()
 	n := newNoteSecrets(size, pin)
-	r := e.postJSON("/api/v1/notes", n.createReq(int64(size), nil))
+	r := e.createPaid(n, int64(size), nil)
 	require.Equal(e.t, http.StatusCreated, r.status, "create: %s", r.body)
 	n.id = r.json(e.t)["id"].(string)
 	const piece = 256 << 10

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -29,6 +30,11 @@ func TestLimits(t *testing.T) {
 		TTLs       []int64 `json:"ttls"`
 		DefaultTTL int64   `json:"default_ttl"`
 		MaxTTL     int64   `json:"max_ttl"`
+		Price      struct {
+			Token     string         `json:"token"`
+			ExpiresIn int64          `json:"expires_in"`
+			Levels    map[string]int `json:"levels"`
+		} `json:"price"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(r.body))
 	dec.DisallowUnknownFields()
@@ -42,6 +48,11 @@ func TestLimits(t *testing.T) {
 	assert.Positive(t, l.Free)
 	assert.Zero(t, l.Free&(l.Free-1), "free %d is a power of two", l.Free)
 	assert.LessOrEqual(t, l.Free, e.v.Stats().Free)
+	tok, err := base64.RawURLEncoding.DecodeString(l.Price.Token)
+	require.NoError(t, err)
+	assert.Len(t, tok, 20)
+	assert.GreaterOrEqual(t, l.Price.ExpiresIn, int64(300), "a token is good for one window at least")
+	assert.Equal(t, map[string]int{"note": 0}, l.Price.Levels, "an empty server asks nothing (and offers no chats or drops here)")
 }
 
 func TestCreateValidation(t *testing.T) {
@@ -144,7 +155,7 @@ func TestFullVault(t *testing.T) {
 	full := false
 	for i := 0; i < 10 && !full; i++ {
 		n := newNoteSecrets(1<<20, false)
-		r := e.postJSON("/api/v1/notes", n.createReq(1<<20, nil))
+		r := e.createPaid(n, 1<<20, nil)
 		switch r.status {
 		case http.StatusCreated:
 			n.id = r.json(t)["id"].(string)

@@ -127,6 +127,8 @@ type createRequest struct {
 	OpenHash     string `json:"open_hash"`
 	DestructHash string `json:"destruct_hash"`
 	ManageHash   string `json:"manage_hash"`
+	PriceToken   string `json:"price_token"`
+	PriceNonce   string `json:"price_nonce"`
 }
 
 // openRequest is the body of POST /api/v1/notes/{id}/open.

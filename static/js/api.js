@@ -41,6 +41,7 @@ export class WrongPinError extends ApiError {
 const NETWORK_MESSAGE = 'The connection to the server failed. Check that Tor Browser is connected, then try again.';
 
 const FRIENDLY = {
+  402: 'The server is getting full and asks for a little work from your browser first. Send again.',
   413: 'This is larger than the server accepts.',
   507: 'The server is full right now. Try again later, or send less.',
   415: 'The server refused the request.',
@@ -62,6 +63,7 @@ async function errorFrom(res) {
   const message = (body && body.message) || FRIENDLY[res.status] || `The server refused the request (error ${res.status}).`;
   const err = new ApiError(code, message, res.status);
   if (body && typeof body.received === 'number') err.received = body.received;
+  if (res.status === 402 && body && body.error === 'price') err.price = { bits: Number(body.bits), token: body.token };
   return err;
 }
 
@@ -111,16 +113,19 @@ export function makeApi(opts = {}) {
   const note = (id) => `/api/v1/notes/${encodeURIComponent(id)}`;
 
   return {
-    /** limits: {version, max_entry, max_append, free, ttls, default_ttl, max_ttl} */
+    /** limits: {version, max_entry, max_append, free, ttls, default_ttl, max_ttl, price, drop} */
     async limits() {
       const res = await call('/api/v1/limits');
       if (!res.ok) throw await errorFrom(res);
       return res.json();
     },
 
-    /** create a pending note; hashes may be bytes or base64url strings. → {id, expires_in} */
-    async create({ length, ttl, gate_hash, open_hash, destruct_hash, manage_hash }) {
-      const body = { length, ttl, gate_hash: b64(gate_hash), destruct_hash: b64(destruct_hash), manage_hash: b64(manage_hash) };
+    /**
+     * create a pending note; hashes may be bytes or base64url strings; payment is {} or
+     * {price_token, price_nonce} (price.js payAndCreate). → {id, expires_in}
+     */
+    async create({ length, ttl, gate_hash, open_hash, destruct_hash, manage_hash }, payment = {}) {
+      const body = { length, ttl, gate_hash: b64(gate_hash), destruct_hash: b64(destruct_hash), manage_hash: b64(manage_hash), ...payment };
       if (open_hash) body.open_hash = b64(open_hash);
       return json('/api/v1/notes', body);
     },

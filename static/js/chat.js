@@ -6,6 +6,10 @@
 import * as P from './protocol.js';
 import * as C from './chat-protocol.js';
 import { encode, toSVG } from './qr.js';
+import { payAndCreate, PRICE_CHAT } from './price.js';
+
+// CHAT_PRICE_LENGTH is the size a chat is priced at (Go: chat.PriceLength).
+const CHAT_PRICE_LENGTH = 1024;
 import { $, show, hide, setText, showError, clearError, errorMessage, copyButton } from './ui.js';
 
 const enc = new TextEncoder();
@@ -86,6 +90,9 @@ async function post(path, body) {
   if (res.status === 403 && j && j.error === 'wrong_pin') {
     const n = Number(j.tries_left) || 0;
     throw new Error(n > 0 ? `Wrong PIN. ${n} ${n === 1 ? 'try' : 'tries'} left.` : 'Wrong PIN. The chat has been deleted.');
+  }
+  if (res.status === 402 && j && j.error === 'price') {
+    throw Object.assign(new Error('The server asked for an anti-spam check.'), { price: { bits: Number(j.bits), token: j.token } });
   }
   if (!res.ok) throw new Error((j && j.message) || `The server refused the request (error ${res.status}).`);
   return j;
@@ -484,14 +491,18 @@ async function start(ev) {
     const K = P.randomBytes(32);
     const M = P.randomBytes(32);
     const Pk = np ? await P.stretchPIN(K, np) : null;
+    const manageHash = await P.sha256(M);
     const body = {
       ttl: Number($('ttl').value),
       gate_hash: P.b64uEncode(await P.sha256(await P.gateToken(K))),
-      manage_hash: P.b64uEncode(await P.sha256(M)),
+      manage_hash: P.b64uEncode(manageHash),
       destruct_hash: P.b64uEncode(await P.sha256(nd ? await P.destructToken(K, await P.stretchPIN(K, nd)) : P.randomBytes(32))),
     };
     if (Pk) body.open_hash = P.b64uEncode(await P.sha256(await P.openToken(K, Pk)));
-    const r = await post('/api/v1/chats', body);
+    // Free while the server has room; when it is getting full, its answer says what to pay.
+    const r = await payAndCreate((payment) => post('/api/v1/chats', { ...body, ...payment }),
+      { kind: PRICE_CHAT, manage: manageHash, length: CHAT_PRICE_LENGTH, ttl: body.ttl }, null,
+      { onWork: () => status('The server is getting full: your browser does a little work first, so that nobody can fill it cheaply…') });
     st = { id: r.id, role: C.ROLE_CREATOR, token: r.session, km: await C.chatMacKey(K, Pk), resume: null, epoch: 0, manage: M };
     save();
     const link = `${location.origin}/c/${r.id}#${P.encodeFragment({ version: 1, flags: Pk ? P.FLAG_PIN : 0, secret: K })}`;

@@ -2,9 +2,10 @@
 // The read key exists only in this page and in the link it shows; the server gets ciphertext
 // and token hashes.
 
-import { newNote, normalizePIN, checkPINs, padme, parseManageFragment } from './protocol.js';
+import { newNote, normalizePIN, checkPINs, padme, parseManageFragment, b64uDecode } from './protocol.js';
 import { api } from './api.js';
 import { strip } from './strip.js';
+import { payAndCreate, PRICE_NOTE } from './price.js';
 import { encode, toSVG } from './qr.js';
 import { $, show, hide, setText, progress, showError, clearError, errorMessage, copyButton, duration, size } from './ui.js';
 
@@ -121,11 +122,22 @@ async function onCreate(ev) {
       throw new Error('The server does not have enough room for this right now. Try again later, or send less.');
     }
     show('progress-box');
+    hide('work-box');
     setText('progress-label', 'Encrypting on this device…');
     const note = await newNote({ text, files, pin, destructPin: dpin, onProgress: progress('progress-encrypt') });
     progress('progress-encrypt')(1, 1);
+    const priceReq = {
+      kind: PRICE_NOTE, manage: b64uDecode(note.create.manage_hash), length: note.ciphertext.length, ttl,
+    };
+    const created = await payAndCreate((payment) => api.create({ length: note.ciphertext.length, ttl, ...note.create }, payment), priceReq,
+      limits.price, {
+        onWork: (done, total) => {
+          setText('progress-label', 'The server is getting full: your browser does a little work first, so that nobody can fill it cheaply…');
+          show('work-box');
+          progress('progress-work')(done, total);
+        },
+      });
     setText('progress-label', 'Uploading the encrypted note…');
-    const created = await api.create({ length: note.ciphertext.length, ttl, ...note.create });
     const manage = note.manageFragment.replace(/^#/, '');
     const M = parseManageFragment(manage).secret;
     await api.upload(created.id, M, note.ciphertext, { maxAppend: limits.max_append, onProgress: progress('progress-upload') });

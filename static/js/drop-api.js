@@ -7,9 +7,10 @@
 
 import { b64uEncode, b64uDecode, randomBytes, sha256 } from './protocol.js';
 import {
-  ACTION_LIST, ACTION_FETCH, ACTION_CONFIRM, ACTION_WIPE, routeId, inboxMAC, sealSubmission, solvePoW,
+  ACTION_LIST, ACTION_FETCH, ACTION_CONFIRM, ACTION_WIPE, routeId, inboxMAC, sealSubmission,
 } from './drop-protocol.js';
 import { ApiError } from './api.js';
+import { payAndCreate, PRICE_SUBMISSION } from './price.js';
 
 const NETWORK_MESSAGE = 'The connection to the server failed. Check that Tor Browser is connected, then try again.';
 const SUBMISSION_HEAD = 65 + 25; // ephemeral key + envelope header: where a resumed fetch may start
@@ -20,7 +21,7 @@ const MESSAGES = {
   full: 'This drop box is full right now. Nothing was stored. Try again later, or send less.',
   too_large: 'This is larger than the drop box accepts. Send fewer or smaller files.',
   busy: 'The server is busy. Wait a minute and try again.',
-  pow: 'The anti-spam check expired. Send again.',
+  price: 'The anti-spam check was not enough: the drop box filled meanwhile. Send again.',
 };
 
 async function errorFrom(res) {
@@ -31,6 +32,7 @@ async function errorFrom(res) {
   const message = MESSAGES[code] || (body && body.message) || `The server refused the request (error ${res.status}).`;
   const err = new ApiError(code, message, res.status);
   if (body && typeof body.received === 'number') err.received = body.received;
+  if (res.status === 402 && body && body.error === 'price') err.price = { bits: Number(body.bits), token: body.token };
   return err;
 }
 
@@ -79,11 +81,9 @@ export async function dropApi(drop) {
   return {
     route,
 
-    /** pow → {token, bits, ttl, max_entry} */
-    pow: () => json(`${base}/pow`, who()),
-
-    submit: ({ length, manageHash, token, nonce }) => json(`${base}/submissions`, {
-      ...who(), length, manage_hash: b64uEncode(manageHash), token, nonce: b64uEncode(nonce),
+    /** submit creates a pending submission; payment is {} or {price_token, price_nonce}. */
+    submit: ({ length, manageHash }, payment = {}) => json(`${base}/submissions`, {
+      ...who(), length, manage_hash: b64uEncode(manageHash), ...payment,
     }),
 
     /** upload appends like a note's upload, resuming from what the server says it holds. */
@@ -208,35 +208,26 @@ function join(parts, n) {
 }
 
 /**
- * deliver seals text and files to a drop and sends them: proof of work, create, upload,
- * commit. steps gets ('pow' | 'encrypt' | 'upload', done, total) as it goes. maxAppend comes
- * from /api/v1/limits. A spent or expired proof is redone once.
+ * deliver seals text and files to a drop and sends them: create (paying the price, when the
+ * server is getting full), upload, commit. steps gets ('encrypt' | 'pow' | 'upload', done, total)
+ * as it goes. limits is the server's /api/v1/limits: the append size, the drop's size limit and
+ * lifetime, and the price; so that nothing is asked before the create. A price that rose
+ * meanwhile is paid when the server says so.
  */
-export async function deliver({ drop, text, files, replyBox, maxAppend, steps }) {
+export async function deliver({ drop, text, files, replyBox, limits, steps }) {
   const step = steps || (() => {});
   const api = await dropApi(drop);
-  const pow = await api.pow();
   const ciphertext = await sealSubmission({ drop, text, files, replyBox, onProgress: (d, t) => step('encrypt', d, t) });
   step('encrypt', 1, 1);
-  if (pow.max_entry && ciphertext.length > pow.max_entry) throw new ApiError('too_large', MESSAGES.too_large, 413);
+  const dl = (limits && limits.drop) || {};
+  if (dl.max_entry && ciphertext.length > dl.max_entry) throw new ApiError('too_large', MESSAGES.too_large, 413);
   const manage = randomBytes(32);
   const manageHash = await sha256(manage);
-  let created;
-  for (let attempt = 0; ; attempt++) {
-    const p = attempt === 0 ? pow : await api.pow();
-    const token = b64uDecode(p.token);
-    const expected = 2 ** p.bits;
-    step('pow', 0, expected);
-    const nonce = await solvePoW(token, p.bits, { onProgress: (tried) => step('pow', Math.min(tried, 0.95 * expected), expected) });
-    step('pow', expected, expected);
-    try {
-      created = await api.submit({ length: ciphertext.length, manageHash, token: p.token, nonce });
-      break;
-    } catch (e) {
-      if (!(e instanceof ApiError) || e.code !== 'pow' || attempt > 0) throw e;
-    }
-  }
-  await api.upload(created.id, manage, ciphertext, { maxAppend, onProgress: (d, t) => step('upload', d, t) });
+  const price = limits && limits.price ? { level: (limits.price.levels || {}).drop || 0, token: limits.price.token } : null;
+  const created = await payAndCreate((payment) => api.submit({ length: ciphertext.length, manageHash }, payment), {
+    kind: PRICE_SUBMISSION, scope: b64uDecode(api.route), manage: manageHash, length: ciphertext.length, ttl: dl.ttl || 0,
+  }, price, { onWork: (d, t) => step('pow', d, t) });
+  await api.upload(created.id, manage, ciphertext, { maxAppend: limits && limits.max_append, onProgress: (d, t) => step('upload', d, t) });
   const done = await api.commit(created.id, manage);
   manage.fill(0);
   return { id: created.id, expiresIn: (done && done.expires_in) || created.expires_in };

@@ -7,8 +7,7 @@
 // scalars exist only to write the inbox link, which is the journalist's to keep.
 //
 // Errors are ProtocolErrors: "link" (a drop or inbox fragment that is malformed), "auth",
-// "truncated", "format" (a submission that does not open), "aborted" (a cancelled proof of
-// work).
+// "truncated", "format" (a submission that does not open).
 
 import {
   ProtocolError, VERSION, KIND_SUBMISSION, b64uEncode, b64uDecode, buildPlaintext, parsePlaintext,
@@ -20,7 +19,6 @@ export const PUBLIC_SIZE = 65;
 export const SCALAR_SIZE = 32;
 export const ROUTE_SIZE = 16;
 export const CHALLENGE_SIZE = 32;
-export const POW_NONCE_SIZE = 8;
 export const DROP_FRAGMENT_LEN = 176;
 export const INBOX_FRAGMENT_LEN = 262;
 export const ACTION_LIST = 1;
@@ -33,7 +31,6 @@ export const REPLY_BOX_TYPE = 'application/vnd.sealdrop.reply-box';
 const LABEL_ROUTE = 'sealdrop/v1 drop route';
 const LABEL_SEAL = 'sealdrop/v1 drop seal';
 const LABEL_INBOX = 'sealdrop/v1 drop inbox';
-const LABEL_POW = 'sealdrop/v1 drop pow';
 
 const subtle = globalThis.crypto.subtle;
 const utf8 = new TextEncoder();
@@ -322,56 +319,4 @@ export async function inboxMAC({ keys, challenge, serverKey, action, id, arg }) 
 
 export { inboxMessage as _inboxMessageForVectors };
 
-// ---- proof of work ----
-
-const POW_LABEL = utf8.encode(LABEL_POW);
-
-/** powHash is SHA-256("sealdrop/v1 drop pow" ‖ token ‖ nonce). */
-export async function powHash(token, nonce) { return sha256(concat(POW_LABEL, token, nonce)); }
-
-/** leadingZeroBits counts the leading zero bits of h. */
-export function leadingZeroBits(h) {
-  let n = 0;
-  for (const b of h) {
-    if (b !== 0) return n + Math.clz32(b) - 24;
-    n += 8;
-  }
-  return n;
-}
-
-/**
- * solvePoW finds the smallest nonce (an 8-byte big-endian counter from 0) whose powHash has at
- * least `bits` leading zero bits, as the Go client does. It hashes `batch` candidates at once
- * (WebCrypto's digest is asynchronous; overlapping the calls is what makes it fast without a
- * JIT) and yields between batches. onProgress(tried) is called after each batch; an aborted
- * signal stops it with code "aborted".
- */
-export async function solvePoW(token, bits, { signal, onProgress, batch = 256 } = {}) {
-  if (!Number.isInteger(bits) || bits < 0 || bits > 52) fail('format', 'bad difficulty');
-  const prefix = concat(POW_LABEL, token);
-  for (let base = 0; ; base += batch) {
-    if (signal && signal.aborted) fail('aborted', 'stopped');
-    const jobs = [];
-    for (let i = 0; i < batch; i++) {
-      const msg = new Uint8Array(prefix.length + POW_NONCE_SIZE);
-      msg.set(prefix, 0);
-      const n = base + i;
-      const v = new DataView(msg.buffer);
-      v.setUint32(prefix.length, Math.floor(n / 2 ** 32), false);
-      v.setUint32(prefix.length + 4, n >>> 0, false);
-      jobs.push(subtle.digest('SHA-256', msg));
-    }
-    const hashes = await Promise.all(jobs);
-    for (let i = 0; i < batch; i++) {
-      if (leadingZeroBits(new Uint8Array(hashes[i])) >= bits) {
-        const nonce = new Uint8Array(POW_NONCE_SIZE);
-        const n = base + i;
-        new DataView(nonce.buffer).setUint32(0, Math.floor(n / 2 ** 32), false);
-        new DataView(nonce.buffer).setUint32(4, n >>> 0, false);
-        return nonce;
-      }
-    }
-    if (onProgress) onProgress(base + batch);
-  }
-}
 

@@ -232,7 +232,7 @@ async function sendReply(ev) {
       drop: replyTo,
       text,
       files: [],
-      maxAppend: limits.max_append,
+      limits,
       steps: (step, d, t) => { setText('reply-progress-label', labels[step]); bar(d, t); },
     });
     replyTo = null;

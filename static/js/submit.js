@@ -14,7 +14,7 @@ import { $, show, hide, setText, progress, showError, clearError, errorMessage, 
 let drop = null;
 let files = [];
 let stripping = Promise.resolve();
-let maxAppend = 0;
+let limits = null; // /api/v1/limits: append size, the drop's size and lifetime, the price
 
 function gone(message) {
   hide('compose');
@@ -83,9 +83,10 @@ async function onSend(ev) {
     await stripping;
     const text = $('text').value;
     if (!text && files.length === 0) throw new Error('Write something or choose a file first.');
-    if (!maxAppend) maxAppend = (await api.limits()).max_append;
+    if (!limits) limits = await api.limits();
     if ($('want-reply').checked) reply = await newDropKeys(DROP_FLAG_REPLY);
     for (const id of ['progress-encrypt', 'progress-pow', 'progress-upload']) progress(id)(0, 1);
+    hide('pow-box');
     show('progress-box');
     const bars = { encrypt: progress('progress-encrypt'), pow: progress('progress-pow'), upload: progress('progress-upload') };
     let last = '';
@@ -94,9 +95,10 @@ async function onSend(ev) {
       text,
       files,
       replyBox: reply,
-      maxAppend,
+      limits,
       steps: (step, d, t) => {
         if (step !== last) { last = step; setText('progress-label', STEP_LABELS[step]); }
+        if (step === 'pow') show('pow-box');
         bars[step](d, t);
       },
     });
@@ -153,7 +155,7 @@ async function start() {
   $('submit-form').addEventListener('submit', onSend);
   copyButton('copy-reply', 'reply-link');
   api.limits().then((l) => {
-    maxAppend = l.max_append;
+    limits = l;
     setText('limit', l.max_entry ? `Up to about ${size(l.max_entry)} in total.` : '');
   }).catch(() => {});
 }

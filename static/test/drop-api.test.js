@@ -308,22 +308,51 @@ test('a download that keeps breaking gives up with the network message; a gone c
   assert.equal(srv2.requests.filter((r) => r.name.endsWith('/fetch')).length, 1);
 });
 
-// ---- submissions: proof of work, upload with resume, commit ----
+// ---- submissions: the price, upload with resume, commit ----
 
-/** submitServer accepts one submission, stores its appends, and lets a test break them. */
-function submitServer(keys, { pows, maxEntry = 1 << 24, onAppend, onSubmit } = {}) {
+// The price hash, written here against SECURITY.md with node:crypto, not price.js.
+function priceZeros(token, { kind, scope, manage, length, ttl }, nonce) {
+  const head = Buffer.alloc(1 + 16 + 32 + 8 + 4);
+  head[0] = kind;
+  Buffer.from(scope).copy(head, 1);
+  Buffer.from(manage).copy(head, 17);
+  head.writeBigUInt64BE(BigInt(length), 49);
+  head.writeUInt32BE(ttl, 57);
+  const h = sha(Buffer.concat([Buffer.from('sealdrop/v1 price'), token, head, nonce]));
+  let n = 0;
+  for (const byte of h) {
+    if (byte !== 0) return n + Math.clz32(byte) - 24;
+    n += 8;
+  }
+  return n;
+}
+
+const PRICE_TOKEN = bytes(20, 7);
+const DROP_TTL = 1209600;
+// What a submission of length bytes costs at a level (SECURITY.md: ceil(log2(KiB × hours)) + 2 × level − 12).
+const bitsAt = (level, length) => {
+  if (level <= 0) return 0;
+  const units = Math.ceil(length / 1024) * Math.ceil(DROP_TTL / 3600);
+  return Math.max(0, Math.ceil(Math.log2(units)) + 2 * level - 12);
+};
+
+/**
+ * submitServer accepts one submission, stores its appends, and lets a test break them. It asks
+ * the price of `level` (via a 402 when the create does not pay it), checking payments with its
+ * own verifier.
+ */
+function submitServer(keys, { level = 0, maxEntry = 1 << 24, onAppend, onSubmit } = {}) {
   const s = fakeDrop(keys, {
     hooks: {
-      pow: (req, st) => {
-        st.powCalls = (st.powCalls || 0) + 1;
-        const p = pows[Math.min(st.powCalls - 1, pows.length - 1)];
-        return json(200, { token: b64(hex(p.token_hex)), bits: p.bits, ttl: 1209600, max_entry: maxEntry });
-      },
       submissions: (req, st) => {
         if (onSubmit) { const r = onSubmit(req, st); if (r) return r; }
+        const need = bitsAt(level, req.body.length);
+        const paid = need === 0 || (req.body.price_token === b64(PRICE_TOKEN) && typeof req.body.price_nonce === 'string'
+          && priceZeros(PRICE_TOKEN, { kind: 3, scope: route(keys.flags, keys.auth), manage: unb64(req.body.manage_hash), length: req.body.length, ttl: DROP_TTL }, unb64(req.body.price_nonce)) >= need);
+        if (!paid) return json(402, { error: 'price', message: 'pay', bits: need, token: b64(PRICE_TOKEN), expires_in: 300 });
         st.length = req.body.length;
         st.manageHash = req.body.manage_hash;
-        return json(201, { id: 'SUBMISSIONIDxxxxxxxxxx', expires_in: 1209600 });
+        return json(201, { id: 'SUBMISSIONIDxxxxxxxxxx', expires_in: DROP_TTL });
       },
       'submission/data': (req, st) => {
         assert.equal(req.name, 'submissions/SUBMISSIONIDxxxxxxxxxx/data');
@@ -349,30 +378,44 @@ function submitServer(keys, { pows, maxEntry = 1 << 24, onAppend, onSubmit } = {
   return s;
 }
 
-const powVector = (bits) => V.pow.find((p) => p.bits === bits);
+// limits as the submit page has them: price token and level, the drop's lifetime and size.
+const limitsAt = (level, maxEntry = 1 << 24) => ({
+  max_append: 65536, price: { token: b64(PRICE_TOKEN), expires_in: 300, levels: { note: 0, drop: level } },
+  drop: { ttl: DROP_TTL, max_entry: maxEntry },
+});
 
-test('deliver solves the proof of work to the vectors\' nonce, uploads, commits, and the stored bytes open', async () => {
+test('deliver pays the price the limits predict with the smallest nonce, uploads, commits, and the stored bytes open', async () => {
   const keys = await vectorKeys();
-  const p12 = powVector(12);
-  assert.ok(p12, 'a 12-bit pow vector');
-  const srv = submitServer(keys[0], { pows: [p12] });
+  const file = { name: 'a.bin', type: 'application/octet-stream', bytes: bytes(200000) };
+  const level = 3;
+  const srv = submitServer(keys[0], { level });
   globalThis.fetch = srv.fetch;
   const steps = [];
   const drop = { flags: keys[0].flags, enc: keys[0].enc, auth: keys[0].auth }; // what a drop link holds
   const text = 'The ledger is in the second drawer.';
-  const file = { name: 'a.bin', type: 'application/octet-stream', bytes: bytes(200000) };
-  const done = await deliver({ drop, text, files: [file], maxAppend: 65536, steps: (s, d, t) => steps.push([s, d, t]) });
+  const done = await deliver({ drop, text, files: [file], limits: limitsAt(level), steps: (st, d, t) => steps.push([st, d, t]) });
   assert.deepEqual(done, { id: 'SUBMISSIONIDxxxxxxxxxx', expiresIn: 3600 });
 
-  const sub = srv.requests.find((r) => r.name === 'submissions');
-  assert.equal(sub.body.token, b64(hex(p12.token_hex)));
-  assert.equal(sub.body.nonce, b64(hex(p12.nonce_hex)), 'the smallest nonce, as the Go client finds it');
+  const subs = srv.requests.filter((r) => r.name === 'submissions');
+  assert.equal(subs.length, 1, 'the price came with the limits: no 402, no extra request');
+  const sub = subs[0];
+  const need = bitsAt(level, sub.body.length);
+  assert.ok(need >= 8, `a price worth watching (${need} bits)`);
+  assert.equal(sub.body.price_token, b64(PRICE_TOKEN));
+  const req = { kind: 3, scope: route(keys[0].flags, keys[0].auth), manage: unb64(sub.body.manage_hash), length: sub.body.length, ttl: DROP_TTL };
+  const nonce = unb64(sub.body.price_nonce);
+  assert.ok(priceZeros(PRICE_TOKEN, req, nonce) >= need, 'it pays');
+  const n = Number(Buffer.from(nonce).readBigUInt64BE());
+  for (let i = 0; i < n; i++) {
+    const c = Buffer.alloc(8);
+    c.writeBigUInt64BE(BigInt(i));
+    assert.ok(priceZeros(PRICE_TOKEN, req, c) < need, 'the smallest nonce, as the Go client finds it');
+  }
   assert.equal(sub.body.auth, b64(keys[0].auth));
   assert.equal(sub.body.length, srv.data().length);
-  const pow = steps.filter(([s]) => s === 'pow');
-  assert.deepEqual(pow[0], ['pow', 0, 2 ** 12], 'the bar starts at 0');
-  assert.deepEqual(pow.at(-1), ['pow', 2 ** 12, 2 ** 12], 'and ends full');
-  assert.ok(pow.some(([, d, t]) => d > 0 && d < t), 'it moves in between (the 12-bit nonce needs several batches)');
+  const pow = steps.filter(([st]) => st === 'pow');
+  assert.deepEqual(pow[0], ['pow', 0, 2 ** need], 'the bar starts at 0');
+  assert.deepEqual(pow.at(-1), ['pow', 2 ** need, 2 ** need], 'and ends full');
   for (let i = 1; i < pow.length; i++) assert.ok(pow[i][1] >= pow[i - 1][1], 'never goes back');
   const appends = srv.requests.filter((r) => r.name.endsWith('/data'));
   assert.ok(appends.length >= 3, 'in chunks');
@@ -381,6 +424,30 @@ test('deliver solves the proof of work to the vectors\' nonce, uploads, commits,
   const opened = await D.openSubmission({ keys: keys[0], ciphertext: new Uint8Array(srv.data()) });
   assert.equal(opened.text, text);
   assert.deepEqual(opened.files[0].bytes, file.bytes);
+});
+
+test('below half full nothing is solved; a price that rose since the page loaded is paid when the server asks', async () => {
+  const keys = await vectorKeys();
+  const drop = { flags: keys[0].flags, enc: keys[0].enc, auth: keys[0].auth };
+  const file = { name: 'a.bin', type: 'application/octet-stream', bytes: bytes(100000) };
+  // Free: one create, no price fields, no work.
+  let srv = submitServer(keys[0], { level: 0 });
+  globalThis.fetch = srv.fetch;
+  let steps = [];
+  await deliver({ drop, text: 'x', files: [file], limits: limitsAt(0), steps: (st) => steps.push(st) });
+  let subs = srv.requests.filter((r) => r.name === 'submissions');
+  assert.equal(subs.length, 1);
+  assert.equal(subs[0].body.price_nonce, undefined);
+  assert.ok(!steps.includes('pow'));
+  // The page thought the drop was free; the server asks level 2: one 402, then paid.
+  srv = submitServer(keys[0], { level: 2 });
+  globalThis.fetch = srv.fetch;
+  steps = [];
+  await deliver({ drop, text: 'x', files: [file], limits: limitsAt(0), steps: (st) => steps.push(st) });
+  subs = srv.requests.filter((r) => r.name === 'submissions');
+  assert.equal(subs.length, 2, 'unpaid, then paid');
+  assert.ok(steps.includes('pow'));
+  assert.equal(srv.commits, 1);
 });
 
 test('upload resumes from the server\'s offset after a failed append (answer lost, or append lost)', async () => {
@@ -398,7 +465,6 @@ test('upload resumes from the server\'s offset after a failed append (answer los
   ]) {
     let n = 0;
     const srv = submitServer(keys[0], {
-      pows: [powVector(0)],
       onAppend: (req, st) => (++n === 3 ? fail(req, st) : undefined),
     });
     globalThis.fetch = srv.fetch;
@@ -436,22 +502,22 @@ test('refusals map to clear errors', async () => {
   const keys = await vectorKeys();
   const drop = { flags: keys[0].flags, enc: keys[0].enc, auth: keys[0].auth };
   for (const { name, at, answer, code, status, message } of [
-    { name: 'used reply box / wrong key on pow', at: 'pow', answer: () => gone(), code: 'gone', status: 404, message: /does not answer to this link/ },
-    { name: 'drop full on pow', at: 'pow', answer: () => json(507, { error: 'full', message: 'this drop or the server has no room now' }), code: 'full', status: 507, message: /full right now\. Nothing was stored/ },
+    { name: 'used reply box / wrong key on create', at: 'submissions', answer: () => gone(), code: 'gone', status: 404, message: /does not answer to this link/ },
+    { name: 'drop full on create', at: 'submissions', answer: () => json(507, { error: 'full', message: 'this drop or the server has no room now' }), code: 'full', status: 507, message: /full right now\. Nothing was stored/ },
     { name: 'too large on create', at: 'submissions', answer: () => json(413, { error: 'too_large', message: 'length is over max_entry' }), code: 'too_large', status: 413, message: /larger than the drop box accepts/ },
     { name: 'full on create', at: 'submissions', answer: () => json(507, { error: 'full', message: 'x' }), code: 'full', status: 507, message: /full right now/ },
     { name: 'busy', at: 'submissions', answer: () => json(503, { error: 'busy', message: 'x' }), code: 'busy', status: 503, message: /busy/ },
     { name: 'full during upload', at: 'submission/data', answer: () => json(507, { error: 'full', message: 'x' }), code: 'full', status: 507, message: /full right now/ },
     { name: 'a proxy\'s non-JSON error', at: 'submissions', answer: () => new Response('<html>bad gateway</html>', { status: 502 }), code: 'http_502', status: 502, message: /error 502/ },
   ]) {
-    const srv = submitServer(keys[0], { pows: [powVector(0)] });
+    const srv = submitServer(keys[0]);
     const inner = srv.fetch;
     globalThis.fetch = async (url, init) => {
       const kind = url.split(`/${b64(route(keys[0].flags, keys[0].auth))}/`)[1].replace(/^submissions\/[^/]+\//, 'submission/');
       if (kind === at) return answer();
       return inner(url, init);
     };
-    await assert.rejects(deliver({ drop, text: 'x', files: [], maxAppend: 1 << 20 }), (e) => {
+    await assert.rejects(deliver({ drop, text: 'x', files: [], limits: limitsAt(0) }), (e) => {
       assert.ok(e instanceof ApiError, name);
       assert.equal(e.code, code, name);
       assert.equal(e.status, status, name);
@@ -462,44 +528,38 @@ test('refusals map to clear errors', async () => {
   }
 });
 
-test('a spent or expired proof of work is redone once, then reported', async () => {
+test('a price that keeps rising is paid twice more, then reported plainly; nothing is uploaded', async () => {
   const keys = await vectorKeys();
   const drop = { flags: keys[0].flags, enc: keys[0].enc, auth: keys[0].auth };
-  const p4 = powVector(4);
-  const p8 = powVector(8);
-  const powRefused = () => json(403, { error: 'pow', message: 'the proof of work is missing, wrong, expired or already used' });
-
-  // Refused once: a new token is fetched and solved, and the submission lands.
-  let refusals = 1;
-  const srv = submitServer(keys[0], { pows: [p4, p8], onSubmit: () => (refusals-- > 0 ? powRefused() : undefined) });
+  let asked = 0;
+  const srv = submitServer(keys[0], {
+    onSubmit: () => json(402, { error: 'price', message: 'pay', bits: 2 + asked++, token: b64(PRICE_TOKEN), expires_in: 300 }),
+  });
   globalThis.fetch = srv.fetch;
-  const done = await deliver({ drop, text: 'again', files: [], maxAppend: 1 << 20 });
-  assert.equal(done.id, 'SUBMISSIONIDxxxxxxxxxx');
-  const subs = srv.requests.filter((r) => r.name === 'submissions');
-  assert.deepEqual(subs.map((r) => [r.body.token, r.body.nonce]), [
-    [b64(hex(p4.token_hex)), b64(hex(p4.nonce_hex))],
-    [b64(hex(p8.token_hex)), b64(hex(p8.nonce_hex))],
-  ]);
-  assert.equal(srv.powCalls, 2);
-  assert.equal(srv.commits, 1);
+  await assert.rejects(deliver({ drop, text: 'again', files: [], limits: limitsAt(0) }),
+    (e) => e instanceof ApiError && e.code === 'price' && e.status === 402 && /filled meanwhile/i.test(e.message));
+  assert.equal(srv.requests.filter((r) => r.name === 'submissions').length, 3);
+  assert.equal(srv.requests.filter((r) => r.name.endsWith('/data')).length, 0);
+});
 
-  // Refused twice: the error says so plainly, and nothing was uploaded.
-  const srv2 = submitServer(keys[0], { pows: [p4, p8], onSubmit: () => powRefused() });
-  globalThis.fetch = srv2.fetch;
-  await assert.rejects(deliver({ drop, text: 'again', files: [], maxAppend: 1 << 20 }),
-    (e) => e instanceof ApiError && e.code === 'pow' && e.status === 403 && /anti-spam check expired/i.test(e.message));
-  assert.equal(srv2.powCalls, 2);
-  assert.equal(srv2.requests.filter((r) => r.name.endsWith('/data')).length, 0);
+test('a price over what a browser can pay is refused before any work, with a plain way out', async () => {
+  const keys = await vectorKeys();
+  const drop = { flags: keys[0].flags, enc: keys[0].enc, auth: keys[0].auth };
+  const srv = submitServer(keys[0], { level: 10 });
+  globalThis.fetch = srv.fetch;
+  await assert.rejects(deliver({ drop, text: 'x', files: [{ name: 'b', type: 'x/y', bytes: bytes(3 << 20) }], limits: limitsAt(10) }),
+    (e) => e.code === 'too_dear' && /shorter time/.test(e.message));
+  assert.deepEqual(srv.requests, [], 'nothing was asked');
 });
 
 test('a submission over the drop\'s max_entry is refused before anything is created', async () => {
   const keys = await vectorKeys();
   const drop = { flags: keys[0].flags, enc: keys[0].enc, auth: keys[0].auth };
-  const srv = submitServer(keys[0], { pows: [powVector(0)], maxEntry: 4096 });
+  const srv = submitServer(keys[0]);
   globalThis.fetch = srv.fetch;
-  await assert.rejects(deliver({ drop, text: 'x', files: [{ name: 'b', type: 'x/y', bytes: bytes(10000) }], maxAppend: 1 << 20 }),
+  await assert.rejects(deliver({ drop, text: 'x', files: [{ name: 'b', type: 'x/y', bytes: bytes(10000) }], limits: limitsAt(0, 4096) }),
     (e) => e instanceof ApiError && e.code === 'too_large' && e.status === 413 && /larger than the drop box accepts/.test(e.message));
-  assert.deepEqual(srv.requests.map((r) => r.name), ['pow'], 'only the pow was asked');
+  assert.deepEqual(srv.requests.map((r) => r.name), [], 'nothing was asked');
 });
 
 test('a resume whose challenge request fails on the network backs off and retries with the same claim', async () => {

@@ -1,0 +1,205 @@
+// Package price makes new entries pay for what they hold once the server is more than half
+// full (SECURITY.md, "What a hostile client may cost"). It issues the stateless price tokens,
+// checks payments and spends each one once. How full the server is, and so the price level,
+// is the caller's to measure (vault.Load and its own caps); the formula is the protocol's
+// (protocol.PriceBits), so that clients compute the same price before they ask.
+//
+// What it protects: a token is derived from a per-process secret and a time window, so no table
+// of issued tokens exists that a flood could fill; only payments that passed are remembered
+// (until their window is over), and only by the manage hash they are bound to, so one payment
+// buys one entry. What it does not protect: proof of work cannot make a native attacker pay
+// what a browser without a JIT pays (SECURITY.md gives the measured ratio): it keeps ordinary
+// use free, makes large long entries pay when memory is short, and leaves the rate limit to
+// Tor's own defences and the per-circuit limits. It never logs or prints anything.
+package price
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sealdrop/sealdrop/internal/protocol"
+)
+
+// Sentinel errors.
+var (
+	// ErrPrice: the payment is missing, wrong, expired, already spent, or pays less than the
+	// price now. The caller answers with the price now and a fresh token.
+	ErrPrice = errors.New("price: not paid")
+	// ErrTooDear: the price is over MaxBits; the caller refuses the entry as if full.
+	ErrTooDear = errors.New("price: too dear")
+	// ErrBusy: more payments were spent in the last windows than MaxSpent.
+	ErrBusy = errors.New("price: too many payments at once")
+)
+
+// Defaults for Config's zero fields.
+const (
+	DefaultWindow   = 5 * time.Minute
+	DefaultMaxBits  = 32
+	DefaultMaxSpent = 1 << 20
+)
+
+// Config configures a Pricer. The zero value of each field selects its default.
+type Config struct {
+	// Window is a token's lifetime unit: a token is accepted in its window and the next.
+	Window time.Duration
+	// MaxBits is the highest price asked; a request that would cost more is refused (ErrTooDear).
+	MaxBits int
+	// MaxSpent caps the payments remembered (those of the current and previous window).
+	MaxSpent int
+	// Floor is the lowest level charged, whatever the fill: 0 in production; tests raise it to
+	// watch a browser pay.
+	Floor int
+	Now   func() time.Time
+}
+
+// Pricer issues tokens and checks payments. Its methods are safe for concurrent use.
+type Pricer struct {
+	cfg Config
+	key [32]byte
+
+	mu     sync.Mutex
+	spent  map[[32]byte]uint32 // manage hash → window of the token it paid with
+	pruned uint32              // the window in which spent was last pruned
+}
+
+// New validates cfg and returns a Pricer with a fresh per-process secret.
+func New(cfg Config) (*Pricer, error) {
+	if cfg.Window == 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.MaxBits == 0 {
+		cfg.MaxBits = DefaultMaxBits
+	}
+	if cfg.MaxSpent == 0 {
+		cfg.MaxSpent = DefaultMaxSpent
+	}
+	if cfg.Window < time.Second || cfg.MaxBits < 1 || cfg.MaxBits > 64 || cfg.MaxSpent < 1 || cfg.Floor < 0 {
+		return nil, fmt.Errorf("price: config: a limit is out of range")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	p := &Pricer{cfg: cfg, spent: map[[32]byte]uint32{}}
+	if _, err := rand.Read(p.key[:]); err != nil {
+		return nil, fmt.Errorf("price: random: %w", err)
+	}
+	return p, nil
+}
+
+// Config returns the resolved configuration.
+func (p *Pricer) Config() Config { return p.cfg }
+
+func (p *Pricer) window(t time.Time) uint32 {
+	return uint32(t.Unix() / int64(p.cfg.Window/time.Second))
+}
+
+func (p *Pricer) token(w uint32) [protocol.PriceTokenSize]byte {
+	var tok [protocol.PriceTokenSize]byte
+	binary.BigEndian.PutUint32(tok[:4], w)
+	m := hmac.New(sha256.New, p.key[:])
+	m.Write([]byte("sealdrop/v1 price token"))
+	m.Write(tok[:4])
+	copy(tok[4:], m.Sum(nil))
+	return tok
+}
+
+// Token is the current price token, and how long it will still be accepted (at least one
+// window). Nothing is stored: the same window always gives the same token.
+func (p *Pricer) Token() ([protocol.PriceTokenSize]byte, time.Duration) {
+	now := p.cfg.Now()
+	w := p.window(now)
+	end := time.Unix(int64(w+2)*int64(p.cfg.Window/time.Second), 0)
+	return p.token(w), end.Sub(now)
+}
+
+// Unpaid is ErrPrice with the price asked now, for the answer that tells the client what to pay.
+type Unpaid struct{ Bits int }
+
+func (e *Unpaid) Error() string { return fmt.Sprintf("price: not paid (%d bits asked)", e.Bits) }
+func (e *Unpaid) Unwrap() error { return ErrPrice }
+
+// Charge makes r pay its price at level: Bits, then Pay. A refusal is *Unpaid (wrapping
+// ErrPrice), ErrTooDear or ErrBusy. refund is never nil.
+func (p *Pricer) Charge(level int, r protocol.PriceRequest, token, nonce []byte) (refund func(), err error) {
+	bits, err := p.Bits(level, r)
+	if err != nil {
+		return func() {}, err
+	}
+	refund, err = p.Pay(r, token, nonce, bits)
+	if errors.Is(err, ErrPrice) {
+		return refund, &Unpaid{Bits: bits}
+	}
+	return refund, err
+}
+
+// Level is the level charged for a fill's level: at least Config.Floor.
+func (p *Pricer) Level(level int) int { return max(level, p.cfg.Floor) }
+
+// Bits is the price of r at level, or ErrTooDear over MaxBits.
+func (p *Pricer) Bits(level int, r protocol.PriceRequest) (int, error) {
+	b := protocol.PriceBits(p.Level(level), r.Length, r.TTL)
+	if b > p.cfg.MaxBits {
+		return b, ErrTooDear
+	}
+	return b, nil
+}
+
+// Pay checks that nonce pays need bits for r with token, and spends the payment: the same
+// manage hash cannot pay again while the token is valid. need 0 asks for nothing (token and
+// nonce are ignored). refund gives a spent payment back (call it when the entry could not be
+// made, so that the client may retry with the same payment); it is never nil.
+func (p *Pricer) Pay(r protocol.PriceRequest, token, nonce []byte, need int) (refund func(), err error) {
+	refund = func() {}
+	if need <= 0 {
+		return refund, nil
+	}
+	if len(token) != protocol.PriceTokenSize || len(nonce) != protocol.PriceNonceSize {
+		return refund, ErrPrice
+	}
+	cur := p.window(p.cfg.Now())
+	w := binary.BigEndian.Uint32(token)
+	if w != cur && w+1 != cur {
+		return refund, ErrPrice
+	}
+	want := p.token(w)
+	if subtle.ConstantTimeCompare(want[:], token) != 1 || !protocol.CheckPrice(token, r, nonce, need) {
+		return refund, ErrPrice
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, seen := p.spent[r.Manage]; seen {
+		return refund, ErrPrice
+	}
+	if p.pruned != cur || len(p.spent) >= p.cfg.MaxSpent {
+		// Once a window: payments whose token can no longer be used need not be remembered.
+		p.pruned = cur
+		for k, sw := range p.spent {
+			if sw+1 < cur {
+				delete(p.spent, k)
+			}
+		}
+		if len(p.spent) >= p.cfg.MaxSpent {
+			return refund, ErrBusy
+		}
+	}
+	p.spent[r.Manage] = w
+	return func() {
+		p.mu.Lock()
+		delete(p.spent, r.Manage)
+		p.mu.Unlock()
+	}, nil
+}
+
+// Spent is the number of payments remembered (tests, status).
+func (p *Pricer) Spent() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.spent)
+}

@@ -1,0 +1,97 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/sealdrop/sealdrop/internal/price"
+	"github.com/sealdrop/sealdrop/internal/protocol"
+	"github.com/sealdrop/sealdrop/vault"
+)
+
+// What a new entry costs (SECURITY.md, "What a hostile client may cost"). Notes, chats and drop
+// submissions pay through the one Pricer: nothing while every limit they draw on is less than
+// half used, then protocol.PriceBits of the level of the fullest one. The token comes with the
+// limits answer, so paying adds no request.
+
+// priceAnswer is the 402 answer to a create that did not pay enough: the price now, and the
+// token to pay it with (so that the retry needs no other request).
+type priceAnswer struct {
+	Error     string `json:"error"`
+	Message   string `json:"message"`
+	Bits      int    `json:"bits"`
+	Token     string `json:"token"`
+	ExpiresIn int64  `json:"expires_in"`
+}
+
+// priceInfo is the "price" member of the limits answer.
+type priceInfo struct {
+	Token     string         `json:"token"`
+	ExpiresIn int64          `json:"expires_in"`
+	Levels    map[string]int `json:"levels"`
+}
+
+// level is the price level of a new entry of kind for owner: the fullest of the vault's
+// limits that it draws on, and the extra fractions (a chat server's slots, a drop's count).
+func (s *server) level(kind vault.Kind, owner string, extra ...float64) int {
+	f := s.v.Load(kind, owner).Max()
+	for _, x := range extra {
+		f = max(f, x)
+	}
+	return protocol.PriceLevel(f)
+}
+
+// noteLevel is the price level of a new note.
+func (s *server) noteLevel() int { return s.level(vault.KindNote, "") }
+
+// priceNow is what limits publishes.
+func (s *server) priceNow() priceInfo {
+	tok, left := s.price.Token()
+	p := priceInfo{Token: b64.EncodeToString(tok[:]), ExpiresIn: int64(left / time.Second), Levels: map[string]int{"note": s.price.Level(s.noteLevel())}}
+	if s.cfg.Chat != nil {
+		p.Levels["chat"] = s.price.Level(s.cfg.Chat.Level())
+	}
+	if s.cfg.Drops != nil {
+		p.Levels["drop"] = s.price.Level(s.level(vault.KindSubmission, ""))
+	}
+	return p
+}
+
+// pay charges r its price at level with the request's token and nonce (base64url; both may be
+// absent when the price is 0). On refusal it answers (priceError) and returns false. refund
+// gives the payment back when the entry could not be made after all.
+func (s *server) pay(w http.ResponseWriter, r protocol.PriceRequest, level int, token, nonce string) (refund func(), ok bool) {
+	// A malformed token or nonce is an unpaid request: the answer says what to pay.
+	tok, _ := decodeN(token, protocol.PriceTokenSize)
+	n, _ := decodeN(nonce, protocol.PriceNonceSize)
+	refund, err := s.price.Charge(level, r, tok, n)
+	if err != nil {
+		s.priceError(w, err)
+		return nil, false
+	}
+	return refund, true
+}
+
+// priceError answers a refused payment and reports whether err was one: 402 with the price now
+// and a fresh token; 507 when no browser could pay it; 503 when too many payments are in
+// flight.
+func (s *server) priceError(w http.ResponseWriter, err error) bool {
+	var unpaid *price.Unpaid
+	switch {
+	case errors.As(err, &unpaid):
+		t, left := s.price.Token()
+		s.marshal(w, http.StatusPaymentRequired, priceAnswer{
+			Error: "price", Message: "the server is getting full: this request must carry a proof of work (see bits)",
+			Bits: unpaid.Bits, Token: b64.EncodeToString(t[:]), ExpiresIn: int64(left / time.Second),
+		})
+	case errors.Is(err, price.ErrTooDear):
+		s.writeError(w, http.StatusInsufficientStorage, "full",
+			"the server is nearly full: this would need more work than a browser can do now; choose a shorter lifetime or send less")
+	case errors.Is(err, price.ErrBusy):
+		s.writeError(w, http.StatusServiceUnavailable, "busy", "the server is busy; retry shortly")
+	default:
+		return false
+	}
+	return true
+}
