@@ -1,12 +1,13 @@
 package chat
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -62,36 +63,99 @@ func hijackable(w http.ResponseWriter) http.ResponseWriter {
 	}
 }
 
-// control is a text message in either direction.
+// control is a text message in either direction. An acknowledgement names either the last
+// record received (seq) or the next one expected (next: everything below it arrived; next 0
+// acknowledges nothing), never both.
 type control struct {
 	T      string  `json:"t"`
 	Seq    *uint64 `json:"seq,omitempty"`
+	Next   *uint64 `json:"next,omitempty"`
 	Error  string  `json:"error,omitempty"`
 	Reason string  `json:"reason,omitempty"`
 }
 
+// Records must live only in the vault's locked memory, also on their way through the socket.
+// gorilla/websocket reads and writes through buffers: with ReadBufferSize and WriteBufferSize
+// zero it uses the connection's own bufio.Reader and bufio.Writer, which it takes over from
+// net/http (a hijacked connection's buffers never go back to net/http's pools), so that they
+// are ours to wipe. A binary message is read straight into the vault (gorilla unmasks in the
+// caller's buffer, which is the locked memory), so the unmasked record never touches the heap;
+// the read buffer can hold a small record's masked bytes, and the write buffer the record last
+// pushed: the write buffer is wiped after every record, the read buffer whenever it holds no
+// unread byte, and both when the socket closes.
+
+// connBuffers are the hijacked connection and its buffers, recorded for wiping.
+type connBuffers struct {
+	http.ResponseWriter
+	conn net.Conn
+	brw  *bufio.ReadWriter
+}
+
+// Hijack takes the connection (for gorilla's Upgrade) and keeps what it hands over.
+func (c *connBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := c.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("chat: the connection cannot be taken over")
+	}
+	conn, brw, err := h.Hijack()
+	if err == nil {
+		c.conn, c.brw = conn, brw
+	}
+	return conn, brw, err
+}
+
+// wipeRead overwrites the whole read buffer when it holds no unread byte (a masked record may
+// sit in the part already consumed). Only the reading goroutine calls it, between messages.
+func (c *connBuffers) wipeRead() {
+	if c.brw == nil || c.brw.Reader.Buffered() > 0 {
+		return
+	}
+	br := c.brw.Reader
+	br.Reset(zeros{})
+	_, _ = br.Peek(br.Size())
+	br.Reset(zeros{})
+	_, _ = br.Discard(br.Buffered())
+	br.Reset(c.conn)
+}
+
+// wipeWrite overwrites the whole write buffer gorilla builds its frames in. Only the writing
+// goroutine calls it, between messages.
+func (c *connBuffers) wipeWrite() {
+	if c.brw == nil {
+		return
+	}
+	bw := c.brw.Writer
+	clear(bw.AvailableBuffer()[:bw.Available()])
+}
+
+// zeros reads as an endless run of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
 // ServeWS upgrades an already checked request (Origin, token) for ss and relays until the chat
 // ends or the socket closes. onError answers an upgrade the client got wrong.
 func (ss *Session) ServeWS(w http.ResponseWriter, r *http.Request, onError func(http.ResponseWriter, int)) {
+	bufs := &connBuffers{ResponseWriter: hijackable(w)}
 	up := websocket.Upgrader{
-		ReadBufferSize:  4096,
-		WriteBufferSize: 16 << 10,
+		ReadBufferSize:  0, // use the connection's own buffers (above), ours to wipe
+		WriteBufferSize: 0,
 		Subprotocols:    []string{Subprotocol},
 		CheckOrigin:     func(*http.Request) bool { return true }, // checked by the caller, before the token
 		Error: func(w http.ResponseWriter, _ *http.Request, status int, _ error) {
 			onError(w, status)
 		},
 	}
-	conn, err := up.Upgrade(hijackable(w), r, nil)
+	conn, err := up.Upgrade(bufs, r, nil)
 	if err != nil {
 		return
 	}
 	// The HTTP server's deadlines stay on a hijacked connection: replace them with our own.
 	_ = conn.NetConn().SetDeadline(time.Time{})
-	ss.relay(conn)
+	ss.relay(conn, bufs)
 }
 
-func (ss *Session) relay(conn *websocket.Conn) {
+func (ss *Session) relay(conn *websocket.Conn, bufs *connBuffers) {
 	ss.Connected(1)
 	ctx, cancel := context.WithCancel(context.Background())
 	replies := make(chan control, 16)
@@ -100,53 +164,85 @@ func (ss *Session) relay(conn *websocket.Conn) {
 		defer close(done)
 		defer cancel()
 		defer func() { _ = recover() }()
-		ss.readLoop(conn, replies)
+		ss.readLoop(conn, bufs, replies)
 	}()
 	func() {
 		defer func() { _ = recover() }()
-		ss.writeLoop(ctx, conn, replies)
+		ss.writeLoop(ctx, conn, bufs, replies)
 	}()
 	cancel()
 	_ = conn.Close()
 	<-done
+	// Both loops are done: whatever is left in the buffers (the rest of a message, a record
+	// being written when the socket broke) is wiped now.
+	if bufs.brw != nil {
+		br := bufs.brw.Reader
+		if n := br.Buffered(); n > 0 {
+			p, _ := br.Peek(n)
+			clear(p)
+		}
+		br.Reset(zeros{})
+		_, _ = br.Peek(br.Size())
+		br.Reset(zeros{})
+		bufs.wipeWrite()
+	}
 	ss.Connected(-1)
 }
 
-func (ss *Session) readLoop(conn *websocket.Conn, replies chan<- control) {
+// drain reads what is left of a refused record (busy, too large, the chat ended) through a
+// small buffer that is cleared after every read, never io.Discard's pooled one.
+func drain(r io.Reader) error {
+	var buf [1024]byte
+	defer clear(buf[:])
+	for {
+		n, err := r.Read(buf[:])
+		clear(buf[:n])
+		switch {
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return err
+		}
+	}
+}
+
+// maxControl is the largest text message (a control message) a side may send.
+const maxControl = 1 << 10
+
+func (ss *Session) readLoop(conn *websocket.Conn, bufs *connBuffers, replies chan<- control) {
 	s := ss.s
 	conn.SetReadLimit(s.cfg.MaxRecord + 1)
 	readTimeout := s.cfg.ReadTimeout
 	_ = conn.SetReadDeadline(time.Now().Add(readTimeout))
 	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(readTimeout)) })
-	buf := make([]byte, 0, 4096)
 	for {
 		typ, rd, err := conn.NextReader()
 		if err != nil {
 			return
 		}
 		_ = conn.SetReadDeadline(time.Now().Add(readTimeout))
-		buf = buf[:0]
-		bb := bytes.NewBuffer(buf)
-		_, err = io.Copy(bb, io.LimitReader(rd, s.cfg.MaxRecord+1))
-		buf = bb.Bytes()
-		if err != nil {
-			clear(buf)
-			return
-		}
 		var reply control
 		switch typ {
 		case websocket.BinaryMessage:
-			seq, err := ss.Send(bytes.NewReader(buf), int64(len(buf)))
-			clear(buf) // ciphertext, but no copy of it is kept outside the vault
+			// Straight from the socket into the vault: no buffer of ours holds the record.
+			seq, err := ss.SendStream(rd)
+			if derr := drain(rd); derr != nil && err == nil {
+				return // the message broke off
+			}
+			bufs.wipeRead()
 			reply = sendReply(seq, err)
 		case websocket.TextMessage:
+			b, err := io.ReadAll(io.LimitReader(rd, maxControl+1))
 			var m control
-			if json.Unmarshal(buf, &m) != nil {
+			if err != nil || len(b) > maxControl || json.Unmarshal(b, &m) != nil {
 				return
 			}
 			switch {
-			case m.T == "ack" && m.Seq != nil:
+			case m.T == "ack" && m.Seq != nil && m.Next == nil:
 				ss.Ack(*m.Seq)
+				continue
+			case m.T == "ack" && m.Next != nil && m.Seq == nil:
+				ss.AckBelow(*m.Next)
 				continue
 			case m.T == "end":
 				ss.End()
@@ -180,7 +276,7 @@ func sendReply(seq uint64, err error) control {
 	return control{T: "error", Error: "refused"}
 }
 
-func (ss *Session) writeLoop(ctx context.Context, conn *websocket.Conn, replies <-chan control) {
+func (ss *Session) writeLoop(ctx context.Context, conn *websocket.Conn, bufs *connBuffers, replies <-chan control) {
 	ping := time.NewTicker(ss.s.cfg.PingEvery)
 	defer ping.Stop()
 	var next uint64 // next sequence number to push on this socket
@@ -213,7 +309,9 @@ func (ss *Session) writeLoop(ctx context.Context, conn *websocket.Conn, replies 
 		first = false
 		if st.Avail {
 			if d := ss.PeekNow(next); d != nil {
-				if !ss.push(conn, d) {
+				ok := ss.push(conn, d)
+				bufs.wipeWrite()
+				if !ok {
 					return
 				}
 				next = d.Seq + 1

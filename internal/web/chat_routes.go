@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/sealdrop/sealdrop/internal/chat"
+	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/templates"
 	"github.com/sealdrop/sealdrop/vault"
 )
@@ -30,6 +31,8 @@ type chatCreateRequest struct {
 	OpenHash     string `json:"open_hash"`
 	DestructHash string `json:"destruct_hash"`
 	ManageHash   string `json:"manage_hash"`
+	PriceToken   string `json:"price_token"`
+	PriceNonce   string `json:"price_nonce"`
 }
 
 type chatJoinRequest struct {
@@ -38,9 +41,13 @@ type chatJoinRequest struct {
 	Destruct string `json:"destruct"`
 }
 
+// chatSessionRequest is the body of poll and end. A poll acknowledges either the last record
+// received (ack) or the next one expected (next: everything below it arrived), or nothing when
+// both are absent; never both.
 type chatSessionRequest struct {
 	Session string  `json:"session"`
 	Ack     *uint64 `json:"ack"`
+	Next    *uint64 `json:"next"`
 	Wait    bool    `json:"wait"`
 }
 
@@ -140,8 +147,13 @@ func (s *server) chatCreate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, http.StatusBadRequest, "bad_request", "a hash is missing or malformed")
 		return
 	}
+	// A malformed payment is no payment: the answer says what to pay.
+	cr.PriceToken, _ = decodeN(req.PriceToken, protocol.PriceTokenSize)
+	cr.PriceNonce, _ = decodeN(req.PriceNonce, protocol.PriceNonceSize)
 	c, err := s.cfg.Chat.Create(cr)
 	switch {
+	case err != nil && s.priceError(w, err):
+		return
 	case errors.Is(err, chat.ErrFull):
 		s.writeError(w, http.StatusInsufficientStorage, "full", "the server cannot take another chat right now")
 		return
@@ -249,6 +261,9 @@ func (s *server) chatWS(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// chatSend stores one record sent by the fallback. Like a note's append it takes the
+// connection from net/http (hijack.go), so that no byte of the record passes through
+// net/http's pooled buffers, and closes it after the answer.
 func (s *server) chatSend(w http.ResponseWriter, r *http.Request) {
 	if !hasMediaType(r, "application/octet-stream") {
 		s.writeError(w, http.StatusUnsupportedMediaType, "content_type", "send Content-Type: application/octet-stream")
@@ -264,7 +279,16 @@ func (s *server) chatSend(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the record is too large")
 		return
 	}
-	seq, err := ss.Send(io.LimitReader(r.Body, r.ContentLength), r.ContentLength)
+	h, ok := hijack(w, r, r.ContentLength)
+	if !ok {
+		s.chatSendFrom(w, ss, io.LimitReader(r.Body, r.ContentLength), r.ContentLength)
+		return
+	}
+	s.serveHijacked(h, true, func(w http.ResponseWriter) { s.chatSendFrom(w, ss, h, r.ContentLength) })
+}
+
+func (s *server) chatSendFrom(w http.ResponseWriter, ss *chat.Session, body io.Reader, n int64) {
+	seq, err := ss.Send(body, n)
 	var ended *chat.EndedError
 	switch {
 	case err == nil:
@@ -293,12 +317,19 @@ func (s *server) chatPoll(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ss.Polled()
 	var from uint64
-	if req.Ack != nil {
+	switch {
+	case req.Ack != nil && req.Next != nil:
+		s.writeError(w, http.StatusBadRequest, "bad_parameter", "send ack or next, not both")
+		return
+	case req.Ack != nil:
 		ss.Ack(*req.Ack)
 		from = *req.Ack + 1
+	case req.Next != nil:
+		ss.AckBelow(*req.Next)
+		from = *req.Next
 	}
+	ss.Polled()
 	ctx := r.Context()
 	if req.Wait {
 		var cancel context.CancelFunc
@@ -331,12 +362,25 @@ func (s *server) chatPoll(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/octet-stream")
-	h.Set("Content-Disposition", "attachment")
-	h.Set("Content-Security-Policy", "sandbox")
-	h.Set("Sealdrop-Seq", strconv.FormatUint(d.Seq, 10))
-	h.Set("Content-Length", strconv.FormatInt(d.Size, 10))
+	setHeaders := func(h http.Header) {
+		h.Set("Sealdrop-Peer", peer)
+		h.Set("Content-Type", "application/octet-stream")
+		h.Set("Content-Disposition", "attachment")
+		h.Set("Content-Security-Policy", "sandbox")
+		h.Set("Sealdrop-Seq", strconv.FormatUint(d.Seq, 10))
+		h.Set("Content-Length", strconv.FormatInt(d.Size, 10))
+	}
+	// The record goes from the vault straight to the socket, never through net/http's pooled
+	// write buffers (hijack.go); the connection is closed after it.
+	if h, ok := hijack(w, r, 0); ok { // the JSON body is read already
+		s.serveHijacked(h, true, func(w http.ResponseWriter) {
+			setHeaders(w.Header())
+			w.WriteHeader(http.StatusOK)
+			_, _ = d.WriteTo(cipherWriter{h})
+		})
+		return
+	}
+	setHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
 	_, _ = d.WriteTo(w)
 }
