@@ -41,6 +41,17 @@ func NewCanary(t testing.TB) Canary {
 	return c
 }
 
+// Xor is the canary with pad XORed into it, byte by byte: what the canary looks like after a
+// known transformation (a WebSocket mask). The result is again held as two halves.
+func (c Canary) Xor(pad [Size]byte) Canary {
+	var d Canary
+	for i := range Size {
+		d.a[i] = c.a[i] ^ pad[i]
+		d.b[i] = c.b[i]
+	}
+	return d
+}
+
 // At is the canary's byte i (0 <= i < Size), computed, never stored.
 func (c Canary) At(i int) byte { return c.a[i] ^ c.b[i] }
 
@@ -81,6 +92,30 @@ func (c Canary) Count(t testing.TB) int {
 		}
 	})
 	return hits
+}
+
+// Where lists the addresses in this process's readable memory where the canary starts, with
+// the name of the mapping that holds each: for finding where a copy a test counted lives.
+func (c Canary) Where(t testing.TB) []string {
+	t.Helper()
+	first := c.a[0] ^ c.b[0]
+	var out []string
+	walkAt(t, "self", hugeMapping, Size, func(base uint64, name string, p []byte, proper int) {
+		for i := 0; ; i++ {
+			j := bytes.IndexByte(p[i:], first)
+			if j < 0 {
+				return
+			}
+			i += j
+			if i+Size > len(p) {
+				return
+			}
+			if i < proper && c.matches(p[i:]) {
+				out = append(out, fmt.Sprintf("%#x %s", base+uint64(i), name))
+			}
+		}
+	})
+	return out
 }
 
 // ScanPID counts, for each needle, its occurrences in every readable mapping of process pid,
@@ -129,6 +164,12 @@ func Total(hits []int) int {
 // find the same bytes twice.
 func walk(t testing.TB, proc string, limit uint64, longest int, visit func(p []byte, proper int)) (scanned int64, skipped int) {
 	t.Helper()
+	return walkAt(t, proc, limit, longest, func(_ uint64, _ string, p []byte, proper int) { visit(p, proper) })
+}
+
+// walkAt is walk that also tells visit the address of each chunk and its mapping's name.
+func walkAt(t testing.TB, proc string, limit uint64, longest int, visit func(base uint64, name string, p []byte, proper int)) (scanned int64, skipped int) {
+	t.Helper()
 	maps, err := os.ReadFile(fmt.Sprintf("/proc/%s/maps", proc))
 	require.NoError(t, err)
 	mem, err := os.Open(fmt.Sprintf("/proc/%s/mem", proc))
@@ -168,7 +209,11 @@ func walk(t testing.TB, proc string, limit uint64, longest int, visit func(p []b
 					break
 				}
 				proper := min(n, int(next-off))
-				visit(buf[:n], proper)
+				name := ""
+				if len(f) >= 6 {
+					name = f[5]
+				}
+				visit(off, name, buf[:n], proper)
 				clear(buf[:n])
 				scanned += int64(proper)
 				off = next
