@@ -215,7 +215,8 @@ func TestREADMERunCommand(t *testing.T) {
 	assert.Regexp(t, capLine, shown[1])
 
 	// The process is the ordinary user's and holds no capability.
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	pid := sealdropPid(t, cmd.Process.Pid)
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	require.NoError(t, err)
 	uid, capEff := procStatus(string(status))
 	assert.NotEqual(t, "0", uid, "runs as an ordinary user")
@@ -247,7 +248,7 @@ func TestREADMERunCommand(t *testing.T) {
 
 	// SIGTERM wipes and exits 0, printing nothing more.
 	before := screen.String()
-	require.NoError(t, syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM))
+	require.NoError(t, syscall.Kill(pid, syscall.SIGTERM))
 	select {
 	case err := <-done:
 		assert.NoError(t, err, "exit status after SIGTERM")
@@ -259,6 +260,27 @@ func TestREADMERunCommand(t *testing.T) {
 	assert.Equal(t, before, screen.String(), "nothing printed after the startup lines")
 	_, err = os.Lstat(sock)
 	assert.True(t, os.IsNotExist(err), "socket removed at exit")
+}
+
+// sealdropPid is the sealdrop process the shell started for the run command: the shell itself
+// if it exec'd the command, else its child.
+func sealdropPid(t *testing.T, shell int) int {
+	t.Helper()
+	if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", shell)); strings.TrimSpace(string(comm)) == "sealdrop" {
+		return shell
+	}
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", shell))
+	for _, tk := range tasks {
+		b, _ := os.ReadFile(tk)
+		for _, c := range strings.Fields(string(b)) {
+			pid, _ := strconv.Atoi(c)
+			if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) == "sealdrop" {
+				return pid
+			}
+		}
+	}
+	t.Fatalf("no sealdrop process under the shell %d", shell)
+	return 0
 }
 
 // openPTY returns a new pseudo-terminal's master and slave, 100 columns wide.
