@@ -90,6 +90,19 @@ type Config struct {
 	// PublishTimeout bounds Start's wait for the descriptor upload. Default
 	// DefaultPublishTimeout.
 	PublishTimeout time.Duration
+
+	// StallTimeout ends Start early, with ErrBootstrapStalled, when tor's
+	// bootstrap stays at one percentage this long (it is not yet connected to
+	// the Tor network). Default DefaultStallTimeout; it only matters when it
+	// is shorter than PublishTimeout.
+	StallTimeout time.Duration
+
+	// Progress, if set, is called with tor's bootstrap progress while Start
+	// waits: once with where tor is when publishing begins, then at every
+	// change, the last time with 100%. It is called from Start's goroutine
+	// and never after Start returns. A re-publish in attach mode reports
+	// nothing.
+	Progress func(Bootstrap)
 }
 
 // ownedOptions are torrc options this package sets itself; TorrcLines may
@@ -130,6 +143,12 @@ func (cfg Config) normalize() (Config, error) {
 	}
 	if cfg.PublishTimeout < 0 {
 		return bad("negative PublishTimeout")
+	}
+	if cfg.StallTimeout == 0 {
+		cfg.StallTimeout = DefaultStallTimeout
+	}
+	if cfg.StallTimeout < 0 {
+		return bad("negative StallTimeout")
 	}
 	target, err := portTarget(cfg.Target)
 	if err != nil {

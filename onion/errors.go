@@ -27,6 +27,9 @@ var (
 	// ErrPublishTimeout means no descriptor upload was confirmed in
 	// Config.PublishTimeout.
 	ErrPublishTimeout = errors.New("onion: the onion service descriptor was not published in time")
+	// ErrBootstrapStalled means tor's bootstrap made no progress for
+	// Config.StallTimeout; the message names the phase and the usual causes.
+	ErrBootstrapStalled = errors.New("onion: tor could not connect to the Tor network")
 	// ErrTorExited means the tor process ended unexpectedly.
 	ErrTorExited = errors.New("onion: tor exited")
 )

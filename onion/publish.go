@@ -38,12 +38,17 @@ func addOnionCommand(c Config, seed []byte) string {
 // publish adds the service on conn and waits until tor reports a descriptor
 // upload for it. It subscribes to HS_DESC before ADD_ONION, so an upload that
 // happens quickly cannot be missed (the race in bine issues #39 and #40), and
-// it waits with its own timeout instead of bine's unbounded wait.
-func publish(ctx context.Context, conn *control.Conn, c Config, seed []byte) (id string, err error) {
+// it waits with its own timeout instead of bine's unbounded wait. While tor
+// bootstraps it reports each change to progress (if not nil) and fails once
+// the bootstrap has not advanced for stall (if > 0).
+func publish(ctx context.Context, conn *control.Conn, c Config, seed []byte, progress func(Bootstrap), stall time.Duration) (id string, err error) {
 	id = serviceID(seed)
-	events := make(chan control.Event, 64)
-	if err := conn.AddEventListener(events, control.EventCodeHSDesc); err != nil {
-		return "", fmt.Errorf("onion: subscribe to HS_DESC: %w", err)
+	// Buffered generously: bine hands events over synchronously while a request waits for
+	// its answer, before the handler below runs; a bootstrap sends about 20.
+	events := make(chan control.Event, 256)
+	codes := []control.EventCode{control.EventCodeHSDesc, control.EventCodeStatusClient}
+	if err := conn.AddEventListener(events, codes...); err != nil {
+		return "", fmt.Errorf("onion: subscribe to HS_DESC and STATUS_CLIENT: %w", err)
 	}
 	handlerCtx, stopHandler := context.WithCancel(context.Background())
 	defer func() {
@@ -61,7 +66,7 @@ func publish(ctx context.Context, conn *control.Conn, c Config, seed []byte) (id
 				}
 			}
 		}()
-		_ = conn.RemoveEventListener(events, control.EventCodeHSDesc)
+		_ = conn.RemoveEventListener(events, codes...)
 		close(drained)
 	}()
 
@@ -78,6 +83,30 @@ func publish(ctx context.Context, conn *control.Conn, c Config, seed []byte) (id
 	if got != id {
 		_ = conn.DelOnion(got)
 		return "", fmt.Errorf("onion: tor published %q, expected %q", got, id)
+	}
+
+	// Where tor is now (asked only when someone listens: a re-publish asks nothing more of a
+	// tor that may be slow to answer); from here on the STATUS_CLIENT events say.
+	var phase Bootstrap
+	known := false
+	if progress != nil || stall > 0 {
+		phase, known = bootstrapPhase(conn)
+	}
+	var lastWarning Bootstrap
+	report := func(b Bootstrap) {
+		if progress != nil {
+			progress(b)
+		}
+	}
+	if known {
+		report(phase)
+	}
+	var stalled <-chan time.Time
+	var stallTimer *time.Timer
+	if stall > 0 && (!known || phase.Percent < 100) {
+		stallTimer = time.NewTimer(stall)
+		defer stallTimer.Stop()
+		stalled = stallTimer.C
 	}
 
 	connErr := make(chan error, 1)
@@ -106,6 +135,29 @@ func publish(ctx context.Context, conn *control.Conn, c Config, seed []byte) (id
 	for {
 		select {
 		case ev := <-events:
+			if st, ok := ev.(*control.StatusEvent); ok {
+				b, ok := parseBootstrap(st.Raw)
+				if !ok {
+					continue
+				}
+				if b.Warning != "" {
+					lastWarning = b
+				}
+				if known && b.Percent <= phase.Percent {
+					continue // a warning, or a repeat: no progress
+				}
+				phase, known = b, true
+				report(b)
+				if stallTimer != nil {
+					stallTimer.Stop()
+					if b.Percent < 100 {
+						stallTimer.Reset(stall)
+					} else {
+						stalled = nil // connected: PublishTimeout bounds the upload
+					}
+				}
+				continue
+			}
 			hs, ok := ev.(*control.HSDescEvent)
 			if !ok || hs.Address != id {
 				continue
@@ -129,6 +181,10 @@ func publish(ctx context.Context, conn *control.Conn, c Config, seed []byte) (id
 			}
 		case <-grace:
 			return id, nil
+		case <-stalled:
+			stopHandler()
+			_ = delOnionAsync(conn, id)
+			return "", stallError(phase, lastWarning, stall)
 		case err := <-connErr:
 			return "", fmt.Errorf("%w: control connection lost while publishing: %v", ErrTorExited, err)
 		case <-ctx.Done():

@@ -159,7 +159,7 @@ func managed(ctx context.Context, c Config, seed []byte) (*Service, error) {
 		return nil, fmt.Errorf("onion: start tor: %w", err)
 	}
 	s := &Service{conn: t.Control, tor: t, proc: cr.started, closed: make(chan struct{})}
-	if s.id, err = publish(ctx, s.conn, c, seed); err != nil {
+	if s.id, err = publish(ctx, s.conn, c, seed, c.Progress, c.StallTimeout); err != nil {
 		s.id = ""
 		_ = s.Close()
 		return nil, err
@@ -175,7 +175,7 @@ func attach(ctx context.Context, c Config, seed []byte) (*Service, error) {
 	// A tor that stops answering during ADD_ONION must not hang Start past ctx either.
 	callOff := closeOnDone(ctx, nc)
 	s := &Service{conn: conn, nc: nc, cfg: c, closed: make(chan struct{}), gone: make(chan struct{})}
-	s.id, err = publish(ctx, conn, c, seed)
+	s.id, err = publish(ctx, conn, c, seed, c.Progress, c.StallTimeout)
 	if !callOff() { // ctx ended: the connection is closed, and tor removed the service with it
 		err = fmt.Errorf("onion: publish: %w", context.Cause(ctx))
 	}
@@ -350,7 +350,8 @@ func (s *Service) republish(ctx context.Context) (final bool, err error) {
 			return fail(true, fmt.Errorf("%w: %s holds the key of another address now; sealdrop publishes only the address it started with", ErrBadKey, s.cfg.KeyFile))
 		}
 	}
-	if _, err := publish(ctx, conn, s.cfg, seed); err != nil {
+	// Nothing may be printed once serving: no progress reports. reattachFor bounds the wait.
+	if _, err := publish(ctx, conn, s.cfg, seed, nil, 0); err != nil {
 		return fail(false, err)
 	}
 	if !callOff() {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealdrop/sealdrop/internal/netns"
 	"github.com/sealdrop/sealdrop/internal/testnet"
 )
 
@@ -24,6 +25,7 @@ import (
 var tn testnet.Shared
 
 func TestMain(m *testing.M) {
+	netns.Enter() // the tor tests run in a loopback-only network namespace of their own
 	code := m.Run()
 	tn.Close()
 	os.Exit(code)

@@ -52,7 +52,8 @@ func TestCommandHelp(t *testing.T) {
 	want := map[string][]string{
 		"serve": {"-listen", "-key-file", "-ephemeral", "-tor-data-dir", "-tor ", "-tor-control", "-tor-output",
 			"-http-socket", "-socket-mode", "-admin-socket", "-budget", "-max-entry", "-max-ttl", "-publish-timeout",
-			"-drop-ttl", "-featured-drops"},
+			"-drop-ttl", "-featured-drops", "-tor-config"},
+		"version":       {"usage: sealdrop version", "-tor"},
 		"keygen":        {"usage: sealdrop keygen FILE"},
 		"address":       {"usage: sealdrop address FILE"},
 		"status":        {"-admin-socket", deploy.AdminSocket},
@@ -131,8 +132,18 @@ func TestServeModesAndSocketModes(t *testing.T) {
 	require.NoError(t, fset.Parse(nil))
 	assert.Equal(t, "/var/lib/sealdrop/onion.key", f.keyFile)
 	assert.Equal(t, "/var/lib/sealdrop/tor", f.torDataDir)
-	assert.Equal(t, "/run/sealdrop/http.sock", f.httpSocket)
 	assert.Equal(t, "", f.adminSocket, "the admin socket is opt-in")
+	// The HTTP socket's default depends on the mode: managed mode's is sealdrop's own, in a
+	// directory in tor's data directory; attach mode's is where the system tor may reach it.
+	m, _, err := f.check(setFlags(fset))
+	require.NoError(t, err)
+	assert.Equal(t, modeManaged, m)
+	assert.Equal(t, "/var/lib/sealdrop/tor/sealdrop/http.sock", f.httpSocket)
+	fset, f = newServeFlags(&bytes.Buffer{})
+	require.NoError(t, fset.Parse([]string{"--tor-control", "unix:/run/tor/control"}))
+	_, _, err = f.check(setFlags(fset))
+	require.NoError(t, err)
+	assert.Equal(t, "/run/sealdrop/http.sock", f.httpSocket)
 }
 
 // Failures while starting tor name the cause, print nothing on stdout and leave no socket.
@@ -456,7 +467,7 @@ func TestSystemdUnit(t *testing.T) {
 		if m == modeManaged {
 			keyIdx := strings.Index(svc["ExecStart"][0], "--key-file ")
 			require.Positive(t, keyIdx)
-			assert.Equal(t, deploy.HTTPSocket, f.httpSocket, "the managed unit relies on the default HTTP socket in its RuntimeDirectory")
+			assert.Equal(t, deploy.HTTPSocket, f.httpSocket, "the managed unit puts the HTTP socket in its RuntimeDirectory")
 		}
 	}
 	var out, errb bytes.Buffer

@@ -40,6 +40,7 @@ Commands:
   inbox         read a drop's inbox over Tor without the server's JavaScript (list, fetch,
                 reply, wipe); the inbox link is read from a file
   verify-static compare the server's JavaScript and CSS with the copies built into this binary
+  version       print the version, git revision, Go and tor versions (also: sealdrop --version)
   help          show this help; "sealdrop <command> -h" shows a command's flags
 `
 
@@ -55,6 +56,7 @@ var commands = map[string]func(ctx context.Context, args []string, stdout, stder
 	"bench":         bench,
 	"inbox":         inbox,
 	"verify-static": verifyStatic,
+	"version":       version,
 }
 
 // run is the whole program: main only adds the signals and the exit code.
@@ -67,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	case "--version", "-version":
+		return version(ctx, args[1:], stdout, stderr)
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {

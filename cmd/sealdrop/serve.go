@@ -11,9 +11,11 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sealdrop/sealdrop/internal/admin"
@@ -45,9 +47,10 @@ Serves the pages and API v1 and keeps every note in locked memory only. Three wa
 
   managed (default)  sealdrop starts its own tor (Debian's "tor" package), publishes a v3 onion
                      service with the key in --key-file (created on first start, mode 0600) and
-                     forwards it to the unix socket --http-socket. tor's state stays in
-                     --tor-data-dir so its guards persist.
-                       sealdrop serve --key-file /var/lib/sealdrop/onion.key
+                     forwards it to a unix socket in --tor-data-dir (or --http-socket). tor's
+                     state stays in --tor-data-dir so its guards persist. In a censored
+                     network, give tor bridges with --tor-config.
+                       sealdrop serve --key-file ./onion.key --tor-data-dir ./tor-data
   attach             --tor-control: publish through an already running tor's control socket
                      or port (cookie authentication), with the same key and hardening.
                        sealdrop serve --tor-control unix:/run/tor/control
@@ -56,7 +59,10 @@ Serves the pages and API v1 and keeps every note in locked memory only. Three wa
                        sealdrop serve --listen unix:/run/sealdrop/http.sock
 
 At start it prints the onion address (http://<address>.onion/), or with --listen the listen
-address, and the capacity; then nothing else, ever. SIGINT, SIGTERM and "sealdrop wipe --exit"
+address, and the capacity; then nothing else, ever. While tor connects, a terminal shows its
+progress on one stderr line, removed when the address is printed (nothing when stderr is not a
+terminal). If tor's progress stops for 2 minutes (no network, a wrong clock, a blocked guard, a
+censored network that needs bridges) serve says where it stopped and exits 1. SIGINT, SIGTERM and "sealdrop wipe --exit"
 wipe every note and exit 0. If the managed tor dies, sealdrop wipes and exits 1. In attach
 mode a restarted tor gets the service back at the same address, for up to 10 minutes; after
 that sealdrop wipes and exits 1.
@@ -81,6 +87,7 @@ type serveFlags struct {
 	publishTimeout time.Duration
 	dropTTL        time.Duration
 	featuredDrops  string
+	torConfig      string
 }
 
 // Test-build hooks. Production binaries leave them empty: only files built with the
@@ -116,7 +123,8 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveFlags) {
 	fset.StringVar(&f.torPath, "tor", "", "managed mode: the tor binary (`PATH`); default: \"tor\" from $PATH")
 	fset.StringVar(&f.torControl, "tor-control", "", "attach mode: a running tor's control `ADDR`, unix:PATH or 127.0.0.1:PORT, with\ncookie authentication (Debian: unix:/run/tor/control; this user must be in group debian-tor)")
 	fset.BoolVar(&f.torOutput, "tor-output", false, "managed mode, debugging only: copy tor's own notices to stderr (otherwise discarded)")
-	fset.StringVar(&f.httpSocket, "http-socket", deploy.HTTPSocket, "managed/attach mode: the unix socket `PATH` the HTTP server listens on and tor forwards to")
+	fset.StringVar(&f.httpSocket, "http-socket", "", "managed/attach mode: the unix socket `PATH` the HTTP server listens on and tor forwards\nto. Default: managed, DIR/"+managedSocketDir+"/http.sock in --tor-data-dir (a 0700 directory\nsealdrop makes); attach, "+deploy.HTTPSocket)
+	fset.StringVar(&f.torConfig, "tor-config", "", "managed mode: a `FILE` of extra torrc lines for censored networks and firewalls: bridges\n(UseBridges 1, Bridge ..., ClientTransportPlugin ...), proxies, ReachableAddresses.\nAny other option is refused; the file must not be writable by group or others")
 	fset.StringVar(&f.socketMode, "socket-mode", "", "permissions of the HTTP unix socket, 0660 or 0600. Default: 0600 in managed mode (tor\nruns as this user), 0660 with --listen unix: and --tor-control (the system tor reaches it\nthrough the socket directory's group)")
 	fset.StringVar(&f.adminSocket, "admin-socket", "", "serve the operator API (sealdrop status, sealdrop wipe) on this unix socket `PATH`,\nmode 0600, e.g. "+deploy.AdminSocket+". Default: none")
 	fset.Var(&f.budget, "budget", "locked memory for notes, a `SIZE` such as 256M or 1G (suffixes K, M, G are powers of 1024).\n0 derives it from RLIMIT_MEMLOCK")
@@ -146,6 +154,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var torrcLines []string
 	if m == modeManaged && testTorrcLines != nil {
 		if torrcLines, err = testTorrcLines(); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	if f.torConfig != "" {
+		extra, err := onion.ReadOperatorTorrc(f.torConfig)
+		if err != nil {
+			return fmt.Errorf("serve: --tor-config: %w", err)
+		}
+		torrcLines = append(torrcLines, extra...)
+	}
+	if m == modeManaged && !setFlags(fset)["http-socket"] {
+		if err := makeSocketDir(f.httpSocket); err != nil {
 			return fmt.Errorf("serve: %w", err)
 		}
 	}
@@ -224,11 +244,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				cfg.TorOutput = stderr
 			}
 		}
+		line := newProgressLine(stderr)
+		cfg.Progress = line.show
 		svc, err = onion.Start(ctx, cfg)
+		line.clear()
 		if err != nil {
 			stopHTTP()
 			if ctx.Err() != nil {
 				return nil // stopped by a signal while publishing: a normal shutdown, nothing stored yet
+			}
+			if errors.Is(err, onion.ErrBootstrapStalled) && m == modeManaged {
+				return fmt.Errorf("serve: %w (in a censored network, give tor bridges with --tor-config FILE; see the README)", err)
 			}
 			return fmt.Errorf("serve: %w", err)
 		}
@@ -357,7 +383,7 @@ func (f *serveFlags) check(set map[string]bool) (mode, os.FileMode, error) {
 			return 0, 0, err
 		}
 	}
-	for _, name := range []string{"tor-data-dir", "tor", "tor-output"} {
+	for _, name := range []string{"tor-data-dir", "tor", "tor-output", "tor-config"} {
 		if err := only(name, modeManaged); err != nil {
 			return 0, 0, err
 		}
@@ -368,9 +394,25 @@ func (f *serveFlags) check(set map[string]bool) (mode, os.FileMode, error) {
 	if m == modeListen && f.listen == "" {
 		return 0, 0, errors.New("--listen needs an address")
 	}
+	if m != modeListen && f.httpSocket == "" {
+		f.httpSocket = deploy.HTTPSocket
+		if m == modeManaged {
+			dir, err := filepath.Abs(f.torDataDir)
+			if err != nil {
+				return 0, 0, fmt.Errorf("--tor-data-dir: %w", err)
+			}
+			f.httpSocket = filepath.Join(dir, managedSocketDir, "http.sock")
+			if len(f.httpSocket) > maxSocketPath {
+				return 0, 0, fmt.Errorf("the HTTP socket in --tor-data-dir, %s, is %d bytes, longer than the %d a unix socket path may have: use a shorter --tor-data-dir, or give --http-socket a short path in a directory only you can write", f.httpSocket, len(f.httpSocket), maxSocketPath)
+			}
+		}
+	}
 	if m != modeListen {
 		if !strings.HasPrefix(f.httpSocket, "/") {
 			return 0, 0, fmt.Errorf("--http-socket %q: want an absolute path", f.httpSocket)
+		}
+		if len(f.httpSocket) > maxSocketPath {
+			return 0, 0, fmt.Errorf("--http-socket %s is %d bytes, longer than the %d a unix socket path may have", f.httpSocket, len(f.httpSocket), maxSocketPath)
 		}
 		if f.publishTimeout <= 0 {
 			return 0, 0, errors.New("--publish-timeout must be positive")
@@ -389,6 +431,40 @@ func (f *serveFlags) check(set map[string]bool) (mode, os.FileMode, error) {
 		}
 	}
 	return m, os.FileMode(sockMode), nil
+}
+
+// managedSocketDir is the directory in --tor-data-dir that holds managed mode's HTTP socket.
+const managedSocketDir = "sealdrop"
+
+// maxSocketPath is the longest unix socket path Linux takes (sun_path is 108 bytes, with its
+// terminating NUL).
+const maxSocketPath = 107
+
+// makeSocketDir creates the directory of managed mode's default HTTP socket: tor's data
+// directory and in it a directory that only this user may enter (0700). A symlink or another
+// user's directory there is refused rather than followed or used.
+func makeSocketDir(sock string) error {
+	dir := filepath.Dir(sock)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return fmt.Errorf("--tor-data-dir: %w", err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("the HTTP socket's directory: %w", err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("the HTTP socket's directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s: exists and is not a directory; refusing to use it for the HTTP socket", dir)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("%s: belongs to uid %d, not to this user; refusing to put the HTTP socket there", dir, st.Uid)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("the HTTP socket's directory: %w", err)
+	}
+	return nil
 }
 
 // listenError names the flag behind a failed listen and, for a missing directory, the fix.

@@ -38,7 +38,7 @@ func load(t *testing.T) (*audit.Source, string) {
 
 // harness packages run only inside tests (browsers, private Tor networks, end-to-end tests);
 // they are not part of the shipped binary.
-var harness = []string{"internal/browsertest/", "internal/testnet/", "internal/e2e/"}
+var harness = []string{"internal/browsertest/", "internal/testnet/", "internal/e2e/", "internal/netns/"}
 
 // clientSide packages run in a reader's or sender's process, not in the server.
 var clientSide = []string{"internal/client/", "internal/chatclient/"}
@@ -82,7 +82,11 @@ var allowedPrints = map[string]int{
 	"cmd/sealdrop/main.go:run fmt.Fprint(stdout)":        1, // help
 	"cmd/sealdrop/main.go:newFlagSet fmt.Fprint(stderr)": 1, // a command's usage
 	// serve: the startup lines (address, capacity), then nothing, ever (T6 watches at run time).
+	// Before them, on a terminal only, progress.go's one line of tor's bootstrap progress on
+	// stderr, removed before the address is printed (internal/e2e TestREADMERunCommand).
 	"cmd/sealdrop/serve.go:serve fmt.Fprintf(stdout)": 3,
+	// sealdrop version: build information and tor's version, for the operator who asked.
+	"cmd/sealdrop/version.go:version fmt.Fprintln(stdout)": 2,
 	// Command-line tools, not the server: their output is what the operator asked for.
 	"cmd/sealdrop/admincmd.go:wipe fmt.Fprintln(stdout)":      2,
 	"cmd/sealdrop/keys.go:keygen fmt.Fprintf(stdout)":         1,

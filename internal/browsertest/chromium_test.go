@@ -1,6 +1,6 @@
 package browsertest
 
-// The optional Chromium checks (SEALDROP_CHROMIUM=1): the core note flow in a second engine.
+// The Chromium checks (off with SEALDROP_CHROMIUM=0): the core note flow in a second engine.
 // Chromium is NOT Tor-like (see chromium.go); these tests use their own proxy and browser, so
 // they share nothing with the Firefox pool.
 

@@ -30,7 +30,7 @@
 //     warning, second reads empty; Safest's noscript panels sending only GETs; the submit page's
 //     refusals (a link whose keys are not its route's, a full drop); the proof-of-work bar and a
 //     fetch cut midway that resumes from a whole chunk (FakeOnionProxy can cut the next answer);
-//   - Chromium (chromium_test.go, only with SEALDROP_CHROMIUM=1): a quick second engine, not a
+//   - Chromium (chromium_test.go; SEALDROP_CHROMIUM=0 turns it off): a quick second engine, not a
 //     Tor-like one, running the core note and PIN flows and the console-capture control, with
 //     the secure-context flag it needs for .onion and its process cleanup checked;
 //   - last (zz_quiet_test.go): every request the shared browsers made during the whole run
@@ -55,8 +55,9 @@
 // from script instead would break the page's CSP (connect-src 'self').
 //
 // Safety: a browser may try to call home. Firefox is started with every such feature switched
-// off, but the only real guarantee is the network namespace: run these tests under
-// /work/shared/bin/loopback-only (or the project's copy). RequireOfflineBrowser fails a test when
-// SEALDROP_REQUIRE_OFFLINE_TESTS=1 and a non-loopback interface exists, and skips it otherwise.
+// off, but the only real guarantee is the network namespace: TestMain calls netns.Enter, which
+// re-executes the test binary in a network namespace of its own with only loopback.
+// RequireBrowser fails a test when SEALDROP_REQUIRE_OFFLINE_TESTS=1 and a non-loopback interface
+// exists, and skips it otherwise.
 // Every Firefox is started in its own process group and killed with it on Close.
 package browsertest

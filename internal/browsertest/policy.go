@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+
+	"github.com/sealdrop/sealdrop/internal/netns"
 )
 
 // DefaultFirefox is where Debian's firefox-esr package installs the browser.
@@ -20,7 +22,9 @@ var ErrNoFirefox = errors.New("browsertest: firefox-esr not found")
 
 // OfflineCheck reports why a browser may not be started here, or nil. It lists the interfaces
 // itself rather than trusting an environment variable: only an interface list with nothing but
-// loopback proves the browser cannot reach anything.
+// loopback proves the browser cannot reach anything. When there is another interface, the
+// error says why the test binary is not in its own loopback-only namespace (netns.Enter in
+// TestMain makes one) and what would fix it.
 func OfflineCheck() error {
 	ifs, err := net.Interfaces()
 	if err != nil {
@@ -28,7 +32,7 @@ func OfflineCheck() error {
 	}
 	for _, i := range ifs {
 		if i.Flags&net.FlagLoopback == 0 {
-			return fmt.Errorf("%w: %s (run under /work/shared/bin/loopback-only)", ErrNotOffline, i.Name)
+			return fmt.Errorf("%w: %s (%v)", ErrNotOffline, i.Name, netns.Reason())
 		}
 	}
 	return nil
@@ -49,8 +53,9 @@ func FirefoxPath() (string, error) {
 	return "", ErrNoFirefox
 }
 
-// RequireOffline reports whether the offline suites are mandatory here.
-func RequireOffline() bool { return os.Getenv("SEALDROP_REQUIRE_OFFLINE_TESTS") == "1" }
+// RequireOffline reports whether the offline suites are mandatory here
+// (SEALDROP_REQUIRE_OFFLINE_TESTS=1).
+func RequireOffline() bool { return netns.Strict() }
 
 // Precondition returns nil when a browser may be started, else the reason.
 func Precondition() error {
@@ -64,7 +69,8 @@ func Precondition() error {
 }
 
 // RequireBrowser fails the test when SEALDROP_REQUIRE_OFFLINE_TESTS=1 and a browser may not be
-// started, and skips it with the reason otherwise.
+// started, and skips it with the reason otherwise. Then it takes the lock that keeps the tor and
+// browser suites of different test binaries from running at the same time (netns.Lock).
 func RequireBrowser(t testing.TB) {
 	t.Helper()
 	if err := Precondition(); err != nil {
@@ -73,4 +79,5 @@ func RequireBrowser(t testing.TB) {
 		}
 		t.Skipf("skipping real-browser test: %v (set SEALDROP_REQUIRE_OFFLINE_TESTS=1 to make this a failure)", err)
 	}
+	netns.Lock(t)
 }

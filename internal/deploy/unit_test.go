@@ -106,7 +106,7 @@ func TestUnitSecurityLines(t *testing.T) {
 		},
 		{
 			mode: deploy.ModeManaged,
-			exec: "/usr/local/bin/sealdrop serve --key-file /var/lib/sealdrop/onion.key --tor-data-dir /var/lib/sealdrop/tor --admin-socket /run/sealdrop/admin.sock --budget 268435456",
+			exec: "/usr/local/bin/sealdrop serve --key-file /var/lib/sealdrop/onion.key --tor-data-dir /var/lib/sealdrop/tor --http-socket /run/sealdrop/http.sock --admin-socket /run/sealdrop/admin.sock --budget 268435456",
 			special: map[string]string{
 				"RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
 				"RuntimeDirectoryMode":    "0700",
@@ -247,7 +247,7 @@ func TestUnitOptions(t *testing.T) {
 	assert.Equal(t, []string{"drop"}, s["User"])
 	assert.Equal(t, []string{"dropgrp"}, s["Group"])
 	assert.Equal(t, []string{"drop"}, s["StateDirectory"])
-	assert.Equal(t, []string{"/opt/sealdrop/bin/sealdrop serve --key-file /var/lib/drop/keys/onion.key --tor-data-dir /var/lib/drop/tor --admin-socket /run/sealdrop/admin.sock --budget 67108864"}, s["ExecStart"])
+	assert.Equal(t, []string{"/opt/sealdrop/bin/sealdrop serve --key-file /var/lib/drop/keys/onion.key --tor-data-dir /var/lib/drop/tor --http-socket /run/sealdrop/http.sock --admin-socket /run/sealdrop/admin.sock --budget 67108864"}, s["ExecStart"])
 	assert.Equal(t, []string{strconv.FormatInt(deploy.MemlockLimit(64<<20), 10)}, s["LimitMEMLOCK"])
 
 	_, u = render(t, deploy.UnitOptions{TorGroup: "toranon", User: "drop"})

@@ -33,8 +33,9 @@
 //
 // What it does not: the private network has only five relays and a 4-minute onion-service
 // time period, so timings say how sealdrop compares with a static file over the same circuit,
-// not how fast the public network is. The tests run only under shared/bin/loopback-only (they
-// skip elsewhere, and fail when SEALDROP_REQUIRE_OFFLINE_TESTS=1).
+// not how fast the public network is. The test binary runs itself in a loopback-only network
+// namespace (internal/netns); where none can be made the tests skip, or fail when
+// SEALDROP_REQUIRE_OFFLINE_TESTS=1.
 //
 // Nothing here is compiled into sealdrop: the package has only test files besides this one.
 package e2e

@@ -22,6 +22,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sealdrop/sealdrop/internal/netns"
 	"github.com/sealdrop/sealdrop/internal/testnet"
 )
 
@@ -29,6 +30,7 @@ import (
 var tn testnet.Shared
 
 func TestMain(m *testing.M) {
+	netns.Enter() // every test here runs in a loopback-only network namespace of its own
 	code := m.Run()
 	tn.Close()
 	if bin, err := buildBinary(); err == nil {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sealdrop/sealdrop/internal/netns"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/internal/testnet"
 )
@@ -55,8 +56,12 @@ var (
 // tn is the private Tor network of the managed-mode proofs, started by the first that needs it.
 var tn testnet.Shared
 
-// TestMain removes the built binaries and stops the private network afterwards.
+// TestMain runs the proofs in a loopback-only network namespace, removes the built binaries and
+// stops the private network afterwards.
 func TestMain(m *testing.M) {
+	// The managed-mode proofs start tor: every proof runs in a loopback-only network namespace
+	// (the others need only loopback too).
+	netns.Enter()
 	code := m.Run()
 	tn.Close()
 	if buildDir != "" {

@@ -21,7 +21,7 @@ import (
 )
 
 // TestManagedModeNoDiskOneListener (T6, T5, managed mode): sealdrop starts its own tor on the
-// private Tor network (run under shared/bin/loopback-only) and publishes its onion service;
+// private Tor network (in the test binary's loopback-only namespace) and publishes its onion service;
 // under strace -f (sealdrop and its tor), the full flow creates or writes no file except the
 // onion key on first start, the unix socket and tor's DataDirectory; stdout holds exactly the
 // two startup lines and stderr nothing; sealdrop listens on no TCP port (only tor listens, on

@@ -1,7 +1,7 @@
 // Package testnet builds a private Tor network on loopback for tests: five
 // directory authorities (keys made per run with tor-gencert, fast voting, no
 // plain relays) and one client with a SOCKS port, in the way
-// shared/design/testnet.md describes. Tests point an onion service's tor at it
+// the project's design notes describe. Tests point an onion service's tor at it
 // with TorrcLines and fetch through SocksAddr.
 //
 // What it protects: the public Tor network. Start refuses to run when any
@@ -15,6 +15,8 @@
 // What it does not: it is not a model of the real network (one hop class, a
 // 4-minute onion-service time period, no relays other than the authorities),
 // so it proves that the onion path works, not how fast or anonymous it is.
-// Run the tests under shared/bin/loopback-only, with go test -p 1: one network
-// costs ~2-4 CPU-seconds and ~0.5 GB of memory.
+// A test binary that uses it calls netns.Enter in its TestMain, so its tests run
+// in a loopback-only network namespace of their own; RequireOffline then holds
+// netns.Lock, so one network at a time runs on the machine: one network costs
+// ~2-4 CPU-seconds and ~0.5 GB of memory.
 package testnet

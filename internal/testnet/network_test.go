@@ -12,11 +12,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sealdrop/sealdrop/internal/netns"
 )
 
 var shared Shared
 
 func TestMain(m *testing.M) {
+	netns.Enter()
 	code := m.Run()
 	shared.Close()
 	os.Exit(code)
@@ -44,7 +47,16 @@ func TestCheckOfflineMatchesInterfaces(t *testing.T) {
 
 func TestStartRefusesWhenOnline(t *testing.T) {
 	if CheckOffline() == nil {
-		t.Skip("only lo exists here; the refusal path needs another interface")
+		// Inside the namespace only lo exists: show Start another interface.
+		saved := interfaces
+		t.Cleanup(func() { interfaces = saved })
+		interfaces = func() ([]net.Interface, error) {
+			ifs, err := saved()
+			return append(ifs, net.Interface{Index: 99, Name: "eth0", Flags: net.FlagUp}), err
+		}
+		if err := CheckOffline(); !errors.Is(err, ErrNotOffline) || !strings.Contains(err.Error(), "eth0") {
+			t.Fatalf("CheckOffline with eth0 = %v, want ErrNotOffline naming eth0", err)
+		}
 	}
 	dir := t.TempDir()
 	_, err := Start(t.Context(), dir)

@@ -4,21 +4,22 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/sealdrop/sealdrop/internal/netns"
 )
 
 // EnvRequireOffline names the variable that turns a missing loopback-only
 // namespace (or a missing tor) from a skip into a failure. CI sets it to 1 so
 // that the onion tests can never silently not run.
-const EnvRequireOffline = "SEALDROP_REQUIRE_OFFLINE_TESTS"
+const EnvRequireOffline = netns.EnvRequire
 
 var (
 	// ErrNotOffline means an interface other than lo exists, so tor could
 	// reach the public network.
-	ErrNotOffline = errors.New("testnet: a network interface other than lo exists; run the tests under shared/bin/loopback-only")
+	ErrNotOffline = errors.New("testnet: a network interface other than lo exists; call netns.Enter in the test binary's TestMain")
 	// ErrToolMissing means tor or tor-gencert is not installed.
 	ErrToolMissing = errors.New("testnet: tor or tor-gencert not found in PATH; install them with apt-get install tor")
 )
@@ -27,7 +28,7 @@ var (
 // "lo" exists. It asks the kernel (net.Interfaces) rather than trusting an
 // environment variable set by a wrapper.
 func CheckOffline() error {
-	ifaces, err := net.Interfaces()
+	ifaces, err := interfaces()
 	if err != nil {
 		return fmt.Errorf("testnet: list interfaces: %w", err)
 	}
@@ -43,6 +44,10 @@ func CheckOffline() error {
 	return nil
 }
 
+// interfaces lists the network interfaces; a variable so that a test can show
+// the refusal inside the namespace, where only lo exists.
+var interfaces = net.Interfaces
+
 // Tools returns the paths of tor and tor-gencert, or ErrToolMissing.
 func Tools() (torPath, gencertPath string, err error) {
 	torPath, err = exec.LookPath("tor")
@@ -57,9 +62,11 @@ func Tools() (torPath, gencertPath string, err error) {
 }
 
 // Ready reports why tor tests cannot run here (not offline, tools missing), or
-// nil. It starts nothing. TestMain functions can use it directly; tests call
-// RequireOffline.
+// nil. It starts nothing.
 func Ready() error {
+	if err := netns.Reason(); err != nil {
+		return err
+	}
 	if err := CheckOffline(); err != nil {
 		return err
 	}
@@ -68,17 +75,18 @@ func Ready() error {
 }
 
 // RequireOffline stops the calling test before it starts any tor unless this
-// process runs in a loopback-only namespace with tor and tor-gencert
-// installed. With SEALDROP_REQUIRE_OFFLINE_TESTS=1 it fails the test loudly;
-// otherwise it skips with the reason.
+// process runs in a loopback-only namespace (netns.Enter in TestMain makes
+// one) with tor and tor-gencert installed. With
+// SEALDROP_REQUIRE_OFFLINE_TESTS=1 it fails the test loudly; otherwise it
+// skips with the reason. Then it takes the lock that keeps tor and browser
+// suites from running at the same time (netns.Lock).
 func RequireOffline(tb testing.TB) {
 	tb.Helper()
-	err := Ready()
-	if err == nil {
-		return
+	if err := Ready(); err != nil {
+		if netns.Strict() {
+			tb.Fatalf("%v\n%s=1 requires the offline tor tests to run", err, EnvRequireOffline)
+		}
+		tb.Skipf("skipping tor test: %v (set %s=1 to make this a failure)", err, EnvRequireOffline)
 	}
-	if os.Getenv(EnvRequireOffline) == "1" {
-		tb.Fatalf("%v\n%s=1 requires the offline tor tests to run: use shared/bin/loopback-only", err, EnvRequireOffline)
-	}
-	tb.Skipf("skipping tor test: %v (set %s=1 to make this a failure)", err, EnvRequireOffline)
+	netns.Lock(tb)
 }
