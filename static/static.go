@@ -6,7 +6,7 @@ package static
 import "embed"
 
 // FS holds the served files. The patterns are explicit so that tests and fixtures kept
-// beside them are never served.
+// beside them are never served: js/clean/ holds the media privacy filter's modules.
 //
-//go:embed js/*.js css/*.css
+//go:embed js/*.js js/clean/*.js css/*.css
 var FS embed.FS
