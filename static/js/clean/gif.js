@@ -47,7 +47,7 @@ export function cleanGIF(b, plan) {
         plan.copy(i, end);
       } else if (label === 0xff) {
         const id = b[i + 2] === 11 ? latin1(b, i + 3, 11) : '';
-        if ((id === 'NETSCAPE2.0' || id === 'ANIMEXTS1.0') && b[i + 14] === 3 && b[i + 15] === 1 && end === i + 20) {
+        if ((id === 'NETSCAPE2.0' || id === 'ANIMEXTS1.0') && b[i + 14] === 3 && b[i + 15] === 1 && end === i + 19) {
           plan.copy(i, end);
         } else if (id.startsWith('XMP Data')) {
           f.remove('Author, editing history and other details (XMP)');

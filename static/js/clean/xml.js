@@ -13,6 +13,7 @@
 // Text is handled as Latin-1 so that every byte, UTF-8 or not, passes through unchanged.
 
 import { fail, Findings } from './util.js';
+import { cleanCSS } from './text.js';
 
 const META_NS = [
   /^http:\/\/www\.w3\.org\/1999\/02\/22-rdf-syntax-ns#/, /^http:\/\/purl\.org\/dc\//,
@@ -208,6 +209,16 @@ export async function cleanMarkup(s, mode, nested) {
       out.push(s.slice(i, tagEnd));
     }
     i = tagEnd;
+    if (!selfClosing && lname === 'style') {
+      // Style sheets inside the page or picture: their /* comments */ go too.
+      const close = /<\/style\s*>/i.exec(s.slice(i));
+      if (!close) fail('a <style> element is not closed');
+      const css = cleanCSS(s.slice(i, i + close.index));
+      f.merge(css.findings);
+      out.push(css.text);
+      i += close.index;
+      continue;
+    }
     if (rawText && !selfClosing && rawText.test(name)) {
       const close = new RegExp(`</${name}\\s*>`, 'i');
       close.lastIndex = 0;

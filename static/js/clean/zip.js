@@ -12,6 +12,7 @@
 import { fail, latin1, startsWith, u16le, u32le, put16le, put32le, crc32, inflate, deflate, Findings, utf8, Source } from './util.js';
 import { officePlan } from './ooxml.js';
 import { odfPlan } from './odf.js';
+import { sameBytes } from './icc.js';
 
 /** zipKind guesses an Office or OpenDocument kind from the first bytes (refined when cleaning). */
 export function zipKind(head) {
@@ -149,7 +150,7 @@ export async function cleanZip(src, plan, ctx) {
     if (rewrite) {
       const r = await rules.rewrite(e.name, bytes, ctx);
       f.merge(r.findings);
-      out.push({ e, data: r.bytes, changed: r.findings.removed.length > 0 });
+      out.push({ e, data: r.bytes, changed: !sameBytes(r.bytes, bytes) });
       continue;
     }
     const r = await ctx.nested(member);
