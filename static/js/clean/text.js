@@ -21,6 +21,10 @@ export function textKind(s) {
   if (/^(From |(Received|Return-Path|Delivered-To|Message-ID|MIME-Version|From|To|Subject|Date|X-[\w-]+): )/i.test(start)
     && /^(Received|Message-ID|MIME-Version|Date|From):/im.test(head)) return 'email';
   if (looksLikeCSS(start)) return 'css';
+  // Markup that does not start the file (a damaged header, a page saved with text before it)
+  // is still markup: it is cleaned as a web page, whose rules are forgiving.
+  if (/<!--|<\?xml|<\?xpacket|<(svg|html|head|meta|body|rdf:RDF|x:xmpmeta|metadata)\b|<!DOCTYPE/i.test(head)) return 'html';
+  if (/\/\*[\s\S]*?\*\//.test(head) && /[^{};]+\{[^{}]*:[^{}]*\}/.test(head)) return 'css';
   return 'text';
 }
 

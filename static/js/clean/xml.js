@@ -63,6 +63,8 @@ export async function cleanMarkup(s, mode, nested) {
     else keepPrefixes.add(m[1]);
   }
   for (const p of META_PREFIX) if (!keepPrefixes.has(p)) metaPrefixes.add(p);
+  // Office's web pages keep their document properties in o: elements (o:DocumentProperties).
+  if (mode === 'html') metaPrefixes.add('o');
   const isMetaName = (name) => metaPrefixes.has(prefixOf(name));
   const out = [];
   let i = 0;
@@ -97,6 +99,14 @@ export async function cleanMarkup(s, mode, nested) {
         else f.remove(/^<\?xpacket/.test(pi) ? 'Author, editing history and other details (XMP)' : 'Editor instructions (processing instructions)');
       }
       i = end + 2;
+      continue;
+    }
+    if (mode === 'html' && s.startsWith('<!', i) && !/^<!doctype/i.test(s.slice(i, i + 9))) {
+      // Anything else after "<!" is a bogus comment to a browser: it ends at the next '>'.
+      const end = s.indexOf('>', i + 2);
+      if (end < 0) fail('a comment is not closed');
+      if (!skipDepth) f.remove('Comments');
+      i = end + 1;
       continue;
     }
     if (s.startsWith('<!', i)) {
