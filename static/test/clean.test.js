@@ -200,6 +200,11 @@ test('text-like files are not reported clean unless they are plain text', async 
     ['plain words, ünïcode too\nsecond line\n', 'text', 'clean'],
     ['function f() { return 1; } // by Jane Source\n', 'text', 'clean'],
   ];
+  const utf16 = (s) => { const b = new Uint8Array(2 + 2 * s.length); b[0] = 0xff; b[1] = 0xfe; for (let i = 0; i < s.length; i++) { b[2 + 2 * i] = s.charCodeAt(i) & 255; b[3 + 2 * i] = s.charCodeAt(i) >> 8; } return b; };
+  assert.equal((await cleanFile(new Blob([utf16('plain words\n')]))).status, 'clean');
+  const u = await cleanFile(new Blob([utf16('<html><head><meta name="author" content="Jane Source"></head></html>')]));
+  assert.equal(u.status, 'warn');
+  assert.match(u.warning, /UTF-16/);
   for (const [s, kind, status] of cases) {
     const r = await cleanFile(new Blob([enc(s)]));
     assert.equal(r.kind, kind, s);

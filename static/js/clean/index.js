@@ -177,6 +177,13 @@ async function run(src, depth) {
   let kind = detect(head);
   const findings = new Findings();
   if (kind === 'empty' || kind === 'text') return { kind, findings, plan: null };
+  if (kind === 'text16') {
+    // UTF-16 text: plain text is clean; markup, RTF or CSS in UTF-16 is not rewritten.
+    const s = new TextDecoder(head[0] === 0xff ? 'utf-16le' : 'utf-16be').decode(head);
+    if (textKind(s.replace(/^\uFEFF/, '')) === 'text') return { kind: 'text', findings, plan: null };
+    findings.remain('This text file is in UTF-16 and holds markup, RTF or CSS, whose comments and metadata sealdrop does not remove in UTF-16. Save it as UTF-8 and send that instead.');
+    return { kind: 'text', findings, plan: null, unsupported: true };
+  }
   const nested = depth < 4 ? (bytes) => cleanBytes(bytes, depth + 1) : null;
   try {
     const plan = new Plan(src);
@@ -224,20 +231,14 @@ export async function cleanFile(file) {
   const blob = file instanceof Uint8Array ? new Blob([file]) : file;
   const src = new Source(blob);
   const r = await run(src, 0);
-  const what = KIND_NAMES[r.kind === 'text16' ? 'text' : r.kind] || KIND_NAMES.unknown;
-  const out = { kind: r.kind === 'text16' ? 'text' : r.kind, what, removed: r.findings.removed, remains: r.findings.remains, blob: r.plan ? r.plan.toBlob() : blob };
-  if (r.kind === 'text16') {
-    const s = new TextDecoder(latin1(await src.read(0, 2)) === '\xff\xfe' ? 'utf-16le' : 'utf-16be').decode(await src.read(0, Math.min(src.size, 65536)));
-    if (textKind(s.replace(/^\uFEFF/, '')) !== 'text') {
-      out.remains = ['Comments and metadata in a UTF-16 text file (not checked)'];
-    }
-  }
+  const what = KIND_NAMES[r.kind] || KIND_NAMES.unknown;
+  const out = { kind: r.kind, what, removed: r.findings.removed, remains: r.findings.remains, blob: r.plan ? r.plan.toBlob() : blob };
   if (r.failed) {
     out.status = 'warn';
     out.warning = `This ${what} could not be checked (${r.failed}), so hidden details such as names, dates or locations may remain. It will be sent unchanged.`;
   } else if (out.remains.length) {
     out.status = 'warn';
-    out.warning = r.unsupported || r.kind === 'text16' ? out.remains.join(' ') : `Could not be removed: ${out.remains.join('; ')}.`;
+    out.warning = r.unsupported ? out.remains.join(' ') : `Could not be removed: ${out.remains.join('; ')}.`;
   } else {
     out.status = out.removed.length ? 'cleaned' : 'clean';
   }
