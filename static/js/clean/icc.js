@@ -9,7 +9,7 @@
 // platform, creator, date and ID fields are zeroed (an ID of zero means "not computed"), and the
 // description becomes the neutral "Colour profile". Colours are rendered exactly as before.
 
-import { fail, latin1, u32be, put32be, enc } from './util.js';
+import { fail, latin1, u32be, put32be, enc, sameBytes } from './util.js';
 
 // Tags that define how colours are rendered. Everything else is dropped.
 const COLOUR_TAGS = new Set([
@@ -98,9 +98,4 @@ export function cleanICC(p) {
   return out;
 }
 
-/** sameBytes compares two byte arrays. */
-export function sameBytes(a, b) {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
+export { sameBytes };

@@ -12,7 +12,7 @@
 // only when its format was fully understood; otherwise the sender gets a plain warning naming
 // what may remain, and the file is sent unchanged (or with what could be removed removed).
 
-import { Source, Plan, CleanError, Findings, latin1, startsWith } from './util.js';
+import { Source, Plan, CleanError, Findings, latin1, startsWith, fromLatin1 } from './util.js';
 import { cleanJPEG } from './jpeg.js';
 import { cleanPNG, PNG_SIG } from './png.js';
 import { cleanWebP } from './webp.js';
@@ -157,12 +157,6 @@ const WHOLE = { jpeg: cleanJPEG, png: cleanPNG, webp: cleanWebP, gif: cleanGIF, 
 const STREAMED = { heif: cleanBMFF, mp4: cleanBMFF, m4a: cleanBMFF, mp3: cleanMP3, flac: cleanFLAC, ogg: cleanOgg, wav: cleanWAV, aiff: cleanAIFF };
 const TEXT = new Set(['svg', 'html', 'xml', 'rtf', 'css']);
 const ZIPS = new Set(['docx', 'xlsx', 'pptx', 'odt', 'ods', 'odp', 'odg', 'zip']);
-
-function fromLatin1(s) {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
 
 // nested cleans a file found inside another (a picture in a document, a member of an archive).
 // depth bounds archives inside archives.

@@ -9,7 +9,7 @@
 // (the changes and comments stay), and XML comments. Pictures inside are cleaned by their own
 // cleaners. Encrypted (password-protected) documents are not cleaned: the sender is warned.
 
-import { Findings, latin1, fail } from './util.js';
+import { Findings, latin1, fail, fromLatin1 } from './util.js';
 import { edit, dropXMLComments } from './ooxml.js';
 
 const DROP = [
@@ -22,12 +22,6 @@ const DROP = [
 
 const AUTHORS = 'Names and initials of comment and tracked-change authors';
 const DATES = 'Dates of comments and tracked changes';
-
-function fromLatin1(s) {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
 
 export function odfPlan(names) {
   const dropped = new Map();

@@ -12,7 +12,7 @@
 // file-sharing user name, PowerPoint comment authors, and XML comments. Pictures and files
 // inside are cleaned by their own cleaners.
 
-import { Findings, latin1 } from './util.js';
+import { Findings, latin1, fromLatin1 } from './util.js';
 
 const DROP = [
   [/^docProps\/core\.xml$/i, 'Author, last editor, title, dates and revision number (core properties)'],
@@ -28,12 +28,6 @@ const DROP = [
 
 const AUTHORS = 'Names and initials of comment and tracked-change authors';
 const DATES = 'Dates of comments and tracked changes';
-
-function fromLatin1(s) {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
 
 // xmlDecode for attribute values (part names may be escaped).
 const xmlDecode = (v) => v.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'");

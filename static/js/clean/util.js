@@ -27,6 +27,19 @@ export function startsWith(b, sig, at = 0) {
   return true;
 }
 
+/** fromLatin1 turns a Latin-1 string (one character per byte) back into bytes. */
+export function fromLatin1(s) {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+export function sameBytes(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export function concat(parts) {
   let n = 0;
   for (const p of parts) n += p.length;

@@ -9,10 +9,9 @@
 // Members that are not changed are copied compressed as they were, without being packed
 // again. Encrypted archives and ZIP64 are not cleaned: the sender is warned.
 
-import { fail, latin1, startsWith, u16le, u32le, put16le, put32le, crc32, inflate, deflate, Findings, utf8, Source } from './util.js';
+import { fail, latin1, startsWith, u16le, u32le, put16le, put32le, crc32, inflate, deflate, Findings, utf8, Source, sameBytes } from './util.js';
 import { officePlan } from './ooxml.js';
 import { odfPlan } from './odf.js';
-import { sameBytes } from './icc.js';
 
 /** zipKind guesses an Office or OpenDocument kind from the first bytes (refined when cleaning). */
 export function zipKind(head) {
