@@ -193,6 +193,9 @@ func sendFile(t *testing.T, from, to *Tab, name string, data []byte) {
 	ctx := ctxT(t, 6*pageTimeout)
 	path := writeFile(t, t.TempDir(), name, data)
 	require.NoError(t, from.SetFiles(ctx, "#file", []string{path}))
+	// The privacy filter checks the file first; the sender reads the report and sends it.
+	require.NoError(t, from.WaitFor(ctx, `!document.querySelector('#file-review').hidden && !document.querySelector('#file-send').disabled`, pageTimeout), "the file report must appear")
+	require.NoError(t, from.Click(ctx, "#file-send"))
 	sel := fmt.Sprintf(`#log a[download=%q]`, name)
 	err := to.WaitFor(ctx, `document.querySelector(`+jsString(sel)+`) !== null`, 4*pageTimeout)
 	require.NoError(t, err, "file %s did not arrive (error %q)", name, text(t, to, "error"))

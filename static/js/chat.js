@@ -6,6 +6,7 @@
 import * as P from './protocol.js';
 import * as C from './chat-protocol.js';
 import { encode, toSVG } from './qr.js';
+import { prepareFiles, renderFileReport } from './filereport.js';
 import { payAndCreate, PRICE_CHAT } from './price.js';
 
 // CHAT_PRICE_LENGTH is the size a chat is priced at (Go: chat.PriceLength).
@@ -416,23 +417,55 @@ function queueSend(fn) {
   return p;
 }
 
-async function sendFile(file) {
-  const data = new Uint8Array(await file.arrayBuffer());
+// sendFile sends a file that went through the privacy filter: its cleaned bytes (a Blob) are
+// read and sent one chunk at a time, never held whole.
+async function sendFile(entry) {
+  const data = entry.bytes;
+  const total = data.size;
   const id = crypto.getRandomValues(new Uint32Array(1))[0];
-  const li = line('me', `File ${file.name} `);
+  const li = line('me', `File ${entry.name} `);
   const bar = document.createElement('progress');
-  bar.max = data.length || 1;
+  bar.max = total || 1;
   li.appendChild(bar);
-  await sendMessage(C.MSG_FILE_BEGIN, enc.encode(JSON.stringify({ id, name: file.name, type: file.type || 'application/octet-stream', size: data.length })));
-  for (let off = 0; off < data.length; off += C.FILE_CHUNK) {
-    const end = Math.min(off + C.FILE_CHUNK, data.length);
-    const body = new Uint8Array(4 + end - off);
+  await sendMessage(C.MSG_FILE_BEGIN, enc.encode(JSON.stringify({ id, name: entry.name, type: entry.type, size: total })));
+  for (let off = 0; off < total; off += C.FILE_CHUNK) {
+    const end = Math.min(off + C.FILE_CHUNK, total);
+    const part = new Uint8Array(await data.slice(off, end).arrayBuffer());
+    const body = new Uint8Array(4 + part.length);
     new DataView(body.buffer).setUint32(0, id);
-    body.set(data.subarray(off, end), 4);
+    body.set(part, 4);
     await sendMessage(C.MSG_FILE_CHUNK, body);
     bar.value = end;
   }
   bar.replaceWith(document.createTextNode('sent'));
+}
+
+// A picked file is checked first; the person sees what was removed (or could not be) and its
+// name, and sends it or not.
+let reviewed = null;
+let reviewPick = 0;
+
+function closeReview() {
+  reviewed = null;
+  hide('file-review');
+  $('file-report').replaceChildren();
+  $('file').value = '';
+}
+
+async function reviewFile(f) {
+  const pick = ++reviewPick;
+  reviewed = null;
+  $('file-send').disabled = true;
+  setText('file-checking', 'Checking the file for hidden details…');
+  show('file-checking');
+  $('file-report').replaceChildren();
+  show('file-review');
+  const [entry] = await prepareFiles([f]);
+  if (pick !== reviewPick) return;
+  reviewed = entry;
+  hide('file-checking');
+  renderFileReport($('file-report'), [entry]);
+  $('file-send').disabled = false;
 }
 
 function wireTalk() {
@@ -451,8 +484,15 @@ function wireTalk() {
     const f = $('file').files[0];
     if (!f) return;
     clearError();
-    queueSend(() => sendFile(f)).catch(fatal).finally(() => { $('file').value = ''; });
+    reviewFile(f).catch((e) => { closeReview(); fatal(e); });
   });
+  $('file-send').addEventListener('click', () => {
+    const entry = reviewed;
+    if (!entry) return;
+    closeReview();
+    queueSend(() => sendFile(entry)).catch(fatal);
+  });
+  $('file-cancel').addEventListener('click', () => { reviewPick++; closeReview(); });
   $('end').addEventListener('click', async () => {
     if (mode === 'ws' && ws && ws.readyState === WebSocket.OPEN) {
       ws.send(JSON.stringify({ t: 'end' }));

@@ -4,7 +4,7 @@
 
 import { newNote, normalizePIN, checkPINs, padme, parseManageFragment, b64uDecode } from './protocol.js';
 import { api } from './api.js';
-import { strip } from './strip.js';
+import { prepareFiles, renderFileReport } from './filereport.js';
 import { payAndCreate, PRICE_NOTE } from './price.js';
 import { encode, toSVG } from './qr.js';
 import { $, show, hide, setText, progress, showError, clearError, errorMessage, copyButton, duration, size } from './ui.js';
@@ -12,14 +12,15 @@ import { $, show, hide, setText, progress, showError, clearError, errorMessage, 
 const TTL_LABELS = { 300: '5 minutes', 3600: '1 hour', 86400: '1 day', 604800: '7 days' };
 
 let limits = null;
-let files = []; // [{name, type, bytes}] after stripping
+let files = []; // [{name, type, bytes: Blob}] after the privacy filter (filereport.js)
 let stripping = Promise.resolve();
+let picks = 0; // the latest pick wins when files are chosen again while being checked
 
 function sealedEstimate(text, list) {
   // Mirrors SECURITY.md "Plaintext" and "Envelope"; the server has the last word (413).
-  const manifest = JSON.stringify({ v: 1, text, files: list.map((f) => ({ name: f.name, type: f.type, size: f.bytes.length })) });
+  const manifest = JSON.stringify({ v: 1, text, files: list.map((f) => ({ name: f.name, type: f.type, size: f.bytes.size })) });
   let L = 4 + new TextEncoder().encode(manifest).length;
-  for (const f of list) L += f.bytes.length;
+  for (const f of list) L += f.bytes.size;
   const padded = padme(L);
   return 25 + padded + 16 * Math.max(1, Math.ceil(padded / 65536));
 }
@@ -42,52 +43,27 @@ function applyLimits(l) {
   setText('limit', Number.isFinite(max) ? `Up to about ${size(max)} in total (text and files together).` : '');
 }
 
-function renderReport(reports) {
-  const box = $('strip-report');
-  box.replaceChildren();
-  if (!reports.length) { hide(box); return; }
-  const h = document.createElement('h3');
-  h.textContent = 'Hidden details in your files';
-  box.appendChild(h);
-  const ul = document.createElement('ul');
-  for (const r of reports) {
-    const li = document.createElement('li');
-    const name = document.createElement('strong');
-    name.textContent = r.name;
-    li.appendChild(name);
-    const p = document.createElement('span');
-    if (r.warning) {
-      li.className = 'warn';
-      p.textContent = `: ${r.warning}`;
-    } else if (r.removed.length) {
-      li.className = 'ok';
-      p.textContent = `: removed ${r.removed.join('; ')}.`;
-    } else {
-      li.className = 'ok';
-      p.textContent = ': no hidden details found.';
-    }
-    li.appendChild(p);
-    ul.appendChild(li);
-  }
-  box.appendChild(ul);
-  show(box);
-}
-
 async function onFiles() {
   clearError();
   const picked = [...$('files').files];
-  const work = (async () => {
-    const out = [];
-    const reports = [];
-    for (const f of picked) {
-      const r = strip(new Uint8Array(await f.arrayBuffer()));
-      out.push({ name: f.name, type: f.type || 'application/octet-stream', bytes: r.bytes });
-      reports.push({ name: f.name, removed: r.removed, warning: r.warning });
-    }
+  const box = $('strip-report');
+  files = [];
+  box.replaceChildren();
+  if (picked.length) {
+    const p = document.createElement('p');
+    p.textContent = 'Checking your files for hidden details…';
+    box.appendChild(p);
+    show(box);
+  } else {
+    hide(box);
+  }
+  const pick = ++picks;
+  stripping = (async () => {
+    const out = await prepareFiles(picked);
+    if (pick !== picks) return;
     files = out;
-    renderReport(reports);
-  })();
-  stripping = work.catch((e) => { files = []; showError(`Could not read the files: ${errorMessage(e)}`); });
+    renderFileReport(box, out);
+  })().catch((e) => { files = []; hide(box); showError(`Could not read the files: ${errorMessage(e)}`); });
   await stripping;
 }
 

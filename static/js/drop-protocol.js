@@ -10,7 +10,7 @@
 // "truncated", "format" (a submission that does not open).
 
 import {
-  ProtocolError, VERSION, KIND_SUBMISSION, b64uEncode, b64uDecode, buildPlaintext, parsePlaintext,
+  ProtocolError, VERSION, KIND_SUBMISSION, b64uEncode, b64uDecode, buildPlaintext, buildPlaintextAsync, parsePlaintext,
   seal, _sealForVectors, open, sealedLength,
 } from './protocol.js';
 
@@ -209,13 +209,22 @@ async function sealKey(z, drop, ephPub) {
  * replyBox (a {flags, enc, auth} with the reply flag) is given, carries the reply box's drop
  * fragment.
  */
-export function buildSubmission(text, files, replyBox) {
+function submissionFiles(files, replyBox) {
   files = files || [];
   if (replyBox) {
     if (!(replyBox.flags & DROP_FLAG_REPLY)) fail('link', 'a reply box needs the reply flag');
     files = [{ name: REPLY_BOX_NAME, type: REPLY_BOX_TYPE, bytes: utf8.encode(encodeDropFragment(replyBox)) }, ...files];
   }
-  return buildPlaintext(text || '', files);
+  return files;
+}
+
+export function buildSubmission(text, files, replyBox) {
+  return buildPlaintext(text || '', submissionFiles(files, replyBox));
+}
+
+/** buildSubmissionAsync is buildSubmission for files whose bytes may be Blobs (cleaned files). */
+export async function buildSubmissionAsync(text, files, replyBox) {
+  return buildPlaintextAsync(text || '', submissionFiles(files, replyBox));
 }
 
 /** sealedSubmissionLength is the ciphertext length of a padded plaintext. */
@@ -223,7 +232,7 @@ export const sealedSubmissionLength = (paddedLen) => PUBLIC_SIZE + sealedLength(
 
 /** sealSubmission seals text and files ([{name, type, bytes}]) to a drop: ephemeral key ‖ envelope. */
 export async function sealSubmission({ drop, text, files, replyBox, onProgress }) {
-  const { bytes } = buildSubmission(text, files, replyBox);
+  const { bytes } = await buildSubmissionAsync(text, files, replyBox);
   try {
     const kp = await subtle.generateKey(ECDH, false, ['deriveBits']);
     const ephPub = new Uint8Array(await subtle.exportKey('raw', kp.publicKey));

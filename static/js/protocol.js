@@ -428,29 +428,69 @@ function manifestJSON(manifest) {
   return JSON.stringify(manifest).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
-// buildPlaintext lays out u32 len ‖ manifest ‖ files ‖ zero padding to Padmé.
-export function buildPlaintext(text, files) {
+// fileSize is the length of a file's bytes: a Uint8Array, or a Blob (a cleaned file is a Blob
+// made of slices of the original, so that a large video is never held twice).
+const fileSize = (f) => (f.bytes instanceof Uint8Array ? f.bytes.length : f.bytes.size);
+
+// layoutPlaintext sizes the plaintext and writes the manifest; the files' bytes follow it.
+function layoutPlaintext(text, files) {
   files = files || [];
   if (files.length > MAX_FILES) fail('length', `A note can hold at most ${MAX_FILES} files.`);
   const manifest = {
     v: MANIFEST_VERSION,
     text: wellFormed(text || ''),
-    files: files.map((f) => ({ name: wellFormed(f.name || ''), type: wellFormed(f.type || ''), size: f.bytes.length })),
+    files: files.map((f) => ({ name: wellFormed(f.name || ''), type: wellFormed(f.type || ''), size: fileSize(f) })),
   };
   const mb = utf8.encode(manifestJSON(manifest));
   if (mb.length > MAX_MANIFEST) fail('length', 'The text and file names are too long.');
   let len = 4 + mb.length;
-  for (const f of files) len += f.bytes.length;
+  for (const f of files) len += fileSize(f);
   const bytes = new Uint8Array(padme(len));
   new DataView(bytes.buffer).setUint32(0, mb.length, false);
   bytes.set(mb, 4);
-  let pos = 4 + mb.length;
-  for (const f of files) {
+  return { bytes, manifest, pos: 4 + mb.length, files };
+}
+
+// buildPlaintext lays out u32 len ‖ manifest ‖ files ‖ zero padding to Padmé (files as bytes).
+export function buildPlaintext(text, files) {
+  const { bytes, manifest, files: list } = layoutPlaintext(text, files);
+  let pos = 4 + new DataView(bytes.buffer).getUint32(0, false);
+  for (const f of list) {
+    if (!(f.bytes instanceof Uint8Array)) fail('length', 'a file held as a Blob needs buildPlaintextAsync');
     bytes.set(f.bytes, pos);
     pos += f.bytes.length;
   }
   return { bytes, manifest };
 }
+
+// buildPlaintextAsync is buildPlaintext for files whose bytes may be Blobs (cleaned files): each
+// Blob is read into the plaintext a slice at a time, so no second whole copy is made.
+export async function buildPlaintextAsync(text, files) {
+  const { bytes, manifest, pos: start, files: list } = layoutPlaintext(text, files);
+  let pos = start;
+  try {
+    for (const f of list) {
+      if (f.bytes instanceof Uint8Array) {
+        bytes.set(f.bytes, pos);
+        pos += f.bytes.length;
+        continue;
+      }
+      const n = f.bytes.size;
+      for (let off = 0; off < n; off += READ_SLICE) {
+        const part = new Uint8Array(await f.bytes.slice(off, Math.min(n, off + READ_SLICE)).arrayBuffer());
+        if (part.length !== Math.min(READ_SLICE, n - off)) fail('length', 'a file changed while it was read');
+        bytes.set(part, pos + off);
+      }
+      pos += n;
+    }
+  } catch (e) {
+    bytes.fill(0);
+    throw e;
+  }
+  return { bytes, manifest };
+}
+
+const READ_SLICE = 4 * 1024 * 1024;
 
 function exactKeys(o, keys) {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return false;
@@ -541,7 +581,7 @@ export async function newNote({ text, files, pin, destructPin, onProgress }) {
   create.destruct_hash = b64uEncode(await sha256(destruct));
   create.manage_hash = b64uEncode(await sha256(M));
   const kp = await payloadKey(K, P);
-  const { bytes } = buildPlaintext(text || '', files || []);
+  const { bytes } = await buildPlaintextAsync(text || '', files || []);
   let ciphertext;
   try {
     ciphertext = await seal({ key: kp, kind: KIND_NOTE, plaintext: bytes, onProgress });

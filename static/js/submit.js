@@ -8,12 +8,13 @@
 import { DROP_FLAG_REPLY, parseDropFragment, checkRoute, newDropKeys, inboxLink, wipeDropKeys } from './drop-protocol.js';
 import { api } from './api.js';
 import { deliver } from './drop-api.js';
-import { strip } from './strip.js';
+import { prepareFiles, renderFileReport } from './filereport.js';
 import { $, show, hide, setText, progress, showError, clearError, errorMessage, copyButton, duration, size, pageId } from './ui.js';
 
 let drop = null;
 let files = [];
 let stripping = Promise.resolve();
+let picks = 0; // the latest pick wins when files are chosen again while being checked
 let limits = null; // /api/v1/limits: append size, the drop's size and lifetime, the price
 
 function gone(message) {
@@ -25,45 +26,27 @@ function gone(message) {
   $('gone-heading').focus();
 }
 
-function renderReport(reports) {
-  const box = $('strip-report');
-  box.replaceChildren();
-  if (!reports.length) { hide(box); return; }
-  const h = document.createElement('h3');
-  h.textContent = 'Hidden details in your files';
-  box.appendChild(h);
-  const ul = document.createElement('ul');
-  for (const r of reports) {
-    const li = document.createElement('li');
-    const name = document.createElement('strong');
-    name.textContent = r.name;
-    li.appendChild(name);
-    const p = document.createElement('span');
-    li.className = r.warning ? 'warn' : 'ok';
-    if (r.warning) p.textContent = `: ${r.warning}`;
-    else if (r.removed.length) p.textContent = `: removed ${r.removed.join('; ')}.`;
-    else p.textContent = ': no hidden details found.';
-    li.appendChild(p);
-    ul.appendChild(li);
-  }
-  box.appendChild(ul);
-  show(box);
-}
-
 async function onFiles() {
   clearError();
   const picked = [...$('files').files];
+  const box = $('strip-report');
+  files = [];
+  box.replaceChildren();
+  if (picked.length) {
+    const p = document.createElement('p');
+    p.textContent = 'Checking your files for hidden details…';
+    box.appendChild(p);
+    show(box);
+  } else {
+    hide(box);
+  }
+  const pick = ++picks;
   stripping = (async () => {
-    const out = [];
-    const reports = [];
-    for (const f of picked) {
-      const r = strip(new Uint8Array(await f.arrayBuffer()));
-      out.push({ name: f.name, type: f.type || 'application/octet-stream', bytes: r.bytes });
-      reports.push({ name: f.name, removed: r.removed, warning: r.warning });
-    }
+    const out = await prepareFiles(picked);
+    if (pick !== picks) return;
     files = out;
-    renderReport(reports);
-  })().catch((e) => { files = []; showError(`Could not read the files: ${errorMessage(e)}`); });
+    renderFileReport(box, out);
+  })().catch((e) => { files = []; hide(box); showError(`Could not read the files: ${errorMessage(e)}`); });
   await stripping;
 }
 

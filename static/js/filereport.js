@@ -1,0 +1,90 @@
+// The files a person is about to send, after the privacy filter (clean/index.js): what was
+// removed from each, what could not be, and under which name it will be sent. Used by the note,
+// drop and chat pages. Everything user-supplied goes in as text, never as markup.
+
+import { cleanFile, neutralName, mimeType } from './clean/index.js';
+
+/**
+ * prepareFiles runs each picked file through the privacy filter, one after another.
+ * @param {File[]} picked
+ * @returns {Promise<Array<{original: string, name: string, type: string, kind: string, what: string,
+ *   status: string, removed: string[], remains: string[], warning?: string, bytes: Blob, neutral: boolean}>>}
+ *   bytes is what will be encrypted (a Blob: the cleaned file, made of slices of the original).
+ */
+export async function prepareFiles(picked, onEach) {
+  const out = [];
+  for (const f of picked) {
+    const r = await cleanFile(f);
+    out.push({
+      original: f.name, name: f.name, type: f.type || 'application/octet-stream', ownType: f.type || 'application/octet-stream', kind: r.kind, what: r.what,
+      status: r.status, removed: r.removed, remains: r.remains, warning: r.warning, bytes: r.blob, neutral: false,
+    });
+    if (onEach) onEach(out.length, picked.length);
+  }
+  return out;
+}
+
+/** useNeutralName switches a file between its neutral name ("photo-1.jpg") and its own. */
+export function useNeutralName(entry, n, on) {
+  entry.neutral = on;
+  entry.name = on ? neutralName(entry.kind, n) : entry.original;
+  entry.type = on ? mimeType(entry.kind) : entry.ownType;
+}
+
+function summary(e) {
+  if (e.status === 'warn') {
+    const removed = e.removed.length ? ` Removed: ${e.removed.join('; ')}.` : '';
+    return `${e.warning}${removed}`;
+  }
+  if (e.status === 'cleaned') return `Removed: ${e.removed.join('; ')}.`;
+  if (e.kind === 'text') return 'Plain text: nothing hidden to remove.';
+  if (e.kind === 'empty') return 'Empty file.';
+  return 'No hidden details found.';
+}
+
+/**
+ * renderFileReport fills box with one item per file: its name, what was removed or may remain,
+ * and a button to send it under a neutral name. onChange runs after a name is switched.
+ */
+export function renderFileReport(box, entries, onChange) {
+  box.replaceChildren();
+  if (!entries.length) { box.hidden = true; return; }
+  const h = document.createElement('h3');
+  h.textContent = 'Hidden details in your files';
+  box.appendChild(h);
+  const ul = document.createElement('ul');
+  entries.forEach((e, i) => {
+    const li = document.createElement('li');
+    li.className = e.status === 'warn' ? 'warn' : 'ok';
+    const name = document.createElement('strong');
+    name.className = 'file-name';
+    name.textContent = e.original;
+    li.appendChild(name);
+    const what = document.createElement('span');
+    what.textContent = ` (${e.what}): ${summary(e)}`;
+    li.appendChild(what);
+    const naming = document.createElement('div');
+    naming.className = 'file-naming';
+    const note = document.createElement('span');
+    note.textContent = e.neutral
+      ? `It will be sent as “${e.name}”. Its own name stays on this device.`
+      : 'Its name is sent too (encrypted): the recipient sees it. ';
+    naming.appendChild(note);
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'neutral-name';
+    button.textContent = e.neutral ? 'Use its own name' : `Send as “${neutralName(e.kind, i + 1)}”`;
+    button.addEventListener('click', () => {
+      useNeutralName(e, i + 1, !e.neutral);
+      renderFileReport(box, entries, onChange);
+      if (onChange) onChange();
+      const again = box.querySelectorAll('button.neutral-name')[i];
+      if (again) again.focus();
+    });
+    naming.appendChild(button);
+    li.appendChild(naming);
+    ul.appendChild(li);
+  });
+  box.appendChild(ul);
+  box.hidden = false;
+}
