@@ -132,7 +132,7 @@ func (v *Vault) Settle() { v.async.Wait() }
 // as they arrive (use). Called with v.mu held.
 func (v *Vault) account(e *entry) {
 	v.kindCount[e.kind]++
-	v.pending++
+	v.pending[e.kind]++
 	v.index(e)
 }
 
@@ -159,7 +159,7 @@ func (v *Vault) unaccount(e *entry) {
 	v.use(e, -e.charged)
 	v.kindCount[e.kind]--
 	if e.phase == phasePending {
-		v.pending--
+		v.pending[e.kind]--
 	}
 	v.unindex(e)
 }

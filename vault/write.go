@@ -61,7 +61,7 @@ func (v *Vault) admit(req *CreateRequest, maxOwned int, fill bool) (*entry, erro
 	if v.closed {
 		return nil, ErrClosed
 	}
-	if !v.fits(req.Kind, req.Owner, 0, req.Length) || v.pending >= v.cfg.MaxPending {
+	if !v.fits(req.Kind, req.Owner, 0, req.Length) || v.pending[req.Kind] >= v.cfg.MaxPending {
 		return nil, ErrFull
 	}
 	if maxOwned > 0 && len(v.owned[ownerKey{req.Kind, req.Owner}]) >= maxOwned {
