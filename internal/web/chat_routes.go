@@ -1,12 +1,9 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"html/template"
 	"io"
-	"io/fs"
 	"net/http"
 	"strconv"
 	"time"
@@ -15,12 +12,8 @@ import (
 
 	"github.com/sealdrop/sealdrop/internal/chat"
 	"github.com/sealdrop/sealdrop/internal/protocol"
-	"github.com/sealdrop/sealdrop/templates"
 	"github.com/sealdrop/sealdrop/vault"
 )
-
-// pageChat is the one-time chat page (start and join): like every page it never touches state.
-const pageChat = "chat.html"
 
 // pollWait is how long a fallback poll waits for a record before answering 204.
 const pollWait = 20 * time.Second
@@ -57,13 +50,11 @@ func (s *server) mountChat(m *mux.Router, post func(http.HandlerFunc) http.Handl
 	if c == nil {
 		return nil
 	}
-	tfs := s.cfg.templates
-	if tfs == nil {
-		tfs = templates.FS
-	}
-	page, err := s.renderChatPage(tfs)
-	if err != nil {
-		return err
+	// The chat page (start and join) is rendered with the others; like every page it never
+	// touches state.
+	page, ok := s.pages[pageChat]
+	if !ok {
+		return errors.New("web: template " + pageChat + " is missing")
 	}
 	m.Handle("/api/v1/chats", post(s.chatCreate)).Methods(http.MethodPost)
 	m.Handle("/api/v1/chats/{id}/join", post(s.chatJoin)).Methods(http.MethodPost)
@@ -76,38 +67,6 @@ func (s *server) mountChat(m *mux.Router, post func(http.HandlerFunc) http.Handl
 	m.Handle("/chat", http.HandlerFunc(serve)).Methods(http.MethodGet, http.MethodHead)
 	m.Handle("/c/{id}", http.HandlerFunc(serve)).Methods(http.MethodGet, http.MethodHead)
 	return nil
-}
-
-func (s *server) renderChatPage(tfs fs.FS) ([]byte, error) {
-	funcs := template.FuncMap{
-		"asset": func(name string) (string, error) {
-			if _, ok := s.static[name]; !ok {
-				return "", errors.New("web: no static file " + name)
-			}
-			return "/static/" + name, nil
-		},
-		"sri": func(name string) (string, error) {
-			f, ok := s.static[name]
-			if !ok {
-				return "", errors.New("web: no static file " + name)
-			}
-			return f.sri, nil
-		},
-	}
-	t, err := template.New(pageChat).Funcs(funcs).ParseFS(tfs, pageChat)
-	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	cc := s.cfg.Chat.Config()
-	data := struct {
-		Limits                         Limits
-		MaxTTL, DefaultTTL, IdleMinute int64
-	}{s.lim, int64(cc.MaxTTL / time.Second), int64(cc.DefaultTTL / time.Second), int64(cc.Idle / time.Minute)}
-	if err := t.Execute(&buf, data); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
 
 func (s *server) chatID(w http.ResponseWriter, r *http.Request) (vault.ID, bool) {

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -25,15 +27,18 @@ const (
 	pageDrop       = "drop.html"
 	pageDropSubmit = "dropsubmit.html"
 	pageInbox      = "inbox.html"
+
+	// The one-time chat page (chat_routes.go), served when a chat server is configured.
+	pageChat = "chat.html"
 )
 
 // optionalPages are rendered when their template exists, so a test's template set may leave
 // them out; the embedded set has them all.
-var optionalPages = []string{pageDrop, pageDropSubmit, pageInbox}
+var optionalPages = []string{pageDrop, pageDropSubmit, pageInbox, pageChat}
 
 func isPage(name string) bool {
 	switch name {
-	case pageCreate, pageOpen, pageManage, pageError, pageDrop, pageDropSubmit, pageInbox:
+	case pageCreate, pageOpen, pageManage, pageError, pageDrop, pageDropSubmit, pageInbox, pageChat:
 		return true
 	}
 	return false
@@ -100,7 +105,15 @@ type FeaturedDrop struct {
 	Link string
 }
 
+// pageHead is what the shared head (templates/layout.html, {{define "head"}}) needs of a
+// page: its title and its entry module ("" for a page without script).
+type pageHead struct {
+	Title string
+	Entry string
+}
+
 // renderPages executes each page template once. A missing template is an error naming it.
+// Every page shares the partials (any *.html that is not a page), among them the head.
 func renderPages(tfs fs.FS, files map[string]*staticFile, data pageData) (map[string][]byte, error) {
 	funcs := template.FuncMap{
 		"asset": func(name string) (string, error) {
@@ -116,6 +129,11 @@ func renderPages(tfs fs.FS, files map[string]*staticFile, data pageData) (map[st
 			}
 			return f.sri, nil
 		},
+		// page gives the head its title and entry module.
+		"page": func(title, entry string) pageHead { return pageHead{Title: title, Entry: entry} },
+		// modules lists every module the entry imports, directly or not, so the head pins
+		// each with a modulepreload and its integrity.
+		"modules": func(entry string) ([]string, error) { return moduleGraph(files, entry) },
 	}
 	// Partials (any other *.html) are parsed with each page so pages may share a layout.
 	all, err := fs.Glob(tfs, "*.html")
@@ -135,7 +153,7 @@ func renderPages(tfs fs.FS, files map[string]*staticFile, data pageData) (map[st
 		}
 		set := template.New(name).Funcs(funcs)
 		for _, other := range all {
-			if isPage(other) || other == pageChat {
+			if isPage(other) {
 				continue
 			}
 			if _, err := set.ParseFS(tfs, other); err != nil {
@@ -152,6 +170,44 @@ func renderPages(tfs fs.FS, files map[string]*staticFile, data pageData) (map[st
 		pages[name] = buf.Bytes()
 	}
 	return pages, nil
+}
+
+// importRE finds the module specifiers of a script's static imports (import … from '…',
+// import '…', export … from '…', each at the start of a line, so that comments are not read)
+// and of dynamic ones (import('…')).
+var importRE = regexp.MustCompile(`(?m)^[ \t]*(?:import[ \t\n]*(?:[^;'"()]*?[ \t\n}*]from[ \t\n]*)?|export[^;'"()]*?[ \t\n}*]from[ \t\n]*)['"]([^'"]+)['"]|\bimport[ \t\n]*\([ \t\n]*['"]([^'"]+)['"]`)
+
+// moduleGraph returns, sorted, every static file the module entry imports, directly or through
+// others. An import that is not a relative path to a served file is an error: the page could
+// not pin it.
+func moduleGraph(files map[string]*staticFile, entry string) ([]string, error) {
+	if _, ok := files[entry]; !ok {
+		return nil, fmt.Errorf("no static file %q", entry)
+	}
+	seen := map[string]bool{entry: true}
+	queue := []string{entry}
+	var out []string
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, m := range importRE.FindAllStringSubmatch(string(files[p].body), -1) {
+			spec := m[1] + m[2]
+			if !strings.HasPrefix(spec, "./") && !strings.HasPrefix(spec, "../") {
+				return nil, fmt.Errorf("%s imports %q, which is not a relative path", p, spec)
+			}
+			dep := path.Join(path.Dir(p), spec)
+			if _, ok := files[dep]; !ok {
+				return nil, fmt.Errorf("%s imports %q, which is not a static file", p, spec)
+			}
+			if !seen[dep] {
+				seen[dep] = true
+				out = append(out, dep)
+				queue = append(queue, dep)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // servePage answers a page rendered at start.
