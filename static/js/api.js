@@ -5,6 +5,7 @@
 // chunk boundary with the same claim hash, inside the server's claim window.
 
 import { b64uEncode } from './protocol.js';
+import { joinChunks } from './bytes.js';
 
 export const HEADER_BYTES = 25;
 export const CIPHER_CHUNK = 65552; // 65,536 plaintext bytes + 16-byte tag
@@ -235,7 +236,7 @@ export function makeApi(opts = {}) {
           if (e && e.name === 'AbortError') throw e;
           if (++failures > retries) throw new ApiError('network', NETWORK_MESSAGE);
           // Keep only whole chunks: the server resumes at 25 + k*65552.
-          const all = concat(parts.concat(fresh), got);
+          const all = joinChunks(parts.concat(fresh));
           const keep = got < HEADER_BYTES ? 0 : HEADER_BYTES + Math.floor((got - HEADER_BYTES) / CIPHER_CHUNK) * CIPHER_CHUNK;
           parts = keep > 0 ? [all.subarray(0, keep)] : [];
           have = keep;
@@ -243,7 +244,7 @@ export function makeApi(opts = {}) {
           continue;
         }
         parts = parts.concat(fresh);
-        const out = concat(parts, got);
+        const out = joinChunks(parts);
         if (onProgress) onProgress(out.length, out.length);
         return out;
       }
@@ -263,14 +264,6 @@ export function makeApi(opts = {}) {
       await json(`${note(id)}/revoke`, { manage: b64(manage) });
     },
   };
-}
-
-function concat(parts, n) {
-  if (parts.length === 1 && parts[0].length === n) return parts[0];
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
 }
 
 /** api is bound to the page's own origin. */

@@ -11,6 +11,10 @@
 // "auth", "format".
 
 import { ProtocolError, VERSION, padme } from './protocol.js';
+import { EMPTY, concat, equal, utf8Encode, u32, readU32, u64 } from './bytes.js';
+import {
+  P256, hkdf, hmac, sha256, aesGcmKey, ecdh, importP256Public, importP256Private, randomBytes,
+} from './webcrypto.js';
 
 export const ROLE_CREATOR = 1;
 export const ROLE_JOINER = 2;
@@ -31,62 +35,15 @@ export const MAX_MESSAGE = FILE_CHUNK + 4;
 export const MAX_SEQ = 2 ** 53 - 1; // JS numbers; far below the 2^56 the nonce allows
 
 const subtle = globalThis.crypto.subtle;
-const utf8 = new TextEncoder();
-const EMPTY = new Uint8Array(0);
-const TRANSCRIPT = utf8.encode('sealdrop/v1 chat');
+const TRANSCRIPT = utf8Encode('sealdrop/v1 chat');
 
 const fail = (code, message) => { throw new ProtocolError(code, message || `chat: ${code}`); };
-
-function concat(...parts) {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
-}
-
-function u32(n) {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n, false);
-  return b;
-}
-
-const readU32 = (b, at) => new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(at, false);
-
-function u64(n) {
-  const b = new Uint8Array(8);
-  const v = new DataView(b.buffer);
-  v.setUint32(0, Math.floor(n / 2 ** 32), false);
-  v.setUint32(4, n >>> 0, false);
-  return b;
-}
 
 function readU64(b, at) {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const hi = v.getUint32(at, false);
   if (hi >= 2 ** 21) return Infinity; // beyond what a JS number counts exactly: never expected
   return hi * 2 ** 32 + v.getUint32(at + 4, false);
-}
-
-async function hkdf(ikm, salt, info, length) {
-  const key = await subtle.importKey('raw', ikm, 'HKDF', false, ['deriveBits']);
-  const bits = await subtle.deriveBits(
-    { name: 'HKDF', hash: 'SHA-256', salt: salt || EMPTY, info: utf8.encode(info) }, key, length * 8,
-  );
-  return new Uint8Array(bits);
-}
-
-async function hmac(key, ...parts) {
-  const k = await subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  return new Uint8Array(await subtle.sign('HMAC', k, concat(...parts)));
-}
-
-function equal(a, b) {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
-  return d === 0;
 }
 
 const validRole = (r) => r === ROLE_CREATOR || r === ROLE_JOINER;
@@ -104,12 +61,6 @@ export const recordType = (rec) => (rec.length ? rec[0] : 0);
 export function helloEpoch(rec) {
   if (rec.length !== HELLO_SIZE || rec[0] !== REC_HELLO) fail('format', 'not a hello');
   return readU32(rec, 2);
-}
-
-function b64u(bytes) {
-  let s = '';
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
 /** safetyCode: six groups of four digits from the resume secret. */
@@ -136,11 +87,11 @@ export class ChatHandshake {
     if (prop === 0) fail('format', 'bad epoch');
     let pub;
     try {
-      pub = await subtle.importKey('raw', hello.subarray(6, 71), { name: 'ECDH', namedCurve: 'P-256' }, false, []);
+      pub = await importP256Public(hello.subarray(6, 71), false);
     } catch {
       fail('format', 'bad public key');
     }
-    const z = new Uint8Array(await subtle.deriveBits({ name: 'ECDH', public: pub }, this.priv, 256));
+    const z = await ecdh(this.priv, pub);
     this.epoch = Math.max(this.proposal, prop);
     let ka = this.km;
     if (this.epoch > 1) {
@@ -148,8 +99,7 @@ export class ChatHandshake {
       ka = await hkdf(this.km, this.resume, 'sealdrop/v1 chat resume auth', 32);
     }
     const [hc, hj] = this.role === ROLE_CREATOR ? [this.hello, hello] : [hello, this.hello];
-    this.th = new Uint8Array(await subtle.digest('SHA-256',
-      concat(TRANSCRIPT, Uint8Array.of(VERSION), this.id, u32(this.epoch), hc, hj)));
+    this.th = await sha256(concat(TRANSCRIPT, Uint8Array.of(VERSION), this.id, u32(this.epoch), hc, hj));
     this.ikm = concat(z, ka);
     z.fill(0);
     this.kc = await hkdf(this.ikm, this.th, 'sealdrop/v1 chat confirm', 32);
@@ -175,8 +125,8 @@ export class ChatHandshake {
     s.role = this.role;
     s.epoch = this.epoch;
     s.resume = resume;
-    s.sendKey = await subtle.importKey('raw', sk, 'AES-GCM', false, ['encrypt']);
-    s.recvKey = await subtle.importKey('raw', rk, 'AES-GCM', false, ['decrypt']);
+    s.sendKey = await aesGcmKey(sk, 'encrypt');
+    s.recvKey = await aesGcmKey(rk, 'decrypt');
     s.sendSeq = 0;
     s.recvSeq = 0;
     s.chain = Promise.resolve();
@@ -202,18 +152,14 @@ async function newHandshake({ id, role, km, resume = null, lastEpoch = 0 }, fixe
   let pub;
   let random;
   if (fixed) {
-    const jwk = {
-      kty: 'EC', crv: 'P-256', ext: false,
-      d: b64u(fixed.priv), x: b64u(fixed.pub.subarray(1, 33)), y: b64u(fixed.pub.subarray(33, 65)),
-    };
-    hs.priv = await subtle.importKey('jwk', jwk, { name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits']);
+    hs.priv = await importP256Private(fixed.priv, fixed.pub);
     pub = fixed.pub;
     random = fixed.random;
   } else {
-    const kp = await subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits']);
+    const kp = await subtle.generateKey(P256, false, ['deriveBits']);
     hs.priv = kp.privateKey;
     pub = new Uint8Array(await subtle.exportKey('raw', kp.publicKey));
-    random = globalThis.crypto.getRandomValues(new Uint8Array(32));
+    random = randomBytes(32);
   }
   hs.hello = concat(Uint8Array.of(REC_HELLO, role), u32(hs.proposal), pub, random);
   hs.peerHello = null;
@@ -227,7 +173,7 @@ export async function _createForVectors(args, fixed) {
 }
 
 function confirmTag(kc, role, th) {
-  return hmac(kc, utf8.encode(role === ROLE_CREATOR ? 'sealdrop/v1 chat creator' : 'sealdrop/v1 chat joiner'), th);
+  return hmac(kc, utf8Encode(role === ROLE_CREATOR ? 'sealdrop/v1 chat creator' : 'sealdrop/v1 chat joiner'), th);
 }
 
 function nonce(epoch, dir, seq) {

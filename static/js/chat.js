@@ -5,6 +5,7 @@
 
 import * as P from './protocol.js';
 import * as C from './chat-protocol.js';
+import { utf8Encode, utf8Decode } from './bytes.js';
 import { encode, toSVG } from './qr.js';
 import { prepareFiles, renderFileReport } from './filereport.js';
 import { payAndCreate, PRICE_CHAT } from './price.js';
@@ -13,8 +14,6 @@ import { payAndCreate, PRICE_CHAT } from './price.js';
 const CHAT_PRICE_LENGTH = 1024;
 import { $, show, hide, setText, showError, clearError, errorMessage, copyButton } from './ui.js';
 
-const enc = new TextEncoder();
-const dec = new TextDecoder('utf-8', { fatal: false });
 const STORE = 'sealdrop-chat:';
 
 const REASONS = {
@@ -357,10 +356,10 @@ async function onRecord(rec) {
 
 function onMessageBody({ type, body }) {
   if (type === C.MSG_TEXT) {
-    line('them', dec.decode(body));
+    line('them', utf8Decode(body));
   } else if (type === C.MSG_FILE_BEGIN) {
     let m;
-    try { m = JSON.parse(dec.decode(body)); } catch { return; }
+    try { m = JSON.parse(utf8Decode(body)); } catch { return; }
     if (!m || typeof m.name !== 'string' || !Number.isSafeInteger(m.size) || m.size < 0) return;
     const li = line('them', `File ${m.name} `);
     const bar = document.createElement('progress');
@@ -427,7 +426,7 @@ async function sendFile(entry) {
   const bar = document.createElement('progress');
   bar.max = total || 1;
   li.appendChild(bar);
-  await sendMessage(C.MSG_FILE_BEGIN, enc.encode(JSON.stringify({ id, name: entry.name, type: entry.type, size: total })));
+  await sendMessage(C.MSG_FILE_BEGIN, utf8Encode(JSON.stringify({ id, name: entry.name, type: entry.type, size: total })));
   for (let off = 0; off < total; off += C.FILE_CHUNK) {
     const end = Math.min(off + C.FILE_CHUNK, total);
     const part = new Uint8Array(await data.slice(off, end).arrayBuffer());
@@ -475,7 +474,7 @@ function wireTalk() {
     const text = $('message').value;
     if (!text) return;
     queueSend(async () => {
-      await sendMessage(C.MSG_TEXT, enc.encode(text));
+      await sendMessage(C.MSG_TEXT, utf8Encode(text));
       line('me', text);
       $('message').value = '';
     }).catch(fatal);

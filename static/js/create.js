@@ -4,6 +4,7 @@
 
 import { newNote, normalizePIN, checkPINs, padme, parseManageFragment, b64uDecode } from './protocol.js';
 import { api } from './api.js';
+import { utf8Encode } from './bytes.js';
 import { prepareFiles, renderFileReport } from './filereport.js';
 import { payAndCreate, PRICE_NOTE } from './price.js';
 import { encode, toSVG } from './qr.js';
@@ -19,7 +20,7 @@ let picks = 0; // the latest pick wins when files are chosen again while being c
 function sealedEstimate(text, list) {
   // Mirrors SECURITY.md "Plaintext" and "Envelope"; the server has the last word (413).
   const manifest = JSON.stringify({ v: 1, text, files: list.map((f) => ({ name: f.name, type: f.type, size: f.bytes.size })) });
-  let L = 4 + new TextEncoder().encode(manifest).length;
+  let L = 4 + utf8Encode(manifest).length;
   for (const f of list) L += f.bytes.size;
   const padded = padme(L);
   return 25 + padded + 16 * Math.max(1, Math.ceil(padded / 65536));

@@ -10,6 +10,7 @@ import {
   ACTION_LIST, ACTION_FETCH, ACTION_CONFIRM, ACTION_WIPE, routeId, inboxMAC, sealSubmission,
 } from './drop-protocol.js';
 import { ApiError } from './api.js';
+import { joinChunks } from './bytes.js';
 import { payAndCreate, PRICE_SUBMISSION } from './price.js';
 
 const NETWORK_MESSAGE = 'The connection to the server failed. Check that Tor Browser is connected, then try again.';
@@ -177,14 +178,14 @@ export async function dropApi(drop) {
           if (total && got !== total) throw new ApiError('network', NETWORK_MESSAGE);
         } catch (e) {
           if (++failures > 4) throw new ApiError('network', NETWORK_MESSAGE);
-          const all = join(parts.concat(fresh), got);
+          const all = joinChunks(parts.concat(fresh));
           const keep = got < SUBMISSION_HEAD ? 0 : SUBMISSION_HEAD + Math.floor((got - SUBMISSION_HEAD) / CIPHER_CHUNK) * CIPHER_CHUNK;
           parts = keep > 0 ? [all.subarray(0, keep)] : [];
           have = keep;
           await sleep(1000 * 2 ** (failures - 1));
           continue;
         }
-        return { ciphertext: join(parts.concat(fresh), got), nonce };
+        return { ciphertext: joinChunks(parts.concat(fresh)), nonce };
       }
     },
 
@@ -197,14 +198,6 @@ export async function dropApi(drop) {
     /** wipe → {wiped: N} */
     wipe: async () => json(`${base}/wipe`, await proof(ACTION_WIPE)),
   };
-}
-
-function join(parts, n) {
-  if (parts.length === 1 && parts[0].length === n) return parts[0];
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
 }
 
 /**

@@ -13,6 +13,8 @@ import {
   ProtocolError, VERSION, KIND_SUBMISSION, b64uEncode, b64uDecode, buildPlaintext, buildPlaintextAsync, parsePlaintext,
   seal, _sealForVectors, open, sealedLength,
 } from './protocol.js';
+import { concat, utf8Encode, utf8Decode } from './bytes.js';
+import { P256, sha256, hkdf, hmac, ecdh as ecdhBits, importP256Public, importP256Private } from './webcrypto.js';
 
 export const DROP_FLAG_REPLY = 0x01;
 export const PUBLIC_SIZE = 65;
@@ -33,65 +35,35 @@ const LABEL_SEAL = 'sealdrop/v1 drop seal';
 const LABEL_INBOX = 'sealdrop/v1 drop inbox';
 
 const subtle = globalThis.crypto.subtle;
-const utf8 = new TextEncoder();
-const ECDH = { name: 'ECDH', namedCurve: 'P-256' };
 
 const fail = (code, message) => { throw new ProtocolError(code, message); };
-
-function concat(...parts) {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
-}
-
-function equal(a, b) {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
-  return d === 0;
-}
-
-async function sha256(b) { return new Uint8Array(await subtle.digest('SHA-256', b)); }
-
-async function hkdf(ikm, salt, info, length) {
-  const key = await subtle.importKey('raw', ikm, 'HKDF', false, ['deriveBits']);
-  return new Uint8Array(await subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt, info: utf8.encode(info) }, key, length * 8));
-}
 
 async function importPublic(raw) {
   if (!(raw instanceof Uint8Array) || raw.length !== PUBLIC_SIZE || raw[0] !== 0x04) fail('link', 'not an uncompressed P-256 key');
   try {
-    return await subtle.importKey('raw', raw, ECDH, true, []);
+    return await importP256Public(raw);
   } catch {
     return fail('link', 'not a P-256 point');
   }
 }
 
 async function importPrivate(d, pub) {
-  const jwk = {
-    kty: 'EC', crv: 'P-256', ext: false,
-    d: b64uEncode(d), x: b64uEncode(pub.subarray(1, 33)), y: b64uEncode(pub.subarray(33, 65)),
-  };
   try {
-    return await subtle.importKey('jwk', jwk, ECDH, false, ['deriveBits']);
+    return await importP256Private(d, pub);
   } catch {
     return fail('link', 'not a P-256 private key');
   }
 }
 
 async function ecdh(priv, pubRaw) {
-  const pub = await importPublic(pubRaw);
-  return new Uint8Array(await subtle.deriveBits({ name: 'ECDH', public: pub }, priv, 256));
+  return ecdhBits(priv, await importPublic(pubRaw));
 }
 
 // ---- routes and links ----
 
 /** dropRoute is SHA-256("sealdrop/v1 drop route" ‖ version ‖ flags ‖ A)[0:16]. */
 export async function dropRoute(flags, auth) {
-  return (await sha256(concat(utf8.encode(LABEL_ROUTE), Uint8Array.of(VERSION, flags), auth))).slice(0, ROUTE_SIZE);
+  return (await sha256(concat(utf8Encode(LABEL_ROUTE), Uint8Array.of(VERSION, flags), auth))).slice(0, ROUTE_SIZE);
 }
 
 /** routeId is the route as it appears in /d/<route> and /i/<route>: 22 base64url characters. */
@@ -159,7 +131,7 @@ export async function parseInboxFragment(s) {
 }
 
 async function generatePair() {
-  const kp = await subtle.generateKey(ECDH, true, ['deriveBits']);
+  const kp = await subtle.generateKey(P256, true, ['deriveBits']);
   const jwk = await subtle.exportKey('jwk', kp.privateKey);
   const pub = new Uint8Array(await subtle.exportKey('raw', kp.publicKey));
   return { d: b64uDecode(jwk.d), pub };
@@ -213,7 +185,7 @@ function submissionFiles(files, replyBox) {
   files = files || [];
   if (replyBox) {
     if (!(replyBox.flags & DROP_FLAG_REPLY)) fail('link', 'a reply box needs the reply flag');
-    files = [{ name: REPLY_BOX_NAME, type: REPLY_BOX_TYPE, bytes: utf8.encode(encodeDropFragment(replyBox)) }, ...files];
+    files = [{ name: REPLY_BOX_NAME, type: REPLY_BOX_TYPE, bytes: utf8Encode(encodeDropFragment(replyBox)) }, ...files];
   }
   return files;
 }
@@ -234,7 +206,7 @@ export const sealedSubmissionLength = (paddedLen) => PUBLIC_SIZE + sealedLength(
 export async function sealSubmission({ drop, text, files, replyBox, onProgress }) {
   const { bytes } = await buildSubmissionAsync(text, files, replyBox);
   try {
-    const kp = await subtle.generateKey(ECDH, false, ['deriveBits']);
+    const kp = await subtle.generateKey(P256, false, ['deriveBits']);
     const ephPub = new Uint8Array(await subtle.exportKey('raw', kp.publicKey));
     const z = await ecdh(kp.privateKey, drop.enc);
     const key = await sealKey(z, drop, ephPub);
@@ -281,7 +253,7 @@ export async function openSubmission({ keys, ciphertext, onProgress }) {
     if (note.files.length > 0 && note.files[0].type === REPLY_BOX_TYPE) {
       const f = note.files.shift();
       try {
-        replyBox = await parseDropFragment(new TextDecoder('utf-8', { fatal: true }).decode(f.bytes));
+        replyBox = await parseDropFragment(utf8Decode(f.bytes, { fatal: true }));
       } catch {
         fail('format', 'the reply box is malformed');
       }
@@ -297,7 +269,7 @@ export async function openSubmission({ keys, ciphertext, onProgress }) {
 // ---- inbox proofs ----
 
 function inboxMessage(route, challenge, serverKey, action, id, arg) {
-  return concat(utf8.encode(LABEL_INBOX), Uint8Array.of(VERSION), route, challenge, serverKey, Uint8Array.of(action), id, arg);
+  return concat(utf8Encode(LABEL_INBOX), Uint8Array.of(VERSION), route, challenge, serverKey, Uint8Array.of(action), id, arg);
 }
 
 /**
@@ -320,10 +292,12 @@ export async function inboxMAC({ keys, challenge, serverKey, action, id, arg }) 
   }
   const km = await hkdf(z, challenge, LABEL_INBOX, 32);
   z.fill(0);
-  const k = await subtle.importKey('raw', km, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  km.fill(0);
-  const route = await dropRoute(keys.flags, keys.auth);
-  return new Uint8Array(await subtle.sign('HMAC', k, inboxMessage(route, challenge, serverKey, action, id, arg)));
+  try {
+    const route = await dropRoute(keys.flags, keys.auth);
+    return await hmac(km, inboxMessage(route, challenge, serverKey, action, id, arg));
+  } finally {
+    km.fill(0);
+  }
 }
 
 export { inboxMessage as _inboxMessageForVectors };

@@ -8,6 +8,8 @@
 // search overlaps many digests at once; without that it is several times slower.
 
 import { ProtocolError, b64uDecode as b64uDecodeStrict, b64uEncode as b64uEncodeBytes } from './protocol.js';
+import { utf8Encode, putU64 } from './bytes.js';
+import { sha256 } from './webcrypto.js';
 
 export const PRICE_TOKEN_SIZE = 20;
 export const PRICE_NONCE_SIZE = 8;
@@ -18,8 +20,7 @@ export const PRICE_NOTE = 1;
 export const PRICE_CHAT = 2;
 export const PRICE_SUBMISSION = 3;
 
-const LABEL = new TextEncoder().encode('sealdrop/v1 price');
-const subtle = globalThis.crypto.subtle;
+const LABEL = utf8Encode('sealdrop/v1 price');
 
 /** priceUnits: KiB × hours, each rounded up, at least 1 (ttl in seconds). */
 export function priceUnits(length, ttl) {
@@ -55,10 +56,8 @@ export function priceMessage(token, { kind, scope, manage, length, ttl }) {
   msg[o++] = kind;
   msg.set(scope ? bytes(scope, PRICE_SCOPE_SIZE, 'scope') : new Uint8Array(PRICE_SCOPE_SIZE), o); o += PRICE_SCOPE_SIZE;
   msg.set(bytes(manage, 32, 'manage hash'), o); o += 32;
-  const v = new DataView(msg.buffer);
-  v.setUint32(o, Math.floor(length / 2 ** 32), false);
-  v.setUint32(o + 4, length >>> 0, false);
-  v.setUint32(o + 8, ttl >>> 0, false);
+  putU64(msg, o, length);
+  new DataView(msg.buffer).setUint32(o + 8, ttl >>> 0, false);
   return msg;
 }
 
@@ -72,17 +71,11 @@ export function leadingZeroBits(h) {
   return n;
 }
 
-function putCounter(buf, at, n) {
-  const v = new DataView(buf.buffer, buf.byteOffset);
-  v.setUint32(at, Math.floor(n / 2 ** 32), false);
-  v.setUint32(at + 4, n >>> 0, false);
-}
-
 /** priceHash is SHA-256(priceMessage ‖ nonce). */
 export async function priceHash(token, req, nonce) {
   const msg = priceMessage(token, req);
   msg.set(bytes(nonce, PRICE_NONCE_SIZE, 'nonce'), msg.length - PRICE_NONCE_SIZE);
-  return new Uint8Array(await subtle.digest('SHA-256', msg));
+  return sha256(msg);
 }
 
 /**
@@ -100,14 +93,14 @@ export async function solvePrice(token, req, bits, { signal, onProgress, batch =
     const jobs = [];
     for (let i = 0; i < batch; i++) {
       const m = msg.slice();
-      putCounter(m, at, base + i);
-      jobs.push(subtle.digest('SHA-256', m));
+      putU64(m, at, base + i);
+      jobs.push(sha256(m));
     }
     const hashes = await Promise.all(jobs);
     for (let i = 0; i < batch; i++) {
-      if (leadingZeroBits(new Uint8Array(hashes[i])) >= bits) {
+      if (leadingZeroBits(hashes[i]) >= bits) {
         const nonce = new Uint8Array(PRICE_NONCE_SIZE);
-        putCounter(nonce, 0, base + i);
+        putU64(nonce, 0, base + i);
         return nonce;
       }
     }

@@ -9,6 +9,11 @@
 // "format" (envelope and plaintext), "encoding", "fragment", "pin", "length". PIN errors
 // carry a message meant for users.
 
+import { EMPTY, utf8Encode, utf8Decode, b64uEncode, b64uDecode as decodeB64u } from './bytes.js';
+import { hkdf, sha256, randomBytes, aesGcmKey } from './webcrypto.js';
+
+export { b64uEncode, sha256, randomBytes };
+
 export const VERSION = 1;
 export const HEADER_SIZE = 25;
 export const CHUNK_SIZE = 65536;
@@ -36,8 +41,6 @@ const LABEL_DESTRUCT = 'sealdrop/v1 destruct';
 const LABEL_PAYLOAD = 'sealdrop/v1 payload';
 
 const subtle = globalThis.crypto.subtle;
-const utf8 = new TextEncoder();
-const EMPTY = new Uint8Array(0);
 
 export class ProtocolError extends Error {
   constructor(code, message) {
@@ -53,73 +56,14 @@ function fail(code, message) {
 
 // ---- encoding ----
 
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-const DECODE = new Int16Array(128).fill(-1);
-for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
-
-// b64uEncode writes base64url without padding.
-export function b64uEncode(bytes) {
-  let out = '';
-  let i = 0;
-  for (; i + 2 < bytes.length; i += 3) {
-    const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-    out += ALPHABET[(n >> 18) & 63] + ALPHABET[(n >> 12) & 63] + ALPHABET[(n >> 6) & 63] + ALPHABET[n & 63];
-  }
-  const rest = bytes.length - i;
-  if (rest === 1) {
-    const n = bytes[i] << 16;
-    out += ALPHABET[(n >> 18) & 63] + ALPHABET[(n >> 12) & 63];
-  } else if (rest === 2) {
-    const n = (bytes[i] << 16) | (bytes[i + 1] << 8);
-    out += ALPHABET[(n >> 18) & 63] + ALPHABET[(n >> 12) & 63] + ALPHABET[(n >> 6) & 63];
-  }
-  return out;
-}
-
-// b64uDecode parses strict base64url without padding: no '=', no other alphabet, no
-// whitespace, canonical trailing bits. Exactly one spelling of every value is accepted.
+// b64uDecode parses strict base64url without padding (bytes.js): anything else is an
+// "encoding" error.
 export function b64uDecode(s) {
-  if (typeof s !== 'string' || s.length % 4 === 1) fail('encoding', 'not base64url');
-  const out = new Uint8Array(Math.floor((s.length * 3) / 4));
-  let acc = 0;
-  let bits = 0;
-  let j = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    const v = c < 128 ? DECODE[c] : -1;
-    if (v < 0) fail('encoding', 'not base64url');
-    acc = ((acc << 6) | v) & 0xffffff;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[j++] = (acc >> bits) & 0xff;
-    }
+  try {
+    return decodeB64u(s);
+  } catch (e) {
+    return fail('encoding', e.message);
   }
-  if (bits > 0 && (acc & ((1 << bits) - 1)) !== 0) fail('encoding', 'not canonical base64url');
-  return out;
-}
-
-// ---- randomness and hashing ----
-
-export function randomBytes(n) {
-  const out = new Uint8Array(n);
-  // getRandomValues fills at most 65536 bytes per call.
-  for (let i = 0; i < n; i += 65536) globalThis.crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65536)));
-  return out;
-}
-
-export async function sha256(bytes) {
-  return new Uint8Array(await subtle.digest('SHA-256', bytes));
-}
-
-async function hkdf(ikm, salt, info, length) {
-  const key = await subtle.importKey('raw', ikm, 'HKDF', false, ['deriveBits']);
-  const bits = await subtle.deriveBits(
-    { name: 'HKDF', hash: 'SHA-256', salt: salt || EMPTY, info: utf8.encode(info) },
-    key,
-    length * 8,
-  );
-  return new Uint8Array(bits);
 }
 
 function checkKey(k, what) {
@@ -246,7 +190,7 @@ export async function pinSalt(K) {
 // purpose.
 export async function stretchPIN(K, pin) {
   const salt = await pinSalt(K);
-  const key = await subtle.importKey('raw', utf8.encode(mapDigits(pin)), 'PBKDF2', false, ['deriveBits']);
+  const key = await subtle.importKey('raw', utf8Encode(mapDigits(pin)), 'PBKDF2', false, ['deriveBits']);
   const bits = await subtle.deriveBits(
     { name: 'PBKDF2', hash: 'SHA-256', salt, iterations: PBKDF2_ITERATIONS },
     key,
@@ -306,7 +250,7 @@ function chunkNonce(header, i, last) {
 
 function aesKey(key, usage) {
   checkKey(key, 'key');
-  return subtle.importKey('raw', key, 'AES-GCM', false, [usage]);
+  return aesGcmKey(key, usage);
 }
 
 // seal encrypts a padded plaintext as one envelope, chunk by chunk, with a fresh random
@@ -441,7 +385,7 @@ function layoutPlaintext(text, files) {
     text: wellFormed(text || ''),
     files: files.map((f) => ({ name: wellFormed(f.name || ''), type: wellFormed(f.type || ''), size: fileSize(f) })),
   };
-  const mb = utf8.encode(manifestJSON(manifest));
+  const mb = utf8Encode(manifestJSON(manifest));
   if (mb.length > MAX_MANIFEST) fail('length', 'The text and file names are too long.');
   let len = 4 + mb.length;
   for (const f of files) len += fileSize(f);
@@ -537,7 +481,7 @@ export function parsePlaintext(p) {
   if (ml > p.length - 4) bad('manifest overruns');
   let m;
   try {
-    m = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(p.subarray(4, 4 + ml)));
+    m = JSON.parse(utf8Decode(p.subarray(4, 4 + ml), { fatal: true, keepBOM: true }));
   } catch {
     bad('manifest is not UTF-8 JSON');
   }

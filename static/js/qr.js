@@ -5,6 +5,7 @@
 // with DOM calls: no markup strings, no inline style, no canvas (Tor Browser blocks canvas
 // read-back, and the CSP forbids inline style).
 import qrcode from '../vendor/qrcode-generator-2.0.4/qrcode.js';
+import { utf8Encode } from './bytes.js';
 
 /** MAX_BYTES is the most one QR code holds in byte mode at level M (version 40). */
 export const MAX_BYTES = 2331;
@@ -25,7 +26,7 @@ function binaryString(bytes) {
  * @returns {{version: number, size: number, modules: boolean[][]}} modules[y][x], true = dark
  */
 export function encode(input) {
-  const bytes = typeof input === 'string' ? new TextEncoder().encode(input) : input;
+  const bytes = typeof input === 'string' ? utf8Encode(input) : input;
   if (bytes.length > MAX_BYTES) throw new Error('This text is too long for a QR code.');
   const symbol = qrcode(0, 'M'); // 0: the library picks the version
   symbol.addData(binaryString(bytes), 'Byte');

@@ -4,6 +4,11 @@
 //
 // Nothing here uses WebAssembly, canvas or anything Tor Browser's "Safer" level turns off.
 
+import { concatAll, equal } from '../bytes.js';
+
+// concat joins byte arrays; sameBytes compares two (bytes.js, shared with the protocols).
+export { concatAll as concat, equal as sameBytes };
+
 /** CleanError: the file is not understood well enough to be cleaned. Its message is plain words. */
 export class CleanError extends Error {}
 
@@ -31,21 +36,6 @@ export function startsWith(b, sig, at = 0) {
 export function fromLatin1(s) {
   const out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
-export function sameBytes(a, b) {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-export function concat(parts) {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
   return out;
 }
 
@@ -212,7 +202,7 @@ async function pump(stream, max) {
     if (e instanceof CleanError) throw e;
     fail('a compressed part is damaged');
   }
-  return concat(chunks);
+  return concatAll(chunks);
 }
 
 /** inflate unpacks 'deflate-raw' or 'deflate' (zlib) data, refusing more than max bytes. */
