@@ -9,6 +9,7 @@ import { utf8Encode, utf8Decode } from './bytes.js';
 import { encode, toSVG } from './qr.js';
 import { prepareFiles, renderFileReport } from './filereport.js';
 import { payAndCreate, PRICE_CHAT } from './price.js';
+import { makeHttp, GoneError } from './http.js';
 
 // CHAT_PRICE_LENGTH is the size a chat is priced at (Go: chat.PriceLength).
 const CHAT_PRICE_LENGTH = 1024;
@@ -47,7 +48,14 @@ const WS_FAILURES = 2;
 const DROP_MS = 15000;
 const RETRY_MS = 3000;
 
-const fetchOpts = { credentials: 'omit', cache: 'no-store', referrerPolicy: 'no-referrer', redirect: 'error' };
+// A chat's refusals, worded for this page.
+const http = makeHttp({
+  words: {
+    gone: 'This chat link is no longer available.',
+    wrongPin: (n) => (n > 0 ? `Wrong PIN. ${n} ${n === 1 ? 'try' : 'tries'} left.` : 'Wrong PIN. The chat has been deleted.'),
+    byCode: { price: 'The server asked for an anti-spam check.' },
+  },
+});
 
 function save() {
   const o = {
@@ -74,29 +82,7 @@ function forget() {
   if (st) sessionStorage.removeItem(STORE + st.id);
 }
 
-async function post(path, body) {
-  let res;
-  try {
-    res = await fetch(path, {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), ...fetchOpts,
-    });
-  } catch {
-    throw new Error('The connection to the server failed. Check that Tor Browser is connected, then try again.');
-  }
-  if (res.status === 204) return null;
-  let j = null;
-  try { j = await res.json(); } catch { /* not JSON */ }
-  if (res.status === 404) throw Object.assign(new Error('This chat link is no longer available.'), { gone: true });
-  if (res.status === 403 && j && j.error === 'wrong_pin') {
-    const n = Number(j.tries_left) || 0;
-    throw new Error(n > 0 ? `Wrong PIN. ${n} ${n === 1 ? 'try' : 'tries'} left.` : 'Wrong PIN. The chat has been deleted.');
-  }
-  if (res.status === 402 && j && j.error === 'price') {
-    throw Object.assign(new Error('The server asked for an anti-spam check.'), { price: { bits: Number(j.bits), token: j.token } });
-  }
-  if (!res.ok) throw new Error((j && j.message) || `The server refused the request (error ${res.status}).`);
-  return j;
-}
+const post = (path, body) => http.postJSON(path, body);
 
 function line(who, text) {
   const li = document.createElement('li');
@@ -225,8 +211,8 @@ async function postRecord(rec) {
   if (ended) throw Object.assign(new Error('The chat has ended.'), { code: 'lost' });
   let res;
   try {
-    res = await fetch(`/api/v1/chats/${st.id}/send`, {
-      method: 'POST', headers: { 'Content-Type': 'application/octet-stream', 'Sealdrop-Session': st.token }, body: rec, ...fetchOpts,
+    res = await http.request(`/api/v1/chats/${st.id}/send`, {
+      method: 'POST', headers: { 'Content-Type': 'application/octet-stream', 'Sealdrop-Session': st.token }, body: rec,
     });
   } catch {
     throw Object.assign(new Error('The connection to the server failed.'), { code: 'lost' });
@@ -255,8 +241,8 @@ async function startPoll() {
     if (lastSeq >= 0) body.ack = lastSeq;
     let res;
     try {
-      res = await fetch(`/api/v1/chats/${st.id}/poll`, {
-        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), ...fetchOpts,
+      res = await http.request(`/api/v1/chats/${st.id}/poll`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
       });
     } catch {
       status('Connection lost. Retrying…');
@@ -499,7 +485,7 @@ function wireTalk() {
       try {
         await post(`/api/v1/chats/${st.id}/end`, { session: st.token });
       } catch (e) {
-        if (!e.gone) { fatal(e); return; }
+        if (!(e instanceof GoneError)) { fatal(e); return; }
       }
     }
     finish('ended');
@@ -508,7 +494,7 @@ function wireTalk() {
     try {
       await post(`/api/v1/chats/${st.id}/revoke`, { manage: P.b64uEncode(st.manage) });
     } catch (e) {
-      if (!e.gone) { fatal(e); return; }
+      if (!(e instanceof GoneError)) { fatal(e); return; }
     }
     finish('revoked');
   });
@@ -595,7 +581,7 @@ function joinPage(id) {
       status('Joined. Setting up encryption…');
       connect();
     } catch (e) {
-      if (e.gone) gone();
+      if (e instanceof GoneError) gone();
       else fatal(e);
     } finally {
       button.disabled = false;

@@ -9,14 +9,12 @@ import { b64uEncode, b64uDecode, randomBytes, sha256 } from './protocol.js';
 import {
   ACTION_LIST, ACTION_FETCH, ACTION_CONFIRM, ACTION_WIPE, routeId, inboxMAC, sealSubmission,
 } from './drop-protocol.js';
-import { ApiError } from './api.js';
-import { joinChunks } from './bytes.js';
+import { makeHttp, ApiError } from './http.js';
 import { payAndCreate, PRICE_SUBMISSION } from './price.js';
 
-const NETWORK_MESSAGE = 'The connection to the server failed. Check that Tor Browser is connected, then try again.';
 const SUBMISSION_HEAD = 65 + 25; // ephemeral key + envelope header: where a resumed fetch may start
-const CIPHER_CHUNK = 65552;
 
+// A drop's refusals, worded for the source and the journalist rather than by the server.
 const MESSAGES = {
   gone: 'This drop box does not answer to this link: the link is wrong or incomplete, or it was already used.',
   full: 'This drop box is full right now. Nothing was stored. Try again later, or send less.',
@@ -25,42 +23,8 @@ const MESSAGES = {
   price: 'The anti-spam check was not enough: the drop box filled meanwhile. Send again.',
 };
 
-async function errorFrom(res) {
-  let body = null;
-  try { body = await res.json(); } catch { /* not JSON: use the status */ }
-  if (res.status === 404) return new ApiError('gone', MESSAGES.gone, 404);
-  const code = (body && body.error) || `http_${res.status}`;
-  const message = MESSAGES[code] || (body && body.message) || `The server refused the request (error ${res.status}).`;
-  const err = new ApiError(code, message, res.status);
-  if (body && typeof body.received === 'number') err.received = body.received;
-  if (res.status === 402 && body && body.error === 'price') err.price = { bits: Number(body.bits), token: body.token };
-  return err;
-}
-
-async function call(path, init) {
-  try {
-    return await fetch(path, {
-      method: 'POST',
-      credentials: 'omit',
-      cache: 'no-store',
-      referrerPolicy: 'no-referrer',
-      redirect: 'error',
-      ...init,
-    });
-  } catch (e) {
-    if (e && e.name === 'AbortError') throw e;
-    throw new ApiError('network', NETWORK_MESSAGE);
-  }
-}
-
-async function json(path, body) {
-  const res = await call(path, { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-  if (!res.ok) throw await errorFrom(res);
-  if (res.status === 204) return null;
-  return res.json();
-}
-
-const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
+const http = makeHttp({ words: { gone: MESSAGES.gone, byCode: MESSAGES } });
+const json = (path, body) => http.postJSON(path, body);
 
 /**
  * dropApi binds the calls to one drop: drop is {flags, enc, auth} (a drop link's keys) or the
@@ -88,44 +52,7 @@ export async function dropApi(drop) {
     }),
 
     /** upload appends like a note's upload, resuming from what the server says it holds. */
-    async upload(id, manage, data, { maxAppend, onProgress } = {}) {
-      const step = Math.max(1, maxAppend || 1 << 20);
-      const M = b64uEncode(manage);
-      let offset = 0;
-      let failures = 0;
-      if (onProgress) onProgress(0, data.length);
-      while (offset < data.length) {
-        const end = Math.min(offset + step, data.length);
-        let res;
-        try {
-          res = await call(`${base}/submissions/${id}/data`, {
-            headers: { 'Content-Type': 'application/octet-stream', 'Sealdrop-Manage': M, 'Sealdrop-Offset': String(offset) },
-            body: data.subarray(offset, end),
-          });
-        } catch (e) {
-          if (!(e instanceof ApiError) || ++failures > 4) throw e;
-          await sleep(1000 * 2 ** (failures - 1));
-          continue;
-        }
-        if (res.ok) {
-          const got = await res.json();
-          offset = typeof got.received === 'number' ? got.received : end;
-          failures = 0;
-        } else {
-          const err = await errorFrom(res);
-          if (err.status === 409 && err.code === 'busy') {
-            // An earlier try of ours is still running on the server (its circuit died under
-            // it); the server cuts it off, so wait and ask again.
-            if (++failures > 4) throw err;
-            await sleep(1000 * 2 ** (failures - 1));
-            continue;
-          }
-          if (err.status !== 409 || typeof err.received !== 'number' || ++failures > 4) throw err;
-          offset = err.received;
-        }
-        if (onProgress) onProgress(offset, data.length);
-      }
-    },
+    upload: (id, manage, data, opts) => http.upload(`${base}/submissions/${id}/data`, b64uEncode(manage), data, opts),
 
     commit: (id, manage) => json(`${base}/submissions/${id}/commit`, { ...who(), manage: b64uEncode(manage) }),
 
@@ -147,46 +74,15 @@ export async function dropApi(drop) {
     async fetch(id, { onProgress } = {}) {
       const nonce = randomBytes(32);
       const hash = await sha256(nonce);
-      let parts = [];
-      let have = 0;
-      let failures = 0;
-      for (;;) {
-        let res;
-        try {
-          // The challenge is inside the retry: after a cut it is the first request on a circuit
-          // that may still be down, and the claim (this nonce) is already spent on the server.
-          const body = { ...await proof(ACTION_FETCH, id, hash), claim: b64uEncode(hash), offset: have };
-          res = await call(`${base}/submissions/${id}/fetch`, { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-        } catch (e) {
-          if (!(e instanceof ApiError) || e.code !== 'network' || ++failures > 4) throw e;
-          await sleep(1000 * 2 ** (failures - 1));
-          continue;
-        }
-        if (!res.ok) throw await errorFrom(res);
-        const total = Number(res.headers.get('Sealdrop-Size')) || 0;
-        let got = have;
-        const fresh = [];
-        try {
-          const reader = res.body.getReader();
-          for (;;) {
-            const { done, value } = await reader.read();
-            if (done) break;
-            fresh.push(value);
-            got += value.length;
-            if (onProgress) onProgress(got, total || got);
-          }
-          if (total && got !== total) throw new ApiError('network', NETWORK_MESSAGE);
-        } catch (e) {
-          if (++failures > 4) throw new ApiError('network', NETWORK_MESSAGE);
-          const all = joinChunks(parts.concat(fresh));
-          const keep = got < SUBMISSION_HEAD ? 0 : SUBMISSION_HEAD + Math.floor((got - SUBMISSION_HEAD) / CIPHER_CHUNK) * CIPHER_CHUNK;
-          parts = keep > 0 ? [all.subarray(0, keep)] : [];
-          have = keep;
-          await sleep(1000 * 2 ** (failures - 1));
-          continue;
-        }
-        return { ciphertext: joinChunks(parts.concat(fresh)), nonce };
-      }
+      // The challenge is inside each try: after a cut it is the first request on a circuit that
+      // may still be down, and the claim (this nonce) is already spent on the server.
+      const ciphertext = await http.download(async (have) => {
+        const body = { ...await proof(ACTION_FETCH, id, hash), claim: b64uEncode(hash), offset: have };
+        return http.request(`${base}/submissions/${id}/fetch`, {
+          method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+        });
+      }, { head: SUBMISSION_HEAD, onProgress });
+      return { ciphertext, nonce };
     },
 
     /** confirm wipes a fetched submission now rather than when the claim window ends. */

@@ -1,0 +1,229 @@
+// The one way the pages talk to the server: every request omits cookies, the cache and the
+// referrer and refuses redirects; every refusal becomes an ApiError with the server's code; a
+// network failure becomes the "network" error with a plain message; uploads and downloads go on
+// after a cut circuit from what the server says it holds. The note API (api.js), the drop API
+// (drop-api.js) and the chat page (chat.js) each bind it to their own wording (makeHttp's words).
+
+import { joinChunks } from './bytes.js';
+
+/** ApiError is any refusal the server explained, or a network failure (code "network"). */
+export class ApiError extends Error {
+  constructor(code, message, status = 0) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/** GoneError: the one answer (404) for never existed, used, expired, revoked, destroyed. */
+export class GoneError extends ApiError {
+  constructor(message) {
+    super('gone', message, 404);
+    this.name = 'GoneError';
+  }
+}
+
+/** WrongPinError carries how many tries are left before the entry is deleted. */
+export class WrongPinError extends ApiError {
+  constructor(triesLeft, message) {
+    super('wrong_pin', message, 403);
+    this.name = 'WrongPinError';
+    this.triesLeft = triesLeft;
+  }
+}
+
+/** PRIVACY is what every request carries: no cookies, no cache, no referrer, no redirect. */
+export const PRIVACY = Object.freeze({
+  credentials: 'omit', cache: 'no-store', referrerPolicy: 'no-referrer', redirect: 'error',
+});
+
+/** CIPHER_CHUNK is a sealed chunk: 65,536 plaintext bytes and a 16-byte tag. */
+export const CIPHER_CHUNK = 65552;
+
+const NETWORK_MESSAGE = 'The connection to the server failed. Check that Tor Browser is connected, then try again.';
+
+/** networkError is the error of a request that got no answer. */
+export const networkError = () => new ApiError('network', NETWORK_MESSAGE);
+
+const defaultSleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
+
+/**
+ * makeHttp returns the requests of one API.
+ * @param {{fetch?: Function, sleep?: Function, base?: string, retries?: number, backoffMs?: number,
+ *   words?: {gone?: string, wrongPin?: (triesLeft: number) => string, byCode?: Object<string, string>,
+ *   byStatus?: Object<number, string>}}} [opts] fetch and sleep for tests (the page's own by
+ *   default); words: the messages of the errors, where the API words them itself: a refusal's
+ *   message is words.byCode[code], else the server's own message, else words.byStatus[status].
+ */
+export function makeHttp(opts = {}) {
+  const fetchImpl = opts.fetch || ((...a) => globalThis.fetch(...a));
+  const sleep = opts.sleep || defaultSleep;
+  const base = opts.base || '';
+  const retries = opts.retries === undefined ? 4 : opts.retries;
+  const backoffMs = opts.backoffMs === undefined ? 1000 : opts.backoffMs;
+  const words = opts.words || {};
+  const byCode = words.byCode || {};
+  const byStatus = words.byStatus || {};
+  const backoff = (failures) => sleep(backoffMs * 2 ** (failures - 1));
+
+  /** request sends one request with the privacy options; it throws only on no answer. */
+  async function request(path, init = {}) {
+    try {
+      return await fetchImpl(base + path, {
+        method: init.method || 'GET',
+        headers: init.headers || {},
+        body: init.body,
+        signal: init.signal,
+        ...PRIVACY,
+      });
+    } catch (e) {
+      if (e && e.name === 'AbortError') throw e;
+      throw networkError();
+    }
+  }
+
+  /** errorFrom turns a refusal into its ApiError: gone, wrong_pin, price (with .price), offsets. */
+  async function errorFrom(res) {
+    let body = null;
+    try { body = await res.json(); } catch { /* not JSON: use the status */ }
+    if (res.status === 404) return new GoneError(words.gone);
+    if (body && body.error === 'wrong_pin' && words.wrongPin) {
+      const left = Number(body.tries_left) || 0;
+      return new WrongPinError(left, words.wrongPin(left));
+    }
+    const code = (body && body.error) || `http_${res.status}`;
+    const message = byCode[code] || (body && body.message) || byStatus[res.status]
+      || `The server refused the request (error ${res.status}).`;
+    const err = new ApiError(code, message, res.status);
+    if (body && typeof body.received === 'number') err.received = body.received;
+    if (res.status === 402 && body && body.error === 'price') err.price = { bits: Number(body.bits), token: body.token };
+    return err;
+  }
+
+  /** postJSON posts a JSON body and answers the JSON reply (null for 204). */
+  async function postJSON(path, body, signal) {
+    const res = await request(path, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), signal,
+    });
+    if (!res.ok) throw await errorFrom(res);
+    if (res.status === 204) return null;
+    return res.json();
+  }
+
+  /** getJSON asks for a JSON answer. */
+  async function getJSON(path) {
+    const res = await request(path);
+    if (!res.ok) throw await errorFrom(res);
+    return res.json();
+  }
+
+  /**
+   * upload appends data to path in pieces of maxAppend bytes, with the manage secret (base64url)
+   * and each piece's offset. A network failure, or a 409 "busy" (an earlier try still running),
+   * is retried with backoff; a 409 with the offset the server holds says where to go on from.
+   */
+  async function upload(path, manage, data, { maxAppend, onProgress, signal } = {}) {
+    const step = Math.max(1, maxAppend || 1 << 20);
+    let offset = 0;
+    let failures = 0;
+    if (onProgress) onProgress(0, data.length);
+    while (offset < data.length) {
+      const end = Math.min(offset + step, data.length);
+      let res;
+      try {
+        res = await request(path, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/octet-stream', 'Sealdrop-Manage': manage, 'Sealdrop-Offset': String(offset) },
+          body: data.subarray(offset, end),
+          signal,
+        });
+      } catch (e) {
+        if (!(e instanceof ApiError) || ++failures > retries) throw e;
+        await backoff(failures);
+        continue; // the next try may get a 409 telling where to go on from
+      }
+      if (res.ok) {
+        const got = await res.json();
+        offset = typeof got.received === 'number' ? got.received : end;
+        failures = 0;
+      } else {
+        const err = await errorFrom(res);
+        if (err.status === 409 && typeof err.received === 'number' && err.received <= data.length) {
+          if (++failures > retries) throw err;
+          offset = err.received;
+        } else if (err.status === 409 && err.code === 'busy') {
+          // An earlier try of ours is still running on the server (its circuit died under
+          // it); the server cuts it off, so wait and ask again.
+          if (++failures > retries) throw err;
+          await backoff(failures);
+          continue;
+        } else {
+          throw err;
+        }
+      }
+      if (onProgress) onProgress(offset, data.length);
+    }
+  }
+
+  /**
+   * download reads a ciphertext. ask(have) sends the request for the bytes from offset `have`
+   * on and returns its Response; after a cut (of the request or of the body) it asks again
+   * from the last whole chunk it holds (head + k·CIPHER_CHUNK), with backoff. A refusal is
+   * thrown as its ApiError, and so is any error of ask that is not a network failure.
+   * @returns {Promise<Uint8Array>}
+   */
+  async function download(ask, { head, onProgress } = {}) {
+    let parts = [];
+    let have = 0;
+    let total = -1;
+    let failures = 0;
+    for (;;) {
+      let res;
+      try {
+        res = await ask(have);
+      } catch (e) {
+        if (!(e instanceof ApiError) || e.code !== 'network' || ++failures > retries) throw e;
+        await backoff(failures);
+        continue;
+      }
+      if (!res.ok) throw await errorFrom(res);
+      const size = Number(res.headers.get('Sealdrop-Size'));
+      if (Number.isFinite(size) && size > 0) total = size;
+      let got = have;
+      const fresh = [];
+      try {
+        if (res.body && res.body.getReader) {
+          const reader = res.body.getReader();
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) break;
+            fresh.push(value);
+            got += value.length;
+            if (onProgress) onProgress(got, total > 0 ? total : got);
+          }
+        } else {
+          const buf = new Uint8Array(await res.arrayBuffer());
+          fresh.push(buf);
+          got += buf.length;
+        }
+        if (total > 0 && got !== total) throw networkError();
+      } catch (e) {
+        if (e && e.name === 'AbortError') throw e;
+        if (++failures > retries) throw networkError();
+        // Keep only whole chunks: the server resumes at head + k·CIPHER_CHUNK.
+        const all = joinChunks(parts.concat(fresh));
+        const keep = got < head ? 0 : head + Math.floor((got - head) / CIPHER_CHUNK) * CIPHER_CHUNK;
+        parts = keep > 0 ? [all.subarray(0, keep)] : [];
+        have = keep;
+        await backoff(failures);
+        continue;
+      }
+      const out = joinChunks(parts.concat(fresh));
+      if (onProgress) onProgress(out.length, out.length);
+      return out;
+    }
+  }
+
+  return { request, errorFrom, postJSON, getJSON, upload, download };
+}
