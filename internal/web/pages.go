@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha512"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -106,16 +107,44 @@ type FeaturedDrop struct {
 }
 
 // pageHead is what the shared head (templates/layout.html, {{define "head"}}) needs of a
-// page: its title and its entry module ("" for a page without script).
+// page: its title, its entry module ("" for a page without script) and its "Safest" panel.
 type pageHead struct {
-	Title string
+	Title any // a text of the catalog
 	Entry string
+	Panel *noscriptPanel // for a page with a script: what it says where scripts do not run
+}
+
+// pageFoot is what the shared end of a page (templates/layout.html, {{define "foot"}}) needs:
+// the footer's text (none when empty) and the footer's classes besides "bottom".
+type pageFoot struct {
+	Text    any
+	Classes []string
+}
+
+// composeFields labels the message and files fields of a page that sends (templates/layout.html,
+// {{define "compose"}}).
+type composeFields struct {
+	Label, Hint any
+}
+
+// noscriptPanel is what the panel shown at Tor Browser's "Safest" level says on one page
+// (templates/layout.html, {{define "noscript"}}): why the page needs JavaScript, the steps to
+// take, and what did not happen. Each is a text of the catalog.
+type noscriptPanel struct {
+	Why, Calm any
+	Steps     []any
 }
 
 // renderPages executes each page template once. A missing template is an error naming it.
 // Every page shares the partials (any *.html that is not a page), among them the head.
 func renderPages(tfs fs.FS, files map[string]*staticFile, data pageData) (map[string][]byte, error) {
+	texts, err := loadCatalog(files)
+	if err != nil {
+		return nil, err
+	}
 	funcs := template.FuncMap{
+		// t is every text a page shows: {{t "key"}}, or {{t "key" "name" value}} to fill {name}.
+		"t": texts.t,
 		"asset": func(name string) (string, error) {
 			if _, ok := files[name]; !ok {
 				return "", fmt.Errorf("no static file %q", name)
@@ -130,7 +159,22 @@ func renderPages(tfs fs.FS, files map[string]*staticFile, data pageData) (map[st
 			return f.sri, nil
 		},
 		// page gives the head its title and entry module.
-		"page": func(title, entry string) pageHead { return pageHead{Title: title, Entry: entry} },
+		"page": func(title any, entry string, panel ...noscriptPanel) (pageHead, error) {
+			h := pageHead{Title: title, Entry: entry}
+			switch {
+			case len(panel) > 1:
+				return h, errors.New("page: one panel at most")
+			case len(panel) == 1:
+				h.Panel = &panel[0]
+			}
+			return h, nil
+		},
+		"foot":    func(text any, classes ...string) pageFoot { return pageFoot{Text: text, Classes: classes} },
+		"compose": func(label, hint any) composeFields { return composeFields{Label: label, Hint: hint} },
+		// noscript gives the "Safest" panel its texts: why, what did not happen, the steps.
+		"noscript": func(why, calm any, steps ...any) noscriptPanel {
+			return noscriptPanel{Why: why, Calm: calm, Steps: steps}
+		},
 		// modules lists every module the entry imports, directly or not, so the head pins
 		// each with a modulepreload and its integrity.
 		"modules": func(entry string) ([]string, error) { return moduleGraph(files, entry) },

@@ -6,6 +6,7 @@
 
 import { b64uEncode } from './protocol.js';
 import { makeHttp, ApiError, GoneError, WrongPinError, CIPHER_CHUNK } from './http.js';
+import { t } from './i18n.js';
 
 export { ApiError, GoneError, WrongPinError, CIPHER_CHUNK };
 
@@ -13,16 +14,14 @@ export const HEADER_BYTES = 25;
 
 // What a note's refusals say to the person (the server's own message where it gives one).
 const WORDS = {
-  gone: 'This note is no longer available.',
-  wrongPin: (left) => (left > 0
-    ? `Wrong PIN. ${left} ${left === 1 ? 'try' : 'tries'} left before the note is deleted.`
-    : 'Wrong PIN. The note has been deleted.'),
+  gone: t('note.gone'),
+  wrongPin: (left) => t('note.wrong_pin', { count: Math.max(0, left) }),
   byStatus: {
-    402: 'The server is getting full and asks for a little work from your browser first. Send again.',
-    413: 'This is larger than the server accepts.',
-    507: 'The server is full right now. Try again later, or send less.',
-    415: 'The server refused the request.',
-    429: 'The server is busy. Wait a minute and try again.',
+    402: t('note.error_402'),
+    413: t('note.error_413'),
+    415: t('note.error_415'),
+    429: t('note.error_429'),
+    507: t('note.error_507'),
   },
 };
 

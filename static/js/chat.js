@@ -10,6 +10,7 @@ import { encode, toSVG } from './qr.js';
 import { prepareFiles, renderFileReport } from './filereport.js';
 import { payAndCreate, PRICE_CHAT } from './price.js';
 import { makeHttp, GoneError } from './http.js';
+import { t } from './i18n.js';
 
 // CHAT_PRICE_LENGTH is the size a chat is priced at (Go: chat.PriceLength).
 const CHAT_PRICE_LENGTH = 1024;
@@ -18,10 +19,10 @@ import { $, show, hide, setText, showError, clearError, errorMessage, copyButton
 const STORE = 'sealdrop-chat:';
 
 const REASONS = {
-  ended: 'The chat was ended.',
-  idle: 'The chat ended because nobody wrote for a while.',
-  expired: 'The chat reached its time limit.',
-  revoked: 'The chat was cancelled.',
+  ended: () => t('chat.reason_ended'),
+  idle: () => t('chat.reason_idle'),
+  expired: () => t('chat.reason_expired'),
+  revoked: () => t('chat.reason_revoked'),
 };
 
 let st = null; // {id, role, token, km, resume, epoch, manage}
@@ -51,9 +52,9 @@ const RETRY_MS = 3000;
 // A chat's refusals, worded for this page.
 const http = makeHttp({
   words: {
-    gone: 'This chat link is no longer available.',
-    wrongPin: (n) => (n > 0 ? `Wrong PIN. ${n} ${n === 1 ? 'try' : 'tries'} left.` : 'Wrong PIN. The chat has been deleted.'),
-    byCode: { price: 'The server asked for an anti-spam check.' },
+    gone: t('chat.gone'),
+    wrongPin: (n) => t('chat.wrong_pin', { count: Math.max(0, n) }),
+    byCode: { price: t('chat.price') },
   },
 });
 
@@ -88,7 +89,7 @@ function line(who, text) {
   const li = document.createElement('li');
   li.className = who;
   const b = document.createElement('strong');
-  b.textContent = who === 'me' ? 'You: ' : who === 'them' ? 'Them: ' : '';
+  b.textContent = who === 'me' ? `${t('chat.you')} ` : who === 'them' ? `${t('chat.them')} ` : '';
   li.appendChild(b);
   li.appendChild(document.createTextNode(text));
   $('log').appendChild(li);
@@ -107,11 +108,11 @@ function finish(reason) {
   if (ended) return;
   ended = true;
   forget();
-  failPending('The chat has ended.');
+  failPending(t('chat.has_ended'));
   if (ws) { try { ws.close(); } catch { /* closing */ } }
   sess = null;
   hideAll();
-  setText('ended-reason', REASONS[reason] || REASONS.ended);
+  setText('ended-reason', (Object.hasOwn(REASONS, reason) ? REASONS[reason] : REASONS.ended)());
   show('ended');
   $('ended-heading').focus();
 }
@@ -142,9 +143,9 @@ function onPeer(here) {
   if (here) {
     hide('invite');
     show('talk');
-    status(sess ? 'Connected. Messages are end-to-end encrypted.' : 'The other person is here. Setting up encryption…');
+    status(sess ? t('chat.connected') : t('chat.peer_here'));
   } else {
-    status(st.role === C.ROLE_CREATOR && !sess ? 'Waiting for the other person to join…' : 'The other person is not connected right now. Messages wait for them.');
+    status(st.role === C.ROLE_CREATOR && !sess ? t('chat.waiting') : t('chat.peer_away'));
   }
 }
 
@@ -171,15 +172,15 @@ function connect() {
     if (ws !== sock) return;
     ws = null;
     if (ended) return;
-    failPending('The connection was lost.');
+    failPending(t('chat.lost'));
     wsFailures = !openedAt || Date.now() - openedAt < DROP_MS ? wsFailures + 1 : 0;
     if (wsFailures >= WS_FAILURES) {
       mode = 'poll';
-      status('Using a slower connection…');
+      status(t('chat.slow'));
       startPoll().catch(fatal);
       return;
     }
-    status('Connection lost. Reconnecting…');
+    status(t('chat.reconnecting'));
     setTimeout(connect, RETRY_MS);
   });
   // An 'error' event is always followed by 'close'; handled there.
@@ -196,7 +197,7 @@ function sendRecord(rec) {
   }
   return new Promise((resolve, reject) => {
     if (!ws || ws.readyState !== WebSocket.OPEN) {
-      reject(Object.assign(new Error('The connection was lost.'), { code: 'lost' }));
+      reject(Object.assign(new Error(t('chat.lost')), { code: 'lost' }));
       return;
     }
     pending.push({ resolve, reject });
@@ -208,26 +209,26 @@ function sendRecord(rec) {
 function sendControl(rec) { sendRecord(rec).catch(() => {}); }
 
 async function postRecord(rec) {
-  if (ended) throw Object.assign(new Error('The chat has ended.'), { code: 'lost' });
+  if (ended) throw Object.assign(new Error(t('chat.has_ended')), { code: 'lost' });
   let res;
   try {
     res = await http.request(`/api/v1/chats/${st.id}/send`, {
       method: 'POST', headers: { 'Content-Type': 'application/octet-stream', 'Sealdrop-Session': st.token }, body: rec,
     });
   } catch {
-    throw Object.assign(new Error('The connection to the server failed.'), { code: 'lost' });
+    throw Object.assign(new Error(t('chat.send_failed')), { code: 'lost' });
   }
   if (res.ok) return;
   if (res.status === 404) {
     finish('ended');
-    throw Object.assign(new Error('The chat has ended.'), { code: 'lost' });
+    throw Object.assign(new Error(t('chat.has_ended')), { code: 'lost' });
   }
   const code = { 507: 'full', 429: 'busy', 413: 'too_large' }[res.status] || 'refused';
   throw Object.assign(new Error(refusal(code)), { code });
 }
 
 function refusal(code) {
-  return code === 'full' ? 'The server is full: the message was not sent.' : 'The message was refused.';
+  return code === 'full' ? t('chat.refused_full') : t('chat.refused');
 }
 
 // startPoll is the fallback's receive loop: each poll acknowledges what arrived and waits
@@ -245,7 +246,7 @@ async function startPoll() {
         method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
       });
     } catch {
-      status('Connection lost. Retrying…');
+      status(t('chat.retrying'));
       await sleep(RETRY_MS);
       continue;
     }
@@ -314,13 +315,13 @@ async function onRecord(rec) {
       setText('safety', await s.safetyCode());
       hide('invite');
       show('talk');
-      status('Connected. Messages are end-to-end encrypted.');
+      status(t('chat.connected'));
     } catch (e) {
-      if (e.code === 'handshake') showError('The encrypted connection could not be set up: someone without the link (or the PIN) may be in the middle. Do not trust this chat; end it.');
+      if (e.code === 'handshake') showError(t('chat.handshake_failed'));
     }
   } else if (t === C.REC_DATA) {
     if (!sess) {
-      if (!lostNotice) line('note', 'Some messages sent before the reconnect could not be read.');
+      if (!lostNotice) line('note', t('chat.unreadable_before_reconnect'));
       lostNotice = true;
       return;
     }
@@ -329,10 +330,10 @@ async function onRecord(rec) {
       pt = await sess.open(rec);
     } catch (e) {
       if (e.code === 'epoch') {
-        if (!lostNotice) line('note', 'Some messages sent before the reconnect could not be read.');
+        if (!lostNotice) line('note', t('chat.unreadable_before_reconnect'));
         lostNotice = true;
       } else {
-        line('note', `A message was refused: ${e.message}. Someone may be interfering.`);
+        line('note', t('chat.message_refused', { why: e.message }));
       }
       return;
     }
@@ -347,7 +348,7 @@ function onMessageBody({ type, body }) {
     let m;
     try { m = JSON.parse(utf8Decode(body)); } catch { return; }
     if (!m || typeof m.name !== 'string' || !Number.isSafeInteger(m.size) || m.size < 0) return;
-    const li = line('them', `File ${m.name} `);
+    const li = line('them', `${t('chat.file', { name: m.name })} `);
     const bar = document.createElement('progress');
     bar.max = m.size || 1;
     bar.value = 0;
@@ -364,7 +365,7 @@ function onMessageBody({ type, body }) {
     f.bar.value = f.got;
     if (f.got === f.size) fileDone(id);
   } else if (type === C.MSG_BYE) {
-    line('note', 'The other person said goodbye.');
+    line('note', t('chat.bye'));
   }
 }
 
@@ -375,7 +376,7 @@ function fileDone(id) {
   // application/octet-stream: a received HTML or SVG file must never render in this origin.
   a.href = URL.createObjectURL(new Blob(f.parts, { type: 'application/octet-stream' }));
   a.download = f.name;
-  a.textContent = 'Save';
+  a.textContent = t('chat.save');
   a.className = 'download';
   f.bar.replaceWith(a);
 }
@@ -383,7 +384,7 @@ function fileDone(id) {
 // ---- sending ----
 
 async function sendMessage(type, body) {
-  if (!sess) throw new Error('The encrypted connection is not ready yet.');
+  if (!sess) throw new Error(t('chat.not_ready'));
   const rec = await sess.seal(C.encodeMessage(type, body));
   for (;;) {
     try {
@@ -408,7 +409,7 @@ async function sendFile(entry) {
   const data = entry.bytes;
   const total = data.size;
   const id = crypto.getRandomValues(new Uint32Array(1))[0];
-  const li = line('me', `File ${entry.name} `);
+  const li = line('me', `${t('chat.file', { name: entry.name })} `);
   const bar = document.createElement('progress');
   bar.max = total || 1;
   li.appendChild(bar);
@@ -422,7 +423,7 @@ async function sendFile(entry) {
     await sendMessage(C.MSG_FILE_CHUNK, body);
     bar.value = end;
   }
-  bar.replaceWith(document.createTextNode('sent'));
+  bar.replaceWith(document.createTextNode(t('chat.file_sent')));
 }
 
 // A picked file is checked first; the person sees what was removed (or could not be) and its
@@ -441,7 +442,7 @@ async function reviewFile(f) {
   const pick = ++reviewPick;
   reviewed = null;
   $('file-send').disabled = true;
-  setText('file-checking', 'Checking the file for hidden details…');
+  setText('file-checking', t('report.checking_one'));
   show('file-checking');
   $('file-report').replaceChildren();
   show('file-review');
@@ -527,7 +528,7 @@ async function start(ev) {
     // Free while the server has room; when it is getting full, its answer says what to pay.
     const r = await payAndCreate((payment) => post('/api/v1/chats', { ...body, ...payment }),
       { kind: PRICE_CHAT, manage: manageHash, length: CHAT_PRICE_LENGTH, ttl: body.ttl }, null,
-      { onWork: () => status('The server is getting full: your browser does a little work first, so that nobody can fill it cheaply…') });
+      { onWork: () => status(t('progress.pow_working')) });
     st = { id: r.id, role: C.ROLE_CREATOR, token: r.session, km: await C.chatMacKey(K, Pk), resume: null, epoch: 0, manage: M };
     save();
     const link = `${location.origin}/c/${r.id}#${P.encodeFragment({ version: 1, flags: Pk ? P.FLAG_PIN : 0, secret: K })}`;
@@ -535,7 +536,7 @@ async function start(ev) {
     history.replaceState(null, '', `/c/${r.id}`);
     hide('start');
     $('chat-link').value = link;
-    $('qr').replaceChildren(toSVG(document, encode(link), { title: 'QR code of the chat link' }));
+    $('qr').replaceChildren(toSVG(document, encode(link), { title: t('chat.qr_title') }));
     show('invite');
     $('invite-heading').focus();
     connect();
@@ -553,7 +554,7 @@ function joinPage(id) {
   try {
     f = P.parseFragment(frag);
   } catch {
-    showError('This chat link is incomplete. Ask for the whole link, including everything after the # sign.');
+    showError(t('chat.link_incomplete'));
     return;
   }
   if (f.flags & P.FLAG_PIN) show('join-pin-field');
@@ -578,7 +579,7 @@ function joinPage(id) {
       save();
       hide('join');
       show('talk');
-      status('Joined. Setting up encryption…');
+      status(t('chat.joined'));
       connect();
     } catch (e) {
       if (e instanceof GoneError) gone();
@@ -604,7 +605,7 @@ function main() {
     st = saved;
     if (location.hash) history.replaceState(null, '', location.pathname);
     show('talk');
-    status('Reconnecting…');
+    status(t('chat.reloading'));
     connect();
     return;
   }

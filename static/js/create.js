@@ -5,17 +5,16 @@
 import { newNote, normalizePIN, checkPINs, padme, parseManageFragment, b64uDecode } from './protocol.js';
 import { api } from './api.js';
 import { utf8Encode } from './bytes.js';
-import { prepareFiles, renderFileReport } from './filereport.js';
+import { fileChooser } from './filereport.js';
 import { payAndCreate, PRICE_NOTE } from './price.js';
 import { encode, toSVG } from './qr.js';
 import { $, show, hide, setText, progress, showError, clearError, errorMessage, copyButton, duration, size } from './ui.js';
+import { t } from './i18n.js';
 
-const TTL_LABELS = { 300: '5 minutes', 3600: '1 hour', 86400: '1 day', 604800: '7 days' };
+const TTL_LABELS = { 300: () => t('ttl.5m'), 3600: () => t('ttl.1h'), 86400: () => t('ttl.1d'), 604800: () => t('ttl.7d') };
 
 let limits = null;
-let files = []; // [{name, type, bytes: Blob}] after the privacy filter (filereport.js)
-let stripping = Promise.resolve();
-let picks = 0; // the latest pick wins when files are chosen again while being checked
+let chooser = null; // the picked files, after the privacy filter (filereport.js)
 
 function sealedEstimate(text, list) {
   // Mirrors SECURITY.md "Plaintext" and "Envelope"; the server has the last word (413).
@@ -29,52 +28,28 @@ function sealedEstimate(text, list) {
 function applyLimits(l) {
   limits = l;
   const select = $('ttl');
-  const allowed = new Set((l.ttls || []).filter((t) => !l.max_ttl || t <= l.max_ttl));
-  for (const t of allowed) {
-    if (![...select.options].some((o) => Number(o.value) === t)) {
+  const allowed = new Set((l.ttls || []).filter((ttl) => !l.max_ttl || ttl <= l.max_ttl));
+  for (const ttl of allowed) {
+    if (![...select.options].some((o) => Number(o.value) === ttl)) {
       const o = document.createElement('option');
-      o.value = String(t);
-      o.textContent = TTL_LABELS[t] || duration(t);
+      o.value = String(ttl);
+      o.textContent = TTL_LABELS[ttl] ? TTL_LABELS[ttl]() : duration(ttl);
       select.appendChild(o);
     }
   }
   for (const o of [...select.options]) if (allowed.size && !allowed.has(Number(o.value))) o.remove();
   if (l.default_ttl && allowed.has(l.default_ttl)) select.value = String(l.default_ttl);
   const max = Math.min(l.max_entry || Infinity, l.free || Infinity);
-  setText('limit', Number.isFinite(max) ? `Up to about ${size(max)} in total (text and files together).` : '');
-}
-
-async function onFiles() {
-  clearError();
-  const picked = [...$('files').files];
-  const box = $('strip-report');
-  files = [];
-  box.replaceChildren();
-  if (picked.length) {
-    const p = document.createElement('p');
-    p.textContent = 'Checking your files for hidden details…';
-    box.appendChild(p);
-    show(box);
-  } else {
-    hide(box);
-  }
-  const pick = ++picks;
-  stripping = (async () => {
-    const out = await prepareFiles(picked);
-    if (pick !== picks) return;
-    files = out;
-    renderFileReport(box, out);
-  })().catch((e) => { files = []; hide(box); showError(`Could not read the files: ${errorMessage(e)}`); });
-  await stripping;
+  setText('limit', Number.isFinite(max) ? t('create.limit', { size: size(max) }) : '');
 }
 
 function readPINs() {
   const rawPin = $('pin').value.trim();
   const rawDpin = $('dpin').value.trim();
-  if (!rawPin && rawDpin) throw new Error('A destruct PIN only works together with a PIN. Set a PIN too, or leave both empty.');
+  if (!rawPin && rawDpin) throw new Error(t('create.dpin_needs_pin'));
   const pin = rawPin ? normalizePIN(rawPin) : null;
   const dpin = rawDpin ? normalizePIN(rawDpin) : null;
-  if (pin && dpin && pin === dpin) throw new Error('The destruct PIN must be different from the PIN.');
+  if (pin && dpin && pin === dpin) throw new Error(t('create.dpin_same'));
   if (pin) checkPINs(pin, dpin);
   return { pin, dpin };
 }
@@ -85,22 +60,22 @@ async function onCreate(ev) {
   const button = $('create');
   button.disabled = true;
   try {
-    await stripping;
+    const files = await chooser.files();
     const text = $('text').value;
-    if (!text && files.length === 0) throw new Error('Write something or choose a file first.');
+    if (!text && files.length === 0) throw new Error(t('compose.empty'));
     const { pin, dpin } = readPINs();
     const ttl = Number($('ttl').value);
     if (!limits) limits = await api.limits();
     const need = sealedEstimate(text, files);
     if (limits.max_entry && need > limits.max_entry) {
-      throw new Error(`This is too large: about ${size(need)}, and the server accepts up to ${size(limits.max_entry)}. Send fewer or smaller files.`);
+      throw new Error(t('create.too_large', { size: size(need), max: size(limits.max_entry) }));
     }
     if (limits.free && need > limits.free) {
-      throw new Error('The server does not have enough room for this right now. Try again later, or send less.');
+      throw new Error(t('create.no_room'));
     }
     show('progress-box');
-    hide('work-box');
-    setText('progress-label', 'Encrypting on this device…');
+    hide('pow-box');
+    setText('progress-label', t('progress.encrypting_here'));
     const note = await newNote({ text, files, pin, destructPin: dpin, onProgress: progress('progress-encrypt') });
     progress('progress-encrypt')(1, 1);
     const priceReq = {
@@ -110,12 +85,12 @@ async function onCreate(ev) {
     const created = await payAndCreate((payment) => api.create({ length: note.ciphertext.length, ttl, ...note.create }, payment), priceReq,
       hint, {
         onWork: (done, total) => {
-          setText('progress-label', 'The server is getting full: your browser does a little work first, so that nobody can fill it cheaply…');
-          show('work-box');
-          progress('progress-work')(done, total);
+          setText('progress-label', t('progress.pow_working'));
+          show('pow-box');
+          progress('progress-pow')(done, total);
         },
       });
-    setText('progress-label', 'Uploading the encrypted note…');
+    setText('progress-label', t('create.uploading'));
     const manage = note.manageFragment.replace(/^#/, '');
     const M = parseManageFragment(manage).secret;
     await api.upload(created.id, M, note.ciphertext, { maxAppend: limits.max_append, onProgress: progress('progress-upload') });
@@ -134,10 +109,10 @@ function showResult(id, fragment, manageFragment, expiresIn, hasPin) {
   const manage = `${location.origin}/m/${id}#${manageFragment}`;
   $('link').value = link;
   $('manage-link').value = manage;
-  setText('expires', `The note will be deleted when it is opened, or in ${duration(expiresIn)} if nobody opens it.`);
+  setText('expires', t('create.expires', { duration: duration(expiresIn) }));
   show('pin-reminder', hasPin);
   const qr = $('qr');
-  qr.replaceChildren(toSVG(document, encode(link), { title: 'QR code of the note link' }));
+  qr.replaceChildren(toSVG(document, encode(link), { title: t('create.qr_title') }));
   hide('compose');
   hide('progress-box');
   show('result');
@@ -145,18 +120,18 @@ function showResult(id, fragment, manageFragment, expiresIn, hasPin) {
   $('text').value = '';
   $('pin').value = '';
   $('dpin').value = '';
-  files = [];
+  chooser.clear();
   $('result-heading').focus();
 }
 
 function start() {
   show('app');
-  $('files').addEventListener('change', onFiles);
+  chooser = fileChooser($('files'), $('strip-report'));
   $('create-form').addEventListener('submit', onCreate);
   copyButton('copy-link', 'link');
   copyButton('copy-manage', 'manage-link');
   api.limits().then(applyLimits).catch(() => {
-    setText('limit', 'The size limit could not be loaded; it is checked when you create the note.');
+    setText('limit', t('create.limit_unknown'));
   });
 }
 

@@ -11,16 +11,17 @@ import {
 } from './drop-protocol.js';
 import { makeHttp, ApiError } from './http.js';
 import { payAndCreate, PRICE_SUBMISSION } from './price.js';
+import { t } from './i18n.js';
 
 const SUBMISSION_HEAD = 65 + 25; // ephemeral key + envelope header: where a resumed fetch may start
 
 // A drop's refusals, worded for the source and the journalist rather than by the server.
 const MESSAGES = {
-  gone: 'This drop box does not answer to this link: the link is wrong or incomplete, or it was already used.',
-  full: 'This drop box is full right now. Nothing was stored. Try again later, or send less.',
-  too_large: 'This is larger than the drop box accepts. Send fewer or smaller files.',
-  busy: 'The server is busy. Wait a minute and try again.',
-  price: 'The anti-spam check was not enough: the drop box filled meanwhile. Send again.',
+  gone: t('drop.error_gone'),
+  full: t('drop.error_full'),
+  too_large: t('drop.error_too_large'),
+  busy: t('drop.error_busy'),
+  price: t('drop.error_price'),
 };
 
 const http = makeHttp({ words: { gone: MESSAGES.gone, byCode: MESSAGES } });

@@ -6,6 +6,7 @@
 import { newDropKeys, dropLink, inboxLink, wipeDropKeys } from './drop-protocol.js';
 import { encode, toSVG } from './qr.js';
 import { $, show, hide, showError, clearError, errorMessage, copyButton } from './ui.js';
+import { t } from './i18n.js';
 
 async function make() {
   clearError();
@@ -19,7 +20,7 @@ async function make() {
     $('drop-link').value = drop;
     $('inbox-link').value = inbox;
     $('drop-link-text').textContent = drop;
-    $('qr').replaceChildren(toSVG(document, encode(drop), { title: 'QR code of the drop link' }));
+    $('qr').replaceChildren(toSVG(document, encode(drop), { title: t('drop.qr_title') }));
     hide('intro');
     show('result');
     $('result-heading').focus();

@@ -5,6 +5,7 @@
 // (drop-api.js) and the chat page (chat.js) each bind it to their own wording (makeHttp's words).
 
 import { joinChunks } from './bytes.js';
+import { t } from './i18n.js';
 
 /** ApiError is any refusal the server explained, or a network failure (code "network"). */
 export class ApiError extends Error {
@@ -41,10 +42,8 @@ export const PRIVACY = Object.freeze({
 /** CIPHER_CHUNK is a sealed chunk: 65,536 plaintext bytes and a 16-byte tag. */
 export const CIPHER_CHUNK = 65552;
 
-const NETWORK_MESSAGE = 'The connection to the server failed. Check that Tor Browser is connected, then try again.';
-
 /** networkError is the error of a request that got no answer. */
-export const networkError = () => new ApiError('network', NETWORK_MESSAGE);
+export const networkError = () => new ApiError('network', t('error.network'));
 
 const defaultSleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
 
@@ -94,7 +93,7 @@ export function makeHttp(opts = {}) {
     }
     const code = (body && body.error) || `http_${res.status}`;
     const message = byCode[code] || (body && body.message) || byStatus[res.status]
-      || `The server refused the request (error ${res.status}).`;
+      || t('error.refused', { status: res.status });
     const err = new ApiError(code, message, res.status);
     if (body && typeof body.received === 'number') err.received = body.received;
     if (res.status === 402 && body && body.error === 'price') err.price = { bits: Number(body.bits), token: body.token };

@@ -13,7 +13,8 @@
 import { DROP_FLAG_REPLY, parseInboxFragment, checkRoute, routeId, openSubmission } from './drop-protocol.js';
 import { api } from './api.js';
 import { dropApi, deliver } from './drop-api.js';
-import { $, show, hide, setText, progress, showError, clearError, errorMessage, size, pageId } from './ui.js';
+import { $, show, hide, setText, progress, showError, clearError, errorMessage, size, renderDownloads, pageId } from './ui.js';
+import { t } from './i18n.js';
 
 let keys = null;
 let inbox = null;
@@ -24,20 +25,20 @@ let replyTo = null;
 const urls = [];
 
 function age(hours) {
-  if (hours < 1) return 'less than an hour ago';
-  if (hours < 48) return `about ${hours} hour${hours === 1 ? '' : 's'} ago`;
-  return `about ${Math.floor(hours / 24)} days ago`;
+  if (hours < 1) return t('inbox.age_recent');
+  if (hours < 48) return t('inbox.age_hours', { count: hours });
+  return t('inbox.age_days', { count: Math.floor(hours / 24) });
 }
 
 function lost() {
   hide('inbox');
   hide('reader');
   hide('progress-box');
-  showError('The server does not accept this inbox link: it is wrong or incomplete, or the server no longer knows this drop box. Nothing was read or deleted.');
+  showError(t('inbox.lost'));
 }
 
 function visitsText(v) {
-  return `${v.day}: ${v.fetched === 0 ? 'no messages' : v.fetched === 1 ? '1 message' : `${v.fetched} messages`} read`;
+  return t('inbox.visit', { day: v.day, count: v.fetched });
 }
 
 // The visit log is the theft signal no one can reset: every day someone listed this inbox,
@@ -60,12 +61,12 @@ function addItems(items) {
     if (list.querySelector(`button[data-id="${CSS.escape(it.id)}"]`)) continue; // a page may repeat
     const li = document.createElement('li');
     const desc = document.createElement('span');
-    desc.textContent = `Received ${age(it.age_hours)}, up to ${size(it.size)}`;
+    desc.textContent = t('inbox.item', { age: age(it.age_hours), size: size(it.size) });
     li.appendChild(desc);
     const b = document.createElement('button');
     b.type = 'button';
     b.className = 'primary read';
-    b.textContent = 'Read once';
+    b.textContent = t('inbox.read_once');
     b.dataset.id = it.id;
     b.addEventListener('click', () => read(it.id));
     li.appendChild(b);
@@ -76,8 +77,8 @@ function addItems(items) {
 function showCounts(l) {
   const shown = $('list').children.length;
   setText('pending', l.pending > shown
-    ? `${l.pending} messages are waiting; the oldest ${shown} are shown.`
-    : `${l.pending} message${l.pending === 1 ? ' is' : 's are'} waiting.`);
+    ? t('inbox.pending_some', { count: l.pending, shown })
+    : t('inbox.pending', { count: l.pending }));
   show('pending', l.pending > 0);
   show('more', Boolean(l.more));
   show('empty', shown === 0);
@@ -92,7 +93,7 @@ function checkReads(l) {
   last = { fetched: l.fetched_total };
   ownFetches = 0;
   if (theirs > 0) {
-    setText('theft-count', `Warning: ${theirs} message${theirs === 1 ? ' was' : 's were'} read since your last visit.`);
+    setText('theft-count', t('inbox.theft', { count: theirs }));
     show('theft');
   }
 }
@@ -144,24 +145,7 @@ function renderMessage(m) {
   for (const u of urls.splice(0)) URL.revokeObjectURL(u);
   $('msg-text').textContent = m.text || '';
   show('msg-text-box', Boolean(m.text));
-  const list = $('msg-files');
-  list.replaceChildren();
-  for (const f of m.files) {
-    const li = document.createElement('li');
-    const a = document.createElement('a');
-    const u = URL.createObjectURL(new Blob([f.bytes], { type: 'application/octet-stream' }));
-    urls.push(u);
-    a.href = u;
-    a.download = f.name || 'file';
-    a.textContent = f.name || 'file';
-    a.rel = 'noopener';
-    li.appendChild(a);
-    const s = document.createElement('span');
-    s.className = 'size';
-    s.textContent = ` (${size(f.bytes.length)})`;
-    li.appendChild(s);
-    list.appendChild(li);
-  }
+  renderDownloads($('msg-files'), m.files, urls);
   show('msg-files-box', m.files.length > 0);
   replyTo = m.replyBox;
   $('reply-text').value = '';
@@ -182,16 +166,16 @@ async function read(id) {
     show('progress-box');
     progress('progress-download')(0, 1);
     progress('progress-decrypt')(0, 1);
-    setText('progress-label', 'Downloading the encrypted message…');
+    setText('progress-label', t('inbox.downloading'));
     const got = await inbox.fetch(id, { onProgress: progress('progress-download') });
     ownFetches++;
-    setText('progress-label', 'Decrypting on this device…');
+    setText('progress-label', t('progress.decrypting_here'));
     let m;
     try {
       m = await openSubmission({ keys, ciphertext: got.ciphertext, onProgress: progress('progress-decrypt') });
     } catch {
       hide('progress-box');
-      showError('This message could not be decrypted: it was damaged or changed on the way. It was not marked as read and is deleted when the claim window ends.');
+      showError(t('inbox.undecryptable'));
       return;
     }
     // Wiped on the server before it is shown: the page is now the only copy.
@@ -203,7 +187,7 @@ async function read(id) {
   } catch (e) {
     hide('progress-box');
     if (e && e.code === 'gone') {
-      showError('This message is no longer available: it was already read or has expired.');
+      showError(t('inbox.message_gone'));
       busy = false;
       await refresh();
       return;
@@ -220,20 +204,20 @@ async function sendReply(ev) {
   if (!replyTo || busy) return;
   clearError();
   const text = $('reply-text').value;
-  if (!text) { showError('Write a reply first.'); return; }
+  if (!text) { showError(t('inbox.reply_empty')); return; }
   busy = true;
   $('reply-send').disabled = true;
   const bar = progress('progress-reply');
   try {
     const limits = await api.limits();
     show('reply-progress');
-    const labels = { encrypt: 'Encrypting', pow: 'Anti-spam check', upload: 'Uploading' };
+    const labels = { encrypt: () => t('progress.encrypting'), pow: () => t('progress.pow_short'), upload: () => t('progress.uploading') };
     await deliver({
       drop: replyTo,
       text,
       files: [],
       limits,
-      steps: (step, d, t) => { setText('reply-progress-label', labels[step]); bar(d, t); },
+      steps: (step, done, total) => { setText('reply-progress-label', labels[step]()); bar(done, total); },
     });
     replyTo = null;
     hide('reply-form');
@@ -244,7 +228,7 @@ async function sendReply(ev) {
     if (e && e.code === 'gone') {
       replyTo = null;
       hide('reply-form');
-      showError('The source’s reply box was already used: a reply box takes exactly one message.');
+      showError(t('inbox.reply_used'));
       return;
     }
     showError(errorMessage(e));
@@ -261,7 +245,7 @@ async function wipeAll() {
   hide('wipe-confirm');
   try {
     const r = await inbox.wipe();
-    setText('wiped', `Deleted ${r.wiped} waiting message${r.wiped === 1 ? '' : 's'}.`);
+    setText('wiped', t('inbox.wiped', { count: r.wiped }));
     busy = false;
     await refresh();
     show('wiped');
@@ -277,7 +261,7 @@ async function useLink(frag) {
   try {
     keys = await parseInboxFragment(frag);
   } catch {
-    showError('This inbox link is incomplete or damaged. Check that you copied all of it.');
+    showError(t('inbox.damaged'));
     show('paste');
     return false;
   }
@@ -289,8 +273,8 @@ async function useLink(frag) {
     history.replaceState(null, '', `/i/${route}`);
   }
   if (keys.flags & DROP_FLAG_REPLY) {
-    setText('inbox-heading', 'Your reply box');
-    document.title = 'sealdrop: reply';
+    setText('inbox-heading', t('inbox.reply_box_heading'));
+    document.title = t('inbox.reply_box_title');
   }
   inbox = await dropApi(keys);
   hide('paste');

@@ -5,25 +5,26 @@
 import { parseManageFragment } from './protocol.js';
 import { api, GoneError } from './api.js';
 import { $, show, hide, setText, showError, clearError, errorMessage, duration, pageId } from './ui.js';
+import { t } from './i18n.js';
 
 const id = pageId();
 let manage = null;
 
 const STATES = {
-  pending: ['Not finished', 'The note was not completely uploaded, so nobody can open it.'],
-  waiting: ['Waiting', 'Nobody has opened the note yet.'],
-  opened: ['Opened', 'The note has been opened. It is deleted from the server.'],
-  gone: ['Gone', 'This note is no longer available: it was opened, it expired, or it was deleted.'],
+  pending: () => [t('manage.pending_title'), t('manage.pending_text')],
+  waiting: () => [t('manage.waiting_title'), t('manage.waiting_text')],
+  opened: () => [t('manage.opened_title'), t('manage.opened_text')],
+  gone: () => [t('manage.gone_title'), t('manage.gone_text')],
 };
 
 function render(state, expiresIn) {
-  const [title, text] = STATES[state] || STATES.gone;
+  const [title, text] = (Object.hasOwn(STATES, state) ? STATES[state] : STATES.gone)();
   const box = $('status');
   box.dataset.state = state;
   setText('status-title', title);
   setText('status-text', text);
   setText('status-expires', state === 'waiting' || state === 'pending'
-    ? `If nobody opens it, it will be deleted in ${duration(expiresIn)}.` : '');
+    ? t('manage.expires', { duration: duration(expiresIn) }) : '');
   show('revoke-box', state === 'waiting' || state === 'pending');
   if (state !== 'waiting' && state !== 'pending') hide('revoke-confirm');
 }
@@ -49,7 +50,7 @@ async function revoke() {
     await api.revoke(id, manage);
     hide('revoke-confirm');
     render('gone', 0);
-    setText('status-text', 'You deleted the note. Nobody can open it now.');
+    setText('status-text', t('manage.revoked'));
   } catch (e) {
     if (e instanceof GoneError) { hide('revoke-confirm'); render('gone', 0); } else showError(errorMessage(e));
   } finally {
@@ -63,7 +64,7 @@ function start() {
     manage = parseManageFragment(location.hash.replace(/^#/, '')).secret;
   } catch {
     hide('status-box');
-    showError('This manage link is incomplete or damaged. Check that you copied all of it.');
+    showError(t('manage.damaged'));
     return;
   }
   $('refresh').addEventListener('click', refresh);

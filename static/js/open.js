@@ -7,7 +7,8 @@
 
 import { parseFragment, normalizePIN, readerTokens, openNote, newClaim, FLAG_PIN } from './protocol.js';
 import { api, GoneError, WrongPinError } from './api.js';
-import { $, show, hide, setText, progress, showError, clearError, errorMessage, size, pageId } from './ui.js';
+import { $, show, hide, setText, progress, showError, clearError, errorMessage, renderDownloads, pageId } from './ui.js';
+import { t } from './i18n.js';
 
 const id = pageId();
 let secret = null;
@@ -37,22 +38,7 @@ function renderNote(note) {
   const textBox = $('note-text');
   textBox.textContent = note.text || '';
   show('note-text-box', Boolean(note.text));
-  const list = $('note-files');
-  list.replaceChildren();
-  for (const f of note.files || []) {
-    const li = document.createElement('li');
-    const a = document.createElement('a');
-    a.href = URL.createObjectURL(new Blob([f.bytes], { type: 'application/octet-stream' }));
-    a.download = f.name || 'file';
-    a.textContent = f.name || 'file';
-    a.rel = 'noopener';
-    li.appendChild(a);
-    const s = document.createElement('span');
-    s.className = 'size';
-    s.textContent = ` (${size(f.bytes.length)})`;
-    li.appendChild(s);
-    list.appendChild(li);
-  }
+  renderDownloads($('note-files'), note.files || []);
   show('note-files-box', (note.files || []).length > 0);
   show('note');
   $('note-heading').focus();
@@ -68,10 +54,10 @@ async function reveal(pin) {
     const tokens = await readerTokens(secret, pin);
     const claim = await newClaim();
     show('progress-box');
-    setText('progress-label', 'Downloading the encrypted note…');
+    setText('progress-label', t('open.downloading'));
     const ciphertext = await api.open(id, { gate: tokens.gate, claim: claim.hash, open: tokens.open, destruct: tokens.destruct },
       { onProgress: progress('progress-download') });
-    setText('progress-label', 'Decrypting on this device…');
+    setText('progress-label', t('progress.decrypting_here'));
     let note;
     try {
       note = await openNote({ fragmentSecret: secret, pin, stretched: tokens.stretched, ciphertext, onProgress: progress('progress-decrypt') });
@@ -79,7 +65,7 @@ async function reveal(pin) {
       hide('progress-box');
       hide('intro');
       hide('pin-prompt');
-      showError('This note could not be decrypted: the link may be damaged or the note was changed on the way. It was not marked as read.');
+      showError(t('open.undecryptable'));
       return;
     }
     progress('progress-decrypt')(1, 1);
@@ -115,7 +101,7 @@ function start() {
   if (f === null) { gone(); return; }
   if (f === undefined) {
     hide('intro');
-    showError('This link is incomplete or damaged. Check that you copied all of it, then open it again.');
+    showError(t('link.damaged'));
     return;
   }
   secret = f.secret;

@@ -10,6 +10,7 @@
 import { ProtocolError, b64uDecode as b64uDecodeStrict, b64uEncode as b64uEncodeBytes } from './protocol.js';
 import { utf8Encode, putU64 } from './bytes.js';
 import { sha256 } from './webcrypto.js';
+import { t } from './i18n.js';
 
 export const PRICE_TOKEN_SIZE = 20;
 export const PRICE_NONCE_SIZE = 8;
@@ -118,7 +119,7 @@ export const MAX_BROWSER_BITS = 22;
 /** TooDearError: the price is more than this page pays (MAX_BROWSER_BITS). */
 export class TooDearError extends ProtocolError {
   constructor(bits) {
-    super('too_dear', 'The server is nearly full: sending this now would keep your browser busy for a long time. Choose a shorter time before it is deleted, send less, or try again later.');
+    super('too_dear', t('price.too_dear'));
     this.bits = bits;
   }
 }

@@ -6,11 +6,13 @@
 // internal/protocol/testdata/vectors.json.
 //
 // Every error this module throws is a ProtocolError with a `code`: "auth", "truncated",
-// "format" (envelope and plaintext), "encoding", "fragment", "pin", "length". PIN errors
-// carry a message meant for users.
+// "format" (envelope and plaintext), "encoding", "fragment", "pin", "length". The messages
+// meant for people (the PIN's rules, the size of a note) come from the catalog (i18n.js); the
+// others are diagnostics in English, for developers and tests.
 
 import { EMPTY, utf8Encode, utf8Decode, b64uEncode, b64uDecode as decodeB64u } from './bytes.js';
 import { hkdf, sha256, randomBytes, aesGcmKey } from './webcrypto.js';
+import { t } from './i18n.js';
 
 export { b64uEncode, sha256, randomBytes };
 
@@ -154,14 +156,14 @@ function mapDigits(s) {
 // normalizePIN maps Unicode decimal digits to ASCII and refuses anything else or fewer than
 // six digits; the message is meant for users.
 export function normalizePIN(s) {
-  if (typeof s !== 'string') fail('pin', 'A PIN may contain only digits.');
+  if (typeof s !== 'string') fail('pin', t('pin.digits_only'));
   let out = '';
   for (const ch of s) {
     const v = digitValue(ch.codePointAt(0));
-    if (v < 0) fail('pin', 'A PIN may contain only digits.');
+    if (v < 0) fail('pin', t('pin.digits_only'));
     out += String(v);
   }
-  if (out.length < MIN_PIN_DIGITS) fail('pin', `A PIN needs at least ${MIN_PIN_DIGITS} digits.`);
+  if (out.length < MIN_PIN_DIGITS) fail('pin', t('pin.too_short', { min: MIN_PIN_DIGITS }));
   return out;
 }
 
@@ -169,14 +171,14 @@ export function normalizePIN(s) {
 export function checkPINs(pin, dpin) {
   const np = pin ? normalizePIN(pin) : '';
   if (!dpin) return;
-  if (!pin) fail('pin', 'A destruct PIN needs a PIN.');
+  if (!pin) fail('pin', t('pin.destruct_needs_pin'));
   let nd;
   try {
     nd = normalizePIN(dpin);
   } catch (e) {
-    fail('pin', `Destruct PIN: ${e.message}`);
+    fail('pin', t('pin.destruct_invalid', { why: e.message }));
   }
-  if (nd === np) fail('pin', 'The destruct PIN must differ from the PIN.');
+  if (nd === np) fail('pin', t('pin.destruct_same'));
 }
 
 // ---- keys ----
@@ -379,14 +381,14 @@ const fileSize = (f) => (f.bytes instanceof Uint8Array ? f.bytes.length : f.byte
 // layoutPlaintext sizes the plaintext and writes the manifest; the files' bytes follow it.
 function layoutPlaintext(text, files) {
   files = files || [];
-  if (files.length > MAX_FILES) fail('length', `A note can hold at most ${MAX_FILES} files.`);
+  if (files.length > MAX_FILES) fail('length', t('note.too_many_files', { max: MAX_FILES }));
   const manifest = {
     v: MANIFEST_VERSION,
     text: wellFormed(text || ''),
     files: files.map((f) => ({ name: wellFormed(f.name || ''), type: wellFormed(f.type || ''), size: fileSize(f) })),
   };
   const mb = utf8Encode(manifestJSON(manifest));
-  if (mb.length > MAX_MANIFEST) fail('length', 'The text and file names are too long.');
+  if (mb.length > MAX_MANIFEST) fail('length', t('note.too_long'));
   let len = 4 + mb.length;
   for (const f of files) len += fileSize(f);
   const bytes = new Uint8Array(padme(len));

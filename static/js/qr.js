@@ -6,6 +6,7 @@
 // read-back, and the CSP forbids inline style).
 import qrcode from '../vendor/qrcode-generator-2.0.4/qrcode.js';
 import { utf8Encode } from './bytes.js';
+import { t } from './i18n.js';
 
 /** MAX_BYTES is the most one QR code holds in byte mode at level M (version 40). */
 export const MAX_BYTES = 2331;
@@ -27,7 +28,7 @@ function binaryString(bytes) {
  */
 export function encode(input) {
   const bytes = typeof input === 'string' ? utf8Encode(input) : input;
-  if (bytes.length > MAX_BYTES) throw new Error('This text is too long for a QR code.');
+  if (bytes.length > MAX_BYTES) throw new Error(t('qr.too_long'));
   const symbol = qrcode(0, 'M'); // 0: the library picks the version
   symbol.addData(binaryString(bytes), 'Byte');
   symbol.make();

@@ -8,13 +8,12 @@
 import { DROP_FLAG_REPLY, parseDropFragment, checkRoute, newDropKeys, inboxLink, wipeDropKeys } from './drop-protocol.js';
 import { api } from './api.js';
 import { deliver } from './drop-api.js';
-import { prepareFiles, renderFileReport } from './filereport.js';
+import { fileChooser } from './filereport.js';
 import { $, show, hide, setText, progress, showError, clearError, errorMessage, copyButton, duration, size, pageId } from './ui.js';
+import { t } from './i18n.js';
 
 let drop = null;
-let files = [];
-let stripping = Promise.resolve();
-let picks = 0; // the latest pick wins when files are chosen again while being checked
+let chooser = null; // the picked files, after the privacy filter (filereport.js)
 let limits = null; // /api/v1/limits: append size, the drop's size and lifetime, the price
 
 function gone(message) {
@@ -26,34 +25,10 @@ function gone(message) {
   $('gone-heading').focus();
 }
 
-async function onFiles() {
-  clearError();
-  const picked = [...$('files').files];
-  const box = $('strip-report');
-  files = [];
-  box.replaceChildren();
-  if (picked.length) {
-    const p = document.createElement('p');
-    p.textContent = 'Checking your files for hidden details…';
-    box.appendChild(p);
-    show(box);
-  } else {
-    hide(box);
-  }
-  const pick = ++picks;
-  stripping = (async () => {
-    const out = await prepareFiles(picked);
-    if (pick !== picks) return;
-    files = out;
-    renderFileReport(box, out);
-  })().catch((e) => { files = []; hide(box); showError(`Could not read the files: ${errorMessage(e)}`); });
-  await stripping;
-}
-
 const STEP_LABELS = {
-  encrypt: 'Encrypting on this device…',
-  pow: 'Anti-spam check: your browser is doing some work so that nobody can flood this drop box…',
-  upload: 'Uploading the encrypted message…',
+  encrypt: () => t('progress.encrypting_here'),
+  pow: () => t('submit.pow'),
+  upload: () => t('submit.uploading'),
 };
 
 async function onSend(ev) {
@@ -63,9 +38,9 @@ async function onSend(ev) {
   button.disabled = true;
   let reply = null;
   try {
-    await stripping;
+    const files = await chooser.files();
     const text = $('text').value;
-    if (!text && files.length === 0) throw new Error('Write something or choose a file first.');
+    if (!text && files.length === 0) throw new Error(t('compose.empty'));
     if (!limits) limits = await api.limits();
     if ($('want-reply').checked) reply = await newDropKeys(DROP_FLAG_REPLY);
     for (const id of ['progress-encrypt', 'progress-pow', 'progress-upload']) progress(id)(0, 1);
@@ -80,7 +55,7 @@ async function onSend(ev) {
       replyBox: reply,
       limits,
       steps: (step, d, t) => {
-        if (step !== last) { last = step; setText('progress-label', STEP_LABELS[step]); }
+        if (step !== last) { last = step; setText('progress-label', STEP_LABELS[step]()); }
         if (step === 'pow') show('pow-box');
         bars[step](d, t);
       },
@@ -91,9 +66,7 @@ async function onSend(ev) {
   } catch (e) {
     hide('progress-box');
     if (e && e.code === 'gone') {
-      gone(drop.flags & DROP_FLAG_REPLY
-        ? 'This reply box has already been used, or its link is wrong. A reply box takes exactly one message.'
-        : 'This drop box does not answer to this link: check that you copied all of it. Nothing was stored.');
+      gone(drop.flags & DROP_FLAG_REPLY ? t('submit.reply_box_used') : t('submit.gone'));
       return;
     }
     showError(errorMessage(e));
@@ -114,7 +87,7 @@ function showSent(expiresIn, replyLink) {
   show('sent');
   $('text').value = '';
   $('files').value = '';
-  files = [];
+  chooser.clear();
   $('sent-heading').focus();
 }
 
@@ -125,21 +98,21 @@ async function start() {
   // The same link opened again in this tab only changes the fragment: start afresh with it.
   window.addEventListener('hashchange', () => location.reload());
   show('app');
-  if (!frag) { gone('This link is incomplete: the part after “#” is missing. Open the whole drop link again.'); return; }
+  if (!frag) { gone(t('submit.no_fragment')); return; }
   try {
     drop = await parseDropFragment(frag);
     await checkRoute(pageId(), drop);
   } catch {
-    gone('This link is incomplete or damaged. Check that you copied all of it, then open it again.');
+    gone(t('link.damaged'));
     return;
   }
   show('compose'); // only once the link is known to be whole and its own
-  $('files').addEventListener('change', onFiles);
+  chooser = fileChooser($('files'), $('strip-report'));
   $('submit-form').addEventListener('submit', onSend);
   copyButton('copy-reply', 'reply-link');
   api.limits().then((l) => {
     limits = l;
-    setText('limit', l.max_entry ? `Up to about ${size(l.max_entry)} in total.` : '');
+    setText('limit', l.max_entry ? t('submit.limit', { size: size(l.max_entry) }) : '');
   }).catch(() => {});
 }
 

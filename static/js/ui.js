@@ -1,5 +1,7 @@
-// Small page helpers shared by the note pages. Everything user-supplied goes in as text
-// (textContent), never as markup.
+// Small page helpers shared by the pages. Everything user-supplied goes in as text
+// (textContent), never as markup; every text of the page's own comes from the catalog (t).
+
+import { t } from './i18n.js';
 
 export const $ = (id) => document.getElementById(id);
 
@@ -22,7 +24,7 @@ export function progress(id) {
     if (!bar) return;
     bar.max = total > 0 ? total : 1;
     bar.value = Math.min(done, bar.max);
-    bar.textContent = `${Math.round((100 * bar.value) / bar.max)}%`;
+    bar.textContent = t('common.percent', { n: Math.round((100 * bar.value) / bar.max) });
   };
 }
 
@@ -45,7 +47,7 @@ export function errorMessage(e) {
   if (e && typeof e.message === 'string' && e.message && e.name !== 'TypeError' && e.name !== 'OperationError') {
     return e.message;
   }
-  return 'Something went wrong. Nothing was lost: try again.';
+  return t('error.generic');
 }
 
 /**
@@ -70,7 +72,7 @@ export function copyButton(buttonId, fieldId) {
     if (!ok) {
       try { ok = document.execCommand('copy'); } catch { ok = false; }
     }
-    button.textContent = ok ? 'Copied' : 'Press Ctrl+C to copy';
+    button.textContent = ok ? t('copy.done') : t('copy.manual');
     setTimeout(() => { button.textContent = label; }, 2500);
   });
 }
@@ -78,19 +80,43 @@ export function copyButton(buttonId, fieldId) {
 /** duration says how long in plain words: "6 days", "3 hours", "4 minutes". */
 export function duration(seconds) {
   const s = Math.max(0, Math.floor(seconds));
-  const unit = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
-  if (s >= 86400) return unit(Math.floor(s / 86400), 'day');
-  if (s >= 3600) return unit(Math.floor(s / 3600), 'hour');
-  if (s >= 60) return unit(Math.floor(s / 60), 'minute');
-  return unit(s, 'second');
+  if (s >= 86400) return t('duration.days', { count: Math.floor(s / 86400) });
+  if (s >= 3600) return t('duration.hours', { count: Math.floor(s / 3600) });
+  if (s >= 60) return t('duration.minutes', { count: Math.floor(s / 60) });
+  return t('duration.seconds', { count: s });
 }
 
 /** size says how big in plain units. */
 export function size(bytes) {
-  if (bytes >= 1 << 30) return `${(bytes / (1 << 30)).toFixed(1)} GB`;
-  if (bytes >= 1 << 20) return `${(bytes / (1 << 20)).toFixed(1)} MB`;
-  if (bytes >= 1 << 10) return `${Math.ceil(bytes / (1 << 10))} KB`;
-  return `${bytes} bytes`;
+  if (bytes >= 1 << 30) return t('size.gb', { n: (bytes / (1 << 30)).toFixed(1) });
+  if (bytes >= 1 << 20) return t('size.mb', { n: (bytes / (1 << 20)).toFixed(1) });
+  if (bytes >= 1 << 10) return t('size.kb', { n: Math.ceil(bytes / (1 << 10)) });
+  return t('size.bytes', { n: bytes });
+}
+
+/**
+ * renderDownloads lists decrypted files in list as downloads, each with its size. A blob's
+ * type is always application/octet-stream: a decrypted HTML or SVG file must never render in
+ * this origin. Each object URL is pushed to urls, for the page to revoke when it is done.
+ */
+export function renderDownloads(list, files, urls = []) {
+  list.replaceChildren();
+  for (const f of files) {
+    const li = document.createElement('li');
+    const a = document.createElement('a');
+    const u = URL.createObjectURL(new Blob([f.bytes], { type: 'application/octet-stream' }));
+    urls.push(u);
+    a.href = u;
+    a.download = f.name || t('download.unnamed');
+    a.textContent = f.name || t('download.unnamed');
+    a.rel = 'noopener';
+    li.appendChild(a);
+    const s = document.createElement('span');
+    s.className = 'size';
+    s.textContent = ` ${t('download.size', { size: size(f.bytes.length) })}`;
+    li.appendChild(s);
+    list.appendChild(li);
+  }
 }
 
 /** pageId reads the note id from a /n/{id} or /m/{id} path. */
