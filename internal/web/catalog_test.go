@@ -167,8 +167,7 @@ func textKeys(pages, scripts map[string]string) (used map[string][]string, dynam
 		}
 		for _, loc := range scriptTCallRE.FindAllStringIndex(code, -1) {
 			rest := code[loc[1]:]
-			if !literalKeyRE.MatchString(rest) && !strings.HasPrefix(strings.TrimSpace(code[:loc[0]+1]), "function") &&
-				!strings.HasSuffix(strings.TrimSpace(code[:loc[0]+1]), "function") {
+			if !literalKeyRE.MatchString(rest) && !strings.HasSuffix(strings.TrimSpace(code[:loc[0]+1]), "function") {
 				dynamic = append(dynamic, fmt.Sprintf("%s: t(%.30s", name, rest))
 			}
 		}
