@@ -40,7 +40,7 @@ type Vault struct {
 	tombs     map[ID]tomb
 	tombRing  []ID // tombstone ids, oldest at tombNext once full (keepTomb)
 	tombNext  int
-	kindUse   [KindSubmission + 1]int64 // bytes reserved, indexed by Kind: cheaper than a map on every create and wipe
+	kindUse   [KindSubmission + 1]int64 // bytes of whole blocks held, indexed by Kind: cheaper than a map on every create and wipe
 	kindCount [KindSubmission + 1]int
 	pending   [KindSubmission + 1]int // entries in phasePending that hold content, by kind
 	ownerUse  map[Kind]map[string]int64
@@ -228,7 +228,9 @@ func (v *Vault) Stats() Stats {
 	return s
 }
 
-// Load reports how full the vault is for a new entry of kind held by owner ("" for none).
+// Load reports how full the vault is for a new entry of kind held by owner ("" for none): what
+// is held, never what pending entries declare (declarations are free and would let anyone
+// raise everyone's price; SECURITY.md weighs it).
 func (v *Vault) Load(kind Kind, owner string) Load {
 	v.mu.Lock()
 	defer v.mu.Unlock()

@@ -136,20 +136,26 @@ func (v *Vault) account(e *entry) {
 	v.index(e)
 }
 
-// use charges delta more bytes (or, negative, fewer) of e to its kind and owner. Called with
-// v.mu held.
+// use charges delta more bytes (or, negative, fewer) of e's blocks to its kind and owner.
+// Called with v.mu held.
 func (v *Vault) use(e *entry, delta int64) {
 	e.charged += delta
 	v.kindUse[e.kind] += delta
-	if e.owner != "" {
-		m := v.ownerUse[e.kind]
-		if m == nil {
-			m = make(map[string]int64)
-			v.ownerUse[e.kind] = m
-		}
-		if m[e.owner] += delta; m[e.owner] <= 0 {
-			delete(m, e.owner)
-		}
+	addOwner(v.ownerUse, e, delta)
+}
+
+// addOwner adds delta to e's owner's count in m (within e's kind), forgetting owners at 0.
+func addOwner(m map[Kind]map[string]int64, e *entry, delta int64) {
+	if e.owner == "" {
+		return
+	}
+	om := m[e.kind]
+	if om == nil {
+		om = make(map[string]int64)
+		m[e.kind] = om
+	}
+	if om[e.owner] += delta; om[e.owner] <= 0 {
+		delete(om, e.owner)
 	}
 }
 

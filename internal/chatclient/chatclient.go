@@ -140,7 +140,7 @@ func (e *PriceError) Error() string {
 // ChatPriceLength is the size a chat is priced at (chat.PriceLength), and DefaultLinkTTL the
 // lifetime a link is priced at when Start asks none (chat.DefaultTTL, the server's default).
 const (
-	ChatPriceLength = 1024
+	ChatPriceLength = 8 << 10
 	DefaultLinkTTL  = 24 * time.Hour
 )
 
