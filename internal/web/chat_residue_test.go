@@ -229,7 +229,8 @@ type residueChat struct {
 func newResidueChat(t *testing.T) *residueChat {
 	t.Helper()
 	var cs *chat.Server
-	e := newEnv(t, withBudget(16<<20), withRealPages(), func(vc *vault.Config, wc *web.Config) {
+	// 2 MiB: the records are about 100 KB in all.
+	e := newEnv(t, withBudget(2<<20), withRealPages(), func(vc *vault.Config, wc *web.Config) {
 		vc.SweepEvery = -1
 	}, withWeb(func(wc *web.Config) {}))
 	// The chat server needs the vault the env made: build the site again around it.
