@@ -8,6 +8,11 @@
 // the size it wants and the least size at which it still proves its point; it gets the full
 // size where the process may lock it, a smaller one (logged) under a low limit, and fails,
 // saying why, where not even the least size fits. It never skips.
+//
+// It imports the vault, and with it memguard, whose init sets the process's core-dump limit to
+// 0, soft and hard, so that no child of the test binary can raise it. A test binary that only
+// starts servers, and checks how they treat a core limit it gives them (internal/proof's
+// TestMemoryPosture), must not import this package.
 package memlocktest
 
 import (
