@@ -95,7 +95,7 @@ func TestOwnerIndexFollowsLifecycle(t *testing.T) {
 func BenchmarkListOwner(b *testing.B) {
 	for _, others := range []int{10, 10000} {
 		b.Run(fmt.Sprintf("others=%d", others), func(b *testing.B) {
-			v, _ := smallVault(b, vault.Config{Budget: 64 << 20, BlockSize: 256})
+			v, _ := smallVault(b, vault.Config{Budget: 4 << 20, BlockSize: 256}) // 10,010 one-block entries: 2.5 MiB
 			s := newSecrets(b, false, false)
 			for i := range others {
 				putOwned(b, v, fmt.Sprintf("o%d", i), s, []byte("x"))
@@ -183,7 +183,7 @@ func TestListPageIsAWindowOfList(t *testing.T) {
 func BenchmarkListPage(b *testing.B) {
 	for _, mine := range []int{10, 1000} {
 		b.Run(fmt.Sprintf("entries=%d", mine), func(b *testing.B) {
-			v, _ := smallVault(b, vault.Config{Budget: 64 << 20, BlockSize: 256})
+			v, _ := smallVault(b, vault.Config{Budget: 4 << 20, BlockSize: 256}) // 10,010 one-block entries: 2.5 MiB
 			s := newSecrets(b, false, false)
 			for range mine {
 				putOwned(b, v, "me", s, []byte("x"))

@@ -186,7 +186,7 @@ func TestServeErrors(t *testing.T) {
 
 func TestBenchRuns(t *testing.T) {
 	var out, errb bytes.Buffer
-	require.NoError(t, run(t.Context(), []string{"bench", "--duration", "300ms", "--sizes", "1K", "--concurrency", "2", "--budget", "16M"}, &out, &errb))
+	require.NoError(t, run(t.Context(), []string{"bench", "--duration", "300ms", "--sizes", "1K", "--concurrency", "2", "--budget", "2M"}, &out, &errb))
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	require.Len(t, lines, 2, out.String())
 	assert.Contains(t, lines[0], "ratio")

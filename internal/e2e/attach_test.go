@@ -76,7 +76,7 @@ func TestAttachAndSystemTor(t *testing.T) {
 	require.NoError(t, p.WaitFile(ctx, filepath.Join(dir, "hs", "hostname")))
 
 	// Route A: the system tor publishes; sealdrop only listens.
-	a := startSealdrop(t, "--listen", "unix:"+routeA, "--budget", "16M")
+	a := startSealdrop(t, "--listen", "unix:"+routeA, "--budget", "4M")
 	assert.Equal(t, "listening on unix:"+routeA, a.first)
 	host, err := os.ReadFile(filepath.Join(dir, "hs", "hostname"))
 	require.NoError(t, err)
@@ -94,7 +94,7 @@ func TestAttachAndSystemTor(t *testing.T) {
 	key := filepath.Join(t.TempDir(), "onion.key")
 	start = time.Now()
 	b := startSealdrop(t, "--tor-control", "unix:"+filepath.Join(dir, "control"), "--key-file", key,
-		"--http-socket", routeB, "--budget", "16M")
+		"--http-socket", routeB, "--budget", "4M")
 	baseB := b.onionBase(t)
 	published := time.Since(start)
 	want, err := onion.AddressFromKey(key)

@@ -97,7 +97,7 @@ func TestManagedOnion(t *testing.T) {
 	httpSock, adminSock := filepath.Join(socks, "http.sock"), filepath.Join(socks, "admin.sock")
 	args := []string{
 		"--key-file", key, "--tor-data-dir", filepath.Join(state, "tor"), "--tor", n.TorPath(),
-		"--http-socket", httpSock, "--admin-socket", adminSock, "--budget", "32M",
+		"--http-socket", httpSock, "--admin-socket", adminSock, "--budget", "4M",
 		"--testing-torrc", torrc, "--testing-blobs",
 	}
 	if torOutput {

@@ -41,7 +41,7 @@ func TestManagedModeNoDiskOneListener(t *testing.T) {
 	bin, _ := binaries(t)
 	cmd := exec.Command("strace", "-f", "-qq", "-y", "-s", "64", "-e", "signal=none", "-e", "trace="+traced+",execve", "-o", trace,
 		bin, "serve", "--key-file", key, "--tor-data-dir", data, "--http-socket", sock, "--tor", n.TorPath(),
-		"--testing-torrc", torrc, "--budget", "16M", "--publish-timeout", "3m")
+		"--testing-torrc", torrc, "--budget", "4M", "--publish-timeout", "3m")
 	s := &server{t: t, dir: dir, sock: sock, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, waited: make(chan struct{}), cmd: cmd}
 	cmd.Stdout, cmd.Stderr = s.stdout, s.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -86,7 +86,7 @@ func TestNoLogsNoDisk(t *testing.T) {
 		t.Fatal("strace is required for this proof (apt-get install strace)")
 	}
 	trace := filepath.Join(t.TempDir(), "trace")
-	s := start(t, startOpts{args: []string{"--budget", "16M"},
+	s := start(t, startOpts{args: []string{"--budget", "4M"},
 		wrap: []string{"strace", "-f", "-qq", "-y", "-s", "64", "-e", "signal=none", "-e", "trace=" + traced, "-o", trace}})
 	pid := s.pid()
 	fullFlow(t, s)
