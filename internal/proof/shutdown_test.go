@@ -62,7 +62,11 @@ func scanAtExit(t *testing.T, s *server, sig syscall.Signal, canaries [][]byte) 
 			case ws.Stopped() && ws.TrapCause() == ptraceEventExit:
 				// The last needle is a control: text of the program, readable while the
 				// process's memory still exists.
-				hits, _, _ = memscan.ScanPID(t, pid, append(canaries, []byte("capacity %d bytes (%s)")))
+				var err error
+				hits, _, _, err = memscan.TryScanPID(pid, append(canaries, []byte("capacity %d bytes (%s)")))
+				if err != nil {
+					ferr = err // reported once the process is reaped
+				}
 				if err := syscall.PtraceCont(pid, 0); err != nil {
 					ferr = err
 					return
