@@ -69,21 +69,24 @@ type server struct {
 	out  *bytes.Buffer
 }
 
+// syncBuffer is the server's output, written by exec's copying goroutine and read by the test.
+// The buffer is a field, not embedded: an embedded bytes.Buffer would lend syncBuffer its
+// ReadFrom, which io.Copy prefers to Write, and the copy would bypass the lock.
 type syncBuffer struct {
-	mu sync.Mutex
-	bytes.Buffer
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.Buffer.Write(p)
+	return b.buf.Write(p)
 }
 
 func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.Buffer.String()
+	return b.buf.String()
 }
 
 func start(t *testing.T, args ...string) *server {
