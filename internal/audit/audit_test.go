@@ -183,6 +183,7 @@ var minimums = []audit.Requirement{
 var fuzzed = map[string][]string{
 	"vault":             {"FuzzParseID", "FuzzCapsAndLengths"},
 	"internal/web":      {"FuzzParseOffset", "FuzzParse32", "FuzzDecodeJSON", "FuzzOpenRequest", "FuzzHasMediaType"},
+	"internal/circuit":  {"FuzzParseHeader"},
 	"internal/protocol": {"FuzzB64Decode", "FuzzParseFragment", "FuzzNormalizePIN", "FuzzOpen", "FuzzPlaintext", "FuzzChatOpen"},
 }
 
