@@ -206,6 +206,16 @@ func TestManagedCircuitIDs(t *testing.T) {
 			t.Errorf("%s = %q, want %q (%v)", key, got, want, hs)
 		}
 	}
+	// No bine leftovers, though enabling tor's network made tor write its port file again.
+	entries, err := os.ReadDir(cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "control-port-") {
+			t.Errorf("bine leftover in DataDir: %s", e.Name())
+		}
+	}
 	dir := filepath.Join(cfg.DataDir, serviceDirName)
 	if fi, err := os.Stat(filepath.Join(dir, secretKeyName)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("tor's key file: %v, %v", fi, err)

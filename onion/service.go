@@ -189,6 +189,11 @@ func managed(ctx context.Context, c Config, seed []byte) (*Service, error) {
 	s := &Service{conn: t.Control, tor: t, proc: cr.started, serviceDir: dir, closed: make(chan struct{})}
 	if dir != "" {
 		s.id, err = publishTorrc(ctx, s.conn, c, seed, dir, c.Progress, c.StallTimeout)
+		// Enabling the network made tor apply its options again, which writes the control
+		// port file anew.
+		if p := cr.started; p != nil && p.portFile != "" {
+			_ = os.Remove(p.portFile)
+		}
 	} else {
 		s.id, err = publish(ctx, s.conn, c, seed, c.Progress, c.StallTimeout)
 	}
