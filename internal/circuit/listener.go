@@ -2,6 +2,7 @@ package circuit
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strconv"
 	"sync"
@@ -23,7 +24,8 @@ var headerTimeout = HeaderTimeout
 // that starts with an HTTP request instead is answered first with a plain 400 saying that
 // tor sends no circuit ids, so that the operator who forgot the torrc line sees why every
 // page fails. A valid line counts the connection for its circuit in lim until it closes.
-// Serve with ConnContext set (web.NewServer does), so that handlers find the circuit.
+// Serve with ConnContext set (web.NewServer does), so that handlers find the circuit. With a
+// nil lim the header is still required, and nothing is limited.
 func Listen(ln net.Listener, lim *Limiter) net.Listener {
 	return &listener{Listener: ln, lim: lim}
 }
@@ -96,7 +98,9 @@ func (c *Conn) readHeader() {
 		return
 	}
 	c.id, c.opened = id, true
-	c.lim.opened(id)
+	if c.lim != nil {
+		c.lim.opened(id)
+	}
 }
 
 // noHeaderAnswer is what an HTTP request gets when it arrives without tor's header: the
@@ -117,13 +121,25 @@ func (c *Conn) Close() error {
 	c.mu.Lock()
 	if !c.closed {
 		c.closed = true
-		if c.opened {
+		if c.opened && c.lim != nil {
 			c.lim.closed(c.id)
 		}
 	}
 	c.mu.Unlock()
 	return c.Conn.Close()
 }
+
+// CloseWrite half-closes the wrapped connection when it can (a unix or TCP socket): a server
+// that refuses a request body half-closes and lets the body arrive unread, so that the client
+// gets the answer instead of a reset.
+func (c *Conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errNoHalfClose
+}
+
+var errNoHalfClose = errors.New("circuit: the connection cannot half-close")
 
 // SetDeadline and SetReadDeadline pass through, and remember the read deadline so that the
 // header's own deadline can be lifted to it afterwards.

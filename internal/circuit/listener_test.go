@@ -231,3 +231,62 @@ func waitUntil(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition not met within 5 s")
 }
+
+func TestListenWithoutLimiter(t *testing.T) {
+	addr := serveLimited(t, nil, true)
+	c, br := dialCircuit(t, addr, torLine(4, 80))
+	for range 3 {
+		if got := post(t, c, br); got != http.StatusCreated {
+			t.Fatalf("without a limiter: %d", got)
+		}
+	}
+	c2, br2 := dialCircuit(t, addr, "")
+	io.WriteString(c2, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	res, err := http.ReadResponse(br2, nil)
+	if err != nil || res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("the header is still required: %v, %v", res, err)
+	}
+}
+
+// A Conn half-closes like the socket it wraps (the web layer's refused uploads rely on it);
+// one over a connection that cannot says so.
+func TestConnCloseWrite(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	l := Listen(ln, nil)
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	io.WriteString(client, torLine(1, 80)+"x")
+	c, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	b := make([]byte, 1)
+	if _, err := io.ReadFull(c, b); err != nil || b[0] != 'x' {
+		t.Fatalf("read %q, %v", b, err)
+	}
+	cw, ok := c.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		t.Fatal("no half-close through the Conn")
+	}
+	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := client.Read(b); err != io.EOF {
+		t.Fatalf("the peer sees %v, want EOF after the half-close", err)
+	}
+	if _, err := io.WriteString(client, "still open for reading"); err != nil {
+		t.Fatal(err)
+	}
+
+	a, _ := net.Pipe()
+	defer a.Close()
+	if err := (&Conn{Conn: a}).CloseWrite(); err == nil {
+		t.Error("a pipe cannot half-close, yet no error")
+	}
+}

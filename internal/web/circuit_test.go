@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,28 +53,43 @@ func newCircuitSite(t *testing.T, floor int) *circuitSite {
 	require.NoError(t, err)
 	lim, err := circuit.NewLimiter(circuit.Config{})
 	require.NoError(t, err)
+	// A unix socket, as tor reaches the server in production (and where a connection closed
+	// with a request body unread fails the client's write at once).
+	dir, err := os.MkdirTemp("", "sdc")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ln, err := net.Listen("unix", filepath.Join(dir, "http.sock"))
+	require.NoError(t, err)
 	srv := httptest.NewUnstartedServer(nil)
+	srv.Listener.Close()
 	srv.Config = web.NewServer(h)
-	srv.Listener = circuit.Listen(srv.Listener, lim)
+	srv.Listener = circuit.Listen(ln, lim)
 	srv.Start()
+	srv.URL = "http://sealdrop.test"
 	t.Cleanup(srv.Close)
 	return &circuitSite{srv: srv, v: v, cs: cs}
+}
+
+// dial connects to the site's socket; header, if not empty, is sent first.
+func (s *circuitSite) dial(ctx context.Context, header string) (net.Conn, error) {
+	a := s.srv.Listener.Addr()
+	c, err := (&net.Dialer{}).DialContext(ctx, a.Network(), a.String())
+	if err != nil || header == "" {
+		return c, err
+	}
+	if _, err := io.WriteString(c, header); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 // viaCircuit is an HTTP client whose every connection begins with tor's PROXY line for circuit
 // id, as tor sends it with HiddenServiceExportCircuitID haproxy.
 func (s *circuitSite) viaCircuit(t *testing.T, id uint32) *http.Client {
-	addr := s.srv.Listener.Addr().String()
+	line := fmt.Sprintf("PROXY TCP6 fc00:dead:beef:4dad::%x:%x ::1 %d 80\r\n", id>>16, id&0xffff, id&0xffff)
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := fmt.Fprintf(c, "PROXY TCP6 fc00:dead:beef:4dad::%x:%x ::1 %d 80\r\n", id>>16, id&0xffff, id&0xffff); err != nil {
-			c.Close()
-			return nil, err
-		}
-		return c, nil
+		return s.dial(ctx, line)
 	}}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
@@ -180,11 +197,34 @@ func TestCircuitLimitBeforePrice(t *testing.T) {
 func TestCircuitSiteRefusesConnectionsWithoutHeader(t *testing.T) {
 	s := newCircuitSite(t, 0)
 	before := s.stored()
-	res, err := http.Post(s.srv.URL+"/api/v1/notes", "application/json", strings.NewReader(`{"length":1}`))
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return s.dial(ctx, "") }}
+	defer tr.CloseIdleConnections()
+	res, err := (&http.Client{Transport: tr}).Post(s.srv.URL+"/api/v1/notes", "application/json", strings.NewReader(`{"length":1}`))
 	require.NoError(t, err)
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	require.Equal(t, http.StatusBadRequest, res.StatusCode)
 	require.True(t, strings.Contains(string(body), "HiddenServiceExportCircuitID haproxy"), "%q", body)
 	require.Equal(t, before, s.stored())
+}
+
+// A refused upload is still answered through circuit.Listen's connections: the web layer
+// half-closes (circuit.Conn passes CloseWrite through) and lets the body arrive unread.
+func TestCircuitConnRefusedUploadAnswered(t *testing.T) {
+	s := newCircuitSite(t, 0)
+	a := s.viaCircuit(t, 3)
+	manage := rand32()
+	body := noteBody()
+	body["manage_hash"] = hash(manage)
+	st, _, m := postJSON(t, a, s.srv.URL+"/api/v1/notes", body)
+	require.Equal(t, http.StatusCreated, st, "%v", m)
+	req, err := http.NewRequest(http.MethodPost, s.srv.URL+"/api/v1/notes/"+m["id"].(string)+"/data", bytes.NewReader(make([]byte, 4<<20)))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Sealdrop-Manage", b64(manage[:]))
+	req.Header.Set("Sealdrop-Offset", "0")
+	res, err := a.Do(req)
+	require.NoError(t, err, "the answer arrives, not a reset")
+	res.Body.Close()
+	require.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
 }
