@@ -4,7 +4,6 @@ package proof
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,7 +13,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -74,15 +72,14 @@ func TestManagedModeNoDiskOneListener(t *testing.T) {
 	// Managed mode's tor sends each connection's circuit id first (HiddenServiceExportCircuitID
 	// haproxy); this client, in tor's place, does the same, each connection on a circuit of its
 	// own so that the per-circuit limit stays out of the flow.
-	var circuits atomic.Uint32
+	s.circuits = true
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "unix", sock)
 		if err != nil {
 			return nil, err
 		}
-		id := circuits.Add(1)
-		if _, err := fmt.Fprintf(c, "PROXY TCP6 fc00:dead:beef:4dad::%x:%x ::1 %d 80\r\n", id>>16, id&0xffff, id&0xffff); err != nil {
+		if _, err := io.WriteString(c, s.proxyLine()); err != nil {
 			c.Close()
 			return nil, err
 		}
