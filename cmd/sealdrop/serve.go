@@ -56,8 +56,9 @@ Serves the pages and API v1 and keeps every note in locked memory only. Three wa
                      or port (cookie authentication), with the same key and hardening.
                        sealdrop serve --tor-control unix:/run/tor/control
   listen             --listen: no tor at all; serve plain HTTP on a unix socket for the
-                     system tor's HiddenServicePort (torrc.example, Route A).
-                       sealdrop serve --listen unix:/run/sealdrop/http.sock
+                     system tor's HiddenServicePort (torrc.example, Route A, which exports
+                     circuit ids: hence --circuit-ids).
+                       sealdrop serve --listen unix:/run/sealdrop/http.sock --circuit-ids
 
 Circuit ids: an onion service sees no client addresses, but tor can say which circuit each
 connection came over. Managed mode with a key file publishes through a HiddenServiceDir in

@@ -16,11 +16,12 @@ const (
 	// person sending several notes, a chat and a drop submission in a row takes a few more.
 	DefaultBurst = 10
 	// DefaultEvery is how long a circuit waits for each create past its burst: six a minute
-	// is more than a person types, and ten times less than a script would like.
+	// is more than a person types, and far less than a script would like.
 	DefaultEvery = 10 * time.Second
-	// DefaultMaxRecords caps the circuits remembered at once (about 120 bytes each, so some
-	// 2 MiB at most). Tor closes a circuit over 32 streams and the HTTP server holds 1,024
-	// connections, so the records of circuits with an open connection fit many times over.
+	// DefaultMaxRecords caps the circuits remembered at once (about 160 bytes each with the
+	// map and lists: 2.6 MiB at most). Tor closes a circuit over 32 streams and the HTTP
+	// server holds 1,024 connections, so the records of circuits with an open connection fit
+	// many times over.
 	DefaultMaxRecords = 16384
 )
 
