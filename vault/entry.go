@@ -47,7 +47,7 @@ type entry struct {
 	// after a wrong PIN, so that neither the free space nor anything else tells the two apart.
 	destroyed bool
 
-	charged int64 // bytes of ext charged to the kind's and owner's usage: blocks cover exactly these
+	charged int64 // bytes of ext's whole blocks, charged to the kind's and owner's usage
 
 	ext  []extent  // the blocks reserved so far, covering the bytes received; nil once wiped
 	ext0 [1]extent // ext's storage when the content is one run (the usual case): no allocation

@@ -27,6 +27,7 @@ func (v *Vault) settle(id ID, e *entry, now time.Time) (bool, job) {
 		delete(v.tombs, id)
 		return false, j
 	case e.phase == phasePending && !e.appending && now.Sub(e.active) >= v.cfg.PendingIdle,
+		e.phase == phasePending && !e.appending && e.received == 0 && now.Sub(e.born) >= v.cfg.EmptyIdle,
 		e.phase == phasePending && now.Sub(e.born) >= v.cfg.PendingMax:
 		return false, v.end(id, e, StateGone, true)
 	case e.phase == phaseClaimed && now.Sub(e.claimed) >= v.cfg.ClaimWindow:

@@ -282,3 +282,31 @@ func TestPutUpTo(t *testing.T) {
 type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
+
+// A create that never sends a byte holds its pending slot only for EmptyIdle: holding the
+// slots takes a steady stream of creates, not a burst.
+func TestEmptyPendingEntryIsWipedSoon(t *testing.T) {
+	v, clk := smallVault(t, vault.Config{EmptyIdle: time.Minute, PendingIdle: 10 * time.Minute, MaxPending: 2})
+	s := newSecrets(t, false, false)
+	empty, _, err := v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: 100, TTL: time.Hour, Caps: s.caps})
+	require.NoError(t, err)
+	started, _, err := v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: 100, TTL: time.Hour, Caps: s.caps})
+	require.NoError(t, err)
+	_, err = v.Append(vault.KindNote, started, s.manage, 0, 10, bytes.NewReader(random(t, 10)))
+	require.NoError(t, err)
+	_, _, err = v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: 100, TTL: time.Hour, Caps: s.caps})
+	require.ErrorIs(t, err, vault.ErrFull, "both pending slots of notes are taken")
+	// Another kind has its own slots.
+	_, _, err = v.Create(vault.CreateRequest{Kind: vault.KindSubmission, Owner: "d", Length: 100, TTL: time.Hour, Caps: s.caps})
+	require.NoError(t, err)
+	clk.Add(time.Minute)
+	v.Sweep()
+	_, _, err = v.Status(vault.KindNote, empty, s.manage)
+	require.NoError(t, err)
+	st, _, _ := v.Status(vault.KindNote, empty, s.manage)
+	require.Equal(t, vault.StateGone, st, "no byte in a minute: gone")
+	st, _, _ = v.Status(vault.KindNote, started, s.manage)
+	require.Equal(t, vault.StatePending, st, "an upload under way keeps its slot for PendingIdle")
+	_, _, err = v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: 100, TTL: time.Hour, Caps: s.caps})
+	require.NoError(t, err)
+}

@@ -38,7 +38,7 @@ func TestTTLEdges(t *testing.T) {
 }
 
 func TestTTLCountsFromCreateNotCommit(t *testing.T) {
-	v, c := smallVault(t, vault.Config{PendingIdle: time.Hour})
+	v, c := smallVault(t, vault.Config{PendingIdle: time.Hour, EmptyIdle: time.Hour})
 	s := newSecrets(t, false, false)
 	id := create(t, v, s, 100, 10*time.Minute)
 	c.Add(9 * time.Minute)

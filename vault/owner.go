@@ -33,7 +33,7 @@ func (v *Vault) index(e *entry) {
 // setPhase moves e to phase p and keeps its index entry in step. Called with v.mu held.
 func (v *Vault) setPhase(e *entry, p phase) {
 	if e.phase == phasePending && p != phasePending && !e.wiped {
-		v.pending--
+		v.pending[e.kind]--
 	}
 	e.phase = p
 	if m := v.owned[ownerKey{e.kind, e.owner}]; m != nil {

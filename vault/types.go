@@ -66,9 +66,14 @@ type Config struct {
 	// appended to; default 30 minutes. An upload that trickles a byte a minute cannot keep
 	// what it holds past it.
 	PendingMax time.Duration
-	// MaxPending caps the entries pending at once (created, not committed): each costs heap
-	// for its metadata even before a byte arrives. Default 4096.
-	MaxPending     int
+	// MaxPending caps the entries of one kind pending at once (created, not committed): each
+	// costs heap for its metadata (a few hundred bytes) before a byte arrives. Default 65,536
+	// per kind, so that a flood of creates of one kind leaves the others alone.
+	MaxPending int
+	// EmptyIdle is how long a pending entry may wait for its first byte; default 1 minute. A
+	// client appends right after it creates, so holding the pending slots takes a create
+	// every EmptyIdle / MaxPending, not one per PendingIdle.
+	EmptyIdle      time.Duration
 	MaxPINFailures int              // default 5
 	Now            func() time.Time // clock; default time.Now
 	SweepEvery     time.Duration    // sweeper period; default 500ms; negative: no background sweeper
@@ -140,7 +145,7 @@ type Load struct {
 	Global  float64 // blocks in use of all blocks
 	Kind    float64 // the kind's bytes of its quota (0 without a quota)
 	Owner   float64 // the owner's bytes of its per-owner quota (0 without one, or for owner "")
-	Pending float64 // pending entries of MaxPending
+	Pending float64 // pending entries of the kind, of MaxPending
 }
 
 // Max is the largest of the fractions.

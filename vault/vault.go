@@ -18,7 +18,8 @@ const (
 	DefaultClaimWindow    = 10 * time.Minute
 	DefaultPendingIdle    = 10 * time.Minute
 	DefaultPendingMax     = 30 * time.Minute
-	DefaultMaxPending     = 4096
+	DefaultMaxPending     = 1 << 16
+	DefaultEmptyIdle      = time.Minute
 	DefaultMaxPINFailures = 5
 	DefaultSweepEvery     = 500 * time.Millisecond
 	DefaultMaxTombstones  = 1 << 18
@@ -39,9 +40,9 @@ type Vault struct {
 	tombs     map[ID]tomb
 	tombRing  []ID // tombstone ids, oldest at tombNext once full (keepTomb)
 	tombNext  int
-	kindUse   [KindSubmission + 1]int64 // bytes reserved, indexed by Kind: cheaper than a map on every create and wipe
+	kindUse   [KindSubmission + 1]int64 // bytes of whole blocks held, indexed by Kind: cheaper than a map on every create and wipe
 	kindCount [KindSubmission + 1]int
-	pending   int // entries in phasePending that hold content
+	pending   [KindSubmission + 1]int // entries in phasePending that hold content, by kind
 	ownerUse  map[Kind]map[string]int64
 	owned     map[ownerKey]map[ID]owned // entries holding content, per kind and owner (owner.go)
 	closed    bool
@@ -168,6 +169,9 @@ func resolve(c *Config) error {
 	if c.MaxPending == 0 {
 		c.MaxPending = DefaultMaxPending
 	}
+	if err := def(&c.EmptyIdle, DefaultEmptyIdle, "negative EmptyIdle"); err != nil {
+		return err
+	}
 	if c.MaxPINFailures < 0 {
 		return bad("negative MaxPINFailures")
 	}
@@ -224,7 +228,9 @@ func (v *Vault) Stats() Stats {
 	return s
 }
 
-// Load reports how full the vault is for a new entry of kind held by owner ("" for none).
+// Load reports how full the vault is for a new entry of kind held by owner ("" for none): what
+// is held, never what pending entries declare (declarations are free and would let anyone
+// raise everyone's price; SECURITY.md weighs it).
 func (v *Vault) Load(kind Kind, owner string) Load {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -239,7 +245,7 @@ func (v *Vault) Load(kind Kind, owner string) Load {
 	}
 	l := Load{
 		Global:  frac(int64(v.ar.total-v.ar.free), int64(v.ar.total)),
-		Pending: frac(int64(v.pending), int64(v.cfg.MaxPending)),
+		Pending: frac(int64(v.pending[kind]), int64(v.cfg.MaxPending)),
 	}
 	if q, ok := v.cfg.KindQuota[kind]; ok {
 		l.Kind = frac(v.kindUse[kind], q)

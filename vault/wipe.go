@@ -132,24 +132,30 @@ func (v *Vault) Settle() { v.async.Wait() }
 // as they arrive (use). Called with v.mu held.
 func (v *Vault) account(e *entry) {
 	v.kindCount[e.kind]++
-	v.pending++
+	v.pending[e.kind]++
 	v.index(e)
 }
 
-// use charges delta more bytes (or, negative, fewer) of e to its kind and owner. Called with
-// v.mu held.
+// use charges delta more bytes (or, negative, fewer) of e's blocks to its kind and owner.
+// Called with v.mu held.
 func (v *Vault) use(e *entry, delta int64) {
 	e.charged += delta
 	v.kindUse[e.kind] += delta
-	if e.owner != "" {
-		m := v.ownerUse[e.kind]
-		if m == nil {
-			m = make(map[string]int64)
-			v.ownerUse[e.kind] = m
-		}
-		if m[e.owner] += delta; m[e.owner] <= 0 {
-			delete(m, e.owner)
-		}
+	addOwner(v.ownerUse, e, delta)
+}
+
+// addOwner adds delta to e's owner's count in m (within e's kind), forgetting owners at 0.
+func addOwner(m map[Kind]map[string]int64, e *entry, delta int64) {
+	if e.owner == "" {
+		return
+	}
+	om := m[e.kind]
+	if om == nil {
+		om = make(map[string]int64)
+		m[e.kind] = om
+	}
+	if om[e.owner] += delta; om[e.owner] <= 0 {
+		delete(om, e.owner)
 	}
 }
 
@@ -159,7 +165,7 @@ func (v *Vault) unaccount(e *entry) {
 	v.use(e, -e.charged)
 	v.kindCount[e.kind]--
 	if e.phase == phasePending {
-		v.pending--
+		v.pending[e.kind]--
 	}
 	v.unindex(e)
 }

@@ -61,7 +61,7 @@ func (v *Vault) admit(req *CreateRequest, maxOwned int, fill bool) (*entry, erro
 	if v.closed {
 		return nil, ErrClosed
 	}
-	if !v.fits(req.Kind, req.Owner, 0, req.Length) || v.pending >= v.cfg.MaxPending {
+	if !v.fits(req.Kind, req.Owner, 0, v.blocks(req.Length)) || v.pending[req.Kind] >= v.cfg.MaxPending {
 		return nil, ErrFull
 	}
 	if maxOwned > 0 && len(v.owned[ownerKey{req.Kind, req.Owner}]) >= maxOwned {
@@ -100,15 +100,21 @@ func (v *Vault) admit(req *CreateRequest, maxOwned int, fill bool) (*entry, erro
 	return e, nil
 }
 
-// fits reports whether an entry of kind and owner that holds have bytes could grow to want
-// bytes now: enough free blocks, and within the kind's and the owner's quotas. Called with v.mu
-// held.
-func (v *Vault) fits(kind Kind, owner string, have, want int64) bool {
+// blocks is n rounded up to whole blocks, in bytes: what an entry of n bytes occupies, and so
+// what its kind and owner are charged (a 1-byte entry takes a whole block).
+func (v *Vault) blocks(n int64) int64 {
 	bs := int64(v.ar.bs)
-	if (want+bs-1)/bs-(have+bs-1)/bs > int64(v.ar.free) {
+	return (n + bs - 1) / bs * bs
+}
+
+// fits reports whether an entry of kind and owner that holds have bytes of whole blocks could
+// grow to want bytes of whole blocks now: enough free blocks, and within the kind's and the
+// owner's quotas. Called with v.mu held.
+func (v *Vault) fits(kind Kind, owner string, have, want int64) bool {
+	more := want - have
+	if more/int64(v.ar.bs) > int64(v.ar.free) {
 		return false
 	}
-	more := want - have
 	if q, ok := v.cfg.KindQuota[kind]; ok && v.kindUse[kind]+more > q {
 		return false
 	}
@@ -125,20 +131,15 @@ func (v *Vault) reserve(e *entry, upto int64) ([]extent, error) {
 	if e.wiped {
 		return nil, ErrGone
 	}
-	upto = min(upto, e.length)
-	have := e.charged
-	if upto <= have {
+	want := v.blocks(min(upto, e.length))
+	if want <= e.charged {
 		return e.ext, nil
 	}
-	if !v.fits(e.kind, e.owner, have, upto) {
+	if !v.fits(e.kind, e.owner, e.charged, want) {
 		return nil, ErrFull
 	}
-	bs := int64(v.ar.bs)
-	need := int((upto+bs-1)/bs) - blocksOf(e.ext)
-	if need > 0 {
-		e.ext = v.ar.alloc(e.ext, need)
-	}
-	v.use(e, upto-have)
+	e.ext = v.ar.alloc(e.ext, int((want-e.charged)/int64(v.ar.bs)))
+	v.use(e, want-e.charged)
 	return e.ext, nil
 }
 
@@ -148,15 +149,15 @@ func (v *Vault) trim(e *entry) {
 	if e.wiped {
 		return
 	}
-	if e.charged <= e.received {
+	keep := v.blocks(e.received)
+	if e.charged <= keep {
 		return
 	}
-	bs := int64(v.ar.bs)
 	var spare []extent
-	e.ext, spare = splitBlocks(e.ext, int((e.received+bs-1)/bs))
+	e.ext, spare = splitBlocks(e.ext, int(keep/int64(v.ar.bs)))
 	v.ar.zero(spare)
 	v.ar.release(spare)
-	v.use(e, e.received-e.charged)
+	v.use(e, keep-e.charged)
 }
 
 // splitBlocks cuts ext after its first keep blocks.
@@ -201,6 +202,16 @@ func (v *Vault) checkCreate(req *CreateRequest) error {
 // count. A wrong manage secret, another kind, or an entry that is not pending, is ErrGone; a
 // concurrent append to the same entry is ErrBusy.
 func (v *Vault) Append(kind Kind, id ID, manage []byte, offset, n int64, r io.Reader) (int64, error) {
+	return v.appendTo(kind, nil, id, manage, offset, n, r)
+}
+
+// AppendOwned is Append for an entry that must also belong to owner (a drop's route): one of
+// another owner is gone, whatever secrets come with it.
+func (v *Vault) AppendOwned(kind Kind, owner string, id ID, manage []byte, offset, n int64, r io.Reader) (int64, error) {
+	return v.appendTo(kind, &owner, id, manage, offset, n, r)
+}
+
+func (v *Vault) appendTo(kind Kind, owner *string, id ID, manage []byte, offset, n int64, r io.Reader) (int64, error) {
 	mh := sum(manage)
 	now := v.now()
 	v.mu.Lock()
@@ -209,6 +220,9 @@ func (v *Vault) Append(kind Kind, id ID, manage []byte, offset, n int64, r io.Re
 		return 0, ErrClosed
 	}
 	e, j := v.lookup(kind, id, now)
+	if e != nil && owner != nil && e.owner != *owner {
+		e = nil // the dummy below compares as for a miss
+	}
 	if !v.manageOK(e, &mh) || e.phase != phasePending {
 		v.mu.Unlock()
 		v.run(j)
@@ -264,8 +278,14 @@ func (v *Vault) Append(kind Kind, id ID, manage []byte, offset, n int64, r io.Re
 // returns what arrived. The caller holds a reference to e and is its one appender.
 func (v *Vault) fill(e *entry, offset, n int64, r io.Reader, upTo bool) (int64, error) {
 	var got int64
+	bs := int64(v.ar.bs)
 	for got < n {
 		k := min(grain-(offset+got)%grain, n-got) // whole grains after the first
+		if got == 0 {
+			// Nothing has arrived yet: reserve no more than one block until it does, so that a
+			// body that never comes holds one block, not a grain.
+			k = min(k, bs-offset%bs)
+		}
 		v.mu.Lock()
 		ext, err := v.reserve(e, offset+got+k)
 		v.mu.Unlock()
@@ -328,6 +348,15 @@ func (v *Vault) walk(ext []extent, offset, n int64, fn func([]byte) error) error
 // entry that is already committed succeeds again, since the answer to the first commit may have
 // been lost.
 func (v *Vault) Commit(kind Kind, id ID, manage []byte) (time.Time, error) {
+	return v.commit(kind, nil, id, manage)
+}
+
+// CommitOwned is Commit for an entry that must also belong to owner (a drop's route).
+func (v *Vault) CommitOwned(kind Kind, owner string, id ID, manage []byte) (time.Time, error) {
+	return v.commit(kind, &owner, id, manage)
+}
+
+func (v *Vault) commit(kind Kind, owner *string, id ID, manage []byte) (time.Time, error) {
 	mh := sum(manage)
 	now := v.now()
 	v.mu.Lock()
@@ -336,6 +365,9 @@ func (v *Vault) Commit(kind Kind, id ID, manage []byte) (time.Time, error) {
 		return time.Time{}, ErrClosed
 	}
 	e, j := v.lookup(kind, id, now)
+	if e != nil && owner != nil && e.owner != *owner {
+		e = nil
+	}
 	if !v.manageOK(e, &mh) {
 		v.mu.Unlock()
 		v.run(j)

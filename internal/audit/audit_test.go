@@ -157,14 +157,15 @@ func TestEveryServerGoroutineRecovers(t *testing.T) {
 	assert.Empty(t, bad, "server goroutines without a deferred recover (add `defer func() { _ = recover() }()`)")
 }
 
-// TestSecretsConstantTime (T13): vault/ and internal/web/ compare no bytes with bytes.Equal,
-// bytes.Compare or ==; the listed exceptions compare nothing secret.
+// TestSecretsConstantTime (T13): the packages that hold or check capabilities (the vault, the
+// HTTP layer, the chat relay, the drops, the protocol, the price) compare no bytes with
+// bytes.Equal, bytes.Compare or ==; the listed exceptions compare nothing secret.
 func TestSecretsConstantTime(t *testing.T) {
 	_, root := load(t)
 	allowed := map[string]string{
 		"vault/vault.go:infoCmp bytes.Compare is not constant time": "orders a listing by id (Vault.List); ids are not secrets",
 	}
-	for _, pkg := range []string{"vault", "internal/web"} {
+	for _, pkg := range []string{"vault", "internal/web", "internal/chat", "internal/drop", "internal/protocol", "internal/price"} {
 		fs, err := audit.SecretCompares(filepath.Join(root, pkg), module+"/"+pkg)
 		require.NoError(t, err, pkg)
 		for _, site := range sites(fs, root) {

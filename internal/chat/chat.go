@@ -62,11 +62,14 @@ const (
 
 // Config configures a Server. The zero value of each field selects its documented default.
 type Config struct {
-	Vault          *vault.Vault     // required; undelivered records live there (KindChatFrame)
-	MaxChats       int              // concurrent chats, pending ones included; default 1024
-	MaxRecord      int64            // bytes of one record; default 96 KiB
-	MaxRecords     int              // undelivered records held per chat; default 64
-	MaxBytes       int64            // undelivered bytes held per chat; default 4 MiB
+	Vault      *vault.Vault // required; undelivered records live there (KindChatFrame)
+	MaxChats   int          // concurrent chats, pending ones included; default 8192
+	MaxRecord  int64        // bytes of one record; default 96 KiB
+	MaxRecords int          // undelivered records held per chat; default 64
+	MaxBytes   int64        // undelivered bytes held per chat; default 4 MiB
+	// Before anyone joined, a chat holds at most 4 records and 8 KiB for the joiner (the
+	// creator's hello and a restart or two): a link nobody opens cannot hold a chat's MaxBytes
+	// for its whole TTL. Fixed, not configurable.
 	DefaultTTL     time.Duration    // unopened link; default 24 h
 	MaxTTL         time.Duration    // unopened link; default 7 days
 	Idle           time.Duration    // no record for this long ends a joined chat; default 15 min
@@ -97,6 +100,9 @@ const (
 	DefaultMaxRecord  = 96 << 10
 	DefaultMaxRecords = 64
 	DefaultMaxBytes   = 4 << 20
+	// unjoinedRecords and unjoinedBytes bound what a chat holds before anyone joined.
+	unjoinedRecords   = 4
+	unjoinedBytes     = 8 << 10
 	DefaultTTL        = 24 * time.Hour
 	DefaultMaxTTL     = 7 * 24 * time.Hour
 	DefaultIdle       = 15 * time.Minute
@@ -339,7 +345,7 @@ func (s *Server) move(j refreshJob) {
 		rd.Close() // before the old entry is wiped: its blocks are freed with the last reference
 		_ = pw.CloseWithError(err)
 	}()
-	nf, err := s.put(j.c.id, pr, j.old.size)
+	nf, err := s.put(j.c.id, pr, j.old.size, j.old.size)
 	_ = pr.CloseWithError(io.ErrClosedPipe) // stops the writer if the vault refused early
 	<-copied
 	if err != nil {
@@ -351,7 +357,7 @@ func (s *Server) move(j refreshJob) {
 	if !j.c.ended {
 		fs := j.c.sides[j.role].frames
 		for i := range fs {
-			if fs[i].seq == j.old.seq && fs[i].vid == j.old.vid && fs[i].reading == 0 {
+			if fs[i].seq == j.old.seq && fs[i].vid == j.old.vid && fs[i].reading == 0 { // audit:ok the relay's own record ids, not capabilities
 				fs[i], drop = nf, fs[i]
 				break
 			}
@@ -402,9 +408,11 @@ type CreateRequest struct {
 	PriceToken, PriceNonce       []byte
 }
 
-// PriceLength is the size a chat is priced at (protocol.PriceRequest.Length): its slot and the
-// first records it holds for the other side, about a kibibyte, for the link's TTL.
-const PriceLength = 1024
+// PriceLength is the size a chat is priced at (protocol.PriceRequest.Length): its slot's share
+// of the chat records' quota (64 MiB of the default budget over 8,192 chats). It is priced for
+// its link's TTL plus SessionMax, the longest it can hold its slot; the payment binds the TTL
+// the create asks.
+const PriceLength = 8 << 10
 
 // Created is what the creator gets: the id and its session token (shown once, stored hashed).
 type Created struct {
@@ -419,11 +427,10 @@ func (s *Server) Create(req CreateRequest) (Created, error) {
 	if req.TTL == 0 {
 		req.TTL = s.cfg.DefaultTTL
 	}
-	var zero [32]byte
-	if req.TTL < time.Second || req.TTL > s.cfg.MaxTTL || req.Gate == zero || req.Manage == zero || (req.PIN && req.Open == zero) {
+	if req.TTL < time.Second || req.TTL > s.cfg.MaxTTL || req.Gate == [32]byte{} || req.Manage == [32]byte{} || (req.PIN && req.Open == [32]byte{}) {
 		return Created{}, ErrInvalid
 	}
-	if req.Destruct == zero {
+	if req.Destruct == [32]byte{} {
 		r, err := random32()
 		if err != nil {
 			return Created{}, fmt.Errorf("chat: random: %w", err)
@@ -437,8 +444,8 @@ func (s *Server) Create(req CreateRequest) (Created, error) {
 	if s.v.Stats().Free < s.cfg.MaxRecord {
 		return Created{}, ErrFull
 	}
-	refund, err := s.cfg.Price.Charge(s.Level(), protocol.PriceRequest{Kind: protocol.PriceChat, Manage: req.Manage, Length: PriceLength, TTL: req.TTL},
-		req.PriceToken, req.PriceNonce)
+	refund, err := s.cfg.Price.ChargeFor(s.Level(), protocol.PriceRequest{Kind: protocol.PriceChat, Manage: req.Manage, Length: PriceLength, TTL: req.TTL},
+		PriceLength, req.TTL+s.cfg.SessionMax, req.PriceToken, req.PriceNonce)
 	if err != nil {
 		return Created{}, err
 	}
@@ -524,8 +531,16 @@ func (s *Server) Join(id vault.ID, req JoinRequest) ([]byte, error) {
 		err = nil
 	}
 	s.mu.Unlock()
-	for _, f := range blank {
-		_ = s.v.Destroy(vault.KindChatFrame, f.vid, f.manage[:])
+	if len(blank) > 0 {
+		// Off the request path, as a note's duress PIN: the answer costs what a typo's does.
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer func() { _ = recover() }()
+			for _, f := range blank {
+				_ = s.v.Destroy(vault.KindChatFrame, f.vid, f.manage[:])
+			}
+		}()
 	}
 	s.wipe(wipe)
 	if err != nil {
@@ -610,13 +625,12 @@ func (s *Server) Attach(id vault.ID, token []byte) (*Session, error) {
 	}
 	creatorOK := eq(&th, &t.sides[Creator].tok)
 	joinerOK := eq(&th, &t.sides[Joiner].tok)
-	var zero [32]byte
 	switch {
 	case c == nil || c.ended:
 		return nil, ErrGone
 	case creatorOK:
 		return &Session{s: s, c: c, role: Creator}, nil
-	case joinerOK && c.sides[Joiner].tok != zero:
+	case joinerOK && c.sides[Joiner].tok != [32]byte{}:
 		return &Session{s: s, c: c, role: Joiner}, nil
 	}
 	return nil, ErrGone
@@ -702,25 +716,34 @@ func (ss *Session) SendStream(r io.Reader) (uint64, error) { return ss.send(r, -
 // send stores a record of n bytes, or of unknown length up to MaxRecord when n < 0.
 func (ss *Session) send(r io.Reader, n int64) (uint64, error) {
 	s := ss.s
-	reserve := n
-	if n < 0 {
-		reserve = s.cfg.MaxRecord
-	}
 	to := 1 - ss.role
 	s.mu.Lock()
 	c := ss.c
+	// What this chat may still hold for the other side: before anyone joined, much less.
+	records, room := s.cfg.MaxRecords, s.cfg.MaxBytes-c.bytes
+	if !c.joined {
+		records, room = unjoinedRecords, unjoinedBytes-c.bytes
+	}
+	limit := min(s.cfg.MaxRecord, room) // the longest record that fits now
+	reserve := n
+	if n < 0 {
+		reserve = limit
+	}
 	switch {
 	case c.ended:
 		s.mu.Unlock()
 		return 0, &EndedError{c.reason}
-	case len(c.sides[to].frames) >= s.cfg.MaxRecords || c.bytes+reserve > s.cfg.MaxBytes:
+	case len(c.sides[to].frames) >= records || limit <= 0 || reserve > limit:
 		s.mu.Unlock()
 		return 0, ErrBusy
 	}
 	c.bytes += reserve // reserved while the vault copies
 	s.mu.Unlock()
 
-	f, err := ss.put(r, n)
+	f, err := ss.s.put(c.id, r, n, limit)
+	if errors.Is(err, ErrTooLarge) && n < 0 && limit < s.cfg.MaxRecord {
+		err = ErrBusy // a stream longer than what the chat may hold now, not than any record
+	}
 	s.mu.Lock()
 	if err != nil {
 		c.bytes -= reserve
@@ -759,11 +782,9 @@ func (ss *Session) send(r io.Reader, n int64) (uint64, error) {
 	return f.seq, nil
 }
 
-func (ss *Session) put(r io.Reader, n int64) (frame, error) { return ss.s.put(ss.c.id, r, n) }
-
-// put stores a record of n bytes from r in the vault, or of r's length (up to MaxRecord) when
+// put stores a record of n bytes from r in the vault, or of r's length (up to limit) when
 // n < 0.
-func (s *Server) put(owner vault.ID, r io.Reader, n int64) (frame, error) {
+func (s *Server) put(owner vault.ID, r io.Reader, n, limit int64) (frame, error) {
 	var f frame
 	var g [32]byte
 	var err error
@@ -780,7 +801,7 @@ func (s *Server) put(owner vault.ID, r io.Reader, n int64) (frame, error) {
 		Caps: vault.Caps{Gate: hash(g[:]), Manage: hash(f.manage[:])},
 	}
 	if n < 0 {
-		req.Length = s.cfg.MaxRecord
+		req.Length = limit
 		f.vid, f.size, _, err = s.v.PutUpTo(req, fb)
 	} else {
 		f.vid, _, err = s.v.Put(req, fb)
@@ -876,7 +897,7 @@ func (d *Delivery) WriteTo(w io.Writer) (int64, error) {
 	defer func() {
 		s.mu.Lock()
 		for i := range ss.c.sides[ss.role].frames {
-			if f := &ss.c.sides[ss.role].frames[i]; f.seq == d.Seq && f.vid == g.vid {
+			if f := &ss.c.sides[ss.role].frames[i]; f.seq == d.Seq && f.vid == g.vid { // audit:ok the relay's own record ids
 				f.reading--
 			}
 		}
@@ -918,9 +939,24 @@ func (ss *Session) AckBelow(next uint64) {
 	}
 }
 
-// Skip drops a record the vault no longer has (its claim window ended): the receiver will
-// see the gap as a missing record.
-func (ss *Session) Skip(seq uint64) { ss.Ack(seq) }
+// Skip drops the one record seq that the vault no longer has (its claim window ended): the
+// receiver will see the gap as a missing record. Earlier records not yet acknowledged stay.
+func (ss *Session) Skip(seq uint64) {
+	s := ss.s
+	s.mu.Lock()
+	sd := &ss.c.sides[ss.role]
+	var gone []frame
+	for i := range sd.frames {
+		if sd.frames[i].seq == seq {
+			ss.c.bytes -= sd.frames[i].size
+			gone = append(gone, sd.frames[i])
+			sd.frames = append(sd.frames[:i:i], sd.frames[i+1:]...)
+			break
+		}
+	}
+	s.mu.Unlock()
+	s.wipe(gone)
+}
 
 // End ends the chat for both sides.
 func (ss *Session) End() {

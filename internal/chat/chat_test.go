@@ -15,6 +15,8 @@ import (
 
 	"github.com/sealdrop/sealdrop/internal/chat"
 	"github.com/sealdrop/sealdrop/internal/memscan"
+	"github.com/sealdrop/sealdrop/internal/price"
+	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
@@ -60,11 +62,30 @@ func newEnv(t testing.TB, budget int64, cfg chat.Config) env {
 
 type caps struct{ gate, open, destruct, manage []byte }
 
+// create makes a chat, paying its price when one is asked (the vault is getting full).
+func (e env) create(t testing.TB, req chat.CreateRequest) (chat.Created, error) {
+	t.Helper()
+	cr, err := e.s.Create(req)
+	var unpaid *price.Unpaid
+	if !errors.As(err, &unpaid) {
+		return cr, err
+	}
+	tok, _ := e.s.Config().Price.Token()
+	ttl := req.TTL
+	if ttl == 0 {
+		ttl = e.s.Config().DefaultTTL
+	}
+	nonce, err := protocol.SolvePrice(context.Background(), tok[:], protocol.PriceRequest{Kind: protocol.PriceChat, Manage: req.Manage, Length: chat.PriceLength, TTL: ttl}, unpaid.Bits)
+	require.NoError(t, err)
+	req.PriceToken, req.PriceNonce = tok[:], nonce[:]
+	return e.s.Create(req)
+}
+
 // started creates a chat and joins it; it returns both sessions.
 func (e env) started(t testing.TB) (vault.ID, *chat.Session, *chat.Session, caps) {
 	t.Helper()
 	k := caps{gate: rnd(t, 32), manage: rnd(t, 32)}
-	cr, err := e.s.Create(chat.CreateRequest{Gate: h(k.gate), Manage: h(k.manage)})
+	cr, err := e.create(t, chat.CreateRequest{Gate: h(k.gate), Manage: h(k.manage)})
 	require.NoError(t, err)
 	jt, err := e.s.Join(cr.ID, chat.JoinRequest{Gate: k.gate})
 	require.NoError(t, err)

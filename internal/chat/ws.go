@@ -104,18 +104,43 @@ func (c *connBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return conn, brw, err
 }
 
-// wipeRead overwrites the whole read buffer when it holds no unread byte (a masked record may
-// sit in the part already consumed). Only the reading goroutine calls it, between messages.
+// wipeRead overwrites the whole read buffer, keeping the bytes not read yet (the start of the
+// next frame, a pong after a record): they are fed back ahead of the connection from a copy
+// that is zeroed as it is read. Only the reading goroutine calls it, between messages.
 func (c *connBuffers) wipeRead() {
-	if c.brw == nil || c.brw.Reader.Buffered() > 0 {
+	if c.brw == nil {
 		return
 	}
 	br := c.brw.Reader
+	var saved []byte
+	if n := br.Buffered(); n > 0 {
+		p, _ := br.Peek(n)
+		saved = make([]byte, n)
+		copy(saved, p)
+		clear(p)
+	}
 	br.Reset(zeros{})
 	_, _ = br.Peek(br.Size())
 	br.Reset(zeros{})
 	_, _ = br.Discard(br.Buffered())
-	br.Reset(c.conn)
+	if saved == nil {
+		br.Reset(c.conn)
+		return
+	}
+	br.Reset(io.MultiReader(&wipingReader{saved}, c.conn))
+}
+
+// wipingReader reads out b and zeroes what it handed over.
+type wipingReader struct{ b []byte }
+
+func (w *wipingReader) Read(p []byte) (int, error) {
+	if len(w.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, w.b)
+	clear(w.b[:n])
+	w.b = w.b[n:]
+	return n, nil
 }
 
 // wipeWrite overwrites the whole write buffer gorilla builds its frames in. Only the writing
@@ -214,12 +239,22 @@ func (ss *Session) readLoop(conn *websocket.Conn, bufs *connBuffers, replies cha
 	conn.SetReadLimit(s.cfg.MaxRecord + 1)
 	readTimeout := s.cfg.ReadTimeout
 	_ = conn.SetReadDeadline(time.Now().Add(readTimeout))
-	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(readTimeout)) })
+	// A pong proves the circuit is alive between messages; inside a message it must not keep a
+	// trickled record (and the blocks it took) waiting past the read timeout.
+	inMessage := false // only this goroutine reads it: gorilla calls the handler while reading
+	conn.SetPongHandler(func(string) error {
+		if inMessage {
+			return nil
+		}
+		return conn.SetReadDeadline(time.Now().Add(readTimeout))
+	})
 	for {
+		inMessage = false
 		typ, rd, err := conn.NextReader()
 		if err != nil {
 			return
 		}
+		inMessage = true
 		_ = conn.SetReadDeadline(time.Now().Add(readTimeout))
 		var reply control
 		switch typ {
@@ -233,6 +268,7 @@ func (ss *Session) readLoop(conn *websocket.Conn, bufs *connBuffers, replies cha
 			reply = sendReply(seq, err)
 		case websocket.TextMessage:
 			b, err := io.ReadAll(io.LimitReader(rd, maxControl+1))
+			bufs.wipeRead() // a record read before may still sit in the buffer
 			var m control
 			if err != nil || len(b) > maxControl || json.Unmarshal(b, &m) != nil {
 				return

@@ -106,6 +106,16 @@ func (c *Client) post(ctx context.Context, path string, in, out any) (int, error
 			return res.StatusCode, &WrongPINError{pe.TriesLeft}
 		}
 		return res.StatusCode, fmt.Errorf("%w: %d", ErrProtocol, res.StatusCode)
+	case res.StatusCode == http.StatusPaymentRequired:
+		var pe struct {
+			Error string `json:"error"`
+			Bits  *int   `json:"bits"`
+			Token string `json:"token"`
+		}
+		if json.Unmarshal(body, &pe) == nil && pe.Error == "price" && pe.Bits != nil {
+			return res.StatusCode, &PriceError{Bits: *pe.Bits, Token: pe.Token}
+		}
+		return res.StatusCode, fmt.Errorf("%w: %d", ErrProtocol, res.StatusCode)
 	case res.StatusCode >= 300:
 		return res.StatusCode, fmt.Errorf("%w: %d %s", ErrProtocol, res.StatusCode, body)
 	}
@@ -114,6 +124,28 @@ func (c *Client) post(ctx context.Context, path string, in, out any) (int, error
 	}
 	return res.StatusCode, nil
 }
+
+// PriceError is a create the server refused as unpaid (402): the price it asks now and a token
+// to pay it with. Start pays it by itself; this reaches the caller only when the price kept
+// rising or was more than maxPriceBits.
+type PriceError struct {
+	Bits  int
+	Token string
+}
+
+func (e *PriceError) Error() string {
+	return fmt.Sprintf("chatclient: the server asks a proof of work of %d bits", e.Bits)
+}
+
+// ChatPriceLength is the size a chat is priced at (chat.PriceLength), and DefaultLinkTTL the
+// lifetime a link is priced at when Start asks none (chat.DefaultTTL, the server's default).
+const (
+	ChatPriceLength = 8 << 10
+	DefaultLinkTTL  = 24 * time.Hour
+)
+
+// maxPriceBits is the most Start pays by itself (about a minute of native hashing at most).
+const maxPriceBits = 30
 
 // StartOptions configure a new chat.
 type StartOptions struct {
@@ -205,8 +237,32 @@ func (c *Client) Start(ctx context.Context, opt StartOptions) (*Chat, error) {
 		Session   string `json:"session"`
 		ExpiresIn int64  `json:"expires_in"`
 	}
-	if _, err := c.post(ctx, "/api/v1/chats", body, &out); err != nil {
-		return nil, err
+	// Free while the server has room: when it is more than half full its answer says what to
+	// pay (for the link's lifetime, the server's default when none is asked), and Start pays.
+	for tries := 0; ; tries++ {
+		_, err := c.post(ctx, "/api/v1/chats", body, &out)
+		var pe *PriceError
+		if !errors.As(err, &pe) || tries == 2 || pe.Bits > maxPriceBits {
+			if err != nil {
+				return nil, err
+			}
+			break
+		}
+		tok, derr := protocol.B64Decode(pe.Token)
+		if derr != nil || len(tok) != protocol.PriceTokenSize {
+			return nil, fmt.Errorf("%w: price token", ErrProtocol)
+		}
+		ttl := opt.TTL
+		if ttl <= 0 {
+			ttl = DefaultLinkTTL
+			body["ttl"] = int64(ttl / time.Second) // the lifetime paid for, named
+		}
+		pr := protocol.PriceRequest{Kind: protocol.PriceChat, Manage: h.Manage, Length: ChatPriceLength, TTL: ttl}
+		nonce, serr := protocol.SolvePrice(ctx, tok, pr, pe.Bits)
+		if serr != nil {
+			return nil, serr
+		}
+		body["price_token"], body["price_nonce"] = pe.Token, protocol.B64Encode(nonce[:])
 	}
 	var P []byte
 	if s.PIN != "" {

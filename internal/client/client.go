@@ -96,8 +96,9 @@ type Limits struct {
 
 // DropLimits are a drop submission's lifetime (seconds) and largest size.
 type DropLimits struct {
-	TTL      int64 `json:"ttl"`
-	MaxEntry int64 `json:"max_entry"`
+	TTL        int64 `json:"ttl"`
+	MaxEntry   int64 `json:"max_entry"`
+	PriceFloor int64 `json:"price_floor"`
 }
 
 // Limits asks the server for its limits.

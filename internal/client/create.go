@@ -66,7 +66,7 @@ func (c *Client) CreateNote(ctx context.Context, text string, files []File, pin,
 		ExpiresIn int64  `json:"expires_in"`
 	}
 	price := protocol.PriceRequest{Kind: protocol.PriceNote, Manage: h.Manage, Length: length, TTL: priceTTL(ttl, lim.DefaultTTL)}
-	if err := c.createPaid(ctx, c.api(""), body, price, lim.Price, "note", &created); err != nil {
+	if err := c.createPaid(ctx, c.api(""), body, price, 0, lim.Price, "note", &created); err != nil {
 		return nil, fmt.Errorf("client: create: %w", err)
 	}
 	if created.ID == "" {

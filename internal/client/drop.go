@@ -187,7 +187,7 @@ func (c *Client) submitTo(ctx context.Context, d *protocol.DropPublic, text stri
 	body["length"] = length
 	body["manage_hash"] = protocol.B64Encode(mh[:])
 	price := protocol.PriceRequest{Kind: protocol.PriceSubmission, Scope: d.Route(), Manage: mh, Length: length, TTL: time.Duration(lim.Drop.TTL) * time.Second}
-	if err := c.createPaid(ctx, c.dropAPI(route, "/submissions"), body, price, lim.Price, "drop", &created); err != nil {
+	if err := c.createPaid(ctx, c.dropAPI(route, "/submissions"), body, price, lim.Drop.PriceFloor, lim.Price, "drop", &created); err != nil {
 		return "", 0, fmt.Errorf("client: submit: %w", err)
 	}
 	if created.ID == "" {

@@ -57,10 +57,11 @@ func pay(ctx context.Context, body map[string]any, token string, pr protocol.Pri
 }
 
 // createPaid posts a create (a note, a chat, a drop submission) to u and decodes its 201 answer
-// into out, paying the price that the limits' level puts on pr; when the server answers that
-// the price rose meanwhile (402), it pays what the answer asks and tries again, twice at most.
-func (c *Client) createPaid(ctx context.Context, u string, body map[string]any, pr protocol.PriceRequest, p Price, kind string, out any) error {
-	bits, token := protocol.PriceBits(p.Levels[kind], pr.Length, pr.TTL), p.Token
+// into out, paying the price that the limits' level puts on pr (priced at pricedLength bytes
+// when that is more: a drop's floor); when the server answers that the price rose meanwhile
+// (402), it pays what the answer asks and tries again, twice at most.
+func (c *Client) createPaid(ctx context.Context, u string, body map[string]any, pr protocol.PriceRequest, pricedLength int64, p Price, kind string, out any) error {
+	bits, token := protocol.PriceBits(p.Levels[kind], max(pr.Length, pricedLength), pr.TTL), p.Token
 	for tries := 0; ; tries++ {
 		if err := pay(ctx, body, token, pr, bits); err != nil {
 			return err

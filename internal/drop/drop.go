@@ -32,7 +32,7 @@ var (
 // Defaults for Config's zero fields.
 const (
 	DefaultTTL          = 14 * 24 * time.Hour
-	DefaultMaxPending   = 1000
+	DefaultMaxPending   = 4096
 	DefaultChallengeTTL = time.Minute
 	// DefaultMaxSpent caps the inbox challenges remembered as used, over all routes; one route
 	// is held to MaxSpentPerRoute of them, so that one inbox's traffic (or a thief's) cannot
@@ -169,12 +169,18 @@ type Server struct {
 	gate    [32]byte
 
 	mu     sync.Mutex
-	spent  map[[protocol.DropRouteSize]byte]map[[protocol.DropNonceSize]byte]uint32 // used challenges → window, per route
+	spent  map[[protocol.DropRouteSize]byte]*spentSet // used challenges, per route
 	nSpent int
-	pruned uint32 // the challenge window in which spent was last pruned
-	used   map[[protocol.DropRouteSize]byte]time.Time
-	claims map[vault.ID]time.Time
-	counts map[[protocol.DropRouteSize]byte]*counters
+	pruned uint32                                     // the challenge window in which spent was last pruned
+	used   map[[protocol.DropRouteSize]byte]time.Time // used reply boxes → until when
+	// usedOrder is the used reply boxes in the order they were used, oldest at usedHead once
+	// the set is full: when it is, the oldest is forgotten to make room rather than refusing
+	// every reply box (a box forgotten early could take a second reply; only the journalist,
+	// who holds its drop link, could send one).
+	usedOrder []([protocol.DropRouteSize]byte)
+	usedHead  int
+	claims    map[vault.ID]time.Time
+	counts    map[[protocol.DropRouteSize]byte]*counters
 	// nextCountScan is when the counters may next be scanned for routes to drop, and
 	// countScans how many scans ran (tests).
 	nextCountScan time.Time
@@ -235,7 +241,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, v: cfg.Vault,
-		spent:  map[[protocol.DropRouteSize]byte]map[[protocol.DropNonceSize]byte]uint32{},
+		spent:  map[[protocol.DropRouteSize]byte]*spentSet{},
 		used:   map[[protocol.DropRouteSize]byte]time.Time{},
 		claims: map[vault.ID]time.Time{},
 		counts: map[[protocol.DropRouteSize]byte]*counters{},
@@ -277,6 +283,16 @@ func (s *Server) gateToken(r Route) []byte {
 	m.Write([]byte("sealdrop/v1 drop gate"))
 	m.Write(r.id[:])
 	return m.Sum(nil)
+}
+
+// PriceFloor is the least size a submission is priced at: a drop's share of its byte quota
+// per submission it may hold (32 MiB / 4,096 = 8 KiB at the default budget), so that filling a
+// drop's count cap with tiny submissions costs what filling its bytes would.
+func (s *Server) PriceFloor() int64 {
+	if s.cfg.DropQuota <= 0 {
+		return 0
+	}
+	return s.cfg.DropQuota / int64(s.cfg.MaxPending)
 }
 
 // Level is the price level of a new submission to r: the fullest of the drop's count cap, its
@@ -344,16 +360,8 @@ func (s *Server) Submit(r Route, req SubmitRequest) (vault.ID, time.Time, error)
 		}
 		return vault.ID{}, time.Time{}, ErrFull
 	}
-	if r.reply {
-		s.mu.Lock()
-		full := s.usedFullLocked(now)
-		s.mu.Unlock()
-		if full {
-			return vault.ID{}, time.Time{}, ErrFull
-		}
-	}
-	refund, err := s.cfg.Price.Charge(s.Level(r), protocol.PriceRequest{Kind: protocol.PriceSubmission, Scope: r.id, Manage: req.Manage, Length: req.Length, TTL: ttl},
-		req.PriceToken, req.PriceNonce)
+	refund, err := s.cfg.Price.ChargeFor(s.Level(r), protocol.PriceRequest{Kind: protocol.PriceSubmission, Scope: r.id, Manage: req.Manage, Length: req.Length, TTL: ttl},
+		max(req.Length, s.PriceFloor()), ttl, req.PriceToken, req.PriceNonce)
 	if err != nil {
 		return vault.ID{}, time.Time{}, err
 	}
@@ -382,41 +390,37 @@ func (s *Server) taken(r Route) bool {
 	return n > 0
 }
 
-// Commit makes a fully appended submission readable. For a reply box it also marks the box
-// used: from then on it answers gone to new submissions. r need only name the route (a
-// submitter's commit carries no inbox proof); the box is marked only when id is filed under r.
+// Commit makes a fully appended submission of r readable (one filed under another route is
+// gone, whatever its secret). For a reply box it also marks the box used: from then on it
+// answers gone to new submissions. r need only name the route (a submitter's commit carries no
+// inbox proof).
 func (s *Server) Commit(r Route, id vault.ID, manage []byte) (time.Time, error) {
-	exp, err := s.v.Commit(vault.KindSubmission, id, manage)
+	exp, err := s.v.CommitOwned(vault.KindSubmission, r.str, id, manage)
 	if err != nil || !r.reply {
 		return exp, err
 	}
-	mine := false
-	for _, in := range s.v.List(vault.KindSubmission, r.str) { // a reply box holds at most one
-		mine = mine || in.ID == id
-	}
-	if mine {
-		now := s.cfg.Now()
-		s.mu.Lock()
-		// Remembered past the reply's own life, so that the box never takes a second one
-		// while the first can still be read.
-		s.used[r.id] = now.Add(s.cfg.TTL + s.cfg.ClaimWindow)
-		s.mu.Unlock()
-	}
+	now := s.cfg.Now()
+	s.mu.Lock()
+	// Remembered past the reply's own life, so that the box never takes a second one while
+	// the first can still be read.
+	s.markUsedLocked(r.id, now.Add(s.cfg.TTL+s.cfg.ClaimWindow))
+	s.mu.Unlock()
 	return exp, nil
 }
 
-// usedFullLocked prunes expired used reply boxes and reports whether the set is at its cap.
-// Called with s.mu held.
-func (s *Server) usedFullLocked(now time.Time) bool {
-	if len(s.used) < s.cfg.MaxUsedReplies {
-		return false
-	}
-	for k, t := range s.used {
-		if !now.Before(t) {
-			delete(s.used, k)
+// markUsedLocked remembers a used reply box until, forgetting the oldest one when the set is
+// full. Called with s.mu held.
+func (s *Server) markUsedLocked(id [protocol.DropRouteSize]byte, until time.Time) {
+	if _, ok := s.used[id]; !ok {
+		if len(s.usedOrder) < s.cfg.MaxUsedReplies {
+			s.usedOrder = append(s.usedOrder, id)
+		} else {
+			delete(s.used, s.usedOrder[s.usedHead])
+			s.usedOrder[s.usedHead] = id
+			s.usedHead = (s.usedHead + 1) % len(s.usedOrder)
 		}
 	}
-	return len(s.used) >= s.cfg.MaxUsedReplies
+	s.used[id] = until
 }
 
 // Inbox challenges are stateless: a challenge is window (4) ‖ random (12) ‖ tag (16), the tag
@@ -480,7 +484,7 @@ type Proof struct {
 
 // authorize checks the challenge (made by this process for r, in this window or the last, not
 // used yet) and the MAC for this action, id and arg, and spends the challenge. Every failure is
-// ErrGone; ErrBusy when this route (or every route together) used too many challenges lately.
+// ErrGone; ErrBusy when every route together used too many challenges lately.
 func (s *Server) authorize(r Route, p Proof, action byte, id vault.ID, arg [32]byte) error {
 	if len(p.Challenge) != protocol.DropNonceSize {
 		return ErrGone
@@ -501,32 +505,68 @@ func (s *Server) authorize(r Route, p Proof, action byte, id vault.ID, arg [32]b
 	defer s.mu.Unlock()
 	if s.pruned != cur {
 		s.pruned = cur
-		for rt, m := range s.spent {
-			for k, sw := range m {
-				if sw+1 < cur {
-					delete(m, k)
-					s.nSpent--
-				}
-			}
-			if len(m) == 0 {
+		for rt, set := range s.spent {
+			s.nSpent -= set.prune(cur)
+			if len(set.m) == 0 {
 				delete(s.spent, rt)
 			}
 		}
 	}
-	m := s.spent[r.id]
-	if _, used := m[key]; used {
+	set := s.spent[r.id]
+	if set != nil && set.has(key) {
 		return ErrGone
 	}
-	if len(m) >= MaxSpentPerRoute || s.nSpent >= s.cfg.MaxSpent {
+	if s.nSpent >= s.cfg.MaxSpent {
 		return ErrBusy
 	}
-	if m == nil {
-		m = map[[protocol.DropNonceSize]byte]uint32{}
-		s.spent[r.id] = m
+	if set == nil {
+		set = &spentSet{m: map[[protocol.DropNonceSize]byte]uint32{}}
+		s.spent[r.id] = set
 	}
-	m[key] = w
-	s.nSpent++
+	s.nSpent += set.add(key, w)
 	return nil
+}
+
+// spentSet is one route's used challenges, by window. It holds at most MaxSpentPerRoute: past
+// that the oldest is forgotten, so that a thief with the inbox link who makes requests as fast
+// as it can cannot keep the journalist out (a forgotten challenge could be replayed, but only
+// by someone who captured the whole request, MAC included, inside its two-minute window).
+type spentSet struct {
+	m     map[[protocol.DropNonceSize]byte]uint32
+	order [][protocol.DropNonceSize]byte // oldest at head once full
+	head  int
+}
+
+func (s *spentSet) has(k [protocol.DropNonceSize]byte) bool { _, ok := s.m[k]; return ok }
+
+// add remembers k and reports how many entries the set grew by (0 when it forgot one).
+func (s *spentSet) add(k [protocol.DropNonceSize]byte, w uint32) int {
+	s.m[k] = w
+	if len(s.order) < MaxSpentPerRoute {
+		s.order = append(s.order, k)
+		return 1
+	}
+	delete(s.m, s.order[s.head])
+	s.order[s.head] = k
+	s.head = (s.head + 1) % len(s.order)
+	return 0
+}
+
+// prune forgets challenges whose window is over and reports how many.
+func (s *spentSet) prune(cur uint32) int {
+	n := 0
+	kept := make([][protocol.DropNonceSize]byte, 0, len(s.order))
+	for i := range s.order {
+		k := s.order[(s.head+i)%len(s.order)]
+		if w := s.m[k]; w+1 >= cur {
+			kept = append(kept, k)
+			continue
+		}
+		delete(s.m, k)
+		n++
+	}
+	s.order, s.head = kept, 0
+	return n
 }
 
 // Item is one pending submission as the inbox sees it: coarse on purpose.
@@ -575,7 +615,7 @@ func (s *Server) countersLocked(r Route, now time.Time) *counters {
 			// routes with reads too, down to three quarters of the cap.
 			var spare [][protocol.DropRouteSize]byte
 			for k, c := range s.counts {
-				if k == r.id {
+				if k == r.id { // audit:ok route ids are public (in the drop link)
 					continue
 				}
 				if n, _ := s.v.OwnerUsage(vault.KindSubmission, vault.ID(k).String()); n == 0 {

@@ -70,7 +70,7 @@ func (e *env) pay(t *testing.T, r drop.Route, req *drop.SubmitRequest) {
 	t.Helper()
 	pr := protocol.PriceRequest{Kind: protocol.PriceSubmission, Scope: r.ID(), Manage: req.Manage, Length: req.Length, TTL: e.s.Config().TTL}
 	tok, _ := e.s.Config().Price.Token()
-	bits := protocol.PriceBits(e.s.Level(r), req.Length, pr.TTL)
+	bits := protocol.PriceBits(e.s.Level(r), max(req.Length, e.s.PriceFloor()), pr.TTL)
 	nonce, err := protocol.SolvePrice(context.Background(), tok[:], pr, bits)
 	require.NoError(t, err)
 	req.PriceToken, req.PriceNonce = tok[:], nonce[:]
@@ -291,20 +291,27 @@ func TestChallengeFloodLocksNobodyOut(t *testing.T) {
 	require.Equal(t, "still readable", got)
 }
 
-// One route that uses many challenges (its journalist's own traffic, or a thief's) is held to
-// its own limit; other inboxes are still answered.
-func TestChallengeSpendIsPerRoute(t *testing.T) {
+// One route that uses many challenges (its journalist's own traffic, or a thief's) cannot lock
+// the route's inbox out: past MaxSpentPerRoute the oldest used challenges are forgotten, and a
+// recent one replayed is still gone. Other routes are unaffected.
+func TestChallengeSpendIsPerRouteAndNeverLocksOut(t *testing.T) {
 	e := newEnv(t, drop.Config{})
 	busy, calm := keys(t, 0), keys(t, 0)
-	for range drop.MaxSpentPerRoute {
-		e.list(t, busy)
+	var last drop.Proof
+	for range drop.MaxSpentPerRoute + 50 {
+		last = e.prove(t, busy, protocol.DropActionList, vault.ID{}, [32]byte{})
+		_, err := e.s.List(route(t, e.s, busy), last, vault.ID{})
+		require.NoError(t, err)
 	}
-	_, err := e.s.List(route(t, e.s, busy), e.prove(t, busy, protocol.DropActionList, vault.ID{}, [32]byte{}), vault.ID{})
-	require.ErrorIs(t, err, drop.ErrBusy)
+	_, err := e.s.List(route(t, e.s, busy), last, vault.ID{})
+	require.ErrorIs(t, err, drop.ErrGone, "a recent challenge replayed")
+	require.Equal(t, drop.MaxSpentPerRoute, drop.SpentChallenges(e.s), "the route holds at most its own share")
 	e.list(t, calm)
-	// Two windows later the route's record is forgotten.
+	e.list(t, busy)
+	// Two windows later the record is forgotten.
 	e.clk.Add(2 * drop.DefaultChallengeTTL)
 	e.list(t, busy)
+	require.Equal(t, 1, drop.SpentChallenges(e.s))
 }
 
 func TestReplyBoxTakesOne(t *testing.T) {
@@ -357,12 +364,20 @@ func TestPriceAsTheDropFills(t *testing.T) {
 		require.NoError(t, err, "free below half full")
 	}
 	require.Equal(t, 1, e.s.Level(r))
-	require.Zero(t, protocol.PriceBits(1, int64(len(ct)), e.s.Config().TTL), "a small submission is still free at level 1")
-	// A large one pays. Unpaid, the refusal says what to pay.
+	// Even a tiny one is priced as its share of the drop (its quota over its count cap): filling
+	// the count cap with tiny submissions costs what filling the bytes would.
+	tiny := drop.SubmitRequest{Length: int64(len(ct)), Manage: manage()}
+	_, _, err := e.s.Submit(r, tiny)
+	var unpaid *price.Unpaid
+	require.ErrorAs(t, err, &unpaid)
+	require.Equal(t, protocol.PriceBits(1, e.s.PriceFloor(), e.s.Config().TTL), unpaid.Bits)
+	e.pay(t, r, &tiny)
+	_, _, err = e.s.Submit(r, tiny)
+	require.NoError(t, err)
+	// A large one pays more. Unpaid, the refusal says what to pay.
 	const big = 500 << 10
 	req := drop.SubmitRequest{Length: big, Manage: manage()}
-	_, _, err := e.s.Submit(r, req)
-	var unpaid *price.Unpaid
+	_, _, err = e.s.Submit(r, req)
 	require.ErrorAs(t, err, &unpaid)
 	require.Equal(t, protocol.PriceBits(1, req.Length, e.s.Config().TTL), unpaid.Bits)
 	require.Positive(t, unpaid.Bits)

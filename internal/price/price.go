@@ -128,7 +128,14 @@ func (e *Unpaid) Unwrap() error { return ErrPrice }
 // Charge makes r pay its price at level: Bits, then Pay. A refusal is *Unpaid (wrapping
 // ErrPrice), ErrTooDear or ErrBusy. refund is never nil.
 func (p *Pricer) Charge(level int, r protocol.PriceRequest, token, nonce []byte) (refund func(), err error) {
-	bits, err := p.Bits(level, r)
+	return p.ChargeFor(level, r, r.Length, r.TTL, token, nonce)
+}
+
+// ChargeFor is Charge for a request that occupies more than it declares: length bytes for
+// ttl are priced (a slot's share of a count-capped resource, a chat link's lifetime plus the
+// session it may become), while the payment stays bound to r as sent.
+func (p *Pricer) ChargeFor(level int, r protocol.PriceRequest, length int64, ttl time.Duration, token, nonce []byte) (refund func(), err error) {
+	bits, err := p.Bits(level, protocol.PriceRequest{Length: length, TTL: ttl})
 	if err != nil {
 		return func() {}, err
 	}

@@ -1,7 +1,6 @@
 package protocol
 
 import (
-	"bytes"
 	"crypto/ecdh"
 	"crypto/hmac"
 	"crypto/rand"
@@ -220,7 +219,7 @@ func ParseInboxFragment(s string) (*DropKeys, error) {
 		return nil, err
 	}
 	pubs := b[2+2*DropScalarSize:]
-	if !bytes.Equal(pubs[:DropPublicSize], k.Enc[:]) || !bytes.Equal(pubs[DropPublicSize:], k.Auth[:]) {
+	if subtle.ConstantTimeCompare(pubs[:DropPublicSize], k.Enc[:]) != 1 || subtle.ConstantTimeCompare(pubs[DropPublicSize:], k.Auth[:]) != 1 {
 		k.Wipe()
 		return nil, fmt.Errorf("%w: public keys do not match the private keys", ErrDrop)
 	}

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -180,4 +181,21 @@ func TestPriceFormula(t *testing.T) {
 	}{{-1, 0}, {0.49, 0}, {0.5, 1}, {0.74, 1}, {0.75, 2}, {0.875, 3}, {0.99, 6}, {0.9999, 10}, {1, 10}, {2, 10}} {
 		require.Equal(t, c.level, PriceLevel(c.fill), "fill %v", c.fill)
 	}
+}
+
+// BenchmarkPriceHash measures how fast native code (this build, one core) pays a price: the
+// rate an attacker's machine reaches per core, for the price table in the README.
+func BenchmarkPriceHash(b *testing.B) {
+	tok := make([]byte, PriceTokenSize)
+	r := PriceRequest{Kind: PriceNote, Length: 1024, TTL: time.Hour}
+	msg := append(PriceMessage(tok, r), make([]byte, PriceNonceSize)...)
+	var sum [32]byte
+	n := uint64(0)
+	for b.Loop() {
+		n++
+		binary.BigEndian.PutUint64(msg[len(msg)-PriceNonceSize:], n)
+		sum = sha256.Sum256(msg)
+	}
+	_ = sum
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "hashes/s")
 }

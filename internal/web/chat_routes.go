@@ -265,9 +265,18 @@ func (s *server) chatWS(w http.ResponseWriter, r *http.Request) {
 }
 
 // chatSend stores one record sent by the fallback. Like a note's append it takes the
-// connection from net/http (hijack.go), so that no byte of the record passes through
-// net/http's pooled buffers, and closes it after the answer.
+// connection from net/http first (hijack.go), before anything is checked, so that no byte of
+// the record passes through net/http's pooled buffers, not even when it is refused (a chat
+// that just ended, a wrong session); the connection is closed after the answer.
 func (s *server) chatSend(w http.ResponseWriter, r *http.Request) {
+	if h, ok := hijack(w, r, r.ContentLength); ok {
+		s.serveHijacked(h, true, func(w http.ResponseWriter) { s.chatSendChecked(w, r, h) })
+		return
+	}
+	s.chatSendChecked(w, r, r.Body)
+}
+
+func (s *server) chatSendChecked(w http.ResponseWriter, r *http.Request, body io.Reader) {
 	if !hasMediaType(r, "application/octet-stream") {
 		s.writeError(w, http.StatusUnsupportedMediaType, "content_type", "send Content-Type: application/octet-stream")
 		return
@@ -282,12 +291,7 @@ func (s *server) chatSend(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the record is too large")
 		return
 	}
-	h, ok := hijack(w, r, r.ContentLength)
-	if !ok {
-		s.chatSendFrom(w, ss, io.LimitReader(r.Body, r.ContentLength), r.ContentLength)
-		return
-	}
-	s.serveHijacked(h, true, func(w http.ResponseWriter) { s.chatSendFrom(w, ss, h, r.ContentLength) })
+	s.chatSendFrom(w, ss, io.LimitReader(body, r.ContentLength), r.ContentLength)
 }
 
 func (s *server) chatSendFrom(w http.ResponseWriter, ss *chat.Session, body io.Reader, n int64) {

@@ -63,7 +63,9 @@ func (s *server) mountDrops(m *mux.Router, post func(http.HandlerFunc) http.Hand
 	}
 	m.Handle("/api/v1/drops/{route}/submissions", post(s.dropSubmit)).Methods(http.MethodPost)
 	// Appends are exactly a note's (manage secret, offsets, hijacked body): the same handler.
-	m.Handle("/api/v1/drops/{route}/submissions/{id}/data", post(byID(s.appendData(vault.KindSubmission)))).Methods(http.MethodPost)
+	// the submission must be filed under the route in the path.
+	route := func(r *http.Request) string { return mux.Vars(r)["route"] }
+	m.Handle("/api/v1/drops/{route}/submissions/{id}/data", post(byID(s.appendData(vault.KindSubmission, route)))).Methods(http.MethodPost)
 	m.Handle("/api/v1/drops/{route}/submissions/{id}/commit", post(s.dropCommit)).Methods(http.MethodPost)
 	m.Handle("/api/v1/drops/{route}/challenge", post(s.dropChallenge)).Methods(http.MethodPost)
 	m.Handle("/api/v1/drops/{route}/list", post(s.dropList)).Methods(http.MethodPost)
@@ -81,8 +83,9 @@ func (s *server) mountDrops(m *mux.Router, post func(http.HandlerFunc) http.Hand
 // dropLimits is the "drop" member of the limits answer: what a submission may be, so that a
 // client can seal it and compute its price without asking anything else.
 type dropLimits struct {
-	TTL      int64 `json:"ttl"` // seconds a submission waits to be read (the price is for this)
-	MaxEntry int64 `json:"max_entry"`
+	TTL        int64 `json:"ttl"` // seconds a submission waits to be read (the price is for this)
+	MaxEntry   int64 `json:"max_entry"`
+	PriceFloor int64 `json:"price_floor"` // the least length a submission is priced at
 }
 
 func (s *server) dropLimits() *dropLimits {
@@ -90,7 +93,7 @@ func (s *server) dropLimits() *dropLimits {
 		return nil
 	}
 	c := s.cfg.Drops.Config()
-	return &dropLimits{TTL: int64(c.TTL / time.Second), MaxEntry: c.MaxEntry}
+	return &dropLimits{TTL: int64(c.TTL / time.Second), MaxEntry: c.MaxEntry, PriceFloor: s.cfg.Drops.PriceFloor()}
 }
 
 // decodeN decodes strict base64url of exactly n bytes.

@@ -92,7 +92,7 @@ func New(cfg Config) (http.Handler, error) {
 	m.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
 	m.Handle("/api/v1/limits", http.HandlerFunc(s.limits)).Methods(http.MethodGet, http.MethodHead)
 	notes := &notesRouter{cop: cop, deny: deny, create: post(s.create), next: m, actions: map[string]idHandler{
-		"data": s.appendData(vault.KindNote), "commit": s.commit, "open": s.open,
+		"data": s.appendData(vault.KindNote, nil), "commit": s.commit, "open": s.open,
 		"confirm": s.confirm, "status": s.status, "revoke": s.revoke,
 	}}
 	m.Handle("/api/v1/notes", notes.create).Methods(http.MethodPost)
@@ -304,23 +304,29 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) {
 }
 
 // appendData serves the append route of entries of kind: a note's, or a drop submission's,
-// which is exactly a note's. It takes the connection from net/http (see hijack.go) so that no
+// which is exactly a note's except that the entry must belong to the route in the path (owner
+// names it; nil for notes). It takes the connection from net/http (see hijack.go) so that no
 // byte of the body passes through net/http's pooled buffers; every answer on it closes the
 // connection.
-func (s *server) appendData(kind vault.Kind) idHandler {
+func (s *server) appendData(kind vault.Kind, owner func(*http.Request) string) idHandler {
 	return func(w http.ResponseWriter, r *http.Request, rawID string) {
+		var o *string
+		if owner != nil {
+			v := owner(r)
+			o = &v
+		}
 		h, ok := hijack(w, r, r.ContentLength)
 		if !ok {
-			s.appendFrom(w, r, kind, rawID, r.Body, nil)
+			s.appendFrom(w, r, kind, o, rawID, r.Body, nil)
 			return
 		}
-		s.serveHijacked(h, true, func(w http.ResponseWriter) { s.appendFrom(w, r, kind, rawID, h, h.conn) })
+		s.serveHijacked(h, true, func(w http.ResponseWriter) { s.appendFrom(w, r, kind, o, rawID, h, h.conn) })
 	}
 }
 
 // appendFrom answers an append whose body is read from body; conn is the hijacked connection
 // it arrives on (nil when there is none).
-func (s *server) appendFrom(w http.ResponseWriter, r *http.Request, kind vault.Kind, rawID string, body io.Reader, conn net.Conn) {
+func (s *server) appendFrom(w http.ResponseWriter, r *http.Request, kind vault.Kind, owner *string, rawID string, body io.Reader, conn net.Conn) {
 	if !hasMediaType(r, "application/octet-stream") {
 		s.writeError(w, http.StatusUnsupportedMediaType, "content_type", "send Content-Type: application/octet-stream")
 		return
@@ -355,7 +361,7 @@ func (s *server) appendFrom(w http.ResponseWriter, r *http.Request, kind vault.K
 		s.writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the body is over max_append")
 		return
 	}
-	received, err := s.appendSuperseding(kind, id, manage[:], offset, r.ContentLength, body, conn)
+	received, err := s.appendSuperseding(kind, owner, id, manage[:], offset, r.ContentLength, body, conn)
 	switch {
 	case err == nil:
 		s.marshal(w, http.StatusOK, struct {

@@ -69,14 +69,20 @@ func (a *runningAppends) cut(id vault.ID, self net.Conn) {
 // appendSuperseding is the vault's Append, except that an append that finds another one
 // running on the same entry cuts that one off and retries, for up to two seconds. Without a
 // connection (no hijack) it is Append.
-func (s *server) appendSuperseding(kind vault.Kind, id vault.ID, manage []byte, offset, n int64, body io.Reader, conn net.Conn) (int64, error) {
-	if conn == nil {
+func (s *server) appendSuperseding(kind vault.Kind, owner *string, id vault.ID, manage []byte, offset, n int64, body io.Reader, conn net.Conn) (int64, error) {
+	appendOnce := func() (int64, error) {
+		if owner != nil {
+			return s.v.AppendOwned(kind, *owner, id, manage, offset, n, body)
+		}
 		return s.v.Append(kind, id, manage, offset, n, body)
+	}
+	if conn == nil {
+		return appendOnce()
 	}
 	s.appends.add(id, conn)
 	defer s.appends.remove(id, conn)
 	for try := 0; ; try++ {
-		received, err := s.v.Append(kind, id, manage, offset, n, body)
+		received, err := appendOnce()
 		if !errors.Is(err, vault.ErrBusy) || try == supersedeTries {
 			return received, err
 		}

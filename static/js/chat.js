@@ -9,8 +9,9 @@ import { encode, toSVG } from './qr.js';
 import { prepareFiles, renderFileReport } from './filereport.js';
 import { payAndCreate, PRICE_CHAT } from './price.js';
 
-// CHAT_PRICE_LENGTH is the size a chat is priced at (Go: chat.PriceLength).
-const CHAT_PRICE_LENGTH = 1024;
+// CHAT_PRICE_LENGTH is the size a chat is priced at (Go: chat.PriceLength); the server names the
+// bits (it prices the link's lifetime plus the session it may become).
+const CHAT_PRICE_LENGTH = 8192;
 import { $, show, hide, setText, showError, clearError, errorMessage, copyButton } from './ui.js';
 
 const enc = new TextEncoder();

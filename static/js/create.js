@@ -105,8 +105,9 @@ async function onCreate(ev) {
     const priceReq = {
       kind: PRICE_NOTE, manage: b64uDecode(note.create.manage_hash), length: note.ciphertext.length, ttl,
     };
+    const hint = limits.price ? { level: (limits.price.levels || {}).note || 0, token: limits.price.token } : null;
     const created = await payAndCreate((payment) => api.create({ length: note.ciphertext.length, ttl, ...note.create }, payment), priceReq,
-      limits.price, {
+      hint, {
         onWork: (done, total) => {
           setText('progress-label', 'The server is getting full: your browser does a little work first, so that nobody can fill it cheaply…');
           show('work-box');

@@ -223,7 +223,7 @@ export async function deliver({ drop, text, files, replyBox, limits, steps }) {
   if (dl.max_entry && ciphertext.length > dl.max_entry) throw new ApiError('too_large', MESSAGES.too_large, 413);
   const manage = randomBytes(32);
   const manageHash = await sha256(manage);
-  const price = limits && limits.price ? { level: (limits.price.levels || {}).drop || 0, token: limits.price.token } : null;
+  const price = limits && limits.price ? { level: (limits.price.levels || {}).drop || 0, token: limits.price.token, floor: dl.price_floor || 0 } : null;
   const created = await payAndCreate((payment) => api.submit({ length: ciphertext.length, manageHash }, payment), {
     kind: PRICE_SUBMISSION, scope: b64uDecode(api.route), manage: manageHash, length: ciphertext.length, ttl: dl.ttl || 0,
   }, price, { onWork: (d, t) => step('pow', d, t) });

@@ -139,7 +139,8 @@ export class TooDearError extends ProtocolError {
  * most twice more. onWork(tried, expected) follows the search; nothing is searched at price 0.
  */
 export async function payAndCreate(create, req, hint, { onWork, signal, maxBits = MAX_BROWSER_BITS } = {}) {
-  let bits = hint && hint.token ? priceBits(hint.level || 0, req.length, req.ttl) : 0;
+  // hint.floor: the least length the server prices this kind at (a drop's price_floor).
+  let bits = hint && hint.token ? priceBits(hint.level || 0, Math.max(req.length, hint.floor || 0), req.ttl) : 0;
   let token = hint ? hint.token : null;
   for (let tries = 0; ; tries++) {
     let payment = {};
