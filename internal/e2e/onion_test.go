@@ -158,7 +158,7 @@ func TestManagedOnion(t *testing.T) {
 			checkManagedTor(t, s, filepath.Join(state, "tor"))
 		}
 		s.stop(t)
-		for _, p := range []string{httpSock, adminSock} {
+		for _, p := range []string{httpSock, adminSock, filepath.Join(state, "tor", "onion-service")} {
 			_, err := os.Lstat(p)
 			assert.True(t, os.IsNotExist(err), "%s removed at exit", p)
 		}
