@@ -2,8 +2,8 @@
 
 package web_test
 
-// Issue 13, finding 7 ("no chat ciphertext left"): cases found by a hostile review, kept as
-// regression tests beside the residue tests.
+// No chat ciphertext left: the connection's buffers are wiped after a record followed by a
+// control message in one segment, and after a fallback send to a chat that has ended.
 
 import (
 	"bufio"

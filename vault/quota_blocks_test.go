@@ -1,7 +1,7 @@
 package vault_test
 
-// Attacks on the vault's accounting found by a hostile review of issue 13 (hostile internet),
-// kept as regression tests.
+// Attacks on the vault's accounting: whole blocks charged to quotas, a stalled upload holding one
+// block, an upload that finds the vault full losing nothing.
 
 import (
 	"bytes"
