@@ -60,8 +60,8 @@ func TestReadErrorReadsEveryAnswer(t *testing.T) {
 	require.Equal(t, 9, *e.Bits)
 	require.Equal(t, "tok", e.Token)
 
-	e = api.ReadError(429, api.PeerBehind.Body("behind"))
-	require.True(t, e.Matches(api.PeerBehind))
+	e = api.ReadError(429, api.TooMany.Body("behind"))
+	require.True(t, e.Matches(api.TooMany))
 	require.False(t, e.Matches(api.Busy))
 	require.Equal(t, "behind", e.Message)
 	require.Nil(t, e.TriesLeft)

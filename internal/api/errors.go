@@ -33,7 +33,8 @@ const (
 // A Refusal is one kind of error answer: its status and code. This is the one place where a
 // refusal's status is written; the server answers with it and the clients recognise it by it.
 // "busy" is three refusals: the server at its limit of work (503), an earlier append to the
-// same entry still running (409), and the other side of a chat behind on its records (429).
+// same entry still running (409), and too many at once from one side (429: the other side of
+// a chat is behind on its records, or one circuit is over its create limit).
 type Refusal struct {
 	Status int
 	Code   string
@@ -49,7 +50,7 @@ var (
 	TooLarge       = Refusal{http.StatusRequestEntityTooLarge, CodeTooLarge}
 	Busy           = Refusal{http.StatusServiceUnavailable, CodeBusy}
 	AppendBusy     = Refusal{http.StatusConflict, CodeBusy}
-	PeerBehind     = Refusal{http.StatusTooManyRequests, CodeBusy}
+	TooMany        = Refusal{http.StatusTooManyRequests, CodeBusy}
 	Incomplete     = Refusal{http.StatusConflict, CodeIncomplete}
 	BadRequest     = Refusal{http.StatusBadRequest, CodeBadRequest}
 	BadParameter   = Refusal{http.StatusBadRequest, CodeBadParameter}
@@ -64,7 +65,7 @@ var (
 )
 
 // Refusals lists every refusal of the HTTP API (for the JavaScript's table and the tests).
-var Refusals = []Refusal{Gone, WrongPIN, Unpaid, Offset, Full, TooLarge, Busy, AppendBusy, PeerBehind,
+var Refusals = []Refusal{Gone, WrongPIN, Unpaid, Offset, Full, TooLarge, Busy, AppendBusy, TooMany,
 	Incomplete, BadRequest, BadParameter, BadTTL, BadBody, ContentType, LengthRequired, CrossOrigin,
 	Method, Unavailable, Internal}
 

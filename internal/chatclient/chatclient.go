@@ -499,7 +499,7 @@ func (ch *Chat) postRecord(ctx context.Context, b []byte) (sendReply, error) {
 	case api.Gone.Status:
 		ch.endPoll("ended")
 		return sendReply{}, ch.err()
-	case api.PeerBehind.Status:
+	case api.TooMany.Status:
 		return sendReply{err: api.CodeBusy}, nil
 	case api.Full.Status:
 		return sendReply{err: api.CodeFull}, nil

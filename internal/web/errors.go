@@ -21,7 +21,7 @@ func refusalOf(err error) (r api.Refusal, ok bool) {
 	case errors.Is(err, vault.ErrBusy):
 		return api.AppendBusy, true // an earlier append to the entry still runs
 	case errors.Is(err, chat.ErrBusy):
-		return api.PeerBehind, true // the other side has not taken the earlier records
+		return api.TooMany, true // the other side has not taken the earlier records
 	case errors.Is(err, drop.ErrBusy):
 		return api.Busy, true
 	case errors.Is(err, vault.ErrIncomplete):
@@ -103,7 +103,7 @@ var (
 	chatSendWords = words{
 		api.Gone:       "",
 		api.Full:       "the server is full: the message was not sent",
-		api.PeerBehind: "the other side has not received the earlier messages yet",
+		api.TooMany:    "the other side has not received the earlier messages yet",
 		api.TooLarge:   "the record is too large",
 		api.BadRequest: "the record was refused",
 	}
