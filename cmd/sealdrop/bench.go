@@ -22,6 +22,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sealdrop/sealdrop/internal/api"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/internal/web"
 	"github.com/sealdrop/sealdrop/vault"
@@ -191,33 +192,31 @@ func hash64(b []byte) string { h := sha256.Sum256(b); return b64.EncodeToString(
 // pair is one create, appends, commit, open, confirm.
 func pair(ctx context.Context, hc *http.Client, base string, payload []byte, piece int64) error {
 	gate, manage, nonce := random32(), random32(), random32()
-	var created struct {
-		ID string `json:"id"`
-	}
-	if err := call(ctx, hc, base+"/api/v1/notes", "application/json", jsonBody(map[string]any{
-		"length": len(payload), "gate_hash": hash64(gate), "manage_hash": hash64(manage), "destruct_hash": hash64(random32()),
+	var created api.Created
+	if err := call(ctx, hc, base+api.Notes, api.JSON, jsonBody(api.CreateNote{
+		Length: int64(len(payload)), GateHash: hash64(gate), ManageHash: hash64(manage), DestructHash: hash64(random32()),
 	}), nil, http.StatusCreated, &created, nil); err != nil {
 		return err
 	}
-	id := base + "/api/v1/notes/" + created.ID
+	note := func(action string) string { return base + api.NotePath(created.ID, action) }
 	for off := int64(0); off < int64(len(payload)); off += piece {
 		end := min(off+piece, int64(len(payload)))
-		hdr := map[string]string{"Sealdrop-Manage": b64.EncodeToString(manage), "Sealdrop-Offset": strconv.FormatInt(off, 10)}
-		if err := call(ctx, hc, id+"/data", "application/octet-stream", payload[off:end], hdr, http.StatusOK, nil, nil); err != nil {
+		hdr := map[string]string{api.HeaderManage: b64.EncodeToString(manage), api.HeaderOffset: strconv.FormatInt(off, 10)}
+		if err := call(ctx, hc, note(api.NoteData), api.Binary, payload[off:end], hdr, http.StatusOK, nil, nil); err != nil {
 			return err
 		}
 	}
-	if err := call(ctx, hc, id+"/commit", "application/json", jsonBody(map[string]string{"manage": b64.EncodeToString(manage)}), nil, http.StatusOK, nil, nil); err != nil {
+	if err := call(ctx, hc, note(api.NoteCommit), api.JSON, jsonBody(api.Manage{Manage: b64.EncodeToString(manage)}), nil, http.StatusOK, nil, nil); err != nil {
 		return err
 	}
 	var n int64
-	if err := call(ctx, hc, id+"/open", "application/json", jsonBody(map[string]string{"gate": b64.EncodeToString(gate), "claim": hash64(nonce)}), nil, http.StatusOK, nil, &n); err != nil {
+	if err := call(ctx, hc, note(api.NoteOpen), api.JSON, jsonBody(api.OpenNote{Gate: b64.EncodeToString(gate), Claim: hash64(nonce)}), nil, http.StatusOK, nil, &n); err != nil {
 		return err
 	}
 	if n != int64(len(payload)) {
 		return fmt.Errorf("open answered %d bytes, want %d", n, len(payload))
 	}
-	return call(ctx, hc, id+"/confirm", "application/json", jsonBody(map[string]string{"gate": b64.EncodeToString(gate), "nonce": b64.EncodeToString(nonce)}), nil, http.StatusNoContent, nil, nil)
+	return call(ctx, hc, note(api.NoteConfirm), api.JSON, jsonBody(api.ConfirmNote{Gate: b64.EncodeToString(gate), Nonce: b64.EncodeToString(nonce)}), nil, http.StatusNoContent, nil, nil)
 }
 
 func jsonBody(v any) []byte { b, _ := json.Marshal(v); return b }
@@ -253,6 +252,12 @@ func call(ctx context.Context, hc *http.Client, url, ctype string, body []byte, 
 	return err
 }
 
+// The null server's fixed answers, as sealdrop writes them.
+var (
+	nullCreated = string(jsonBody(api.Created{ID: "AAAAAAAAAAAAAAAAAAAAAA", ExpiresIn: 604800}))
+	nullGone    = string(api.Gone.Body(""))
+)
+
 // nullServer answers the bench's request sequence with the same statuses and bytes as
 // sealdrop, storing nothing: the baseline of what net/http itself costs.
 type nullServer struct {
@@ -264,41 +269,41 @@ func (s *nullServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	web.SetHeaders(w.Header())
 	reply := func(status int, body string) {
-		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Type", api.JSON)
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, body)
 	}
 	switch {
-	case p == "/api/v1/notes":
+	case p == api.Notes:
 		_, _ = io.Copy(io.Discard, r.Body)
-		reply(http.StatusCreated, `{"id":"AAAAAAAAAAAAAAAAAAAAAA","expires_in":604800}`)
-	case strings.HasSuffix(p, "/data"):
+		reply(http.StatusCreated, nullCreated)
+	case strings.HasSuffix(p, "/"+api.NoteData):
 		// sealdrop's ciphertext routes answer with Connection: close (the connection is taken
 		// from net/http so that no ciphertext stays in its pooled buffers): same bytes here, so
 		// the client redials after these two answers for both servers alike.
 		w.Header().Set("Connection", "close")
-		off, _ := strconv.ParseInt(r.Header.Get("Sealdrop-Offset"), 10, 64)
+		off, _ := strconv.ParseInt(r.Header.Get(api.HeaderOffset), 10, 64)
 		n, _ := io.Copy(io.Discard, r.Body)
-		reply(http.StatusOK, `{"received":`+strconv.FormatInt(off+n, 10)+`}`)
-	case strings.HasSuffix(p, "/commit"):
+		reply(http.StatusOK, `{"received":`+strconv.FormatInt(off+n, 10)+`}`) // api.Received
+	case strings.HasSuffix(p, "/"+api.NoteCommit):
 		_, _ = io.Copy(io.Discard, r.Body)
-		reply(http.StatusOK, `{"id":"AAAAAAAAAAAAAAAAAAAAAA","expires_in":604800}`)
-	case strings.HasSuffix(p, "/open"):
+		reply(http.StatusOK, nullCreated)
+	case strings.HasSuffix(p, "/"+api.NoteOpen):
 		_, _ = io.Copy(io.Discard, r.Body)
 		b := *s.payload.Load()
 		w.Header().Set("Connection", "close")
 		w.Header().Set("Content-Disposition", "attachment")
 		w.Header().Set("Content-Security-Policy", "sandbox")
-		w.Header().Set("Sealdrop-Size", strconv.Itoa(len(b)))
-		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set(api.HeaderSize, strconv.Itoa(len(b)))
+		w.Header().Set("Content-Type", api.Binary)
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(b)
-	case strings.HasSuffix(p, "/confirm"):
+	case strings.HasSuffix(p, "/"+api.NoteConfirm):
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusNoContent)
 	default:
-		reply(http.StatusNotFound, `{"error":"gone"}`)
+		reply(api.Gone.Status, nullGone)
 	}
 }

@@ -13,13 +13,15 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/sealdrop/sealdrop/internal/api"
 )
 
 // Subprotocol is what the server echoes; the session token travels beside it as
 // SubprotocolPrefix + base64url(token), never in the URL.
 const (
-	Subprotocol       = "sealdrop.v1"
-	SubprotocolPrefix = "sealdrop.v1."
+	Subprotocol       = api.Subprotocol
+	SubprotocolPrefix = api.SubprotocolPrefix
 )
 
 // Socket timing (Config.PingEvery, Config.ReadTimeout): Tor round trips take about a second;
@@ -63,16 +65,8 @@ func hijackable(w http.ResponseWriter) http.ResponseWriter {
 	}
 }
 
-// control is a text message in either direction. An acknowledgement names either the last
-// record received (seq) or the next one expected (next: everything below it arrived; next 0
-// acknowledges nothing), never both.
-type control struct {
-	T      string  `json:"t"`
-	Seq    *uint64 `json:"seq,omitempty"`
-	Next   *uint64 `json:"next,omitempty"`
-	Error  string  `json:"error,omitempty"`
-	Reason string  `json:"reason,omitempty"`
-}
+// control is a text message in either direction (api.Control).
+type control = api.Control
 
 // Records must live only in the vault's locked memory, also on their way through the socket.
 // gorilla/websocket reads and writes through buffers: with ReadBufferSize and WriteBufferSize
@@ -274,13 +268,13 @@ func (ss *Session) readLoop(conn *websocket.Conn, bufs *connBuffers, replies cha
 				return
 			}
 			switch {
-			case m.T == "ack" && m.Seq != nil && m.Next == nil:
+			case m.T == api.ControlAck && m.Seq != nil && m.Next == nil:
 				ss.Ack(*m.Seq)
 				continue
-			case m.T == "ack" && m.Next != nil && m.Seq == nil:
+			case m.T == api.ControlAck && m.Next != nil && m.Seq == nil:
 				ss.AckBelow(*m.Next)
 				continue
-			case m.T == "end":
+			case m.T == api.ControlEnd:
 				ss.End()
 				continue
 			default:
@@ -299,17 +293,17 @@ func sendReply(seq uint64, err error) control {
 	var ended *EndedError
 	switch {
 	case err == nil:
-		return control{T: "sent", Seq: &seq}
+		return control{T: api.ControlSent, Seq: &seq}
 	case errors.As(err, &ended):
-		return control{T: "end", Reason: ended.Reason}
+		return control{T: api.ControlEnd, Reason: ended.Reason}
 	case errors.Is(err, ErrTooLarge):
-		return control{T: "error", Error: "too_large"}
+		return control{T: api.ControlError, Error: api.CodeTooLarge}
 	case errors.Is(err, ErrBusy):
-		return control{T: "error", Error: "busy"}
+		return control{T: api.ControlError, Error: api.CodeBusy}
 	case errors.Is(err, ErrFull):
-		return control{T: "error", Error: "full"}
+		return control{T: api.ControlError, Error: api.CodeFull}
 	}
-	return control{T: "error", Error: "refused"}
+	return control{T: api.ControlError, Error: api.CodeRefused}
 }
 
 func (ss *Session) writeLoop(ctx context.Context, conn *websocket.Conn, bufs *connBuffers, replies <-chan control) {
@@ -328,15 +322,15 @@ func (ss *Session) writeLoop(ctx context.Context, conn *websocket.Conn, bufs *co
 			next = st.Pending // a reconnect pushes every record not yet acknowledged again
 		}
 		if st.Ended != "" {
-			writeJSON(control{T: "end", Reason: st.Ended})
+			writeJSON(control{T: api.ControlEnd, Reason: st.Ended})
 			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 			return
 		}
 		if first || st.Peer != peer {
 			peer = st.Peer
-			t := "peer"
+			t := api.ControlPeer
 			if !peer {
-				t = "nopeer"
+				t = api.ControlNoPeer
 			}
 			if !writeJSON(control{T: t}) {
 				return

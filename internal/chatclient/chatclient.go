@@ -30,6 +30,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/sealdrop/sealdrop/internal/api"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 )
 
@@ -84,7 +85,7 @@ func (c *Client) post(ctx context.Context, path string, in, out any) (int, error
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", api.JSON)
 	req.Header.Set("Origin", c.origin)
 	res, err := c.hc.Do(req)
 	if err != nil {
@@ -92,37 +93,38 @@ func (c *Client) post(ctx context.Context, path string, in, out any) (int, error
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
-	switch {
-	case res.StatusCode == http.StatusNotFound:
-		return res.StatusCode, ErrGone
-	case res.StatusCode == http.StatusInsufficientStorage:
-		return res.StatusCode, ErrFull
-	case res.StatusCode == http.StatusForbidden:
-		var pe struct {
-			Error     string `json:"error"`
-			TriesLeft int    `json:"tries_left"`
-		}
-		if json.Unmarshal(body, &pe) == nil && pe.Error == "wrong_pin" {
-			return res.StatusCode, &WrongPINError{pe.TriesLeft}
-		}
-		return res.StatusCode, fmt.Errorf("%w: %d", ErrProtocol, res.StatusCode)
-	case res.StatusCode == http.StatusPaymentRequired:
-		var pe struct {
-			Error string `json:"error"`
-			Bits  *int   `json:"bits"`
-			Token string `json:"token"`
-		}
-		if json.Unmarshal(body, &pe) == nil && pe.Error == "price" && pe.Bits != nil {
-			return res.StatusCode, &PriceError{Bits: *pe.Bits, Token: pe.Token}
-		}
-		return res.StatusCode, fmt.Errorf("%w: %d", ErrProtocol, res.StatusCode)
-	case res.StatusCode >= 300:
-		return res.StatusCode, fmt.Errorf("%w: %d %s", ErrProtocol, res.StatusCode, body)
+	if res.StatusCode >= 300 {
+		return res.StatusCode, answerError(res.StatusCode, body)
 	}
 	if out != nil && json.Unmarshal(body, out) != nil {
 		return res.StatusCode, ErrProtocol
 	}
 	return res.StatusCode, nil
+}
+
+// answerError turns an error answer into the package's errors.
+func answerError(status int, body []byte) error {
+	e := api.ReadError(status, body)
+	switch {
+	case status == api.Gone.Status:
+		return ErrGone
+	case status == api.Full.Status:
+		return ErrFull
+	case e.Matches(api.WrongPIN):
+		return &WrongPINError{TriesLeft: deref(e.TriesLeft)}
+	case e.Matches(api.Unpaid) && e.Bits != nil:
+		return &PriceError{Bits: *e.Bits, Token: e.Token}
+	case status == api.WrongPIN.Status, status == api.Unpaid.Status:
+		return fmt.Errorf("%w: %d", ErrProtocol, status)
+	}
+	return fmt.Errorf("%w: %d %s", ErrProtocol, status, body)
+}
+
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // PriceError is a create the server refused as unpaid (402): the price it asks now and a token
@@ -222,25 +224,20 @@ func (c *Client) Start(ctx context.Context, opt StartOptions) (*Chat, error) {
 		return nil, err
 	}
 	h := s.Hashes()
-	body := map[string]any{
-		"gate_hash": protocol.B64Encode(h.Gate[:]), "destruct_hash": protocol.B64Encode(h.Destruct[:]),
-		"manage_hash": protocol.B64Encode(h.Manage[:]),
-	}
+	body := api.CreateChat{GateHash: protocol.B64Encode(h.Gate[:]), DestructHash: protocol.B64Encode(h.Destruct[:]),
+		ManageHash: protocol.B64Encode(h.Manage[:])}
 	if h.PIN {
-		body["open_hash"] = protocol.B64Encode(h.Open[:])
+		body.OpenHash = protocol.B64Encode(h.Open[:])
 	}
 	if opt.TTL > 0 {
-		body["ttl"] = int64(opt.TTL / time.Second)
+		ttl := int64(opt.TTL / time.Second)
+		body.TTL = &ttl
 	}
-	var out struct {
-		ID        string `json:"id"`
-		Session   string `json:"session"`
-		ExpiresIn int64  `json:"expires_in"`
-	}
+	var out api.ChatCreated
 	// Free while the server has room: when it is more than half full its answer says what to
 	// pay (for the link's lifetime, the server's default when none is asked), and Start pays.
 	for tries := 0; ; tries++ {
-		_, err := c.post(ctx, "/api/v1/chats", body, &out)
+		_, err := c.post(ctx, api.Chats, body, &out)
 		var pe *PriceError
 		if !errors.As(err, &pe) || tries == 2 || pe.Bits > maxPriceBits {
 			if err != nil {
@@ -255,14 +252,15 @@ func (c *Client) Start(ctx context.Context, opt StartOptions) (*Chat, error) {
 		ttl := opt.TTL
 		if ttl <= 0 {
 			ttl = DefaultLinkTTL
-			body["ttl"] = int64(ttl / time.Second) // the lifetime paid for, named
+			secs := int64(ttl / time.Second)
+			body.TTL = &secs // the lifetime paid for, named
 		}
 		pr := protocol.PriceRequest{Kind: protocol.PriceChat, Manage: h.Manage, Length: ChatPriceLength, TTL: ttl}
 		nonce, serr := protocol.SolvePrice(ctx, tok, pr, pe.Bits)
 		if serr != nil {
 			return nil, serr
 		}
-		body["price_token"], body["price_nonce"] = pe.Token, protocol.B64Encode(nonce[:])
+		body.Pay(pe.Token, protocol.B64Encode(nonce[:]))
 	}
 	var P []byte
 	if s.PIN != "" {
@@ -273,7 +271,7 @@ func (c *Client) Start(ctx context.Context, opt StartOptions) (*Chat, error) {
 		return nil, err
 	}
 	ch.manage = bytes.Clone(s.M[:])
-	ch.Link = c.origin + "/c/" + out.ID + "#" + s.Fragment().String()
+	ch.Link = c.origin + api.PageChat + out.ID + "#" + s.Fragment().String()
 	return ch, nil
 }
 
@@ -295,29 +293,27 @@ func (c *Client) newChat(id string, role byte, token string, km []byte) (*Chat, 
 // Join claims the chat of link (typed PIN when the link says one is needed).
 func (c *Client) Join(ctx context.Context, link, pin string) (*Chat, error) {
 	u, err := url.Parse(link)
-	if err != nil || u.Scheme+"://"+u.Host != c.origin || !strings.HasPrefix(u.Path, "/c/") {
+	if err != nil || u.Scheme+"://"+u.Host != c.origin || !strings.HasPrefix(u.Path, api.PageChat) {
 		return nil, ErrLink
 	}
-	id := strings.TrimPrefix(u.Path, "/c/")
+	id := strings.TrimPrefix(u.Path, api.PageChat)
 	f, err := protocol.ParseFragment(u.Fragment)
 	if err != nil {
 		return nil, ErrLink
 	}
 	K := f.Secret[:]
-	body := map[string]any{"gate": protocol.B64Encode(protocol.GateToken(K))}
+	body := api.JoinChat{Gate: protocol.B64Encode(protocol.GateToken(K))}
 	var P []byte
 	if f.Flags&protocol.FlagPIN != 0 {
 		if pin == "" {
 			return nil, &WrongPINError{TriesLeft: -1}
 		}
 		P = protocol.StretchPIN(K, pin)
-		body["open"] = protocol.B64Encode(protocol.OpenToken(K, P))
-		body["destruct"] = protocol.B64Encode(protocol.DestructToken(K, P))
+		body.Open = protocol.B64Encode(protocol.OpenToken(K, P))
+		body.Destruct = protocol.B64Encode(protocol.DestructToken(K, P))
 	}
-	var out struct {
-		Session string `json:"session"`
-	}
-	if _, err := c.post(ctx, "/api/v1/chats/"+id+"/join", body, &out); err != nil {
+	var out api.ChatJoined
+	if _, err := c.post(ctx, api.ChatPath(id, api.ChatJoin), body, &out); err != nil {
 		return nil, err
 	}
 	return c.newChat(id, protocol.ChatRoleJoiner, out.Session, protocol.ChatMACKey(K, P))
@@ -328,7 +324,7 @@ func (ch *Chat) Revoke(ctx context.Context) error {
 	if ch.manage == nil {
 		return ErrLink
 	}
-	_, err := ch.c.post(ctx, "/api/v1/chats/"+ch.ID+"/revoke", map[string]string{"manage": protocol.B64Encode(ch.manage)}, nil)
+	_, err := ch.c.post(ctx, api.ChatPath(ch.ID, api.ChatRevoke), api.Manage{Manage: protocol.B64Encode(ch.manage)}, nil)
 	return err
 }
 
@@ -379,13 +375,13 @@ func (ch *Chat) connectWS(ctx context.Context) error {
 	} else {
 		u.Scheme = "ws"
 	}
-	u.Path = "/api/v1/chats/" + ch.ID + "/ws"
+	u.Path = api.ChatPath(ch.ID, api.ChatWS)
 	d := websocket.Dialer{NetDialContext: ch.c.dial, HandshakeTimeout: 2 * time.Minute,
-		Subprotocols: []string{"sealdrop.v1", "sealdrop.v1." + protocol.B64Encode(ch.token)}}
+		Subprotocols: []string{api.Subprotocol, api.SubprotocolPrefix + protocol.B64Encode(ch.token)}}
 	hdr := http.Header{"Origin": {ch.c.origin}}
 	conn, res, err := d.DialContext(ctx, u.String(), hdr)
 	if err != nil {
-		if res != nil && res.StatusCode == http.StatusNotFound {
+		if res != nil && res.StatusCode == api.Gone.Status {
 			return ErrGone
 		}
 		return fmt.Errorf("chatclient: connect: %w", err)
@@ -480,12 +476,12 @@ func (ch *Chat) writeRecord(ctx context.Context, b []byte, reply chan sendReply)
 
 // postRecord is the fallback's send: the server's answer as the socket would give it.
 func (ch *Chat) postRecord(ctx context.Context, b []byte) (sendReply, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ch.c.origin+"/api/v1/chats/"+ch.ID+"/send", bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ch.c.origin+api.ChatPath(ch.ID, api.ChatSend), bytes.NewReader(b))
 	if err != nil {
 		return sendReply{}, err
 	}
-	req.Header.Set("Content-Type", "application/octet-stream")
-	req.Header.Set("Sealdrop-Session", protocol.B64Encode(ch.token))
+	req.Header.Set("Content-Type", api.Binary)
+	req.Header.Set(api.HeaderSession, protocol.B64Encode(ch.token))
 	req.Header.Set("Origin", ch.c.origin)
 	res, err := ch.c.hc.Do(req)
 	if err != nil {
@@ -495,22 +491,20 @@ func (ch *Chat) postRecord(ctx context.Context, b []byte) (sendReply, error) {
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
 	switch res.StatusCode {
 	case http.StatusOK:
-		var out struct {
-			Seq uint64 `json:"seq"`
-		}
+		var out api.ChatSent
 		if json.Unmarshal(body, &out) != nil {
 			return sendReply{}, ErrProtocol
 		}
 		return sendReply{seq: out.Seq}, nil
-	case http.StatusNotFound:
+	case api.Gone.Status:
 		ch.endPoll("ended")
 		return sendReply{}, ch.err()
-	case http.StatusTooManyRequests:
-		return sendReply{err: "busy"}, nil
-	case http.StatusInsufficientStorage:
-		return sendReply{err: "full"}, nil
-	case http.StatusRequestEntityTooLarge:
-		return sendReply{err: "too_large"}, nil
+	case api.TooMany.Status:
+		return sendReply{err: api.CodeBusy}, nil
+	case api.Full.Status:
+		return sendReply{err: api.CodeFull}, nil
+	case api.TooLarge.Status:
+		return sendReply{err: api.CodeTooLarge}, nil
 	}
 	return sendReply{}, fmt.Errorf("%w: %d", ErrProtocol, res.StatusCode)
 }
@@ -540,16 +534,17 @@ func (ch *Chat) pollLoop(ctx context.Context, closed chan struct{}) {
 	var peer *bool
 	failures := 0
 	for ctx.Err() == nil {
-		body := map[string]any{"session": protocol.B64Encode(ch.token), "wait": true}
+		body := api.ChatSession{Session: protocol.B64Encode(ch.token), Wait: true}
 		if ch.lastSeq >= 0 {
-			body["ack"] = ch.lastSeq
+			ack := uint64(ch.lastSeq)
+			body.Ack = &ack
 		}
 		b, _ := json.Marshal(body)
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, ch.c.origin+"/api/v1/chats/"+ch.ID+"/poll", bytes.NewReader(b))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, ch.c.origin+api.ChatPath(ch.ID, api.ChatPoll), bytes.NewReader(b))
 		if err != nil {
 			return
 		}
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", api.JSON)
 		req.Header.Set("Origin", ch.c.origin)
 		res, err := ch.c.hc.Do(req)
 		if err != nil {
@@ -567,7 +562,7 @@ func (ch *Chat) pollLoop(ctx context.Context, closed chan struct{}) {
 		rec, rerr := io.ReadAll(io.LimitReader(res.Body, protocol.ChatMaxRecord+1))
 		res.Body.Close()
 		switch res.StatusCode {
-		case http.StatusNotFound:
+		case api.Gone.Status:
 			ch.emit(Event{Ended: "ended"})
 			ch.endPoll("ended")
 			return
@@ -576,14 +571,14 @@ func (ch *Chat) pollLoop(ctx context.Context, closed chan struct{}) {
 			ch.closeWith(closed, fmt.Errorf("%w: poll %d", ErrProtocol, res.StatusCode))
 			return
 		}
-		if p := res.Header.Get("Sealdrop-Peer") == "1"; peer == nil || *peer != p {
+		if p := res.Header.Get(api.HeaderPeer) == "1"; peer == nil || *peer != p {
 			peer = &p
 			ch.emit(Event{Peer: &p})
 		}
 		if res.StatusCode == http.StatusNoContent || rerr != nil {
 			continue
 		}
-		seq, err := strconv.ParseInt(res.Header.Get("Sealdrop-Seq"), 10, 64)
+		seq, err := strconv.ParseInt(res.Header.Get(api.HeaderSeq), 10, 64)
 		if err != nil || seq < 0 {
 			ch.closeWith(closed, ErrProtocol)
 			return
@@ -657,11 +652,14 @@ func (ch *Chat) Epoch() uint32 {
 	return ch.epoch
 }
 
-type control struct {
-	T      string  `json:"t"`
-	Seq    *uint64 `json:"seq,omitempty"`
-	Error  string  `json:"error,omitempty"`
-	Reason string  `json:"reason,omitempty"`
+type control = api.Control
+
+// fileMeta is the body of a chat's file-begin message (inside the sealed record).
+type fileMeta struct {
+	ID   uint32 `json:"id"`
+	Name string `json:"name"`
+	Size int64  `json:"size"`
+	Type string `json:"type"`
 }
 
 func (ch *Chat) emit(e Event) {
@@ -703,12 +701,12 @@ func (ch *Chat) readLoop(conn *websocket.Conn, closed chan struct{}) {
 				continue
 			}
 			switch m.T {
-			case "peer", "nopeer":
-				p := m.T == "peer"
+			case api.ControlPeer, api.ControlNoPeer:
+				p := m.T == api.ControlPeer
 				ch.emit(Event{Peer: &p})
-			case "sent", "error":
+			case api.ControlSent, api.ControlError:
 				r := sendReply{err: m.Error}
-				if m.T == "sent" {
+				if m.T == api.ControlSent {
 					if m.Seq == nil {
 						continue
 					}
@@ -723,7 +721,7 @@ func (ch *Chat) readLoop(conn *websocket.Conn, closed chan struct{}) {
 				if w != nil {
 					w <- r // buffered: SendRecord may have given up waiting
 				}
-			case "end":
+			case api.ControlEnd:
 				ch.mu.Lock()
 				ch.closeErr = &EndedError{Reason: m.Reason}
 				ch.mu.Unlock()
@@ -742,7 +740,7 @@ func (ch *Chat) readLoop(conn *websocket.Conn, closed chan struct{}) {
 			ch.handle(rec, files)
 		}
 		s := uint64(seq)
-		_ = ch.writeJSON(control{T: "ack", Seq: &s})
+		_ = ch.writeJSON(control{T: api.ControlAck, Seq: &s})
 	}
 }
 
@@ -842,12 +840,7 @@ func (ch *Chat) deliver(pt []byte, files map[uint32]*fileIn) {
 	case protocol.ChatMsgText:
 		ch.emit(Event{Text: string(body)})
 	case protocol.ChatMsgFileBegin:
-		var m struct {
-			ID   uint32 `json:"id"`
-			Name string `json:"name"`
-			Type string `json:"type"`
-			Size int64  `json:"size"`
-		}
+		var m fileMeta
 		if json.Unmarshal(body, &m) != nil || m.Size < 0 || m.Size > 1<<30 {
 			ch.emit(Event{Err: protocol.ErrFormat})
 			return
@@ -906,14 +899,14 @@ func (ch *Chat) SendRecord(ctx context.Context, rec []byte) (uint64, error) {
 			switch r.err {
 			case "":
 				return r.seq, nil
-			case "busy": // the other side is behind: the record was not stored, send it again
+			case api.CodeBusy: // the other side is behind: the record was not stored, send it again
 				select {
 				case <-time.After(200 * time.Millisecond):
 				case <-ctx.Done():
 					return 0, ctx.Err()
 				}
 				continue
-			case "full":
+			case api.CodeFull:
 				return 0, ErrFull
 			}
 			return 0, fmt.Errorf("%w: %s", ErrProtocol, r.err)
@@ -960,7 +953,7 @@ func (ch *Chat) SendFile(ctx context.Context, name, typ string, data []byte, pro
 		return err
 	}
 	id := binary.BigEndian.Uint32(idb[:])
-	meta, err := json.Marshal(map[string]any{"id": id, "name": name, "type": typ, "size": len(data)})
+	meta, err := json.Marshal(fileMeta{ID: id, Name: name, Size: int64(len(data)), Type: typ})
 	if err != nil {
 		return err
 	}
@@ -982,9 +975,9 @@ func (ch *Chat) SendFile(ctx context.Context, name, typ string, data []byte, pro
 // End ends the chat for both sides.
 func (ch *Chat) End() error {
 	if !ch.Polling() {
-		return ch.writeJSON(control{T: "end"})
+		return ch.writeJSON(control{T: api.ControlEnd})
 	}
-	_, err := ch.c.post(context.Background(), "/api/v1/chats/"+ch.ID+"/end", map[string]string{"session": protocol.B64Encode(ch.token)}, nil)
+	_, err := ch.c.post(context.Background(), api.ChatPath(ch.ID, api.ChatEnd), api.ChatSession{Session: protocol.B64Encode(ch.token)}, nil)
 	if err == nil || errors.Is(err, ErrGone) {
 		ch.endPoll("ended")
 		return nil

@@ -12,7 +12,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -25,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealdrop/sealdrop/internal/api"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 )
 
@@ -80,30 +80,16 @@ func New(baseURL string, hc *http.Client) (*Client, error) {
 	return &Client{base: u, origin: u.Scheme + "://" + u.Host, hc: hc}, nil
 }
 
-// Limits is what the server publishes at /api/v1/limits.
-type Limits struct {
-	Version    int     `json:"version"`
-	MaxEntry   int64   `json:"max_entry"`
-	MaxAppend  int64   `json:"max_append"`
-	Free       int64   `json:"free"`
-	TTLs       []int64 `json:"ttls"`
-	DefaultTTL int64   `json:"default_ttl"`
-	MaxTTL     int64   `json:"max_ttl"`
-	Price      Price   `json:"price"`
-	// Drop is what drop submissions get (present when the server has drop boxes).
-	Drop *DropLimits `json:"drop"`
-}
+// Limits is what the server publishes at /api/v1/limits; Drop is present when the server
+// has drop boxes.
+type Limits = api.LimitsAnswer
 
 // DropLimits are a drop submission's lifetime (seconds) and largest size.
-type DropLimits struct {
-	TTL        int64 `json:"ttl"`
-	MaxEntry   int64 `json:"max_entry"`
-	PriceFloor int64 `json:"price_floor"`
-}
+type DropLimits = api.DropLimits
 
 // Limits asks the server for its limits.
 func (c *Client) Limits(ctx context.Context) (*Limits, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.origin+c.base.Path+"/api/v1/limits", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.origin+c.base.Path+api.Limits, nil)
 	if err != nil {
 		return nil, fmt.Errorf("client: limits: %w", err)
 	}
@@ -111,27 +97,23 @@ func (c *Client) Limits(ctx context.Context) (*Limits, error) {
 	if err := c.doJSON(req, http.StatusOK, &l); err != nil {
 		return nil, fmt.Errorf("client: limits: %w", err)
 	}
-	if l.Version != 1 || l.MaxAppend <= 0 || l.MaxEntry <= 0 {
+	if l.Version != api.Version || l.MaxAppend <= 0 || l.MaxEntry <= 0 {
 		return nil, fmt.Errorf("%w: limits %+v", ErrProtocol, l)
 	}
 	return &l, nil
 }
 
-func (c *Client) api(path string) string { return c.origin + c.base.Path + "/api/v1/notes" + path }
+// note is the URL of action on note id (id "" is the create).
+func (c *Client) note(id, action string) string {
+	if id == "" {
+		return c.origin + c.base.Path + api.Notes
+	}
+	return c.origin + c.base.Path + api.NotePath(id, action)
+}
 
 // post sends a JSON body to an API path.
-func (c *Client) post(ctx context.Context, path string, body any) (*http.Request, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.api(path), bytes.NewReader(b))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Origin", c.origin)
-	return req, nil
+func (c *Client) post(ctx context.Context, id, action string, body any) (*http.Request, error) {
+	return c.postTo(ctx, c.note(id, action), body)
 }
 
 // doJSON sends req and decodes a JSON answer with status want into v (v may be nil).
@@ -159,30 +141,22 @@ func (c *Client) doJSON(req *http.Request, want int, v any) error {
 
 // answerError turns an error answer into the package's typed errors.
 func answerError(status int, body []byte) error {
-	var e struct {
-		Error     string `json:"error"`
-		Message   string `json:"message"`
-		TriesLeft *int   `json:"tries_left"`
-		Received  *int64 `json:"received"`
-		Bits      *int   `json:"bits"`
-		Token     string `json:"token"`
-	}
-	_ = json.Unmarshal(body, &e)
+	e := api.ReadError(status, body)
 	switch {
-	case status == http.StatusPaymentRequired && e.Error == "price" && e.Bits != nil:
+	case e.Matches(api.Unpaid) && e.Bits != nil:
 		return &PriceError{Bits: *e.Bits, Token: e.Token}
-	case status == http.StatusNotFound && e.Error == "gone":
+	case e.Matches(api.Gone):
 		return ErrGone
-	case status == http.StatusForbidden && e.Error == "wrong_pin" && e.TriesLeft != nil:
+	case e.Matches(api.WrongPIN) && e.TriesLeft != nil:
 		return &WrongPINError{TriesLeft: *e.TriesLeft}
-	case status == http.StatusInsufficientStorage:
+	case status == api.Full.Status:
 		return ErrFull
-	case status == http.StatusRequestEntityTooLarge:
+	case status == api.TooLarge.Status:
 		return ErrTooLarge
-	case status == http.StatusConflict && e.Error == "offset" && e.Received != nil:
+	case e.Matches(api.Offset) && e.Received != nil:
 		return &offsetError{received: *e.Received}
 	}
-	return &APIError{Status: status, Code: e.Error, Message: e.Message}
+	return &APIError{Status: status, Code: e.Code, Message: e.Message}
 }
 
 // offsetError is a 409 from append: the server has received bytes and wants the rest.
@@ -207,7 +181,7 @@ func (c *Client) parseLink(link, prefix string) (string, protocol.Fragment, erro
 		return "", protocol.Fragment{}, fmt.Errorf("%w: path %q", ErrLink, u.Path)
 	}
 	parse := protocol.ParseFragment
-	if prefix == "/m/" {
+	if prefix == api.PageManage {
 		parse = protocol.ParseManageFragment // a manage link never carries flags
 	}
 	f, err := parse(u.Fragment)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sealdrop/sealdrop/internal/api"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 )
 
@@ -49,24 +50,18 @@ func (c *Client) CreateNote(ctx context.Context, text string, files []File, pin,
 	}
 
 	h := s.Hashes()
-	body := map[string]any{
-		"length":        length,
-		"gate_hash":     protocol.B64Encode(h.Gate[:]),
-		"destruct_hash": protocol.B64Encode(h.Destruct[:]),
-		"manage_hash":   protocol.B64Encode(h.Manage[:]),
-	}
+	body := &api.CreateNote{Length: length, GateHash: protocol.B64Encode(h.Gate[:]),
+		DestructHash: protocol.B64Encode(h.Destruct[:]), ManageHash: protocol.B64Encode(h.Manage[:])}
 	if h.PIN {
-		body["open_hash"] = protocol.B64Encode(h.Open[:])
+		body.OpenHash = protocol.B64Encode(h.Open[:])
 	}
 	if ttl != 0 {
-		body["ttl"] = int64(ttl / time.Second)
+		secs := int64(ttl / time.Second)
+		body.TTL = &secs
 	}
-	var created struct {
-		ID        string `json:"id"`
-		ExpiresIn int64  `json:"expires_in"`
-	}
+	var created api.Created
 	price := protocol.PriceRequest{Kind: protocol.PriceNote, Manage: h.Manage, Length: length, TTL: priceTTL(ttl, lim.DefaultTTL)}
-	if err := c.createPaid(ctx, c.api(""), body, price, 0, lim.Price, "note", &created); err != nil {
+	if err := c.createPaid(ctx, c.note("", ""), body, price, 0, lim.Price, api.PriceKindNote, &created); err != nil {
 		return nil, fmt.Errorf("client: create: %w", err)
 	}
 	if created.ID == "" {
@@ -81,7 +76,7 @@ func (c *Client) CreateNote(ctx context.Context, text string, files []File, pin,
 		return nil, err
 	}
 
-	req, err := c.post(ctx, "/"+created.ID+"/commit", map[string]string{"manage": protocol.B64Encode(s.M[:])})
+	req, err := c.post(ctx, created.ID, api.NoteCommit, api.Manage{Manage: protocol.B64Encode(s.M[:])})
 	if err != nil {
 		return nil, fmt.Errorf("client: commit: %w", err)
 	}
@@ -89,15 +84,15 @@ func (c *Client) CreateNote(ctx context.Context, text string, files []File, pin,
 		return nil, fmt.Errorf("client: commit: %w", err)
 	}
 	return &Created{
-		NoteURL:   c.origin + c.base.Path + "/n/" + created.ID + "#" + s.Fragment().String(),
-		ManageURL: c.origin + c.base.Path + "/m/" + created.ID + "#" + s.ManageFragment().String(),
+		NoteURL:   c.origin + c.base.Path + api.PageNote + created.ID + "#" + s.Fragment().String(),
+		ManageURL: c.origin + c.base.Path + api.PageManage + created.ID + "#" + s.ManageFragment().String(),
 		ExpiresIn: expiresIn(created.ExpiresIn),
 	}, nil
 }
 
 // upload sends length bytes of r as appends of at most piece bytes.
 func (c *Client) upload(ctx context.Context, id string, manage []byte, r io.Reader, length, piece int64) error {
-	return c.uploadTo(ctx, c.api("/"+id+"/data"), manage, r, length, piece)
+	return c.uploadTo(ctx, c.note(id, api.NoteData), manage, r, length, piece)
 }
 
 // uploadTo is upload to an append URL (a note's or a drop submission's: the same protocol).
@@ -171,13 +166,11 @@ func (c *Client) appendOnce(ctx context.Context, dataURL string, manage []byte, 
 	req.ContentLength = int64(len(b))
 	// The transport always closes the body, also on errors; wait for it before b is reused.
 	defer func() { <-body.done }()
-	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Content-Type", api.Binary)
 	req.Header.Set("Origin", c.origin)
-	req.Header.Set("Sealdrop-Manage", protocol.B64Encode(manage))
-	req.Header.Set("Sealdrop-Offset", itoa(off))
-	var v struct {
-		Received int64 `json:"received"`
-	}
+	req.Header.Set(api.HeaderManage, protocol.B64Encode(manage))
+	req.Header.Set(api.HeaderOffset, itoa(off))
+	var v api.Received
 	if err := c.doJSON(req, http.StatusOK, &v); err != nil {
 		return 0, err
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealdrop/sealdrop/internal/api"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 )
 
@@ -43,11 +44,11 @@ func (c *Client) CreateDrop(reply bool) (*NewDrop, error) {
 }
 
 func (c *Client) dropLink(d *protocol.DropPublic) string {
-	return c.origin + c.base.Path + "/d/" + d.RouteID() + "#" + d.Fragment()
+	return c.origin + c.base.Path + api.PageDrop + d.RouteID() + "#" + d.Fragment()
 }
 
 func (c *Client) inboxLink(k *protocol.DropKeys) string {
-	return c.origin + c.base.Path + "/i/" + k.RouteID() + "#" + k.InboxFragment()
+	return c.origin + c.base.Path + api.PageInbox + k.RouteID() + "#" + k.InboxFragment()
 }
 
 // splitLink checks that link is of this server with the page prefix and returns the route
@@ -71,7 +72,7 @@ func (c *Client) splitLink(link, prefix string) (string, string, error) {
 // its keys and flags, so that neither the server nor a mangled link can pair a route with
 // other keys.
 func (c *Client) ParseDropLink(link string) (*protocol.DropPublic, error) {
-	route, frag, err := c.splitLink(link, "/d/")
+	route, frag, err := c.splitLink(link, api.PageDrop)
 	if err != nil {
 		return nil, err
 	}
@@ -85,9 +86,8 @@ func (c *Client) ParseDropLink(link string) (*protocol.DropPublic, error) {
 	return d, nil
 }
 
-func (c *Client) dropAPI(route, path string) string {
-	return c.origin + c.base.Path + "/api/v1/drops/" + route + path
-}
+// dropAPI is the URL of a drop's path (api.DropPath, api.SubmissionPath).
+func (c *Client) dropAPI(path string) string { return c.origin + c.base.Path + path }
 
 // postTo sends a JSON body to a full URL.
 func (c *Client) postTo(ctx context.Context, u string, body any) (*http.Request, error) {
@@ -99,13 +99,14 @@ func (c *Client) postTo(ctx context.Context, u string, body any) (*http.Request,
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", api.JSON)
 	req.Header.Set("Origin", c.origin)
 	return req, nil
 }
 
-func dropKey(d *protocol.DropPublic) map[string]any {
-	return map[string]any{"auth": protocol.B64Encode(d.Auth[:]), "flags": int(d.Flags)}
+func dropKey(d *protocol.DropPublic) api.DropKey {
+	flags := int(d.Flags)
+	return api.DropKey{Auth: protocol.B64Encode(d.Auth[:]), Flags: &flags}
 }
 
 // Submitted is what Submit hands back.
@@ -173,21 +174,16 @@ func (c *Client) submitTo(ctx context.Context, d *protocol.DropPublic, text stri
 	defer clear(manage[:])
 	mh := protocol.Hash(manage[:])
 
-	var created struct {
-		ID        string `json:"id"`
-		ExpiresIn int64  `json:"expires_in"`
-	}
+	var created api.Created
 	if lim.Drop == nil {
 		return "", 0, fmt.Errorf("%w: this server has no drop boxes", ErrProtocol)
 	}
 	if length > lim.Drop.MaxEntry {
 		return "", 0, fmt.Errorf("%w: %d bytes sealed, the drop takes %d", ErrTooLarge, length, lim.Drop.MaxEntry)
 	}
-	body := dropKey(d)
-	body["length"] = length
-	body["manage_hash"] = protocol.B64Encode(mh[:])
+	body := &api.SubmitDrop{DropKey: dropKey(d), Length: length, ManageHash: protocol.B64Encode(mh[:])}
 	price := protocol.PriceRequest{Kind: protocol.PriceSubmission, Scope: d.Route(), Manage: mh, Length: length, TTL: time.Duration(lim.Drop.TTL) * time.Second}
-	if err := c.createPaid(ctx, c.dropAPI(route, "/submissions"), body, price, lim.Drop.PriceFloor, lim.Price, "drop", &created); err != nil {
+	if err := c.createPaid(ctx, c.dropAPI(api.DropPath(route, api.DropSubmissions)), body, price, lim.Drop.PriceFloor, lim.Price, api.PriceKindDrop, &created); err != nil {
 		return "", 0, fmt.Errorf("client: submit: %w", err)
 	}
 	if created.ID == "" {
@@ -196,12 +192,11 @@ func (c *Client) submitTo(ctx context.Context, d *protocol.DropPublic, text stri
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(protocol.SealSubmission(pw, d, r, n)) }()
 	defer pr.Close()
-	if err := c.uploadTo(ctx, c.dropAPI(route, "/submissions/"+created.ID+"/data"), manage[:], pr, length, lim.MaxAppend); err != nil {
+	if err := c.uploadTo(ctx, c.dropAPI(api.SubmissionPath(route, created.ID, api.SubmissionData)), manage[:], pr, length, lim.MaxAppend); err != nil {
 		return "", 0, err
 	}
-	body = dropKey(d)
-	body["manage"] = protocol.B64Encode(manage[:])
-	req, err := c.postTo(ctx, c.dropAPI(route, "/submissions/"+created.ID+"/commit"), body)
+	commit := api.CommitSubmission{DropKey: dropKey(d), Manage: protocol.B64Encode(manage[:])}
+	req, err := c.postTo(ctx, c.dropAPI(api.SubmissionPath(route, created.ID, api.SubmissionCommit)), commit)
 	if err != nil {
 		return "", 0, fmt.Errorf("client: commit: %w", err)
 	}

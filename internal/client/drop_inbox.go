@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sealdrop/sealdrop/internal/api"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/vault"
 )
@@ -22,7 +23,7 @@ type Inbox struct {
 // OpenInbox parses an inbox link of this server (checking that its route matches its keys).
 // Close wipes the copy of the private scalars it holds.
 func (c *Client) OpenInbox(inboxLink string) (*Inbox, error) {
-	route, frag, err := c.splitLink(inboxLink, "/i/")
+	route, frag, err := c.splitLink(inboxLink, api.PageInbox)
 	if err != nil {
 		return nil, err
 	}
@@ -47,16 +48,13 @@ func (ib *Inbox) Route() string { return ib.keys.RouteID() }
 func (ib *Inbox) DropLink() string { return ib.c.dropLink(ib.keys.Public()) }
 
 // proof asks for a challenge and returns the request body proving action on id with arg.
-func (ib *Inbox) proof(ctx context.Context, action byte, id vault.ID, arg [32]byte) (map[string]any, error) {
+func (ib *Inbox) proof(ctx context.Context, action byte, id vault.ID, arg [32]byte) (*api.InboxRequest, error) {
 	c := ib.c
-	req, err := c.postTo(ctx, c.dropAPI(ib.Route(), "/challenge"), dropKey(&ib.keys.DropPublic))
+	req, err := c.postTo(ctx, c.dropAPI(api.DropPath(ib.Route(), api.DropChallenge)), dropKey(&ib.keys.DropPublic))
 	if err != nil {
 		return nil, err
 	}
-	var ch struct {
-		Challenge string `json:"challenge"`
-		ServerKey string `json:"server_key"`
-	}
+	var ch api.Challenge
 	if err := c.doJSON(req, http.StatusOK, &ch); err != nil {
 		return nil, fmt.Errorf("client: challenge: %w", err)
 	}
@@ -69,10 +67,7 @@ func (ib *Inbox) proof(ctx context.Context, action byte, id vault.ID, arg [32]by
 	if err != nil {
 		return nil, fmt.Errorf("%w: challenge: %w", ErrProtocol, err)
 	}
-	body := dropKey(&ib.keys.DropPublic)
-	body["challenge"] = ch.Challenge
-	body["mac"] = protocol.B64Encode(mac)
-	return body, nil
+	return &api.InboxRequest{DropKey: dropKey(&ib.keys.DropPublic), Challenge: ch.Challenge, MAC: protocol.B64Encode(mac)}, nil
 }
 
 // Pending is one submission waiting in the inbox.
@@ -122,29 +117,12 @@ func (ib *Inbox) ListAfter(ctx context.Context, after string) (*Listing, error) 
 	if err != nil {
 		return nil, err
 	}
-	if after != "" {
-		body["after"] = after
-	}
-	req, err := ib.c.postTo(ctx, ib.c.dropAPI(ib.Route(), "/list"), body)
+	body.After = after // "": absent
+	req, err := ib.c.postTo(ctx, ib.c.dropAPI(api.DropPath(ib.Route(), api.DropList)), body)
 	if err != nil {
 		return nil, err
 	}
-	var v struct {
-		Submissions []struct {
-			ID       string `json:"id"`
-			AgeHours int64  `json:"age_hours"`
-			Size     int64  `json:"size"`
-		} `json:"submissions"`
-		Pending int  `json:"pending"`
-		More    bool `json:"more"`
-		Visits  []struct {
-			Day     string `json:"day"`
-			Fetched int    `json:"fetched"`
-		} `json:"visits"`
-		FetchedSinceList int `json:"fetched_since_list"`
-		FetchedTotal     int `json:"fetched_total"`
-		ListsTotal       int `json:"lists_total"`
-	}
+	var v api.Listing
 	if err := ib.c.doJSON(req, http.StatusOK, &v); err != nil {
 		return nil, fmt.Errorf("client: list: %w", err)
 	}
@@ -201,11 +179,10 @@ type Received struct {
 // submissionAligned is the longest prefix of n received bytes that a fetch may resume after:
 // the ephemeral key and envelope header, then whole chunks.
 func submissionAligned(n int64) int64 {
-	head := int64(protocol.DropPublicSize + protocol.HeaderSize)
-	if n < head {
+	if n < api.SubmissionHead {
 		return 0
 	}
-	return head + (n-head)/cipherChunk*cipherChunk
+	return api.SubmissionHead + (n-api.SubmissionHead)/api.CipherChunk*api.CipherChunk
 }
 
 // Fetch reads submission id once: it claims it with a fresh nonce, downloads it (resuming at a
@@ -229,12 +206,10 @@ func (ib *Inbox) Fetch(ctx context.Context, id string) (*Received, error) {
 		buf.Truncate(int(have))
 		body, err := ib.proof(ctx, protocol.DropActionFetch, vid, claim)
 		if err == nil {
-			body["claim"] = protocol.B64Encode(claim[:])
-			if have > 0 {
-				body["offset"] = have
-			}
+			body.Claim = protocol.B64Encode(claim[:])
+			body.Offset = have // 0: absent
 			var req *http.Request
-			if req, err = ib.c.postTo(ctx, ib.c.dropAPI(ib.Route(), "/submissions/"+id+"/fetch"), body); err != nil {
+			if req, err = ib.c.postTo(ctx, ib.c.dropAPI(api.SubmissionPath(ib.Route(), id, api.SubmissionFetch)), body); err != nil {
 				return nil, err
 			}
 			var total int64
@@ -268,9 +243,9 @@ func (ib *Inbox) Fetch(ctx context.Context, id string) (*Received, error) {
 	for tries := 0; ; tries++ {
 		body, err := ib.proof(ctx, protocol.DropActionConfirm, vid, claim)
 		if err == nil {
-			body["nonce"] = protocol.B64Encode(nonce[:])
+			body.Nonce = protocol.B64Encode(nonce[:])
 			var req *http.Request
-			if req, err = ib.c.postTo(ctx, ib.c.dropAPI(ib.Route(), "/submissions/"+id+"/confirm"), body); err != nil {
+			if req, err = ib.c.postTo(ctx, ib.c.dropAPI(api.SubmissionPath(ib.Route(), id, api.SubmissionAck)), body); err != nil {
 				return rec, err
 			}
 			err = ib.c.doJSON(req, http.StatusNoContent, nil)
@@ -293,13 +268,11 @@ func (ib *Inbox) WipeAll(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	req, err := ib.c.postTo(ctx, ib.c.dropAPI(ib.Route(), "/wipe"), body)
+	req, err := ib.c.postTo(ctx, ib.c.dropAPI(api.DropPath(ib.Route(), api.DropWipe)), body)
 	if err != nil {
 		return 0, err
 	}
-	var v struct {
-		Wiped int `json:"wiped"`
-	}
+	var v api.Wiped
 	if err := ib.c.doJSON(req, http.StatusOK, &v); err != nil {
 		return 0, fmt.Errorf("client: wipe: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sealdrop/sealdrop/internal/api"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 )
 
@@ -26,22 +27,19 @@ type NoteFile struct {
 	Data       []byte
 }
 
-// cipherChunk is one ciphertext chunk: a resume offset is the header or a chunk boundary.
-const cipherChunk = protocol.ChunkSize + protocol.TagSize
-
 // aligned is the longest prefix of n received bytes that ends on a chunk boundary.
 func aligned(n int64) int64 {
 	if n < protocol.HeaderSize {
 		return 0
 	}
-	return protocol.HeaderSize + (n-protocol.HeaderSize)/cipherChunk*cipherChunk
+	return api.EnvelopeHeader + (n-api.EnvelopeHeader)/api.CipherChunk*api.CipherChunk
 }
 
 // OpenNote opens the note behind noteURL once: it claims it with a fresh nonce, downloads the
 // ciphertext (resuming at a chunk boundary with the same claim after a broken connection),
 // decrypts it, and confirms, which wipes it on the server. pin is "" for a note without PIN.
 func (c *Client) OpenNote(ctx context.Context, noteURL, pin string) (*Note, error) {
-	id, frag, err := c.parseLink(noteURL, "/n/")
+	id, frag, err := c.parseLink(noteURL, api.PageNote)
 	if err != nil {
 		return nil, err
 	}
@@ -60,10 +58,10 @@ func (c *Client) OpenNote(ctx context.Context, noteURL, pin string) (*Note, erro
 		return nil, fmt.Errorf("client: random: %w", err)
 	}
 	claim := protocol.Hash(nonce[:])
-	body := map[string]any{"gate": protocol.B64Encode(gate), "claim": protocol.B64Encode(claim[:])}
+	body := api.OpenNote{Gate: protocol.B64Encode(gate), Claim: protocol.B64Encode(claim[:])}
 	if open != nil {
-		body["open"] = protocol.B64Encode(open)
-		body["destruct"] = protocol.B64Encode(destruct)
+		body.Open = protocol.B64Encode(open)
+		body.Destruct = protocol.B64Encode(destruct)
 	}
 
 	var buf bytes.Buffer
@@ -72,9 +70,7 @@ func (c *Client) OpenNote(ctx context.Context, noteURL, pin string) (*Note, erro
 	for tries := 0; ; tries++ {
 		have := aligned(int64(buf.Len()))
 		buf.Truncate(int(have))
-		if have > 0 {
-			body["offset"] = have
-		}
+		body.Offset = have // 0: absent
 		total, err := c.download(ctx, id, body, have, &buf)
 		if err == nil {
 			if size >= 0 && total != size {
@@ -103,9 +99,9 @@ func (c *Client) OpenNote(ctx context.Context, noteURL, pin string) (*Note, erro
 	}
 
 	// Confirm only after everything decrypted: until then the claim may still resume.
-	confirm := map[string]string{"gate": protocol.B64Encode(gate), "nonce": protocol.B64Encode(nonce[:])}
+	confirm := api.ConfirmNote{Gate: protocol.B64Encode(gate), Nonce: protocol.B64Encode(nonce[:])}
 	for tries := 0; ; tries++ {
-		req, err := c.post(ctx, "/"+id+"/confirm", confirm)
+		req, err := c.post(ctx, id, api.NoteConfirm, confirm)
 		if err != nil {
 			return n, fmt.Errorf("client: confirm: %w", err)
 		}
@@ -126,8 +122,8 @@ func (c *Client) OpenNote(ctx context.Context, noteURL, pin string) (*Note, erro
 
 // download asks for the ciphertext from offset and appends what arrives to buf. It returns
 // the total size the server announced and an error if the body broke off.
-func (c *Client) download(ctx context.Context, id string, body map[string]any, offset int64, buf *bytes.Buffer) (int64, error) {
-	req, err := c.post(ctx, "/"+id+"/open", body)
+func (c *Client) download(ctx context.Context, id string, body api.OpenNote, offset int64, buf *bytes.Buffer) (int64, error) {
+	req, err := c.post(ctx, id, api.NoteOpen, body)
 	if err != nil {
 		return 0, err
 	}
@@ -146,9 +142,9 @@ func (c *Client) receive(req *http.Request, offset int64, buf *bytes.Buffer) (in
 		b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
 		return 0, answerError(res.StatusCode, b)
 	}
-	total, err := strconv.ParseInt(res.Header.Get("Sealdrop-Size"), 10, 64)
+	total, err := strconv.ParseInt(res.Header.Get(api.HeaderSize), 10, 64)
 	if err != nil || total < offset || res.ContentLength != total-offset {
-		return 0, fmt.Errorf("%w: size %q, length %d, offset %d", ErrProtocol, res.Header.Get("Sealdrop-Size"), res.ContentLength, offset)
+		return 0, fmt.Errorf("%w: size %q, length %d, offset %d", ErrProtocol, res.Header.Get(api.HeaderSize), res.ContentLength, offset)
 	}
 	buf.Grow(int(total - offset))
 	n, err := io.Copy(buf, res.Body)
@@ -166,18 +162,15 @@ type State struct {
 
 // Status asks how the note behind manageURL is doing.
 func (c *Client) Status(ctx context.Context, manageURL string) (*State, error) {
-	id, frag, err := c.parseLink(manageURL, "/m/")
+	id, frag, err := c.parseLink(manageURL, api.PageManage)
 	if err != nil {
 		return nil, err
 	}
-	req, err := c.post(ctx, "/"+id+"/status", map[string]string{"manage": protocol.B64Encode(frag.Secret[:])})
+	req, err := c.post(ctx, id, api.NoteStatus, api.Manage{Manage: protocol.B64Encode(frag.Secret[:])})
 	if err != nil {
 		return nil, fmt.Errorf("client: status: %w", err)
 	}
-	var v struct {
-		State     string `json:"state"`
-		ExpiresIn int64  `json:"expires_in"`
-	}
+	var v api.NoteState
 	if err := c.doJSON(req, http.StatusOK, &v); err != nil {
 		return nil, fmt.Errorf("client: status: %w", err)
 	}
@@ -186,11 +179,11 @@ func (c *Client) Status(ctx context.Context, manageURL string) (*State, error) {
 
 // Revoke wipes the note behind manageURL.
 func (c *Client) Revoke(ctx context.Context, manageURL string) error {
-	id, frag, err := c.parseLink(manageURL, "/m/")
+	id, frag, err := c.parseLink(manageURL, api.PageManage)
 	if err != nil {
 		return err
 	}
-	req, err := c.post(ctx, "/"+id+"/revoke", map[string]string{"manage": protocol.B64Encode(frag.Secret[:])})
+	req, err := c.post(ctx, id, api.NoteRevoke, api.Manage{Manage: protocol.B64Encode(frag.Secret[:])})
 	if err != nil {
 		return fmt.Errorf("client: revoke: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sealdrop/sealdrop/internal/api"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 )
 
@@ -23,20 +24,16 @@ func (e *PriceError) Error() string {
 }
 
 // Price is the "price" member of the limits (SECURITY.md, "What a hostile client may cost").
-type Price struct {
-	Token     string         `json:"token"`
-	ExpiresIn int64          `json:"expires_in"`
-	Levels    map[string]int `json:"levels"` // "note", "chat", "drop"
-}
+// Its levels are by kind: api.PriceKindNote, api.PriceKindChat, api.PriceKindDrop.
+type Price = api.Price
 
 // maxPriceBits is the most this client pays by itself: 2^30 hashes, seconds to a minute of
 // native code. A server asking more is nearly full; the caller can choose a shorter lifetime.
 const maxPriceBits = 30
 
 // pay adds to body the payment of bits for pr with token: nothing when bits is 0.
-func pay(ctx context.Context, body map[string]any, token string, pr protocol.PriceRequest, bits int) error {
-	delete(body, "price_token")
-	delete(body, "price_nonce")
+func pay(ctx context.Context, body api.Payer, token string, pr protocol.PriceRequest, bits int) error {
+	body.Pay("", "")
 	if bits <= 0 {
 		return nil
 	}
@@ -51,8 +48,7 @@ func pay(ctx context.Context, body map[string]any, token string, pr protocol.Pri
 	if err != nil {
 		return fmt.Errorf("client: price: %w", err)
 	}
-	body["price_token"] = token
-	body["price_nonce"] = protocol.B64Encode(nonce[:])
+	body.Pay(token, protocol.B64Encode(nonce[:]))
 	return nil
 }
 
@@ -60,7 +56,7 @@ func pay(ctx context.Context, body map[string]any, token string, pr protocol.Pri
 // into out, paying the price that the limits' level puts on pr (priced at pricedLength bytes
 // when that is more: a drop's floor); when the server answers that the price rose meanwhile
 // (402), it pays what the answer asks and tries again, twice at most.
-func (c *Client) createPaid(ctx context.Context, u string, body map[string]any, pr protocol.PriceRequest, pricedLength int64, p Price, kind string, out any) error {
+func (c *Client) createPaid(ctx context.Context, u string, body api.Payer, pr protocol.PriceRequest, pricedLength int64, p Price, kind string, out any) error {
 	bits, token := protocol.PriceBits(p.Levels[kind], max(pr.Length, pricedLength), pr.TTL), p.Token
 	for tries := 0; ; tries++ {
 		if err := pay(ctx, body, token, pr, bits); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/sealdrop/sealdrop/internal/api"
 	"github.com/sealdrop/sealdrop/internal/chat"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/vault"
@@ -17,32 +18,6 @@ import (
 
 // pollWait is how long a fallback poll waits for a record before answering 204.
 const pollWait = 20 * time.Second
-
-type chatCreateRequest struct {
-	TTL          *int64 `json:"ttl"`
-	GateHash     string `json:"gate_hash"`
-	OpenHash     string `json:"open_hash"`
-	DestructHash string `json:"destruct_hash"`
-	ManageHash   string `json:"manage_hash"`
-	PriceToken   string `json:"price_token"`
-	PriceNonce   string `json:"price_nonce"`
-}
-
-type chatJoinRequest struct {
-	Gate     string `json:"gate"`
-	Open     string `json:"open"`
-	Destruct string `json:"destruct"`
-}
-
-// chatSessionRequest is the body of poll and end. A poll acknowledges either the last record
-// received (ack) or the next one expected (next: everything below it arrived), or nothing when
-// both are absent; never both.
-type chatSessionRequest struct {
-	Session string  `json:"session"`
-	Ack     *uint64 `json:"ack"`
-	Next    *uint64 `json:"next"`
-	Wait    bool    `json:"wait"`
-}
 
 // mountChat adds the chat API and pages when a chat server is configured.
 func (s *server) mountChat(m *mux.Router, post func(http.HandlerFunc) http.Handler) error {
@@ -56,16 +31,16 @@ func (s *server) mountChat(m *mux.Router, post func(http.HandlerFunc) http.Handl
 	if !ok {
 		return errors.New("web: template " + pageChat + " is missing")
 	}
-	m.Handle("/api/v1/chats", post(s.chatCreate)).Methods(http.MethodPost)
-	m.Handle("/api/v1/chats/{id}/join", post(s.chatJoin)).Methods(http.MethodPost)
-	m.Handle("/api/v1/chats/{id}/send", post(s.chatSend)).Methods(http.MethodPost)
-	m.Handle("/api/v1/chats/{id}/poll", post(s.chatPoll)).Methods(http.MethodPost)
-	m.Handle("/api/v1/chats/{id}/end", post(s.chatEnd)).Methods(http.MethodPost)
-	m.Handle("/api/v1/chats/{id}/revoke", post(s.chatRevoke)).Methods(http.MethodPost)
-	m.Handle("/api/v1/chats/{id}/ws", http.HandlerFunc(s.chatWS)).Methods(http.MethodGet)
+	m.Handle(api.Chats, post(s.chatCreate)).Methods(http.MethodPost)
+	m.Handle(api.ChatPath("{id}", api.ChatJoin), post(s.chatJoin)).Methods(http.MethodPost)
+	m.Handle(api.ChatPath("{id}", api.ChatSend), post(s.chatSend)).Methods(http.MethodPost)
+	m.Handle(api.ChatPath("{id}", api.ChatPoll), post(s.chatPoll)).Methods(http.MethodPost)
+	m.Handle(api.ChatPath("{id}", api.ChatEnd), post(s.chatEnd)).Methods(http.MethodPost)
+	m.Handle(api.ChatPath("{id}", api.ChatRevoke), post(s.chatRevoke)).Methods(http.MethodPost)
+	m.Handle(api.ChatPath("{id}", api.ChatWS), http.HandlerFunc(s.chatWS)).Methods(http.MethodGet)
 	serve := func(w http.ResponseWriter, r *http.Request) { s.writeHTML(w, http.StatusOK, page) }
 	m.Handle("/chat", http.HandlerFunc(serve)).Methods(http.MethodGet, http.MethodHead)
-	m.Handle("/c/{id}", http.HandlerFunc(serve)).Methods(http.MethodGet, http.MethodHead)
+	m.Handle(api.PageChat+"{id}", http.HandlerFunc(serve)).Methods(http.MethodGet, http.MethodHead)
 	return nil
 }
 
@@ -79,7 +54,7 @@ func (s *server) chatID(w http.ResponseWriter, r *http.Request) (vault.ID, bool)
 }
 
 func (s *server) chatCreate(w http.ResponseWriter, r *http.Request) {
-	var req chatCreateRequest
+	var req api.CreateChat
 	if !s.readJSON(w, r, &req) {
 		return
 	}
@@ -87,7 +62,7 @@ func (s *server) chatCreate(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if req.TTL != nil {
 		if *req.TTL < 60 || *req.TTL > int64(s.cfg.Chat.Config().MaxTTL/time.Second) {
-			s.writeError(w, http.StatusBadRequest, "bad_ttl", "ttl must be between 60 seconds and the maximum")
+			s.refuse(w, api.BadTTL, "ttl must be between 60 seconds and the maximum")
 			return
 		}
 		cr.TTL = time.Duration(*req.TTL) * time.Second
@@ -103,7 +78,7 @@ func (s *server) chatCreate(w http.ResponseWriter, r *http.Request) {
 		cr.Destruct, err = need32(req.DestructHash)
 	}
 	if err != nil {
-		s.writeError(w, http.StatusBadRequest, "bad_request", "a hash is missing or malformed")
+		s.refuse(w, api.BadRequest, "a hash is missing or malformed")
 		return
 	}
 	if !s.circuitAllows(w, r) {
@@ -113,25 +88,17 @@ func (s *server) chatCreate(w http.ResponseWriter, r *http.Request) {
 	cr.PriceToken, _ = decodeN(req.PriceToken, protocol.PriceTokenSize)
 	cr.PriceNonce, _ = decodeN(req.PriceNonce, protocol.PriceNonceSize)
 	c, err := s.cfg.Chat.Create(cr)
-	switch {
-	case err != nil && s.priceError(w, err):
-		return
-	case errors.Is(err, chat.ErrFull):
-		s.writeError(w, http.StatusInsufficientStorage, "full", "the server cannot take another chat right now")
-		return
-	case err != nil:
-		s.writeError(w, http.StatusBadRequest, "bad_request", "the chat could not be created")
+	if err != nil {
+		if !s.priceError(w, err) {
+			s.refuseErr(w, err, chatCreateWords, api.BadRequest)
+		}
 		return
 	}
-	s.marshal(w, http.StatusCreated, struct {
-		ID        string `json:"id"`
-		Session   string `json:"session"`
-		ExpiresIn int64  `json:"expires_in"`
-	}{c.ID.String(), b64.EncodeToString(c.Session), s.expiresIn(c.Expires)})
+	s.marshal(w, http.StatusCreated, api.ChatCreated{ID: c.ID.String(), Session: b64.EncodeToString(c.Session), ExpiresIn: s.expiresIn(c.Expires)})
 }
 
 func (s *server) chatJoin(w http.ResponseWriter, r *http.Request) {
-	var req chatJoinRequest
+	var req api.JoinChat
 	if !s.readJSON(w, r, &req) {
 		return
 	}
@@ -147,7 +114,7 @@ func (s *server) chatJoin(w http.ResponseWriter, r *http.Request) {
 	open, hasOpen, err1 := parse32(req.Open)
 	destruct, hasDestruct, err2 := parse32(req.Destruct)
 	if err1 != nil || err2 != nil {
-		s.writeError(w, http.StatusBadRequest, "bad_request", "a token is malformed")
+		s.refuse(w, api.BadRequest, "a token is malformed")
 		return
 	}
 	jr := chat.JoinRequest{Gate: gate[:]}
@@ -161,18 +128,13 @@ func (s *server) chatJoin(w http.ResponseWriter, r *http.Request) {
 	var pe *chat.PINError
 	switch {
 	case errors.As(err, &pe):
-		s.marshal(w, http.StatusForbidden, struct {
-			Error     string `json:"error"`
-			TriesLeft int    `json:"tries_left"`
-		}{"wrong_pin", pe.Left})
+		s.wrongPIN(w, pe.Left)
 		return
 	case err != nil:
 		s.gone(w)
 		return
 	}
-	s.marshal(w, http.StatusOK, struct {
-		Session string `json:"session"`
-	}{b64.EncodeToString(tok)})
+	s.marshal(w, http.StatusOK, api.ChatJoined{Session: b64.EncodeToString(tok)})
 }
 
 // chatSession checks a session token; anything wrong is the gone answer.
@@ -205,7 +167,7 @@ func sameOrigin(r *http.Request) bool {
 
 func (s *server) chatWS(w http.ResponseWriter, r *http.Request) {
 	if !sameOrigin(r) {
-		s.writeError(w, http.StatusForbidden, "cross_origin", "cross-origin requests are refused")
+		s.refuse(w, api.CrossOrigin, "cross-origin requests are refused")
 		return
 	}
 	tok, ok := chat.TokenFromSubprotocols(r)
@@ -219,7 +181,7 @@ func (s *server) chatWS(w http.ResponseWriter, r *http.Request) {
 	}
 	ss.ServeWS(w, r, func(w http.ResponseWriter, status int) {
 		resetHeaders(w.Header())
-		s.writeError(w, http.StatusBadRequest, "bad_request", "not a WebSocket request")
+		s.refuse(w, api.BadRequest, "not a WebSocket request")
 	})
 }
 
@@ -236,18 +198,18 @@ func (s *server) chatSend(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) chatSendChecked(w http.ResponseWriter, r *http.Request, body io.Reader) {
-	if !hasMediaType(r, "application/octet-stream") {
-		s.writeError(w, http.StatusUnsupportedMediaType, "content_type", "send Content-Type: application/octet-stream")
+	if !hasMediaType(r, api.Binary) {
+		s.refuse(w, api.ContentType, "send Content-Type: application/octet-stream")
 		return
 	}
-	ss, ok := s.chatSession(w, r, r.Header.Get("Sealdrop-Session"))
+	ss, ok := s.chatSession(w, r, r.Header.Get(api.HeaderSession))
 	if !ok {
 		return
 	}
 	max := s.cfg.Chat.Config().MaxRecord
 	if r.ContentLength <= 0 || r.ContentLength > max {
 		w.Header().Set("Connection", "close")
-		s.writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the record is too large")
+		s.refuse(w, api.TooLarge, "the record is too large")
 		return
 	}
 	s.chatSendFrom(w, ss, io.LimitReader(body, r.ContentLength), r.ContentLength)
@@ -255,27 +217,15 @@ func (s *server) chatSendChecked(w http.ResponseWriter, r *http.Request, body io
 
 func (s *server) chatSendFrom(w http.ResponseWriter, ss *chat.Session, body io.Reader, n int64) {
 	seq, err := ss.Send(body, n)
-	var ended *chat.EndedError
-	switch {
-	case err == nil:
-		s.marshal(w, http.StatusOK, struct {
-			Seq uint64 `json:"seq"`
-		}{seq})
-	case errors.As(err, &ended), errors.Is(err, chat.ErrGone):
-		s.gone(w)
-	case errors.Is(err, chat.ErrFull):
-		s.writeError(w, http.StatusInsufficientStorage, "full", "the server is full: the message was not sent")
-	case errors.Is(err, chat.ErrBusy):
-		s.writeError(w, http.StatusTooManyRequests, "busy", "the other side has not received the earlier messages yet")
-	case errors.Is(err, chat.ErrTooLarge):
-		s.writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the record is too large")
-	default:
-		s.writeError(w, http.StatusBadRequest, "bad_request", "the record was refused")
+	if err != nil {
+		s.refuseErr(w, err, chatSendWords, api.BadRequest)
+		return
 	}
+	s.marshal(w, http.StatusOK, api.ChatSent{Seq: seq})
 }
 
 func (s *server) chatPoll(w http.ResponseWriter, r *http.Request) {
-	var req chatSessionRequest
+	var req api.ChatSession
 	if !s.readJSON(w, r, &req) {
 		return
 	}
@@ -286,7 +236,7 @@ func (s *server) chatPoll(w http.ResponseWriter, r *http.Request) {
 	var from uint64
 	switch {
 	case req.Ack != nil && req.Next != nil:
-		s.writeError(w, http.StatusBadRequest, "bad_parameter", "send ack or next, not both")
+		s.refuse(w, api.BadParameter, "send ack or next, not both")
 		return
 	case req.Ack != nil:
 		ss.Ack(*req.Ack)
@@ -323,17 +273,17 @@ func (s *server) chatPoll(w http.ResponseWriter, r *http.Request) {
 		s.gone(w)
 		return
 	}
-	w.Header().Set("Sealdrop-Peer", peer)
+	w.Header().Set(api.HeaderPeer, peer)
 	if d == nil {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	setHeaders := func(h http.Header) {
-		h.Set("Sealdrop-Peer", peer)
-		h.Set("Content-Type", "application/octet-stream")
+		h.Set(api.HeaderPeer, peer)
+		h.Set("Content-Type", api.Binary)
 		h.Set("Content-Disposition", "attachment")
 		h.Set("Content-Security-Policy", "sandbox")
-		h.Set("Sealdrop-Seq", strconv.FormatUint(d.Seq, 10))
+		h.Set(api.HeaderSeq, strconv.FormatUint(d.Seq, 10))
 		h.Set("Content-Length", strconv.FormatInt(d.Size, 10))
 	}
 	// The record goes from the vault straight to the socket, never through net/http's pooled
@@ -352,7 +302,7 @@ func (s *server) chatPoll(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) chatEnd(w http.ResponseWriter, r *http.Request) {
-	var req chatSessionRequest
+	var req api.ChatSession
 	if !s.readJSON(w, r, &req) {
 		return
 	}
@@ -365,7 +315,7 @@ func (s *server) chatEnd(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) chatRevoke(w http.ResponseWriter, r *http.Request) {
-	var req manageRequest
+	var req api.Manage
 	if !s.readJSON(w, r, &req) {
 		return
 	}

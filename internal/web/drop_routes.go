@@ -1,12 +1,12 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
 	"github.com/gorilla/mux"
 
+	"github.com/sealdrop/sealdrop/internal/api"
 	"github.com/sealdrop/sealdrop/internal/drop"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/vault"
@@ -16,84 +16,38 @@ import (
 // the inbox-auth public key and the flags; the route in the path must be their hash, so the
 // server keeps no drop record. Every refusal about a capability is the uniform gone answer.
 
-// submissionHead is the ephemeral key in front of a submission's envelope: a resumed fetch
-// starts at 0, after the envelope header, or on a chunk boundary.
-const submissionHead = 65 + envelopeHeader
-
-func dropAligned(off int64) bool {
-	return off == 0 || (off >= submissionHead && (off-submissionHead)%cipherChunk == 0)
-}
-
-type dropKeyRequest struct {
-	Auth  string `json:"auth"`
-	Flags *int   `json:"flags"`
-}
-
-type dropSubmitRequest struct {
-	Auth       string `json:"auth"`
-	Flags      *int   `json:"flags"`
-	Length     int64  `json:"length"`
-	TTL        *int64 `json:"ttl"`
-	ManageHash string `json:"manage_hash"`
-	PriceToken string `json:"price_token"`
-	PriceNonce string `json:"price_nonce"`
-}
-
-type dropCommitRequest struct {
-	Auth   string `json:"auth"`
-	Flags  *int   `json:"flags"`
-	Manage string `json:"manage"`
-}
-
-type dropInboxRequest struct {
-	Auth      string `json:"auth"`
-	Flags     *int   `json:"flags"`
-	Challenge string `json:"challenge"`
-	MAC       string `json:"mac"`
-	Claim     string `json:"claim"`
-	Nonce     string `json:"nonce"`
-	Offset    int64  `json:"offset"`
-	After     string `json:"after"` // list: the cursor, a submission id
-}
-
 // mountDrops adds the drop API when a drop server is configured.
 func (s *server) mountDrops(m *mux.Router, post func(http.HandlerFunc) http.Handler) {
 	if s.cfg.Drops == nil {
 		return
 	}
-	m.Handle("/api/v1/drops/{route}/submissions", post(s.dropSubmit)).Methods(http.MethodPost)
+	m.Handle(api.DropPath("{route}", api.DropSubmissions), post(s.dropSubmit)).Methods(http.MethodPost)
 	// Appends are exactly a note's (manage secret, offsets, hijacked body): the same handler.
 	// the submission must be filed under the route in the path.
 	route := func(r *http.Request) string { return mux.Vars(r)["route"] }
-	m.Handle("/api/v1/drops/{route}/submissions/{id}/data", post(byID(s.appendData(vault.KindSubmission, route)))).Methods(http.MethodPost)
-	m.Handle("/api/v1/drops/{route}/submissions/{id}/commit", post(s.dropCommit)).Methods(http.MethodPost)
-	m.Handle("/api/v1/drops/{route}/challenge", post(s.dropChallenge)).Methods(http.MethodPost)
-	m.Handle("/api/v1/drops/{route}/list", post(s.dropList)).Methods(http.MethodPost)
-	m.Handle("/api/v1/drops/{route}/submissions/{id}/fetch", post(s.dropFetch)).Methods(http.MethodPost)
-	m.Handle("/api/v1/drops/{route}/submissions/{id}/confirm", post(s.dropConfirm)).Methods(http.MethodPost)
-	m.Handle("/api/v1/drops/{route}/wipe", post(s.dropWipe)).Methods(http.MethodPost)
+	sub := func(action string) string { return api.SubmissionPath("{route}", "{id}", action) }
+	m.Handle(sub(api.SubmissionData), post(byID(s.appendData(vault.KindSubmission, route)))).Methods(http.MethodPost)
+	m.Handle(sub(api.SubmissionCommit), post(s.dropCommit)).Methods(http.MethodPost)
+	m.Handle(api.DropPath("{route}", api.DropChallenge), post(s.dropChallenge)).Methods(http.MethodPost)
+	m.Handle(api.DropPath("{route}", api.DropList), post(s.dropList)).Methods(http.MethodPost)
+	m.Handle(sub(api.SubmissionFetch), post(s.dropFetch)).Methods(http.MethodPost)
+	m.Handle(sub(api.SubmissionAck), post(s.dropConfirm)).Methods(http.MethodPost)
+	m.Handle(api.DropPath("{route}", api.DropWipe), post(s.dropWipe)).Methods(http.MethodPost)
 	// The pages never touch a drop: the page for one route is the page for any other.
-	for p, name := range map[string]string{"/drop": pageDrop, "/d/{route}": pageDropSubmit, "/i/{route}": pageInbox} {
+	for p, name := range map[string]string{"/drop": pageDrop, api.PageDrop + "{route}": pageDropSubmit, api.PageInbox + "{route}": pageInbox} {
 		if _, ok := s.pages[name]; ok {
 			m.Handle(p, s.servePage(name)).Methods(http.MethodGet, http.MethodHead)
 		}
 	}
 }
 
-// dropLimits is the "drop" member of the limits answer: what a submission may be, so that a
-// client can seal it and compute its price without asking anything else.
-type dropLimits struct {
-	TTL        int64 `json:"ttl"` // seconds a submission waits to be read (the price is for this)
-	MaxEntry   int64 `json:"max_entry"`
-	PriceFloor int64 `json:"price_floor"` // the least length a submission is priced at
-}
-
-func (s *server) dropLimits() *dropLimits {
+// dropLimits is the "drop" member of the limits answer (nil without drop boxes).
+func (s *server) dropLimits() *api.DropLimits {
 	if s.cfg.Drops == nil {
 		return nil
 	}
 	c := s.cfg.Drops.Config()
-	return &dropLimits{TTL: int64(c.TTL / time.Second), MaxEntry: c.MaxEntry, PriceFloor: s.cfg.Drops.PriceFloor()}
+	return &api.DropLimits{TTL: int64(c.TTL / time.Second), MaxEntry: c.MaxEntry, PriceFloor: s.cfg.Drops.PriceFloor()}
 }
 
 // decodeN decodes strict base64url of exactly n bytes.
@@ -126,24 +80,11 @@ func (s *server) dropError(w http.ResponseWriter, err error) {
 	if s.priceError(w, err) {
 		return
 	}
-	switch {
-	case errors.Is(err, drop.ErrFull), errors.Is(err, vault.ErrFull):
-		s.writeError(w, http.StatusInsufficientStorage, "full", "this drop or the server has no room now; nothing was stored; try later or send less")
-	case errors.Is(err, drop.ErrTooLarge), errors.Is(err, vault.ErrTooLarge):
-		s.writeError(w, http.StatusRequestEntityTooLarge, "too_large", "length is over max_entry")
-	case errors.Is(err, drop.ErrBusy):
-		s.writeError(w, http.StatusServiceUnavailable, "busy", "the server is busy; retry shortly")
-	case errors.Is(err, drop.ErrInvalid), errors.Is(err, vault.ErrInvalid):
-		s.writeError(w, http.StatusBadRequest, "bad_parameter", "a parameter is missing or malformed")
-	case errors.Is(err, drop.ErrGone), errors.Is(err, vault.ErrGone):
-		s.gone(w)
-	default:
-		s.writeError(w, http.StatusServiceUnavailable, "unavailable", "the server cannot take this now")
-	}
+	s.refuseErr(w, err, dropWords, api.Unavailable)
 }
 
 func (s *server) dropSubmit(w http.ResponseWriter, r *http.Request) {
-	var req dropSubmitRequest
+	var req api.SubmitDrop
 	if !s.readJSON(w, r, &req) {
 		return
 	}
@@ -179,14 +120,11 @@ func (s *server) dropSubmit(w http.ResponseWriter, r *http.Request) {
 		s.dropError(w, err)
 		return
 	}
-	s.marshal(w, http.StatusCreated, struct {
-		ID        string `json:"id"`
-		ExpiresIn int64  `json:"expires_in"`
-	}{id.String(), s.expiresIn(exp)})
+	s.marshal(w, http.StatusCreated, api.Created{ID: id.String(), ExpiresIn: s.expiresIn(exp)})
 }
 
 func (s *server) dropCommit(w http.ResponseWriter, r *http.Request) {
-	var req dropCommitRequest
+	var req api.CommitSubmission
 	if !s.readJSON(w, r, &req) {
 		return
 	}
@@ -205,23 +143,15 @@ func (s *server) dropCommit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	exp, err := s.cfg.Drops.Commit(rt, id, manage[:])
-	switch {
-	case err == nil:
-		s.marshal(w, http.StatusOK, struct {
-			ID        string `json:"id"`
-			ExpiresIn int64  `json:"expires_in"`
-		}{id.String(), s.expiresIn(exp)})
-	case errors.Is(err, vault.ErrIncomplete):
-		s.writeError(w, http.StatusConflict, "incomplete", "the upload is not complete")
-	case errors.Is(err, vault.ErrBusy):
-		s.writeError(w, http.StatusConflict, "busy", "an append to this submission is still running; retry shortly")
-	default:
-		s.gone(w)
+	if err != nil {
+		s.refuseErr(w, err, submissionCommitWords, api.Gone)
+		return
 	}
+	s.marshal(w, http.StatusOK, api.Created{ID: id.String(), ExpiresIn: s.expiresIn(exp)})
 }
 
 func (s *server) dropChallenge(w http.ResponseWriter, r *http.Request) {
-	var req dropKeyRequest
+	var req api.DropKey
 	if !s.readJSON(w, r, &req) {
 		return
 	}
@@ -234,15 +164,11 @@ func (s *server) dropChallenge(w http.ResponseWriter, r *http.Request) {
 		s.dropError(w, err)
 		return
 	}
-	s.marshal(w, http.StatusOK, struct {
-		Challenge string `json:"challenge"`
-		ServerKey string `json:"server_key"`
-		ExpiresIn int64  `json:"expires_in"`
-	}{b64.EncodeToString(n[:]), b64.EncodeToString(pub), int64(left / time.Second)})
+	s.marshal(w, http.StatusOK, api.Challenge{Challenge: b64.EncodeToString(n[:]), ServerKey: b64.EncodeToString(pub), ExpiresIn: int64(left / time.Second)})
 }
 
 // dropInbox parses an inbox request: the route, its proof, and the id when the path has one.
-func (s *server) dropInbox(w http.ResponseWriter, r *http.Request, req *dropInboxRequest, withID bool) (drop.Route, drop.Proof, vault.ID, bool) {
+func (s *server) dropInbox(w http.ResponseWriter, r *http.Request, req *api.InboxRequest, withID bool) (drop.Route, drop.Proof, vault.ID, bool) {
 	var id vault.ID
 	if !s.readJSON(w, r, req) {
 		return drop.Route{}, drop.Proof{}, id, false
@@ -268,7 +194,7 @@ func (s *server) dropInbox(w http.ResponseWriter, r *http.Request, req *dropInbo
 }
 
 func (s *server) dropList(w http.ResponseWriter, r *http.Request) {
-	var req dropInboxRequest
+	var req api.InboxRequest
 	rt, p, _, ok := s.dropInbox(w, r, &req, false)
 	if !ok {
 		return
@@ -288,36 +214,20 @@ func (s *server) dropList(w http.ResponseWriter, r *http.Request) {
 		s.dropError(w, err)
 		return
 	}
-	type item struct {
-		ID       string `json:"id"`
-		AgeHours int64  `json:"age_hours"`
-		Size     int64  `json:"size"`
-	}
-	type visit struct {
-		Day     string `json:"day"`
-		Fetched int    `json:"fetched"`
-	}
-	items := make([]item, 0, len(l.Items))
+	ans := api.Listing{Submissions: make([]api.Submission, 0, len(l.Items)), Pending: l.Pending, More: l.More,
+		Visits: make([]api.Visit, 0, len(l.Visits)), FetchedSinceList: l.FetchedSinceList,
+		FetchedTotal: l.FetchedTotal, ListsTotal: l.ListsTotal}
 	for _, it := range l.Items {
-		items = append(items, item{it.ID.String(), it.AgeHours, it.Size})
+		ans.Submissions = append(ans.Submissions, api.Submission{ID: it.ID.String(), AgeHours: it.AgeHours, Size: it.Size})
 	}
-	visits := make([]visit, 0, len(l.Visits))
 	for _, v := range l.Visits {
-		visits = append(visits, visit(v))
+		ans.Visits = append(ans.Visits, api.Visit(v))
 	}
-	s.marshal(w, http.StatusOK, struct {
-		Submissions      []item  `json:"submissions"`
-		Pending          int     `json:"pending"`
-		More             bool    `json:"more"`
-		Visits           []visit `json:"visits"`
-		FetchedSinceList int     `json:"fetched_since_list"`
-		FetchedTotal     int     `json:"fetched_total"`
-		ListsTotal       int     `json:"lists_total"`
-	}{items, l.Pending, l.More, visits, l.FetchedSinceList, l.FetchedTotal, l.ListsTotal})
+	s.marshal(w, http.StatusOK, ans)
 }
 
 func (s *server) dropFetch(w http.ResponseWriter, r *http.Request) {
-	var req dropInboxRequest
+	var req api.InboxRequest
 	rt, p, id, ok := s.dropInbox(w, r, &req, true)
 	if !ok {
 		return
@@ -327,7 +237,7 @@ func (s *server) dropFetch(w http.ResponseWriter, r *http.Request) {
 		s.badParam(w, "claim")
 		return
 	}
-	if req.Offset < 0 || !dropAligned(req.Offset) {
+	if req.Offset < 0 || !api.SubmissionAligned(req.Offset) {
 		s.badParam(w, "offset")
 		return
 	}
@@ -341,7 +251,7 @@ func (s *server) dropFetch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) dropConfirm(w http.ResponseWriter, r *http.Request) {
-	var req dropInboxRequest
+	var req api.InboxRequest
 	rt, p, id, ok := s.dropInbox(w, r, &req, true)
 	if !ok {
 		return
@@ -359,7 +269,7 @@ func (s *server) dropConfirm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) dropWipe(w http.ResponseWriter, r *http.Request) {
-	var req dropInboxRequest
+	var req api.InboxRequest
 	rt, p, _, ok := s.dropInbox(w, r, &req, false)
 	if !ok {
 		return
@@ -369,7 +279,5 @@ func (s *server) dropWipe(w http.ResponseWriter, r *http.Request) {
 		s.dropError(w, err)
 		return
 	}
-	s.marshal(w, http.StatusOK, struct {
-		Wiped int `json:"wiped"`
-	}{n})
+	s.marshal(w, http.StatusOK, api.Wiped{Wiped: n})
 }

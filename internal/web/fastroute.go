@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
+
+	"github.com/sealdrop/sealdrop/internal/api"
 )
 
 // idHandler serves a route with an {id} element, given the id as it appears in the path.
@@ -31,12 +33,12 @@ type notesRouter struct {
 func (n *notesRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		p := r.URL.Path
-		if p == "/api/v1/notes" {
+		if p == api.Notes {
 			n.create.ServeHTTP(w, r)
 			return
 		}
 		// The router's {id} is one non-empty path element, as here.
-		if rest, ok := strings.CutPrefix(p, "/api/v1/notes/"); ok {
+		if rest, ok := strings.CutPrefix(p, api.Notes+"/"); ok {
 			if id, action, ok := strings.Cut(rest, "/"); ok && id != "" {
 				if h := n.actions[action]; h != nil {
 					if n.cop.Check(r) != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/sealdrop/sealdrop/internal/api"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
@@ -48,7 +49,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var o openRequest
+		var o api.OpenNote
 		err := decodeJSON(bytes.NewReader(b), int64(len(b)), &o)
 		if err == nil && len(b) > maxJSON {
 			t.Fatalf("accepted %d bytes", len(b))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/sealdrop/sealdrop/internal/api"
 	"github.com/sealdrop/sealdrop/internal/price"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/static"
@@ -75,12 +76,12 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	s.errorPage = s.pages[pageError]
-	s.goneBody = []byte(`{"error":"gone"}`)
-	s.internalBody = errorBody("internal", "the server could not answer this request")
+	s.goneBody = api.Gone.Body("")
+	s.internalBody = api.Internal.Body("the server could not answer this request")
 
 	cop := http.NewCrossOriginProtection()
 	deny := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, http.StatusForbidden, "cross_origin", "cross-origin requests are refused")
+		s.refuse(w, api.CrossOrigin, "cross-origin requests are refused")
 	})
 	cop.SetDenyHandler(deny)
 	post := func(h http.HandlerFunc) http.Handler { return cop.Handler(h) }
@@ -90,18 +91,18 @@ func New(cfg Config) (http.Handler, error) {
 	m := mux.NewRouter().SkipClean(true)
 	m.NotFoundHandler = http.HandlerFunc(s.notFound)
 	m.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
-	m.Handle("/api/v1/limits", http.HandlerFunc(s.limits)).Methods(http.MethodGet, http.MethodHead)
+	m.Handle(api.Limits, http.HandlerFunc(s.limits)).Methods(http.MethodGet, http.MethodHead)
 	notes := &notesRouter{cop: cop, deny: deny, create: post(s.create), next: m, actions: map[string]idHandler{
-		"data": s.appendData(vault.KindNote, nil), "commit": s.commit, "open": s.open,
-		"confirm": s.confirm, "status": s.status, "revoke": s.revoke,
+		api.NoteData: s.appendData(vault.KindNote, nil), api.NoteCommit: s.commit, api.NoteOpen: s.open,
+		api.NoteConfirm: s.confirm, api.NoteStatus: s.status, api.NoteRevoke: s.revoke,
 	}}
-	m.Handle("/api/v1/notes", notes.create).Methods(http.MethodPost)
+	m.Handle(api.Notes, notes.create).Methods(http.MethodPost)
 	for a, h := range notes.actions { // disjoint patterns: their order does not matter
-		m.Handle("/api/v1/notes/{id}/"+a, post(byID(h))).Methods(http.MethodPost)
+		m.Handle(api.NotePath("{id}", a), post(byID(h))).Methods(http.MethodPost)
 	}
 	m.Handle("/", s.servePage(pageCreate)).Methods(http.MethodGet, http.MethodHead)
-	m.Handle("/n/{id}", s.servePage(pageOpen)).Methods(http.MethodGet, http.MethodHead)
-	m.Handle("/m/{id}", s.servePage(pageManage)).Methods(http.MethodGet, http.MethodHead)
+	m.Handle(api.PageNote+"{id}", s.servePage(pageOpen)).Methods(http.MethodGet, http.MethodHead)
+	m.Handle(api.PageManage+"{id}", s.servePage(pageManage)).Methods(http.MethodGet, http.MethodHead)
 	m.PathPrefix("/static/").HandlerFunc(s.serveStatic).Methods(http.MethodGet, http.MethodHead)
 	if err := s.mountChat(m, post); err != nil {
 		return nil, err
@@ -130,16 +131,13 @@ func isAPI(r *http.Request) bool {
 	return r.URL.Path == "/api" || strings.HasPrefix(r.URL.Path, "/api/")
 }
 
-func errorBody(code, message string) []byte {
-	b, _ := json.Marshal(struct {
-		Error   string `json:"error"`
-		Message string `json:"message"`
-	}{code, message})
-	return b
-}
-
-func (s *server) writeError(w http.ResponseWriter, status int, code, message string) {
-	s.writeJSON(w, status, errorBody(code, message))
+// refuse answers the refusal r with message; the gone answer is always the one of gone.
+func (s *server) refuse(w http.ResponseWriter, r api.Refusal, message string) {
+	if r == api.Gone {
+		s.gone(w)
+		return
+	}
+	s.writeJSON(w, r.Status, r.Body(message))
 }
 
 // gone is the one answer for every absent state, byte for byte.
@@ -163,7 +161,7 @@ func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	if isAPI(r) {
-		s.writeError(w, http.StatusMethodNotAllowed, "method", "this method is not allowed here")
+		s.refuse(w, api.Method, "this method is not allowed here")
 		return
 	}
 	s.writeHTML(w, http.StatusMethodNotAllowed, s.errorPage)
@@ -196,23 +194,14 @@ func floorPow2(n int64) int64 {
 
 func (s *server) limits(w http.ResponseWriter, r *http.Request) {
 	lim := s.lim
-	s.marshal(w, http.StatusOK, struct {
-		Version    int         `json:"version"`
-		MaxEntry   int64       `json:"max_entry"`
-		MaxAppend  int64       `json:"max_append"`
-		Free       int64       `json:"free"`
-		TTLs       []int64     `json:"ttls"`
-		DefaultTTL int64       `json:"default_ttl"`
-		MaxTTL     int64       `json:"max_ttl"`
-		Price      priceInfo   `json:"price"`
-		Drop       *dropLimits `json:"drop,omitempty"`
-	}{1, lim.MaxEntry, lim.MaxAppend, floorPow2(s.v.Stats().Free), lim.TTLs, lim.DefaultTTL, lim.MaxTTL, s.priceNow(), s.dropLimits()})
+	s.marshal(w, http.StatusOK, api.LimitsAnswer{Version: api.Version, MaxEntry: lim.MaxEntry, MaxAppend: lim.MaxAppend, Free: floorPow2(s.v.Stats().Free),
+		TTLs: lim.TTLs, DefaultTTL: lim.DefaultTTL, MaxTTL: lim.MaxTTL, Price: s.priceNow(), Drop: s.dropLimits()})
 }
 
 // readJSON checks the content type and decodes a small JSON body, answering the error itself.
 func (s *server) readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	if !hasMediaType(r, "application/json") {
-		s.writeError(w, http.StatusUnsupportedMediaType, "content_type", "send Content-Type: application/json")
+	if !hasMediaType(r, api.JSON) {
+		s.refuse(w, api.ContentType, "send Content-Type: application/json")
 		return false
 	}
 	switch err := decodeJSON(r.Body, r.ContentLength, v); err {
@@ -220,19 +209,19 @@ func (s *server) readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 		return true
 	case errBodyLarge:
 		w.Header().Set("Connection", "close")
-		s.writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the request body is too large")
+		s.refuse(w, api.TooLarge, "the request body is too large")
 	default:
-		s.writeError(w, http.StatusBadRequest, "bad_request", "the request body is not the expected JSON object")
+		s.refuse(w, api.BadRequest, "the request body is not the expected JSON object")
 	}
 	return false
 }
 
 func (s *server) badParam(w http.ResponseWriter, name string) {
-	s.writeError(w, http.StatusBadRequest, "bad_parameter", name+" is missing or malformed")
+	s.refuse(w, api.BadParameter, name+" is missing or malformed")
 }
 
 func (s *server) create(w http.ResponseWriter, r *http.Request) {
-	var req createRequest
+	var req api.CreateNote
 	if !s.readJSON(w, r, &req) {
 		return
 	}
@@ -241,13 +230,13 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Length > s.cfg.MaxEntry {
-		s.writeError(w, http.StatusRequestEntityTooLarge, "too_large", "length is over max_entry")
+		s.refuse(w, api.TooLarge, "length is over max_entry")
 		return
 	}
 	ttl := s.cfg.DefaultTTL
 	if req.TTL != nil {
 		if !s.ttls[*req.TTL] {
-			s.writeError(w, http.StatusBadRequest, "bad_ttl", s.ttlMessage)
+			s.refuse(w, api.BadTTL, s.ttlMessage)
 			return
 		}
 		ttl = time.Duration(*req.TTL) * time.Second
@@ -282,25 +271,11 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		refund()
 	}
-	switch {
-	case err == nil:
-	case errors.Is(err, vault.ErrFull):
-		s.writeError(w, http.StatusInsufficientStorage, "full", "the server has no room for this note now; try later or send less")
-		return
-	case errors.Is(err, vault.ErrTooLarge):
-		s.writeError(w, http.StatusRequestEntityTooLarge, "too_large", "length is over max_entry")
-		return
-	case errors.Is(err, vault.ErrInvalid):
-		s.writeError(w, http.StatusBadRequest, "bad_parameter", "the vault refused these parameters")
-		return
-	default:
-		s.writeError(w, http.StatusServiceUnavailable, "unavailable", "the server cannot take notes now")
+	if err != nil {
+		s.refuseErr(w, err, noteCreateWords, api.Unavailable)
 		return
 	}
-	s.marshal(w, http.StatusCreated, struct {
-		ID        string `json:"id"`
-		ExpiresIn int64  `json:"expires_in"`
-	}{id.String(), s.expiresIn(exp)})
+	s.marshal(w, http.StatusCreated, api.Created{ID: id.String(), ExpiresIn: s.expiresIn(exp)})
 }
 
 // appendData serves the append route of entries of kind: a note's, or a drop submission's,
@@ -327,8 +302,8 @@ func (s *server) appendData(kind vault.Kind, owner func(*http.Request) string) i
 // appendFrom answers an append whose body is read from body; conn is the hijacked connection
 // it arrives on (nil when there is none).
 func (s *server) appendFrom(w http.ResponseWriter, r *http.Request, kind vault.Kind, owner *string, rawID string, body io.Reader, conn net.Conn) {
-	if !hasMediaType(r, "application/octet-stream") {
-		s.writeError(w, http.StatusUnsupportedMediaType, "content_type", "send Content-Type: application/octet-stream")
+	if !hasMediaType(r, api.Binary) {
+		s.refuse(w, api.ContentType, "send Content-Type: application/octet-stream")
 		return
 	}
 	id, err := vault.ParseID(rawID)
@@ -336,14 +311,14 @@ func (s *server) appendFrom(w http.ResponseWriter, r *http.Request, kind vault.K
 		s.gone(w)
 		return
 	}
-	manage, err := need32(singleHeader(r, "Sealdrop-Manage"))
+	manage, err := need32(singleHeader(r, api.HeaderManage))
 	if err != nil {
-		s.badParam(w, "Sealdrop-Manage")
+		s.badParam(w, api.HeaderManage)
 		return
 	}
-	offset, err := parseOffset(singleHeader(r, "Sealdrop-Offset"))
+	offset, err := parseOffset(singleHeader(r, api.HeaderOffset))
 	if err != nil {
-		s.badParam(w, "Sealdrop-Offset")
+		s.badParam(w, api.HeaderOffset)
 		return
 	}
 	// Decide on the declared length before reading a byte of the body; Connection: close
@@ -351,42 +326,30 @@ func (s *server) appendFrom(w http.ResponseWriter, r *http.Request, kind vault.K
 	switch n := r.ContentLength; {
 	case n < 0:
 		w.Header().Set("Connection", "close")
-		s.writeError(w, http.StatusLengthRequired, "length_required", "declare the body's Content-Length")
+		s.refuse(w, api.LengthRequired, "declare the body's Content-Length")
 		return
 	case n == 0:
 		s.badParam(w, "Content-Length")
 		return
 	case n > s.cfg.MaxAppend:
 		w.Header().Set("Connection", "close")
-		s.writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the body is over max_append")
+		s.refuse(w, api.TooLarge, "the body is over max_append")
 		return
 	}
 	received, err := s.appendSuperseding(kind, owner, id, manage[:], offset, r.ContentLength, body, conn)
-	switch {
-	case err == nil:
-		s.marshal(w, http.StatusOK, struct {
-			Received int64 `json:"received"`
-		}{received})
-	case errors.Is(err, vault.ErrOffset):
-		s.marshal(w, http.StatusConflict, struct {
-			Error    string `json:"error"`
-			Received int64  `json:"received"`
-		}{"offset", received})
-	case errors.Is(err, vault.ErrBusy):
-		s.writeError(w, http.StatusConflict, "busy", "another append to this note is still running; retry shortly")
-	case errors.Is(err, vault.ErrTooLarge):
+	if err == nil {
+		s.marshal(w, http.StatusOK, api.Received{Received: received})
+		return
+	}
+	// Any other error: the body broke off (the client or its circuit went away).
+	switch ref := pick(err, appendWords, api.BadBody); ref {
+	case api.Offset:
+		s.marshal(w, ref.Status, api.OffsetAnswer{Error: ref.Code, Received: received})
+	case api.TooLarge, api.BadBody:
 		w.Header().Set("Connection", "close")
-		s.writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the body goes beyond the declared length")
-	case errors.Is(err, vault.ErrGone):
-		s.gone(w)
-	case errors.Is(err, vault.ErrInvalid):
-		s.writeError(w, http.StatusBadRequest, "bad_parameter", "the vault refused this append")
-	case errors.Is(err, vault.ErrFull):
-		s.writeError(w, http.StatusInsufficientStorage, "full", "the server has no room now")
+		s.refuse(w, ref, appendWords[ref])
 	default:
-		// The body broke off (the client or its circuit went away).
-		w.Header().Set("Connection", "close")
-		s.writeError(w, http.StatusBadRequest, "body", "the body ended before its declared length")
+		s.refuse(w, ref, appendWords[ref])
 	}
 }
 
@@ -405,26 +368,18 @@ func (s *server) commit(w http.ResponseWriter, r *http.Request, rawID string) {
 		return
 	}
 	exp, err := s.v.Commit(vault.KindNote, id, manage[:])
-	switch {
-	case err == nil:
-		s.marshal(w, http.StatusOK, struct {
-			ID        string `json:"id"`
-			ExpiresIn int64  `json:"expires_in"`
-		}{id.String(), s.expiresIn(exp)})
-	case errors.Is(err, vault.ErrIncomplete):
-		s.writeError(w, http.StatusConflict, "incomplete", "the upload is not complete")
-	case errors.Is(err, vault.ErrBusy):
-		s.writeError(w, http.StatusConflict, "busy", "an append to this note is still running; retry shortly")
-	default:
-		s.gone(w)
+	if err != nil {
+		s.refuseErr(w, err, noteCommitWords, api.Gone)
+		return
 	}
+	s.marshal(w, http.StatusOK, api.Created{ID: id.String(), ExpiresIn: s.expiresIn(exp)})
 }
 
 // manageArgs parses the id and {"manage":M} of commit, status and revoke.
 func (s *server) manageArgs(w http.ResponseWriter, r *http.Request, rawID string) (vault.ID, [32]byte, bool) {
-	var req manageRequest
-	if !hasMediaType(r, "application/json") {
-		s.writeError(w, http.StatusUnsupportedMediaType, "content_type", "send Content-Type: application/json")
+	var req api.Manage
+	if !hasMediaType(r, api.JSON) {
+		s.refuse(w, api.ContentType, "send Content-Type: application/json")
 		return vault.ID{}, [32]byte{}, false
 	}
 	id, err := vault.ParseID(rawID)
@@ -453,16 +408,13 @@ func (s *server) status(w http.ResponseWriter, r *http.Request, rawID string) {
 		s.gone(w)
 		return
 	}
-	name := map[vault.State]string{vault.StatePending: "pending", vault.StateWaiting: "waiting",
-		vault.StateOpened: "opened", vault.StateGone: "gone"}[st]
+	name := map[vault.State]string{vault.StatePending: api.StatePending, vault.StateWaiting: api.StateWaiting,
+		vault.StateOpened: api.StateOpened, vault.StateGone: api.StateGone}[st]
 	if name == "" {
 		s.gone(w)
 		return
 	}
-	s.marshal(w, http.StatusOK, struct {
-		State     string `json:"state"`
-		ExpiresIn int64  `json:"expires_in"`
-	}{name, s.expiresIn(exp)})
+	s.marshal(w, http.StatusOK, api.NoteState{State: name, ExpiresIn: s.expiresIn(exp)})
 }
 
 func (s *server) revoke(w http.ResponseWriter, r *http.Request, rawID string) {
@@ -478,8 +430,8 @@ func (s *server) revoke(w http.ResponseWriter, r *http.Request, rawID string) {
 }
 
 func (s *server) confirm(w http.ResponseWriter, r *http.Request, rawID string) {
-	if !hasMediaType(r, "application/json") {
-		s.writeError(w, http.StatusUnsupportedMediaType, "content_type", "send Content-Type: application/json")
+	if !hasMediaType(r, api.JSON) {
+		s.refuse(w, api.ContentType, "send Content-Type: application/json")
 		return
 	}
 	id, err := vault.ParseID(rawID)
@@ -487,7 +439,7 @@ func (s *server) confirm(w http.ResponseWriter, r *http.Request, rawID string) {
 		s.gone(w)
 		return
 	}
-	var req confirmRequest
+	var req api.ConfirmNote
 	if !s.readJSON(w, r, &req) {
 		return
 	}
@@ -516,8 +468,8 @@ const (
 )
 
 func (s *server) open(w http.ResponseWriter, r *http.Request, rawID string) {
-	if !hasMediaType(r, "application/json") {
-		s.writeError(w, http.StatusUnsupportedMediaType, "content_type", "send Content-Type: application/json")
+	if !hasMediaType(r, api.JSON) {
+		s.refuse(w, api.ContentType, "send Content-Type: application/json")
 		return
 	}
 	id, err := vault.ParseID(rawID)
@@ -525,7 +477,7 @@ func (s *server) open(w http.ResponseWriter, r *http.Request, rawID string) {
 		s.gone(w)
 		return
 	}
-	var req openRequest
+	var req api.OpenNote
 	if !s.readJSON(w, r, &req) {
 		return
 	}
@@ -552,7 +504,7 @@ func (s *server) open(w http.ResponseWriter, r *http.Request, rawID string) {
 	} else if ok {
 		or.Destruct = d[:]
 	}
-	if req.Offset < 0 || !chunkAligned(req.Offset) {
+	if req.Offset < 0 || !api.NoteAligned(req.Offset) {
 		s.badParam(w, "offset")
 		return
 	}
@@ -560,10 +512,7 @@ func (s *server) open(w http.ResponseWriter, r *http.Request, rawID string) {
 	if err != nil {
 		var pe *vault.PINError
 		if errors.As(err, &pe) {
-			s.marshal(w, http.StatusForbidden, struct {
-				Error     string `json:"error"`
-				TriesLeft int    `json:"tries_left"`
-			}{"wrong_pin", pe.Left})
+			s.wrongPIN(w, pe.Left)
 			return
 		}
 		s.gone(w)
@@ -582,13 +531,13 @@ func (s *server) sendCiphertext(w http.ResponseWriter, r *http.Request, rd *vaul
 		return
 	}
 	setCiphertextHeaders := func(h http.Header) {
-		h.Set("Content-Type", "application/octet-stream")
+		h.Set("Content-Type", api.Binary)
 		h.Set("Content-Disposition", "attachment")
 		h.Set("Content-Security-Policy", "sandbox")
 		h.Set("Content-Length", strconv.FormatInt(size-offset, 10))
-		h.Set("Sealdrop-Size", strconv.FormatInt(size, 10))
+		h.Set(api.HeaderSize, strconv.FormatInt(size, 10))
 	}
-	n := (size - offset + cipherChunk - 1) / cipherChunk
+	n := (size - offset + api.CipherChunk - 1) / api.CipherChunk
 	deadline := time.Now().Add(openBaseWrite + time.Duration(n)*openPerChunk)
 	// The ciphertext goes from the vault straight to the socket, never through net/http's
 	// pooled write buffers (hijack.go).

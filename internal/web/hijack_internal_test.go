@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sealdrop/sealdrop/internal/api"
 )
 
 // internalBuf reads the whole internal array of a bufio.Reader or Writer (field "buf").
@@ -48,7 +50,7 @@ func TestWipeBuffers(t *testing.T) {
 // A panic on a hijacked connection before the answer is the uniform 500 with the header
 // contract; after the answer started, the connection is just closed. Nothing is printed.
 func TestHijackedPanic(t *testing.T) {
-	s := &server{internalBody: errorBody("internal", "the server could not answer this request")}
+	s := &server{internalBody: api.Internal.Body("the server could not answer this request")}
 	var after bool
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hj, ok := hijack(w, r, 0)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sealdrop/sealdrop/internal/api"
 	"github.com/sealdrop/sealdrop/internal/price"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/vault"
@@ -14,23 +15,6 @@ import (
 // submissions pay through the one Pricer: nothing while every limit they draw on is less than
 // half used, then protocol.PriceBits of the level of the fullest one. The token comes with the
 // limits answer, so paying adds no request.
-
-// priceAnswer is the 402 answer to a create that did not pay enough: the price now, and the
-// token to pay it with (so that the retry needs no other request).
-type priceAnswer struct {
-	Error     string `json:"error"`
-	Message   string `json:"message"`
-	Bits      int    `json:"bits"`
-	Token     string `json:"token"`
-	ExpiresIn int64  `json:"expires_in"`
-}
-
-// priceInfo is the "price" member of the limits answer.
-type priceInfo struct {
-	Token     string         `json:"token"`
-	ExpiresIn int64          `json:"expires_in"`
-	Levels    map[string]int `json:"levels"`
-}
 
 // level is the price level of a new entry of kind for owner: the fullest of the vault's
 // limits that it draws on, and the extra fractions (a chat server's slots, a drop's count).
@@ -46,14 +30,14 @@ func (s *server) level(kind vault.Kind, owner string, extra ...float64) int {
 func (s *server) noteLevel() int { return s.level(vault.KindNote, "") }
 
 // priceNow is what limits publishes.
-func (s *server) priceNow() priceInfo {
+func (s *server) priceNow() api.Price {
 	tok, left := s.price.Token()
-	p := priceInfo{Token: b64.EncodeToString(tok[:]), ExpiresIn: int64(left / time.Second), Levels: map[string]int{"note": s.price.Level(s.noteLevel())}}
+	p := api.Price{Token: b64.EncodeToString(tok[:]), ExpiresIn: int64(left / time.Second), Levels: map[string]int{api.PriceKindNote: s.price.Level(s.noteLevel())}}
 	if s.cfg.Chat != nil {
-		p.Levels["chat"] = s.price.Level(s.cfg.Chat.Level())
+		p.Levels[api.PriceKindChat] = s.price.Level(s.cfg.Chat.Level())
 	}
 	if s.cfg.Drops != nil {
-		p.Levels["drop"] = s.price.Level(s.level(vault.KindSubmission, ""))
+		p.Levels[api.PriceKindDrop] = s.price.Level(s.level(vault.KindSubmission, ""))
 	}
 	return p
 }
@@ -81,15 +65,15 @@ func (s *server) priceError(w http.ResponseWriter, err error) bool {
 	switch {
 	case errors.As(err, &unpaid):
 		t, left := s.price.Token()
-		s.marshal(w, http.StatusPaymentRequired, priceAnswer{
-			Error: "price", Message: "the server is getting full: this request must carry a proof of work (see bits)",
+		s.marshal(w, api.Unpaid.Status, api.PriceAnswer{
+			Error: api.Unpaid.Code, Message: "the server is getting full: this request must carry a proof of work (see bits)",
 			Bits: unpaid.Bits, Token: b64.EncodeToString(t[:]), ExpiresIn: int64(left / time.Second),
 		})
 	case errors.Is(err, price.ErrTooDear):
-		s.writeError(w, http.StatusInsufficientStorage, "full",
+		s.refuse(w, api.Full,
 			"the server is nearly full: this would need more work than a browser can do now; choose a shorter lifetime or send less")
 	case errors.Is(err, price.ErrBusy):
-		s.writeError(w, http.StatusServiceUnavailable, "busy", "the server is busy; retry shortly")
+		s.refuse(w, api.Busy, "the server is busy; retry shortly")
 	default:
 		return false
 	}

@@ -14,12 +14,6 @@ import (
 // maxJSON caps every JSON request body. The largest (open) is about 250 bytes.
 const maxJSON = 4 << 10
 
-// Envelope geometry (SECURITY.md): a resume offset is the header or a chunk boundary.
-const (
-	envelopeHeader = 25
-	cipherChunk    = 65536 + 16
-)
-
 var (
 	errMediaType = errors.New("web: unsupported content type")
 	errBodyLarge = errors.New("web: request body too large")
@@ -111,42 +105,4 @@ func parseOffset(s string) (int64, error) {
 		}
 	}
 	return strconv.ParseInt(s, 10, 64)
-}
-
-// chunkAligned reports whether a resume offset falls on the envelope header or a chunk
-// boundary, the only places a reader holding whole chunks resumes from.
-func chunkAligned(off int64) bool {
-	return off == 0 || (off >= envelopeHeader && (off-envelopeHeader)%cipherChunk == 0)
-}
-
-// createRequest is the body of POST /api/v1/notes.
-type createRequest struct {
-	Length       int64  `json:"length"`
-	TTL          *int64 `json:"ttl"`
-	GateHash     string `json:"gate_hash"`
-	OpenHash     string `json:"open_hash"`
-	DestructHash string `json:"destruct_hash"`
-	ManageHash   string `json:"manage_hash"`
-	PriceToken   string `json:"price_token"`
-	PriceNonce   string `json:"price_nonce"`
-}
-
-// openRequest is the body of POST /api/v1/notes/{id}/open.
-type openRequest struct {
-	Gate     string `json:"gate"`
-	Claim    string `json:"claim"`
-	Open     string `json:"open"`
-	Destruct string `json:"destruct"`
-	Offset   int64  `json:"offset"`
-}
-
-// confirmRequest is the body of POST /api/v1/notes/{id}/confirm.
-type confirmRequest struct {
-	Gate  string `json:"gate"`
-	Nonce string `json:"nonce"`
-}
-
-// manageRequest is the body of commit, status and revoke.
-type manageRequest struct {
-	Manage string `json:"manage"`
 }
