@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sealdrop/sealdrop/internal/api"
 	"github.com/sealdrop/sealdrop/internal/circuit"
 )
 
@@ -18,7 +19,7 @@ func (s *server) circuitAllows(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	w.Header().Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
-	s.writeError(w, http.StatusTooManyRequests, "busy",
+	s.refuse(w, api.TooMany,
 		"this connection has made many new notes, chats or drop submissions in a short time; wait a minute and try again")
 	return false
 }
