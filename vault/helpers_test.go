@@ -5,33 +5,18 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"io"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/sealdrop/sealdrop/internal/testclock"
 	"github.com/sealdrop/sealdrop/vault"
 	"github.com/stretchr/testify/require"
 )
 
 // clock is a fake clock for Config.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock = testclock.Clock
 
-func newClock() *clock { return &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *clock { return testclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) }
 
 // secrets are the client-side proofs of one entry.
 type secrets struct {

@@ -17,20 +17,11 @@ import (
 	"github.com/sealdrop/sealdrop/internal/memscan"
 	"github.com/sealdrop/sealdrop/internal/price"
 	"github.com/sealdrop/sealdrop/internal/protocol"
+	"github.com/sealdrop/sealdrop/internal/testclock"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+type clock = testclock.Clock
 
 func rnd(t testing.TB, n int) []byte {
 	b := make([]byte, n)
@@ -49,7 +40,7 @@ type env struct {
 
 func newEnv(t testing.TB, budget int64, cfg chat.Config) env {
 	t.Helper()
-	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	c := testclock.New(time.Unix(1_700_000_000, 0))
 	v, err := vault.New(vault.Config{Budget: budget, Now: c.Now, SweepEvery: -1})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = v.Close() })

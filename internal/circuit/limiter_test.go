@@ -5,28 +5,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sealdrop/sealdrop/internal/testclock"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+type fakeClock = testclock.Clock
 
 func newTestLimiter(t testing.TB, cfg Config) (*Limiter, *fakeClock) {
 	t.Helper()
-	clk := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	cfg.Now = clk.Now
 	l, err := NewLimiter(cfg)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,20 +15,11 @@ import (
 	"github.com/sealdrop/sealdrop/internal/drop"
 	"github.com/sealdrop/sealdrop/internal/price"
 	"github.com/sealdrop/sealdrop/internal/protocol"
+	"github.com/sealdrop/sealdrop/internal/testclock"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+type clock = testclock.Clock
 
 type env struct {
 	v   *vault.Vault
@@ -39,7 +29,7 @@ type env struct {
 
 func newEnv(t *testing.T, cfg drop.Config) *env {
 	t.Helper()
-	clk := &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clk := testclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	v, err := vault.New(vault.Config{Budget: 4 << 20, MaxTTL: 30 * 24 * time.Hour, Now: clk.Now, SweepEvery: -1,
 		OwnerQuota: map[vault.Kind]int64{vault.KindSubmission: 1 << 20}})
 	require.NoError(t, err)

@@ -10,24 +10,15 @@ import (
 
 	"github.com/sealdrop/sealdrop/internal/price"
 	"github.com/sealdrop/sealdrop/internal/protocol"
+	"github.com/sealdrop/sealdrop/internal/testclock"
 	"github.com/stretchr/testify/require"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+type clock = testclock.Clock
 
 func newPricer(t *testing.T, cfg price.Config) (*price.Pricer, *clock) {
 	t.Helper()
-	c := &clock{t: time.Date(2030, 1, 2, 3, 0, 0, 0, time.UTC)}
+	c := testclock.New(time.Date(2030, 1, 2, 3, 0, 0, 0, time.UTC))
 	cfg.Now = c.Now
 	p, err := price.New(cfg)
 	require.NoError(t, err)

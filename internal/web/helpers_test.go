@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -20,27 +19,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sealdrop/sealdrop/internal/protocol"
+	"github.com/sealdrop/sealdrop/internal/testclock"
 	"github.com/sealdrop/sealdrop/internal/web"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
 // clock is a settable clock shared by the vault and the web layer.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+type clock = testclock.Clock
 
 // fakeTemplates and fakeStatic stand in for the real pages in API tests, which test the API
 // and not the pages (the page tests use the embedded files).
@@ -96,7 +81,7 @@ func withWeb(f func(*web.Config)) envOpt {
 // (loopback) http.Server configured by web.NewServer.
 func newEnv(t testing.TB, opts ...envOpt) *env {
 	t.Helper()
-	clk := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	vc := vault.Config{Budget: 2 << 20, Now: clk.Now, SweepEvery: -1}
 	wc := web.WithFS(web.Config{Now: clk.Now}, fakeTemplates, fakeStatic)
 	for _, o := range opts {
