@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"io"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -45,7 +46,13 @@ func (b stallReader) Read(p []byte) (int, error) { <-b.release; return 0, io.Err
 
 // An append whose body does not come (held open up to the server's read timeout) holds one
 // block until its first bytes arrive, not a grain: N of them hold N blocks.
+// In a synctest bubble: synctest.Wait returns once every append is blocked reading its body,
+// so the count is taken at exactly that moment, not after a guessed sleep.
 func TestStalledAppendHoldsOneBlock(t *testing.T) {
+	synctest.Test(t, stalledAppendHoldsOneBlock)
+}
+
+func stalledAppendHoldsOneBlock(t *testing.T) {
 	v, _ := smallVault(t, vault.Config{Budget: 1 << 20})
 	s := newSecrets(t, false, false)
 	const n = 8
@@ -59,7 +66,7 @@ func TestStalledAppendHoldsOneBlock(t *testing.T) {
 			_, _ = v.Append(vault.KindNote, id, s.manage, 0, 64<<10, stallReader{release})
 		}()
 	}
-	time.Sleep(200 * time.Millisecond) // every append is waiting for its first byte
+	synctest.Wait() // every append is waiting for its first byte
 	used := v.Stats().Used
 	close(release)
 	for range n {
