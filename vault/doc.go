@@ -15,7 +15,9 @@
 //     tries or is wiped, and before any block is reused. Close zeroes every arena and unmaps it.
 //   - Oracles: every absent state (never existed, read, expired, revoked, destroyed, wrong
 //     capability, malformed id) is the same ErrGone; capability hashes are compared in constant
-//     time, and a lookup that misses does the same hashing and comparing as a hit.
+//     time, and a lookup that misses does the same hashing and comparing as a hit. Equal is the
+//     one compare and Lock the one check of a gate, PIN and duress PIN; the chat relay's join
+//     uses them too, so that a chat link and a note link cannot be told apart by how they check.
 //   - Exhaustion: a write declares its length first and is refused (ErrTooLarge, ErrFull) before
 //     anything is stored; per-kind and per-owner quotas keep one drop or chat from filling it.
 //

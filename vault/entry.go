@@ -1,8 +1,6 @@
 package vault
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
 	"sync/atomic"
 	"time"
 )
@@ -25,8 +23,13 @@ type entry struct {
 	owner  string
 	length int64
 
-	gate, open, destruct, manage Hash
-	pin                          bool
+	// lock is the gate, PIN and duress PIN, with the count of wrong PINs (lock.go). Once it is
+	// destroyed (a destruct token matched, or Destroy) the content is zeroed at once, but the
+	// entry keeps its blocks, quota and every count until the countdown or its TTL ends it,
+	// exactly as after a wrong PIN, so that neither the free space nor anything else tells the
+	// two apart.
+	lock   Lock
+	manage Hash
 
 	created time.Time // rounded down to the minute
 	expires time.Time
@@ -40,12 +43,6 @@ type entry struct {
 
 	claim   Hash
 	claimed time.Time
-
-	failures int
-	// destroyed: a destruct token matched. The content was zeroed at once, but the entry keeps
-	// its blocks, quota and every count until the countdown or its TTL ends it, exactly as
-	// after a wrong PIN, so that neither the free space nor anything else tells the two apart.
-	destroyed bool
 
 	charged int64 // bytes of ext's whole blocks, charged to the kind's and owner's usage
 
@@ -88,26 +85,4 @@ func (e *entry) state() State {
 		return StateOpened
 	}
 	return StateWaiting
-}
-
-// hashEqual compares two hashes in constant time: XOR and OR over four words, with no branch
-// on the data (subtle.ConstantTimeCompare goes byte by byte, far slower for 32 bytes).
-func hashEqual(a, b *Hash) bool {
-	var x uint64
-	for i := 0; i < len(a); i += 8 {
-		x |= binary.LittleEndian.Uint64(a[i:]) ^ binary.LittleEndian.Uint64(b[i:])
-	}
-	return x == 0 // the only branch is on the answer itself
-}
-
-// emptyHash is SHA-256 of nothing. An absent proof is hashed as this constant: what it costs
-// depends only on the request, never on the entry.
-var emptyHash = sha256.Sum256(nil)
-
-// sum hashes a proof.
-func sum(b []byte) Hash {
-	if len(b) == 0 {
-		return emptyHash
-	}
-	return sha256.Sum256(b)
 }

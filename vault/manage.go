@@ -26,7 +26,7 @@ func (v *Vault) Status(kind Kind, id ID, manage []byte) (State, time.Time, error
 	} else if t, ok := v.lookupTomb(id, now); ok && t.kind == kind {
 		st, exp, h = t.state, t.expiry(), &t.manage
 	}
-	ok := hashEqual(&mh, h) && st != 0
+	ok := Equal(&mh, h) && st != 0
 	v.mu.Unlock()
 	v.run(j)
 	if !ok {
@@ -77,7 +77,7 @@ func (v *Vault) Destroy(kind Kind, id ID, manage []byte) error {
 		v.run(j)
 		return ErrGone
 	}
-	e.destroyed = true
+	e.lock.destroyed = true
 	j2 := v.blank(e)
 	v.mu.Unlock()
 	v.run(j)

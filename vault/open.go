@@ -25,9 +25,7 @@ func (v *Vault) Open(kind Kind, id ID, req OpenRequest) (*Reading, error) {
 	if req.Claim == (Hash{}) {
 		return nil, fmt.Errorf("vault: open: claim: %w", ErrInvalid)
 	}
-	gh := sum(req.Gate)
-	oh := sum(req.Open)
-	dh := sum(req.Destruct)
+	p := NewProof(req.Gate, req.Open, req.Destruct)
 	now := v.now()
 
 	v.mu.Lock()
@@ -41,37 +39,37 @@ func (v *Vault) Open(kind Kind, id ID, req OpenRequest) (*Reading, error) {
 		t = &v.dummy
 	}
 	// Every comparison, every time: the cost must not say which one decided.
-	gateOK := hashEqual(&gh, &t.gate)
-	openOK := hashEqual(&oh, &t.open)
-	destructOK := hashEqual(&dh, &t.destruct)
-	claimOK := hashEqual(&req.Claim, &t.claim)
+	c := t.lock.Check(&p)
+	claimOK := Equal(&req.Claim, &t.claim)
 
 	var (
 		r   *Reading
 		err error = ErrGone
 	)
 	switch {
-	case t == &v.dummy || !gateOK:
+	case t == &v.dummy || !c.Gate():
 	case t.phase == phaseClaimed:
 		if claimOK && !t.wiped {
 			r = v.reading(t)
 		}
-	case t.pin && (!openOK || t.destroyed):
-		t.failures++
-		left := max(v.cfg.MaxPINFailures-t.failures, 0)
-		if destructOK && !t.destroyed {
-			t.destroyed = true
+	default:
+		var destruct bool
+		destruct, err = t.lock.Try(c, v.cfg.MaxPINFailures)
+		if destruct {
 			v.runAsync(v.blank(t))
 		}
-		if left == 0 {
+		pe, _ := err.(*PINError)
+		switch {
+		case pe != nil && pe.Left == 0:
 			v.runAsync(v.end(id, t, StateGone, false))
+		case err == nil && t.wiped:
+			err = ErrGone
+		case err == nil:
+			v.setPhase(t, phaseClaimed)
+			t.claim = req.Claim
+			t.claimed = now
+			r = v.reading(t)
 		}
-		err = &PINError{Left: left}
-	case !t.wiped:
-		v.setPhase(t, phaseClaimed)
-		t.claim = req.Claim
-		t.claimed = now
-		r = v.reading(t)
 	}
 	v.mu.Unlock()
 	v.run(j)
@@ -164,8 +162,8 @@ func (v *Vault) Confirm(kind Kind, id ID, gate, nonce []byte) error {
 	if t == nil {
 		t = &v.dummy
 	}
-	gateOK := hashEqual(&gh, &t.gate)
-	claimOK := hashEqual(&ch, &t.claim)
+	gateOK := Equal(&gh, &t.lock.gate)
+	claimOK := Equal(&ch, &t.claim)
 	if e == nil || e.phase != phaseClaimed || !gateOK || !claimOK {
 		v.mu.Unlock()
 		v.run(j)

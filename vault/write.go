@@ -73,23 +73,18 @@ func (v *Vault) admit(req *CreateRequest, maxOwned int, fill bool) (*entry, erro
 		}
 	}
 	e := &entry{
-		id:       id,
-		kind:     req.Kind,
-		owner:    req.Owner,
-		length:   req.Length,
-		gate:     req.Caps.Gate,
-		pin:      req.Caps.PIN,
-		destruct: req.Caps.Destruct,
-		manage:   req.Caps.Manage,
-		created:  now.Truncate(time.Minute),
-		expires:  now.Add(req.TTL),
-		active:   now,
-		born:     now,
+		id:      id,
+		kind:    req.Kind,
+		owner:   req.Owner,
+		length:  req.Length,
+		lock:    lockOf(req.Caps),
+		manage:  req.Caps.Manage,
+		created: now.Truncate(time.Minute),
+		expires: now.Add(req.TTL),
+		active:  now,
+		born:    now,
 	}
 	e.ext = e.ext0[:0]
-	if e.pin {
-		e.open = req.Caps.Open
-	}
 	if fill {
 		e.appending = true
 		e.refs++
@@ -188,7 +183,7 @@ func (v *Vault) checkCreate(req *CreateRequest) error {
 		return fmt.Errorf("vault: create: length: %w", ErrInvalid)
 	case req.Length > v.maxEntry:
 		return ErrTooLarge
-	case req.Caps.Gate == (Hash{}), req.Caps.Manage == (Hash{}), req.Caps.PIN && req.Caps.Open == (Hash{}):
+	case !req.Caps.lockable(), req.Caps.Manage == (Hash{}):
 		return fmt.Errorf("vault: create: capability hash: %w", ErrInvalid)
 	}
 	return nil
@@ -458,7 +453,7 @@ func (v *Vault) manageOK(e *entry, mh *Hash) bool {
 	if t == nil {
 		t = &v.dummy
 	}
-	return hashEqual(mh, &t.manage) && e != nil
+	return Equal(mh, &t.manage) && e != nil
 }
 
 // taken reports whether id is in use by a live entry. Called with v.mu held.

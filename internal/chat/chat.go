@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -157,10 +156,9 @@ type side struct {
 
 type chat struct {
 	id                            vault.ID
-	gate, open, destruct, manage  [32]byte
-	pin                           bool
-	failures                      int
-	destroyed, joined, ended      bool
+	lock                          vault.Lock // the join's gate, PIN and duress PIN, as a note's open
+	manage                        [32]byte
+	joined, ended                 bool
 	reason                        string
 	expires, joinedAt, lastRecord time.Time
 	sides                         [2]side
@@ -223,8 +221,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("chat: config: a limit is out of range: %w", ErrInvalid)
 	}
 	s := &Server{cfg: cfg, v: cfg.Vault, chats: map[vault.ID]*chat{}, stop: make(chan struct{})}
-	if _, err := rand.Read(s.dummy.gate[:]); err != nil {
-		return nil, fmt.Errorf("chat: random: %w", err)
+	var err error
+	if s.dummy.lock, err = vault.DummyLock(); err != nil {
+		return nil, fmt.Errorf("chat: %w", err)
 	}
 	if cfg.SweepEvery > 0 {
 		s.wg.Add(1)
@@ -391,8 +390,6 @@ func (s *Server) Level() int {
 
 func hash(b []byte) [32]byte { return sha256.Sum256(b) }
 
-func eq(a, b *[32]byte) bool { return subtle.ConstantTimeCompare(a[:], b[:]) == 1 }
-
 func random32() ([32]byte, error) {
 	var b [32]byte
 	_, err := rand.Read(b[:])
@@ -427,15 +424,14 @@ func (s *Server) Create(req CreateRequest) (Created, error) {
 	if req.TTL == 0 {
 		req.TTL = s.cfg.DefaultTTL
 	}
-	if req.TTL < time.Second || req.TTL > s.cfg.MaxTTL || req.Gate == [32]byte{} || req.Manage == [32]byte{} || (req.PIN && req.Open == [32]byte{}) {
+	if req.TTL < time.Second || req.TTL > s.cfg.MaxTTL || req.Manage == [32]byte{} {
 		return Created{}, ErrInvalid
 	}
-	if req.Destruct == [32]byte{} {
-		r, err := random32()
-		if err != nil {
-			return Created{}, fmt.Errorf("chat: random: %w", err)
-		}
-		req.Destruct = hash(r[:])
+	lock, err := vault.NewLock(vault.Caps{Gate: req.Gate, PIN: req.PIN, Open: req.Open, Destruct: req.Destruct})
+	if errors.Is(err, vault.ErrInvalid) {
+		return Created{}, ErrInvalid
+	} else if err != nil {
+		return Created{}, fmt.Errorf("chat: %w", err)
 	}
 	tok, err := random32()
 	if err != nil {
@@ -450,8 +446,7 @@ func (s *Server) Create(req CreateRequest) (Created, error) {
 		return Created{}, err
 	}
 	now := s.cfg.Now()
-	c := &chat{gate: req.Gate, open: req.Open, destruct: req.Destruct, manage: req.Manage, pin: req.PIN,
-		expires: now.Add(req.TTL), changed: make(chan struct{})}
+	c := &chat{lock: lock, manage: req.Manage, expires: now.Add(req.TTL), changed: make(chan struct{})}
 	c.sides[Creator].tok = hash(tok[:])
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -485,7 +480,7 @@ type JoinRequest struct {
 // after a typo; the last failure ends it. Everything else (unknown, joined, ended, wrong gate)
 // is ErrGone.
 func (s *Server) Join(id vault.ID, req JoinRequest) ([]byte, error) {
-	gh, oh, dh := hash(req.Gate), hash(req.Open), hash(req.Destruct)
+	p := vault.NewProof(req.Gate, req.Open, req.Destruct)
 	tok, err := random32()
 	if err != nil {
 		return nil, fmt.Errorf("chat: random: %w", err)
@@ -497,38 +492,36 @@ func (s *Server) Join(id vault.ID, req JoinRequest) ([]byte, error) {
 	if t == nil {
 		t = &s.dummy
 	}
-	gateOK := eq(&gh, &t.gate)
-	openOK := eq(&oh, &t.open)
-	destructOK := eq(&dh, &t.destruct)
+	check := t.lock.Check(&p) // every hash, every time, as for a note's open
 	var wipe, blank []frame
 	err = ErrGone
-	switch {
-	case c == nil || !gateOK || c.joined || !now.Before(c.expires):
-	case c.pin && (!openOK || c.destroyed):
-		c.failures++
-		left := max(s.cfg.MaxPINFailures-c.failures, 0)
-		if destructOK && !c.destroyed {
-			c.destroyed = true
-			c.ended, c.reason = true, ReasonRevoked
-			s.notifyLocked(c) // the creator learns that the chat ended
-			for r := range c.sides {
-				c.held = append(c.held, c.sides[r].frames...)
-				c.sides[r].frames = nil
+	if c != nil && check.Gate() && !c.joined && now.Before(c.expires) {
+		destruct, terr := c.lock.Try(check, s.cfg.MaxPINFailures)
+		pe, _ := terr.(*vault.PINError)
+		switch {
+		case pe != nil:
+			if destruct {
+				c.ended, c.reason = true, ReasonRevoked
+				s.notifyLocked(c) // the creator learns that the chat ended
+				for r := range c.sides {
+					c.held = append(c.held, c.sides[r].frames...)
+					c.sides[r].frames = nil
+				}
+				blank = c.held // kept, zeroed, so that the countdown and the capacity go on alike
 			}
-			blank = c.held // kept, zeroed, so that the countdown and the capacity go on alike
+			if pe.Left == 0 {
+				wipe = append(wipe, s.endLocked(c, ReasonRevoked)...)
+			}
+			err = &PINError{Left: pe.Left}
+		case c.ended: // destroyed by a duress PIN: still counting tries, never joined
+		default:
+			c.joined = true
+			c.joinedAt = now
+			c.lastRecord = now
+			c.sides[Joiner].tok = hash(tok[:])
+			s.notifyLocked(c)
+			err = nil
 		}
-		if left == 0 {
-			wipe = append(wipe, s.endLocked(c, ReasonRevoked)...)
-		}
-		err = &PINError{Left: left}
-	case c.ended:
-	default:
-		c.joined = true
-		c.joinedAt = now
-		c.lastRecord = now
-		c.sides[Joiner].tok = hash(tok[:])
-		s.notifyLocked(c)
-		err = nil
 	}
 	s.mu.Unlock()
 	if len(blank) > 0 {
@@ -558,7 +551,7 @@ func (s *Server) Revoke(id vault.ID, manage []byte) error {
 	if t == nil {
 		t = &s.dummy
 	}
-	ok := eq(&mh, &t.manage) && c != nil && !c.ended
+	ok := vault.Equal(&mh, &t.manage) && c != nil && !c.ended
 	var wipe []frame
 	if ok {
 		wipe = s.endLocked(c, ReasonRevoked)
@@ -585,7 +578,7 @@ func (s *Server) endLocked(c *chat, reason string) []frame {
 		c.sides[r].frames = nil
 	}
 	c.bytes = 0
-	if !c.destroyed || c.failures >= s.cfg.MaxPINFailures {
+	if !c.lock.Destroyed() || c.lock.Failures() >= s.cfg.MaxPINFailures {
 		out = append(out, c.held...)
 		c.held = nil
 		delete(s.chats, c.id)
@@ -623,8 +616,8 @@ func (s *Server) Attach(id vault.ID, token []byte) (*Session, error) {
 	if t == nil {
 		t = &s.dummy
 	}
-	creatorOK := eq(&th, &t.sides[Creator].tok)
-	joinerOK := eq(&th, &t.sides[Joiner].tok)
+	creatorOK := vault.Equal(&th, &t.sides[Creator].tok)
+	joinerOK := vault.Equal(&th, &t.sides[Joiner].tok)
 	switch {
 	case c == nil || c.ended:
 		return nil, ErrGone
