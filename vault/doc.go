@@ -49,4 +49,11 @@
 // claim may resume (from any offset) within Config.ClaimWindow, which is the one documented
 // exception to "wiped the moment it is read"; Confirm with the nonce itself, or the end of the
 // window, wipes the blocks.
+//
+// Relay entries. An entry created with CreateRequest.Relay is held for a relay (a chat's
+// undelivered record) rather than for a reader: it has no gate or PIN, Open and Confirm find it
+// absent, and the holder of its manage secret reads it with ReadRelay as often as it needs to
+// push it again, until Revoke, Destroy, WipeOwner, Wipe or its TTL wipes it. It is never claimed,
+// so no claim window ends it and nothing has to copy it to keep it; it is charged once, in whole
+// blocks, to its kind's and owner's quotas, like every entry.
 package vault

@@ -22,6 +22,7 @@ type entry struct {
 	kind   Kind
 	owner  string
 	length int64
+	relay  bool // CreateRequest.Relay: read by its manage secret until wiped, never claimed
 
 	// lock is the gate, PIN and duress PIN, with the count of wrong PINs (lock.go). Once it is
 	// destroyed (a destruct token matched, or Destroy) the content is zeroed at once, but the
@@ -55,8 +56,9 @@ type entry struct {
 	zeroing bool
 	gone    atomic.Bool // the content was wiped: stop streaming
 
-	// first is the Reading handed to the first Open of the claim, so that the usual single read
-	// allocates nothing more; resumes get their own. It is never handed out twice.
+	// first is the Reading handed to the first Open of the claim (or the first ReadRelay), so
+	// that the usual single read allocates nothing more; later ones get their own. It is never
+	// handed out twice.
 	first     Reading
 	firstUsed bool
 }

@@ -35,8 +35,9 @@ func (v *Vault) Status(kind Kind, id ID, manage []byte) (State, time.Time, error
 	return st, exp, nil
 }
 
-// Revoke wipes a live entry's content at once and leaves a tombstone saying gone. An entry that
-// already ended, a wrong manage secret or another kind is ErrGone.
+// Revoke wipes a live entry's content at once and leaves a tombstone saying gone (a relay
+// entry leaves none). An entry that already ended, a wrong manage secret or another kind is
+// ErrGone.
 func (v *Vault) Revoke(kind Kind, id ID, manage []byte) error {
 	mh := sum(manage)
 	now := v.now()

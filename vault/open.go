@@ -35,7 +35,7 @@ func (v *Vault) Open(kind Kind, id ID, req OpenRequest) (*Reading, error) {
 	}
 	e, j := v.lookup(kind, id, now)
 	t := e
-	if t == nil || t.phase == phasePending {
+	if t == nil || t.phase == phasePending || t.relay {
 		t = &v.dummy
 	}
 	// Every comparison, every time: the cost must not say which one decided.
@@ -92,8 +92,9 @@ func (v *Vault) reading(e *entry) *Reading {
 	return r
 }
 
-// Reading is a claimed entry being streamed out. It never exposes the locked bytes: WriteTo
-// hands them to the writer piece by piece. While a Reading is open its blocks cannot be reused.
+// Reading is a claimed entry (or a relay entry) being streamed out. It never exposes the locked
+// bytes: WriteTo hands them to the writer piece by piece. While a Reading is open its blocks
+// cannot be reused.
 type Reading struct {
 	v      *Vault
 	e      *entry
@@ -107,7 +108,8 @@ func (r *Reading) Size() int64 { return r.size }
 
 // WriteTo writes the entry from offset (0 <= offset <= Size, else ErrInvalid) to w, straight from
 // the locked blocks. If the entry is wiped meanwhile (revoked, expired, confirmed by the same
-// claim, vault closed) it stops with ErrGone; the bytes already written may then end in zeros.
+// claim, destroyed, vault closed) it stops with ErrGone; the bytes already written may then end
+// in zeros.
 func (r *Reading) WriteTo(w io.Writer, offset int64) (int64, error) {
 	if offset < 0 || offset > r.size {
 		return 0, fmt.Errorf("vault: read: offset: %w", ErrInvalid)
@@ -144,6 +146,34 @@ func (r *Reading) Close() {
 	j := v.unref(r.e)
 	v.mu.Unlock()
 	v.run(j)
+}
+
+// ReadRelay hands the holder of a relay entry's manage secret (CreateRequest.Relay) its content,
+// as often as it asks, until the entry is wiped: nothing is claimed and nothing changes, so a
+// relay pushes a record again after a broken connection, however long ago the first push was,
+// without copying it anywhere. The blocks stay charged once to the entry's kind and owner.
+// A wrong secret, another kind, an entry that is not a relay entry, not committed, destroyed
+// or ended is ErrGone, after the same hashing and comparing as a hit. The caller must Close the
+// Reading.
+func (v *Vault) ReadRelay(kind Kind, id ID, manage []byte) (*Reading, error) {
+	mh := sum(manage)
+	now := v.now()
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		return nil, ErrGone
+	}
+	e, j := v.lookup(kind, id, now)
+	var r *Reading
+	if v.manageOK(e, &mh) && e.relay && e.phase == phaseWaiting && !e.wiped && !e.lock.destroyed {
+		r = v.reading(e)
+	}
+	v.mu.Unlock()
+	v.run(j)
+	if r == nil {
+		return nil, ErrGone
+	}
+	return r, nil
 }
 
 // Confirm ends a claim on an entry of kind: nonce is the claim nonce whose SHA-256 the reader sent to Open, and gate

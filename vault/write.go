@@ -50,7 +50,7 @@ func (v *Vault) admit(req *CreateRequest, maxOwned int, fill bool) (*entry, erro
 		return nil, fmt.Errorf("vault: create: %w", err)
 	}
 	id := ID(rnd[:len(ID{})])
-	if req.Caps.Destruct == (Hash{}) {
+	if req.Caps.Destruct == (Hash{}) && !req.Relay {
 		req.Caps.Destruct = Hash(rnd[len(ID{}):])
 	}
 	var err error
@@ -77,6 +77,7 @@ func (v *Vault) admit(req *CreateRequest, maxOwned int, fill bool) (*entry, erro
 		kind:    req.Kind,
 		owner:   req.Owner,
 		length:  req.Length,
+		relay:   req.Relay,
 		lock:    lockOf(req.Caps),
 		manage:  req.Caps.Manage,
 		created: now.Truncate(time.Minute),
@@ -183,7 +184,9 @@ func (v *Vault) checkCreate(req *CreateRequest) error {
 		return fmt.Errorf("vault: create: length: %w", ErrInvalid)
 	case req.Length > v.maxEntry:
 		return ErrTooLarge
-	case !req.Caps.lockable(), req.Caps.Manage == (Hash{}):
+	case req.Caps.Manage == (Hash{}),
+		!req.Relay && !req.Caps.lockable(),
+		req.Relay && (req.Caps.Gate != (Hash{}) || req.Caps.PIN || req.Caps.Open != (Hash{}) || req.Caps.Destruct != (Hash{})):
 		return fmt.Errorf("vault: create: capability hash: %w", ErrInvalid)
 	}
 	return nil
