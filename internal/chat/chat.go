@@ -77,11 +77,6 @@ type Config struct {
 	MaxPINFailures int              // default 5
 	Now            func() time.Time // default time.Now
 	SweepEvery     time.Duration    // default 1 s; negative: no background sweeper (call Sweep)
-	// ClaimWindow must not exceed the vault's Config.ClaimWindow (default
-	// vault.DefaultClaimWindow, as the vault's): a record pushed but not acknowledged is copied to
-	// a fresh vault entry once its claim is half this old, so the vault's claim window never
-	// wipes it unread while the chat lives.
-	ClaimWindow time.Duration
 	// PingEvery is how often the server pings a chat's WebSocket (default 30 s), and
 	// ReadTimeout how long a socket may stay silent, pongs included, before it is closed
 	// (default 90 s; more than PingEvery). A Tor circuit that died is found this way.
@@ -120,15 +115,14 @@ type Server struct {
 	wg    sync.WaitGroup
 }
 
+// frame is an undelivered record: a relay entry in the vault (vault.CreateRequest.Relay), which
+// the relay reads with its manage secret as often as it pushes it, until it is acknowledged.
 type frame struct {
-	seq          uint64
-	vid          vault.ID
-	gate, manage [32]byte
-	nonce        [32]byte
-	size         int64
-	typ          byte      // the record's first byte (its type): relayed, not interpreted, except below
-	claimed      time.Time // when the relay first read it from its vault entry (zero: not yet)
-	reading      int       // deliveries streaming it now: it is not moved meanwhile
+	seq    uint64
+	vid    vault.ID
+	manage [32]byte
+	size   int64
+	typ    byte // the record's first byte (its type): relayed, not interpreted, except below
 }
 
 // firstByte remembers the first byte read through it.
@@ -201,7 +195,6 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.SessionMax, DefaultSessionMax)
 	setDefault(&cfg.PeerWindow, 40*time.Second)
 	setDefault(&cfg.SweepEvery, time.Second)
-	setDefault(&cfg.ClaimWindow, vault.DefaultClaimWindow)
 	setDefault(&cfg.PingEvery, DefaultPingEvery)
 	setDefault(&cfg.ReadTimeout, DefaultReadTimeout)
 	if cfg.Now == nil {
@@ -216,7 +209,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxChats < 0 || cfg.MaxRecord < 64 || cfg.MaxRecords < 1 || cfg.MaxBytes < cfg.MaxRecord ||
 		cfg.DefaultTTL <= 0 || cfg.DefaultTTL > cfg.MaxTTL || cfg.MaxTTL > cfg.Vault.MaxTTL() ||
-		cfg.Idle <= 0 || cfg.SessionMax <= 0 || cfg.ClaimWindow <= 0 || cfg.SessionMax > cfg.Vault.MaxTTL() || cfg.MaxPINFailures < 1 ||
+		cfg.Idle <= 0 || cfg.SessionMax <= 0 || cfg.SessionMax > cfg.Vault.MaxTTL() || cfg.MaxPINFailures < 1 ||
 		cfg.PingEvery <= 0 || cfg.ReadTimeout <= cfg.PingEvery {
 		return nil, fmt.Errorf("chat: config: a limit is out of range: %w", ErrInvalid)
 	}
@@ -291,79 +284,6 @@ func (s *Server) Sweep() {
 	}
 	s.mu.Unlock()
 	s.wipe(wipe)
-	s.refresh(now)
-}
-
-// refreshJob is one claimed, unacknowledged record to move to a fresh vault entry.
-type refreshJob struct {
-	c    *chat
-	role int
-	old  frame
-}
-
-// refresh moves every record whose vault claim is half a claim window old to a fresh,
-// unclaimed entry (the vault wipes a claimed entry at the end of its window, read or not). A
-// record that is being streamed, or that the vault cannot hold twice right now, stays where it
-// is and is tried again at the next sweep.
-func (s *Server) refresh(now time.Time) {
-	after := s.cfg.ClaimWindow / 2
-	var jobs []refreshJob
-	s.mu.Lock()
-	for _, c := range s.chats {
-		if c.ended {
-			continue
-		}
-		for r := range c.sides {
-			for _, f := range c.sides[r].frames {
-				if !f.claimed.IsZero() && f.reading == 0 && now.Sub(f.claimed) >= after {
-					jobs = append(jobs, refreshJob{c, r, f})
-				}
-			}
-		}
-	}
-	s.mu.Unlock()
-	for _, j := range jobs {
-		s.move(j)
-	}
-}
-
-// move copies one record from its claimed entry to a new one and wipes the old one. The
-// bytes pass from one locked entry to the other through a pipe (transient heap buffers, as
-// for any relayed record).
-func (s *Server) move(j refreshJob) {
-	rd, err := s.v.Open(vault.KindChatFrame, j.old.vid, vault.OpenRequest{Gate: j.old.gate[:], Claim: hash(j.old.nonce[:])})
-	if err != nil {
-		return // gone already: a push will skip it
-	}
-	pr, pw := io.Pipe()
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		defer func() { _ = recover() }() // nothing may print; the move is retried at the next sweep
-		_, err := rd.WriteTo(pw, 0)
-		rd.Close() // before the old entry is wiped: its blocks are freed with the last reference
-		_ = pw.CloseWithError(err)
-	}()
-	nf, err := s.put(j.c.id, pr, j.old.size, j.old.size)
-	_ = pr.CloseWithError(io.ErrClosedPipe) // stops the writer if the vault refused early
-	<-copied
-	if err != nil {
-		return
-	}
-	nf.seq, nf.typ = j.old.seq, j.old.typ
-	s.mu.Lock()
-	drop := nf
-	if !j.c.ended {
-		fs := j.c.sides[j.role].frames
-		for i := range fs {
-			if fs[i].seq == j.old.seq && fs[i].vid == j.old.vid && fs[i].reading == 0 { // audit:ok the relay's own record ids, not capabilities
-				fs[i], drop = nf, fs[i]
-				break
-			}
-		}
-	}
-	s.mu.Unlock()
-	s.wipe([]frame{drop})
 }
 
 // Count is the number of chats held (pending, joined, and destroyed ones still counting PIN
@@ -591,7 +511,7 @@ func (s *Server) notifyLocked(c *chat) {
 	c.changed = make(chan struct{})
 }
 
-// wipe zeroes records in the vault at once (Revoke wipes claimed and unclaimed entries alike).
+// wipe zeroes records in the vault at once.
 func (s *Server) wipe(fs []frame) {
 	for i := range fs {
 		_ = s.v.Revoke(vault.KindChatFrame, fs[i].vid, fs[i].manage[:])
@@ -779,19 +699,15 @@ func (ss *Session) send(r io.Reader, n int64) (uint64, error) {
 // n < 0.
 func (s *Server) put(owner vault.ID, r io.Reader, n, limit int64) (frame, error) {
 	var f frame
-	var g [32]byte
 	var err error
-	for _, p := range []*[32]byte{&g, &f.manage, &f.nonce} {
-		if *p, err = random32(); err != nil {
-			return f, fmt.Errorf("chat: random: %w", err)
-		}
+	if f.manage, err = random32(); err != nil {
+		return f, fmt.Errorf("chat: random: %w", err)
 	}
-	f.gate = g
 	f.size = n
 	fb := &firstByte{r: r}
 	req := vault.CreateRequest{
 		Kind: vault.KindChatFrame, Owner: owner.String(), Length: n, TTL: s.cfg.SessionMax,
-		Caps: vault.Caps{Gate: hash(g[:]), Manage: hash(f.manage[:])},
+		Caps: vault.Caps{Manage: hash(f.manage[:])}, Relay: true,
 	}
 	if n < 0 {
 		req.Length = limit
@@ -863,9 +779,8 @@ func (ss *Session) PeekNow(from uint64) *Delivery {
 	return nil
 }
 
-// WriteTo streams the record from the vault to w. The first read claims the vault entry;
-// a later one (a reconnect) resumes the same claim, or reads the fresh entry the record was
-// moved to (see Config.ClaimWindow).
+// WriteTo streams the record from the vault to w, straight from its locked blocks. A record
+// is read again as often as it is pushed (a reconnect), until it is acknowledged.
 func (d *Delivery) WriteTo(w io.Writer) (int64, error) {
 	s, ss := d.ss.s, d.ss
 	s.mu.Lock()
@@ -881,22 +796,9 @@ func (d *Delivery) WriteTo(w io.Writer) (int64, error) {
 		s.mu.Unlock()
 		return 0, ErrGone
 	}
-	if f.claimed.IsZero() {
-		f.claimed = s.cfg.Now()
-	}
-	f.reading++
-	g := *f
+	vid, manage := f.vid, f.manage
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		for i := range ss.c.sides[ss.role].frames {
-			if f := &ss.c.sides[ss.role].frames[i]; f.seq == d.Seq && f.vid == g.vid { // audit:ok the relay's own record ids
-				f.reading--
-			}
-		}
-		s.mu.Unlock()
-	}()
-	r, err := s.v.Open(vault.KindChatFrame, g.vid, vault.OpenRequest{Gate: g.gate[:], Claim: hash(g.nonce[:])})
+	r, err := s.v.ReadRelay(vault.KindChatFrame, vid, manage[:])
 	if err != nil {
 		return 0, ErrGone
 	}
@@ -917,11 +819,7 @@ func (ss *Session) Ack(seq uint64) {
 	done := sd.frames[:i:i]
 	sd.frames = sd.frames[i:]
 	s.mu.Unlock()
-	for _, f := range done {
-		if err := s.v.Confirm(vault.KindChatFrame, f.vid, f.gate[:], f.nonce[:]); err != nil {
-			_ = s.v.Revoke(vault.KindChatFrame, f.vid, f.manage[:]) // never delivered (or its claim window ended)
-		}
-	}
+	s.wipe(done)
 }
 
 // AckBelow wipes every record for this side numbered below next: the side has them all and
@@ -932,8 +830,8 @@ func (ss *Session) AckBelow(next uint64) {
 	}
 }
 
-// Skip drops the one record seq that the vault no longer has (its claim window ended): the
-// receiver will see the gap as a missing record. Earlier records not yet acknowledged stay.
+// Skip drops the one record seq that the vault no longer has (wiped meanwhile, as a restarted
+// handshake's stale hello is): the receiver will see the gap as a missing record. Earlier records not yet acknowledged stay.
 func (ss *Session) Skip(seq uint64) {
 	s := ss.s
 	s.mu.Lock()
