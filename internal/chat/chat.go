@@ -65,7 +65,10 @@ type Config struct {
 	MaxChats   int          // concurrent chats, pending ones included; default 8192
 	MaxRecord  int64        // bytes of one record; default 96 KiB
 	MaxRecords int          // undelivered records held per chat; default 64
-	MaxBytes   int64        // undelivered bytes held per chat; default 4 MiB
+	// MaxBytes is the most undelivered bytes one chat holds. Default: the vault's per-owner
+	// quota for chat records (vault.OwnerQuota), the limit the vault itself enforces per chat,
+	// or 4 MiB when it sets none; more than that quota is invalid.
+	MaxBytes int64
 	// Before anyone joined, a chat holds at most 4 records and 8 KiB for the joiner (the
 	// creator's hello and a restart or two): a link nobody opens cannot hold a chat's MaxBytes
 	// for its whole TTL. Fixed, not configurable.
@@ -183,8 +186,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxRecords == 0 {
 		cfg.MaxRecords = DefaultMaxRecords
 	}
+	perChat, quota := cfg.Vault.OwnerQuota(vault.KindChatFrame)
 	if cfg.MaxBytes == 0 {
 		cfg.MaxBytes = DefaultMaxBytes
+		if quota {
+			cfg.MaxBytes = perChat
+		}
+	}
+	if quota && cfg.MaxBytes > perChat {
+		return nil, fmt.Errorf("chat: config: MaxBytes %d is over the vault's per-chat quota %d: %w", cfg.MaxBytes, perChat, ErrInvalid)
 	}
 	if cfg.MaxPINFailures == 0 {
 		cfg.MaxPINFailures = 5

@@ -24,7 +24,7 @@ func quotaEnv(t *testing.T, budget, perChat int64, cfg chat.Config) env {
 		OwnerQuota: map[vault.Kind]int64{vault.KindChatFrame: perChat, vault.KindSubmission: sh.PerOwner}})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = v.Close() })
-	cfg.Vault, cfg.Now, cfg.SweepEvery, cfg.MaxBytes = v, c.Now, -1, perChat
+	cfg.Vault, cfg.Now, cfg.SweepEvery = v, c.Now, -1 // MaxBytes: the vault's per-chat quota
 	s, err := chat.New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(s.Close)
