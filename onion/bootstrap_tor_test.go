@@ -3,6 +3,7 @@ package onion
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -69,37 +70,51 @@ func TestBootstrapStallFailsEarly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{
-		TorPath:        torPath,
-		DataDir:        t.TempDir(),
-		Ephemeral:      true,
-		Target:         "unix:" + backend(t, "x"),
-		PublishTimeout: 3 * time.Minute,
-		StallTimeout:   8 * time.Second,
-	}
-	var seen []Bootstrap
-	cfg.Progress = func(b Bootstrap) { seen = append(seen, b) }
-	start := time.Now()
-	s, err := Start(t.Context(), cfg)
-	took := time.Since(start)
-	if err == nil {
-		s.Close()
-		t.Fatal("a tor without a network published a service")
-	}
-	if !errors.Is(err, ErrBootstrapStalled) {
-		t.Fatalf("Start = %v, want ErrBootstrapStalled", err)
-	}
-	if took > time.Minute {
-		t.Errorf("Start took %v to give up; the stall timeout was 8 s", took)
-	}
-	if len(seen) == 0 {
-		t.Fatal("no progress reported before the stall")
-	}
-	last := seen[len(seen)-1]
-	for _, want := range []string{"stopped at " + strconv.Itoa(last.Percent) + "%", last.Tag, "bridges", "clock"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("%v\nlacks %q", err, want)
+	// Both ways of publishing: ADD_ONION (ephemeral) and the torrc's HiddenServiceDir (a key
+	// file), which starts tor with its network off and turns it on itself.
+	for _, keyFile := range []string{"", filepath.Join(t.TempDir(), "onion.key")} {
+		name := "ephemeral"
+		if keyFile != "" {
+			name = "key file"
 		}
+		t.Run(name, func(t *testing.T) {
+			cfg := Config{
+				TorPath:        torPath,
+				DataDir:        t.TempDir(),
+				KeyFile:        keyFile,
+				Ephemeral:      keyFile == "",
+				Target:         "unix:" + backend(t, "x"),
+				PublishTimeout: 3 * time.Minute,
+				StallTimeout:   8 * time.Second,
+			}
+			var seen []Bootstrap
+			cfg.Progress = func(b Bootstrap) { seen = append(seen, b) }
+			start := time.Now()
+			s, err := Start(t.Context(), cfg)
+			took := time.Since(start)
+			if err == nil {
+				s.Close()
+				t.Fatal("a tor without a network published a service")
+			}
+			if !errors.Is(err, ErrBootstrapStalled) {
+				t.Fatalf("Start = %v, want ErrBootstrapStalled", err)
+			}
+			if took > time.Minute {
+				t.Errorf("Start took %v to give up; the stall timeout was 8 s", took)
+			}
+			if len(seen) == 0 {
+				t.Fatal("no progress reported before the stall")
+			}
+			last := seen[len(seen)-1]
+			for _, want := range []string{"stopped at " + strconv.Itoa(last.Percent) + "%", last.Tag, "bridges", "clock"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("%v\nlacks %q", err, want)
+				}
+			}
+			if _, err := os.Lstat(filepath.Join(cfg.DataDir, serviceDirName)); !os.IsNotExist(err) {
+				t.Errorf("a failed start left tor's copy of the key: %v", err)
+			}
+			t.Logf("gave up after %v: %v", took.Round(time.Second), err)
+		})
 	}
-	t.Logf("gave up after %v: %v", took.Round(time.Second), err)
 }

@@ -45,7 +45,9 @@ type Config struct {
 	// DataDir is the managed tor's DataDirectory, created with mode 0700 and
 	// kept across restarts so tor keeps its guards. Required in managed mode,
 	// refused in attach mode. Besides tor's own state it holds the torrc this
-	// package writes on every start ("sealdrop-torrc").
+	// package writes on every start ("sealdrop-torrc") and, with a KeyFile, the
+	// service's HiddenServiceDir ("onion-service", mode 0700), which holds the
+	// key in tor's format while tor runs.
 	DataDir string
 
 	// KeyFile holds the service's ed25519 seed (32 bytes, mode 0600). It is
@@ -83,6 +85,14 @@ type Config struct {
 	// closed. Default DefaultMaxStreams.
 	MaxStreams int
 
+	// CircuitIDs makes tor begin every connection it forwards with a PROXY
+	// protocol v1 line that carries the connection's circuit id
+	// (HiddenServiceExportCircuitID haproxy); the server at Target must read
+	// it (internal/circuit's Listen). Only managed mode with a KeyFile has
+	// it: that mode publishes through a torrc HiddenServiceDir, while tor's
+	// ADD_ONION (attach mode, Ephemeral) has no such option.
+	CircuitIDs bool
+
 	// DisablePoW turns off the proof-of-work defence (on by default; needs
 	// tor >= 0.4.8 built with the pow module, as Debian's is).
 	DisablePoW bool
@@ -106,7 +116,7 @@ type Config struct {
 }
 
 // ownedOptions are torrc options this package sets itself; TorrcLines may
-// not touch them (lower case).
+// not touch them (lower case), nor any HiddenService* option.
 var ownedOptions = map[string]bool{
 	"datadirectory": true, "socksport": true, "controlport": true, "controlsocket": true,
 	"cookieauthentication": true, "cookieauthfile": true, "hashedcontrolpassword": true,
@@ -155,6 +165,9 @@ func (cfg Config) normalize() (Config, error) {
 		return bad("Target: %v", err)
 	}
 	cfg.Target = target
+	if cfg.CircuitIDs && (cfg.Control != "" || cfg.Ephemeral) {
+		return bad("CircuitIDs needs managed mode with a KeyFile: tor's ADD_ONION (attach mode, Ephemeral) cannot send circuit ids")
+	}
 
 	if cfg.Control != "" {
 		if cfg.DataDir != "" || cfg.TorPath != "" || len(cfg.TorrcLines) > 0 || cfg.TorOutput != nil {
@@ -172,12 +185,21 @@ func (cfg Config) normalize() (Config, error) {
 	if cfg.DataDir, err = filepath.Abs(cfg.DataDir); err != nil {
 		return bad("DataDir: %v", err)
 	}
+	if !cfg.Ephemeral {
+		// Both go into the torrc's HiddenServiceDir and HiddenServicePort lines.
+		if !torrcSafePath(cfg.DataDir) {
+			return bad("DataDir %q: a path with spaces, quotes, backslashes, '#' or control characters cannot go into tor's torrc", cfg.DataDir)
+		}
+		if !torrcSafePath(cfg.Target) {
+			return bad("Target %q: a path with '#' cannot go into tor's torrc", cfg.Target)
+		}
+	}
 	for _, l := range cfg.TorrcLines {
 		if strings.ContainsAny(l, "\r\n\x00") {
 			return bad("TorrcLines: a line contains a line break")
 		}
 		key, _, _ := strings.Cut(strings.TrimSpace(l), " ")
-		if ownedOptions[strings.ToLower(key)] {
+		if lk := strings.ToLower(key); ownedOptions[lk] || strings.HasPrefix(lk, "hiddenservice") {
 			return bad("TorrcLines: %s is set by this package and may not be overridden", key)
 		}
 	}

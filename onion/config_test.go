@@ -107,7 +107,7 @@ func TestAddOnionCommand(t *testing.T) {
 
 func TestTorrcHardeningComesLast(t *testing.T) {
 	c := Config{TorrcLines: []string{"TestingTorNetwork 1", "Nickname x"}}
-	got := torrc(c)
+	got := torrc(c, "")
 	last := strings.Index(got, "Nickname x")
 	for _, l := range []string{"SocksPort 0\n", "SafeLogging 1\n", "HiddenServiceNonAnonymousMode 0\n", "HiddenServiceSingleHopMode 0\n", "__OwningControllerProcess "} {
 		i := strings.Index(got, l)

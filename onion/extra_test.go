@@ -26,7 +26,7 @@ func TestOperatorTorrcAccepts(t *testing.T) {
 	}
 	// Whatever the file says, the hardening lines come after it in the torrc, so they win.
 	c := Config{TorrcLines: got}
-	rc := torrc(c)
+	rc := torrc(c, "")
 	if strings.Index(rc, "UseBridges 1") > strings.Index(rc, "HiddenServiceSingleHopMode 0") {
 		t.Errorf("operator lines after the hardening lines:\n%s", rc)
 	}

@@ -35,20 +35,61 @@ func addOnionCommand(c Config, seed []byte) string {
 	return strings.Join(parts, " ")
 }
 
-// publish adds the service on conn and waits until tor reports a descriptor
-// upload for it. It subscribes to HS_DESC before ADD_ONION, so an upload that
-// happens quickly cannot be missed (the race in bine issues #39 and #40), and
-// it waits with its own timeout instead of bine's unbounded wait. While tor
-// bootstraps it reports each change to progress (if not nil) and fails once
-// the bootstrap has not advanced for stall (if > 0).
-func publish(ctx context.Context, conn *control.Conn, c Config, seed []byte, progress func(Bootstrap), stall time.Duration) (id string, err error) {
-	id = serviceID(seed)
+// publish adds the service on conn with ADD_ONION and waits for its upload (await).
+func publish(ctx context.Context, conn *control.Conn, c Config, seed []byte, progress func(Bootstrap), stall time.Duration) (string, error) {
+	id := serviceID(seed)
+	add := func() error {
+		resp, err := conn.SendRequest("%s", addOnionCommand(c, seed))
+		if err != nil {
+			return addOnionError(err, c)
+		}
+		var got string
+		for _, d := range resp.Data {
+			if v, ok := strings.CutPrefix(d, "ServiceID="); ok {
+				got = v
+			}
+		}
+		if got != id {
+			_ = conn.DelOnion(got)
+			return fmt.Errorf("onion: tor published %q, expected %q", got, id)
+		}
+		return nil
+	}
+	undo := func() { _ = delOnionAsync(conn, id) }
+	return id, await(ctx, conn, c, id, add, undo, progress, stall)
+}
+
+// publishTorrc waits for the upload of the service tor runs from its torrc's HiddenServiceDir
+// dir: tor was started with its network off, and is connected once await listens. First it
+// checks that tor derived the key's address from the key file in dir.
+func publishTorrc(ctx context.Context, conn *control.Conn, c Config, seed []byte, dir string, progress func(Bootstrap), stall time.Duration) (string, error) {
+	id := serviceID(seed)
+	begin := func() error {
+		if err := checkHostname(dir, id); err != nil {
+			return err
+		}
+		if err := conn.SetConf(control.KeyVals("DisableNetwork", "0")...); err != nil {
+			return fmt.Errorf("onion: enable tor's network: %w", err)
+		}
+		return nil
+	}
+	// Nothing to undo: the service goes with the managed tor, which the caller stops.
+	return id, await(ctx, conn, c, id, begin, nil, progress, stall)
+}
+
+// await subscribes to HS_DESC (and bootstrap status), calls begin (which adds the service or
+// lets tor connect), and waits until tor reports a descriptor upload for id. Subscribing
+// first means an upload that happens quickly cannot be missed (the race in bine issues #39
+// and #40), and it waits with its own timeout instead of bine's unbounded wait. While tor
+// bootstraps it reports each change to progress (if not nil) and fails once the bootstrap has
+// not advanced for stall (if > 0). On a failure after begin it calls undo (if not nil).
+func await(ctx context.Context, conn *control.Conn, c Config, id string, begin func() error, undo func(), progress func(Bootstrap), stall time.Duration) error {
 	// Buffered generously: bine hands events over synchronously while a request waits for
 	// its answer, before the handler below runs; a bootstrap sends about 20.
 	events := make(chan control.Event, 256)
 	codes := []control.EventCode{control.EventCodeHSDesc, control.EventCodeStatusClient}
 	if err := conn.AddEventListener(events, codes...); err != nil {
-		return "", fmt.Errorf("onion: subscribe to HS_DESC and STATUS_CLIENT: %w", err)
+		return fmt.Errorf("onion: subscribe to HS_DESC and STATUS_CLIENT: %w", err)
 	}
 	handlerCtx, stopHandler := context.WithCancel(context.Background())
 	defer func() {
@@ -70,19 +111,11 @@ func publish(ctx context.Context, conn *control.Conn, c Config, seed []byte, pro
 		close(drained)
 	}()
 
-	resp, err := conn.SendRequest("%s", addOnionCommand(c, seed))
-	if err != nil {
-		return "", addOnionError(err, c)
+	if err := begin(); err != nil {
+		return err
 	}
-	var got string
-	for _, d := range resp.Data {
-		if v, ok := strings.CutPrefix(d, "ServiceID="); ok {
-			got = v
-		}
-	}
-	if got != id {
-		_ = conn.DelOnion(got)
-		return "", fmt.Errorf("onion: tor published %q, expected %q", got, id)
+	if undo == nil {
+		undo = func() {}
 	}
 
 	// Where tor is now (asked only when someone listens: a re-publish asks nothing more of a
@@ -177,24 +210,24 @@ func publish(ctx context.Context, conn *control.Conn, c Config, seed []byte, pro
 				failures++ // tor retries other directories by itself
 			}
 			if uploaded > 0 && len(pending) == 0 {
-				return id, nil
+				return nil
 			}
 		case <-grace:
-			return id, nil
+			return nil
 		case <-stalled:
 			stopHandler()
-			_ = delOnionAsync(conn, id)
-			return "", stallError(phase, lastWarning, stall)
+			undo()
+			return stallError(phase, lastWarning, stall)
 		case err := <-connErr:
-			return "", fmt.Errorf("%w: control connection lost while publishing: %v", ErrTorExited, err)
+			return fmt.Errorf("%w: control connection lost while publishing: %v", ErrTorExited, err)
 		case <-ctx.Done():
 			stopHandler()
-			_ = delOnionAsync(conn, id)
-			return "", fmt.Errorf("onion: publish: %w", ctx.Err())
+			undo()
+			return fmt.Errorf("onion: publish: %w", ctx.Err())
 		case <-timeout.C:
 			stopHandler()
-			_ = delOnionAsync(conn, id)
-			return "", fmt.Errorf("%w after %v (%d failed uploads): is tor able to reach the network?", ErrPublishTimeout, c.PublishTimeout, failures)
+			undo()
+			return fmt.Errorf("%w after %v (%d failed uploads): is tor able to reach the network?", ErrPublishTimeout, c.PublishTimeout, failures)
 		}
 	}
 }

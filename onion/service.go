@@ -35,8 +35,9 @@ type Service struct {
 	conn *control.Conn
 
 	// managed mode only
-	tor  *tor.Tor
-	proc *torProcess
+	tor        *tor.Tor
+	proc       *torProcess
+	serviceDir string // the HiddenServiceDir holding tor's copy of the key; "" when ephemeral
 
 	// attach mode only
 	nc       net.Conn // the control connection under conn, for deadlines; nil while tor is away
@@ -96,9 +97,10 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 }
 
 // torrc is the managed tor's configuration: the caller's lines first, then
-// ours, so that ours win. SocksPort 0 is repeated on the command line, where
-// it overrides any torrc.
-func torrc(c Config) string {
+// ours, so that ours win, then the service's own lines when it is published
+// from serviceDir (not empty). SocksPort 0 is repeated on the command line,
+// where it overrides any torrc.
+func torrc(c Config, serviceDir string) string {
 	var b strings.Builder
 	b.WriteString("# Written by sealdrop at every start; edits are overwritten.\n")
 	for _, l := range c.TorrcLines {
@@ -119,9 +121,19 @@ func torrc(c Config) string {
 		// warnings to a stdout that goes nowhere, and writes no log file.
 		b.WriteString("Log notice stdout\n")
 	}
+	if serviceDir != "" {
+		for _, l := range serviceDirLines(c, serviceDir) {
+			b.WriteString(l + "\n")
+		}
+	}
 	return b.String()
 }
 
+// managed runs tor and publishes the service on it. With a key file the service is defined in
+// the torrc, from a HiddenServiceDir in DataDir that holds the key in tor's format: only such
+// a service gets the intro points' DoS defence and the circuit ids (CircuitIDs). tor then
+// starts with its network off, so that publish is listening for the upload before tor can
+// make it. An ephemeral service is added with ADD_ONION, its key never written.
 func managed(ctx context.Context, c Config, seed []byte) (*Service, error) {
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("onion: DataDir: %w", err)
@@ -130,9 +142,25 @@ func managed(ctx context.Context, c Config, seed []byte) (*Service, error) {
 	if err := os.Chmod(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("onion: DataDir: %w", err)
 	}
+	dir := filepath.Join(c.DataDir, serviceDirName)
+	if c.Ephemeral {
+		// An ephemeral address must leave no key behind, not even an earlier run's.
+		if err := removeServiceDir(dir); err != nil {
+			return nil, err
+		}
+		dir = ""
+	} else if err := writeServiceDir(dir, seed); err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Service, error) {
+		if dir != "" {
+			_ = removeServiceDir(dir)
+		}
+		return nil, err
+	}
 	torrcPath := filepath.Join(c.DataDir, torrcName)
-	if err := os.WriteFile(torrcPath, []byte(torrc(c)), 0o600); err != nil {
-		return nil, fmt.Errorf("onion: write torrc: %w", err)
+	if err := os.WriteFile(torrcPath, []byte(torrc(c, dir)), 0o600); err != nil {
+		return fail(fmt.Errorf("onion: write torrc: %w", err))
 	}
 	cr := &creator{path: c.TorPath, out: c.TorOutput, startCtx: ctx}
 	// The process context must outlive ctx: bine kills tor when it ends.
@@ -140,7 +168,7 @@ func managed(ctx context.Context, c Config, seed []byte) (*Service, error) {
 		ProcessCreator:  cr,
 		DataDir:         c.DataDir,
 		TorrcFile:       torrcPath,
-		EnableNetwork:   true,
+		EnableNetwork:   dir == "", // a torrc service: publish enables it once it listens
 		NoAutoSocksPort: true,
 		ExtraArgs:       []string{"--SocksPort", "0"},
 		// DebugWriter stays nil: bine would print ADD_ONION, key included.
@@ -154,12 +182,22 @@ func managed(ctx context.Context, c Config, seed []byte) (*Service, error) {
 			<-p.done
 		}
 		if errors.Is(err, ErrTorExited) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return nil, err
+			return fail(err)
 		}
-		return nil, fmt.Errorf("onion: start tor: %w", err)
+		return fail(fmt.Errorf("onion: start tor: %w", err))
 	}
-	s := &Service{conn: t.Control, tor: t, proc: cr.started, closed: make(chan struct{})}
-	if s.id, err = publish(ctx, s.conn, c, seed, c.Progress, c.StallTimeout); err != nil {
+	s := &Service{conn: t.Control, tor: t, proc: cr.started, serviceDir: dir, closed: make(chan struct{})}
+	if dir != "" {
+		s.id, err = publishTorrc(ctx, s.conn, c, seed, dir, c.Progress, c.StallTimeout)
+		// Enabling the network made tor apply its options again, which writes the control
+		// port file anew.
+		if p := cr.started; p != nil && p.portFile != "" {
+			_ = os.Remove(p.portFile)
+		}
+	} else {
+		s.id, err = publish(ctx, s.conn, c, seed, c.Progress, c.StallTimeout)
+	}
+	if err != nil {
 		s.id = ""
 		_ = s.Close()
 		return nil, err
@@ -460,7 +498,7 @@ func (s *Service) close() error {
 		return errors.Join(errs...)
 	}
 	if !s.proc.exited() {
-		if s.id != "" {
+		if s.id != "" && s.serviceDir == "" { // a torrc service goes with tor
 			_ = s.conn.DelOnion(s.id)
 		}
 		_ = s.conn.Signal("HALT")
@@ -474,5 +512,11 @@ func (s *Service) close() error {
 		errs = append(errs, fmt.Errorf("onion: tor did not stop within %v and was killed", stopWait))
 	}
 	s.tor.ProcessCancelFunc()
+	if s.serviceDir != "" {
+		// tor has stopped: its copy of the key goes (the key file stays the one copy).
+		if err := removeServiceDir(s.serviceDir); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }

@@ -250,6 +250,12 @@ func TestManagedSettings(t *testing.T) {
 	sock := backend(t, "x")
 	cfg := managedConfig(t, n, t.TempDir(), "", sock, nil)
 	cfg.KeyFile, cfg.Ephemeral = "", true
+	// An earlier run with a key file left tor's copy of its key behind (a crash): an
+	// ephemeral start must not leave it, nor publish it.
+	leftover := filepath.Join(cfg.DataDir, serviceDirName)
+	if err := writeServiceDir(leftover, bytes.Repeat([]byte{5}, seedSize)); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	s, err := Start(ctx, cfg)
@@ -257,6 +263,12 @@ func TestManagedSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	if _, err := os.Lstat(leftover); !os.IsNotExist(err) {
+		t.Errorf("an ephemeral start left an earlier key in %s: %v", leftover, err)
+	}
+	if got := getConf(t, s, "HiddenServiceOptions"); got != "" {
+		t.Errorf("an ephemeral service runs a torrc service too: %q", got)
+	}
 
 	for key, want := range map[string]string{
 		"HiddenServiceSingleHopMode":    "0",

@@ -45,11 +45,23 @@ func TestTorrcExampleSecurityLines(t *testing.T) {
 		"HiddenServiceMaxStreams " + strconv.Itoa(DefaultMaxStreams),
 		"HiddenServiceMaxStreamsCloseCircuit 1",
 		"HiddenServiceEnableIntroDoSDefense 1",
+		"HiddenServiceExportCircuitID haproxy",
 		"ControlSocket /run/tor/control",
 		"CookieAuthentication 1",
 	} {
 		if !lines[want] {
 			t.Errorf("torrc.example lacks active line %q", want)
+		}
+	}
+	// Route A's service has every option managed mode gives its own (the same defences, the
+	// same limits, circuit ids), whatever the paths.
+	c, err := Config{DataDir: "/var/lib/sealdrop/tor", KeyFile: "/k", Target: "unix:/run/sealdrop/http.sock", TorPath: "/bin/true", CircuitIDs: true}.normalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range serviceDirLines(c, "/var/lib/tor/sealdrop/") {
+		if !strings.HasPrefix(l, "HiddenServiceDir ") && !lines[l] {
+			t.Errorf("managed mode's service sets %q, torrc.example's Route A does not", l)
 		}
 	}
 	for l := range lines {

@@ -20,10 +20,10 @@ func TestAccountingReturnsToZeroUnderConcurrency(t *testing.T) {
 	var wg sync.WaitGroup
 	stop := time.Now().Add(2 * time.Second)
 	for w := range 8 {
+		s := newSecrets(t, true, true)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s := newSecrets(t, true, true)
 			for i := 0; time.Now().Before(stop); i++ {
 				switch (w + i) % 6 {
 				case 0: // a PIN note, a duress try, a revoke
@@ -31,7 +31,7 @@ func TestAccountingReturnsToZeroUnderConcurrency(t *testing.T) {
 					if err != nil {
 						continue
 					}
-					_, ch := claim(t)
+					_, ch := claimOffTest()
 					_, _ = v.Open(vault.KindNote, id, vault.OpenRequest{Gate: s.gate, Open: s.destruct, Destruct: s.destruct, Claim: ch})
 					if i%2 == 0 {
 						_ = v.Revoke(vault.KindNote, id, s.manage)

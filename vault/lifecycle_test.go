@@ -162,10 +162,15 @@ func TestWipeAndClose(t *testing.T) {
 	r, err := v.Open(vault.KindNote, id, vault.OpenRequest{Gate: s.gate, Claim: ch})
 	require.NoError(t, err)
 	var wg sync.WaitGroup
+	closed := make(chan error, 3)
 	for range 3 {
-		wg.Go(func() { require.NoError(t, v.Close()) })
+		wg.Go(func() { closed <- v.Close() })
 	}
 	wg.Wait()
+	close(closed)
+	for err := range closed {
+		require.NoError(t, err)
+	}
 	_, err = r.WriteTo(io.Discard, 0)
 	require.ErrorIs(t, err, vault.ErrGone)
 	r.Close()

@@ -24,6 +24,7 @@ func TestCreateOwnedCapIsAtomic(t *testing.T) {
 	s := newSecrets(t, false, false)
 	var ok atomic.Int32
 	var wg sync.WaitGroup
+	refused := make(chan error, 40)
 	for range 40 {
 		wg.Add(1)
 		go func() {
@@ -32,11 +33,15 @@ func TestCreateOwnedCapIsAtomic(t *testing.T) {
 			if err == nil {
 				ok.Add(1)
 			} else {
-				require.ErrorIs(t, err, vault.ErrFull)
+				refused <- err
 			}
 		}()
 	}
 	wg.Wait()
+	close(refused)
+	for err := range refused {
+		require.ErrorIs(t, err, vault.ErrFull)
+	}
 	require.Equal(t, int32(3), ok.Load())
 	n, b := v.OwnerUsage(vault.KindSubmission, "drop")
 	require.Equal(t, 3, n)
@@ -95,7 +100,7 @@ func TestOwnerIndexFollowsLifecycle(t *testing.T) {
 func BenchmarkListOwner(b *testing.B) {
 	for _, others := range []int{10, 10000} {
 		b.Run(fmt.Sprintf("others=%d", others), func(b *testing.B) {
-			v, _ := smallVault(b, vault.Config{Budget: 64 << 20, BlockSize: 256})
+			v, _ := smallVault(b, vault.Config{Budget: 4 << 20, BlockSize: 256}) // 10,010 one-block entries: 2.5 MiB
 			s := newSecrets(b, false, false)
 			for i := range others {
 				putOwned(b, v, fmt.Sprintf("o%d", i), s, []byte("x"))
@@ -183,7 +188,7 @@ func TestListPageIsAWindowOfList(t *testing.T) {
 func BenchmarkListPage(b *testing.B) {
 	for _, mine := range []int{10, 1000} {
 		b.Run(fmt.Sprintf("entries=%d", mine), func(b *testing.B) {
-			v, _ := smallVault(b, vault.Config{Budget: 64 << 20, BlockSize: 256})
+			v, _ := smallVault(b, vault.Config{Budget: 4 << 20, BlockSize: 256}) // 10,010 one-block entries: 2.5 MiB
 			s := newSecrets(b, false, false)
 			for range mine {
 				putOwned(b, v, "me", s, []byte("x"))

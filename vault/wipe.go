@@ -109,6 +109,17 @@ func (v *Vault) runAsync(j job) {
 	}()
 }
 
+// runAlwaysAsync is runAsync that starts its goroutine even for an empty job: the answers to
+// a wrong PIN and to the destruct PIN then cost the same goroutine start.
+func (v *Vault) runAlwaysAsync(j job) {
+	v.async.Add(1)
+	go func() {
+		defer v.async.Done()
+		defer func() { _ = recover() }()
+		v.run(j)
+	}()
+}
+
 // unref drops one reference to e's blocks, returning the job that frees them if e was wiped
 // meanwhile. Called with v.mu held.
 func (v *Vault) unref(e *entry) job {

@@ -52,7 +52,7 @@ func TestCommandHelp(t *testing.T) {
 	want := map[string][]string{
 		"serve": {"-listen", "-key-file", "-ephemeral", "-tor-data-dir", "-tor ", "-tor-control", "-tor-output",
 			"-http-socket", "-socket-mode", "-admin-socket", "-budget", "-max-entry", "-max-ttl", "-publish-timeout",
-			"-drop-ttl", "-featured-drops", "-tor-config"},
+			"-drop-ttl", "-featured-drops", "-tor-config", "-circuit-ids", "HiddenServiceExportCircuitID haproxy"},
 		"version":       {"usage: sealdrop version", "-tor"},
 		"keygen":        {"usage: sealdrop keygen FILE"},
 		"address":       {"usage: sealdrop address FILE"},
@@ -93,6 +93,9 @@ func TestServeFlagValidation(t *testing.T) {
 		{[]string{"--tor-control", "unix:/run/tor/control", "--tor", "/usr/sbin/tor"}, "--tor does not apply with --tor-control"},
 		{[]string{"--tor-control", "unix:/run/tor/control", "--tor-data-dir", "/tmp/d"}, "--tor-data-dir does not apply with --tor-control"},
 		{[]string{"--listen", ""}, "--listen needs an address"},
+		{[]string{"--circuit-ids"}, "managed mode with a key file reads circuit ids by itself"},
+		{[]string{"--ephemeral", "--circuit-ids"}, "ADD_ONION, which sends no circuit ids"},
+		{[]string{"--tor-control", "unix:/run/tor/control", "--circuit-ids"}, "ADD_ONION, which sends no circuit ids"},
 		{[]string{"--http-socket", "rel/http.sock"}, "absolute"},
 		{[]string{"--publish-timeout", "0s"}, "--publish-timeout must be positive"},
 		{[]string{"--socket-mode", "0666"}, "--socket-mode"},

@@ -20,10 +20,12 @@ import (
 	"github.com/sealdrop/sealdrop/vault"
 )
 
-// dropSite serves the whole site (vault, drops, web) in process over loopback.
+// dropSite serves the whole site (vault, drops, web) in process over loopback. Its vault is
+// 2 MiB: the tests submit only short messages, and TestVerifyStatic keeps two sites alive
+// inside an ordinary user's 8 MiB memlock limit.
 func dropSite(t *testing.T, wrap func(http.Handler) http.Handler) (string, *client.Client) {
 	t.Helper()
-	v, err := vault.New(vault.Config{Budget: 8 << 20, MaxTTL: drop.DefaultTTL, SweepEvery: -1})
+	v, err := vault.New(vault.Config{Budget: 2 << 20, MaxTTL: drop.DefaultTTL, SweepEvery: -1})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = v.Close() })
 	ds, err := drop.New(drop.Config{Vault: v})

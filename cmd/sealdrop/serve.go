@@ -20,6 +20,7 @@ import (
 
 	"github.com/sealdrop/sealdrop/internal/admin"
 	"github.com/sealdrop/sealdrop/internal/chat"
+	"github.com/sealdrop/sealdrop/internal/circuit"
 	"github.com/sealdrop/sealdrop/internal/deploy"
 	"github.com/sealdrop/sealdrop/internal/drop"
 	"github.com/sealdrop/sealdrop/internal/price"
@@ -55,8 +56,17 @@ Serves the pages and API v1 and keeps every note in locked memory only. Three wa
                      or port (cookie authentication), with the same key and hardening.
                        sealdrop serve --tor-control unix:/run/tor/control
   listen             --listen: no tor at all; serve plain HTTP on a unix socket for the
-                     system tor's HiddenServicePort (torrc.example, Route A).
-                       sealdrop serve --listen unix:/run/sealdrop/http.sock
+                     system tor's HiddenServicePort (torrc.example, Route A, which exports
+                     circuit ids: hence --circuit-ids).
+                       sealdrop serve --listen unix:/run/sealdrop/http.sock --circuit-ids
+
+Circuit ids: an onion service sees no client addresses, but tor can say which circuit each
+connection came over. Managed mode with a key file publishes through a HiddenServiceDir in
+--tor-data-dir that makes tor do so (the key then also sits there, in tor's format, while tor
+runs), and sealdrop limits what one circuit may create: 10 notes, chats or drop submissions at
+once, then one per 10 s (429 "busy" over that). In listen mode, --circuit-ids does the same
+for a system tor whose torrc exports them. The ids stay in memory for 100 s after a circuit's
+last connection, and are never written, printed or tied to what was created.
 
 At start it prints the onion address (http://<address>.onion/), or with --listen the listen
 address, and the capacity; then nothing else, ever. While tor connects, a terminal shows its
@@ -88,6 +98,7 @@ type serveFlags struct {
 	dropTTL        time.Duration
 	featuredDrops  string
 	torConfig      string
+	circuitIDs     bool
 }
 
 // Test-build hooks. Production binaries leave them empty: only files built with the
@@ -125,6 +136,7 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveFlags) {
 	fset.BoolVar(&f.torOutput, "tor-output", false, "managed mode, debugging only: copy tor's own notices to stderr (otherwise discarded)")
 	fset.StringVar(&f.httpSocket, "http-socket", "", "managed/attach mode: the unix socket `PATH` the HTTP server listens on and tor forwards\nto. Default: managed, DIR/"+managedSocketDir+"/http.sock in --tor-data-dir (a 0700 directory\nsealdrop makes); attach, "+deploy.HTTPSocket)
 	fset.StringVar(&f.torConfig, "tor-config", "", "managed mode: a `FILE` of extra torrc lines for censored networks and firewalls: bridges\n(UseBridges 1, Bridge ..., ClientTransportPlugin ...), proxies, ReachableAddresses.\nAny other option is refused; the file must not be writable by group or others")
+	fset.BoolVar(&f.circuitIDs, "circuit-ids", false, "listen mode: read the circuit id tor puts before every connection and limit new notes,\nchats and drop submissions per circuit. Only for a torrc service with the line\n\"HiddenServiceExportCircuitID haproxy\" (torrc.example, Route A): without it every\nconnection is refused, with a page saying so. Managed mode with a key file does this by\nitself; attach mode and --ephemeral cannot (tor's ADD_ONION sends no circuit ids)")
 	fset.StringVar(&f.socketMode, "socket-mode", "", "permissions of the HTTP unix socket, 0660 or 0600. Default: 0600 in managed mode (tor\nruns as this user), 0660 with --listen unix: and --tor-control (the system tor reaches it\nthrough the socket directory's group)")
 	fset.StringVar(&f.adminSocket, "admin-socket", "", "serve the operator API (sealdrop status, sealdrop wipe) on this unix socket `PATH`,\nmode 0600, e.g. "+deploy.AdminSocket+". Default: none")
 	fset.Var(&f.budget, "budget", "locked memory for notes, a `SIZE` such as 256M or 1G (suffixes K, M, G are powers of 1024).\n0 derives it from RLIMIT_MEMLOCK")
@@ -218,6 +230,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("serve: %w", listenError(m, listenAddr, err))
 	}
+	// Managed mode with a key file has its tor send circuit ids; listen mode when asked to.
+	torCircuits := m == modeManaged && !f.ephemeral
+	if torCircuits || (m == modeListen && f.circuitIDs) {
+		lim, err := circuit.NewLimiter(circuit.Config{})
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("serve: %w", err)
+		}
+		ln = circuit.Listen(ln, lim)
+	}
 	srv := web.NewServer(h)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(web.Listener(ln)) }() // web.Listener: no Date header even on net/http's own answers
@@ -234,6 +256,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			Ephemeral:      f.ephemeral,
 			Target:         "unix:" + f.httpSocket,
 			PublishTimeout: f.publishTimeout,
+			CircuitIDs:     torCircuits,
 		}
 		if f.ephemeral {
 			cfg.KeyFile = ""
@@ -387,6 +410,12 @@ func (f *serveFlags) check(set map[string]bool) (mode, os.FileMode, error) {
 		if err := only(name, modeManaged); err != nil {
 			return 0, 0, err
 		}
+	}
+	if set["circuit-ids"] && m != modeListen {
+		if m == modeManaged && !f.ephemeral {
+			return 0, 0, errors.New("--circuit-ids is for --listen: managed mode with a key file reads circuit ids by itself")
+		}
+		return 0, 0, errors.New("--circuit-ids is for --listen: attach mode and --ephemeral publish with tor's ADD_ONION, which sends no circuit ids")
 	}
 	if f.ephemeral && set["key-file"] {
 		return 0, 0, errors.New("--ephemeral and --key-file are exclusive: an ephemeral address has no key file")

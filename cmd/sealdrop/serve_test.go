@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"io"
 	"net"
 	"net/http"
@@ -186,9 +188,61 @@ func TestServeErrors(t *testing.T) {
 
 func TestBenchRuns(t *testing.T) {
 	var out, errb bytes.Buffer
-	require.NoError(t, run(t.Context(), []string{"bench", "--duration", "300ms", "--sizes", "1K", "--concurrency", "2", "--budget", "16M"}, &out, &errb))
+	require.NoError(t, run(t.Context(), []string{"bench", "--duration", "300ms", "--sizes", "1K", "--concurrency", "2", "--budget", "2M"}, &out, &errb))
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	require.Len(t, lines, 2, out.String())
 	assert.Contains(t, lines[0], "ratio")
 	assert.Contains(t, lines[1], "1024 B")
+}
+
+// serve --listen --circuit-ids reads tor's PROXY line and limits creates per circuit; a
+// connection without the line (a torrc without HiddenServiceExportCircuitID) gets a 400 that
+// names the missing line, and nothing more.
+func TestServeListenCircuitIDs(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	stdout, stderr, stop := startServe(t, "--listen", "unix:"+sock, "--circuit-ids", "--budget", "4M")
+	client := func(header string) *http.Client {
+		tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, "unix", sock)
+			if err == nil && header != "" {
+				_, err = io.WriteString(c, header)
+			}
+			return c, err
+		}}
+		t.Cleanup(tr.CloseIdleConnections)
+		return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	}
+	res, err := client("").Get("http://sealdrop.test/")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+	assert.Contains(t, string(body), `add "HiddenServiceExportCircuitID haproxy"`)
+
+	hc := client("PROXY TCP6 fc00:dead:beef:4dad::1:2 ::1 2 80\r\n")
+	statuses := map[int]int{}
+	for range 12 {
+		h := func() string {
+			b := make([]byte, 32)
+			_, _ = rand.Read(b)
+			return base64.RawURLEncoding.EncodeToString(b)
+		}
+		body := `{"length":16,"gate_hash":"` + h() + `","manage_hash":"` + h() + `","destruct_hash":"` + h() + `"}`
+		req, err := http.NewRequest(http.MethodPost, "http://sealdrop.test/api/v1/notes", strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := hc.Do(req)
+		require.NoError(t, err)
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		statuses[res.StatusCode]++
+		if res.StatusCode != http.StatusCreated && res.StatusCode != http.StatusTooManyRequests {
+			t.Logf("%d %s", res.StatusCode, b)
+		}
+	}
+	assert.Equal(t, map[int]int{http.StatusCreated: 10, http.StatusTooManyRequests: 2}, statuses, "one circuit: 10 creates, then 429")
+
+	require.NoError(t, stop())
+	assert.Len(t, strings.Split(strings.TrimSpace(stdout.String()), "\n"), 2, "nothing printed after start")
+	assert.Empty(t, stderr.String())
 }

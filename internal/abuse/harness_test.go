@@ -69,21 +69,24 @@ type server struct {
 	out  *bytes.Buffer
 }
 
+// syncBuffer is the server's output, written by exec's copying goroutine and read by the test.
+// The buffer is a field, not embedded: an embedded bytes.Buffer would lend syncBuffer its
+// ReadFrom, which io.Copy prefers to Write, and the copy would bypass the lock.
 type syncBuffer struct {
-	mu sync.Mutex
-	bytes.Buffer
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.Buffer.Write(p)
+	return b.buf.Write(p)
 }
 
 func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.Buffer.String()
+	return b.buf.String()
 }
 
 func start(t *testing.T, args ...string) *server {
@@ -156,16 +159,27 @@ func (s *server) tryPost(path string, v any) (answer, error) {
 
 func (s *server) append(path string, manage []byte, off int64, body []byte) answer {
 	s.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, s.base+path, bytes.NewReader(body))
+	a, err := s.tryAppend(path, manage, off, body)
 	require.NoError(s.t, err)
+	return a
+}
+
+// tryAppend is append that returns its error, for a goroutine other than the test's.
+func (s *server) tryAppend(path string, manage []byte, off int64, body []byte) (answer, error) {
+	req, err := http.NewRequest(http.MethodPost, s.base+path, bytes.NewReader(body))
+	if err != nil {
+		return answer{}, err
+	}
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set("Sealdrop-Manage", b64(manage))
 	req.Header.Set("Sealdrop-Offset", fmt.Sprint(off))
 	res, err := s.hc.Do(req)
-	require.NoError(s.t, err)
+	if err != nil {
+		return answer{}, err
+	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	return answer{res.StatusCode, res.Header, b}
+	return answer{res.StatusCode, res.Header, b}, nil
 }
 
 // limits is the server's /api/v1/limits.
@@ -229,34 +243,59 @@ func noteBody(length int64, ttl int64) (map[string]any, []byte) {
 // how many hashes that took.
 func pay(t *testing.T, body map[string]any, a answer, r protocol.PriceRequest) uint64 {
 	t.Helper()
+	n, err := tryPay(body, a, r)
+	require.NoError(t, err)
+	return n
+}
+
+// tryPay is pay that returns its error, for a goroutine other than the test's.
+func tryPay(body map[string]any, a answer, r protocol.PriceRequest) (uint64, error) {
 	var p struct {
 		Bits  int
 		Token string
 	}
-	require.NoError(t, json.Unmarshal(a.body, &p), "%s", a.body)
+	if err := json.Unmarshal(a.body, &p); err != nil {
+		return 0, fmt.Errorf("a 402 answer %q: %w", a.body, err)
+	}
 	tok, err := enc.DecodeString(p.Token)
-	require.NoError(t, err)
+	if err != nil {
+		return 0, err
+	}
 	nonce, err := protocol.SolvePrice(context.Background(), tok, r, p.Bits)
-	require.NoError(t, err)
+	if err != nil {
+		return 0, err
+	}
 	body["price_token"], body["price_nonce"] = p.Token, b64(nonce[:])
 	var n uint64
 	for _, b := range nonce {
 		n = n<<8 | uint64(b)
 	}
-	return n + 1
+	return n + 1, nil
 }
 
 // createPaid posts a create, paying when asked (once or twice, as the price may rise); it
 // returns the final answer and the hashes spent.
 func createPaid(t *testing.T, s *server, path string, body map[string]any, r protocol.PriceRequest) (answer, uint64) {
 	t.Helper()
+	a, spent, err := tryCreatePaid(s, path, body, r)
+	require.NoError(t, err)
+	return a, spent
+}
+
+// tryCreatePaid is createPaid that returns its error, for a goroutine other than the test's.
+func tryCreatePaid(s *server, path string, body map[string]any, r protocol.PriceRequest) (answer, uint64, error) {
 	var spent uint64
 	for range 3 {
-		a := s.post(path, body)
-		if a.status != http.StatusPaymentRequired {
-			return a, spent
+		a, err := s.tryPost(path, body)
+		if err != nil || a.status != http.StatusPaymentRequired {
+			return a, spent, err
 		}
-		spent += pay(t, body, a, r)
+		n, err := tryPay(body, a, r)
+		if err != nil {
+			return a, spent, err
+		}
+		spent += n
 	}
-	return s.post(path, body), spent
+	a, err := s.tryPost(path, body)
+	return a, spent, err
 }

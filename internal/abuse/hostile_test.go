@@ -22,11 +22,13 @@ import (
 	"github.com/sealdrop/sealdrop/internal/protocol"
 )
 
-func createdID(t *testing.T, a answer) string {
-	t.Helper()
+// createdID is the id in a create's answer.
+func createdID(a answer) (string, error) {
 	var c struct{ ID string }
-	require.NoError(t, json.Unmarshal(a.body, &c), "%s", a.body)
-	return c.ID
+	if err := json.Unmarshal(a.body, &c); err != nil {
+		return "", fmt.Errorf("a create's answer %q: %w", a.body, err)
+	}
+	return c.ID, nil
 }
 
 // Entries take whole blocks and the shares are charged whole blocks: 1-byte notes, charged a
@@ -37,29 +39,49 @@ func TestTinyNotesStayInTheirShare(t *testing.T) {
 	var hashes atomic.Uint64
 	var refused atomic.Int64
 	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for refused.Load() == 0 && notes.Load() < 5000 {
-				body, m := noteBody(1, 3600)
-				a, spent := createPaid(t, s, "/api/v1/notes", body, protocol.PriceRequest{Kind: protocol.PriceNote, Manage: [32]byte(hash(m)), Length: 1, TTL: time.Hour})
-				hashes.Add(spent)
-				if a.status != http.StatusCreated {
-					refused.Add(1)
-					return
-				}
-				id := createdID(t, a)
-				if s.append("/api/v1/notes/"+id+"/data", m, 0, []byte{1}).status != http.StatusOK {
-					refused.Add(1)
-					return
-				}
-				require.Equal(t, http.StatusOK, s.post("/api/v1/notes/"+id+"/commit", map[string]any{"manage": b64(m)}).status)
-				notes.Add(1)
+	errs := make(chan error, 4)
+	// fill stores one-byte notes until the server refuses one; it returns what went wrong.
+	fill := func() error {
+		for refused.Load() == 0 && notes.Load() < 5000 {
+			body, m := noteBody(1, 3600)
+			a, spent, err := tryCreatePaid(s, "/api/v1/notes", body, protocol.PriceRequest{Kind: protocol.PriceNote, Manage: [32]byte(hash(m)), Length: 1, TTL: time.Hour})
+			hashes.Add(spent)
+			if err != nil {
+				return err
 			}
-		}()
+			if a.status != http.StatusCreated {
+				refused.Add(1)
+				return nil
+			}
+			id, err := createdID(a)
+			if err != nil {
+				return err
+			}
+			if a, err := s.tryAppend("/api/v1/notes/"+id+"/data", m, 0, []byte{1}); err != nil {
+				return err
+			} else if a.status != http.StatusOK {
+				refused.Add(1)
+				return nil
+			}
+			a, err = s.tryPost("/api/v1/notes/"+id+"/commit", map[string]any{"manage": b64(m)})
+			if err != nil {
+				return err
+			}
+			if a.status != http.StatusOK {
+				return fmt.Errorf("commit of a stored one-byte note: %d %s, want 200", a.status, a.body)
+			}
+			notes.Add(1)
+		}
+		return nil
+	}
+	for range 4 {
+		wg.Go(func() { errs <- fill() })
 	}
 	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
 	l := s.limits()
 	t.Logf("%d one-byte notes stored (the notes' share is 1536 blocks of 4096) for %d hashes; free now %d; levels %v",
 		notes.Load(), hashes.Load(), l.Free, l.Price.Levels)

@@ -211,6 +211,21 @@ func (s *Source) RemoteAddr() []Finding {
 	return out
 }
 
+// Selector lists every selector expression naming name (pkg.name, x.name): where a function,
+// method or field of that name is used.
+func (s *Source) Selector(name string) []Finding {
+	var out []Finding
+	for _, f := range s.Files {
+		ast.Inspect(f.AST, func(n ast.Node) bool {
+			if se, ok := n.(*ast.SelectorExpr); ok && se.Sel.Name == name {
+				out = append(out, s.finding(f, se.Pos(), name))
+			}
+			return true
+		})
+	}
+	return out
+}
+
 // UnrecoveredGoroutines lists go statements whose goroutine does not start with a deferred
 // call that recovers: either a function literal whose body defers a function calling
 // recover(), or a call of a function declared in the same Source that does.

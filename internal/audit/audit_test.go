@@ -124,6 +124,16 @@ func TestNoRemoteAddr(t *testing.T) {
 	assert.Empty(t, sites(s.RemoteAddr(), root, harness...))
 }
 
+// TestCircuitIDsStayInCircuit (issue 13): a Tor circuit id is read and used only inside
+// internal/circuit, which keeps it in RAM for the limiter; no other server code parses one,
+// so none can print it, store it or tie it to an entry.
+func TestCircuitIDsStayInCircuit(t *testing.T) {
+	s, root := load(t)
+	for _, site := range sites(s.Selector("ParseHeader"), root, harness...) {
+		assert.True(t, strings.HasPrefix(site, "internal/circuit/"), "a circuit id parsed outside internal/circuit: %s", site)
+	}
+}
+
 // allowedGoroutines cannot panic, with the reason.
 var allowedGoroutines = map[string]string{
 	"cmd/sealdrop/serve.go:serve goroutine without a deferred recover: go func(){...}": "http.Server.Serve and admin Serve: accept loops; " +
@@ -199,6 +209,7 @@ var minimums = []audit.Requirement{
 var fuzzed = map[string][]string{
 	"vault":             {"FuzzParseID", "FuzzCapsAndLengths"},
 	"internal/web":      {"FuzzParseOffset", "FuzzParse32", "FuzzDecodeJSON", "FuzzOpenRequest", "FuzzHasMediaType"},
+	"internal/circuit":  {"FuzzParseHeader"},
 	"internal/protocol": {"FuzzB64Decode", "FuzzParseFragment", "FuzzNormalizePIN", "FuzzOpen", "FuzzPlaintext", "FuzzChatOpen"},
 }
 

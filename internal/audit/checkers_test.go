@@ -72,6 +72,16 @@ func f(r *http.Request) string { return r.RemoteAddr }
 	assert.Equal(t, []string{"RemoteAddr"}, whats(s.RemoteAddr()))
 }
 
+func TestCheckerSelector(t *testing.T) {
+	s := snippet(t, `package x
+import "example.com/circuit"
+func f(b []byte) uint32 { id, _ := circuit.ParseHeader(b); return id }
+func g() {}
+`)
+	assert.Equal(t, []string{"ParseHeader"}, whats(s.Selector("ParseHeader")))
+	assert.Empty(t, s.Selector("g"))
+}
+
 func TestCheckerGoroutines(t *testing.T) {
 	s := snippet(t, `package x
 func work() {}

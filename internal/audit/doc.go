@@ -1,5 +1,6 @@
 // Package audit holds static checks of sealdrop's own source (the security brief's T12, T13,
-// T18 and T25), run as ordinary tests over the module's non-test files:
+// T18 and T25), run as ordinary tests over the module's non-test files, and one check of its
+// tests:
 //
 //   - no math/rand outside _test.go files (capabilities come from crypto/rand only);
 //   - nothing prints or logs outside cmd/, and in cmd/ only at listed call sites (startup
@@ -10,7 +11,10 @@
 //   - every goroutine of the server recovers from a panic (a deferred recover), or is listed
 //     with the reason it cannot panic;
 //   - go.mod requires current golang.org/x/crypto, net and sys;
-//   - every parser of request input has a Fuzz target.
+//   - every parser of request input has a Fuzz target;
+//   - and, over the test code: no test calls require.*, t.Fatal, t.FailNow or t.Skip (or a
+//     helper that does) on a goroutine it started or in an HTTP handler, where FailNow ends
+//     only that goroutine and the failure is lost or reported late.
 //
 // Each checker is a function of this package so that its tests can show it catches a small
 // bad snippet: a check that cannot fail proves nothing. What it does not prove: that the code

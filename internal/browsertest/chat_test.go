@@ -37,7 +37,7 @@ type chatApp struct {
 // front of the app, to break the WebSocket for the fallback test.
 func startChatApp(t *testing.T, wrap func(http.Handler) http.Handler) chatApp {
 	t.Helper()
-	v, err := vault.New(vault.Config{Budget: 32 << 20})
+	v, err := vault.New(vault.Config{Budget: appBudget})
 	require.NoError(t, err)
 	cs, err := chat.New(chat.Config{Vault: v})
 	require.NoError(t, err)

@@ -113,7 +113,7 @@ func assertNoChromiumLeft(t *testing.T, dir string, pgid int) {
 
 func (e *chromiumEnv) app(t *testing.T) int {
 	t.Helper()
-	v, err := vault.New(vault.Config{Budget: 64 << 20})
+	v, err := vault.New(vault.Config{Budget: appBudget})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = v.Close() })
 	h, err := web.New(web.Config{Vault: v})

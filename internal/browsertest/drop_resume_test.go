@@ -42,11 +42,11 @@ const (
 	dropChunk  = 65552
 )
 
-// startDropAppPoW is startDropApp asking at least the given price level, with room for a few
-// MiB.
+// startDropAppPoW is startDropApp asking at least the given price level, with room for the
+// 3 MiB submission.
 func startDropAppPoW(t *testing.T, level int) dropApp {
 	t.Helper()
-	v, err := vault.New(vault.Config{Budget: 64 << 20})
+	v, err := vault.New(vault.Config{Budget: 4 << 20})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = v.Close() })
 	p, err := price.New(price.Config{Floor: level})

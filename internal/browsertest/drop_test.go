@@ -38,7 +38,7 @@ func startDropApp(t *testing.T) dropApp { return startDropAppMax(t, 0) }
 // startDropAppMax is startDropApp with a per-drop count cap (0: the default).
 func startDropAppMax(t *testing.T, maxPending int) dropApp {
 	t.Helper()
-	v, err := vault.New(vault.Config{Budget: 32 << 20})
+	v, err := vault.New(vault.Config{Budget: appBudget})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = v.Close() })
 	ds, err := drop.New(drop.Config{Vault: v, TTL: 24 * time.Hour, MaxPending: maxPending})

@@ -109,6 +109,7 @@ func TestJoinClaimsOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	wins := 0
+	lost := make(chan error, 50)
 	for range 50 {
 		wg.Add(1)
 		go func() {
@@ -118,11 +119,15 @@ func TestJoinClaimsOnce(t *testing.T) {
 				wins++
 				mu.Unlock()
 			} else {
-				require.ErrorIs(t, err, chat.ErrGone)
+				lost <- err
 			}
 		}()
 	}
 	wg.Wait()
+	close(lost)
+	for err := range lost {
+		require.ErrorIs(t, err, chat.ErrGone)
+	}
 	require.Equal(t, 1, wins)
 	_, err = e.s.Attach(cr.ID, rnd(t, 32))
 	require.ErrorIs(t, err, chat.ErrGone, "a made-up session token")

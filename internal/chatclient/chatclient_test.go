@@ -19,6 +19,7 @@ import (
 
 	"github.com/sealdrop/sealdrop/internal/chat"
 	"github.com/sealdrop/sealdrop/internal/chatclient"
+	"github.com/sealdrop/sealdrop/internal/memlocktest"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/internal/web"
 	"github.com/sealdrop/sealdrop/vault"
@@ -31,9 +32,12 @@ type env struct {
 	cl  *chatclient.Client
 }
 
+// newEnv serves a chat relay over a 2 MiB vault: room for the largest record a test sends
+// (a 200 KB file), and small enough that TestFullVaultRefusesRecord fills it in about 30
+// records, and that a test process stays well inside an ordinary user's 8 MiB memlock limit.
 func newEnv(t *testing.T, cfg chat.Config) env {
 	t.Helper()
-	v, err := vault.New(vault.Config{Budget: 8 << 20})
+	v, err := vault.New(vault.Config{Budget: 2 << 20})
 	require.NoError(t, err)
 	cfg.Vault = v
 	s, err := chat.New(cfg)
@@ -287,12 +291,15 @@ func TestFullVaultRefusesRecord(t *testing.T) {
 	b.Close()
 	<-b.Done()
 	var err error
-	for i := 0; i < 1000; i++ {
+	sent := 0
+	for ; sent < 1000; sent++ {
 		if err = a.SendText(ctx, strings.Repeat("x", 60_000)); err != nil {
 			break
 		}
 	}
 	require.ErrorIs(t, err, chatclient.ErrFull)
+	require.Greater(t, sent, 10, "the vault holds some records before it is full")
+	t.Logf("the %s vault was full after %d records of 60 KB", memlocktest.Size(e.v.Stats().Budget), sent)
 	require.NoError(t, a.End())
 	require.Eventually(t, func() bool {
 		e.v.Settle()
@@ -306,7 +313,7 @@ func TestFullVaultRefusesRecord(t *testing.T) {
 // sent afterwards arrives. The control: a socket that never reads, so never answers a ping,
 // is closed by the server once the read timeout passes.
 func TestSilentChatStaysOpen(t *testing.T) {
-	v, err := vault.New(vault.Config{Budget: 8 << 20})
+	v, err := vault.New(vault.Config{Budget: 2 << 20})
 	require.NoError(t, err)
 	const readTimeout = 300 * time.Millisecond
 	s, err := chat.New(chat.Config{Vault: v, PingEvery: 60 * time.Millisecond, ReadTimeout: readTimeout})

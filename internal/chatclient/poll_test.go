@@ -24,7 +24,7 @@ import (
 // newEnvWrapped is newEnv with a handler in front of the app (a middlebox).
 func newEnvWrapped(t *testing.T, wrap func(http.Handler) http.Handler) env {
 	t.Helper()
-	v, err := vault.New(vault.Config{Budget: 8 << 20})
+	v, err := vault.New(vault.Config{Budget: 2 << 20})
 	require.NoError(t, err)
 	s, err := chat.New(chat.Config{Vault: v})
 	require.NoError(t, err)

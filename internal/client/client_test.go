@@ -116,7 +116,7 @@ func randBytes(n int) []byte {
 
 func TestRoundTrip(t *testing.T) {
 	ctx := t.Context()
-	c, f, _, _ := newServer(t, 8<<20, 64<<10)
+	c, f, _, _ := newServer(t, 2<<20, 64<<10)
 	a, b := randBytes(300_000), randBytes(10)
 	made, err := c.CreateNote(ctx, "hello ünïcode", []client.File{
 		{Name: "a.bin", Type: "application/octet-stream", Size: int64(len(a)), R: bytes.NewReader(a)},
@@ -147,7 +147,7 @@ func TestRoundTrip(t *testing.T) {
 
 func TestPINs(t *testing.T) {
 	ctx := t.Context()
-	c, _, _, _ := newServer(t, 8<<20, 0)
+	c, _, _, _ := newServer(t, 2<<20, 0)
 	made, err := c.CreateNote(ctx, "secret", nil, "123456", "654321", 0)
 	require.NoError(t, err)
 	_, err = c.OpenNote(ctx, made.NoteURL, "")
@@ -176,7 +176,7 @@ func TestPINs(t *testing.T) {
 
 func TestResumeDownload(t *testing.T) {
 	ctx := t.Context()
-	c, f, _, _ := newServer(t, 8<<20, 0)
+	c, f, _, _ := newServer(t, 2<<20, 0)
 	data := randBytes(400_000)
 	made, err := c.CreateNote(ctx, "", []client.File{{Name: "x", Size: int64(len(data)), R: bytes.NewReader(data)}}, "", "", 0)
 	require.NoError(t, err)
@@ -192,7 +192,7 @@ func TestResumeDownload(t *testing.T) {
 
 func TestResumeUpload(t *testing.T) {
 	ctx := t.Context()
-	c, f, _, _ := newServer(t, 8<<20, 64<<10)
+	c, f, _, _ := newServer(t, 2<<20, 64<<10)
 	data := randBytes(200_000)
 	f.loseAppend = true
 	made, err := c.CreateNote(ctx, "t", []client.File{{Name: "x", Size: int64(len(data)), R: bytes.NewReader(data)}}, "", "", 0)

@@ -74,10 +74,11 @@ func (f *dropFaults) RoundTrip(req *http.Request) (*http.Response, error) {
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
 // newDropSite is a whole server (vault, drop server, web handler) on loopback. A restart is a
-// second site: the same links, moved to its origin.
+// second site: the same links, moved to its origin. Its vault is 2 MiB (the largest
+// submission is 300 KB), so the two of TestDropRestart fit an ordinary user's 8 MiB memlock limit.
 func newDropSite(t testing.TB, maxAppend int64) *dropSite {
 	t.Helper()
-	v, err := vault.New(vault.Config{Budget: 8 << 20, MaxTTL: 14 * 24 * time.Hour, SweepEvery: -1})
+	v, err := vault.New(vault.Config{Budget: 2 << 20, MaxTTL: 14 * 24 * time.Hour, SweepEvery: -1})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = v.Close() })
 	ds, err := drop.New(drop.Config{Vault: v})

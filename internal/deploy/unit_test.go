@@ -92,7 +92,7 @@ func TestUnitSecurityLines(t *testing.T) {
 	}{
 		{
 			mode: deploy.ModeListen,
-			exec: "/usr/local/bin/sealdrop serve --listen unix:/run/sealdrop/http.sock --admin-socket /run/sealdrop/admin.sock --budget 268435456",
+			exec: "/usr/local/bin/sealdrop serve --listen unix:/run/sealdrop/http.sock --circuit-ids --admin-socket /run/sealdrop/admin.sock --budget 268435456",
 			special: map[string]string{
 				"RestrictAddressFamilies": "AF_UNIX",
 				"PrivateNetwork":          "yes",

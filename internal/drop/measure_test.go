@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sealdrop/sealdrop/internal/drop"
+	"github.com/sealdrop/sealdrop/internal/memlocktest"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/vault"
 )
@@ -51,9 +52,11 @@ func TestMeasureCapacity(t *testing.T) {
 	}
 }
 
-// benchDrop is a drop server with one drop holding n committed submissions of 1 KiB.
+// benchDrop is a drop server with one drop holding n committed submissions of 1 KiB, in a
+// 64 MiB vault (less where the process may not lock that much, but room for the n).
 func benchDrop(b *testing.B, n int) (*drop.Server, *vault.Vault, *protocol.DropKeys, drop.Route) {
-	v, err := vault.New(vault.Config{Budget: 64 << 20, BlockSize: 256, MaxTTL: drop.DefaultTTL, SweepEvery: -1})
+	budget := memlocktest.Budget(b, 64<<20, int64(n)<<10)
+	v, err := vault.New(vault.Config{Budget: budget, BlockSize: 256, MaxTTL: drop.DefaultTTL, SweepEvery: -1})
 	require.NoError(b, err)
 	b.Cleanup(func() { _ = v.Close() })
 	s, err := drop.New(drop.Config{Vault: v, MaxPending: 100000})

@@ -58,7 +58,8 @@ func exampleTorrc(t *testing.T, dir, routeASock string) []string {
 // torrc.example as shipped, paths aside. Route A: tor publishes the torrc-defined service and
 // forwards to `sealdrop serve --listen unix:`. Route B: `sealdrop serve --tor-control` attaches
 // through torrc.example's control socket with cookie authentication and publishes its own key.
-// Both routes create and open a note once through the onion.
+// Both routes create and open a note once through the onion; Route A's circuit ids get through
+// (sealdrop --circuit-ids limits one circuit's creates).
 func TestAttachAndSystemTor(t *testing.T) {
 	n := tn.Get(t)
 	socks := shortDir(t)
@@ -76,7 +77,8 @@ func TestAttachAndSystemTor(t *testing.T) {
 	require.NoError(t, p.WaitFile(ctx, filepath.Join(dir, "hs", "hostname")))
 
 	// Route A: the system tor publishes; sealdrop only listens.
-	a := startSealdrop(t, "--listen", "unix:"+routeA, "--budget", "16M")
+	// torrc.example's Route A exports circuit ids; the listen-mode unit passes --circuit-ids.
+	a := startSealdrop(t, "--listen", "unix:"+routeA, "--circuit-ids", "--budget", "4M")
 	assert.Equal(t, "listening on unix:"+routeA, a.first)
 	host, err := os.ReadFile(filepath.Join(dir, "hs", "hostname"))
 	require.NoError(t, err)
@@ -89,12 +91,14 @@ func TestAttachAndSystemTor(t *testing.T) {
 	ca, err := client.New(baseA, hc)
 	require.NoError(t, err)
 	roundTrip(t, ca, 4<<10)
+	// The circuit ids get through: one circuit is limited, as in managed mode.
+	exhaust(t, circuitOf(t, visitor, fmt.Sprintf("route-a-%d", time.Now().UnixNano())), baseA, 0)
 
 	// Route B: attach through torrc.example's control socket.
 	key := filepath.Join(t.TempDir(), "onion.key")
 	start = time.Now()
 	b := startSealdrop(t, "--tor-control", "unix:"+filepath.Join(dir, "control"), "--key-file", key,
-		"--http-socket", routeB, "--budget", "16M")
+		"--http-socket", routeB, "--budget", "4M")
 	baseB := b.onionBase(t)
 	published := time.Since(start)
 	want, err := onion.AddressFromKey(key)
@@ -124,6 +128,7 @@ func TestAttachAndSystemTor(t *testing.T) {
 	assert.Equal(t, "32", hs["HiddenServiceMaxStreams"], "%v", hs)
 	assert.Equal(t, "1", hs["HiddenServiceMaxStreamsCloseCircuit"], "%v", hs)
 	assert.Equal(t, "1", hs["HiddenServiceEnableIntroDoSDefense"], "%v", hs)
+	assert.Equal(t, "haproxy", hs["HiddenServiceExportCircuitID"], "%v", hs)
 
 	// SIGTERM: sealdrop removes its service from the tor it does not own and exits 0; the
 	// tor keeps running (Route A still answers).

@@ -12,13 +12,19 @@
 //     one of a 0600 key file created on first start; notes with a file open once,
 //     byte-identical, then are gone; the admin socket reports the address and what is stored;
 //     two restarts with the same key file keep the address while notes do not survive; the
-//     sockets are removed at exit; neither sealdrop nor its tor listens on TCP except tor's
-//     loopback control port. It measures start-to-reachable and an open against a
+//     sockets and tor's copy of the key are removed at exit; neither sealdrop nor its tor
+//     listens on TCP except tor's loopback control port; tor runs the service from the torrc
+//     with PoW, the intro DoS defence, the stream limits and circuit ids. It measures start-to-reachable and an open against a
 //     same-size static fetch over the same circuit (1 KiB and 1 MiB).
 //   - TestAttachAndSystemTor: a tor running torrc.example as shipped; Route A (a torrc-defined
-//     service forwarding to serve --listen) and Route B (serve --tor-control attaching through
-//     the control socket with cookie authentication, publishing its own key) each create and
-//     open a note once, with Route A's proof-of-work defence in force.
+//     service forwarding to serve --listen --circuit-ids) and Route B (serve --tor-control
+//     attaching through the control socket with cookie authentication, publishing its own key)
+//     each create and open a note once, with Route A's proof-of-work defence in force; Route
+//     A's circuit ids get through (one circuit is limited to its burst of creates).
+//   - TestManagedCircuitLimit: managed mode publishes the key file's address from its torrc
+//     service with circuit ids; one circuit (a SOCKS identity) that used up its burst of
+//     creates gets 429 for notes and chats and still reads, while another circuit of the same
+//     client tor, and another visitor, still create.
 //   - TestChatOverOnion: two chat clients, first over the WebSocket and then over the POST
 //     fallback: the same safety code, a third person refused, text and a 200 KiB file both
 //     ways, End seen by both, and afterwards the link and both sessions gone; it measures relay

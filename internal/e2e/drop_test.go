@@ -117,7 +117,7 @@ func TestDropOverOnion(t *testing.T) {
 	socks := shortDir(t)
 	args := []string{
 		"--key-file", filepath.Join(state, "onion.key"), "--tor-data-dir", filepath.Join(state, "tor"),
-		"--tor", n.TorPath(), "--http-socket", filepath.Join(socks, "http.sock"), "--budget", "32M",
+		"--tor", n.TorPath(), "--http-socket", filepath.Join(socks, "http.sock"), "--budget", "4M",
 		"--testing-torrc", torrcFile(t, n),
 	}
 	if torOutput {

@@ -97,7 +97,7 @@ func TestManagedOnion(t *testing.T) {
 	httpSock, adminSock := filepath.Join(socks, "http.sock"), filepath.Join(socks, "admin.sock")
 	args := []string{
 		"--key-file", key, "--tor-data-dir", filepath.Join(state, "tor"), "--tor", n.TorPath(),
-		"--http-socket", httpSock, "--admin-socket", adminSock, "--budget", "32M",
+		"--http-socket", httpSock, "--admin-socket", adminSock, "--budget", "4M",
 		"--testing-torrc", torrc, "--testing-blobs",
 	}
 	if torOutput {
@@ -158,7 +158,7 @@ func TestManagedOnion(t *testing.T) {
 			checkManagedTor(t, s, filepath.Join(state, "tor"))
 		}
 		s.stop(t)
-		for _, p := range []string{httpSock, adminSock} {
+		for _, p := range []string{httpSock, adminSock, filepath.Join(state, "tor", "onion-service")} {
 			_, err := os.Lstat(p)
 			assert.True(t, os.IsNotExist(err), "%s removed at exit", p)
 		}

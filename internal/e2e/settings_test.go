@@ -154,11 +154,25 @@ func checkManagedTor(t *testing.T, s *sealdrop, dataDir string) {
 	assert.Equal(t, strconv.Itoa(s.cmd.Process.Pid), getConf(t, c, "__OwningControllerProcess"), "tor exits when sealdrop dies")
 	assert.Equal(t, dataDir, getConf(t, c, "DataDirectory"))
 	assert.NotContains(t, getConf(t, c, "Log"), "file", "tor writes no log file")
-	// The onion service itself was added through sealdrop's own control connection with
-	// PoWDefensesEnabled=1; tor answers onions/current per connection, so this one lists none,
-	// and ADD_ONION's proof-of-work setting cannot be read back from another connection.
-	// That tor refused nothing is shown by sealdrop having published at all (tor rejects bad
-	// ADD_ONION keywords, see onion's TestManagedSettings).
+	// With a key file the service is the torrc's, from a HiddenServiceDir in the DataDirectory:
+	// tor reports its options to any control connection.
+	kvs, err := c.GetConf("HiddenServiceOptions")
+	require.NoError(t, err)
+	hs := map[string]string{}
+	for _, kv := range kvs {
+		hs[kv.Key] = kv.Val
+	}
+	assert.Equal(t, filepath.Join(dataDir, "onion-service"), strings.TrimSuffix(hs["HiddenServiceDir"], "/"), "%v", hs)
+	for k, v := range map[string]string{
+		"HiddenServicePoWDefensesEnabled": "1", "HiddenServiceEnableIntroDoSDefense": "1",
+		"HiddenServiceMaxStreams": "32", "HiddenServiceMaxStreamsCloseCircuit": "1",
+		"HiddenServiceExportCircuitID": "haproxy", "HiddenServiceVersion": "3",
+	} {
+		assert.Equal(t, v, hs[k], "%s: %v", k, hs)
+	}
+	key, err := os.Stat(filepath.Join(dataDir, "onion-service", "hs_ed25519_secret_key"))
+	require.NoError(t, err, "tor's copy of the key while tor runs")
+	assert.Equal(t, os.FileMode(0o600), key.Mode().Perm())
 	entries, err := os.ReadDir(dataDir)
 	require.NoError(t, err)
 	for _, e := range entries {

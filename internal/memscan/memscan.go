@@ -100,7 +100,7 @@ func (c Canary) Where(t testing.TB) []string {
 	t.Helper()
 	first := c.a[0] ^ c.b[0]
 	var out []string
-	walkAt(t, "self", hugeMapping, Size, func(base uint64, name string, p []byte, proper int) {
+	_, _, err := walkAt("self", hugeMapping, Size, func(base uint64, name string, p []byte, proper int) {
 		for i := 0; ; i++ {
 			j := bytes.IndexByte(p[i:], first)
 			if j < 0 {
@@ -115,6 +115,7 @@ func (c Canary) Where(t testing.TB) []string {
 			}
 		}
 	})
+	require.NoError(t, err)
 	return out
 }
 
@@ -123,14 +124,27 @@ func (c Canary) Where(t testing.TB) []string {
 // scanned and the number of mappings the kernel refused to read.
 func ScanPID(t testing.TB, pid int, needles [][]byte) (hits []int, scanned int64, skipped int) {
 	t.Helper()
-	require.NotEqual(t, os.Getpid(), pid, "memscan: ScanPID would find its own needles; use Canary.Count")
+	hits, scanned, skipped, err := TryScanPID(pid, needles)
+	require.NoError(t, err)
+	return hits, scanned, skipped
+}
+
+// TryScanPID is ScanPID for a goroutine other than the test's (one that must stay on the
+// thread that attached to pid with ptrace, say), where a failed require would not stop the
+// test: it returns what went wrong instead.
+func TryScanPID(pid int, needles [][]byte) (hits []int, scanned int64, skipped int, err error) {
+	if pid == os.Getpid() {
+		return nil, 0, 0, fmt.Errorf("memscan: ScanPID would find its own needles; use Canary.Count")
+	}
 	longest := 1
 	for _, n := range needles {
-		require.NotEmpty(t, n, "memscan: empty needle")
+		if len(n) == 0 {
+			return nil, 0, 0, fmt.Errorf("memscan: empty needle")
+		}
 		longest = max(longest, len(n))
 	}
 	hits = make([]int, len(needles))
-	scanned, skipped = walk(t, strconv.Itoa(pid), 0, longest, func(p []byte, proper int) {
+	scanned, skipped, err = walkAt(strconv.Itoa(pid), 0, longest, func(_ uint64, _ string, p []byte, proper int) {
 		for i, nd := range needles {
 			for j := 0; ; {
 				k := bytes.Index(p[j:], nd)
@@ -144,7 +158,7 @@ func ScanPID(t testing.TB, pid int, needles [][]byte) (hits []int, scanned int64
 			}
 		}
 	})
-	return hits, scanned, skipped
+	return hits, scanned, skipped, err
 }
 
 // Total is the sum of hits.
@@ -164,16 +178,22 @@ func Total(hits []int) int {
 // find the same bytes twice.
 func walk(t testing.TB, proc string, limit uint64, longest int, visit func(p []byte, proper int)) (scanned int64, skipped int) {
 	t.Helper()
-	return walkAt(t, proc, limit, longest, func(_ uint64, _ string, p []byte, proper int) { visit(p, proper) })
+	scanned, skipped, err := walkAt(proc, limit, longest, func(_ uint64, _ string, p []byte, proper int) { visit(p, proper) })
+	require.NoError(t, err)
+	return scanned, skipped
 }
 
-// walkAt is walk that also tells visit the address of each chunk and its mapping's name.
-func walkAt(t testing.TB, proc string, limit uint64, longest int, visit func(base uint64, name string, p []byte, proper int)) (scanned int64, skipped int) {
-	t.Helper()
+// walkAt is walk that also tells visit the address of each chunk and its mapping's name, and
+// returns what went wrong instead of failing a test.
+func walkAt(proc string, limit uint64, longest int, visit func(base uint64, name string, p []byte, proper int)) (scanned int64, skipped int, err error) {
 	maps, err := os.ReadFile(fmt.Sprintf("/proc/%s/maps", proc))
-	require.NoError(t, err)
+	if err != nil {
+		return 0, 0, err
+	}
 	mem, err := os.Open(fmt.Sprintf("/proc/%s/mem", proc))
-	require.NoError(t, err)
+	if err != nil {
+		return 0, 0, err
+	}
 	defer mem.Close()
 	buf := make([]byte, chunk+longest-1)
 	defer clear(buf)
@@ -190,9 +210,13 @@ func walkAt(t testing.TB, proc string, limit uint64, longest int, visit func(bas
 		}
 		lo, hi, _ := strings.Cut(f[0], "-")
 		start, err := strconv.ParseUint(lo, 16, 64)
-		require.NoError(t, err)
+		if err != nil {
+			return scanned, skipped, err
+		}
 		end, err := strconv.ParseUint(hi, 16, 64)
-		require.NoError(t, err)
+		if err != nil {
+			return scanned, skipped, err
+		}
 		if limit != 0 && end-start > limit {
 			continue
 		}
@@ -220,6 +244,5 @@ func walkAt(t testing.TB, proc string, limit uint64, longest int, visit func(bas
 			}
 		}
 	}
-	require.NoError(t, sc.Err())
-	return scanned, skipped
+	return scanned, skipped, sc.Err()
 }

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -111,6 +112,16 @@ type server struct {
 	base   string
 	waited chan struct{}
 	err    error
+	// circuits: the socket expects tor's PROXY line first (managed mode); each connection
+	// the harness opens sends one, on a circuit of its own.
+	circuits bool
+	circuit  atomic.Uint32
+}
+
+// proxyLine is tor's PROXY line for a new circuit (HiddenServiceExportCircuitID haproxy).
+func (s *server) proxyLine() string {
+	id := s.circuit.Add(1)
+	return fmt.Sprintf("PROXY TCP6 fc00:dead:beef:4dad::%x:%x ::1 %d 80\r\n", id>>16, id&0xffff, id&0xffff)
 }
 
 type lockedBuffer struct {
@@ -240,6 +251,10 @@ func (s *server) dial() net.Conn {
 		c, err = net.Dial("tcp", s.addr)
 	}
 	require.NoError(s.t, err)
+	if s.circuits {
+		_, err = io.WriteString(c, s.proxyLine())
+		require.NoError(s.t, err)
+	}
 	require.NoError(s.t, c.SetDeadline(time.Now().Add(time.Minute)))
 	return c
 }

@@ -4,6 +4,7 @@ package proof
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -25,7 +26,9 @@ import (
 // under strace -f (sealdrop and its tor), the full flow creates or writes no file except the
 // onion key on first start, the unix socket and tor's DataDirectory; stdout holds exactly the
 // two startup lines and stderr nothing; sealdrop listens on no TCP port (only tor listens, on
-// loopback, for its control port); SIGTERM exits 0.
+// loopback, for its control port); SIGTERM exits 0. tor's copy of the key (in its
+// DataDirectory, which managed mode publishes from) is gone after the exit; the HTTP socket
+// speaks only after tor's PROXY line with the circuit id.
 func TestManagedModeNoDiskOneListener(t *testing.T) {
 	n := tn.Get(t) // fails or skips unless offline (SEALDROP_REQUIRE_OFFLINE_TESTS)
 	if _, err := exec.LookPath("strace"); err != nil {
@@ -41,7 +44,7 @@ func TestManagedModeNoDiskOneListener(t *testing.T) {
 	bin, _ := binaries(t)
 	cmd := exec.Command("strace", "-f", "-qq", "-y", "-s", "64", "-e", "signal=none", "-e", "trace="+traced+",execve", "-o", trace,
 		bin, "serve", "--key-file", key, "--tor-data-dir", data, "--http-socket", sock, "--tor", n.TorPath(),
-		"--testing-torrc", torrc, "--budget", "16M", "--publish-timeout", "3m")
+		"--testing-torrc", torrc, "--budget", "4M", "--publish-timeout", "3m")
 	s := &server{t: t, dir: dir, sock: sock, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, waited: make(chan struct{}), cmd: cmd}
 	cmd.Stdout, cmd.Stderr = s.stdout, s.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -66,14 +69,37 @@ func TestManagedModeNoDiskOneListener(t *testing.T) {
 	}
 	startup := s.stdout.String()
 	require.Regexp(t, `^http://[a-z2-7]{56}\.onion/\ncapacity \d+ bytes`, startup)
+	// Managed mode's tor sends each connection's circuit id first (HiddenServiceExportCircuitID
+	// haproxy); this client, in tor's place, does the same, each connection on a circuit of its
+	// own so that the per-circuit limit stays out of the flow.
+	s.circuits = true
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
-		return d.DialContext(ctx, "unix", sock)
+		c, err := d.DialContext(ctx, "unix", sock)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := io.WriteString(c, s.proxyLine()); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
 	}}
 	s.hc, s.base = &http.Client{Transport: tr, Timeout: time.Minute}, "http://sealdrop.test"
 	defer tr.CloseIdleConnections()
 
 	fullFlow(t, s)
+
+	// A connection that does not start with tor's line is refused, with a page saying why.
+	c, err := net.Dial("unix", sock)
+	require.NoError(t, err)
+	_, err = io.WriteString(c, "GET / HTTP/1.1\r\nHost: sealdrop.test\r\n\r\n")
+	require.NoError(t, err)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	refused, _ := io.ReadAll(c)
+	c.Close()
+	assert.Contains(t, string(refused), "400 Bad Request")
+	assert.Contains(t, string(refused), "HiddenServiceExportCircuitID haproxy")
 
 	// T5: sealdrop's own sockets are unix sockets and its client connection to tor's control
 	// port; the only TCP listener in the process tree is tor's, on loopback.
@@ -128,5 +154,7 @@ func TestManagedModeNoDiskOneListener(t *testing.T) {
 	fi, err := os.Stat(key)
 	require.NoError(t, err, "the onion key was created on first start")
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	_, err = os.Lstat(filepath.Join(data, "onion-service"))
+	assert.True(t, os.IsNotExist(err), "tor's copy of the key is removed at exit: %v", err)
 	t.Logf("%d traced calls checked (sealdrop and its tor)", calls)
 }

@@ -35,8 +35,27 @@ var (
 // allowedOpen reports whether an open's path (the first quoted one) is allowed; /dev/null may
 // always be opened for writing.
 func allowedOpen(args string, allowed func(string) bool) bool {
+	p, ok := firstPath(args)
+	return ok && (p == "/dev/null" || allowed(p))
+}
+
+// reAtPath is an *at call's directory fd, as strace -y shows it, and the quoted path after it.
+var reAtPath = regexp.MustCompile(`^(?:AT_FDCWD|\d+)<(/[^>]*)>, "((?:[^"\\]|\\.)*)"`)
+
+// firstPath is the path a call's first quoted argument names: a relative one is resolved
+// against the directory fd before it (os.RemoveAll, for one, unlinks by name in a directory).
+func firstPath(args string) (string, bool) {
+	if m := reAtPath.FindStringSubmatch(args); m != nil {
+		if strings.HasPrefix(m[2], "/") {
+			return m[2], true
+		}
+		return filepath.Join(m[1], m[2]), true
+	}
 	p := reFirstPath.FindStringSubmatch(args)
-	return p != nil && (p[1] == "/dev/null" || allowed(p[1]))
+	if p == nil {
+		return "", false
+	}
+	return p[1], true
 }
 
 // fullFlow runs everything a server meets: notes with a file, opens, wrong PINs, a destruct
@@ -86,7 +105,7 @@ func TestNoLogsNoDisk(t *testing.T) {
 		t.Fatal("strace is required for this proof (apt-get install strace)")
 	}
 	trace := filepath.Join(t.TempDir(), "trace")
-	s := start(t, startOpts{args: []string{"--budget", "16M"},
+	s := start(t, startOpts{args: []string{"--budget", "4M"},
 		wrap: []string{"strace", "-f", "-qq", "-y", "-s", "64", "-e", "signal=none", "-e", "trace=" + traced, "-o", trace}})
 	pid := s.pid()
 	fullFlow(t, s)
@@ -155,7 +174,7 @@ func checkTraceAllow(r io.Reader, allowed func(path string) bool, stdio bool) (p
 				problems = append(problems, "opened for writing: "+line)
 			}
 		case "unlink", "unlinkat":
-			if p := reFirstPath.FindStringSubmatch(args); p == nil || !allowed(p[1]) {
+			if p, ok := firstPath(args); !ok || !allowed(p) {
 				problems = append(problems, "removed: "+line)
 			}
 		case "execve", "execveat":
@@ -193,6 +212,7 @@ func TestCheckTraceCatches(t *testing.T) {
 102 write(7<socket:[99]>, "HTTP/1.1 200 OK\r\n"..., 300) = 300
 102 write(4<anon_inode:[eventfd]>, "\1\0\0\0\0\0\0\0", 8) = 8
 103 unlinkat(AT_FDCWD</>, "/s", 0) = 0
+103 unlinkat(5</>, "s", 0) = 0
 104 openat(AT_FDCWD</>, "/etc/x", O_RDONLY <unfinished ...>
 104 <... openat resumed>) = 3</etc/x>
 `
@@ -200,7 +220,7 @@ func TestCheckTraceCatches(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, problems)
 	assert.Equal(t, 2, startup)
-	assert.Equal(t, 8, calls)
+	assert.Equal(t, 9, calls)
 	for _, bad := range []string{
 		`100 openat(AT_FDCWD</>, "/tmp/log", O_WRONLY|O_CREAT|O_APPEND, 0644) = 3</tmp/log>`,
 		`100 openat(AT_FDCWD</>, "/tmp/x", O_RDWR) = 3</tmp/x>`,
@@ -210,6 +230,8 @@ func TestCheckTraceCatches(t *testing.T) {
 		`100 write(2<pipe:[6]>, "panic: boom\n", 12) = 12`,
 		`100 write(1<pipe:[5]>, "opened note abc\n", 16) = 16`,
 		`100 unlinkat(AT_FDCWD</>, "/etc/passwd", 0) = 0`,
+		`100 unlinkat(5</etc>, "passwd", 0) = 0`,
+		`100 unlinkat(5</s>, "../etc/passwd", 0) = 0`,
 		`100 mkdirat(AT_FDCWD</>, "/tmp/d", 0700) = 0`,
 		`100 renameat2(AT_FDCWD</>, "/a", AT_FDCWD</>, "/b", 0) = 0`,
 		`100 ftruncate(3</tmp/x>, 0) = 0`,

@@ -62,7 +62,11 @@ func scanAtExit(t *testing.T, s *server, sig syscall.Signal, canaries [][]byte) 
 			case ws.Stopped() && ws.TrapCause() == ptraceEventExit:
 				// The last needle is a control: text of the program, readable while the
 				// process's memory still exists.
-				hits, _, _ = memscan.ScanPID(t, pid, append(canaries, []byte("capacity %d bytes (%s)")))
+				var err error
+				hits, _, _, err = memscan.TryScanPID(pid, append(canaries, []byte("capacity %d bytes (%s)")))
+				if err != nil {
+					ferr = err // reported once the process is reaped
+				}
 				if err := syscall.PtraceCont(pid, 0); err != nil {
 					ferr = err
 					return
@@ -98,7 +102,7 @@ func scanAtExit(t *testing.T, s *server, sig syscall.Signal, canaries [][]byte) 
 func TestSignalsWipeAndExit0(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			s := start(t, startOpts{args: []string{"--budget", "16M"}, noWait: true})
+			s := start(t, startOpts{args: []string{"--budget", "4M"}, noWait: true})
 			n := newCanaryNote(2*cipherChunk, false)
 			s.upload(n.note, piece)
 			s.hc.CloseIdleConnections()
@@ -120,7 +124,7 @@ func TestSignalsWipeAndExit0(t *testing.T) {
 // contract, a recovered panic in a background goroutine changes nothing, nothing is printed,
 // and stored notes still open correctly.
 func TestPanicsSilent(t *testing.T) {
-	s := start(t, startOpts{args: []string{"--budget", "16M"}})
+	s := start(t, startOpts{args: []string{"--budget", "4M"}})
 	n := newNote(100000, true)
 	s.upload(n, piece)
 	stdout := s.stdout.String()

@@ -5,12 +5,14 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/sealdrop/sealdrop/internal/memlocktest"
 )
 
 // BenchmarkPair1K measures one small note's create, append, commit, open and confirm over
 // loopback HTTP (sealdrop bench compares the same sequence with a null server).
 func BenchmarkPair1K(b *testing.B) {
-	e := newEnv(b, withBudget(64<<20))
+	e := newEnv(b, withBudget(memlocktest.Budget(b, 64<<20, 1<<20)))
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

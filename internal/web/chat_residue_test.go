@@ -229,12 +229,16 @@ type residueChat struct {
 func newResidueChat(t *testing.T) *residueChat {
 	t.Helper()
 	var cs *chat.Server
-	e := newEnv(t, withBudget(16<<20), withRealPages(), func(vc *vault.Config, wc *web.Config) {
+	// 2 MiB: the records are about 100 KB in all.
+	e := newEnv(t, withBudget(2<<20), withRealPages(), func(vc *vault.Config, wc *web.Config) {
 		vc.SweepEvery = -1
 	}, withWeb(func(wc *web.Config) {}))
 	// The chat server needs the vault the env made: build the site again around it.
 	var err error
-	cs, err = chat.New(chat.Config{Vault: e.v, Now: e.clk.Now, SweepEvery: -1})
+	// The memory scans take minutes under -race on a loaded machine, while a socket of the test
+	// reads nothing and so answers no ping: a read timeout far beyond them keeps the server from
+	// cutting it (chatclient's TestSilentChatStaysOpen proves the timeout itself).
+	cs, err = chat.New(chat.Config{Vault: e.v, Now: e.clk.Now, SweepEvery: -1, ReadTimeout: 15 * time.Minute})
 	require.NoError(t, err)
 	t.Cleanup(cs.Close)
 	cfg := e.cfg

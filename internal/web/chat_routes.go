@@ -106,6 +106,9 @@ func (s *server) chatCreate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, http.StatusBadRequest, "bad_request", "a hash is missing or malformed")
 		return
 	}
+	if !s.circuitAllows(w, r) {
+		return
+	}
 	// A malformed payment is no payment: the answer says what to pay.
 	cr.PriceToken, _ = decodeN(req.PriceToken, protocol.PriceTokenSize)
 	cr.PriceNonce, _ = decodeN(req.PriceNonce, protocol.PriceNonceSize)

@@ -168,6 +168,9 @@ func (s *server) dropSubmit(w http.ResponseWriter, r *http.Request) {
 		s.badParam(w, "length")
 		return
 	}
+	if !s.circuitAllows(w, r) {
+		return
+	}
 	// A malformed payment is no payment: the answer says what to pay.
 	sr.PriceToken, _ = decodeN(req.PriceToken, protocol.PriceTokenSize)
 	sr.PriceNonce, _ = decodeN(req.PriceNonce, protocol.PriceNonceSize)

@@ -270,6 +270,9 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) {
 		s.badParam(w, "destruct_hash")
 		return
 	}
+	if !s.circuitAllows(w, r) {
+		return
+	}
 	refund, ok := s.pay(w, protocol.PriceRequest{Kind: protocol.PriceNote, Manage: caps.Manage, Length: req.Length, TTL: ttl},
 		s.noteLevel(), req.PriceToken, req.PriceNonce)
 	if !ok {

@@ -91,12 +91,13 @@ func withWeb(f func(*web.Config)) envOpt {
 	return func(_ *vault.Config, wc *web.Config) { f(wc) }
 }
 
-// newEnv starts a vault with a small budget and a site over a real (loopback) http.Server
-// configured by web.NewServer.
+// newEnv starts a vault with a small budget (2 MiB unless withBudget says otherwise: a test
+// process must stay inside an ordinary user's 8 MiB memlock limit) and a site over a real
+// (loopback) http.Server configured by web.NewServer.
 func newEnv(t testing.TB, opts ...envOpt) *env {
 	t.Helper()
 	clk := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	vc := vault.Config{Budget: 8 << 20, Now: clk.Now, SweepEvery: -1}
+	vc := vault.Config{Budget: 2 << 20, Now: clk.Now, SweepEvery: -1}
 	wc := web.WithFS(web.Config{Now: clk.Now}, fakeTemplates, fakeStatic)
 	for _, o := range opts {
 		o(&vc, &wc)

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/sealdrop/sealdrop/internal/circuit"
 )
 
 // Server timeouts, sized for Tor: a round trip through an onion circuit takes around a second
@@ -89,6 +91,8 @@ func NewServer(h http.Handler, opts ...ServerOption) *http.Server {
 		// "OPTIONS *" would get net/http's own 200, with a Date header; the handler answers it.
 		DisableGeneralOptionsHandler: true,
 		ConnState:                    limit.track,
+		// Connections from circuit.Listen carry their Tor circuit: the create routes ask it.
+		ConnContext: circuit.ConnContext,
 	}
 }
 

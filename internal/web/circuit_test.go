@@ -1,0 +1,230 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sealdrop/sealdrop/internal/chat"
+	"github.com/sealdrop/sealdrop/internal/circuit"
+	"github.com/sealdrop/sealdrop/internal/client"
+	"github.com/sealdrop/sealdrop/internal/drop"
+	"github.com/sealdrop/sealdrop/internal/price"
+	"github.com/sealdrop/sealdrop/internal/web"
+	"github.com/sealdrop/sealdrop/vault"
+)
+
+// circuitSite is a site with notes, chats and drops served the way managed mode serves it:
+// web.NewServer on a listener wrapped by circuit.Listen.
+type circuitSite struct {
+	srv *httptest.Server
+	v   *vault.Vault
+	cs  *chat.Server
+}
+
+func newCircuitSite(t *testing.T, floor int) *circuitSite {
+	t.Helper()
+	v, err := vault.New(vault.Config{Budget: 4 << 20, SweepEvery: -1})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = v.Close() })
+	p, err := price.New(price.Config{Floor: floor})
+	require.NoError(t, err)
+	cs, err := chat.New(chat.Config{Vault: v, SweepEvery: -1, Price: p})
+	require.NoError(t, err)
+	t.Cleanup(cs.Close)
+	ds, err := drop.New(drop.Config{Vault: v, TTL: 24 * time.Hour, Price: p})
+	require.NoError(t, err)
+	h, err := web.New(web.WithFS(web.Config{Vault: v, Chat: cs, Drops: ds, Price: p}, nil, nil))
+	require.NoError(t, err)
+	lim, err := circuit.NewLimiter(circuit.Config{})
+	require.NoError(t, err)
+	// A unix socket, as tor reaches the server in production (and where a connection closed
+	// with a request body unread fails the client's write at once).
+	dir, err := os.MkdirTemp("", "sdc")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ln, err := net.Listen("unix", filepath.Join(dir, "http.sock"))
+	require.NoError(t, err)
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Listener.Close()
+	srv.Config = web.NewServer(h)
+	srv.Listener = circuit.Listen(ln, lim)
+	srv.Start()
+	srv.URL = "http://sealdrop.test"
+	t.Cleanup(srv.Close)
+	return &circuitSite{srv: srv, v: v, cs: cs}
+}
+
+// dial connects to the site's socket; header, if not empty, is sent first.
+func (s *circuitSite) dial(ctx context.Context, header string) (net.Conn, error) {
+	a := s.srv.Listener.Addr()
+	c, err := (&net.Dialer{}).DialContext(ctx, a.Network(), a.String())
+	if err != nil || header == "" {
+		return c, err
+	}
+	if _, err := io.WriteString(c, header); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// viaCircuit is an HTTP client whose every connection begins with tor's PROXY line for circuit
+// id, as tor sends it with HiddenServiceExportCircuitID haproxy.
+func (s *circuitSite) viaCircuit(t *testing.T, id uint32) *http.Client {
+	line := fmt.Sprintf("PROXY TCP6 fc00:dead:beef:4dad::%x:%x ::1 %d 80\r\n", id>>16, id&0xffff, id&0xffff)
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return s.dial(ctx, line)
+	}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+// stored is everything a create could have left behind.
+func (s *circuitSite) stored() string {
+	st := s.v.Stats()
+	return fmt.Sprintf("used %d, entries %v, chats %d", st.Used, st.Entries, s.cs.Count())
+}
+
+func postJSON(t *testing.T, hc *http.Client, u string, body any) (int, http.Header, map[string]any) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	require.NoError(t, err)
+	res, err := hc.Post(u, "application/json", bytes.NewReader(b))
+	require.NoError(t, err)
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	return res.StatusCode, res.Header, m
+}
+
+func noteBody() map[string]any {
+	return map[string]any{"length": 1024, "gate_hash": hash(rand32()), "manage_hash": hash(rand32()), "destruct_hash": hash(rand32())}
+}
+
+func chatBody() map[string]any {
+	return map[string]any{"gate_hash": hash(rand32()), "manage_hash": hash(rand32()), "destruct_hash": hash(rand32())}
+}
+
+// requireBusy asserts the circuit limit's answer.
+func requireBusy(t *testing.T, status int, hdr http.Header, m map[string]any, what string) {
+	t.Helper()
+	require.Equal(t, http.StatusTooManyRequests, status, "%s: %v", what, m)
+	assert.Equal(t, "busy", m["error"], what)
+	assert.Contains(t, m["message"], "wait a minute", what)
+	secs, err := strconv.Atoi(hdr.Get("Retry-After"))
+	assert.NoError(t, err, what)
+	assert.True(t, secs >= 1 && secs <= 10, "%s: Retry-After %d", what, secs)
+	assert.Empty(t, hdr.Get("Date"), what)
+}
+
+// One circuit that used up its creates gets 429 for a note, a chat and a drop submission alike,
+// and none of the three leaves anything behind; another circuit still creates, and so does a
+// connection without a circuit id.
+func TestCircuitLimitBeforeAnythingIsStored(t *testing.T) {
+	s := newCircuitSite(t, 0)
+	a := s.viaCircuit(t, 0x10001)
+	for i := range circuit.DefaultBurst {
+		st, _, m := postJSON(t, a, s.srv.URL+"/api/v1/notes", noteBody())
+		require.Equal(t, http.StatusCreated, st, "create %d: %v", i, m)
+	}
+	before := s.stored()
+
+	st, hdr, m := postJSON(t, a, s.srv.URL+"/api/v1/notes", noteBody())
+	requireBusy(t, st, hdr, m, "note")
+	st, hdr, m = postJSON(t, a, s.srv.URL+"/api/v1/chats", chatBody())
+	requireBusy(t, st, hdr, m, "chat")
+	ca, err := client.New(s.srv.URL, a)
+	require.NoError(t, err)
+	d, err := ca.CreateDrop(false)
+	require.NoError(t, err)
+	_, err = ca.Submit(t.Context(), d.DropLink, "hello", nil, false)
+	var ae *client.APIError
+	require.True(t, errors.As(err, &ae), "drop submission: %v", err)
+	assert.Equal(t, http.StatusTooManyRequests, ae.Status)
+	assert.Equal(t, "busy", ae.Code)
+	require.Equal(t, before, s.stored(), "a refused create stored nothing")
+
+	// Other circuits are not touched, nor is a connection that carries no circuit id.
+	b := s.viaCircuit(t, 0x10002)
+	st, _, m = postJSON(t, b, s.srv.URL+"/api/v1/chats", chatBody())
+	require.Equal(t, http.StatusCreated, st, "chat on circuit B: %v", m)
+	cb, err := client.New(s.srv.URL, b)
+	require.NoError(t, err)
+	_, err = cb.Submit(t.Context(), d.DropLink, "hello from B", nil, false)
+	require.NoError(t, err)
+
+	// Only creates are limited: circuit A still reads.
+	res, err := a.Get(s.srv.URL + "/api/v1/limits")
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+}
+
+// The limit comes before the price: a circuit over it gets 429, not a 402 asking for work it
+// would then be refused anyway.
+func TestCircuitLimitBeforePrice(t *testing.T) {
+	s := newCircuitSite(t, 8) // every create must pay
+	a := s.viaCircuit(t, 7)
+	for i := range circuit.DefaultBurst {
+		st, _, m := postJSON(t, a, s.srv.URL+"/api/v1/notes", noteBody())
+		require.Equal(t, http.StatusPaymentRequired, st, "unpaid create %d: %v", i, m)
+	}
+	st, hdr, m := postJSON(t, a, s.srv.URL+"/api/v1/notes", noteBody())
+	requireBusy(t, st, hdr, m, "note over the limit")
+	st, hdr, m = postJSON(t, a, s.srv.URL+"/api/v1/chats", chatBody())
+	requireBusy(t, st, hdr, m, "chat over the limit")
+}
+
+// Without the header tor is expected to send, the site answers nothing but the explanation.
+func TestCircuitSiteRefusesConnectionsWithoutHeader(t *testing.T) {
+	s := newCircuitSite(t, 0)
+	before := s.stored()
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return s.dial(ctx, "") }}
+	defer tr.CloseIdleConnections()
+	res, err := (&http.Client{Transport: tr}).Post(s.srv.URL+"/api/v1/notes", "application/json", strings.NewReader(`{"length":1}`))
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Equal(t, http.StatusBadRequest, res.StatusCode)
+	require.True(t, strings.Contains(string(body), "HiddenServiceExportCircuitID haproxy"), "%q", body)
+	require.Equal(t, before, s.stored())
+}
+
+// A refused upload is still answered through circuit.Listen's connections: the web layer
+// half-closes (circuit.Conn passes CloseWrite through) and lets the body arrive unread.
+func TestCircuitConnRefusedUploadAnswered(t *testing.T) {
+	s := newCircuitSite(t, 0)
+	a := s.viaCircuit(t, 3)
+	manage := rand32()
+	body := noteBody()
+	body["manage_hash"] = hash(manage)
+	st, _, m := postJSON(t, a, s.srv.URL+"/api/v1/notes", body)
+	require.Equal(t, http.StatusCreated, st, "%v", m)
+	req, err := http.NewRequest(http.MethodPost, s.srv.URL+"/api/v1/notes/"+m["id"].(string)+"/data", bytes.NewReader(make([]byte, 4<<20)))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Sealdrop-Manage", b64(manage[:]))
+	req.Header.Set("Sealdrop-Offset", "0")
+	res, err := a.Do(req)
+	require.NoError(t, err, "the answer arrives, not a reset")
+	res.Body.Close()
+	require.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
+}
