@@ -96,8 +96,10 @@ func (l *Lock) Check(p *Proof) Check {
 // returns the *PINError to answer, with Left the tries still allowed (at most maxFailures in
 // all; at 0 the caller ends what the lock guards); destruct reports that this attempt's destruct
 // token matched, for the first time: the caller zeroes what the lock guards at once and
-// answers with the same *PINError, so that a duress PIN looks like a typo. A check whose gate
-// did not match is ErrGone, and counts nothing.
+// answers with the same *PINError, so that a duress PIN looks like a typo. The caller zeroes
+// off the request path, and starts that same goroutine for every *PINError, a typo's too, so
+// that the two answers also take the same time (vault BenchmarkWrongPINOpen, chat
+// BenchmarkJoinWrongPIN). A check whose gate did not match is ErrGone, and counts nothing.
 func (l *Lock) Try(c Check, maxFailures int) (destruct bool, err error) {
 	switch {
 	case !c.gate:
