@@ -15,7 +15,9 @@
 //     tries or is wiped, and before any block is reused. Close zeroes every arena and unmaps it.
 //   - Oracles: every absent state (never existed, read, expired, revoked, destroyed, wrong
 //     capability, malformed id) is the same ErrGone; capability hashes are compared in constant
-//     time, and a lookup that misses does the same hashing and comparing as a hit.
+//     time, and a lookup that misses does the same hashing and comparing as a hit. Equal is the
+//     one compare and Lock the one check of a gate, PIN and duress PIN; the chat relay's join
+//     uses them too, so that a chat link and a note link cannot be told apart by how they check.
 //   - Exhaustion: a write declares its length first and is refused (ErrTooLarge, ErrFull) before
 //     anything is stored; per-kind and per-owner quotas keep one drop or chat from filling it.
 //
@@ -47,4 +49,11 @@
 // claim may resume (from any offset) within Config.ClaimWindow, which is the one documented
 // exception to "wiped the moment it is read"; Confirm with the nonce itself, or the end of the
 // window, wipes the blocks.
+//
+// Relay entries. An entry created with CreateRequest.Relay is held for a relay (a chat's
+// undelivered record) rather than for a reader: it has no gate or PIN, Open and Confirm find it
+// absent, and the holder of its manage secret reads it with ReadRelay as often as it needs to
+// push it again, until Revoke, Destroy, WipeOwner, Wipe or its TTL wipes it. It is never claimed,
+// so no claim window ends it and nothing has to copy it to keep it; it is charged once, in whole
+// blocks, to its kind's and owner's quotas, like every entry.
 package vault

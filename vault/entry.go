@@ -1,8 +1,6 @@
 package vault
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
 	"sync/atomic"
 	"time"
 )
@@ -24,9 +22,15 @@ type entry struct {
 	kind   Kind
 	owner  string
 	length int64
+	relay  bool // CreateRequest.Relay: read by its manage secret until wiped, never claimed
 
-	gate, open, destruct, manage Hash
-	pin                          bool
+	// lock is the gate, PIN and duress PIN, with the count of wrong PINs (lock.go). Once it is
+	// destroyed (a destruct token matched, or Destroy) the content is zeroed at once, but the
+	// entry keeps its blocks, quota and every count until the countdown or its TTL ends it,
+	// exactly as after a wrong PIN, so that neither the free space nor anything else tells the
+	// two apart.
+	lock   Lock
+	manage Hash
 
 	created time.Time // rounded down to the minute
 	expires time.Time
@@ -41,12 +45,6 @@ type entry struct {
 	claim   Hash
 	claimed time.Time
 
-	failures int
-	// destroyed: a destruct token matched. The content was zeroed at once, but the entry keeps
-	// its blocks, quota and every count until the countdown or its TTL ends it, exactly as
-	// after a wrong PIN, so that neither the free space nor anything else tells the two apart.
-	destroyed bool
-
 	charged int64 // bytes of ext's whole blocks, charged to the kind's and owner's usage
 
 	ext  []extent  // the blocks reserved so far, covering the bytes received; nil once wiped
@@ -58,8 +56,9 @@ type entry struct {
 	zeroing bool
 	gone    atomic.Bool // the content was wiped: stop streaming
 
-	// first is the Reading handed to the first Open of the claim, so that the usual single read
-	// allocates nothing more; resumes get their own. It is never handed out twice.
+	// first is the Reading handed to the first Open of the claim (or the first ReadRelay), so
+	// that the usual single read allocates nothing more; later ones get their own. It is never
+	// handed out twice.
 	first     Reading
 	firstUsed bool
 }
@@ -88,26 +87,4 @@ func (e *entry) state() State {
 		return StateOpened
 	}
 	return StateWaiting
-}
-
-// hashEqual compares two hashes in constant time: XOR and OR over four words, with no branch
-// on the data (subtle.ConstantTimeCompare goes byte by byte, far slower for 32 bytes).
-func hashEqual(a, b *Hash) bool {
-	var x uint64
-	for i := 0; i < len(a); i += 8 {
-		x |= binary.LittleEndian.Uint64(a[i:]) ^ binary.LittleEndian.Uint64(b[i:])
-	}
-	return x == 0 // the only branch is on the answer itself
-}
-
-// emptyHash is SHA-256 of nothing. An absent proof is hashed as this constant: what it costs
-// depends only on the request, never on the entry.
-var emptyHash = sha256.Sum256(nil)
-
-// sum hashes a proof.
-func sum(b []byte) Hash {
-	if len(b) == 0 {
-		return emptyHash
-	}
-	return sha256.Sum256(b)
 }

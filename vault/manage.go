@@ -26,7 +26,7 @@ func (v *Vault) Status(kind Kind, id ID, manage []byte) (State, time.Time, error
 	} else if t, ok := v.lookupTomb(id, now); ok && t.kind == kind {
 		st, exp, h = t.state, t.expiry(), &t.manage
 	}
-	ok := hashEqual(&mh, h) && st != 0
+	ok := Equal(&mh, h) && st != 0
 	v.mu.Unlock()
 	v.run(j)
 	if !ok {
@@ -35,8 +35,9 @@ func (v *Vault) Status(kind Kind, id ID, manage []byte) (State, time.Time, error
 	return st, exp, nil
 }
 
-// Revoke wipes a live entry's content at once and leaves a tombstone saying gone. An entry that
-// already ended, a wrong manage secret or another kind is ErrGone.
+// Revoke wipes a live entry's content at once and leaves a tombstone saying gone (a relay
+// entry leaves none). An entry that already ended, a wrong manage secret or another kind is
+// ErrGone.
 func (v *Vault) Revoke(kind Kind, id ID, manage []byte) error {
 	mh := sum(manage)
 	now := v.now()
@@ -77,7 +78,7 @@ func (v *Vault) Destroy(kind Kind, id ID, manage []byte) error {
 		v.run(j)
 		return ErrGone
 	}
-	e.destroyed = true
+	e.lock.destroyed = true
 	j2 := v.blank(e)
 	v.mu.Unlock()
 	v.run(j)

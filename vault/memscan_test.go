@@ -134,3 +134,52 @@ func TestCanaryGoneFromProcessMemory(t *testing.T) {
 		})
 	}
 }
+
+// A relay entry read again and again exists in process memory only once, in its blocks: a read
+// streams the locked bytes to the writer and copies them nowhere. Each way it ends leaves no
+// canary anywhere.
+func TestRelayEntryHeldOnceInProcessMemory(t *testing.T) {
+	ways := map[string]func(t *testing.T, v *vault.Vault, c *clock, id vault.ID, s secrets){
+		"revoke": func(t *testing.T, v *vault.Vault, _ *clock, id vault.ID, s secrets) {
+			require.NoError(t, v.Revoke(vault.KindChatFrame, id, s.manage))
+		},
+		"destroy": func(t *testing.T, v *vault.Vault, _ *clock, id vault.ID, s secrets) {
+			require.NoError(t, v.Destroy(vault.KindChatFrame, id, s.manage))
+		},
+		"wipe owner": func(t *testing.T, v *vault.Vault, _ *clock, _ vault.ID, _ secrets) {
+			require.Equal(t, 1, v.WipeOwner(vault.KindChatFrame, "chat"))
+		},
+		"expiry": func(t *testing.T, v *vault.Vault, c *clock, _ vault.ID, _ secrets) {
+			c.Add(2 * time.Hour)
+			v.Sweep()
+		},
+	}
+	for name, end := range ways {
+		t.Run(name, func(t *testing.T) {
+			v, c := smallVault(t, vault.Config{ClaimWindow: time.Minute})
+			s := relaySecrets(t)
+			cn := newCanary(t)
+			data := random(t, 4000)
+			for _, off := range []int{0, 1010, 4000 - 32} {
+				cn.writeInto(data, off)
+			}
+			id := putRelay(t, v, "chat", s, data, time.Hour)
+			clear(data)
+			require.Equal(t, 3, cn.count(t), "control: the canaries are in the vault, once each")
+			for range 3 {
+				r, err := v.ReadRelay(vault.KindChatFrame, id, s.manage)
+				require.NoError(t, err)
+				n, err := r.WriteTo(io.Discard, 0)
+				require.NoError(t, err)
+				require.EqualValues(t, 4000, n)
+				r.Close()
+				c.Add(time.Minute) // a claim window each time
+				v.Sweep()
+				require.Equal(t, 3, cn.count(t), "read again: still once each")
+			}
+			end(t, v, c, id, s)
+			v.Settle()
+			require.Zero(t, cn.count(t), "canary still in memory after %s", name)
+		})
+	}
+}

@@ -25,9 +25,7 @@ func (v *Vault) Open(kind Kind, id ID, req OpenRequest) (*Reading, error) {
 	if req.Claim == (Hash{}) {
 		return nil, fmt.Errorf("vault: open: claim: %w", ErrInvalid)
 	}
-	gh := sum(req.Gate)
-	oh := sum(req.Open)
-	dh := sum(req.Destruct)
+	p := NewProof(req.Gate, req.Open, req.Destruct)
 	now := v.now()
 
 	v.mu.Lock()
@@ -37,45 +35,48 @@ func (v *Vault) Open(kind Kind, id ID, req OpenRequest) (*Reading, error) {
 	}
 	e, j := v.lookup(kind, id, now)
 	t := e
-	if t == nil || t.phase == phasePending {
+	if t == nil || t.phase == phasePending || t.relay {
 		t = &v.dummy
 	}
 	// Every comparison, every time: the cost must not say which one decided.
-	gateOK := hashEqual(&gh, &t.gate)
-	openOK := hashEqual(&oh, &t.open)
-	destructOK := hashEqual(&dh, &t.destruct)
-	claimOK := hashEqual(&req.Claim, &t.claim)
+	c := t.lock.Check(&p)
+	claimOK := Equal(&req.Claim, &t.claim)
 
 	var (
 		r   *Reading
 		err error = ErrGone
 	)
 	switch {
-	case t == &v.dummy || !gateOK:
+	case t == &v.dummy || !c.Gate():
 	case t.phase == phaseClaimed:
 		if claimOK && !t.wiped {
 			r = v.reading(t)
 		}
-	case t.pin && (!openOK || t.destroyed):
-		t.failures++
-		left := max(v.cfg.MaxPINFailures-t.failures, 0)
-		// A goroutine starts on every failure, so that the destruct match's zeroing in the
-		// background does not make its answer slower than a typo's (BenchmarkWrongPINOpen).
-		var zero job
-		if destructOK && !t.destroyed {
-			t.destroyed = true
-			zero = v.blank(t)
+	default:
+		var destruct bool
+		destruct, err = t.lock.Try(c, v.cfg.MaxPINFailures)
+		pe, _ := err.(*PINError)
+		if pe != nil {
+			// A goroutine starts on every failure, so that the destruct match's zeroing in
+			// the background does not make its answer slower than a typo's
+			// (BenchmarkWrongPINOpen).
+			var zero job
+			if destruct {
+				zero = v.blank(t)
+			}
+			v.runAlwaysAsync(zero)
 		}
-		v.runAlwaysAsync(zero)
-		if left == 0 {
+		switch {
+		case pe != nil && pe.Left == 0:
 			v.runAsync(v.end(id, t, StateGone, false))
+		case err == nil && t.wiped:
+			err = ErrGone
+		case err == nil:
+			v.setPhase(t, phaseClaimed)
+			t.claim = req.Claim
+			t.claimed = now
+			r = v.reading(t)
 		}
-		err = &PINError{Left: left}
-	case !t.wiped:
-		v.setPhase(t, phaseClaimed)
-		t.claim = req.Claim
-		t.claimed = now
-		r = v.reading(t)
 	}
 	v.mu.Unlock()
 	v.run(j)
@@ -98,8 +99,9 @@ func (v *Vault) reading(e *entry) *Reading {
 	return r
 }
 
-// Reading is a claimed entry being streamed out. It never exposes the locked bytes: WriteTo
-// hands them to the writer piece by piece. While a Reading is open its blocks cannot be reused.
+// Reading is a claimed entry (or a relay entry) being streamed out. It never exposes the locked
+// bytes: WriteTo hands them to the writer piece by piece. While a Reading is open its blocks
+// cannot be reused.
 type Reading struct {
 	v      *Vault
 	e      *entry
@@ -113,7 +115,8 @@ func (r *Reading) Size() int64 { return r.size }
 
 // WriteTo writes the entry from offset (0 <= offset <= Size, else ErrInvalid) to w, straight from
 // the locked blocks. If the entry is wiped meanwhile (revoked, expired, confirmed by the same
-// claim, vault closed) it stops with ErrGone; the bytes already written may then end in zeros.
+// claim, destroyed, vault closed) it stops with ErrGone; the bytes already written may then end
+// in zeros.
 func (r *Reading) WriteTo(w io.Writer, offset int64) (int64, error) {
 	if offset < 0 || offset > r.size {
 		return 0, fmt.Errorf("vault: read: offset: %w", ErrInvalid)
@@ -152,6 +155,34 @@ func (r *Reading) Close() {
 	v.run(j)
 }
 
+// ReadRelay hands the holder of a relay entry's manage secret (CreateRequest.Relay) its content,
+// as often as it asks, until the entry is wiped: nothing is claimed and nothing changes, so a
+// relay pushes a record again after a broken connection, however long ago the first push was,
+// without copying it anywhere. The blocks stay charged once to the entry's kind and owner.
+// A wrong secret, another kind, an entry that is not a relay entry, not committed, destroyed
+// or ended is ErrGone, after the same hashing and comparing as a hit. The caller must Close the
+// Reading.
+func (v *Vault) ReadRelay(kind Kind, id ID, manage []byte) (*Reading, error) {
+	mh := sum(manage)
+	now := v.now()
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		return nil, ErrGone
+	}
+	e, j := v.lookup(kind, id, now)
+	var r *Reading
+	if v.manageOK(e, &mh) && e.relay && e.phase == phaseWaiting && !e.wiped && !e.lock.destroyed {
+		r = v.reading(e)
+	}
+	v.mu.Unlock()
+	v.run(j)
+	if r == nil {
+		return nil, ErrGone
+	}
+	return r, nil
+}
+
 // Confirm ends a claim on an entry of kind: nonce is the claim nonce whose SHA-256 the reader sent to Open, and gate
 // the same gate token. The blocks are wiped at once. Anything else is ErrGone.
 func (v *Vault) Confirm(kind Kind, id ID, gate, nonce []byte) error {
@@ -168,8 +199,8 @@ func (v *Vault) Confirm(kind Kind, id ID, gate, nonce []byte) error {
 	if t == nil {
 		t = &v.dummy
 	}
-	gateOK := hashEqual(&gh, &t.gate)
-	claimOK := hashEqual(&ch, &t.claim)
+	gateOK := Equal(&gh, &t.lock.gate)
+	claimOK := Equal(&ch, &t.claim)
 	if e == nil || e.phase != phaseClaimed || !gateOK || !claimOK {
 		v.mu.Unlock()
 		v.run(j)

@@ -92,6 +92,13 @@ type CreateRequest struct {
 	Length int64         // exact number of ciphertext bytes that will be appended (PutUpTo: the most)
 	TTL    time.Duration // 0 < TTL <= MaxTTL
 	Caps   Caps
+	// Relay makes a relay entry, what a relay holds for someone until it is delivered (a
+	// chat's undelivered record): once committed, the holder of its manage secret reads it with
+	// ReadRelay as often as needed until it is wiped (Revoke, Destroy, WipeOwner, Wipe, its
+	// TTL). Nobody claims it: Open and Confirm find it absent, and no claim window ends it. Its
+	// Caps carry only Manage (a gate, PIN or destruct hash is ErrInvalid), and it leaves no
+	// status record when it ends: its owner has no use for one.
+	Relay bool
 }
 
 // OpenRequest carries a reader's proofs.

@@ -101,13 +101,16 @@ func New(cfg Config) (*Vault, error) {
 	v.maxEntry = min(v.maxEntry, budget)
 	// The dummy answers lookups that miss, so that they hash and compare like hits.
 	d := &v.dummy
-	for _, h := range []*Hash{&d.gate, &d.open, &d.destruct, &d.manage, &d.claim} {
+	if d.lock, err = DummyLock(); err != nil {
+		ar.destroy()
+		return nil, err
+	}
+	for _, h := range []*Hash{&d.manage, &d.claim} {
 		if _, err := rand.Read(h[:]); err != nil {
 			ar.destroy()
 			return nil, fmt.Errorf("vault: %w", err)
 		}
 	}
-	d.pin = true
 	d.phase = phaseWaiting
 	if cfg.SweepEvery > 0 {
 		go v.sweeper(cfg.SweepEvery)

@@ -181,12 +181,14 @@ func (v *Vault) unaccount(e *entry) {
 	v.unindex(e)
 }
 
-// end wipes a live entry and leaves a tombstone with the given state until its original expiry.
-// Called with v.mu held.
+// end wipes a live entry and leaves a tombstone with the given state until its original expiry
+// (a relay entry leaves none). Called with v.mu held.
 func (v *Vault) end(id ID, e *entry, st State, inline bool) job {
 	j := v.dropContent(e, inline)
 	delete(v.live, id)
-	v.keepTomb(id, tomb{manage: e.manage, state: st, expires: e.expires.UnixNano(), kind: e.kind})
+	if !e.relay {
+		v.keepTomb(id, tomb{manage: e.manage, state: st, expires: e.expires.UnixNano(), kind: e.kind})
+	}
 	return j
 }
 

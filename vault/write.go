@@ -50,7 +50,7 @@ func (v *Vault) admit(req *CreateRequest, maxOwned int, fill bool) (*entry, erro
 		return nil, fmt.Errorf("vault: create: %w", err)
 	}
 	id := ID(rnd[:len(ID{})])
-	if req.Caps.Destruct == (Hash{}) {
+	if req.Caps.Destruct == (Hash{}) && !req.Relay {
 		req.Caps.Destruct = Hash(rnd[len(ID{}):])
 	}
 	var err error
@@ -73,23 +73,19 @@ func (v *Vault) admit(req *CreateRequest, maxOwned int, fill bool) (*entry, erro
 		}
 	}
 	e := &entry{
-		id:       id,
-		kind:     req.Kind,
-		owner:    req.Owner,
-		length:   req.Length,
-		gate:     req.Caps.Gate,
-		pin:      req.Caps.PIN,
-		destruct: req.Caps.Destruct,
-		manage:   req.Caps.Manage,
-		created:  now.Truncate(time.Minute),
-		expires:  now.Add(req.TTL),
-		active:   now,
-		born:     now,
+		id:      id,
+		kind:    req.Kind,
+		owner:   req.Owner,
+		length:  req.Length,
+		relay:   req.Relay,
+		lock:    lockOf(req.Caps),
+		manage:  req.Caps.Manage,
+		created: now.Truncate(time.Minute),
+		expires: now.Add(req.TTL),
+		active:  now,
+		born:    now,
 	}
 	e.ext = e.ext0[:0]
-	if e.pin {
-		e.open = req.Caps.Open
-	}
 	if fill {
 		e.appending = true
 		e.refs++
@@ -188,7 +184,9 @@ func (v *Vault) checkCreate(req *CreateRequest) error {
 		return fmt.Errorf("vault: create: length: %w", ErrInvalid)
 	case req.Length > v.maxEntry:
 		return ErrTooLarge
-	case req.Caps.Gate == (Hash{}), req.Caps.Manage == (Hash{}), req.Caps.PIN && req.Caps.Open == (Hash{}):
+	case req.Caps.Manage == (Hash{}),
+		!req.Relay && !req.Caps.lockable(),
+		req.Relay && (req.Caps.Gate != (Hash{}) || req.Caps.PIN || req.Caps.Open != (Hash{}) || req.Caps.Destruct != (Hash{})):
 		return fmt.Errorf("vault: create: capability hash: %w", ErrInvalid)
 	}
 	return nil
@@ -458,7 +456,7 @@ func (v *Vault) manageOK(e *entry, mh *Hash) bool {
 	if t == nil {
 		t = &v.dummy
 	}
-	return hashEqual(mh, &t.manage) && e != nil
+	return Equal(mh, &t.manage) && e != nil
 }
 
 // taken reports whether id is in use by a live entry. Called with v.mu held.

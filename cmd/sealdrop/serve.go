@@ -215,7 +215,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	var h http.Handler
-	if h, err = web.New(web.Config{Vault: v, Chat: cs, Drops: ds, Price: pricer, FeaturedDrops: featured, MaxEntry: v.MaxEntry(), MaxTTL: f.maxTTL}); err != nil {
+	if h, err = web.New(web.Config{Vault: v, Chat: cs, Drops: ds, Price: pricer, FeaturedDrops: featured, MaxTTL: f.maxTTL}); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	for _, wrap := range testHandlers {

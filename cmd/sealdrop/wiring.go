@@ -18,7 +18,8 @@ func vaultConfig(f *serveFlags) (vault.Config, error) {
 		budget = b
 	}
 	// The kinds share the budget without overlap (vault.DefaultShares); one chat holds at most
-	// chat.DefaultMaxBytes undelivered.
+	// chat.DefaultMaxBytes undelivered (the relay takes the vault's per-chat quota as its
+	// MaxBytes).
 	sh := vault.DefaultShares(budget)
 	maxEntry := int64(f.maxEntry)
 	if maxEntry == 0 {

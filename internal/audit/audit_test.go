@@ -175,6 +175,21 @@ func TestSecretsConstantTime(t *testing.T) {
 	}
 }
 
+// TestOneCapabilityCompare (T13): capability hashes have one compare, the vault's (vault.Equal,
+// and vault.Lock for a one-time gate, PIN and duress PIN). The packages that check capabilities
+// on the vault's behalf (the HTTP layer, the chat relay) bring no compare of their own, so that
+// a second check cannot drift from the first (a byte-by-byte compare, a PIN count that differs).
+func TestOneCapabilityCompare(t *testing.T) {
+	s, root := load(t)
+	var own []string
+	for _, site := range sites(s.ForbiddenImports("crypto/subtle", "crypto/hmac"), root) {
+		if under(site, "internal/web/", "internal/chat/") {
+			own = append(own, site)
+		}
+	}
+	assert.Empty(t, own, "a compare of its own: use vault.Equal or vault.Lock")
+}
+
 // TestGoModCurrent (T25): bine v0.2.0 pulls 2021 versions of golang.org/x modules; go.mod must
 // require current ones.
 func TestGoModCurrent(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -66,7 +65,10 @@ type Config struct {
 	MaxChats   int          // concurrent chats, pending ones included; default 8192
 	MaxRecord  int64        // bytes of one record; default 96 KiB
 	MaxRecords int          // undelivered records held per chat; default 64
-	MaxBytes   int64        // undelivered bytes held per chat; default 4 MiB
+	// MaxBytes is the most undelivered bytes one chat holds. Default: the vault's per-owner
+	// quota for chat records (vault.OwnerQuota), the limit the vault itself enforces per chat,
+	// or 4 MiB when it sets none; more than that quota is invalid.
+	MaxBytes int64
 	// Before anyone joined, a chat holds at most 4 records and 8 KiB for the joiner (the
 	// creator's hello and a restart or two): a link nobody opens cannot hold a chat's MaxBytes
 	// for its whole TTL. Fixed, not configurable.
@@ -78,11 +80,6 @@ type Config struct {
 	MaxPINFailures int              // default 5
 	Now            func() time.Time // default time.Now
 	SweepEvery     time.Duration    // default 1 s; negative: no background sweeper (call Sweep)
-	// ClaimWindow must not exceed the vault's Config.ClaimWindow (default
-	// vault.DefaultClaimWindow, as the vault's): a record pushed but not acknowledged is copied to
-	// a fresh vault entry once its claim is half this old, so the vault's claim window never
-	// wipes it unread while the chat lives.
-	ClaimWindow time.Duration
 	// PingEvery is how often the server pings a chat's WebSocket (default 30 s), and
 	// ReadTimeout how long a socket may stay silent, pongs included, before it is closed
 	// (default 90 s; more than PingEvery). A Tor circuit that died is found this way.
@@ -121,15 +118,14 @@ type Server struct {
 	wg    sync.WaitGroup
 }
 
+// frame is an undelivered record: a relay entry in the vault (vault.CreateRequest.Relay), which
+// the relay reads with its manage secret as often as it pushes it, until it is acknowledged.
 type frame struct {
-	seq          uint64
-	vid          vault.ID
-	gate, manage [32]byte
-	nonce        [32]byte
-	size         int64
-	typ          byte      // the record's first byte (its type): relayed, not interpreted, except below
-	claimed      time.Time // when the relay first read it from its vault entry (zero: not yet)
-	reading      int       // deliveries streaming it now: it is not moved meanwhile
+	seq    uint64
+	vid    vault.ID
+	manage [32]byte
+	size   int64
+	typ    byte // the record's first byte (its type): relayed, not interpreted, except below
 }
 
 // firstByte remembers the first byte read through it.
@@ -157,10 +153,9 @@ type side struct {
 
 type chat struct {
 	id                            vault.ID
-	gate, open, destruct, manage  [32]byte
-	pin                           bool
-	failures                      int
-	destroyed, joined, ended      bool
+	lock                          vault.Lock // the join's gate, PIN and duress PIN, as a note's open
+	manage                        [32]byte
+	joined, ended                 bool
 	reason                        string
 	expires, joinedAt, lastRecord time.Time
 	sides                         [2]side
@@ -191,8 +186,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxRecords == 0 {
 		cfg.MaxRecords = DefaultMaxRecords
 	}
+	perChat, quota := cfg.Vault.OwnerQuota(vault.KindChatFrame)
 	if cfg.MaxBytes == 0 {
 		cfg.MaxBytes = DefaultMaxBytes
+		if quota {
+			cfg.MaxBytes = perChat
+		}
+	}
+	if quota && cfg.MaxBytes > perChat {
+		return nil, fmt.Errorf("chat: config: MaxBytes %d is over the vault's per-chat quota %d: %w", cfg.MaxBytes, perChat, ErrInvalid)
 	}
 	if cfg.MaxPINFailures == 0 {
 		cfg.MaxPINFailures = 5
@@ -203,7 +205,6 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.SessionMax, DefaultSessionMax)
 	setDefault(&cfg.PeerWindow, 40*time.Second)
 	setDefault(&cfg.SweepEvery, time.Second)
-	setDefault(&cfg.ClaimWindow, vault.DefaultClaimWindow)
 	setDefault(&cfg.PingEvery, DefaultPingEvery)
 	setDefault(&cfg.ReadTimeout, DefaultReadTimeout)
 	if cfg.Now == nil {
@@ -218,13 +219,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxChats < 0 || cfg.MaxRecord < 64 || cfg.MaxRecords < 1 || cfg.MaxBytes < cfg.MaxRecord ||
 		cfg.DefaultTTL <= 0 || cfg.DefaultTTL > cfg.MaxTTL || cfg.MaxTTL > cfg.Vault.MaxTTL() ||
-		cfg.Idle <= 0 || cfg.SessionMax <= 0 || cfg.ClaimWindow <= 0 || cfg.SessionMax > cfg.Vault.MaxTTL() || cfg.MaxPINFailures < 1 ||
+		cfg.Idle <= 0 || cfg.SessionMax <= 0 || cfg.SessionMax > cfg.Vault.MaxTTL() || cfg.MaxPINFailures < 1 ||
 		cfg.PingEvery <= 0 || cfg.ReadTimeout <= cfg.PingEvery {
 		return nil, fmt.Errorf("chat: config: a limit is out of range: %w", ErrInvalid)
 	}
 	s := &Server{cfg: cfg, v: cfg.Vault, chats: map[vault.ID]*chat{}, stop: make(chan struct{})}
-	if _, err := rand.Read(s.dummy.gate[:]); err != nil {
-		return nil, fmt.Errorf("chat: random: %w", err)
+	var err error
+	if s.dummy.lock, err = vault.DummyLock(); err != nil {
+		return nil, fmt.Errorf("chat: %w", err)
 	}
 	if cfg.SweepEvery > 0 {
 		s.wg.Add(1)
@@ -292,79 +294,6 @@ func (s *Server) Sweep() {
 	}
 	s.mu.Unlock()
 	s.wipe(wipe)
-	s.refresh(now)
-}
-
-// refreshJob is one claimed, unacknowledged record to move to a fresh vault entry.
-type refreshJob struct {
-	c    *chat
-	role int
-	old  frame
-}
-
-// refresh moves every record whose vault claim is half a claim window old to a fresh,
-// unclaimed entry (the vault wipes a claimed entry at the end of its window, read or not). A
-// record that is being streamed, or that the vault cannot hold twice right now, stays where it
-// is and is tried again at the next sweep.
-func (s *Server) refresh(now time.Time) {
-	after := s.cfg.ClaimWindow / 2
-	var jobs []refreshJob
-	s.mu.Lock()
-	for _, c := range s.chats {
-		if c.ended {
-			continue
-		}
-		for r := range c.sides {
-			for _, f := range c.sides[r].frames {
-				if !f.claimed.IsZero() && f.reading == 0 && now.Sub(f.claimed) >= after {
-					jobs = append(jobs, refreshJob{c, r, f})
-				}
-			}
-		}
-	}
-	s.mu.Unlock()
-	for _, j := range jobs {
-		s.move(j)
-	}
-}
-
-// move copies one record from its claimed entry to a new one and wipes the old one. The
-// bytes pass from one locked entry to the other through a pipe (transient heap buffers, as
-// for any relayed record).
-func (s *Server) move(j refreshJob) {
-	rd, err := s.v.Open(vault.KindChatFrame, j.old.vid, vault.OpenRequest{Gate: j.old.gate[:], Claim: hash(j.old.nonce[:])})
-	if err != nil {
-		return // gone already: a push will skip it
-	}
-	pr, pw := io.Pipe()
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		defer func() { _ = recover() }() // nothing may print; the move is retried at the next sweep
-		_, err := rd.WriteTo(pw, 0)
-		rd.Close() // before the old entry is wiped: its blocks are freed with the last reference
-		_ = pw.CloseWithError(err)
-	}()
-	nf, err := s.put(j.c.id, pr, j.old.size, j.old.size)
-	_ = pr.CloseWithError(io.ErrClosedPipe) // stops the writer if the vault refused early
-	<-copied
-	if err != nil {
-		return
-	}
-	nf.seq, nf.typ = j.old.seq, j.old.typ
-	s.mu.Lock()
-	drop := nf
-	if !j.c.ended {
-		fs := j.c.sides[j.role].frames
-		for i := range fs {
-			if fs[i].seq == j.old.seq && fs[i].vid == j.old.vid && fs[i].reading == 0 { // audit:ok the relay's own record ids, not capabilities
-				fs[i], drop = nf, fs[i]
-				break
-			}
-		}
-	}
-	s.mu.Unlock()
-	s.wipe([]frame{drop})
 }
 
 // Count is the number of chats held (pending, joined, and destroyed ones still counting PIN
@@ -390,8 +319,6 @@ func (s *Server) Level() int {
 }
 
 func hash(b []byte) [32]byte { return sha256.Sum256(b) }
-
-func eq(a, b *[32]byte) bool { return subtle.ConstantTimeCompare(a[:], b[:]) == 1 }
 
 func random32() ([32]byte, error) {
 	var b [32]byte
@@ -427,15 +354,14 @@ func (s *Server) Create(req CreateRequest) (Created, error) {
 	if req.TTL == 0 {
 		req.TTL = s.cfg.DefaultTTL
 	}
-	if req.TTL < time.Second || req.TTL > s.cfg.MaxTTL || req.Gate == [32]byte{} || req.Manage == [32]byte{} || (req.PIN && req.Open == [32]byte{}) {
+	if req.TTL < time.Second || req.TTL > s.cfg.MaxTTL || req.Manage == [32]byte{} {
 		return Created{}, ErrInvalid
 	}
-	if req.Destruct == [32]byte{} {
-		r, err := random32()
-		if err != nil {
-			return Created{}, fmt.Errorf("chat: random: %w", err)
-		}
-		req.Destruct = hash(r[:])
+	lock, err := vault.NewLock(vault.Caps{Gate: req.Gate, PIN: req.PIN, Open: req.Open, Destruct: req.Destruct})
+	if errors.Is(err, vault.ErrInvalid) {
+		return Created{}, ErrInvalid
+	} else if err != nil {
+		return Created{}, fmt.Errorf("chat: %w", err)
 	}
 	tok, err := random32()
 	if err != nil {
@@ -450,8 +376,7 @@ func (s *Server) Create(req CreateRequest) (Created, error) {
 		return Created{}, err
 	}
 	now := s.cfg.Now()
-	c := &chat{gate: req.Gate, open: req.Open, destruct: req.Destruct, manage: req.Manage, pin: req.PIN,
-		expires: now.Add(req.TTL), changed: make(chan struct{})}
+	c := &chat{lock: lock, manage: req.Manage, expires: now.Add(req.TTL), changed: make(chan struct{})}
 	c.sides[Creator].tok = hash(tok[:])
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -485,7 +410,7 @@ type JoinRequest struct {
 // after a typo; the last failure ends it. Everything else (unknown, joined, ended, wrong gate)
 // is ErrGone.
 func (s *Server) Join(id vault.ID, req JoinRequest) ([]byte, error) {
-	gh, oh, dh := hash(req.Gate), hash(req.Open), hash(req.Destruct)
+	p := vault.NewProof(req.Gate, req.Open, req.Destruct)
 	tok, err := random32()
 	if err != nil {
 		return nil, fmt.Errorf("chat: random: %w", err)
@@ -497,38 +422,36 @@ func (s *Server) Join(id vault.ID, req JoinRequest) ([]byte, error) {
 	if t == nil {
 		t = &s.dummy
 	}
-	gateOK := eq(&gh, &t.gate)
-	openOK := eq(&oh, &t.open)
-	destructOK := eq(&dh, &t.destruct)
+	check := t.lock.Check(&p) // every hash, every time, as for a note's open
 	var wipe, blank []frame
 	err = ErrGone
-	switch {
-	case c == nil || !gateOK || c.joined || !now.Before(c.expires):
-	case c.pin && (!openOK || c.destroyed):
-		c.failures++
-		left := max(s.cfg.MaxPINFailures-c.failures, 0)
-		if destructOK && !c.destroyed {
-			c.destroyed = true
-			c.ended, c.reason = true, ReasonRevoked
-			s.notifyLocked(c) // the creator learns that the chat ended
-			for r := range c.sides {
-				c.held = append(c.held, c.sides[r].frames...)
-				c.sides[r].frames = nil
+	if c != nil && check.Gate() && !c.joined && now.Before(c.expires) {
+		destruct, terr := c.lock.Try(check, s.cfg.MaxPINFailures)
+		pe, _ := terr.(*vault.PINError)
+		switch {
+		case pe != nil:
+			if destruct {
+				c.ended, c.reason = true, ReasonRevoked
+				s.notifyLocked(c) // the creator learns that the chat ended
+				for r := range c.sides {
+					c.held = append(c.held, c.sides[r].frames...)
+					c.sides[r].frames = nil
+				}
+				blank = c.held // kept, zeroed, so that the countdown and the capacity go on alike
 			}
-			blank = c.held // kept, zeroed, so that the countdown and the capacity go on alike
+			if pe.Left == 0 {
+				wipe = append(wipe, s.endLocked(c, ReasonRevoked)...)
+			}
+			err = &PINError{Left: pe.Left}
+		case c.ended: // destroyed by a duress PIN: still counting tries, never joined
+		default:
+			c.joined = true
+			c.joinedAt = now
+			c.lastRecord = now
+			c.sides[Joiner].tok = hash(tok[:])
+			s.notifyLocked(c)
+			err = nil
 		}
-		if left == 0 {
-			wipe = append(wipe, s.endLocked(c, ReasonRevoked)...)
-		}
-		err = &PINError{Left: left}
-	case c.ended:
-	default:
-		c.joined = true
-		c.joinedAt = now
-		c.lastRecord = now
-		c.sides[Joiner].tok = hash(tok[:])
-		s.notifyLocked(c)
-		err = nil
 	}
 	s.mu.Unlock()
 	if _, failed := err.(*PINError); failed {
@@ -559,7 +482,7 @@ func (s *Server) Revoke(id vault.ID, manage []byte) error {
 	if t == nil {
 		t = &s.dummy
 	}
-	ok := eq(&mh, &t.manage) && c != nil && !c.ended
+	ok := vault.Equal(&mh, &t.manage) && c != nil && !c.ended
 	var wipe []frame
 	if ok {
 		wipe = s.endLocked(c, ReasonRevoked)
@@ -586,7 +509,7 @@ func (s *Server) endLocked(c *chat, reason string) []frame {
 		c.sides[r].frames = nil
 	}
 	c.bytes = 0
-	if !c.destroyed || c.failures >= s.cfg.MaxPINFailures {
+	if !c.lock.Destroyed() || c.lock.Failures() >= s.cfg.MaxPINFailures {
 		out = append(out, c.held...)
 		c.held = nil
 		delete(s.chats, c.id)
@@ -599,7 +522,7 @@ func (s *Server) notifyLocked(c *chat) {
 	c.changed = make(chan struct{})
 }
 
-// wipe zeroes records in the vault at once (Revoke wipes claimed and unclaimed entries alike).
+// wipe zeroes records in the vault at once.
 func (s *Server) wipe(fs []frame) {
 	for i := range fs {
 		_ = s.v.Revoke(vault.KindChatFrame, fs[i].vid, fs[i].manage[:])
@@ -624,8 +547,8 @@ func (s *Server) Attach(id vault.ID, token []byte) (*Session, error) {
 	if t == nil {
 		t = &s.dummy
 	}
-	creatorOK := eq(&th, &t.sides[Creator].tok)
-	joinerOK := eq(&th, &t.sides[Joiner].tok)
+	creatorOK := vault.Equal(&th, &t.sides[Creator].tok)
+	joinerOK := vault.Equal(&th, &t.sides[Joiner].tok)
 	switch {
 	case c == nil || c.ended:
 		return nil, ErrGone
@@ -787,19 +710,15 @@ func (ss *Session) send(r io.Reader, n int64) (uint64, error) {
 // n < 0.
 func (s *Server) put(owner vault.ID, r io.Reader, n, limit int64) (frame, error) {
 	var f frame
-	var g [32]byte
 	var err error
-	for _, p := range []*[32]byte{&g, &f.manage, &f.nonce} {
-		if *p, err = random32(); err != nil {
-			return f, fmt.Errorf("chat: random: %w", err)
-		}
+	if f.manage, err = random32(); err != nil {
+		return f, fmt.Errorf("chat: random: %w", err)
 	}
-	f.gate = g
 	f.size = n
 	fb := &firstByte{r: r}
 	req := vault.CreateRequest{
 		Kind: vault.KindChatFrame, Owner: owner.String(), Length: n, TTL: s.cfg.SessionMax,
-		Caps: vault.Caps{Gate: hash(g[:]), Manage: hash(f.manage[:])},
+		Caps: vault.Caps{Manage: hash(f.manage[:])}, Relay: true,
 	}
 	if n < 0 {
 		req.Length = limit
@@ -871,9 +790,8 @@ func (ss *Session) PeekNow(from uint64) *Delivery {
 	return nil
 }
 
-// WriteTo streams the record from the vault to w. The first read claims the vault entry;
-// a later one (a reconnect) resumes the same claim, or reads the fresh entry the record was
-// moved to (see Config.ClaimWindow).
+// WriteTo streams the record from the vault to w, straight from its locked blocks. A record
+// is read again as often as it is pushed (a reconnect), until it is acknowledged.
 func (d *Delivery) WriteTo(w io.Writer) (int64, error) {
 	s, ss := d.ss.s, d.ss
 	s.mu.Lock()
@@ -889,22 +807,9 @@ func (d *Delivery) WriteTo(w io.Writer) (int64, error) {
 		s.mu.Unlock()
 		return 0, ErrGone
 	}
-	if f.claimed.IsZero() {
-		f.claimed = s.cfg.Now()
-	}
-	f.reading++
-	g := *f
+	vid, manage := f.vid, f.manage
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		for i := range ss.c.sides[ss.role].frames {
-			if f := &ss.c.sides[ss.role].frames[i]; f.seq == d.Seq && f.vid == g.vid { // audit:ok the relay's own record ids
-				f.reading--
-			}
-		}
-		s.mu.Unlock()
-	}()
-	r, err := s.v.Open(vault.KindChatFrame, g.vid, vault.OpenRequest{Gate: g.gate[:], Claim: hash(g.nonce[:])})
+	r, err := s.v.ReadRelay(vault.KindChatFrame, vid, manage[:])
 	if err != nil {
 		return 0, ErrGone
 	}
@@ -925,11 +830,7 @@ func (ss *Session) Ack(seq uint64) {
 	done := sd.frames[:i:i]
 	sd.frames = sd.frames[i:]
 	s.mu.Unlock()
-	for _, f := range done {
-		if err := s.v.Confirm(vault.KindChatFrame, f.vid, f.gate[:], f.nonce[:]); err != nil {
-			_ = s.v.Revoke(vault.KindChatFrame, f.vid, f.manage[:]) // never delivered (or its claim window ended)
-		}
-	}
+	s.wipe(done)
 }
 
 // AckBelow wipes every record for this side numbered below next: the side has them all and
@@ -940,8 +841,8 @@ func (ss *Session) AckBelow(next uint64) {
 	}
 }
 
-// Skip drops the one record seq that the vault no longer has (its claim window ended): the
-// receiver will see the gap as a missing record. Earlier records not yet acknowledged stay.
+// Skip drops the one record seq that the vault no longer has (wiped meanwhile, as a restarted
+// handshake's stale hello is): the receiver will see the gap as a missing record. Earlier records not yet acknowledged stay.
 func (ss *Session) Skip(seq uint64) {
 	s := ss.s
 	s.mu.Lock()

@@ -258,7 +258,7 @@ func TestEndingWipesEverything(t *testing.T) {
 				_, err := s.Send(&canaryReader{c: cn, n: 4096}, 4096)
 				require.NoError(t, err)
 			}
-			// One record was delivered but not acknowledged (claimed in the vault).
+			// One record was delivered but not acknowledged (still held in the vault).
 			_, err := b.PeekNow(0).WriteTo(io.Discard)
 			require.NoError(t, err)
 			require.Equal(t, 2, e.v.Stats().Entries[vault.KindChatFrame])

@@ -57,16 +57,10 @@ type Config struct {
 	MaxEntry int64
 	// MaxPending caps the submissions one drop holds (pending, waiting or being fetched).
 	MaxPending int
-	// DropQuota is the vault's per-owner byte quota for KindSubmission; default: the vault's
-	// own (vault.OwnerQuota), which is what prices a drop's submissions as it fills.
-	DropQuota int64
 	// Price is what a new submission pays once its drop, the submissions' quota or the vault is
 	// more than half full (internal/price); default: a new Pricer. Share it with the web layer
 	// and the chats, so that one token pays for all.
 	Price *price.Pricer
-	// ClaimWindow is the vault's claim window: how long a fetched id is remembered so that a
-	// resumed download is not counted twice. Default: the vault's.
-	ClaimWindow time.Duration
 	// ChallengeTTL is an inbox challenge's window: a challenge is good in the window it was
 	// made in and the next (default 1 minute: from 1 to 2 minutes).
 	ChallengeTTL   time.Duration
@@ -214,20 +208,11 @@ func New(cfg Config) (*Server, error) {
 	def(&cfg.MaxSpent, DefaultMaxSpent)
 	def(&cfg.MaxUsedReplies, DefaultMaxUsedReplies)
 	def(&cfg.MaxCounters, DefaultMaxCounters)
-	if cfg.ClaimWindow <= 0 {
-		cfg.ClaimWindow = cfg.Vault.ClaimWindow()
-	}
 	if cfg.ChallengeTTL <= 0 {
 		cfg.ChallengeTTL = DefaultChallengeTTL
 	}
 	if cfg.ChallengeTTL%time.Second != 0 {
 		return nil, bad("ChallengeTTL must be whole seconds")
-	}
-	if cfg.DropQuota < 0 {
-		return nil, bad("DropQuota")
-	}
-	if q, ok := cfg.Vault.OwnerQuota(vault.KindSubmission); ok && cfg.DropQuota == 0 {
-		cfg.DropQuota = q
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -286,13 +271,15 @@ func (s *Server) gateToken(r Route) []byte {
 }
 
 // PriceFloor is the least size a submission is priced at: a drop's share of its byte quota
-// per submission it may hold (32 MiB / 4,096 = 8 KiB at the default budget), so that filling a
-// drop's count cap with tiny submissions costs what filling its bytes would.
+// (the vault's per-owner quota for submissions) per submission it may hold (32 MiB / 4,096 =
+// 8 KiB at the default budget), so that filling a drop's count cap with tiny submissions costs
+// what filling its bytes would. 0 when the vault sets no such quota.
 func (s *Server) PriceFloor() int64 {
-	if s.cfg.DropQuota <= 0 {
+	q, ok := s.v.OwnerQuota(vault.KindSubmission)
+	if !ok || q <= 0 {
 		return 0
 	}
-	return s.cfg.DropQuota / int64(s.cfg.MaxPending)
+	return q / int64(s.cfg.MaxPending)
 }
 
 // Level is the price level of a new submission to r: the fullest of the drop's count cap, its
@@ -403,7 +390,7 @@ func (s *Server) Commit(r Route, id vault.ID, manage []byte) (time.Time, error) 
 	s.mu.Lock()
 	// Remembered past the reply's own life, so that the box never takes a second one while
 	// the first can still be read.
-	s.markUsedLocked(r.id, now.Add(s.cfg.TTL+s.cfg.ClaimWindow))
+	s.markUsedLocked(r.id, now.Add(s.cfg.TTL+s.v.ClaimWindow()))
 	s.mu.Unlock()
 	return exp, nil
 }
@@ -701,7 +688,7 @@ func (s *Server) Fetch(r Route, id vault.ID, p Proof, claim [32]byte) (*vault.Re
 				delete(s.claims, k)
 			}
 		}
-		s.claims[id] = now.Add(s.cfg.ClaimWindow)
+		s.claims[id] = now.Add(s.v.ClaimWindow())
 	}
 	s.mu.Unlock()
 	return rd, nil

@@ -415,8 +415,10 @@ func TestPriceAsTheDropFills(t *testing.T) {
 	require.Zero(t, e.s.Level(route(t, e.s, keys(t, 0))))
 }
 
+// The per-drop byte quota is the vault's (newEnv gives it 1 MiB per drop).
 func TestByteQuota(t *testing.T) {
-	e := newEnv(t, drop.Config{DropQuota: 1 << 20})
+	e := newEnv(t, drop.Config{})
+	require.EqualValues(t, (1<<20)/drop.DefaultMaxPending, e.s.PriceFloor(), "priced from the same quota")
 	k := keys(t, 0)
 	big := make([]byte, 700<<10)
 	_, err := e.submit(t, k, big)
@@ -475,6 +477,40 @@ func TestConfig(t *testing.T) {
 	s, err := drop.New(drop.Config{Vault: v, TTL: 24 * time.Hour})
 	require.NoError(t, err)
 	require.NotNil(t, s.Config().Price)
-	require.Equal(t, v.ClaimWindow(), s.Config().ClaimWindow)
+	require.Zero(t, s.PriceFloor(), "the vault sets no per-drop quota: no floor")
 	_ = io.Discard
+}
+
+// A resumed fetch is counted once for as long as the vault lets the claim resume: the drop
+// remembers a claim for the vault's own claim window, not a second number of its own.
+func TestResumeCountedOnceWithinTheVaultsClaimWindow(t *testing.T) {
+	clk := &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	v, err := vault.New(vault.Config{Budget: 1 << 20, MaxTTL: 30 * 24 * time.Hour, Now: clk.Now, SweepEvery: -1,
+		ClaimWindow: 3 * vault.DefaultClaimWindow})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = v.Close() })
+	s, err := drop.New(drop.Config{Vault: v, Now: clk.Now})
+	require.NoError(t, err)
+	e := &env{v: v, s: s, clk: clk}
+	k := keys(t, 0)
+	id, err := e.submit(t, k, seal(t, k, "resumed"))
+	require.NoError(t, err)
+	require.Zero(t, e.list(t, k).FetchedSinceList)
+
+	nonce := make([]byte, 32)
+	_, _ = rand.Read(nonce)
+	claim := sha256.Sum256(nonce)
+	fetch := func() error {
+		rd, err := s.Fetch(route(t, s, k), id, e.prove(t, k, protocol.DropActionFetch, id, claim), claim)
+		if err == nil {
+			rd.Close()
+		}
+		return err
+	}
+	require.NoError(t, fetch())
+	clk.Add(v.ClaimWindow() - time.Minute) // past the vault's default window, within its own
+	require.NoError(t, fetch(), "the vault lets the claim resume")
+	require.Equal(t, 1, e.list(t, k).FetchedSinceList, "the resume is the same fetch")
+	clk.Add(2 * time.Minute)
+	require.ErrorIs(t, fetch(), drop.ErrGone, "the vault's window is over")
 }

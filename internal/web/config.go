@@ -17,13 +17,9 @@ import (
 // Config configures the HTTP layer. The zero value of each field selects its documented
 // default; New validates the whole Config.
 type Config struct {
-	// Vault holds the ciphertext. Required.
+	// Vault holds the ciphertext. Required. The largest note that create accepts and limits
+	// publishes (max_entry) is the vault's own MaxEntry.
 	Vault *vault.Vault
-
-	// MaxEntry is the largest note in ciphertext bytes that create accepts and limits
-	// publishes. It must equal the vault's own MaxEntry (the vault does not expose its
-	// configuration). Default: min(64 MiB, the vault's budget), the vault's own default.
-	MaxEntry int64
 
 	// MaxAppend is the largest body of one append request. Default 1 MiB. Browsers cannot
 	// stream uploads, so this also bounds what a browser holds per request.
@@ -71,7 +67,6 @@ type Config struct {
 // Defaults for Config fields.
 const (
 	DefaultMaxAppend = 1 << 20
-	DefaultMaxEntry  = 64 << 20
 	DefaultMaxTTL    = 7 * 24 * time.Hour
 )
 
@@ -85,12 +80,6 @@ var ErrConfig = errors.New("web: invalid config")
 func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Vault == nil {
 		return cfg, fmt.Errorf("%w: Vault is required", ErrConfig)
-	}
-	if cfg.MaxEntry == 0 {
-		cfg.MaxEntry = min(DefaultMaxEntry, cfg.Vault.Stats().Budget)
-	}
-	if cfg.MaxEntry <= 0 {
-		return cfg, fmt.Errorf("%w: MaxEntry %d must be positive", ErrConfig, cfg.MaxEntry)
 	}
 	if cfg.MaxAppend == 0 {
 		cfg.MaxAppend = DefaultMaxAppend

@@ -48,7 +48,7 @@ func New(cfg Config) (http.Handler, error) {
 	s := &server{cfg: cfg, v: cfg.Vault, ttls: map[int64]bool{}, price: cfg.Price}
 	var secs []string
 	lim := Limits{
-		MaxEntry:   cfg.MaxEntry,
+		MaxEntry:   cfg.Vault.MaxEntry(),
 		MaxAppend:  cfg.MaxAppend,
 		MaxTTL:     int64(cfg.MaxTTL / time.Second),
 		DefaultTTL: int64(cfg.DefaultTTL / time.Second),
@@ -229,7 +229,7 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) {
 		s.badParam(w, "length")
 		return
 	}
-	if req.Length > s.cfg.MaxEntry {
+	if req.Length > s.v.MaxEntry() {
 		s.refuse(w, api.TooLarge, "length is over max_entry")
 		return
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sealdrop/sealdrop/internal/web"
+	"github.com/sealdrop/sealdrop/vault"
 )
 
 func TestLimits(t *testing.T) {
@@ -53,6 +54,22 @@ func TestLimits(t *testing.T) {
 	assert.Len(t, tok, 20)
 	assert.GreaterOrEqual(t, l.Price.ExpiresIn, int64(300), "a token is good for one window at least")
 	assert.Equal(t, map[string]int{"note": 0}, l.Price.Levels, "an empty server asks nothing (and offers no chats or drops here)")
+}
+
+// The largest note is the vault's own: limits publish the MaxEntry the vault was given, and
+// create refuses a length over it before anything is stored.
+func TestMaxEntryIsTheVaults(t *testing.T) {
+	e := newEnv(t, withBudget(4<<20), func(vc *vault.Config, _ *web.Config) { vc.MaxEntry = 1 << 20 })
+	r := e.do(http.MethodGet, "/api/v1/limits", "", nil, nil)
+	require.Equal(t, http.StatusOK, r.status)
+	assert.EqualValues(t, 1<<20, r.json(t)["max_entry"])
+	n := newNoteSecrets(1, true)
+	r = e.do(http.MethodPost, "/api/v1/notes", "application/json", mustJSON(n.createReq(1<<20+1, nil)), nil)
+	require.Equal(t, http.StatusRequestEntityTooLarge, r.status, "%s", r.body)
+	assert.Equal(t, "too_large", r.json(t)["error"])
+	assert.Zero(t, e.v.Stats().Entries[vault.KindNote])
+	r = e.do(http.MethodPost, "/api/v1/notes", "application/json", mustJSON(n.createReq(1<<20, nil)), nil)
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 }
 
 func TestCreateValidation(t *testing.T) {
