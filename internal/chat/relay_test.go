@@ -10,6 +10,7 @@ import (
 
 	"github.com/sealdrop/sealdrop/internal/chat"
 	"github.com/sealdrop/sealdrop/internal/memscan"
+	"github.com/sealdrop/sealdrop/internal/testclock"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
@@ -17,7 +18,7 @@ import (
 // chat records have their share of the budget, and one chat holds at most its MaxBytes there.
 func quotaEnv(t *testing.T, budget, perChat int64, cfg chat.Config) env {
 	t.Helper()
-	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	c := testclock.New(time.Unix(1_700_000_000, 0))
 	sh := vault.DefaultShares(budget)
 	v, err := vault.New(vault.Config{Budget: budget, Now: c.Now, SweepEvery: -1,
 		KindQuota:  map[vault.Kind]int64{vault.KindNote: sh.Note, vault.KindChatFrame: sh.ChatFrame, vault.KindSubmission: sh.Submission},

@@ -484,7 +484,7 @@ func TestConfig(t *testing.T) {
 // A resumed fetch is counted once for as long as the vault lets the claim resume: the drop
 // remembers a claim for the vault's own claim window, not a second number of its own.
 func TestResumeCountedOnceWithinTheVaultsClaimWindow(t *testing.T) {
-	clk := &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clk := testclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	v, err := vault.New(vault.Config{Budget: 1 << 20, MaxTTL: 30 * 24 * time.Hour, Now: clk.Now, SweepEvery: -1,
 		ClaimWindow: 3 * vault.DefaultClaimWindow})
 	require.NoError(t, err)

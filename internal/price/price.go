@@ -34,7 +34,8 @@ var (
 	ErrPrice = errors.New("price: not paid")
 	// ErrTooDear: the price is over MaxBits; the caller refuses the entry as if full.
 	ErrTooDear = errors.New("price: too dear")
-	// ErrBusy: more payments were spent in the last windows than MaxSpent.
+	// ErrBusy: more payments of this kind (or, for drop submissions, of this drop) were spent
+	// in the last windows than the kind's (the drop's) share of MaxSpent.
 	ErrBusy = errors.New("price: too many payments at once")
 )
 
@@ -51,7 +52,10 @@ type Config struct {
 	Window time.Duration
 	// MaxBits is the highest price asked; a request that would cost more is refused (ErrTooDear).
 	MaxBits int
-	// MaxSpent caps the payments remembered (those of the current and previous window).
+	// MaxSpent caps the payments remembered (those of the current and previous window) of
+	// each kind: a flood of paid chats cannot make notes or drop submissions unpayable. One
+	// scope (a drop's route) holds at most MaxSpent/8 of its kind, like its share of the bytes,
+	// so that one drop's flood leaves the others payable.
 	MaxSpent int
 	// Floor is the lowest level charged, whatever the fill: 0 in production; tests raise it to
 	// watch a browser pay.
@@ -64,9 +68,22 @@ type Pricer struct {
 	cfg Config
 	key [32]byte
 
-	mu     sync.Mutex
-	spent  map[[32]byte]uint32 // manage hash → window of the token it paid with
-	pruned uint32              // the window in which spent was last pruned
+	mu      sync.Mutex
+	spent   map[spentKey]uint32 // payment → window of the token it paid with
+	perKind map[byte]int        // payments remembered, by kind
+	perDrop map[scopeKey]int    // payments remembered, by kind and non-zero scope
+	pruned  uint32              // the window in which spent was last pruned
+}
+
+// spentKey is one payment: a manage hash pays once per kind and scope.
+type spentKey struct {
+	scope  scopeKey
+	manage [32]byte
+}
+
+type scopeKey struct {
+	kind  byte
+	scope [protocol.PriceScopeSize]byte
 }
 
 // New validates cfg and returns a Pricer with a fresh per-process secret.
@@ -86,7 +103,7 @@ func New(cfg Config) (*Pricer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Pricer{cfg: cfg, spent: map[[32]byte]uint32{}}
+	p := &Pricer{cfg: cfg, spent: map[spentKey]uint32{}, perKind: map[byte]int{}, perDrop: map[scopeKey]int{}}
 	if _, err := rand.Read(p.key[:]); err != nil {
 		return nil, fmt.Errorf("price: random: %w", err)
 	}
@@ -179,29 +196,58 @@ func (p *Pricer) Pay(r protocol.PriceRequest, token, nonce []byte, need int) (re
 	if subtle.ConstantTimeCompare(want[:], token) != 1 || !protocol.CheckPrice(token, r, nonce, need) {
 		return refund, ErrPrice
 	}
+	k := spentKey{scope: scopeKey{kind: r.Kind, scope: r.Scope}, manage: r.Manage}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, seen := p.spent[r.Manage]; seen {
+	if _, seen := p.spent[k]; seen {
 		return refund, ErrPrice
 	}
-	if p.pruned != cur || len(p.spent) >= p.cfg.MaxSpent {
+	if p.pruned != cur || p.full(k.scope) {
 		// Once a window: payments whose token can no longer be used need not be remembered.
 		p.pruned = cur
-		for k, sw := range p.spent {
+		for old, sw := range p.spent {
 			if sw+1 < cur {
-				delete(p.spent, k)
+				p.forget(old)
 			}
 		}
-		if len(p.spent) >= p.cfg.MaxSpent {
+		if p.full(k.scope) {
 			return refund, ErrBusy
 		}
 	}
-	p.spent[r.Manage] = w
+	p.spent[k] = w
+	p.perKind[k.scope.kind]++
+	if k.scope.scope != ([protocol.PriceScopeSize]byte{}) {
+		p.perDrop[k.scope]++
+	}
 	return func() {
 		p.mu.Lock()
-		delete(p.spent, r.Manage)
+		if _, ok := p.spent[k]; ok {
+			p.forget(k)
+		}
 		p.mu.Unlock()
 	}, nil
+}
+
+// full reports whether a new payment of sc's kind, or of its drop, would pass its share of
+// MaxSpent. Called with p.mu held.
+func (p *Pricer) full(sc scopeKey) bool {
+	if p.perKind[sc.kind] >= p.cfg.MaxSpent {
+		return true
+	}
+	return sc.scope != ([protocol.PriceScopeSize]byte{}) && p.perDrop[sc] >= max(1, p.cfg.MaxSpent/8)
+}
+
+// forget drops one remembered payment. Called with p.mu held.
+func (p *Pricer) forget(k spentKey) {
+	delete(p.spent, k)
+	if p.perKind[k.scope.kind]--; p.perKind[k.scope.kind] == 0 {
+		delete(p.perKind, k.scope.kind)
+	}
+	if k.scope.scope != ([protocol.PriceScopeSize]byte{}) {
+		if p.perDrop[k.scope]--; p.perDrop[k.scope] <= 0 {
+			delete(p.perDrop, k.scope)
+		}
+	}
 }
 
 // Spent is the number of payments remembered (tests, status).

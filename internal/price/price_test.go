@@ -3,6 +3,7 @@ package price_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -170,6 +171,44 @@ func TestSpentIsBounded(t *testing.T) {
 	_, err = p.Pay(r, tok[:], solve(t, tok[:], r, 1), 1)
 	require.NoError(t, err)
 	require.Equal(t, 1, p.Spent())
+}
+
+// TestSpentFloodStaysInItsKind: payments are remembered per kind, and a drop's submissions hold
+// at most an eighth of their kind's table. Cheap paid submissions to one drop fill only that
+// drop's share: other drops' submissions, notes and chats still pay (before, one table shared by
+// every kind answered ErrBusy to all of them).
+func TestSpentFloodStaysInItsKind(t *testing.T) {
+	const maxSpent = 64
+	p, _ := newPricer(t, price.Config{MaxSpent: maxSpent})
+	tok, _ := p.Token()
+	pay := func(kind byte, scope byte) error {
+		r := request(t)
+		r.Kind, r.Scope[0] = kind, scope
+		_, err := p.Pay(r, tok[:], solve(t, tok[:], r, 1), 1)
+		return err
+	}
+	for range maxSpent / 8 {
+		require.NoError(t, pay(protocol.PriceSubmission, 7))
+	}
+	require.ErrorIs(t, pay(protocol.PriceSubmission, 7), price.ErrBusy, "one drop holds an eighth")
+	require.NoError(t, pay(protocol.PriceSubmission, 8), "another drop still pays")
+	require.NoError(t, pay(protocol.PriceNote, 0), "notes still pay")
+	require.NoError(t, pay(protocol.PriceChat, 0), "chats still pay")
+	// Drops together fill their kind, and still not the others.
+	for d := byte(9); ; d++ {
+		err := pay(protocol.PriceSubmission, d)
+		if errors.Is(err, price.ErrBusy) {
+			break
+		}
+		require.NoError(t, err)
+		require.Less(t, int(d), 9+maxSpent, "the submissions' table is bounded")
+	}
+	require.Equal(t, maxSpent+2, p.Spent(), "the kind's table full, one note and one chat")
+	for range maxSpent - 1 {
+		require.NoError(t, pay(protocol.PriceNote, 0))
+	}
+	require.ErrorIs(t, pay(protocol.PriceNote, 0), price.ErrBusy, "notes have their own bound")
+	require.NoError(t, pay(protocol.PriceChat, 0), "chats still pay")
 }
 
 func TestTooDear(t *testing.T) {
