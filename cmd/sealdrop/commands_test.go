@@ -96,6 +96,7 @@ func TestServeFlagValidation(t *testing.T) {
 		{[]string{"--circuit-ids"}, "managed mode with a key file reads circuit ids by itself"},
 		{[]string{"--ephemeral", "--circuit-ids"}, "ADD_ONION, which sends no circuit ids"},
 		{[]string{"--tor-control", "unix:/run/tor/control", "--circuit-ids"}, "ADD_ONION, which sends no circuit ids"},
+		{[]string{"--listen", "127.0.0.1:8080", "--circuit-ids"}, "--circuit-ids needs --listen unix:PATH"},
 		{[]string{"--http-socket", "rel/http.sock"}, "absolute"},
 		{[]string{"--publish-timeout", "0s"}, "--publish-timeout must be positive"},
 		{[]string{"--socket-mode", "0666"}, "--socket-mode"},

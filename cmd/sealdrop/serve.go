@@ -136,7 +136,7 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveFlags) {
 	fset.BoolVar(&f.torOutput, "tor-output", false, "managed mode, debugging only: copy tor's own notices to stderr (otherwise discarded)")
 	fset.StringVar(&f.httpSocket, "http-socket", "", "managed/attach mode: the unix socket `PATH` the HTTP server listens on and tor forwards\nto. Default: managed, DIR/"+managedSocketDir+"/http.sock in --tor-data-dir (a 0700 directory\nsealdrop makes); attach, "+deploy.HTTPSocket)
 	fset.StringVar(&f.torConfig, "tor-config", "", "managed mode: a `FILE` of extra torrc lines for censored networks and firewalls: bridges\n(UseBridges 1, Bridge ..., ClientTransportPlugin ...), proxies, ReachableAddresses.\nAny other option is refused; the file must not be writable by group or others")
-	fset.BoolVar(&f.circuitIDs, "circuit-ids", false, "listen mode: read the circuit id tor puts before every connection and limit new notes,\nchats and drop submissions per circuit. Only for a torrc service with the line\n\"HiddenServiceExportCircuitID haproxy\" (torrc.example, Route A): without it every\nconnection is refused, with a page saying so. Managed mode with a key file does this by\nitself; attach mode and --ephemeral cannot (tor's ADD_ONION sends no circuit ids)")
+	fset.BoolVar(&f.circuitIDs, "circuit-ids", false, "listen mode on unix:PATH: read the circuit id tor puts before every connection and limit new notes,\nchats and drop submissions per circuit. Only for a torrc service with the line\n\"HiddenServiceExportCircuitID haproxy\" (torrc.example, Route A): without it every\nconnection is refused, with a page saying so. Managed mode with a key file does this by\nitself; attach mode and --ephemeral cannot (tor's ADD_ONION sends no circuit ids)")
 	fset.StringVar(&f.socketMode, "socket-mode", "", "permissions of the HTTP unix socket, 0660 or 0600. Default: 0600 in managed mode (tor\nruns as this user), 0660 with --listen unix: and --tor-control (the system tor reaches it\nthrough the socket directory's group)")
 	fset.StringVar(&f.adminSocket, "admin-socket", "", "serve the operator API (sealdrop status, sealdrop wipe) on this unix socket `PATH`,\nmode 0600, e.g. "+deploy.AdminSocket+". Default: none")
 	fset.Var(&f.budget, "budget", "locked memory for notes, a `SIZE` such as 256M or 1G (suffixes K, M, G are powers of 1024).\n0 derives it from RLIMIT_MEMLOCK")
@@ -422,6 +422,10 @@ func (f *serveFlags) check(set map[string]bool) (mode, os.FileMode, error) {
 	}
 	if m == modeListen && f.listen == "" {
 		return 0, 0, errors.New("--listen needs an address")
+	}
+	if f.circuitIDs && m == modeListen && !strings.HasPrefix(f.listen, "unix:") {
+		// On a TCP port any local process could write the PROXY line, with any circuit id.
+		return 0, 0, errors.New("--circuit-ids needs --listen unix:PATH: on a TCP port any local process could claim any circuit id")
 	}
 	if m != modeListen && f.httpSocket == "" {
 		f.httpSocket = deploy.HTTPSocket
