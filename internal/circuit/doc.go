@@ -18,8 +18,10 @@
 // listener carry none: Allow lets those through unlimited.
 //
 // What it keeps: per circuit, the id, the number of its open connections and two times,
-// in a map in RAM. Never on disk, never printed or logged, never next to an entry id, a
-// capability or a manage hash: the limiter does not know what was created. A record goes
+// in a map in RAM. Never on disk, never printed or logged, never stored with an entry id, a
+// capability or a manage hash: the limiter does not know what was created. (An open
+// connection's Conn carries its id, and the web layer holds an appending connection by its
+// entry id until it ends; SECURITY.md, "Per-circuit limits", says what that shows.) A record goes
 // Burst×Every (100 s by default) after its circuit's last connection closed, when its bucket
 // is full again; at most MaxRecords are held, the longest idle going first.
 //
