@@ -1,5 +1,7 @@
 package vault
 
+import "time"
+
 // job is zeroing work to run after the vault's mutex is released, so that wiping a large entry
 // does not stall every other request.
 type job struct {
@@ -7,6 +9,7 @@ type job struct {
 	ext   []extent // blocks to zero
 	free  bool     // release the blocks once zeroed
 	unref bool     // the job holds a reference to e's blocks (blank): drop it once zeroed
+	paced bool     // zero a slice at a time with pauses (blank: see zeroPaced)
 }
 
 // dropContent detaches e's blocks and marks it gone. Blocks nobody references are zeroed and
@@ -59,7 +62,32 @@ func (v *Vault) blank(e *entry) job {
 	e.gone.Store(true)
 	e.refs++
 	v.busy++
-	return job{e: e, ext: e.ext, unref: true}
+	return job{e: e, ext: e.ext, unref: true, paced: true}
+}
+
+// Pacing of a destruct PIN's zeroing: zeroSlice bytes, then a pause of zeroPause. Zeroing a
+// 64 MiB note at full speed took a core for about 3 ms and slowed the requests around it
+// (a wrong PIN's answer 0.44 ms, the destruct PIN's 3.16 ms over loopback: a coercer timing the
+// answer could tell them apart). Paced, no request meets more than one slice's work (tens of
+// microseconds), and 64 MiB is zeroed within about 130 ms. Nothing can read the content
+// meanwhile: the entry is marked gone before the job starts.
+const (
+	zeroSlice = 256 << 10
+	zeroPause = 500 * time.Microsecond
+)
+
+// zeroPaced zeroes ext a slice at a time with pauses in between.
+func (v *Vault) zeroPaced(ext []extent) {
+	for _, e := range ext {
+		for b := v.ar.span(e); len(b) > 0; {
+			n := min(len(b), zeroSlice)
+			clear(b[:n])
+			b = b[n:]
+			if len(b) > 0 {
+				time.Sleep(zeroPause)
+			}
+		}
+	}
 }
 
 // run zeroes a job's blocks and, when asked, frees them.
@@ -67,7 +95,11 @@ func (v *Vault) run(j job) {
 	if j.ext == nil {
 		return
 	}
-	v.ar.zero(j.ext)
+	if j.paced {
+		v.zeroPaced(j.ext)
+	} else {
+		v.ar.zero(j.ext)
+	}
 	v.mu.Lock()
 	if j.unref {
 		j2 := v.unref(j.e)
