@@ -17,14 +17,31 @@ import (
 // Note is an opened note.
 type Note struct {
 	Text  string
-	Files []NoteFile
+	Files []ReceivedFile
 }
 
-// NoteFile is an attachment of an opened note. Name and Type are the sender's claims, shown
-// as text and never trusted as a path or a type to execute.
-type NoteFile struct {
+// ReceivedFile is a file of an opened note or submission, or one received in a chat. Name and
+// Type are the sender's claims, shown as text and never trusted as a path or a type to
+// execute.
+type ReceivedFile struct {
 	Name, Type string
 	Data       []byte
+}
+
+// readerPIN is the PIN a reader's tokens use for a link with frag: "" when the link has no
+// PIN (one typed anyway changes nothing), else the typed one normalised as the sender's was.
+func readerPIN(frag protocol.Fragment, typed string) (string, error) {
+	if frag.Flags&protocol.FlagPIN == 0 {
+		return "", nil
+	}
+	if typed == "" {
+		return "", ErrPINRequired
+	}
+	pin, err := protocol.NormalizePIN(typed)
+	if err != nil {
+		return "", fmt.Errorf("client: %w", err)
+	}
+	return pin, nil
 }
 
 // aligned is the longest prefix of n received bytes that ends on a chunk boundary.
@@ -43,13 +60,8 @@ func (c *Client) OpenNote(ctx context.Context, noteURL, pin string) (*Note, erro
 	if err != nil {
 		return nil, err
 	}
-	if frag.Flags&protocol.FlagPIN != 0 && pin == "" {
-		return nil, ErrPINRequired
-	}
-	if frag.Flags&protocol.FlagPIN == 0 {
-		pin = "" // a PIN typed for a note without one changes nothing
-	} else if pin, err = protocol.NormalizePIN(pin); err != nil {
-		return nil, fmt.Errorf("client: %w", err)
+	if pin, err = readerPIN(frag, pin); err != nil {
+		return nil, err
 	}
 	K := frag.Secret[:]
 	gate, open, destruct := protocol.ReaderTokens(K, pin)
@@ -95,7 +107,7 @@ func (c *Client) OpenNote(ctx context.Context, noteURL, pin string) (*Note, erro
 	}
 	n := &Note{Text: m.Text}
 	for i, f := range m.Files {
-		n.Files = append(n.Files, NoteFile{Name: f.Name, Type: f.Type, Data: files[i]})
+		n.Files = append(n.Files, ReceivedFile{Name: f.Name, Type: f.Type, Data: files[i]})
 	}
 
 	// Confirm only after everything decrypted: until then the claim may still resume.
@@ -139,7 +151,7 @@ func (c *Client) receive(req *http.Request, offset int64, buf *bytes.Buffer) (in
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+		b, _ := io.ReadAll(io.LimitReader(res.Body, maxAnswer))
 		return 0, answerError(res.StatusCode, b)
 	}
 	total, err := strconv.ParseInt(res.Header.Get(api.HeaderSize), 10, 64)
