@@ -78,27 +78,11 @@ func (c *Client) OpenNote(ctx context.Context, noteURL, pin string) (*Note, erro
 
 	var buf bytes.Buffer
 	defer func() { clear(buf.Bytes()) }()
-	size := int64(-1)
-	for tries := 0; ; tries++ {
-		have := aligned(int64(buf.Len()))
-		buf.Truncate(int(have))
+	if err := downloadResuming(ctx, "open", &buf, aligned, func(have int64) (int64, error) {
 		body.Offset = have // 0: absent
-		total, err := c.download(ctx, id, body, have, &buf)
-		if err == nil {
-			if size >= 0 && total != size {
-				return nil, fmt.Errorf("%w: size changed from %d to %d", ErrProtocol, size, total)
-			}
-			break
-		}
-		if total > 0 {
-			size = total
-		}
-		if !retryable(ctx, err) || tries >= maxRetries {
-			return nil, fmt.Errorf("client: open: %w", err)
-		}
-		if err := sleep(ctx, time.Duration(tries)*200*time.Millisecond); err != nil {
-			return nil, err
-		}
+		return c.download(ctx, id, body, have, &buf)
+	}); err != nil {
+		return nil, err
 	}
 
 	m, files, err := protocol.OpenNote(bytes.NewReader(buf.Bytes()), K, pin)
@@ -112,22 +96,57 @@ func (c *Client) OpenNote(ctx context.Context, noteURL, pin string) (*Note, erro
 
 	// Confirm only after everything decrypted: until then the claim may still resume.
 	confirm := api.ConfirmNote{Gate: protocol.B64Encode(gate), Nonce: protocol.B64Encode(nonce[:])}
-	for tries := 0; ; tries++ {
+	return n, confirmRetrying(ctx, func() error {
 		req, err := c.post(ctx, id, api.NoteConfirm, confirm)
 		if err != nil {
-			return n, fmt.Errorf("client: confirm: %w", err)
+			return err
 		}
-		err = c.doJSON(req, http.StatusNoContent, nil)
-		if err == nil || (tries > 0 && errors.Is(err, ErrGone)) {
-			// Gone on a retry: the answer to an earlier confirm was lost, and it wiped.
-			return n, nil
+		return c.doJSON(req, http.StatusNoContent, nil)
+	})
+}
+
+// downloadResuming downloads a claimed ciphertext into buf: attempt(have) asks for it from
+// byte have on and appends what arrives; after a broken connection it asks again from the
+// longest prefix that aligned keeps (a chunk boundary), with the same claim. what names the
+// action in the error.
+func downloadResuming(ctx context.Context, what string, buf *bytes.Buffer, aligned func(int64) int64, attempt func(have int64) (total int64, err error)) error {
+	size := int64(-1)
+	for tries := 0; ; tries++ {
+		have := aligned(int64(buf.Len()))
+		buf.Truncate(int(have))
+		total, err := attempt(have)
+		if err == nil {
+			if size >= 0 && total != size {
+				return fmt.Errorf("%w: size changed from %d to %d", ErrProtocol, size, total)
+			}
+			return nil
+		}
+		if total > 0 {
+			size = total
 		}
 		if !retryable(ctx, err) || tries >= maxRetries {
-			// The note is read; a failed confirm leaves it to the end of the claim window.
-			return n, fmt.Errorf("client: confirm: %w", err)
+			return fmt.Errorf("client: %s: %w", what, err)
+		}
+		if err := sleep(ctx, time.Duration(tries)*200*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// confirmRetrying confirms a read (which wipes it on the server) with attempt, again after a
+// broken connection. Gone on a retry means the answer to an earlier confirm was lost, and it
+// wiped. A confirm that fails leaves the entry to the end of its claim window.
+func confirmRetrying(ctx context.Context, attempt func() error) error {
+	for tries := 0; ; tries++ {
+		err := attempt()
+		if err == nil || (tries > 0 && errors.Is(err, ErrGone)) {
+			return nil
+		}
+		if !retryable(ctx, err) || tries >= maxRetries {
+			return fmt.Errorf("client: confirm: %w", err)
 		}
 		if err := sleep(ctx, time.Duration(tries+1)*200*time.Millisecond); err != nil {
-			return n, err
+			return err
 		}
 	}
 }
