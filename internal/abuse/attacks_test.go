@@ -14,7 +14,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/sealdrop/sealdrop/internal/chatclient"
 	"github.com/sealdrop/sealdrop/internal/client"
 	"github.com/sealdrop/sealdrop/internal/drop"
 	"github.com/sealdrop/sealdrop/internal/protocol"
@@ -39,7 +38,7 @@ func legit(t *testing.T, s *server, maxBits map[string]int) {
 		}
 		require.LessOrEqual(t, bits, max, "a legitimate %s costs %d bits now (levels %v)", kind, bits, l.Price.Levels)
 	}
-	c := s.noteClient()
+	c := s.goClient()
 	if _, ok := maxBits["note"]; ok {
 		n, err := c.CreateNote(ctx, "a legitimate note", nil, "", "", 0)
 		require.NoError(t, err, "a legitimate note")
@@ -48,7 +47,7 @@ func legit(t *testing.T, s *server, maxBits map[string]int) {
 		require.Equal(t, "a legitimate note", got.Text)
 	}
 	if _, ok := maxBits["chat"]; ok {
-		ch, err := s.chatClient().Start(ctx, chatclient.StartOptions{})
+		ch, err := s.goClient().StartChat(ctx, client.ChatOptions{})
 		require.NoError(t, err, "a legitimate chat")
 		require.NoError(t, ch.Revoke(ctx))
 	}
@@ -193,7 +192,7 @@ func TestChatSlotFloodLeavesOtherKindsAlone(t *testing.T) {
 		chats++
 	}
 	l := s.limits()
-	_, err := s.chatClient().Start(context.Background(), chatclient.StartOptions{})
+	_, err := s.goClient().StartChat(context.Background(), client.ChatOptions{})
 	t.Logf("MEASURE chat flood: %d chat links held for 7 days, taken in %v for %d hashes of native work; chat level now %d; a legitimate chat now: %v",
 		chats, time.Since(began).Round(time.Millisecond), hashes, l.Price.Levels["chat"], err)
 	require.Greater(t, chats, 1024, "more than the old cap")
@@ -204,7 +203,7 @@ func TestChatSlotFloodLeavesOtherKindsAlone(t *testing.T) {
 // journalist's inbox answered 503. Challenges are stateless now.
 func TestChallengeFloodLocksNoInboxOut(t *testing.T) {
 	s := start(t, "--budget", "16M")
-	c := s.noteClient()
+	c := s.goClient()
 	d, err := c.CreateDrop(false)
 	require.NoError(t, err)
 	ctx := context.Background()
@@ -347,7 +346,7 @@ func TestDuressAndTypoLookAlikeFromOutside(t *testing.T) {
 	trace := func(duress bool) []string {
 		s := start(t, "--budget", "4M")
 		ctx := context.Background()
-		c := s.noteClient()
+		c := s.goClient()
 		n, err := c.CreateNote(ctx, "the real note", nil, "246810", "135799", time.Hour)
 		require.NoError(t, err)
 		// Fill the notes' share (3/8 of 4 MiB) with notes of 64 KiB until a create is refused.

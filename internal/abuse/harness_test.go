@@ -21,7 +21,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/sealdrop/sealdrop/internal/chatclient"
 	"github.com/sealdrop/sealdrop/internal/client"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 )
@@ -207,14 +206,9 @@ func (s *server) limits() limits {
 	return l
 }
 
-func (s *server) noteClient() *client.Client {
+// goClient is the Go client (notes, drops and chats) of this server.
+func (s *server) goClient() *client.Client {
 	c, err := client.New(s.base, s.hc)
-	require.NoError(s.t, err)
-	return c
-}
-
-func (s *server) chatClient() *chatclient.Client {
-	c, err := chatclient.New(s.base, s.hc, nil)
 	require.NoError(s.t, err)
 	return c
 }

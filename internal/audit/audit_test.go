@@ -41,7 +41,7 @@ func load(t *testing.T) (*audit.Source, string) {
 var harness = []string{"internal/browsertest/", "internal/testnet/", "internal/e2e/", "internal/netns/"}
 
 // clientSide packages run in a reader's or sender's process, not in the server.
-var clientSide = []string{"internal/client/", "internal/chatclient/"}
+var clientSide = []string{"internal/client/"}
 
 func under(rel string, prefixes ...string) bool {
 	for _, p := range prefixes {

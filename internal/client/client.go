@@ -1,17 +1,26 @@
-// Package client is a Go client of sealdrop's HTTP API v1 (SECURITY.md). It seals notes
-// with internal/protocol before a byte leaves the process and opens them after the whole
-// ciphertext has arrived, so it never loads or trusts the server's JavaScript.
+// Package client is the Go client of sealdrop's HTTP API v1 (SECURITY.md): one-time notes,
+// drop boxes and one-time chats, on one HTTP core (client.go: the base URL, the
+// *http.Client, the headers every request carries, and the mapping of the server's error
+// answers to this package's errors). It seals notes and submissions with internal/protocol
+// before a byte leaves the process and opens them after the whole ciphertext has arrived, and
+// runs a chat's handshake and record layer itself, so it never loads or trusts the server's
+// JavaScript.
 //
-// What it protects: K, the PINs, the payload key and the plaintext never reach the server;
-// only the tokens and hashes of SECURITY.md do. Uploads resume after a broken connection
-// (409 with "received"), downloads resume at a chunk boundary with the same claim nonce.
+// What it protects: K, the PINs, the payload key, a chat's Km, resume secret and traffic keys,
+// and the plaintext never reach the server; only the tokens and hashes of SECURITY.md and
+// opaque records do. Uploads resume after a broken connection (409 with "received"),
+// downloads resume at a chunk boundary with the same claim nonce. A relay that swaps a chat's
+// keys, forges, drops, reorders, replays or reflects records is detected (ChatEvent.Err;
+// nothing of such a record is delivered).
 //
 // What it does not protect: it trusts the *http.Client it is given to reach the right server
-// (over Tor, a SOCKS transport); decrypted notes are held in ordinary Go memory and are the
-// caller's to handle.
+// (over Tor, a SOCKS transport; a chat's WebSocket goes the same way, see Chat.Connect);
+// decrypted notes and received messages are held in ordinary Go memory and are the caller's
+// to handle.
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -28,23 +37,27 @@ import (
 	"github.com/sealdrop/sealdrop/internal/protocol"
 )
 
-// Sentinel errors. A note that was read, expired, revoked, destroyed or never existed is
-// ErrGone: the server does not say which.
+// Sentinel errors, for notes, drops and chats alike. Whatever was read, expired, revoked,
+// destroyed or never existed is ErrGone: the server does not say which.
 var (
 	ErrGone        = errors.New("client: gone")
 	ErrFull        = errors.New("client: the server is full")
 	ErrTooLarge    = errors.New("client: too large for this server")
 	ErrLink        = errors.New("client: not a sealdrop link of this server")
-	ErrPINRequired = errors.New("client: this note needs its PIN")
+	ErrPINRequired = errors.New("client: this link needs its PIN")
+	ErrWrongPIN    = errors.New("client: wrong PIN")
 	ErrProtocol    = errors.New("client: unexpected answer from the server")
+	ErrEnded       = errors.New("client: the chat has ended")
 )
 
-// WrongPINError is a refused PIN. TriesLeft is 0 on the last one; after it the note is gone.
+// WrongPINError is a refused PIN. TriesLeft is 0 on the last one; after it the note or chat
+// is gone. It is ErrWrongPIN for errors.Is.
 type WrongPINError struct{ TriesLeft int }
 
 func (e *WrongPINError) Error() string {
 	return fmt.Sprintf("client: wrong PIN, %d tries left", e.TriesLeft)
 }
+func (e *WrongPINError) Unwrap() error { return ErrWrongPIN }
 
 // APIError is any other error answer of the API.
 type APIError struct {
@@ -60,7 +73,10 @@ func (e *APIError) Error() string {
 // Retries bound how often one append or one download is retried after a network error.
 const maxRetries = 5
 
-// Client talks to one sealdrop server.
+// maxAnswer bounds a JSON answer (and an error answer's body) the client reads.
+const maxAnswer = 64 << 10
+
+// Client talks to one sealdrop server: notes, drops and chats.
 type Client struct {
 	base   *url.URL
 	origin string
@@ -68,7 +84,8 @@ type Client struct {
 }
 
 // New returns a client for the server at baseURL ("http://xyz.onion" or a loopback URL)
-// that sends its requests through hc (nil: http.DefaultClient).
+// that sends its requests through hc (nil: http.DefaultClient). A chat's WebSocket is dialled
+// through hc's transport too (see Chat.Connect).
 func New(baseURL string, hc *http.Client) (*Client, error) {
 	u, err := url.Parse(strings.TrimSuffix(baseURL, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
@@ -80,40 +97,41 @@ func New(baseURL string, hc *http.Client) (*Client, error) {
 	return &Client{base: u, origin: u.Scheme + "://" + u.Host, hc: hc}, nil
 }
 
-// Limits is what the server publishes at /api/v1/limits; Drop is present when the server
-// has drop boxes.
-type Limits = api.LimitsAnswer
+// url is the URL of an API path or a page on this server.
+func (c *Client) url(path string) string { return c.origin + c.base.Path + path }
 
-// DropLimits are a drop submission's lifetime (seconds) and largest size.
-type DropLimits = api.DropLimits
-
-// Limits asks the server for its limits.
-func (c *Client) Limits(ctx context.Context) (*Limits, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.origin+c.base.Path+api.Limits, nil)
+// request is a POST of body (of media type contentType) to u, with the headers every request
+// of this client carries: the Origin of the server, as its own pages send it.
+func (c *Client) request(ctx context.Context, u, contentType string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, body)
 	if err != nil {
-		return nil, fmt.Errorf("client: limits: %w", err)
+		return nil, err
 	}
-	var l Limits
-	if err := c.doJSON(req, http.StatusOK, &l); err != nil {
-		return nil, fmt.Errorf("client: limits: %w", err)
-	}
-	if l.Version != api.Version || l.MaxAppend <= 0 || l.MaxEntry <= 0 {
-		return nil, fmt.Errorf("%w: limits %+v", ErrProtocol, l)
-	}
-	return &l, nil
+	req.Header = c.header()
+	req.Header.Set("Content-Type", contentType)
+	return req, nil
 }
 
-// note is the URL of action on note id (id "" is the create).
-func (c *Client) note(id, action string) string {
-	if id == "" {
-		return c.origin + c.base.Path + api.Notes
+// header is what every request (and a chat's WebSocket upgrade) carries.
+func (c *Client) header() http.Header { return http.Header{"Origin": {c.origin}} }
+
+// postTo is a POST of the JSON of body to u.
+func (c *Client) postTo(ctx context.Context, u string, body any) (*http.Request, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
 	}
-	return c.origin + c.base.Path + api.NotePath(id, action)
+	return c.request(ctx, u, api.JSON, bytes.NewReader(b))
 }
 
-// post sends a JSON body to an API path.
-func (c *Client) post(ctx context.Context, id, action string, body any) (*http.Request, error) {
-	return c.postTo(ctx, c.note(id, action), body)
+// call posts the JSON of in to an API path and decodes the answer with status want into out
+// (out may be nil).
+func (c *Client) call(ctx context.Context, path string, in any, want int, out any) error {
+	req, err := c.postTo(ctx, c.url(path), in)
+	if err != nil {
+		return err
+	}
+	return c.doJSON(req, want, out)
 }
 
 // doJSON sends req and decodes a JSON answer with status want into v (v may be nil).
@@ -123,7 +141,7 @@ func (c *Client) doJSON(req *http.Request, want int, v any) error {
 		return err
 	}
 	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	b, err := io.ReadAll(io.LimitReader(res.Body, maxAnswer))
 	if err != nil {
 		return err
 	}
@@ -159,6 +177,42 @@ func answerError(status int, body []byte) error {
 	return &APIError{Status: status, Code: e.Code, Message: e.Message}
 }
 
+// Limits is what the server publishes at /api/v1/limits; Drop is present when the server
+// has drop boxes.
+type Limits = api.LimitsAnswer
+
+// DropLimits are a drop submission's lifetime (seconds) and largest size.
+type DropLimits = api.DropLimits
+
+// Limits asks the server for its limits.
+func (c *Client) Limits(ctx context.Context) (*Limits, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(api.Limits), nil)
+	if err != nil {
+		return nil, fmt.Errorf("client: limits: %w", err)
+	}
+	var l Limits
+	if err := c.doJSON(req, http.StatusOK, &l); err != nil {
+		return nil, fmt.Errorf("client: limits: %w", err)
+	}
+	if l.Version != api.Version || l.MaxAppend <= 0 || l.MaxEntry <= 0 {
+		return nil, fmt.Errorf("%w: limits %+v", ErrProtocol, l)
+	}
+	return &l, nil
+}
+
+// note is the URL of action on note id (id "" is the create).
+func (c *Client) note(id, action string) string {
+	if id == "" {
+		return c.url(api.Notes)
+	}
+	return c.url(api.NotePath(id, action))
+}
+
+// post is a POST of the JSON of body to action on note id.
+func (c *Client) post(ctx context.Context, id, action string, body any) (*http.Request, error) {
+	return c.postTo(ctx, c.note(id, action), body)
+}
+
 // offsetError is a 409 from append: the server has received bytes and wants the rest.
 type offsetError struct{ received int64 }
 
@@ -166,25 +220,35 @@ func (e *offsetError) Error() string { return fmt.Sprintf("client: server has %d
 
 func expiresIn(s int64) time.Duration { return time.Duration(s) * time.Second }
 
-// parseLink checks that link belongs to this server and has the given page prefix ("/n/"
-// or "/m/"), and returns its id and fragment.
-func (c *Client) parseLink(link, prefix string) (string, protocol.Fragment, error) {
-	u, err := url.Parse(link)
+// splitLink checks that link is of this server (or a path on it) with the page prefix ("/n/",
+// "/m/", "/c/", "/d/", "/i/") and returns the id or route after it, and the fragment.
+func (c *Client) splitLink(link, prefix string) (string, string, error) {
+	u, err := url.Parse(strings.TrimSpace(link))
 	if err != nil {
-		return "", protocol.Fragment{}, fmt.Errorf("%w: %v", ErrLink, err)
+		return "", "", fmt.Errorf("%w: %v", ErrLink, err)
 	}
 	if u.Host != "" && (u.Scheme+"://"+u.Host) != c.origin {
-		return "", protocol.Fragment{}, fmt.Errorf("%w: it points to %s", ErrLink, u.Scheme+"://"+u.Host)
+		return "", "", fmt.Errorf("%w: it points to %s", ErrLink, u.Scheme+"://"+u.Host)
 	}
 	id, ok := strings.CutPrefix(u.Path, c.base.Path+prefix)
 	if !ok || id == "" || strings.Contains(id, "/") {
-		return "", protocol.Fragment{}, fmt.Errorf("%w: path %q", ErrLink, u.Path)
+		return "", "", fmt.Errorf("%w: path %q", ErrLink, u.Path)
+	}
+	return id, u.Fragment, nil
+}
+
+// parseLink is splitLink for a link whose fragment is a secret and flags (a note's or a
+// chat's) or a manage secret ("/m/"), parsed.
+func (c *Client) parseLink(link, prefix string) (string, protocol.Fragment, error) {
+	id, frag, err := c.splitLink(link, prefix)
+	if err != nil {
+		return "", protocol.Fragment{}, err
 	}
 	parse := protocol.ParseFragment
 	if prefix == api.PageManage {
 		parse = protocol.ParseManageFragment // a manage link never carries flags
 	}
-	f, err := parse(u.Fragment)
+	f, err := parse(frag)
 	if err != nil {
 		return "", protocol.Fragment{}, fmt.Errorf("%w: %w", ErrLink, err)
 	}

@@ -61,7 +61,8 @@ func (c *Client) CreateNote(ctx context.Context, text string, files []File, pin,
 	}
 	var created api.Created
 	price := protocol.PriceRequest{Kind: protocol.PriceNote, Manage: h.Manage, Length: length, TTL: priceTTL(ttl, lim.DefaultTTL)}
-	if err := c.createPaid(ctx, c.note("", ""), body, price, 0, lim.Price, api.PriceKindNote, &created); err != nil {
+	bits := levelBits(lim.Price, api.PriceKindNote, length, price.TTL)
+	if err := c.createPaid(ctx, c.note("", ""), body, price, bits, lim.Price.Token, &created); err != nil {
 		return nil, fmt.Errorf("client: create: %w", err)
 	}
 	if created.ID == "" {
@@ -84,8 +85,8 @@ func (c *Client) CreateNote(ctx context.Context, text string, files []File, pin,
 		return nil, fmt.Errorf("client: commit: %w", err)
 	}
 	return &Created{
-		NoteURL:   c.origin + c.base.Path + api.PageNote + created.ID + "#" + s.Fragment().String(),
-		ManageURL: c.origin + c.base.Path + api.PageManage + created.ID + "#" + s.ManageFragment().String(),
+		NoteURL:   c.url(api.PageNote+created.ID) + "#" + s.Fragment().String(),
+		ManageURL: c.url(api.PageManage+created.ID) + "#" + s.ManageFragment().String(),
 		ExpiresIn: expiresIn(created.ExpiresIn),
 	}, nil
 }
@@ -159,15 +160,13 @@ func (w *closeWait) Close() error { w.once.Do(func() { close(w.done) }); return 
 
 func (c *Client) appendOnce(ctx context.Context, dataURL string, manage []byte, off int64, b []byte) (int64, error) {
 	body := &closeWait{Reader: bytes.NewReader(b), done: make(chan struct{})}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, dataURL, body)
+	req, err := c.request(ctx, dataURL, api.Binary, body)
 	if err != nil {
 		return 0, err
 	}
 	req.ContentLength = int64(len(b))
 	// The transport always closes the body, also on errors; wait for it before b is reused.
 	defer func() { <-body.done }()
-	req.Header.Set("Content-Type", api.Binary)
-	req.Header.Set("Origin", c.origin)
 	req.Header.Set(api.HeaderManage, protocol.B64Encode(manage))
 	req.Header.Set(api.HeaderOffset, itoa(off))
 	var v api.Received

@@ -1,15 +1,11 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/sealdrop/sealdrop/internal/api"
@@ -44,28 +40,11 @@ func (c *Client) CreateDrop(reply bool) (*NewDrop, error) {
 }
 
 func (c *Client) dropLink(d *protocol.DropPublic) string {
-	return c.origin + c.base.Path + api.PageDrop + d.RouteID() + "#" + d.Fragment()
+	return c.url(api.PageDrop+d.RouteID()) + "#" + d.Fragment()
 }
 
 func (c *Client) inboxLink(k *protocol.DropKeys) string {
-	return c.origin + c.base.Path + api.PageInbox + k.RouteID() + "#" + k.InboxFragment()
-}
-
-// splitLink checks that link is of this server with the page prefix and returns the route
-// and the fragment.
-func (c *Client) splitLink(link, prefix string) (string, string, error) {
-	u, err := url.Parse(strings.TrimSpace(link))
-	if err != nil {
-		return "", "", fmt.Errorf("%w: %v", ErrLink, err)
-	}
-	if u.Host != "" && (u.Scheme+"://"+u.Host) != c.origin {
-		return "", "", fmt.Errorf("%w: it points to %s", ErrLink, u.Scheme+"://"+u.Host)
-	}
-	route, ok := strings.CutPrefix(u.Path, c.base.Path+prefix)
-	if !ok || route == "" || strings.Contains(route, "/") {
-		return "", "", fmt.Errorf("%w: path %q", ErrLink, u.Path)
-	}
-	return route, u.Fragment, nil
+	return c.url(api.PageInbox+k.RouteID()) + "#" + k.InboxFragment()
 }
 
 // ParseDropLink parses a drop link of this server and checks that its route is the hash of
@@ -84,24 +63,6 @@ func (c *Client) ParseDropLink(link string) (*protocol.DropPublic, error) {
 		return nil, fmt.Errorf("%w: the route does not match the keys", ErrLink)
 	}
 	return d, nil
-}
-
-// dropAPI is the URL of a drop's path (api.DropPath, api.SubmissionPath).
-func (c *Client) dropAPI(path string) string { return c.origin + c.base.Path + path }
-
-// postTo sends a JSON body to a full URL.
-func (c *Client) postTo(ctx context.Context, u string, body any) (*http.Request, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(b))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", api.JSON)
-	req.Header.Set("Origin", c.origin)
-	return req, nil
 }
 
 func dropKey(d *protocol.DropPublic) api.DropKey {
@@ -183,7 +144,9 @@ func (c *Client) submitTo(ctx context.Context, d *protocol.DropPublic, text stri
 	}
 	body := &api.SubmitDrop{DropKey: dropKey(d), Length: length, ManageHash: protocol.B64Encode(mh[:])}
 	price := protocol.PriceRequest{Kind: protocol.PriceSubmission, Scope: d.Route(), Manage: mh, Length: length, TTL: time.Duration(lim.Drop.TTL) * time.Second}
-	if err := c.createPaid(ctx, c.dropAPI(api.DropPath(route, api.DropSubmissions)), body, price, lim.Drop.PriceFloor, lim.Price, api.PriceKindDrop, &created); err != nil {
+	// A submission is priced at the drop's floor at least.
+	bits := levelBits(lim.Price, api.PriceKindDrop, max(length, lim.Drop.PriceFloor), price.TTL)
+	if err := c.createPaid(ctx, c.url(api.DropPath(route, api.DropSubmissions)), body, price, bits, lim.Price.Token, &created); err != nil {
 		return "", 0, fmt.Errorf("client: submit: %w", err)
 	}
 	if created.ID == "" {
@@ -192,11 +155,11 @@ func (c *Client) submitTo(ctx context.Context, d *protocol.DropPublic, text stri
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(protocol.SealSubmission(pw, d, r, n)) }()
 	defer pr.Close()
-	if err := c.uploadTo(ctx, c.dropAPI(api.SubmissionPath(route, created.ID, api.SubmissionData)), manage[:], pr, length, lim.MaxAppend); err != nil {
+	if err := c.uploadTo(ctx, c.url(api.SubmissionPath(route, created.ID, api.SubmissionData)), manage[:], pr, length, lim.MaxAppend); err != nil {
 		return "", 0, err
 	}
 	commit := api.CommitSubmission{DropKey: dropKey(d), Manage: protocol.B64Encode(manage[:])}
-	req, err := c.postTo(ctx, c.dropAPI(api.SubmissionPath(route, created.ID, api.SubmissionCommit)), commit)
+	req, err := c.postTo(ctx, c.url(api.SubmissionPath(route, created.ID, api.SubmissionCommit)), commit)
 	if err != nil {
 		return "", 0, fmt.Errorf("client: commit: %w", err)
 	}

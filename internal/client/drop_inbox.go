@@ -50,7 +50,7 @@ func (ib *Inbox) DropLink() string { return ib.c.dropLink(ib.keys.Public()) }
 // proof asks for a challenge and returns the request body proving action on id with arg.
 func (ib *Inbox) proof(ctx context.Context, action byte, id vault.ID, arg [32]byte) (*api.InboxRequest, error) {
 	c := ib.c
-	req, err := c.postTo(ctx, c.dropAPI(api.DropPath(ib.Route(), api.DropChallenge)), dropKey(&ib.keys.DropPublic))
+	req, err := c.postTo(ctx, c.url(api.DropPath(ib.Route(), api.DropChallenge)), dropKey(&ib.keys.DropPublic))
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func (ib *Inbox) ListAfter(ctx context.Context, after string) (*Listing, error) 
 		return nil, err
 	}
 	body.After = after // "": absent
-	req, err := ib.c.postTo(ctx, ib.c.dropAPI(api.DropPath(ib.Route(), api.DropList)), body)
+	req, err := ib.c.postTo(ctx, ib.c.url(api.DropPath(ib.Route(), api.DropList)), body)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +171,7 @@ func (ib *Inbox) ListAll(ctx context.Context) (*Listing, error) {
 // Received is an opened submission.
 type Received struct {
 	Text  string
-	Files []NoteFile
+	Files []ReceivedFile
 	// ReplyBox is set when the source asked for a reply: pass it to Client.Reply.
 	ReplyBox *protocol.DropPublic
 }
@@ -200,36 +200,21 @@ func (ib *Inbox) Fetch(ctx context.Context, id string) (*Received, error) {
 	claim := protocol.Hash(nonce[:])
 	var buf bytes.Buffer
 	defer func() { clear(buf.Bytes()) }()
-	size := int64(-1)
-	for tries := 0; ; tries++ {
-		have := submissionAligned(int64(buf.Len()))
-		buf.Truncate(int(have))
+	if err := downloadResuming(ctx, "fetch", &buf, submissionAligned, func(have int64) (int64, error) {
+		// Each attempt proves the inbox key on a fresh challenge.
 		body, err := ib.proof(ctx, protocol.DropActionFetch, vid, claim)
-		if err == nil {
-			body.Claim = protocol.B64Encode(claim[:])
-			body.Offset = have // 0: absent
-			var req *http.Request
-			if req, err = ib.c.postTo(ctx, ib.c.dropAPI(api.SubmissionPath(ib.Route(), id, api.SubmissionFetch)), body); err != nil {
-				return nil, err
-			}
-			var total int64
-			total, err = ib.c.receive(req, have, &buf)
-			if err == nil {
-				if size >= 0 && total != size {
-					return nil, fmt.Errorf("%w: size changed from %d to %d", ErrProtocol, size, total)
-				}
-				break
-			}
-			if total > 0 {
-				size = total
-			}
+		if err != nil {
+			return 0, err
 		}
-		if !retryable(ctx, err) || tries >= maxRetries {
-			return nil, fmt.Errorf("client: fetch: %w", err)
+		body.Claim = protocol.B64Encode(claim[:])
+		body.Offset = have // 0: absent
+		req, err := ib.c.postTo(ctx, ib.c.url(api.SubmissionPath(ib.Route(), id, api.SubmissionFetch)), body)
+		if err != nil {
+			return 0, err
 		}
-		if err := sleep(ctx, time.Duration(tries)*200*time.Millisecond); err != nil {
-			return nil, err
-		}
+		return ib.c.receive(req, have, &buf)
+	}); err != nil {
+		return nil, err
 	}
 	sub, err := protocol.OpenSubmission(bytes.NewReader(buf.Bytes()), ib.keys)
 	if err != nil {
@@ -237,29 +222,21 @@ func (ib *Inbox) Fetch(ctx context.Context, id string) (*Received, error) {
 	}
 	rec := &Received{Text: sub.Text, ReplyBox: sub.ReplyBox}
 	for i, f := range sub.Files {
-		rec.Files = append(rec.Files, NoteFile{Name: f.Name, Type: f.Type, Data: sub.Data[i]})
+		rec.Files = append(rec.Files, ReceivedFile{Name: f.Name, Type: f.Type, Data: sub.Data[i]})
 	}
 	// Confirm only after everything decrypted: until then the claim may still resume.
-	for tries := 0; ; tries++ {
+	return rec, confirmRetrying(ctx, func() error {
 		body, err := ib.proof(ctx, protocol.DropActionConfirm, vid, claim)
-		if err == nil {
-			body.Nonce = protocol.B64Encode(nonce[:])
-			var req *http.Request
-			if req, err = ib.c.postTo(ctx, ib.c.dropAPI(api.SubmissionPath(ib.Route(), id, api.SubmissionAck)), body); err != nil {
-				return rec, err
-			}
-			err = ib.c.doJSON(req, http.StatusNoContent, nil)
-			if err == nil || (tries > 0 && err == ErrGone) {
-				return rec, nil
-			}
+		if err != nil {
+			return err
 		}
-		if !retryable(ctx, err) || tries >= maxRetries {
-			return rec, fmt.Errorf("client: confirm: %w", err)
+		body.Nonce = protocol.B64Encode(nonce[:])
+		req, err := ib.c.postTo(ctx, ib.c.url(api.SubmissionPath(ib.Route(), id, api.SubmissionAck)), body)
+		if err != nil {
+			return err
 		}
-		if err := sleep(ctx, time.Duration(tries+1)*200*time.Millisecond); err != nil {
-			return rec, err
-		}
-	}
+		return ib.c.doJSON(req, http.StatusNoContent, nil)
+	})
 }
 
 // WipeAll wipes every submission of the drop (an emergency): it returns how many.
@@ -268,7 +245,7 @@ func (ib *Inbox) WipeAll(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	req, err := ib.c.postTo(ctx, ib.c.dropAPI(api.DropPath(ib.Route(), api.DropWipe)), body)
+	req, err := ib.c.postTo(ctx, ib.c.url(api.DropPath(ib.Route(), api.DropWipe)), body)
 	if err != nil {
 		return 0, err
 	}

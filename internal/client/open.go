@@ -17,14 +17,31 @@ import (
 // Note is an opened note.
 type Note struct {
 	Text  string
-	Files []NoteFile
+	Files []ReceivedFile
 }
 
-// NoteFile is an attachment of an opened note. Name and Type are the sender's claims, shown
-// as text and never trusted as a path or a type to execute.
-type NoteFile struct {
+// ReceivedFile is a file of an opened note or submission, or one received in a chat. Name and
+// Type are the sender's claims, shown as text and never trusted as a path or a type to
+// execute.
+type ReceivedFile struct {
 	Name, Type string
 	Data       []byte
+}
+
+// readerPIN is the PIN a reader's tokens use for a link with frag: "" when the link has no
+// PIN (one typed anyway changes nothing), else the typed one normalised as the sender's was.
+func readerPIN(frag protocol.Fragment, typed string) (string, error) {
+	if frag.Flags&protocol.FlagPIN == 0 {
+		return "", nil
+	}
+	if typed == "" {
+		return "", ErrPINRequired
+	}
+	pin, err := protocol.NormalizePIN(typed)
+	if err != nil {
+		return "", fmt.Errorf("client: %w", err)
+	}
+	return pin, nil
 }
 
 // aligned is the longest prefix of n received bytes that ends on a chunk boundary.
@@ -43,13 +60,8 @@ func (c *Client) OpenNote(ctx context.Context, noteURL, pin string) (*Note, erro
 	if err != nil {
 		return nil, err
 	}
-	if frag.Flags&protocol.FlagPIN != 0 && pin == "" {
-		return nil, ErrPINRequired
-	}
-	if frag.Flags&protocol.FlagPIN == 0 {
-		pin = "" // a PIN typed for a note without one changes nothing
-	} else if pin, err = protocol.NormalizePIN(pin); err != nil {
-		return nil, fmt.Errorf("client: %w", err)
+	if pin, err = readerPIN(frag, pin); err != nil {
+		return nil, err
 	}
 	K := frag.Secret[:]
 	gate, open, destruct := protocol.ReaderTokens(K, pin)
@@ -66,27 +78,11 @@ func (c *Client) OpenNote(ctx context.Context, noteURL, pin string) (*Note, erro
 
 	var buf bytes.Buffer
 	defer func() { clear(buf.Bytes()) }()
-	size := int64(-1)
-	for tries := 0; ; tries++ {
-		have := aligned(int64(buf.Len()))
-		buf.Truncate(int(have))
+	if err := downloadResuming(ctx, "open", &buf, aligned, func(have int64) (int64, error) {
 		body.Offset = have // 0: absent
-		total, err := c.download(ctx, id, body, have, &buf)
-		if err == nil {
-			if size >= 0 && total != size {
-				return nil, fmt.Errorf("%w: size changed from %d to %d", ErrProtocol, size, total)
-			}
-			break
-		}
-		if total > 0 {
-			size = total
-		}
-		if !retryable(ctx, err) || tries >= maxRetries {
-			return nil, fmt.Errorf("client: open: %w", err)
-		}
-		if err := sleep(ctx, time.Duration(tries)*200*time.Millisecond); err != nil {
-			return nil, err
-		}
+		return c.download(ctx, id, body, have, &buf)
+	}); err != nil {
+		return nil, err
 	}
 
 	m, files, err := protocol.OpenNote(bytes.NewReader(buf.Bytes()), K, pin)
@@ -95,27 +91,62 @@ func (c *Client) OpenNote(ctx context.Context, noteURL, pin string) (*Note, erro
 	}
 	n := &Note{Text: m.Text}
 	for i, f := range m.Files {
-		n.Files = append(n.Files, NoteFile{Name: f.Name, Type: f.Type, Data: files[i]})
+		n.Files = append(n.Files, ReceivedFile{Name: f.Name, Type: f.Type, Data: files[i]})
 	}
 
 	// Confirm only after everything decrypted: until then the claim may still resume.
 	confirm := api.ConfirmNote{Gate: protocol.B64Encode(gate), Nonce: protocol.B64Encode(nonce[:])}
-	for tries := 0; ; tries++ {
+	return n, confirmRetrying(ctx, func() error {
 		req, err := c.post(ctx, id, api.NoteConfirm, confirm)
 		if err != nil {
-			return n, fmt.Errorf("client: confirm: %w", err)
+			return err
 		}
-		err = c.doJSON(req, http.StatusNoContent, nil)
-		if err == nil || (tries > 0 && errors.Is(err, ErrGone)) {
-			// Gone on a retry: the answer to an earlier confirm was lost, and it wiped.
-			return n, nil
+		return c.doJSON(req, http.StatusNoContent, nil)
+	})
+}
+
+// downloadResuming downloads a claimed ciphertext into buf: attempt(have) asks for it from
+// byte have on and appends what arrives; after a broken connection it asks again from the
+// longest prefix that aligned keeps (a chunk boundary), with the same claim. what names the
+// action in the error.
+func downloadResuming(ctx context.Context, what string, buf *bytes.Buffer, aligned func(int64) int64, attempt func(have int64) (total int64, err error)) error {
+	size := int64(-1)
+	for tries := 0; ; tries++ {
+		have := aligned(int64(buf.Len()))
+		buf.Truncate(int(have))
+		total, err := attempt(have)
+		if err == nil {
+			if size >= 0 && total != size {
+				return fmt.Errorf("%w: size changed from %d to %d", ErrProtocol, size, total)
+			}
+			return nil
+		}
+		if total > 0 {
+			size = total
 		}
 		if !retryable(ctx, err) || tries >= maxRetries {
-			// The note is read; a failed confirm leaves it to the end of the claim window.
-			return n, fmt.Errorf("client: confirm: %w", err)
+			return fmt.Errorf("client: %s: %w", what, err)
+		}
+		if err := sleep(ctx, time.Duration(tries)*200*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// confirmRetrying confirms a read (which wipes it on the server) with attempt, again after a
+// broken connection. Gone on a retry means the answer to an earlier confirm was lost, and it
+// wiped. A confirm that fails leaves the entry to the end of its claim window.
+func confirmRetrying(ctx context.Context, attempt func() error) error {
+	for tries := 0; ; tries++ {
+		err := attempt()
+		if err == nil || (tries > 0 && errors.Is(err, ErrGone)) {
+			return nil
+		}
+		if !retryable(ctx, err) || tries >= maxRetries {
+			return fmt.Errorf("client: confirm: %w", err)
 		}
 		if err := sleep(ctx, time.Duration(tries+1)*200*time.Millisecond); err != nil {
-			return n, err
+			return err
 		}
 	}
 }
@@ -139,7 +170,7 @@ func (c *Client) receive(req *http.Request, offset int64, buf *bytes.Buffer) (in
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+		b, _ := io.ReadAll(io.LimitReader(res.Body, maxAnswer))
 		return 0, answerError(res.StatusCode, b)
 	}
 	total, err := strconv.ParseInt(res.Header.Get(api.HeaderSize), 10, 64)

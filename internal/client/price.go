@@ -53,11 +53,10 @@ func pay(ctx context.Context, body api.Payer, token string, pr protocol.PriceReq
 }
 
 // createPaid posts a create (a note, a chat, a drop submission) to u and decodes its 201 answer
-// into out, paying the price that the limits' level puts on pr (priced at pricedLength bytes
-// when that is more: a drop's floor); when the server answers that the price rose meanwhile
-// (402), it pays what the answer asks and tries again, twice at most.
-func (c *Client) createPaid(ctx context.Context, u string, body api.Payer, pr protocol.PriceRequest, pricedLength int64, p Price, kind string, out any) error {
-	bits, token := protocol.PriceBits(p.Levels[kind], max(pr.Length, pricedLength), pr.TTL), p.Token
+// into out, paying bits for pr with token first (bits 0: the create goes unpaid); when the
+// server answers that the price rose meanwhile, or that it asks one now (402), it pays what
+// the answer asks and tries again, twice at most.
+func (c *Client) createPaid(ctx context.Context, u string, body api.Payer, pr protocol.PriceRequest, bits int, token string, out any) error {
 	for tries := 0; ; tries++ {
 		if err := pay(ctx, body, token, pr, bits); err != nil {
 			return err
@@ -74,6 +73,11 @@ func (c *Client) createPaid(ctx context.Context, u string, body api.Payer, pr pr
 		}
 		return err
 	}
+}
+
+// levelBits is what the limits' level for kind puts on a create of length bytes kept ttl.
+func levelBits(p Price, kind string, length int64, ttl time.Duration) int {
+	return protocol.PriceBits(p.Levels[kind], length, ttl)
 }
 
 // priceTTL is the lifetime a create is priced at: what it asks, or the server's default.

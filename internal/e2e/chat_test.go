@@ -16,32 +16,31 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/proxy"
 
-	"github.com/sealdrop/sealdrop/internal/chatclient"
+	"github.com/sealdrop/sealdrop/internal/client"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 )
 
 // chatPerson is a chat client that reaches the onion through ct's SOCKS port, for the HTTP
-// calls and the WebSocket alike. who becomes the SOCKS user name: tor isolates streams by
+// calls and the WebSocket alike (the client dials its socket through hc's transport). who becomes the SOCKS user name: tor isolates streams by
 // SOCKS credentials, so each person gets circuits of their own, as two people would.
-func chatPerson(t *testing.T, ct *clientTor, base, who string) (*chatclient.Client, *http.Client) {
+func chatPerson(t *testing.T, ct *clientTor, base, who string) (*client.Client, *http.Client) {
 	t.Helper()
 	d, err := proxy.SOCKS5("tcp", ct.socks, &proxy.Auth{User: who, Password: "x"}, proxy.Direct)
 	require.NoError(t, err)
 	cd, ok := d.(proxy.ContextDialer)
 	require.True(t, ok, "x/net/proxy's SOCKS5 dialer dials with a context")
 	// The onion name goes to tor unresolved: x/net/proxy sends host names as they are.
-	dial := cd.DialContext
-	tr := &http.Transport{DialContext: dial}
+	tr := &http.Transport{DialContext: cd.DialContext}
 	t.Cleanup(tr.CloseIdleConnections)
 	hc := &http.Client{Transport: tr}
-	c, err := chatclient.New(base, hc, dial)
+	c, err := client.New(base, hc)
 	require.NoError(t, err)
 	return c, hc
 }
 
 // pollStatus is the status of a non-waiting fallback poll with ch's session token: 404 once
 // the session is gone.
-func pollStatus(t *testing.T, hc *http.Client, base string, ch *chatclient.Chat) int {
+func pollStatus(t *testing.T, hc *http.Client, base string, ch *client.Chat) int {
 	t.Helper()
 	body := fmt.Sprintf(`{"session":%q,"wait":false}`, protocol.B64Encode(ch.Token()))
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/api/v1/chats/"+ch.ID+"/poll", strings.NewReader(body))
@@ -57,7 +56,7 @@ func pollStatus(t *testing.T, hc *http.Client, base string, ch *chatclient.Chat)
 
 // nextChatEvent returns ch's next event that is not a peer notice; a refused record fails
 // the test (nothing on this path forges, drops or reorders).
-func nextChatEvent(t *testing.T, ch *chatclient.Chat, wait time.Duration) chatclient.Event {
+func nextChatEvent(t *testing.T, ch *client.Chat, wait time.Duration) client.ChatEvent {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), wait)
 	defer cancel()
@@ -72,7 +71,7 @@ func nextChatEvent(t *testing.T, ch *chatclient.Chat, wait time.Duration) chatcl
 }
 
 // chatLatency is one transport's latency samples for a 1 KiB record (a 1019-byte text, 1024
-// bytes of inner message, as in chatclient's loopback measurement).
+// bytes of inner message, as in the client's loopback measurement).
 type chatLatency struct {
 	acked     []time.Duration // SendText until the server's stored-answer: sender -> server -> sender
 	delivered []time.Duration // SendText until the other client has opened it: sender -> server -> receiver
@@ -91,7 +90,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float
 
 // oneWay sends a 1 KiB text from -> to and returns how long the server's answer and the
 // delivery took, each from the start of the send.
-func oneWay(t *testing.T, from, to *chatclient.Chat, msg string) (acked, delivered time.Duration) {
+func oneWay(t *testing.T, from, to *client.Chat, msg string) (acked, delivered time.Duration) {
 	t.Helper()
 	type got struct {
 		text string
@@ -135,18 +134,18 @@ func talkOverOnion(t *testing.T, ct *clientTor, base string, poll bool) chatLate
 	creator, _ := chatPerson(t, ct, base, "creator-"+tag)
 	joiner, _ := chatPerson(t, ct, base, "joiner-"+tag)
 	third, thirdHTTP := chatPerson(t, ct, base, "third-"+tag)
-	connect := func(ch *chatclient.Chat) error {
+	connect := func(ch *client.Chat) error {
 		if poll {
 			return ch.ConnectPoll(ctx)
 		}
 		return ch.Connect(ctx)
 	}
 
-	a, err := creator.Start(ctx, chatclient.StartOptions{})
+	a, err := creator.StartChat(ctx, client.ChatOptions{})
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(a.Link, base+"/c/"+a.ID+"#"), "the chat link is on the onion: %q", a.Link)
 	require.NoError(t, connect(a))
-	b, err := joiner.Join(ctx, a.Link, "")
+	b, err := joiner.JoinChat(ctx, a.Link, "")
 	require.NoError(t, err)
 	require.NoError(t, connect(b))
 	codeA, err := a.WaitReady(ctx)
@@ -157,8 +156,8 @@ func talkOverOnion(t *testing.T, ct *clientTor, base string, poll bool) chatLate
 	require.Equal(t, codeA, codeB, "both sides derive the same safety code")
 
 	// The claim is gone: a third person with the whole link is answered like any gone link.
-	_, err = third.Join(ctx, a.Link, "")
-	require.ErrorIs(t, err, chatclient.ErrGone, "a join after the claim")
+	_, err = third.JoinChat(ctx, a.Link, "")
+	require.ErrorIs(t, err, client.ErrGone, "a join after the claim")
 
 	require.NoError(t, a.SendText(ctx, "hello through the onion"))
 	require.Equal(t, "hello through the onion", nextChatEvent(t, b, time.Minute).Text)
@@ -166,7 +165,7 @@ func talkOverOnion(t *testing.T, ct *clientTor, base string, poll bool) chatLate
 	require.Equal(t, "hello back, ünïcode ✓", nextChatEvent(t, a, time.Minute).Text)
 
 	for _, d := range []struct {
-		from, to *chatclient.Chat
+		from, to *client.Chat
 		name     string
 	}{{a, b, "to-joiner.bin"}, {b, a, "to-creator.bin"}} {
 		data := make([]byte, 200<<10)
@@ -199,7 +198,7 @@ func talkOverOnion(t *testing.T, ct *clientTor, base string, poll bool) chatLate
 	require.Equal(t, poll, b.Polling(), "the joiner's transport: on the socket run, no fallback was needed")
 
 	require.NoError(t, b.End())
-	for _, ch := range []*chatclient.Chat{a, b} {
+	for _, ch := range []*client.Chat{a, b} {
 		select {
 		case <-ch.Done():
 		case <-time.After(time.Minute):
@@ -210,14 +209,14 @@ func talkOverOnion(t *testing.T, ct *clientTor, base string, poll bool) chatLate
 	ev := nextChatEvent(t, a, 10*time.Second)
 	require.NotEmpty(t, ev.Ended, "the creator sees that the chat ended")
 
-	_, err = third.Join(ctx, a.Link, "")
-	require.ErrorIs(t, err, chatclient.ErrGone, "the link after End")
+	_, err = third.JoinChat(ctx, a.Link, "")
+	require.ErrorIs(t, err, client.ErrGone, "the link after End")
 	// Both session tokens are dead: the fallback's poll answers 404 to each (whoever asks:
 	// the token is the whole credential), and a new socket is refused as gone.
 	require.Equal(t, http.StatusNotFound, pollStatus(t, thirdHTTP, base, a), "the creator's session after End")
 	require.Equal(t, http.StatusNotFound, pollStatus(t, thirdHTTP, base, b), "the joiner's session after End")
 	if !poll {
-		require.ErrorIs(t, connect(a), chatclient.ErrGone, "the creator's socket after End")
+		require.ErrorIs(t, connect(a), client.ErrGone, "the creator's socket after End")
 	}
 	return lat
 }

@@ -1,8 +1,8 @@
 // Package e2e holds sealdrop's end-to-end tests through a real onion service: the sealdrop
 // binary (built with the prooftest tag, which adds only a flag for the private network's torrc
 // lines and a same-size static route for timing) publishes on a private Tor network
-// (internal/testnet), and Go clients (internal/client, internal/chatclient)
-// use notes, chats and drop boxes through a client tor's SOCKS port, as people in Tor Browser
+// (internal/testnet), and the Go client (internal/client)
+// uses notes, chats and drop boxes through a client tor's SOCKS port, as people in Tor Browser
 // would.
 //
 // What it proves, by test (each through the onion with Go clients, timings logged as MEASURE

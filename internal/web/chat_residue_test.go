@@ -237,7 +237,7 @@ func newResidueChat(t *testing.T) *residueChat {
 	var err error
 	// The memory scans take minutes under -race on a loaded machine, while a socket of the test
 	// reads nothing and so answers no ping: a read timeout far beyond them keeps the server from
-	// cutting it (chatclient's TestSilentChatStaysOpen proves the timeout itself).
+	// cutting it (internal/client's TestSilentChatStaysOpen proves the timeout itself).
 	cs, err = chat.New(chat.Config{Vault: e.v, Now: e.clk.Now, SweepEvery: -1, ReadTimeout: 15 * time.Minute})
 	require.NoError(t, err)
 	t.Cleanup(cs.Close)

@@ -1,4 +1,4 @@
-package chatclient_test
+package client_test
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sealdrop/sealdrop/internal/chat"
-	"github.com/sealdrop/sealdrop/internal/chatclient"
+	"github.com/sealdrop/sealdrop/internal/client"
 	"github.com/sealdrop/sealdrop/internal/memlocktest"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/internal/web"
@@ -29,7 +29,7 @@ type env struct {
 	v   *vault.Vault
 	s   *chat.Server
 	url string
-	cl  *chatclient.Client
+	cl  *client.Client
 }
 
 // newEnv serves a chat relay over a 2 MiB vault: room for the largest record a test sends
@@ -51,7 +51,7 @@ func newEnv(t *testing.T, cfg chat.Config) env {
 		s.Close()
 		_ = v.Close()
 	})
-	cl, err := chatclient.New(srv.URL, srv.Client(), nil)
+	cl, err := client.New(srv.URL, srv.Client())
 	require.NoError(t, err)
 	return env{v, s, srv.URL, cl}
 }
@@ -65,7 +65,7 @@ func ctxT(t *testing.T) context.Context {
 }
 
 // next returns the next event that is not a peer notice.
-func next(t *testing.T, ch *chatclient.Chat) chatclient.Event {
+func next(t *testing.T, ch *client.Chat) client.ChatEvent {
 	t.Helper()
 	for {
 		e, err := ch.Receive(ctxT(t))
@@ -76,13 +76,13 @@ func next(t *testing.T, ch *chatclient.Chat) chatclient.Event {
 	}
 }
 
-func pair(t *testing.T, e env, pin, dpin string) (*chatclient.Chat, *chatclient.Chat) {
+func pair(t *testing.T, e env, pin, dpin string) (*client.Chat, *client.Chat) {
 	t.Helper()
 	ctx := ctxT(t)
-	a, err := e.cl.Start(ctx, chatclient.StartOptions{PIN: pin, DestructPIN: dpin})
+	a, err := e.cl.StartChat(ctx, client.ChatOptions{PIN: pin, DestructPIN: dpin})
 	require.NoError(t, err)
 	require.NoError(t, a.Connect(ctx))
-	b, err := e.cl.Join(ctx, a.Link, pin)
+	b, err := e.cl.JoinChat(ctx, a.Link, pin)
 	require.NoError(t, err)
 	require.NoError(t, b.Connect(ctx))
 	ca, err := a.WaitReady(ctx)
@@ -103,7 +103,7 @@ func TestChatEndToEnd(t *testing.T) {
 	require.Equal(t, "hello back", next(t, a).Text)
 
 	for _, dir := range []struct {
-		from, to *chatclient.Chat
+		from, to *client.Chat
 		size     int
 	}{{a, b, 200_000}, {b, a, 65_536}, {a, b, 0}} {
 		data := make([]byte, dir.size)
@@ -126,9 +126,9 @@ func TestChatEndToEnd(t *testing.T) {
 		return e.v.Stats().Entries[vault.KindChatFrame] == 0 && e.s.Count() == 0
 	}, 5*time.Second, 20*time.Millisecond)
 	// The link and both tokens are gone now.
-	_, err := e.cl.Join(ctx, a.Link, "")
-	require.ErrorIs(t, err, chatclient.ErrGone)
-	require.ErrorIs(t, a.Connect(ctx), chatclient.ErrGone)
+	_, err := e.cl.JoinChat(ctx, a.Link, "")
+	require.ErrorIs(t, err, client.ErrGone)
+	require.ErrorIs(t, a.Connect(ctx), client.ErrGone)
 }
 
 func goneBody(t *testing.T, url string) string {
@@ -143,12 +143,12 @@ func goneBody(t *testing.T, url string) string {
 func TestThirdPersonCannotJoin(t *testing.T) {
 	e := newEnv(t, chat.Config{})
 	ctx := ctxT(t)
-	a, err := e.cl.Start(ctx, chatclient.StartOptions{})
+	a, err := e.cl.StartChat(ctx, client.ChatOptions{})
 	require.NoError(t, err)
-	_, err = e.cl.Join(ctx, a.Link, "")
+	_, err = e.cl.JoinChat(ctx, a.Link, "")
 	require.NoError(t, err)
-	_, err = e.cl.Join(ctx, a.Link, "")
-	require.ErrorIs(t, err, chatclient.ErrGone)
+	_, err = e.cl.JoinChat(ctx, a.Link, "")
+	require.ErrorIs(t, err, client.ErrGone)
 	// A join on the claimed chat answers exactly what an unknown id answers.
 	require.Equal(t, goneBody(t, e.url+"/api/v1/chats/AAAAAAAAAAAAAAAAAAAAAA/join"), goneBody(t, e.url+"/api/v1/chats/"+a.ID+"/join"))
 }
@@ -156,18 +156,18 @@ func TestThirdPersonCannotJoin(t *testing.T) {
 func TestPINOnJoin(t *testing.T) {
 	e := newEnv(t, chat.Config{})
 	ctx := ctxT(t)
-	a, err := e.cl.Start(ctx, chatclient.StartOptions{PIN: "123456", DestructPIN: "999999"})
+	a, err := e.cl.StartChat(ctx, client.ChatOptions{PIN: "123456", DestructPIN: "999999"})
 	require.NoError(t, err)
 	require.NoError(t, a.Connect(ctx))
-	_, err = e.cl.Join(ctx, a.Link, "111111")
-	var pe *chatclient.WrongPINError
+	_, err = e.cl.JoinChat(ctx, a.Link, "111111")
+	var pe *client.WrongPINError
 	require.ErrorAs(t, err, &pe)
 	require.Equal(t, 4, pe.TriesLeft)
-	_, err = e.cl.Join(ctx, a.Link, "999999") // duress: same answer, chat wiped
+	_, err = e.cl.JoinChat(ctx, a.Link, "999999") // duress: same answer, chat wiped
 	require.ErrorAs(t, err, &pe)
 	require.Equal(t, 3, pe.TriesLeft)
 	require.Equal(t, chat.ReasonRevoked, next(t, a).Ended)
-	_, err = e.cl.Join(ctx, a.Link, "123456")
+	_, err = e.cl.JoinChat(ctx, a.Link, "123456")
 	require.ErrorAs(t, err, &pe, "the right PIN after a duress PIN is a failure too")
 
 	// With the right PIN, the handshake key depends on it: a joiner who somehow passed the
@@ -182,15 +182,15 @@ func TestPINOnJoin(t *testing.T) {
 func TestImpostorWithoutKm(t *testing.T) {
 	e := newEnv(t, chat.Config{})
 	ctx := ctxT(t)
-	a, err := e.cl.Start(ctx, chatclient.StartOptions{PIN: "123456"})
+	a, err := e.cl.StartChat(ctx, client.ChatOptions{PIN: "123456"})
 	require.NoError(t, err)
 	require.NoError(t, a.Connect(ctx))
 	// The impostor joins with the right link and PIN at the server but the handshake key of
 	// the link without the PIN (what a leaked link alone gives).
 	link := a.Link
-	b, err := e.cl.Join(ctx, link, "123456")
+	b, err := e.cl.JoinChat(ctx, link, "123456")
 	require.NoError(t, err)
-	imp := chatclient.WithMACKey(b, protocol.ChatMACKey(make([]byte, 32), nil))
+	imp := client.WithMACKey(b, protocol.ChatMACKey(make([]byte, 32), nil))
 	require.NoError(t, imp.Connect(ctx))
 	for {
 		ev := next(t, a)
@@ -210,9 +210,9 @@ func TestRelayedRecordsReplayedOrForgedAreRefused(t *testing.T) {
 	e := newEnv(t, chat.Config{})
 	ctx := ctxT(t)
 	a, b := pair(t, e, "", "")
-	rec1, err := chatclient.SealForTest(a, protocol.ChatMsgText, []byte("one"))
+	rec1, err := client.SealForTest(a, protocol.ChatMsgText, []byte("one"))
 	require.NoError(t, err)
-	rec2, err := chatclient.SealForTest(a, protocol.ChatMsgText, []byte("two"))
+	rec2, err := client.SealForTest(a, protocol.ChatMsgText, []byte("two"))
 	require.NoError(t, err)
 	forged := bytes.Clone(rec2)
 	forged[len(forged)-1] ^= 1
@@ -226,7 +226,7 @@ func TestRelayedRecordsReplayedOrForgedAreRefused(t *testing.T) {
 	require.ErrorIs(t, next(t, b).Err, protocol.ErrAuth, "forged")
 	require.Equal(t, "two", next(t, b).Text)
 	// Reflected: b's own record sent back to b by the relay (here: a relays it).
-	recB, err := chatclient.SealForTest(b, protocol.ChatMsgText, []byte("mine"))
+	recB, err := client.SealForTest(b, protocol.ChatMsgText, []byte("mine"))
 	require.NoError(t, err)
 	_, err = a.SendRecord(ctx, recB)
 	require.NoError(t, err)
@@ -239,7 +239,7 @@ func TestReconnectNewEpoch(t *testing.T) {
 	e := newEnv(t, chat.Config{})
 	ctx := ctxT(t)
 	a, b := pair(t, e, "", "")
-	old, err := chatclient.SealForTest(a, protocol.ChatMsgText, []byte("old epoch"))
+	old, err := client.SealForTest(a, protocol.ChatMsgText, []byte("old epoch"))
 	require.NoError(t, err)
 	code, _ := b.WaitReady(ctx)
 	b.Close()
@@ -260,7 +260,7 @@ func TestReconnectNewEpoch(t *testing.T) {
 func TestUpgradeChecks(t *testing.T) {
 	e := newEnv(t, chat.Config{})
 	ctx := ctxT(t)
-	a, err := e.cl.Start(ctx, chatclient.StartOptions{})
+	a, err := e.cl.StartChat(ctx, client.ChatOptions{})
 	require.NoError(t, err)
 	ws := strings.Replace(e.url, "http://", "ws://", 1) + "/api/v1/chats/" + a.ID + "/ws"
 	tok := protocol.B64Encode(a.Token())
@@ -280,7 +280,7 @@ func TestUpgradeChecks(t *testing.T) {
 	require.Equal(t, 404, dial(e.url, []string{"sealdrop.v1"}, ws+"?token="+tok), "token in the URL is not accepted")
 	require.Equal(t, 101, dial(e.url, good, ws))
 	// Nothing was claimed by the upgrades: the link still admits its first joiner.
-	_, err = e.cl.Join(ctx, a.Link, "")
+	_, err = e.cl.JoinChat(ctx, a.Link, "")
 	require.NoError(t, err)
 }
 
@@ -297,7 +297,7 @@ func TestFullVaultRefusesRecord(t *testing.T) {
 			break
 		}
 	}
-	require.ErrorIs(t, err, chatclient.ErrFull)
+	require.ErrorIs(t, err, client.ErrFull)
 	require.Greater(t, sent, 10, "the vault holds some records before it is full")
 	t.Logf("the %s vault was full after %d records of 60 KB", memlocktest.Size(e.v.Stats().Budget), sent)
 	require.NoError(t, a.End())
@@ -332,7 +332,7 @@ func TestSilentChatStaysOpen(t *testing.T) {
 	}
 	srv.Start()
 	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close(); s.Close(); _ = v.Close() })
-	cl, err := chatclient.New(srv.URL, srv.Client(), nil)
+	cl, err := client.New(srv.URL, srv.Client())
 	require.NoError(t, err)
 	upgrades := func() int { mu.Lock(); defer mu.Unlock(); return hijacked }
 
@@ -348,7 +348,7 @@ func TestSilentChatStaysOpen(t *testing.T) {
 	require.Equal(t, before, upgrades(), "the same two sockets: none was dropped and reopened")
 
 	// Control: a socket that does not read cannot answer pings, and is cut.
-	c, err := cl.Start(ctx, chatclient.StartOptions{})
+	c, err := cl.StartChat(ctx, client.ChatOptions{})
 	require.NoError(t, err)
 	ws := strings.Replace(srv.URL, "http://", "ws://", 1) + "/api/v1/chats/" + c.ID + "/ws"
 	d := websocket.Dialer{Subprotocols: []string{"sealdrop.v1", "sealdrop.v1." + protocol.B64Encode(c.Token())}}

@@ -1,4 +1,4 @@
-package chatclient
+package client
 
 import "github.com/sealdrop/sealdrop/internal/protocol"
 
@@ -11,19 +11,19 @@ func WithMACKey(ch *Chat, km []byte) *Chat {
 }
 
 // SealForTest seals a message under ch's session without sending it, so a test can play a
-// relay that drops, reorders, replays, forges or reflects records.
+// relay that drops, reorders, replays, forges or reflects records. The owner seals it, in
+// order with the messages it sends.
 func SealForTest(ch *Chat, typ byte, body []byte) ([]byte, error) {
-	ch.mu.Lock()
-	s := ch.sess
-	ch.mu.Unlock()
-	if s == nil {
-		return nil, protocol.ErrChatHandshake
-	}
 	pt, err := protocol.EncodeChatMessage(typ, body)
 	if err != nil {
 		return nil, err
 	}
-	ch.sendMu.Lock()
-	defer ch.sendMu.Unlock()
-	return s.Seal(pt)
+	var rec []byte
+	err = protocol.ErrChatHandshake
+	ch.do(func(st *chatState) {
+		if st.sess != nil {
+			rec, err = st.sess.Seal(pt)
+		}
+	})
+	return rec, err
 }

@@ -1,4 +1,4 @@
-package chatclient_test
+package client_test
 
 import (
 	"bufio"
@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sealdrop/sealdrop/internal/chat"
-	"github.com/sealdrop/sealdrop/internal/chatclient"
+	"github.com/sealdrop/sealdrop/internal/client"
 	"github.com/sealdrop/sealdrop/internal/web"
 	"github.com/sealdrop/sealdrop/vault"
 )
@@ -37,7 +37,7 @@ func newEnvWrapped(t *testing.T, wrap func(http.Handler) http.Handler) env {
 		s.Close()
 		_ = v.Close()
 	})
-	cl, err := chatclient.New(srv.URL, srv.Client(), nil)
+	cl, err := client.New(srv.URL, srv.Client())
 	require.NoError(t, err)
 	return env{v, s, srv.URL, cl}
 }
@@ -45,7 +45,7 @@ func newEnvWrapped(t *testing.T, wrap func(http.Handler) http.Handler) env {
 func isWS(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/ws") }
 
 // talk sends text and a file both ways and checks what arrives.
-func talk(t *testing.T, a, b *chatclient.Chat) {
+func talk(t *testing.T, a, b *client.Chat) {
 	t.Helper()
 	ctx := ctxT(t)
 	require.NoError(t, a.SendText(ctx, "over the fallback"))
@@ -53,7 +53,7 @@ func talk(t *testing.T, a, b *chatclient.Chat) {
 	require.NoError(t, b.SendText(ctx, "and back"))
 	require.Equal(t, "and back", next(t, a).Text)
 	for _, d := range []struct {
-		from, to *chatclient.Chat
+		from, to *client.Chat
 		n        int
 	}{{a, b, 150_000}, {b, a, 70_000}} {
 		data := make([]byte, d.n)
@@ -79,10 +79,10 @@ func requireNothingKept(t *testing.T, e env) {
 func TestForcedFallbackTalksToSocket(t *testing.T) {
 	e := newEnv(t, chat.Config{})
 	ctx := ctxT(t)
-	a, err := e.cl.Start(ctx, chatclient.StartOptions{})
+	a, err := e.cl.StartChat(ctx, client.ChatOptions{})
 	require.NoError(t, err)
 	require.NoError(t, a.Connect(ctx))
-	b, err := e.cl.Join(ctx, a.Link, "")
+	b, err := e.cl.JoinChat(ctx, a.Link, "")
 	require.NoError(t, err)
 	require.NoError(t, b.ConnectPoll(ctx))
 	require.True(t, b.Polling())
@@ -117,16 +117,16 @@ func TestConnectFallsBackWhenUpgradesFail(t *testing.T) {
 		})
 	})
 	ctx := ctxT(t)
-	a, err := e.cl.Start(ctx, chatclient.StartOptions{PIN: "24681357"})
+	a, err := e.cl.StartChat(ctx, client.ChatOptions{PIN: "24681357"})
 	require.NoError(t, err)
 	require.NoError(t, a.Connect(ctx))
 	require.True(t, a.Polling())
-	require.EqualValues(t, chatclient.WSFailures, refused.Load())
-	b, err := e.cl.Join(ctx, a.Link, "24681357")
+	require.EqualValues(t, client.WSFailures, refused.Load())
+	b, err := e.cl.JoinChat(ctx, a.Link, "24681357")
 	require.NoError(t, err)
 	require.NoError(t, b.Connect(ctx))
 	require.True(t, b.Polling())
-	require.EqualValues(t, 2*chatclient.WSFailures, refused.Load())
+	require.EqualValues(t, 2*client.WSFailures, refused.Load())
 	ca, err := a.WaitReady(ctx)
 	require.NoError(t, err)
 	cb, err := b.WaitReady(ctx)
@@ -162,9 +162,9 @@ func TestConnectFallsBackWhenSocketsKeepDropping(t *testing.T) {
 		})
 	})
 	ctx := ctxT(t)
-	a, err := e.cl.Start(ctx, chatclient.StartOptions{})
+	a, err := e.cl.StartChat(ctx, client.ChatOptions{})
 	require.NoError(t, err)
-	for i := 0; i < chatclient.WSFailures; i++ {
+	for i := 0; i < client.WSFailures; i++ {
 		require.NoError(t, a.Connect(ctx))
 		require.False(t, a.Polling(), "attempt %d still on the socket", i)
 		select {
@@ -174,8 +174,8 @@ func TestConnectFallsBackWhenSocketsKeepDropping(t *testing.T) {
 		}
 	}
 	require.NoError(t, a.Connect(ctx))
-	require.True(t, a.Polling(), "after %d quick drops the fallback is used", chatclient.WSFailures)
-	b, err := e.cl.Join(ctx, a.Link, "")
+	require.True(t, a.Polling(), "after %d quick drops the fallback is used", client.WSFailures)
+	b, err := e.cl.JoinChat(ctx, a.Link, "")
 	require.NoError(t, err)
 	require.NoError(t, b.ConnectPoll(ctx))
 	_, err = a.WaitReady(ctx)
@@ -196,10 +196,10 @@ func TestMeasureFallbackLatency(t *testing.T) {
 	}
 	e := newEnv(t, chat.Config{})
 	ctx := ctxT(t)
-	a, err := e.cl.Start(ctx, chatclient.StartOptions{})
+	a, err := e.cl.StartChat(ctx, client.ChatOptions{})
 	require.NoError(t, err)
 	require.NoError(t, a.Connect(ctx))
-	b, err := e.cl.Join(ctx, a.Link, "")
+	b, err := e.cl.JoinChat(ctx, a.Link, "")
 	require.NoError(t, err)
 	require.NoError(t, b.ConnectPoll(ctx))
 	_, err = a.WaitReady(ctx)

@@ -1,4 +1,4 @@
-package chatclient_test
+package client_test
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sealdrop/sealdrop/internal/chat"
-	"github.com/sealdrop/sealdrop/internal/chatclient"
+	"github.com/sealdrop/sealdrop/internal/client"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/vault"
 )
@@ -31,9 +31,9 @@ func postJSON(t *testing.T, url string, body any) *http.Response {
 func TestFallbackSendPollEnd(t *testing.T) {
 	e := newEnv(t, chat.Config{})
 	ctx := ctxT(t)
-	a, err := e.cl.Start(ctx, chatclient.StartOptions{})
+	a, err := e.cl.StartChat(ctx, client.ChatOptions{})
 	require.NoError(t, err)
-	b, err := e.cl.Join(ctx, a.Link, "")
+	b, err := e.cl.JoinChat(ctx, a.Link, "")
 	require.NoError(t, err)
 	base := e.url + "/api/v1/chats/" + a.ID
 	ta, tb := protocol.B64Encode(a.Token()), protocol.B64Encode(b.Token())
