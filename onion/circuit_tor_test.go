@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sealdrop/sealdrop/internal/circuit"
+	"github.com/sealdrop/sealdrop/internal/servertest"
 )
 
 // circuitBackend serves HTTP on a fresh unix socket behind tor's PROXY line: it reads the line
@@ -131,7 +132,7 @@ func rendCircuits(t *testing.T, s *Service) map[uint32]string {
 // one circuit carry one id and another circuit (another SOCKS identity) another.
 func TestManagedCircuitIDs(t *testing.T) {
 	n := tn.Get(t)
-	out := &syncBuffer{}
+	out := &servertest.Buffer{}
 	defer func() {
 		if t.Failed() {
 			t.Logf("tor output:\n%s", out.String())

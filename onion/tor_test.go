@@ -13,11 +13,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/cretz/bine/control"
+
 	"github.com/sealdrop/sealdrop/internal/netns"
+	"github.com/sealdrop/sealdrop/internal/servertest"
 	"github.com/sealdrop/sealdrop/internal/testnet"
 )
 
@@ -29,24 +31,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	tn.Close()
 	os.Exit(code)
-}
-
-// syncBuffer collects tor's output for failure messages.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // backend serves body on a fresh unix socket, the way sealdrop's HTTP server
@@ -156,7 +140,7 @@ func fetchVia(t *testing.T, socks, addr string) (string, time.Duration) {
 
 func TestManagedPublishFetchRestart(t *testing.T) {
 	n := tn.Get(t)
-	out := &syncBuffer{}
+	out := &servertest.Buffer{}
 	defer func() {
 		if t.Failed() {
 			t.Logf("tor output:\n%s", out.String())
@@ -220,21 +204,20 @@ func TestManagedPublishFetchRestart(t *testing.T) {
 func getConf(t *testing.T, s *Service, key string) string {
 	t.Helper()
 	kvs, err := s.conn.GetConf(key)
-	if err != nil {
-		t.Fatalf("GETCONF %s: %v", key, err)
-	}
-	var vals []string
-	for _, kv := range kvs {
-		vals = append(vals, kv.Val)
-	}
-	return strings.Join(vals, ",")
+	return values(t, "GETCONF "+key, kvs, err)
 }
 
 func getInfo(t *testing.T, s *Service, key string) string {
 	t.Helper()
 	kvs, err := s.conn.GetInfo(key)
+	return values(t, "GETINFO "+key, kvs, err)
+}
+
+// values joins the values of a GETCONF or GETINFO answer with commas.
+func values(t *testing.T, what string, kvs []*control.KeyVal, err error) string {
+	t.Helper()
 	if err != nil {
-		t.Fatalf("GETINFO %s: %v", key, err)
+		t.Fatalf("%s: %v", what, err)
 	}
 	var vals []string
 	for _, kv := range kvs {

@@ -9,10 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/sealdrop/sealdrop/internal/client"
 	"github.com/sealdrop/sealdrop/internal/deploy"
+	"github.com/sealdrop/sealdrop/internal/servertest"
 )
 
 // shortDir is a temp dir with a short path: unix socket paths are limited to ~108 bytes and
@@ -299,62 +298,36 @@ func TestStatusAndWipeThroughAdminSocket(t *testing.T) {
 	assert.Error(t, run(ctx, []string{"status", "--admin-socket", "relative.sock"}, &out, &errb))
 }
 
-// buildBinary builds sealdrop once per test binary, for tests that need a real process.
-var buildBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "sealdrop-bin-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "sealdrop")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", &buildError{string(out), err}
-	}
-	return bin, nil
-})
-
-type buildError struct {
-	out string
-	err error
-}
-
-func (e *buildError) Error() string { return "go build: " + e.err.Error() + "\n" + e.out }
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bin, err := buildBinary(); err == nil {
-		os.RemoveAll(filepath.Dir(bin))
-	}
+	servertest.RemoveBuilds()
 	os.Exit(code)
 }
 
-// startProcess runs the built binary's serve and waits for its two startup lines.
-func startProcess(t *testing.T, args ...string) (cmd *exec.Cmd, stdout *syncBuffer, stderr *syncBuffer) {
+// startProcess runs the built binary's serve and waits for its two startup lines; exited is
+// closed when the process has ended.
+func startProcess(t *testing.T, args ...string) (cmd *exec.Cmd, exited <-chan struct{}, stdout, stderr *servertest.Buffer) {
 	t.Helper()
-	bin, err := buildBinary()
+	bin, err := servertest.Build("")
 	require.NoError(t, err)
 	cmd = exec.Command(bin, append([]string{"serve"}, args...)...)
-	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	stdout, stderr = &servertest.Buffer{}, &servertest.Buffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	deadline := time.Now().Add(20 * time.Second)
-	for strings.Count(stdout.String(), "\n") < 2 {
-		require.True(t, time.Now().Before(deadline), "no startup lines; stderr %q", stderr.String())
-		time.Sleep(10 * time.Millisecond)
-	}
-	return cmd, stdout, stderr
-}
-
-// waitExit waits for cmd and returns its exit code.
-func waitExit(t *testing.T, cmd *exec.Cmd) int {
-	t.Helper()
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+	_, err = servertest.AwaitStartup(stdout, done, 20*time.Second)
+	require.NoError(t, err, "stderr %q", stderr)
+	return cmd, done, stdout, stderr
+}
+
+// waitExit waits for the process to end and returns its exit code.
+func waitExit(t *testing.T, cmd *exec.Cmd, exited <-chan struct{}) int {
+	t.Helper()
 	select {
-	case <-done:
+	case <-exited:
 	case <-time.After(30 * time.Second):
 		t.Fatal("sealdrop did not exit")
 	}
@@ -371,7 +344,7 @@ func TestProcessExitsZero(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			dir := shortDir(t)
 			sock, adm := filepath.Join(dir, "http.sock"), filepath.Join(dir, "admin.sock")
-			cmd, stdout, stderr := startProcess(t, "--listen", "unix:"+sock, "--admin-socket", adm, "--budget", "4M")
+			cmd, exited, stdout, stderr := startProcess(t, "--listen", "unix:"+sock, "--admin-socket", adm, "--budget", "4M")
 			c := unixClient(t, sock)
 			_, err := c.CreateNote(t.Context(), "held at shutdown", nil, "", "", 0)
 			require.NoError(t, err)
@@ -384,7 +357,7 @@ func TestProcessExitsZero(t *testing.T) {
 				var out, errb bytes.Buffer
 				require.NoError(t, run(t.Context(), []string{"wipe", "--exit", "--admin-socket", adm}, &out, &errb))
 			}
-			assert.Equal(t, 0, waitExit(t, cmd), "exit status; stderr %q", stderr.String())
+			assert.Equal(t, 0, waitExit(t, cmd, exited), "exit status; stderr %q", stderr.String())
 			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 			assert.Len(t, lines, 2)
 			assert.Equal(t, "listening on unix:"+sock, lines[0])
@@ -402,7 +375,7 @@ func TestProcessExitsOneOnError(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin, err := buildBinary()
+	bin, err := servertest.Build("")
 	require.NoError(t, err)
 	cmd := exec.Command(bin, "serve", "--listen", "0.0.0.0:1")
 	var out, errb bytes.Buffer

@@ -5,18 +5,21 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sealdrop/sealdrop/internal/servertest"
 )
 
 func TestParseSize(t *testing.T) {
@@ -84,42 +87,27 @@ func TestListenUnix(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-// startServe runs "sealdrop serve" in-process until the returned cancel is called; it waits
+// startServe runs "sealdrop serve" in-process until the returned stop is called; it waits
 // for the startup lines.
-func startServe(t *testing.T, args ...string) (stdout, stderr *syncBuffer, stop func() error) {
+func startServe(t *testing.T, args ...string) (stdout, stderr *servertest.Buffer, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr = &syncBuffer{}, &syncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, append([]string{"serve"}, args...), stdout, stderr) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for strings.Count(stdout.String(), "\n") < 2 {
-		select {
-		case err := <-done:
-			t.Fatalf("serve ended early: %v; stderr %q", err, stderr.String())
-		default:
+	stdout, stderr = &servertest.Buffer{}, &servertest.Buffer{}
+	exited := make(chan struct{})
+	var runErr error
+	go func() { runErr = run(ctx, append([]string{"serve"}, args...), stdout, stderr); close(exited) }()
+	if _, err := servertest.AwaitStartup(stdout, exited, 20*time.Second); err != nil {
+		if errors.Is(err, servertest.ErrExited) {
+			err = fmt.Errorf("%w: %v", err, runErr) // runErr is set before exited closes
 		}
-		require.True(t, time.Now().Before(deadline), "no startup lines; stderr %q", stderr.String())
-		time.Sleep(10 * time.Millisecond)
+		cancel()
+		t.Fatalf("serve: %v; stderr %q", err, stderr)
 	}
 	return stdout, stderr, func() error {
 		cancel()
 		select {
-		case err := <-done:
-			return err
+		case <-exited:
+			return runErr
 		case <-time.After(30 * time.Second):
 			t.Fatal("serve did not stop")
 			return nil

@@ -12,9 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,41 +21,16 @@ import (
 
 	"github.com/sealdrop/sealdrop/internal/client"
 	"github.com/sealdrop/sealdrop/internal/protocol"
+	"github.com/sealdrop/sealdrop/internal/servertest"
 )
 
 // The suite runs the real binary, as released, over loopback TCP, and attacks it with what a
 // stranger with a script can send. Every attack is bounded in count and time.
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binPath != "" {
-		_ = os.RemoveAll(filepath.Dir(binPath))
-	}
+	servertest.RemoveBuilds()
 	os.Exit(code)
-}
-
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "sealdrop-abuse-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "sealdrop")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/sealdrop/sealdrop/cmd/sealdrop").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, buildErr)
-	return binPath
 }
 
 // server is a running `sealdrop serve --listen 127.0.0.1:0`.
@@ -65,33 +38,14 @@ type server struct {
 	t    *testing.T
 	base string
 	hc   *http.Client
-	out  *bytes.Buffer
-}
-
-// syncBuffer is the server's output, written by exec's copying goroutine and read by the test.
-// The buffer is a field, not embedded: an embedded bytes.Buffer would lend syncBuffer its
-// ReadFrom, which io.Copy prefers to Write, and the copy would bypass the lock.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func start(t *testing.T, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(binary(t), append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
-	out := &syncBuffer{}
+	bin, err := servertest.Build("")
+	require.NoError(t, err)
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	out := &servertest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	require.NoError(t, cmd.Start())
@@ -106,17 +60,8 @@ func start(t *testing.T, args ...string) *server {
 			<-done
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(out.String(), "capacity ") {
-		select {
-		case <-done:
-			t.Fatalf("sealdrop exited at start: %s", out.String())
-		default:
-		}
-		require.True(t, time.Now().Before(deadline), "no startup lines: %q", out.String())
-		time.Sleep(20 * time.Millisecond)
-	}
-	line := strings.SplitN(out.String(), "\n", 2)[0]
+	line, err := servertest.AwaitStartup(out, done, 30*time.Second)
+	require.NoError(t, err, "output: %q", out)
 	addr, ok := strings.CutPrefix(line, "listening on ")
 	require.True(t, ok, "startup line %q", line)
 	tr := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}

@@ -150,10 +150,15 @@ func TestListenerNoHeaderExplains(t *testing.T) {
 	}
 }
 
-func TestListenerRefusesBadHeaders(t *testing.T) {
+// setHeaderTimeout sets headerTimeout to d for the test.
+func setHeaderTimeout(t *testing.T, d time.Duration) {
 	old := headerTimeout
-	headerTimeout = 300 * time.Millisecond
+	headerTimeout = d
 	t.Cleanup(func() { headerTimeout = old })
+}
+
+func TestListenerRefusesBadHeaders(t *testing.T) {
+	setHeaderTimeout(t, 300*time.Millisecond)
 	lim, _ := newTestLimiter(t, Config{})
 	addr := serveLimited(t, lim, true)
 	for _, tc := range []struct{ name, send string }{
@@ -185,9 +190,7 @@ func TestListenerRefusesBadHeaders(t *testing.T) {
 // The header's deadline ends with the header: a kept-alive connection then has the server's
 // own timeouts, not HeaderTimeout.
 func TestListenerRestoresDeadline(t *testing.T) {
-	old := headerTimeout
-	headerTimeout = 200 * time.Millisecond
-	t.Cleanup(func() { headerTimeout = old })
+	setHeaderTimeout(t, 200*time.Millisecond)
 	lim, _ := newTestLimiter(t, Config{})
 	addr := serveLimited(t, lim, true)
 	c, br := dialCircuit(t, addr, torLine(9, 80))

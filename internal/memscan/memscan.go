@@ -74,23 +74,8 @@ func (c Canary) matches(p []byte) bool {
 // Count is the number of copies of the canary in this process's readable memory.
 func (c Canary) Count(t testing.TB) int {
 	t.Helper()
-	first := c.a[0] ^ c.b[0]
 	hits := 0
-	walk(t, "self", hugeMapping, Size, func(p []byte, proper int) {
-		for i := 0; ; i++ {
-			j := bytes.IndexByte(p[i:], first)
-			if j < 0 {
-				return
-			}
-			i += j
-			if i+Size > len(p) {
-				return
-			}
-			if i < proper && c.matches(p[i:]) {
-				hits++
-			}
-		}
-	})
+	c.find(t, func(uint64, string) { hits++ })
 	return hits
 }
 
@@ -98,8 +83,16 @@ func (c Canary) Count(t testing.TB) int {
 // the name of the mapping that holds each: for finding where a copy a test counted lives.
 func (c Canary) Where(t testing.TB) []string {
 	t.Helper()
-	first := c.a[0] ^ c.b[0]
 	var out []string
+	c.find(t, func(addr uint64, mapping string) { out = append(out, fmt.Sprintf("%#x %s", addr, mapping)) })
+	return out
+}
+
+// find calls found with the address, and the name of the mapping, of each copy of the canary
+// in this process's readable memory.
+func (c Canary) find(t testing.TB, found func(addr uint64, mapping string)) {
+	t.Helper()
+	first := c.a[0] ^ c.b[0]
 	_, _, err := walkAt("self", hugeMapping, Size, func(base uint64, name string, p []byte, proper int) {
 		for i := 0; ; i++ {
 			j := bytes.IndexByte(p[i:], first)
@@ -111,12 +104,11 @@ func (c Canary) Where(t testing.TB) []string {
 				return
 			}
 			if i < proper && c.matches(p[i:]) {
-				out = append(out, fmt.Sprintf("%#x %s", base+uint64(i), name))
+				found(base+uint64(i), name)
 			}
 		}
 	})
 	require.NoError(t, err)
-	return out
 }
 
 // ScanPID counts, for each needle, its occurrences in every readable mapping of process pid,
@@ -170,21 +162,13 @@ func Total(hits []int) int {
 	return s
 }
 
-// walk hands visit each chunk of each readable mapping of /proc/proc, with longest-1 bytes of
-// the next chunk after it and the length of the chunk proper, and clears the buffer after each
-// (it may hold what is searched for). Mappings larger than limit are passed over when limit is
-// not zero. In this process the read buffer itself is passed over: reading a range that holds
-// it would copy the range's first part into it while the kernel is still copying from it, and
-// find the same bytes twice.
-func walk(t testing.TB, proc string, limit uint64, longest int, visit func(p []byte, proper int)) (scanned int64, skipped int) {
-	t.Helper()
-	scanned, skipped, err := walkAt(proc, limit, longest, func(_ uint64, _ string, p []byte, proper int) { visit(p, proper) })
-	require.NoError(t, err)
-	return scanned, skipped
-}
-
-// walkAt is walk that also tells visit the address of each chunk and its mapping's name, and
-// returns what went wrong instead of failing a test.
+// walkAt hands visit each chunk of each readable mapping of /proc/proc, with its address, its
+// mapping's name, longest-1 bytes of the next chunk after it and the length of the chunk
+// proper, and clears the buffer after each (it may hold what is searched for). Mappings larger
+// than limit are passed over when limit is not zero. In this process the read buffer itself is
+// passed over: reading a range that holds it would copy the range's first part into it while
+// the kernel is still copying from it, and find the same bytes twice. It returns what went
+// wrong instead of failing a test.
 func walkAt(proc string, limit uint64, longest int, visit func(base uint64, name string, p []byte, proper int)) (scanned int64, skipped int, err error) {
 	maps, err := os.ReadFile(fmt.Sprintf("/proc/%s/maps", proc))
 	if err != nil {

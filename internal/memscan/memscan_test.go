@@ -3,14 +3,17 @@ package memscan
 import (
 	"bytes"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -34,6 +37,15 @@ func TestCountFindsWrittenAndNotWiped(t *testing.T) {
 
 	require.Equal(t, len(at), c.Count(t), "every copy once, the one across the chunk edge too")
 	require.Zero(t, never.Count(t), "a canary that was never written")
+	var want []string
+	for _, o := range at {
+		want = append(want, fmt.Sprintf("%#x ", base+uintptr(o)))
+	}
+	where := c.Where(t)
+	require.Len(t, where, len(at), "Where lists what Count counts: %v", where)
+	for i, w := range where {
+		assert.True(t, strings.HasPrefix(w, want[i]), "copy %d at %s, written at %s", i, w, want[i])
+	}
 
 	clear(buf[across : across+Size])
 	require.Equal(t, len(at)-1, c.Count(t), "the cleared copy is gone, the others stay")

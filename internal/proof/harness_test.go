@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -19,7 +20,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -29,6 +29,7 @@ import (
 
 	"github.com/sealdrop/sealdrop/internal/netns"
 	"github.com/sealdrop/sealdrop/internal/protocol"
+	"github.com/sealdrop/sealdrop/internal/servertest"
 	"github.com/sealdrop/sealdrop/internal/testnet"
 )
 
@@ -48,12 +49,6 @@ func slow(t *testing.T) {
 	}
 }
 
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildErr  error
-)
-
 // tn is the private Tor network of the managed-mode proofs, started by the first that needs it.
 var tn testnet.Shared
 
@@ -65,38 +60,21 @@ func TestMain(m *testing.M) {
 	netns.Enter()
 	code := m.Run()
 	tn.Close()
-	if buildDir != "" {
-		_ = os.RemoveAll(buildDir)
-	}
+	servertest.RemoveBuilds()
 	os.Exit(code)
 }
 
 // binaries builds sealdrop twice: with -tags prooftest (the test routes) and as released.
 func binaries(t *testing.T) (prooftest, release string) {
 	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "sealdrop-proof-")
-		if buildErr != nil {
-			return
-		}
-		for _, b := range []struct{ out, tags string }{{"sealdrop-prooftest", "prooftest"}, {"sealdrop", ""}} {
-			args := []string{"build", "-o", filepath.Join(buildDir, b.out)}
-			if b.tags != "" {
-				args = append(args, "-tags", b.tags)
-			}
-			cmd := exec.Command("go", append(args, "github.com/sealdrop/sealdrop/cmd/sealdrop")...)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-				return
-			}
-		}
-	})
-	require.NoError(t, buildErr)
-	prooftest = filepath.Join(buildDir, "sealdrop-prooftest")
+	prooftest, err := servertest.Build("prooftest")
+	require.NoError(t, err)
+	release, err = servertest.Build("")
+	require.NoError(t, err)
 	if p := os.Getenv(envBin); p != "" {
 		prooftest = p
 	}
-	return prooftest, filepath.Join(buildDir, "sealdrop")
+	return prooftest, release
 }
 
 // server is a running sealdrop process.
@@ -106,8 +84,8 @@ type server struct {
 	dir    string
 	sock   string // unix socket path, or "" for TCP
 	addr   string // TCP address, or ""
-	stdout *lockedBuffer
-	stderr *lockedBuffer
+	stdout *servertest.Buffer
+	stderr *servertest.Buffer
 	hc     *http.Client
 	base   string
 	waited chan struct{}
@@ -122,23 +100,6 @@ type server struct {
 func (s *server) proxyLine() string {
 	id := s.circuit.Add(1)
 	return fmt.Sprintf("PROXY TCP6 fc00:dead:beef:4dad::%x:%x ::1 %d 80\r\n", id>>16, id&0xffff, id&0xffff)
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 type startOpts struct {
@@ -157,7 +118,7 @@ func start(t *testing.T, o startOpts) *server {
 		o.bin, _ = binaries(t)
 	}
 	dir := t.TempDir()
-	s := &server{t: t, dir: dir, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, waited: make(chan struct{})}
+	s := &server{t: t, dir: dir, stdout: &servertest.Buffer{}, stderr: &servertest.Buffer{}, waited: make(chan struct{})}
 	listen := "127.0.0.1:0"
 	if !o.tcp {
 		s.sock = filepath.Join(dir, "http.sock")
@@ -188,19 +149,9 @@ func start(t *testing.T, o startOpts) *server {
 	if o.noReady {
 		return s
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(s.stdout.String(), "capacity ") {
-		select {
-		case <-s.waited:
-			t.Fatalf("sealdrop exited at start: %v\nstdout: %s\nstderr: %s", s.err, s.stdout, s.stderr)
-		default:
-		}
-		require.True(t, time.Now().Before(deadline), "no startup lines; stdout %q stderr %q", s.stdout, s.stderr)
-		time.Sleep(20 * time.Millisecond)
-	}
+	line := s.awaitStartup(30 * time.Second)
 	tr := &http.Transport{MaxIdleConnsPerHost: 128, DisableCompression: true}
 	if o.tcp {
-		line := strings.SplitN(s.stdout.String(), "\n", 2)[0]
 		u, ok := strings.CutPrefix(line, "listening on http://")
 		require.True(t, ok, "startup line %q", line)
 		s.addr = u
@@ -215,6 +166,17 @@ func start(t *testing.T, o startOpts) *server {
 	s.hc = &http.Client{Transport: tr, Timeout: 2 * time.Minute}
 	t.Cleanup(tr.CloseIdleConnections)
 	return s
+}
+
+// awaitStartup waits for the startup lines and returns the first.
+func (s *server) awaitStartup(timeout time.Duration) string {
+	s.t.Helper()
+	line, err := servertest.AwaitStartup(s.stdout, s.waited, timeout)
+	if errors.Is(err, servertest.ErrExited) {
+		err = fmt.Errorf("%w: %v", err, s.err) // s.err is set before s.waited closes
+	}
+	require.NoError(s.t, err, "stdout: %s\nstderr: %s", s.stdout, s.stderr)
+	return line
 }
 
 // pid is the sealdrop process itself (not a wrapper such as strace).

@@ -19,6 +19,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sealdrop/sealdrop/internal/servertest"
 )
 
 // TestManagedModeNoDiskOneListener (T6, T5, managed mode): sealdrop starts its own tor on the
@@ -45,7 +47,7 @@ func TestManagedModeNoDiskOneListener(t *testing.T) {
 	cmd := exec.Command("strace", "-f", "-qq", "-y", "-s", "64", "-e", "signal=none", "-e", "trace="+traced+",execve", "-o", trace,
 		bin, "serve", "--key-file", key, "--tor-data-dir", data, "--http-socket", sock, "--tor", n.TorPath(),
 		"--testing-torrc", torrc, "--budget", "4M", "--publish-timeout", "3m")
-	s := &server{t: t, dir: dir, sock: sock, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, waited: make(chan struct{}), cmd: cmd}
+	s := &server{t: t, dir: dir, sock: sock, stdout: &servertest.Buffer{}, stderr: &servertest.Buffer{}, waited: make(chan struct{}), cmd: cmd}
 	cmd.Stdout, cmd.Stderr = s.stdout, s.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	require.NoError(t, cmd.Start())
@@ -58,15 +60,7 @@ func TestManagedModeNoDiskOneListener(t *testing.T) {
 			<-s.waited
 		}
 	})
-	deadline := time.Now().Add(4 * time.Minute)
-	for strings.Count(s.stdout.String(), "\n") < 2 {
-		select {
-		case <-s.waited:
-			t.Fatalf("sealdrop exited: %v\nstdout %q\nstderr %q", s.err, s.stdout, s.stderr)
-		case <-time.After(50 * time.Millisecond):
-		}
-		require.True(t, time.Now().Before(deadline), "no startup lines; stderr %q", s.stderr)
-	}
+	s.awaitStartup(4 * time.Minute)
 	startup := s.stdout.String()
 	require.Regexp(t, `^http://[a-z2-7]{56}\.onion/\ncapacity \d+ bytes`, startup)
 	// Managed mode's tor sends each connection's circuit id first (HiddenServiceExportCircuitID

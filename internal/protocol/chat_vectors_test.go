@@ -133,6 +133,24 @@ func chatErrClass(err error) string {
 	return "other: " + err.Error()
 }
 
+// handshakeSide starts one side's handshake with the fixed key and random of s. Without
+// withResume the side is one that lacks the resume secret: no secret, last epoch 0.
+func handshakeSide(t testing.TB, id [16]byte, role byte, km []byte, s cvSide, withResume bool) (*ChatHandshake, []byte, error) {
+	t.Helper()
+	var p chatHandshakeParams
+	p.Private = chatUnhex(t, s.PrivHex)
+	copy(p.Random[:], chatUnhex(t, s.RandomHex))
+	var resume []byte
+	var last uint32
+	if withResume {
+		last = s.LastEpoch
+		if s.ResumeHex != "" {
+			resume = chatUnhex(t, s.ResumeHex)
+		}
+	}
+	return newChatHandshakeWith(id, role, km, resume, last, &p)
+}
+
 type builtHS struct {
 	v            cvHandshake
 	creator      *ChatSession
@@ -143,20 +161,10 @@ type builtHS struct {
 // buildHandshake runs both sides with fixed keys and returns the vector plus live sessions.
 func buildHandshake(t testing.TB, name string, id [16]byte, km []byte, c, j cvSide) builtHS {
 	t.Helper()
-	side := func(role byte, s cvSide) (*ChatHandshake, []byte) {
-		var p chatHandshakeParams
-		p.Private = chatUnhex(t, s.PrivHex)
-		copy(p.Random[:], chatUnhex(t, s.RandomHex))
-		var resume []byte
-		if s.ResumeHex != "" {
-			resume = chatUnhex(t, s.ResumeHex)
-		}
-		h, hello, err := newChatHandshakeWith(id, role, km, resume, s.LastEpoch, &p)
-		require.NoError(t, err)
-		return h, hello
-	}
-	hc, helloC := side(ChatRoleCreator, c)
-	hj, helloJ := side(ChatRoleJoiner, j)
+	hc, helloC, err := handshakeSide(t, id, ChatRoleCreator, km, c, true)
+	require.NoError(t, err)
+	hj, helloJ, err := handshakeSide(t, id, ChatRoleJoiner, km, j, true)
+	require.NoError(t, err)
 	confC, err := hc.Peer(helloJ)
 	require.NoError(t, err)
 	confJ, err := hj.Peer(helloC)
@@ -343,20 +351,10 @@ func sessionsFor(t *testing.T, h cvHandshake) (creator, joiner *ChatSession) {
 	var id [16]byte
 	copy(id[:], chatUnhex(t, h.IDHex))
 	km := chatUnhex(t, h.KmHex)
-	mk := func(role byte, s cvSide) (*ChatHandshake, []byte) {
-		var p chatHandshakeParams
-		p.Private = chatUnhex(t, s.PrivHex)
-		copy(p.Random[:], chatUnhex(t, s.RandomHex))
-		var resume []byte
-		if s.ResumeHex != "" {
-			resume = chatUnhex(t, s.ResumeHex)
-		}
-		hs, hello, err := newChatHandshakeWith(id, role, km, resume, s.LastEpoch, &p)
-		require.NoError(t, err)
-		return hs, hello
-	}
-	hc, helloC := mk(ChatRoleCreator, h.Creator)
-	hj, helloJ := mk(ChatRoleJoiner, h.Joiner)
+	hc, helloC, err := handshakeSide(t, id, ChatRoleCreator, km, h.Creator, true)
+	require.NoError(t, err)
+	hj, helloJ, err := handshakeSide(t, id, ChatRoleJoiner, km, h.Joiner, true)
+	require.NoError(t, err)
 	require.Equal(t, h.HelloCreatorHex, hex.EncodeToString(helloC))
 	require.Equal(t, h.HelloJoinerHex, hex.EncodeToString(helloJ))
 	confC, err := hc.Peer(chatUnhex(t, h.HelloJoinerHex))
@@ -422,18 +420,7 @@ func checkChatVectors(t *testing.T, cv chatVectors) {
 		if f.Side == ChatRoleJoiner {
 			s = h.Joiner
 		}
-		var p chatHandshakeParams
-		p.Private = chatUnhex(t, s.PrivHex)
-		copy(p.Random[:], chatUnhex(t, s.RandomHex))
-		var resume []byte
-		if s.ResumeHex != "" && !f.ResumeMissing {
-			resume = chatUnhex(t, s.ResumeHex)
-		}
-		last := s.LastEpoch
-		if f.ResumeMissing {
-			last = 0
-		}
-		hs, _, err := newChatHandshakeWith(id, f.Side, chatUnhex(t, h.KmHex), resume, last, &p)
+		hs, _, err := handshakeSide(t, id, f.Side, chatUnhex(t, h.KmHex), s, !f.ResumeMissing)
 		require.NoError(t, err)
 		_, err = hs.Peer(chatUnhex(t, f.PeerHelloHex))
 		if err == nil {

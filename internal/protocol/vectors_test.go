@@ -47,15 +47,17 @@ type vB64 struct {
 	Invalid []string    `json:"invalid"`
 }
 
+type vFragment struct {
+	Version   byte   `json:"version"`
+	Flags     byte   `json:"flags"`
+	SecretHex string `json:"secret_hex"`
+	Encoded   string `json:"encoded"`
+}
+
 type vFragments struct {
-	Valid []struct {
-		Version   byte   `json:"version"`
-		Flags     byte   `json:"flags"`
-		SecretHex string `json:"secret_hex"`
-		Encoded   string `json:"encoded"`
-	} `json:"valid"`
-	Invalid       []vInvalid `json:"invalid"`
-	ManageInvalid []vInvalid `json:"manage_invalid"`
+	Valid         []vFragment `json:"valid"`
+	Invalid       []vInvalid  `json:"invalid"`
+	ManageInvalid []vInvalid  `json:"manage_invalid"`
 }
 
 type vInvalid struct {
@@ -63,11 +65,13 @@ type vInvalid struct {
 	Why   string `json:"why"`
 }
 
+type vPIN struct {
+	Input      string `json:"input"`
+	Normalized string `json:"normalized"`
+}
+
 type vPINs struct {
-	Valid []struct {
-		Input      string `json:"input"`
-		Normalized string `json:"normalized"`
-	} `json:"valid"`
+	Valid      []vPIN     `json:"valid"`
 	Invalid    []vInvalid `json:"invalid"`
 	DigitZeros []rune     `json:"digit_zeros"`
 }
@@ -251,14 +255,8 @@ func generate(t *testing.T) *vectors {
 	}
 	v.B64.Invalid = []string{"A", "AA==", "AB", "+w", "/w", "_x", "AAA=", "AA\n", "A A", "AAAAA", "AAé", "AQ=="}
 
-	type fr = struct {
-		Version   byte   `json:"version"`
-		Flags     byte   `json:"flags"`
-		SecretHex string `json:"secret_hex"`
-		Encoded   string `json:"encoded"`
-	}
 	for _, f := range []Fragment{{1, 0, [32]byte(seq(1, 32))}, {1, FlagPIN, [32]byte(seq(0xe0, 32))}} {
-		v.Fragment.Valid = append(v.Fragment.Valid, fr{f.Version, f.Flags, hx(f.Secret[:]), f.String()})
+		v.Fragment.Valid = append(v.Fragment.Valid, vFragment{f.Version, f.Flags, hx(f.Secret[:]), f.String()})
 	}
 	good := Fragment{1, 1, [32]byte(seq(0x40, 32))}.String()
 	bad := func(ver, flags byte) string { return Fragment{ver, flags, [32]byte(seq(0x40, 32))}.String() }
@@ -291,10 +289,7 @@ func generate(t *testing.T) *vectors {
 		{"\U00011F50\U00011F59\U00011F50\U00011F59\U00011F50\U00011F59", "090909"},     // Kawi, new in 15.0
 		{"0\u0660\u06F0\u07C0\u0966\u09E6\U0001D7CE\U0001D7D8\U0001D7F6", "000000000"}, // zeros of several runs
 	} {
-		v.PIN.Valid = append(v.PIN.Valid, struct {
-			Input      string `json:"input"`
-			Normalized string `json:"normalized"`
-		}{p[0], p[1]})
+		v.PIN.Valid = append(v.PIN.Valid, vPIN{p[0], p[1]})
 	}
 	v.PIN.Invalid = []vInvalid{
 		{"", "empty"}, {"12345", "five digits"}, {"١٢٣٤٥", "five digits"}, {"123 456", "space"},

@@ -53,6 +53,15 @@ func (s *server) chatID(w http.ResponseWriter, r *http.Request) (vault.ID, bool)
 	return id, true
 }
 
+// readChat reads a chat request's JSON into req and parses the chat id of the path. False:
+// the answer is sent.
+func (s *server) readChat(w http.ResponseWriter, r *http.Request, req any) (vault.ID, bool) {
+	if !s.readJSON(w, r, req) {
+		return vault.ID{}, false
+	}
+	return s.chatID(w, r)
+}
+
 func (s *server) chatCreate(w http.ResponseWriter, r *http.Request) {
 	var req api.CreateChat
 	if !s.readJSON(w, r, &req) {
@@ -99,10 +108,7 @@ func (s *server) chatCreate(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) chatJoin(w http.ResponseWriter, r *http.Request) {
 	var req api.JoinChat
-	if !s.readJSON(w, r, &req) {
-		return
-	}
-	id, ok := s.chatID(w, r)
+	id, ok := s.readChat(w, r, &req)
 	if !ok {
 		return
 	}
@@ -154,6 +160,15 @@ func (s *server) chatSession(w http.ResponseWriter, r *http.Request, token strin
 		return nil, false
 	}
 	return ss, true
+}
+
+// readSession reads a session request (poll, end) and checks its token. False: the answer is
+// sent.
+func (s *server) readSession(w http.ResponseWriter, r *http.Request, req *api.ChatSession) (*chat.Session, bool) {
+	if !s.readJSON(w, r, req) {
+		return nil, false
+	}
+	return s.chatSession(w, r, req.Session)
 }
 
 // sameOrigin: a WebSocket upgrade is not covered by CORS, so the page's origin is checked here.
@@ -226,10 +241,7 @@ func (s *server) chatSendFrom(w http.ResponseWriter, ss *chat.Session, body io.R
 
 func (s *server) chatPoll(w http.ResponseWriter, r *http.Request) {
 	var req api.ChatSession
-	if !s.readJSON(w, r, &req) {
-		return
-	}
-	ss, ok := s.chatSession(w, r, req.Session)
+	ss, ok := s.readSession(w, r, &req)
 	if !ok {
 		return
 	}
@@ -303,10 +315,7 @@ func (s *server) chatPoll(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) chatEnd(w http.ResponseWriter, r *http.Request) {
 	var req api.ChatSession
-	if !s.readJSON(w, r, &req) {
-		return
-	}
-	ss, ok := s.chatSession(w, r, req.Session)
+	ss, ok := s.readSession(w, r, &req)
 	if !ok {
 		return
 	}
@@ -316,10 +325,7 @@ func (s *server) chatEnd(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) chatRevoke(w http.ResponseWriter, r *http.Request) {
 	var req api.Manage
-	if !s.readJSON(w, r, &req) {
-		return
-	}
-	id, ok := s.chatID(w, r)
+	id, ok := s.readChat(w, r, &req)
 	if !ok {
 		return
 	}

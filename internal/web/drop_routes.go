@@ -60,15 +60,19 @@ func decodeN(str string, n int) ([]byte, bool) {
 	return b, err == nil && k == n
 }
 
-// dropRoute checks the route of the path against the request's key and flags. A malformed
-// key or flags is as gone as a wrong one: they are capabilities of the drop link.
-func (s *server) dropRoute(w http.ResponseWriter, r *http.Request, auth string, flags *int) (drop.Route, bool) {
-	a, ok := decodeN(auth, 65)
-	if !ok || flags == nil {
+// readDrop reads a drop request's JSON into req, whose key is key, and checks the route of the
+// path against that key and flags. A malformed key or flags is as gone as a wrong one: they
+// are capabilities of the drop link. False: the answer is sent.
+func (s *server) readDrop(w http.ResponseWriter, r *http.Request, req any, key *api.DropKey) (drop.Route, bool) {
+	if !s.readJSON(w, r, req) {
+		return drop.Route{}, false
+	}
+	a, ok := decodeN(key.Auth, 65)
+	if !ok || key.Flags == nil {
 		s.gone(w)
 		return drop.Route{}, false
 	}
-	rt, err := s.cfg.Drops.CheckRoute(mux.Vars(r)["route"], a, *flags)
+	rt, err := s.cfg.Drops.CheckRoute(mux.Vars(r)["route"], a, *key.Flags)
 	if err != nil {
 		s.gone(w)
 		return drop.Route{}, false
@@ -85,10 +89,7 @@ func (s *server) dropError(w http.ResponseWriter, err error) {
 
 func (s *server) dropSubmit(w http.ResponseWriter, r *http.Request) {
 	var req api.SubmitDrop
-	if !s.readJSON(w, r, &req) {
-		return
-	}
-	rt, ok := s.dropRoute(w, r, req.Auth, req.Flags)
+	rt, ok := s.readDrop(w, r, &req, &req.DropKey)
 	if !ok {
 		return
 	}
@@ -125,10 +126,7 @@ func (s *server) dropSubmit(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) dropCommit(w http.ResponseWriter, r *http.Request) {
 	var req api.CommitSubmission
-	if !s.readJSON(w, r, &req) {
-		return
-	}
-	rt, ok := s.dropRoute(w, r, req.Auth, req.Flags)
+	rt, ok := s.readDrop(w, r, &req, &req.DropKey)
 	if !ok {
 		return
 	}
@@ -152,10 +150,7 @@ func (s *server) dropCommit(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) dropChallenge(w http.ResponseWriter, r *http.Request) {
 	var req api.DropKey
-	if !s.readJSON(w, r, &req) {
-		return
-	}
-	rt, ok := s.dropRoute(w, r, req.Auth, req.Flags)
+	rt, ok := s.readDrop(w, r, &req, &req)
 	if !ok {
 		return
 	}
@@ -170,10 +165,7 @@ func (s *server) dropChallenge(w http.ResponseWriter, r *http.Request) {
 // dropInbox parses an inbox request: the route, its proof, and the id when the path has one.
 func (s *server) dropInbox(w http.ResponseWriter, r *http.Request, req *api.InboxRequest, withID bool) (drop.Route, drop.Proof, vault.ID, bool) {
 	var id vault.ID
-	if !s.readJSON(w, r, req) {
-		return drop.Route{}, drop.Proof{}, id, false
-	}
-	rt, ok := s.dropRoute(w, r, req.Auth, req.Flags)
+	rt, ok := s.readDrop(w, r, req, &req.DropKey)
 	if !ok {
 		return rt, drop.Proof{}, id, false
 	}

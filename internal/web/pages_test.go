@@ -202,22 +202,7 @@ func TestChatPageStrict(t *testing.T) {
 	t.Cleanup(cs.Close)
 	h, err := web.New(web.WithFS(web.Config{Vault: v, Chat: cs}, nil, nil))
 	require.NoError(t, err)
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	get := func(p string) (int, []byte) {
-		res, err := srv.Client().Get(srv.URL + p)
-		require.NoError(t, err)
-		defer res.Body.Close()
-		b, err := io.ReadAll(res.Body)
-		require.NoError(t, err)
-		return res.StatusCode, b
-	}
-	fetch := func(p string) []byte {
-		if st, b := get(p); st == http.StatusOK {
-			return b
-		}
-		return nil
-	}
+	get, fetch := servePages(t, h)
 	for _, p := range []string{"/chat", "/c/AAAAAAAAAAAAAAAAAAAAAA"} {
 		st, body := get(p)
 		require.Equal(t, http.StatusOK, st, p)
@@ -228,6 +213,29 @@ func TestChatPageStrict(t *testing.T) {
 	_, other := get("/c/x")
 	assert.Equal(t, one, other)
 	assert.Zero(t, cs.Count(), "serving the pages made no chat")
+}
+
+// servePages serves h and returns get, a GET's status and body, and fetch, the body of a GET
+// that answered 200 (else nil), as checkPage wants it.
+func servePages(t *testing.T, h http.Handler) (get func(path string) (int, []byte), fetch func(path string) []byte) {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	get = func(p string) (int, []byte) {
+		res, err := srv.Client().Get(srv.URL + p)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		return res.StatusCode, b
+	}
+	fetch = func(p string) []byte {
+		if st, b := get(p); st == http.StatusOK {
+			return b
+		}
+		return nil
+	}
+	return get, fetch
 }
 
 // TestPageCheckerCatches shows checkPage is not vacuous: each violation is reported.
@@ -268,22 +276,7 @@ func TestDropPagesStrict(t *testing.T) {
 	featured := []web.FeaturedDrop{{Name: "The <Daily> Ledger", Link: "/d/AAAAAAAAAAAAAAAAAAAAAA#xyz"}}
 	h, err := web.New(web.WithFS(web.Config{Vault: v, Drops: ds, FeaturedDrops: featured}, nil, nil))
 	require.NoError(t, err)
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	get := func(p string) (int, []byte) {
-		res, err := srv.Client().Get(srv.URL + p)
-		require.NoError(t, err)
-		defer res.Body.Close()
-		b, err := io.ReadAll(res.Body)
-		require.NoError(t, err)
-		return res.StatusCode, b
-	}
-	fetch := func(p string) []byte {
-		if st, b := get(p); st == http.StatusOK {
-			return b
-		}
-		return nil
-	}
+	get, fetch := servePages(t, h)
 	for p, entry := range map[string]string{
 		"/drop":                     "drop.js",
 		"/d/AAAAAAAAAAAAAAAAAAAAAA": "submit.js",

@@ -6,9 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as B from '../js/bytes.js';
 import * as W from '../js/webcrypto.js';
-
-const hex = (h) => Uint8Array.from(Buffer.from(h, 'hex'));
-const tohex = (b) => Buffer.from(b).toString('hex');
+import { hex, tohex } from './vector-helpers.js';
 
 test('concat and concatAll join into a new array; joinChunks keeps a single chunk', () => {
   const a = Uint8Array.of(1, 2);

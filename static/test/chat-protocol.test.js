@@ -3,27 +3,11 @@
 // Run: node --test static/test/
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 import * as P from '../js/protocol.js';
 import * as C from '../js/chat-protocol.js';
+import { vectors, hex, tohex, code } from './vector-helpers.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const V = JSON.parse(readFileSync(path.join(here, '../../internal/protocol/testdata/chat-vectors.json'), 'utf8'));
-
-const hex = (s) => Uint8Array.from(Buffer.from(s, 'hex'));
-const tohex = (b) => Buffer.from(b).toString('hex');
-
-async function code(fn) {
-  try {
-    await fn();
-    return 'ok';
-  } catch (e) {
-    assert.equal(e.name, 'ProtocolError', String(e));
-    return e.code;
-  }
-}
+const V = vectors('chat-vectors.json');
 
 function sideParams(h, role) {
   const s = role === C.ROLE_CREATOR ? h.creator : h.joiner;

@@ -5,18 +5,14 @@
 // Run: node --test static/test/
 import { test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 import crypto from 'node:crypto';
 import { dropApi, deliver } from '../js/drop-api.js';
 import * as D from '../js/drop-protocol.js';
 import { ApiError } from '../js/api.js';
+import { vectors, hex } from './vector-helpers.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const V = JSON.parse(readFileSync(path.join(here, '../../internal/protocol/testdata/drop-vectors.json'), 'utf8'));
+const V = vectors('drop-vectors.json');
 
-const hex = (s) => Uint8Array.from(Buffer.from(s, 'hex'));
 const b64 = (b) => Buffer.from(b).toString('base64url');
 const unb64 = (s) => new Uint8Array(Buffer.from(s, 'base64url'));
 const sha = (b) => new Uint8Array(crypto.createHash('sha256').update(b).digest());

@@ -3,26 +3,10 @@
 // Run: node --test static/test/
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 import * as D from '../js/drop-protocol.js';
+import { vectors, hex, tohex, code } from './vector-helpers.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const V = JSON.parse(readFileSync(path.join(here, '../../internal/protocol/testdata/drop-vectors.json'), 'utf8'));
-
-const hex = (s) => Uint8Array.from(Buffer.from(s, 'hex'));
-const tohex = (b) => Buffer.from(b).toString('hex');
-
-async function code(fn) {
-  try {
-    await fn();
-    return 'ok';
-  } catch (e) {
-    assert.equal(e.name, 'ProtocolError', String(e));
-    return e.code;
-  }
-}
+const V = vectors('drop-vectors.json');
 
 const keysOf = (k) => D.dropKeysFromScalars({
   flags: k.flags, encD: hex(k.enc_priv_hex), authD: hex(k.auth_priv_hex), enc: hex(k.enc_pub_hex), auth: hex(k.auth_pub_hex),

@@ -2,28 +2,23 @@
 // price-vectors.json).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   priceBits, priceUnits, priceMessage, priceHash, solvePrice, leadingZeroBits,
 } from '../js/price.js';
+import { vectors, hex, tohex } from './vector-helpers.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const V = JSON.parse(readFileSync(path.join(here, '../../internal/protocol/testdata/price-vectors.json'), 'utf8'));
-const hex = (s) => Uint8Array.from(Buffer.from(s, 'hex'));
-const toHex = (b) => Buffer.from(b).toString('hex');
+const V = vectors('price-vectors.json');
 const req = (p) => ({ kind: p.kind, scope: hex(p.scope_hex), manage: hex(p.manage_hex), length: p.length, ttl: p.ttl });
 
 test('price message and the smallest paying nonce match Go', async () => {
   assert.ok(V.payments.length >= 16);
   for (const p of V.payments) {
     const msg = priceMessage(hex(p.token_hex), req(p));
-    assert.equal(toHex(msg.subarray(0, msg.length - 8)), p.message_hex);
+    assert.equal(tohex(msg.subarray(0, msg.length - 8)), p.message_hex);
     const nonce = await solvePrice(hex(p.token_hex), req(p), p.bits, { batch: 64 });
-    assert.equal(toHex(nonce), p.nonce_hex, `bits ${p.bits}`);
+    assert.equal(tohex(nonce), p.nonce_hex, `bits ${p.bits}`);
     const h = await priceHash(hex(p.token_hex), req(p), nonce);
-    assert.equal(toHex(h), p.hash_hex);
+    assert.equal(tohex(h), p.hash_hex);
     assert.ok(leadingZeroBits(h) >= p.bits);
   }
 });
@@ -32,7 +27,7 @@ test('a nonce below the smallest solution does not pay', async () => {
   assert.ok(V.unpaid.length > 0);
   for (const p of V.unpaid) {
     const h = await priceHash(hex(p.token_hex), req(p), hex(p.nonce_hex));
-    assert.equal(toHex(h), p.hash_hex);
+    assert.equal(tohex(h), p.hash_hex);
     assert.ok(leadingZeroBits(h) < p.bits);
   }
 });

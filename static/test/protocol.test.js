@@ -3,16 +3,11 @@
 // Run: node --test static/test/
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 import * as P from '../js/protocol.js';
+import { vectors, hex, tohex } from './vector-helpers.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const V = JSON.parse(readFileSync(path.join(here, '../../internal/protocol/testdata/vectors.json'), 'utf8'));
+const V = vectors('vectors.json');
 
-const hex = (s) => Uint8Array.from(Buffer.from(s, 'hex'));
-const tohex = (b) => Buffer.from(b).toString('hex');
 const genPlaintext = (n) => {
   const b = new Uint8Array(n);
   for (let i = 0; i < n; i++) b[i] = i % 251;

@@ -85,6 +85,20 @@ function dropLabel(marker, p) {
  * @param {import('./util.js').Plan} plan
  * @returns {Findings}
  */
+// scanEnd returns where entropy-coded data searched from j on ends: at the next FF that is not a
+// stuffed FF 00, a restart marker or a fill byte. indexOf is native, so this stays fast without
+// a JIT.
+function scanEnd(b, j) {
+  for (;;) {
+    j = b.indexOf(0xff, j);
+    if (j < 0 || j + 1 >= b.length) fail('the picture ends too early');
+    const m = b[j + 1];
+    if (m === 0x00 || (m >= 0xd0 && m <= 0xd7)) { j += 2; continue; }
+    if (m === 0xff) { j += 1; continue; }
+    return j;
+  }
+}
+
 export function cleanJPEG(b, plan) {
   const f = new Findings();
   if (!(b[0] === 0xff && b[1] === 0xd8)) fail('this is not a JPEG picture');
@@ -107,17 +121,8 @@ export function cleanJPEG(b, plan) {
   };
   while (i < b.length) {
     if (inScan && b[i] !== 0xff) {
-      // Entropy-coded data: copied up to the next marker that is not a stuffed FF 00, a restart
-      // marker or a fill byte. indexOf is native, so this stays fast without a JIT.
-      let j = i;
-      for (;;) {
-        j = b.indexOf(0xff, j);
-        if (j < 0 || j + 1 >= b.length) fail('the picture ends too early');
-        const m = b[j + 1];
-        if (m === 0x00 || (m >= 0xd0 && m <= 0xd7)) { j += 2; continue; }
-        if (m === 0xff) { j += 1; continue; }
-        break;
-      }
+      // Entropy-coded data: copied up to the marker that ends it.
+      const j = scanEnd(b, i);
       plan.copy(i, j);
       i = j;
       continue;
@@ -128,15 +133,7 @@ export function cleanJPEG(b, plan) {
     if (marker === 0xff) { i += 1; continue; } // fill byte, dropped
     if (inScan && (marker === 0x00 || (marker >= 0xd0 && marker <= 0xd7))) {
       // A scan whose data starts with a stuffed FF 00 or a restart marker: still scan data.
-      let j = i + 2;
-      for (;;) {
-        j = b.indexOf(0xff, j);
-        if (j < 0 || j + 1 >= b.length) fail('the picture ends too early');
-        const m = b[j + 1];
-        if (m === 0x00 || (m >= 0xd0 && m <= 0xd7)) { j += 2; continue; }
-        if (m === 0xff) { j += 1; continue; }
-        break;
-      }
+      const j = scanEnd(b, i + 2);
       plan.copy(i, j);
       i = j;
       continue;
