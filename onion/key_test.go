@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"crypto/ed25519"
+
 	"github.com/cretz/bine/torutil"
 	bed25519 "github.com/cretz/bine/torutil/ed25519"
 )
