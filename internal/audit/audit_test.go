@@ -163,7 +163,7 @@ func TestEveryServerGoroutineRecovers(t *testing.T) {
 func TestSecretsConstantTime(t *testing.T) {
 	_, root := load(t)
 	allowed := map[string]string{
-		"vault/vault.go:infoCmp bytes.Compare is not constant time": "orders a listing by id (Vault.List); ids are not secrets",
+		"vault/vault.go:infoCmp bytes.Compare is not constant time":                 "orders a listing by id (Vault.List); ids are not secrets",
 		"internal/web/catalog.go:parseCatalog bytes.HasPrefix is not constant time": "parses the embedded English catalog of page texts at start-up; nothing a client sent",
 	}
 	for _, pkg := range []string{"vault", "internal/web", "internal/chat", "internal/drop", "internal/protocol", "internal/price"} {
