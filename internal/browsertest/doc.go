@@ -30,6 +30,12 @@
 //     warning, second reads empty; Safest's noscript panels sending only GETs; the submit page's
 //     refusals (a link whose keys are not its route's, a full drop); the proof-of-work bar and a
 //     fetch cut midway that resumes from a whole chunk (FakeOnionProxy can cut the next answer);
+//   - round trips (roundtrips_test.go, issue 17): per user action after the page has loaded (a
+//     note of text, of a 1 MiB and a 25 MiB file; open; manage status; chat start, join and
+//     first message; drop submit with and without a reply box; inbox list and fetch), at Safer,
+//     the requests in sequence and the new connections on that critical path, asserted
+//     exactly (the README's "Round trips per action"); the proxy numbers connections and
+//     records when each answer went out, and CriticalPath (critical.go) finds the path;
 //   - Chromium (chromium_test.go; SEALDROP_CHROMIUM=0 turns it off): a quick second engine, not a
 //     Tor-like one, running the core note and PIN flows and the console-capture control, with
 //     the secure-context flag it needs for .onion and its process cleanup checked;

@@ -3,6 +3,7 @@ package browsertest
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -33,7 +34,23 @@ type ProxyRecord struct {
 	Refused bool
 	// Cut is set for the request whose answer the proxy broke off (CutNext).
 	Cut  bool
-	Time time.Time
+	Time time.Time // when its header had arrived
+	// End is when the last byte of its answer went to the browser, as far as the proxy can
+	// tell: the last write on the connection during the request, or the handler's return when
+	// nothing was written yet (net/http then flushes right after). Zero while it runs (a
+	// WebSocket) or when it was refused.
+	End time.Time
+	// Conn numbers the browser's connection to the proxy that carried the request (from 1, in
+	// the order the proxy accepted them; a CONNECT tunnel keeps its connection's number), and
+	// ConnOpened is when the proxy accepted it. Over Tor each such connection is a new stream.
+	Conn       uint64
+	ConnOpened time.Time
+}
+
+// ProxyConn is one connection the browser opened to the proxy.
+type ProxyConn struct {
+	ID     uint64
+	Opened time.Time
 }
 
 // FakeOnionProxy is an HTTP proxy on 127.0.0.1 that serves one fake .onion host from an
@@ -48,7 +65,63 @@ type FakeOnionProxy struct {
 
 	mu      sync.Mutex
 	records []ProxyRecord
+	conns   []ProxyConn
 	cut     *cutRule
+	latency atomic.Int64 // time.Duration each request waits before it reaches the app
+}
+
+// trackedConn is a browser connection as the proxy accepted it: it keeps its number and the
+// time of its last write, so that a request's End is when its answer went out even when the
+// app takes the connection over (internal/web/hijack.go writes ciphertext straight to it and
+// closes it). It has no NetConn method on purpose: the app would unwrap it and write past it.
+type trackedConn struct {
+	net.Conn
+	id        uint64
+	opened    time.Time
+	lastWrite atomic.Int64 // unix nanoseconds
+}
+
+func (c *trackedConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if n > 0 {
+		c.lastWrite.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// CloseWrite keeps the app's half-close (rstAvoidance) working through the wrapper.
+func (c *trackedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.New("browsertest: no half-close")
+}
+
+// trackingListener numbers the connections it accepts and records when.
+type trackingListener struct {
+	net.Listener
+	p *FakeOnionProxy
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	l.p.mu.Lock()
+	id := uint64(len(l.p.conns) + 1)
+	l.p.conns = append(l.p.conns, ProxyConn{ID: id, Opened: now})
+	l.p.mu.Unlock()
+	return &trackedConn{Conn: c, id: id, opened: now}, nil
+}
+
+type connKey struct{}
+
+// connOf is the tracked connection a request arrived on (nil for one made up in a test).
+func connOf(r *http.Request) *trackedConn {
+	c, _ := r.Context().Value(connKey{}).(*trackedConn)
+	return c
 }
 
 // cutRule breaks the answer to the next matching request after a number of bytes.
@@ -87,11 +160,20 @@ func NewFakeOnionProxy(host string, h http.Handler) (*FakeOnionProxy, error) {
 	}
 	p := &FakeOnionProxy{host: host, ln: ln, tunnels: newConnListener()}
 	p.SetHandler(h)
-	p.srv = &http.Server{Handler: http.HandlerFunc(p.serveProxy), ReadHeaderTimeout: 30 * time.Second}
-	p.tunnel = &http.Server{Handler: http.HandlerFunc(p.serveTunnel), ReadHeaderTimeout: 30 * time.Second}
+	p.srv = &http.Server{Handler: http.HandlerFunc(p.serveProxy), ReadHeaderTimeout: 30 * time.Second,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, c)
+		}}
+	p.tunnel = &http.Server{Handler: http.HandlerFunc(p.serveTunnel), ReadHeaderTimeout: 30 * time.Second,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if bc, ok := c.(*bufferedConn); ok {
+				return context.WithValue(ctx, connKey{}, bc.Conn)
+			}
+			return ctx
+		}}
 	p.srv.ErrorLog = discardLogger()
 	p.tunnel.ErrorLog = discardLogger()
-	go func() { _ = p.srv.Serve(ln) }()
+	go func() { _ = p.srv.Serve(&trackingListener{Listener: ln, p: p}) }()
 	go func() { _ = p.tunnel.Serve(p.tunnels) }()
 	return p, nil
 }
@@ -120,6 +202,19 @@ func (p *FakeOnionProxy) Records() []ProxyRecord {
 	defer p.mu.Unlock()
 	return append([]ProxyRecord(nil), p.records...)
 }
+
+// Conns returns every connection the browsers opened to the proxy so far.
+func (p *FakeOnionProxy) Conns() []ProxyConn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]ProxyConn(nil), p.conns...)
+}
+
+// SetLatency makes every request wait d after its header arrived before it reaches the app
+// (0, the default, turns it off), as a request waits for its trip through Tor. A page's
+// answer then comes at least d after its request, which keeps a request the page sends after
+// showing a result apart from the requests it showed the result after (CriticalPath).
+func (p *FakeOnionProxy) SetLatency(d time.Duration) { p.latency.Store(int64(d)) }
 
 // Mark returns a position in the record list, for RecordsSince.
 func (p *FakeOnionProxy) Mark() int {
@@ -174,6 +269,29 @@ func (p *FakeOnionProxy) setBody(i int, b []byte) {
 	p.records[i].Body = b
 }
 
+// setEnd records when record i's answer went out: the last write on c since the request
+// arrived, else now.
+func (p *FakeOnionProxy) setEnd(i int, c *trackedConn) {
+	end := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c != nil {
+		if w := time.Unix(0, c.lastWrite.Load()); w.After(p.records[i].Time) && w.Before(end) {
+			end = w
+		}
+	}
+	p.records[i].End = end
+}
+
+// newRecord starts the record of a request.
+func newRecord(r *http.Request) ProxyRecord {
+	rec := ProxyRecord{Method: r.Method, Host: r.Host, URL: r.URL.String(), Header: r.Header.Clone(), Time: time.Now()}
+	if c := connOf(r); c != nil {
+		rec.Conn, rec.ConnOpened = c.id, c.opened
+	}
+	return rec
+}
+
 func (p *FakeOnionProxy) isOnion(hostport string) (port string, ok bool) {
 	h, port, err := net.SplitHostPort(hostport)
 	if err != nil {
@@ -183,7 +301,7 @@ func (p *FakeOnionProxy) isOnion(hostport string) (port string, ok bool) {
 }
 
 func (p *FakeOnionProxy) serveProxy(w http.ResponseWriter, r *http.Request) {
-	rec := ProxyRecord{Method: r.Method, Host: r.Host, URL: r.URL.String(), Header: r.Header.Clone(), Time: time.Now()}
+	rec := newRecord(r)
 	if r.Method == http.MethodConnect {
 		port, ok := p.isOnion(r.Host)
 		if !ok || port != "80" {
@@ -192,7 +310,7 @@ func (p *FakeOnionProxy) serveProxy(w http.ResponseWriter, r *http.Request) {
 			refuse(w)
 			return
 		}
-		p.add(rec)
+		i := p.add(rec)
 		hj, ok := w.(http.Hijacker)
 		if !ok {
 			http.Error(w, "no hijack", http.StatusInternalServerError)
@@ -206,6 +324,7 @@ func (p *FakeOnionProxy) serveProxy(w http.ResponseWriter, r *http.Request) {
 			_ = conn.Close()
 			return
 		}
+		p.setEnd(i, connOf(r))
 		// Bytes the browser sent after the CONNECT line may already sit in the reader.
 		p.tunnels.push(&bufferedConn{Conn: conn, r: bufrw.Reader})
 		return
@@ -230,7 +349,7 @@ func (p *FakeOnionProxy) serveProxy(w http.ResponseWriter, r *http.Request) {
 // serveTunnel answers requests that arrive inside a CONNECT tunnel to the onion's port 80
 // (Firefox tunnels WebSockets so).
 func (p *FakeOnionProxy) serveTunnel(w http.ResponseWriter, r *http.Request) {
-	rec := ProxyRecord{Method: r.Method, Host: r.Host, URL: r.URL.String(), Header: r.Header.Clone(), Time: time.Now()}
+	rec := newRecord(r)
 	if _, ok := p.isOnion(r.Host); !ok {
 		rec.Refused = true
 		p.add(rec)
@@ -268,6 +387,13 @@ func (p *FakeOnionProxy) serveRecorded(w http.ResponseWriter, r *http.Request, r
 		w = &cutWriter{ResponseWriter: w, left: c.after}
 	}
 	i := p.add(rec)
+	if d := time.Duration(p.latency.Load()); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+		}
+	}
+	defer p.setEnd(i, connOf(r))
 	h := *p.handler.Load()
 	if r.Body == nil || r.Body == http.NoBody {
 		h.ServeHTTP(w, r)

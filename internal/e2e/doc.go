@@ -34,6 +34,13 @@
 //     and replies once; the source reads the reply once. After a restart with the same key file
 //     the pending submission is gone (RAM only) and the old drop link takes a new submission.
 //     It measures submit, list and fetch latency (and the proof of work's local solve time).
+//   - TestActionSecondsOverDelayedOnion (issue 17's "before"): on a private network of its own
+//     whose every link waits a relay hop's one-way delay (testnet.Options.Delayed, 30 ms by
+//     default, SEALDROP_E2E_HOP_DELAY to change it), and with the delay off in the same run, it
+//     times one request on an open connection, creating a 1 KiB note, opening it, a chat's
+//     start, join and first message, and a drop submission, counting each action's requests
+//     and new streams; it asserts what each action did and that the delayed run crossed the
+//     delaying proxies.
 //   - Every tor that publishes sealdrop (managed and attached) is asked through its control
 //     port: single-hop and non-anonymous modes off, SafeLogging on, no SOCKS port or listener.
 //

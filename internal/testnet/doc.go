@@ -15,6 +15,11 @@
 // What it does not: it is not a model of the real network (one hop class, a
 // 4-minute onion-service time period, no relays other than the authorities),
 // so it proves that the onion path works, not how fast or anonymous it is.
+// StartWith(ctx, dir, Options{Delayed: true}) adds one thing of the real network,
+// its latency: each relay advertises an ORPort (NoListen) that a delaying TCP
+// proxy in the test process forwards to the relay's real, unadvertised ORPort
+// (NoAdvertise), so every link of a circuit waits SetHopDelay in each direction
+// and round trips cost time as they do over Tor. It is off by default.
 // A test binary that uses it calls netns.Enter in its TestMain, so its tests run
 // in a loopback-only network namespace of their own; RequireOffline then holds
 // netns.Lock, so one network at a time runs on the machine: one network costs

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,16 +37,49 @@ type Network struct {
 
 	mu    sync.Mutex
 	procs []*Proc // authorities, client, and anything from StartTor
+
+	delayed bool
+	delay   atomic.Int64 // time.Duration: the delay proxies' one-way delay
+	proxies []*delayProxy
+	hops    hopStats
+}
+
+// Options change how StartWith builds a network. The zero value is Start's network.
+type Options struct {
+	// Delayed puts a delaying TCP proxy in front of every relay's ORPort, in this process: the
+	// relay advertises the proxy's port (tor's ORPort flag NoListen) and listens on another,
+	// unadvertised port (NoAdvertise) that the proxy forwards to. Every link of a circuit,
+	// client to relay and relay to relay, then crosses exactly one proxy (the one of the relay
+	// that accepted the link), which holds each byte HopDelay in each direction: round trips
+	// through the onion cost what they cost on the real network, in time.
+	Delayed bool
+	// HopDelay is the one-way delay per link at start (only with Delayed); SetHopDelay
+	// changes it while the network runs, for connections already open too.
+	HopDelay time.Duration
 }
 
 type authority struct {
-	name      string
-	dataDir   string
-	orPort    int
-	dirPort   int
-	v3ident   string
-	fingerpr  string
-	dirAuthLn string
+	name       string
+	dataDir    string
+	orPort     int // where tor listens
+	advertised int // the delay proxy's port on a delayed network; 0: orPort
+	dirPort    int
+	v3ident    string
+	fingerpr   string
+}
+
+// publicORPort is the ORPort the network knows the authority by.
+func (a *authority) publicORPort() int {
+	if a.advertised != 0 {
+		return a.advertised
+	}
+	return a.orPort
+}
+
+// dirAuthLine is the DirAuthority line every node of the network carries.
+func (a *authority) dirAuthLine() string {
+	return fmt.Sprintf("DirAuthority %s orport=%d no-v2 v3ident=%s 127.0.0.1:%d %s",
+		a.name, a.publicORPort(), a.v3ident, a.dirPort, a.fingerpr)
 }
 
 // Start builds the network in dir (which must exist and will hold every
@@ -53,6 +87,14 @@ type authority struct {
 // five, then a client whose SOCKS port is bootstrapped. It refuses to run when
 // CheckOffline fails. ctx bounds the start only; Close stops the network.
 func Start(ctx context.Context, dir string) (*Network, error) {
+	return StartWith(ctx, dir, Options{})
+}
+
+// StartWith is Start with options (a delayed network).
+func StartWith(ctx context.Context, dir string, o Options) (*Network, error) {
+	if o.HopDelay < 0 || (o.HopDelay > 0 && !o.Delayed) {
+		return nil, fmt.Errorf("testnet: a hop delay of %v needs Options.Delayed", o.HopDelay)
+	}
 	if err := CheckOffline(); err != nil {
 		return nil, err
 	}
@@ -96,7 +138,24 @@ func Start(ctx context.Context, dir string) (*Network, error) {
 		return nil, err
 	}
 
-	n := &Network{dir: dir, torPath: torPath, socks: "127.0.0.1:" + strconv.Itoa(ports[2*Authorities])}
+	n := &Network{dir: dir, torPath: torPath, socks: "127.0.0.1:" + strconv.Itoa(ports[2*Authorities]), delayed: o.Delayed}
+	n.delay.Store(int64(o.HopDelay))
+	ok := false
+	defer func() {
+		if !ok {
+			_ = n.Close()
+		}
+	}()
+	if o.Delayed {
+		for _, a := range auths {
+			p, err := newDelayProxy(fmt.Sprintf("127.0.0.1:%d", a.orPort), &n.delay, &n.hops)
+			if err != nil {
+				return nil, fmt.Errorf("testnet: delay proxy: %w", err)
+			}
+			n.proxies = append(n.proxies, p)
+			a.advertised = p.port()
+		}
+	}
 	n.lines = []string{
 		"TestingTorNetwork 1",
 		"PathsNeededToBuildCircuits 0.67",
@@ -104,15 +163,8 @@ func Start(ctx context.Context, dir string) (*Network, error) {
 		"GeoIPv6File " + geoip,
 	}
 	for _, a := range auths {
-		n.lines = append(n.lines, a.dirAuthLn)
+		n.lines = append(n.lines, a.dirAuthLine())
 	}
-
-	ok := false
-	defer func() {
-		if !ok {
-			_ = n.Close()
-		}
-	}()
 	for _, a := range auths {
 		p, err := startTor(torPath, a.name, a.dataDir, append(n.nodeLines(a.name, a.dataDir), a.options()...))
 		if err != nil {
@@ -184,8 +236,35 @@ func (n *Network) Close() error {
 		}()
 	}
 	wg.Wait()
+	n.mu.Lock()
+	proxies := n.proxies
+	n.proxies = nil
+	n.mu.Unlock()
+	for _, p := range proxies {
+		p.close()
+	}
 	return errors.Join(errs...)
 }
+
+// SetHopDelay sets the one-way delay of every link of a Delayed network, for the connections
+// already open as well as new ones (0 forwards at once).
+func (n *Network) SetHopDelay(d time.Duration) error {
+	if !n.delayed {
+		return errors.New("testnet: SetHopDelay on a network started without Options.Delayed")
+	}
+	if d < 0 {
+		return fmt.Errorf("testnet: negative hop delay %v", d)
+	}
+	n.delay.Store(int64(d))
+	return nil
+}
+
+// HopDelay is the delay SetHopDelay (or Options.HopDelay) set; 0 on an undelayed network.
+func (n *Network) HopDelay() time.Duration { return time.Duration(n.delay.Load()) }
+
+// HopTraffic is what the delay proxies carried so far: the links they forwarded and the bytes
+// they delivered, both directions. On an undelayed network both are 0.
+func (n *Network) HopTraffic() (links, bytes int64) { return n.hops.conns.Load(), n.hops.bytes.Load() }
 
 func (n *Network) add(p *Proc) {
 	n.mu.Lock()
@@ -223,12 +302,20 @@ func nickname(name string) string {
 }
 
 func (a *authority) options() []string {
-	return []string{
+	orPorts := []string{fmt.Sprintf("ORPort 127.0.0.1:%d", a.orPort)}
+	if a.advertised != 0 {
+		// Advertise the delay proxy's port without listening on it; listen on the real one
+		// without advertising it.
+		orPorts = []string{
+			fmt.Sprintf("ORPort 127.0.0.1:%d NoListen", a.advertised),
+			fmt.Sprintf("ORPort 127.0.0.1:%d NoAdvertise", a.orPort),
+		}
+	}
+	return append(orPorts,
 		"AuthoritativeDirectory 1",
 		"V3AuthoritativeDirectory 1",
 		"AssumeReachable 1",
 		"Address 127.0.0.1",
-		fmt.Sprintf("ORPort 127.0.0.1:%d", a.orPort),
 		fmt.Sprintf("DirPort 127.0.0.1:%d", a.dirPort),
 		"SocksPort 0",
 		"ExitRelay 0",
@@ -245,7 +332,7 @@ func (a *authority) options() []string {
 		"V3AuthVotingInterval 10",
 		"V3AuthVoteDelay 2",
 		"V3AuthDistDelay 2",
-	}
+	)
 }
 
 // makeKeys creates the authority's identity, signing key and certificate,
@@ -306,8 +393,6 @@ func (a *authority) makeKeys(ctx context.Context, torPath, gencert string) error
 	if len(a.fingerpr) != 40 {
 		return fmt.Errorf("testnet: %s: unexpected fingerprint %q", a.name, a.fingerpr)
 	}
-	a.dirAuthLn = fmt.Sprintf("DirAuthority %s orport=%d no-v2 v3ident=%s 127.0.0.1:%d %s",
-		a.name, a.orPort, a.v3ident, a.dirPort, a.fingerpr)
 	return nil
 }
 
