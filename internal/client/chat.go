@@ -198,9 +198,10 @@ func (ch *Chat) Token() []byte { return bytes.Clone(ch.token) }
 // instead, for good.
 //
 // The socket is dialled the way the client's *http.Client goes: through its transport's
-// dialer and proxy (over Tor, the SOCKS port). When that transport is not an *http.Transport
-// the client cannot tell where it goes, and the chat uses the POST fallback (through the
-// *http.Client itself) rather than a socket that might take another path.
+// dialer and proxy (over Tor, the SOCKS port), or those of the *http.Transport it wraps (see
+// socketDialer). When no *http.Transport is found the client cannot tell where the socket
+// would go, and the chat uses the POST fallback (through the *http.Client itself) rather than a
+// socket that might take another path.
 func (ch *Chat) Connect(ctx context.Context) error {
 	d, canSocket := ch.c.socketDialer()
 	var poll bool
@@ -239,12 +240,20 @@ func (ch *Chat) connectEnded(ctx context.Context, d websocket.Dialer, canSocket 
 }
 
 // socketDialer is the WebSocket dialer that reaches the server the way c.hc does: its
-// transport's dialer, proxy and TLS settings. ok is false when hc's transport is not an
-// *http.Transport.
+// transport's dialer, proxy and TLS settings. A transport that wraps another (one that counts
+// or traces requests) says which with an Unwrap() http.RoundTripper method. ok is false when
+// no *http.Transport is found that way.
 func (c *Client) socketDialer() (websocket.Dialer, bool) {
 	rt := c.hc.Transport
 	if rt == nil {
 		rt = http.DefaultTransport
+	}
+	for range 8 {
+		w, ok := rt.(interface{ Unwrap() http.RoundTripper })
+		if !ok {
+			break
+		}
+		rt = w.Unwrap()
 	}
 	tr, ok := rt.(*http.Transport)
 	if !ok {

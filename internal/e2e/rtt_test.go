@@ -22,7 +22,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/proxy"
 
-	"github.com/sealdrop/sealdrop/internal/chatclient"
 	"github.com/sealdrop/sealdrop/internal/client"
 	"github.com/sealdrop/sealdrop/internal/testnet"
 )
@@ -79,6 +78,10 @@ func countedPerson(t *testing.T, ct *clientTor, who string) *counted {
 	c.hc = &http.Client{Transport: c, Timeout: 3 * time.Minute}
 	return c
 }
+
+// Unwrap is the transport the counter wraps: the client's chat dials its WebSocket through it
+// (its counted dialer), as it would through a bare *http.Transport.
+func (c *counted) Unwrap() http.RoundTripper { return c.tr }
 
 // snapshot is what the person had sent and opened so far.
 func (c *counted) snapshot() [2]int64 { return [2]int64{c.reqs.Load(), c.dials.Load()} }
@@ -173,16 +176,16 @@ func TestActionSecondsOverDelayedOnion(t *testing.T) {
 			b := countedPerson(t, visitor, "joiner-"+tag)
 			a.warm(t, base)
 			b.warm(t, base)
-			ca, err := chatclient.New(base, a.hc, a.dial)
+			ca, err := client.New(base, a.hc)
 			require.NoError(t, err)
-			cb, err := chatclient.New(base, b.hc, b.dial)
+			cb, err := client.New(base, b.hc)
 			require.NoError(t, err)
 			before, start = a.snapshot(), time.Now()
 			beforeB := b.snapshot()
-			chA, err := ca.Start(actx, chatclient.StartOptions{})
+			chA, err := ca.StartChat(actx, client.ChatOptions{})
 			require.NoError(t, err)
 			require.NoError(t, chA.Connect(actx))
-			chB, err := cb.Join(actx, chA.Link, "")
+			chB, err := cb.JoinChat(actx, chA.Link, "")
 			require.NoError(t, err)
 			require.NoError(t, chB.Connect(actx))
 			codeA, err := chA.WaitReady(actx)
