@@ -27,6 +27,7 @@ const (
 	CodeMethod         = "method"
 	CodeUnavailable    = "unavailable"
 	CodeInternal       = "internal"
+	CodeTor2web        = "tor2web"
 	CodeRefused        = "refused" // only on the chat socket: a record refused for another reason
 )
 
@@ -62,12 +63,15 @@ var (
 	Method         = Refusal{http.StatusMethodNotAllowed, CodeMethod}
 	Unavailable    = Refusal{http.StatusServiceUnavailable, CodeUnavailable}
 	Internal       = Refusal{http.StatusInternalServerError, CodeInternal}
+	// Tor2web: a request relayed by a Tor2web gateway (it says so in an X-Tor2web header),
+	// which sees and can change everything: refused, for pages and API alike.
+	Tor2web = Refusal{http.StatusForbidden, CodeTor2web}
 )
 
 // Refusals lists every refusal of the HTTP API (for the JavaScript's table and the tests).
 var Refusals = []Refusal{Gone, WrongPIN, Unpaid, Offset, Full, TooLarge, Busy, AppendBusy, TooMany,
 	Incomplete, BadRequest, BadParameter, BadTTL, BadBody, ContentType, LengthRequired, CrossOrigin,
-	Method, Unavailable, Internal}
+	Method, Unavailable, Internal, Tor2web}
 
 // ErrorAnswer is the body of an error answer: the code and a message for people. The gone
 // answer has no message: it is {"error":"gone"} for every absent state, byte for byte.

@@ -3,6 +3,8 @@ package web
 import (
 	"net/http"
 	"strconv"
+
+	"github.com/sealdrop/sealdrop/internal/api"
 )
 
 // CSP is the Content-Security-Policy of every response except ciphertext: no inline code,
@@ -106,8 +108,25 @@ func (s *server) wrap(next http.Handler) http.Handler {
 				s.writeHTML(rec, http.StatusInternalServerError, s.errorPage)
 			}
 		}()
+		if _, relayed := r.Header["X-Tor2web"]; relayed {
+			s.refuseTor2web(rec, r)
+			return
+		}
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// refuseTor2web answers a request that a Tor2web gateway relayed (it adds X-Tor2web): such a
+// gateway sees the visitor's address and every byte, and could change the pages' scripts, so
+// nothing is served through it; the page tells the visitor to use Tor Browser, as SecureDrop
+// does. Nothing else about the request is read.
+func (s *server) refuseTor2web(w http.ResponseWriter, r *http.Request) {
+	resetHeaders(w.Header())
+	if isAPI(r) {
+		s.refuse(w, api.Tor2web, "requests relayed by a Tor2web gateway are refused: use Tor Browser")
+		return
+	}
+	s.writeHTML(w, api.Tor2web.Status, s.tor2webPage)
 }
 
 // writeBody sends a fixed body with an exact Content-Length.

@@ -23,6 +23,8 @@ const (
 	pageOpen   = "open.html"
 	pageManage = "manage.html"
 	pageError  = "error.html"
+	// pageTor2web answers requests relayed by a Tor2web gateway (headers.go).
+	pageTor2web = "tor2web.html"
 
 	// The drop pages (drop_routes.go), served when a drop server is configured.
 	pageDrop       = "drop.html"
@@ -35,11 +37,11 @@ const (
 
 // optionalPages are rendered when their template exists, so a test's template set may leave
 // them out; the embedded set has them all.
-var optionalPages = []string{pageDrop, pageDropSubmit, pageInbox, pageChat}
+var optionalPages = []string{pageDrop, pageDropSubmit, pageInbox, pageChat, pageTor2web}
 
 func isPage(name string) bool {
 	switch name {
-	case pageCreate, pageOpen, pageManage, pageError, pageDrop, pageDropSubmit, pageInbox, pageChat:
+	case pageCreate, pageOpen, pageManage, pageError, pageTor2web, pageDrop, pageDropSubmit, pageInbox, pageChat:
 		return true
 	}
 	return false

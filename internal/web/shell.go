@@ -24,6 +24,7 @@ type server struct {
 	v            *vault.Vault
 	pages        map[string][]byte
 	errorPage    []byte
+	tor2webPage  []byte
 	static       map[string]*staticFile
 	goneBody     []byte
 	internalBody []byte
@@ -72,6 +73,9 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	s.errorPage = s.pages[pageError]
+	if s.tor2webPage = s.pages[pageTor2web]; s.tor2webPage == nil {
+		s.tor2webPage = s.errorPage // a test's template set without it
+	}
 	s.goneBody = api.Gone.Body("")
 	s.internalBody = api.Internal.Body("the server could not answer this request")
 

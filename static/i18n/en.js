@@ -367,5 +367,9 @@ export default {
   "error.title": "sealdrop: not available",
   "error.heading": "This page is not available",
   "error.text": "The address may be mistyped, or what it pointed to is no longer here.",
-  "error.home": "Go to the start page"
+  "error.home": "Go to the start page",
+  "tor2web.title": "sealdrop: open this in Tor Browser",
+  "tor2web.heading": "Open this page in Tor Browser",
+  "tor2web.text": "You reached this page through a website that opens onion addresses in an ordinary browser. That website can see and change everything you send and read here, and it knows your address. This page does not work that way, to protect you.",
+  "tor2web.how": "Install Tor Browser from torproject.org, then open the same link in it."
 };
