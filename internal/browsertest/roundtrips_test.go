@@ -92,7 +92,12 @@ func measureAction(t *testing.T, name string, tab *Tab, cond string, act func())
 	}
 	pool.Proxy.SetLatency(0)
 	until := time.UnixMilli(at).Add(-rttClock)
-	require.True(t, until.After(from), "%s: the result showed %v after the click, less than the proxy holds a request", name, until.Sub(from)+rttClock)
+	if !until.After(from) {
+		// The result showed within one tick of the page's clock (Safer rounds it to 16.67 ms)
+		// of the click: no request was waited for, since the proxy holds each one rttLatency.
+		// A chat message sent on the open WebSocket does this.
+		until = from
+	}
 	time.Sleep(300 * time.Millisecond) // the last answers' ends are recorded as their handlers return
 	p := CriticalPath(pool.Proxy.Records(), from, until)
 	t.Logf("ROUNDTRIPS %s: %s (result after %v)", name, p, time.UnixMilli(at).Sub(from).Round(time.Millisecond))
