@@ -18,7 +18,7 @@ const (
 // extents are in locked memory. Every field is guarded by the vault's mutex except gone, which
 // readers and appenders poll without it.
 //
-// It is one fixed-size record of 208 bytes (a Go size class, so nothing is lost to rounding;
+// It is one fixed-size record of 192 bytes (a Go size class, so nothing is lost to rounding;
 // TestEntrySize keeps it there), with a single pointer, first, so that the garbage collector
 // scans 8 bytes of it: no strings, slices or times of its own. What only some entries need
 // lives beside it, keyed by it: the block list of content that is not one run (Vault.spill).
@@ -37,33 +37,51 @@ type entry struct {
 	lock   Lock
 	manage Hash
 
-	// Times are Unix nanoseconds: a time.Time holds a pointer.
-	expires  int64
-	born     int64 // creation, for Config.PendingMax, EmptyIdle and List's order (to the minute)
-	since    int64 // pending: the last append or create (PendingIdle); claimed: the claim (ClaimWindow)
-	length   int64
-	received int64
-
 	// ext0 is the entry's blocks when they are one run (the usual case); when they are more,
-	// spilled is set and the vault's spill map holds them (Vault.ext). Wiping the content
-	// leaves them in place while held is set: a Reading or the running Append still uses them,
+	// fSpilled is set and the vault's spill map holds them (Vault.ext). Wiping the content
+	// leaves them in place while fHeld is set: a Reading or the running Append still uses them,
 	// and whoever drops the last reference zeroes and frees them.
 	ext0 [1]extent
 	refs int32 // Readings, the running Append and blank's job, which use the blocks outside the mutex
 
+	// Times are Unix nanoseconds: a time.Time holds a pointer.
+	expires int64
+	born    int64 // creation, for Config.PendingMax, EmptyIdle and List's order (to the minute)
+	since   int64 // pending: the last append or create (PendingIdle); claimed: the claim (ClaimWindow)
+
+	length   uint32 // at most maxEntryLimit, or one more for PutUpTo
+	received uint32
+
 	gone atomic.Bool // the content was wiped: stop streaming
 
-	kind      Kind
-	phase     phase
-	relay     bool // CreateRequest.Relay: read by its manage secret until wiped, never claimed
-	appending bool
-	wiped     bool // the content is gone; the entry may live on as a record
-	held      bool // wiped, but its blocks are still referenced; freed when refs drops to zero
-	// zeroing is set while a zeroing job that does not free runs on the held blocks, so that
+	kind  Kind
+	phase phase
+	flags flags
+}
+
+// flags are an entry's yes-or-no facts, in one byte.
+type flags uint8
+
+const (
+	fRelay     flags = 1 << iota // CreateRequest.Relay: read by its manage secret until wiped, never claimed
+	fAppending                   // an Append or Put is filling it
+	fWiped                       // the content is gone; the entry may live on as a record
+	fHeld                        // wiped, but its blocks are still referenced; freed when refs drops to zero
+	// fZeroing is set while a zeroing job that does not free runs on the held blocks, so that
 	// the last reference leaves the freeing to it instead of zeroing the same blocks
 	// concurrently.
-	zeroing bool
-	spilled bool // the blocks are more than one run: Vault.spill holds them
+	fZeroing
+	fSpilled // the blocks are more than one run: Vault.spill holds them
+)
+
+func (e *entry) has(f flags) bool { return e.flags&f != 0 }
+
+func (e *entry) set(f flags, on bool) {
+	if on {
+		e.flags |= f
+	} else {
+		e.flags &^= f
+	}
 }
 
 // claimHash is where a claimed entry keeps the hash of its reader's claim nonce (see lock).

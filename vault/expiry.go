@@ -27,8 +27,8 @@ func (v *Vault) settle(id ID, e *entry, now time.Time) (bool, job) {
 		j := v.discard(id, e)
 		delete(v.tombs, id)
 		return false, j
-	case e.phase == phasePending && !e.appending && t-e.since >= int64(v.cfg.PendingIdle),
-		e.phase == phasePending && !e.appending && e.received == 0 && t-e.born >= int64(v.cfg.EmptyIdle),
+	case e.phase == phasePending && !e.has(fAppending) && t-e.since >= int64(v.cfg.PendingIdle),
+		e.phase == phasePending && !e.has(fAppending) && e.received == 0 && t-e.born >= int64(v.cfg.EmptyIdle),
 		e.phase == phasePending && t-e.born >= int64(v.cfg.PendingMax):
 		return false, v.end(id, e, StateGone, true)
 	case e.phase == phaseClaimed && t-e.since >= int64(v.cfg.ClaimWindow):

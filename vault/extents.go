@@ -25,7 +25,7 @@ func (l *blockList) empty() bool { return l.many == nil && l.one[0].n == 0 }
 // may be e's own storage: keep it only while holding v.mu. Called with v.mu held.
 func (v *Vault) ext(e *entry) []extent {
 	switch {
-	case e.spilled:
+	case e.has(fSpilled):
 		return v.spill[e]
 	case e.ext0[0].n != 0:
 		return e.ext0[:]
@@ -38,23 +38,23 @@ func (v *Vault) ext(e *entry) []extent {
 func (v *Vault) setExt(e *entry, ext []extent) {
 	if len(ext) > 1 {
 		v.spill[e] = ext
-		e.spilled = true
+		e.set(fSpilled, true)
 		return
 	}
 	var x extent
 	if len(ext) == 1 {
 		x = ext[0]
 	}
-	if e.spilled {
+	if e.has(fSpilled) {
 		delete(v.spill, e)
-		e.spilled = false
+		e.set(fSpilled, false)
 	}
 	e.ext0[0] = x
 }
 
 // listOf copies e's blocks into a blockList. Called with v.mu held.
 func (v *Vault) listOf(e *entry) blockList {
-	if e.spilled {
+	if e.has(fSpilled) {
 		return blockList{many: v.spill[e]}
 	}
 	return blockList{one: e.ext0}

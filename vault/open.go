@@ -35,7 +35,7 @@ func (v *Vault) Open(kind Kind, id ID, req OpenRequest) (*Reading, error) {
 	}
 	e, j := v.lookup(kind, id, now)
 	t := e
-	if t == nil || t.phase == phasePending || t.relay {
+	if t == nil || t.phase == phasePending || t.has(fRelay) {
 		t = &v.dummy
 	}
 	// Every comparison, every time: the cost must not say which one decided.
@@ -49,7 +49,7 @@ func (v *Vault) Open(kind Kind, id ID, req OpenRequest) (*Reading, error) {
 	switch {
 	case t == &v.dummy || !c.Gate():
 	case t.phase == phaseClaimed:
-		if claimOK && !t.wiped {
+		if claimOK && !t.has(fWiped) {
 			r = v.reading(t)
 		}
 	default:
@@ -69,7 +69,7 @@ func (v *Vault) Open(kind Kind, id ID, req OpenRequest) (*Reading, error) {
 		switch {
 		case pe != nil && pe.Left == 0:
 			v.runAsync(v.end(id, t, StateGone, false))
-		case err == nil && t.wiped:
+		case err == nil && t.has(fWiped):
 			err = ErrGone
 		case err == nil:
 			v.setPhase(id, t, phaseClaimed)
@@ -90,7 +90,7 @@ func (v *Vault) Open(kind Kind, id ID, req OpenRequest) (*Reading, error) {
 func (v *Vault) reading(e *entry) *Reading {
 	e.refs++
 	v.busy++
-	return &Reading{v: v, e: e, blocks: v.listOf(e), size: e.length}
+	return &Reading{v: v, e: e, blocks: v.listOf(e), size: int64(e.length)}
 }
 
 // Reading is a claimed entry (or a relay entry) being streamed out. It never exposes the locked
@@ -166,7 +166,7 @@ func (v *Vault) ReadRelay(kind Kind, id ID, manage []byte) (*Reading, error) {
 	}
 	e, j := v.lookup(kind, id, now)
 	var r *Reading
-	if v.manageOK(e, &mh) && e.relay && e.phase == phaseWaiting && !e.wiped && !e.lock.destroyed {
+	if v.manageOK(e, &mh) && e.has(fRelay) && e.phase == phaseWaiting && !e.has(fWiped) && !e.lock.destroyed {
 		r = v.reading(e)
 	}
 	v.mu.Unlock()

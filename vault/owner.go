@@ -60,7 +60,7 @@ func (v *Vault) ownedOf(kind Kind, owner string) map[ID]owned {
 	}
 	m := make(map[ID]owned)
 	for id, e := range v.live {
-		if e.kind == kind && e.grp.key.owner == "" && !e.wiped {
+		if e.kind == kind && e.grp.key.owner == "" && !e.has(fWiped) {
 			m[id] = ownedEntry(e)
 		}
 	}
@@ -80,7 +80,7 @@ func (v *Vault) index(id ID, e *entry) {
 // setPhase moves e, whose id is id, to phase p and keeps its index entry in step. Called with
 // v.mu held.
 func (v *Vault) setPhase(id ID, e *entry, p phase) {
-	if e.phase == phasePending && p != phasePending && !e.wiped {
+	if e.phase == phasePending && p != phasePending && !e.has(fWiped) {
 		v.pending[e.kind]--
 	}
 	e.phase = p

@@ -25,6 +25,10 @@ const (
 	DefaultMaxTombstones  = 1 << 18
 )
 
+// maxEntryLimit is the largest entry any Config allows, 2 GiB: an entry's length is kept in 32
+// bits (PutUpTo asks for one byte more than it allows).
+const maxEntryLimit = 1 << 31
+
 // closeWait bounds how long Close waits for Readings and Appends still copying, before it
 // unmaps the arenas under them.
 const closeWait = 2 * time.Second
@@ -98,7 +102,7 @@ func New(cfg Config) (*Vault, error) {
 	if v.maxEntry == 0 {
 		v.maxEntry = DefaultMaxEntry
 	}
-	v.maxEntry = min(v.maxEntry, budget)
+	v.maxEntry = min(v.maxEntry, budget, maxEntryLimit)
 	// The dummy answers lookups that miss, so that they hash and compare like hits.
 	d := &v.dummy
 	if d.lock, err = DummyLock(); err != nil {
@@ -296,7 +300,7 @@ func (v *Vault) List(kind Kind, owner string) []Info {
 	// (except for the entries without an owner, which are not indexed: ownedOf).
 	for id, o := range v.ownedOf(kind, owner) {
 		if o.listed(now) {
-			out = append(out, Info{ID: id, Size: o.e.length, Created: unixTime(o.created)})
+			out = append(out, Info{ID: id, Size: int64(o.e.length), Created: unixTime(o.created)})
 		}
 	}
 	slices.SortFunc(out, infoCmp)
@@ -344,7 +348,7 @@ func (v *Vault) ListPage(kind Kind, owner string, after ID, n int) ([]Info, int)
 	for i, r := range page {
 		id := r.id()
 		e := idx[id].e
-		out[i] = Info{ID: id, Size: e.length, Created: unixTime(idx[id].created)}
+		out[i] = Info{ID: id, Size: int64(e.length), Created: unixTime(idx[id].created)}
 	}
 	return out, total
 }
@@ -443,11 +447,11 @@ func (v *Vault) close() {
 	v.mu.Lock()
 	v.closed = true
 	for _, e := range v.live {
-		if !e.wiped {
-			e.wiped = true
+		if !e.has(fWiped) {
+			e.set(fWiped, true)
 			e.gone.Store(true)
 			if e.refs > 0 {
-				e.held = true // a running Append zeroes them again when it returns
+				e.set(fHeld, true) // a running Append zeroes them again when it returns
 			} else {
 				v.setExt(e, nil)
 			}

@@ -20,10 +20,10 @@ type job struct {
 // second trip through the mutex. The PIN path passes false, so its answer costs the same
 // whether or not it wiped anything. Called with v.mu held.
 func (v *Vault) dropContent(id ID, e *entry, inline bool) job {
-	if e.wiped {
+	if e.has(fWiped) {
 		return job{}
 	}
-	e.wiped = true
+	e.set(fWiped, true)
 	e.gone.Store(true)
 	v.unaccount(id, e)
 	ext := v.ext(e)
@@ -38,12 +38,12 @@ func (v *Vault) dropContent(id ID, e *entry, inline bool) job {
 	case e.refs == 0:
 		v.busy++
 		return job{blocks: v.detach(e), free: true}
-	case e.appending:
-		e.held = true
+	case e.has(fAppending):
+		e.set(fHeld, true)
 		return job{}
 	default:
-		e.held = true
-		e.zeroing = true
+		e.set(fHeld, true)
+		e.set(fZeroing, true)
 		v.busy++
 		return job{e: e, blocks: v.listOf(e)}
 	}
@@ -55,7 +55,7 @@ func (v *Vault) dropContent(id ID, e *entry, inline bool) job {
 // holds a reference meanwhile, so that an end in between cannot free the blocks under it.
 // Called with v.mu held.
 func (v *Vault) blank(e *entry) job {
-	if e.wiped || v.ext(e) == nil {
+	if e.has(fWiped) || v.ext(e) == nil {
 		return job{}
 	}
 	e.gone.Store(true)
@@ -113,10 +113,10 @@ func (v *Vault) run(j job) {
 			v.ar.release(ext)
 		}
 	case j.e != nil:
-		j.e.zeroing = false
-		if j.e.refs == 0 && j.e.held {
+		j.e.set(fZeroing, false)
+		if j.e.refs == 0 && j.e.has(fHeld) {
 			// The last reference went while we zeroed: the blocks are ours to free.
-			j.e.held = false
+			j.e.set(fHeld, false)
 			held := v.detach(j.e)
 			if !v.closed {
 				v.ar.release(held.list())
@@ -158,11 +158,11 @@ func (v *Vault) runAlwaysAsync(j job) {
 func (v *Vault) unref(e *entry) job {
 	e.refs--
 	v.busy--
-	if e.refs > 0 || !e.held || e.zeroing {
+	if e.refs > 0 || !e.has(fHeld) || e.has(fZeroing) {
 		v.finishClose()
 		return job{}
 	}
-	e.held = false
+	e.set(fHeld, false)
 	v.busy++
 	return job{blocks: v.detach(e), free: true}
 }
@@ -204,7 +204,7 @@ func (v *Vault) unaccount(id ID, e *entry) {
 func (v *Vault) end(id ID, e *entry, st State, inline bool) job {
 	j := v.dropContent(id, e, inline)
 	delete(v.live, id)
-	if !e.relay {
+	if !e.has(fRelay) {
 		v.keepTomb(id, tomb{manage: e.manage, state: st, expires: e.expires, kind: e.kind})
 	}
 	return j

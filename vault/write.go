@@ -79,16 +79,16 @@ func (v *Vault) admit(req *CreateRequest, maxOwned int, fill bool) (ID, *entry, 
 	e := &entry{
 		grp:     g,
 		kind:    req.Kind,
-		length:  req.Length,
-		relay:   req.Relay,
+		length:  uint32(req.Length), // at most maxEntryLimit (+1 for PutUpTo)
 		lock:    lockOf(req.Caps),
 		manage:  req.Caps.Manage,
 		expires: now.Add(req.TTL).UnixNano(),
 		born:    now.UnixNano(),
 		since:   now.UnixNano(),
 	}
+	e.set(fRelay, req.Relay)
 	if fill {
-		e.appending = true
+		e.set(fAppending, true)
 		e.refs++
 		v.busy++
 	}
@@ -125,10 +125,10 @@ func (v *Vault) fits(kind Kind, g *ownerGroup, have, want int64) bool {
 // them. ErrGone once e is wiped, ErrFull when the blocks or a quota do not allow it. Called
 // with v.mu held by the entry's one appender.
 func (v *Vault) reserve(e *entry, upto int64) (blockList, error) {
-	if e.wiped {
+	if e.has(fWiped) {
 		return blockList{}, ErrGone
 	}
-	want := v.blocks(min(upto, e.length))
+	want := v.blocks(min(upto, int64(e.length)))
 	have := v.charged(e)
 	if want > have {
 		if !v.fits(e.kind, e.grp, have, want) {
@@ -147,10 +147,10 @@ func (v *Vault) reserve(e *entry, upto int64) (blockList, error) {
 // trim gives back the blocks an upload reserved beyond the bytes it received (a body that
 // broke off), zeroed. Called with v.mu held, by the appender, after the copy.
 func (v *Vault) trim(e *entry) {
-	if e.wiped {
+	if e.has(fWiped) {
 		return
 	}
-	keep := v.blocks(e.received)
+	keep := v.blocks(int64(e.received))
 	have := v.charged(e)
 	if have <= keep {
 		return
@@ -232,9 +232,9 @@ func (v *Vault) appendTo(kind Kind, owner *string, id ID, manage []byte, offset,
 		v.run(j)
 		return 0, ErrGone
 	}
-	received := e.received
+	received := int64(e.received)
 	switch {
-	case e.appending:
+	case e.has(fAppending):
 		v.mu.Unlock()
 		return received, ErrBusy
 	case n < 0:
@@ -243,11 +243,11 @@ func (v *Vault) appendTo(kind Kind, owner *string, id ID, manage []byte, offset,
 	case offset != received:
 		v.mu.Unlock()
 		return received, ErrOffset
-	case offset+n > e.length:
+	case offset+n > int64(e.length):
 		v.mu.Unlock()
 		return received, ErrTooLarge
 	}
-	e.appending = true
+	e.set(fAppending, true)
 	e.since = now.UnixNano()
 	e.refs++
 	v.busy++
@@ -256,11 +256,11 @@ func (v *Vault) appendTo(kind Kind, owner *string, id ID, manage []byte, offset,
 	got, rerr := v.fill(e, offset, n, r, false)
 
 	v.mu.Lock()
-	e.received += got
-	e.appending = false
+	e.received += uint32(got)
+	e.set(fAppending, false)
 	e.since = v.now().UnixNano()
 	v.trim(e)
-	received = e.received
+	received = int64(e.received)
 	gone := e.gone.Load()
 	j = v.unref(e)
 	v.mu.Unlock()
@@ -382,7 +382,7 @@ func (v *Vault) commit(kind Kind, owner *string, id ID, manage []byte) (time.Tim
 		return unixTime(e.expires), nil
 	}
 	switch {
-	case e.appending:
+	case e.has(fAppending):
 		return time.Time{}, ErrBusy
 	case e.received != e.length:
 		return time.Time{}, ErrIncomplete
@@ -420,8 +420,8 @@ func (v *Vault) put(req CreateRequest, r io.Reader, upTo bool) (ID, int64, time.
 	got, rerr := v.fill(e, 0, req.Length, r, upTo)
 
 	v.mu.Lock()
-	e.received = got
-	e.appending = false
+	e.received = uint32(got)
+	e.set(fAppending, false)
 	if upTo && rerr == nil {
 		switch {
 		case got > want:
@@ -429,7 +429,7 @@ func (v *Vault) put(req CreateRequest, r io.Reader, upTo bool) (ID, int64, time.
 		case got == 0:
 			rerr = fmt.Errorf("vault: put: empty: %w", ErrInvalid)
 		default:
-			e.length = got
+			e.length = uint32(got)
 		}
 	}
 	v.trim(e)
