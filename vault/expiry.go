@@ -21,16 +21,17 @@ func (v *Vault) lookup(kind Kind, id ID, now time.Time) (*entry, job) {
 // settle applies the time limits to a live entry: its TTL, the pending idle timeout and the
 // claim window. It reports whether the entry is still live. Called with v.mu held.
 func (v *Vault) settle(id ID, e *entry, now time.Time) (bool, job) {
+	t := now.UnixNano()
 	switch {
-	case !now.Before(e.expires):
+	case t >= e.expires:
 		j := v.discard(id, e)
 		delete(v.tombs, id)
 		return false, j
-	case e.phase == phasePending && !e.appending && now.Sub(e.active) >= v.cfg.PendingIdle,
-		e.phase == phasePending && !e.appending && e.received == 0 && now.Sub(e.born) >= v.cfg.EmptyIdle,
-		e.phase == phasePending && now.Sub(e.born) >= v.cfg.PendingMax:
+	case e.phase == phasePending && !e.has(fAppending) && t-e.since >= int64(v.cfg.PendingIdle),
+		e.phase == phasePending && !e.has(fAppending) && e.received == 0 && t-e.born >= int64(v.cfg.EmptyIdle),
+		e.phase == phasePending && t-e.born >= int64(v.cfg.PendingMax):
 		return false, v.end(id, e, StateGone, true)
-	case e.phase == phaseClaimed && now.Sub(e.claimed) >= v.cfg.ClaimWindow:
+	case e.phase == phaseClaimed && t-e.since >= int64(v.cfg.ClaimWindow):
 		return false, v.end(id, e, StateOpened, true)
 	}
 	return true, job{}
@@ -59,7 +60,7 @@ func (v *Vault) Sweep() {
 	}
 	var jobs []job
 	for id, e := range v.live {
-		if _, j := v.settle(id, e, now); j.ext != nil {
+		if _, j := v.settle(id, e, now); !j.blocks.empty() {
 			jobs = append(jobs, j)
 		}
 	}

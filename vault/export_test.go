@@ -1,7 +1,5 @@
 package vault
 
-import "slices"
-
 // Test hooks: they look at the locked blocks, which the exported API never exposes.
 
 // BlocksOf captures the blocks holding id's content now and returns a function that reports
@@ -10,7 +8,7 @@ func BlocksOf(v *Vault, id ID) func() bool {
 	v.mu.Lock()
 	var ext []extent
 	if e := v.live[id]; e != nil {
-		ext = slices.Clone(e.ext)
+		ext = append([]extent{}, v.ext(e)...) // empty, not nil, for a pending entry with none yet
 	}
 	v.mu.Unlock()
 	if ext == nil {

@@ -17,8 +17,8 @@ import (
 // server's).
 type Lock struct {
 	gate, open, destruct Hash
+	failures             uint16 // at most maxLockFailures
 	pin                  bool
-	failures             int
 	// destroyed: a destruct token matched. What the lock guards was zeroed at once, but from
 	// outside it goes on exactly as after a wrong PIN: every later PIN, the right one too,
 	// counts as wrong until the countdown ends it.
@@ -107,19 +107,26 @@ func (l *Lock) Try(c Check, maxFailures int) (destruct bool, err error) {
 	case !l.pin || c.open && !l.destroyed:
 		return false, nil
 	}
-	l.failures++
+	maxFailures = min(maxFailures, maxLockFailures)
+	if l.failures < maxLockFailures {
+		l.failures++
+	}
 	if c.destruct && !l.destroyed {
 		l.destroyed = true
 		destruct = true
 	}
-	return destruct, &PINError{Left: max(maxFailures-l.failures, 0)}
+	return destruct, &PINError{Left: max(maxFailures-int(l.failures), 0)}
 }
+
+// maxLockFailures is the most wrong PINs a Lock allows, whatever its owner's limit: the count
+// is kept in 16 bits, and a limit over it counts as it.
+const maxLockFailures = 1<<16 - 1
 
 // Destroyed reports whether a destruct token matched (or Destroy was called).
 func (l *Lock) Destroyed() bool { return l.destroyed }
 
 // Failures is the number of wrong PINs counted so far.
-func (l *Lock) Failures() int { return l.failures }
+func (l *Lock) Failures() int { return int(l.failures) }
 
 // Equal compares two hashes in constant time: XOR and OR over four words, with no branch on
 // the data (subtle.ConstantTimeCompare goes byte by byte, far slower for 32 bytes). It is the

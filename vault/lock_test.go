@@ -128,3 +128,32 @@ func TestLockOneTimeCapability(t *testing.T) {
 		require.ErrorIs(t, err, vault.ErrInvalid)
 	})
 }
+
+// A Lock keeps its count of wrong PINs in 16 bits. A limit above that counts as 65,535: the
+// count never wraps round to give a guesser fresh tries, and the last try still ends the lock.
+func TestLockFailureCountDoesNotWrap(t *testing.T) {
+	s := newSecrets(t, true, false)
+	l, err := vault.NewLock(s.caps)
+	require.NoError(t, err)
+	wrong := vault.NewProof(s.gate, random(t, 32), random(t, 32))
+	const limit = 1 << 20
+	for i := 1; i <= 1<<16-1; i++ {
+		_, err := l.Try(l.Check(&wrong), limit)
+		var pe *vault.PINError
+		require.ErrorAs(t, err, &pe)
+		if pe.Left != 1<<16-1-i {
+			t.Fatalf("try %d: %d left, want %d", i, pe.Left, 1<<16-1-i)
+		}
+	}
+	require.Equal(t, 1<<16-1, l.Failures())
+	for range 3 {
+		_, err := l.Try(l.Check(&wrong), limit)
+		var pe *vault.PINError
+		require.ErrorAs(t, err, &pe)
+		require.Zero(t, pe.Left, "past the count's limit, no try is left")
+	}
+	require.Equal(t, 1<<16-1, l.Failures(), "the count stays at its limit, never wraps")
+	right := vault.NewProof(s.gate, s.open, nil)
+	_, err = l.Try(l.Check(&right), limit)
+	require.NoError(t, err, "the lock itself does not end: its owner ends what it guards at 0")
+}

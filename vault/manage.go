@@ -22,7 +22,7 @@ func (v *Vault) Status(kind Kind, id ID, manage []byte) (State, time.Time, error
 		h   = &v.dummy.manage
 	)
 	if e != nil {
-		st, exp, h = e.state(), e.expires, &e.manage
+		st, exp, h = e.state(), unixTime(e.expires), &e.manage
 	} else if t, ok := v.lookupTomb(id, now); ok && t.kind == kind {
 		st, exp, h = t.state, t.expiry(), &t.manage
 	}

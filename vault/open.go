@@ -35,12 +35,12 @@ func (v *Vault) Open(kind Kind, id ID, req OpenRequest) (*Reading, error) {
 	}
 	e, j := v.lookup(kind, id, now)
 	t := e
-	if t == nil || t.phase == phasePending || t.relay {
+	if t == nil || t.phase == phasePending || t.has(fRelay) {
 		t = &v.dummy
 	}
 	// Every comparison, every time: the cost must not say which one decided.
 	c := t.lock.Check(&p)
-	claimOK := Equal(&req.Claim, &t.claim)
+	claimOK := Equal(&req.Claim, t.claimHash()) // the open hash before a claim: then unused
 
 	var (
 		r   *Reading
@@ -49,7 +49,7 @@ func (v *Vault) Open(kind Kind, id ID, req OpenRequest) (*Reading, error) {
 	switch {
 	case t == &v.dummy || !c.Gate():
 	case t.phase == phaseClaimed:
-		if claimOK && !t.wiped {
+		if claimOK && !t.has(fWiped) {
 			r = v.reading(t)
 		}
 	default:
@@ -69,12 +69,12 @@ func (v *Vault) Open(kind Kind, id ID, req OpenRequest) (*Reading, error) {
 		switch {
 		case pe != nil && pe.Left == 0:
 			v.runAsync(v.end(id, t, StateGone, false))
-		case err == nil && t.wiped:
+		case err == nil && t.has(fWiped):
 			err = ErrGone
 		case err == nil:
-			v.setPhase(t, phaseClaimed)
-			t.claim = req.Claim
-			t.claimed = now
+			v.setPhase(id, t, phaseClaimed)
+			*t.claimHash() = req.Claim
+			t.since = now.UnixNano()
 			r = v.reading(t)
 		}
 	}
@@ -90,13 +90,7 @@ func (v *Vault) Open(kind Kind, id ID, req OpenRequest) (*Reading, error) {
 func (v *Vault) reading(e *entry) *Reading {
 	e.refs++
 	v.busy++
-	r := &e.first
-	if e.firstUsed {
-		r = new(Reading)
-	}
-	e.firstUsed = true
-	r.v, r.e, r.ext, r.size = v, e, e.ext, e.length
-	return r
+	return &Reading{v: v, e: e, blocks: v.listOf(e), size: int64(e.length)}
 }
 
 // Reading is a claimed entry (or a relay entry) being streamed out. It never exposes the locked
@@ -105,7 +99,7 @@ func (v *Vault) reading(e *entry) *Reading {
 type Reading struct {
 	v      *Vault
 	e      *entry
-	ext    []extent
+	blocks blockList // a copy: the entry's own may be cleared once it is freed
 	size   int64
 	closed atomic.Bool
 }
@@ -125,7 +119,7 @@ func (r *Reading) WriteTo(w io.Writer, offset int64) (int64, error) {
 		return 0, ErrGone
 	}
 	var total int64
-	err := r.v.walk(r.ext, offset, r.size-offset, func(b []byte) error {
+	err := r.v.walk(r.blocks.list(), offset, r.size-offset, func(b []byte) error {
 		if r.e.gone.Load() || r.closed.Load() {
 			return ErrGone
 		}
@@ -172,7 +166,7 @@ func (v *Vault) ReadRelay(kind Kind, id ID, manage []byte) (*Reading, error) {
 	}
 	e, j := v.lookup(kind, id, now)
 	var r *Reading
-	if v.manageOK(e, &mh) && e.relay && e.phase == phaseWaiting && !e.wiped && !e.lock.destroyed {
+	if v.manageOK(e, &mh) && e.has(fRelay) && e.phase == phaseWaiting && !e.has(fWiped) && !e.lock.destroyed {
 		r = v.reading(e)
 	}
 	v.mu.Unlock()
@@ -200,7 +194,7 @@ func (v *Vault) Confirm(kind Kind, id ID, gate, nonce []byte) error {
 		t = &v.dummy
 	}
 	gateOK := Equal(&gh, &t.lock.gate)
-	claimOK := Equal(&ch, &t.claim)
+	claimOK := Equal(&ch, t.claimHash())
 	if e == nil || e.phase != phaseClaimed || !gateOK || !claimOK {
 		v.mu.Unlock()
 		v.run(j)

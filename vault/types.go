@@ -56,7 +56,7 @@ type Caps struct {
 type Config struct {
 	Budget      int64          // bytes of locked memory; 0: derived from RLIMIT_MEMLOCK (see DefaultBudget)
 	BlockSize   int            // bytes per block, a power of two from 64 to 1 MiB; default 1024
-	MaxEntry    int64          // largest entry in bytes; default min(64 MiB, Budget)
+	MaxEntry    int64          // largest entry in bytes; default min(64 MiB, Budget); at most 2 GiB
 	KindQuota   map[Kind]int64 // most bytes one kind may hold; absent: the whole budget
 	OwnerQuota  map[Kind]int64 // most bytes one owner may hold within a kind; absent: no limit
 	MaxTTL      time.Duration  // longest TTL; default 7 days

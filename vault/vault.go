@@ -25,6 +25,10 @@ const (
 	DefaultMaxTombstones  = 1 << 18
 )
 
+// maxEntryLimit is the largest entry any Config allows, 2 GiB: an entry's length is kept in 32
+// bits (PutUpTo asks for one byte more than it allows).
+const maxEntryLimit = 1 << 31
+
 // closeWait bounds how long Close waits for Readings and Appends still copying, before it
 // unmaps the arenas under them.
 const closeWait = 2 * time.Second
@@ -42,9 +46,9 @@ type Vault struct {
 	tombNext  int
 	kindUse   [KindSubmission + 1]int64 // bytes of whole blocks held, indexed by Kind: cheaper than a map on every create and wipe
 	kindCount [KindSubmission + 1]int
-	pending   [KindSubmission + 1]int // entries in phasePending that hold content, by kind
-	ownerUse  map[Kind]map[string]int64
-	owned     map[ownerKey]map[ID]owned // entries holding content, per kind and owner (owner.go)
+	pending   [KindSubmission + 1]int  // entries in phasePending that hold content, by kind
+	groups    map[ownerKey]*ownerGroup // entries holding content, per kind and owner (owner.go)
+	spill     map[*entry][]extent      // the blocks of entries whose blocks are more than one run
 	closed    bool
 	unmapped  bool
 	busy      int // references to arena memory used outside mu: Readings, Appends, zeroing jobs
@@ -84,33 +88,32 @@ func New(cfg Config) (*Vault, error) {
 		return nil, err
 	}
 	v := &Vault{
-		cfg:      cfg,
-		ar:       ar,
-		live:     make(map[ID]*entry),
-		tombs:    make(map[ID]tomb),
-		ownerUse: make(map[Kind]map[string]int64),
-		owned:    make(map[ownerKey]map[ID]owned),
-		stop:     make(chan struct{}),
-		swept:    make(chan struct{}),
+		cfg:    cfg,
+		ar:     ar,
+		live:   make(map[ID]*entry),
+		tombs:  make(map[ID]tomb),
+		groups: make(map[ownerKey]*ownerGroup),
+		spill:  make(map[*entry][]extent),
+		stop:   make(chan struct{}),
+		swept:  make(chan struct{}),
 	}
 	budget := blocks * int64(cfg.BlockSize)
 	v.maxEntry = cfg.MaxEntry
 	if v.maxEntry == 0 {
 		v.maxEntry = DefaultMaxEntry
 	}
-	v.maxEntry = min(v.maxEntry, budget)
+	v.maxEntry = min(v.maxEntry, budget, maxEntryLimit)
 	// The dummy answers lookups that miss, so that they hash and compare like hits.
 	d := &v.dummy
 	if d.lock, err = DummyLock(); err != nil {
 		ar.destroy()
 		return nil, err
 	}
-	for _, h := range []*Hash{&d.manage, &d.claim} {
-		if _, err := rand.Read(h[:]); err != nil {
-			ar.destroy()
-			return nil, fmt.Errorf("vault: %w", err)
-		}
+	if _, err := rand.Read(d.manage[:]); err != nil {
+		ar.destroy()
+		return nil, fmt.Errorf("vault: %w", err)
 	}
+	d.grp = &ownerGroup{} // its claim hash is the lock's random open hash
 	d.phase = phaseWaiting
 	if cfg.SweepEvery > 0 {
 		go v.sweeper(cfg.SweepEvery)
@@ -254,7 +257,11 @@ func (v *Vault) Load(kind Kind, owner string) Load {
 		l.Kind = frac(v.kindUse[kind], q)
 	}
 	if q, ok := v.cfg.OwnerQuota[kind]; ok && owner != "" {
-		l.Owner = frac(v.ownerUse[kind][owner], q)
+		var use int64
+		if g := v.groups[ownerKey{kind, owner}]; g != nil {
+			use = g.use
+		}
+		l.Owner = frac(use, q)
 	}
 	return l
 }
@@ -289,10 +296,11 @@ func (v *Vault) List(kind Kind, owner string) []Info {
 		return nil
 	}
 	var out []Info
-	// The per-owner index keeps this proportional to the owner's entries, not the vault's.
-	for id, o := range v.owned[ownerKey{kind, owner}] {
+	// The per-owner index keeps this proportional to the owner's entries, not the vault's
+	// (except for the entries without an owner, which are not indexed: ownedOf).
+	for id, o := range v.ownedOf(kind, owner) {
 		if o.listed(now) {
-			out = append(out, Info{ID: id, Size: o.e.length, Created: o.e.created})
+			out = append(out, Info{ID: id, Size: int64(o.e.length), Created: unixTime(o.created)})
 		}
 	}
 	slices.SortFunc(out, infoCmp)
@@ -311,7 +319,7 @@ func (v *Vault) ListPage(kind Kind, owner string, after ID, n int) ([]Info, int)
 	if v.closed {
 		return nil, 0
 	}
-	idx := v.owned[ownerKey{kind, owner}]
+	idx := v.ownedOf(kind, owner)
 	var bound *rank
 	if o, ok := idx[after]; after != (ID{}) && ok && o.listed(now) {
 		b := rankOf(o.created, after)
@@ -340,7 +348,7 @@ func (v *Vault) ListPage(kind Kind, owner string, after ID, n int) ([]Info, int)
 	for i, r := range page {
 		id := r.id()
 		e := idx[id].e
-		out[i] = Info{ID: id, Size: e.length, Created: e.created}
+		out[i] = Info{ID: id, Size: int64(e.length), Created: unixTime(idx[id].created)}
 	}
 	return out, total
 }
@@ -439,13 +447,14 @@ func (v *Vault) close() {
 	v.mu.Lock()
 	v.closed = true
 	for _, e := range v.live {
-		if !e.wiped {
-			e.wiped = true
+		if !e.has(fWiped) {
+			e.set(fWiped, true)
 			e.gone.Store(true)
 			if e.refs > 0 {
-				e.held = e.ext // a running Append zeroes them again when it returns
+				e.set(fHeld, true) // a running Append zeroes them again when it returns
+			} else {
+				v.setExt(e, nil)
 			}
-			e.ext = nil
 		}
 	}
 	clear(v.live)

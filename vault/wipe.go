@@ -5,11 +5,11 @@ import "time"
 // job is zeroing work to run after the vault's mutex is released, so that wiping a large entry
 // does not stall every other request.
 type job struct {
-	e     *entry   // set when the job zeroes without freeing (readers still hold the blocks)
-	ext   []extent // blocks to zero
-	free  bool     // release the blocks once zeroed
-	unref bool     // the job holds a reference to e's blocks (blank): drop it once zeroed
-	paced bool     // zero a slice at a time with pauses (blank: see zeroPaced)
+	e      *entry    // set when the job zeroes without freeing (readers still hold the blocks)
+	blocks blockList // blocks to zero
+	free   bool      // release the blocks once zeroed
+	unref  bool      // the job holds a reference to e's blocks (blank): drop it once zeroed
+	paced  bool      // zero a slice at a time with pauses (blank: see zeroPaced)
 }
 
 // dropContent detaches e's blocks and marks it gone. Blocks nobody references are zeroed and
@@ -19,34 +19,33 @@ type job struct {
 // Small unreferenced content is zeroed and freed right here when inline is set: cheaper than a
 // second trip through the mutex. The PIN path passes false, so its answer costs the same
 // whether or not it wiped anything. Called with v.mu held.
-func (v *Vault) dropContent(e *entry, inline bool) job {
-	if e.wiped {
+func (v *Vault) dropContent(id ID, e *entry, inline bool) job {
+	if e.has(fWiped) {
 		return job{}
 	}
-	e.wiped = true
+	e.set(fWiped, true)
 	e.gone.Store(true)
-	v.unaccount(e)
-	ext := e.ext
-	e.ext = nil
-	if len(ext) == 0 {
-		return job{}
-	}
+	v.unaccount(id, e)
+	ext := v.ext(e)
 	switch {
+	case len(ext) == 0:
+		return job{}
 	case e.refs == 0 && inline && blocksOf(ext)*v.ar.bs <= piece:
 		v.ar.zero(ext)
 		v.ar.release(ext)
+		v.setExt(e, nil)
 		return job{}
 	case e.refs == 0:
 		v.busy++
-		return job{ext: ext, free: true}
-	case e.appending:
-		e.held = ext
+		return job{blocks: v.detach(e), free: true}
+	case e.has(fAppending):
+		e.set(fHeld, true)
 		return job{}
 	default:
-		e.held = ext
-		e.zeroing = true
+		e.set(fHeld, true)
+		e.set(fZeroing, true)
 		v.busy++
-		return job{e: e, ext: ext}
+		return job{e: e, blocks: v.listOf(e)}
 	}
 }
 
@@ -56,13 +55,13 @@ func (v *Vault) dropContent(e *entry, inline bool) job {
 // holds a reference meanwhile, so that an end in between cannot free the blocks under it.
 // Called with v.mu held.
 func (v *Vault) blank(e *entry) job {
-	if e.wiped || len(e.ext) == 0 {
+	if e.has(fWiped) || v.ext(e) == nil {
 		return job{}
 	}
 	e.gone.Store(true)
 	e.refs++
 	v.busy++
-	return job{e: e, ext: e.ext, unref: true, paced: true}
+	return job{e: e, blocks: v.listOf(e), unref: true, paced: true}
 }
 
 // Pacing of a destruct PIN's zeroing: zeroSlice bytes, then a pause of zeroPause. Zeroing a
@@ -92,13 +91,14 @@ func (v *Vault) zeroPaced(ext []extent) {
 
 // run zeroes a job's blocks and, when asked, frees them.
 func (v *Vault) run(j job) {
-	if j.ext == nil {
+	if j.blocks.empty() {
 		return
 	}
+	ext := j.blocks.list()
 	if j.paced {
-		v.zeroPaced(j.ext)
+		v.zeroPaced(ext)
 	} else {
-		v.ar.zero(j.ext)
+		v.ar.zero(ext)
 	}
 	v.mu.Lock()
 	if j.unref {
@@ -110,16 +110,17 @@ func (v *Vault) run(j job) {
 	switch {
 	case j.free:
 		if !v.closed {
-			v.ar.release(j.ext)
+			v.ar.release(ext)
 		}
 	case j.e != nil:
-		j.e.zeroing = false
-		if j.e.refs == 0 && j.e.held != nil {
+		j.e.set(fZeroing, false)
+		if j.e.refs == 0 && j.e.has(fHeld) {
 			// The last reference went while we zeroed: the blocks are ours to free.
+			j.e.set(fHeld, false)
+			held := v.detach(j.e)
 			if !v.closed {
-				v.ar.release(j.e.held)
+				v.ar.release(held.list())
 			}
-			j.e.held = nil
 		}
 	}
 	v.busy--
@@ -130,7 +131,7 @@ func (v *Vault) run(j job) {
 // runAsync zeroes off the request path, so that the answer to a PIN attempt costs the same
 // whether or not it wiped anything. Called with v.mu held.
 func (v *Vault) runAsync(j job) {
-	if j.ext == nil {
+	if j.blocks.empty() {
 		return
 	}
 	v.async.Add(1)
@@ -157,14 +158,13 @@ func (v *Vault) runAlwaysAsync(j job) {
 func (v *Vault) unref(e *entry) job {
 	e.refs--
 	v.busy--
-	if e.refs > 0 || e.held == nil || e.zeroing {
+	if e.refs > 0 || !e.has(fHeld) || e.has(fZeroing) {
 		v.finishClose()
 		return job{}
 	}
-	held := e.held
-	e.held = nil
+	e.set(fHeld, false)
 	v.busy++
-	return job{ext: held, free: true}
+	return job{blocks: v.detach(e), free: true}
 }
 
 // Settle waits until every wipe started so far, including those done off the request path
@@ -173,53 +173,39 @@ func (v *Vault) Settle() { v.async.Wait() }
 
 // account adds a new pending entry to the counts. It holds no bytes yet: reserve charges them
 // as they arrive (use). Called with v.mu held.
-func (v *Vault) account(e *entry) {
+func (v *Vault) account(id ID, e *entry) {
 	v.kindCount[e.kind]++
 	v.pending[e.kind]++
-	v.index(e)
+	v.index(id, e)
 }
 
-// use charges delta more bytes (or, negative, fewer) of e's blocks to its kind and owner.
-// Called with v.mu held.
+// use charges delta more bytes (or, negative, fewer) of e's blocks to its kind and owner,
+// as its blocks change (charged). Called with v.mu held.
 func (v *Vault) use(e *entry, delta int64) {
-	e.charged += delta
 	v.kindUse[e.kind] += delta
-	addOwner(v.ownerUse, e, delta)
-}
-
-// addOwner adds delta to e's owner's count in m (within e's kind), forgetting owners at 0.
-func addOwner(m map[Kind]map[string]int64, e *entry, delta int64) {
-	if e.owner == "" {
-		return
-	}
-	om := m[e.kind]
-	if om == nil {
-		om = make(map[string]int64)
-		m[e.kind] = om
-	}
-	if om[e.owner] += delta; om[e.owner] <= 0 {
-		delete(om, e.owner)
+	if e.grp.key.owner != "" {
+		e.grp.use += delta
 	}
 }
 
 // unaccount removes an entry whose content is being wiped from the counts. Called with v.mu
 // held, before its blocks are detached.
-func (v *Vault) unaccount(e *entry) {
-	v.use(e, -e.charged)
+func (v *Vault) unaccount(id ID, e *entry) {
+	v.use(e, -v.charged(e))
 	v.kindCount[e.kind]--
 	if e.phase == phasePending {
 		v.pending[e.kind]--
 	}
-	v.unindex(e)
+	v.unindex(id, e)
 }
 
 // end wipes a live entry and leaves a tombstone with the given state until its original expiry
 // (a relay entry leaves none). Called with v.mu held.
 func (v *Vault) end(id ID, e *entry, st State, inline bool) job {
-	j := v.dropContent(e, inline)
+	j := v.dropContent(id, e, inline)
 	delete(v.live, id)
-	if !e.relay {
-		v.keepTomb(id, tomb{manage: e.manage, state: st, expires: e.expires.UnixNano(), kind: e.kind})
+	if !e.has(fRelay) {
+		v.keepTomb(id, tomb{manage: e.manage, state: st, expires: e.expires, kind: e.kind})
 	}
 	return j
 }
@@ -247,7 +233,7 @@ func (v *Vault) forgetTombs() {
 
 // discard wipes a live entry and leaves nothing behind. Called with v.mu held.
 func (v *Vault) discard(id ID, e *entry) job {
-	j := v.dropContent(e, true)
+	j := v.dropContent(id, e, true)
 	delete(v.live, id)
 	return j
 }
@@ -262,7 +248,7 @@ func (v *Vault) Wipe() {
 	}
 	jobs := make([]job, 0, len(v.live))
 	for id, e := range v.live {
-		if j := v.discard(id, e); j.ext != nil {
+		if j := v.discard(id, e); !j.blocks.empty() {
 			jobs = append(jobs, j)
 		}
 	}

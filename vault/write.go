@@ -30,24 +30,24 @@ func (v *Vault) Create(req CreateRequest) (ID, time.Time, error) {
 // create is Create; maxOwned > 0 also refuses (ErrFull) when req.Owner already has that many
 // entries of req.Kind holding content (CreateOwned).
 func (v *Vault) create(req CreateRequest, maxOwned int) (ID, time.Time, error) {
-	e, err := v.admit(&req, maxOwned, false)
+	id, e, err := v.admit(&req, maxOwned, false)
 	if err != nil {
 		return ID{}, time.Time{}, err
 	}
-	return e.id, e.expires, nil
+	return id, unixTime(e.expires), nil
 }
 
 // admit checks and stores a new pending entry. With fill set it also marks the entry as being
 // appended to and takes a reference to it, in the same critical section, for Put.
-func (v *Vault) admit(req *CreateRequest, maxOwned int, fill bool) (*entry, error) {
+func (v *Vault) admit(req *CreateRequest, maxOwned int, fill bool) (ID, *entry, error) {
 	if err := v.checkCreate(req); err != nil {
-		return nil, err
+		return ID{}, nil, err
 	}
 	// One draw for the id and, without a duress PIN, a random destruct hash (so that "has a
 	// duress PIN" is not stored either).
 	var rnd [len(ID{}) + len(Hash{})]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
-		return nil, fmt.Errorf("vault: create: %w", err)
+		return ID{}, nil, fmt.Errorf("vault: create: %w", err)
 	}
 	id := ID(rnd[:len(ID{})])
 	if req.Caps.Destruct == (Hash{}) && !req.Relay {
@@ -59,41 +59,42 @@ func (v *Vault) admit(req *CreateRequest, maxOwned int, fill bool) (*entry, erro
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.closed {
-		return nil, ErrClosed
+		return ID{}, nil, ErrClosed
 	}
-	if !v.fits(req.Kind, req.Owner, 0, v.blocks(req.Length)) || v.pending[req.Kind] >= v.cfg.MaxPending {
-		return nil, ErrFull
+	g := v.groups[ownerKey{req.Kind, req.Owner}] // nil: the owner holds nothing yet
+	if !v.fits(req.Kind, g, 0, v.blocks(req.Length)) || v.pending[req.Kind] >= v.cfg.MaxPending {
+		return ID{}, nil, ErrFull
 	}
-	if maxOwned > 0 && len(v.owned[ownerKey{req.Kind, req.Owner}]) >= maxOwned {
-		return nil, ErrFull
+	if maxOwned > 0 && g != nil && g.n >= maxOwned {
+		return ID{}, nil, ErrFull
+	}
+	if g == nil {
+		g = v.group(req.Kind, req.Owner)
 	}
 	for v.taken(id) {
 		if id, err = NewID(); err != nil {
-			return nil, err
+			return ID{}, nil, err
 		}
 	}
 	e := &entry{
-		id:      id,
+		grp:     g,
 		kind:    req.Kind,
-		owner:   req.Owner,
-		length:  req.Length,
-		relay:   req.Relay,
+		length:  uint32(req.Length), // at most maxEntryLimit (+1 for PutUpTo)
 		lock:    lockOf(req.Caps),
 		manage:  req.Caps.Manage,
-		created: now.Truncate(time.Minute),
-		expires: now.Add(req.TTL),
-		active:  now,
-		born:    now,
+		expires: now.Add(req.TTL).UnixNano(),
+		born:    now.UnixNano(),
+		since:   now.UnixNano(),
 	}
-	e.ext = e.ext0[:0]
+	e.set(fRelay, req.Relay)
 	if fill {
-		e.appending = true
+		e.set(fAppending, true)
 		e.refs++
 		v.busy++
 	}
 	v.live[id] = e
-	v.account(e)
-	return e, nil
+	v.account(id, e)
+	return id, e, nil
 }
 
 // blocks is n rounded up to whole blocks, in bytes: what an entry of n bytes occupies, and so
@@ -103,10 +104,10 @@ func (v *Vault) blocks(n int64) int64 {
 	return (n + bs - 1) / bs * bs
 }
 
-// fits reports whether an entry of kind and owner that holds have bytes of whole blocks could
-// grow to want bytes of whole blocks now: enough free blocks, and within the kind's and the
-// owner's quotas. Called with v.mu held.
-func (v *Vault) fits(kind Kind, owner string, have, want int64) bool {
+// fits reports whether an entry of kind in group g (nil for an owner that holds nothing yet)
+// that holds have bytes of whole blocks could grow to want bytes of whole blocks now: enough
+// free blocks, and within the kind's and the owner's quotas. Called with v.mu held.
+func (v *Vault) fits(kind Kind, g *ownerGroup, have, want int64) bool {
 	more := want - have
 	if more/int64(v.ar.bs) > int64(v.ar.free) {
 		return false
@@ -114,7 +115,7 @@ func (v *Vault) fits(kind Kind, owner string, have, want int64) bool {
 	if q, ok := v.cfg.KindQuota[kind]; ok && v.kindUse[kind]+more > q {
 		return false
 	}
-	if q, ok := v.cfg.OwnerQuota[kind]; ok && owner != "" && v.ownerUse[kind][owner]+more > q {
+	if q, ok := v.cfg.OwnerQuota[kind]; ok && g != nil && g.key.owner != "" && g.use+more > q {
 		return false
 	}
 	return true
@@ -123,37 +124,42 @@ func (v *Vault) fits(kind Kind, owner string, have, want int64) bool {
 // reserve grows e's blocks to cover its first upto bytes (at most its length) and returns
 // them. ErrGone once e is wiped, ErrFull when the blocks or a quota do not allow it. Called
 // with v.mu held by the entry's one appender.
-func (v *Vault) reserve(e *entry, upto int64) ([]extent, error) {
-	if e.wiped {
-		return nil, ErrGone
+func (v *Vault) reserve(e *entry, upto int64) (blockList, error) {
+	if e.has(fWiped) {
+		return blockList{}, ErrGone
 	}
-	want := v.blocks(min(upto, e.length))
-	if want <= e.charged {
-		return e.ext, nil
+	want := v.blocks(min(upto, int64(e.length)))
+	have := v.charged(e)
+	if want > have {
+		if !v.fits(e.kind, e.grp, have, want) {
+			return blockList{}, ErrFull
+		}
+		ext := v.ext(e)
+		if ext == nil {
+			ext = e.ext0[:0] // the first run goes inline
+		}
+		v.setExt(e, v.ar.alloc(ext, int((want-have)/int64(v.ar.bs))))
+		v.use(e, want-have)
 	}
-	if !v.fits(e.kind, e.owner, e.charged, want) {
-		return nil, ErrFull
-	}
-	e.ext = v.ar.alloc(e.ext, int((want-e.charged)/int64(v.ar.bs)))
-	v.use(e, want-e.charged)
-	return e.ext, nil
+	return v.listOf(e), nil
 }
 
 // trim gives back the blocks an upload reserved beyond the bytes it received (a body that
 // broke off), zeroed. Called with v.mu held, by the appender, after the copy.
 func (v *Vault) trim(e *entry) {
-	if e.wiped {
+	if e.has(fWiped) {
 		return
 	}
-	keep := v.blocks(e.received)
-	if e.charged <= keep {
+	keep := v.blocks(int64(e.received))
+	have := v.charged(e)
+	if have <= keep {
 		return
 	}
-	var spare []extent
-	e.ext, spare = splitBlocks(e.ext, int(keep/int64(v.ar.bs)))
+	kept, spare := splitBlocks(v.ext(e), int(keep/int64(v.ar.bs)))
+	v.setExt(e, kept)
 	v.ar.zero(spare)
 	v.ar.release(spare)
-	v.use(e, keep-e.charged)
+	v.use(e, keep-have)
 }
 
 // splitBlocks cuts ext after its first keep blocks.
@@ -218,7 +224,7 @@ func (v *Vault) appendTo(kind Kind, owner *string, id ID, manage []byte, offset,
 		return 0, ErrClosed
 	}
 	e, j := v.lookup(kind, id, now)
-	if e != nil && owner != nil && e.owner != *owner {
+	if e != nil && owner != nil && e.grp.key.owner != *owner {
 		e = nil // the dummy below compares as for a miss
 	}
 	if !v.manageOK(e, &mh) || e.phase != phasePending {
@@ -226,9 +232,9 @@ func (v *Vault) appendTo(kind Kind, owner *string, id ID, manage []byte, offset,
 		v.run(j)
 		return 0, ErrGone
 	}
-	received := e.received
+	received := int64(e.received)
 	switch {
-	case e.appending:
+	case e.has(fAppending):
 		v.mu.Unlock()
 		return received, ErrBusy
 	case n < 0:
@@ -237,12 +243,12 @@ func (v *Vault) appendTo(kind Kind, owner *string, id ID, manage []byte, offset,
 	case offset != received:
 		v.mu.Unlock()
 		return received, ErrOffset
-	case offset+n > e.length:
+	case offset+n > int64(e.length):
 		v.mu.Unlock()
 		return received, ErrTooLarge
 	}
-	e.appending = true
-	e.active = now
+	e.set(fAppending, true)
+	e.since = now.UnixNano()
 	e.refs++
 	v.busy++
 	v.mu.Unlock()
@@ -250,11 +256,11 @@ func (v *Vault) appendTo(kind Kind, owner *string, id ID, manage []byte, offset,
 	got, rerr := v.fill(e, offset, n, r, false)
 
 	v.mu.Lock()
-	e.received += got
-	e.appending = false
-	e.active = v.now()
+	e.received += uint32(got)
+	e.set(fAppending, false)
+	e.since = v.now().UnixNano()
 	v.trim(e)
-	received = e.received
+	received = int64(e.received)
 	gone := e.gone.Load()
 	j = v.unref(e)
 	v.mu.Unlock()
@@ -285,13 +291,13 @@ func (v *Vault) fill(e *entry, offset, n int64, r io.Reader, upTo bool) (int64, 
 			k = min(k, bs-offset%bs)
 		}
 		v.mu.Lock()
-		ext, err := v.reserve(e, offset+got+k)
+		blocks, err := v.reserve(e, offset+got+k)
 		v.mu.Unlock()
 		if err != nil {
 			return got, err
 		}
 		eof := false
-		err = v.walk(ext, offset+got, k, func(b []byte) error {
+		err = v.walk(blocks.list(), offset+got, k, func(b []byte) error {
 			if e.gone.Load() {
 				return ErrGone
 			}
@@ -363,7 +369,7 @@ func (v *Vault) commit(kind Kind, owner *string, id ID, manage []byte) (time.Tim
 		return time.Time{}, ErrClosed
 	}
 	e, j := v.lookup(kind, id, now)
-	if e != nil && owner != nil && e.owner != *owner {
+	if e != nil && owner != nil && e.grp.key.owner != *owner {
 		e = nil
 	}
 	if !v.manageOK(e, &mh) {
@@ -373,16 +379,16 @@ func (v *Vault) commit(kind Kind, owner *string, id ID, manage []byte) (time.Tim
 	}
 	defer v.mu.Unlock()
 	if e.phase != phasePending {
-		return e.expires, nil
+		return unixTime(e.expires), nil
 	}
 	switch {
-	case e.appending:
+	case e.has(fAppending):
 		return time.Time{}, ErrBusy
 	case e.received != e.length:
 		return time.Time{}, ErrIncomplete
 	}
-	v.setPhase(e, phaseWaiting)
-	return e.expires, nil
+	v.setPhase(id, e, phaseWaiting)
+	return unixTime(e.expires), nil
 }
 
 // Put creates, fills from r and commits an entry in one call (chat frames, small entries).
@@ -405,17 +411,17 @@ func (v *Vault) put(req CreateRequest, r io.Reader, upTo bool) (ID, int64, time.
 	if upTo {
 		req.Length++ // one byte more than allowed tells a stream that is too long
 	}
-	e, err := v.admit(&req, 0, true)
+	id, e, err := v.admit(&req, 0, true)
 	if err != nil {
 		return ID{}, 0, time.Time{}, err
 	}
-	id, exp := e.id, e.expires // never change after admit
+	exp := unixTime(e.expires) // never changes after admit
 
 	got, rerr := v.fill(e, 0, req.Length, r, upTo)
 
 	v.mu.Lock()
-	e.received = got
-	e.appending = false
+	e.received = uint32(got)
+	e.set(fAppending, false)
 	if upTo && rerr == nil {
 		switch {
 		case got > want:
@@ -423,7 +429,7 @@ func (v *Vault) put(req CreateRequest, r io.Reader, upTo bool) (ID, int64, time.
 		case got == 0:
 			rerr = fmt.Errorf("vault: put: empty: %w", ErrInvalid)
 		default:
-			e.length = got
+			e.length = uint32(got)
 		}
 	}
 	v.trim(e)
@@ -431,7 +437,7 @@ func (v *Vault) put(req CreateRequest, r io.Reader, upTo bool) (ID, int64, time.
 	var j2 job
 	ok := rerr == nil && !e.gone.Load()
 	if ok {
-		v.setPhase(e, phaseWaiting)
+		v.setPhase(id, e, phaseWaiting)
 	} else if v.live[id] == e {
 		j2 = v.discard(id, e)
 	}
