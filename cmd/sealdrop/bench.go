@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -30,13 +31,22 @@ import (
 
 const benchUsage = `usage: sealdrop bench [flags]
 
-Measures create+open pairs per second over loopback TCP: each pair is create, the appends,
-commit, open (the whole ciphertext) and confirm. It runs the same request sequence with the
-same bytes against sealdrop (vault and all) and against a null net/http server that only
-answers, and prints the ratio. The null server answers byte for byte what sealdrop does,
-Connection: close on the two ciphertext routes included, and the rounds alternate in ABBA
-order. Ciphertext is random bytes of a sealed note's length: the client's encryption is not
-measured. Nothing leaves the machine.
+Measures create+open pairs per second over loopback TCP against three servers in one run,
+their short rounds alternating in ABBA order, and prints sealdrop's ratio to the other two:
+
+  sealdrop   the note API (vault and all); a pair is create, the appends, commit, open (the
+             whole ciphertext) and confirm
+  null       a net/http server that answers sealdrop's own request sequence byte for byte,
+             Connection: close on the two ciphertext routes included, and stores nothing:
+             what sealdrop's protocol costs in net/http alone
+  keepalive  a plain net/http server that stores a body once on POST and returns it once on
+             GET, over kept-alive connections: two requests per pair, no closes; the limit
+             for any one-time store over HTTP
+
+Ciphertext is random bytes of a sealed note's length: the client's encryption is not
+measured. Nothing leaves the machine. With --cpuprofile, samples carry the label "side"
+(sealdrop, null, keepalive or client): "go tool pprof -tagfocus side=sealdrop -top FILE"
+shows sealdrop's server alone.
 
 Flags:
 `
@@ -96,24 +106,31 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	lim := web.DefaultMaxAppend
 	null := &nullServer{maxAppend: int64(lim)}
+	keep := &keepAliveServer{max: 64 << 20, stored: map[string][]byte{}}
 	targets := []struct {
 		name string
-		h    http.Handler
-	}{{"sealdrop", h}, {"null", null}}
+		srv  *http.Server
+		pair pairFunc
+	}{
+		{"sealdrop", web.NewServer(h), notePair},
+		{"null", web.NewServer(null), notePair},
+		// net/http's defaults: keep-alive, no closes, no limits beyond the body's.
+		{"keepalive", &http.Server{Handler: keep, ReadHeaderTimeout: web.ReadHeaderTimeout, ErrorLog: log.New(io.Discard, "", 0)}, keepAlivePair},
+	}
 	urls := make([]string, len(targets))
 	for i, t := range targets {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return fmt.Errorf("bench: %w", err)
 		}
-		srv := web.NewServer(t.h)
-		go func() { _ = srv.Serve(ln) }()
-		defer srv.Close()
+		// Every goroutine a server starts inherits its label, so a profile splits by server.
+		go pprof.Do(ctx, pprof.Labels("side", t.name), func(context.Context) { _ = t.srv.Serve(ln) })
+		defer t.srv.Close()
 		urls[i] = "http://" + ln.Addr().String()
 	}
 
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "size\tconcurrency\tsealdrop pairs/s\tnull pairs/s\tratio\t")
+	fmt.Fprintln(tw, "size\tconcurrency\tsealdrop pairs/s\tnull pairs/s\tratio\tkeepalive pairs/s\tratio\t")
 	for _, size := range sizes {
 		length, err := protocol.SealedNoteLen("", []protocol.File{{Name: "f", Size: size}})
 		if err != nil {
@@ -124,30 +141,34 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		null.payload.Store(&payload)
 		for _, conc := range concs {
 			// Alternate short rounds, in ABBA order, so that drift in the machine's load hits
-			// both alike and neither always runs first.
+			// all alike and none always runs first.
 			const rounds = 12
-			var rates [2]float64
+			rates := make([]float64, len(targets))
 			for round := range rounds {
 				for k := range targets {
 					i := k
 					if round%2 == 1 {
 						i = len(targets) - 1 - k
 					}
-					r, err := runPoint(ctx, urls[i], payload, int64(lim), conc, *dur/rounds)
+					r, err := runPoint(ctx, targets[i].pair, urls[i], payload, int64(lim), conc, *dur/rounds)
 					if err != nil {
 						return fmt.Errorf("bench: %s size %d concurrency %d: %w", targets[i].name, size, conc, err)
 					}
 					rates[i] += r / rounds
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.2f\t\n", human(size), conc, rates[0], rates[1], rates[0]/rates[1])
+			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.2f\t%.1f\t%.2f\t\n", human(size), conc,
+				rates[0], rates[1], rates[0]/rates[1], rates[2], rates[0]/rates[2])
 		}
 	}
 	return tw.Flush()
 }
 
+// A pairFunc stores payload once and reads it once on the server at base.
+type pairFunc func(ctx context.Context, hc *http.Client, base string, payload []byte, piece int64) error
+
 // runPoint runs conc workers doing pairs until d has passed and returns pairs per second.
-func runPoint(ctx context.Context, base string, payload []byte, piece int64, conc int, d time.Duration) (float64, error) {
+func runPoint(ctx context.Context, pair pairFunc, base string, payload []byte, piece int64, conc int, d time.Duration) (float64, error) {
 	tr := &http.Transport{MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: time.Minute}
@@ -161,7 +182,7 @@ func runPoint(ctx context.Context, base string, payload []byte, piece int64, con
 	var wg sync.WaitGroup
 	for range conc {
 		wg.Add(1)
-		go func() {
+		go pprof.Do(ctx, pprof.Labels("side", "client"), func(ctx context.Context) {
 			defer wg.Done()
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				if err := pair(ctx, hc, base, payload, piece); err != nil {
@@ -170,7 +191,7 @@ func runPoint(ctx context.Context, base string, payload []byte, piece int64, con
 				}
 				done.Add(1)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if firstErr != nil {
@@ -189,8 +210,8 @@ func random32() []byte {
 
 func hash64(b []byte) string { h := sha256.Sum256(b); return b64.EncodeToString(h[:]) }
 
-// pair is one create, appends, commit, open, confirm.
-func pair(ctx context.Context, hc *http.Client, base string, payload []byte, piece int64) error {
+// notePair is one create, appends, commit, open, confirm.
+func notePair(ctx context.Context, hc *http.Client, base string, payload []byte, piece int64) error {
 	gate, manage, nonce := random32(), random32(), random32()
 	var created api.Created
 	if err := call(ctx, hc, base+api.Notes, api.JSON, jsonBody(api.CreateNote{
@@ -306,4 +327,84 @@ func (s *nullServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		reply(api.Gone.Status, nullGone)
 	}
+}
+
+// keepAliveServer is the plain one-time store: POST /k stores the body and answers its id,
+// GET /k/ID answers the body once and forgets it. Nothing else: no JSON, no capabilities, no
+// locked memory, no closes.
+type keepAliveServer struct {
+	max    int64
+	mu     sync.Mutex
+	stored map[string][]byte
+}
+
+func (s *keepAliveServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.Method == http.MethodPost && r.URL.Path == "/k":
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.max))
+		if err != nil {
+			http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		id := b64.EncodeToString(random32()[:16])
+		s.mu.Lock()
+		s.stored[id] = b
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, id)
+	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/k/"):
+		id := strings.TrimPrefix(r.URL.Path, "/k/")
+		s.mu.Lock()
+		b, ok := s.stored[id]
+		delete(s.stored, id)
+		s.mu.Unlock()
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", api.Binary)
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		_, _ = w.Write(b)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// keepAlivePair is one POST and one GET against keepAliveServer, each answer read to its end
+// so that the connection goes back to the pool.
+func keepAlivePair(ctx context.Context, hc *http.Client, base string, payload []byte, _ int64) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/k", bytes.NewReader(payload))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", api.Binary)
+	res, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	id, err := io.ReadAll(io.LimitReader(res.Body, 64))
+	res.Body.Close()
+	if err != nil {
+		return err
+	}
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("keepalive store: %d", res.StatusCode)
+	}
+	req, err = http.NewRequestWithContext(ctx, http.MethodGet, base+"/k/"+string(id), nil)
+	if err != nil {
+		return err
+	}
+	res, err = hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	n, err := io.Copy(io.Discard, res.Body)
+	if err != nil {
+		return err
+	}
+	if res.StatusCode != http.StatusOK || n != int64(len(payload)) {
+		return fmt.Errorf("keepalive read: %d, %d bytes, want %d", res.StatusCode, n, len(payload))
+	}
+	return nil
 }

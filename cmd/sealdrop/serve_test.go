@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -179,8 +180,15 @@ func TestBenchRuns(t *testing.T) {
 	require.NoError(t, run(t.Context(), []string{"bench", "--duration", "300ms", "--sizes", "1K", "--concurrency", "2", "--budget", "2M"}, &out, &errb))
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	require.Len(t, lines, 2, out.String())
-	assert.Contains(t, lines[0], "ratio")
-	assert.Contains(t, lines[1], "1024 B")
+	assert.Equal(t, []string{"size", "concurrency", "sealdrop", "pairs/s", "null", "pairs/s", "ratio", "keepalive", "pairs/s", "ratio"}, strings.Fields(lines[0]))
+	f := strings.Fields(lines[1])
+	require.Len(t, f, 8, lines[1])
+	assert.Equal(t, []string{"1024", "B", "2"}, f[:3])
+	for _, v := range f[3:] {
+		x, err := strconv.ParseFloat(v, 64)
+		require.NoError(t, err, lines[1])
+		assert.Positive(t, x, "every rate and ratio measured: %s", lines[1])
+	}
 }
 
 // serve --listen --circuit-ids reads tor's PROXY line and limits creates per circuit; a

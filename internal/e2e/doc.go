@@ -41,6 +41,12 @@
 //     start, join and first message, and a drop submission, counting each action's requests
 //     and new streams; it asserts what each action did and that the delayed run crossed the
 //     delaying proxies.
+//   - TestCPUPerPairBehindTor (issue 17, requirement 4): managed mode with a key file; 200
+//     create+open pairs of a 1 KiB file at concurrency 1 and at 32, each person on a circuit of
+//     their own built before the batch, within the per-circuit burst; it reads the CPU time
+//     (/proc/PID/stat utime+stime) of sealdrop and of its tor before and after the batch and
+//     logs both per pair, with their idle rate before it. It asserts that every pair round-trips
+//     byte-identical and that both processes' times were read.
 //   - Every tor that publishes sealdrop (managed and attached) is asked through its control
 //     port: single-hop and non-anonymous modes off, SafeLogging on, no SOCKS port or listener.
 //
