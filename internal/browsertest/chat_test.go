@@ -37,22 +37,15 @@ type chatApp struct {
 // front of the app, to break the WebSocket for the fallback test.
 func startChatApp(t *testing.T, wrap func(http.Handler) http.Handler) chatApp {
 	t.Helper()
-	v, err := vault.New(vault.Config{Budget: appBudget})
-	require.NoError(t, err)
-	cs, err := chat.New(chat.Config{Vault: v})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		cs.Close()
-		_ = v.Close()
-	})
-	h, err := web.New(web.Config{Vault: v, Chat: cs})
-	require.NoError(t, err)
-	var hh http.Handler = h
-	if wrap != nil {
-		hh = wrap(h)
-	}
-	pool.Proxy.SetHandler(hh)
-	return chatApp{mark: pool.Proxy.Mark(), v: v, cs: cs}
+	var cs *chat.Server
+	v, mark := serveApp(t, pool.Proxy, appBudget, func(v *vault.Vault) web.Config {
+		var err error
+		cs, err = chat.New(chat.Config{Vault: v})
+		require.NoError(t, err)
+		t.Cleanup(cs.Close)
+		return web.Config{Vault: v, Chat: cs}
+	}, wrap)
+	return chatApp{mark: mark, v: v, cs: cs}
 }
 
 // assertNothingKept: the chat server holds no chat and the vault no chat record.

@@ -20,9 +20,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/sealdrop/sealdrop/internal/web"
-	"github.com/sealdrop/sealdrop/vault"
 )
 
 const chromiumStep = 60 * time.Second
@@ -111,13 +108,8 @@ func assertNoChromiumLeft(t *testing.T, dir string, pgid int) {
 
 func (e *chromiumEnv) app(t *testing.T) int {
 	t.Helper()
-	v, err := vault.New(vault.Config{Budget: appBudget})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = v.Close() })
-	h, err := web.New(web.Config{Vault: v})
-	require.NoError(t, err)
-	e.proxy.SetHandler(h)
-	return e.proxy.Mark()
+	_, mark := serveApp(t, e.proxy, appBudget, notesApp, nil)
+	return mark
 }
 
 func (e *chromiumEnv) person(t *testing.T) *ChromiumTab {

@@ -36,15 +36,19 @@ func startDropApp(t *testing.T) dropApp { return startDropAppMax(t, 0) }
 // startDropAppMax is startDropApp with a per-drop count cap (0: the default).
 func startDropAppMax(t *testing.T, maxPending int) dropApp {
 	t.Helper()
-	v, err := vault.New(vault.Config{Budget: appBudget})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = v.Close() })
-	ds, err := drop.New(drop.Config{Vault: v, TTL: 24 * time.Hour, MaxPending: maxPending})
-	require.NoError(t, err)
-	h, err := web.New(web.Config{Vault: v, Drops: ds})
-	require.NoError(t, err)
-	pool.Proxy.SetHandler(h)
-	return dropApp{mark: pool.Proxy.Mark(), v: v}
+	return startDropAppWith(t, appBudget, drop.Config{TTL: 24 * time.Hour, MaxPending: maxPending})
+}
+
+// startDropAppWith serves drops made of cfg (its vault filled in) over a vault of budget bytes.
+func startDropAppWith(t *testing.T, budget int64, cfg drop.Config) dropApp {
+	t.Helper()
+	v, mark := serveApp(t, pool.Proxy, budget, func(v *vault.Vault) web.Config {
+		cfg.Vault = v
+		ds, err := drop.New(cfg)
+		require.NoError(t, err)
+		return web.Config{Vault: v, Drops: ds}
+	}, nil)
+	return dropApp{mark: mark, v: v}
 }
 
 func (a dropApp) submissions() int { return a.v.Stats().Entries[vault.KindSubmission] }

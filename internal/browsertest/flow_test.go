@@ -16,9 +16,32 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealdrop/sealdrop/internal/web"
+	"github.com/sealdrop/sealdrop/vault"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// serveApp serves a fresh sealdrop behind proxy: a vault of budget bytes, closed when the test
+// ends, and the app web.New makes of cfg(v), with wrap (a middlebox) in front when not nil. It
+// returns the vault and the proxy mark from which this test's requests are recorded.
+func serveApp(t *testing.T, proxy *FakeOnionProxy, budget int64, cfg func(v *vault.Vault) web.Config, wrap func(http.Handler) http.Handler) (*vault.Vault, int) {
+	t.Helper()
+	v, err := vault.New(vault.Config{Budget: budget})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = v.Close() })
+	h, err := web.New(cfg(v))
+	require.NoError(t, err)
+	var hh http.Handler = h
+	if wrap != nil {
+		hh = wrap(h)
+	}
+	proxy.SetHandler(hh)
+	return v, proxy.Mark()
+}
+
+// notesApp is the app with notes only.
+func notesApp(v *vault.Vault) web.Config { return web.Config{Vault: v} }
 
 // page is what the shared steps need from a tab of either engine.
 type page interface {

@@ -27,8 +27,6 @@ import (
 
 	"github.com/sealdrop/sealdrop/internal/memlocktest"
 	"github.com/sealdrop/sealdrop/internal/protocol"
-	"github.com/sealdrop/sealdrop/internal/web"
-	"github.com/sealdrop/sealdrop/vault"
 )
 
 // pageTimeout bounds one page step; Safer (no JIT) on a busy two-core machine is slow.
@@ -51,13 +49,8 @@ func startApp(t *testing.T) int {
 // startAppBudget is startApp with a vault of budget bytes.
 func startAppBudget(t *testing.T, budget int64) int {
 	t.Helper()
-	v, err := vault.New(vault.Config{Budget: budget})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = v.Close() })
-	h, err := web.New(web.Config{Vault: v})
-	require.NoError(t, err)
-	pool.Proxy.SetHandler(h)
-	return pool.Proxy.Mark()
+	_, mark := serveApp(t, pool.Proxy, budget, notesApp, nil)
+	return mark
 }
 
 var (
