@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"io"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,22 @@ import (
 type clock = testclock.Clock
 
 func newClock() *clock { return testclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) }
+
+// together runs each of fs in a goroutine of its own, releases them all at once, so that they
+// meet in the vault as close together as the scheduler allows, and returns when all have
+// returned. fs must not call t.FailNow (require): they run off the test goroutine.
+func together(fs []func()) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for _, f := range fs {
+		wg.Go(func() {
+			<-start
+			f()
+		})
+	}
+	close(start)
+	wg.Wait()
+}
 
 // secrets are the client-side proofs of one entry.
 type secrets struct {

@@ -103,8 +103,7 @@ func TestDestroyKeepsAccounting(t *testing.T) {
 	v.Sweep()
 	require.Zero(t, v.Stats().Used, "its TTL frees it")
 
-	pending, _, err := v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: 10, TTL: time.Hour, Caps: s.caps})
-	require.NoError(t, err)
+	pending := create(t, v, s, 10, time.Hour)
 	require.ErrorIs(t, v.Destroy(vault.KindNote, pending, s.manage), vault.ErrGone, "not committed")
 }
 
@@ -114,8 +113,7 @@ func TestDeclaredLengthReservesNothing(t *testing.T) {
 	v, _ := smallVault(t, vault.Config{Budget: 1 << 20})
 	s := newSecrets(t, false, false)
 	for range 10 {
-		_, _, err := v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: 1 << 20, TTL: 7 * 24 * time.Hour, Caps: s.caps})
-		require.NoError(t, err)
+		create(t, v, s, 1<<20, 7*24*time.Hour)
 	}
 	require.Zero(t, v.Stats().Used)
 	other := newSecrets(t, false, false)
@@ -128,8 +126,7 @@ func TestDeclaredLengthReservesNothing(t *testing.T) {
 func TestAppendReservesAsBytesArrive(t *testing.T) {
 	v, _ := smallVault(t, vault.Config{Budget: 1 << 20, BlockSize: 1024})
 	s := newSecrets(t, false, false)
-	id, _, err := v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: 300 << 10, TTL: time.Hour, Caps: s.caps})
-	require.NoError(t, err)
+	id := create(t, v, s, 300<<10, time.Hour)
 	data := random(t, 300<<10)
 	// A body that breaks off after 40,000 of its declared 100 KiB.
 	got, err := v.Append(vault.KindNote, id, s.manage, 0, 100<<10, io.LimitReader(bytes.NewReader(data), 40000))
@@ -151,8 +148,7 @@ func TestAppendReservesAsBytesArrive(t *testing.T) {
 func TestAppendFindsVaultFull(t *testing.T) {
 	v, _ := smallVault(t, vault.Config{Budget: 128 << 10, BlockSize: 1024})
 	s := newSecrets(t, false, false)
-	id, _, err := v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: 100 << 10, TTL: time.Hour, Caps: s.caps})
-	require.NoError(t, err)
+	id := create(t, v, s, 100<<10, time.Hour)
 	other := newSecrets(t, false, false)
 	blocker := put(t, v, other, random(t, 64<<10), time.Hour)
 	data := random(t, 100<<10)
@@ -173,8 +169,7 @@ func TestAppendFindsVaultFull(t *testing.T) {
 func TestPendingMaxEndsTrickle(t *testing.T) {
 	v, clk := smallVault(t, vault.Config{PendingIdle: 10 * time.Minute, PendingMax: 30 * time.Minute})
 	s := newSecrets(t, false, false)
-	id, _, err := v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: 1 << 20, TTL: 7 * 24 * time.Hour, Caps: s.caps})
-	require.NoError(t, err)
+	id := create(t, v, s, 1<<20, 7*24*time.Hour)
 	var off int64
 	for minute := 0; ; minute++ {
 		got, err := v.Append(vault.KindNote, id, s.manage, off, 1024, bytes.NewReader(random(t, 1024)))
@@ -199,8 +194,7 @@ func TestMaxPending(t *testing.T) {
 	s := newSecrets(t, false, false)
 	var ids []vault.ID
 	for range 3 {
-		id, _, err := v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: 10, TTL: time.Hour, Caps: s.caps})
-		require.NoError(t, err)
+		id := create(t, v, s, 10, time.Hour)
 		ids = append(ids, id)
 	}
 	_, _, err := v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: 10, TTL: time.Hour, Caps: s.caps})
@@ -213,8 +207,7 @@ func TestMaxPending(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, v.Revoke(vault.KindNote, ids[1], s.manage))
 	for range 2 {
-		_, _, err = v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: 10, TTL: time.Hour, Caps: s.caps})
-		require.NoError(t, err)
+		create(t, v, s, 10, time.Hour)
 	}
 	_, _, err = v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: 10, TTL: time.Hour, Caps: s.caps})
 	require.ErrorIs(t, err, vault.ErrFull)
@@ -288,11 +281,9 @@ func (errReader) Read([]byte) (int, error) { return 0, errors.New("connection re
 func TestEmptyPendingEntryIsWipedSoon(t *testing.T) {
 	v, clk := smallVault(t, vault.Config{EmptyIdle: time.Minute, PendingIdle: 10 * time.Minute, MaxPending: 2})
 	s := newSecrets(t, false, false)
-	empty, _, err := v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: 100, TTL: time.Hour, Caps: s.caps})
-	require.NoError(t, err)
-	started, _, err := v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: 100, TTL: time.Hour, Caps: s.caps})
-	require.NoError(t, err)
-	_, err = v.Append(vault.KindNote, started, s.manage, 0, 10, bytes.NewReader(random(t, 10)))
+	empty := create(t, v, s, 100, time.Hour)
+	started := create(t, v, s, 100, time.Hour)
+	_, err := v.Append(vault.KindNote, started, s.manage, 0, 10, bytes.NewReader(random(t, 10)))
 	require.NoError(t, err)
 	_, _, err = v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: 100, TTL: time.Hour, Caps: s.caps})
 	require.ErrorIs(t, err, vault.ErrFull, "both pending slots of notes are taken")
@@ -307,6 +298,5 @@ func TestEmptyPendingEntryIsWipedSoon(t *testing.T) {
 	require.Equal(t, vault.StateGone, st, "no byte in a minute: gone")
 	st, _, _ = v.Status(vault.KindNote, started, s.manage)
 	require.Equal(t, vault.StatePending, st, "an upload under way keeps its slot for PendingIdle")
-	_, _, err = v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: 100, TTL: time.Hour, Caps: s.caps})
-	require.NoError(t, err)
+	create(t, v, s, 100, time.Hour)
 }

@@ -19,17 +19,15 @@ func TestThousandOpensOneWinner(t *testing.T) {
 	data := random(t, 5000)
 	id := put(t, v, s, data, time.Hour)
 	var (
-		wg     sync.WaitGroup
 		wins   atomic.Int32
 		gone   atomic.Int32
 		mu     sync.Mutex
 		winner []byte
-		start  = make(chan struct{})
 	)
-	for range 1000 {
+	opens := make([]func(), 1000)
+	for i := range opens {
 		_, ch := claim(t)
-		wg.Go(func() {
-			<-start
+		opens[i] = func() {
 			got, err := readAll(v, id, vault.OpenRequest{Gate: s.gate, Claim: ch}, 0)
 			switch {
 			case err == nil:
@@ -40,10 +38,9 @@ func TestThousandOpensOneWinner(t *testing.T) {
 			case errors.Is(err, vault.ErrGone):
 				gone.Add(1)
 			}
-		})
+		}
 	}
-	close(start)
-	wg.Wait()
+	together(opens)
 	require.EqualValues(t, 1, wins.Load())
 	require.EqualValues(t, 999, gone.Load())
 	require.Equal(t, data, winner)
@@ -202,16 +199,14 @@ func TestParallelWrongPINs(t *testing.T) {
 	s := newSecrets(t, true, false)
 	id := put(t, v, s, random(t, 3000), time.Hour)
 	var (
-		wg             sync.WaitGroup
 		counted, goneN atomic.Int32
 		lefts          sync.Map
-		start          = make(chan struct{})
 	)
-	for range 100 {
+	opens := make([]func(), 100)
+	for i := range opens {
 		_, ch := claim(t)
 		wrong := random(t, 32)
-		wg.Go(func() {
-			<-start
+		opens[i] = func() {
 			_, err := v.Open(vault.KindNote, id, vault.OpenRequest{Gate: s.gate, Open: wrong, Destruct: wrong, Claim: ch})
 			var pe *vault.PINError
 			switch {
@@ -224,10 +219,9 @@ func TestParallelWrongPINs(t *testing.T) {
 			case errors.Is(err, vault.ErrGone):
 				goneN.Add(1)
 			}
-		})
+		}
 	}
-	close(start)
-	wg.Wait()
+	together(opens)
 	require.EqualValues(t, 5, counted.Load())
 	require.EqualValues(t, 95, goneN.Load())
 }

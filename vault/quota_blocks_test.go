@@ -59,8 +59,7 @@ func stalledAppendHoldsOneBlock(t *testing.T) {
 	release := make(chan struct{})
 	done := make(chan struct{})
 	for range n {
-		id, _, err := v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: 64 << 10, TTL: time.Hour, Caps: s.caps})
-		require.NoError(t, err)
+		id := create(t, v, s, 64<<10, time.Hour)
 		go func() {
 			defer func() { done <- struct{}{} }()
 			_, _ = v.Append(vault.KindNote, id, s.manage, 0, 64<<10, stallReader{release})
@@ -81,8 +80,7 @@ func stalledAppendHoldsOneBlock(t *testing.T) {
 func TestUploadThatFindsTheVaultFullLosesNothing(t *testing.T) {
 	v, _ := smallVault(t, vault.Config{Budget: 1 << 20})
 	s := newSecrets(t, false, false)
-	victim, _, err := v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: 800 << 10, TTL: time.Hour, Caps: s.caps})
-	require.NoError(t, err)
+	victim := create(t, v, s, 800<<10, time.Hour)
 	got, err := v.Append(vault.KindNote, victim, s.manage, 0, 700<<10, bytes.NewReader(make([]byte, 700<<10)))
 	require.NoError(t, err)
 	// Another create, admitted after the victim, takes what is left.

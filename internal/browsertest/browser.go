@@ -71,7 +71,7 @@ type Browser struct {
 	mu       sync.Mutex
 	logs     []LogEntry
 	requests []NetRequest
-	stderr   []string // last lines, for diagnostics only
+	stderr   lineTail // last lines, for diagnostics only
 
 	closeOnce sync.Once
 }
@@ -188,12 +188,7 @@ func (b *Browser) readStderr(r io.Reader, urlc chan<- string) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		b.mu.Lock()
-		b.stderr = append(b.stderr, line)
-		if len(b.stderr) > 200 {
-			b.stderr = b.stderr[len(b.stderr)-200:]
-		}
-		b.mu.Unlock()
+		b.stderr.add(line)
 		if !sent {
 			if m := bidiURLRe.FindStringSubmatch(line); m != nil {
 				urlc <- m[1]
@@ -207,15 +202,7 @@ func (b *Browser) readStderr(r io.Reader, urlc chan<- string) {
 }
 
 // StderrTail returns Firefox's last stderr lines, for failure messages.
-func (b *Browser) StderrTail() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n := len(b.stderr)
-	if n > 80 {
-		n = 80
-	}
-	return strings.Join(b.stderr[len(b.stderr)-n:], "\n")
-}
+func (b *Browser) StderrTail() string { return b.stderr.last(80) }
 
 type remoteString struct {
 	Type  string `json:"type"`

@@ -37,22 +37,15 @@ type chatApp struct {
 // front of the app, to break the WebSocket for the fallback test.
 func startChatApp(t *testing.T, wrap func(http.Handler) http.Handler) chatApp {
 	t.Helper()
-	v, err := vault.New(vault.Config{Budget: appBudget})
-	require.NoError(t, err)
-	cs, err := chat.New(chat.Config{Vault: v})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		cs.Close()
-		_ = v.Close()
-	})
-	h, err := web.New(web.Config{Vault: v, Chat: cs})
-	require.NoError(t, err)
-	var hh http.Handler = h
-	if wrap != nil {
-		hh = wrap(h)
-	}
-	pool.Proxy.SetHandler(hh)
-	return chatApp{mark: pool.Proxy.Mark(), v: v, cs: cs}
+	var cs *chat.Server
+	v, mark := serveApp(t, pool.Proxy, appBudget, func(v *vault.Vault) web.Config {
+		var err error
+		cs, err = chat.New(chat.Config{Vault: v})
+		require.NoError(t, err)
+		t.Cleanup(cs.Close)
+		return web.Config{Vault: v, Chat: cs}
+	}, wrap)
+	return chatApp{mark: mark, v: v, cs: cs}
 }
 
 // assertNothingKept: the chat server holds no chat and the vault no chat record.
@@ -125,16 +118,7 @@ func startChat(t *testing.T, tab *Tab, pin, dpin string, shots bool) startedChat
 // the address bar and no API request was sent.
 func openChat(t *testing.T, tab *Tab, link string) {
 	t.Helper()
-	ctx := ctxT(t, pageTimeout)
-	mark := pool.Proxy.Mark()
-	require.NoError(t, tab.Navigate(ctx, link))
-	waitAny(t, tab, pageTimeout, "join")
-	u, err := tab.URL(ctx)
-	require.NoError(t, err)
-	assert.NotContains(t, u, "#", "the key must leave the address bar (history.replaceState)")
-	for _, r := range pool.Proxy.RecordsSince(mark) {
-		assert.NotContains(t, r.URL, "/api/", "nothing may reach the API before Join: %s %s", r.Method, r.URL)
-	}
+	firefox().openUnused(t, tab, link, "join")
 }
 
 // join clicks Join (after typing the PIN, if any) and returns which view answered.
@@ -284,21 +268,7 @@ func TestChatSafestNoscript(t *testing.T) {
 	safest := pool.Person(t, Safest)
 	ctx := ctxT(t, 5*pageTimeout)
 	for _, p := range []struct{ name, url string }{{"chat-start", pool.Proxy.Origin() + "/chat"}, {"chat-link", c.link}} {
-		before := pool.Proxy.Mark()
-		require.NoError(t, safest.Navigate(ctx, p.url))
-		assert.True(t, visible(t, safest, "noscript"), "%s: noscript panel visible", p.name)
-		panel := text(t, safest, "noscript")
-		assert.Contains(t, panel, "Safer", p.name)
-		assert.Contains(t, panel, "did not use up the chat link", p.name)
-		assert.False(t, visible(t, safest, "app"), "%s: the app stays hidden without scripts", p.name)
-		screenshot(t, safest, "noscript-"+p.name)
-		for _, r := range pool.Proxy.RecordsSince(before) {
-			if r.Method == http.MethodConnect && r.Refused {
-				continue // Firefox's https attempt before plain http; refused, nothing sent
-			}
-			assert.Equal(t, http.MethodGet, r.Method, "%s: only GETs at Safest, got %s %s", p.name, r.Method, r.URL)
-			assert.NotContains(t, r.URL, "/api/", "%s: no API call at Safest", p.name)
-		}
+		assertNoscriptPanel(t, ctx, safest, p.name, p.url, "did not use up the chat link", "noscript-"+p.name)
 	}
 	b := pool.Person(t, Safer)
 	openChat(t, b, c.link)

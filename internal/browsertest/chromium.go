@@ -179,8 +179,7 @@ type Chromium struct {
 	ctx         context.Context // the first tab's chromedp context; owns the browser
 	cancel      context.CancelFunc
 
-	mu   sync.Mutex
-	diag []string // chromedp's own messages and the browser's output, for failure messages
+	diag lineTail // chromedp's own messages and the browser's output, for failure messages
 
 	closeOnce sync.Once
 }
@@ -195,25 +194,10 @@ func (w diagWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (c *Chromium) note(format string, args ...any) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.diag = append(c.diag, fmt.Sprintf(format, args...))
-	if len(c.diag) > 200 {
-		c.diag = c.diag[len(c.diag)-200:]
-	}
-}
+func (c *Chromium) note(format string, args ...any) { c.diag.add(fmt.Sprintf(format, args...)) }
 
 // DiagTail returns the last lines of chromedp's messages and Chromium's output.
-func (c *Chromium) DiagTail() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := len(c.diag)
-	if n > 60 {
-		n = 60
-	}
-	return strings.Join(c.diag[len(c.diag)-n:], "\n")
-}
+func (c *Chromium) DiagTail() string { return c.diag.last(60) }
 
 // PID is the browser's main process, also its process group id.
 func (c *Chromium) PID() int { return c.pid }
@@ -519,26 +503,10 @@ func (t *ChromiumTab) Logs() []LogEntry {
 }
 
 // Errors returns the entries at level "error" and every uncaught exception.
-func (t *ChromiumTab) Errors() []LogEntry {
-	var out []LogEntry
-	for _, e := range t.Logs() {
-		if e.Level == "error" || e.Type == "javascript" {
-			out = append(out, e)
-		}
-	}
-	return out
-}
+func (t *ChromiumTab) Errors() []LogEntry { return errorEntries(t.Logs()) }
 
 // CSPViolations returns the entries that mention the Content Security Policy.
-func (t *ChromiumTab) CSPViolations() []LogEntry {
-	var out []LogEntry
-	for _, e := range t.Logs() {
-		if strings.Contains(e.Text, "Content Security Policy") || strings.Contains(e.Text, "Content-Security-Policy") {
-			out = append(out, e)
-		}
-	}
-	return out
-}
+func (t *ChromiumTab) CSPViolations() []LogEntry { return cspEntries(t.Logs()) }
 
 // Requests returns the requests the tab announced (network.requestWillBeSent).
 func (t *ChromiumTab) Requests() []NetRequest {
@@ -608,53 +576,23 @@ func (t *ChromiumTab) Eval(ctx context.Context, expr string, out any) error {
 
 // Text returns the textContent of the first element matching selector.
 func (t *ChromiumTab) Text(ctx context.Context, selector string) (string, error) {
-	var s *string
-	if err := t.CallFunction(ctx, `(sel) => { const e = document.querySelector(sel); return e ? e.textContent : null; }`, &s, selector); err != nil {
-		return "", err
-	}
-	if s == nil {
-		return "", fmt.Errorf("%w: %s", ErrNoElement, selector)
-	}
-	return *s, nil
+	return textOf(ctx, t, selector)
 }
 
 // Visible reports whether the first element matching selector is rendered.
 func (t *ChromiumTab) Visible(ctx context.Context, selector string) (bool, error) {
-	var ok bool
-	err := t.CallFunction(ctx, `(sel) => {
-		const e = document.querySelector(sel);
-		if (!e || e.closest('[hidden]')) return false;
-		const r = e.getBoundingClientRect();
-		const s = window.getComputedStyle(e);
-		return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none';
-	}`, &ok, selector)
-	return ok, err
+	return visibleIn(ctx, t, selector)
 }
 
 // WaitFor polls a JavaScript expression until it is truthy.
 func (t *ChromiumTab) WaitFor(ctx context.Context, expr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		var ok bool
-		err := t.Eval(ctx, "!!("+expr+")", &ok)
-		if err == nil && ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: %s (%v)", ErrTimeout, expr, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return waitTruthy(ctx, t.Eval, expr, timeout)
 }
 
 // Click clicks the centre of the first visible element matching selector with real mouse
 // input (a trusted event with user activation).
 func (t *ChromiumTab) Click(ctx context.Context, selector string) error {
-	if err := t.CallFunction(ctx, `(sel) => { const e = document.querySelector(sel); if (!e) throw new Error('no element ' + sel); e.scrollIntoView({block: 'center'}); return true; }`, nil, selector); err != nil {
+	if err := scrollIntoView(ctx, t, selector); err != nil {
 		return err
 	}
 	_, err := runOn(ctx, t, chromedp.Click(chromedp.CSS(selector)))
@@ -663,8 +601,7 @@ func (t *ChromiumTab) Click(ctx context.Context, selector string) error {
 
 // SetValue sets a form control's value and fires input and change events.
 func (t *ChromiumTab) SetValue(ctx context.Context, selector, value string) error {
-	return t.CallFunction(ctx, `(sel, v) => { const e = document.querySelector(sel); if (!e) throw new Error('no element ' + sel);
-		e.value = v; e.dispatchEvent(new Event('input', {bubbles: true})); e.dispatchEvent(new Event('change', {bubbles: true})); return true; }`, nil, selector, value)
+	return setValueIn(ctx, t, selector, value)
 }
 
 // SetFiles puts local files into an <input type=file>, as a person choosing them would.

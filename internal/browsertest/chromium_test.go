@@ -7,9 +7,7 @@ package browsertest
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,9 +20,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/sealdrop/sealdrop/internal/web"
-	"github.com/sealdrop/sealdrop/vault"
 )
 
 const chromiumStep = 60 * time.Second
@@ -113,13 +108,8 @@ func assertNoChromiumLeft(t *testing.T, dir string, pgid int) {
 
 func (e *chromiumEnv) app(t *testing.T) int {
 	t.Helper()
-	v, err := vault.New(vault.Config{Budget: appBudget})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = v.Close() })
-	h, err := web.New(web.Config{Vault: v})
-	require.NoError(t, err)
-	e.proxy.SetHandler(h)
-	return e.proxy.Mark()
+	_, mark := serveApp(t, e.proxy, appBudget, notesApp, nil)
+	return mark
 }
 
 func (e *chromiumEnv) person(t *testing.T) *ChromiumTab {
@@ -130,96 +120,26 @@ func (e *chromiumEnv) person(t *testing.T) *ChromiumTab {
 	return tab
 }
 
-func cwaitAny(t *testing.T, tab *ChromiumTab, timeout time.Duration, ids ...string) string {
-	t.Helper()
-	ctx := ctxT(t, timeout+10*time.Second)
-	deadline := time.Now().Add(timeout)
-	for {
-		var got string
-		require.NoError(t, tab.CallFunction(ctx, `(ids) => { `+visJS+` return ids.find(vis) || ''; }`, &got, ids))
-		if got != "" {
-			return got
-		}
-		if time.Now().After(deadline) {
-			errText, _ := tab.Text(ctx, "#error")
-			t.Fatalf("none of %v visible after %v (#error: %q)", ids, timeout, errText)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+// engine is the Chromium run's proxy and timeouts for the steps it shares with Firefox's.
+func (e *chromiumEnv) engine() engine {
+	return engine{proxy: e.proxy, step: chromiumStep, read: chromiumStep, slow: 2 * chromiumStep}
 }
 
-func ctext(t *testing.T, tab *ChromiumTab, id string) string {
+func (e *chromiumEnv) text(t *testing.T, tab *ChromiumTab, id string) string {
 	t.Helper()
-	s, err := tab.Text(ctxT(t, chromiumStep), "#"+id)
-	require.NoError(t, err)
-	return s
-}
-
-func cvalue(t *testing.T, tab *ChromiumTab, id string) string {
-	t.Helper()
-	var s string
-	require.NoError(t, tab.CallFunction(ctxT(t, chromiumStep), `(id) => document.getElementById(id).value`, &s, id))
-	return s
+	return e.engine().text(t, tab, id)
 }
 
 func (e *chromiumEnv) createNote(t *testing.T, tab *ChromiumTab, in noteInput) created {
 	t.Helper()
-	ctx := ctxT(t, 3*chromiumStep)
-	require.NoError(t, tab.Navigate(ctx, e.proxy.Origin()+"/"))
-	cwaitAny(t, tab, chromiumStep, "create")
-	require.NoError(t, tab.SetValue(ctx, "#text", in.text))
-	if len(in.files) > 0 {
-		require.NoError(t, tab.SetFiles(ctx, "#files", in.files))
-		cwaitAny(t, tab, chromiumStep, "strip-report")
-	}
-	if in.pin != "" {
-		require.NoError(t, tab.SetValue(ctx, "#pin", in.pin))
-	}
-	require.NoError(t, tab.Click(ctx, "#create"))
-	got := cwaitAny(t, tab, 2*chromiumStep, "result", "error")
-	require.Equal(t, "result", got, "create failed: %s", ctext(t, tab, "error"))
-	c := created{link: cvalue(t, tab, "link"), manage: cvalue(t, tab, "manage-link")}
-	u, err := url.Parse(c.link)
-	require.NoError(t, err)
-	require.Equal(t, e.proxy.Host(), u.Host)
-	frag, err := base64.RawURLEncoding.DecodeString(u.Fragment)
-	require.NoError(t, err, "fragment %q", u.Fragment)
-	require.Len(t, frag, 34)
-	c.key = frag[2:]
-	return c
+	return e.engine().createNote(t, tab, in, nil)
 }
 
 // openNote loads a link; nothing may reach the API before Reveal, and the key must leave the
 // address bar.
 func (e *chromiumEnv) openNote(t *testing.T, tab *ChromiumTab, link string) {
 	t.Helper()
-	ctx := ctxT(t, chromiumStep)
-	mark := e.proxy.Mark()
-	require.NoError(t, tab.Navigate(ctx, link))
-	cwaitAny(t, tab, chromiumStep, "reveal")
-	u, err := tab.URL(ctx)
-	require.NoError(t, err)
-	assert.NotContains(t, u, "#", "the key must leave the address bar (history.replaceState)")
-	for _, r := range e.proxy.RecordsSince(mark) {
-		assert.NotContains(t, r.URL, "/api/", "nothing may reach the API before Reveal: %s %s", r.Method, r.URL)
-	}
-}
-
-func cEnterPIN(t *testing.T, tab *ChromiumTab, pin, before string) string {
-	t.Helper()
-	ctx := ctxT(t, chromiumStep)
-	require.NoError(t, tab.SetValue(ctx, "#pin-input", pin))
-	require.NoError(t, tab.Click(ctx, "#pin-submit"))
-	deadline := time.Now().Add(2 * chromiumStep)
-	for time.Now().Before(deadline) {
-		got := cwaitAny(t, tab, 2*chromiumStep, "note", "gone", "error", "tries-left")
-		if got != "tries-left" || ctext(t, tab, "tries-left") != before {
-			return got
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("no answer to PIN %s", pin)
-	return ""
+	e.engine().openUnused(t, tab, link, "reveal")
 }
 
 // assertClean: nothing but Chromium's own refused updater call left the onion origin at the
@@ -236,41 +156,11 @@ func (e *chromiumEnv) assertClean(t *testing.T, mark int, keys [][]byte, pins []
 		}
 	}
 	assert.Empty(t, foreign, "requests that left the onion origin")
-	for _, r := range recs {
-		var meta bytes.Buffer
-		meta.WriteString(r.Method + " " + r.URL + "\n")
-		for k, vs := range r.Header {
-			for _, v := range vs {
-				fmt.Fprintf(&meta, "%s: %s\n", k, v)
-			}
-		}
-		for _, k := range keys {
-			for _, n := range keyNeedles(k) {
-				assert.False(t, bytes.Contains(meta.Bytes(), n), "key in %s %s (headers or URL)", r.Method, r.URL)
-				assert.False(t, bytes.Contains(r.Body, n), "key in the body of %s %s", r.Method, r.URL)
-			}
-		}
-		isJSON := strings.HasPrefix(r.Header.Get("Content-Type"), "application/json")
-		for _, p := range pins {
-			assert.NotContains(t, meta.String(), p, "PIN in %s %s", r.Method, r.URL)
-			if isJSON {
-				assert.NotContains(t, string(r.Body), p, "PIN in the JSON body of %s %s", r.Method, r.URL)
-			}
-		}
-	}
+	assertNoSecretsSent(t, recs, keys, pins)
 	for _, tab := range tabs {
 		reqs := tab.Requests()
 		assert.NotEmpty(t, reqs, "the request capture must see the tab's requests")
-		for _, r := range reqs {
-			ok := strings.HasPrefix(r.URL, e.proxy.Origin()+"/") || strings.HasPrefix(r.URL, "blob:") || strings.HasPrefix(r.URL, "data:")
-			assert.True(t, ok, "request outside the onion origin: %s", r.URL)
-			wire, _, _ := strings.Cut(r.URL, "#")
-			for _, k := range keys {
-				for _, n := range keyNeedles(k) {
-					assert.NotContains(t, wire, string(n), "key in a URL the browser requested")
-				}
-			}
-		}
+		assertRequestsOnOrigin(t, e.proxy.Origin(), reqs, keys)
 		assert.Empty(t, e.unexpectedErrors(tab, apiStatuses...), "console errors (exceptions, CSP violations, failed loads)")
 	}
 }
@@ -350,7 +240,7 @@ func TestChromiumOnionNotSecureWithoutFlag(t *testing.T) {
 			if secure {
 				assert.Equal(t, "object", r.Subtle)
 				require.NoError(t, tab.WaitFor(ctx, `document.getElementById('status').textContent !== 'not run'`, 30*time.Second))
-				assert.Equal(t, "done", ctext(t, tab, "status"), "WebCrypto, fetch and ECDH work once the origin is secure")
+				assert.Equal(t, "done", e.text(t, tab, "status"), "WebCrypto, fetch and ECDH work once the origin is secure")
 			} else {
 				assert.Equal(t, "undefined", r.Subtle)
 			}
@@ -373,7 +263,7 @@ func TestChromiumNotes(t *testing.T) {
 			tab := e.person(t)
 			ctx := ctxT(t, chromiumStep)
 			require.NoError(t, tab.Navigate(ctx, e.proxy.Origin()+"/csp.html"))
-			assert.Equal(t, "inline script blocked", ctext(t, tab, "status"))
+			assert.Equal(t, "inline script blocked", e.text(t, tab, "status"))
 			deadline := time.Now().Add(5 * time.Second)
 			for len(tab.CSPViolations()) == 0 && time.Now().Before(deadline) {
 				time.Sleep(50 * time.Millisecond)
@@ -395,14 +285,14 @@ func TestChromiumNotes(t *testing.T) {
 		timer.time(t, "create", func() {
 			c = e.createNote(t, sender, noteInput{text: msg, files: []string{writeFile(t, t.TempDir(), binName, bin)}})
 		})
-		assert.Contains(t, ctext(t, sender, "strip-report"), binName)
+		assert.Contains(t, e.text(t, sender, "strip-report"), binName)
 		timer.time(t, "open+reveal", func() {
 			e.openNote(t, reader, c.link)
 			require.NoError(t, reader.Click(ctxT(t, chromiumStep), "#reveal"))
-			require.Equal(t, "note", cwaitAny(t, reader, 2*chromiumStep, "note", "gone", "error"))
+			require.Equal(t, "note", waitAny(t, reader, 2*chromiumStep, "note", "gone", "error"))
 		})
-		assert.Equal(t, msg, ctext(t, reader, "note-text"))
-		assert.Contains(t, ctext(t, reader, "note-files"), binName)
+		assert.Equal(t, msg, e.text(t, reader, "note-text"))
+		assert.Contains(t, e.text(t, reader, "note-files"), binName)
 		timer.time(t, "download", func() {
 			got, err := reader.Download(ctxT(t, 2*chromiumStep), fmt.Sprintf(`#note-files a[download=%q]`, binName), binName, chromiumStep)
 			require.NoError(t, err)
@@ -412,13 +302,13 @@ func TestChromiumNotes(t *testing.T) {
 		})
 		timer.time(t, "reload-gone", func() {
 			require.NoError(t, reader.Reload(ctxT(t, chromiumStep)))
-			assert.Equal(t, "gone", cwaitAny(t, reader, chromiumStep, "gone", "reveal", "error"))
+			assert.Equal(t, "gone", waitAny(t, reader, chromiumStep, "gone", "reveal", "error"))
 		})
 		timer.time(t, "relink-gone", func() {
 			other := e.person(t)
 			e.openNote(t, other, c.link)
 			require.NoError(t, other.Click(ctxT(t, chromiumStep), "#reveal"))
-			assert.Equal(t, "gone", cwaitAny(t, other, 2*chromiumStep, "note", "gone", "error"))
+			assert.Equal(t, "gone", waitAny(t, other, 2*chromiumStep, "note", "gone", "error"))
 			e.assertClean(t, mark, [][]byte{c.key}, nil, []int{404}, sender, reader, other)
 		})
 	})
@@ -435,18 +325,18 @@ func TestChromiumNotes(t *testing.T) {
 		timer.time(t, "pin-wrong-wrong-right", func() {
 			e.openNote(t, reader, c.link)
 			require.NoError(t, reader.Click(ctxT(t, chromiumStep), "#reveal"))
-			cwaitAny(t, reader, chromiumStep, "pin-prompt")
+			waitAny(t, reader, chromiumStep, "pin-prompt")
 			for i, want := range []string{"4", "3"} {
 				before := ""
 				if i > 0 {
-					before = ctext(t, reader, "tries-left")
+					before = e.text(t, reader, "tries-left")
 				}
-				require.Equal(t, "tries-left", cEnterPIN(t, reader, "111111", before))
-				assert.Contains(t, ctext(t, reader, "tries-left"), want)
+				require.Equal(t, "tries-left", e.engine().enterPIN(t, reader, "111111", before))
+				assert.Contains(t, e.text(t, reader, "tries-left"), want)
 			}
-			require.Equal(t, "note", cEnterPIN(t, reader, "246813", ctext(t, reader, "tries-left")))
+			require.Equal(t, "note", e.engine().enterPIN(t, reader, "246813", e.text(t, reader, "tries-left")))
 		})
-		assert.Equal(t, msg, ctext(t, reader, "note-text"))
+		assert.Equal(t, msg, e.text(t, reader, "note-text"))
 		e.assertClean(t, mark, [][]byte{c.key}, []string{"246813", "111111"}, []int{403}, sender, reader)
 	})
 

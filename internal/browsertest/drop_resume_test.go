@@ -26,8 +26,6 @@ import (
 	"github.com/sealdrop/sealdrop/internal/drop"
 	"github.com/sealdrop/sealdrop/internal/price"
 	"github.com/sealdrop/sealdrop/internal/protocol"
-	"github.com/sealdrop/sealdrop/internal/web"
-	"github.com/sealdrop/sealdrop/vault"
 )
 
 const (
@@ -46,17 +44,9 @@ const (
 // 3 MiB submission.
 func startDropAppPoW(t *testing.T, level int) dropApp {
 	t.Helper()
-	v, err := vault.New(vault.Config{Budget: 4 << 20})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = v.Close() })
 	p, err := price.New(price.Config{Floor: level})
 	require.NoError(t, err)
-	ds, err := drop.New(drop.Config{Vault: v, TTL: 24 * time.Hour, Price: p})
-	require.NoError(t, err)
-	h, err := web.New(web.Config{Vault: v, Drops: ds})
-	require.NoError(t, err)
-	pool.Proxy.SetHandler(h)
-	return dropApp{mark: pool.Proxy.Mark(), v: v}
+	return startDropAppWith(t, 4<<20, drop.Config{TTL: 24 * time.Hour, Price: p})
 }
 
 func dropAligned(off int64) bool {

@@ -10,10 +10,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -38,15 +36,19 @@ func startDropApp(t *testing.T) dropApp { return startDropAppMax(t, 0) }
 // startDropAppMax is startDropApp with a per-drop count cap (0: the default).
 func startDropAppMax(t *testing.T, maxPending int) dropApp {
 	t.Helper()
-	v, err := vault.New(vault.Config{Budget: appBudget})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = v.Close() })
-	ds, err := drop.New(drop.Config{Vault: v, TTL: 24 * time.Hour, MaxPending: maxPending})
-	require.NoError(t, err)
-	h, err := web.New(web.Config{Vault: v, Drops: ds})
-	require.NoError(t, err)
-	pool.Proxy.SetHandler(h)
-	return dropApp{mark: pool.Proxy.Mark(), v: v}
+	return startDropAppWith(t, appBudget, drop.Config{TTL: 24 * time.Hour, MaxPending: maxPending})
+}
+
+// startDropAppWith serves drops made of cfg (its vault filled in) over a vault of budget bytes.
+func startDropAppWith(t *testing.T, budget int64, cfg drop.Config) dropApp {
+	t.Helper()
+	v, mark := serveApp(t, pool.Proxy, budget, func(v *vault.Vault) web.Config {
+		cfg.Vault = v
+		ds, err := drop.New(cfg)
+		require.NoError(t, err)
+		return web.Config{Vault: v, Drops: ds}
+	}, nil)
+	return dropApp{mark: mark, v: v}
 }
 
 func (a dropApp) submissions() int { return a.v.Stats().Entries[vault.KindSubmission] }
@@ -217,18 +219,7 @@ func TestDropSubmitReadReply(t *testing.T) {
 		assert.True(t, strings.HasPrefix(href, "blob:"), "files are offered as downloads of local blobs: %q", href)
 		got, err := journalist.Download(ctxT(t, 2*pageTimeout), fmt.Sprintf(`#msg-files a[download=%q]`, jpegName), jpegName, pageTimeout)
 		require.NoError(t, err)
-		j, err := os.ReadFile(got)
-		require.NoError(t, err)
-		assert.Equal(t, jpegScan(t, jpegOrig), jpegScan(t, j), "the picture data must be untouched")
-		for _, secret := range []string{"CanonSecret", "SN123456789", "Jane Source", "Hiddenville", "LeakyCam"} {
-			assert.True(t, bytes.Contains(jpegOrig, []byte(secret)), "control: fixture carries %s", secret)
-			assert.False(t, bytes.Contains(j, []byte(secret)), "%s must be stripped", secret)
-		}
-		if et, err := exec.LookPath("exiftool"); err == nil {
-			out, err := exec.Command(et, "-a", "-G1", "-s", got).Output()
-			require.NoError(t, err)
-			assert.NotContains(t, string(out), "GPS", "exiftool still finds GPS tags")
-		}
+		assertJPEGStripped(t, jpegOrig, got, "CanonSecret", "SN123456789", "Jane Source", "Hiddenville", "LeakyCam")
 		assert.Equal(t, 0, app.submissions(), "the read one is wiped on the server")
 
 		// The journalist replies to the reply box that came inside the submission.
@@ -323,21 +314,7 @@ func TestDropSafestNoscript(t *testing.T) {
 		{"drop-submit", dropLink, "Nothing was sent"},
 		{"drop-inbox", inbox, "Nothing was read or deleted"},
 	} {
-		before := pool.Proxy.Mark()
-		require.NoError(t, safest.Navigate(ctx, p.url))
-		assert.True(t, visible(t, safest, "noscript"), "%s: noscript panel visible", p.name)
-		panel := text(t, safest, "noscript")
-		assert.Contains(t, panel, "Safer", p.name)
-		assert.Contains(t, panel, p.calm, p.name)
-		assert.False(t, visible(t, safest, "app"), "%s: the app stays hidden without scripts", p.name)
-		screenshot(t, safest, "noscript-"+p.name)
-		for _, r := range pool.Proxy.RecordsSince(before) {
-			if r.Method == http.MethodConnect && r.Refused {
-				continue // Firefox's https attempt before plain http; refused, nothing sent
-			}
-			assert.Equal(t, http.MethodGet, r.Method, "%s: only GETs at Safest, got %s %s", p.name, r.Method, r.URL)
-			assert.NotContains(t, r.URL, "/api/", "%s: no API call at Safest", p.name)
-		}
+		assertNoscriptPanel(t, ctx, safest, p.name, p.url, p.calm, "noscript-"+p.name)
 	}
 	assert.Equal(t, 1, app.submissions(), "nothing burned at Safest")
 	openInbox(t, journalist, inbox)

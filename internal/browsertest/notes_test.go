@@ -13,10 +13,8 @@ import (
 	"fmt"
 	"maps"
 	"math/bits"
-	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -29,8 +27,6 @@ import (
 
 	"github.com/sealdrop/sealdrop/internal/memlocktest"
 	"github.com/sealdrop/sealdrop/internal/protocol"
-	"github.com/sealdrop/sealdrop/internal/web"
-	"github.com/sealdrop/sealdrop/vault"
 )
 
 // pageTimeout bounds one page step; Safer (no JIT) on a busy two-core machine is slow.
@@ -53,13 +49,8 @@ func startApp(t *testing.T) int {
 // startAppBudget is startApp with a vault of budget bytes.
 func startAppBudget(t *testing.T, budget int64) int {
 	t.Helper()
-	v, err := vault.New(vault.Config{Budget: budget})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = v.Close() })
-	h, err := web.New(web.Config{Vault: v})
-	require.NoError(t, err)
-	pool.Proxy.SetHandler(h)
-	return pool.Proxy.Mark()
+	_, mark := serveApp(t, pool.Proxy, budget, notesApp, nil)
+	return mark
 }
 
 var (
@@ -88,7 +79,7 @@ const visJS = `const vis = (id) => { const e = document.getElementById(id);
 	return r.width > 0 && r.height > 0; };`
 
 // waitAny waits until one of the elements is visible and returns its id.
-func waitAny(t *testing.T, tab *Tab, timeout time.Duration, ids ...string) string {
+func waitAny(t *testing.T, tab page, timeout time.Duration, ids ...string) string {
 	t.Helper()
 	ctx := ctxT(t, timeout+10*time.Second)
 	var got string
@@ -116,16 +107,12 @@ func visible(t *testing.T, tab *Tab, id string) bool {
 
 func text(t *testing.T, tab *Tab, id string) string {
 	t.Helper()
-	s, err := tab.Text(ctxT(t, 30*time.Second), "#"+id)
-	require.NoError(t, err)
-	return s
+	return firefox().text(t, tab, id)
 }
 
 func value(t *testing.T, tab *Tab, id string) string {
 	t.Helper()
-	var s string
-	require.NoError(t, tab.CallFunction(ctxT(t, 30*time.Second), `(id) => document.getElementById(id).value`, &s, id))
-	return s
+	return firefox().value(t, tab, id)
 }
 
 type noteInput struct {
@@ -144,76 +131,27 @@ type created struct {
 // createNote fills in the create page as a person would and returns the two links.
 func createNote(t *testing.T, tab *Tab, in noteInput) created {
 	t.Helper()
-	ctx := ctxT(t, 3*pageTimeout)
-	require.NoError(t, tab.Navigate(ctx, pool.Proxy.Origin()+"/"))
-	waitAny(t, tab, pageTimeout, "create")
+	var shot func(string)
 	if in.shots {
-		screenshot(t, tab, "create")
+		shot = func(name string) { screenshot(t, tab, name) }
 	}
-	require.NoError(t, tab.SetValue(ctx, "#text", in.text))
-	if len(in.files) > 0 {
-		require.NoError(t, tab.SetFiles(ctx, "#files", in.files))
-		waitAny(t, tab, pageTimeout, "strip-report")
-	}
-	if in.pin != "" {
-		require.NoError(t, tab.SetValue(ctx, "#pin", in.pin))
-	}
-	if in.dpin != "" {
-		require.NoError(t, tab.SetValue(ctx, "#dpin", in.dpin))
-	}
-	require.NoError(t, tab.Click(ctx, "#create"))
-	got := waitAny(t, tab, 4*pageTimeout, "result", "error")
-	require.Equal(t, "result", got, "create failed: %s", text(t, tab, "error"))
-	if in.shots {
-		screenshot(t, tab, "create-result")
-	}
-	c := created{link: value(t, tab, "link"), manage: value(t, tab, "manage-link")}
-	u, err := url.Parse(c.link)
-	require.NoError(t, err)
-	require.Equal(t, pool.Proxy.Host(), u.Host)
-	frag, err := base64.RawURLEncoding.DecodeString(u.Fragment)
-	require.NoError(t, err, "fragment %q", u.Fragment)
-	require.Len(t, frag, 34)
-	c.key = frag[2:]
-	return c
+	return firefox().createNote(t, tab, in, shot)
 }
 
 // openNote loads a note link and checks that nothing happened before Reveal: the key is out of
 // the address bar and no API request was sent.
 func openNote(t *testing.T, tab *Tab, link, shot string) {
 	t.Helper()
-	ctx := ctxT(t, pageTimeout)
-	mark := pool.Proxy.Mark()
-	require.NoError(t, tab.Navigate(ctx, link))
-	waitAny(t, tab, pageTimeout, "reveal")
+	firefox().openUnused(t, tab, link, "reveal")
 	if shot != "" {
 		screenshot(t, tab, shot)
-	}
-	u, err := tab.URL(ctx)
-	require.NoError(t, err)
-	assert.NotContains(t, u, "#", "the key must leave the address bar (history.replaceState)")
-	for _, r := range pool.Proxy.RecordsSince(mark) {
-		assert.NotContains(t, r.URL, "/api/", "nothing may reach the API before Reveal: %s %s", r.Method, r.URL)
 	}
 }
 
 // enterPIN types a PIN into the prompt and submits it; returns which element answered.
 func enterPIN(t *testing.T, tab *Tab, pin string, before string) string {
 	t.Helper()
-	ctx := ctxT(t, pageTimeout)
-	require.NoError(t, tab.SetValue(ctx, "#pin-input", pin))
-	require.NoError(t, tab.Click(ctx, "#pin-submit"))
-	// tries-left is already visible after the first wrong PIN: wait for its text to change.
-	deadline := time.Now().Add(3 * pageTimeout)
-	for time.Now().Before(deadline) {
-		got := waitAny(t, tab, 3*pageTimeout, "note", "gone", "error", "tries-left")
-		if got != "tries-left" || text(t, tab, "tries-left") != before {
-			return got
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("no answer to PIN %s", pin)
-	return ""
+	return firefox().enterPIN(t, tab, pin, before)
 }
 
 // pageState is what a person (or someone watching their screen) can see on the open page.
@@ -283,43 +221,9 @@ func assertClean(t *testing.T, mark int, keys [][]byte, pins []string, tabs ...*
 	t.Helper()
 	recs := pool.Proxy.RecordsSince(mark)
 	assert.Empty(t, Foreign(recs, pool.Proxy.Host()), "requests that left the onion origin")
-	for _, r := range recs {
-		var meta bytes.Buffer
-		meta.WriteString(r.Method + " " + r.URL + "\n")
-		for k, vs := range r.Header {
-			for _, v := range vs {
-				fmt.Fprintf(&meta, "%s: %s\n", k, v)
-			}
-		}
-		for _, k := range keys {
-			for _, n := range keyNeedles(k) {
-				assert.False(t, bytes.Contains(meta.Bytes(), n), "key in %s %s (headers or URL)", r.Method, r.URL)
-				assert.False(t, bytes.Contains(r.Body, n), "key in the body of %s %s", r.Method, r.URL)
-			}
-		}
-		// Random ciphertext contains six given digits by chance about once per 30 MiB, so
-		// the PIN is looked for in the text parts only.
-		isJSON := strings.HasPrefix(r.Header.Get("Content-Type"), "application/json")
-		for _, p := range pins {
-			assert.NotContains(t, meta.String(), p, "PIN in %s %s", r.Method, r.URL)
-			if isJSON {
-				assert.NotContains(t, string(r.Body), p, "PIN in the JSON body of %s %s", r.Method, r.URL)
-			}
-		}
-	}
+	assertNoSecretsSent(t, recs, keys, pins)
 	for _, tab := range tabs {
-		for _, r := range tab.Requests() {
-			ok := strings.HasPrefix(r.URL, pool.Proxy.Origin()+"/") || strings.HasPrefix(r.URL, "blob:") || strings.HasPrefix(r.URL, "data:")
-			assert.True(t, ok, "request outside the onion origin: %s", r.URL)
-			// BiDi reports the document URL with its fragment, which never goes on the wire
-			// (the proxy records above prove what does).
-			wire, _, _ := strings.Cut(r.URL, "#")
-			for _, k := range keys {
-				for _, n := range keyNeedles(k) {
-					assert.NotContains(t, wire, string(n), "key in a URL the browser requested")
-				}
-			}
-		}
+		assertRequestsOnOrigin(t, pool.Proxy.Origin(), tab.Requests(), keys)
 		assert.Empty(t, tab.Errors(), "console errors (JavaScript errors, CSP violations)")
 	}
 }
@@ -391,19 +295,8 @@ func TestNoteTextAndFiles(t *testing.T) {
 		assert.True(t, bytes.Equal(bin, b), "the plain file must arrive byte-identical")
 		gotJPEG, err := reader.Download(ctx, fmt.Sprintf(`#note-files a[download=%q]`, jpegName), jpegName, pageTimeout)
 		require.NoError(t, err)
-		j, err := os.ReadFile(gotJPEG)
-		require.NoError(t, err)
-		assert.Equal(t, jpegScan(t, jpegOrig), jpegScan(t, j), "the picture data must be untouched")
-		for _, secret := range []string{"CanonSecret", "EOS-Leak", "SN123456789", "Jane Source", "Hiddenville", "safehouse", "LeakyCam"} {
-			assert.True(t, bytes.Contains(jpegOrig, []byte(secret)), "control: fixture carries %s", secret)
-			assert.False(t, bytes.Contains(j, []byte(secret)), "%s must be stripped", secret)
-		}
-		if et, err := exec.LookPath("exiftool"); err == nil {
-			out, err := exec.Command(et, "-a", "-G1", "-s", gotJPEG).Output()
-			require.NoError(t, err)
-			assert.NotContains(t, string(out), "GPS", "exiftool still finds GPS tags")
-			assert.NotContains(t, string(out), "[IFD0]", "exiftool still finds EXIF camera tags")
-		}
+		exif := assertJPEGStripped(t, jpegOrig, gotJPEG, "CanonSecret", "EOS-Leak", "SN123456789", "Jane Source", "Hiddenville", "safehouse", "LeakyCam")
+		assert.NotContains(t, exif, "[IFD0]", "exiftool still finds EXIF camera tags")
 
 		require.NoError(t, reader.Reload(ctxT(t, pageTimeout)))
 		assert.Equal(t, "gone", waitAny(t, reader, pageTimeout, "gone", "reveal", "error"))
@@ -565,21 +458,7 @@ func TestSafestNoscript(t *testing.T) {
 		{"open", c.link, "Nothing was used up"},
 		{"manage", c.manage, "Nothing was changed"},
 	} {
-		before := pool.Proxy.Mark()
-		require.NoError(t, safest.Navigate(ctx, p.url))
-		assert.True(t, visible(t, safest, "noscript"), "%s: noscript panel visible", p.name)
-		panel := text(t, safest, "noscript")
-		assert.Contains(t, panel, "Safer", p.name)
-		assert.Contains(t, panel, p.calm, p.name)
-		assert.False(t, visible(t, safest, "app"), "%s: the app stays hidden without scripts", p.name)
-		screenshot(t, safest, p.name)
-		for _, r := range pool.Proxy.RecordsSince(before) {
-			if r.Method == http.MethodConnect && r.Refused {
-				continue // Firefox's https attempt before plain http; refused, nothing sent
-			}
-			assert.Equal(t, http.MethodGet, r.Method, "%s: only GETs at Safest, got %s %s", p.name, r.Method, r.URL)
-			assert.NotContains(t, r.URL, "/api/", "%s: no API call at Safest", p.name)
-		}
+		assertNoscriptPanel(t, ctx, safest, p.name, p.url, p.calm, p.name)
 	}
 	// Nothing consumed: the same link still opens, at Safer.
 	reader := pool.Person(t, Safer)

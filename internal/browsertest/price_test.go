@@ -32,18 +32,15 @@ const priceLevel = 7
 
 func startPricedApp(t *testing.T) int {
 	t.Helper()
-	v, err := vault.New(vault.Config{Budget: 32 << 20})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = v.Close() })
 	p, err := price.New(price.Config{Floor: priceLevel})
 	require.NoError(t, err)
-	cs, err := chat.New(chat.Config{Vault: v, Price: p})
-	require.NoError(t, err)
-	t.Cleanup(cs.Close)
-	h, err := web.New(web.Config{Vault: v, Chat: cs, Price: p})
-	require.NoError(t, err)
-	pool.Proxy.SetHandler(h)
-	return pool.Proxy.Mark()
+	_, mark := serveApp(t, pool.Proxy, 32<<20, func(v *vault.Vault) web.Config {
+		cs, err := chat.New(chat.Config{Vault: v, Price: p})
+		require.NoError(t, err)
+		t.Cleanup(cs.Close)
+		return web.Config{Vault: v, Chat: cs, Price: p}
+	}, nil)
+	return mark
 }
 
 // paidCreates returns the JSON bodies of the create requests to path since mark.

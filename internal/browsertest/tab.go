@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -167,14 +166,7 @@ func decodeInto(raw json.RawMessage, out any) error {
 
 // Text returns the textContent of the first element matching selector.
 func (t *Tab) Text(ctx context.Context, selector string) (string, error) {
-	var s *string
-	if err := t.CallFunction(ctx, `(sel) => { const e = document.querySelector(sel); return e ? e.textContent : null; }`, &s, selector); err != nil {
-		return "", err
-	}
-	if s == nil {
-		return "", fmt.Errorf("%w: %s", ErrNoElement, selector)
-	}
-	return *s, nil
+	return textOf(ctx, t, selector)
 }
 
 // Exists reports whether selector matches an element.
@@ -187,39 +179,12 @@ func (t *Tab) Exists(ctx context.Context, selector string) (bool, error) {
 // Visible reports whether the first element matching selector is rendered: present, not
 // hidden, with a non-empty box.
 func (t *Tab) Visible(ctx context.Context, selector string) (bool, error) {
-	var ok bool
-	err := t.CallFunction(ctx, `(sel) => {
-		const e = document.querySelector(sel);
-		if (!e || e.closest('[hidden]')) return false;
-		const r = e.getBoundingClientRect();
-		const s = window.getComputedStyle(e);
-		return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none';
-	}`, &ok, selector)
-	return ok, err
+	return visibleIn(ctx, t, selector)
 }
 
 // WaitFor polls a JavaScript expression in the sandbox until it is truthy.
 func (t *Tab) WaitFor(ctx context.Context, expr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	var lastErr error
-	for {
-		var ok bool
-		lastErr = t.Eval(ctx, "!!("+expr+")", &ok)
-		if lastErr == nil && ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			if lastErr != nil {
-				return fmt.Errorf("%w: %s: %v", ErrTimeout, expr, lastErr)
-			}
-			return fmt.Errorf("%w: %s", ErrTimeout, expr)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return waitTruthy(ctx, t.Eval, expr, timeout)
 }
 
 // WaitVisible waits until selector is rendered.
@@ -250,7 +215,7 @@ func (t *Tab) node(ctx context.Context, selector string) (map[string]any, error)
 // Click scrolls the element into view and clicks its centre with real pointer input, so the
 // page sees a trusted event with user activation (as a person's click).
 func (t *Tab) Click(ctx context.Context, selector string) error {
-	if err := t.CallFunction(ctx, `(sel) => { const e = document.querySelector(sel); if (!e) throw new Error('no element ' + sel); e.scrollIntoView({block: 'center'}); return true; }`, nil, selector); err != nil {
+	if err := scrollIntoView(ctx, t, selector); err != nil {
 		return err
 	}
 	n, err := t.node(ctx, selector)
@@ -288,8 +253,7 @@ func (t *Tab) Type(ctx context.Context, selector, text string) error {
 // SetValue sets a form control's value and fires input and change events, for fields where
 // typing character by character would only cost time (long texts, selects).
 func (t *Tab) SetValue(ctx context.Context, selector, value string) error {
-	return t.CallFunction(ctx, `(sel, v) => { const e = document.querySelector(sel); if (!e) throw new Error('no element ' + sel);
-		e.value = v; e.dispatchEvent(new Event('input', {bubbles: true})); e.dispatchEvent(new Event('change', {bubbles: true})); return true; }`, nil, selector, value)
+	return setValueIn(ctx, t, selector, value)
 }
 
 // SetFiles puts local files into an <input type=file>, as a person choosing them would.
@@ -332,15 +296,7 @@ func (t *Tab) Logs() []LogEntry {
 
 // Errors returns the tab's entries at level "error" or of type "javascript" (CSP violations
 // and uncaught exceptions are both reported so).
-func (t *Tab) Errors() []LogEntry {
-	var out []LogEntry
-	for _, e := range t.Logs() {
-		if e.Level == "error" || e.Type == "javascript" {
-			out = append(out, e)
-		}
-	}
-	return out
-}
+func (t *Tab) Errors() []LogEntry { return errorEntries(t.Logs()) }
 
 // Requests returns the requests this tab announced.
 func (t *Tab) Requests() []NetRequest {
@@ -354,15 +310,7 @@ func (t *Tab) Requests() []NetRequest {
 }
 
 // CSPViolations returns the tab's entries that mention the Content Security Policy.
-func (t *Tab) CSPViolations() []LogEntry {
-	var out []LogEntry
-	for _, e := range t.Logs() {
-		if strings.Contains(e.Text, "Content-Security-Policy") || strings.Contains(e.Text, "Content Security Policy") {
-			out = append(out, e)
-		}
-	}
-	return out
-}
+func (t *Tab) CSPViolations() []LogEntry { return cspEntries(t.Logs()) }
 
 // Download clicks a download link and waits until the file name (as the browser will save
 // it) is complete in the browser's download directory, then returns its path. Names must be

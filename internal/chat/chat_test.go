@@ -32,6 +32,14 @@ func rnd(t testing.TB, n int) []byte {
 
 func h(b []byte) [32]byte { return sha256.Sum256(b) }
 
+// send stores rec as s's next record and returns its sequence number.
+func send(t testing.TB, s *chat.Session, rec []byte) uint64 {
+	t.Helper()
+	seq, err := s.Send(bytes.NewReader(rec), int64(len(rec)))
+	require.NoError(t, err)
+	return seq
+}
+
 type env struct {
 	v *vault.Vault
 	s *chat.Server
@@ -157,8 +165,7 @@ func TestRelayAckWipes(t *testing.T) {
 	e := newEnv(t, 1<<20, chat.Config{})
 	_, a, b, _ := e.started(t)
 	for i := range 3 {
-		seq, err := a.Send(bytes.NewReader([]byte{3, byte(i), 1, 2, 3}), 5)
-		require.NoError(t, err)
+		seq := send(t, a, []byte{3, byte(i), 1, 2, 3})
 		require.Equal(t, uint64(i), seq)
 	}
 	require.Equal(t, 3, e.v.Stats().Entries[vault.KindChatFrame])
@@ -184,8 +191,7 @@ func TestCapsAndFullVault(t *testing.T) {
 	_, err := a.Send(bytes.NewReader(make([]byte, 17<<10)), 17<<10)
 	require.ErrorIs(t, err, chat.ErrTooLarge)
 	for range 4 {
-		_, err = a.Send(bytes.NewReader(make([]byte, 100)), 100)
-		require.NoError(t, err)
+		send(t, a, make([]byte, 100))
 	}
 	_, err = a.Send(bytes.NewReader(make([]byte, 100)), 100)
 	require.ErrorIs(t, err, chat.ErrBusy, "MaxRecords per chat")
@@ -309,8 +315,7 @@ func TestNewHelloDropsStaleHandshake(t *testing.T) {
 	e := newEnv(t, 1<<20, chat.Config{})
 	_, a, b, _ := e.started(t)
 	for _, r := range [][]byte{{1, 1}, {2, 1}, {3, 9}, {1, 2}} {
-		_, err := a.Send(bytes.NewReader(r), int64(len(r)))
-		require.NoError(t, err)
+		send(t, a, r)
 	}
 	var got [][]byte
 	for seq := uint64(0); ; {

@@ -39,8 +39,7 @@ func TestUnackedRecordOutlivesClaimWindow(t *testing.T) {
 		e := newEnv(t, 1<<20, chat.Config{})
 		_, a, b, _ := e.started(t)
 		rec := append([]byte{3}, rnd(t, 700)...)
-		_, err := a.Send(bytes.NewReader(rec), int64(len(rec)))
-		require.NoError(t, err)
+		send(t, a, rec)
 		got, err := deliver(t, b)
 		require.NoError(t, err)
 		require.Equal(t, rec, got)
@@ -48,8 +47,7 @@ func TestUnackedRecordOutlivesClaimWindow(t *testing.T) {
 		for minute := 1; minute <= 14; minute++ {
 			e.c.Add(time.Minute)
 			if minute%4 == 0 { // the other direction keeps the chat from going idle
-				_, err := b.Send(bytes.NewReader([]byte{3, byte(minute)}), 2)
-				require.NoError(t, err)
+				send(t, b, []byte{3, byte(minute)})
 				d := a.PeekNow(0)
 				require.NotNil(t, d)
 				a.Ack(d.Seq + 10)
@@ -75,9 +73,8 @@ func TestUnackedRecordOutlivesClaimWindow(t *testing.T) {
 func TestUnackedRecordEndsWithIdleChat(t *testing.T) {
 	e := newEnv(t, 1<<20, chat.Config{Idle: 15 * time.Minute})
 	_, a, b, _ := e.started(t)
-	_, err := a.Send(bytes.NewReader([]byte{3, 1, 2, 3}), 4)
-	require.NoError(t, err)
-	_, err = deliver(t, b)
+	send(t, a, []byte{3, 1, 2, 3})
+	_, err := deliver(t, b)
 	require.NoError(t, err)
 	for range 14 {
 		e.c.Add(time.Minute)
@@ -114,9 +111,8 @@ func TestSweepDoesNotCutAStream(t *testing.T) {
 	e := newEnv(t, 1<<20, chat.Config{})
 	_, a, b, _ := e.started(t)
 	rec := append([]byte{3}, rnd(t, 5000)...)
-	_, err := a.Send(bytes.NewReader(rec), int64(len(rec)))
-	require.NoError(t, err)
-	_, err = deliver(t, b) // first push
+	send(t, a, rec)
+	_, err := deliver(t, b) // first push
 	require.NoError(t, err)
 
 	w := &blockingWriter{started: make(chan struct{}), release: make(chan struct{})}

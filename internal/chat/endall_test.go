@@ -1,7 +1,6 @@
 package chat_test
 
 import (
-	"bytes"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -17,8 +16,7 @@ func TestEndAllWipesEveryChat(t *testing.T) {
 	var sessions []*chat.Session
 	for range 3 {
 		_, a, b, _ := e.started(t)
-		_, err := a.Send(bytes.NewReader(rnd(t, 1000)), 1000)
-		require.NoError(t, err)
+		send(t, a, rnd(t, 1000))
 		sessions = append(sessions, a, b)
 	}
 	require.Equal(t, 3, e.v.Stats().Entries[vault.KindChatFrame])

@@ -35,8 +35,7 @@ func quotaEnv(t *testing.T, budget, perChat int64, cfg chat.Config) env {
 // keepAlive has b send a tiny record that a acknowledges at once, so that the chat is not idle.
 func keepAlive(t *testing.T, a, b *chat.Session) {
 	t.Helper()
-	seq, err := b.Send(bytes.NewReader([]byte{3, 0}), 2)
-	require.NoError(t, err)
+	seq := send(t, b, []byte{3, 0})
 	a.Ack(seq)
 }
 
@@ -53,8 +52,7 @@ func TestUnackedRecordsKeptAtFullQuota(t *testing.T) {
 	var recs [][]byte
 	for i := range 7 { // 7 × 9 KiB of 64 KiB: no room left for an eighth copy
 		rec := append([]byte{3, byte(i)}, rnd(t, 9<<10-2)...)
-		_, err := a.Send(bytes.NewReader(rec), int64(len(rec)))
-		require.NoError(t, err)
+		send(t, a, rec)
 		recs = append(recs, rec)
 	}
 	for i := range recs { // pushed, never acknowledged: the receiver vanished
@@ -101,8 +99,7 @@ func TestRecordsChargedToChatShare(t *testing.T) {
 	sizes := []int{1, 1024, 1025, 5000}
 	want := int64(1+1+2+5) << 10 // whole 1 KiB blocks
 	for _, n := range sizes {
-		_, err := a.Send(bytes.NewReader(append([]byte{3}, rnd(t, n-1)...)), int64(n))
-		require.NoError(t, err)
+		send(t, a, append([]byte{3}, rnd(t, n-1)...))
 	}
 	check := func(what string) {
 		t.Helper()

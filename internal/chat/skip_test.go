@@ -1,7 +1,6 @@
 package chat_test
 
 import (
-	"bytes"
 	"io"
 	"testing"
 
@@ -19,20 +18,17 @@ func TestSkipDropsOnlyTheMissingRecord(t *testing.T) {
 	_, a, b, _ := e.started(t)
 	data := append([]byte{3}, rnd(t, 255)...)
 	hello := append([]byte{1}, rnd(t, 255)...)
-	_, err := a.Send(bytes.NewReader(data), 256)
-	require.NoError(t, err)
-	_, err = a.Send(bytes.NewReader(hello), 256)
-	require.NoError(t, err)
+	send(t, a, data)
+	send(t, a, hello)
 	// b's socket pushes record 0 (not acknowledged yet) and takes up record 1 ...
 	d0 := b.PeekNow(0)
 	require.NotNil(t, d0)
-	_, err = d0.WriteTo(io.Discard)
+	_, err := d0.WriteTo(io.Discard)
 	require.NoError(t, err)
 	d1 := b.PeekNow(1)
 	require.NotNil(t, d1)
 	// ... when a restarts its handshake: its stale hello (record 1) is wiped.
-	_, err = a.Send(bytes.NewReader(append([]byte{1}, rnd(t, 255)...)), 256)
-	require.NoError(t, err)
+	send(t, a, append([]byte{1}, rnd(t, 255)...))
 	_, err = d1.WriteTo(io.Discard)
 	require.Error(t, err)
 	b.Skip(d1.Seq) // what push does

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -17,30 +16,8 @@ import (
 
 	"github.com/sealdrop/sealdrop/internal/chat"
 	"github.com/sealdrop/sealdrop/internal/client"
-	"github.com/sealdrop/sealdrop/internal/web"
 	"github.com/sealdrop/sealdrop/vault"
 )
-
-// newEnvWrapped is newEnv with a handler in front of the app (a middlebox).
-func newEnvWrapped(t *testing.T, wrap func(http.Handler) http.Handler) env {
-	t.Helper()
-	v, err := vault.New(vault.Config{Budget: 2 << 20})
-	require.NoError(t, err)
-	s, err := chat.New(chat.Config{Vault: v})
-	require.NoError(t, err)
-	h, err := web.New(web.Config{Vault: v, Chat: s})
-	require.NoError(t, err)
-	srv := httptest.NewServer(wrap(h))
-	t.Cleanup(func() {
-		srv.CloseClientConnections()
-		srv.Close()
-		s.Close()
-		_ = v.Close()
-	})
-	cl, err := client.New(srv.URL, srv.Client())
-	require.NoError(t, err)
-	return env{v, s, srv.URL, cl}
-}
 
 func isWS(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/ws") }
 
@@ -79,26 +56,16 @@ func requireNothingKept(t *testing.T, e env) {
 func TestForcedFallbackTalksToSocket(t *testing.T) {
 	e := newEnv(t, chat.Config{})
 	ctx := ctxT(t)
-	a, err := e.cl.StartChat(ctx, client.ChatOptions{})
-	require.NoError(t, err)
-	require.NoError(t, a.Connect(ctx))
-	b, err := e.cl.JoinChat(ctx, a.Link, "")
-	require.NoError(t, err)
-	require.NoError(t, b.ConnectPoll(ctx))
+	a, b := connectPair(t, e.cl, client.ChatOptions{}, (*client.Chat).Connect, (*client.Chat).ConnectPoll)
 	require.True(t, b.Polling())
 	require.False(t, a.Polling())
-	ca, err := a.WaitReady(ctx)
-	require.NoError(t, err)
-	cb, err := b.WaitReady(ctx)
-	require.NoError(t, err)
-	require.Equal(t, ca, cb)
 	talk(t, a, b)
 
 	require.NoError(t, b.End())
 	require.Equal(t, chat.ReasonEnded, next(t, a).Ended)
 	<-b.Done()
 	requireNothingKept(t, e)
-	_, err = b.SendRecord(ctx, []byte{3, 0})
+	_, err := b.SendRecord(ctx, []byte{3, 0})
 	require.Error(t, err, "nothing can be sent after the end")
 }
 
@@ -106,7 +73,7 @@ func TestForcedFallbackTalksToSocket(t *testing.T) {
 // then uses the fallback; both sides chat and the socket side learns of the end by gone.
 func TestConnectFallsBackWhenUpgradesFail(t *testing.T) {
 	var refused atomic.Int32
-	e := newEnvWrapped(t, func(h http.Handler) http.Handler {
+	e := newEnvWrapped(t, chat.Config{}, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if isWS(r) {
 				refused.Add(1)
@@ -152,7 +119,7 @@ func (d dropConn) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // A socket that opens but keeps dropping: after WSFailures quick drops, the next Connect uses
 // the fallback.
 func TestConnectFallsBackWhenSocketsKeepDropping(t *testing.T) {
-	e := newEnvWrapped(t, func(h http.Handler) http.Handler {
+	e := newEnvWrapped(t, chat.Config{}, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if isWS(r) {
 				h.ServeHTTP(dropConn{w}, r)
@@ -196,16 +163,7 @@ func TestMeasureFallbackLatency(t *testing.T) {
 	}
 	e := newEnv(t, chat.Config{})
 	ctx := ctxT(t)
-	a, err := e.cl.StartChat(ctx, client.ChatOptions{})
-	require.NoError(t, err)
-	require.NoError(t, a.Connect(ctx))
-	b, err := e.cl.JoinChat(ctx, a.Link, "")
-	require.NoError(t, err)
-	require.NoError(t, b.ConnectPoll(ctx))
-	_, err = a.WaitReady(ctx)
-	require.NoError(t, err)
-	_, err = b.WaitReady(ctx)
-	require.NoError(t, err)
+	a, b := connectPair(t, e.cl, client.ChatOptions{}, (*client.Chat).Connect, (*client.Chat).ConnectPoll)
 	msg := strings.Repeat("x", 1024-5)
 	var d []time.Duration
 	for range 200 {

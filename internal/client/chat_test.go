@@ -29,6 +29,7 @@ type env struct {
 	v   *vault.Vault
 	s   *chat.Server
 	url string
+	hc  *http.Client // the test server's own client
 	cl  *client.Client
 }
 
@@ -37,6 +38,12 @@ type env struct {
 // records, and that a test process stays well inside an ordinary user's 8 MiB memlock limit.
 func newEnv(t *testing.T, cfg chat.Config) env {
 	t.Helper()
+	return newEnvWrapped(t, cfg, func(h http.Handler) http.Handler { return h })
+}
+
+// newEnvWrapped is newEnv with a handler in front of the app (a middlebox).
+func newEnvWrapped(t *testing.T, cfg chat.Config, wrap func(http.Handler) http.Handler) env {
+	t.Helper()
 	v, err := vault.New(vault.Config{Budget: 2 << 20})
 	require.NoError(t, err)
 	cfg.Vault = v
@@ -44,7 +51,7 @@ func newEnv(t *testing.T, cfg chat.Config) env {
 	require.NoError(t, err)
 	h, err := web.New(web.Config{Vault: v, Chat: s})
 	require.NoError(t, err)
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(wrap(h))
 	t.Cleanup(func() {
 		srv.CloseClientConnections()
 		srv.Close()
@@ -53,7 +60,7 @@ func newEnv(t *testing.T, cfg chat.Config) env {
 	})
 	cl, err := client.New(srv.URL, srv.Client())
 	require.NoError(t, err)
-	return env{v, s, srv.URL, cl}
+	return env{v, s, srv.URL, srv.Client(), cl}
 }
 
 // ctxT bounds a test. It is generous on purpose: every PIN costs a 300,000-iteration PBKDF2,
@@ -76,15 +83,24 @@ func next(t *testing.T, ch *client.Chat) client.ChatEvent {
 	}
 }
 
+// pair starts a chat through e's client and joins it, both over the socket (or its fallback).
 func pair(t *testing.T, e env, pin, dpin string) (*client.Chat, *client.Chat) {
 	t.Helper()
+	return connectPair(t, e.cl, client.ChatOptions{PIN: pin, DestructPIN: dpin}, (*client.Chat).Connect, (*client.Chat).Connect)
+}
+
+// connectPair starts a chat with opts through cl and connects its creator with connectA, then
+// joins it (with opts.PIN) and connects the joiner with connectB (Connect or ConnectPoll);
+// it waits until both are ready and their safety codes agree.
+func connectPair(t *testing.T, cl *client.Client, opts client.ChatOptions, connectA, connectB func(*client.Chat, context.Context) error) (*client.Chat, *client.Chat) {
+	t.Helper()
 	ctx := ctxT(t)
-	a, err := e.cl.StartChat(ctx, client.ChatOptions{PIN: pin, DestructPIN: dpin})
+	a, err := cl.StartChat(ctx, opts)
 	require.NoError(t, err)
-	require.NoError(t, a.Connect(ctx))
-	b, err := e.cl.JoinChat(ctx, a.Link, pin)
+	require.NoError(t, connectA(a, ctx))
+	b, err := cl.JoinChat(ctx, a.Link, opts.PIN)
 	require.NoError(t, err)
-	require.NoError(t, b.Connect(ctx))
+	require.NoError(t, connectB(b, ctx))
 	ca, err := a.WaitReady(ctx)
 	require.NoError(t, err)
 	cb, err := b.WaitReady(ctx)
@@ -336,7 +352,7 @@ func TestSilentChatStaysOpen(t *testing.T) {
 	require.NoError(t, err)
 	upgrades := func() int { mu.Lock(); defer mu.Unlock(); return hijacked }
 
-	a, b := pair(t, env{v, s, srv.URL, cl}, "", "")
+	a, b := pair(t, env{v: v, s: s, url: srv.URL, hc: srv.Client(), cl: cl}, "", "")
 	before := upgrades()
 	require.Equal(t, 2, before, "one socket each")
 	time.Sleep(8 * readTimeout) // silence: no record either way

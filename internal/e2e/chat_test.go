@@ -7,14 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/net/proxy"
 
 	"github.com/sealdrop/sealdrop/internal/client"
 	"github.com/sealdrop/sealdrop/internal/protocol"
@@ -25,14 +23,7 @@ import (
 // SOCKS credentials, so each person gets circuits of their own, as two people would.
 func chatPerson(t *testing.T, ct *clientTor, base, who string) (*client.Client, *http.Client) {
 	t.Helper()
-	d, err := proxy.SOCKS5("tcp", ct.socks, &proxy.Auth{User: who, Password: "x"}, proxy.Direct)
-	require.NoError(t, err)
-	cd, ok := d.(proxy.ContextDialer)
-	require.True(t, ok, "x/net/proxy's SOCKS5 dialer dials with a context")
-	// The onion name goes to tor unresolved: x/net/proxy sends host names as they are.
-	tr := &http.Transport{DialContext: cd.DialContext}
-	t.Cleanup(tr.CloseIdleConnections)
-	hc := &http.Client{Transport: tr}
+	hc := &http.Client{Transport: ct.transportAs(t, who)}
 	c, err := client.New(base, hc)
 	require.NoError(t, err)
 	return c, hc
@@ -228,17 +219,7 @@ func talkOverOnion(t *testing.T, ct *clientTor, base string, poll bool) chatLate
 func TestChatOverOnion(t *testing.T) {
 	n := tn.Get(t)
 	visitor := newClientTor(t, n)
-	state := t.TempDir()
-	socks := shortDir(t)
-	args := []string{
-		"--key-file", filepath.Join(state, "onion.key"), "--tor-data-dir", filepath.Join(state, "tor"),
-		"--tor", n.TorPath(), "--http-socket", filepath.Join(socks, "http.sock"), "--budget", "4M",
-		"--testing-torrc", torrcFile(t, n),
-	}
-	if torOutput {
-		args = append(args, "--tor-output")
-	}
-	s := startSealdrop(t, args...)
+	s := startSealdrop(t, managedArgs(t, n, t.TempDir(), shortDir(t))...)
 	base := s.onionBase(t)
 	waitReachable(t, visitor, base)
 

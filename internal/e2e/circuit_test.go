@@ -14,7 +14,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/net/proxy"
 
 	"github.com/sealdrop/sealdrop/internal/circuit"
 	"github.com/sealdrop/sealdrop/onion"
@@ -25,13 +24,7 @@ import (
 // Tor Browser would be.
 func circuitOf(t *testing.T, ct *clientTor, who string) *http.Client {
 	t.Helper()
-	d, err := proxy.SOCKS5("tcp", ct.socks, &proxy.Auth{User: who, Password: "x"}, proxy.Direct)
-	require.NoError(t, err)
-	cd, ok := d.(proxy.ContextDialer)
-	require.True(t, ok)
-	tr := &http.Transport{DialContext: cd.DialContext}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr, Timeout: 2 * time.Minute}
+	return &http.Client{Transport: ct.transportAs(t, who), Timeout: 2 * time.Minute}
 }
 
 func randomHash() string {
@@ -94,17 +87,9 @@ func exhaust(t *testing.T, hc *http.Client, base string, spent int) {
 // create.
 func TestManagedCircuitLimit(t *testing.T) {
 	n := tn.Get(t)
-	torrc := torrcFile(t, n)
 	state := t.TempDir()
 	key := filepath.Join(state, "onion.key")
-	socks := shortDir(t)
-	args := []string{
-		"--key-file", key, "--tor-data-dir", filepath.Join(state, "tor"), "--tor", n.TorPath(),
-		"--http-socket", filepath.Join(socks, "http.sock"), "--budget", "4M", "--testing-torrc", torrc,
-	}
-	if torOutput {
-		args = append(args, "--tor-output")
-	}
+	args := managedArgs(t, n, state, shortDir(t))
 	visitor := newClientTor(t, n)
 	start := time.Now()
 	s := startSealdrop(t, args...)

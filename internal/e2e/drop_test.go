@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/net/proxy"
 
 	"github.com/sealdrop/sealdrop/internal/client"
 	"github.com/sealdrop/sealdrop/internal/protocol"
@@ -26,13 +25,7 @@ import (
 // a journalist never share one, as in life).
 func dropPerson(t *testing.T, ct *clientTor, base, who string) *client.Client {
 	t.Helper()
-	d, err := proxy.SOCKS5("tcp", ct.socks, &proxy.Auth{User: who, Password: "x"}, proxy.Direct)
-	require.NoError(t, err)
-	cd, ok := d.(proxy.ContextDialer)
-	require.True(t, ok, "x/net/proxy's SOCKS5 dialer dials with a context")
-	tr := &http.Transport{DialContext: cd.DialContext}
-	t.Cleanup(tr.CloseIdleConnections)
-	c, err := client.New(base, &http.Client{Transport: tr, Timeout: 3 * time.Minute})
+	c, err := client.New(base, &http.Client{Transport: ct.transportAs(t, who), Timeout: 3 * time.Minute})
 	require.NoError(t, err)
 	return c
 }
@@ -113,16 +106,7 @@ func pendingIDs(l *client.Listing) []string {
 // speed.
 func TestDropOverOnion(t *testing.T) {
 	n := tn.Get(t)
-	state := t.TempDir()
-	socks := shortDir(t)
-	args := []string{
-		"--key-file", filepath.Join(state, "onion.key"), "--tor-data-dir", filepath.Join(state, "tor"),
-		"--tor", n.TorPath(), "--http-socket", filepath.Join(socks, "http.sock"), "--budget", "4M",
-		"--testing-torrc", torrcFile(t, n),
-	}
-	if torOutput {
-		args = append(args, "--tor-output")
-	}
+	args := managedArgs(t, n, t.TempDir(), shortDir(t))
 	visitor := newClientTor(t, n)
 	s := startSealdrop(t, args...)
 	base := s.onionBase(t)

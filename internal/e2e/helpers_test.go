@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -21,8 +19,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/net/proxy"
 
 	"github.com/sealdrop/sealdrop/internal/netns"
+	"github.com/sealdrop/sealdrop/internal/servertest"
 	"github.com/sealdrop/sealdrop/internal/testnet"
 )
 
@@ -33,45 +33,13 @@ func TestMain(m *testing.M) {
 	netns.Enter() // every test here runs in a loopback-only network namespace of its own
 	code := m.Run()
 	tn.Close()
-	if bin, err := buildBinary(); err == nil {
-		os.RemoveAll(filepath.Dir(bin))
-	}
+	servertest.RemoveBuilds()
 	os.Exit(code)
 }
 
 // buildBinary builds sealdrop with the prooftest tag once per test binary. It runs after
 // tn.Get, so a skipped run builds nothing.
-var buildBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "sealdrop-e2e-bin-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "sealdrop")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-tags", "prooftest", "-o", bin,
-		"github.com/sealdrop/sealdrop/cmd/sealdrop")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build -tags prooftest: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-// syncBuffer is a bytes.Buffer safe for a process's output goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+func buildBinary() (string, error) { return servertest.Build("prooftest") }
 
 // shortDir is a temp dir with a short path: unix socket paths are limited to ~108 bytes.
 func shortDir(t *testing.T) string {
@@ -97,7 +65,7 @@ var torOutput = os.Getenv("SEALDROP_E2E_TOR_OUTPUT") == "1"
 // sealdrop is one running `sealdrop serve` process.
 type sealdrop struct {
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
+	stdout, stderr *servertest.Buffer
 	first          string // the first startup line
 	done           chan struct{}
 }
@@ -109,7 +77,7 @@ func startSealdrop(t *testing.T, args ...string) *sealdrop {
 	t.Helper()
 	bin, err := buildBinary()
 	require.NoError(t, err)
-	s := &sealdrop{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	s := &sealdrop{stdout: &servertest.Buffer{}, stderr: &servertest.Buffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(bin, append([]string{"serve"}, args...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -122,17 +90,13 @@ func startSealdrop(t *testing.T, args ...string) *sealdrop {
 			t.Logf("sealdrop stderr:\n%s", tailString(s.stderr.String()))
 		}
 	})
-	deadline := time.After(3 * time.Minute)
-	for strings.Count(s.stdout.String(), "\n") < 2 {
-		select {
-		case <-s.done:
-			t.Fatalf("sealdrop serve %v exited %d before its startup lines; stderr:\n%s", args, s.cmd.ProcessState.ExitCode(), s.stderr.String())
-		case <-deadline:
-			t.Fatalf("sealdrop serve %v: no startup lines within 3 minutes; stderr:\n%s", args, s.stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
+	s.first, err = servertest.AwaitStartup(s.stdout, s.done, 3*time.Minute)
+	if errors.Is(err, servertest.ErrExited) {
+		t.Fatalf("sealdrop serve %v exited %d before its startup lines; stderr:\n%s", args, s.cmd.ProcessState.ExitCode(), s.stderr.String())
 	}
-	s.first, _, _ = strings.Cut(s.stdout.String(), "\n")
+	if err != nil {
+		t.Fatalf("sealdrop serve %v: %v; stderr:\n%s", args, err, s.stderr.String())
+	}
 	return s
 }
 
@@ -252,6 +216,43 @@ func newClientTor(t *testing.T, n *testnet.Network) *clientTor {
 		}
 		t.Logf("client tor did not bootstrap in a minute; starting a fresh one: %v\n%s", err, tail)
 	}
+}
+
+// dialAs dials through ct's SOCKS port as SOCKS user who: tor isolates streams by SOCKS
+// credentials, so each name gets circuits of its own, as another person (another Tor Browser)
+// would. Onion names go to tor unresolved: x/net/proxy sends host names as they are.
+func (ct *clientTor) dialAs(t *testing.T, who string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	t.Helper()
+	d, err := proxy.SOCKS5("tcp", ct.socks, &proxy.Auth{User: who, Password: "x"}, proxy.Direct)
+	require.NoError(t, err)
+	cd, ok := d.(proxy.ContextDialer)
+	require.True(t, ok, "x/net/proxy's SOCKS5 dialer dials with a context")
+	return cd.DialContext
+}
+
+// transportAs is an HTTP transport over dialAs(who), its idle connections closed when the test
+// ends.
+func (ct *clientTor) transportAs(t *testing.T, who string) *http.Transport {
+	t.Helper()
+	tr := &http.Transport{DialContext: ct.dialAs(t, who)}
+	t.Cleanup(tr.CloseIdleConnections)
+	return tr
+}
+
+// managedArgs are the `sealdrop serve` flags of a managed-mode run on the private network n:
+// the key file (onion.key) and tor's data directory (tor) in state, the HTTP socket in socks
+// (a shortDir), a 4 MiB budget, then extra, and --tor-output when torOutput is set.
+func managedArgs(t *testing.T, n *testnet.Network, state, socks string, extra ...string) []string {
+	t.Helper()
+	args := []string{
+		"--key-file", filepath.Join(state, "onion.key"), "--tor-data-dir", filepath.Join(state, "tor"), "--tor", n.TorPath(),
+		"--http-socket", filepath.Join(socks, "http.sock"), "--budget", "4M", "--testing-torrc", torrcFile(t, n),
+	}
+	args = append(args, extra...)
+	if torOutput {
+		args = append(args, "--tor-output")
+	}
+	return args
 }
 
 // torClient is an HTTP client that reaches onion addresses through ct's SOCKS port (tor

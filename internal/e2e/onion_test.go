@@ -90,19 +90,11 @@ func measureOpen(t *testing.T, c *client.Client, hc *http.Client, tm *timing, ba
 // every measurement.
 func TestManagedOnion(t *testing.T) {
 	n := tn.Get(t)
-	torrc := torrcFile(t, n)
 	state := t.TempDir()
 	key := filepath.Join(state, "onion.key")
 	socks := shortDir(t)
 	httpSock, adminSock := filepath.Join(socks, "http.sock"), filepath.Join(socks, "admin.sock")
-	args := []string{
-		"--key-file", key, "--tor-data-dir", filepath.Join(state, "tor"), "--tor", n.TorPath(),
-		"--http-socket", httpSock, "--admin-socket", adminSock, "--budget", "4M",
-		"--testing-torrc", torrc, "--testing-blobs",
-	}
-	if torOutput {
-		args = append(args, "--tor-output")
-	}
+	args := managedArgs(t, n, state, socks, "--admin-socket", adminSock, "--testing-blobs")
 
 	var m measured
 	var address, leftBehind string

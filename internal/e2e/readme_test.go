@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealdrop/sealdrop/internal/servertest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -174,7 +175,7 @@ func TestREADMERunCommand(t *testing.T) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0, Credential: cred, Pdeathsig: syscall.SIGKILL}
 	require.NoError(t, cmd.Start())
 	pts.Close()
-	screen := &syncBuffer{}
+	screen := &servertest.Buffer{}
 	copied := make(chan struct{})
 	go func() { _, _ = io.Copy(screen, ptm); close(copied) }()
 	done := make(chan error, 1)

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/net/proxy"
 
 	"github.com/sealdrop/sealdrop/internal/client"
 	"github.com/sealdrop/sealdrop/internal/testnet"
@@ -63,14 +62,11 @@ func (c *counted) RoundTrip(r *http.Request) (*http.Response, error) {
 // countedPerson is a person with circuits of their own (the SOCKS user name isolates them).
 func countedPerson(t *testing.T, ct *clientTor, who string) *counted {
 	t.Helper()
-	d, err := proxy.SOCKS5("tcp", ct.socks, &proxy.Auth{User: who, Password: "x"}, proxy.Direct)
-	require.NoError(t, err)
-	cd, ok := d.(proxy.ContextDialer)
-	require.True(t, ok)
+	dial := ct.dialAs(t, who)
 	c := &counted{}
 	c.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c.dials.Add(1)
-		return cd.DialContext(ctx, network, addr)
+		return dial(ctx, network, addr)
 	}
 	tr := &http.Transport{DialContext: c.dial}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -130,16 +126,8 @@ func TestActionSecondsOverDelayedOnion(t *testing.T) {
 	links, _ := n.HopTraffic()
 	require.Positive(t, links, "the shared client reached the relays through their advertised, delayed ORPorts")
 
-	state := t.TempDir()
 	socks := shortDir(t)
-	args := []string{
-		"--key-file", filepath.Join(state, "onion.key"), "--tor-data-dir", filepath.Join(state, "tor"), "--tor", n.TorPath(),
-		"--http-socket", filepath.Join(socks, "http.sock"), "--admin-socket", filepath.Join(socks, "admin.sock"),
-		"--budget", "4M", "--testing-torrc", torrcFile(t, n),
-	}
-	if torOutput {
-		args = append(args, "--tor-output")
-	}
+	args := managedArgs(t, n, t.TempDir(), socks, "--admin-socket", filepath.Join(socks, "admin.sock"))
 	visitor := newClientTor(t, n)
 	s := startSealdrop(t, args...)
 	base := s.onionBase(t)

@@ -104,17 +104,18 @@ func getConf(t *testing.T, c *control.Conn, key string) string {
 	t.Helper()
 	kvs, err := c.GetConf(key)
 	require.NoError(t, err, "GETCONF %s", key)
-	var vals []string
-	for _, kv := range kvs {
-		vals = append(vals, kv.Val)
-	}
-	return strings.Join(vals, "|")
+	return values(kvs)
 }
 
 func getInfo(t *testing.T, c *control.Conn, key string) string {
 	t.Helper()
 	kvs, err := c.GetInfo(key)
 	require.NoError(t, err, "GETINFO %s", key)
+	return values(kvs)
+}
+
+// values joins the values of a GETCONF or GETINFO answer with "|".
+func values(kvs []*control.KeyVal) string {
 	var vals []string
 	for _, kv := range kvs {
 		vals = append(vals, kv.Val)
