@@ -31,11 +31,26 @@ func (c *Client) CreateDrop(reply bool) (*NewDrop, error) {
 	if reply {
 		flags = protocol.DropFlagReply
 	}
+	return c.createDrop(flags, "")
+}
+
+// CreateNamedDrop makes a drop whose link names who receives the submissions (the drop page
+// shows it; protocol.CheckDropName says what a name may hold). The name is in the link's
+// fragment only: the server never sees it.
+func (c *Client) CreateNamedDrop(name string) (*NewDrop, error) {
+	if err := protocol.CheckDropName(name); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrLink, err)
+	}
+	return c.createDrop(0, name)
+}
+
+func (c *Client) createDrop(flags byte, name string) (*NewDrop, error) {
 	k, err := protocol.NewDropKeys(flags)
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
 	defer k.Wipe()
+	k.Name = name
 	return &NewDrop{DropLink: c.dropLink(k.Public()), InboxLink: c.inboxLink(k), Route: k.RouteID()}, nil
 }
 

@@ -153,6 +153,33 @@ func TestDropEndToEnd(t *testing.T) {
 
 // TestDropListPages: a list answers 100 at a time after a cursor the proof binds; ListAll
 // pages through everything once, oldest first.
+// TestNamedDrop: a drop link may name who receives it; the name stays in the fragment (the
+// server sees none of it), a submission to such a link arrives, and a name with a character
+// that reorders text is refused before any key is made.
+func TestNamedDrop(t *testing.T) {
+	ctx := context.Background()
+	s := newDropSite(t, 64<<10)
+	d, err := s.c.CreateNamedDrop("Investigations Desk")
+	require.NoError(t, err)
+	pub, err := s.c.ParseDropLink(d.DropLink)
+	require.NoError(t, err)
+	require.Equal(t, "Investigations Desk", pub.Name)
+	require.Equal(t, d.Route, pub.RouteID(), "the name is not part of the route")
+	_, err = s.c.Submit(ctx, d.DropLink, "to the desk", nil, false)
+	require.NoError(t, err)
+	ib, err := s.c.OpenInbox(d.InboxLink)
+	require.NoError(t, err)
+	defer ib.Close()
+	l, err := ib.List(ctx)
+	require.NoError(t, err)
+	require.Len(t, l.Pending, 1)
+
+	for _, bad := range []string{"", " Desk", "Desk\u202e", "Desk\u200b", strings.Repeat("x", 81)} {
+		_, err := s.c.CreateNamedDrop(bad)
+		require.ErrorIs(t, err, client.ErrLink, "%q", bad)
+	}
+}
+
 func TestDropListPages(t *testing.T) {
 	ctx := context.Background()
 	s := newDropSite(t, 64<<10)

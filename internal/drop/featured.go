@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/url"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/sealdrop/sealdrop/internal/protocol"
 )
@@ -17,9 +15,6 @@ type Featured struct {
 	Name string // shown as "Contact <Name>"
 	Link string // the drop link as written: a path "/d/<route>#…" or a whole URL
 }
-
-// MaxFeaturedName bounds a featured drop's name.
-const MaxFeaturedName = 80
 
 // ParseFeatured reads a featured-drops file: one "Name<TAB>drop link" or "Name|drop link" per
 // line; blank lines and lines starting with '#' are ignored. A drop link must have the path
@@ -43,16 +38,22 @@ func ParseFeatured(r io.Reader) ([]Featured, error) {
 			return nil, bad(`want "Name<TAB>drop link" or "Name|drop link"`)
 		}
 		name, link = strings.TrimSpace(name), strings.TrimSpace(link)
-		if name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxFeaturedName {
-			return nil, bad(fmt.Sprintf("the name must be 1 to %d characters", MaxFeaturedName))
+		if err := protocol.CheckDropName(name); err != nil {
+			return nil, bad(fmt.Sprintf("the name must be 1 to %d characters, none of them hidden: %v", protocol.DropNameMax, err))
 		}
-		for _, c := range name {
-			if unicode.IsControl(c) {
-				return nil, bad("the name has a control character")
-			}
-		}
-		if err := CheckDropLink(link); err != nil {
+		d, err := CheckDropLink(link)
+		if err != nil {
 			return nil, bad(err.Error())
+		}
+		// The drop page shows the name its link carries: the front page's link carries the
+		// listed one, so that "Contact <Name>" and the page it opens say the same.
+		switch {
+		case d.Name == "":
+			d.Name = name
+			base, _, _ := strings.Cut(link, "#")
+			link = base + "#" + d.Fragment()
+		case d.Name != name:
+			return nil, bad(fmt.Sprintf("the link names %q but the line names %q", d.Name, name))
 		}
 		out = append(out, Featured{Name: name, Link: link})
 	}
@@ -63,28 +64,28 @@ func ParseFeatured(r io.Reader) ([]Featured, error) {
 }
 
 // CheckDropLink checks a drop link: path /d/<route>, a fragment that parses, whose keys and
-// flags hash to the route, without the reply flag.
-func CheckDropLink(link string) error {
+// flags hash to the route, without the reply flag. It returns what the fragment holds.
+func CheckDropLink(link string) (*protocol.DropPublic, error) {
 	u, err := url.Parse(link)
 	if err != nil || u.RawQuery != "" {
-		return fmt.Errorf("not a drop link")
+		return nil, fmt.Errorf("not a drop link")
 	}
 	if u.Host != "" && u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("a drop link is http:// or a path")
+		return nil, fmt.Errorf("a drop link is http:// or a path")
 	}
 	route, ok := strings.CutPrefix(u.Path, "/d/")
 	if !ok || route == "" || strings.Contains(route, "/") {
-		return fmt.Errorf("the path must be /d/<route>")
+		return nil, fmt.Errorf("the path must be /d/<route>")
 	}
 	d, err := protocol.ParseDropFragment(u.Fragment)
 	if err != nil {
-		return fmt.Errorf("the fragment is not a drop's: %v", err)
+		return nil, fmt.Errorf("the fragment is not a drop's: %v", err)
 	}
 	if d.RouteID() != route {
-		return fmt.Errorf("the route does not match the link's keys")
+		return nil, fmt.Errorf("the route does not match the link's keys")
 	}
 	if d.IsReply() {
-		return fmt.Errorf("a reply box cannot be featured")
+		return nil, fmt.Errorf("a reply box cannot be featured")
 	}
-	return nil
+	return d, nil
 }

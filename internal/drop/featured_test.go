@@ -17,19 +17,37 @@ func TestParseFeatured(t *testing.T) {
 	file := "# our desks\n\nInvestigations Desk\t" + link(a) + "\n  Jane Doe | http://abc.onion" + link(b) + "\n"
 	got, err := drop.ParseFeatured(strings.NewReader(file))
 	require.NoError(t, err)
-	require.Equal(t, []drop.Featured{{Name: "Investigations Desk", Link: link(a)}, {Name: "Jane Doe", Link: "http://abc.onion" + link(b)}}, got)
+	// A link without a name is given the listed one, so that "Contact <Name>" and the drop page
+	// it opens name the same person.
+	named := func(k *protocol.DropKeys, name string) string {
+		p := k.Public()
+		p.Name = name
+		return "/d/" + p.RouteID() + "#" + p.Fragment()
+	}
+	require.Equal(t, []drop.Featured{{Name: "Investigations Desk", Link: named(a, "Investigations Desk")}, {Name: "Jane Doe", Link: "http://abc.onion" + named(b, "Jane Doe")}}, got)
+	for _, f := range got {
+		d, err := drop.CheckDropLink(f.Link)
+		require.NoError(t, err)
+		require.Equal(t, f.Name, d.Name)
+	}
+	got, err = drop.ParseFeatured(strings.NewReader("Jane Doe\t" + named(b, "Jane Doe") + "\n"))
+	require.NoError(t, err, "a link that already names the listed name")
+	require.Equal(t, []drop.Featured{{Name: "Jane Doe", Link: named(b, "Jane Doe")}}, got)
 
 	for name, c := range map[string]struct {
 		line string
 		want string
 	}{
-		"no separator":  {"Desk " + link(a), "line 2:"},
-		"empty name":    {"\t" + link(a), "line 2: the name"},
-		"swapped route": {"Desk\t/d/" + a.RouteID() + "#" + b.Fragment(), "line 2: the route"},
-		"reply box":     {"Desk\t" + link(reply), "line 2: a reply box"},
-		"bad fragment":  {"Desk\t/d/" + a.RouteID() + "#abc", "line 2: the fragment"},
-		"wrong path":    {"Desk\t/n/" + a.RouteID() + "#" + a.Fragment(), "line 2: the path"},
-		"long name":     {strings.Repeat("x", 81) + "\t" + link(a), "line 2: the name"},
+		"no separator":    {"Desk " + link(a), "line 2:"},
+		"empty name":      {"\t" + link(a), "line 2: the name"},
+		"swapped route":   {"Desk\t/d/" + a.RouteID() + "#" + b.Fragment(), "line 2: the route"},
+		"reply box":       {"Desk\t" + link(reply), "line 2: a reply box"},
+		"bad fragment":    {"Desk\t/d/" + a.RouteID() + "#abc", "line 2: the fragment"},
+		"wrong path":      {"Desk\t/n/" + a.RouteID() + "#" + a.Fragment(), "line 2: the path"},
+		"long name":       {strings.Repeat("x", 81) + "\t" + link(a), "line 2: the name"},
+		"hidden override": {"Desk\u202e\t" + link(a), "line 2: the name"},
+		"zero-width":      {"Jane\u200bDoe\t" + link(a), "line 2: the name"},
+		"another name":    {"Jane Doe\t" + named(a, "John Roe"), `line 2: the link names "John Roe" but the line names "Jane Doe"`},
 	} {
 		_, err := drop.ParseFeatured(strings.NewReader("# ok\n" + c.line + "\n"))
 		require.ErrorContains(t, err, c.want, name)

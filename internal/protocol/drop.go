@@ -11,6 +11,8 @@ import (
 	"io"
 	"math/bits"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Drops and replies (SECURITY.md, "Drops and replies"). A drop is two P-256 key pairs made on
@@ -52,11 +54,47 @@ const (
 // ErrDrop: a drop or inbox fragment of the wrong length, version, flags or key.
 var ErrDrop = errors.New("protocol: bad drop link")
 
-// DropPublic is what a drop link carries: the flags and both public keys.
+// DropPublic is what a drop link carries: the flags, both public keys and, optionally, the
+// name of who receives the submissions.
 type DropPublic struct {
 	Flags byte
 	Enc   [DropPublicSize]byte // submissions are sealed to this key
 	Auth  [DropPublicSize]byte // the inbox proves this key's private half
+	// Name is who receives what is sent to the drop, as the journalist wrote it ("" when the
+	// link names nobody). It travels after the keys in the fragment, so the server never sees
+	// it, and it is not bound to the keys: it is what the link says, no more (SECURITY.md,
+	// "Who receives it").
+	Name string
+}
+
+// DropNameMax is the most characters (code points) a drop's name may have.
+const DropNameMax = 80
+
+// dropNameSep separates the keys from the name in a drop link's fragment; base64url never
+// uses it.
+const dropNameSep = "."
+
+// CheckDropName checks a drop's name: 1 to DropNameMax characters of valid UTF-8, no space at
+// either end, and none of the characters that hide or reorder text: controls (Cc), format
+// characters (Cf: bidirectional embeddings, overrides, isolates and marks, zero-width
+// characters, the byte-order mark) and the line and paragraph separators. With those gone, a
+// name shown in a <bdi> cannot turn the sentence around it or pass for another name.
+func CheckDropName(name string) error {
+	if name == "" || !utf8.ValidString(name) {
+		return fmt.Errorf("%w: the name is empty or not UTF-8", ErrDrop)
+	}
+	if n := utf8.RuneCountInString(name); n > DropNameMax {
+		return fmt.Errorf("%w: the name has %d characters, at most %d", ErrDrop, n, DropNameMax)
+	}
+	if strings.TrimSpace(name) != name {
+		return fmt.Errorf("%w: the name starts or ends with a space", ErrDrop)
+	}
+	for _, c := range name {
+		if unicode.In(c, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) {
+			return fmt.Errorf("%w: the name has a hidden character (U+%04X)", ErrDrop, c)
+		}
+	}
+	return nil
 }
 
 // DropRoute is the route id of a drop: the first 16 bytes of
@@ -85,13 +123,17 @@ func (d *DropPublic) RouteID() string {
 // IsReply reports whether d is a reply box.
 func (d *DropPublic) IsReply() bool { return d.Flags&DropFlagReply != 0 }
 
-// Fragment encodes the drop link's fragment: base64url(version ‖ flags ‖ E ‖ A), 176 characters.
+// Fragment encodes the drop link's fragment: base64url(version ‖ flags ‖ E ‖ A), 176
+// characters, then, when the drop has a name, "." and base64url of the name's UTF-8.
 func (d *DropPublic) Fragment() string {
 	b := make([]byte, 0, dropPublicLen)
 	b = append(b, Version, d.Flags)
 	b = append(b, d.Enc[:]...)
 	b = append(b, d.Auth[:]...)
-	return B64Encode(b)
+	if d.Name == "" {
+		return B64Encode(b)
+	}
+	return B64Encode(b) + dropNameSep + B64Encode([]byte(d.Name))
 }
 
 func checkPoint(p []byte) error {
@@ -120,13 +162,28 @@ func parseDropHead(s string, want int) ([]byte, error) {
 }
 
 // ParseDropFragment parses a drop link's fragment (with or without '#'). It refuses another
-// length, version, unknown flags, and public keys that are not P-256 points.
+// length, version, unknown flags, public keys that are not P-256 points, and a name that
+// CheckDropName refuses (or a name on a reply box, whose link nobody publishes).
 func ParseDropFragment(s string) (*DropPublic, error) {
-	b, err := parseDropHead(s, DropFragmentLen)
+	keys, enc, named := strings.Cut(strings.TrimPrefix(s, "#"), dropNameSep)
+	b, err := parseDropHead(keys, DropFragmentLen)
 	if err != nil {
 		return nil, err
 	}
 	d := &DropPublic{Flags: b[1]}
+	if named {
+		raw, err := B64Decode(enc)
+		if err != nil {
+			return nil, fmt.Errorf("%w: the name is not base64url", ErrDrop)
+		}
+		if err := CheckDropName(string(raw)); err != nil {
+			return nil, err
+		}
+		if d.Flags&DropFlagReply != 0 {
+			return nil, fmt.Errorf("%w: a reply box has no name", ErrDrop)
+		}
+		d.Name = string(raw)
+	}
 	copy(d.Enc[:], b[2:])
 	copy(d.Auth[:], b[2+DropPublicSize:])
 	if err := checkPoint(d.Enc[:]); err != nil {
