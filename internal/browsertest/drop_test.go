@@ -69,10 +69,18 @@ func inboxSecrets(t *testing.T, link string) [][]byte {
 // createDrop makes a drop on /drop and returns (drop link, inbox link).
 func createDrop(t *testing.T, tab *Tab, shots bool) (string, string) {
 	t.Helper()
+	return createNamedDrop(t, tab, "", shots)
+}
+
+// createNamedDrop makes a drop on /drop whose page shows name ("" for none; the page trims
+// the spaces around it).
+func createNamedDrop(t *testing.T, tab *Tab, name string, shots bool) (string, string) {
+	t.Helper()
 	ctx := ctxT(t, 3*pageTimeout)
 	mark := pool.Proxy.Mark()
 	require.NoError(t, tab.Navigate(ctx, pool.Proxy.Origin()+"/drop"))
 	waitAny(t, tab, pageTimeout, "make")
+	require.NoError(t, tab.SetValue(ctx, "#drop-name", name))
 	require.NoError(t, tab.Click(ctx, "#make"))
 	require.Equal(t, "result", waitAny(t, tab, pageTimeout, "result", "error"))
 	ok, err := tab.Visible(ctx, "#qr svg")
@@ -90,8 +98,65 @@ func createDrop(t *testing.T, tab *Tab, shots bool) (string, string) {
 	u, err := url.Parse(dropLink)
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(u.Path, "/d/"), dropLink)
-	require.Len(t, u.Fragment, 176)
+	keys, named, _ := strings.Cut(u.Fragment, ".")
+	require.Len(t, keys, 176)
+	if name != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(named)
+		require.NoError(t, err)
+		require.Equal(t, strings.TrimSpace(name), string(raw), "the drop link's fragment carries the name, trimmed")
+	} else {
+		require.Empty(t, named, "no name, nothing after the keys")
+	}
 	return dropLink, inbox
+}
+
+// TestDropNameShownToSource: the journalist names the drop; the source's page says who will
+// read the message, isolated for bidirectional text, and a link that names nobody says so.
+// A name with a hidden character (a right-to-left override that would show "Jane Doe" as
+// something else) is refused on the create page, and the server never sees the name.
+func TestDropNameShownToSource(t *testing.T) {
+	RequireBrowser(t)
+	startDropApp(t)
+	journalist := pool.Person(t, Safer)
+	source := pool.Person(t, Safer)
+	ctx := ctxT(t, 6*pageTimeout)
+
+	name := "محمد أحمد (The Daily " + uniq(t) + ")"
+	mark := pool.Proxy.Mark()
+	dropLink, _ := createNamedDrop(t, journalist, "  "+name+" ", false) // the page trims it
+	require.NoError(t, source.Navigate(ctx, dropLink))
+	waitAny(t, source, pageTimeout, "send", "gone")
+	assert.True(t, visible(t, source, "recipient"))
+	assert.False(t, visible(t, source, "no-recipient"))
+	var shown struct {
+		Text, Tag, Parent string
+	}
+	require.NoError(t, source.Eval(ctx, `(() => { const e = document.getElementById('recipient-name');
+		return { text: e.textContent, tag: e.tagName, parent: e.closest('p').id }; })()`, &shown))
+	assert.Equal(t, name, shown.Text, "the name as typed, without the spaces around it")
+	assert.Equal(t, "BDI", shown.Tag, "isolated for bidirectional text")
+	assert.Equal(t, "recipient", shown.Parent)
+	for _, r := range pool.Proxy.RecordsSince(mark) {
+		assert.NotContains(t, r.URL, base64.RawURLEncoding.EncodeToString([]byte(name)), "the name stays in the fragment")
+	}
+
+	plain, _ := createDrop(t, journalist, false)
+	require.NoError(t, source.Navigate(ctx, plain))
+	waitAny(t, source, pageTimeout, "send", "gone")
+	assert.False(t, visible(t, source, "recipient"))
+	assert.True(t, visible(t, source, "no-recipient"))
+	assert.Contains(t, text(t, source, "no-recipient"), "does not say who will read")
+
+	require.NoError(t, journalist.Navigate(ctx, pool.Proxy.Origin()+"/drop"))
+	waitAny(t, journalist, pageTimeout, "make")
+	require.NoError(t, journalist.SetValue(ctx, "#drop-name", "Jane ‮eoD"))
+	require.NoError(t, journalist.Click(ctx, "#make"))
+	require.Equal(t, "error", waitAny(t, journalist, pageTimeout, "result", "error"))
+	assert.Contains(t, text(t, journalist, "error"), "invisible characters")
+	assert.False(t, visible(t, journalist, "result"), "no drop was made")
+	var focused string
+	require.NoError(t, journalist.Eval(ctx, `document.activeElement && document.activeElement.id`, &focused))
+	assert.Equal(t, "drop-name", focused, "focus goes back to the name")
 }
 
 type submission struct {

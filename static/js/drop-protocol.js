@@ -84,15 +84,68 @@ function head(s, len) {
   return b;
 }
 
-/** encodeDropFragment writes base64url(version ‖ flags ‖ E ‖ A). */
-export function encodeDropFragment({ flags, enc, auth }) {
-  return b64uEncode(concat(Uint8Array.of(VERSION, flags), enc, auth));
+// ---- the name of who receives a drop ----
+
+/** DROP_NAME_MAX is the most characters (code points) a drop's name may have. */
+export const DROP_NAME_MAX = 80;
+const NAME_SEP = '.'; // between the keys and the name in a drop fragment; base64url never uses it
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+
+/**
+ * checkDropName refuses what the Go CheckDropName refuses: an empty name, more than
+ * DROP_NAME_MAX characters, a space at either end, and the characters that hide or reorder
+ * text (controls, format characters such as bidirectional overrides, isolates, marks and
+ * zero-width characters, line and paragraph separators). Shown in a <bdi>, what is left cannot
+ * turn the sentence around it.
+ */
+export function checkDropName(name) {
+  if (typeof name !== 'string' || name === '') fail('name', 'the name is empty');
+  if ([...name].length > DROP_NAME_MAX) fail('name', `the name has more than ${DROP_NAME_MAX} characters`);
+  if (name.trim() !== name) fail('name', 'the name starts or ends with a space');
+  if (HIDDEN.test(name)) fail('name', 'the name has a hidden character');
+  if (/[\uD800-\uDFFF]/u.test(name)) fail('name', 'the name is not text'); // a lone surrogate
 }
 
-/** parseDropFragment reads a drop link's fragment: {flags, enc, auth}; both keys are checked to be P-256 points. */
+/**
+ * encodeDropFragment writes base64url(version ‖ flags ‖ E ‖ A), then, when the drop has a
+ * name, "." and base64url of the name's UTF-8 (the server never sees a fragment).
+ */
+export function encodeDropFragment({ flags, enc, auth, name }) {
+  const keys = b64uEncode(concat(Uint8Array.of(VERSION, flags), enc, auth));
+  if (!name) return keys;
+  checkDropName(name);
+  return keys + NAME_SEP + b64uEncode(utf8Encode(name));
+}
+
+function parseName(s) {
+  let name;
+  try {
+    name = utf8Decode(b64uDecode(s), { fatal: true, keepBOM: true });
+  } catch {
+    fail('link', 'the name in this link is damaged');
+  }
+  try {
+    checkDropName(name);
+  } catch {
+    fail('link', 'the name in this link has hidden or too many characters');
+  }
+  return name;
+}
+
+/**
+ * parseDropFragment reads a drop link's fragment: {flags, enc, auth, name}; both keys are
+ * checked to be P-256 points; name is '' when the link names nobody (a reply box never does).
+ */
 export async function parseDropFragment(s) {
-  const b = head(s, DROP_FRAGMENT_LEN);
-  const d = { flags: b[1], enc: b.slice(2, 67), auth: b.slice(67, 132) };
+  if (typeof s !== 'string') fail('link', 'not a link');
+  if (s.startsWith('#')) s = s.slice(1);
+  const cut = s.indexOf(NAME_SEP);
+  const b = head(cut < 0 ? s : s.slice(0, cut), DROP_FRAGMENT_LEN);
+  const d = { flags: b[1], enc: b.slice(2, 67), auth: b.slice(67, 132), name: '' };
+  if (cut >= 0) {
+    d.name = parseName(s.slice(cut + 1));
+    if (d.flags & DROP_FLAG_REPLY) fail('link', 'a reply box has no name');
+  }
   await importPublic(d.enc);
   await importPublic(d.auth);
   return d;

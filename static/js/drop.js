@@ -3,17 +3,35 @@
 // zeroed once the inbox link is written; the link then exists only in the field and the
 // journalist's own copy.
 
-import { newDropKeys, dropLink, inboxLink, wipeDropKeys } from './drop-protocol.js';
+import { newDropKeys, dropLink, inboxLink, wipeDropKeys, checkDropName, DROP_NAME_MAX } from './drop-protocol.js';
 import { encode, toSVG } from './qr.js';
 import { $, show, hide, showError, clearError, errorMessage, copyButton } from './ui.js';
 import { t } from './i18n.js';
 
+// dropName is the name typed for the drop page to show ('' for none), or null after telling
+// the journalist why it cannot be used.
+function dropName() {
+  const name = $('drop-name').value.normalize('NFC').trim();
+  if (!name) return '';
+  try {
+    checkDropName(name);
+  } catch {
+    showError(t('drop.name_bad', { max: DROP_NAME_MAX }));
+    $('drop-name').focus();
+    return null;
+  }
+  return name;
+}
+
 async function make() {
   clearError();
+  const name = dropName();
+  if (name === null) return;
   const button = $('make');
   button.disabled = true;
   try {
     const keys = await newDropKeys(0);
+    keys.name = name; // in the drop link's fragment only: the server never sees it
     const drop = await dropLink(location.origin, keys);
     const inbox = await inboxLink(location.origin, keys);
     wipeDropKeys(keys);

@@ -106,6 +106,13 @@ async function start() {
     gone(t('link.damaged'));
     return;
   }
+  // Who receives it, as the link says (a reply box, answered by the journalist, names nobody).
+  if (drop.name) {
+    setText('recipient-name', drop.name);
+    show('recipient');
+  } else if (!(drop.flags & DROP_FLAG_REPLY)) {
+    show('no-recipient');
+  }
   show('compose'); // only once the link is known to be whole and its own
   chooser = fileChooser($('files'), $('strip-report'));
   $('submit-form').addEventListener('submit', onSend);

@@ -101,3 +101,21 @@ test('live round trip with a reply box', async () => {
   D.wipeDropKeys(drop);
   assert.ok(drop.encD.every((b) => b === 0));
 });
+
+test('drop names (drop-name-vectors.json, checked by Go too)', async () => {
+  const N = vectors('drop-name-vectors.json');
+  const plain = await D.parseDropFragment(N.fragment);
+  assert.equal(plain.name, '', 'a link without a name names nobody');
+  for (const c of N.valid) {
+    D.checkDropName(c.name);
+    const d = await D.parseDropFragment('#' + c.fragment);
+    assert.equal(d.name, c.name);
+    assert.equal(await D.routeId(d), await D.routeId(plain), 'the name is not part of the route');
+    assert.equal(D.encodeDropFragment(d), c.fragment, 'the fragment writes back as it was read');
+  }
+  for (const c of N.invalid_names) {
+    assert.equal(await code(() => D.checkDropName(c.name)), 'name', c.why);
+    if (c.name !== '') assert.equal(await code(() => D.encodeDropFragment({ ...plain, name: c.name })), 'name', c.why);
+  }
+  for (const c of N.invalid_fragments) assert.equal(await code(() => D.parseDropFragment(c.input)), 'link', c.why);
+});
