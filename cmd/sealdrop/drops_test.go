@@ -187,7 +187,11 @@ func TestFeaturedDropsFlag(t *testing.T) {
 	require.NoError(t, os.WriteFile(good, []byte("# desks\nNews desk\t"+path+"\n"), 0o644))
 	list, err := loadFeatured(good)
 	require.NoError(t, err)
-	require.Equal(t, []web.FeaturedDrop{{Name: "News desk", Link: path}}, list)
+	// The front page's link carries the listed name, for the drop page to show.
+	named, err := c.ParseDropLink(path)
+	require.NoError(t, err)
+	named.Name = "News desk"
+	require.Equal(t, []web.FeaturedDrop{{Name: "News desk", Link: "/d/" + d.Route + "#" + named.Fragment()}}, list)
 
 	bad := filepath.Join(dir, "bad")
 	require.NoError(t, os.WriteFile(bad, []byte("News desk\t"+path+"\nBroken line\n"), 0o644))
