@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sealdrop/sealdrop/internal/drop"
+	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/internal/web"
 	"github.com/sealdrop/sealdrop/vault"
 )
@@ -39,14 +40,15 @@ func startDropAppMax(t *testing.T, maxPending int) dropApp {
 	return startDropAppWith(t, appBudget, drop.Config{TTL: 24 * time.Hour, MaxPending: maxPending})
 }
 
-// startDropAppWith serves drops made of cfg (its vault filled in) over a vault of budget bytes.
-func startDropAppWith(t *testing.T, budget int64, cfg drop.Config) dropApp {
+// startDropAppWith serves drops made of cfg (its vault filled in) over a vault of budget bytes,
+// with featured drops listed on the front page.
+func startDropAppWith(t *testing.T, budget int64, cfg drop.Config, featured ...web.FeaturedDrop) dropApp {
 	t.Helper()
 	v, mark := serveApp(t, pool.Proxy, budget, func(v *vault.Vault) web.Config {
 		cfg.Vault = v
 		ds, err := drop.New(cfg)
 		require.NoError(t, err)
-		return web.Config{Vault: v, Drops: ds}
+		return web.Config{Vault: v, Drops: ds, FeaturedDrops: featured}
 	}, nil)
 	return dropApp{mark: mark, v: v}
 }
@@ -110,46 +112,81 @@ func createNamedDrop(t *testing.T, tab *Tab, name string, shots bool) (string, s
 	return dropLink, inbox
 }
 
-// TestDropNameShownToSource: the journalist names the drop; the source's page says who will
-// read the message, isolated for bidirectional text, and a link that names nobody says so.
-// A name with a hidden character (a right-to-left override that would show "Jane Doe" as
-// something else) is refused on the create page, and the server never sees the name.
+// TestDropNameShownToSource: the source's page says who will read the message. A drop that
+// this server's front page lists shows the listed name; any other name is what the link
+// claims, shown in a <bdi> with the caution that anyone can write one, and a loud warning
+// when it copies a listed name on another drop; a link that names nobody says so. A name with
+// a hidden character (a right-to-left override that would show "Jane Doe" as something else)
+// is refused on the create page, and the server never sees a name.
 func TestDropNameShownToSource(t *testing.T) {
 	RequireBrowser(t)
-	startDropApp(t)
+	listed, err := protocol.NewDropKeys(0)
+	require.NoError(t, err)
+	listedName := "Investigations Desk " + uniq(t)
+	pub := listed.Public()
+	pub.Name = listedName
+	listedLink := "/d/" + pub.RouteID() + "#" + pub.Fragment()
+	app := startDropAppWith(t, appBudget, drop.Config{TTL: time.Hour}, web.FeaturedDrop{Name: listedName, Link: listedLink})
 	journalist := pool.Person(t, Safer)
 	source := pool.Person(t, Safer)
-	ctx := ctxT(t, 6*pageTimeout)
+	ctx := ctxT(t, 8*pageTimeout)
+	openDrop := func(link string) {
+		t.Helper()
+		require.NoError(t, source.Navigate(ctx, link))
+		waitAny(t, source, pageTimeout, "send", "gone")
+	}
+	shown := func(id string) (text, tag string) {
+		t.Helper()
+		var r struct{ Text, Tag string }
+		require.NoError(t, source.Eval(ctx, fmt.Sprintf(`(() => { const e = document.getElementById(%q);
+			return { text: e.textContent, tag: e.tagName }; })()`, id), &r))
+		return r.Text, r.Tag
+	}
 
-	name := "محمد أحمد (The Daily " + uniq(t) + ")"
-	mark := pool.Proxy.Mark()
-	dropLink, _ := createNamedDrop(t, journalist, "  "+name+" ", false) // the page trims it
-	require.NoError(t, source.Navigate(ctx, dropLink))
-	waitAny(t, source, pageTimeout, "send", "gone")
+	// Listed on the front page: the server's name, no caution.
+	openDrop(pool.Proxy.Origin() + listedLink)
 	assert.True(t, visible(t, source, "recipient"))
+	assert.False(t, visible(t, source, "claimed"))
 	assert.False(t, visible(t, source, "no-recipient"))
-	var shown struct {
-		Text, Tag, Parent string
-	}
-	require.NoError(t, source.Eval(ctx, `(() => { const e = document.getElementById('recipient-name');
-		return { text: e.textContent, tag: e.tagName, parent: e.closest('p').id }; })()`, &shown))
-	assert.Equal(t, name, shown.Text, "the name as typed, without the spaces around it")
-	assert.Equal(t, "BDI", shown.Tag, "isolated for bidirectional text")
-	assert.Equal(t, "recipient", shown.Parent)
+	name, tag := shown("recipient-name")
+	assert.Equal(t, listedName, name)
+	assert.Equal(t, "BDI", tag, "isolated for bidirectional text")
+
+	// Named by its maker, not listed: a claim, with the caution.
+	claim := "محمد أحمد (The Daily " + uniq(t) + ")"
+	mark := pool.Proxy.Mark()
+	claimed, _ := createNamedDrop(t, journalist, "  "+claim+" ", false) // the page trims it
+	openDrop(claimed)
+	assert.False(t, visible(t, source, "recipient"))
+	assert.True(t, visible(t, source, "claimed"))
+	assert.False(t, visible(t, source, "impostor"))
+	name, tag = shown("claimed-name")
+	assert.Equal(t, claim, name, "the name as typed, without the spaces around it")
+	assert.Equal(t, "BDI", tag)
+	assert.Contains(t, text(t, source, "claimed"), "Anyone can make a link that says this")
 	for _, r := range pool.Proxy.RecordsSince(mark) {
-		assert.NotContains(t, r.URL, base64.RawURLEncoding.EncodeToString([]byte(name)), "the name stays in the fragment")
+		assert.NotContains(t, r.URL, base64.RawURLEncoding.EncodeToString([]byte(claim)), "the name stays in the fragment")
+		assert.NotContains(t, r.URL, url.PathEscape(claim), "the name stays in the fragment")
 	}
 
+	// Another drop that copies the listed name: the warning.
+	impostor, _ := createNamedDrop(t, journalist, strings.ToUpper(listedName), false)
+	openDrop(impostor)
+	assert.True(t, visible(t, source, "claimed"))
+	assert.True(t, visible(t, source, "impostor"), "a copied listed name is called out")
+	assert.Contains(t, text(t, source, "impostor"), "not the drop box that this server")
+
+	// No name: the page says the link does not say.
 	plain, _ := createDrop(t, journalist, false)
-	require.NoError(t, source.Navigate(ctx, plain))
-	waitAny(t, source, pageTimeout, "send", "gone")
+	openDrop(plain)
 	assert.False(t, visible(t, source, "recipient"))
+	assert.False(t, visible(t, source, "claimed"))
 	assert.True(t, visible(t, source, "no-recipient"))
 	assert.Contains(t, text(t, source, "no-recipient"), "does not say who will read")
 
 	require.NoError(t, journalist.Navigate(ctx, pool.Proxy.Origin()+"/drop"))
 	waitAny(t, journalist, pageTimeout, "make")
-	require.NoError(t, journalist.SetValue(ctx, "#drop-name", "Jane ‮eoD"))
+	require.NoError(t, journalist.SetValue(ctx, "#drop-name", "Jane \u202eeoD"))
 	require.NoError(t, journalist.Click(ctx, "#make"))
 	require.Equal(t, "error", waitAny(t, journalist, pageTimeout, "result", "error"))
 	assert.Contains(t, text(t, journalist, "error"), "invisible characters")
@@ -157,6 +194,7 @@ func TestDropNameShownToSource(t *testing.T) {
 	var focused string
 	require.NoError(t, journalist.Eval(ctx, `document.activeElement && document.activeElement.id`, &focused))
 	assert.Equal(t, "drop-name", focused, "focus goes back to the name")
+	assert.Zero(t, app.submissions())
 }
 
 type submission struct {

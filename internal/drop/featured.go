@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/sealdrop/sealdrop/internal/protocol"
 )
@@ -15,6 +17,10 @@ type Featured struct {
 	Name string // shown as "Contact <Name>"
 	Link string // the drop link as written: a path "/d/<route>#…" or a whole URL
 }
+
+// MaxFeaturedName bounds a featured drop's name (protocol.DropNameMax, so that every listed
+// name a drop link can carry fits).
+const MaxFeaturedName = protocol.DropNameMax
 
 // ParseFeatured reads a featured-drops file: one "Name<TAB>drop link" or "Name|drop link" per
 // line; blank lines and lines starting with '#' are ignored. A drop link must have the path
@@ -38,23 +44,33 @@ func ParseFeatured(r io.Reader) ([]Featured, error) {
 			return nil, bad(`want "Name<TAB>drop link" or "Name|drop link"`)
 		}
 		name, link = strings.TrimSpace(name), strings.TrimSpace(link)
-		if err := protocol.CheckDropName(name); err != nil {
-			return nil, bad(fmt.Sprintf("the name must be 1 to %d characters, none of them hidden: %v", protocol.DropNameMax, err))
+		if name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxFeaturedName {
+			return nil, bad(fmt.Sprintf("the name must be 1 to %d characters", MaxFeaturedName))
+		}
+		for _, c := range name {
+			if unicode.IsControl(c) {
+				return nil, bad("the name has a control character")
+			}
 		}
 		d, err := CheckDropLink(link)
 		if err != nil {
 			return nil, bad(err.Error())
 		}
 		// The drop page shows the name its link carries: the front page's link carries the
-		// listed one, so that "Contact <Name>" and the page it opens say the same.
+		// listed one, so that "Contact <Name>" and the page it opens say the same. A listed
+		// name that a drop link cannot carry (protocol.CheckDropName: a direction mark, say)
+		// is still listed, and its page names nobody. The link is written back in its one
+		// canonical spelling (a percent-escaped fragment would not parse in a browser).
 		switch {
 		case d.Name == "":
-			d.Name = name
-			base, _, _ := strings.Cut(link, "#")
-			link = base + "#" + d.Fragment()
+			if protocol.CheckDropName(name) == nil {
+				d.Name = name
+			}
 		case d.Name != name:
-			return nil, bad(fmt.Sprintf("the link names %q but the line names %q", d.Name, name))
+			return nil, bad(fmt.Sprintf("the link names %+q but the line names %+q", d.Name, name))
 		}
+		base, _, _ := strings.Cut(link, "#")
+		link = base + "#" + d.Fragment()
 		out = append(out, Featured{Name: name, Link: link})
 	}
 	if err := sc.Err(); err != nil {

@@ -70,15 +70,51 @@ type DropPublic struct {
 // DropNameMax is the most characters (code points) a drop's name may have.
 const DropNameMax = 80
 
+// dropNameEncMax is the longest base64url a name of DropNameMax characters can take (4 bytes
+// each): a parser refuses anything longer before decoding it.
+const dropNameEncMax = (DropNameMax*4*8 + 5) / 6
+
+// dropNameMarksMax bounds the combining marks on one character: enough for every script's
+// spelling, too few to stack over the text around the name.
+const dropNameMarksMax = 4
+
 // dropNameSep separates the keys from the name in a drop link's fragment; base64url never
 // uses it.
 const dropNameSep = "."
 
+// dropNameHidden are assigned characters that show as nothing or as blank space yet are not
+// format characters: Hangul fillers, the combining grapheme joiner, the blank Braille
+// pattern, and the variation selectors (one, U+FE0F, is allowed after a symbol: emoji).
+var dropNameHidden = &unicode.RangeTable{R16: []unicode.Range16{
+	{Lo: 0x034f, Hi: 0x034f, Stride: 1},
+	{Lo: 0x115f, Hi: 0x1160, Stride: 1},
+	{Lo: 0x2800, Hi: 0x2800, Stride: 1},
+	{Lo: 0x3164, Hi: 0x3164, Stride: 1},
+	{Lo: 0xfe00, Hi: 0xfe0f, Stride: 1},
+	{Lo: 0xffa0, Hi: 0xffa0, Stride: 1},
+}, R32: []unicode.Range32{
+	{Lo: 0xe0100, Hi: 0xe01ef, Stride: 1},
+}}
+
+// joinerOK says whether a zero-width non-joiner or joiner (U+200C, U+200D) between prev and
+// next is spelling, not hiding: after a letter or mark of a script beyond Latin (Persian,
+// Arabic and the Indic scripts need them inside words) or after a symbol (emoji sequences),
+// and before a character that is not a space or another hidden one.
+func joinerOK(prev, next rune) bool {
+	after := (prev > 0x24f && unicode.In(prev, unicode.L, unicode.M)) || unicode.Is(unicode.So, prev)
+	before := next > 0 && !unicode.IsSpace(next) && !unicode.In(next, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp)
+	return after && before
+}
+
 // CheckDropName checks a drop's name: 1 to DropNameMax characters of valid UTF-8, no space at
-// either end, and none of the characters that hide or reorder text: controls (Cc), format
-// characters (Cf: bidirectional embeddings, overrides, isolates and marks, zero-width
-// characters, the byte-order mark) and the line and paragraph separators. With those gone, a
-// name shown in a <bdi> cannot turn the sentence around it or pass for another name.
+// either end, and nothing that hides or reorders text: no controls (Cc), format characters
+// (Cf: bidirectional embeddings, overrides, isolates and marks, zero-width spaces, the
+// byte-order mark, the soft hyphen), separators (Zl, Zp), private-use or unassigned code
+// points (Co, Cn, noncharacters), blank fillers (dropNameHidden), nor more than
+// dropNameMarksMax combining marks on one character. The zero-width non-joiner and joiner are
+// allowed where spelling needs them (joinerOK). Shown in a <bdi>, what passes cannot turn the
+// sentence around it; it can still look like another name (confusable letters), which is why
+// a name is only what the link says (SECURITY.md, "Who receives it").
 func CheckDropName(name string) error {
 	if name == "" || !utf8.ValidString(name) {
 		return fmt.Errorf("%w: the name is empty or not UTF-8", ErrDrop)
@@ -89,9 +125,33 @@ func CheckDropName(name string) error {
 	if strings.TrimSpace(name) != name {
 		return fmt.Errorf("%w: the name starts or ends with a space", ErrDrop)
 	}
-	for _, c := range name {
-		if unicode.In(c, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) {
-			return fmt.Errorf("%w: the name has a hidden character (U+%04X)", ErrDrop, c)
+	rs := []rune(name)
+	marks := 0
+	for i, c := range rs {
+		var prev, next rune
+		if i > 0 {
+			prev = rs[i-1]
+		}
+		if i+1 < len(rs) {
+			next = rs[i+1]
+		}
+		switch {
+		case c == 0x200c || c == 0x200d:
+			if !joinerOK(prev, next) {
+				return fmt.Errorf("%w: the name has a joiner (U+%04X) where no script needs one", ErrDrop, c)
+			}
+		case c == 0xfe0f && unicode.Is(unicode.So, prev):
+			// an emoji's presentation selector
+		case unicode.In(c, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Co, dropNameHidden),
+			!unicode.In(c, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Zs):
+			return fmt.Errorf("%w: the name has a hidden or unassigned character (U+%04X)", ErrDrop, c)
+		}
+		if unicode.Is(unicode.M, c) {
+			if marks++; marks > dropNameMarksMax {
+				return fmt.Errorf("%w: the name stacks more than %d marks on one character", ErrDrop, dropNameMarksMax)
+			}
+		} else {
+			marks = 0
 		}
 	}
 	return nil
@@ -166,21 +226,27 @@ func parseDropHead(s string, want int) ([]byte, error) {
 // CheckDropName refuses (or a name on a reply box, whose link nobody publishes).
 func ParseDropFragment(s string) (*DropPublic, error) {
 	keys, enc, named := strings.Cut(strings.TrimPrefix(s, "#"), dropNameSep)
+	if strings.HasPrefix(keys, "#") {
+		return nil, fmt.Errorf("%w: length", ErrDrop)
+	}
 	b, err := parseDropHead(keys, DropFragmentLen)
 	if err != nil {
 		return nil, err
 	}
 	d := &DropPublic{Flags: b[1]}
 	if named {
+		if d.Flags&DropFlagReply != 0 {
+			return nil, fmt.Errorf("%w: a reply box has no name", ErrDrop)
+		}
+		if len(enc) > dropNameEncMax {
+			return nil, fmt.Errorf("%w: the name is too long", ErrDrop)
+		}
 		raw, err := B64Decode(enc)
 		if err != nil {
 			return nil, fmt.Errorf("%w: the name is not base64url", ErrDrop)
 		}
 		if err := CheckDropName(string(raw)); err != nil {
 			return nil, err
-		}
-		if d.Flags&DropFlagReply != 0 {
-			return nil, fmt.Errorf("%w: a reply box has no name", ErrDrop)
 		}
 		d.Name = string(raw)
 	}

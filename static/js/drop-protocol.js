@@ -88,22 +88,52 @@ function head(s, len) {
 
 /** DROP_NAME_MAX is the most characters (code points) a drop's name may have. */
 export const DROP_NAME_MAX = 80;
+const NAME_ENC_MAX = Math.floor((DROP_NAME_MAX * 4 * 8 + 5) / 6); // the longest base64url of a name
+const MARKS_MAX = 4; // combining marks on one character
 const NAME_SEP = '.'; // between the keys and the name in a drop fragment; base64url never uses it
-const HIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+const FORBIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\u034f\u115f\u1160\u2800\u3164\ufe00-\ufe0f\uffa0\u{e0100}-\u{e01ef}]/u;
+const ASSIGNED = /[\p{L}\p{M}\p{N}\p{P}\p{S}\p{Zs}]/u;
+const LETTER_OR_MARK = /[\p{L}\p{M}]/u;
+const SYMBOL = /\p{So}/u;
+const MARK = /\p{M}/u;
+const SPACE_OR_HIDDEN = /[\s\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+
+// joinerOK: a zero-width non-joiner or joiner is spelling after a letter or mark of a script
+// beyond Latin, or after a symbol (emoji), and before a character that is not a space or a
+// hidden one (the Go joinerOK).
+function joinerOK(prev, next) {
+  const after = (prev !== undefined && prev.codePointAt(0) > 0x24f && LETTER_OR_MARK.test(prev)) || (prev !== undefined && SYMBOL.test(prev));
+  return after && next !== undefined && !SPACE_OR_HIDDEN.test(next);
+}
 
 /**
  * checkDropName refuses what the Go CheckDropName refuses: an empty name, more than
- * DROP_NAME_MAX characters, a space at either end, and the characters that hide or reorder
- * text (controls, format characters such as bidirectional overrides, isolates, marks and
- * zero-width characters, line and paragraph separators). Shown in a <bdi>, what is left cannot
- * turn the sentence around it.
+ * DROP_NAME_MAX characters, a space at either end, anything that hides or reorders text
+ * (controls, format characters such as bidirectional overrides and zero-width spaces, line and
+ * paragraph separators, private-use and unassigned code points, blank fillers, variation
+ * selectors except U+FE0F after a symbol), joiners where no script needs them, and more than
+ * MARKS_MAX combining marks on one character.
  */
 export function checkDropName(name) {
   if (typeof name !== 'string' || name === '') fail('name', 'the name is empty');
-  if ([...name].length > DROP_NAME_MAX) fail('name', `the name has more than ${DROP_NAME_MAX} characters`);
-  if (name.trim() !== name) fail('name', 'the name starts or ends with a space');
-  if (HIDDEN.test(name)) fail('name', 'the name has a hidden character');
   if (/[\uD800-\uDFFF]/u.test(name)) fail('name', 'the name is not text'); // a lone surrogate
+  const cs = [...name];
+  if (cs.length > DROP_NAME_MAX) fail('name', `the name has more than ${DROP_NAME_MAX} characters`);
+  if (name.trim() !== name) fail('name', 'the name starts or ends with a space');
+  let marks = 0;
+  cs.forEach((c, i) => {
+    const prev = cs[i - 1];
+    const next = cs[i + 1];
+    if (c === '\u200c' || c === '\u200d') {
+      if (!joinerOK(prev, next)) fail('name', 'the name has a joiner where no script needs one');
+    } else if (c === '\ufe0f' && prev !== undefined && SYMBOL.test(prev)) {
+      // an emoji's presentation selector
+    } else if (FORBIDDEN.test(c) || !ASSIGNED.test(c)) {
+      fail('name', 'the name has a hidden or unassigned character');
+    }
+    marks = MARK.test(c) ? marks + 1 : 0;
+    if (marks > MARKS_MAX) fail('name', 'the name stacks too many marks on one character');
+  });
 }
 
 /**
@@ -139,12 +169,14 @@ function parseName(s) {
 export async function parseDropFragment(s) {
   if (typeof s !== 'string') fail('link', 'not a link');
   if (s.startsWith('#')) s = s.slice(1);
+  if (s.startsWith('#')) fail('link', 'this link is incomplete or not a drop link');
   const cut = s.indexOf(NAME_SEP);
   const b = head(cut < 0 ? s : s.slice(0, cut), DROP_FRAGMENT_LEN);
   const d = { flags: b[1], enc: b.slice(2, 67), auth: b.slice(67, 132), name: '' };
   if (cut >= 0) {
-    d.name = parseName(s.slice(cut + 1));
     if (d.flags & DROP_FLAG_REPLY) fail('link', 'a reply box has no name');
+    if (s.length - cut - 1 > NAME_ENC_MAX) fail('link', 'the name in this link is too long');
+    d.name = parseName(s.slice(cut + 1));
   }
   await importPublic(d.enc);
   await importPublic(d.auth);

@@ -91,6 +91,38 @@ function showSent(expiresIn, replyLink) {
   $('sent-heading').focus();
 }
 
+// featuredDrops reads the front page's list, which the server puts in every drop page (it is
+// public): [{route, name}].
+function featuredDrops() {
+  const out = [];
+  for (const li of document.querySelectorAll('#featured-drops li')) {
+    const m = /\/d\/([A-Za-z0-9_-]+)#/.exec(li.dataset.link || '');
+    if (m) out.push({ route: m[1], name: li.dataset.name || '' });
+  }
+  return out;
+}
+
+const sameName = (a, b) => a.normalize('NFKC').toLowerCase() === b.normalize('NFKC').toLowerCase();
+
+// showRecipient says who receives the message: the name this server's front page lists for
+// this drop (vouched for by the server), or the name the link claims (anyone can write one,
+// so the page says so, and warns when it copies a listed name), or that the link names nobody.
+// A reply box, answered by the journalist, names nobody and says nothing.
+function showRecipient() {
+  const featured = featuredDrops();
+  const listed = featured.find((f) => f.route === pageId());
+  if (listed) {
+    setText('recipient-name', listed.name);
+    show('recipient');
+  } else if (drop.name) {
+    setText('claimed-name', drop.name);
+    show('claimed');
+    if (featured.some((f) => sameName(f.name, drop.name))) show('impostor');
+  } else if (!(drop.flags & DROP_FLAG_REPLY)) {
+    show('no-recipient');
+  }
+}
+
 async function start() {
   const frag = location.hash.replace(/^#/, '');
   // The drop link is public, but it has no business in the history or on screen either.
@@ -106,13 +138,7 @@ async function start() {
     gone(t('link.damaged'));
     return;
   }
-  // Who receives it, as the link says (a reply box, answered by the journalist, names nobody).
-  if (drop.name) {
-    setText('recipient-name', drop.name);
-    show('recipient');
-  } else if (!(drop.flags & DROP_FLAG_REPLY)) {
-    show('no-recipient');
-  }
+  showRecipient();
   show('compose'); // only once the link is known to be whole and its own
   chooser = fileChooser($('files'), $('strip-report'));
   $('submit-form').addEventListener('submit', onSend);
