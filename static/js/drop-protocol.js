@@ -338,7 +338,7 @@ export async function openSubmission({ keys, ciphertext, onProgress }) {
     if (note.files.length > 0 && note.files[0].type === REPLY_BOX_TYPE) {
       const f = note.files.shift();
       try {
-        replyBox = await parseDropFragment(utf8Decode(f.bytes, { fatal: true }));
+        replyBox = await parseDropFragment(utf8Decode(f.bytes, { fatal: true, keepBOM: true })); // as Go reads it: a BOM is damage
       } catch {
         fail('format', 'the reply box is malformed');
       }

@@ -96,6 +96,11 @@ test('live round trip with a reply box', async () => {
   assert.equal(D.encodeDropFragment(got.replyBox), D.encodeDropFragment(reply));
   assert.equal(await code(() => D.openSubmission({ keys: reply, ciphertext: ct })), 'auth');
   assert.equal(await code(() => D.sealSubmission({ drop: pub, text: 'x', replyBox: drop })), 'link');
+  // A reply box file that starts with a byte-order mark is damage, as the Go inbox reads it
+  // (a decoder that strips the mark would accept what Go refuses).
+  const bom = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(D.encodeDropFragment(reply))]);
+  const bomCt = await D.sealSubmission({ drop: pub, text: 'hi', files: [{ name: D.REPLY_BOX_NAME, type: D.REPLY_BOX_TYPE, bytes: bom }] });
+  assert.equal(await code(() => D.openSubmission({ keys: inbox, ciphertext: bomCt })), 'format');
   const link = await D.inboxLink('http://x.onion', drop);
   assert.match(link, /^http:\/\/x\.onion\/i\/[A-Za-z0-9_-]{22}#[A-Za-z0-9_-]{262}$/);
   D.wipeDropKeys(drop);
