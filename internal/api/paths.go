@@ -67,6 +67,9 @@ const (
 	PageChat   = "/c/"
 	PageDrop   = "/d/"
 	PageInbox  = "/i/"
+	// PageReply is the source's page for a reply box: the same link fragment as an inbox link
+	// (the reply box's keys), a page with nothing of the journalist's tools.
+	PageReply = "/r/"
 )
 
 // Media types of request and answer bodies.

@@ -55,13 +55,13 @@ func startDropAppWith(t *testing.T, budget int64, cfg drop.Config, featured ...w
 
 func (a dropApp) submissions() int { return a.v.Stats().Entries[vault.KindSubmission] }
 
-// inboxSecrets are the private scalars of an inbox link: e and a.
+// inboxSecrets are the private scalars of an inbox link (or a reply link): e and a.
 func inboxSecrets(t *testing.T, link string) [][]byte {
 	t.Helper()
 	u, err := url.Parse(link)
 	require.NoError(t, err)
 	require.Equal(t, pool.Proxy.Host(), u.Host)
-	require.True(t, strings.HasPrefix(u.Path, "/i/"), link)
+	require.True(t, strings.HasPrefix(u.Path, "/i/") || strings.HasPrefix(u.Path, "/r/"), link)
 	b, err := base64.RawURLEncoding.DecodeString(u.Fragment)
 	require.NoError(t, err)
 	require.Len(t, b, 196)
@@ -237,6 +237,38 @@ func submit(t *testing.T, tab *Tab, link string, s submission, shots bool) strin
 	return value(t, tab, "reply-link")
 }
 
+// openReply loads a source's reply link and waits for the reply page's state want ("ready"
+// or "waiting"): the key leaves the address bar, and none of the journalist's tools (list,
+// visit log, wipe, command-line advice) is on the page.
+func openReply(t *testing.T, tab *Tab, link, want string) {
+	t.Helper()
+	ctx := ctxT(t, 2*pageTimeout)
+	require.NoError(t, tab.Navigate(ctx, link))
+	require.Equal(t, want, waitAny(t, tab, 2*pageTimeout, "ready", "waiting", "gone", "error"), "reply page: %s", text(t, tab, "error"))
+	assert.Equal(t, want+"-heading", focusedID(t, tab), "focus is on the state's heading")
+	u, err := tab.URL(ctx)
+	require.NoError(t, err)
+	assert.NotContains(t, u, "#", "the reply key leaves the address bar")
+	for _, tool := range []string{"list", "visits-box", "wipe", "refresh", "inbox-heading"} {
+		ok, err := tab.Exists(ctx, "#"+tool)
+		require.NoError(t, err)
+		assert.False(t, ok, "the reply page has no #%s", tool)
+	}
+	var page string
+	require.NoError(t, tab.Eval(ctx, `document.body.innerText`, &page))
+	for _, word := range []string{"inbox", "Wipe", "sealdrop inbox", "UTC"} {
+		assert.NotContains(t, page, word, "nothing of the journalist's tools on the source's page")
+	}
+}
+
+// focusedID is the id of the focused element ("" when it is the body or has none).
+func focusedID(t *testing.T, tab *Tab) string {
+	t.Helper()
+	var id string
+	require.NoError(t, tab.Eval(ctxT(t, 10*time.Second), `(document.activeElement && document.activeElement.id) || ''`, &id))
+	return id
+}
+
 // openInbox loads an inbox link and waits for the list.
 func openInbox(t *testing.T, tab *Tab, link string) {
 	t.Helper()
@@ -296,6 +328,11 @@ func TestDropSubmitReadReply(t *testing.T) {
 		require.NotEmpty(t, replyInbox)
 		replySecrets := inboxSecrets(t, replyInbox)
 		assert.Equal(t, 1, app.submissions())
+		assert.Contains(t, replyInbox, "/r/", "the source's link opens the reply page, not an inbox")
+
+		// Before the journalist answers, the reply page says there is nothing yet.
+		openReply(t, source, replyInbox, "waiting")
+		assert.Contains(t, text(t, source, "waiting"), "There is no reply to read yet")
 
 		// The journalist lists: one waiting, no theft warning.
 		openInbox(t, journalist, inbox)
@@ -353,26 +390,27 @@ func TestDropSubmitReadReply(t *testing.T) {
 			screenshot(t, journalist, "drop-theft-warning")
 		}
 
-		// The source reads the reply once, with the link shown to it once.
-		openInbox(t, source, replyInbox)
-		assert.Equal(t, "Your reply box", text(t, source, "inbox-heading"))
-		require.Equal(t, 1, listed(t, source))
-		readFirst(t, source)
+		// The source reads the reply once on the reply page, which has nothing of an inbox.
+		openReply(t, source, replyInbox, "ready")
+		require.NoError(t, source.Click(ctxT(t, 10*time.Second), "#read"))
+		require.Equal(t, "reader", waitAny(t, source, 3*pageTimeout, "reader", "error", "gone"), "read: %s", text(t, source, "error"))
+		assert.Equal(t, "reader-heading", focusedID(t, source), "focus moves to the reply's heading")
 		if shots {
 			screenshot(t, source, "drop-reply-read")
 		}
 		assert.Equal(t, reply, text(t, source, "msg-text"))
-		assert.False(t, visible(t, source, "reply-form"))
 		assert.Equal(t, 0, app.submissions(), "nothing left on the server")
 
-		// Second reads: the reply inbox, reloaded (it asks for the link again) and pasted, is
-		// empty; so is the journalist's inbox in a fresh context.
+		// A second read: the reply page, reloaded (it asks for the link again) and pasted, says
+		// the reply was read already, and who to suspect if it was not the source; the
+		// journalist's inbox in a fresh context is empty.
 		require.NoError(t, source.Reload(ctxT(t, pageTimeout)))
-		require.Equal(t, "paste", waitAny(t, source, pageTimeout, "paste", "inbox"), "a reload does not find the key in the address bar")
+		require.Equal(t, "paste", waitAny(t, source, pageTimeout, "paste", "ready", "waiting", "gone"), "a reload does not find the key in the address bar")
 		require.NoError(t, source.SetValue(ctxT(t, 10*time.Second), "#paste-link", replyInbox))
 		require.NoError(t, source.Click(ctxT(t, 10*time.Second), "#paste-open"))
-		require.NoError(t, source.WaitVisible(ctxT(t, pageTimeout), "#empty", pageTimeout))
-		assert.Equal(t, 0, listed(t, source))
+		require.Equal(t, "gone", waitAny(t, source, pageTimeout, "gone", "ready", "waiting", "error"))
+		assert.Contains(t, text(t, source, "gone-text"), "already been read")
+		assert.Contains(t, text(t, source, "gone-text"), "someone else has this link")
 		other := pool.Person(t, l)
 		openInbox(t, other, inbox)
 		require.NoError(t, other.WaitVisible(ctxT(t, pageTimeout), "#empty", pageTimeout))

@@ -62,6 +62,12 @@ func (c *Client) inboxLink(k *protocol.DropKeys) string {
 	return c.url(api.PageInbox+k.RouteID()) + "#" + k.InboxFragment()
 }
 
+// replyLink is a reply box's link for the source: the reply page (api.PageReply), which
+// reads the one reply and shows nothing of an inbox's tools. OpenInbox takes it too.
+func (c *Client) replyLink(k *protocol.DropKeys) string {
+	return c.url(api.PageReply+k.RouteID()) + "#" + k.InboxFragment()
+}
+
 // ParseDropLink parses a drop link of this server and checks that its route is the hash of
 // its keys and flags, so that neither the server nor a mangled link can pair a route with
 // other keys.
@@ -118,7 +124,7 @@ func (c *Client) Submit(ctx context.Context, dropLink, text string, files []File
 	}
 	s := &Submitted{ID: id, ExpiresIn: exp}
 	if reply != nil {
-		s.ReplyInboxLink = c.inboxLink(reply)
+		s.ReplyInboxLink = c.replyLink(reply)
 	}
 	return s, nil
 }

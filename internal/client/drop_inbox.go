@@ -20,16 +20,26 @@ type Inbox struct {
 	keys *protocol.DropKeys
 }
 
-// OpenInbox parses an inbox link of this server (checking that its route matches its keys).
-// Close wipes the copy of the private scalars it holds.
+// OpenInbox parses an inbox link of this server (checking that its route matches its keys),
+// or a reply box's reply link (api.PageReply). Close wipes the copy of the private scalars it
+// holds.
 func (c *Client) OpenInbox(inboxLink string) (*Inbox, error) {
 	route, frag, err := c.splitLink(inboxLink, api.PageInbox)
+	reply := false
 	if err != nil {
-		return nil, err
+		var err2 error
+		if route, frag, err2 = c.splitLink(inboxLink, api.PageReply); err2 != nil {
+			return nil, err
+		}
+		reply = true
 	}
 	k, err := protocol.ParseInboxFragment(frag)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrLink, err)
+	}
+	if reply && !k.IsReply() {
+		k.Wipe()
+		return nil, fmt.Errorf("%w: a reply link holds a reply box's keys", ErrLink)
 	}
 	if k.RouteID() != route {
 		k.Wipe()

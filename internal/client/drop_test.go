@@ -180,6 +180,21 @@ func TestNamedDrop(t *testing.T) {
 	}
 }
 
+// TestReplyLinkIsForAReplyBox: the reply page's link (/r/) opens in the Go client like an
+// inbox link, but only with a reply box's keys; a drop's inbox keys under /r/ are refused.
+func TestReplyLinkIsForAReplyBox(t *testing.T) {
+	s := newDropSite(t, 64<<10)
+	d, err := s.c.CreateDrop(false)
+	require.NoError(t, err)
+	_, err = s.c.OpenInbox(strings.Replace(d.InboxLink, "/i/", "/r/", 1))
+	require.ErrorIs(t, err, client.ErrLink)
+	r, err := s.c.CreateDrop(true)
+	require.NoError(t, err)
+	ib, err := s.c.OpenInbox(strings.Replace(r.InboxLink, "/i/", "/r/", 1))
+	require.NoError(t, err)
+	ib.Close()
+}
+
 func TestDropListPages(t *testing.T) {
 	ctx := context.Background()
 	s := newDropSite(t, 64<<10)

@@ -130,7 +130,7 @@ func TestDropOverOnion(t *testing.T) {
 	sub := tm.timeSubmit(t, source, d.DropLink, text,
 		[]client.File{{Name: "leak.pdf", Type: "application/pdf", Size: int64(len(file)), R: bytes.NewReader(file)}}, true)
 	require.NotEmpty(t, sub.ID)
-	require.True(t, strings.HasPrefix(sub.ReplyInboxLink, base+"/i/"), "the source gets a reply inbox link on the onion: %q", sub.ReplyInboxLink)
+	require.True(t, strings.HasPrefix(sub.ReplyInboxLink, base+"/r/"), "the source gets a reply link (the reply page) on the onion: %q", sub.ReplyInboxLink)
 
 	ib, err := journalist.OpenInbox(d.InboxLink)
 	require.NoError(t, err)

@@ -59,7 +59,7 @@ func scripts(t *testing.T) map[string]string {
 
 func pageSources(t *testing.T) map[string]string {
 	out := sources(t, templates.FS, ".html")
-	require.Len(t, out, 10, "nine pages and the layout")
+	require.Len(t, out, 11, "ten pages and the layout")
 	return out
 }
 
@@ -537,7 +537,7 @@ func TestPagesShareTheHead(t *testing.T) {
 	pages, err := renderPages(templates.FS, files, pageData{})
 	require.NoError(t, err)
 	c := realCatalog(t)
-	require.Len(t, pages, 9)
+	require.Len(t, pages, 10)
 	titles := map[string]bool{}
 	for name, b := range pages {
 		s := string(b)
@@ -553,5 +553,5 @@ func TestPagesShareTheHead(t *testing.T) {
 		assert.Equal(t, 1, strings.Count(s, `<header class="top"><a class="brand" href="/">`), name)
 		assert.Equal(t, 1, strings.Count(s, "<body>"), name)
 	}
-	assert.Len(t, titles, 9, "each page has its own title")
+	assert.Len(t, titles, 10, "each page has its own title")
 }

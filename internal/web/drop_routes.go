@@ -34,7 +34,8 @@ func (s *server) mountDrops(m *mux.Router, post func(http.HandlerFunc) http.Hand
 	m.Handle(sub(api.SubmissionAck), post(s.dropConfirm)).Methods(http.MethodPost)
 	m.Handle(api.DropPath("{route}", api.DropWipe), post(s.dropWipe)).Methods(http.MethodPost)
 	// The pages never touch a drop: the page for one route is the page for any other.
-	for p, name := range map[string]string{"/drop": pageDrop, api.PageDrop + "{route}": pageDropSubmit, api.PageInbox + "{route}": pageInbox} {
+	for p, name := range map[string]string{"/drop": pageDrop, api.PageDrop + "{route}": pageDropSubmit, api.PageInbox + "{route}": pageInbox,
+		api.PageReply + "{route}": pageReply} {
 		if _, ok := s.pages[name]; ok {
 			m.Handle(p, s.servePage(name)).Methods(http.MethodGet, http.MethodHead)
 		}

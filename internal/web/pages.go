@@ -30,6 +30,7 @@ const (
 	pageDrop       = "drop.html"
 	pageDropSubmit = "dropsubmit.html"
 	pageInbox      = "inbox.html"
+	pageReply      = "reply.html" // the source's reply box: read the one reply, once
 
 	// The one-time chat page (chat_routes.go), served when a chat server is configured.
 	pageChat = "chat.html"
@@ -37,11 +38,11 @@ const (
 
 // optionalPages are rendered when their template exists, so a test's template set may leave
 // them out; the embedded set has them all.
-var optionalPages = []string{pageDrop, pageDropSubmit, pageInbox, pageChat, pageTor2web}
+var optionalPages = []string{pageDrop, pageDropSubmit, pageInbox, pageReply, pageChat, pageTor2web}
 
 func isPage(name string) bool {
 	switch name {
-	case pageCreate, pageOpen, pageManage, pageError, pageTor2web, pageDrop, pageDropSubmit, pageInbox, pageChat:
+	case pageCreate, pageOpen, pageManage, pageError, pageTor2web, pageDrop, pageDropSubmit, pageInbox, pageReply, pageChat:
 		return true
 	}
 	return false

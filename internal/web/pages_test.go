@@ -281,6 +281,7 @@ func TestDropPagesStrict(t *testing.T) {
 		"/drop":                     "drop.js",
 		"/d/AAAAAAAAAAAAAAAAAAAAAA": "submit.js",
 		"/i/AAAAAAAAAAAAAAAAAAAAAA": "inbox.js",
+		"/r/AAAAAAAAAAAAAAAAAAAAAA": "reply.js",
 	} {
 		st, body := get(p)
 		require.Equal(t, http.StatusOK, st, p)
@@ -288,7 +289,7 @@ func TestDropPagesStrict(t *testing.T) {
 		assert.Contains(t, string(body), `src="/static/js/`+entry+`"`, "%s: entry module", p)
 		assert.Contains(t, string(body), `id="noscript"`, "%s: noscript panel", p)
 	}
-	for _, pre := range []string{"/d/", "/i/"} {
+	for _, pre := range []string{"/d/", "/i/", "/r/"} {
 		_, one := get(pre + "AAAAAAAAAAAAAAAAAAAAAA")
 		_, other := get(pre + "x")
 		assert.Equal(t, one, other, pre)

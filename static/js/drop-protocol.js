@@ -242,6 +242,15 @@ export async function dropLink(origin, drop) {
   return `${origin}/d/${await routeId(drop)}#${encodeDropFragment(drop)}`;
 }
 
+/**
+ * replyLink is origin + "/r/<route>#<inbox fragment>" for a reply box: the source's secret,
+ * opened on the reply page, which reads the one reply and has none of an inbox's tools.
+ */
+export async function replyLink(origin, keys) {
+  if (!(keys.flags & DROP_FLAG_REPLY)) fail('link', 'a reply link is for a reply box');
+  return `${origin}/r/${await routeId(keys)}#${encodeInboxFragment(keys)}`;
+}
+
 /** inboxLink is origin + "/i/<route>#<inbox fragment>": a secret. */
 export async function inboxLink(origin, keys) {
   return `${origin}/i/${await routeId(keys)}#${encodeInboxFragment(keys)}`;

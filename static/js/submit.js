@@ -5,7 +5,7 @@
 // With "I would like a reply", a reply box is made here and its drop link goes inside the
 // sealed submission; its inbox link is shown once and its scalars are then zeroed.
 
-import { DROP_FLAG_REPLY, parseDropFragment, checkRoute, newDropKeys, inboxLink, wipeDropKeys } from './drop-protocol.js';
+import { DROP_FLAG_REPLY, parseDropFragment, checkRoute, newDropKeys, replyLink, wipeDropKeys } from './drop-protocol.js';
 import { api } from './api.js';
 import { deliver } from './drop-api.js';
 import { fileChooser } from './filereport.js';
@@ -60,9 +60,9 @@ async function onSend(ev) {
         bars[step](d, t);
       },
     });
-    let replyLink = '';
-    if (reply) replyLink = await inboxLink(location.origin, reply);
-    showSent(done.expiresIn, replyLink);
+    let link = '';
+    if (reply) link = await replyLink(location.origin, reply);
+    showSent(done.expiresIn, link);
   } catch (e) {
     hide('progress-box');
     if (e && e.code === 'gone') {
