@@ -88,6 +88,7 @@ func startChat(t *testing.T, tab *Tab, pin, dpin string, shots bool) startedChat
 	require.NoError(t, tab.Click(ctx, "#start-button"))
 	got := waitAny(t, tab, 3*pageTimeout, "invite", "error")
 	require.Equal(t, "invite", got, "start failed: %s", text(t, tab, "error"))
+	focusOn(t, tab, "invite-heading", "starting a chat")
 	if shots {
 		screenshot(t, tab, "chat-invite")
 	}
@@ -136,6 +137,8 @@ func join(t *testing.T, tab *Tab, pin string) string {
 	for time.Now().Before(deadline) {
 		got := waitAny(t, tab, 3*pageTimeout, "talk", "gone", "ended", "error")
 		if got != "error" || text(t, tab, "error") != before {
+			target := map[string]string{"talk": "talk-heading", "gone": "gone-heading", "ended": "ended-heading", "error": "error"}[got]
+			focusOn(t, tab, target, "Join")
 			return got
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -155,6 +158,14 @@ func waitSafety(t *testing.T, tab *Tab) string {
 	code := text(t, tab, "safety")
 	require.Regexp(t, safetyRE, code)
 	return code
+}
+
+// peerJoined: the creator's page leaves the invitation for the conversation when the other
+// person joins, and takes the focus to it (the invitation's controls it had are hidden).
+func peerJoined(t *testing.T, creator *Tab) {
+	t.Helper()
+	waitAny(t, creator, 3*pageTimeout, "talk")
+	focusOn(t, creator, "talk-heading", "the other person joining")
 }
 
 // say sends a text from one tab and waits until the other shows it.
@@ -180,6 +191,7 @@ func sendFile(t *testing.T, from, to *Tab, name string, data []byte) {
 	// The privacy filter checks the file first; the sender reads the report and sends it.
 	require.NoError(t, from.WaitFor(ctx, `!document.querySelector('#file-review').hidden && !document.querySelector('#file-send').disabled`, pageTimeout), "the file report must appear")
 	require.NoError(t, from.Click(ctx, "#file-send"))
+	focusOn(t, from, "message", "sending a file (its review closes)")
 	sel := fmt.Sprintf(`#log a[download=%q]`, name)
 	err := to.WaitFor(ctx, `document.querySelector(`+jsString(sel)+`) !== null`, 4*pageTimeout)
 	require.NoError(t, err, "file %s did not arrive (error %q)", name, text(t, to, "error"))
@@ -198,7 +210,9 @@ func endChat(t *testing.T, by, other *Tab) {
 	ctx := ctxT(t, pageTimeout)
 	require.NoError(t, by.Click(ctx, "#end"))
 	assert.Equal(t, "ended", waitAny(t, by, pageTimeout, "ended"))
+	focusOn(t, by, "ended-heading", "End")
 	assert.Equal(t, "ended", waitAny(t, other, 2*pageTimeout, "ended"))
+	focusOn(t, other, "ended-heading", "the other side's End")
 	assert.Contains(t, text(t, other, "ended-reason"), "ended")
 }
 
@@ -213,6 +227,7 @@ func TestChatTwoPeople(t *testing.T) {
 		openChat(t, b, c.link)
 		screenshot(t, b, "chat-join")
 		require.Equal(t, "talk", join(t, b, ""))
+		peerJoined(t, a)
 		codeA, codeB := waitSafety(t, a), waitSafety(t, b)
 		assert.Equal(t, codeA, codeB, "both sides must show the same safety code")
 		id := uniq(t)
@@ -299,6 +314,7 @@ func TestChatFallbackSafer(t *testing.T) {
 	c := startChat(t, a, "", "", false)
 	openChat(t, b, c.link)
 	require.Equal(t, "talk", join(t, b, ""))
+	peerJoined(t, a)
 	assert.Equal(t, waitSafety(t, a), waitSafety(t, b))
 	id := uniq(t)
 	say(t, a, b, "over the fallback "+id)

@@ -85,6 +85,7 @@ func createNamedDrop(t *testing.T, tab *Tab, name string, shots bool) (string, s
 	require.NoError(t, tab.SetValue(ctx, "#drop-name", name))
 	require.NoError(t, tab.Click(ctx, "#make"))
 	require.Equal(t, "result", waitAny(t, tab, pageTimeout, "result", "error"))
+	focusOn(t, tab, "result-heading", "making a drop box")
 	ok, err := tab.Visible(ctx, "#qr svg")
 	require.NoError(t, err)
 	assert.True(t, ok, "QR code drawn")
@@ -226,6 +227,7 @@ func submit(t *testing.T, tab *Tab, link string, s submission, shots bool) strin
 	require.NoError(t, tab.Click(ctx, "#send"))
 	got := waitAny(t, tab, 4*pageTimeout, "sent", "error", "gone")
 	require.Equal(t, "sent", got, "submit failed: %s", text(t, tab, "error"))
+	focusOn(t, tab, "sent-heading", "sending on a drop link")
 	if shots {
 		screenshot(t, tab, "drop-sent")
 	}
@@ -245,7 +247,7 @@ func openReply(t *testing.T, tab *Tab, link, want string) {
 	ctx := ctxT(t, 2*pageTimeout)
 	require.NoError(t, tab.Navigate(ctx, link))
 	require.Equal(t, want, waitAny(t, tab, 2*pageTimeout, "ready", "waiting", "gone", "error"), "reply page: %s", text(t, tab, "error"))
-	assert.Equal(t, want+"-heading", focusedID(t, tab), "focus is on the state's heading")
+	focusOn(t, tab, want+"-heading", "opening a reply link")
 	u, err := tab.URL(ctx)
 	require.NoError(t, err)
 	assert.NotContains(t, u, "#", "the reply key leaves the address bar")
@@ -259,14 +261,6 @@ func openReply(t *testing.T, tab *Tab, link, want string) {
 	for _, word := range []string{"inbox", "Wipe", "sealdrop inbox", "UTC"} {
 		assert.NotContains(t, page, word, "nothing of the journalist's tools on the source's page")
 	}
-}
-
-// focusedID is the id of the focused element ("" when it is the body or has none).
-func focusedID(t *testing.T, tab *Tab) string {
-	t.Helper()
-	var id string
-	require.NoError(t, tab.Eval(ctxT(t, 10*time.Second), `(document.activeElement && document.activeElement.id) || ''`, &id))
-	return id
 }
 
 // openInbox loads an inbox link and waits for the list.
@@ -293,6 +287,7 @@ func readFirst(t *testing.T, tab *Tab) {
 	ctx := ctxT(t, 3*pageTimeout)
 	require.NoError(t, tab.Click(ctx, "#list button.read"))
 	require.Equal(t, "reader", waitAny(t, tab, 3*pageTimeout, "reader", "error"), "read: %s", text(t, tab, "error"))
+	focusOn(t, tab, "reader-heading", "Read once")
 }
 
 // back returns to the list and waits until it was fetched again.
@@ -301,6 +296,7 @@ func back(t *testing.T, tab *Tab) {
 	ctx := ctxT(t, pageTimeout)
 	require.NoError(t, tab.Click(ctx, "#back"))
 	waitAny(t, tab, pageTimeout, "inbox")
+	focusOn(t, tab, "inbox-heading", `"Back to the inbox"`)
 }
 
 func TestDropSubmitReadReply(t *testing.T) {
@@ -368,6 +364,9 @@ func TestDropSubmitReadReply(t *testing.T) {
 		require.NoError(t, journalist.SetValue(ctxT(t, 10*time.Second), "#reply-text", reply))
 		require.NoError(t, journalist.Click(ctxT(t, 10*time.Second), "#reply-send"))
 		require.Equal(t, "reply-sent", waitAny(t, journalist, 4*pageTimeout, "reply-sent", "error"), "reply: %s", text(t, journalist, "error"))
+		// The form is gone: the focus goes to the sentence that says the reply was sent,
+		// whose next Tab is "Back to the inbox".
+		focusOn(t, journalist, "reply-sent", "sending the reply")
 		assert.False(t, visible(t, journalist, "reply-form"), "exactly one reply")
 		assert.Equal(t, 1, app.submissions(), "the reply")
 
@@ -394,7 +393,7 @@ func TestDropSubmitReadReply(t *testing.T) {
 		openReply(t, source, replyInbox, "ready")
 		require.NoError(t, source.Click(ctxT(t, 10*time.Second), "#read"))
 		require.Equal(t, "reader", waitAny(t, source, 3*pageTimeout, "reader", "error", "gone"), "read: %s", text(t, source, "error"))
-		assert.Equal(t, "reader-heading", focusedID(t, source), "focus moves to the reply's heading")
+		focusOn(t, source, "reader-heading", "reading the reply")
 		if shots {
 			screenshot(t, source, "drop-reply-read")
 		}
@@ -409,6 +408,7 @@ func TestDropSubmitReadReply(t *testing.T) {
 		require.NoError(t, source.SetValue(ctxT(t, 10*time.Second), "#paste-link", replyInbox))
 		require.NoError(t, source.Click(ctxT(t, 10*time.Second), "#paste-open"))
 		require.Equal(t, "gone", waitAny(t, source, pageTimeout, "gone", "ready", "waiting", "error"))
+		focusOn(t, source, "gone-heading", "opening a pasted reply link")
 		assert.Contains(t, text(t, source, "gone-text"), "already been read")
 		assert.Contains(t, text(t, source, "gone-text"), "someone else has this link")
 		other := pool.Person(t, l)
@@ -461,16 +461,29 @@ func TestDropSafestNoscript(t *testing.T) {
 	openInbox(t, journalist, inbox)
 	require.Equal(t, 1, listed(t, journalist))
 	// Wipe all asks first; Cancel keeps everything, Yes deletes it unread.
+	// By keyboard, Enter on "Wipe all" and Enter again cancel: the question takes the focus
+	// to Cancel, and Cancel gives it back to "Wipe all".
+	require.NoError(t, journalist.Focus(ctx, "#wipe"))
+	require.NoError(t, journalist.Press(ctx, KeyEnter))
+	waitAny(t, journalist, pageTimeout, "wipe-confirm")
+	focusOn(t, journalist, "wipe-no", `Enter on "Wipe all"`)
+	require.NoError(t, journalist.Press(ctx, KeyEnter))
+	require.NoError(t, journalist.WaitFor(ctx, `document.getElementById('wipe-confirm').hidden`, pageTimeout), "Enter on Cancel closes the question")
+	focusOn(t, journalist, "wipe", "Cancel")
+	assert.Equal(t, 1, app.submissions(), "cancel keeps it")
 	require.NoError(t, journalist.Click(ctx, "#wipe"))
 	waitAny(t, journalist, pageTimeout, "wipe-confirm")
+	focusOn(t, journalist, "wipe-no", `clicking "Wipe all"`)
 	require.NoError(t, journalist.Click(ctx, "#wipe-no"))
 	assert.False(t, visible(t, journalist, "wipe-confirm"))
+	focusOn(t, journalist, "wipe", "clicking Cancel")
 	assert.Equal(t, 1, app.submissions(), "cancel keeps it")
 	require.NoError(t, journalist.Click(ctx, "#wipe"))
 	waitAny(t, journalist, pageTimeout, "wipe-confirm")
 	screenshot(t, journalist, "drop-wipe-confirm")
 	require.NoError(t, journalist.Click(ctx, "#wipe-yes"))
 	require.Equal(t, "wiped", waitAny(t, journalist, pageTimeout, "wiped", "error"))
+	focusOn(t, journalist, "inbox-heading", "Wipe all")
 	assert.Contains(t, text(t, journalist, "wiped"), "Deleted 1 waiting message")
 	assert.Equal(t, 0, listed(t, journalist))
 	assert.Equal(t, 0, app.submissions(), "wiped on the server")

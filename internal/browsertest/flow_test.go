@@ -84,6 +84,38 @@ func (g engine) value(t *testing.T, tab page, id string) string {
 	return s
 }
 
+// focusWait bounds the wait for the focus to arrive once a step's view shows: the pages move
+// it in the same task that shows the view, or right after.
+const focusWait = 15 * time.Second
+
+// focused describes document.activeElement: "#id", its tag name when it has no id, or "none".
+func (g engine) focused(t *testing.T, tab page) string {
+	t.Helper()
+	var s string
+	require.NoError(t, tab.CallFunction(ctxT(t, g.read), `() => { const e = document.activeElement;
+		return !e ? 'none' : e.id ? '#' + e.id : e.tagName.toLowerCase(); }`, &s))
+	return s
+}
+
+// assertFocus checks that after step the focus is on #id (a heading with tabindex="-1", or
+// the next control), not left on the page body or on a control that was hidden: it waits up
+// to focusWait for it, and names what has the focus instead.
+func (g engine) assertFocus(t *testing.T, tab page, id, step string) {
+	t.Helper()
+	deadline := time.Now().Add(focusWait)
+	for {
+		got := g.focused(t, tab)
+		if got == "#"+id {
+			return
+		}
+		if time.Now().After(deadline) {
+			assert.Failf(t, "focus", "after %s the focus must be on #%s, it is on %s", step, id, got)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // createNote fills in the create page as a person would and returns the two links; shot, when
 // not nil, is called with a name where a screenshot is worth taking.
 func (g engine) createNote(t *testing.T, tab page, in noteInput, shot func(name string)) created {
@@ -110,6 +142,7 @@ func (g engine) createNote(t *testing.T, tab page, in noteInput, shot func(name 
 	got := waitAny(t, tab, g.slow, "result", "error")
 	require.Equal(t, "result", got, "create failed: %s", g.text(t, tab, "error"))
 	shot("create-result")
+	g.assertFocus(t, tab, "result-heading", "creating a note")
 	c := created{link: g.value(t, tab, "link"), manage: g.value(t, tab, "manage-link")}
 	u, err := url.Parse(c.link)
 	require.NoError(t, err)
@@ -148,6 +181,10 @@ func (g engine) enterPIN(t *testing.T, tab page, pin string, before string) stri
 	for time.Now().Before(deadline) {
 		got := waitAny(t, tab, g.slow, "note", "gone", "error", "tries-left")
 		if got != "tries-left" || g.text(t, tab, "tries-left") != before {
+			// Each answer takes the focus to what comes next: the note's heading, the
+			// gone heading, the error, or the emptied PIN box for another try.
+			target := map[string]string{"note": "note-heading", "gone": "gone-heading", "error": "error", "tries-left": "pin-input"}[got]
+			g.assertFocus(t, tab, target, "PIN "+pin)
 			return got
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -105,6 +105,12 @@ func visible(t *testing.T, tab *Tab, id string) bool {
 	return ok
 }
 
+// focusOn checks that after step the focus is on #id (engine.assertFocus).
+func focusOn(t *testing.T, tab *Tab, id, step string) {
+	t.Helper()
+	firefox().assertFocus(t, tab, id, step)
+}
+
 func text(t *testing.T, tab *Tab, id string) string {
 	t.Helper()
 	return firefox().text(t, tab, id)
@@ -281,6 +287,7 @@ func TestNoteTextAndFiles(t *testing.T) {
 		openNote(t, reader, c.link, "open")
 		require.NoError(t, reader.Click(ctxT(t, 10*time.Second), "#reveal"))
 		require.Equal(t, "note", waitAny(t, reader, 3*pageTimeout, "note", "gone", "error"))
+		focusOn(t, reader, "note-heading", "opening the note")
 		screenshot(t, reader, "open-note")
 		assert.Equal(t, msg, text(t, reader, "note-text"))
 		files := text(t, reader, "note-files")
@@ -300,12 +307,14 @@ func TestNoteTextAndFiles(t *testing.T) {
 
 		require.NoError(t, reader.Reload(ctxT(t, pageTimeout)))
 		assert.Equal(t, "gone", waitAny(t, reader, pageTimeout, "gone", "reveal", "error"))
+		focusOn(t, reader, "gone-heading", "reloading an opened note")
 		screenshot(t, reader, "gone")
 		// The link itself, key included, in another person's context: gone on the server.
 		other := pool.Person(t, l)
 		openNote(t, other, c.link, "")
 		require.NoError(t, other.Click(ctxT(t, 10*time.Second), "#reveal"))
 		assert.Equal(t, "gone", waitAny(t, other, 3*pageTimeout, "note", "gone", "error"))
+		focusOn(t, other, "gone-heading", "Reveal on an opened note")
 
 		assertClean(t, mark, [][]byte{c.key}, nil, sender, reader, other)
 	})
@@ -323,6 +332,7 @@ func TestNotePIN(t *testing.T) {
 		openNote(t, reader, c.link, "")
 		require.NoError(t, reader.Click(ctxT(t, 10*time.Second), "#reveal"))
 		waitAny(t, reader, pageTimeout, "pin-prompt")
+		focusOn(t, reader, "pin-input", "Reveal on a note with a PIN")
 		screenshot(t, reader, "pin-prompt")
 		for i, want := range []string{"4", "3"} {
 			before := ""
@@ -430,10 +440,29 @@ func TestManageLink(t *testing.T) {
 		b := createNote(t, sender, noteInput{text: "to revoke " + uniq(t)})
 		require.NoError(t, sender.Navigate(ctx, b.manage))
 		manageState(t, sender, "waiting")
+		// By keyboard: Enter on "Delete the note now" asks first, with the focus on the
+		// answer that keeps the note, so Enter twice (or thrice) deletes nothing.
+		require.NoError(t, sender.Focus(ctx, "#revoke"))
+		require.NoError(t, sender.Press(ctx, KeyEnter))
+		waitAny(t, sender, pageTimeout, "revoke-confirm")
+		focusOn(t, sender, "revoke-cancel", `Enter on "Delete the note now"`)
+		require.NoError(t, sender.Press(ctx, KeyEnter))
+		require.NoError(t, sender.WaitFor(ctx, `document.getElementById('revoke-confirm').hidden`, pageTimeout), "Enter on Cancel closes the question")
+		focusOn(t, sender, "revoke", "Cancel")
+		require.NoError(t, sender.Press(ctx, KeyEnter))
+		waitAny(t, sender, pageTimeout, "revoke-confirm")
+		focusOn(t, sender, "revoke-cancel", `Enter on "Delete the note now" again`)
+		// The server still has it: a fresh status says waiting (the click disables Refresh
+		// until the answer is shown), and the deletion below is the sender's, not a no-op.
+		require.NoError(t, sender.Click(ctx, "#refresh"))
+		require.NoError(t, sender.WaitFor(ctx, `!document.getElementById('refresh').disabled`, pageTimeout))
+		manageState(t, sender, "waiting")
 		require.NoError(t, sender.Click(ctx, "#revoke"))
 		waitAny(t, sender, pageTimeout, "revoke-yes")
 		require.NoError(t, sender.Click(ctx, "#revoke-yes"))
 		manageState(t, sender, "gone")
+		focusOn(t, sender, "status-heading", "deleting the note")
+		assert.Equal(t, "You deleted the note. Nobody can open it now.", text(t, sender, "status-text"), "the note was still there to delete")
 		screenshot(t, sender, "manage-revoked")
 		r2 := pool.Person(t, l)
 		openNote(t, r2, b.link, "")

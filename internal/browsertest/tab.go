@@ -237,7 +237,7 @@ func (t *Tab) Click(ctx context.Context, selector string) error {
 
 // Type focuses the element and types text with real key input.
 func (t *Tab) Type(ctx context.Context, selector, text string) error {
-	if err := t.CallFunction(ctx, `(sel) => { const e = document.querySelector(sel); if (!e) throw new Error('no element ' + sel); e.scrollIntoView({block: 'center'}); e.focus(); return true; }`, nil, selector); err != nil {
+	if err := t.Focus(ctx, selector); err != nil {
 		return err
 	}
 	acts := make([]any, 0, 2*len(text))
@@ -345,4 +345,41 @@ func (t *Tab) Download(ctx context.Context, selector, name string, timeout time.
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// WebDriver's values for keys that type no character, for Press.
+const (
+	KeyEnter = "\uE007"
+	KeyShift = "\uE008"
+)
+
+// Activate brings the tab to the front of its window: key input goes to the front tab only.
+func (t *Tab) Activate(ctx context.Context) error {
+	return t.b.Call(ctx, "browsingContext.activate", map[string]any{"context": t.ID}, nil)
+}
+
+// Focus brings the tab to the front and moves the focus to the element, as Tab would: nothing
+// is clicked.
+func (t *Tab) Focus(ctx context.Context, selector string) error {
+	if err := t.Activate(ctx); err != nil {
+		return err
+	}
+	return t.CallFunction(ctx, `(sel) => { const e = document.querySelector(sel); if (!e) throw new Error('no element ' + sel); e.scrollIntoView({block: 'center'}); e.focus(); return true; }`, nil, selector)
+}
+
+// Press presses key once with real key input, into whatever has the focus, with modifiers
+// (KeyShift, …) held down around it.
+func (t *Tab) Press(ctx context.Context, key string, modifiers ...string) error {
+	acts := make([]any, 0, 2*len(modifiers)+2)
+	for _, m := range modifiers {
+		acts = append(acts, map[string]any{"type": "keyDown", "value": m})
+	}
+	acts = append(acts, map[string]any{"type": "keyDown", "value": key}, map[string]any{"type": "keyUp", "value": key})
+	for i := len(modifiers) - 1; i >= 0; i-- {
+		acts = append(acts, map[string]any{"type": "keyUp", "value": modifiers[i]})
+	}
+	return t.b.Call(ctx, "input.performActions", map[string]any{
+		"context": t.ID,
+		"actions": []any{map[string]any{"type": "key", "id": "keyboard", "actions": acts}},
+	}, nil)
 }

@@ -208,6 +208,7 @@ export default {
   "chat.safety_label": "Safety code:",
   "chat.safety_hint": "Compare this code with the other person another way (for example by phone). If it differs, someone is in the middle: end the chat.",
   "chat.message_label": "Message",
+  "chat.message_hint": "Enter sends the message. Shift+Enter starts a new line.",
   "chat.send": "Send",
   "chat.file_label": "Send a file",
   "chat.file_hint": "Before a file is sent, hidden details (such as a photo’s GPS location or a document’s author) are removed on this device, and you see what was removed.",

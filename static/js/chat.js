@@ -15,7 +15,7 @@ import { t } from './i18n.js';
 // CHAT_PRICE_LENGTH is the size a chat is priced at (Go: chat.PriceLength); the server names the
 // bits (it prices the link's lifetime plus the session it may become).
 const CHAT_PRICE_LENGTH = 8192;
-import { $, show, hide, setText, showError, clearError, errorMessage, copyButton } from './ui.js';
+import { $, show, hide, setText, showError, clearError, errorMessage, copyButton, enterSends } from './ui.js';
 
 const STORE = 'sealdrop-chat:';
 
@@ -138,12 +138,20 @@ function step(fn) {
   return p;
 }
 
+// showTalk leaves the invitation for the conversation. When the view changes, the focus goes
+// to the conversation's heading: the invitation's controls that may have had it are hidden.
+function showTalk() {
+  const moved = !$('invite').hidden || $('talk').hidden;
+  hide('invite');
+  show('talk');
+  if (moved) $('talk-heading').focus();
+}
+
 function onPeer(here) {
   if (here === peerHere) return;
   peerHere = here;
   if (here) {
-    hide('invite');
-    show('talk');
+    showTalk();
     status(sess ? t('chat.connected') : t('chat.peer_here'));
   } else {
     status(st.role === C.ROLE_CREATOR && !sess ? t('chat.waiting') : t('chat.peer_away'));
@@ -314,8 +322,7 @@ async function onRecord(rec) {
       st.epoch = s.epoch;
       save();
       setText('safety', await s.safetyCode());
-      hide('invite');
-      show('talk');
+      showTalk();
       status(t('chat.connected'));
     } catch (e) {
       if (e.code === 'handshake') showError(t('chat.handshake_failed'));
@@ -459,13 +466,26 @@ function wireTalk() {
   $('send-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     clearError();
-    const text = $('message').value;
+    const box = $('message');
+    const text = box.value;
     if (!text) return;
+    // Emptied now, not once the send is done: with Enter sending, the next message may be
+    // typed while this one is still on its way, and must not be wiped by it.
+    box.value = '';
     queueSend(async () => {
       await sendMessage(C.MSG_TEXT, utf8Encode(text));
       line('me', text);
-      $('message').value = '';
-    }).catch(fatal);
+    }).catch((e) => {
+      // Not sent: the text goes back into the box, before anything typed since.
+      box.value = box.value ? `${text}\n${box.value}` : text;
+      fatal(e);
+    });
+  });
+  // Enter sends, Shift+Enter adds a line; an IME's Enter is left to the IME.
+  $('message').addEventListener('keydown', (ev) => {
+    if (!enterSends(ev)) return;
+    ev.preventDefault();
+    $('send-form').requestSubmit();
   });
   $('file').addEventListener('change', () => {
     const f = $('file').files[0];
@@ -477,9 +497,10 @@ function wireTalk() {
     const entry = reviewed;
     if (!entry) return;
     closeReview();
+    $('message').focus(); // the review that had the focus is closed: back to the conversation
     queueSend(() => sendFile(entry)).catch(fatal);
   });
-  $('file-cancel').addEventListener('click', () => { reviewPick++; closeReview(); });
+  $('file-cancel').addEventListener('click', () => { reviewPick++; closeReview(); $('file').focus(); });
   $('end').addEventListener('click', async () => {
     if (mode === 'ws' && ws && ws.readyState === WebSocket.OPEN) {
       ws.send(JSON.stringify({ t: 'end' }));
@@ -580,6 +601,7 @@ function joinPage(id) {
       save();
       hide('join');
       show('talk');
+      $('talk-heading').focus();
       status(t('chat.joined'));
       connect();
     } catch (e) {

@@ -98,8 +98,9 @@ function checkReads(l) {
   }
 }
 
+// refresh lists the inbox again; it resolves true when the list is shown.
 async function refresh() {
-  if (busy) return;
+  if (busy) return false;
   busy = true;
   clearError();
   hide('wiped');
@@ -111,12 +112,20 @@ async function refresh() {
     addItems(l.submissions);
     showCounts(l);
     show('inbox');
+    return true;
   } catch (e) {
-    if (e && e.code === 'gone') { lost(); return; }
+    if (e && e.code === 'gone') { lost(); return false; }
     showError(errorMessage(e));
+    return false;
   } finally {
     busy = false;
   }
+}
+
+// showInbox lists the inbox again and, once it shows, gives its heading the focus: the view
+// that had it (the reader, the question, the link box) is gone.
+async function showInbox() {
+  if (await refresh()) $('inbox-heading').focus();
 }
 
 // more lists the page after the last message shown (from the oldest again when none is
@@ -133,6 +142,11 @@ async function more() {
     renderVisits(l.visits);
     addItems(l.submissions);
     showCounts(l);
+    // "More" hides itself after the last page: the focus goes to the first message it added.
+    if ($('more').hidden) {
+      const next = $('list').querySelectorAll('button.read')[buttons.length];
+      (next || $('inbox-heading')).focus();
+    }
   } catch (e) {
     if (e && e.code === 'gone') { lost(); return; }
     showError(errorMessage(e));
@@ -223,6 +237,7 @@ async function sendReply(ev) {
     hide('reply-form');
     $('reply-text').value = '';
     show('reply-sent');
+    $('reply-sent').focus(); // the form that had it is gone; the next Tab is "Back to the inbox"
   } catch (e) {
     hide('reply-progress');
     if (e && e.code === 'gone') {
@@ -247,8 +262,10 @@ async function wipeAll() {
     const r = await inbox.wipe();
     setText('wiped', t('inbox.wiped', { count: r.wiped }));
     busy = false;
-    await refresh();
-    show('wiped');
+    if (await refresh()) {
+      show('wiped');
+      $('inbox-heading').focus(); // "Yes, delete them all" that had it is hidden
+    }
   } catch (e) {
     if (e && e.code === 'gone') { lost(); return; }
     showError(errorMessage(e));
@@ -278,8 +295,7 @@ async function useLink(frag) {
   }
   inbox = await dropApi(keys);
   hide('paste');
-  await refresh();
-  return true;
+  return refresh();
 }
 
 function start() {
@@ -290,8 +306,9 @@ function start() {
   show('app');
   $('refresh').addEventListener('click', refresh);
   $('more').addEventListener('click', more);
+  // The question takes the focus to Cancel: Enter twice deletes nothing.
   $('wipe').addEventListener('click', () => { show('wipe-confirm'); $('wipe-no').focus(); });
-  $('wipe-no').addEventListener('click', () => hide('wipe-confirm'));
+  $('wipe-no').addEventListener('click', () => { hide('wipe-confirm'); $('wipe').focus(); });
   $('wipe-yes').addEventListener('click', wipeAll);
   $('reply-form').addEventListener('submit', sendReply);
   $('back').addEventListener('click', () => {
@@ -299,7 +316,7 @@ function start() {
     for (const u of urls.splice(0)) URL.revokeObjectURL(u);
     $('msg-text').textContent = '';
     $('msg-files').replaceChildren();
-    refresh();
+    showInbox();
   });
   $('paste').addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -307,7 +324,7 @@ function start() {
     const v = $('paste-link').value.trim();
     $('paste-link').value = '';
     const i = v.indexOf('#');
-    await useLink(i >= 0 ? v.slice(i + 1) : v);
+    if (await useLink(i >= 0 ? v.slice(i + 1) : v)) $('inbox-heading').focus();
   });
   if (frag) useLink(frag);
   else show('paste');

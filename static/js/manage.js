@@ -51,8 +51,13 @@ async function revoke() {
     hide('revoke-confirm');
     render('gone', 0);
     setText('status-text', t('manage.revoked'));
+    $('status-heading').focus(); // the buttons that had the focus are hidden
   } catch (e) {
-    if (e instanceof GoneError) { hide('revoke-confirm'); render('gone', 0); } else showError(errorMessage(e));
+    if (e instanceof GoneError) {
+      hide('revoke-confirm');
+      render('gone', 0);
+      $('status-heading').focus();
+    } else showError(errorMessage(e));
   } finally {
     $('revoke-yes').disabled = false;
   }
@@ -68,7 +73,8 @@ function start() {
     return;
   }
   $('refresh').addEventListener('click', refresh);
-  $('revoke').addEventListener('click', () => { show('revoke-confirm'); $('revoke-yes').focus(); });
+  // The question takes the focus to the answer that keeps the note: Enter twice deletes nothing.
+  $('revoke').addEventListener('click', () => { show('revoke-confirm'); $('revoke-cancel').focus(); });
   $('revoke-cancel').addEventListener('click', () => { hide('revoke-confirm'); $('revoke').focus(); });
   $('revoke-yes').addEventListener('click', revoke);
   refresh();

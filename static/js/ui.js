@@ -42,6 +42,15 @@ export function clearError() {
   if (box) { box.textContent = ''; box.hidden = true; }
 }
 
+/**
+ * enterSends tells whether a keydown in a message box sends the message: Enter does, Shift+Enter
+ * adds a line, and the Enter that ends an IME composition belongs to the IME (isComposing, or
+ * keyCode 229 where a browser reports a composition's keys so).
+ */
+export function enterSends(ev) {
+  return ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229;
+}
+
 /** errorMessage turns anything thrown into a sentence a frightened person can act on. */
 export function errorMessage(e) {
   if (e && typeof e.message === 'string' && e.message && e.name !== 'TypeError' && e.name !== 'OperationError') {
