@@ -383,3 +383,11 @@ func (t *Tab) Press(ctx context.Context, key string, modifiers ...string) error 
 		"actions": []any{map[string]any{"type": "key", "id": "keyboard", "actions": acts}},
 	}, nil)
 }
+
+// SetViewport sizes the tab's viewport in CSS pixels, as a phone's screen would (the layout
+// width that media queries and innerWidth see).
+func (t *Tab) SetViewport(ctx context.Context, width, height int) error {
+	return t.b.Call(ctx, "browsingContext.setViewport", map[string]any{
+		"context": t.ID, "viewport": map[string]any{"width": width, "height": height},
+	}, nil)
+}
