@@ -36,6 +36,10 @@
 //     the requests in sequence and the new connections on that critical path, asserted
 //     exactly (the README's "Round trips per action"); the proxy numbers connections and
 //     records when each answer went out, and CriticalPath (critical.go) finds the path;
+//   - phone (phone_test.go, issue 19): the note, drop, reply and chat pages' states at 360×740
+//     CSS px (Tor Browser for Android): nothing wider than the screen, tap targets at least
+//     44×44 px, text fields at 16 px or more, one visible h1 and no skipped heading level, and
+//     the create page's button in the first screen with its options folded;
 //   - Chromium (chromium_test.go; SEALDROP_CHROMIUM=0 turns it off): a quick second engine, not a
 //     Tor-like one, running the core note and PIN flows and the console-capture control, with
 //     the secure-context flag it needs for .onion and its process cleanup checked;

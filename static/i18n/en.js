@@ -104,6 +104,8 @@ export default {
   "create.featured_heading": "Send something to",
   "create.featured_contact": "Contact {name}",
   "create.files_label": "Files (optional)",
+  "create.more_options": "More options",
+  "create.more_options_hint": "time limit, PIN",
   "create.ttl_label": "Delete the note if nobody opens it within",
   "create.pin_hint": "With a PIN, the link alone is not enough: the reader must also type the PIN. Tell them the PIN another way, not in the same message as the link. After 5 wrong tries the note is deleted.",
   "create.pin_empty_hint": "Leave empty for no PIN.",
