@@ -174,7 +174,10 @@ func (s *server) uploadFrom(w http.ResponseWriter, r *http.Request, body io.Read
 		s.marshal(w, http.StatusOK, api.Uploaded{ID: id.String(), Received: a.length, Committed: true, ExpiresIn: s.expiresIn(exp)})
 		return
 	case st != vault.StatePending:
-		s.gone(w) // opened or ended: a manage secret makes one note
+		// Opened or ended. Only while its tombstone is kept: once that goes (the original
+		// expiry, or MaxTombstones newer ones), this request would make the note again
+		// (SECURITY.md, "One request per note").
+		s.gone(w)
 		return
 	}
 	received, err := s.appendSuperseding(vault.KindNote, nil, id, a.manage[:], a.offset, r.ContentLength, body, conn)
