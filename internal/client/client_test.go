@@ -29,6 +29,7 @@ type faults struct {
 	cutOpenAt   int64 // cut the first open answer after this many bytes (0: never)
 	loseAppend  bool  // lose the answer of the first append that reached the server
 	loseUpload  bool  // lose the answer of the first upload that reached the server
+	loseCommit  bool  // lose the first answer of an append that says the note is committed
 	openOffsets []int64
 	appends     int
 	uploads     int
@@ -73,6 +74,18 @@ func (t *faultyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			lose = &f.loseUpload
 		} else {
 			f.appends++
+		}
+		if err == nil && !upload && f.loseCommit && res.StatusCode == http.StatusOK {
+			b, rerr := io.ReadAll(res.Body)
+			res.Body.Close()
+			if rerr != nil {
+				return nil, rerr
+			}
+			res.Body = io.NopCloser(bytes.NewReader(b))
+			if bytes.Contains(b, []byte(`"committed":true`)) {
+				f.loseCommit = false
+				return nil, errors.New("test: answer lost")
+			}
 		}
 		if err == nil && *lose {
 			*lose = false
@@ -215,6 +228,24 @@ func TestResumeUpload(t *testing.T) {
 	f.loseAppend = true
 	made, err := c.CreateNote(ctx, "t", []client.File{{Name: "x", Size: int64(len(data)), R: bytes.NewReader(data)}}, "", "", 0)
 	require.NoError(t, err)
+	n, err := c.OpenNote(ctx, made.NoteURL, "")
+	require.NoError(t, err)
+	assert.Equal(t, data, n.Files[0].Data)
+}
+
+// The answer of the append that committed the note is lost: the client sends that append
+// again, which the server answers as it did; the note is made once and opens, and no commit
+// request follows.
+func TestResumeLostCommittingAppend(t *testing.T) {
+	ctx := t.Context()
+	c, f, v, _ := newServer(t, 2<<20, 64<<10)
+	data := randBytes(200_000)
+	f.loseCommit = true
+	made, err := c.CreateNote(ctx, "t", []client.File{{Name: "x", Size: int64(len(data)), R: bytes.NewReader(data)}}, "", "", 0)
+	require.NoError(t, err)
+	require.False(t, f.loseCommit, "the committing append's answer was lost")
+	assert.Equal(t, []string{"limits", "upload", "data", "data", "data", "data"}, f.routes, "the last append again, nothing else")
+	require.Equal(t, 1, v.Stats().Entries[vault.KindNote], "one note")
 	n, err := c.OpenNote(ctx, made.NoteURL, "")
 	require.NoError(t, err)
 	assert.Equal(t, data, n.Files[0].Data)

@@ -134,6 +134,8 @@ func (s *server) appendFrom(w http.ResponseWriter, r *http.Request, kind vault.K
 	}
 	received, err := s.appendSuperseding(kind, owner, id, manage[:], offset, r.ContentLength, body, conn)
 	switch {
+	case err != nil && commit && errors.Is(err, vault.ErrGone):
+		s.committedAlready(w, id, manage, offset+r.ContentLength)
 	case err != nil:
 		s.appendRefused(w, received, err)
 	case commit:
@@ -165,8 +167,27 @@ func (s *server) commitAppended(w http.ResponseWriter, id vault.ID, manage [32]b
 	case err != nil:
 		s.refuseErr(w, err, noteCommitWords, api.Gone)
 	default:
-		s.marshal(w, http.StatusOK, api.Uploaded{ID: id.String(), Received: received, Committed: true, ExpiresIn: s.expiresIn(exp)})
+		s.committed(w, id, received, exp)
 	}
+}
+
+// committedAlready answers a note's append that asked to commit and found the note no longer
+// pending, before a byte of its body was read: when the note is committed and not opened, this
+// is the append that committed it sent again because its answer was lost, and it gets that
+// answer (received is where the append said it ends); otherwise the note is gone.
+func (s *server) committedAlready(w http.ResponseWriter, id vault.ID, manage [32]byte, received int64) {
+	st, exp, err := s.v.Status(vault.KindNote, id, manage[:])
+	if err != nil || st != vault.StateWaiting {
+		s.gone(w)
+		return
+	}
+	s.committed(w, id, received, exp)
+}
+
+// committed is the answer to the upload or append that made a note readable (or to it sent
+// again): its id, the bytes it holds, committed, its lifetime left.
+func (s *server) committed(w http.ResponseWriter, id vault.ID, received int64, exp time.Time) {
+	s.marshal(w, http.StatusOK, api.Uploaded{ID: id.String(), Received: received, Committed: true, ExpiresIn: s.expiresIn(exp)})
 }
 
 // bodyFits decides on a ciphertext body's declared length before a byte of it is read, and

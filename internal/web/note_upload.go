@@ -171,7 +171,7 @@ func (s *server) uploadFrom(w http.ResponseWriter, r *http.Request, body io.Read
 		}
 	case st == vault.StateWaiting:
 		// Committed already: the answer to this same upload was lost on its way back.
-		s.marshal(w, http.StatusOK, api.Uploaded{ID: id.String(), Received: a.length, Committed: true, ExpiresIn: s.expiresIn(exp)})
+		s.committed(w, id, a.length, exp)
 		return
 	case st != vault.StatePending:
 		// Opened or ended. Only while its tombstone is kept: once that goes (the original

@@ -143,8 +143,23 @@ func TestUploadThenAppendsCommitTheLast(t *testing.T) {
 	require.JSONEq(t, `{"received":8192}`, string(r.body), "not complete: not committed")
 	r = commit(8192, 10000)
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	require.JSONEq(t, `{"id":"`+n.id+`","received":10000,"committed":true,"expires_in":604800}`, string(r.body))
+	done := `{"id":"` + n.id + `","received":10000,"committed":true,"expires_in":604800}`
+	require.JSONEq(t, done, string(r.body))
+	// That answer was lost on its way back: the same append again answers as it did and
+	// stores nothing (the note is committed already), as a whole upload sent again does.
+	used := e.v.Stats().Used
+	r = commit(8192, 10000)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.True(t, r.close)
+	require.JSONEq(t, done, string(r.body))
+	require.Equal(t, used, e.v.Stats().Used)
+	// Not to an append that does not ask to commit, nor under another manage secret.
+	requireGone(t, e.appendData(n, 8192, n.body[8192:]))
+	requireGone(t, e.do(http.MethodPost, "/api/v1/notes/"+n.id+"/data", "application/octet-stream", n.body[8192:],
+		map[string]string{"Sealdrop-Manage": hash(rand32()), "Sealdrop-Offset": "8192", "Sealdrop-Commit": "1"}))
 	e.requireOpens(n)
+	// Once the note is opened, the committing append is gone like every other.
+	requireGone(t, commit(8192, 10000))
 
 	// A malformed commit header is refused before anything is read.
 	m := newNoteSecrets(10, false)
