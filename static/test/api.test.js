@@ -145,7 +145,7 @@ test('bytes are sent as base64url strings in JSON bodies', async () => {
 
 // A fake server of the note upload: the upload route finds the note by its manage secret, as
 // the real one does, so a retry of it goes on with what arrived.
-function uploadServer({ length, cuts = {}, commitLast = true } = {}) {
+function uploadServer({ length, cuts = {}, lost = {}, commitLast = true } = {}) {
   const s = { have: 0, stored: [], calls: [], committed: false };
   s.fetch = async (url, init) => {
     const n = s.calls.length;
@@ -162,6 +162,8 @@ function uploadServer({ length, cuts = {}, commitLast = true } = {}) {
     } else {
       assert.match(url, /\/api\/v1\/notes\/ID\/data$/);
       assert.equal(h['Sealdrop-Commit'], '1');
+      // The committing append sent again: the committed answer again, nothing stored.
+      if (s.committed) return json(200, { id: 'ID', received: off + init.body.length, committed: true, expires_in: 3600 });
     }
     if (off !== s.have) return json(409, { error: 'offset', received: s.have });
     const cut = cuts[n];
@@ -172,6 +174,7 @@ function uploadServer({ length, cuts = {}, commitLast = true } = {}) {
     s.stored.push(init.body.slice()); s.have += init.body.length;
     const done = s.have === length && (commitLast || url.endsWith('/upload'));
     if (done) s.committed = true;
+    if (lost[n]) throw new TypeError('NetworkError'); // all arrived, the answer did not
     return json(200, done ? { id: 'ID', received: s.have, committed: true, expires_in: 3600 } : { id: 'ID', received: s.have, expires_in: 3600 });
   };
   s.data = () => {
@@ -227,6 +230,17 @@ test('put: a create cut mid-body is sent again and goes on from what the server 
     [['upload', '0'], ['upload', '0'], ['upload', '1500'], ['ID/data', '5596'], ['ID/data', '9692']]);
   assert.deepEqual(s.data(), data);
   assert.ok(s.committed);
+});
+
+test('put: the committing append whose answer was lost is sent again, and no commit follows', async () => {
+  const data = bytes(10000);
+  const s = uploadServer({ length: 10000, lost: { 2: true } });
+  const api = makeApi({ fetch: s.fetch, sleep: async () => {} });
+  const got = await api.put(caps, 'bWFuYWdl', data, {}, { maxAppend: 4096 });
+  assert.deepEqual(got, { id: 'ID', expires_in: 3600 });
+  assert.deepEqual(s.calls.map((c) => [c.url.replace(/.*\/notes\//, ''), c.headers['Sealdrop-Offset']]),
+    [['upload', '0'], ['ID/data', '4096'], ['ID/data', '8192'], ['ID/data', '8192']]);
+  assert.deepEqual(s.data(), data);
 });
 
 test('put: a 402 comes back with its price and nothing else is sent', async () => {
