@@ -143,3 +143,31 @@ func TestQuotas(t *testing.T) {
 	assert.Equal(t, 3, v.Stats().Entries[vault.KindSubmission])
 	assert.Equal(t, 1, v.Stats().Entries[vault.KindNote])
 }
+
+// TestCreateChosenID: a create may name its id (a note's upload derives it so that a cut
+// upload can be found again); a live entry's id is refused and changes nothing, and once that
+// entry is gone the id may be made again.
+func TestCreateChosenID(t *testing.T) {
+	v, _ := smallVault(t, vault.Config{Budget: 64 << 10})
+	s := newSecrets(t, false, false)
+	want, err := vault.NewID()
+	require.NoError(t, err)
+	req := vault.CreateRequest{ID: want, Kind: vault.KindNote, Length: 3, TTL: time.Minute, Caps: s.caps}
+	id, _, err := v.Create(req)
+	require.NoError(t, err)
+	require.Equal(t, want, id)
+	before := v.Stats()
+	_, _, err = v.Create(req)
+	require.ErrorIs(t, err, vault.ErrTaken)
+	_, _, err = v.Put(req, bytes.NewReader([]byte("abc")))
+	require.ErrorIs(t, err, vault.ErrTaken)
+	require.Equal(t, before, v.Stats(), "a refused create changed nothing")
+	// Without a chosen id, ids are drawn as before.
+	other, _, err := v.Create(vault.CreateRequest{Kind: vault.KindNote, Length: 3, TTL: time.Minute, Caps: s.caps})
+	require.NoError(t, err)
+	require.NotEqual(t, want, other)
+	require.NoError(t, v.Revoke(vault.KindNote, id, s.manage))
+	id, _, err = v.Create(req)
+	require.NoError(t, err)
+	require.Equal(t, want, id)
+}

@@ -28,6 +28,7 @@ var (
 	ErrBusy       = errors.New("vault: another append is in progress")
 	ErrWrongPIN   = errors.New("vault: wrong PIN")
 	ErrClosed     = errors.New("vault: closed")
+	ErrTaken      = errors.New("vault: id in use") // CreateRequest.ID names a live entry
 	// ErrMemlock is wrapped by New (and DefaultBudget) when the budget cannot be locked; the
 	// wrapping error names the limit and how to raise it.
 	ErrMemlock = errors.New("vault: cannot lock the memory budget")
@@ -87,6 +88,11 @@ type Config struct {
 // CreateRequest declares a new entry before any byte of it is written. Nothing is reserved
 // for it until its bytes arrive: Create only checks that the declared length would fit now.
 type CreateRequest struct {
+	// ID is the id the entry is to have; zero (the usual) draws a fresh random one. A caller
+	// that chooses it must make it as unguessable as a random one (internal/web derives a
+	// note's from its manage hash under a per-process key, so that an upload cut before its
+	// answer can be found again); one that names a live entry is ErrTaken.
+	ID     ID
 	Kind   Kind
 	Owner  string        // quota group within the kind (a drop's route id, a chat id); "" for none
 	Length int64         // exact number of ciphertext bytes that will be appended (PutUpTo: the most)

@@ -22,7 +22,8 @@ const grain = 16 << 10
 // only checks that the declared length would fit now, so that a client learns early. It
 // returns the entry's id and expiry (TTL counts from now). A refused request changes nothing:
 // ErrInvalid for a bad kind, TTL, length or hash, ErrTooLarge over MaxEntry, ErrFull when the
-// free blocks, a kind or owner quota, or Config.MaxPending do not allow it.
+// free blocks, a kind or owner quota, or Config.MaxPending do not allow it, ErrTaken when
+// req.ID names a live entry.
 func (v *Vault) Create(req CreateRequest) (ID, time.Time, error) {
 	return v.create(req, 0)
 }
@@ -60,6 +61,11 @@ func (v *Vault) admit(req *CreateRequest, maxOwned int, fill bool) (ID, *entry, 
 	defer v.mu.Unlock()
 	if v.closed {
 		return ID{}, nil, ErrClosed
+	}
+	if req.ID != (ID{}) {
+		if id = req.ID; v.taken(id) {
+			return ID{}, nil, ErrTaken
+		}
 	}
 	g := v.groups[ownerKey{req.Kind, req.Owner}] // nil: the owner holds nothing yet
 	if !v.fits(req.Kind, g, 0, v.blocks(req.Length)) || v.pending[req.Kind] >= v.cfg.MaxPending {

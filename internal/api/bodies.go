@@ -1,5 +1,10 @@
 package api
 
+import (
+	"net/http"
+	"strconv"
+)
+
 // The JSON bodies of API v1. Binary values are base64url without padding; every request is
 // decoded strictly (unknown members refused), so a client sends only the members below.
 // Optional members are omitted when empty, which the server reads as absent.
@@ -74,6 +79,50 @@ type Created struct {
 // Received answers an append: the bytes the server holds now.
 type Received struct {
 	Received int64 `json:"received"`
+}
+
+// UploadNote is what POST /api/v1/notes/upload carries in its headers (SetHeader); its body is
+// the ciphertext from Offset on. It is CreateNote with the manage secret in place of its hash
+// (the server needs the secret to let a retry go on), and the offset a retry resumes at.
+type UploadNote struct {
+	Length       int64
+	TTL          *int64 // nil: the server's default
+	GateHash     string
+	OpenHash     string // empty: no PIN
+	DestructHash string
+	Manage       string // the manage secret M, base64url
+	Offset       int64  // where the body starts: 0, or what a 409 said the server holds
+	Payment
+}
+
+// SetHeader writes u into h.
+func (u *UploadNote) SetHeader(h http.Header) {
+	h.Set(HeaderLength, strconv.FormatInt(u.Length, 10))
+	if u.TTL != nil {
+		h.Set(HeaderTTL, strconv.FormatInt(*u.TTL, 10))
+	}
+	h.Set(HeaderGateHash, u.GateHash)
+	if u.OpenHash != "" {
+		h.Set(HeaderOpenHash, u.OpenHash)
+	}
+	h.Set(HeaderDestructHash, u.DestructHash)
+	h.Set(HeaderManage, u.Manage)
+	h.Set(HeaderOffset, strconv.FormatInt(u.Offset, 10))
+	if u.PriceToken != "" {
+		h.Set(HeaderPriceToken, u.PriceToken)
+		h.Set(HeaderPriceNonce, u.PriceNonce)
+	}
+}
+
+// Uploaded answers a note's upload, and an append that asked to commit (HeaderCommit) once
+// the note is complete: its id, the bytes the server holds, whether the note is committed
+// (readable) and its lifetime left. An append with HeaderCommit that did not complete the note
+// answers Received alone, which reads as Uploaded with only Received set.
+type Uploaded struct {
+	ID        string `json:"id,omitempty"`
+	Received  int64  `json:"received"`
+	Committed bool   `json:"committed,omitempty"`
+	ExpiresIn int64  `json:"expires_in,omitempty"`
 }
 
 // Manage is the body of a note's commit, status and revoke, and a chat's revoke.

@@ -56,7 +56,7 @@ func TestJavaScriptEnvelopeConstants(t *testing.T) {
 
 // goRoutes are the API's routes with each variable element written {}.
 func goRoutes() map[string]bool {
-	r := map[string]bool{api.Limits: true, api.Notes: true, api.Chats: true}
+	r := map[string]bool{api.Limits: true, api.Notes: true, api.NoteUpload: true, api.Chats: true}
 	for _, a := range []string{api.NoteData, api.NoteCommit, api.NoteOpen, api.NoteConfirm, api.NoteStatus, api.NoteRevoke} {
 		r[api.NotePath("{}", a)] = true
 	}
@@ -103,7 +103,9 @@ func TestJavaScriptPaths(t *testing.T) {
 // modules use are the API's.
 func TestJavaScriptHeadersAndSubprotocol(t *testing.T) {
 	headers := map[string]bool{api.HeaderManage: true, api.HeaderOffset: true, api.HeaderSize: true,
-		api.HeaderSession: true, api.HeaderPeer: true, api.HeaderSeq: true}
+		api.HeaderSession: true, api.HeaderPeer: true, api.HeaderSeq: true, api.HeaderCommit: true,
+		api.HeaderLength: true, api.HeaderTTL: true, api.HeaderGateHash: true, api.HeaderOpenHash: true,
+		api.HeaderDestructHash: true, api.HeaderPriceToken: true, api.HeaderPriceNonce: true}
 	re := regexp.MustCompile(`'(Sealdrop-[A-Za-z-]+)'`)
 	seen := 0
 	for name, src := range jsModules(t) {

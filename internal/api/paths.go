@@ -13,6 +13,11 @@ const (
 	Drops  = Prefix + "/drops"
 )
 
+// NoteUpload is a note's create with its ciphertext (POST, SECURITY.md "HTTP API v1"): the
+// capability hashes, length, lifetime and payment in headers (UploadNote), the body the first
+// piece of the ciphertext, committed when it is the whole.
+const NoteUpload = Notes + "/upload"
+
 // The actions below /api/v1/notes/{id}/.
 const (
 	NoteData    = "data"
@@ -86,4 +91,17 @@ const (
 	HeaderSession = "Sealdrop-Session" // chat send: the session token, base64url
 	HeaderPeer    = "Sealdrop-Peer"    // chat poll: "1" while the other side is connected, else "0"
 	HeaderSeq     = "Sealdrop-Seq"     // chat poll: the record's sequence number
+	HeaderCommit  = "Sealdrop-Commit"  // note append: "1" commits the note if this piece completes it
+
+	// A note's upload (NoteUpload) also carries HeaderManage, and HeaderOffset when it resumes.
+	HeaderLength       = "Sealdrop-Length"        // the whole ciphertext's length, canonical decimal
+	HeaderTTL          = "Sealdrop-Ttl"           // seconds, one of the limits' ttls; absent: the default
+	HeaderGateHash     = "Sealdrop-Gate-Hash"     // base64url SHA-256 of the gate token
+	HeaderOpenHash     = "Sealdrop-Open-Hash"     // base64url SHA-256 of the open token (a PIN only)
+	HeaderDestructHash = "Sealdrop-Destruct-Hash" // base64url SHA-256 of the destruct token
+	HeaderPriceToken   = "Sealdrop-Price-Token"   // the payment, when a price is due
+	HeaderPriceNonce   = "Sealdrop-Price-Nonce"
 )
+
+// CommitYes is HeaderCommit's one value.
+const CommitYes = "1"

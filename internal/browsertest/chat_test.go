@@ -283,7 +283,7 @@ func TestChatSafestNoscript(t *testing.T) {
 	safest := pool.Person(t, Safest)
 	ctx := ctxT(t, 5*pageTimeout)
 	for _, p := range []struct{ name, url string }{{"chat-start", pool.Proxy.Origin() + "/chat"}, {"chat-link", c.link}} {
-		assertNoscriptPanel(t, ctx, safest, p.name, p.url, "did not use up the chat link", "noscript-"+p.name)
+		assertNoscriptPanel(t, ctx, safest, p.name, p.url, "The chat link still works", "noscript-"+p.name)
 	}
 	b := pool.Person(t, Safer)
 	openChat(t, b, c.link)

@@ -484,7 +484,7 @@ func TestSafestNoscript(t *testing.T) {
 	ctx := ctxT(t, 5*pageTimeout)
 	for _, p := range []struct{ name, url, calm string }{
 		{"create", pool.Proxy.Origin() + "/", "Nothing was sent"},
-		{"open", c.link, "Nothing was used up"},
+		{"open", c.link, "The note has not been opened"},
 		{"manage", c.manage, "Nothing was changed"},
 	} {
 		assertNoscriptPanel(t, ctx, safest, p.name, p.url, p.calm, p.name)

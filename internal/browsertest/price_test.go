@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,16 +44,25 @@ func startPricedApp(t *testing.T) int {
 	return mark
 }
 
+// postsTo returns the POST requests to path since mark.
+func postsTo(mark int, path string) []ProxyRecord {
+	var out []ProxyRecord
+	for _, r := range pool.Proxy.RecordsSince(mark) {
+		if r.Method == http.MethodPost && strings.HasSuffix(strings.SplitN(r.URL, "?", 2)[0], path) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // paidCreates returns the JSON bodies of the create requests to path since mark.
 func paidCreates(t *testing.T, mark int, path string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
-	for _, r := range pool.Proxy.RecordsSince(mark) {
-		if r.Method == http.MethodPost && strings.HasSuffix(strings.SplitN(r.URL, "?", 2)[0], path) {
-			var m map[string]any
-			require.NoError(t, json.Unmarshal(r.Body, &m))
-			out = append(out, m)
-		}
+	for _, r := range postsTo(mark, path) {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(r.Body, &m))
+		out = append(out, m)
 	}
 	return out
 }
@@ -62,20 +72,25 @@ func TestPricePaidAtSafer(t *testing.T) {
 	mark := startPricedApp(t)
 	sender := pool.Person(t, Safer)
 	c := createNote(t, sender, noteInput{text: "paid for " + uniq(t)})
-	creates := paidCreates(t, mark, "/api/v1/notes")
+	// The note's create is its upload (the parameters and the payment in headers).
+	creates := postsTo(mark, "/api/v1/notes/upload")
 	require.Len(t, creates, 1, "the limits the page loaded named the price: one create, no 402")
-	body := creates[0]
-	tok, err := base64.RawURLEncoding.DecodeString(body["price_token"].(string))
+	require.Empty(t, postsTo(mark, "/api/v1/notes"), "no create of the three-request form")
+	h := creates[0].Header
+	tok, err := base64.RawURLEncoding.DecodeString(h.Get("Sealdrop-Price-Token"))
 	require.NoError(t, err)
-	nonce, err := base64.RawURLEncoding.DecodeString(body["price_nonce"].(string))
+	nonce, err := base64.RawURLEncoding.DecodeString(h.Get("Sealdrop-Price-Nonce"))
 	require.NoError(t, err)
-	mh, err := base64.RawURLEncoding.DecodeString(body["manage_hash"].(string))
+	m, err := base64.RawURLEncoding.DecodeString(h.Get("Sealdrop-Manage"))
 	require.NoError(t, err)
-	length := int64(body["length"].(float64))
-	ttl := time.Duration(body["ttl"].(float64)) * time.Second
+	length, err := strconv.ParseInt(h.Get("Sealdrop-Length"), 10, 64)
+	require.NoError(t, err)
+	secs, err := strconv.ParseInt(h.Get("Sealdrop-Ttl"), 10, 64)
+	require.NoError(t, err)
+	ttl := time.Duration(secs) * time.Second
 	bits := protocol.PriceBits(priceLevel, length, ttl)
 	require.Positive(t, bits)
-	assert.True(t, protocol.CheckPrice(tok, protocol.PriceRequest{Kind: protocol.PriceNote, Manage: [32]byte(mh), Length: length, TTL: ttl}, nonce, bits),
+	assert.True(t, protocol.CheckPrice(tok, protocol.PriceRequest{Kind: protocol.PriceNote, Manage: sha256.Sum256(m), Length: length, TTL: ttl}, nonce, bits),
 		"the page's payment meets the price")
 	assert.NotEmpty(t, c.link)
 

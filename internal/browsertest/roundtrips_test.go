@@ -176,12 +176,16 @@ func TestRoundTripsSafer(t *testing.T) {
 		sender := pool.Person(t, Safer)
 		msg := "round trips " + uniq(t)
 		p, link := createMeasured(t, "create note (text)", sender, msg, nil)
-		assertTrips(t, "create note (text)", trips{3, 1}, p)
+		// One request: the create carries the ciphertext and commits it (issue 17, requirement
+		// 2), on the connection the page fetched the limits on.
+		assertTrips(t, "create note (text)", trips{1, 0}, p)
 		manage := value(t, sender, "manage-link")
 
 		oneMiB := writeFile(t, t.TempDir(), "one-"+uniq(t)+".bin", randomBytes(t, 1<<20))
 		p, bigLink := createMeasured(t, "create note (1 MiB file)", pool.Person(t, Safer), "", []string{oneMiB})
-		assertTrips(t, "create note (1 MiB file)", trips{4, 2}, p)
+		// Just over 1 MiB sealed: the create with the first MiB, then the append of the rest,
+		// which commits; the create closes its connection, so the append waits for a new one.
+		assertTrips(t, "create note (1 MiB file)", trips{2, 1}, p)
 
 		reader := pool.Person(t, Safer)
 		p = openMeasured(t, "open note (text)", reader, link)
@@ -216,19 +220,24 @@ func TestRoundTripsSafer(t *testing.T) {
 		startAppBudget(t, budget)
 		path := writeFile(t, t.TempDir(), name, randomBytes(t, int(size)))
 		p, _ := createMeasured(t, label, pool.Person(t, Safer), "", []string{path})
-		// create, one append per MiB of ciphertext (max_append), commit; every append closes
-		// its connection, so each later request waits for a new one.
-		appends := 0
+		// The create with the first MiB of ciphertext (max_append), then one append per MiB, the
+		// last committing; every one closes its connection, so each later request waits for a
+		// new one.
+		appends, uploads := 0, 0
 		for _, s := range p.Steps {
-			if strings.HasSuffix(s.URL, "/data") {
+			switch {
+			case strings.HasSuffix(s.URL, "/data"):
 				appends++
+			case strings.HasSuffix(s.URL, "/notes/upload"):
+				uploads++
 			}
 		}
 		sealed, err := protocol.SealedNoteLen("", []protocol.File{{Name: name, Type: "application/octet-stream", Size: size}})
 		require.NoError(t, err)
-		wantAppends := int((sealed + 1<<20 - 1) >> 20)
-		assert.Equal(t, wantAppends, appends, "one append per MiB of a %d-byte ciphertext", sealed)
-		assertTrips(t, label, trips{wantAppends + 2, wantAppends}, p)
+		pieces := int((sealed + 1<<20 - 1) >> 20)
+		assert.Equal(t, 1, uploads, "one create, with the first piece")
+		assert.Equal(t, pieces-1, appends, "one append per further MiB of a %d-byte ciphertext", sealed)
+		assertTrips(t, label, trips{pieces, pieces - 1}, p)
 	})
 
 	t.Run("chat", func(t *testing.T) {

@@ -17,17 +17,23 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sealdrop/sealdrop/internal/client"
+	"github.com/sealdrop/sealdrop/internal/price"
 	"github.com/sealdrop/sealdrop/internal/web"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
-// faults lets a test break the first open body or lose the first append's answer.
+// faults lets a test break the first open body or lose the first append's or upload's answer,
+// and counts the requests by route.
 type faults struct {
 	mu          sync.Mutex
 	cutOpenAt   int64 // cut the first open answer after this many bytes (0: never)
 	loseAppend  bool  // lose the answer of the first append that reached the server
+	loseUpload  bool  // lose the answer of the first upload that reached the server
+	loseCommit  bool  // lose the first answer of an append that says the note is committed
 	openOffsets []int64
 	appends     int
+	uploads     int
+	routes      []string // the last path element of every request
 }
 
 type faultyTransport struct {
@@ -55,13 +61,34 @@ func (t *faultyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return res, err
 	}
-	if strings.HasSuffix(req.URL.Path, "/data") {
+	f.mu.Lock()
+	f.routes = append(f.routes, req.URL.Path[strings.LastIndex(req.URL.Path, "/")+1:])
+	f.mu.Unlock()
+	if upload := strings.HasSuffix(req.URL.Path, "/upload"); upload || strings.HasSuffix(req.URL.Path, "/data") {
 		res, err := t.rt.RoundTrip(req)
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		f.appends++
-		if err == nil && f.loseAppend {
-			f.loseAppend = false
+		lose := &f.loseAppend
+		if upload {
+			f.uploads++
+			lose = &f.loseUpload
+		} else {
+			f.appends++
+		}
+		if err == nil && !upload && f.loseCommit && res.StatusCode == http.StatusOK {
+			b, rerr := io.ReadAll(res.Body)
+			res.Body.Close()
+			if rerr != nil {
+				return nil, rerr
+			}
+			res.Body = io.NopCloser(bytes.NewReader(b))
+			if bytes.Contains(b, []byte(`"committed":true`)) {
+				f.loseCommit = false
+				return nil, errors.New("test: answer lost")
+			}
+		}
+		if err == nil && *lose {
+			*lose = false
 			_, _ = io.Copy(io.Discard, res.Body)
 			res.Body.Close()
 			return nil, errors.New("test: answer lost")
@@ -124,7 +151,11 @@ func TestRoundTrip(t *testing.T) {
 	}, "", "", time.Hour)
 	require.NoError(t, err)
 	assert.Equal(t, time.Hour, made.ExpiresIn)
-	assert.Greater(t, f.appends, 4, "uploaded in pieces of max_append")
+	// 300 KB in pieces of 64 KiB: the upload with the first, an append for each other, the
+	// last one committing; nothing else after the limits.
+	assert.Equal(t, 1, f.uploads)
+	assert.Equal(t, 4, f.appends, "uploaded in pieces of max_append")
+	assert.Equal(t, []string{"limits", "upload", "data", "data", "data", "data"}, f.routes)
 	assert.Contains(t, made.NoteURL, "/n/")
 	assert.Contains(t, made.ManageURL, "/m/")
 
@@ -200,6 +231,80 @@ func TestResumeUpload(t *testing.T) {
 	n, err := c.OpenNote(ctx, made.NoteURL, "")
 	require.NoError(t, err)
 	assert.Equal(t, data, n.Files[0].Data)
+}
+
+// The answer of the append that committed the note is lost: the client sends that append
+// again, which the server answers as it did; the note is made once and opens, and no commit
+// request follows.
+func TestResumeLostCommittingAppend(t *testing.T) {
+	ctx := t.Context()
+	c, f, v, _ := newServer(t, 2<<20, 64<<10)
+	data := randBytes(200_000)
+	f.loseCommit = true
+	made, err := c.CreateNote(ctx, "t", []client.File{{Name: "x", Size: int64(len(data)), R: bytes.NewReader(data)}}, "", "", 0)
+	require.NoError(t, err)
+	require.False(t, f.loseCommit, "the committing append's answer was lost")
+	assert.Equal(t, []string{"limits", "upload", "data", "data", "data", "data"}, f.routes, "the last append again, nothing else")
+	require.Equal(t, 1, v.Stats().Entries[vault.KindNote], "one note")
+	n, err := c.OpenNote(ctx, made.NoteURL, "")
+	require.NoError(t, err)
+	assert.Equal(t, data, n.Files[0].Data)
+}
+
+// A note up to max_append is one request after the limits: the upload, which commits it.
+func TestOneRequestNote(t *testing.T) {
+	ctx := t.Context()
+	c, f, _, _ := newServer(t, 2<<20, 64<<10)
+	made, err := c.CreateNote(ctx, "one request", nil, "123456", "", time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"limits", "upload"}, f.routes)
+	assert.Equal(t, time.Hour, made.ExpiresIn)
+	n, err := c.OpenNote(ctx, made.NoteURL, "123456")
+	require.NoError(t, err)
+	assert.Equal(t, "one request", n.Text)
+}
+
+// The upload's answer is lost: the client sends it again, and the server, which has the note
+// by its manage secret, answers what it holds; the note is whole and made once.
+func TestResumeLostUpload(t *testing.T) {
+	ctx := t.Context()
+	for _, size := range []int{1000, 200_000} { // one piece; four
+		c, f, v, _ := newServer(t, 2<<20, 64<<10)
+		data := randBytes(size)
+		f.loseUpload = true
+		made, err := c.CreateNote(ctx, "t", []client.File{{Name: "x", Size: int64(len(data)), R: bytes.NewReader(data)}}, "", "", 0)
+		require.NoError(t, err, "%d bytes", size)
+		require.Equal(t, 1, v.Stats().Entries[vault.KindNote], "one note")
+		assert.GreaterOrEqual(t, f.uploads, 2, "the upload again")
+		assert.NotContains(t, f.routes, "commit", "committed by the last piece")
+		n, err := c.OpenNote(ctx, made.NoteURL, "")
+		require.NoError(t, err)
+		assert.Equal(t, data, n.Files[0].Data)
+	}
+}
+
+// A server past half full asks a price: the client pays what the limits named, or what a 402
+// names, with the upload.
+func TestUploadPays(t *testing.T) {
+	ctx := t.Context()
+	v, err := vault.New(vault.Config{Budget: 2 << 20, SweepEvery: -1})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = v.Close() })
+	p, err := price.New(price.Config{Floor: 6})
+	require.NoError(t, err)
+	h, err := web.New(web.Config{Vault: v, Price: p})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	f := &faults{}
+	c, err := client.New(srv.URL, &http.Client{Transport: &faultyTransport{f: f, rt: &http.Transport{}}})
+	require.NoError(t, err)
+	made, err := c.CreateNote(ctx, "paid", nil, "", "", 0)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"limits", "upload"}, f.routes, "the price from the limits, paid with the upload")
+	n, err := c.OpenNote(ctx, made.NoteURL, "")
+	require.NoError(t, err)
+	assert.Equal(t, "paid", n.Text)
 }
 
 func TestErrors(t *testing.T) {

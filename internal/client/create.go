@@ -50,45 +50,92 @@ func (c *Client) CreateNote(ctx context.Context, text string, files []File, pin,
 	}
 
 	h := s.Hashes()
-	body := &api.CreateNote{Length: length, GateHash: protocol.B64Encode(h.Gate[:]),
-		DestructHash: protocol.B64Encode(h.Destruct[:]), ManageHash: protocol.B64Encode(h.Manage[:])}
+	up := &noteUpload{c: c, price: protocol.PriceRequest{Kind: protocol.PriceNote, Manage: h.Manage, Length: length, TTL: priceTTL(ttl, lim.DefaultTTL)},
+		token: lim.Price.Token, manage: s.M[:], head: api.UploadNote{Length: length, GateHash: protocol.B64Encode(h.Gate[:]),
+			DestructHash: protocol.B64Encode(h.Destruct[:]), Manage: protocol.B64Encode(s.M[:])}}
+	up.bits = levelBits(lim.Price, api.PriceKindNote, length, up.price.TTL)
 	if h.PIN {
-		body.OpenHash = protocol.B64Encode(h.Open[:])
+		up.head.OpenHash = protocol.B64Encode(h.Open[:])
 	}
 	if ttl != 0 {
 		secs := int64(ttl / time.Second)
-		body.TTL = &secs
-	}
-	var created api.Created
-	price := protocol.PriceRequest{Kind: protocol.PriceNote, Manage: h.Manage, Length: length, TTL: priceTTL(ttl, lim.DefaultTTL)}
-	bits := levelBits(lim.Price, api.PriceKindNote, length, price.TTL)
-	if err := c.createPaid(ctx, c.note("", ""), body, price, bits, lim.Price.Token, &created); err != nil {
-		return nil, fmt.Errorf("client: create: %w", err)
-	}
-	if created.ID == "" {
-		return nil, fmt.Errorf("%w: create answered no id", ErrProtocol)
+		up.head.TTL = &secs
 	}
 
-	// Seal straight into the appends: one piece of max_append is held until acknowledged.
+	// Seal straight into the upload: one piece of max_append is held until acknowledged.
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(protocol.SealNote(pw, s, text, files)) }()
 	defer pr.Close()
-	if err := c.upload(ctx, created.ID, s.M[:], pr, length, lim.MaxAppend); err != nil {
+	if err := c.uploadWith(ctx, pr, length, lim.MaxAppend, up.send); err != nil {
 		return nil, err
 	}
-
-	req, err := c.post(ctx, created.ID, api.NoteCommit, api.Manage{Manage: protocol.B64Encode(s.M[:])})
-	if err != nil {
-		return nil, fmt.Errorf("client: commit: %w", err)
-	}
-	if err := c.doJSON(req, http.StatusOK, &created); err != nil {
-		return nil, fmt.Errorf("client: commit: %w", err)
+	done := up.last
+	if !done.Committed { // a server that did not commit with the last piece: ask it to
+		req, err := c.post(ctx, up.id, api.NoteCommit, api.Manage{Manage: protocol.B64Encode(s.M[:])})
+		if err != nil {
+			return nil, fmt.Errorf("client: commit: %w", err)
+		}
+		var created api.Created
+		if err := c.doJSON(req, http.StatusOK, &created); err != nil {
+			return nil, fmt.Errorf("client: commit: %w", err)
+		}
+		done.ExpiresIn = created.ExpiresIn
 	}
 	return &Created{
-		NoteURL:   c.url(api.PageNote+created.ID) + "#" + s.Fragment().String(),
-		ManageURL: c.url(api.PageManage+created.ID) + "#" + s.ManageFragment().String(),
-		ExpiresIn: expiresIn(created.ExpiresIn),
+		NoteURL:   c.url(api.PageNote+up.id) + "#" + s.Fragment().String(),
+		ManageURL: c.url(api.PageManage+up.id) + "#" + s.ManageFragment().String(),
+		ExpiresIn: expiresIn(done.ExpiresIn),
 	}, nil
+}
+
+// noteUpload is a note's upload in progress (SECURITY.md, "HTTP API v1"): its pieces go to
+// the upload route, which creates the note with the first, until the server names the id;
+// then to the note's append route, each asking to commit, so that the last one commits it.
+// A note of one piece is one request.
+type noteUpload struct {
+	c      *Client
+	head   api.UploadNote
+	manage []byte
+	price  protocol.PriceRequest
+	bits   int
+	token  string
+	id     string       // once the server named it
+	last   api.Uploaded // the last answer
+}
+
+// send sends the piece b at off and returns what the server holds then. The upload route
+// pays the price the limits named, and pays again what a 402 asks (twice at most); a retry
+// after a cut goes to it again, and the server finds the note by its manage secret.
+func (u *noteUpload) send(ctx context.Context, off int64, b []byte) (int64, error) {
+	c := u.c
+	if u.id != "" {
+		hdr := http.Header{}
+		hdr.Set(api.HeaderManage, u.head.Manage)
+		hdr.Set(api.HeaderOffset, itoa(off))
+		hdr.Set(api.HeaderCommit, api.CommitYes)
+		return c.sendPiece(ctx, c.note(u.id, api.NoteData), hdr, off, b, &u.last)
+	}
+	for tries := 0; ; tries++ {
+		if err := pay(ctx, &u.head, u.token, u.price, u.bits); err != nil {
+			return 0, err
+		}
+		u.head.Offset = off
+		hdr := http.Header{}
+		u.head.SetHeader(hdr)
+		received, err := c.sendPiece(ctx, c.url(api.NoteUpload), hdr, off, b, &u.last)
+		var pe *PriceError
+		if errors.As(err, &pe) && tries < 2 {
+			u.bits, u.token = pe.Bits, pe.Token
+			continue
+		}
+		if err == nil {
+			if id, perr := protocol.B64Decode(u.last.ID); perr != nil || len(id) != 16 {
+				return 0, fmt.Errorf("%w: upload answered the id %q", ErrProtocol, u.last.ID)
+			}
+			u.id = u.last.ID
+		}
+		return received, err
+	}
 }
 
 // upload sends length bytes of r as appends of at most piece bytes.
@@ -98,6 +145,15 @@ func (c *Client) upload(ctx context.Context, id string, manage []byte, r io.Read
 
 // uploadTo is upload to an append URL (a note's or a drop submission's: the same protocol).
 func (c *Client) uploadTo(ctx context.Context, dataURL string, manage []byte, r io.Reader, length, piece int64) error {
+	return c.uploadWith(ctx, r, length, piece, func(ctx context.Context, off int64, b []byte) (int64, error) {
+		return c.appendOnce(ctx, dataURL, manage, off, b)
+	})
+}
+
+// uploadWith sends length bytes of r in pieces of at most piece bytes, each through send (one
+// request: the bytes b start at off; it returns what the server holds then), resuming after a
+// broken connection from what the server says it holds.
+func (c *Client) uploadWith(ctx context.Context, r io.Reader, length, piece int64, send func(ctx context.Context, off int64, b []byte) (int64, error)) error {
 	buf := make([]byte, min(piece, length))
 	defer clear(buf)
 	for start := int64(0); start < length; {
@@ -108,7 +164,7 @@ func (c *Client) uploadTo(ctx context.Context, dataURL string, manage []byte, r 
 		end := start + int64(n)
 		off, tries := start, 0
 		for off < end {
-			received, err := c.appendOnce(ctx, dataURL, manage, off, buf[off-start:n])
+			received, err := send(ctx, off, buf[off-start:n])
 			var oe *offsetError
 			var ae *APIError
 			switch {
@@ -159,22 +215,33 @@ type closeWait struct {
 func (w *closeWait) Close() error { w.once.Do(func() { close(w.done) }); return nil }
 
 func (c *Client) appendOnce(ctx context.Context, dataURL string, manage []byte, off int64, b []byte) (int64, error) {
+	hdr := http.Header{}
+	hdr.Set(api.HeaderManage, protocol.B64Encode(manage))
+	hdr.Set(api.HeaderOffset, itoa(off))
+	var v api.Uploaded
+	return c.sendPiece(ctx, dataURL, hdr, off, b, &v)
+}
+
+// sendPiece posts the ciphertext b, which starts at off, to u with the headers hdr, decodes
+// the answer into v and returns what the server holds now.
+func (c *Client) sendPiece(ctx context.Context, u string, hdr http.Header, off int64, b []byte, v *api.Uploaded) (int64, error) {
 	body := &closeWait{Reader: bytes.NewReader(b), done: make(chan struct{})}
-	req, err := c.request(ctx, dataURL, api.Binary, body)
+	req, err := c.request(ctx, u, api.Binary, body)
 	if err != nil {
 		return 0, err
 	}
 	req.ContentLength = int64(len(b))
 	// The transport always closes the body, also on errors; wait for it before b is reused.
 	defer func() { <-body.done }()
-	req.Header.Set(api.HeaderManage, protocol.B64Encode(manage))
-	req.Header.Set(api.HeaderOffset, itoa(off))
-	var v api.Received
-	if err := c.doJSON(req, http.StatusOK, &v); err != nil {
+	for k, vs := range hdr {
+		req.Header[k] = vs
+	}
+	*v = api.Uploaded{}
+	if err := c.doJSON(req, http.StatusOK, v); err != nil {
 		return 0, err
 	}
 	if v.Received <= off || v.Received > off+int64(len(b)) {
-		return 0, fmt.Errorf("%w: received %d after appending %d at %d", ErrProtocol, v.Received, len(b), off)
+		return 0, fmt.Errorf("%w: received %d after sending %d at %d", ErrProtocol, v.Received, len(b), off)
 	}
 	return v.Received, nil
 }

@@ -390,6 +390,42 @@ func (s *server) upload(n *note, piece int) {
 	require.Equal(s.t, http.StatusOK, a.status, "commit: %s", a.body)
 }
 
+// uploadHeader is the header of n's one-request upload (POST /api/v1/notes/upload) of its
+// whole body from off, at the server's default lifetime.
+func (n *note) uploadHeader(off int) string {
+	h := fmt.Sprintf("Sealdrop-Manage: %s\r\nSealdrop-Length: %d\r\nSealdrop-Offset: %d\r\nSealdrop-Gate-Hash: %s\r\nSealdrop-Destruct-Hash: %s\r\n",
+		enc(n.manage), len(n.body), off, hashEnc(n.gate), hashEnc(n.destruct))
+	if n.pin {
+		h += "Sealdrop-Open-Hash: " + hashEnc(n.open) + "\r\n"
+	}
+	return h
+}
+
+// uploadOne sends n in one request (the create carries the ciphertext and commits it).
+func (s *server) uploadOne(n *note) {
+	s.t.Helper()
+	a, err := s.do(http.MethodPost, "/api/v1/notes/upload", "application/octet-stream", n.body, headerMap(n.uploadHeader(0)))
+	require.NoError(s.t, err)
+	require.Equal(s.t, http.StatusOK, a.status, "upload: %s", a.body)
+	var m struct {
+		ID        string
+		Committed bool
+	}
+	require.NoError(s.t, json.Unmarshal(a.body, &m))
+	require.True(s.t, m.Committed, "one request: %s", a.body)
+	n.id = m.ID
+}
+
+// headerMap splits "Name: value\r\n" lines.
+func headerMap(h string) map[string]string {
+	m := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(h), "\r\n") {
+		k, v, _ := strings.Cut(l, ": ")
+		m[k] = v
+	}
+	return m
+}
+
 func (n *note) openReq(typed *[32]byte) map[string]any {
 	m := map[string]any{"gate": enc(n.gate), "claim": hashEnc(n.claim)}
 	if n.pin {

@@ -228,3 +228,57 @@ func TestCircuitConnRefusedUploadAnswered(t *testing.T) {
 	res.Body.Close()
 	require.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
 }
+
+// A note's upload counts against its circuit once, when it makes the note: the same upload
+// sent again to go on after a cut, or because its answer was lost, is not counted, so it still
+// goes through once the circuit has used its creates, while a new note's upload gets 429
+// before anything is stored.
+func TestCircuitLimitCountsAnUploadOnce(t *testing.T) {
+	s := newCircuitSite(t, 0)
+	a := s.viaCircuit(t, 0x20001)
+	upload := func(n *note, off, end int) (int, http.Header, map[string]any) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, s.srv.URL+"/api/v1/notes/upload", bytes.NewReader(n.body[off:end]))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/octet-stream")
+		for k, v := range n.uploadHeader(int64(len(n.body)), int64(off)) {
+			req.Header.Set(k, v)
+		}
+		res, err := a.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		raw, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(raw, &m), "%s", raw)
+		return res.StatusCode, res.Header, m
+	}
+	whole := newNoteSecrets(1000, false)
+	st, _, m := upload(whole, 0, 1000)
+	require.Equal(t, http.StatusOK, st, "%v", m)
+	require.Equal(t, true, m["committed"])
+	half := newNoteSecrets(1000, false)
+	st, _, m = upload(half, 0, 500)
+	require.Equal(t, http.StatusOK, st, "%v", m)
+	require.EqualValues(t, 500, m["received"])
+	for i := 2; i < circuit.DefaultBurst; i++ {
+		st, _, m := upload(newNoteSecrets(100, false), 0, 100)
+		require.Equal(t, http.StatusOK, st, "create %d: %v", i, m)
+	}
+	before := s.stored()
+	st, hdr, m := upload(newNoteSecrets(100, false), 0, 100)
+	requireBusy(t, st, hdr, m, "a new note's upload past the limit")
+	require.Equal(t, before, s.stored(), "the refused upload stored nothing")
+
+	// The lost answer's upload again: the committed answer, not 429.
+	st, _, m = upload(whole, 0, 1000)
+	require.Equal(t, http.StatusOK, st, "%v", m)
+	require.Equal(t, true, m["committed"])
+	// The cut upload goes on from where the server says it is, and completes the note.
+	st, _, m = upload(half, 0, 1000)
+	require.Equal(t, http.StatusConflict, st, "%v", m)
+	require.EqualValues(t, 500, m["received"])
+	st, _, m = upload(half, 500, 1000)
+	require.Equal(t, http.StatusOK, st, "%v", m)
+	require.Equal(t, true, m["committed"])
+}

@@ -26,6 +26,7 @@ type notesRouter struct {
 	cop     *http.CrossOriginProtection
 	deny    http.Handler
 	create  http.Handler         // already behind cop
+	upload  http.Handler         // already behind cop
 	actions map[string]idHandler // the routes below /api/v1/notes/{id}/, by name
 	next    http.Handler
 }
@@ -33,8 +34,12 @@ type notesRouter struct {
 func (n *notesRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		p := r.URL.Path
-		if p == api.Notes {
+		switch p {
+		case api.Notes:
 			n.create.ServeHTTP(w, r)
+			return
+		case api.NoteUpload:
+			n.upload.ServeHTTP(w, r)
 			return
 		}
 		// The router's {id} is one non-empty path element, as here.

@@ -36,7 +36,7 @@ func TestNotesRouterMatchesMux(t *testing.T) {
 	id := randomID()
 	body, _ := json.Marshal(map[string]string{"gate": hash(rand32()), "claim": hash(rand32())})
 	var paths []string
-	for _, p := range []string{"", "/", "/x", "x", "/" + id, "/" + id + "/", "//open", "/" + id + "//open"} {
+	for _, p := range []string{"", "/", "/x", "x", "/" + id, "/" + id + "/", "//open", "/" + id + "//open", "/upload", "/upload/", "/uploads", "/Upload", "/upload/open"} {
 		paths = append(paths, "/api/v1/notes"+p)
 	}
 	for _, a := range []string{"data", "commit", "open", "confirm", "status", "revoke", "Open", "opens", "ws", "join"} {
@@ -119,4 +119,33 @@ func TestNotesRouterMatchesMux(t *testing.T) {
 		return out
 	}
 	require.Equal(t, life(slow), life(fast))
+
+	// A note's upload in two pieces, the last committing it, then its open.
+	uploadLife := func(e *env) []string {
+		nt := newNoteSecrets(3000, false)
+		nt.body = bytes.Repeat([]byte{9}, 3000)
+		var out []string
+		send := func(req string) string {
+			a := string(e.raw(req))
+			if nt.id != "" {
+				a = strings.ReplaceAll(a, nt.id, "ID")
+			}
+			out = append(out, a)
+			return a
+		}
+		a := send(rawUpload(nt, 3000, 0, 1000, "Connection: close\r\n") + string(nt.body[:1000]))
+		require.Contains(t, a, "200 OK")
+		var up struct{ ID string }
+		require.NoError(t, json.Unmarshal([]byte(a[strings.Index(a, "\r\n\r\n")+4:]), &up))
+		nt.id = up.ID
+		out[0] = strings.ReplaceAll(out[0], nt.id, "ID")
+		a = send(rawUpload(nt, 3000, 1000, 2000, "Connection: close\r\n") + string(nt.body[1000:])) // the same route goes on
+		require.Contains(t, a, `"committed":true`)
+		claim := rand32()
+		op, _ := json.Marshal(map[string]string{"gate": b64(nt.gate[:]), "claim": hash(claim)})
+		a = send(fmt.Sprintf("POST /api/v1/notes/%s/open HTTP/1.1\r\nHost: sealdrop.test\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", nt.id, len(op), op))
+		require.True(t, strings.HasSuffix(a, string(nt.body)))
+		return out
+	}
+	require.Equal(t, uploadLife(slow), uploadLife(fast))
 }

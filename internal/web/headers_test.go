@@ -55,6 +55,7 @@ func TestHeaderContract(t *testing.T) {
 	c := rand32()
 	js, oct := "application/json", "application/octet-stream"
 	manageBody := []byte(`{"manage":"` + m + `"}`)
+	up, up2 := newNoteSecrets(100, false), newNoteSecrets(100, false)
 
 	type tc struct {
 		name         string
@@ -93,6 +94,11 @@ func TestHeaderContract(t *testing.T) {
 		{"append gone", "POST", "/api/v1/notes/" + randomID() + "/data", oct, make([]byte, 10),
 			map[string]string{"Sealdrop-Manage": m, "Sealdrop-Offset": "0"}, 404, false},
 		{"append 415", "POST", "/api/v1/notes/" + n.id + "/data", js, []byte("{}"), nil, 415, false},
+		{"upload", "POST", "/api/v1/notes/upload", oct, up.body, up.uploadHeader(100, 0), 200, false},
+		{"upload 413", "POST", "/api/v1/notes/upload", oct, make([]byte, 2<<10), up.uploadHeader(4<<10, 0), 413, false},
+		{"upload 400", "POST", "/api/v1/notes/upload", oct, up.body, map[string]string{"Sealdrop-Manage": m}, 400, false},
+		{"upload gone", "POST", "/api/v1/notes/upload", oct, up.body[50:], up2.uploadHeader(100, 50), 404, false},
+		{"upload 415", "POST", "/api/v1/notes/upload", js, []byte("{}"), nil, 415, false},
 		{"status", "POST", "/api/v1/notes/" + n.id + "/status", js, manageBody, nil, 200, false},
 		{"wrong pin", "POST", "/api/v1/notes/" + pinned.id + "/open", js, mustJSON(pinned.openBody(rand32(), 0, nil)), nil, 403, false},
 		{"open", "POST", "/api/v1/notes/" + n.id + "/open", js, mustJSON(n.openBody(c, 0, nil)), nil, 200, true},

@@ -106,6 +106,7 @@ type resp struct {
 	status int
 	header http.Header
 	body   []byte
+	close  bool // the answer said Connection: close
 }
 
 func (r *resp) json(t testing.TB) map[string]any {
@@ -135,7 +136,7 @@ func (e *env) do(method, path, ctype string, body []byte, hdr map[string]string)
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	require.NoError(e.t, err)
-	return &resp{status: res.StatusCode, header: res.Header, body: b}
+	return &resp{status: res.StatusCode, header: res.Header, body: b, close: res.Close}
 }
 
 func (e *env) postJSON(path string, v any) *resp {

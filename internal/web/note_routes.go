@@ -36,20 +36,12 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) {
 	}
 	var caps vault.Caps
 	var err error
-	if caps.Gate, err = need32(req.GateHash); err != nil {
-		s.badParam(w, "gate_hash")
-		return
-	}
 	if caps.Manage, err = need32(req.ManageHash); err != nil {
 		s.badParam(w, "manage_hash")
 		return
 	}
-	if caps.Open, caps.PIN, err = parse32(req.OpenHash); err != nil {
-		s.badParam(w, "open_hash")
-		return
-	}
-	if caps.Destruct, _, err = parse32(req.DestructHash); err != nil {
-		s.badParam(w, "destruct_hash")
+	if bad := parseCaps(&caps, req.GateHash, req.OpenHash, req.DestructHash); bad != "" {
+		s.badParam(w, bad+"_hash")
 		return
 	}
 	if !s.circuitAllows(w, r) {
@@ -71,11 +63,27 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) {
 	s.marshal(w, http.StatusCreated, api.Created{ID: id.String(), ExpiresIn: s.expiresIn(exp)})
 }
 
+// parseCaps parses the gate, open and destruct hashes into caps (a present open hash is a
+// PIN); it returns the name of the first malformed one ("gate", "open", "destruct"), or "".
+func parseCaps(caps *vault.Caps, gate, open, destruct string) string {
+	var err error
+	if caps.Gate, err = need32(gate); err != nil {
+		return "gate"
+	}
+	if caps.Open, caps.PIN, err = parse32(open); err != nil {
+		return "open"
+	}
+	if caps.Destruct, _, err = parse32(destruct); err != nil {
+		return "destruct"
+	}
+	return ""
+}
+
 // appendData serves the append route of entries of kind: a note's, or a drop submission's,
 // which is exactly a note's except that the entry must belong to the route in the path (owner
 // names it; nil for notes). It takes the connection from net/http (see hijack.go) so that no
 // byte of the body passes through net/http's pooled buffers; every answer on it closes the
-// connection.
+// connection. A note's append may also commit the note (api.HeaderCommit).
 func (s *server) appendData(kind vault.Kind, owner func(*http.Request) string) idHandler {
 	return func(w http.ResponseWriter, r *http.Request, rawID string) {
 		var o *string
@@ -114,27 +122,98 @@ func (s *server) appendFrom(w http.ResponseWriter, r *http.Request, kind vault.K
 		s.badParam(w, api.HeaderOffset)
 		return
 	}
-	// Decide on the declared length before reading a byte of the body; Connection: close
-	// keeps net/http from draining an unwanted body either.
+	commit := false
+	if kind == vault.KindNote && owner == nil {
+		if commit, err = commitAsked(r); err != nil {
+			s.badParam(w, api.HeaderCommit)
+			return
+		}
+	}
+	if !s.bodyFits(w, r) {
+		return
+	}
+	received, err := s.appendSuperseding(kind, owner, id, manage[:], offset, r.ContentLength, body, conn)
+	switch {
+	case err != nil && commit && errors.Is(err, vault.ErrGone):
+		s.committedAlready(w, id, manage, offset+r.ContentLength)
+	case err != nil:
+		s.appendRefused(w, received, err)
+	case commit:
+		s.commitAppended(w, id, manage, received)
+	default:
+		s.marshal(w, http.StatusOK, api.Received{Received: received})
+	}
+}
+
+// commitAsked reports whether an append asks to commit: api.HeaderCommit absent, or once with
+// api.CommitYes; anything else is malformed.
+func commitAsked(r *http.Request) (bool, error) {
+	switch v := r.Header.Values(api.HeaderCommit); {
+	case len(v) == 0:
+		return false, nil
+	case len(v) == 1 && v[0] == api.CommitYes:
+		return true, nil
+	}
+	return false, errParam
+}
+
+// commitAppended answers a note's append that asked to commit, after its bytes are stored:
+// the note committed (api.Uploaded) once it is complete, else what an append answers.
+func (s *server) commitAppended(w http.ResponseWriter, id vault.ID, manage [32]byte, received int64) {
+	exp, err := s.v.Commit(vault.KindNote, id, manage[:])
+	switch {
+	case errors.Is(err, vault.ErrIncomplete):
+		s.marshal(w, http.StatusOK, api.Received{Received: received})
+	case err != nil:
+		s.refuseErr(w, err, noteCommitWords, api.Gone)
+	default:
+		s.committed(w, id, received, exp)
+	}
+}
+
+// committedAlready answers a note's append that asked to commit and found the note no longer
+// pending, before a byte of its body was read: when the note is committed and not opened, this
+// is the append that committed it sent again because its answer was lost, and it gets that
+// answer (received is where the append said it ends); otherwise the note is gone.
+func (s *server) committedAlready(w http.ResponseWriter, id vault.ID, manage [32]byte, received int64) {
+	st, exp, err := s.v.Status(vault.KindNote, id, manage[:])
+	if err != nil || st != vault.StateWaiting {
+		s.gone(w)
+		return
+	}
+	s.committed(w, id, received, exp)
+}
+
+// committed is the answer to the upload or append that made a note readable (or to it sent
+// again): its id, the bytes it holds, committed, its lifetime left.
+func (s *server) committed(w http.ResponseWriter, id vault.ID, received int64, exp time.Time) {
+	s.marshal(w, http.StatusOK, api.Uploaded{ID: id.String(), Received: received, Committed: true, ExpiresIn: s.expiresIn(exp)})
+}
+
+// bodyFits decides on a ciphertext body's declared length before a byte of it is read, and
+// answers when it does not fit; Connection: close keeps net/http from draining an unwanted
+// body either.
+func (s *server) bodyFits(w http.ResponseWriter, r *http.Request) bool {
 	switch n := r.ContentLength; {
 	case n < 0:
 		w.Header().Set("Connection", "close")
 		s.refuse(w, api.LengthRequired, "declare the body's Content-Length")
-		return
+		return false
 	case n == 0:
 		s.badParam(w, "Content-Length")
-		return
+		return false
 	case n > s.cfg.MaxAppend:
 		w.Header().Set("Connection", "close")
 		s.refuse(w, api.TooLarge, "the body is over max_append")
-		return
+		return false
 	}
-	received, err := s.appendSuperseding(kind, owner, id, manage[:], offset, r.ContentLength, body, conn)
-	if err == nil {
-		s.marshal(w, http.StatusOK, api.Received{Received: received})
-		return
-	}
-	// Any other error: the body broke off (the client or its circuit went away).
+	return true
+}
+
+// appendRefused answers an append that did not store its whole body: received is what the
+// entry holds now.
+func (s *server) appendRefused(w http.ResponseWriter, received int64, err error) {
+	// Any error that is not the vault's: the body broke off (the client or its circuit went away).
 	switch ref := pick(err, appendWords, api.BadBody); ref {
 	case api.Offset:
 		s.marshal(w, ref.Status, api.OffsetAnswer{Error: ref.Code, Received: received})

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"math/bits"
 	"net/http"
@@ -33,6 +34,7 @@ type server struct {
 	ttlMessage   string
 	appends      runningAppends
 	price        *price.Pricer
+	idKey        [32]byte // derives a note upload's id from its manage hash (note_upload.go)
 }
 
 // New validates cfg and returns the handler for the whole site: API v1, pages and static
@@ -43,6 +45,9 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	s := &server{cfg: cfg, v: cfg.Vault, ttls: map[int64]bool{}, price: cfg.Price}
+	if _, err := rand.Read(s.idKey[:]); err != nil {
+		return nil, err
+	}
 	var secs []string
 	lim := Limits{
 		MaxEntry:   cfg.Vault.MaxEntry(),
@@ -92,11 +97,12 @@ func New(cfg Config) (http.Handler, error) {
 	m.NotFoundHandler = http.HandlerFunc(s.notFound)
 	m.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
 	m.Handle(api.Limits, http.HandlerFunc(s.limits)).Methods(http.MethodGet, http.MethodHead)
-	notes := &notesRouter{cop: cop, deny: deny, create: post(s.create), next: m, actions: map[string]idHandler{
+	notes := &notesRouter{cop: cop, deny: deny, create: post(s.create), upload: post(s.upload), next: m, actions: map[string]idHandler{
 		api.NoteData: s.appendData(vault.KindNote, nil), api.NoteCommit: s.commit, api.NoteOpen: s.open,
 		api.NoteConfirm: s.confirm, api.NoteStatus: s.status, api.NoteRevoke: s.revoke,
 	}}
 	m.Handle(api.Notes, notes.create).Methods(http.MethodPost)
+	m.Handle(api.NoteUpload, notes.upload).Methods(http.MethodPost)
 	for a, h := range notes.actions { // disjoint patterns: their order does not matter
 		m.Handle(api.NotePath("{id}", a), post(byID(h))).Methods(http.MethodPost)
 	}

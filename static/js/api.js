@@ -53,6 +53,40 @@ export function makeApi(opts = {}) {
       return http.postJSON('/api/v1/notes', body);
     },
 
+    /**
+     * put creates a note with its ciphertext (SECURITY.md, "HTTP API v1"): the first piece goes
+     * with the create, whose parameters travel in headers, and commits the note when it is the
+     * whole; every other piece is an append, the last one committing. A request cut on its way
+     * is sent again: the server finds the note by the manage secret and says what it holds.
+     * payment is {} or {price_token, price_nonce} (price.js payAndCreate). → {id, expires_in}
+     */
+    async put({ ttl, gate_hash, open_hash, destruct_hash }, manage, data, payment = {}, opts = {}) {
+      const create = {
+        'Sealdrop-Length': String(data.length),
+        'Sealdrop-Gate-Hash': b64(gate_hash),
+        'Sealdrop-Destruct-Hash': b64(destruct_hash),
+      };
+      if (ttl) create['Sealdrop-Ttl'] = String(ttl);
+      if (open_hash) create['Sealdrop-Open-Hash'] = b64(open_hash);
+      if (payment.price_token) {
+        create['Sealdrop-Price-Token'] = payment.price_token;
+        create['Sealdrop-Price-Nonce'] = payment.price_nonce;
+      }
+      let id = null;
+      const next = () => (id
+        ? { path: `${note(id)}/data`, headers: { 'Sealdrop-Commit': '1' } }
+        : { path: '/api/v1/notes/upload', headers: create });
+      const last = await http.upload(next, b64(manage), data, {
+        ...opts,
+        onAnswer: (got) => { if (!id && typeof got.id === 'string' && got.id) id = got.id; },
+      });
+      if (!id || !last) throw new ApiError('network', t('error.network'));
+      if (last.committed) return { id, expires_in: last.expires_in };
+      // A server that did not commit with the last piece: ask it to.
+      const done = await http.postJSON(`${note(id)}/commit`, { manage: b64(manage) });
+      return { id, expires_in: done.expires_in };
+    },
+
     /** upload appends the ciphertext in pieces of maxAppend bytes, resuming after a cut. */
     upload: (id, manage, data, opts2) => http.upload(`${note(id)}/data`, b64(manage), data, opts2),
 

@@ -82,20 +82,21 @@ async function onCreate(ev) {
       kind: PRICE_NOTE, manage: b64uDecode(note.create.manage_hash), length: note.ciphertext.length, ttl,
     };
     const hint = limits.price ? { level: (limits.price.levels || {}).note || 0, token: limits.price.token } : null;
-    const created = await payAndCreate((payment) => api.create({ length: note.ciphertext.length, ttl, ...note.create }, payment), priceReq,
-      hint, {
-        onWork: (done, total) => {
-          setText('progress-label', t('progress.pow_working'));
-          show('pow-box');
-          progress('progress-pow')(done, total);
-        },
-      });
-    setText('progress-label', t('create.uploading'));
     const manage = note.manageFragment.replace(/^#/, '');
     const M = parseManageFragment(manage).secret;
-    await api.upload(created.id, M, note.ciphertext, { maxAppend: limits.max_append, onProgress: progress('progress-upload') });
-    const done = await api.commit(created.id, M);
-    showResult(created.id, note.fragment.replace(/^#/, ''), manage, done.expires_in || created.expires_in, Boolean(pin));
+    // One request for a note up to max_append: the create carries the ciphertext.
+    const created = await payAndCreate((payment) => {
+      setText('progress-label', t('create.uploading'));
+      return api.put({ ttl, ...note.create }, M, note.ciphertext, payment,
+        { maxAppend: limits.max_append, onProgress: progress('progress-upload') });
+    }, priceReq, hint, {
+      onWork: (done, total) => {
+        setText('progress-label', t('progress.pow_working'));
+        show('pow-box');
+        progress('progress-pow')(done, total);
+      },
+    });
+    showResult(created.id, note.fragment.replace(/^#/, ''), manage, created.expires_in, Boolean(pin));
   } catch (e) {
     showError(errorMessage(e));
     hide('progress-box');

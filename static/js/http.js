@@ -118,22 +118,29 @@ export function makeHttp(opts = {}) {
   }
 
   /**
-   * upload appends data to path in pieces of maxAppend bytes, with the manage secret (base64url)
-   * and each piece's offset. A network failure, or a 409 "busy" (an earlier try still running),
-   * is retried with backoff; a 409 with the offset the server holds says where to go on from.
+   * upload sends data in pieces of maxAppend bytes, with the manage secret (base64url) and each
+   * piece's offset, to target: an append path, or a function that names the path and extra
+   * headers of the next piece ({path, headers}; a note's upload goes to the create route until
+   * the server names the id). A network failure, or a 409 "busy" (an earlier try still
+   * running), is retried with backoff; a 409 with the offset the server holds says where to go
+   * on from. onAnswer(answer) sees every answer; upload returns the last.
    */
-  async function upload(path, manage, data, { maxAppend, onProgress, signal } = {}) {
+  async function upload(target, manage, data, { maxAppend, onProgress, signal, onAnswer } = {}) {
     const step = Math.max(1, maxAppend || 1 << 20);
     let offset = 0;
     let failures = 0;
+    let last = null;
     if (onProgress) onProgress(0, data.length);
     while (offset < data.length) {
       const end = Math.min(offset + step, data.length);
+      const { path, headers } = typeof target === 'function' ? target() : { path: target, headers: {} };
       let res;
       try {
         res = await request(path, {
           method: 'POST',
-          headers: { 'Content-Type': 'application/octet-stream', 'Sealdrop-Manage': manage, 'Sealdrop-Offset': String(offset) },
+          headers: {
+            'Content-Type': 'application/octet-stream', 'Sealdrop-Manage': manage, 'Sealdrop-Offset': String(offset), ...headers,
+          },
           body: data.subarray(offset, end),
           signal,
         });
@@ -144,6 +151,8 @@ export function makeHttp(opts = {}) {
       }
       if (res.ok) {
         const got = await res.json();
+        last = got;
+        if (onAnswer) onAnswer(got);
         offset = typeof got.received === 'number' ? got.received : end;
         failures = 0;
       } else {
@@ -163,6 +172,7 @@ export function makeHttp(opts = {}) {
       }
       if (onProgress) onProgress(offset, data.length);
     }
+    return last;
   }
 
   /**

@@ -142,3 +142,119 @@ test('bytes are sent as base64url strings in JSON bodies', async () => {
   await api.confirm('ID', new Uint8Array([0xfb, 0xff]), new Uint8Array([1, 2, 3]));
   assert.deepEqual(sent, { gate: '-_8', nonce: 'AQID' });
 });
+
+// A fake server of the note upload: the upload route finds the note by its manage secret, as
+// the real one does, so a retry of it goes on with what arrived.
+function uploadServer({ length, cuts = {}, lost = {}, commitLast = true } = {}) {
+  const s = { have: 0, stored: [], calls: [], committed: false };
+  s.fetch = async (url, init) => {
+    const n = s.calls.length;
+    const h = init.headers;
+    s.calls.push({ url, headers: h, size: init.body ? init.body.length : 0 });
+    if (url.endsWith('/commit')) { s.committed = true; return json(200, { id: 'ID', expires_in: 60 }); }
+    assert.equal(h['Content-Type'], 'application/octet-stream');
+    assert.equal(h['Sealdrop-Manage'], 'bWFuYWdl');
+    const off = Number(h['Sealdrop-Offset']);
+    if (url.endsWith('/api/v1/notes/upload')) {
+      assert.equal(h['Sealdrop-Length'], String(length));
+      assert.equal(h['Sealdrop-Gate-Hash'], 'Zw');
+      assert.equal(h['Sealdrop-Destruct-Hash'], 'ZA');
+    } else {
+      assert.match(url, /\/api\/v1\/notes\/ID\/data$/);
+      assert.equal(h['Sealdrop-Commit'], '1');
+      // The committing append sent again: the committed answer again, nothing stored.
+      if (s.committed) return json(200, { id: 'ID', received: off + init.body.length, committed: true, expires_in: 3600 });
+    }
+    if (off !== s.have) return json(409, { error: 'offset', received: s.have });
+    const cut = cuts[n];
+    if (cut !== undefined) { // part of the body arrives, then the circuit dies
+      s.stored.push(init.body.slice(0, cut)); s.have += cut;
+      throw new TypeError('NetworkError');
+    }
+    s.stored.push(init.body.slice()); s.have += init.body.length;
+    const done = s.have === length && (commitLast || url.endsWith('/upload'));
+    if (done) s.committed = true;
+    if (lost[n]) throw new TypeError('NetworkError'); // all arrived, the answer did not
+    return json(200, done ? { id: 'ID', received: s.have, committed: true, expires_in: 3600 } : { id: 'ID', received: s.have, expires_in: 3600 });
+  };
+  s.data = () => {
+    const got = new Uint8Array(s.have);
+    let o = 0;
+    for (const p of s.stored) { got.set(p, o); o += p.length; }
+    return got;
+  };
+  return s;
+}
+
+const caps = { ttl: 3600, gate_hash: 'Zw', destruct_hash: 'ZA', manage_hash: 'bQ', length: 1 };
+
+test('put: a note up to max_append is one request, the create with the ciphertext', async () => {
+  const data = bytes(3000);
+  const s = uploadServer({ length: 3000 });
+  const api = makeApi({ fetch: s.fetch, sleep: async () => {} });
+  const got = await api.put(caps, 'bWFuYWdl', data, {}, { maxAppend: 4096 });
+  assert.deepEqual(got, { id: 'ID', expires_in: 3600 });
+  assert.equal(s.calls.length, 1);
+  assert.equal(s.calls[0].headers['Sealdrop-Ttl'], '3600');
+  assert.equal(s.calls[0].headers['Sealdrop-Offset'], '0');
+  assert.ok(!('Sealdrop-Open-Hash' in s.calls[0].headers), 'no open hash without a PIN');
+  assert.ok(!('Sealdrop-Price-Token' in s.calls[0].headers), 'no payment at price 0');
+  assert.deepEqual(s.data(), data);
+});
+
+test('put: a larger note is the create with the first piece, then appends, the last committing', async () => {
+  const data = bytes(10000);
+  const s = uploadServer({ length: 10000 });
+  const api = makeApi({ fetch: s.fetch, sleep: async () => {} });
+  const progress = [];
+  const got = await api.put({ ...caps, open_hash: 'bw' }, 'bWFuYWdl', data, { price_token: 'dG9r', price_nonce: 'bm9u' },
+    { maxAppend: 4096, onProgress: (d, t) => progress.push([d, t]) });
+  assert.deepEqual(got, { id: 'ID', expires_in: 3600 });
+  assert.deepEqual(s.calls.map((c) => [c.url.replace(/.*\/notes\//, ''), c.size]), [['upload', 4096], ['ID/data', 4096], ['ID/data', 1808]]);
+  assert.equal(s.calls[0].headers['Sealdrop-Open-Hash'], 'bw');
+  assert.equal(s.calls[0].headers['Sealdrop-Price-Token'], 'dG9r');
+  assert.equal(s.calls[0].headers['Sealdrop-Price-Nonce'], 'bm9u');
+  assert.ok(!('Sealdrop-Price-Token' in s.calls[1].headers), 'the payment goes with the create only');
+  assert.deepEqual(s.data(), data);
+  assert.deepEqual(progress.at(-1), [10000, 10000]);
+});
+
+test('put: a create cut mid-body is sent again and goes on from what the server holds', async () => {
+  const data = bytes(10000);
+  const s = uploadServer({ length: 10000, cuts: { 0: 1500 } });
+  const api = makeApi({ fetch: s.fetch, sleep: async () => {} });
+  const got = await api.put(caps, 'bWFuYWdl', data, {}, { maxAppend: 4096 });
+  assert.equal(got.id, 'ID');
+  // cut; the create again (409: 1500 arrived); the create from 1500 (the id now known); appends.
+  assert.deepEqual(s.calls.map((c) => [c.url.replace(/.*\/notes\//, ''), c.headers['Sealdrop-Offset']]),
+    [['upload', '0'], ['upload', '0'], ['upload', '1500'], ['ID/data', '5596'], ['ID/data', '9692']]);
+  assert.deepEqual(s.data(), data);
+  assert.ok(s.committed);
+});
+
+test('put: the committing append whose answer was lost is sent again, and no commit follows', async () => {
+  const data = bytes(10000);
+  const s = uploadServer({ length: 10000, lost: { 2: true } });
+  const api = makeApi({ fetch: s.fetch, sleep: async () => {} });
+  const got = await api.put(caps, 'bWFuYWdl', data, {}, { maxAppend: 4096 });
+  assert.deepEqual(got, { id: 'ID', expires_in: 3600 });
+  assert.deepEqual(s.calls.map((c) => [c.url.replace(/.*\/notes\//, ''), c.headers['Sealdrop-Offset']]),
+    [['upload', '0'], ['ID/data', '4096'], ['ID/data', '8192'], ['ID/data', '8192']]);
+  assert.deepEqual(s.data(), data);
+});
+
+test('put: a 402 comes back with its price and nothing else is sent', async () => {
+  const api = makeApi({ fetch: async () => json(402, { error: 'price', bits: 9, token: 'dG9r', message: 'pay' }), sleep: async () => {} });
+  await assert.rejects(api.put(caps, 'bWFuYWdl', bytes(10), {}, { maxAppend: 4096 }),
+    (e) => e instanceof ApiError && e.status === 402 && e.price.bits === 9 && e.price.token === 'dG9r');
+});
+
+test('put: commits by itself when the last append did not', async () => {
+  const data = bytes(5000);
+  const s = uploadServer({ length: 5000, commitLast: false });
+  const api = makeApi({ fetch: s.fetch, sleep: async () => {} });
+  const got = await api.put(caps, 'bWFuYWdl', data, {}, { maxAppend: 4096 });
+  assert.deepEqual(got, { id: 'ID', expires_in: 60 });
+  assert.match(s.calls.at(-1).url, /\/api\/v1\/notes\/ID\/commit$/);
+  assert.ok(s.committed);
+});

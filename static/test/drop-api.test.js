@@ -300,7 +300,7 @@ test('a download that keeps breaking gives up with the network message; a gone c
   const srv2 = fakeDrop(keys[0], { submission, hooks: { 'submission/fetch': () => gone() } });
   globalThis.fetch = srv2.fetch;
   const api2 = await dropApi(keys[0]);
-  await assert.rejects(api2.fetch('AAAAAAAAAAAAAAAAAAAAAA'), (e) => e.code === 'gone' && /does not answer to this link/.test(e.message));
+  await assert.rejects(api2.fetch('AAAAAAAAAAAAAAAAAAAAAA'), (e) => e.code === 'gone' && /No drop box was found for this link/.test(e.message));
   assert.equal(srv2.requests.filter((r) => r.name.endsWith('/fetch')).length, 1);
 });
 
@@ -498,7 +498,7 @@ test('refusals map to clear errors', async () => {
   const keys = await vectorKeys();
   const drop = { flags: keys[0].flags, enc: keys[0].enc, auth: keys[0].auth };
   for (const { name, at, answer, code, status, message } of [
-    { name: 'used reply box / wrong key on create', at: 'submissions', answer: () => gone(), code: 'gone', status: 404, message: /does not answer to this link/ },
+    { name: 'used reply box / wrong key on create', at: 'submissions', answer: () => gone(), code: 'gone', status: 404, message: /No drop box was found for this link/ },
     { name: 'drop full on create', at: 'submissions', answer: () => json(507, { error: 'full', message: 'this drop or the server has no room now' }), code: 'full', status: 507, message: /full right now\. Nothing was stored/ },
     { name: 'too large on create', at: 'submissions', answer: () => json(413, { error: 'too_large', message: 'length is over max_entry' }), code: 'too_large', status: 413, message: /larger than the drop box accepts/ },
     { name: 'full on create', at: 'submissions', answer: () => json(507, { error: 'full', message: 'x' }), code: 'full', status: 507, message: /full right now/ },
@@ -533,7 +533,7 @@ test('a price that keeps rising is paid twice more, then reported plainly; nothi
   });
   globalThis.fetch = srv.fetch;
   await assert.rejects(deliver({ drop, text: 'again', files: [], limits: limitsAt(0) }),
-    (e) => e instanceof ApiError && e.code === 'price' && e.status === 402 && /filled meanwhile/i.test(e.message));
+    (e) => e instanceof ApiError && e.code === 'price' && e.status === 402 && /became fuller in the meantime/i.test(e.message));
   assert.equal(srv.requests.filter((r) => r.name === 'submissions').length, 3);
   assert.equal(srv.requests.filter((r) => r.name.endsWith('/data')).length, 0);
 });
