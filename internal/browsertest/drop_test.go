@@ -220,7 +220,7 @@ func submit(t *testing.T, tab *Tab, link string, s submission, shots bool) strin
 	require.NoError(t, tab.SetValue(ctx, "#text", s.text))
 	if len(s.files) > 0 {
 		require.NoError(t, tab.SetFiles(ctx, "#files", s.files))
-		waitAny(t, tab, pageTimeout, "strip-report")
+		waitReport(t, tab, pageTimeout)
 	}
 	if s.wantReply {
 		require.NoError(t, tab.Click(ctx, "#want-reply"))

@@ -130,7 +130,7 @@ func (g engine) createNote(t *testing.T, tab page, in noteInput, shot func(name 
 	require.NoError(t, tab.SetValue(ctx, "#text", in.text))
 	if len(in.files) > 0 {
 		require.NoError(t, tab.SetFiles(ctx, "#files", in.files))
-		waitAny(t, tab, g.step, "strip-report")
+		waitReport(t, tab, g.step)
 	}
 	if in.pin != "" {
 		require.NoError(t, tab.SetValue(ctx, "#pin", in.pin))

@@ -78,6 +78,30 @@ const visJS = `const vis = (id) => { const e = document.getElementById(id);
 	if (!e || e.closest('[hidden]')) return false; const r = e.getBoundingClientRect();
 	return r.width > 0 && r.height > 0; };`
 
+// waitReport waits until the privacy filter's report on the picked files is complete (its
+// list of files, shown after "Checking your files…") and fails on a read error. The report
+// grows when it completes: a click on a control below it is sent after that, not while the
+// control moves.
+func waitReport(t *testing.T, tab page, timeout time.Duration) {
+	t.Helper()
+	ctx := ctxT(t, timeout+10*time.Second)
+	deadline := time.Now().Add(timeout)
+	for {
+		var got string
+		require.NoError(t, tab.CallFunction(ctx, `() => { `+visJS+`
+			if (vis('error')) return 'error';
+			return vis('strip-report') && document.querySelector('#strip-report ul') ? 'report' : ''; }`, &got))
+		if got == "report" {
+			return
+		}
+		if got == "error" || time.Now().After(deadline) {
+			errText, _ := tab.Text(ctx, "#error")
+			t.Fatalf("the file report is not complete after %v (#error: %q)", timeout, errText)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // waitAny waits until one of the elements is visible and returns its id.
 func waitAny(t *testing.T, tab page, timeout time.Duration, ids ...string) string {
 	t.Helper()

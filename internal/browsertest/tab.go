@@ -213,11 +213,36 @@ func (t *Tab) node(ctx context.Context, selector string) (map[string]any, error)
 }
 
 // Click scrolls the element into view and clicks its centre with real pointer input, so the
-// page sees a trusted event with user activation (as a person's click).
+// page sees a trusted event with user activation (as a person's click). The pointer goes to
+// where the element is when the click is sent: if the page moved it out of the viewport in
+// between (a report growing above it), the browser answers "move target out of bounds" and
+// Click scrolls and clicks once more; a second such answer, or any other error, is returned.
 func (t *Tab) Click(ctx context.Context, selector string) error {
-	if err := scrollIntoView(ctx, t, selector); err != nil {
-		return err
+	return clickInView(func() error { return scrollIntoView(ctx, t, selector) }, func() error { return t.pointerClick(ctx, selector) })
+}
+
+// clickInView runs scroll then click, and both once more when click answers that its target
+// was outside the viewport.
+func clickInView(scroll, click func() error) error {
+	var err error
+	for try := 0; try < 2; try++ {
+		if err = scroll(); err != nil {
+			return err
+		}
+		err = click()
+		var ce *CommandError
+		if !errors.As(err, &ce) || ce.Code != codeMoveOutOfBounds {
+			return err
+		}
 	}
+	return err
+}
+
+// codeMoveOutOfBounds is WebDriver's error code for a pointer moved outside the viewport.
+const codeMoveOutOfBounds = "move target out of bounds"
+
+// pointerClick presses and releases the mouse at the centre of the element as it is now.
+func (t *Tab) pointerClick(ctx context.Context, selector string) error {
 	n, err := t.node(ctx, selector)
 	if err != nil {
 		return err
