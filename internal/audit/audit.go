@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -146,6 +147,29 @@ func (s *Source) ForbiddenImports(paths ...string) []Finding {
 				}
 			}
 		}
+	}
+	return out
+}
+
+// PackageUses lists every use of path's exported names among names (hmac.Equal, under any
+// local name the file gives the import).
+func (s *Source) PackageUses(path string, names ...string) []Finding {
+	var out []Finding
+	for _, f := range s.Files {
+		local := importName(f.AST, path)
+		if local == "" {
+			continue
+		}
+		ast.Inspect(f.AST, func(n ast.Node) bool {
+			se, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			if id, ok := se.X.(*ast.Ident); ok && id.Name == local && slices.Contains(names, se.Sel.Name) {
+				out = append(out, s.finding(f, se.Pos(), path+"."+se.Sel.Name))
+			}
+			return true
+		})
 	}
 	return out
 }

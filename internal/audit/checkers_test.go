@@ -39,6 +39,21 @@ var _, _, _ = mr.Int, rand.Int, v2
 	assert.Equal(t, []string{"imports math/rand", "imports math/rand/v2"}, whats(s.ForbiddenImports("math/rand")))
 }
 
+func TestCheckerPackageUses(t *testing.T) {
+	s := snippet(t, `package x
+import (
+	h "crypto/hmac"
+	"crypto/sha256"
+)
+func f(a, b []byte) bool {
+	m := h.New(sha256.New, a)
+	return h.Equal(m.Sum(nil), b)
+}
+`)
+	assert.Equal(t, []string{"crypto/hmac.Equal"}, whats(s.PackageUses("crypto/hmac", "Equal")))
+	assert.Empty(t, s.PackageUses("crypto/subtle", "ConstantTimeCompare"), "a package the file does not import")
+}
+
 func TestCheckerPrints(t *testing.T) {
 	s := snippet(t, `package x
 import (
