@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -141,6 +142,16 @@ func measure(t *testing.T, tab *Tab, main string) phoneLayout {
 	return r
 }
 
+// waitLimit waits until the page's script has written the size limit under the file button
+// (#limit, empty until the limits it asks the server for arrive): the line moves what is
+// below it, the create button among them, so a page measured before it is not the page
+// the person sees.
+func waitLimit(t *testing.T, tab *Tab) {
+	t.Helper()
+	require.NoError(t, tab.WaitFor(ctxT(t, pageTimeout+10*time.Second),
+		`document.getElementById('limit').textContent.trim() !== ''`, pageTimeout), "the size limit is shown")
+}
+
 // assertPhone checks one page state at the phone's size (see the file's comment) and logs
 // its numbers; main ("" for none) is the control that must be in the first screen.
 func assertPhone(t *testing.T, tab *Tab, state, main string) phoneLayout {
@@ -180,6 +191,7 @@ func TestPhoneNotesSafer(t *testing.T) {
 
 	require.NoError(t, sender.Navigate(ctx, pool.Proxy.Origin()+"/"))
 	waitAny(t, sender, pageTimeout, "create")
+	waitLimit(t, sender)
 	assertPhone(t, sender, "create", "create")
 	screenshot(t, sender, "phone-create")
 	shownNow := func(id string) bool {
@@ -250,7 +262,8 @@ func TestPhoneDropSafer(t *testing.T) {
 	assertPhone(t, journalist, "drop: made", "")
 
 	require.NoError(t, source.Navigate(ctx, dropLink))
-	waitAny(t, source, pageTimeout, "send", "gone")
+	require.Equal(t, "send", waitAny(t, source, pageTimeout, "send", "gone"))
+	waitLimit(t, source)
 	assertPhone(t, source, "submit", "")
 	screenshot(t, source, "phone-drop-submit")
 	// submit loads the link afresh: leave, or the same link would only move to its fragment.
