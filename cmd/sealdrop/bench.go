@@ -34,10 +34,12 @@ const benchUsage = `usage: sealdrop bench [flags]
 Measures create+open pairs per second over loopback TCP against three servers in one run,
 their short rounds alternating in ABBA order, and prints sealdrop's ratio to the other two:
 
-  sealdrop   the note API (vault and all); a pair is create, the appends, commit, open (the
-             whole ciphertext) and confirm
+  sealdrop   the note API (vault and all); a pair is the upload (the create with the
+             first MiB, committing when that is all), the appends of the rest (the last
+             committing), open (the whole ciphertext) and confirm: one request per MiB,
+             then two
   null       a net/http server that answers sealdrop's own request sequence byte for byte,
-             Connection: close on the two ciphertext routes included, and stores nothing:
+             Connection: close on the ciphertext routes included, and stores nothing:
              what sealdrop's protocol costs in net/http alone
   keepalive  a plain net/http server that stores a body once on POST and returns it once on
              GET, over kept-alive connections: two requests per pair, no closes; the limit
@@ -105,7 +107,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("bench: %w", err)
 	}
 	lim := web.DefaultMaxAppend
-	null := &nullServer{maxAppend: int64(lim)}
+	null := &nullServer{}
 	keep := &keepAliveServer{max: 64 << 20, stored: map[string][]byte{}}
 	targets := []struct {
 		name string
@@ -210,32 +212,42 @@ func random32() []byte {
 
 func hash64(b []byte) string { h := sha256.Sum256(b); return b64.EncodeToString(h[:]) }
 
-// notePair is one create, appends, commit, open, confirm.
+// notePair is one upload (the create with the first piece, committing when that is the
+// whole), the appends of the rest (the last committing), open and confirm: the page's own
+// sequence (SECURITY.md, "One request per note").
 func notePair(ctx context.Context, hc *http.Client, base string, payload []byte, piece int64) error {
 	gate, manage, nonce := random32(), random32(), random32()
-	var created api.Created
-	if err := call(ctx, hc, base+api.Notes, api.JSON, jsonBody(api.CreateNote{
-		Length: int64(len(payload)), GateHash: hash64(gate), ManageHash: hash64(manage), DestructHash: hash64(random32()),
-	}), nil, http.StatusCreated, &created, nil); err != nil {
+	length := int64(len(payload))
+	first := min(piece, length)
+	up := api.UploadNote{Length: length, GateHash: hash64(gate), DestructHash: hash64(random32()), Manage: b64.EncodeToString(manage)}
+	hdr := http.Header{}
+	up.SetHeader(hdr)
+	var done api.Uploaded
+	if err := call(ctx, hc, base+api.NoteUpload, api.Binary, payload[:first], hdr, http.StatusOK, &done, nil); err != nil {
 		return err
 	}
-	note := func(action string) string { return base + api.NotePath(created.ID, action) }
-	for off := int64(0); off < int64(len(payload)); off += piece {
-		end := min(off+piece, int64(len(payload)))
-		hdr := map[string]string{api.HeaderManage: b64.EncodeToString(manage), api.HeaderOffset: strconv.FormatInt(off, 10)}
-		if err := call(ctx, hc, note(api.NoteData), api.Binary, payload[off:end], hdr, http.StatusOK, nil, nil); err != nil {
+	note := func(action string) string { return base + api.NotePath(done.ID, action) }
+	for off := first; off < length; off += piece {
+		end := min(off+piece, length)
+		hdr := http.Header{}
+		hdr.Set(api.HeaderManage, up.Manage)
+		hdr.Set(api.HeaderOffset, strconv.FormatInt(off, 10))
+		if end == length {
+			hdr.Set(api.HeaderCommit, api.CommitYes)
+		}
+		if err := call(ctx, hc, note(api.NoteData), api.Binary, payload[off:end], hdr, http.StatusOK, &done, nil); err != nil {
 			return err
 		}
 	}
-	if err := call(ctx, hc, note(api.NoteCommit), api.JSON, jsonBody(api.Manage{Manage: b64.EncodeToString(manage)}), nil, http.StatusOK, nil, nil); err != nil {
-		return err
+	if !done.Committed || done.Received != length {
+		return fmt.Errorf("the upload ended uncommitted at %d of %d bytes", done.Received, length)
 	}
 	var n int64
 	if err := call(ctx, hc, note(api.NoteOpen), api.JSON, jsonBody(api.OpenNote{Gate: b64.EncodeToString(gate), Claim: hash64(nonce)}), nil, http.StatusOK, nil, &n); err != nil {
 		return err
 	}
-	if n != int64(len(payload)) {
-		return fmt.Errorf("open answered %d bytes, want %d", n, len(payload))
+	if n != length {
+		return fmt.Errorf("open answered %d bytes, want %d", n, length)
 	}
 	return call(ctx, hc, note(api.NoteConfirm), api.JSON, jsonBody(api.ConfirmNote{Gate: b64.EncodeToString(gate), Nonce: b64.EncodeToString(nonce)}), nil, http.StatusNoContent, nil, nil)
 }
@@ -244,15 +256,15 @@ func jsonBody(v any) []byte { b, _ := json.Marshal(v); return b }
 
 // call POSTs body and checks the status; it decodes JSON into v, or counts a raw answer's
 // bytes into n.
-func call(ctx context.Context, hc *http.Client, url, ctype string, body []byte, hdr map[string]string, want int, v any, n *int64) error {
+func call(ctx context.Context, hc *http.Client, url, ctype string, body []byte, hdr http.Header, want int, v any, n *int64) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", ctype)
-	for k, val := range hdr {
-		req.Header.Set(k, val)
+	for k, vals := range hdr {
+		req.Header[k] = vals
 	}
+	req.Header.Set("Content-Type", ctype)
 	res, err := hc.Do(req)
 	if err != nil {
 		return err
@@ -274,16 +286,17 @@ func call(ctx context.Context, hc *http.Client, url, ctype string, body []byte, 
 }
 
 // The null server's fixed answers, as sealdrop writes them.
-var (
-	nullCreated = string(jsonBody(api.Created{ID: "AAAAAAAAAAAAAAAAAAAAAA", ExpiresIn: 604800}))
-	nullGone    = string(api.Gone.Body(""))
+const (
+	nullID  = "AAAAAAAAAAAAAAAAAAAAAA"
+	nullTTL = 604800
 )
+
+var nullGone = string(api.Gone.Body(""))
 
 // nullServer answers the bench's request sequence with the same statuses and bytes as
 // sealdrop, storing nothing: the baseline of what net/http itself costs.
 type nullServer struct {
-	maxAppend int64
-	payload   atomic.Pointer[[]byte]
+	payload atomic.Pointer[[]byte]
 }
 
 func (s *nullServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -296,20 +309,24 @@ func (s *nullServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, body)
 	}
 	switch {
-	case p == api.Notes:
-		_, _ = io.Copy(io.Discard, r.Body)
-		reply(http.StatusCreated, nullCreated)
-	case strings.HasSuffix(p, "/"+api.NoteData):
+	case p == api.NoteUpload, strings.HasSuffix(p, "/"+api.NoteData):
 		// sealdrop's ciphertext routes answer with Connection: close (the connection is taken
 		// from net/http so that no ciphertext stays in its pooled buffers): same bytes here, so
-		// the client redials after these two answers for both servers alike.
+		// the client redials after these answers for both servers alike.
 		w.Header().Set("Connection", "close")
 		off, _ := strconv.ParseInt(r.Header.Get(api.HeaderOffset), 10, 64)
 		n, _ := io.Copy(io.Discard, r.Body)
-		reply(http.StatusOK, `{"received":`+strconv.FormatInt(off+n, 10)+`}`) // api.Received
-	case strings.HasSuffix(p, "/"+api.NoteCommit):
-		_, _ = io.Copy(io.Discard, r.Body)
-		reply(http.StatusOK, nullCreated)
+		length := off + n
+		if p == api.NoteUpload {
+			length, _ = strconv.ParseInt(r.Header.Get(api.HeaderLength), 10, 64)
+		}
+		if p == api.NoteUpload || r.Header.Get(api.HeaderCommit) == api.CommitYes {
+			up := api.Uploaded{ID: nullID, Received: off + n, ExpiresIn: nullTTL}
+			up.Committed = up.Received == length
+			reply(http.StatusOK, string(jsonBody(up)))
+			return
+		}
+		reply(http.StatusOK, string(jsonBody(api.Received{Received: off + n})))
 	case strings.HasSuffix(p, "/"+api.NoteOpen):
 		_, _ = io.Copy(io.Discard, r.Body)
 		b := *s.payload.Load()

@@ -175,19 +175,23 @@ func TestServeErrors(t *testing.T) {
 	}
 }
 
+// TestBenchRuns: every point is measured, a note of one request (1 KiB) and one of an upload
+// and two committing appends (2 MiB: a pair fails unless its last answer says committed).
 func TestBenchRuns(t *testing.T) {
 	var out, errb bytes.Buffer
-	require.NoError(t, run(t.Context(), []string{"bench", "--duration", "300ms", "--sizes", "1K", "--concurrency", "2", "--budget", "2M"}, &out, &errb))
+	require.NoError(t, run(t.Context(), []string{"bench", "--duration", "300ms", "--sizes", "1K,2M", "--concurrency", "2", "--budget", "16M"}, &out, &errb))
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	require.Len(t, lines, 2, out.String())
+	require.Len(t, lines, 3, out.String())
 	assert.Equal(t, []string{"size", "concurrency", "sealdrop", "pairs/s", "null", "pairs/s", "ratio", "keepalive", "pairs/s", "ratio"}, strings.Fields(lines[0]))
-	f := strings.Fields(lines[1])
-	require.Len(t, f, 8, lines[1])
-	assert.Equal(t, []string{"1024", "B", "2"}, f[:3])
-	for _, v := range f[3:] {
-		x, err := strconv.ParseFloat(v, 64)
-		require.NoError(t, err, lines[1])
-		assert.Positive(t, x, "every rate and ratio measured: %s", lines[1])
+	for i, want := range [][]string{{"1024", "B", "2"}, {"2", "MiB", "2"}} {
+		f := strings.Fields(lines[1+i])
+		require.Len(t, f, 8, lines[1+i])
+		assert.Equal(t, want, f[:3])
+		for _, v := range f[3:] {
+			x, err := strconv.ParseFloat(v, 64)
+			require.NoError(t, err, lines[1+i])
+			assert.Positive(t, x, "every rate and ratio measured: %s", lines[1+i])
+		}
 	}
 }
 
