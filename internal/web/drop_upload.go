@@ -1,8 +1,6 @@
 package web
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"errors"
 	"io"
 	"net"
@@ -43,20 +41,13 @@ const submissionIDLabel = "sealdrop/v1 submission id"
 // submissionID is the id of the submission with manage hash mh to the drop route rt:
 // HMAC-SHA-256 under the per-process key (as noteID), cut to 16 bytes.
 func (s *server) submissionID(rt drop.Route, mh *[32]byte) vault.ID {
-	m := hmac.New(sha256.New, s.idKey[:])
-	m.Write([]byte(submissionIDLabel))
 	route := rt.ID()
-	m.Write(route[:])
-	m.Write(mh[:])
-	var sum [sha256.Size]byte
-	var id vault.ID
-	copy(id[:], m.Sum(sum[:0]))
-	return id
+	return s.derivedID(submissionIDLabel, route[:], mh[:])
 }
 
 // dropUpload serves POST /api/v1/drops/{route}/upload on the connection it takes over.
 func (s *server) dropUpload(w http.ResponseWriter, r *http.Request) {
-	s.hijackUpload(w, r, s.dropUploadFrom)
+	s.hijackUpload(w, r, s.binaryOnly(s.dropUploadFrom))
 }
 
 // dropTTL parses a submission upload's HeaderTTL: seconds, at most the drop's ttl.
@@ -89,10 +80,6 @@ func (s *server) uploadRoute(w http.ResponseWriter, r *http.Request) (drop.Route
 // dropUploadFrom answers a submission's upload whose body is read from body; conn is the
 // hijacked connection it arrives on (nil when there is none).
 func (s *server) dropUploadFrom(w http.ResponseWriter, r *http.Request, body io.Reader, conn net.Conn) {
-	if !hasMediaType(r, api.Binary) {
-		s.refuse(w, api.ContentType, "send Content-Type: application/octet-stream")
-		return
-	}
 	rt, ok := s.uploadRoute(w, r)
 	if !ok {
 		return

@@ -5,11 +5,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -83,31 +81,14 @@ func (s *sub) path() string { return "/api/v1/drops/" + s.k.RouteID() + "/upload
 
 // rawHeader is the upload's raw request header (the caller sends the body), with extra lines.
 func (s *sub) rawHeader(off, contentLength int, extra string) string {
-	h := s.header(off)
-	keys := make([]string, 0, len(h))
-	for k := range h {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	fmt.Fprintf(&b, "POST %s HTTP/1.1\r\nHost: sealdrop.test\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n", s.path(), contentLength)
-	for _, k := range keys {
-		fmt.Fprintf(&b, "%s: %s\r\n", k, h[k])
-	}
-	return b.String() + extra + "\r\n"
+	return rawBinaryHeader(s.path(), s.header(off), contentLength, extra)
 }
 
 // upload sends the bytes of s.body from off to end, with hdr's changes (empty deletes).
 func (d *dropSite) upload(s *sub, off, end int, hdr map[string]string) *resp {
 	d.t.Helper()
 	h := s.header(off)
-	for k, v := range hdr {
-		if v == "" {
-			delete(h, k)
-		} else {
-			h[k] = v
-		}
-	}
+	changeHeader(h, hdr)
 	return d.do(http.MethodPost, s.path(), "application/octet-stream", s.body[off:end], h)
 }
 
@@ -398,17 +379,7 @@ func TestDropUploadRefusals(t *testing.T) {
 	}
 	for _, tc := range cases {
 		h := s.header(0)
-		ctype := "application/octet-stream"
-		for key, v := range tc.hdr {
-			switch {
-			case key == "Content-Type":
-				ctype = v
-			case v == "":
-				delete(h, key)
-			default:
-				h[key] = v
-			}
-		}
+		ctype := changeHeader(h, tc.hdr)
 		body := s.body
 		if tc.body != nil {
 			body = tc.body

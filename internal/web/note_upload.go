@@ -37,10 +37,15 @@ const noteIDLabel = "sealdrop/v1 note id"
 // nobody else holds, cut to 16 bytes. Without the key, nobody can make a manage hash that lands
 // on a chosen id, so these ids are as unguessable as drawn ones. The key is drawn at each start
 // and never leaves the process: a restart loses the vault's notes anyway.
-func (s *server) noteID(mh *[32]byte) vault.ID {
+func (s *server) noteID(mh *[32]byte) vault.ID { return s.derivedID(noteIDLabel, mh[:]) }
+
+// derivedID is HMAC-SHA-256 under the per-process id key of label and parts, cut to an id.
+func (s *server) derivedID(label string, parts ...[]byte) vault.ID {
 	m := hmac.New(sha256.New, s.idKey[:])
-	m.Write([]byte(noteIDLabel))
-	m.Write(mh[:])
+	m.Write([]byte(label))
+	for _, p := range parts {
+		m.Write(p)
+	}
 	var sum [sha256.Size]byte
 	var id vault.ID
 	copy(id[:], m.Sum(sum[:0]))
@@ -48,7 +53,9 @@ func (s *server) noteID(mh *[32]byte) vault.ID {
 }
 
 // upload serves POST /api/v1/notes/upload on the connection it takes over.
-func (s *server) upload(w http.ResponseWriter, r *http.Request) { s.hijackUpload(w, r, s.uploadFrom) }
+func (s *server) upload(w http.ResponseWriter, r *http.Request) {
+	s.hijackUpload(w, r, s.binaryOnly(s.uploadFrom))
+}
 
 // hijackUpload serves an upload route (a note's, a drop submission's) with serve on the
 // connection it takes over (hijack.go), or through w where there is none to take.
@@ -59,6 +66,18 @@ func (s *server) hijackUpload(w http.ResponseWriter, r *http.Request, serve func
 		return
 	}
 	s.serveHijacked(h, true, func(w http.ResponseWriter) { serve(w, r, h, h.conn) })
+}
+
+// binaryOnly serves serve to a request whose body is application/octet-stream, and refuses
+// any other (415) before anything else is looked at.
+func (s *server) binaryOnly(serve func(http.ResponseWriter, *http.Request, io.Reader, net.Conn)) func(http.ResponseWriter, *http.Request, io.Reader, net.Conn) {
+	return func(w http.ResponseWriter, r *http.Request, body io.Reader, conn net.Conn) {
+		if !hasMediaType(r, api.Binary) {
+			s.refuse(w, api.ContentType, "send Content-Type: application/octet-stream")
+			return
+		}
+		serve(w, r, body, conn)
+	}
 }
 
 // uploadArgs are an upload's parsed headers.
@@ -166,10 +185,6 @@ func (s *server) parseUpload(w http.ResponseWriter, r *http.Request) (a uploadAr
 // uploadFrom answers a note's upload whose body is read from body; conn is the hijacked
 // connection it arrives on (nil when there is none).
 func (s *server) uploadFrom(w http.ResponseWriter, r *http.Request, body io.Reader, conn net.Conn) {
-	if !hasMediaType(r, api.Binary) {
-		s.refuse(w, api.ContentType, "send Content-Type: application/octet-stream")
-		return
-	}
 	a, ok := s.parseUpload(w, r)
 	if !ok {
 		return
