@@ -201,8 +201,12 @@ func TestSubmitOneRequest(t *testing.T) {
 	l, err := ib.List(ctx)
 	require.NoError(t, err)
 	require.Len(t, l.Pending, 3)
+	var listed []string
+	for _, p := range l.Pending {
+		listed = append(listed, p.ID)
+	}
+	require.ElementsMatch(t, ids, listed) // arrivals in the same second list in id order
 	for i, text := range []string{"one request", "three pieces", "the answer is lost"} {
-		require.Equal(t, ids[i], l.Pending[i].ID)
 		got, err := ib.Fetch(ctx, ids[i])
 		require.NoError(t, err)
 		require.Equal(t, text, got.Text)
