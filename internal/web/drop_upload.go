@@ -33,7 +33,9 @@ import (
 // request sent again finds the pending submission and goes on with it without paying or
 // counting again; later pieces go to this same route with their offset. Nobody without the
 // secret can name, guess or collide with another's id; the same secret on another drop gives
-// another id. A committed submission answers its commit again; a read or wiped one is gone.
+// another id. A committed submission answers its commit again; a read or expired one is gone
+// while its status record is kept (SECURITY.md, "One request per submission", says what a
+// later copy can do).
 
 // submissionIDLabel separates the submission id derivation from the note id's.
 const submissionIDLabel = "sealdrop/v1 submission id"
