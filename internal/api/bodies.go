@@ -114,7 +114,38 @@ func (u *UploadNote) SetHeader(h http.Header) {
 	}
 }
 
-// Uploaded answers a note's upload, and an append that asked to commit (HeaderCommit) once
+// UploadSubmission is what POST /api/v1/drops/{route}/upload carries in its headers
+// (SetHeader); its body is the sealed submission from Offset on. It is SubmitDrop with the
+// manage secret in place of its hash (the server derives the submission's id from it, so
+// that a retry finds the pending submission), and the offset a retry resumes at.
+type UploadSubmission struct {
+	DropKey
+	Length int64
+	TTL    *int64 // nil: the drop's ttl
+	Manage string // the submitter's manage secret, base64url
+	Offset int64
+	Payment
+}
+
+// SetHeader writes u into h.
+func (u *UploadSubmission) SetHeader(h http.Header) {
+	h.Set(HeaderDropAuth, u.Auth)
+	if u.Flags != nil {
+		h.Set(HeaderDropFlags, strconv.Itoa(*u.Flags))
+	}
+	h.Set(HeaderLength, strconv.FormatInt(u.Length, 10))
+	if u.TTL != nil {
+		h.Set(HeaderTTL, strconv.FormatInt(*u.TTL, 10))
+	}
+	h.Set(HeaderManage, u.Manage)
+	h.Set(HeaderOffset, strconv.FormatInt(u.Offset, 10))
+	if u.PriceToken != "" {
+		h.Set(HeaderPriceToken, u.PriceToken)
+		h.Set(HeaderPriceNonce, u.PriceNonce)
+	}
+}
+
+// Uploaded answers a note's upload, a drop submission's upload, and an append that asked to commit (HeaderCommit) once
 // the note is complete: its id, the bytes the server holds, whether the note is committed
 // (readable) and its lifetime left. An append with HeaderCommit that did not complete the note
 // answers Received alone, which reads as Uploaded with only Received set.

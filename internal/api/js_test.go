@@ -63,7 +63,7 @@ func goRoutes() map[string]bool {
 	for _, a := range []string{api.ChatJoin, api.ChatSend, api.ChatPoll, api.ChatEnd, api.ChatRevoke, api.ChatWS} {
 		r[api.ChatPath("{}", a)] = true
 	}
-	for _, a := range []string{api.DropSubmissions, api.DropChallenge, api.DropList, api.DropWipe} {
+	for _, a := range []string{api.DropSubmissions, api.DropUpload, api.DropChallenge, api.DropList, api.DropWipe} {
 		r[api.DropPath("{}", a)] = true
 	}
 	for _, a := range []string{api.SubmissionData, api.SubmissionCommit, api.SubmissionFetch, api.SubmissionAck} {
@@ -105,7 +105,8 @@ func TestJavaScriptHeadersAndSubprotocol(t *testing.T) {
 	headers := map[string]bool{api.HeaderManage: true, api.HeaderOffset: true, api.HeaderSize: true,
 		api.HeaderSession: true, api.HeaderPeer: true, api.HeaderSeq: true, api.HeaderCommit: true,
 		api.HeaderLength: true, api.HeaderTTL: true, api.HeaderGateHash: true, api.HeaderOpenHash: true,
-		api.HeaderDestructHash: true, api.HeaderPriceToken: true, api.HeaderPriceNonce: true}
+		api.HeaderDestructHash: true, api.HeaderPriceToken: true, api.HeaderPriceNonce: true,
+		api.HeaderDropAuth: true, api.HeaderDropFlags: true}
 	re := regexp.MustCompile(`'(Sealdrop-[A-Za-z-]+)'`)
 	seen := 0
 	for name, src := range jsModules(t) {

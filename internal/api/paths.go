@@ -42,6 +42,7 @@ const (
 // /api/v1/drops/{route}/submissions/{id}/ (SubmissionPath).
 const (
 	DropSubmissions  = "submissions"
+	DropUpload       = "upload" // a submission with its ciphertext (UploadSubmission)
 	DropChallenge    = "challenge"
 	DropList         = "list"
 	DropWipe         = "wipe"
@@ -101,6 +102,12 @@ const (
 	HeaderDestructHash = "Sealdrop-Destruct-Hash" // base64url SHA-256 of the destruct token
 	HeaderPriceToken   = "Sealdrop-Price-Token"   // the payment, when a price is due
 	HeaderPriceNonce   = "Sealdrop-Price-Nonce"
+
+	// A drop submission's upload (DropUpload) also carries HeaderManage, HeaderLength,
+	// HeaderOffset, HeaderTTL (seconds up to the drop's ttl) and the payment, and names the
+	// drop by these two (the JSON routes' "auth" and "flags").
+	HeaderDropAuth  = "Sealdrop-Drop-Auth"  // the drop's inbox-auth public key A, base64url
+	HeaderDropFlags = "Sealdrop-Drop-Flags" // the drop's flags, canonical decimal
 )
 
 // CommitYes is HeaderCommit's one value.

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -106,34 +107,31 @@ func TestDropPoWProgressAndFetchResumeSafer(t *testing.T) {
 	require.NoError(t, source.CallFunction(ctx, `() => window.__powSeen`, &seen))
 	require.Equal(t, 1, app.submissions(), "the submission landed")
 
-	// The payment the browser sent pays the price the server asks for this submission.
-	var sub struct {
-		Length     int64  `json:"length"`
-		ManageHash string `json:"manage_hash"`
-		Token      string `json:"price_token"`
-		Nonce      string `json:"price_nonce"`
-	}
-	var subs int
+	// The payment the browser sent pays the price the server asks for this submission: it is
+	// in the headers of the upload's first request (the one at offset 0, which creates it).
+	var creates []ProxyRecord
 	var route string
 	for _, r := range pool.Proxy.RecordsSince(mark) {
-		if p := strings.SplitN(r.URL, "?", 2)[0]; r.Method == http.MethodPost && strings.HasSuffix(p, "/submissions") {
-			subs++
-			require.NoError(t, json.Unmarshal(r.Body, &sub))
-			route = strings.TrimSuffix(p[strings.Index(p, "/api/v1/drops/")+len("/api/v1/drops/"):], "/submissions")
+		if p := strings.SplitN(r.URL, "?", 2)[0]; r.Method == http.MethodPost && strings.HasSuffix(p, "/upload") && r.Header.Get("Sealdrop-Offset") == "0" {
+			creates = append(creates, r)
+			route = strings.TrimSuffix(p[strings.Index(p, "/api/v1/drops/")+len("/api/v1/drops/"):], "/upload")
 		}
 	}
-	require.Equal(t, 1, subs, "one create request: the limits the page loaded predicted the price")
-	token, err := base64.RawURLEncoding.DecodeString(sub.Token)
+	require.Len(t, creates, 1, "one create request: the limits the page loaded predicted the price")
+	hdr := creates[0].Header
+	token, err := base64.RawURLEncoding.DecodeString(hdr.Get("Sealdrop-Price-Token"))
 	require.NoError(t, err)
-	nonce, err := base64.RawURLEncoding.DecodeString(sub.Nonce)
+	nonce, err := base64.RawURLEncoding.DecodeString(hdr.Get("Sealdrop-Price-Nonce"))
 	require.NoError(t, err)
 	require.Len(t, nonce, 8)
-	mh, err := base64.RawURLEncoding.DecodeString(sub.ManageHash)
+	m, err := base64.RawURLEncoding.DecodeString(hdr.Get("Sealdrop-Manage"))
+	require.NoError(t, err)
+	length, err := strconv.ParseInt(hdr.Get("Sealdrop-Length"), 10, 64)
 	require.NoError(t, err)
 	scope, err := base64.RawURLEncoding.DecodeString(route)
 	require.NoError(t, err)
-	pr := protocol.PriceRequest{Kind: protocol.PriceSubmission, Scope: [16]byte(scope), Manage: [32]byte(mh), Length: sub.Length, TTL: 24 * time.Hour}
-	asked := protocol.PriceBits(resumeLevel, sub.Length, pr.TTL)
+	pr := protocol.PriceRequest{Kind: protocol.PriceSubmission, Scope: [16]byte(scope), Manage: sha256.Sum256(m), Length: length, TTL: 24 * time.Hour}
+	asked := protocol.PriceBits(resumeLevel, length, pr.TTL)
 	require.GreaterOrEqual(t, asked, 16, "enough work to watch")
 	assert.True(t, protocol.CheckPrice(token, pr, nonce, asked), "the browser's payment meets the price")
 	tried := binary.BigEndian.Uint64(nonce) + 1

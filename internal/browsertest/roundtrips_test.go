@@ -299,7 +299,7 @@ func TestRoundTripsSafer(t *testing.T) {
 			})
 			require.True(t, visible(t, source, "sent"), "%s: %s", name, text(t, source, "error"))
 			assert.Equal(t, reply, visible(t, source, "reply-box"))
-			assertTrips(t, name, trips{3, 1}, p)
+			assertTrips(t, name, trips{1, 0}, p)
 		}
 		require.Equal(t, 2, app.submissions())
 

@@ -50,10 +50,13 @@ func (c *Client) CreateNote(ctx context.Context, text string, files []File, pin,
 	}
 
 	h := s.Hashes()
-	up := &noteUpload{c: c, price: protocol.PriceRequest{Kind: protocol.PriceNote, Manage: h.Manage, Length: length, TTL: priceTTL(ttl, lim.DefaultTTL)},
-		token: lim.Price.Token, manage: s.M[:], head: api.UploadNote{Length: length, GateHash: protocol.B64Encode(h.Gate[:]),
-			DestructHash: protocol.B64Encode(h.Destruct[:]), Manage: protocol.B64Encode(s.M[:])}}
+	up := &noteUpload{paidUpload: paidUpload{c: c, url: c.url(api.NoteUpload),
+		price: protocol.PriceRequest{Kind: protocol.PriceNote, Manage: h.Manage, Length: length, TTL: priceTTL(ttl, lim.DefaultTTL)},
+		token: lim.Price.Token}, manage: s.M[:], head: api.UploadNote{Length: length, GateHash: protocol.B64Encode(h.Gate[:]),
+		DestructHash: protocol.B64Encode(h.Destruct[:]), Manage: protocol.B64Encode(s.M[:])}}
 	up.bits = levelBits(lim.Price, api.PriceKindNote, length, up.price.TTL)
+	up.setHead = func(off int64, hdr http.Header) { up.head.Offset = off; up.head.SetHeader(hdr) }
+	up.payer = &up.head
 	if h.PIN {
 		up.head.OpenHash = protocol.B64Encode(h.Open[:])
 	}
@@ -88,54 +91,68 @@ func (c *Client) CreateNote(ctx context.Context, text string, files []File, pin,
 	}, nil
 }
 
-// noteUpload is a note's upload in progress (SECURITY.md, "HTTP API v1"): its pieces go to
-// the upload route, which creates the note with the first, until the server names the id;
-// then to the note's append route, each asking to commit, so that the last one commits it.
-// A note of one piece is one request.
-type noteUpload struct {
-	c      *Client
-	head   api.UploadNote
-	manage []byte
-	price  protocol.PriceRequest
-	bits   int
-	token  string
-	id     string       // once the server named it
-	last   api.Uploaded // the last answer
+// paidUpload sends pieces to a route that creates its entry with the first one (a note's
+// upload, a drop submission's), each with the create's headers (setHead) and, until the entry
+// exists, the payment: the price the limits named, and again what a 402 asks (twice at
+// most). A retry after a cut goes to the same route; the server finds the entry by its manage
+// secret.
+type paidUpload struct {
+	c       *Client
+	url     string
+	payer   api.Payer                      // the headers' payment
+	setHead func(off int64, h http.Header) // writes the headers of a piece at off
+	price   protocol.PriceRequest
+	bits    int
+	token   string
+	id      string       // once the server named it
+	last    api.Uploaded // the last answer
 }
 
-// send sends the piece b at off and returns what the server holds then. The upload route
-// pays the price the limits named, and pays again what a 402 asks (twice at most); a retry
-// after a cut goes to it again, and the server finds the note by its manage secret.
-func (u *noteUpload) send(ctx context.Context, off int64, b []byte) (int64, error) {
-	c := u.c
-	if u.id != "" {
-		hdr := http.Header{}
-		hdr.Set(api.HeaderManage, u.head.Manage)
-		hdr.Set(api.HeaderOffset, itoa(off))
-		hdr.Set(api.HeaderCommit, api.CommitYes)
-		return c.sendPiece(ctx, c.note(u.id, api.NoteData), hdr, off, b, &u.last)
-	}
+// send sends the piece b at off and returns what the server holds then.
+func (u *paidUpload) send(ctx context.Context, off int64, b []byte) (int64, error) {
 	for tries := 0; ; tries++ {
-		if err := pay(ctx, &u.head, u.token, u.price, u.bits); err != nil {
+		if err := pay(ctx, u.payer, u.token, u.price, u.bits); err != nil {
 			return 0, err
 		}
-		u.head.Offset = off
 		hdr := http.Header{}
-		u.head.SetHeader(hdr)
-		received, err := c.sendPiece(ctx, c.url(api.NoteUpload), hdr, off, b, &u.last)
+		u.setHead(off, hdr)
+		received, err := u.c.sendPiece(ctx, u.url, hdr, off, b, &u.last)
 		var pe *PriceError
 		if errors.As(err, &pe) && tries < 2 {
 			u.bits, u.token = pe.Bits, pe.Token
 			continue
 		}
 		if err == nil {
-			if id, perr := protocol.B64Decode(u.last.ID); perr != nil || len(id) != 16 {
+			if id, perr := protocol.B64Decode(u.last.ID); perr != nil || len(id) != 16 || (u.id != "" && u.last.ID != u.id) {
 				return 0, fmt.Errorf("%w: upload answered the id %q", ErrProtocol, u.last.ID)
 			}
 			u.id = u.last.ID
+			u.bits = 0 // the entry exists: a later piece or retry pays nothing
 		}
 		return received, err
 	}
+}
+
+// noteUpload is a note's upload in progress (SECURITY.md, "HTTP API v1"): its pieces go to
+// the upload route, which creates the note with the first, until the server names the id;
+// then to the note's append route, each asking to commit, so that the last one commits it.
+// A note of one piece is one request.
+type noteUpload struct {
+	paidUpload
+	head   api.UploadNote
+	manage []byte
+}
+
+// send sends the piece b at off and returns what the server holds then.
+func (u *noteUpload) send(ctx context.Context, off int64, b []byte) (int64, error) {
+	if u.id == "" {
+		return u.paidUpload.send(ctx, off, b)
+	}
+	hdr := http.Header{}
+	hdr.Set(api.HeaderManage, u.head.Manage)
+	hdr.Set(api.HeaderOffset, itoa(off))
+	hdr.Set(api.HeaderCommit, api.CommitYes)
+	return u.c.sendPiece(ctx, u.c.note(u.id, api.NoteData), hdr, off, b, &u.last)
 }
 
 // upload sends length bytes of r as appends of at most piece bytes.

@@ -156,36 +156,30 @@ func (c *Client) submitTo(ctx context.Context, d *protocol.DropPublic, text stri
 	defer clear(manage[:])
 	mh := protocol.Hash(manage[:])
 
-	var created api.Created
 	if lim.Drop == nil {
 		return "", 0, fmt.Errorf("%w: this server has no drop boxes", ErrProtocol)
 	}
 	if length > lim.Drop.MaxEntry {
 		return "", 0, fmt.Errorf("%w: %d bytes sealed, the drop takes %d", ErrTooLarge, length, lim.Drop.MaxEntry)
 	}
-	body := &api.SubmitDrop{DropKey: dropKey(d), Length: length, ManageHash: protocol.B64Encode(mh[:])}
-	price := protocol.PriceRequest{Kind: protocol.PriceSubmission, Scope: d.Route(), Manage: mh, Length: length, TTL: time.Duration(lim.Drop.TTL) * time.Second}
+	// One request up to max_append (SECURITY.md, "HTTP API for drops"): the upload route
+	// creates the submission with its first piece, takes every later one at its offset and
+	// commits it with the last.
+	head := api.UploadSubmission{DropKey: dropKey(d), Length: length, Manage: protocol.B64Encode(manage[:])}
+	up := &paidUpload{c: c, url: c.url(api.DropPath(route, api.DropUpload)), payer: &head,
+		setHead: func(off int64, h http.Header) { head.Offset = off; head.SetHeader(h) },
+		price:   protocol.PriceRequest{Kind: protocol.PriceSubmission, Scope: d.Route(), Manage: mh, Length: length, TTL: time.Duration(lim.Drop.TTL) * time.Second},
+		token:   lim.Price.Token}
 	// A submission is priced at the drop's floor at least.
-	bits := levelBits(lim.Price, api.PriceKindDrop, max(length, lim.Drop.PriceFloor), price.TTL)
-	if err := c.createPaid(ctx, c.url(api.DropPath(route, api.DropSubmissions)), body, price, bits, lim.Price.Token, &created); err != nil {
-		return "", 0, fmt.Errorf("client: submit: %w", err)
-	}
-	if created.ID == "" {
-		return "", 0, fmt.Errorf("%w: submit answered no id", ErrProtocol)
-	}
+	up.bits = levelBits(lim.Price, api.PriceKindDrop, max(length, lim.Drop.PriceFloor), up.price.TTL)
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(protocol.SealSubmission(pw, d, r, n)) }()
 	defer pr.Close()
-	if err := c.uploadTo(ctx, c.url(api.SubmissionPath(route, created.ID, api.SubmissionData)), manage[:], pr, length, lim.MaxAppend); err != nil {
-		return "", 0, err
+	if err := c.uploadWith(ctx, pr, length, lim.MaxAppend, up.send); err != nil {
+		return "", 0, fmt.Errorf("client: submit: %w", err)
 	}
-	commit := api.CommitSubmission{DropKey: dropKey(d), Manage: protocol.B64Encode(manage[:])}
-	req, err := c.postTo(ctx, c.url(api.SubmissionPath(route, created.ID, api.SubmissionCommit)), commit)
-	if err != nil {
-		return "", 0, fmt.Errorf("client: commit: %w", err)
+	if !up.last.Committed {
+		return "", 0, fmt.Errorf("%w: the upload's last piece did not commit the submission", ErrProtocol)
 	}
-	if err := c.doJSON(req, http.StatusOK, &created); err != nil {
-		return "", 0, fmt.Errorf("client: commit: %w", err)
-	}
-	return created.ID, expiresIn(created.ExpiresIn), nil
+	return up.id, expiresIn(up.last.ExpiresIn), nil
 }

@@ -35,6 +35,7 @@ type dropFaults struct {
 	mu      sync.Mutex
 	cut     map[string]int64
 	capture map[string]*[]byte
+	seen    []string // every request's path, in order
 	rt      http.RoundTripper
 }
 
@@ -49,6 +50,7 @@ func (f *dropFaults) captureNext(suffix string, into *[]byte) {
 func (f *dropFaults) RoundTrip(req *http.Request) (*http.Response, error) {
 	var cut int64
 	f.mu.Lock()
+	f.seen = append(f.seen, req.URL.Path)
 	for suf, n := range f.cut {
 		if strings.HasSuffix(req.URL.Path, suf) {
 			cut = n
@@ -149,6 +151,66 @@ func TestDropEndToEnd(t *testing.T) {
 	require.Equal(t, 1, l.FetchedSinceList)
 	today := time.Now().UTC().Format(time.DateOnly)
 	require.Equal(t, []client.Visit{{Day: today, Fetched: 1}}, l.Visits, "both lists were today's visit, one read after it")
+}
+
+// TestSubmitOneRequest: a submission up to max_append is one request after the limits (the
+// upload route creates, stores and commits it); a larger one is one request per piece. An
+// answer lost on its way back is asked again and makes no second submission.
+func TestSubmitOneRequest(t *testing.T) {
+	ctx := context.Background()
+	s := newDropSite(t, 64<<10)
+	d, err := s.c.CreateDrop(false)
+	require.NoError(t, err)
+	upload := "/api/v1/drops/" + d.Route + "/upload"
+	requests := func(f func()) []string {
+		s.f.mu.Lock()
+		s.f.seen = nil
+		s.f.mu.Unlock()
+		f()
+		s.f.mu.Lock()
+		defer s.f.mu.Unlock()
+		return s.f.seen
+	}
+	var ids []string
+	got := requests(func() {
+		sub, err := s.c.Submit(ctx, d.DropLink, "one request", nil, false)
+		require.NoError(t, err)
+		ids = append(ids, sub.ID)
+	})
+	require.Equal(t, []string{"/api/v1/limits", upload}, got)
+	file := randBytes(150000)
+	got = requests(func() {
+		sub, err := s.c.Submit(ctx, d.DropLink, "three pieces", []client.File{{Name: "a.bin", Size: int64(len(file)), R: bytes.NewReader(file)}}, false)
+		require.NoError(t, err)
+		ids = append(ids, sub.ID)
+	})
+	require.Equal(t, []string{"/api/v1/limits", upload, upload, upload}, got)
+	// The answer of the upload is cut: the client sends it again and learns it committed.
+	s.f.set("/upload", 5)
+	got = requests(func() {
+		sub, err := s.c.Submit(ctx, d.DropLink, "the answer is lost", nil, false)
+		require.NoError(t, err)
+		ids = append(ids, sub.ID)
+	})
+	require.Equal(t, []string{"/api/v1/limits", upload, upload}, got)
+	require.Equal(t, 3, s.v.Stats().Entries[vault.KindSubmission], "one submission each")
+
+	ib, err := s.c.OpenInbox(d.InboxLink)
+	require.NoError(t, err)
+	defer ib.Close()
+	l, err := ib.List(ctx)
+	require.NoError(t, err)
+	require.Len(t, l.Pending, 3)
+	var listed []string
+	for _, p := range l.Pending {
+		listed = append(listed, p.ID)
+	}
+	require.ElementsMatch(t, ids, listed) // arrivals in the same second list in id order
+	for i, text := range []string{"one request", "three pieces", "the answer is lost"} {
+		got, err := ib.Fetch(ctx, ids[i])
+		require.NoError(t, err)
+		require.Equal(t, text, got.Text)
+	}
 }
 
 // TestDropListPages: a list answers 100 at a time after a cursor the proof binds; ListAll

@@ -23,6 +23,9 @@ func (s *Server) usedLocked(r Route, now time.Time) bool {
 // SubmitRequest is a new submission's declaration, and its payment (internal/price) when one
 // is due.
 type SubmitRequest struct {
+	// ID is the id the submission gets (an upload derives it from Manage, so that a retry
+	// finds it); zero: a drawn one. An id in use is vault.ErrTaken and nothing is charged.
+	ID         vault.ID
 	Length     int64
 	TTL        time.Duration // 0: Config.TTL
 	Manage     [32]byte      // SHA-256 of the submitter's manage secret (for append and commit)
@@ -70,7 +73,7 @@ func (s *Server) Submit(r Route, req SubmitRequest) (vault.ID, time.Time, error)
 		return vault.ID{}, time.Time{}, err
 	}
 	caps := vault.Caps{Gate: sha256.Sum256(s.gateToken(r)), Manage: req.Manage}
-	id, exp, err := s.v.CreateOwned(vault.CreateRequest{Kind: vault.KindSubmission, Owner: r.str, Length: req.Length, TTL: ttl, Caps: caps}, limit)
+	id, exp, err := s.v.CreateOwned(vault.CreateRequest{ID: req.ID, Kind: vault.KindSubmission, Owner: r.str, Length: req.Length, TTL: ttl, Caps: caps}, limit)
 	if err != nil {
 		refund()
 	}
@@ -82,6 +85,8 @@ func (s *Server) Submit(r Route, req SubmitRequest) (vault.ID, time.Time, error)
 		return vault.ID{}, time.Time{}, ErrFull
 	case errors.Is(err, vault.ErrTooLarge):
 		return vault.ID{}, time.Time{}, ErrTooLarge
+	case errors.Is(err, vault.ErrTaken):
+		return vault.ID{}, time.Time{}, vault.ErrTaken
 	default:
 		return vault.ID{}, time.Time{}, fmt.Errorf("drop: submit: %w", err)
 	}

@@ -115,6 +115,26 @@ func postJSON(t *testing.T, hc *http.Client, u string, body any) (int, http.Head
 	return res.StatusCode, res.Header, m
 }
 
+// postBinary posts body as application/octet-stream with the headers hdr and decodes the JSON
+// answer.
+func postBinary(t *testing.T, hc *http.Client, u string, hdr map[string]string, body []byte) (int, http.Header, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, u, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	res, err := hc.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(raw, &m), "%s", raw)
+	return res.StatusCode, res.Header, m
+}
+
 func noteBody() map[string]any {
 	return map[string]any{"length": 1024, "gate_hash": hash(rand32()), "manage_hash": hash(rand32()), "destruct_hash": hash(rand32())}
 }
@@ -238,20 +258,7 @@ func TestCircuitLimitCountsAnUploadOnce(t *testing.T) {
 	a := s.viaCircuit(t, 0x20001)
 	upload := func(n *note, off, end int) (int, http.Header, map[string]any) {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodPost, s.srv.URL+"/api/v1/notes/upload", bytes.NewReader(n.body[off:end]))
-		require.NoError(t, err)
-		req.Header.Set("Content-Type", "application/octet-stream")
-		for k, v := range n.uploadHeader(int64(len(n.body)), int64(off)) {
-			req.Header.Set(k, v)
-		}
-		res, err := a.Do(req)
-		require.NoError(t, err)
-		defer res.Body.Close()
-		raw, err := io.ReadAll(res.Body)
-		require.NoError(t, err)
-		var m map[string]any
-		require.NoError(t, json.Unmarshal(raw, &m), "%s", raw)
-		return res.StatusCode, res.Header, m
+		return postBinary(t, a, s.srv.URL+"/api/v1/notes/upload", n.uploadHeader(int64(len(n.body)), int64(off)), n.body[off:end])
 	}
 	whole := newNoteSecrets(1000, false)
 	st, _, m := upload(whole, 0, 1000)
@@ -278,6 +285,39 @@ func TestCircuitLimitCountsAnUploadOnce(t *testing.T) {
 	st, _, m = upload(half, 0, 1000)
 	require.Equal(t, http.StatusConflict, st, "%v", m)
 	require.EqualValues(t, 500, m["received"])
+	st, _, m = upload(half, 500, 1000)
+	require.Equal(t, http.StatusOK, st, "%v", m)
+	require.Equal(t, true, m["committed"])
+}
+
+// A drop submission's upload counts against its circuit once, like a note's: past the limit a
+// new submission gets 429 and stores nothing, while the same upload sent again (a cut, a lost
+// answer) goes on.
+func TestCircuitLimitCountsADropUploadOnce(t *testing.T) {
+	s := newCircuitSite(t, 0)
+	a := s.viaCircuit(t, 0x20002)
+	k := dropKeys(t, 0)
+	upload := func(sb *sub, off, end int) (int, http.Header, map[string]any) {
+		t.Helper()
+		return postBinary(t, a, s.srv.URL+sb.path(), sb.header(off), sb.body[off:end])
+	}
+	whole, half := newSub(t, k, 1000), newSub(t, k, 1000)
+	st, _, m := upload(whole, 0, 1000)
+	require.Equal(t, http.StatusOK, st, "%v", m)
+	require.Equal(t, true, m["committed"])
+	st, _, m = upload(half, 0, 500)
+	require.Equal(t, http.StatusOK, st, "%v", m)
+	for i := 2; i < circuit.DefaultBurst; i++ {
+		st, _, m := upload(newSub(t, k, 100), 0, 100)
+		require.Equal(t, http.StatusOK, st, "submission %d: %v", i, m)
+	}
+	before := s.stored()
+	st, hdr, m := upload(newSub(t, k, 100), 0, 100)
+	requireBusy(t, st, hdr, m, "a new submission's upload past the limit")
+	require.Equal(t, before, s.stored(), "the refused upload stored nothing")
+	st, _, m = upload(whole, 0, 1000)
+	require.Equal(t, http.StatusOK, st, "%v", m)
+	require.Equal(t, true, m["committed"])
 	st, _, m = upload(half, 500, 1000)
 	require.Equal(t, http.StatusOK, st, "%v", m)
 	require.Equal(t, true, m["committed"])

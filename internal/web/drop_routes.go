@@ -22,6 +22,7 @@ func (s *server) mountDrops(m *mux.Router, post func(http.HandlerFunc) http.Hand
 		return
 	}
 	m.Handle(api.DropPath("{route}", api.DropSubmissions), post(s.dropSubmit)).Methods(http.MethodPost)
+	m.Handle(api.DropPath("{route}", api.DropUpload), post(s.dropUpload)).Methods(http.MethodPost)
 	// Appends are exactly a note's (manage secret, offsets, hijacked body): the same handler.
 	// the submission must be filed under the route in the path.
 	route := func(r *http.Request) string { return mux.Vars(r)["route"] }

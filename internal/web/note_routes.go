@@ -139,7 +139,7 @@ func (s *server) appendFrom(w http.ResponseWriter, r *http.Request, kind vault.K
 	case err != nil:
 		s.appendRefused(w, received, err)
 	case commit:
-		s.commitAppended(w, id, manage, received)
+		s.commitAppended(w, id, received, func() (time.Time, error) { return s.v.Commit(vault.KindNote, id, manage[:]) }, noteCommitWords)
 	default:
 		s.marshal(w, http.StatusOK, api.Received{Received: received})
 	}
@@ -157,15 +157,16 @@ func commitAsked(r *http.Request) (bool, error) {
 	return false, errParam
 }
 
-// commitAppended answers a note's append that asked to commit, after its bytes are stored:
-// the note committed (api.Uploaded) once it is complete, else what an append answers.
-func (s *server) commitAppended(w http.ResponseWriter, id vault.ID, manage [32]byte, received int64) {
-	exp, err := s.v.Commit(vault.KindNote, id, manage[:])
+// commitAppended answers an append or upload that asked to commit entry id, after its bytes
+// are stored: commit's answer (api.Uploaded) once the entry is complete, else what an append
+// answers; refusals word commit's.
+func (s *server) commitAppended(w http.ResponseWriter, id vault.ID, received int64, commit func() (time.Time, error), refusals words) {
+	exp, err := commit()
 	switch {
 	case errors.Is(err, vault.ErrIncomplete):
 		s.marshal(w, http.StatusOK, api.Received{Received: received})
 	case err != nil:
-		s.refuseErr(w, err, noteCommitWords, api.Gone)
+		s.refuseErr(w, err, refusals, api.Gone)
 	default:
 		s.committed(w, id, received, exp)
 	}

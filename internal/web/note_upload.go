@@ -37,10 +37,15 @@ const noteIDLabel = "sealdrop/v1 note id"
 // nobody else holds, cut to 16 bytes. Without the key, nobody can make a manage hash that lands
 // on a chosen id, so these ids are as unguessable as drawn ones. The key is drawn at each start
 // and never leaves the process: a restart loses the vault's notes anyway.
-func (s *server) noteID(mh *[32]byte) vault.ID {
+func (s *server) noteID(mh *[32]byte) vault.ID { return s.derivedID(noteIDLabel, mh[:]) }
+
+// derivedID is HMAC-SHA-256 under the per-process id key of label and parts, cut to an id.
+func (s *server) derivedID(label string, parts ...[]byte) vault.ID {
 	m := hmac.New(sha256.New, s.idKey[:])
-	m.Write([]byte(noteIDLabel))
-	m.Write(mh[:])
+	m.Write([]byte(label))
+	for _, p := range parts {
+		m.Write(p)
+	}
 	var sum [sha256.Size]byte
 	var id vault.ID
 	copy(id[:], m.Sum(sum[:0]))
@@ -49,12 +54,30 @@ func (s *server) noteID(mh *[32]byte) vault.ID {
 
 // upload serves POST /api/v1/notes/upload on the connection it takes over.
 func (s *server) upload(w http.ResponseWriter, r *http.Request) {
+	s.hijackUpload(w, r, s.binaryOnly(s.uploadFrom))
+}
+
+// hijackUpload serves an upload route (a note's, a drop submission's) with serve on the
+// connection it takes over (hijack.go), or through w where there is none to take.
+func (s *server) hijackUpload(w http.ResponseWriter, r *http.Request, serve func(http.ResponseWriter, *http.Request, io.Reader, net.Conn)) {
 	h, ok := hijack(w, r, r.ContentLength)
 	if !ok {
-		s.uploadFrom(w, r, r.Body, nil)
+		serve(w, r, r.Body, nil)
 		return
 	}
-	s.serveHijacked(h, true, func(w http.ResponseWriter) { s.uploadFrom(w, r, h, h.conn) })
+	s.serveHijacked(h, true, func(w http.ResponseWriter) { serve(w, r, h, h.conn) })
+}
+
+// binaryOnly serves serve to a request whose body is application/octet-stream, and refuses
+// any other (415) before anything else is looked at.
+func (s *server) binaryOnly(serve func(http.ResponseWriter, *http.Request, io.Reader, net.Conn)) func(http.ResponseWriter, *http.Request, io.Reader, net.Conn) {
+	return func(w http.ResponseWriter, r *http.Request, body io.Reader, conn net.Conn) {
+		if !hasMediaType(r, api.Binary) {
+			s.refuse(w, api.ContentType, "send Content-Type: application/octet-stream")
+			return
+		}
+		serve(w, r, body, conn)
+	}
 }
 
 // uploadArgs are an upload's parsed headers.
@@ -62,7 +85,7 @@ type uploadArgs struct {
 	manage         [32]byte
 	offset, length int64
 	ttl            time.Duration
-	caps           vault.Caps
+	caps           vault.Caps // Manage: the manage secret's hash; the rest: a note's only
 	token, nonce   string
 }
 
@@ -78,44 +101,70 @@ func optionalHeader(r *http.Request, name string) (string, bool) {
 	return v[0], true
 }
 
-// parseUpload parses an upload's headers, answering the first that is malformed.
-func (s *server) parseUpload(w http.ResponseWriter, r *http.Request) (a uploadArgs, ok bool) {
+// parseUploadCommon parses the headers every upload carries (manage secret, offset, length,
+// lifetime, payment), answering the first that is malformed. maxEntry is the kind's largest
+// entry; ttl parses HeaderTTL when present (and answers when it is refused); a is set to the
+// default lifetime beforehand.
+func (s *server) parseUploadCommon(w http.ResponseWriter, r *http.Request, a *uploadArgs, maxEntry int64,
+	ttl func(http.ResponseWriter, string) (time.Duration, bool)) bool {
 	var err error
 	if a.manage, err = need32(singleHeader(r, api.HeaderManage)); err != nil {
 		s.badParam(w, api.HeaderManage)
-		return a, false
+		return false
 	}
 	if v, ok := optionalHeader(r, api.HeaderOffset); !ok {
 		s.badParam(w, api.HeaderOffset)
-		return a, false
+		return false
 	} else if v != "" {
 		if a.offset, err = parseOffset(v); err != nil {
 			s.badParam(w, api.HeaderOffset)
-			return a, false
+			return false
 		}
 	}
 	if a.length, err = parseOffset(singleHeader(r, api.HeaderLength)); err != nil || a.length == 0 {
 		s.badParam(w, api.HeaderLength)
-		return a, false
+		return false
 	}
-	if a.length > s.v.MaxEntry() {
+	if a.length > maxEntry {
 		w.Header().Set("Connection", "close")
 		s.refuse(w, api.TooLarge, "length is over max_entry")
-		return a, false
+		return false
 	}
-	a.ttl = s.cfg.DefaultTTL
 	if v, ok := optionalHeader(r, api.HeaderTTL); !ok {
 		s.badParam(w, api.HeaderTTL)
-		return a, false
+		return false
 	} else if v != "" {
-		secs, err := parseOffset(v)
-		if err != nil || !s.ttls[secs] {
-			s.refuse(w, api.BadTTL, s.ttlMessage)
-			return a, false
+		if a.ttl, ok = ttl(w, v); !ok {
+			return false
 		}
-		a.ttl = time.Duration(secs) * time.Second
 	}
 	a.caps.Manage = sha256.Sum256(a.manage[:])
+	tok, ok1 := optionalHeader(r, api.HeaderPriceToken)
+	nonce, ok2 := optionalHeader(r, api.HeaderPriceNonce)
+	if !ok1 || !ok2 {
+		s.badParam(w, "the payment")
+		return false
+	}
+	a.token, a.nonce = tok, nonce
+	return true
+}
+
+// noteTTL parses a note upload's HeaderTTL: one of the limits' ttls.
+func (s *server) noteTTL(w http.ResponseWriter, v string) (time.Duration, bool) {
+	secs, err := parseOffset(v)
+	if err != nil || !s.ttls[secs] {
+		s.refuse(w, api.BadTTL, s.ttlMessage)
+		return 0, false
+	}
+	return time.Duration(secs) * time.Second, true
+}
+
+// parseUpload parses a note upload's headers, answering the first that is malformed.
+func (s *server) parseUpload(w http.ResponseWriter, r *http.Request) (a uploadArgs, ok bool) {
+	a.ttl = s.cfg.DefaultTTL
+	if !s.parseUploadCommon(w, r, &a, s.v.MaxEntry(), s.noteTTL) {
+		return a, false
+	}
 	open, ok1 := optionalHeader(r, api.HeaderOpenHash)
 	destruct, ok2 := optionalHeader(r, api.HeaderDestructHash)
 	bad := parseCaps(&a.caps, singleHeader(r, api.HeaderGateHash), open, destruct)
@@ -130,26 +179,42 @@ func (s *server) parseUpload(w http.ResponseWriter, r *http.Request) (a uploadAr
 		s.badParam(w, api.HeaderDestructHash)
 		return a, false
 	}
-	tok, ok1 := optionalHeader(r, api.HeaderPriceToken)
-	nonce, ok2 := optionalHeader(r, api.HeaderPriceNonce)
-	if !ok1 || !ok2 {
-		s.badParam(w, "the payment")
-		return a, false
-	}
-	a.token, a.nonce = tok, nonce
 	return a, true
 }
 
-// uploadFrom answers an upload whose body is read from body; conn is the hijacked connection
-// it arrives on (nil when there is none). Every refusal is decided before a byte of the body
-// is stored: the headers, the body's length, the circuit's limit and the price.
+// uploadFrom answers a note's upload whose body is read from body; conn is the hijacked
+// connection it arrives on (nil when there is none).
 func (s *server) uploadFrom(w http.ResponseWriter, r *http.Request, body io.Reader, conn net.Conn) {
-	if !hasMediaType(r, api.Binary) {
-		s.refuse(w, api.ContentType, "send Content-Type: application/octet-stream")
+	a, ok := s.parseUpload(w, r)
+	if !ok {
 		return
 	}
-	a, ok := s.parseUpload(w, r)
-	if !ok || !s.bodyFits(w, r) {
+	id := s.noteID(&a.caps.Manage)
+	s.uploadInto(w, r, body, conn, &a, uploadTarget{
+		kind: vault.KindNote, id: id,
+		create: func() (time.Time, bool) { return s.createForUpload(w, r, id, &a) },
+		commit: func() (time.Time, error) { return s.v.Commit(vault.KindNote, id, a.manage[:]) },
+		words:  noteCommitWords,
+	})
+}
+
+// uploadTarget is what differs between the entries an upload makes: a note, or a drop
+// submission.
+type uploadTarget struct {
+	kind   vault.Kind
+	owner  *string // the drop route a submission is filed under; nil for a note
+	id     vault.ID
+	create func() (time.Time, bool) // makes the pending entry, or answers and returns false
+	commit func() (time.Time, error)
+	words  words // the commit's refusals
+}
+
+// uploadInto stores an upload's body in its entry t, made by this request unless a try of the
+// same upload made it before (a cut, a lost answer), and commits the entry when the body
+// completes it. Every refusal is decided before a byte of the body is stored: the headers,
+// the body's length, and in t.create the circuit's limit, the quotas and the price.
+func (s *server) uploadInto(w http.ResponseWriter, r *http.Request, body io.Reader, conn net.Conn, a *uploadArgs, t uploadTarget) {
+	if !s.bodyFits(w, r) {
 		return
 	}
 	if r.ContentLength > a.length-a.offset {
@@ -157,39 +222,39 @@ func (s *server) uploadFrom(w http.ResponseWriter, r *http.Request, body io.Read
 		s.refuse(w, api.TooLarge, appendWords[api.TooLarge])
 		return
 	}
-	id := s.noteID(&a.caps.Manage)
-	st, exp, err := s.v.Status(vault.KindNote, id, a.manage[:])
+	st, exp, err := s.v.Status(t.kind, t.id, a.manage[:])
 	switch {
 	case err != nil:
-		// No note of this manage secret: make it, unless this request goes on with one.
+		// No entry of this manage secret: make it, unless this request goes on with one.
 		if a.offset != 0 {
 			s.gone(w)
 			return
 		}
-		if exp, ok = s.createForUpload(w, r, id, &a); !ok {
+		var ok bool
+		if exp, ok = t.create(); !ok {
 			return
 		}
 	case st == vault.StateWaiting:
 		// Committed already: the answer to this same upload was lost on its way back.
-		s.committed(w, id, a.length, exp)
+		s.committed(w, t.id, a.length, exp)
 		return
 	case st != vault.StatePending:
 		// Opened or ended. Only while its tombstone is kept: once that goes (the original
-		// expiry, or MaxTombstones newer ones), this request would make the note again
+		// expiry, or MaxTombstones newer ones), this request would make the entry again
 		// (SECURITY.md, "One request per note").
 		s.gone(w)
 		return
 	}
-	received, err := s.appendSuperseding(vault.KindNote, nil, id, a.manage[:], a.offset, r.ContentLength, body, conn)
+	received, err := s.appendSuperseding(t.kind, t.owner, t.id, a.manage[:], a.offset, r.ContentLength, body, conn)
 	if err != nil {
 		s.appendRefused(w, received, err)
 		return
 	}
 	if received == a.length {
-		s.commitAppended(w, id, a.manage, received)
+		s.commitAppended(w, t.id, received, t.commit, t.words)
 		return
 	}
-	s.marshal(w, http.StatusOK, api.Uploaded{ID: id.String(), Received: received, ExpiresIn: s.expiresIn(exp)})
+	s.marshal(w, http.StatusOK, api.Uploaded{ID: t.id.String(), Received: received, ExpiresIn: s.expiresIn(exp)})
 }
 
 // createForUpload makes the pending note of an upload with id, after the circuit's limit and
@@ -210,12 +275,19 @@ func (s *server) createForUpload(w http.ResponseWriter, r *http.Request, id vaul
 	}
 	refund()
 	if errors.Is(err, vault.ErrTaken) {
-		if st, exp, err := s.v.Status(vault.KindNote, id, a.manage[:]); err == nil && st == vault.StatePending {
-			return exp, true
-		}
-		s.gone(w)
-		return time.Time{}, false
+		return s.madeByRetry(w, vault.KindNote, id, a)
 	}
 	s.refuseErr(w, err, noteCreateWords, api.Unavailable)
+	return time.Time{}, false
+}
+
+// madeByRetry answers an upload's create that found its id taken: when another try of the
+// same upload made the entry meanwhile and it is still pending, this one goes on with it
+// (true, its expiry); otherwise the answer is gone.
+func (s *server) madeByRetry(w http.ResponseWriter, kind vault.Kind, id vault.ID, a *uploadArgs) (time.Time, bool) {
+	if st, exp, err := s.v.Status(kind, id, a.manage[:]); err == nil && st == vault.StatePending {
+		return exp, true
+	}
+	s.gone(w)
 	return time.Time{}, false
 }

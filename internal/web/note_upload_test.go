@@ -54,18 +54,40 @@ func (e *env) upload(n *note, off, end int, hdr map[string]string) *resp {
 
 // rawUpload is the raw request of an upload, header only; the caller sends the body.
 func rawUpload(n *note, length, off int64, contentLength int, extra string) string {
-	h := n.uploadHeader(length, off)
+	return rawBinaryHeader("/api/v1/notes/upload", n.uploadHeader(length, off), contentLength, extra)
+}
+
+// rawBinaryHeader is the raw header of a POST of an octet-stream body to path with the
+// headers h (sorted) and the lines extra; the caller sends the body.
+func rawBinaryHeader(path string, h map[string]string, contentLength int, extra string) string {
 	var keys []string
 	for k := range h {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	var b strings.Builder
-	fmt.Fprintf(&b, "POST /api/v1/notes/upload HTTP/1.1\r\nHost: sealdrop.test\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n", contentLength)
+	fmt.Fprintf(&b, "POST %s HTTP/1.1\r\nHost: sealdrop.test\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n", path, contentLength)
 	for _, k := range keys {
 		fmt.Fprintf(&b, "%s: %s\r\n", k, h[k])
 	}
 	return b.String() + extra + "\r\n"
+}
+
+// changeHeader applies changes to the upload header h (an empty value deletes the header)
+// and returns the Content-Type, application/octet-stream unless changes names another.
+func changeHeader(h, changes map[string]string) string {
+	ctype := "application/octet-stream"
+	for k, v := range changes {
+		switch {
+		case k == "Content-Type":
+			ctype = v
+		case v == "":
+			delete(h, k)
+		default:
+			h[k] = v
+		}
+	}
+	return ctype
 }
 
 // noteCount is how many notes the vault holds, of any state.
@@ -281,17 +303,7 @@ func TestUploadRefusals(t *testing.T) {
 	}
 	for _, tc := range cases {
 		h := n.uploadHeader(1000, 0)
-		ctype := "application/octet-stream"
-		for k, v := range tc.hdr {
-			switch {
-			case k == "Content-Type":
-				ctype = v
-			case v == "":
-				delete(h, k)
-			default:
-				h[k] = v
-			}
-		}
+		ctype := changeHeader(h, tc.hdr)
 		body := n.body
 		if tc.body != nil {
 			body = tc.body

@@ -34,7 +34,7 @@ type server struct {
 	ttlMessage   string
 	appends      runningAppends
 	price        *price.Pricer
-	idKey        [32]byte // derives a note upload's id from its manage hash (note_upload.go)
+	idKey        [32]byte // derives the id of an upload's note or drop submission (note_upload.go, drop_upload.go)
 }
 
 // New validates cfg and returns the handler for the whole site: API v1, pages and static

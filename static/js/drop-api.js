@@ -47,15 +47,30 @@ export async function dropApi(drop) {
   return {
     route,
 
-    /** submit creates a pending submission; payment is {} or {price_token, price_nonce}. */
-    submit: ({ length, manageHash }, payment = {}) => json(`${base}/submissions`, {
-      ...who(), length, manage_hash: b64uEncode(manageHash), ...payment,
-    }),
-
-    /** upload appends like a note's upload, resuming from what the server says it holds. */
-    upload: (id, manage, data, opts) => http.upload(`${base}/submissions/${id}/data`, b64uEncode(manage), data, opts),
-
-    commit: (id, manage) => json(`${base}/submissions/${id}/commit`, { ...who(), manage: b64uEncode(manage) }),
+    /**
+     * put sends a sealed submission through the upload route (SECURITY.md, "HTTP API for
+     * drops"): the first piece creates the submission, its parameters and payment in headers,
+     * every piece goes to the same route at its offset, and the one that completes it commits
+     * it; up to maxAppend bytes that is one request. A request cut on its way is sent again:
+     * the server finds the submission by the manage secret and says what it holds. payment is
+     * {} or {price_token, price_nonce} (price.js payAndCreate). → {id, expires_in}
+     */
+    async put(manage, data, payment = {}, opts = {}) {
+      const headers = {
+        'Sealdrop-Drop-Auth': b64uEncode(drop.auth), 'Sealdrop-Drop-Flags': String(drop.flags), 'Sealdrop-Length': String(data.length),
+      };
+      const paid = payment.price_token
+        ? { ...headers, 'Sealdrop-Price-Token': payment.price_token, 'Sealdrop-Price-Nonce': payment.price_nonce }
+        : headers;
+      let id = null;
+      // Once the server named the id the submission exists: later pieces pay nothing.
+      const last = await http.upload(() => ({ path: `${base}/upload`, headers: id ? headers : paid }), b64uEncode(manage), data, {
+        ...opts,
+        onAnswer: (got) => { if (!id && typeof got.id === 'string' && got.id) id = got.id; },
+      });
+      if (!id || !last || !last.committed) throw new ApiError('network', t('error.network'));
+      return { id, expires_in: last.expires_in };
+    },
 
     /**
      * list → {submissions: [{id, age_hours, size}] (at most 100, oldest first), pending, more,
@@ -98,27 +113,31 @@ export async function dropApi(drop) {
 }
 
 /**
- * deliver seals text and files to a drop and sends them: create (paying the price, when the
- * server is getting full), upload, commit. steps gets ('encrypt' | 'pow' | 'upload', done, total)
- * as it goes. limits is the server's /api/v1/limits: the append size, the drop's size limit and
- * lifetime, and the price; so that nothing is asked before the create. A price that rose
- * meanwhile is paid when the server says so.
+ * deliver seals text and files to a drop and sends them through the upload route (paying the
+ * price, when the server is getting full): one request up to the append size, one per piece
+ * above. steps gets ('encrypt' | 'pow' | 'upload', done, total) as it goes. limits is the
+ * server's /api/v1/limits: the append size, the drop's size limit and lifetime, and the price;
+ * so that nothing is asked before the upload. A price that rose meanwhile is paid when the
+ * server says so.
  */
 export async function deliver({ drop, text, files, replyBox, limits, steps }) {
   const step = steps || (() => {});
   const api = await dropApi(drop);
-  const ciphertext = await sealSubmission({ drop, text, files, replyBox, onProgress: (d, t) => step('encrypt', d, t) });
+  const ciphertext = await sealSubmission({ drop, text, files, replyBox, onProgress: (d, n) => step('encrypt', d, n) });
   step('encrypt', 1, 1);
   const dl = (limits && limits.drop) || {};
   if (dl.max_entry && ciphertext.length > dl.max_entry) throw new ApiError('too_large', MESSAGES.too_large, 413);
   const manage = randomBytes(32);
   const manageHash = await sha256(manage);
   const price = limits && limits.price ? { level: (limits.price.levels || {}).drop || 0, token: limits.price.token, floor: dl.price_floor || 0 } : null;
-  const created = await payAndCreate((payment) => api.submit({ length: ciphertext.length, manageHash }, payment), {
-    kind: PRICE_SUBMISSION, scope: b64uDecode(api.route), manage: manageHash, length: ciphertext.length, ttl: dl.ttl || 0,
-  }, price, { onWork: (d, t) => step('pow', d, t) });
-  await api.upload(created.id, manage, ciphertext, { maxAppend: limits && limits.max_append, onProgress: (d, t) => step('upload', d, t) });
-  const done = await api.commit(created.id, manage);
-  manage.fill(0);
-  return { id: created.id, expiresIn: (done && done.expires_in) || created.expires_in };
+  try {
+    const done = await payAndCreate((payment) => api.put(manage, ciphertext, payment, {
+      maxAppend: limits && limits.max_append, onProgress: (d, n) => step('upload', d, n),
+    }), {
+      kind: PRICE_SUBMISSION, scope: b64uDecode(api.route), manage: manageHash, length: ciphertext.length, ttl: dl.ttl || 0,
+    }, price, { onWork: (d, n) => step('pow', d, n) });
+    return { id: done.id, expiresIn: done.expires_in };
+  } finally {
+    manage.fill(0);
+  }
 }

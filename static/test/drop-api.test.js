@@ -104,7 +104,7 @@ function fakeDrop(keys, { submission, hooks = {} } = {}) {
   s.fetch = async (url, init) => {
     assert.ok(url.startsWith(base + '/'), `request outside the drop: ${url}`);
     const name = url.slice(base.length + 1);
-    const isData = name.endsWith('/data');
+    const isData = name.endsWith('/data') || name === 'upload';
     const body = isData ? init.body : JSON.parse(init.body);
     const req = { name, init, body, headers: init.headers };
     s.requests.push(req);
@@ -113,7 +113,7 @@ function fakeDrop(keys, { submission, hooks = {} } = {}) {
       const r = await hooks[kind](req, s);
       if (r !== undefined) return r;
     }
-    if (!isData && !keyOK(body) && kind !== 'submission/data') return gone();
+    if (!isData && !keyOK(body)) return gone();
     switch (kind) {
       case 'challenge': {
         const ecdh = crypto.createECDH('prime256v1');
@@ -304,7 +304,7 @@ test('a download that keeps breaking gives up with the network message; a gone c
   assert.equal(srv2.requests.filter((r) => r.name.endsWith('/fetch')).length, 1);
 });
 
-// ---- submissions: the price, upload with resume, commit ----
+// ---- submissions: the price, the upload route with resume and commit ----
 
 // The price hash, written here against SECURITY.md with node:crypto, not price.js.
 function priceZeros(token, { kind, scope, manage, length, ttl }, nonce) {
@@ -332,45 +332,54 @@ const bitsAt = (level, length) => {
   return Math.max(0, Math.ceil(Math.log2(units)) + 2 * level - 12);
 };
 
+const SUB_ID = 'SUBMISSIONIDxxxxxxxxxx';
+
 /**
- * submitServer accepts one submission, stores its appends, and lets a test break them. It asks
- * the price of `level` (via a 402 when the create does not pay it), checking payments with its
- * own verifier.
+ * submitServer is the upload route (POST /api/v1/drops/{route}/upload) of one submission as
+ * the real server answers it: the drop key in headers (else gone); the first request creates
+ * the submission, asking the price of `level` (a 402 when unpaid, checked with its own
+ * verifier); every piece at its offset (a 409 names what it holds); the piece that completes
+ * it commits it, and a request after that answers the commit again. onSubmit may answer a
+ * create, onAppend a piece.
  */
-function submitServer(keys, { level = 0, maxEntry = 1 << 24, onAppend, onSubmit } = {}) {
+function submitServer(keys, { level = 0, onAppend, onSubmit } = {}) {
   const s = fakeDrop(keys, {
     hooks: {
-      submissions: (req, st) => {
-        if (onSubmit) { const r = onSubmit(req, st); if (r) return r; }
-        const need = bitsAt(level, req.body.length);
-        const paid = need === 0 || (req.body.price_token === b64(PRICE_TOKEN) && typeof req.body.price_nonce === 'string'
-          && priceZeros(PRICE_TOKEN, { kind: 3, scope: route(keys.flags, keys.auth), manage: unb64(req.body.manage_hash), length: req.body.length, ttl: DROP_TTL }, unb64(req.body.price_nonce)) >= need);
-        if (!paid) return json(402, { error: 'price', message: 'pay', bits: need, token: b64(PRICE_TOKEN), expires_in: 300 });
-        st.length = req.body.length;
-        st.manageHash = req.body.manage_hash;
-        return json(201, { id: 'SUBMISSIONIDxxxxxxxxxx', expires_in: DROP_TTL });
-      },
-      'submission/data': (req, st) => {
-        assert.equal(req.name, 'submissions/SUBMISSIONIDxxxxxxxxxx/data');
-        assert.equal(b64(sha(unb64(req.headers['Sealdrop-Manage']))), st.manageHash, 'the manage secret matches its hash');
-        assert.equal(req.headers['Content-Type'], 'application/octet-stream');
-        const off = Number(req.headers['Sealdrop-Offset']);
+      upload: (req, st) => {
+        const h = req.headers;
+        assert.equal(h['Content-Type'], 'application/octet-stream');
+        if (h['Sealdrop-Drop-Auth'] !== b64(keys.auth) || h['Sealdrop-Drop-Flags'] !== String(keys.flags)) return gone();
+        const manageHash = b64(sha(unb64(h['Sealdrop-Manage'])));
+        const length = Number(h['Sealdrop-Length']);
+        const off = Number(h['Sealdrop-Offset']);
         req.offset = off;
+        req.length = length;
+        if (!st.manageHash) {
+          if (off !== 0) return gone();
+          if (onSubmit) { const r = onSubmit(req, st); if (r) return r; }
+          const need = bitsAt(level, length);
+          const paid = need === 0 || (h['Sealdrop-Price-Token'] === b64(PRICE_TOKEN) && typeof h['Sealdrop-Price-Nonce'] === 'string'
+            && priceZeros(PRICE_TOKEN, { kind: 3, scope: route(keys.flags, keys.auth), manage: unb64(manageHash), length, ttl: DROP_TTL }, unb64(h['Sealdrop-Price-Nonce'])) >= need);
+          if (!paid) return json(402, { error: 'price', message: 'pay', bits: need, token: b64(PRICE_TOKEN), expires_in: 300 });
+          st.length = length;
+          st.manageHash = manageHash;
+          st.creates = (st.creates || 0) + 1;
+        }
+        assert.equal(manageHash, st.manageHash, 'the manage secret of the submission');
+        assert.equal(length, st.length);
+        if (st.commits > 0) return json(200, { id: SUB_ID, received: st.length, committed: true, expires_in: 3600 });
         if (onAppend) { const r = onAppend(req, st); if (r !== undefined) return r; }
         if (off !== st.have) return json(409, { error: 'offset', received: st.have });
         st.stored.push(req.body.slice());
         st.have += req.body.length;
-        return json(200, { received: st.have });
-      },
-      'submission/commit': (req, st) => {
+        if (st.have < st.length) return json(200, { id: SUB_ID, received: st.have, expires_in: DROP_TTL });
         st.commits++;
-        assert.equal(b64(sha(unb64(req.body.manage))), st.manageHash);
-        if (st.have !== st.length) return json(409, { error: 'incomplete' });
-        return json(200, { id: 'SUBMISSIONIDxxxxxxxxxx', expires_in: 3600 });
+        return json(200, { id: SUB_ID, received: st.have, committed: true, expires_in: 3600 });
       },
     },
   });
   s.data = () => Buffer.concat(s.stored);
+  s.uploads = () => s.requests.filter((r) => r.name === 'upload');
   return s;
 }
 
@@ -380,7 +389,7 @@ const limitsAt = (level, maxEntry = 1 << 24) => ({
   drop: { ttl: DROP_TTL, max_entry: maxEntry },
 });
 
-test('deliver pays the price the limits predict with the smallest nonce, uploads, commits, and the stored bytes open', async () => {
+test('deliver pays the price the limits predict with the smallest nonce, uploads in pieces to the upload route, the last commits, and the stored bytes open', async () => {
   const keys = await vectorKeys();
   const file = { name: 'a.bin', type: 'application/octet-stream', bytes: bytes(200000) };
   const level = 3;
@@ -390,16 +399,17 @@ test('deliver pays the price the limits predict with the smallest nonce, uploads
   const drop = { flags: keys[0].flags, enc: keys[0].enc, auth: keys[0].auth }; // what a drop link holds
   const text = 'The ledger is in the second drawer.';
   const done = await deliver({ drop, text, files: [file], limits: limitsAt(level), steps: (st, d, t) => steps.push([st, d, t]) });
-  assert.deepEqual(done, { id: 'SUBMISSIONIDxxxxxxxxxx', expiresIn: 3600 });
+  assert.deepEqual(done, { id: SUB_ID, expiresIn: 3600 });
 
-  const subs = srv.requests.filter((r) => r.name === 'submissions');
-  assert.equal(subs.length, 1, 'the price came with the limits: no 402, no extra request');
-  const sub = subs[0];
-  const need = bitsAt(level, sub.body.length);
+  const ups = srv.uploads();
+  assert.equal(srv.creates, 1);
+  assert.equal(ups.filter((r) => r.offset === 0).length, 1, 'the price came with the limits: no 402, no extra request');
+  const sub = ups[0];
+  const need = bitsAt(level, sub.length);
   assert.ok(need >= 8, `a price worth watching (${need} bits)`);
-  assert.equal(sub.body.price_token, b64(PRICE_TOKEN));
-  const req = { kind: 3, scope: route(keys[0].flags, keys[0].auth), manage: unb64(sub.body.manage_hash), length: sub.body.length, ttl: DROP_TTL };
-  const nonce = unb64(sub.body.price_nonce);
+  assert.equal(sub.headers['Sealdrop-Price-Token'], b64(PRICE_TOKEN));
+  const req = { kind: 3, scope: route(keys[0].flags, keys[0].auth), manage: sha(unb64(sub.headers['Sealdrop-Manage'])), length: sub.length, ttl: DROP_TTL };
+  const nonce = unb64(sub.headers['Sealdrop-Price-Nonce']);
   assert.ok(priceZeros(PRICE_TOKEN, req, nonce) >= need, 'it pays');
   const n = Number(Buffer.from(nonce).readBigUInt64BE());
   for (let i = 0; i < n; i++) {
@@ -407,50 +417,64 @@ test('deliver pays the price the limits predict with the smallest nonce, uploads
     c.writeBigUInt64BE(BigInt(i));
     assert.ok(priceZeros(PRICE_TOKEN, req, c) < need, 'the smallest nonce, as the Go client finds it');
   }
-  assert.equal(sub.body.auth, b64(keys[0].auth));
-  assert.equal(sub.body.length, srv.data().length);
+  assert.equal(sub.headers['Sealdrop-Drop-Auth'], b64(keys[0].auth));
+  assert.equal(sub.length, srv.data().length);
+  for (const u of ups.slice(1)) assert.equal(u.headers['Sealdrop-Price-Nonce'], undefined, 'later pieces pay nothing');
   const pow = steps.filter(([st]) => st === 'pow');
   assert.deepEqual(pow[0], ['pow', 0, 2 ** need], 'the bar starts at 0');
   assert.deepEqual(pow.at(-1), ['pow', 2 ** need, 2 ** need], 'and ends full');
   for (let i = 1; i < pow.length; i++) assert.ok(pow[i][1] >= pow[i - 1][1], 'never goes back');
-  const appends = srv.requests.filter((r) => r.name.endsWith('/data'));
-  assert.ok(appends.length >= 3, 'in chunks');
-  for (const a of appends) assert.ok(a.body.length <= 65536);
+  assert.equal(ups.length, 4, 'in pieces of max_append');
+  assert.deepEqual(ups.map((u) => u.offset), [0, 65536, 131072, 196608]);
+  for (const a of ups) assert.ok(a.body.length <= 65536);
+  assert.equal(srv.requests.length, ups.length, 'no other request: no create, no commit');
   assert.equal(srv.commits, 1);
   const opened = await D.openSubmission({ keys: keys[0], ciphertext: new Uint8Array(srv.data()) });
   assert.equal(opened.text, text);
   assert.deepEqual(opened.files[0].bytes, file.bytes);
 });
 
+test('a submission up to max_append is one request', async () => {
+  const keys = await vectorKeys();
+  const drop = { flags: keys[0].flags, enc: keys[0].enc, auth: keys[0].auth };
+  const srv = submitServer(keys[0]);
+  globalThis.fetch = srv.fetch;
+  const done = await deliver({ drop, text: 'short', files: [{ name: 'b', type: 'x/y', bytes: bytes(30000) }], limits: limitsAt(0) });
+  assert.deepEqual(done, { id: SUB_ID, expiresIn: 3600 });
+  assert.deepEqual(srv.requests.map((r) => r.name), ['upload']);
+  assert.equal(srv.commits, 1);
+});
+
 test('below half full nothing is solved; a price that rose since the page loaded is paid when the server asks', async () => {
   const keys = await vectorKeys();
   const drop = { flags: keys[0].flags, enc: keys[0].enc, auth: keys[0].auth };
   const file = { name: 'a.bin', type: 'application/octet-stream', bytes: bytes(100000) };
-  // Free: one create, no price fields, no work.
+  // Free: no price headers, no work.
   let srv = submitServer(keys[0], { level: 0 });
   globalThis.fetch = srv.fetch;
   let steps = [];
   await deliver({ drop, text: 'x', files: [file], limits: limitsAt(0), steps: (st) => steps.push(st) });
-  let subs = srv.requests.filter((r) => r.name === 'submissions');
-  assert.equal(subs.length, 1);
-  assert.equal(subs[0].body.price_nonce, undefined);
+  let firsts = srv.uploads().filter((r) => r.offset === 0);
+  assert.equal(firsts.length, 1);
+  assert.equal(firsts[0].headers['Sealdrop-Price-Nonce'], undefined);
   assert.ok(!steps.includes('pow'));
   // The page thought the drop was free; the server asks level 2: one 402, then paid.
   srv = submitServer(keys[0], { level: 2 });
   globalThis.fetch = srv.fetch;
   steps = [];
   await deliver({ drop, text: 'x', files: [file], limits: limitsAt(0), steps: (st) => steps.push(st) });
-  subs = srv.requests.filter((r) => r.name === 'submissions');
-  assert.equal(subs.length, 2, 'unpaid, then paid');
+  firsts = srv.uploads().filter((r) => r.offset === 0);
+  assert.equal(firsts.length, 2, 'unpaid, then paid');
   assert.ok(steps.includes('pow'));
+  assert.equal(srv.creates, 1);
   assert.equal(srv.commits, 1);
 });
 
-test('upload resumes from the server\'s offset after a failed append (answer lost, or append lost)', async () => {
+test('upload resumes from the server\'s offset after a failed piece (answer lost, or piece lost), and a lost commit answer is asked again', async () => {
   const keys = await vectorKeys();
   const data = bytes(10 * 1000 + 123);
-  for (const { name, fail } of [
-    // The server stored chunk 2 but the answer never came back: the retry is told where it is.
+  for (const { name, fail, at = 3 } of [
+    // The server stored piece 3 but the answer never came back: the retry is told where it is.
     { name: 'answer lost', fail: (req, st) => { st.stored.push(req.body.slice()); st.have += req.body.length; throw new TypeError('NetworkError'); } },
     // The request died before the server got it.
     { name: 'append lost', fail: () => { throw new TypeError('NetworkError'); } },
@@ -458,25 +482,29 @@ test('upload resumes from the server\'s offset after a failed append (answer los
     { name: 'partial append', fail: (req, st) => { st.stored.push(req.body.slice(0, 700)); st.have += 700; return json(409, { error: 'offset', received: st.have }); } },
     // An earlier try is still running on the server (its circuit died): busy, wait, ask again.
     { name: 'busy', fail: (req, st) => { st.stored.push(req.body.slice(0, 700)); st.have += 700; return json(409, { error: 'busy', message: 'an append to this submission is still running; retry shortly' }); } },
+    // The first request, which creates the submission, is cut after the server stored it.
+    { name: 'first answer lost', at: 1, fail: (req, st) => { st.stored.push(req.body.slice()); st.have += req.body.length; throw new TypeError('NetworkError'); } },
+    // The last piece committed the submission but its answer was lost: the same piece again.
+    { name: 'commit answer lost', at: 6, fail: (req, st) => { st.stored.push(req.body.slice()); st.have += req.body.length; st.commits++; throw new TypeError('NetworkError'); } },
   ]) {
     let n = 0;
-    const srv = submitServer(keys[0], {
-      onAppend: (req, st) => (++n === 3 ? fail(req, st) : undefined),
-    });
+    const srv = submitServer(keys[0], { onAppend: (req, st) => (++n === at ? fail(req, st) : undefined) });
     globalThis.fetch = srv.fetch;
     sleeps = [];
     const api = await dropApi(keys[0]);
-    srv.have = 0;
-    srv.manageHash = b64(sha(bytes(32, 1)));
     const progress = [];
-    await api.upload('SUBMISSIONIDxxxxxxxxxx', bytes(32, 1), data, { maxAppend: 2000, onProgress: (d, t) => progress.push([d, t]) });
+    const done = await api.put(bytes(32, 1), data, {}, { maxAppend: 2000, onProgress: (d, t) => progress.push([d, t]) });
+    assert.deepEqual(done, { id: SUB_ID, expires_in: 3600 }, name);
     assert.deepEqual(new Uint8Array(srv.data()), data, name);
-    const offsets = srv.requests.filter((r) => r.name.endsWith('/data')).map((r) => r.offset);
-    assert.deepEqual(offsets.slice(0, 3), [0, 2000, 4000], name);
-    if (name === 'answer lost') assert.deepEqual(offsets.slice(3, 6), [4000, 6000, 8000], `${name}: retried, told 6000 by a 409, went on`);
-    if (name === 'append lost') assert.deepEqual(offsets.slice(3, 5), [4000, 6000], name);
+    assert.equal(srv.creates, 1, `${name}: one submission`);
+    assert.equal(srv.commits, 1, name);
+    const offsets = srv.uploads().map((r) => r.offset);
+    if (name === 'answer lost') assert.deepEqual(offsets.slice(0, 6), [0, 2000, 4000, 4000, 6000, 8000], `${name}: retried, told 6000 by a 409, went on`);
+    if (name === 'append lost') assert.deepEqual(offsets.slice(0, 5), [0, 2000, 4000, 4000, 6000], name);
     if (name === 'partial append') assert.equal(offsets[3], 4700, `${name}: went on from received`);
-    if (name === 'busy') assert.deepEqual(offsets.slice(3, 5), [4000, 4700], `${name}: waited, asked again, told 4700 by a 409`);
+    if (name === 'busy') assert.deepEqual(offsets.slice(0, 5), [0, 2000, 4000, 4000, 4700], `${name}: waited, asked again, told 4700 by a 409`);
+    if (name === 'first answer lost') assert.deepEqual(offsets.slice(0, 3), [0, 0, 2000], `${name}: the same first request again, told 2000`);
+    if (name === 'commit answer lost') assert.deepEqual(offsets.slice(-2), [10000, 10000], `${name}: the last piece again, answered committed`);
     assert.ok(offsets.every((o) => o <= data.length));
     assert.deepEqual(progress.at(-1), [data.length, data.length], name);
     assert.equal(sleeps.length, name === 'partial append' ? 0 : 1, `${name}: a network failure or busy backs off, a 409 with an offset does not need to`);
@@ -487,7 +515,7 @@ test('an upload that keeps failing stops with the network message', async () => 
   const keys = await vectorKeys();
   globalThis.fetch = async () => { throw new TypeError('NetworkError'); };
   const api = await dropApi(keys[0]);
-  await assert.rejects(api.upload('X', bytes(32), bytes(10), { maxAppend: 4 }),
+  await assert.rejects(api.put(bytes(32), bytes(10), {}, { maxAppend: 4 }),
     (e) => e instanceof ApiError && e.code === 'network' && /Tor Browser is connected/.test(e.message));
   assert.deepEqual(sleeps, [1000, 2000, 4000, 8000], 'four retries with doubling backoff');
 });
@@ -497,23 +525,20 @@ test('an upload that keeps failing stops with the network message', async () => 
 test('refusals map to clear errors', async () => {
   const keys = await vectorKeys();
   const drop = { flags: keys[0].flags, enc: keys[0].enc, auth: keys[0].auth };
-  for (const { name, at, answer, code, status, message } of [
-    { name: 'used reply box / wrong key on create', at: 'submissions', answer: () => gone(), code: 'gone', status: 404, message: /No drop box was found for this link/ },
-    { name: 'drop full on create', at: 'submissions', answer: () => json(507, { error: 'full', message: 'this drop or the server has no room now' }), code: 'full', status: 507, message: /full right now\. Nothing was stored/ },
-    { name: 'too large on create', at: 'submissions', answer: () => json(413, { error: 'too_large', message: 'length is over max_entry' }), code: 'too_large', status: 413, message: /larger than the drop box accepts/ },
-    { name: 'full on create', at: 'submissions', answer: () => json(507, { error: 'full', message: 'x' }), code: 'full', status: 507, message: /full right now/ },
-    { name: 'busy', at: 'submissions', answer: () => json(503, { error: 'busy', message: 'x' }), code: 'busy', status: 503, message: /busy/ },
-    { name: 'full during upload', at: 'submission/data', answer: () => json(507, { error: 'full', message: 'x' }), code: 'full', status: 507, message: /full right now/ },
-    { name: 'a proxy\'s non-JSON error', at: 'submissions', answer: () => new Response('<html>bad gateway</html>', { status: 502 }), code: 'http_502', status: 502, message: /error 502/ },
+  for (const { name, piece = 0, answer, code, status, message } of [
+    { name: 'used reply box / wrong key', answer: () => gone(), code: 'gone', status: 404, message: /No drop box was found for this link/ },
+    { name: 'drop full', answer: () => json(507, { error: 'full', message: 'this drop or the server has no room now' }), code: 'full', status: 507, message: /full right now\. Nothing was stored/ },
+    { name: 'too large', answer: () => json(413, { error: 'too_large', message: 'length is over max_entry' }), code: 'too_large', status: 413, message: /larger than the drop box accepts/ },
+    { name: 'busy', answer: () => json(503, { error: 'busy', message: 'x' }), code: 'busy', status: 503, message: /busy/ },
+    { name: 'full during upload', piece: 1, answer: () => json(507, { error: 'full', message: 'x' }), code: 'full', status: 507, message: /full right now/ },
+    { name: 'a proxy\'s non-JSON error', answer: () => new Response('<html>bad gateway</html>', { status: 502 }), code: 'http_502', status: 502, message: /error 502/ },
   ]) {
     const srv = submitServer(keys[0]);
     const inner = srv.fetch;
-    globalThis.fetch = async (url, init) => {
-      const kind = url.split(`/${b64(route(keys[0].flags, keys[0].auth))}/`)[1].replace(/^submissions\/[^/]+\//, 'submission/');
-      if (kind === at) return answer();
-      return inner(url, init);
-    };
-    await assert.rejects(deliver({ drop, text: 'x', files: [], limits: limitsAt(0) }), (e) => {
+    let n = 0;
+    globalThis.fetch = async (url, init) => (n++ === piece ? answer() : inner(url, init));
+    const limits = { ...limitsAt(0), max_append: 1000 };
+    await assert.rejects(deliver({ drop, text: 'x', files: [{ name: 'b', type: 'x/y', bytes: bytes(3000) }], limits }), (e) => {
       assert.ok(e instanceof ApiError, name);
       assert.equal(e.code, code, name);
       assert.equal(e.status, status, name);
@@ -534,8 +559,9 @@ test('a price that keeps rising is paid twice more, then reported plainly; nothi
   globalThis.fetch = srv.fetch;
   await assert.rejects(deliver({ drop, text: 'again', files: [], limits: limitsAt(0) }),
     (e) => e instanceof ApiError && e.code === 'price' && e.status === 402 && /became fuller in the meantime/i.test(e.message));
-  assert.equal(srv.requests.filter((r) => r.name === 'submissions').length, 3);
-  assert.equal(srv.requests.filter((r) => r.name.endsWith('/data')).length, 0);
+  assert.equal(srv.uploads().length, 3);
+  assert.equal(srv.data().length, 0);
+  assert.equal(srv.creates, undefined);
 });
 
 test('a price over what a browser can pay is refused before any work, with a plain way out', async () => {
