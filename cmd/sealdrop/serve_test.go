@@ -223,7 +223,7 @@ func TestServeListenCircuitIDs(t *testing.T) {
 			_, _ = rand.Read(b)
 			return base64.RawURLEncoding.EncodeToString(b)
 		}
-		body := `{"length":16,"gate_hash":"` + h() + `","manage_hash":"` + h() + `","destruct_hash":"` + h() + `"}`
+		body := `{"length":64,"gate_hash":"` + h() + `","manage_hash":"` + h() + `","destruct_hash":"` + h() + `"}`
 		req, err := http.NewRequest(http.MethodPost, "http://sealdrop.test/api/v1/notes", strings.NewReader(body))
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", "application/json")

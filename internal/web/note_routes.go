@@ -18,8 +18,8 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) {
 	if !s.readJSON(w, r, &req) {
 		return
 	}
-	if req.Length <= 0 {
-		s.badParam(w, "length")
+	if req.Length < api.MinNote {
+		s.refuse(w, api.BadParameter, lengthWords)
 		return
 	}
 	if req.Length > s.v.MaxEntry() {

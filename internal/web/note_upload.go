@@ -94,8 +94,12 @@ func (s *server) parseUpload(w http.ResponseWriter, r *http.Request) (a uploadAr
 			return a, false
 		}
 	}
-	if a.length, err = parseOffset(singleHeader(r, api.HeaderLength)); err != nil || a.length == 0 {
+	if a.length, err = parseOffset(singleHeader(r, api.HeaderLength)); err != nil {
 		s.badParam(w, api.HeaderLength)
+		return a, false
+	}
+	if a.length < api.MinNote {
+		s.refuse(w, api.BadParameter, api.HeaderLength+": "+lengthWords)
 		return a, false
 	}
 	if a.length > s.v.MaxEntry() {

@@ -106,13 +106,13 @@ func TestUploadOneRequest(t *testing.T) {
 		e.requireOpens(n)
 	}
 	// A lifetime in the header.
-	n := newNoteSecrets(10, false)
-	r := e.upload(n, 0, 10, map[string]string{"Sealdrop-Ttl": "300"})
+	n := newNoteSecrets(64, false)
+	r := e.upload(n, 0, 64, map[string]string{"Sealdrop-Ttl": "300"})
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	require.EqualValues(t, 300, r.json(t)["expires_in"])
 	// The offset header may be left out on the first request.
-	n = newNoteSecrets(10, false)
-	r = e.upload(n, 0, 10, map[string]string{"Sealdrop-Offset": ""})
+	n = newNoteSecrets(64, false)
+	r = e.upload(n, 0, 64, map[string]string{"Sealdrop-Offset": ""})
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	require.Equal(t, true, r.json(t)["committed"])
 }
@@ -162,7 +162,7 @@ func TestUploadThenAppendsCommitTheLast(t *testing.T) {
 	requireGone(t, commit(8192, 10000))
 
 	// A malformed commit header is refused before anything is read.
-	m := newNoteSecrets(10, false)
+	m := newNoteSecrets(64, false)
 	r = e.upload(m, 0, 5, nil)
 	require.Equal(t, http.StatusOK, r.status)
 	m.id = r.json(t)["id"].(string)
@@ -171,7 +171,7 @@ func TestUploadThenAppendsCommitTheLast(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
 	// The old three-request route still commits.
 	r = e.appendData(m, 5, m.body[5:])
-	require.JSONEq(t, `{"received":10}`, string(r.body))
+	require.JSONEq(t, `{"received":64}`, string(r.body))
 	r = e.postJSON("/api/v1/notes/"+m.id+"/commit", map[string]any{"manage": b64(m.manage[:])})
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	e.requireOpens(m)
@@ -265,6 +265,7 @@ func TestUploadRefusals(t *testing.T) {
 		{"short manage", map[string]string{"Sealdrop-Manage": "AAAA"}, nil, 400, "bad_parameter"},
 		{"no length", map[string]string{"Sealdrop-Length": ""}, nil, 400, "bad_parameter"},
 		{"zero length", map[string]string{"Sealdrop-Length": "0"}, nil, 400, "bad_parameter"},
+		{"length below an envelope", map[string]string{"Sealdrop-Length": "41"}, nil, 400, "bad_parameter"},
 		{"signed length", map[string]string{"Sealdrop-Length": "+1000"}, nil, 400, "bad_parameter"},
 		{"length over max_entry", map[string]string{"Sealdrop-Length": strconv.FormatInt(e.v.MaxEntry()+1, 10)}, nil, 413, "too_large"},
 		{"body longer than the length", map[string]string{"Sealdrop-Length": "999"}, nil, 413, "too_large"},
