@@ -168,3 +168,40 @@ func TestResume(t *testing.T) {
 	requireGone(t, e.open(n, c, have, nil))
 	requireGone(t, e.open(n, c, 0, nil))
 }
+
+// TestDestructHashOptional (issue 18 item 4): destruct_hash may be left out of a create (and
+// Sealdrop-Destruct-Hash out of an upload). The vault then stores a random hash, exactly what a
+// client without a duress PIN sends, so such a note answers every request as one with a
+// random hash does: a wrong PIN counts the same, status is the same, the right PIN opens it.
+func TestDestructHashOptional(t *testing.T) {
+	e := newEnv(t)
+	with, without, uploaded := newNoteSecrets(64, true), newNoteSecrets(64, true), newNoteSecrets(64, true)
+	r := e.postJSON("/api/v1/notes", with.createReq(64, nil))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	with.id = r.json(t)["id"].(string)
+	body := without.createReq(64, nil)
+	delete(body, "destruct_hash")
+	r = e.postJSON("/api/v1/notes", body)
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	without.id = r.json(t)["id"].(string)
+	for _, n := range []*note{with, without} {
+		r := e.appendData(n, 0, n.body)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		r = e.postJSON("/api/v1/notes/"+n.id+"/commit", map[string]any{"manage": b64(n.manage[:])})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	}
+	r = e.upload(uploaded, 0, len(uploaded.body), map[string]string{"Sealdrop-Destruct-Hash": ""})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	uploaded.id = r.json(t)["id"].(string)
+	for _, n := range []*note{with, without, uploaded} {
+		st := e.postJSON("/api/v1/notes/"+n.id+"/status", map[string]any{"manage": b64(n.manage[:])})
+		require.JSONEq(t, `{"state":"waiting","expires_in":604800}`, string(st.body))
+		zero := [32]byte{}
+		for _, typed := range []*[32]byte{nil, &zero} {
+			r := e.open(n, rand32(), 0, typed)
+			require.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+			require.Equal(t, "wrong_pin", r.json(t)["error"])
+		}
+		e.requireOpens(n)
+	}
+}
