@@ -275,7 +275,7 @@ func (s *server) status(w http.ResponseWriter, r *http.Request, rawID string) {
 	if !ok {
 		return
 	}
-	st, exp, err := s.v.Status(vault.KindNote, id, manage[:])
+	st, exp, received, err := s.v.StatusReceived(vault.KindNote, id, manage[:])
 	if err != nil {
 		s.gone(w)
 		return
@@ -286,7 +286,11 @@ func (s *server) status(w http.ResponseWriter, r *http.Request, rawID string) {
 		s.gone(w)
 		return
 	}
-	s.marshal(w, http.StatusOK, api.NoteState{State: name, ExpiresIn: s.expiresIn(exp)})
+	ns := api.NoteState{State: name, ExpiresIn: s.expiresIn(exp)}
+	if st == vault.StatePending {
+		ns.Received = &received
+	}
+	s.marshal(w, http.StatusOK, ns)
 }
 
 func (s *server) revoke(w http.ResponseWriter, r *http.Request, rawID string) {

@@ -131,7 +131,7 @@ func TestUploadThenAppendsCommitTheLast(t *testing.T) {
 	n.id = a["id"].(string)
 	require.EqualValues(t, 7*24*3600, a["expires_in"])
 	st := e.postJSON("/api/v1/notes/"+n.id+"/status", map[string]any{"manage": b64(n.manage[:])})
-	require.JSONEq(t, `{"state":"pending","expires_in":604800}`, string(st.body))
+	require.JSONEq(t, `{"state":"pending","expires_in":604800,"received":4096}`, string(st.body))
 	require.Equal(t, http.StatusNotFound, e.open(n, rand32(), 0, nil).status, "pending: invisible to readers")
 
 	commit := func(off, end int) *resp {
@@ -406,4 +406,33 @@ func TestUploadGoneIdentical(t *testing.T) {
 		require.Equal(t, string(want), string(e.raw(req)), name)
 	}
 	require.Equal(t, 0, e.noteCount())
+}
+
+// TestStatusSaysWhatAPendingNoteReceived (issue 18 item 7): after an append whose answer was
+// lost, the sender asks status with the manage secret: while the note is pending the answer
+// carries "received", where the next append goes on; a zero-length append stays refused (it
+// is no probe), and once the note is committed status has no "received".
+func TestStatusSaysWhatAPendingNoteReceived(t *testing.T) {
+	e := newEnv(t)
+	n := newNoteSecrets(3000, false)
+	r := e.postJSON("/api/v1/notes", n.createReq(3000, nil))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	n.id = r.json(t)["id"].(string)
+	status := func() *resp {
+		return e.postJSON("/api/v1/notes/"+n.id+"/status", map[string]any{"manage": b64(n.manage[:])})
+	}
+	require.JSONEq(t, `{"state":"pending","expires_in":604800,"received":0}`, string(status().body))
+	r = e.appendData(n, 0, n.body[:1000])
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	// The answer to that append "was lost": status says what arrived.
+	require.JSONEq(t, `{"state":"pending","expires_in":604800,"received":1000}`, string(status().body))
+	r = e.appendData(n, 1000, []byte{})
+	require.Equal(t, http.StatusBadRequest, r.status, "a zero-length append is refused: %s", r.body)
+	r = e.appendData(n, 1000, n.body[1000:])
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.postJSON("/api/v1/notes/"+n.id+"/commit", map[string]any{"manage": b64(n.manage[:])})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.JSONEq(t, `{"state":"waiting","expires_in":604800}`, string(status().body))
+	// Another manage secret learns nothing.
+	requireGone(t, e.postJSON("/api/v1/notes/"+n.id+"/status", map[string]any{"manage": hash(rand32())}))
 }
