@@ -83,3 +83,68 @@ func TestJSONKeysExact(t *testing.T) {
 	r = e.postJSON("/api/v1/chats/"+rc.id+"/end", map[string]any{"session": rc.joiner})
 	require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
 }
+
+// TestChatTransportAsSpecified (issue 18 item 9): the join answers exactly {"session":S}; every
+// socket's first message is {"t":"peer"} or {"t":"nopeer"}; the server's text messages are a
+// JSON object and "\n"; a client's may end in "\n" or not.
+func TestChatTransportAsSpecified(t *testing.T) {
+	rc := newResidueChat(t)
+	e := rc.e
+	gate := rand32()
+	mh := rand32()
+	r := e.postJSON("/api/v1/chats", map[string]any{"gate_hash": hash(gate), "manage_hash": hash(mh), "destruct_hash": hash(rand32())})
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	created := r.json(t)
+	require.Len(t, created, 3, "%s", r.body)
+	id, creator := created["id"].(string), created["session"].(string)
+	require.Contains(t, created, "expires_in")
+	r = e.postJSON("/api/v1/chats/"+id+"/join", map[string]any{"gate": b64(gate[:])})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	joined := r.json(t)
+	require.Len(t, joined, 1, "%s", r.body)
+	joiner := joined["session"].(string)
+	require.Len(t, joiner, 43)
+
+	mask := [4]byte{1, 2, 3, 4}
+	c := dialWS(t, e.srv.URL, id, creator, mask)
+	op, text, _ := c.next()
+	require.Equal(t, byte(1), op)
+	require.Equal(t, "{\"t\":\"nopeer\"}\n", string(text))
+	j := dialWS(t, e.srv.URL, id, joiner, mask)
+	op, text, _ = j.next()
+	require.Equal(t, byte(1), op)
+	require.Equal(t, "{\"t\":\"peer\"}\n", string(text))
+	op, text, _ = c.next()
+	require.Equal(t, byte(1), op)
+	require.Equal(t, "{\"t\":\"peer\"}\n", string(text))
+	// A text message with and without the newline: both taken (the socket stays, and the end
+	// is answered).
+	c.sendTextRaw([]byte("{\"t\":\"ack\",\"next\":0}\n"))
+	c.sendTextRaw([]byte(`{"t":"end"}`))
+	op, text, _ = c.next()
+	require.Equal(t, byte(1), op)
+	require.Equal(t, "{\"t\":\"end\",\"reason\":\"ended\"}\n", string(text))
+
+	// A chat's destruct_hash is optional, as a note's (TestDestructHashOptional): absent, the
+	// chat's lock holds a random one, and a wrong PIN counts as on any other chat.
+	pinGate, open := rand32(), rand32()
+	r = e.postJSON("/api/v1/chats", map[string]any{"gate_hash": hash(pinGate), "manage_hash": hash(rand32()), "open_hash": hash(open)})
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	id = r.json(t)["id"].(string)
+	wrong := rand32()
+	r = e.postJSON("/api/v1/chats/"+id+"/join", map[string]any{"gate": b64(pinGate[:]), "open": b64(wrong[:]), "destruct": b64(wrong[:])})
+	require.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+	require.EqualValues(t, 4, r.json(t)["tries_left"])
+	r = e.postJSON("/api/v1/chats/"+id+"/join", map[string]any{"gate": b64(pinGate[:]), "open": b64(open[:]), "destruct": b64(open[:])})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+}
+
+// sendTextRaw sends b as one masked text frame.
+func (w *wsConn) sendTextRaw(b []byte) {
+	m := append([]byte(nil), b...)
+	for i := range m {
+		m[i] ^= w.mask[i%4]
+	}
+	_, err := w.c.Write(append(w.header(1, len(m)), m...))
+	require.NoError(w.t, err)
+}
