@@ -4,10 +4,16 @@ package web_test
 
 import (
 	"net/http"
+	"os"
+	"regexp"
+	"strconv"
 	"strings"
+	"time"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/sealdrop/sealdrop/vault"
 )
 
 // TestNoRouteTakesDelete (issue 18 item 6): every API route that changes state takes POST
@@ -147,4 +153,41 @@ func (w *wsConn) sendTextRaw(b []byte) {
 	}
 	_, err := w.c.Write(append(w.header(1, len(m)), m...))
 	require.NoError(w.t, err)
+}
+
+// TestSpecPendingTimes (issue 18 item 11): the spec's pending wipe times are the vault's.
+func TestSpecPendingTimes(t *testing.T) {
+	b, err := os.ReadFile("../../SECURITY.md")
+	require.NoError(t, err)
+	s := string(b)
+	for name, d := range map[string]time.Duration{"DefaultEmptyIdle": vault.DefaultEmptyIdle,
+		"DefaultPendingIdle": vault.DefaultPendingIdle, "DefaultPendingMax": vault.DefaultPendingMax} {
+		// "<n> minute(s) … (`vault.<name>`", the number nearest before the constant's name.
+		m := regexp.MustCompile(`(\d+) minutes?[^(]*\(` + "`vault." + name + "`").FindStringSubmatch(s)
+		require.NotNil(t, m, "%s is not named after its minutes in the spec", name)
+		require.Equal(t, strconv.Itoa(int(d/time.Minute)), m[1], name)
+	}
+}
+
+// TestStatusOpenedAfterTheWindow (issue 18 item 13): status says opened from the claim on,
+// after a confirm and equally after an unconfirmed claim's window ends (the content wiped).
+func TestStatusOpenedAfterTheWindow(t *testing.T) {
+	e := newEnv(t)
+	status := func(n *note) string {
+		r := e.postJSON("/api/v1/notes/"+n.id+"/status", map[string]any{"manage": b64(n.manage[:])})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		return r.json(t)["state"].(string)
+	}
+	unconfirmed, confirmed := e.createNote(100, false), e.createNote(100, false)
+	c := rand32()
+	require.Equal(t, http.StatusOK, e.open(unconfirmed, c, 0, nil).status)
+	require.Equal(t, "opened", status(unconfirmed))
+	d := rand32()
+	require.Equal(t, http.StatusOK, e.open(confirmed, d, 0, nil).status)
+	require.Equal(t, http.StatusNoContent, e.confirm(confirmed, d).status)
+	require.Equal(t, "opened", status(confirmed))
+	e.clk.Add(e.v.ClaimWindow() + time.Second)
+	requireGone(t, e.open(unconfirmed, c, 0, nil))
+	require.Equal(t, "opened", status(unconfirmed))
+	require.Equal(t, "opened", status(confirmed))
 }
