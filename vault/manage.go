@@ -8,21 +8,32 @@ import (
 // original expiry. After the entry ends only a tombstone (manage hash, state, expiry) is kept;
 // once the expiry passes, for a wrong secret, or for an entry of another kind, it is ErrGone.
 func (v *Vault) Status(kind Kind, id ID, manage []byte) (State, time.Time, error) {
+	st, exp, _, err := v.StatusReceived(kind, id, manage)
+	return st, exp, err
+}
+
+// StatusReceived is Status with the bytes a pending entry holds now, where its next append
+// goes on (0 in every other state): what an uploader whose append answer was lost asks.
+func (v *Vault) StatusReceived(kind Kind, id ID, manage []byte) (State, time.Time, int64, error) {
 	mh := sum(manage)
 	now := v.now()
 	v.mu.Lock()
 	if v.closed {
 		v.mu.Unlock()
-		return 0, time.Time{}, ErrGone
+		return 0, time.Time{}, 0, ErrGone
 	}
 	e, j := v.lookup(kind, id, now)
 	var (
 		st  State
 		exp time.Time
+		rcv int64
 		h   = &v.dummy.manage
 	)
 	if e != nil {
 		st, exp, h = e.state(), unixTime(e.expires), &e.manage
+		if st == StatePending {
+			rcv = int64(e.received)
+		}
 	} else if t, ok := v.lookupTomb(id, now); ok && t.kind == kind {
 		st, exp, h = t.state, t.expiry(), &t.manage
 	}
@@ -30,9 +41,9 @@ func (v *Vault) Status(kind Kind, id ID, manage []byte) (State, time.Time, error
 	v.mu.Unlock()
 	v.run(j)
 	if !ok {
-		return 0, time.Time{}, ErrGone
+		return 0, time.Time{}, 0, ErrGone
 	}
-	return st, exp, nil
+	return st, exp, rcv, nil
 }
 
 // Revoke wipes a live entry's content at once and leaves a tombstone saying gone (a relay

@@ -99,6 +99,20 @@ type serveFlags struct {
 	featuredDrops  string
 	torConfig      string
 	circuitIDs     bool
+	hosts          hostsFlag
+}
+
+// hostsFlag is --host, given once per name.
+type hostsFlag []string
+
+func (h *hostsFlag) String() string { return strings.Join(*h, ",") }
+
+func (h *hostsFlag) Set(v string) error {
+	if v == "" || strings.ContainsAny(v, "/ \t@?#") || strings.Contains(v, "://") {
+		return fmt.Errorf("%q is not a host name (give the name alone, e.g. example.onion)", v)
+	}
+	*h = append(*h, v)
+	return nil
 }
 
 // Test-build hooks. Production binaries leave them empty: only files built with the
@@ -144,6 +158,7 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveFlags) {
 	fset.DurationVar(&f.maxTTL, "max-ttl", web.DefaultMaxTTL, "longest lifetime a note may ask for (the offered TTLs above it are dropped)")
 	fset.DurationVar(&f.dropTTL, "drop-ttl", drop.DefaultTTL, "how long a drop submission or reply waits to be read before it is wiped")
 	fset.StringVar(&f.featuredDrops, "featured-drops", "", "a `FILE` of drops to list on the front page as \"Contact …\": one \"Name<TAB>drop link\"\n(or \"Name|drop link\") per line, # comments; a bad line stops the start")
+	fset.Var(&f.hosts, "host", "also answer requests for this host `NAME` (repeat for more): the onion address in listen\nmode (Route A, which does not know it), a frontend's name. Every other Host is refused with\n421 (against DNS rebinding): serve answers only the onion address once it is published, the\n--listen address and localhost on a TCP port, and these names. On a unix socket without\n--host any name is answered (only tor or a frontend reaches it)")
 	fset.DurationVar(&f.publishTimeout, "publish-timeout", onion.DefaultPublishTimeout, "managed/attach mode: how long to wait for tor to publish the onion service")
 	for _, add := range testFlags {
 		add(fset)
@@ -215,7 +230,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	var h http.Handler
-	if h, err = web.New(web.Config{Vault: v, Chat: cs, Drops: ds, Price: pricer, FeaturedDrops: featured, MaxTTL: f.maxTTL}); err != nil {
+	hosts := &web.Hosts{}
+	if h, err = web.New(web.Config{Vault: v, Chat: cs, Drops: ds, Price: pricer, FeaturedDrops: featured, MaxTTL: f.maxTTL, Hosts: hosts}); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	for _, wrap := range testHandlers {
@@ -229,6 +245,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ln, shown, err := listen(listenAddr, sockMode)
 	if err != nil {
 		return fmt.Errorf("serve: %w", listenError(m, listenAddr, err))
+	}
+	// The Host names answered (web.Hosts, against DNS rebinding): a TCP port's own address and
+	// localhost; a unix socket only what --host names, until the onion address is known.
+	switch {
+	case m == modeListen && !strings.HasPrefix(listenAddr, "unix:"):
+		hosts.Set(append([]string{listenAddr, "localhost"}, f.hosts...)...)
+	case len(f.hosts) > 0:
+		hosts.Set(f.hosts...)
 	}
 	// Managed mode with a key file has its tor send circuit ids; listen mode when asked to.
 	torCircuits := m == modeManaged && !f.ephemeral
@@ -283,6 +307,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		defer svc.Close()
 		shown = "http://" + svc.Address() + "/"
+		hosts.Set(append([]string{svc.Address()}, f.hosts...)...)
 	}
 	onionAddr := ""
 	if svc != nil {

@@ -227,7 +227,7 @@ func TestServeListenCircuitIDs(t *testing.T) {
 			_, _ = rand.Read(b)
 			return base64.RawURLEncoding.EncodeToString(b)
 		}
-		body := `{"length":16,"gate_hash":"` + h() + `","manage_hash":"` + h() + `","destruct_hash":"` + h() + `"}`
+		body := `{"length":64,"gate_hash":"` + h() + `","manage_hash":"` + h() + `","destruct_hash":"` + h() + `"}`
 		req, err := http.NewRequest(http.MethodPost, "http://sealdrop.test/api/v1/notes", strings.NewReader(body))
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", "application/json")
@@ -245,4 +245,56 @@ func TestServeListenCircuitIDs(t *testing.T) {
 	require.NoError(t, stop())
 	assert.Len(t, strings.Split(strings.TrimSpace(stdout.String()), "\n"), 2, "nothing printed after start")
 	assert.Empty(t, stderr.String())
+}
+
+// TestServeHostAllowList: on a TCP port, serve answers its own address, localhost and the
+// --host names, and refuses every other Host with 421 (a DNS rebinding page's name); on a unix
+// socket it answers any name unless --host names some, and then only those. --host refuses
+// what is not a name.
+func TestServeHostAllowList(t *testing.T) {
+	status := func(hc *http.Client, url, host string) int {
+		req, err := http.NewRequest(http.MethodGet, url+"/api/v1/limits", nil)
+		require.NoError(t, err)
+		req.Host = host
+		res, err := hc.Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	stdout, _, stop := startServe(t, "--listen", "127.0.0.1:0", "--budget", "4M", "--host", "front.example", "--host", "x.onion")
+	addr := strings.TrimPrefix(strings.Split(stdout.String(), "\n")[0], "listening on ")
+	hc := &http.Client{Timeout: 10 * time.Second}
+	_, port, _ := net.SplitHostPort(strings.TrimSuffix(strings.TrimPrefix(addr, "http://"), "/"))
+	for host, want := range map[string]int{"127.0.0.1:" + port: 200, "localhost:" + port: 200, "front.example": 200,
+		"X.onion": 200, "rebound.example:" + port: 421, "127.0.0.2:" + port: 421} {
+		assert.Equal(t, want, status(hc, strings.TrimSuffix(addr, "/"), host), host)
+	}
+	require.NoError(t, stop())
+
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args  []string
+		hosts map[string]int
+	}{
+		{nil, map[string]int{"sealdrop.test": 200, "anything.example": 200}},
+		{[]string{"--host", "abc.onion"}, map[string]int{"abc.onion": 200, "sealdrop.test": 421}},
+	} {
+		sock := filepath.Join(dir, fmt.Sprintf("h%d.sock", len(tc.args)))
+		_, _, stop := startServe(t, append([]string{"--listen", "unix:" + sock, "--budget", "4M"}, tc.args...)...)
+		tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		}}
+		hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+		for host, want := range tc.hosts {
+			assert.Equal(t, want, status(hc, "http://sealdrop.test", host), "%v %s", tc.args, host)
+		}
+		tr.CloseIdleConnections()
+		require.NoError(t, stop())
+	}
+
+	for _, bad := range []string{"", "http://x.onion", "x.onion/path", "a b"} {
+		err := run(context.Background(), []string{"serve", "--listen", "127.0.0.1:0", "--host", bad}, io.Discard, io.Discard)
+		require.Error(t, err, bad)
+	}
 }

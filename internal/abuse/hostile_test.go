@@ -40,11 +40,13 @@ func TestTinyNotesStayInTheirShare(t *testing.T) {
 	var refused atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
-	// fill stores one-byte notes until the server refuses one; it returns what went wrong.
+	// The smallest note the server takes (api.MinNote): still a whole block each.
+	const tiny = 42
+	// fill stores the smallest notes until the server refuses one; it returns what went wrong.
 	fill := func() error {
 		for refused.Load() == 0 && notes.Load() < 5000 {
-			body, m := noteBody(1, 3600)
-			a, spent, err := tryCreatePaid(s, "/api/v1/notes", body, protocol.PriceRequest{Kind: protocol.PriceNote, Manage: [32]byte(hash(m)), Length: 1, TTL: time.Hour})
+			body, m := noteBody(tiny, 3600)
+			a, spent, err := tryCreatePaid(s, "/api/v1/notes", body, protocol.PriceRequest{Kind: protocol.PriceNote, Manage: [32]byte(hash(m)), Length: tiny, TTL: time.Hour})
 			hashes.Add(spent)
 			if err != nil {
 				return err
@@ -57,7 +59,7 @@ func TestTinyNotesStayInTheirShare(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if a, err := s.tryAppend("/api/v1/notes/"+id+"/data", m, 0, []byte{1}); err != nil {
+			if a, err := s.tryAppend("/api/v1/notes/"+id+"/data", m, 0, make([]byte, tiny)); err != nil {
 				return err
 			} else if a.status != http.StatusOK {
 				refused.Add(1)
@@ -68,7 +70,7 @@ func TestTinyNotesStayInTheirShare(t *testing.T) {
 				return err
 			}
 			if a.status != http.StatusOK {
-				return fmt.Errorf("commit of a stored one-byte note: %d %s, want 200", a.status, a.body)
+				return fmt.Errorf("commit of a stored smallest note: %d %s, want 200", a.status, a.body)
 			}
 			notes.Add(1)
 		}
@@ -83,7 +85,7 @@ func TestTinyNotesStayInTheirShare(t *testing.T) {
 		require.NoError(t, err)
 	}
 	l := s.limits()
-	t.Logf("%d one-byte notes stored (the notes' share is 1536 blocks of 4096) for %d hashes; free now %d; levels %v",
+	t.Logf("%d smallest notes stored (the notes' share is 1536 blocks of 4096) for %d hashes; free now %d; levels %v",
 		notes.Load(), hashes.Load(), l.Free, l.Price.Levels)
 	assert.LessOrEqual(t, notes.Load(), int64(1536), "notes hold more blocks than their share")
 	legit(t, s, map[string]int{"drop": 64, "chat": 64})

@@ -3,6 +3,10 @@ package api_test
 import (
 	"encoding/json"
 	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -98,4 +102,28 @@ func TestPathsAreTheDocumentedOnes(t *testing.T) {
 	require.Equal(t, "/api/v1/chats/abc/ws", api.ChatPath("abc", api.ChatWS))
 	require.Equal(t, "/api/v1/drops/r/challenge", api.DropPath("r", api.DropChallenge))
 	require.Equal(t, "/api/v1/drops/r/submissions/i/confirm", api.SubmissionPath("r", "i", api.SubmissionAck))
+}
+
+// TestSpecErrorTableIsTheAPIs: the error table at the head of SECURITY.md ("For client
+// authors") lists exactly the refusals of internal/api, code and status.
+func TestSpecErrorTableIsTheAPIs(t *testing.T) {
+	b, err := os.ReadFile("../../SECURITY.md")
+	require.NoError(t, err)
+	s := string(b)
+	i := strings.Index(s, "| code | status | meaning")
+	require.Positive(t, i)
+	end := strings.Index(s[i:], "\n\n")
+	require.Positive(t, end)
+	got := map[api.Refusal]bool{}
+	for _, m := range regexp.MustCompile("(?m)^  \\| `([a-z_0-9]+)` \\| (\\d{3}) \\|").FindAllStringSubmatch(s[i:i+end], -1) {
+		st, _ := strconv.Atoi(m[2])
+		r := api.Refusal{Status: st, Code: m[1]}
+		require.False(t, got[r], "%v twice", r)
+		got[r] = true
+	}
+	want := map[api.Refusal]bool{}
+	for _, r := range api.Refusals {
+		want[r] = true
+	}
+	require.Equal(t, want, got)
 }

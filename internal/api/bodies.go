@@ -178,9 +178,12 @@ type ConfirmNote struct {
 }
 
 // NoteState answers POST /api/v1/notes/{id}/status.
+// Received is there only while the note is pending: the bytes the server holds, where the
+// next append goes on (the query after an append whose answer was lost).
 type NoteState struct {
 	State     string `json:"state"`
 	ExpiresIn int64  `json:"expires_in"`
+	Received  *int64 `json:"received,omitempty"`
 }
 
 // The states of NoteState.

@@ -9,6 +9,11 @@ const (
 	EnvelopeHeader = protocol.HeaderSize                      // 25
 	CipherChunk    = protocol.ChunkSize + protocol.TagSize    // 65,552: a sealed chunk
 	SubmissionHead = protocol.DropPublicSize + EnvelopeHeader // 90: ephemeral key and header
+
+	// MinNote is the smallest length a note's create or upload accepts: the envelope header
+	// and one sealed chunk of one byte (SECURITY.md, "Create note"). A shorter note could not
+	// be decrypted by any reader, so it is refused as bad_parameter before anything is stored.
+	MinNote = EnvelopeHeader + 1 + protocol.TagSize // 42
 )
 
 // NoteAligned reports whether a note's download may resume at off.

@@ -83,8 +83,8 @@ func (s *server) chatCreate(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		cr.Open, cr.PIN, err = parse32(req.OpenHash)
 	}
-	if err == nil {
-		cr.Destruct, err = need32(req.DestructHash)
+	if err == nil { // optional, as for a note: absent, the chat's lock draws a random one
+		cr.Destruct, _, err = parse32(req.DestructHash)
 	}
 	if err != nil {
 		s.refuse(w, api.BadRequest, "a hash is missing or malformed")

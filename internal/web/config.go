@@ -54,6 +54,9 @@ type Config struct {
 	// FeaturedDrops are shown on the front page as "Contact …" links, in this order.
 	FeaturedDrops []FeaturedDrop
 
+	// Hosts, when set, is the allow-list of Host names (hosts.go); nil answers every name.
+	Hosts *Hosts
+
 	// templates and static override the embedded file systems (tests only, see export_test.go).
 	templates fs.FS
 	static    fs.FS

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/sealdrop/sealdrop/internal/api"
 	"github.com/sealdrop/sealdrop/internal/chat"
@@ -62,6 +63,9 @@ func (s *server) refuseErr(w http.ResponseWriter, err error, ws words, fallback 
 func (s *server) wrongPIN(w http.ResponseWriter, left int) {
 	s.marshal(w, api.WrongPIN.Status, api.WrongPINAnswer{Error: api.WrongPIN.Code, TriesLeft: left})
 }
+
+// lengthWords is what a note's create or upload says of a length below api.MinNote.
+var lengthWords = "length is missing or below " + strconv.Itoa(api.MinNote) + ", the smallest envelope (header and one sealed byte)"
 
 // What each route says of the errors it refuses with.
 var (

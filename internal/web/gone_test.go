@@ -39,8 +39,8 @@ func TestGoneIdentical(t *testing.T) {
 		require.Equal(t, http.StatusForbidden, e.open(wiped, rand32(), 0, nil).status)
 	}
 
-	expired := newNoteSecrets(10, false)
-	r = e.postJSON("/api/v1/notes", expired.createReq(10, 300))
+	expired := newNoteSecrets(64, false)
+	r = e.postJSON("/api/v1/notes", expired.createReq(64, 300))
 	require.Equal(t, http.StatusCreated, r.status)
 	expired.id = r.json(t)["id"].(string)
 	require.Equal(t, http.StatusOK, e.appendData(expired, 0, expired.body).status)

@@ -108,6 +108,10 @@ func (s *server) wrap(next http.Handler) http.Handler {
 				s.writeHTML(rec, http.StatusInternalServerError, s.errorPage)
 			}
 		}()
+		if !s.cfg.Hosts.Allows(r.Host) {
+			refuseHost(rec)
+			return
+		}
 		if _, relayed := r.Header["X-Tor2web"]; relayed {
 			s.refuseTor2web(rec, r)
 			return

@@ -101,7 +101,7 @@ func TestHijackedAnswers(t *testing.T) {
 // sent only its headers, and the connection is closed without waiting for the body.
 func TestOversizeHeadersOnly(t *testing.T) {
 	e := newEnv(t)
-	n := newNoteSecrets(1, false)
+	n := newNoteSecrets(64, false)
 	r := e.postJSON("/api/v1/notes", n.createReq(1000, nil))
 	require.Equal(t, http.StatusCreated, r.status)
 	n.id = r.json(t)["id"].(string)

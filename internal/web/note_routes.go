@@ -18,8 +18,8 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) {
 	if !s.readJSON(w, r, &req) {
 		return
 	}
-	if req.Length <= 0 {
-		s.badParam(w, "length")
+	if req.Length < api.MinNote {
+		s.refuse(w, api.BadParameter, lengthWords)
 		return
 	}
 	if req.Length > s.v.MaxEntry() {
@@ -276,7 +276,7 @@ func (s *server) status(w http.ResponseWriter, r *http.Request, rawID string) {
 	if !ok {
 		return
 	}
-	st, exp, err := s.v.Status(vault.KindNote, id, manage[:])
+	st, exp, received, err := s.v.StatusReceived(vault.KindNote, id, manage[:])
 	if err != nil {
 		s.gone(w)
 		return
@@ -287,7 +287,11 @@ func (s *server) status(w http.ResponseWriter, r *http.Request, rawID string) {
 		s.gone(w)
 		return
 	}
-	s.marshal(w, http.StatusOK, api.NoteState{State: name, ExpiresIn: s.expiresIn(exp)})
+	ns := api.NoteState{State: name, ExpiresIn: s.expiresIn(exp)}
+	if st == vault.StatePending {
+		ns.Received = &received
+	}
+	s.marshal(w, http.StatusOK, ns)
 }
 
 func (s *server) revoke(w http.ResponseWriter, r *http.Request, rawID string) {

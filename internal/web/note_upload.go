@@ -165,6 +165,10 @@ func (s *server) parseUpload(w http.ResponseWriter, r *http.Request) (a uploadAr
 	if !s.parseUploadCommon(w, r, &a, s.v.MaxEntry(), s.noteTTL) {
 		return a, false
 	}
+	if a.length < api.MinNote {
+		s.refuse(w, api.BadParameter, api.HeaderLength+": "+lengthWords)
+		return a, false
+	}
 	open, ok1 := optionalHeader(r, api.HeaderOpenHash)
 	destruct, ok2 := optionalHeader(r, api.HeaderDestructHash)
 	bad := parseCaps(&a.caps, singleHeader(r, api.HeaderGateHash), open, destruct)

@@ -128,13 +128,13 @@ func TestUploadOneRequest(t *testing.T) {
 		e.requireOpens(n)
 	}
 	// A lifetime in the header.
-	n := newNoteSecrets(10, false)
-	r := e.upload(n, 0, 10, map[string]string{"Sealdrop-Ttl": "300"})
+	n := newNoteSecrets(64, false)
+	r := e.upload(n, 0, 64, map[string]string{"Sealdrop-Ttl": "300"})
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	require.EqualValues(t, 300, r.json(t)["expires_in"])
 	// The offset header may be left out on the first request.
-	n = newNoteSecrets(10, false)
-	r = e.upload(n, 0, 10, map[string]string{"Sealdrop-Offset": ""})
+	n = newNoteSecrets(64, false)
+	r = e.upload(n, 0, 64, map[string]string{"Sealdrop-Offset": ""})
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	require.Equal(t, true, r.json(t)["committed"])
 }
@@ -153,7 +153,7 @@ func TestUploadThenAppendsCommitTheLast(t *testing.T) {
 	n.id = a["id"].(string)
 	require.EqualValues(t, 7*24*3600, a["expires_in"])
 	st := e.postJSON("/api/v1/notes/"+n.id+"/status", map[string]any{"manage": b64(n.manage[:])})
-	require.JSONEq(t, `{"state":"pending","expires_in":604800}`, string(st.body))
+	require.JSONEq(t, `{"state":"pending","expires_in":604800,"received":4096}`, string(st.body))
 	require.Equal(t, http.StatusNotFound, e.open(n, rand32(), 0, nil).status, "pending: invisible to readers")
 
 	commit := func(off, end int) *resp {
@@ -184,7 +184,7 @@ func TestUploadThenAppendsCommitTheLast(t *testing.T) {
 	requireGone(t, commit(8192, 10000))
 
 	// A malformed commit header is refused before anything is read.
-	m := newNoteSecrets(10, false)
+	m := newNoteSecrets(64, false)
 	r = e.upload(m, 0, 5, nil)
 	require.Equal(t, http.StatusOK, r.status)
 	m.id = r.json(t)["id"].(string)
@@ -193,7 +193,7 @@ func TestUploadThenAppendsCommitTheLast(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
 	// The old three-request route still commits.
 	r = e.appendData(m, 5, m.body[5:])
-	require.JSONEq(t, `{"received":10}`, string(r.body))
+	require.JSONEq(t, `{"received":64}`, string(r.body))
 	r = e.postJSON("/api/v1/notes/"+m.id+"/commit", map[string]any{"manage": b64(m.manage[:])})
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	e.requireOpens(m)
@@ -287,6 +287,7 @@ func TestUploadRefusals(t *testing.T) {
 		{"short manage", map[string]string{"Sealdrop-Manage": "AAAA"}, nil, 400, "bad_parameter"},
 		{"no length", map[string]string{"Sealdrop-Length": ""}, nil, 400, "bad_parameter"},
 		{"zero length", map[string]string{"Sealdrop-Length": "0"}, nil, 400, "bad_parameter"},
+		{"length below an envelope", map[string]string{"Sealdrop-Length": "41"}, nil, 400, "bad_parameter"},
 		{"signed length", map[string]string{"Sealdrop-Length": "+1000"}, nil, 400, "bad_parameter"},
 		{"length over max_entry", map[string]string{"Sealdrop-Length": strconv.FormatInt(e.v.MaxEntry()+1, 10)}, nil, 413, "too_large"},
 		{"body longer than the length", map[string]string{"Sealdrop-Length": "999"}, nil, 413, "too_large"},
@@ -417,4 +418,33 @@ func TestUploadGoneIdentical(t *testing.T) {
 		require.Equal(t, string(want), string(e.raw(req)), name)
 	}
 	require.Equal(t, 0, e.noteCount())
+}
+
+// TestStatusSaysWhatAPendingNoteReceived (issue 18 item 7): after an append whose answer was
+// lost, the sender asks status with the manage secret: while the note is pending the answer
+// carries "received", where the next append goes on; a zero-length append stays refused (it
+// is no probe), and once the note is committed status has no "received".
+func TestStatusSaysWhatAPendingNoteReceived(t *testing.T) {
+	e := newEnv(t)
+	n := newNoteSecrets(3000, false)
+	r := e.postJSON("/api/v1/notes", n.createReq(3000, nil))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	n.id = r.json(t)["id"].(string)
+	status := func() *resp {
+		return e.postJSON("/api/v1/notes/"+n.id+"/status", map[string]any{"manage": b64(n.manage[:])})
+	}
+	require.JSONEq(t, `{"state":"pending","expires_in":604800,"received":0}`, string(status().body))
+	r = e.appendData(n, 0, n.body[:1000])
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	// The answer to that append "was lost": status says what arrived.
+	require.JSONEq(t, `{"state":"pending","expires_in":604800,"received":1000}`, string(status().body))
+	r = e.appendData(n, 1000, []byte{})
+	require.Equal(t, http.StatusBadRequest, r.status, "a zero-length append is refused: %s", r.body)
+	r = e.appendData(n, 1000, n.body[1000:])
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = e.postJSON("/api/v1/notes/"+n.id+"/commit", map[string]any{"manage": b64(n.manage[:])})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.JSONEq(t, `{"state":"waiting","expires_in":604800}`, string(status().body))
+	// Another manage secret learns nothing.
+	requireGone(t, e.postJSON("/api/v1/notes/"+n.id+"/status", map[string]any{"manage": hash(rand32())}))
 }

@@ -168,3 +168,95 @@ func TestResume(t *testing.T) {
 	requireGone(t, e.open(n, c, have, nil))
 	requireGone(t, e.open(n, c, 0, nil))
 }
+
+// TestDestructHashOptional (issue 18 item 4): destruct_hash may be left out of a create (and
+// Sealdrop-Destruct-Hash out of an upload). The vault then stores a random hash, exactly what a
+// client without a duress PIN sends, so such a note answers every request as one with a
+// random hash does: a wrong PIN counts the same, status is the same, the right PIN opens it.
+func TestDestructHashOptional(t *testing.T) {
+	e := newEnv(t)
+	with, without, uploaded := newNoteSecrets(64, true), newNoteSecrets(64, true), newNoteSecrets(64, true)
+	r := e.postJSON("/api/v1/notes", with.createReq(64, nil))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	with.id = r.json(t)["id"].(string)
+	body := without.createReq(64, nil)
+	delete(body, "destruct_hash")
+	r = e.postJSON("/api/v1/notes", body)
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	without.id = r.json(t)["id"].(string)
+	for _, n := range []*note{with, without} {
+		r := e.appendData(n, 0, n.body)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		r = e.postJSON("/api/v1/notes/"+n.id+"/commit", map[string]any{"manage": b64(n.manage[:])})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	}
+	r = e.upload(uploaded, 0, len(uploaded.body), map[string]string{"Sealdrop-Destruct-Hash": ""})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	uploaded.id = r.json(t)["id"].(string)
+	for _, n := range []*note{with, without, uploaded} {
+		st := e.postJSON("/api/v1/notes/"+n.id+"/status", map[string]any{"manage": b64(n.manage[:])})
+		require.JSONEq(t, `{"state":"waiting","expires_in":604800}`, string(st.body))
+		zero := [32]byte{}
+		for _, typed := range []*[32]byte{nil, &zero} {
+			r := e.open(n, rand32(), 0, typed)
+			require.Equal(t, http.StatusForbidden, r.status, "%s", r.body)
+			require.Equal(t, "wrong_pin", r.json(t)["error"])
+		}
+		e.requireOpens(n)
+	}
+}
+
+// TestResumeNeedsTheClaimNotThePIN (issue 18 item 5): a resume is bound to the claim of the
+// first read, which had to pass the PIN: it needs the gate and the same claim hash, and
+// nothing else. The PIN tokens of a resume are not looked at (none, wrong or the destruct
+// token: 200, and no failure is counted), since SHA-256(C) is a 256-bit secret only the
+// reader who presented the PIN holds. Whoever has the link and even the PIN, but another
+// claim, gets gone and counts nothing. Offsets: 0, or 25 + k × 65,552 up to the size (the
+// size itself when the last chunk is full: an empty answer); anything else is bad_parameter.
+func TestResumeNeedsTheClaimNotThePIN(t *testing.T) {
+	e := newEnv(t)
+	const chunk = 65552
+	n := e.createNote(25+2*chunk, true)
+	c := rand32()
+	r := e.open(n, c, 0, &n.open)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.Equal(t, n.body, r.body)
+
+	zero := [32]byte{}
+	for _, typed := range []*[32]byte{&n.open, nil, &n.destruct, &zero} {
+		r := e.open(n, c, 25, typed)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		require.Equal(t, n.body[25:], r.body)
+	}
+	noPIN := n.openBody(c, 25+chunk, nil)
+	delete(noPIN, "open")
+	delete(noPIN, "destruct")
+	r = e.postJSON("/api/v1/notes/"+n.id+"/open", noPIN)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.Equal(t, n.body[25+chunk:], r.body)
+	// The size itself, on a note whose last chunk is full: nothing left to send.
+	r = e.open(n, c, int64(len(n.body)), nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.Empty(t, r.body)
+	require.Equal(t, strconv.Itoa(len(n.body)), r.header.Get("Sealdrop-Size"))
+	for _, off := range []int64{1, 24, 26, 25 + chunk - 1, 25 + 3*chunk, -25} {
+		r := e.open(n, c, off, nil)
+		require.Equal(t, http.StatusBadRequest, r.status, "offset %d: %s", off, r.body)
+		require.Equal(t, "bad_parameter", r.json(t)["error"])
+	}
+	// A stranger with the link and the PIN but not the claim: gone, whatever it types, and
+	// nothing counted: six tries later the reader still resumes.
+	for range 6 {
+		requireGone(t, e.open(n, rand32(), 0, &n.open))
+		requireGone(t, e.open(n, rand32(), 25, nil))
+	}
+	r = e.open(n, c, 0, nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	// Without the gate, the claim alone resumes nothing.
+	other := n.openBody(c, 0, nil)
+	g := rand32()
+	other["gate"] = b64(g[:])
+	requireGone(t, e.postJSON("/api/v1/notes/"+n.id+"/open", other))
+	require.Equal(t, http.StatusNoContent, e.confirm(n, c).status)
+	requireGone(t, e.open(n, c, 0, &n.open))
+}

@@ -1,14 +1,17 @@
 package web
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // maxJSON caps every JSON request body. The largest (open) is about 250 bytes.
@@ -44,27 +47,100 @@ func hasMediaType(r *http.Request, want string) bool {
 }
 
 // decodeJSON reads one JSON object of at most maxJSON bytes into v, refusing unknown
-// fields and trailing data.
+// fields, keys that match a field only in another case, repeated keys and trailing data
+// (SECURITY.md, "JSON bodies"). encoding/json alone would take "Manage" for "manage" and the
+// last of two "gate" members, so the keys are checked first, exactly (exactKeys).
 func decodeJSON(body io.Reader, contentLength int64, v any) error {
 	if contentLength > maxJSON {
 		return errBodyLarge
 	}
-	lr := &io.LimitedReader{R: body, N: maxJSON + 1}
-	dec := json.NewDecoder(lr)
+	buf := make([]byte, maxJSON+1)
+	n, err := io.ReadFull(body, buf)
+	defer clear(buf[:n])
+	switch {
+	case n > maxJSON:
+		return errBodyLarge
+	case err != nil && err != io.ErrUnexpectedEOF && err != io.EOF:
+		return errBadJSON
+	}
+	b := buf[:n]
+	if !exactKeys(b, fieldsOf(reflect.TypeOf(v))) {
+		return errBadJSON
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		if lr.N <= 0 {
-			return errBodyLarge
-		}
 		return errBadJSON
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		if lr.N <= 0 {
-			return errBodyLarge
-		}
 		return errBadJSON
 	}
 	return nil
+}
+
+// exactKeys reports whether b is a JSON object whose members are each named exactly (the
+// same bytes once unescaped) as one of fields, each at most once. Only the top level is looked
+// at: no request body has a nested object. Anything that does not tokenize is refused here.
+func exactKeys(b []byte, fields map[string]bool) bool {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return false
+	}
+	seen := make(map[string]bool, len(fields))
+	for dec.More() {
+		t, err := dec.Token()
+		k, ok := t.(string)
+		if err != nil || !ok || !fields[k] || seen[k] {
+			return false
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return false
+		}
+	}
+	t, err := dec.Token()
+	return err == nil && t == json.Delim('}')
+}
+
+// bodyFields caches fieldsOf per request type.
+var bodyFields sync.Map // reflect.Type → map[string]bool
+
+// fieldsOf is the set of JSON member names of the struct t points to, as encoding/json names
+// them: the json tag's name, the field's own name without one, embedded structs flattened.
+func fieldsOf(t reflect.Type) map[string]bool {
+	if f, ok := bodyFields.Load(t); ok {
+		return f.(map[string]bool)
+	}
+	f := map[string]bool{}
+	var walk func(reflect.Type)
+	walk = func(st reflect.Type) {
+		for st.Kind() == reflect.Pointer {
+			st = st.Elem()
+		}
+		if st.Kind() != reflect.Struct {
+			return
+		}
+		for i := 0; i < st.NumField(); i++ {
+			sf := st.Field(i)
+			tag, hasTag := sf.Tag.Lookup("json")
+			name, _, _ := strings.Cut(tag, ",")
+			switch {
+			case name == "-" && tag == "-":
+			case sf.Anonymous && name == "":
+				walk(sf.Type)
+			case !sf.IsExported():
+			case hasTag && name != "":
+				f[name] = true
+			default:
+				f[sf.Name] = true
+			}
+		}
+	}
+	walk(t)
+	bodyFields.Store(t, f)
+	return f
 }
 
 // b64 is a base64url value without padding, parsed strictly (SECURITY.md, Encoding).
