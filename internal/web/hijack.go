@@ -49,10 +49,12 @@ type hijacked struct {
 func hijack(w http.ResponseWriter, r *http.Request, unread int64) (*hijacked, bool) {
 	// The connection cap keeps counting the connection until finish closes it.
 	hold, _ := r.Context().Value(capKey{}).(*capHold)
-	hold.keep()
+	marked := hold.keep()
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		hold.unkeep()
+		if marked { // a second attempt on a taken connection must not unmark the first
+			hold.unkeep()
+		}
 		return nil, false
 	}
 	if u, ok := conn.(interface{ NetConn() net.Conn }); ok {

@@ -136,17 +136,23 @@ type capHold struct {
 	conn net.Conn
 }
 
-// keep marks the connection, before hijack takes it, as one to count until release.
-func (h *capHold) keep() {
+// keep marks the connection, before hijack takes it, as one to count until release. It
+// reports whether it marked it now (false: no cap, or already taken over and marked).
+func (h *capHold) keep() bool {
 	if h == nil {
-		return
+		return false
 	}
 	h.c.mu.Lock()
+	defer h.c.mu.Unlock()
+	if h.c.kept[h.conn] {
+		return false
+	}
 	h.c.kept[h.conn] = true
-	h.c.mu.Unlock()
+	return true
 }
 
-// unkeep undoes keep when the connection could not be taken (it stays net/http's).
+// unkeep undoes a keep that marked the connection when it could not be taken (it stays
+// net/http's).
 func (h *capHold) unkeep() {
 	if h == nil {
 		return
