@@ -32,7 +32,8 @@ const (
 	// goroutine and net/http's read and write buffers), so 1024 bound that to about 20 MiB.
 	// Tor Browser opens a handful per visitor; when the cap is reached, the oldest connection
 	// that is not in the middle of a request is closed to make room, so idle or slowloris
-	// connections cannot lock out a real request.
+	// connections cannot lock out a real request. A connection a route took over from net/http
+	// (hijack.go) counts until that route closes it.
 	MaxConns = 1024
 )
 
