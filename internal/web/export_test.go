@@ -30,3 +30,10 @@ func WithMuxOnly(cfg Config) Config {
 }
 
 func sha(b [32]byte) [32]byte { return sha256.Sum256(b[:]) }
+
+// NewServerCounted is NewServer with a function that reads how many connections its cap
+// counts now.
+func NewServerCounted(h http.Handler, opts ...ServerOption) (*http.Server, func() int) {
+	srv, c := newServer(h, opts...)
+	return srv, c.count
+}

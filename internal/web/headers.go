@@ -86,7 +86,9 @@ func (r *recorder) Write(p []byte) (int, error) {
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // wrap is the outermost layer: headers on every response (404 and 405 from the router
-// included) and a recover that answers the uniform 500 and prints nothing.
+// included) and a recover that answers the uniform 500 and prints nothing. Its refusals, like
+// every refusal made before a route takes the connection over, close a connection whose
+// request carries a body (refuseTaken, hijack.go).
 func (s *server) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &recorder{ResponseWriter: w}
@@ -102,18 +104,20 @@ func (s *server) wrap(next http.Handler) http.Handler {
 				panic(http.ErrAbortHandler)
 			}
 			resetHeaders(w.Header())
-			if isAPI(r) {
-				s.writeJSON(rec, http.StatusInternalServerError, s.internalBody)
-			} else {
-				s.writeHTML(rec, http.StatusInternalServerError, s.errorPage)
-			}
+			s.refuseTaken(rec, r, func(w http.ResponseWriter) {
+				if isAPI(r) {
+					s.writeJSON(w, http.StatusInternalServerError, s.internalBody)
+				} else {
+					s.writeHTML(w, http.StatusInternalServerError, s.errorPage)
+				}
+			})
 		}()
 		if !s.cfg.Hosts.Allows(r.Host) {
 			refuseHost(rec)
 			return
 		}
 		if _, relayed := r.Header["X-Tor2web"]; relayed {
-			s.refuseTor2web(rec, r)
+			s.taken(s.refuseTor2web)(rec, r)
 			return
 		}
 		next.ServeHTTP(rec, r)

@@ -36,17 +36,25 @@ type hijacked struct {
 	head     *[]byte // the status line and header, held until the first body bytes or finish
 	left     int64   // declared body bytes not read yet; -1: unknown (no Content-Length)
 	expect   bool    // the client waits for "100 Continue" before it sends the body
+	bodyless bool    // a HEAD request: the answer's body is not sent
 	read     time.Duration
 	write    time.Duration
 	writeErr error
+	release  func() // counts the connection out of the server's cap (server.go) once closed
 }
 
 // hijack takes the connection of r, whose body has unread bytes still to come (-1: unknown).
 // It fails where there is no connection to take (tests driving the handler with a
 // ResponseRecorder, HTTP/2); the caller then answers through w.
 func hijack(w http.ResponseWriter, r *http.Request, unread int64) (*hijacked, bool) {
+	// The connection cap keeps counting the connection until finish closes it.
+	hold, _ := r.Context().Value(capKey{}).(*capHold)
+	marked := hold.keep()
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
+		if marked { // a second attempt on a taken connection must not unmark the first
+			hold.unkeep()
+		}
 		return nil, false
 	}
 	if u, ok := conn.(interface{ NetConn() net.Conn }); ok {
@@ -55,6 +63,7 @@ func hijack(w http.ResponseWriter, r *http.Request, unread int64) (*hijacked, bo
 	h := &hijacked{
 		conn: conn, br: brw.Reader, bw: brw.Writer, proto11: r.ProtoAtLeast(1, 1),
 		header: http.Header{}, left: unread, read: ReadTimeout, write: WriteTimeout,
+		bodyless: r.Method == http.MethodHead, release: hold.release,
 		expect: r.ProtoAtLeast(1, 1) && strings.EqualFold(strings.TrimSpace(r.Header.Get("Expect")), "100-continue"),
 	}
 	// Hijack clears the deadlines net/http set; the server's own timeouts apply again.
@@ -151,6 +160,10 @@ func (h *hijacked) Write(p []byte) (int, error) {
 	if h.writeErr != nil {
 		return 0, h.writeErr
 	}
+	if h.bodyless {
+		_, err := h.sendHead(nil)
+		return len(p), err
+	}
 	if h.head != nil {
 		if len(p) <= maxCoalesce {
 			return h.sendHead(p)
@@ -232,6 +245,7 @@ func (h *hijacked) finish() {
 		}
 	}
 	_ = h.conn.Close()
+	h.release()
 }
 
 // serve runs fn with a ResponseWriter on the hijacked connection that keeps the header
@@ -252,6 +266,29 @@ func (s *server) serveHijacked(h *hijacked, isAPI bool, fn func(w http.ResponseW
 		h.finish()
 	}()
 	fn(rec)
+}
+
+// refuseTaken answers a refusal made before any route takes the connection over (a Tor2web
+// relay, a cross-origin request, the router's 404 and 405, the uniform 500) with answer. A
+// request that carries a body is answered on its connection taken from net/http, which is then
+// wiped and closed like a ciphertext route's: answered through net/http, the body (perhaps an
+// upload's ciphertext) would be drained, up to 256 KiB, through net/http's pooled buffers and
+// the connection kept for another request.
+func (s *server) refuseTaken(w http.ResponseWriter, r *http.Request, answer func(w http.ResponseWriter)) {
+	if r.ContentLength != 0 { // -1: chunked, length unknown
+		if h, ok := hijack(w, r, r.ContentLength); ok {
+			s.serveHijacked(h, isAPI(r), answer)
+			return
+		}
+	}
+	answer(w)
+}
+
+// taken is refuseTaken for a refusing handler.
+func (s *server) taken(refusal http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.refuseTaken(w, r, func(w http.ResponseWriter) { refusal(w, r) })
+	}
 }
 
 // zeros reads as an endless run of zero bytes.

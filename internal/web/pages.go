@@ -271,7 +271,7 @@ func (s *server) serveStatic(w http.ResponseWriter, r *http.Request) {
 	name, ok := strings.CutPrefix(r.URL.Path, "/static/")
 	f := s.static[name]
 	if !ok || f == nil {
-		s.notFoundPage(w, r)
+		s.taken(s.notFoundPage)(w, r)
 		return
 	}
 	h := w.Header()

@@ -85,7 +85,9 @@ func New(cfg Config) (http.Handler, error) {
 	s.internalBody = api.Internal.Body("the server could not answer this request")
 
 	cop := http.NewCrossOriginProtection()
-	deny := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// The refusals made before a route takes the connection over close a connection whose
+	// request carries a body, unread (refuseTaken, hijack.go).
+	deny := s.taken(func(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, api.CrossOrigin, "cross-origin requests are refused")
 	})
 	cop.SetDenyHandler(deny)
@@ -94,8 +96,8 @@ func New(cfg Config) (http.Handler, error) {
 	// No path cleaning: a cleaned path would answer a redirect, one more kind of reply, and
 	// "/api/v1/notes/./open" is simply a malformed id.
 	m := mux.NewRouter().SkipClean(true)
-	m.NotFoundHandler = http.HandlerFunc(s.notFound)
-	m.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
+	m.NotFoundHandler = s.taken(s.notFound)
+	m.MethodNotAllowedHandler = s.taken(s.methodNotAllowed)
 	m.Handle(api.Limits, http.HandlerFunc(s.limits)).Methods(http.MethodGet, http.MethodHead)
 	notes := &notesRouter{cop: cop, deny: deny, create: post(s.create), upload: post(s.upload), next: m, actions: map[string]idHandler{
 		api.NoteData: s.appendData(vault.KindNote, nil), api.NoteCommit: s.commit, api.NoteOpen: s.open,
