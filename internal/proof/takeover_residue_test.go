@@ -18,7 +18,7 @@ import (
 
 // TestNoResidueRefusedBeforeTakeover: an upload or append refused before its route takes the
 // connection from net/http (a Tor2web gateway's X-Tor2web, a cross-origin request, the
-// router's 405 and 404, a chunked body to an unknown path) leaves none of its body's canaries
+// router's 405 and 404, a chunked body to an unknown path, a Host not on the list) leaves none of its body's canaries
 // in the server process, before or after a garbage collection, and the connection is closed
 // after the answer. Answered through net/http, the body was drained (up to 256 KiB) through its
 // pooled bufio.Reader and io.Discard's buffers, where the scan found them.
@@ -47,9 +47,17 @@ func TestNoResidueRefusedBeforeTakeover(t *testing.T) {
 		{name: "405 upload", status: "405", head: upload("PUT", "")},
 		{name: "404 api", status: "404", head: post("/api/v1/notes/upload/x", "")},
 		{name: "404 chunked", status: "404", head: post("/nowhere", ""), chunked: true},
+		// A Host not on the list (a DNS-rebinding page's name; or a Route A frontend whose
+		// onion name the operator did not give with --host): every source's upload there.
+		{name: "421 host upload", status: "421", head: func(n *canaryNote) string {
+			return strings.Replace(upload("POST", "")(n), "Host: x", "Host: rebound.example", 1)
+		}},
+		{name: "421 host upload chunked", status: "421", chunked: true, head: func(n *canaryNote) string {
+			return strings.Replace(upload("POST", "")(n), "Host: x", "Host: rebound.example", 1)
+		}},
 	}
 	prooftest, _ := binaries(t)
-	s := start(t, startOpts{bin: prooftest, args: []string{"--budget", "4M"}})
+	s := start(t, startOpts{bin: prooftest, args: []string{"--budget", "4M", "--host", "x", "--host", "sealdrop.test"}})
 	pid := s.pid()
 	bystander := newCanaryNote(size, false)
 	s.uploadOne(bystander.note)

@@ -113,7 +113,7 @@ func (s *server) wrap(next http.Handler) http.Handler {
 			})
 		}()
 		if !s.cfg.Hosts.Allows(r.Host) {
-			refuseHost(rec)
+			s.refuseTaken(rec, r, refuseHost)
 			return
 		}
 		if _, relayed := r.Header["X-Tor2web"]; relayed {

@@ -40,21 +40,14 @@ type hijacked struct {
 	read     time.Duration
 	write    time.Duration
 	writeErr error
-	release  func() // counts the connection out of the server's cap (server.go) once closed
 }
 
 // hijack takes the connection of r, whose body has unread bytes still to come (-1: unknown).
 // It fails where there is no connection to take (tests driving the handler with a
 // ResponseRecorder, HTTP/2); the caller then answers through w.
 func hijack(w http.ResponseWriter, r *http.Request, unread int64) (*hijacked, bool) {
-	// The connection cap keeps counting the connection until finish closes it.
-	hold, _ := r.Context().Value(capKey{}).(*capHold)
-	marked := hold.keep()
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		if marked { // a second attempt on a taken connection must not unmark the first
-			hold.unkeep()
-		}
 		return nil, false
 	}
 	if u, ok := conn.(interface{ NetConn() net.Conn }); ok {
@@ -63,8 +56,8 @@ func hijack(w http.ResponseWriter, r *http.Request, unread int64) (*hijacked, bo
 	h := &hijacked{
 		conn: conn, br: brw.Reader, bw: brw.Writer, proto11: r.ProtoAtLeast(1, 1),
 		header: http.Header{}, left: unread, read: ReadTimeout, write: WriteTimeout,
-		bodyless: r.Method == http.MethodHead, release: hold.release,
-		expect: r.ProtoAtLeast(1, 1) && strings.EqualFold(strings.TrimSpace(r.Header.Get("Expect")), "100-continue"),
+		bodyless: r.Method == http.MethodHead,
+		expect:   r.ProtoAtLeast(1, 1) && strings.EqualFold(strings.TrimSpace(r.Header.Get("Expect")), "100-continue"),
 	}
 	// Hijack clears the deadlines net/http set; the server's own timeouts apply again.
 	if srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok {
@@ -245,7 +238,6 @@ func (h *hijacked) finish() {
 		}
 	}
 	_ = h.conn.Close()
-	h.release()
 }
 
 // serve runs fn with a ResponseWriter on the hijacked connection that keeps the header

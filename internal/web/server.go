@@ -2,7 +2,6 @@ package web
 
 import (
 	"container/list"
-	"context"
 	"io"
 	"log"
 	"net"
@@ -32,8 +31,8 @@ const (
 	// goroutine and net/http's read and write buffers), so 1024 bound that to about 20 MiB.
 	// Tor Browser opens a handful per visitor; when the cap is reached, the oldest connection
 	// that is not in the middle of a request is closed to make room, so idle or slowloris
-	// connections cannot lock out a real request. A connection a route took over from net/http
-	// (hijack.go) counts until that route closes it.
+	// connections cannot lock out a real request. A connection taken over from net/http
+	// (hijack.go) is not counted: its own deadlines end it (connCap).
 	MaxConns = 1024
 )
 
@@ -100,18 +99,18 @@ func newServer(h http.Handler, opts ...ServerOption) (*http.Server, *connCap) {
 		DisableGeneralOptionsHandler: true,
 		ConnState:                    limit.track,
 		// Connections from circuit.Listen carry their Tor circuit: the create routes ask it.
-		// Every connection carries its place in the cap, for hijack (hijack.go).
-		ConnContext: func(ctx context.Context, conn net.Conn) context.Context {
-			return circuit.ConnContext(context.WithValue(ctx, capKey{}, &capHold{c: limit, conn: conn}), conn)
-		},
+		ConnContext: circuit.ConnContext,
 	}, limit
 }
 
 // connCap keeps at most max connections open by closing the oldest waiting one (new, not yet
 // sent a request, or idle between requests) whenever a new connection goes over the cap.
-// A connection a route takes over from net/http (hijack.go) counts until that route closes
-// it, not only until net/http hands it over; one taken over by anything else (the chat's
-// WebSocket) is counted out when it is handed over, as net/http reports no close for it.
+// A connection taken over from net/http (a ciphertext route, hijack.go; the chat's WebSocket)
+// is counted out when it is handed over: counted, a few stalled uploads or slowly read opens
+// (one note's claim is enough) would fill the cap with connections that cannot be closed, and
+// every new arrival would then close an honest one still waiting for its first request
+// (TestStalledTakeoversCloseNoHonest). Taken-over connections end by their own read and
+// write deadlines instead.
 // A listener-side cap (netutil.LimitListener) was not chosen: it leaves the excess queued in
 // the kernel behind idle connections, so one slowloris client delays every real request.
 type connCap struct {
@@ -120,60 +119,10 @@ type connCap struct {
 	n       int                        // open connections we know of
 	waiting *list.List                 // of net.Conn, oldest first
 	elems   map[net.Conn]*list.Element // connections in waiting
-	kept    map[net.Conn]bool          // taken over by hijack, counted until it closes them
 }
 
 func newConnCap(max int) *connCap {
-	return &connCap{max: max, waiting: list.New(), elems: map[net.Conn]*list.Element{}, kept: map[net.Conn]bool{}}
-}
-
-// capKey is the context key of a connection's capHold.
-type capKey struct{}
-
-// capHold is one connection's place in the cap, as hijack sees it (nil: no cap, e.g. a test
-// server not made by NewServer).
-type capHold struct {
-	c    *connCap
-	conn net.Conn
-}
-
-// keep marks the connection, before hijack takes it, as one to count until release. It
-// reports whether it marked it now (false: no cap, or already taken over and marked).
-func (h *capHold) keep() bool {
-	if h == nil {
-		return false
-	}
-	h.c.mu.Lock()
-	defer h.c.mu.Unlock()
-	if h.c.kept[h.conn] {
-		return false
-	}
-	h.c.kept[h.conn] = true
-	return true
-}
-
-// unkeep undoes a keep that marked the connection when it could not be taken (it stays
-// net/http's).
-func (h *capHold) unkeep() {
-	if h == nil {
-		return
-	}
-	h.c.mu.Lock()
-	delete(h.c.kept, h.conn)
-	h.c.mu.Unlock()
-}
-
-// release counts a kept connection out once it is closed; only its first call counts.
-func (h *capHold) release() {
-	if h == nil {
-		return
-	}
-	h.c.mu.Lock()
-	if h.c.kept[h.conn] {
-		delete(h.c.kept, h.conn)
-		h.c.n--
-	}
-	h.c.mu.Unlock()
+	return &connCap{max: max, waiting: list.New(), elems: map[net.Conn]*list.Element{}}
 }
 
 // count is the number of connections counted now.
@@ -200,12 +149,7 @@ func (c *connCap) track(conn net.Conn, st http.ConnState) {
 		c.wait(conn)
 	case http.StateActive:
 		c.unwait(conn)
-	case http.StateHijacked:
-		c.unwait(conn)
-		if !c.kept[conn] { // kept: release counts it out when hijack's owner closes it
-			c.n--
-		}
-	case http.StateClosed:
+	case http.StateHijacked, http.StateClosed:
 		c.unwait(conn)
 		c.n--
 	}
