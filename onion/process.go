@@ -77,7 +77,7 @@ func (p *torProcess) Start() error {
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("%w during start (%v); run with tor output enabled to see why", ErrTorExited, p.waitErr)
+			return fmt.Errorf("%w during start (%v); run again with --tor-output to see why", ErrTorExited, p.waitErr)
 		case <-p.startCtx.Done():
 			return fmt.Errorf("onion: waiting for tor's control port: %w", p.startCtx.Err())
 		case <-deadline.C:

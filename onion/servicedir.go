@@ -160,7 +160,7 @@ func removeServiceDir(dir string) error {
 func checkHostname(dir, want string) error {
 	b, err := os.ReadFile(filepath.Join(dir, hostnameName))
 	if err != nil {
-		return fmt.Errorf("onion: tor wrote no %s in %s (%v); run with tor output enabled to see why", hostnameName, dir, err)
+		return fmt.Errorf("onion: tor wrote no %s in %s (%v); run again with --tor-output to see why", hostnameName, dir, err)
 	}
 	if got := strings.TrimSpace(string(b)); got != want+".onion" {
 		return fmt.Errorf("%w: tor publishes %q from the key in %s, not %s.onion", ErrBadKey, got, dir, want)
