@@ -23,8 +23,8 @@ func (v *Vault) Status(kind Kind, id ID, manage []byte) (State, time.Time, error
 	)
 	if e != nil {
 		st, exp, h = e.state(), unixTime(e.expires), &e.manage
-	} else if t, ok := v.lookupTomb(id, now); ok && t.kind == kind {
-		st, exp, h = t.state, t.expiry(), &t.manage
+	} else if t, ok := v.lookupTomb(id, now); ok && t.kind == kind && now.UnixNano() < t.expires {
+		st, exp, h = t.state, t.expiry(), &t.manage // past its expiry a record only guards its ticket
 	}
 	ok := Equal(&mh, h) && st != 0
 	v.mu.Unlock()
