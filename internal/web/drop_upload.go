@@ -40,11 +40,12 @@ import (
 // submissionIDLabel separates the submission id derivation from the note id's.
 const submissionIDLabel = "sealdrop/v1 submission id"
 
-// submissionID is the id of the submission with manage hash mh to the drop route rt:
-// HMAC-SHA-256 under the per-process key (as noteID), cut to 16 bytes.
-func (s *server) submissionID(rt drop.Route, mh *[32]byte) vault.ID {
+// submissionID is the id of the submission with manage hash mh to the drop route rt, made
+// with the price token tok: HMAC-SHA-256 under the per-process key (as noteID), cut to 16
+// bytes. The token binds the id to one upload as a note's does ("One request per note").
+func (s *server) submissionID(rt drop.Route, mh *[32]byte, tok []byte) vault.ID {
 	route := rt.ID()
-	return s.derivedID(submissionIDLabel, route[:], mh[:])
+	return s.derivedID(submissionIDLabel, route[:], mh[:], tok)
 }
 
 // dropUpload serves POST /api/v1/drops/{route}/upload on the connection it takes over.
@@ -90,7 +91,7 @@ func (s *server) dropUploadFrom(w http.ResponseWriter, r *http.Request, body io.
 	if !s.parseUploadCommon(w, r, &a, s.cfg.Drops.Config().MaxEntry, s.dropTTL) {
 		return
 	}
-	id := s.submissionID(rt, &a.caps.Manage)
+	id := s.submissionID(rt, &a.caps.Manage, a.tok)
 	owner := rt.String()
 	s.uploadInto(w, r, body, conn, &a, uploadTarget{
 		kind: vault.KindSubmission, owner: &owner, id: id,
@@ -105,19 +106,29 @@ func (s *server) dropUploadFrom(w http.ResponseWriter, r *http.Request, body io.
 // expiry; on refusal it answers and returns false. When another try of the same upload made
 // it meanwhile, this one goes on with it: that try already counted and paid.
 func (s *server) createSubmission(w http.ResponseWriter, r *http.Request, rt drop.Route, id vault.ID, a *uploadArgs) (time.Time, bool) {
-	if !s.circuitAllows(w, r) {
+	bits := func() (int, error) {
+		ttl := a.ttl
+		if ttl == 0 {
+			ttl = s.cfg.Drops.Config().TTL
+		}
+		return s.price.Bits(s.cfg.Drops.Level(rt), protocol.PriceRequest{Length: max(a.length, s.cfg.Drops.PriceFloor()), TTL: ttl})
+	}
+	tk, ok := s.ticket(w, a.tok, bits)
+	if !ok || !s.circuitAllows(w, r) {
 		return time.Time{}, false
 	}
 	// A malformed payment is no payment: the answer says what to pay.
-	tok, _ := decodeN(a.token, protocol.PriceTokenSize)
 	nonce, _ := decodeN(a.nonce, protocol.PriceNonceSize)
 	_, exp, err := s.cfg.Drops.Submit(rt, drop.SubmitRequest{ID: id, Length: a.length, TTL: a.ttl, Manage: a.caps.Manage,
-		PriceToken: tok, PriceNonce: nonce})
+		PriceToken: a.tok, PriceNonce: nonce, Ticket: tk})
 	switch {
 	case err == nil:
 		return exp, true
 	case errors.Is(err, vault.ErrTaken):
 		return s.madeByRetry(w, vault.KindSubmission, id, a)
+	case errors.Is(err, vault.ErrRetired):
+		s.staleTicket(w, bits)
+		return time.Time{}, false
 	}
 	// A reply box that holds one submission, a spent payment: maybe this upload's own, made
 	// by a try that raced this one.
