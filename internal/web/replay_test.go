@@ -104,7 +104,7 @@ func TestReplayAfterFloodRefused(t *testing.T) {
 	const ring = 8
 	e := newEnv(t, withTombs(ring))
 	n := newNoteSecrets(100, false)
-	early := e.token() // an honest page's, fetched before the flood
+	early := e.token()            // an honest page's, fetched before the flood
 	r := e.upload(n, 0, 100, nil) // 7 days
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	n.id = r.json(t)["id"].(string)
