@@ -93,9 +93,14 @@ func (s *server) dropUploadFrom(w http.ResponseWriter, r *http.Request, body io.
 	}
 	id := s.submissionID(rt, &a.caps.Manage, a.tok)
 	owner := rt.String()
+	ttl := a.ttl
+	if ttl == 0 {
+		ttl = s.cfg.Drops.Config().TTL
+	}
+	declared := &vault.CreateRequest{Length: a.length, TTL: ttl} // the gate is the drop's
 	s.uploadInto(w, r, body, conn, &a, uploadTarget{
-		kind: vault.KindSubmission, owner: &owner, id: id,
-		create: func() (time.Time, bool) { return s.createSubmission(w, r, rt, id, &a) },
+		kind: vault.KindSubmission, owner: &owner, id: id, declared: declared,
+		create: func() (time.Time, bool) { return s.createSubmission(w, r, rt, id, &a, declared) },
 		commit: func() (time.Time, error) { return s.cfg.Drops.Commit(rt, id, a.manage[:]) },
 		words:  submissionCommitWords,
 	})
@@ -105,13 +110,9 @@ func (s *server) dropUploadFrom(w http.ResponseWriter, r *http.Request, body io.
 // limit and drop.Submit (reply box, count cap, quota, price) allow it, and returns its
 // expiry; on refusal it answers and returns false. When another try of the same upload made
 // it meanwhile, this one goes on with it: that try already counted and paid.
-func (s *server) createSubmission(w http.ResponseWriter, r *http.Request, rt drop.Route, id vault.ID, a *uploadArgs) (time.Time, bool) {
+func (s *server) createSubmission(w http.ResponseWriter, r *http.Request, rt drop.Route, id vault.ID, a *uploadArgs, declared *vault.CreateRequest) (time.Time, bool) {
 	bits := func() (int, error) {
-		ttl := a.ttl
-		if ttl == 0 {
-			ttl = s.cfg.Drops.Config().TTL
-		}
-		return s.price.Bits(s.cfg.Drops.Level(rt), protocol.PriceRequest{Length: max(a.length, s.cfg.Drops.PriceFloor()), TTL: ttl})
+		return s.price.Bits(s.cfg.Drops.Level(rt), protocol.PriceRequest{Length: max(a.length, s.cfg.Drops.PriceFloor()), TTL: declared.TTL})
 	}
 	tk, ok := s.ticket(w, a.tok, bits)
 	if !ok || !s.circuitAllows(w, r) {
@@ -125,14 +126,14 @@ func (s *server) createSubmission(w http.ResponseWriter, r *http.Request, rt dro
 	case err == nil:
 		return exp, true
 	case errors.Is(err, vault.ErrTaken):
-		return s.madeByRetry(w, vault.KindSubmission, id, a)
+		return s.madeByRetry(w, vault.KindSubmission, id, a, declared)
 	case errors.Is(err, vault.ErrRetired):
 		s.staleTicket(w, bits)
 		return time.Time{}, false
 	}
 	// A reply box that holds one submission, a spent payment: maybe this upload's own, made
 	// by a try that raced this one.
-	if st, exp, serr := s.v.Status(vault.KindSubmission, id, a.manage[:]); serr == nil && st == vault.StatePending {
+	if st, exp, serr := s.v.Status(vault.KindSubmission, id, a.manage[:]); serr == nil && st == vault.StatePending && s.v.Declared(vault.KindSubmission, id, a.manage[:], declared) {
 		return exp, true
 	}
 	s.dropError(w, err)

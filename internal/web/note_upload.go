@@ -207,7 +207,7 @@ func (s *server) uploadFrom(w http.ResponseWriter, r *http.Request, body io.Read
 	}
 	id := s.noteID(&a.caps.Manage, a.tok)
 	s.uploadInto(w, r, body, conn, &a, uploadTarget{
-		kind: vault.KindNote, id: id,
+		kind: vault.KindNote, id: id, declared: &vault.CreateRequest{Length: a.length, TTL: a.ttl, Caps: a.caps},
 		create: func() (time.Time, bool) { return s.createForUpload(w, r, id, &a) },
 		commit: func() (time.Time, error) { return s.v.Commit(vault.KindNote, id, a.manage[:]) },
 		words:  noteCommitWords,
@@ -217,12 +217,15 @@ func (s *server) uploadFrom(w http.ResponseWriter, r *http.Request, body io.Read
 // uploadTarget is what differs between the entries an upload makes: a note, or a drop
 // submission.
 type uploadTarget struct {
-	kind   vault.Kind
-	owner  *string // the drop route a submission is filed under; nil for a note
-	id     vault.ID
-	create func() (time.Time, bool) // makes the pending entry, or answers and returns false
-	commit func() (time.Time, error)
-	words  words // the commit's refusals
+	kind  vault.Kind
+	owner *string // the drop route a submission is filed under; nil for a note
+	id    vault.ID
+	// declared is what the upload declares of its entry (length, lifetime, capability hashes
+	// it knows): a try that finds the entry pending goes on only when they are the entry's.
+	declared *vault.CreateRequest
+	create   func() (time.Time, bool) // makes the pending entry, or answers and returns false
+	commit   func() (time.Time, error)
+	words    words // the commit's refusals
 }
 
 // uploadInto stores an upload's body in its entry t, made by this request unless a try of the
@@ -253,6 +256,10 @@ func (s *server) uploadInto(w http.ResponseWriter, r *http.Request, body io.Read
 	case st == vault.StateWaiting:
 		// Committed already: the answer to this same upload was lost on its way back.
 		s.committed(w, t.id, a.length, exp)
+		return
+	case st == vault.StatePending && !s.v.Declared(t.kind, t.id, a.manage[:], t.declared):
+		// The same id with other parameters: not a try of the upload that made the entry.
+		s.gone(w)
 		return
 	case st != vault.StatePending:
 		// Opened or ended. Once its record goes (the original expiry, MaxTombstones newer
@@ -296,7 +303,7 @@ func (s *server) createForUpload(w http.ResponseWriter, r *http.Request, id vaul
 	refund()
 	switch {
 	case errors.Is(err, vault.ErrTaken):
-		return s.madeByRetry(w, vault.KindNote, id, a)
+		return s.madeByRetry(w, vault.KindNote, id, a, &vault.CreateRequest{Length: a.length, TTL: a.ttl, Caps: a.caps})
 	case errors.Is(err, vault.ErrRetired):
 		s.staleTicket(w, bits)
 		return time.Time{}, false
@@ -306,10 +313,10 @@ func (s *server) createForUpload(w http.ResponseWriter, r *http.Request, id vaul
 }
 
 // madeByRetry answers an upload's create that found its id taken: when another try of the
-// same upload made the entry meanwhile and it is still pending, this one goes on with it
-// (true, its expiry); otherwise the answer is gone.
-func (s *server) madeByRetry(w http.ResponseWriter, kind vault.Kind, id vault.ID, a *uploadArgs) (time.Time, bool) {
-	if st, exp, err := s.v.Status(kind, id, a.manage[:]); err == nil && st == vault.StatePending {
+// same upload (declaring the same) made the entry meanwhile and it is still pending, this one
+// goes on with it (true, its expiry); otherwise the answer is gone.
+func (s *server) madeByRetry(w http.ResponseWriter, kind vault.Kind, id vault.ID, a *uploadArgs, declared *vault.CreateRequest) (time.Time, bool) {
+	if st, exp, err := s.v.Status(kind, id, a.manage[:]); err == nil && st == vault.StatePending && s.v.Declared(kind, id, a.manage[:], declared) {
 		return exp, true
 	}
 	s.gone(w)

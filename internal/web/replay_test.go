@@ -257,3 +257,39 @@ func TestDropUploadReplay(t *testing.T) {
 		})
 	}
 }
+
+// A try that finds the pending entry but declares other parameters (length, lifetime, gate,
+// PIN, destruct hash; a submission's length and lifetime) is gone and stores nothing; the
+// upload's own next try goes on.
+func TestUploadResendWithOtherParametersRefused(t *testing.T) {
+	e := newEnv(t)
+	n := newNoteSecrets(1000, true)
+	r := e.upload(n, 0, 400, nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	used := e.v.Stats().Used
+	for name, h := range map[string]map[string]string{
+		"length":   {"Sealdrop-Length": "1001", "Sealdrop-Offset": "400"},
+		"ttl":      {"Sealdrop-Ttl": "300", "Sealdrop-Offset": "400"},
+		"gate":     {"Sealdrop-Gate-Hash": hash(rand32()), "Sealdrop-Offset": "400"},
+		"open":     {"Sealdrop-Open-Hash": "", "Sealdrop-Offset": "400"},
+		"destruct": {"Sealdrop-Destruct-Hash": hash(rand32()), "Sealdrop-Offset": "400"},
+	} {
+		r = e.upload(n, 400, 1000, h)
+		require.Equal(t, http.StatusNotFound, r.status, "%s: %s", name, r.body)
+		require.Equal(t, used, e.v.Stats().Used, name)
+	}
+	r = e.upload(n, 400, 1000, map[string]string{"Sealdrop-Offset": "400"})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.Equal(t, true, r.json(t)["committed"])
+	n.id = r.json(t)["id"].(string)
+	e.requireOpens(n)
+
+	d := newDropSite(t, 0)
+	s := newSub(t, dropKeys(t, 0), 1000)
+	r = d.upload(s, 0, 400, nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	for _, h := range []map[string]string{{"Sealdrop-Length": "1001"}, {"Sealdrop-Ttl": "300"}} {
+		requireGone(t, d.upload(s, 400, 1000, h))
+	}
+	requireCommitted(t, d.upload(s, 400, 1000, nil), s)
+}
