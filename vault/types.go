@@ -92,8 +92,9 @@ type Config struct {
 type CreateRequest struct {
 	// ID is the id the entry is to have; zero (the usual) draws a fresh random one. A caller
 	// that chooses it must make it as unguessable as a random one (internal/web derives a
-	// note's from its manage hash under a per-process key, so that an upload cut before its
-	// answer can be found again); one that names a live entry is ErrTaken.
+	// note's from its manage hash and price token under a per-process key, so that an upload
+	// cut before its answer can be found again); one that names a live entry, or one whose
+	// status record is kept, is ErrTaken.
 	ID     ID
 	Kind   Kind
 	Owner  string        // quota group within the kind (a drop's route id, a chat id); "" for none

@@ -29,13 +29,15 @@ import (
 //
 // Resume: a submission has a manage secret too, drawn by the submitter for this submission
 // alone (it lets append and commit, nothing else: reading needs the inbox key). The id is
-// derived from the route and the manage secret's hash under the per-process key, so the same
-// request sent again finds the pending submission and goes on with it without paying or
-// counting again; later pieces go to this same route with their offset. Nobody without the
+// derived from the route, the manage secret's hash and the upload's price token under the
+// per-process key, so the same request sent again finds the pending submission and goes on
+// with it without paying or counting again; later pieces go to this same route with their
+// offset and the same token. Nobody without the
 // secret can name, guess or collide with another's id; the same secret on another drop gives
-// another id. A committed submission answers its commit again; a read or expired one is gone
-// while its status record is kept (SECURITY.md, "One request per submission", says what a
-// later copy can do).
+// another id. A committed submission answers its commit again; a read, expired or wiped one is
+// gone while its record is kept, and that is at least as long as its token is accepted (the
+// token rule of a note's upload, note_upload.go): a later copy makes nothing (SECURITY.md, "One
+// request per submission").
 
 // submissionIDLabel separates the submission id derivation from the note id's.
 const submissionIDLabel = "sealdrop/v1 submission id"
