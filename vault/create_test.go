@@ -146,9 +146,9 @@ func TestQuotas(t *testing.T) {
 
 // TestCreateChosenID: a create may name its id (a note's upload derives it so that a cut
 // upload can be found again); a live entry's id is refused and changes nothing, and once that
-// entry is gone the id may be made again.
+// entry's status record is gone (its original expiry) the id may be made again.
 func TestCreateChosenID(t *testing.T) {
-	v, _ := smallVault(t, vault.Config{Budget: 64 << 10})
+	v, clk := smallVault(t, vault.Config{Budget: 64 << 10})
 	s := newSecrets(t, false, false)
 	want, err := vault.NewID()
 	require.NoError(t, err)
@@ -167,6 +167,9 @@ func TestCreateChosenID(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, want, other)
 	require.NoError(t, v.Revoke(vault.KindNote, id, s.manage))
+	_, _, err = v.Create(req)
+	require.ErrorIs(t, err, vault.ErrTaken, "while its status record is kept")
+	clk.Add(time.Minute)
 	id, _, err = v.Create(req)
 	require.NoError(t, err)
 	require.Equal(t, want, id)

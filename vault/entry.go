@@ -107,15 +107,37 @@ func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 // secret to learn how it ended, nothing about its content.
 // It holds no pointer, so that the garbage collector never scans the tombstone map, however
 // many entries ended in the last days.
+//
+// A record is also kept past the original expiry while the entry's ticket (CreateRequest.Ticket)
+// is accepted (until), so that the request that made the entry cannot make it again; an entry
+// that ended without a status to tell (its TTL, a wipe) leaves a record of state 0, which
+// Status reports as gone.
 type tomb struct {
 	manage  Hash
-	expires int64 // the original expiry, Unix nanoseconds
+	expires int64  // the original expiry, Unix nanoseconds
+	until   int64  // the ticket's Until, Unix nanoseconds; 0 without one
+	ticket  uint64 // the ticket's Seq; 0 without one
+	seq     uint64 // the record's number: its ring slot names it by id and number (keepTomb)
 	state   State
 	kind    Kind
 }
 
 // expiry is the tombstone's original expiry as a time.
 func (t *tomb) expiry() time.Time { return time.Unix(0, t.expires) }
+
+// keep is until when the record is kept, Unix nanoseconds: its original expiry, or its
+// ticket's end when that is later.
+func (t *tomb) keep() int64 { return max(t.expires, t.until) }
+
+// guards reports whether the record still guards its ticket at now (Unix nanoseconds).
+func (t *tomb) guards(now int64) bool { return t.ticket != 0 && now < t.until }
+
+// tombSlot is a ring slot: the record of id numbered seq. A slot whose record was replaced
+// (the id ended again) or expired names nothing.
+type tombSlot struct {
+	id  ID
+	seq uint64
+}
 
 // state is what Status reports for a live entry. A destroyed entry reports what it did before
 // the destruct PIN, as after a wrong PIN: its end is told once the countdown or TTL ends it.

@@ -24,9 +24,8 @@ func (v *Vault) settle(id ID, e *entry, now time.Time) (bool, job) {
 	t := now.UnixNano()
 	switch {
 	case t >= e.expires:
-		j := v.discard(id, e)
 		delete(v.tombs, id)
-		return false, j
+		return false, v.discard(id, e)
 	case e.phase == phasePending && !e.has(fAppending) && t-e.since >= int64(v.cfg.PendingIdle),
 		e.phase == phasePending && !e.has(fAppending) && e.received == 0 && t-e.born >= int64(v.cfg.EmptyIdle),
 		e.phase == phasePending && t-e.born >= int64(v.cfg.PendingMax):
@@ -37,11 +36,11 @@ func (v *Vault) settle(id ID, e *entry, now time.Time) (bool, job) {
 	return true, job{}
 }
 
-// lookupTomb finds the tombstone of an ended entry until its original expiry. Called with v.mu
-// held.
+// lookupTomb finds the tombstone of an ended entry until its original expiry, or its ticket's
+// end when that is later (tomb.keep). Called with v.mu held.
 func (v *Vault) lookupTomb(id ID, now time.Time) (tomb, bool) {
 	t, ok := v.tombs[id]
-	if ok && now.UnixNano() >= t.expires {
+	if ok && now.UnixNano() >= t.keep() {
 		delete(v.tombs, id)
 		return tomb{}, false
 	}
@@ -65,7 +64,7 @@ func (v *Vault) Sweep() {
 		}
 	}
 	for id, t := range v.tombs {
-		if now.UnixNano() >= t.expires {
+		if now.UnixNano() >= t.keep() {
 			delete(v.tombs, id)
 		}
 	}

@@ -34,8 +34,8 @@ func (v *Vault) StatusReceived(kind Kind, id ID, manage []byte) (State, time.Tim
 		if st == StatePending {
 			rcv = int64(e.received)
 		}
-	} else if t, ok := v.lookupTomb(id, now); ok && t.kind == kind {
-		st, exp, h = t.state, t.expiry(), &t.manage
+	} else if t, ok := v.lookupTomb(id, now); ok && t.kind == kind && now.UnixNano() < t.expires {
+		st, exp, h = t.state, t.expiry(), &t.manage // past its expiry a record only guards its ticket
 	}
 	ok := Equal(&mh, h) && st != 0
 	v.mu.Unlock()
@@ -95,4 +95,29 @@ func (v *Vault) Destroy(kind Kind, id ID, manage []byte) error {
 	v.run(j)
 	v.run(j2)
 	return nil
+}
+
+// Declared reports whether the pending entry id of kind, whose manage secret is manage, was
+// declared as req declares it: the same length and lifetime, and the same gate, PIN, open and
+// destruct hashes where req names them (a zero gate is not compared: the caller does not know
+// it; a zero destruct hash neither: the vault drew one). Anything else (no such pending entry,
+// another manage secret) is false. An upload sent again checks it before it goes on, so that a
+// copy with other parameters is refused rather than merged.
+func (v *Vault) Declared(kind Kind, id ID, manage []byte, req *CreateRequest) bool {
+	mh := sum(manage)
+	now := v.now()
+	v.mu.Lock()
+	e, j := v.lookup(kind, id, now)
+	ok := v.manageOK(e, &mh) && e.phase == phasePending &&
+		int64(e.length) == req.Length && e.expires-e.born == int64(req.TTL)
+	if ok {
+		want := lockOf(req.Caps)
+		l := &e.lock
+		gate := req.Caps.Gate == (Hash{}) || Equal(&want.gate, &l.gate)
+		destruct := req.Caps.Destruct == (Hash{}) || Equal(&want.destruct, &l.destruct)
+		ok = gate && destruct && want.pin == l.pin && (!l.pin || Equal(&want.open, &l.open))
+	}
+	v.mu.Unlock()
+	v.run(j)
+	return ok
 }

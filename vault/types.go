@@ -28,7 +28,9 @@ var (
 	ErrBusy       = errors.New("vault: another append is in progress")
 	ErrWrongPIN   = errors.New("vault: wrong PIN")
 	ErrClosed     = errors.New("vault: closed")
-	ErrTaken      = errors.New("vault: id in use") // CreateRequest.ID names a live entry
+	ErrTaken      = errors.New("vault: id in use") // CreateRequest.ID names a live entry, or one whose record is kept
+	// ErrRetired: CreateRequest.Ticket is at or below Retired (a record it guarded went early).
+	ErrRetired = errors.New("vault: ticket retired")
 	// ErrMemlock is wrapped by New (and DefaultBudget) when the budget cannot be locked; the
 	// wrapping error names the limit and how to raise it.
 	ErrMemlock = errors.New("vault: cannot lock the memory budget")
@@ -78,8 +80,8 @@ type Config struct {
 	MaxPINFailures int              // default 5
 	Now            func() time.Time // clock; default time.Now
 	SweepEvery     time.Duration    // sweeper period; default 500ms; negative: no background sweeper
-	// MaxTombstones bounds the status records kept for ended entries (about 100 bytes of heap
-	// each, plus 16 in a ring); default 262,144. When full, ending an entry evicts the oldest
+	// MaxTombstones bounds the status records kept for ended entries (about 120 bytes of heap
+	// each, plus 24 in a ring); default 262,144. When full, ending an entry evicts the oldest
 	// record, whose manage secret then learns "gone" instead of "opened": a flood of
 	// short-lived entries cannot grow the heap without bound.
 	MaxTombstones int
@@ -90,8 +92,9 @@ type Config struct {
 type CreateRequest struct {
 	// ID is the id the entry is to have; zero (the usual) draws a fresh random one. A caller
 	// that chooses it must make it as unguessable as a random one (internal/web derives a
-	// note's from its manage hash under a per-process key, so that an upload cut before its
-	// answer can be found again); one that names a live entry is ErrTaken.
+	// note's from its manage hash and price token under a per-process key, so that an upload
+	// cut before its answer can be found again); one that names a live entry, or one whose
+	// status record is kept, is ErrTaken.
 	ID     ID
 	Kind   Kind
 	Owner  string        // quota group within the kind (a drop's route id, a chat id); "" for none
@@ -105,6 +108,22 @@ type CreateRequest struct {
 	// Caps carry only Manage (a gate, PIN or destruct hash is ErrInvalid), and it leaves no
 	// status record when it ends: its owner has no use for one.
 	Relay bool
+	// Ticket binds a chosen ID to the stateless token it was derived from (internal/price,
+	// Pricer.Ticket), so that the same request sent again after the entry ended cannot make it
+	// again: until Ticket.Until the vault keeps the id's record after the entry ends, whatever
+	// its TTL and however it ends (a wiped or expired entry leaves a record with no state), and a
+	// create at an id with a record kept is ErrTaken. When such a record must go before
+	// Ticket.Until (the ring of MaxTombstones records is full, Wipe), the vault retires its
+	// ticket and every older one: Retired reports the newest retired Seq, and a create whose
+	// Ticket.Seq is at or below it is ErrRetired. Zero: no ticket (a drawn id).
+	Ticket Ticket
+}
+
+// Ticket is the token an entry's chosen id is bound to (CreateRequest.Ticket). Seq orders
+// tokens by issue (non-zero); Until is when the token stops being accepted.
+type Ticket struct {
+	Seq   uint64
+	Until time.Time
 }
 
 // OpenRequest carries a reader's proofs.

@@ -42,8 +42,12 @@ type Vault struct {
 	ar        *arenas
 	live      map[ID]*entry
 	tombs     map[ID]tomb
-	tombRing  []ID // tombstone ids, oldest at tombNext once full (keepTomb)
+	tombRing  []tombSlot // tombstone ids, oldest at tombNext once full (keepTomb)
 	tombNext  int
+	tombSeq   uint64                    // the last record's number (tomb.seq)
+	tickets   map[ID]Ticket             // the tickets of live entries that have one (CreateRequest.Ticket)
+	retired   uint64                    // Retired
+	newest    uint64                    // the newest ticket ever given to a create
 	kindUse   [KindSubmission + 1]int64 // bytes of whole blocks held, indexed by Kind: cheaper than a map on every create and wipe
 	kindCount [KindSubmission + 1]int
 	pending   [KindSubmission + 1]int  // entries in phasePending that hold content, by kind
@@ -88,14 +92,15 @@ func New(cfg Config) (*Vault, error) {
 		return nil, err
 	}
 	v := &Vault{
-		cfg:    cfg,
-		ar:     ar,
-		live:   make(map[ID]*entry),
-		tombs:  make(map[ID]tomb),
-		groups: make(map[ownerKey]*ownerGroup),
-		spill:  make(map[*entry][]extent),
-		stop:   make(chan struct{}),
-		swept:  make(chan struct{}),
+		cfg:     cfg,
+		ar:      ar,
+		live:    make(map[ID]*entry),
+		tombs:   make(map[ID]tomb),
+		tickets: make(map[ID]Ticket),
+		groups:  make(map[ownerKey]*ownerGroup),
+		spill:   make(map[*entry][]extent),
+		stop:    make(chan struct{}),
+		swept:   make(chan struct{}),
 	}
 	budget := blocks * int64(cfg.BlockSize)
 	v.maxEntry = cfg.MaxEntry

@@ -204,8 +204,14 @@ func (v *Vault) unaccount(id ID, e *entry) {
 func (v *Vault) end(id ID, e *entry, st State, inline bool) job {
 	j := v.dropContent(id, e, inline)
 	delete(v.live, id)
+	tk, ok := v.tickets[id]
+	delete(v.tickets, id)
 	if !e.has(fRelay) {
-		v.keepTomb(id, tomb{manage: e.manage, state: st, expires: e.expires, kind: e.kind})
+		t := tomb{manage: e.manage, state: st, expires: e.expires, kind: e.kind}
+		if ok {
+			t.ticket, t.until = tk.Seq, tk.Until.UnixNano()
+		}
+		v.keepTomb(id, t)
 	}
 	return j
 }
@@ -214,27 +220,61 @@ func (v *Vault) end(id ID, e *entry, st State, inline bool) job {
 // Config.MaxTombstones ids in the order they were made: when it is full, the oldest record goes
 // (if it has not expired already), so the map never holds more than the ring. Called with v.mu
 // held.
+//
+// A slot names its record by id and number: a slot left by an id's earlier record (expired,
+// or replaced when the id ended again) evicts nothing. A record evicted while it still guards
+// its ticket retires that ticket (CreateRequest.Ticket): the request that made the entry could
+// otherwise make it again.
 func (v *Vault) keepTomb(id ID, t tomb) {
+	v.tombSeq++
+	t.seq = v.tombSeq
+	slot := tombSlot{id: id, seq: t.seq}
 	if len(v.tombRing) < v.cfg.MaxTombstones {
-		v.tombRing = append(v.tombRing, id)
+		v.tombRing = append(v.tombRing, slot)
 	} else {
-		delete(v.tombs, v.tombRing[v.tombNext])
-		v.tombRing[v.tombNext] = id
+		old := v.tombRing[v.tombNext]
+		if ot, ok := v.tombs[old.id]; ok && ot.seq == old.seq {
+			delete(v.tombs, old.id)
+			if ot.guards(v.now().UnixNano()) {
+				v.retire(ot.ticket)
+			}
+		}
+		v.tombRing[v.tombNext] = slot
 		v.tombNext = (v.tombNext + 1) % len(v.tombRing)
 	}
 	v.tombs[id] = t
 }
 
-// forgetTombs drops every status record. Called with v.mu held.
+// retire retires the ticket seq and every older one (Retired). Called with v.mu held.
+func (v *Vault) retire(seq uint64) { v.retired = max(v.retired, seq) }
+
+// Retired is the newest ticket retired (CreateRequest.Ticket): a create whose ticket is at or
+// below it is refused (ErrRetired). 0 while none is.
+func (v *Vault) Retired() uint64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.retired
+}
+
+// forgetTombs drops every status record, retiring every ticket given so far (the records
+// that guarded them are gone). Called with v.mu held.
 func (v *Vault) forgetTombs() {
 	clear(v.tombs)
 	v.tombRing, v.tombNext = nil, 0
+	v.retire(v.newest)
 }
 
-// discard wipes a live entry and leaves nothing behind. Called with v.mu held.
+// discard wipes a live entry and leaves nothing behind but, while its ticket is accepted, a
+// record of state 0 (CreateRequest.Ticket). Called with v.mu held.
 func (v *Vault) discard(id ID, e *entry) job {
 	j := v.dropContent(id, e, true)
 	delete(v.live, id)
+	if tk, ok := v.tickets[id]; ok {
+		delete(v.tickets, id)
+		if until := tk.Until.UnixNano(); v.now().UnixNano() < until {
+			v.keepTomb(id, tomb{expires: e.expires, until: until, ticket: tk.Seq, kind: e.kind})
+		}
+	}
 	return j
 }
 

@@ -66,6 +66,12 @@ func (v *Vault) admit(req *CreateRequest, maxOwned int, fill bool) (ID, *entry, 
 		if id = req.ID; v.taken(id) {
 			return ID{}, nil, ErrTaken
 		}
+		if _, kept := v.lookupTomb(id, now); kept {
+			return ID{}, nil, ErrTaken // a chosen id is made once while its record is kept
+		}
+	}
+	if req.Ticket.Seq != 0 && req.Ticket.Seq <= v.retired {
+		return ID{}, nil, ErrRetired
 	}
 	g := v.groups[ownerKey{req.Kind, req.Owner}] // nil: the owner holds nothing yet
 	if !v.fits(req.Kind, g, 0, v.blocks(req.Length)) || v.pending[req.Kind] >= v.cfg.MaxPending {
@@ -99,6 +105,10 @@ func (v *Vault) admit(req *CreateRequest, maxOwned int, fill bool) (ID, *entry, 
 		v.busy++
 	}
 	v.live[id] = e
+	if req.Ticket.Seq != 0 {
+		v.tickets[id] = req.Ticket
+		v.newest = max(v.newest, req.Ticket.Seq)
+	}
 	v.account(id, e)
 	return id, e, nil
 }

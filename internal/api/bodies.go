@@ -83,7 +83,8 @@ type Received struct {
 
 // UploadNote is what POST /api/v1/notes/upload carries in its headers (SetHeader); its body is
 // the ciphertext from Offset on. It is CreateNote with the manage secret in place of its hash
-// (the server needs the secret to let a retry go on), and the offset a retry resumes at.
+// (the server needs the secret to let a retry go on), and the offset a retry resumes at. Its
+// Payment's token is required even when no price is due: the note's id is bound to it.
 type UploadNote struct {
 	Length       int64
 	TTL          *int64 // nil: the server's default
@@ -108,16 +109,25 @@ func (u *UploadNote) SetHeader(h http.Header) {
 	h.Set(HeaderDestructHash, u.DestructHash)
 	h.Set(HeaderManage, u.Manage)
 	h.Set(HeaderOffset, strconv.FormatInt(u.Offset, 10))
-	if u.PriceToken != "" {
-		h.Set(HeaderPriceToken, u.PriceToken)
-		h.Set(HeaderPriceNonce, u.PriceNonce)
+	u.setPayment(h)
+}
+
+// setPayment writes the upload's payment: the token always (the upload's id is bound to it,
+// SECURITY.md "One request per note"), the nonce when a price is paid.
+func (p *Payment) setPayment(h http.Header) {
+	if p.PriceToken != "" {
+		h.Set(HeaderPriceToken, p.PriceToken)
+	}
+	if p.PriceNonce != "" {
+		h.Set(HeaderPriceNonce, p.PriceNonce)
 	}
 }
 
 // UploadSubmission is what POST /api/v1/drops/{route}/upload carries in its headers
 // (SetHeader); its body is the sealed submission from Offset on. It is SubmitDrop with the
 // manage secret in place of its hash (the server derives the submission's id from it, so
-// that a retry finds the pending submission), and the offset a retry resumes at.
+// that a retry finds the pending submission), and the offset a retry resumes at. Every piece
+// carries the same Payment token, even when no price is due: the id is bound to it.
 type UploadSubmission struct {
 	DropKey
 	Length int64
@@ -139,10 +149,7 @@ func (u *UploadSubmission) SetHeader(h http.Header) {
 	}
 	h.Set(HeaderManage, u.Manage)
 	h.Set(HeaderOffset, strconv.FormatInt(u.Offset, 10))
-	if u.PriceToken != "" {
-		h.Set(HeaderPriceToken, u.PriceToken)
-		h.Set(HeaderPriceNonce, u.PriceNonce)
-	}
+	u.setPayment(h)
 }
 
 // Uploaded answers a note's upload, a drop submission's upload, and an append that asked to commit (HeaderCommit) once

@@ -100,8 +100,8 @@ const (
 	HeaderGateHash     = "Sealdrop-Gate-Hash"     // base64url SHA-256 of the gate token
 	HeaderOpenHash     = "Sealdrop-Open-Hash"     // base64url SHA-256 of the open token (a PIN only)
 	HeaderDestructHash = "Sealdrop-Destruct-Hash" // base64url SHA-256 of the destruct token
-	HeaderPriceToken   = "Sealdrop-Price-Token"   // the payment, when a price is due
-	HeaderPriceNonce   = "Sealdrop-Price-Nonce"
+	HeaderPriceToken   = "Sealdrop-Price-Token"   // the limits' token: always (the id is bound to it)
+	HeaderPriceNonce   = "Sealdrop-Price-Nonce"   // the payment, when a price is due
 
 	// A drop submission's upload (DropUpload) also carries HeaderManage, HeaderLength,
 	// HeaderOffset, HeaderTTL (seconds up to the drop's ttl) and the payment, and names the

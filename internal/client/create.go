@@ -94,8 +94,9 @@ func (c *Client) CreateNote(ctx context.Context, text string, files []File, pin,
 // paidUpload sends pieces to a route that creates its entry with the first one (a note's
 // upload, a drop submission's), each with the create's headers (setHead) and, until the entry
 // exists, the payment: the price the limits named, and again what a 402 asks (twice at
-// most). A retry after a cut goes to the same route; the server finds the entry by its manage
-// secret.
+// most). Every piece to the upload route carries the token, paid or not: the server binds the
+// entry's id to it and to the manage secret, so that a retry after a cut (the same route, the
+// same token) finds the entry, and a copy sent after the token's window makes nothing.
 type paidUpload struct {
 	c       *Client
 	url     string
@@ -113,6 +114,9 @@ func (u *paidUpload) send(ctx context.Context, off int64, b []byte) (int64, erro
 	for tries := 0; ; tries++ {
 		if err := pay(ctx, u.payer, u.token, u.price, u.bits); err != nil {
 			return 0, err
+		}
+		if u.bits <= 0 { // the token goes unpaid: the upload's id is bound to it
+			u.payer.Pay(u.token, "")
 		}
 		hdr := http.Header{}
 		u.setHead(off, hdr)

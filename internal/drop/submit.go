@@ -31,6 +31,9 @@ type SubmitRequest struct {
 	Manage     [32]byte      // SHA-256 of the submitter's manage secret (for append and commit)
 	PriceToken []byte
 	PriceNonce []byte
+	// Ticket binds a chosen ID to its token (vault.CreateRequest.Ticket); a retired one is
+	// vault.ErrRetired.
+	Ticket vault.Ticket
 }
 
 // Submit charges the price of a submission to r now (Level; a refusal is a price error, see
@@ -73,7 +76,7 @@ func (s *Server) Submit(r Route, req SubmitRequest) (vault.ID, time.Time, error)
 		return vault.ID{}, time.Time{}, err
 	}
 	caps := vault.Caps{Gate: sha256.Sum256(s.gateToken(r)), Manage: req.Manage}
-	id, exp, err := s.v.CreateOwned(vault.CreateRequest{ID: req.ID, Kind: vault.KindSubmission, Owner: r.str, Length: req.Length, TTL: ttl, Caps: caps}, limit)
+	id, exp, err := s.v.CreateOwned(vault.CreateRequest{ID: req.ID, Kind: vault.KindSubmission, Owner: r.str, Length: req.Length, TTL: ttl, Caps: caps, Ticket: req.Ticket}, limit)
 	if err != nil {
 		refund()
 	}
@@ -85,8 +88,8 @@ func (s *Server) Submit(r Route, req SubmitRequest) (vault.ID, time.Time, error)
 		return vault.ID{}, time.Time{}, ErrFull
 	case errors.Is(err, vault.ErrTooLarge):
 		return vault.ID{}, time.Time{}, ErrTooLarge
-	case errors.Is(err, vault.ErrTaken):
-		return vault.ID{}, time.Time{}, vault.ErrTaken
+	case errors.Is(err, vault.ErrTaken), errors.Is(err, vault.ErrRetired):
+		return vault.ID{}, time.Time{}, err
 	default:
 		return vault.ID{}, time.Time{}, fmt.Errorf("drop: submit: %w", err)
 	}

@@ -4,7 +4,8 @@
 // is the caller's to measure (vault.Load and its own caps); the formula is the protocol's
 // (protocol.PriceBits), so that clients compute the same price before they ask.
 //
-// What it protects: a token is derived from a per-process secret and a time window, so no table
+// What it protects: a token is derived from a per-process secret, a time window and a
+// generation (a caller may retire the tokens given so far in a window: TokenAfter), so no table
 // of issued tokens exists that a flood could fill; only payments that passed are remembered
 // (until their window is over), and only by the manage hash they are bound to, so one payment
 // buys one entry. What it does not protect: proof of work cannot make a native attacker pay
@@ -117,23 +118,71 @@ func (p *Pricer) window(t time.Time) uint32 {
 	return uint32(t.Unix() / int64(p.cfg.Window/time.Second))
 }
 
-func (p *Pricer) token(w uint32) [protocol.PriceTokenSize]byte {
+// A token is its window (4 bytes, big-endian), its generation (1 byte) and an HMAC of both
+// under the per-process key (15 bytes). Clients treat it as opaque bytes. The generation lets
+// a caller retire the tokens given so far in a window (TokenAfter) without a table of them.
+const (
+	tokenHead = 5
+	genMax    = 255
+)
+
+func (p *Pricer) token(w uint32, gen byte) [protocol.PriceTokenSize]byte {
 	var tok [protocol.PriceTokenSize]byte
 	binary.BigEndian.PutUint32(tok[:4], w)
+	tok[4] = gen
 	m := hmac.New(sha256.New, p.key[:])
 	m.Write([]byte("sealdrop/v1 price token"))
-	m.Write(tok[:4])
-	copy(tok[4:], m.Sum(nil))
+	m.Write(tok[:tokenHead])
+	copy(tok[tokenHead:], m.Sum(nil))
 	return tok
+}
+
+// end is when the tokens of window w stop being accepted: the end of the next window.
+func (p *Pricer) end(w uint32) time.Time {
+	return time.Unix(int64(w+2)*int64(p.cfg.Window/time.Second), 0)
 }
 
 // Token is the current price token, and how long it will still be accepted (at least one
 // window). Nothing is stored: the same window always gives the same token.
-func (p *Pricer) Token() ([protocol.PriceTokenSize]byte, time.Duration) {
+func (p *Pricer) Token() ([protocol.PriceTokenSize]byte, time.Duration) { return p.TokenAfter(0) }
+
+// TokenAfter is Token for a caller that retired the tokens up to retired (a Ticket's Seq): in
+// the window that retired names, it is the next generation's token (the last generation when
+// all are retired), so that a client given it is not refused for its age.
+func (p *Pricer) TokenAfter(retired uint64) ([protocol.PriceTokenSize]byte, time.Duration) {
 	now := p.cfg.Now()
 	w := p.window(now)
-	end := time.Unix(int64(w+2)*int64(p.cfg.Window/time.Second), 0)
-	return p.token(w), end.Sub(now)
+	var gen byte
+	if uint32(retired>>8) == w {
+		gen = byte(min(retired&0xff+1, genMax))
+	}
+	return p.token(w, gen), p.end(w).Sub(now)
+}
+
+// Ticket checks that token is one this Pricer issued and still accepts, and returns its place
+// in the order of issue (seq: window, then generation; never 0) and when it stops being
+// accepted. A token the caller binds an entry to must be one Ticket accepts.
+func (p *Pricer) Ticket(token []byte) (seq uint64, until time.Time, ok bool) {
+	w, ok := p.check(token)
+	if !ok {
+		return 0, time.Time{}, false
+	}
+	return uint64(w)<<8 | uint64(token[4]), p.end(w), true
+}
+
+// check reports whether token is one this Pricer issued and still accepts (its window or the
+// next), and its window.
+func (p *Pricer) check(token []byte) (uint32, bool) {
+	if len(token) != protocol.PriceTokenSize {
+		return 0, false
+	}
+	cur := p.window(p.cfg.Now())
+	w := binary.BigEndian.Uint32(token)
+	if w != cur && w+1 != cur {
+		return 0, false
+	}
+	want := p.token(w, token[4])
+	return w, subtle.ConstantTimeCompare(want[:], token) == 1
 }
 
 // Unpaid is ErrPrice with the price asked now, for the answer that tells the client what to pay.
@@ -184,16 +233,12 @@ func (p *Pricer) Pay(r protocol.PriceRequest, token, nonce []byte, need int) (re
 	if need <= 0 {
 		return refund, nil
 	}
-	if len(token) != protocol.PriceTokenSize || len(nonce) != protocol.PriceNonceSize {
+	if len(nonce) != protocol.PriceNonceSize {
 		return refund, ErrPrice
 	}
 	cur := p.window(p.cfg.Now())
-	w := binary.BigEndian.Uint32(token)
-	if w != cur && w+1 != cur {
-		return refund, ErrPrice
-	}
-	want := p.token(w)
-	if subtle.ConstantTimeCompare(want[:], token) != 1 || !protocol.CheckPrice(token, r, nonce, need) {
+	w, ok := p.check(token)
+	if !ok || !protocol.CheckPrice(token, r, nonce, need) {
 		return refund, ErrPrice
 	}
 	k := spentKey{scope: scopeKey{kind: r.Kind, scope: r.Scope}, manage: r.Manage}

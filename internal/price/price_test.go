@@ -222,3 +222,40 @@ func TestTooDear(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, b)
 }
+
+// TestTicket: Ticket accepts what Token gives for its window and the next, orders tokens by
+// window then generation, and TokenAfter gives a token newer than a retired one that still
+// pays.
+func TestTicket(t *testing.T) {
+	p, c := newPricer(t, price.Config{Floor: 1})
+	tok, left := p.Token()
+	seq, until, ok := p.Ticket(tok[:])
+	require.True(t, ok)
+	require.NotZero(t, seq)
+	require.Equal(t, left, until.Sub(c.Now()))
+	after, _ := p.TokenAfter(seq)
+	seq2, until2, ok := p.Ticket(after[:])
+	require.True(t, ok)
+	require.Greater(t, seq2, seq)
+	require.Equal(t, until, until2)
+	r := request(t)
+	bits, err := p.Bits(1, r)
+	require.NoError(t, err)
+	_, err = p.Pay(r, after[:], solve(t, after[:], r, bits), bits)
+	require.NoError(t, err, "a later generation pays")
+	bad := tok
+	bad[4]++ // a generation the MAC does not cover
+	_, _, ok = p.Ticket(bad[:])
+	require.False(t, ok)
+	_, _, ok = p.Ticket(tok[:4])
+	require.False(t, ok)
+	c.Add(price.DefaultWindow)
+	_, _, ok = p.Ticket(tok[:])
+	require.True(t, ok, "accepted in the next window")
+	next, _ := p.TokenAfter(seq2) // a retired ticket of an older window: the new window starts afresh
+	seq3, _, _ := p.Ticket(next[:])
+	require.Greater(t, seq3, seq2)
+	c.Add(price.DefaultWindow)
+	_, _, ok = p.Ticket(tok[:])
+	require.False(t, ok, "and no longer")
+}

@@ -35,6 +35,27 @@ type circuitSite struct {
 	srv *httptest.Server
 	v   *vault.Vault
 	cs  *chat.Server
+	p   *price.Pricer
+}
+
+// token is the price token the limits give now, which an upload's create carries.
+func (s *circuitSite) token() string {
+	t, _ := s.p.TokenAfter(s.v.Retired())
+	return b64(t[:])
+}
+
+func (s *circuitSite) withToken(n *note) *note {
+	if n.token == "" {
+		n.token = s.token()
+	}
+	return n
+}
+
+func (s *circuitSite) withSubToken(sb *sub) *sub {
+	if sb.token == "" {
+		sb.token = s.token()
+	}
+	return sb
 }
 
 func newCircuitSite(t *testing.T, floor int) *circuitSite {
@@ -67,7 +88,7 @@ func newCircuitSite(t *testing.T, floor int) *circuitSite {
 	srv.Start()
 	srv.URL = "http://sealdrop.test"
 	t.Cleanup(srv.Close)
-	return &circuitSite{srv: srv, v: v, cs: cs}
+	return &circuitSite{srv: srv, v: v, cs: cs, p: p}
 }
 
 // dial connects to the site's socket; header, if not empty, is sent first.
@@ -258,7 +279,7 @@ func TestCircuitLimitCountsAnUploadOnce(t *testing.T) {
 	a := s.viaCircuit(t, 0x20001)
 	upload := func(n *note, off, end int) (int, http.Header, map[string]any) {
 		t.Helper()
-		return postBinary(t, a, s.srv.URL+"/api/v1/notes/upload", n.uploadHeader(int64(len(n.body)), int64(off)), n.body[off:end])
+		return postBinary(t, a, s.srv.URL+"/api/v1/notes/upload", s.withToken(n).uploadHeader(int64(len(n.body)), int64(off)), n.body[off:end])
 	}
 	whole := newNoteSecrets(1000, false)
 	st, _, m := upload(whole, 0, 1000)
@@ -299,7 +320,7 @@ func TestCircuitLimitCountsADropUploadOnce(t *testing.T) {
 	k := dropKeys(t, 0)
 	upload := func(sb *sub, off, end int) (int, http.Header, map[string]any) {
 		t.Helper()
-		return postBinary(t, a, s.srv.URL+sb.path(), sb.header(off), sb.body[off:end])
+		return postBinary(t, a, s.srv.URL+sb.path(), s.withSubToken(sb).header(off), sb.body[off:end])
 	}
 	whole, half := newSub(t, k, 1000), newSub(t, k, 1000)
 	st, _, m := upload(whole, 0, 1000)

@@ -29,7 +29,7 @@ func sendCanaryUpload(t *testing.T, d *dropSite, s *sub, extra string, c memscan
 	conn, err := net.Dial("tcp", d.srv.Listener.Addr().String())
 	require.NoError(t, err)
 	defer conn.Close()
-	_, err = conn.Write([]byte(s.rawHeader(0, size, extra)))
+	_, err = conn.Write([]byte(d.withToken(s).rawHeader(0, size, extra)))
 	require.NoError(t, err)
 	var buf [512]byte
 	defer clear(buf[:])

@@ -42,6 +42,7 @@ func newDropSite(t testing.TB, floor int, opts ...envOpt) *dropSite {
 	h, err := web.New(cfg)
 	require.NoError(t, err)
 	e.srv.Config.Handler = h
+	e.cfg = cfg
 	return &dropSite{env: e, ds: ds, p: p}
 }
 
@@ -52,6 +53,18 @@ type sub struct {
 	manage [32]byte
 	body   []byte
 	id     string
+	token  string // the price token its upload carries (dropSite.withToken)
+}
+
+// withToken gives s the token its upload carries (the limits' now), unless it has one.
+func (d *dropSite) withToken(s *sub) *sub { return d.withSubToken(s) }
+
+// withSubToken gives s the token its upload carries (the limits' now), unless it has one.
+func (e *env) withSubToken(s *sub) *sub {
+	if s.token == "" {
+		s.token = e.token()
+	}
+	return s
 }
 
 func newSub(t testing.TB, k *protocol.DropKeys, size int) *sub {
@@ -73,7 +86,7 @@ func (s *sub) header(off int) map[string]string {
 	return map[string]string{
 		"Sealdrop-Drop-Auth": b64(s.k.Auth[:]), "Sealdrop-Drop-Flags": strconv.Itoa(int(s.k.Flags)),
 		"Sealdrop-Manage": b64(s.manage[:]), "Sealdrop-Length": strconv.Itoa(len(s.body)),
-		"Sealdrop-Offset": strconv.Itoa(off),
+		"Sealdrop-Offset": strconv.Itoa(off), "Sealdrop-Price-Token": s.token,
 	}
 }
 
@@ -87,7 +100,7 @@ func (s *sub) rawHeader(off, contentLength int, extra string) string {
 // upload sends the bytes of s.body from off to end, with hdr's changes (empty deletes).
 func (d *dropSite) upload(s *sub, off, end int, hdr map[string]string) *resp {
 	d.t.Helper()
-	h := s.header(off)
+	h := d.withToken(s).header(off)
 	changeHeader(h, hdr)
 	return d.do(http.MethodPost, s.path(), "application/octet-stream", s.body[off:end], h)
 }
@@ -222,7 +235,7 @@ func TestDropUploadResumesAfterCut(t *testing.T) {
 	s := newSub(t, k, 200000)
 	c, err := net.Dial("tcp", d.srv.Listener.Addr().String())
 	require.NoError(t, err)
-	_, err = io.WriteString(c, s.rawHeader(0, len(s.body), ""))
+	_, err = io.WriteString(c, d.withToken(s).rawHeader(0, len(s.body), ""))
 	require.NoError(t, err)
 	_, err = c.Write(s.body[:70000])
 	require.NoError(t, err)
@@ -295,7 +308,7 @@ func TestDropUploadPriceBeforeStoring(t *testing.T) {
 	d := newDropSite(t, 8)
 	k := dropKeys(t, 0)
 	s := newSub(t, k, 3000)
-	out := d.raw(s.rawHeader(0, len(s.body), "Expect: 100-continue\r\n"))
+	out := d.raw(d.withToken(s).rawHeader(0, len(s.body), "Expect: 100-continue\r\n"))
 	require.Regexp(t, `^HTTP/1.1 402 Payment Required\r\n`, string(out))
 	require.NotContains(t, string(out), "100 Continue")
 	r := d.upload(s, 0, len(s.body), nil)
@@ -321,7 +334,8 @@ func TestDropUploadPriceBeforeStoring(t *testing.T) {
 	// Paid, cut after 1000 bytes, resumed with the spent payment and then without any.
 	c, err := net.Dial("tcp", d.srv.Listener.Addr().String())
 	require.NoError(t, err)
-	_, err = io.WriteString(c, s.rawHeader(0, 3000, "Sealdrop-Price-Nonce: "+paid["Sealdrop-Price-Nonce"]+"\r\nSealdrop-Price-Token: "+paid["Sealdrop-Price-Token"]+"\r\n"))
+	s.token = paid["Sealdrop-Price-Token"]
+	_, err = io.WriteString(c, s.rawHeader(0, 3000, "Sealdrop-Price-Nonce: "+paid["Sealdrop-Price-Nonce"]+"\r\n"))
 	require.NoError(t, err)
 	_, err = c.Write(s.body[:1000])
 	require.NoError(t, err)

@@ -124,6 +124,7 @@ func TestNotesRouterMatchesMux(t *testing.T) {
 	uploadLife := func(e *env) []string {
 		nt := newNoteSecrets(3000, false)
 		nt.body = bytes.Repeat([]byte{9}, 3000)
+		e.withToken(nt)
 		var out []string
 		send := func(req string) string {
 			a := string(e.raw(req))

@@ -55,7 +55,7 @@ func TestHeaderContract(t *testing.T) {
 	c := rand32()
 	js, oct := "application/json", "application/octet-stream"
 	manageBody := []byte(`{"manage":"` + m + `"}`)
-	up, up2 := newNoteSecrets(100, false), newNoteSecrets(100, false)
+	up, up2 := e.withToken(newNoteSecrets(100, false)), e.withToken(newNoteSecrets(100, false))
 
 	type tc struct {
 		name         string

@@ -18,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sealdrop/sealdrop/internal/price"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/internal/testclock"
 	"github.com/sealdrop/sealdrop/internal/web"
@@ -58,6 +59,20 @@ type env struct {
 	cfg web.Config
 }
 
+// token is the price token the limits give now, which an upload's create carries.
+func (e *env) token() string {
+	t, _ := e.cfg.Price.TokenAfter(e.v.Retired())
+	return b64(t[:])
+}
+
+// withToken gives n the token its upload carries (the limits' now), unless it has one.
+func (e *env) withToken(n *note) *note {
+	if n.token == "" {
+		n.token = e.token()
+	}
+	return n
+}
+
 type envOpt func(*vault.Config, *web.Config)
 
 func withBudget(n int64) envOpt {
@@ -91,6 +106,10 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = v.Close() })
 	wc.Vault = v
+	if wc.Price == nil { // the tests' uploads take their token from it (env.token)
+		wc.Price, err = price.New(price.Config{Now: clk.Now})
+		require.NoError(t, err)
+	}
 	h, err := web.New(wc)
 	require.NoError(t, err)
 	srv := httptest.NewUnstartedServer(nil)
@@ -192,6 +211,7 @@ type note struct {
 	gate, manage, open, destruct [32]byte
 	pin                          bool
 	body                         []byte
+	token                        string // the price token its upload carries (env.withToken)
 }
 
 // createReq is the create body for n.

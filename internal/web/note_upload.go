@@ -25,19 +25,32 @@ import (
 // so the body is nothing but ciphertext.
 //
 // A cut upload resumes without the client knowing the id: the id is derived from the manage
-// secret's hash (noteID), so the same request sent again (with the offset a 409 names) finds
-// the pending note and goes on with it, as an append would, without paying or counting
-// against the circuit again. Later pieces go to the append route, the last one with
-// api.HeaderCommit.
+// secret's hash and the price token the upload carries (noteID), so the same request sent
+// again (with the offset a 409 names) finds the pending note and goes on with it, as an append
+// would, without paying or counting against the circuit again. Later pieces go to the append
+// route, the last one with api.HeaderCommit.
+//
+// One request per note: the token is required on every upload that makes its entry, even when
+// no price is due, and it must be one the pricer still accepts (its window or the next: up to
+// two price windows) and newer than every token the vault retired (web.ticket). The vault
+// keeps the id's record until the token's end whatever the note's lifetime, and retires the
+// token if a flood pushes the record out before (vault.CreateRequest.Ticket). So the same
+// request sent again after its note was read, expired or wiped finds the record (gone) while
+// the token is accepted, and is refused (402, a fresh token) after: it can never make the note
+// again at its old id. Someone who saw only the headers, or holds only the manage secret, is
+// in the same place.
 
 // noteIDLabel separates the note id derivation from any other use of the key.
 const noteIDLabel = "sealdrop/v1 note id"
 
-// noteID is the id of the note whose manage hash is mh: HMAC-SHA-256 under a per-process key
-// nobody else holds, cut to 16 bytes. Without the key, nobody can make a manage hash that lands
-// on a chosen id, so these ids are as unguessable as drawn ones. The key is drawn at each start
-// and never leaves the process: a restart loses the vault's notes anyway.
-func (s *server) noteID(mh *[32]byte) vault.ID { return s.derivedID(noteIDLabel, mh[:]) }
+// noteID is the id of the note whose manage hash is mh, made with the price token tok:
+// HMAC-SHA-256 under a per-process key nobody else holds, cut to 16 bytes. Without the key,
+// nobody can make a manage hash that lands on a chosen id, so these ids are as unguessable as
+// drawn ones. The key is drawn at each start and never leaves the process: a restart loses the
+// vault's notes anyway.
+func (s *server) noteID(mh *[32]byte, tok []byte) vault.ID {
+	return s.derivedID(noteIDLabel, mh[:], tok)
+}
 
 // derivedID is HMAC-SHA-256 under the per-process id key of label and parts, cut to an id.
 func (s *server) derivedID(label string, parts ...[]byte) vault.ID {
@@ -87,6 +100,7 @@ type uploadArgs struct {
 	ttl            time.Duration
 	caps           vault.Caps // Manage: the manage secret's hash; the rest: a note's only
 	token, nonce   string
+	tok            []byte // the token decoded; nil when absent or malformed
 }
 
 // optionalHeader returns a header that may be absent but not repeated.
@@ -146,6 +160,8 @@ func (s *server) parseUploadCommon(w http.ResponseWriter, r *http.Request, a *up
 		return false
 	}
 	a.token, a.nonce = tok, nonce
+	// The token the id is bound to: a malformed one is none, and the create is refused (402).
+	a.tok, _ = decodeN(tok, protocol.PriceTokenSize)
 	return true
 }
 
@@ -193,9 +209,9 @@ func (s *server) uploadFrom(w http.ResponseWriter, r *http.Request, body io.Read
 	if !ok {
 		return
 	}
-	id := s.noteID(&a.caps.Manage)
+	id := s.noteID(&a.caps.Manage, a.tok)
 	s.uploadInto(w, r, body, conn, &a, uploadTarget{
-		kind: vault.KindNote, id: id,
+		kind: vault.KindNote, id: id, declared: &vault.CreateRequest{Length: a.length, TTL: a.ttl, Caps: a.caps},
 		create: func() (time.Time, bool) { return s.createForUpload(w, r, id, &a) },
 		commit: func() (time.Time, error) { return s.v.Commit(vault.KindNote, id, a.manage[:]) },
 		words:  noteCommitWords,
@@ -205,12 +221,15 @@ func (s *server) uploadFrom(w http.ResponseWriter, r *http.Request, body io.Read
 // uploadTarget is what differs between the entries an upload makes: a note, or a drop
 // submission.
 type uploadTarget struct {
-	kind   vault.Kind
-	owner  *string // the drop route a submission is filed under; nil for a note
-	id     vault.ID
-	create func() (time.Time, bool) // makes the pending entry, or answers and returns false
-	commit func() (time.Time, error)
-	words  words // the commit's refusals
+	kind  vault.Kind
+	owner *string // the drop route a submission is filed under; nil for a note
+	id    vault.ID
+	// declared is what the upload declares of its entry (length, lifetime, capability hashes
+	// it knows): a try that finds the entry pending goes on only when they are the entry's.
+	declared *vault.CreateRequest
+	create   func() (time.Time, bool) // makes the pending entry, or answers and returns false
+	commit   func() (time.Time, error)
+	words    words // the commit's refusals
 }
 
 // uploadInto stores an upload's body in its entry t, made by this request unless a try of the
@@ -242,10 +261,14 @@ func (s *server) uploadInto(w http.ResponseWriter, r *http.Request, body io.Read
 		// Committed already: the answer to this same upload was lost on its way back.
 		s.committed(w, t.id, a.length, exp)
 		return
+	case st == vault.StatePending && !s.v.Declared(t.kind, t.id, a.manage[:], t.declared):
+		// The same id with other parameters: not a try of the upload that made the entry.
+		s.gone(w)
+		return
 	case st != vault.StatePending:
-		// Opened or ended. Only while its tombstone is kept: once that goes (the original
-		// expiry, or MaxTombstones newer ones), this request would make the entry again
-		// (SECURITY.md, "One request per note").
+		// Opened or ended. Once its record goes (the original expiry, MaxTombstones newer
+		// ones), the token is no longer accepted or retired: this request cannot make the entry
+		// again (SECURITY.md, "One request per note").
 		s.gone(w)
 		return
 	}
@@ -265,7 +288,11 @@ func (s *server) uploadInto(w http.ResponseWriter, r *http.Request, body io.Read
 // the price allow it, and returns its expiry; on refusal it answers and returns false. When
 // another try of the same upload made the note meanwhile, this one goes on with it.
 func (s *server) createForUpload(w http.ResponseWriter, r *http.Request, id vault.ID, a *uploadArgs) (time.Time, bool) {
-	if !s.circuitAllows(w, r) {
+	bits := func() (int, error) {
+		return s.price.Bits(s.noteLevel(), protocol.PriceRequest{Length: a.length, TTL: a.ttl})
+	}
+	tk, ok := s.ticket(w, a.tok, bits)
+	if !ok || !s.circuitAllows(w, r) {
 		return time.Time{}, false
 	}
 	refund, ok := s.pay(w, protocol.PriceRequest{Kind: protocol.PriceNote, Manage: a.caps.Manage, Length: a.length, TTL: a.ttl},
@@ -273,23 +300,27 @@ func (s *server) createForUpload(w http.ResponseWriter, r *http.Request, id vaul
 	if !ok {
 		return time.Time{}, false
 	}
-	_, exp, err := s.v.Create(vault.CreateRequest{ID: id, Kind: vault.KindNote, Length: a.length, TTL: a.ttl, Caps: a.caps})
+	_, exp, err := s.v.Create(vault.CreateRequest{ID: id, Kind: vault.KindNote, Length: a.length, TTL: a.ttl, Caps: a.caps, Ticket: tk})
 	if err == nil {
 		return exp, true
 	}
 	refund()
-	if errors.Is(err, vault.ErrTaken) {
-		return s.madeByRetry(w, vault.KindNote, id, a)
+	switch {
+	case errors.Is(err, vault.ErrTaken):
+		return s.madeByRetry(w, vault.KindNote, id, a, &vault.CreateRequest{Length: a.length, TTL: a.ttl, Caps: a.caps})
+	case errors.Is(err, vault.ErrRetired):
+		s.staleTicket(w, bits)
+		return time.Time{}, false
 	}
 	s.refuseErr(w, err, noteCreateWords, api.Unavailable)
 	return time.Time{}, false
 }
 
 // madeByRetry answers an upload's create that found its id taken: when another try of the
-// same upload made the entry meanwhile and it is still pending, this one goes on with it
-// (true, its expiry); otherwise the answer is gone.
-func (s *server) madeByRetry(w http.ResponseWriter, kind vault.Kind, id vault.ID, a *uploadArgs) (time.Time, bool) {
-	if st, exp, err := s.v.Status(kind, id, a.manage[:]); err == nil && st == vault.StatePending {
+// same upload (declaring the same) made the entry meanwhile and it is still pending, this one
+// goes on with it (true, its expiry); otherwise the answer is gone.
+func (s *server) madeByRetry(w http.ResponseWriter, kind vault.Kind, id vault.ID, a *uploadArgs, declared *vault.CreateRequest) (time.Time, bool) {
+	if st, exp, err := s.v.Status(kind, id, a.manage[:]); err == nil && st == vault.StatePending && s.v.Declared(kind, id, a.manage[:], declared) {
 		return exp, true
 	}
 	s.gone(w)

@@ -33,6 +33,9 @@ func (n *note) uploadHeader(length, off int64) map[string]string {
 	if n.pin {
 		h["Sealdrop-Open-Hash"] = hash(n.open)
 	}
+	if n.token != "" {
+		h["Sealdrop-Price-Token"] = n.token
+	}
 	return h
 }
 
@@ -40,7 +43,7 @@ func (n *note) uploadHeader(length, off int64) map[string]string {
 // empty value deletes a header).
 func (e *env) upload(n *note, off, end int, hdr map[string]string) *resp {
 	e.t.Helper()
-	h := n.uploadHeader(int64(len(n.body)), int64(off))
+	h := e.withToken(n).uploadHeader(int64(len(n.body)), int64(off))
 	for k, v := range hdr {
 		h[k] = v
 	}
@@ -205,7 +208,7 @@ func TestUploadThenAppendsCommitTheLast(t *testing.T) {
 // whole upload whose answer was lost answers as the upload did.
 func TestUploadResumesAfterCut(t *testing.T) {
 	e := newEnv(t)
-	n := newNoteSecrets(200000, true)
+	n := e.withToken(newNoteSecrets(200000, true))
 	addr := e.srv.Listener.Addr().String()
 	send := func(upto int) net.Conn {
 		c, err := net.Dial("tcp", addr)
@@ -369,7 +372,8 @@ func TestUploadPriceBeforeStoring(t *testing.T) {
 	// Paid, cut after 1000 bytes, resumed: one payment for the note.
 	c, err := net.Dial("tcp", e.srv.Listener.Addr().String())
 	require.NoError(t, err)
-	_, err = io.WriteString(c, rawUpload(n, 3000, 0, 3000, "Sealdrop-Price-Nonce: "+paid["Sealdrop-Price-Nonce"]+"\r\nSealdrop-Price-Token: "+paid["Sealdrop-Price-Token"]+"\r\n"))
+	n.token = paid["Sealdrop-Price-Token"]
+	_, err = io.WriteString(c, rawUpload(n, 3000, 0, 3000, "Sealdrop-Price-Nonce: "+paid["Sealdrop-Price-Nonce"]+"\r\n"))
 	require.NoError(t, err)
 	_, err = c.Write(n.body[:1000])
 	require.NoError(t, err)

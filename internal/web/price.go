@@ -31,7 +31,7 @@ func (s *server) noteLevel() int { return s.level(vault.KindNote, "") }
 
 // priceNow is what limits publishes.
 func (s *server) priceNow() api.Price {
-	tok, left := s.price.Token()
+	tok, left := s.price.TokenAfter(s.v.Retired())
 	p := api.Price{Token: b64.EncodeToString(tok[:]), ExpiresIn: int64(left / time.Second), Levels: map[string]int{api.PriceKindNote: s.price.Level(s.noteLevel())}}
 	if s.cfg.Chat != nil {
 		p.Levels[api.PriceKindChat] = s.price.Level(s.cfg.Chat.Level())
@@ -64,11 +64,7 @@ func (s *server) priceError(w http.ResponseWriter, err error) bool {
 	var unpaid *price.Unpaid
 	switch {
 	case errors.As(err, &unpaid):
-		t, left := s.price.Token()
-		s.marshal(w, api.Unpaid.Status, api.PriceAnswer{
-			Error: api.Unpaid.Code, Message: "the server is getting full: this request must carry a proof of work (see bits)",
-			Bits: unpaid.Bits, Token: b64.EncodeToString(t[:]), ExpiresIn: int64(left / time.Second),
-		})
+		s.unpaid(w, unpaid.Bits, "the server is getting full: this request must carry a proof of work (see bits)")
 	case errors.Is(err, price.ErrTooDear):
 		s.refuse(w, api.Full,
 			"the server is nearly full: this would need more work than a browser can do now; choose a shorter lifetime or send less")
@@ -78,4 +74,35 @@ func (s *server) priceError(w http.ResponseWriter, err error) bool {
 		return false
 	}
 	return true
+}
+
+// unpaid answers 402 with bits to pay and a fresh token.
+func (s *server) unpaid(w http.ResponseWriter, bits int, msg string) {
+	t, left := s.price.TokenAfter(s.v.Retired())
+	s.marshal(w, api.Unpaid.Status, api.PriceAnswer{
+		Error: api.Unpaid.Code, Message: msg, Bits: bits, Token: b64.EncodeToString(t[:]), ExpiresIn: int64(left / time.Second),
+	})
+}
+
+// ticket checks the token an upload's id is bound to before the upload makes its entry: one
+// the pricer still accepts (its window or the next) and that is newer than every token the
+// vault retired (vault.CreateRequest.Ticket). Otherwise it answers 402 with what the request
+// costs now (bits) and a fresh token, as when the price rose, and returns false: the client
+// sends the request again with that token, which names another id.
+func (s *server) ticket(w http.ResponseWriter, token []byte, bits func() (int, error)) (vault.Ticket, bool) {
+	if seq, until, ok := s.price.Ticket(token); ok && seq > s.v.Retired() {
+		return vault.Ticket{Seq: seq, Until: until}, true
+	}
+	s.staleTicket(w, bits)
+	return vault.Ticket{}, false
+}
+
+// staleTicket answers an upload whose token is too old (ticket): 402 with its price now.
+func (s *server) staleTicket(w http.ResponseWriter, bits func() (int, error)) {
+	b, err := bits()
+	if err != nil {
+		s.priceError(w, err)
+		return
+	}
+	s.unpaid(w, b, "an upload must carry a price token from the last minutes: send it again with this one (and pay bits, if any)")
 }

@@ -141,7 +141,7 @@ func TestStalledTakeoversCloseNoHonest(t *testing.T) {
 	}
 	var stalled []net.Conn
 	for i := range max {
-		n := newNoteSecrets(100, false)
+		n := e.withToken(newNoteSecrets(100, false))
 		c := dial()
 		_, err := io.WriteString(c, rawUpload(n, 100, 0, 100, "")+string(n.body[:10]))
 		require.NoError(t, err)
@@ -174,7 +174,7 @@ func TestStalledTakeoversCloseNoHonest(t *testing.T) {
 		c.Close()
 	}
 	for i := range 30 {
-		n := newNoteSecrets(1000, false)
+		n := e.withToken(newNoteSecrets(1000, false))
 		c := dial()
 		extra := ""
 		switch i % 3 {

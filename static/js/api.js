@@ -57,8 +57,9 @@ export function makeApi(opts = {}) {
      * put creates a note with its ciphertext (SECURITY.md, "HTTP API v1"): the first piece goes
      * with the create, whose parameters travel in headers, and commits the note when it is the
      * whole; every other piece is an append, the last one committing. A request cut on its way
-     * is sent again: the server finds the note by the manage secret and says what it holds.
-     * payment is {} or {price_token, price_nonce} (price.js payAndCreate). → {id, expires_in}
+     * is sent again: the server finds the note by the manage secret and the token and says
+     * what it holds. payment is {price_token} or {price_token, price_nonce} (price.js
+     * payAndCreate, bindToken). → {id, expires_in}
      */
     async put({ ttl, gate_hash, open_hash, destruct_hash }, manage, data, payment = {}, opts = {}) {
       const create = {
@@ -68,10 +69,9 @@ export function makeApi(opts = {}) {
       };
       if (ttl) create['Sealdrop-Ttl'] = String(ttl);
       if (open_hash) create['Sealdrop-Open-Hash'] = b64(open_hash);
-      if (payment.price_token) {
-        create['Sealdrop-Price-Token'] = payment.price_token;
-        create['Sealdrop-Price-Nonce'] = payment.price_nonce;
-      }
+      // The token always (the server binds the note's id to it), the nonce when paid.
+      if (payment.price_token) create['Sealdrop-Price-Token'] = payment.price_token;
+      if (payment.price_nonce) create['Sealdrop-Price-Nonce'] = payment.price_nonce;
       let id = null;
       const next = () => (id
         ? { path: `${note(id)}/data`, headers: { 'Sealdrop-Commit': '1' } }

@@ -95,6 +95,7 @@ async function onCreate(ev) {
         show('pow-box');
         progress('progress-pow')(done, total);
       },
+      bindToken: true,
     });
     showResult(created.id, note.fragment.replace(/^#/, ''), manage, created.expires_in, Boolean(pin));
   } catch (e) {

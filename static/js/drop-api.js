@@ -52,16 +52,17 @@ export async function dropApi(drop) {
      * drops"): the first piece creates the submission, its parameters and payment in headers,
      * every piece goes to the same route at its offset, and the one that completes it commits
      * it; up to maxAppend bytes that is one request. A request cut on its way is sent again:
-     * the server finds the submission by the manage secret and says what it holds. payment is
-     * {} or {price_token, price_nonce} (price.js payAndCreate). → {id, expires_in}
+     * the server finds the submission by the manage secret and the token and says what it
+     * holds. payment is {price_token} or {price_token, price_nonce} (price.js payAndCreate,
+     * bindToken). → {id, expires_in}
      */
     async put(manage, data, payment = {}, opts = {}) {
       const headers = {
         'Sealdrop-Drop-Auth': b64uEncode(drop.auth), 'Sealdrop-Drop-Flags': String(drop.flags), 'Sealdrop-Length': String(data.length),
       };
-      const paid = payment.price_token
-        ? { ...headers, 'Sealdrop-Price-Token': payment.price_token, 'Sealdrop-Price-Nonce': payment.price_nonce }
-        : headers;
+      // Every piece carries the token: the server binds the submission's id to it.
+      if (payment.price_token) headers['Sealdrop-Price-Token'] = payment.price_token;
+      const paid = payment.price_nonce ? { ...headers, 'Sealdrop-Price-Nonce': payment.price_nonce } : headers;
       let id = null;
       // Once the server named the id the submission exists: later pieces pay nothing.
       const last = await http.upload(() => ({ path: `${base}/upload`, headers: id ? headers : paid }), b64uEncode(manage), data, {
@@ -135,7 +136,7 @@ export async function deliver({ drop, text, files, replyBox, limits, steps }) {
       maxAppend: limits && limits.max_append, onProgress: (d, n) => step('upload', d, n),
     }), {
       kind: PRICE_SUBMISSION, scope: b64uDecode(api.route), manage: manageHash, length: ciphertext.length, ttl: dl.ttl || 0,
-    }, price, { onWork: (d, n) => step('pow', d, n) });
+    }, price, { onWork: (d, n) => step('pow', d, n), bindToken: true });
     return { id: done.id, expiresIn: done.expires_in };
   } finally {
     manage.fill(0);

@@ -131,13 +131,15 @@ export class TooDearError extends ProtocolError {
  * is spent on learning it; without a hint, or when the price rose since, the server's 402
  * answer (an error whose .price is {bits, token}) says what to pay, and create runs again, at
  * most twice more. onWork(tried, expected) follows the search; nothing is searched at price 0.
+ * bindToken: the payment carries the token even at price 0 (an upload, whose id the server
+ * binds to it: SECURITY.md, "One request per note").
  */
-export async function payAndCreate(create, req, hint, { onWork, signal, maxBits = MAX_BROWSER_BITS } = {}) {
+export async function payAndCreate(create, req, hint, { onWork, signal, maxBits = MAX_BROWSER_BITS, bindToken = false } = {}) {
   // hint.floor: the least length the server prices this kind at (a drop's price_floor).
   let bits = hint && hint.token ? priceBits(hint.level || 0, Math.max(req.length, hint.floor || 0), req.ttl) : 0;
   let token = hint ? hint.token : null;
   for (let tries = 0; ; tries++) {
-    let payment = {};
+    let payment = bindToken && token ? { price_token: token } : {};
     if (bits > 0) {
       if (bits > maxBits) throw new TooDearError(bits);
       const expected = 2 ** bits;

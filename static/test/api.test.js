@@ -192,13 +192,14 @@ test('put: a note up to max_append is one request, the create with the ciphertex
   const data = bytes(3000);
   const s = uploadServer({ length: 3000 });
   const api = makeApi({ fetch: s.fetch, sleep: async () => {} });
-  const got = await api.put(caps, 'bWFuYWdl', data, {}, { maxAppend: 4096 });
+  const got = await api.put(caps, 'bWFuYWdl', data, { price_token: 'dG9r' }, { maxAppend: 4096 });
   assert.deepEqual(got, { id: 'ID', expires_in: 3600 });
   assert.equal(s.calls.length, 1);
   assert.equal(s.calls[0].headers['Sealdrop-Ttl'], '3600');
   assert.equal(s.calls[0].headers['Sealdrop-Offset'], '0');
   assert.ok(!('Sealdrop-Open-Hash' in s.calls[0].headers), 'no open hash without a PIN');
-  assert.ok(!('Sealdrop-Price-Token' in s.calls[0].headers), 'no payment at price 0');
+  assert.equal(s.calls[0].headers['Sealdrop-Price-Token'], 'dG9r', 'the token at price 0: the id is bound to it');
+  assert.ok(!('Sealdrop-Price-Nonce' in s.calls[0].headers), 'no payment at price 0');
   assert.deepEqual(s.data(), data);
 });
 

@@ -408,6 +408,7 @@ test('deliver pays the price the limits predict with the smallest nonce, uploads
   const need = bitsAt(level, sub.length);
   assert.ok(need >= 8, `a price worth watching (${need} bits)`);
   assert.equal(sub.headers['Sealdrop-Price-Token'], b64(PRICE_TOKEN));
+  assert.ok(ups.every((u) => u.headers['Sealdrop-Price-Token'] === b64(PRICE_TOKEN)), 'every piece carries the token');
   const req = { kind: 3, scope: route(keys[0].flags, keys[0].auth), manage: sha(unb64(sub.headers['Sealdrop-Manage'])), length: sub.length, ttl: DROP_TTL };
   const nonce = unb64(sub.headers['Sealdrop-Price-Nonce']);
   assert.ok(priceZeros(PRICE_TOKEN, req, nonce) >= need, 'it pays');

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  priceBits, priceUnits, priceMessage, priceHash, solvePrice, leadingZeroBits,
+  priceBits, priceUnits, priceMessage, priceHash, solvePrice, leadingZeroBits, payAndCreate,
 } from '../js/price.js';
 import { vectors, hex, tohex } from './vector-helpers.js';
 
@@ -52,4 +52,23 @@ test('malformed inputs are refused', async () => {
   const ac = new AbortController();
   ac.abort();
   await assert.rejects(solvePrice(hex(p.token_hex), req(p), 40, { signal: ac.signal }), { code: 'aborted' });
+});
+
+test('payAndCreate: bindToken sends the token at price 0, and a 402\'s token in its place', async () => {
+  const r = { kind: 1, manage: new Uint8Array(32), length: 10, ttl: 300 };
+  const seen = [];
+  const got = await payAndCreate(async (p) => {
+    seen.push(p);
+    if (seen.length === 1) {
+      const e = new Error('stale token');
+      e.price = { bits: 0, token: 'bmV3' };
+      throw e;
+    }
+    return 'made';
+  }, r, { level: 0, token: 'b2xk' }, { bindToken: true });
+  assert.equal(got, 'made');
+  assert.deepEqual(seen, [{ price_token: 'b2xk' }, { price_token: 'bmV3' }]);
+  const plain = [];
+  await payAndCreate(async (p) => { plain.push(p); return 1; }, r, { level: 0, token: 'b2xk' });
+  assert.deepEqual(plain, [{}], 'a JSON create pays nothing at price 0 and sends no token');
 });
