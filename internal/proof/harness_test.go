@@ -331,6 +331,7 @@ type note struct {
 	gate, manage, open, destruct, claim [32]byte
 	pin                                 bool
 	body                                []byte
+	token                               string // the limits' price token an upload carries (withToken)
 }
 
 func newNote(size int, pin bool) *note {
@@ -403,13 +404,31 @@ func (n *note) uploadHeader(off int) string {
 	if n.pin {
 		h += "Sealdrop-Open-Hash: " + hashEnc(n.open) + "\r\n"
 	}
+	if n.token != "" {
+		h += "Sealdrop-Price-Token: " + n.token + "\r\n"
+	}
 	return h
+}
+
+// withToken gives n the price token of the server's limits, which every upload carries
+// (SECURITY.md, "One request per note"), unless it has one.
+func (s *server) withToken(n *note) *note {
+	s.t.Helper()
+	if n.token == "" {
+		a := s.mustDo(http.MethodGet, "/api/v1/limits", "", nil, nil)
+		require.Equal(s.t, http.StatusOK, a.status, "limits: %s", a.body)
+		var l struct{ Price struct{ Token string } }
+		require.NoError(s.t, json.Unmarshal(a.body, &l))
+		require.NotEmpty(s.t, l.Price.Token, "limits: %s", a.body)
+		n.token = l.Price.Token
+	}
+	return n
 }
 
 // uploadOne sends n in one request (the create carries the ciphertext and commits it).
 func (s *server) uploadOne(n *note) {
 	s.t.Helper()
-	a, err := s.do(http.MethodPost, "/api/v1/notes/upload", "application/octet-stream", n.body, headerMap(n.uploadHeader(0)))
+	a, err := s.do(http.MethodPost, "/api/v1/notes/upload", "application/octet-stream", n.body, headerMap(s.withToken(n).uploadHeader(0)))
 	require.NoError(s.t, err)
 	require.Equal(s.t, http.StatusOK, a.status, "upload: %s", a.body)
 	var m struct {

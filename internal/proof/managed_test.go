@@ -79,7 +79,10 @@ func TestManagedModeNoDiskOneListener(t *testing.T) {
 		}
 		return c, nil
 	}}
-	s.hc, s.base = &http.Client{Transport: tr, Timeout: time.Minute}, "http://sealdrop.test"
+	// Requests name the onion address, as tor's clients do: the server answers no other host
+	// in managed mode (web.Hosts).
+	onionBase := strings.TrimSuffix(strings.SplitN(startup, "\n", 2)[0], "/")
+	s.hc, s.base = &http.Client{Transport: tr, Timeout: time.Minute}, onionBase
 	defer tr.CloseIdleConnections()
 
 	fullFlow(t, s)

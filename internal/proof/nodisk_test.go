@@ -86,7 +86,7 @@ func fullFlow(t *testing.T, s *server) {
 		}
 		_ = s.raw([]byte(req))
 	}
-	big := newNote(10, false)
+	big := newNote(64, false)
 	require.Equal(t, http.StatusCreated, s.create(big).status)
 	a, err := s.appendData(big, 0, make([]byte, 2<<20))
 	require.NoError(t, err)

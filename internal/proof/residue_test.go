@@ -122,7 +122,7 @@ func TestNoResidue(t *testing.T) {
 			// The create with the whole note declared, a piece and a half of it, then the
 			// client vanishes.
 			req := "POST /api/v1/notes/upload HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n" +
-				n.uploadHeader(0) + fmt.Sprintf("Content-Length: %d\r\n\r\n", len(n.body))
+				s.withToken(n.note).uploadHeader(0) + fmt.Sprintf("Content-Length: %d\r\n\r\n", len(n.body))
 			c := s.dial()
 			_, err := c.Write(append([]byte(req), n.body[:piece+piece/2]...))
 			require.NoError(t, err)

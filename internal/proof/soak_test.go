@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealdrop/sealdrop/internal/api"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -124,11 +125,12 @@ func expect(what string, st int, b []byte, err error, want int) error {
 // that did not answer exactly as the API promises.
 func soakOp(c *soakClient, r *rand.Rand, expiring chan<- *note) (string, error) {
 	p := r.IntN(100)
-	size := 1 + r.IntN(200<<10)
+	// Lengths from the smallest envelope the server accepts (api.MinNote).
+	size := api.MinNote + r.IntN(200<<10)
 	if p >= 85 || (p >= 65 && p < 75) {
 		// Notes left to expire stay small, and so do destructed ones: a destruct keeps its
 		// blocks until the TTL, as a typo would (SECURITY.md, "Duress"), so both are held.
-		size = 1 + r.IntN(4<<10)
+		size = api.MinNote + r.IntN(4<<10)
 	}
 	n := newNote(size, p >= 55 && p < 75)
 	if err := c.upload(n); err != nil {
