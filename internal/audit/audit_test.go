@@ -213,6 +213,7 @@ var fuzzed = map[string][]string{
 	"vault":             {"FuzzParseID", "FuzzCapsAndLengths"},
 	"internal/web":      {"FuzzParseOffset", "FuzzParse32", "FuzzDecodeJSON", "FuzzOpenRequest", "FuzzHasMediaType"},
 	"internal/circuit":  {"FuzzParseHeader"},
+	"internal/formdata": {"FuzzParse"},
 	"internal/protocol": {"FuzzB64Decode", "FuzzParseFragment", "FuzzNormalizePIN", "FuzzOpen", "FuzzPlaintext", "FuzzChatOpen"},
 }
 
