@@ -214,6 +214,7 @@ var fuzzed = map[string][]string{
 	"internal/web":      {"FuzzParseOffset", "FuzzParse32", "FuzzDecodeJSON", "FuzzOpenRequest", "FuzzHasMediaType"},
 	"internal/circuit":  {"FuzzParseHeader"},
 	"internal/formdata": {"FuzzParse"},
+	"internal/clean":    {"FuzzClean"},
 	"internal/protocol": {"FuzzB64Decode", "FuzzParseFragment", "FuzzNormalizePIN", "FuzzOpen", "FuzzPlaintext", "FuzzChatOpen"},
 }
 
