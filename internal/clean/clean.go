@@ -18,7 +18,9 @@
 package clean
 
 import (
+	"bytes"
 	"errors"
+	"strings"
 )
 
 // Refusal is a file the filter does not clean: its message is plain words for the source.
@@ -171,8 +173,33 @@ func detect(b []byte) string {
 		return "jpeg"
 	case len(b) >= 8 && string(b[:8]) == "\x89PNG\r\n\x1a\n":
 		return "png"
+	case otherSignature(b):
+		return "other"
 	case isPlainText(b):
 		return "text"
 	}
 	return "other"
+}
+
+// otherSignature reports whether b starts like a kind the browser's detect names before it
+// looks for text (a PDF or a PostScript file is text-like, yet not text).
+func otherSignature(b []byte) bool {
+	has := func(sig string) bool { return bytes.HasPrefix(b, []byte(sig)) }
+	for _, sig := range []string{"GIF87a", "GIF89a", "RIFF", "RF64", "BW64", "FORM", "II*\x00", "MM\x00*", "II+\x00", "MM\x00+",
+		"IIRO", "IIU\x00", "FUJIFILMCCD-RAW", "\x1a\x45\xdf\xa3", "\x30\x26\xb2\x75", "FLV", "%PDF-",
+		"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "PK\x03\x04", "PK\x05\x06", "fLaC", "OggS", "ID3", "8BPS", "BM",
+		"\xc5\xd0\xd3\xc6", "\xff\xfe", "\xfe\xff"} {
+		if has(sig) {
+			return true
+		}
+	}
+	switch {
+	case len(b) >= 8 && string(b[4:8]) == "ftyp": // ISO media (MP4, MOV, HEIC, M4A)
+		return true
+	case len(b) >= 2 && b[0] == 0xff && b[1]&0xe0 == 0xe0: // an MPEG audio frame
+		return true
+	case len(b) >= 3 && b[0] == 'P' && b[1] >= '1' && b[1] <= '7' && strings.IndexByte(" \t\n\r#", b[2]) >= 0: // Netpbm
+		return true
+	}
+	return false
 }

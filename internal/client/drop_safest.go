@@ -26,7 +26,7 @@ func (c *Client) CreateSafestDrop(name string) (*NewDrop, error) {
 	defer k.Wipe()
 	k.Name = name
 	d := k.Public()
-	return &NewDrop{DropLink: c.safestDropLink(d), InboxLink: c.inboxLink(k), Route: k.RouteID()}, nil
+	return &NewDrop{DropLink: c.dropLink(d), InboxLink: c.inboxLink(k), Route: k.RouteID()}, nil
 }
 
 // safestDropLink is /d/<route>?s=<keys>#<fragment>: the query for the server, the fragment

@@ -54,6 +54,12 @@ type Config struct {
 	// FeaturedDrops are shown on the front page as "Contact …" links, in this order.
 	FeaturedDrops []FeaturedDrop
 
+	// SafestMaxBody, when not zero (and Drops is set), lets drops that opted in take messages
+	// from browsers without JavaScript (safest.go): the largest form body in bytes. The server
+	// locks about 5.5 times this much once, at New, as the one workspace those messages pass
+	// through. Zero: no drop takes messages at Safest.
+	SafestMaxBody int64
+
 	// templates and static override the embedded file systems (tests only, see export_test.go).
 	templates fs.FS
 	static    fs.FS

@@ -34,7 +34,9 @@ type server struct {
 	ttlMessage   string
 	appends      runningAppends
 	price        *price.Pricer
-	idKey        [32]byte // derives a note upload's id from its manage hash (note_upload.go)
+	idKey        [32]byte     // derives a note upload's id from its manage hash (note_upload.go)
+	safest       *safestWork  // messages at Safest (safest.go); nil when off
+	safestPages  *safestPages // their pages
 }
 
 // New validates cfg and returns the handler for the whole site: API v1, pages and static
@@ -111,6 +113,9 @@ func New(cfg Config) (http.Handler, error) {
 	m.Handle(api.PageManage+"{id}", s.servePage(pageManage)).Methods(http.MethodGet, http.MethodHead)
 	m.PathPrefix("/static/").HandlerFunc(s.serveStatic).Methods(http.MethodGet, http.MethodHead)
 	if err := s.mountChat(m, post); err != nil {
+		return nil, err
+	}
+	if err := s.mountSafest(m, post, tfs); err != nil {
 		return nil, err
 	}
 	s.mountDrops(m, post)
