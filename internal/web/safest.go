@@ -64,16 +64,34 @@ type safestWork struct {
 // filter rewrites, and Padmé adds at most an eighth or so.
 func safestPlainMax(n int) int { return 2*n + 64<<10 }
 
+// safestSizes are the workspace's regions for bodies of at most n bytes.
+func safestSizes(n int) []int {
+	return []int{n, clean.ScratchFor(n), safestPlainMax(n), int(protocol.SealedSubmissionLen(int64(safestPlainMax(n))))}
+}
+
+// SafestWorkspace is how much memory Config.SafestMaxBody locks (0 for 0): callers that
+// size the vault from RLIMIT_MEMLOCK leave it out.
+func SafestWorkspace(maxBody int64) int64 {
+	if maxBody <= 0 || maxBody > safestMaxMax {
+		return 0
+	}
+	total := int64(0)
+	for _, s := range safestSizes(int(maxBody)) {
+		total += int64(s)
+	}
+	return total
+}
+
+// safestMaxMax is the largest SafestMaxBody.
+const safestMaxMax = 256 << 20
+
 func newSafestWork(maxBody int64) (w *safestWork, err error) {
-	if maxBody <= 0 || maxBody > 256<<20 {
+	if maxBody <= 0 || maxBody > safestMaxMax {
 		return nil, fmt.Errorf("%w: SafestMaxBody %d", ErrConfig, maxBody)
 	}
 	n := int(maxBody)
-	sizes := []int{n, clean.ScratchFor(n), safestPlainMax(n), int(protocol.SealedSubmissionLen(int64(safestPlainMax(n))))}
-	total := 0
-	for _, s := range sizes {
-		total += s
-	}
+	sizes := safestSizes(n)
+	total := int(SafestWorkspace(maxBody))
 	defer func() {
 		if p := recover(); p != nil {
 			w, err = nil, fmt.Errorf("%w: locking the %d-byte workspace for messages at Safest failed (%v)", ErrConfig, total, p)
