@@ -117,6 +117,7 @@ func (w *safestWork) wipe() { w.buf.Wipe() }
 // Outcomes of a Safest message, each answered by its own page (rendered once at New).
 const (
 	safestSent     = "sent"
+	safestSentText = "sent_text" // sent, without files
 	safestKind     = "kind"
 	safestDamaged  = "damaged"
 	safestEmpty    = "empty"
@@ -164,6 +165,18 @@ func (s *server) renderSafest(tfs fs.FS, maxBody int64) (*safestPages, error) {
 		return nil, errors.New("web: the drop page has no noscript panel to replace")
 	}
 	end += len("</noscript>")
+	// The page's footer says the message is encrypted on the source's own device: true of the
+	// script's page, not of the form. The Safest variant has none (the panel says what is true).
+	tail := base[end:]
+	if f0 := bytes.Index(tail, []byte(`<footer class="bottom`)); f0 >= 0 {
+		if f1 := bytes.Index(tail[f0:], []byte("</footer>")); f1 >= 0 {
+			cut := f0 + f1 + len("</footer>")
+			if cut < len(tail) && tail[cut] == '\n' {
+				cut++
+			}
+			tail = append(append([]byte{}, tail[:f0]...), tail[cut:]...)
+		}
+	}
 	size := sizeWords(maxBody)
 	panel := func(listed string) ([]byte, error) {
 		var b bytes.Buffer
@@ -171,7 +184,7 @@ func (s *server) renderSafest(tfs fs.FS, maxBody int64) (*safestPages, error) {
 		if err := set.ExecuteTemplate(&b, "safest-panel", map[string]any{"Listed": listed, "Size": size}); err != nil {
 			return nil, fmt.Errorf("web: template safest.html: %w", err)
 		}
-		b.Write(base[end:])
+		b.Write(tail)
 		return b.Bytes(), nil
 	}
 	p := &safestPages{featured: map[string][]byte{}, answers: map[string][]byte{}}
@@ -191,7 +204,7 @@ func (s *server) renderSafest(tfs fs.FS, maxBody int64) (*safestPages, error) {
 			return nil, err
 		}
 	}
-	for _, v := range []string{safestSent, safestKind, safestDamaged, safestEmpty, safestTooLarge, safestBusy} {
+	for _, v := range []string{safestSent, safestSentText, safestKind, safestDamaged, safestEmpty, safestTooLarge, safestBusy} {
 		var b bytes.Buffer
 		if err := set.ExecuteTemplate(&b, "safest-answer", map[string]any{"Variant": v, "Size": size}); err != nil {
 			return nil, fmt.Errorf("web: template safest.html: %w", err)
@@ -411,6 +424,9 @@ func (s *server) safestSeal(r *http.Request, h *hijacked, d *protocol.DropPublic
 	}
 	if _, err := s.cfg.Drops.Commit(rt, id, manage[:]); err != nil {
 		return safestBusy, http.StatusServiceUnavailable
+	}
+	if len(files) == 0 {
+		return safestSentText, http.StatusOK
 	}
 	return safestSent, http.StatusOK
 }

@@ -172,6 +172,7 @@ func TestSafestScenario(t *testing.T) {
 	require.Contains(t, string(page), "switch to “Safer”")
 	require.NotContains(t, string(page), "Ana at the Daily Ledger")
 	require.NotContains(t, string(page), "<script>")
+	require.NotContains(t, string(page), "Encrypted on your own device.", "no footer that is false at Safest")
 	// The ordinary drop page (no query) keeps the "lower the security level" panel.
 	res, err = e.srv.Client().Get(e.srv.URL + "/d/" + nd.Route)
 	require.NoError(t, err)
