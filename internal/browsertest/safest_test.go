@@ -21,7 +21,7 @@ import (
 )
 
 // TestDropSafestForm is issue 19's Safest scenario in Firefox with javascript.enabled=false:
-// a drop made to accept messages at Safest (the Go client's CreateSafestDrop) shows a plain
+// a drop made on /drop (at Safer) to accept messages at Safest shows, at Safest, a plain
 // form that states the trade; the source types a message, attaches the GPS-tagged JPEG and
 // sends; the answer says it was sent; the journalist reads it with the Go client (what
 // `sealdrop inbox` runs); no planted value is left in the photo (its bytes, and exiftool when
@@ -43,11 +43,26 @@ func TestDropSafestForm(t *testing.T) {
 	t.Cleanup(hc.CloseIdleConnections)
 	c, err := client.New(pool.Proxy.Origin()+"/", hc)
 	require.NoError(t, err)
-	nd, err := c.CreateSafestDrop("Ana at the Daily Ledger")
+	// The journalist makes the drop on /drop at Safer, ticking "Also accept messages … at Safest".
+	journalist := pool.Person(t, Safer)
+	ctx := ctxT(t, 6*pageTimeout)
+	require.NoError(t, journalist.Navigate(ctx, pool.Proxy.Origin()+"/drop"))
+	waitAny(t, journalist, pageTimeout, "make")
+	require.NoError(t, journalist.SetValue(ctx, "#drop-name", "Ana at the Daily Ledger"))
+	require.NoError(t, journalist.Click(ctx, "#drop-safest"))
+	require.NoError(t, journalist.Click(ctx, "#make"))
+	require.Equal(t, "result", waitAny(t, journalist, pageTimeout, "result", "error"))
+	nd := struct{ DropLink, InboxLink, Route string }{DropLink: value(t, journalist, "drop-link"), InboxLink: value(t, journalist, "inbox-link")}
+	u, err := url.Parse(nd.DropLink)
 	require.NoError(t, err)
+	nd.Route = strings.TrimPrefix(u.Path, "/d/")
+	require.Len(t, u.Query().Get("s"), 176, "the link carries the keys for the server")
+	d, err := c.ParseDropLink(nd.DropLink)
+	require.NoError(t, err, "the Go client takes the page's link")
+	require.True(t, d.AcceptsSafest())
+	require.Equal(t, "Ana at the Daily Ledger", d.Name)
 
 	safest := pool.Person(t, Safest)
-	ctx := ctxT(t, 4*pageTimeout)
 	require.NoError(t, safest.Navigate(ctx, nd.DropLink))
 	require.True(t, visible(t, safest, "safest-form"), "the form is shown at Safest")
 	assert.False(t, visible(t, safest, "app"), "the script's page stays hidden")

@@ -100,6 +100,7 @@ type Limits struct {
 type pageData struct {
 	Limits   Limits
 	Featured []FeaturedDrop // the front page's "Contact …" links
+	Safest   bool           // drops may take messages at Safest (Config.SafestMaxBody, safest.go)
 }
 
 // FeaturedDrop is a drop listed on the front page: a name and its drop link (path and

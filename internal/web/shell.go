@@ -76,7 +76,7 @@ func New(cfg Config) (http.Handler, error) {
 	if s.static, err = loadStatic(sfs); err != nil {
 		return nil, err
 	}
-	if s.pages, err = renderPages(tfs, s.static, pageData{Limits: lim, Featured: cfg.FeaturedDrops}); err != nil {
+	if s.pages, err = renderPages(tfs, s.static, pageData{Limits: lim, Featured: cfg.FeaturedDrops, Safest: cfg.Drops != nil && cfg.SafestMaxBody > 0}); err != nil {
 		return nil, err
 	}
 	s.errorPage = s.pages[pageError]

@@ -305,6 +305,8 @@ export default {
   "drop.cli_heading": "For drop boxes that matter",
   "drop.cli_html": "Read your inbox with the <code>sealdrop inbox</code> command on your own computer instead of this web page. The server sends this page each time you open it. If someone ever took control of the server, it could send a page that steals the inbox link. The command is on your computer, and nobody can change it from the server.",
   "drop.read_how_html": "To read what sources send, open your inbox link in Tor Browser. <a href=\"/drop\">Create another drop box</a>",
+  "drop.safest_label": "Also accept messages from Tor Browser at “Safest” (without JavaScript)",
+  "drop.safest_hint": "At “Safest”, the source’s device cannot encrypt. The server then sees each such message for a moment: it removes hidden details from photos and pictures, encrypts the message for you and deletes its copy. At “Safest”, sources can send only photos (JPEG), pictures (PNG) and plain text files, and cannot ask for a reply. Sources at “Safer” are not affected: their device encrypts.",
   "drop.qr_title": "QR code of the drop link",
 
   // sending to a drop box (dropsubmit.html, submit.js, drop-api.js)

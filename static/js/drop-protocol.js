@@ -243,7 +243,10 @@ export function wipeDropKeys(keys) {
 
 /** dropLink is origin + "/d/<route>#<drop fragment>". */
 export async function dropLink(origin, drop) {
-  return `${origin}/d/${await routeId(drop)}#${encodeDropFragment(drop)}`;
+  // A drop that takes messages at Safest carries its keys (never its name) in the query too,
+  // where the server reads them (SECURITY.md, "Messages at Safest").
+  const query = drop.flags & DROP_FLAG_SAFEST ? `?s=${encodeDropFragment({ ...drop, name: '' })}` : '';
+  return `${origin}/d/${await routeId(drop)}${query}#${encodeDropFragment(drop)}`;
 }
 
 /**
