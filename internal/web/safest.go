@@ -416,7 +416,10 @@ func (s *server) safestSeal(r *http.Request, h *hijacked, d *protocol.DropPublic
 	}
 	defer clear(manage[:])
 	id, _, err := s.cfg.Drops.Submit(rt, drop.SubmitRequest{Length: sealedLen, Manage: sha256.Sum256(manage[:])})
-	if err != nil {
+	switch {
+	case errors.Is(err, drop.ErrTooLarge):
+		return safestTooLarge, http.StatusRequestEntityTooLarge
+	case err != nil: // full, or a price is due (a page without script cannot pay it)
 		return safestBusy, http.StatusServiceUnavailable
 	}
 	if _, err := s.v.AppendOwned(vault.KindSubmission, rt.String(), id, manage[:], 0, sealedLen, bytes.NewReader(sealed)); err != nil {

@@ -36,14 +36,14 @@ type safestEnv struct {
 	v   *vault.Vault
 }
 
-func newSafestEnv(t *testing.T, maxBody int64) *safestEnv {
+func newSafestEnv(t *testing.T, maxBody int64, featured ...web.FeaturedDrop) *safestEnv {
 	t.Helper()
 	v, err := vault.New(vault.Config{Budget: 2 << 20, SweepEvery: -1})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = v.Close() })
 	ds, err := drop.New(drop.Config{Vault: v, TTL: 24 * time.Hour})
 	require.NoError(t, err)
-	h, err := web.New(web.WithFS(web.Config{Vault: v, Drops: ds, SafestMaxBody: maxBody}, nil, nil))
+	h, err := web.New(web.WithFS(web.Config{Vault: v, Drops: ds, SafestMaxBody: maxBody, FeaturedDrops: featured}, nil, nil))
 	require.NoError(t, err)
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Config = web.NewServer(h)
@@ -302,4 +302,20 @@ func TestSafestOffByDefault(t *testing.T) {
 	status, _ := e.post(t, pathOf(t, nd.DropLink), body)
 	require.NotEqual(t, http.StatusOK, status)
 	require.Zero(t, e.v.Stats().Entries[vault.KindSubmission])
+}
+
+// TestSafestFeaturedName: at Safest the page cannot read the name in the fragment, but a drop
+// the front page lists shows its listed name, which the server publishes anyway.
+func TestSafestFeaturedName(t *testing.T) {
+	k, err := protocol.NewDropKeys(protocol.DropFlagSafest)
+	require.NoError(t, err)
+	link := "/d/" + k.RouteID() + "?s=" + k.Public().SafestQuery() + "#" + k.Fragment()
+	e := newSafestEnv(t, 64<<10, web.FeaturedDrop{Name: "The <Daily> Ledger", Link: link})
+	for path, want := range map[string]string{link: "The &lt;Daily&gt; Ledger", "/d/" + randomID() + "?s=" + k.Public().SafestQuery(): "this page cannot show who receives your message"} {
+		res, err := e.srv.Client().Get(e.srv.URL + strings.Split(path, "#")[0])
+		require.NoError(t, err)
+		page, _ := io.ReadAll(res.Body)
+		_ = res.Body.Close()
+		require.Contains(t, string(page), want, path)
+	}
 }
