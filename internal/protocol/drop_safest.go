@@ -33,6 +33,9 @@ func ValidDropFlags(flags byte) bool {
 // JavaScript.
 func (d *DropPublic) AcceptsSafest() bool { return d.Flags&DropFlagSafest != 0 }
 
+// ErrNotSafest: a well-formed drop link whose drop did not opt in to messages at Safest.
+var ErrNotSafest = fmt.Errorf("%w: the drop does not accept submissions at Safest", ErrDrop)
+
 // SafestParam is the query parameter of a drop link that carries the drop's public keys for
 // the server: /d/<route>?s=<base64url(version ‖ flags ‖ E ‖ A)>#<fragment>.
 const SafestParam = "s"
@@ -59,7 +62,7 @@ func ParseSafestQuery(s string) (*DropPublic, error) {
 	}
 	d := &DropPublic{Flags: b[1]}
 	if !d.AcceptsSafest() {
-		return nil, fmt.Errorf("%w: the drop does not accept submissions at Safest", ErrDrop)
+		return nil, ErrNotSafest
 	}
 	copy(d.Enc[:], b[2:])
 	copy(d.Auth[:], b[2+DropPublicSize:])

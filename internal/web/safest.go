@@ -276,11 +276,11 @@ func (s *server) safestReceive(w http.ResponseWriter, r *http.Request, h *hijack
 	}
 	d, err := protocol.ParseSafestQuery(keys[0])
 	if err != nil {
-		if errors.Is(err, protocol.ErrDrop) && !strings.Contains(err.Error(), "Safest") {
-			s.notFoundPage(w, r)
+		if errors.Is(err, protocol.ErrNotSafest) {
+			s.writeHTML(w, http.StatusForbidden, s.pages[pageDropSubmit])
 			return
 		}
-		s.writeHTML(w, http.StatusForbidden, s.pages[pageDropSubmit])
+		s.notFoundPage(w, r)
 		return
 	}
 	rt, err := s.cfg.Drops.CheckRoute(route, d.Auth[:], int(d.Flags))
@@ -309,10 +309,16 @@ func (s *server) safestReceive(w http.ResponseWriter, r *http.Request, h *hijack
 		s.safestAnswer(w, http.StatusServiceUnavailable, safestBusy)
 		return
 	}
-	outcome, status := s.safestSeal(r, h, d, rt, boundary)
-	s.safest.wipe()
-	s.safest.mu.Unlock()
+	outcome, status := s.safestSealWiped(r, h, d, rt, boundary)
 	s.safestAnswer(w, status, outcome)
+}
+
+// safestSealWiped is safestSeal holding the workspace, which it zeroes and gives back however
+// safestSeal ends (a panic included: serveHijacked answers it).
+func (s *server) safestSealWiped(r *http.Request, h *hijacked, d *protocol.DropPublic, rt drop.Route, boundary string) (string, int) {
+	defer s.safest.mu.Unlock()
+	defer s.safest.wipe()
+	return s.safestSeal(r, h, d, rt, boundary)
 }
 
 // discardWriter swallows circuitAllows' JSON refusal, so that the Safest path answers its own
