@@ -97,6 +97,7 @@ type serveFlags struct {
 	publishTimeout time.Duration
 	dropTTL        time.Duration
 	featuredDrops  string
+	safestMaxBody  sizeFlag
 	torConfig      string
 	circuitIDs     bool
 	hosts          hostsFlag
@@ -157,6 +158,7 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveFlags) {
 	fset.Var(&f.maxEntry, "max-entry", "largest note in ciphertext bytes, a `SIZE` such as 64M; 0: min(64M, budget)")
 	fset.DurationVar(&f.maxTTL, "max-ttl", web.DefaultMaxTTL, "longest lifetime a note may ask for (the offered TTLs above it are dropped)")
 	fset.DurationVar(&f.dropTTL, "drop-ttl", drop.DefaultTTL, "how long a drop submission or reply waits to be read before it is wiped")
+	fset.Var(&f.safestMaxBody, "safest-max-body", "let drops that opted in take messages from Tor Browser at \"Safest\" (no JavaScript; the server\nsees them for a moment: SECURITY.md), each form at most `SIZE`; 0: off. About 5.5 times SIZE is locked for it,\ntaken from the budget when the budget comes from RLIMIT_MEMLOCK")
 	fset.StringVar(&f.featuredDrops, "featured-drops", "", "a `FILE` of drops to list on the front page as \"Contact …\": one \"Name<TAB>drop link\"\n(or \"Name|drop link\") per line, # comments; a bad line stops the start")
 	fset.Var(&f.hosts, "host", "also answer requests for this host `NAME` (repeat for more): the onion address in listen\nmode (Route A, which does not know it), a frontend's name. Every other Host is refused with\n421 (against DNS rebinding): serve answers only the onion address once it is published, the\n--listen address and localhost on a TCP port, and these names. On a unix socket without\n--host any name is answered (only tor or a frontend reaches it)")
 	fset.DurationVar(&f.publishTimeout, "publish-timeout", onion.DefaultPublishTimeout, "managed/attach mode: how long to wait for tor to publish the onion service")
@@ -231,7 +233,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var h http.Handler
 	hosts := &web.Hosts{}
-	if h, err = web.New(web.Config{Vault: v, Chat: cs, Drops: ds, Price: pricer, FeaturedDrops: featured, MaxTTL: f.maxTTL, Hosts: hosts}); err != nil {
+	if h, err = web.New(web.Config{Vault: v, Chat: cs, Drops: ds, Price: pricer, FeaturedDrops: featured, MaxTTL: f.maxTTL, Hosts: hosts, SafestMaxBody: int64(f.safestMaxBody)}); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	for _, wrap := range testHandlers {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/sealdrop/sealdrop/internal/chat"
+	"github.com/sealdrop/sealdrop/internal/web"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
@@ -15,7 +16,11 @@ func vaultConfig(f *serveFlags) (vault.Config, error) {
 		if err != nil {
 			return vault.Config{}, err
 		}
-		budget = b
+		// The Safest workspace is locked too, outside the vault (web.Config.SafestMaxBody).
+		budget = b - web.SafestWorkspace(int64(f.safestMaxBody))
+		if f.safestMaxBody != 0 && budget < 1<<20 {
+			return vault.Config{}, fmt.Errorf("%w: --safest-max-body %d leaves less than 1 MiB of the locked memory for the vault", vault.ErrMemlock, int64(f.safestMaxBody))
+		}
 	}
 	// The kinds share the budget without overlap (vault.DefaultShares); one chat holds at most
 	// chat.DefaultMaxBytes undelivered (the relay takes the vault's per-chat quota as its

@@ -213,6 +213,8 @@ var fuzzed = map[string][]string{
 	"vault":             {"FuzzParseID", "FuzzCapsAndLengths"},
 	"internal/web":      {"FuzzParseOffset", "FuzzParse32", "FuzzDecodeJSON", "FuzzOpenRequest", "FuzzHasMediaType"},
 	"internal/circuit":  {"FuzzParseHeader"},
+	"internal/formdata": {"FuzzParse"},
+	"internal/clean":    {"FuzzClean"},
 	"internal/protocol": {"FuzzB64Decode", "FuzzParseFragment", "FuzzNormalizePIN", "FuzzOpen", "FuzzPlaintext", "FuzzChatOpen"},
 }
 

@@ -55,6 +55,9 @@ func (c *Client) createDrop(flags byte, name string) (*NewDrop, error) {
 }
 
 func (c *Client) dropLink(d *protocol.DropPublic) string {
+	if d.AcceptsSafest() {
+		return c.safestDropLink(d)
+	}
 	return c.url(api.PageDrop+d.RouteID()) + "#" + d.Fragment()
 }
 

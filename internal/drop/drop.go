@@ -177,7 +177,7 @@ func (s *Server) Config() Config { return s.cfg }
 // hash to it. Anything else is ErrGone.
 func (s *Server) CheckRoute(route string, auth []byte, flags int) (Route, error) {
 	id, err := vault.ParseID(route)
-	ok := err == nil && flags >= 0 && flags&^protocol.DropFlagReply == 0 && len(auth) == protocol.DropPublicSize
+	ok := err == nil && flags >= 0 && flags <= 0xff && protocol.ValidDropFlags(byte(flags)) && len(auth) == protocol.DropPublicSize
 	var want [protocol.DropRouteSize]byte
 	if ok {
 		want = protocol.DropRoute(byte(flags), auth)

@@ -83,7 +83,7 @@ func ParseFeatured(r io.Reader) ([]Featured, error) {
 // flags hash to the route, without the reply flag. It returns what the fragment holds.
 func CheckDropLink(link string) (*protocol.DropPublic, error) {
 	u, err := url.Parse(link)
-	if err != nil || u.RawQuery != "" {
+	if err != nil {
 		return nil, fmt.Errorf("not a drop link")
 	}
 	if u.Host != "" && u.Scheme != "http" && u.Scheme != "https" {
@@ -102,6 +102,11 @@ func CheckDropLink(link string) (*protocol.DropPublic, error) {
 	}
 	if d.IsReply() {
 		return nil, fmt.Errorf("a reply box cannot be featured")
+	}
+	// A drop that takes messages at Safest may carry its keys in the query, exactly as its
+	// link does (SECURITY.md, "Messages at Safest"); no other query.
+	if u.RawQuery != "" && (!d.AcceptsSafest() || u.RawQuery != protocol.SafestParam+"="+d.SafestQuery()) {
+		return nil, fmt.Errorf("not a drop link: a query is only the keys of a drop that takes messages at Safest")
 	}
 	return d, nil
 }

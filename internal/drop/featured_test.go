@@ -63,3 +63,24 @@ func TestParseFeatured(t *testing.T) {
 		require.ErrorContains(t, err, c.want, name)
 	}
 }
+
+// A drop that takes messages at Safest may be listed with its keys in the query, as its link
+// has them; no other query passes.
+func TestParseFeaturedSafest(t *testing.T) {
+	s, plain := keys(t, protocol.DropFlagSafest), keys(t, 0)
+	q := func(k *protocol.DropKeys) string { return "?" + protocol.SafestParam + "=" + k.Public().SafestQuery() }
+	link := "/d/" + s.RouteID() + q(s) + "#" + s.Fragment()
+	got, err := drop.ParseFeatured(strings.NewReader("Desk\t" + link + "\n"))
+	require.NoError(t, err)
+	p := s.Public()
+	p.Name = "Desk"
+	require.Equal(t, "/d/"+s.RouteID()+q(s)+"#"+p.Fragment(), got[0].Link, "the query stays, the name goes in the fragment")
+	for why, bad := range map[string]string{
+		"query on a drop without the flag": "/d/" + plain.RouteID() + q(plain) + "#" + plain.Fragment(),
+		"another drop's keys":              "/d/" + s.RouteID() + q(plain) + "#" + s.Fragment(),
+		"another parameter":                "/d/" + s.RouteID() + q(s) + "&x=1#" + s.Fragment(),
+	} {
+		_, err := drop.ParseFeatured(strings.NewReader("Desk\t" + bad + "\n"))
+		require.Error(t, err, why)
+	}
+}

@@ -215,7 +215,7 @@ func parseDropHead(s string, want int) ([]byte, error) {
 	if b[0] != Version {
 		return nil, fmt.Errorf("%w: version", ErrDrop)
 	}
-	if b[1]&^DropFlagReply != 0 {
+	if !ValidDropFlags(b[1]) {
 		return nil, fmt.Errorf("%w: flags", ErrDrop)
 	}
 	return b, nil
@@ -270,7 +270,7 @@ type DropKeys struct {
 
 // NewDropKeys makes the two key pairs of a new drop (flags 0) or reply box (DropFlagReply).
 func NewDropKeys(flags byte) (*DropKeys, error) {
-	if flags&^DropFlagReply != 0 {
+	if !ValidDropFlags(flags) {
 		return nil, fmt.Errorf("%w: flags", ErrDrop)
 	}
 	e, err := ecdh.P256().GenerateKey(rand.Reader)
@@ -287,7 +287,7 @@ func NewDropKeys(flags byte) (*DropKeys, error) {
 // DropKeysFromScalars rebuilds DropKeys from the two private scalars (test vectors, and the
 // inbox link's parser).
 func DropKeysFromScalars(flags byte, enc, auth []byte) (*DropKeys, error) {
-	if flags&^DropFlagReply != 0 {
+	if !ValidDropFlags(flags) {
 		return nil, fmt.Errorf("%w: flags", ErrDrop)
 	}
 	e, err := ecdh.P256().NewPrivateKey(enc)

@@ -59,7 +59,7 @@ func scripts(t *testing.T) map[string]string {
 
 func pageSources(t *testing.T) map[string]string {
 	out := sources(t, templates.FS, ".html")
-	require.Len(t, out, 11, "ten pages and the layout")
+	require.Len(t, out, 12, "ten pages, the layout and the Safest form (safest.html)")
 	return out
 }
 

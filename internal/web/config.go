@@ -56,6 +56,11 @@ type Config struct {
 
 	// Hosts, when set, is the allow-list of Host names (hosts.go); nil answers every name.
 	Hosts *Hosts
+	// SafestMaxBody, when not zero (and Drops is set), lets drops that opted in take messages
+	// from browsers without JavaScript (safest.go): the largest form body in bytes. The server
+	// locks about 5.5 times this much once, at New, as the one workspace those messages pass
+	// through. Zero: no drop takes messages at Safest.
+	SafestMaxBody int64
 
 	// templates and static override the embedded file systems (tests only, see export_test.go).
 	templates fs.FS

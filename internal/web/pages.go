@@ -100,6 +100,7 @@ type Limits struct {
 type pageData struct {
 	Limits   Limits
 	Featured []FeaturedDrop // the front page's "Contact …" links
+	Safest   bool           // drops may take messages at Safest (Config.SafestMaxBody, safest.go)
 }
 
 // FeaturedDrop is a drop listed on the front page: a name and its drop link (path and
@@ -145,43 +146,7 @@ func renderPages(tfs fs.FS, files map[string]*staticFile, data pageData) (map[st
 	if err != nil {
 		return nil, err
 	}
-	funcs := template.FuncMap{
-		// t is every text a page shows: {{t "key"}}, or {{t "key" "name" value}} to fill {name}.
-		"t": texts.t,
-		"asset": func(name string) (string, error) {
-			if _, ok := files[name]; !ok {
-				return "", fmt.Errorf("no static file %q", name)
-			}
-			return "/static/" + name, nil
-		},
-		"sri": func(name string) (string, error) {
-			f, ok := files[name]
-			if !ok {
-				return "", fmt.Errorf("no static file %q", name)
-			}
-			return f.sri, nil
-		},
-		// page gives the head its title and entry module.
-		"page": func(title any, entry string, panel ...noscriptPanel) (pageHead, error) {
-			h := pageHead{Title: title, Entry: entry}
-			switch {
-			case len(panel) > 1:
-				return h, errors.New("page: one panel at most")
-			case len(panel) == 1:
-				h.Panel = &panel[0]
-			}
-			return h, nil
-		},
-		"foot":    func(text any, classes ...string) pageFoot { return pageFoot{Text: text, Classes: classes} },
-		"compose": func(label, hint any) composeFields { return composeFields{Label: label, Hint: hint} },
-		// noscript gives the "Safest" panel its texts: why, what did not happen, the steps.
-		"noscript": func(why, calm any, steps ...any) noscriptPanel {
-			return noscriptPanel{Why: why, Calm: calm, Steps: steps}
-		},
-		// modules lists every module the entry imports, directly or not, so the head pins
-		// each with a modulepreload and its integrity.
-		"modules": func(entry string) ([]string, error) { return moduleGraph(files, entry) },
-	}
+	funcs := pageFuncs(files, texts)
 	// Partials (any other *.html) are parsed with each page so pages may share a layout.
 	all, err := fs.Glob(tfs, "*.html")
 	if err != nil {
@@ -279,4 +244,45 @@ func (s *server) serveStatic(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Length", strconv.Itoa(len(f.body)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(f.body)
+}
+
+// pageFuncs are the functions every template may call (layout.html says how).
+func pageFuncs(files map[string]*staticFile, texts catalog) template.FuncMap {
+	return template.FuncMap{
+		// t is every text a page shows: {{t "key"}}, or {{t "key" "name" value}} to fill {name}.
+		"t": texts.t,
+		"asset": func(name string) (string, error) {
+			if _, ok := files[name]; !ok {
+				return "", fmt.Errorf("no static file %q", name)
+			}
+			return "/static/" + name, nil
+		},
+		"sri": func(name string) (string, error) {
+			f, ok := files[name]
+			if !ok {
+				return "", fmt.Errorf("no static file %q", name)
+			}
+			return f.sri, nil
+		},
+		// page gives the head its title and entry module.
+		"page": func(title any, entry string, panel ...noscriptPanel) (pageHead, error) {
+			h := pageHead{Title: title, Entry: entry}
+			switch {
+			case len(panel) > 1:
+				return h, errors.New("page: one panel at most")
+			case len(panel) == 1:
+				h.Panel = &panel[0]
+			}
+			return h, nil
+		},
+		"foot":    func(text any, classes ...string) pageFoot { return pageFoot{Text: text, Classes: classes} },
+		"compose": func(label, hint any) composeFields { return composeFields{Label: label, Hint: hint} },
+		// noscript gives the "Safest" panel its texts: why, what did not happen, the steps.
+		"noscript": func(why, calm any, steps ...any) noscriptPanel {
+			return noscriptPanel{Why: why, Calm: calm, Steps: steps}
+		},
+		// modules lists every module the entry imports, directly or not, so the head pins
+		// each with a modulepreload and its integrity.
+		"modules": func(entry string) ([]string, error) { return moduleGraph(files, entry) },
+	}
 }

@@ -111,8 +111,8 @@ func TestReplayAfterFloodRefused(t *testing.T) {
 	e.requireOpens(n)
 	requireGone(t, e.upload(n, 0, 100, nil))
 	for i := 0; i < ring; i++ {
-		s := newNoteSecrets(10, false)
-		require.Equal(t, http.StatusCreated, e.createPaid(s, 10, nil).status)
+		s := newNoteSecrets(64, false)
+		require.Equal(t, http.StatusCreated, e.createPaid(s, 64, nil).status)
 	}
 	e.clk.Add(61 * time.Second) // EmptyIdle: each ends with a record, the ring turns over
 	e.v.Sweep()
@@ -241,7 +241,7 @@ func TestDropUploadReplay(t *testing.T) {
 			requireCommitted(t, d.upload(s2, 0, len(s2.body), nil), s2)
 			require.Equal(t, s2.body, d.fetch(t, k, s2.id, nil))
 			for i := 0; i < ring; i++ {
-				require.Equal(t, http.StatusCreated, d.createPaid(newNoteSecrets(10, false), 10, nil).status)
+				require.Equal(t, http.StatusCreated, d.createPaid(newNoteSecrets(64, false), 64, nil).status)
 			}
 			d.clk.Add(61 * time.Second)
 			d.v.Sweep()

@@ -34,7 +34,9 @@ type server struct {
 	ttlMessage   string
 	appends      runningAppends
 	price        *price.Pricer
-	idKey        [32]byte // derives the id of an upload's note or drop submission (note_upload.go, drop_upload.go)
+	idKey        [32]byte     // derives the id of an upload's note or drop submission (note_upload.go, drop_upload.go)
+	safest       *safestWork  // messages at Safest (safest.go); nil when off
+	safestPages  *safestPages // their pages
 }
 
 // New validates cfg and returns the handler for the whole site: API v1, pages and static
@@ -74,7 +76,7 @@ func New(cfg Config) (http.Handler, error) {
 	if s.static, err = loadStatic(sfs); err != nil {
 		return nil, err
 	}
-	if s.pages, err = renderPages(tfs, s.static, pageData{Limits: lim, Featured: cfg.FeaturedDrops}); err != nil {
+	if s.pages, err = renderPages(tfs, s.static, pageData{Limits: lim, Featured: cfg.FeaturedDrops, Safest: cfg.Drops != nil && cfg.SafestMaxBody > 0}); err != nil {
 		return nil, err
 	}
 	s.errorPage = s.pages[pageError]
@@ -113,6 +115,9 @@ func New(cfg Config) (http.Handler, error) {
 	m.Handle(api.PageManage+"{id}", s.servePage(pageManage)).Methods(http.MethodGet, http.MethodHead)
 	m.PathPrefix("/static/").HandlerFunc(s.serveStatic).Methods(http.MethodGet, http.MethodHead)
 	if err := s.mountChat(m, post); err != nil {
+		return nil, err
+	}
+	if err := s.mountSafest(m, post, tfs); err != nil {
 		return nil, err
 	}
 	s.mountDrops(m, post)

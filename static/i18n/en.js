@@ -21,6 +21,32 @@ export default {
   "footer.encrypted": "Encrypted on your own device. The server keeps only unreadable data, and deletes it after one reading.",
   "footer.decrypted": "Decrypted on your own device. The server keeps only unreadable data, and deletes it after one reading.",
 
+  // sending to a drop box at "Safest", without JavaScript (safest.html, internal/web/safest.go)
+  "safest.heading": "Send to this drop box",
+  "safest.level": "Tor Browser is set to “Safest”. At this level, JavaScript is turned off. The owner of this drop box allows messages from “Safest” too, but they work differently. Please read this before you send.",
+  "safest.trade_server": "At “Safest”, your message and files are encrypted on the server, not on your device. For a moment, the server can read what you send. Then it removes hidden details from your files, encrypts everything so that only the owner of this drop box can read it, and deletes its own copy. Some other services for sources, such as SecureDrop, work the same way.",
+  "safest.trade_safer": "At “Safer”, your message and files are encrypted on your own device before they leave. The server never sees them. Choose “Safer” if you do not want the server to see your message, even for a moment.",
+  "safest.no_name": "At “Safest”, this page cannot show who receives your message. Send only if you got the link from the person or newsroom you want to reach.",
+  "safest.no_reply": "At “Safest”, you cannot ask for a reply.",
+  "safest.text_label": "Your message",
+  "safest.files_label": "Files (optional)",
+  "safest.files_hint": "At “Safest”, you can send only photos (JPEG), pictures (PNG) and plain text files, up to {size} in all. Hidden details, such as the GPS location, the camera or phone, the author and dates, are removed on the server before your files are encrypted. For other kinds of files, switch to “Safer”.",
+  "safest.send": "Send",
+  "safest.switch_summary": "How to switch to “Safer” instead",
+  "safest.answer_title": "sealdrop: send to a drop box",
+  "safest.sent_heading": "Sent",
+  "safest.sent_text": "Your message was encrypted for the owner of this drop box. The server has deleted its own copy. Only the owner can read your message, once.",
+  "safest.sent_removed": "Hidden details, such as the GPS location, the camera and dates, were removed from your photos and pictures before they were encrypted.",
+  "safest.close_tab": "You can close this tab now.",
+  "safest.not_sent_heading": "Not sent",
+  "safest.not_sent_calm": "Nothing was sent. The server has deleted what it received.",
+  "safest.refused_kind": "At “Safest”, sealdrop can send only photos (JPEG), pictures (PNG) and plain text files. Only these can be checked for hidden details on the server. To send other files, switch Tor Browser to “Safer”. Then your own device removes hidden details and encrypts the files before they leave.",
+  "safest.refused_damaged": "One of your files could not be checked for hidden details, such as names, dates or places. It may be damaged. At “Safest”, such a file cannot be sent. Send it from “Safer”, or send a copy saved again with another program.",
+  "safest.empty": "There was nothing to send. Write a message or choose a file.",
+  "safest.too_large": "What you chose is too large to send at “Safest” (up to {size} in all). Send less at a time, or switch to “Safer”, where larger files can be sent.",
+  "safest.busy": "The server is busy, or this drop box is full. Wait a few minutes and try again.",
+  "safest.back": "To try again, go back to the previous page with the back button of Tor Browser.",
+
   // the panel shown at Tor Browser's "Safest" level
   "noscript.heading": "This page needs the “Safer” security level",
   "noscript.safest": "Tor Browser is set to “Safest”. At this level, JavaScript is turned off.",
@@ -281,6 +307,8 @@ export default {
   "drop.cli_heading": "For drop boxes that matter",
   "drop.cli_html": "Read your inbox with the <code>sealdrop inbox</code> command on your own computer instead of this web page. The server sends this page each time you open it. If someone ever took control of the server, it could send a page that steals the inbox link. The command is on your computer, and nobody can change it from the server.",
   "drop.read_how_html": "To read what sources send, open your inbox link in Tor Browser. <a href=\"/drop\">Create another drop box</a>",
+  "drop.safest_label": "Also accept messages from Tor Browser at “Safest” (without JavaScript)",
+  "drop.safest_hint": "At “Safest”, the source’s device cannot encrypt. The server then sees each such message for a moment: it removes hidden details from photos and pictures, encrypts the message for you and deletes its copy. At “Safest”, sources can send only photos (JPEG), pictures (PNG) and plain text files, and cannot ask for a reply. Sources at “Safer” are not affected: their device encrypts.",
   "drop.qr_title": "QR code of the drop link",
 
   // sending to a drop box (dropsubmit.html, submit.js, drop-api.js)

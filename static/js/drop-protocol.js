@@ -17,6 +17,10 @@ import { concat, utf8Encode, utf8Decode } from './bytes.js';
 import { P256, sha256, hkdf, hmac, ecdh as ecdhBits, importP256Public, importP256Private } from './webcrypto.js';
 
 export const DROP_FLAG_REPLY = 0x01;
+// DROP_FLAG_SAFEST: the drop also takes submissions that its server seals for a browser without
+// JavaScript (SECURITY.md, "Submissions at Safest"). Never on a reply box.
+export const DROP_FLAG_SAFEST = 0x02;
+const validFlags = (f) => (f & ~(DROP_FLAG_REPLY | DROP_FLAG_SAFEST)) === 0 && f !== (DROP_FLAG_REPLY | DROP_FLAG_SAFEST);
 export const PUBLIC_SIZE = 65;
 export const SCALAR_SIZE = 32;
 export const ROUTE_SIZE = 16;
@@ -80,7 +84,7 @@ function head(s, len) {
     fail('link', 'not base64url');
   }
   if (b[0] !== VERSION) fail('link', 'unknown version');
-  if ((b[1] & ~DROP_FLAG_REPLY) !== 0) fail('link', 'unknown flags');
+  if (!validFlags(b[1])) fail('link', 'unknown flags');
   return b;
 }
 
@@ -197,7 +201,7 @@ export function encodeInboxFragment(keys) {
  * together; if they do not, the server answers the inbox's proofs with gone.
  */
 export async function dropKeysFromScalars({ flags, encD, authD, enc, auth }) {
-  if ((flags & ~DROP_FLAG_REPLY) !== 0) fail('link', 'unknown flags');
+  if (!validFlags(flags)) fail('link', 'unknown flags');
   await importPublic(enc);
   await importPublic(auth);
   return {
@@ -239,7 +243,10 @@ export function wipeDropKeys(keys) {
 
 /** dropLink is origin + "/d/<route>#<drop fragment>". */
 export async function dropLink(origin, drop) {
-  return `${origin}/d/${await routeId(drop)}#${encodeDropFragment(drop)}`;
+  // A drop that takes messages at Safest carries its keys (never its name) in the query too,
+  // where the server reads them (SECURITY.md, "Messages at Safest").
+  const query = drop.flags & DROP_FLAG_SAFEST ? `?s=${encodeDropFragment({ ...drop, name: '' })}` : '';
+  return `${origin}/d/${await routeId(drop)}${query}#${encodeDropFragment(drop)}`;
 }
 
 /**

@@ -3,7 +3,7 @@
 // zeroed once the inbox link is written; the link then exists only in the field and the
 // journalist's own copy.
 
-import { newDropKeys, dropLink, inboxLink, wipeDropKeys, checkDropName, DROP_NAME_MAX } from './drop-protocol.js';
+import { newDropKeys, dropLink, inboxLink, wipeDropKeys, checkDropName, DROP_NAME_MAX, DROP_FLAG_SAFEST } from './drop-protocol.js';
 import { encode, toSVG } from './qr.js';
 import { $, show, hide, showError, clearError, errorMessage, copyButton } from './ui.js';
 import { t } from './i18n.js';
@@ -30,7 +30,9 @@ async function make() {
   const button = $('make');
   button.disabled = true;
   try {
-    const keys = await newDropKeys(0);
+    // Messages at Safest: offered only where the server allows them (the box is absent).
+    const safest = $('drop-safest');
+    const keys = await newDropKeys(safest && safest.checked ? DROP_FLAG_SAFEST : 0);
     keys.name = name; // in the drop link's fragment only: the server never sees it
     const drop = await dropLink(location.origin, keys);
     const inbox = await inboxLink(location.origin, keys);
