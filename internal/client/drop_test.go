@@ -396,9 +396,11 @@ func TestDropHTTPGone(t *testing.T) {
 		path string
 		body any
 	}{
-		"pow wrong flags":      {"/api/v1/drops/" + d.Route + "/pow", map[string]any{"auth": auth, "flags": 1}},
-		"pow no flags":         {"/api/v1/drops/" + d.Route + "/pow", map[string]any{"auth": auth}},
-		"pow other route":      {"/api/v1/drops/AAAAAAAAAAAAAAAAAAAAAA/pow", map[string]any{"auth": auth, "flags": 0}},
+		// There is no /pow route (the token comes with limits): gone, with good keys too.
+		"removed pow route":    {"/api/v1/drops/" + d.Route + "/pow", map[string]any{"auth": auth, "flags": 0}},
+		"removed pow, other":   {"/api/v1/drops/AAAAAAAAAAAAAAAAAAAAAA/pow", map[string]any{"auth": auth, "flags": 0}},
+		"challenge bad flags":  {"/api/v1/drops/" + d.Route + "/challenge", map[string]any{"auth": auth, "flags": 1}},
+		"challenge no flags":   {"/api/v1/drops/" + d.Route + "/challenge", map[string]any{"auth": auth}},
 		"challenge bad route":  {"/api/v1/drops/xx/challenge", map[string]any{"auth": auth, "flags": 0}},
 		"list made-up proof":   {"/api/v1/drops/" + d.Route + "/list", map[string]any{"auth": auth, "flags": 0, "challenge": b64(make([]byte, 32)), "mac": b64(make([]byte, 32))}},
 		"wipe malformed proof": {"/api/v1/drops/" + d.Route + "/wipe", map[string]any{"auth": auth, "flags": 0, "challenge": "x", "mac": "y"}},
