@@ -1,9 +1,10 @@
 // Package readmetest runs the README's curl examples (section "API v1") against a real server,
 // so that they cannot drift from the wire (issue 18).
 //
-// The harness builds sealdrop, starts `sealdrop serve --listen 127.0.0.1:0` (loopback only,
-// nothing else), and reads every ```sh block of the section. Each command (a line starting
-// with `curl`, with its `\` continuations) is run with `sh -c` in a scratch directory, after
+// The harness builds sealdrop, starts `sealdrop serve --listen 127.0.0.1:0 --budget 4M`
+// (loopback only, nothing else), and reads every ```sh block of the section. Each command (a
+// line starting with `curl`, with its `\` continuations) is run with `sh -c` in a scratch
+// directory, with only PATH and a scratch HOME in its environment (no proxy, no curlrc), after
 // shell assignments of the variables it names ($S, $M, $G, $ID, $TOKEN, …), taken from a real
 // flow made in Go: a note sealed by internal/protocol (note.sealed), a chat, and a drop whose
 // submission is sealed to the drop's key (submission.sealed) and whose inbox MAC is computed
@@ -29,8 +30,10 @@
 //   - a string "…" or "<…>" matches any string;
 //   - an object whose last member is `…` (as in `,…}`) may have more members; otherwise the
 //     member sets are equal;
-//   - "id" matches any 22-character base64url string; "day" any YYYY-MM-DD; "expires_in" and
-//     "free" any number (they count down, and depend on the locked-memory budget).
+//   - "id" matches any 22-character base64url string; "day" any YYYY-MM-DD; "expires_in" any
+//     number (it counts down); "free", "max_entry" and "price_floor" any number (they follow
+//     the budget: the README's server has the default 256 MiB, the test's locks 4 MiB, as the
+//     README promises of the servers tests start).
 //
 // Nothing is skipped today; skipped lists what would be, with the reason. The WebSocket is
 // not a curl example. Without curl the test skips, unless SEALDROP_REQUIRE_OFFLINE_TESTS=1.
@@ -198,7 +201,7 @@ func match(path, key string, want, got any) error {
 			return fmt.Errorf("%s: want a day, got %v", path, got)
 		}
 		return nil
-	case "expires_in", "free":
+	case "expires_in", "free", "max_entry", "price_floor":
 		if _, ok := got.(float64); !ok {
 			return fmt.Errorf("%s: want a number, got %v", path, got)
 		}
@@ -266,7 +269,7 @@ func startServer(t *testing.T) string {
 	t.Helper()
 	bin, err := servertest.Build("")
 	require.NoError(t, err)
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0")
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--budget", "4M")
 	stdout := &servertest.Buffer{}
 	cmd.Stdout, cmd.Stderr = stdout, io.Discard
 	require.NoError(t, cmd.Start())
@@ -477,7 +480,7 @@ func TestREADMECurlExamples(t *testing.T) {
 			script += ` > '` + bodyFile + `'`
 		}
 		sh := exec.Command("sh", "-c", script)
-		sh.Dir = dir
+		sh.Dir, sh.Env = dir, loopbackEnv(dir)
 		errOut, err := sh.CombinedOutput()
 		require.NoError(t, err, "README line %d: %s", c.line, errOut)
 		status, hdr := readHeaders(t, hdrFile)
@@ -518,6 +521,12 @@ func TestREADMECurlExamples(t *testing.T) {
 	}
 	t.Logf("%d of %d README curl examples run and checked; %d skipped", ran, len(cmds), len(cmds)-ran)
 	require.Equal(t, len(cmds), ran+len(skipped))
+}
+
+// loopbackEnv is the commands' environment: PATH, and HOME in the scratch directory, so that
+// no proxy variable and no ~/.curlrc takes curl anywhere but the loopback server.
+func loopbackEnv(dir string) []string {
+	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "LC_ALL=C"}
 }
 
 func skipReason(text string) string {
@@ -571,6 +580,7 @@ func TestREADMEHashByHand(t *testing.T) {
 	script.WriteString(`printf '%s %s\n' "$G" "$GATE_HASH"` + "\n")
 	sh := exec.Command("sh", "-c", script.String())
 	sh.Dir = t.TempDir()
+	sh.Env = loopbackEnv(sh.Dir)
 	out, err := sh.Output()
 	require.NoError(t, err)
 	g, gh, ok := strings.Cut(strings.TrimSpace(string(out)), " ")
