@@ -78,7 +78,7 @@ func TestDropSafestForm(t *testing.T) {
 	require.NoError(t, safest.SetFiles(ctx, "#safest-files", []string{fixture(t, "gps.jpg")}))
 	require.NoError(t, safest.Click(ctx, "#safest-send"))
 	require.Equal(t, "safest-sent", waitAny(t, safest, pageTimeout, "safest-sent", "safest-not-sent"))
-	assert.Contains(t, text(t, safest, "safest-sent"), "The server has deleted its own copy.")
+	assert.Contains(t, text(t, safest, "safest-sent"), "The server has deleted the copy it worked on.")
 	screenshot(t, safest, "drop-safest-sent")
 
 	posts := 0

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"io/fs"
 	"net/http"
+	"time"
 )
 
 // WithFS replaces the embedded templates and static files (tests only).
@@ -36,4 +37,12 @@ func sha(b [32]byte) [32]byte { return sha256.Sum256(b[:]) }
 func NewServerCounted(h http.Handler, opts ...ServerOption) (*http.Server, func() int) {
 	srv, c := newServer(h, opts...)
 	return srv, c.count
+}
+
+// SetSafestWaits shortens how long a Safest body may take to begin and to send each piece,
+// until the test ends.
+func SetSafestWaits(t interface{ Cleanup(func()) }, first, piece time.Duration) {
+	f, p := safestFirstByte, safestPieceWait
+	safestFirstByte, safestPieceWait = first, piece
+	t.Cleanup(func() { safestFirstByte, safestPieceWait = f, p })
 }

@@ -223,6 +223,27 @@ func (h *hijacked) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// peekBody waits at most wait for the body's first byte to be in the read buffer (at once
+// when it came with the headers), without consuming it; the connection's read deadline is
+// the server's again afterwards.
+func (h *hijacked) peekBody(wait time.Duration) (int, error) {
+	if h.left <= 0 || h.br.Buffered() > 0 {
+		return h.br.Buffered(), nil
+	}
+	if h.expect {
+		h.expect = false
+		if _, err := io.WriteString(h.conn, "HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
+			return 0, err
+		}
+	}
+	_ = h.conn.SetReadDeadline(time.Now().Add(wait))
+	defer func() { _ = h.conn.SetReadDeadline(time.Now().Add(h.read)) }()
+	if _, err := h.br.Peek(1); err != nil {
+		return 0, err
+	}
+	return h.br.Buffered(), nil
+}
+
 // finish zeroes every buffer net/http used for the connection and closes it.
 func (h *hijacked) finish() {
 	if h.head != nil && h.writeErr == nil {

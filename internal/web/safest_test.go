@@ -288,6 +288,54 @@ func TestSafestRefusals(t *testing.T) {
 	require.Zero(t, e.v.Stats().Entries[vault.KindSubmission])
 }
 
+// TestSafestSlowSenderHoldsNothing (a hostile review: one request of 200 bytes, headers and
+// no body, held the one workspace for the 120 s read timeout and every honest message got
+// "busy"): the workspace is taken only once the body begins to arrive, and kept only while
+// each piece arrives in time.
+func TestSafestSlowSenderHoldsNothing(t *testing.T) {
+	web.SetSafestWaits(t, 600*time.Millisecond, 400*time.Millisecond)
+	e := newSafestEnv(t, 64<<10)
+	nd, err := e.c.CreateSafestDrop("")
+	require.NoError(t, err)
+	path := pathOf(t, nd.DropLink)
+	honest := func() int {
+		body, _ := formBody([]formPart{{name: "text", data: []byte("hello from a source")}})
+		status, _ := e.post(t, path, body)
+		return status
+	}
+	stall := func(bodyBytes int) (net.Conn, *bufio.Reader) {
+		conn, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+		require.NoError(t, err)
+		t.Cleanup(func() { conn.Close() })
+		require.NoError(t, conn.SetDeadline(time.Now().Add(30*time.Second)))
+		body, _ := formBody([]formPart{{name: "text", data: make([]byte, 60<<10)}})
+		head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: sealdrop.test\r\nContent-Type: multipart/form-data; boundary=%s\r\nContent-Length: %d\r\nOrigin: http://sealdrop.test\r\nSec-Fetch-Site: same-origin\r\n\r\n",
+			path, safestBoundary, len(body))
+		_, err = conn.Write(append([]byte(head), body[:bodyBytes]...))
+		require.NoError(t, err)
+		return conn, bufio.NewReader(conn)
+	}
+	answer := func(br *bufio.Reader) int {
+		res, err := http.ReadResponse(br, nil)
+		require.NoError(t, err)
+		res.Body.Close()
+		return res.StatusCode
+	}
+
+	// Headers and no body: the workspace stays free, and the sender is answered.
+	_, silent := stall(0)
+	require.Equal(t, http.StatusOK, honest(), "an honest message while a sender sends no body")
+	require.Equal(t, http.StatusRequestTimeout, answer(silent))
+
+	// A body begun and stopped holds the workspace only for one piece's wait.
+	_, trickle := stall(100)
+	time.Sleep(100 * time.Millisecond)
+	require.Equal(t, http.StatusServiceUnavailable, honest(), "busy while the body is arriving")
+	require.Equal(t, http.StatusBadRequest, answer(trickle), "cut off when a piece does not come in time")
+	require.Equal(t, http.StatusOK, honest(), "free again after the stalled sender is cut off")
+	require.Equal(t, 2, e.v.Stats().Entries[vault.KindSubmission], "only the honest messages were stored")
+}
+
 // TestSafestOffByDefault: without Config.SafestMaxBody no drop takes messages at Safest.
 func TestSafestOffByDefault(t *testing.T) {
 	e := newSafestEnv(t, 0)

@@ -35,7 +35,7 @@ export default {
   "safest.switch_summary": "How to switch to “Safer” instead",
   "safest.answer_title": "sealdrop: send to a drop box",
   "safest.sent_heading": "Sent",
-  "safest.sent_text": "Your message was encrypted for the owner of this drop box. The server has deleted its own copy. Only the owner can read your message, once.",
+  "safest.sent_text": "Your message was encrypted for the owner of this drop box. The server has deleted the copy it worked on. Only the owner can read your message, once.",
   "safest.sent_removed": "Hidden details, such as the GPS location, the camera and dates, were removed from your photos and pictures before they were encrypted.",
   "safest.close_tab": "You can close this tab now.",
   "safest.not_sent_heading": "Not sent",
