@@ -13,11 +13,16 @@ package formdata
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 )
 
 // ErrForm: the body is not a form this parser accepts.
 var ErrForm = errors.New("formdata: malformed form")
+
+// ErrLimits: the body is a form with more parts, or longer part headers (a long file name),
+// than Limits allow. It is also an ErrForm.
+var ErrLimits = fmt.Errorf("%w: over the limits", ErrForm)
 
 // Limits bound what one body may hold.
 type Limits struct {
@@ -109,12 +114,15 @@ func Parse(body []byte, boundary string, lim Limits) ([]Part, error) {
 		}
 		rest = rest[2:]
 		if len(parts) == lim.MaxParts {
-			return nil, ErrForm
+			return nil, ErrLimits
 		}
 		end := bytes.Index(rest, []byte("\r\n\r\n"))
-		if end < 0 || end+4 > lim.MaxHeaderBytes {
-			// The header block (with its blank line) must fit the limit; an empty block is
-			// end == -2 for us, which the blank line itself cannot be: a part needs a header.
+		if end >= 0 && end+4 > lim.MaxHeaderBytes {
+			return nil, ErrLimits
+		}
+		if end < 0 {
+			// No header block: an empty block is end == -2 for us, which the blank line
+			// itself cannot be (a part needs a header).
 			return nil, ErrForm
 		}
 		p, err := parseHeaders(rest[:end], lim)

@@ -2,6 +2,7 @@ package formdata
 
 import (
 	"bytes"
+	"errors"
 	"mime/multipart"
 	"strings"
 	"testing"
@@ -89,6 +90,9 @@ func TestParseRefuses(t *testing.T) {
 	for why, body := range cases {
 		_, err := Parse([]byte(body), b, DefaultLimits)
 		require.ErrorIs(t, err, ErrForm, why)
+		// Only the limits' refusals say so (the page then asks for fewer or shorter-named files).
+		overLimits := why == "huge header" || why == "too many parts"
+		require.Equal(t, overLimits, errors.Is(err, ErrLimits), why)
 	}
 	for _, ct := range []string{"text/plain; boundary=a", "multipart/form-data", "multipart/form-data; boundary=",
 		"multipart/form-data; boundary=a; boundary=b", "multipart/form-data; boundary=" + strings.Repeat("a", 71),

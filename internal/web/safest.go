@@ -123,6 +123,7 @@ const (
 	safestDamaged  = "damaged"
 	safestEmpty    = "empty"
 	safestTooLarge = "too_large"
+	safestTooMany  = "too_many" // more files, or longer file names, than the form parser takes
 	safestBusy     = "busy"
 )
 
@@ -205,7 +206,7 @@ func (s *server) renderSafest(tfs fs.FS, maxBody int64) (*safestPages, error) {
 			return nil, err
 		}
 	}
-	for _, v := range []string{safestSent, safestSentText, safestKind, safestDamaged, safestEmpty, safestTooLarge, safestBusy} {
+	for _, v := range []string{safestSent, safestSentText, safestKind, safestDamaged, safestEmpty, safestTooLarge, safestTooMany, safestBusy} {
 		var b bytes.Buffer
 		if err := set.ExecuteTemplate(&b, "safest-answer", map[string]any{"Variant": v, "Size": size}); err != nil {
 			return nil, fmt.Errorf("web: template safest.html: %w", err)
@@ -384,6 +385,9 @@ func (s *server) safestSeal(r *http.Request, h *hijacked, d *protocol.DropPublic
 		return safestBusy, http.StatusBadRequest
 	}
 	parts, err := formdata.Parse(body, boundary, formdata.DefaultLimits)
+	if errors.Is(err, formdata.ErrLimits) {
+		return safestTooMany, http.StatusRequestEntityTooLarge
+	}
 	if err != nil {
 		return safestEmpty, http.StatusBadRequest
 	}

@@ -259,6 +259,7 @@ func TestSafestRefusals(t *testing.T) {
 		{[]formPart{{name: "text"}}, http.StatusBadRequest, "There was nothing to send."},
 		{[]formPart{{name: "other", data: []byte("x")}}, http.StatusBadRequest, "There was nothing to send."},
 		{[]formPart{{name: "text", data: make([]byte, 70<<10)}}, http.StatusRequestEntityTooLarge, "too large to send"},
+		{seventeenFiles(), http.StatusRequestEntityTooLarge, "you can send up to 15 files at a time"},
 	} {
 		body, _ := formBody(c.parts)
 		status, answer := e.post(t, path, body)
@@ -334,6 +335,16 @@ func TestSafestSlowSenderHoldsNothing(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, answer(trickle), "cut off when a piece does not come in time")
 	require.Equal(t, http.StatusOK, honest(), "free again after the stalled sender is cut off")
 	require.Equal(t, 2, e.v.Stats().Entries[vault.KindSubmission], "only the honest messages were stored")
+}
+
+// seventeenFiles is a text field and 16 files: one part more than the form parser takes (a
+// review found the answer said "There was nothing to send").
+func seventeenFiles() []formPart {
+	parts := []formPart{{name: "text", data: []byte("seventeen parts")}}
+	for range 16 {
+		parts = append(parts, formPart{name: "files", file: true, data: []byte("a line of plain text\n")})
+	}
+	return parts
 }
 
 // TestSafestOffByDefault: without Config.SafestMaxBody no drop takes messages at Safest.

@@ -44,6 +44,7 @@ export default {
   "safest.refused_damaged": "One of your files could not be checked for hidden details, such as names, dates or places. It may be damaged. At “Safest”, such a file cannot be sent. Send it from “Safer”, or send a copy saved again with another program.",
   "safest.empty": "There was nothing to send. Write a message or choose a file.",
   "safest.too_large": "What you chose is too large to send at “Safest” (up to {size} in all). Send less at a time, or switch to “Safer”, where larger files can be sent.",
+  "safest.too_many": "At “Safest”, you can send up to 15 files at a time, each with a short file name. Send fewer files at a time, rename long file names, or switch to “Safer”.",
   "safest.busy": "The server is busy, or this drop box is full. Wait a few minutes and try again.",
   "safest.back": "To try again, go back to the previous page with the back button of Tor Browser.",
 
