@@ -401,18 +401,28 @@ func SealSubmission(w io.Writer, d *DropPublic, r io.Reader, n int64) error {
 	return sealSubmissionWith(w, d, eph, [16]byte(rnd[:16]), [prefixSize]byte(rnd[16:]), r, n)
 }
 
-func sealSubmissionWith(w io.Writer, d *DropPublic, eph *ecdh.PrivateKey, entry [16]byte, prefix [prefixSize]byte, r io.Reader, n int64) error {
+// dropSealKeyFor is the key a submission to d is sealed with under the ephemeral key eph,
+// and eph's public key (the sealed submission's first bytes); the caller clears the key.
+func dropSealKeyFor(d *DropPublic, eph *ecdh.PrivateKey) (key, ephPub []byte, err error) {
 	pub, err := ecdh.P256().NewPublicKey(d.Enc[:])
 	if err != nil {
-		return fmt.Errorf("%w: encryption key", ErrDrop)
+		return nil, nil, fmt.Errorf("%w: encryption key", ErrDrop)
 	}
 	z, err := eph.ECDH(pub)
 	if err != nil {
-		return fmt.Errorf("protocol: drop seal: %w", err)
+		return nil, nil, fmt.Errorf("protocol: drop seal: %w", err)
 	}
-	ephPub := eph.PublicKey().Bytes()
-	key := dropSealKey(z, d, ephPub)
+	ephPub = eph.PublicKey().Bytes()
+	key = dropSealKey(z, d, ephPub)
 	clear(z)
+	return key, ephPub, nil
+}
+
+func sealSubmissionWith(w io.Writer, d *DropPublic, eph *ecdh.PrivateKey, entry [16]byte, prefix [prefixSize]byte, r io.Reader, n int64) error {
+	key, ephPub, err := dropSealKeyFor(d, eph)
+	if err != nil {
+		return err
+	}
 	defer clear(key)
 	if _, err := w.Write(ephPub); err != nil {
 		return err

@@ -232,17 +232,10 @@ func sealSubmissionToWith(out []byte, d *DropPublic, eph *ecdh.PrivateKey, entry
 	if int64(len(out)) != SealedSubmissionLen(n) {
 		return fmt.Errorf("protocol: seal: output of %d bytes, want %d: %w", len(out), SealedSubmissionLen(n), ErrLength)
 	}
-	pub, err := ecdh.P256().NewPublicKey(d.Enc[:])
+	key, ephPub, err := dropSealKeyFor(d, eph)
 	if err != nil {
-		return fmt.Errorf("%w: encryption key", ErrDrop)
+		return err
 	}
-	z, err := eph.ECDH(pub)
-	if err != nil {
-		return fmt.Errorf("protocol: drop seal: %w", err)
-	}
-	ephPub := eph.PublicKey().Bytes()
-	key := dropSealKey(z, d, ephPub)
-	clear(z)
 	defer clear(key)
 	aead, err := newAEAD(key)
 	if err != nil {
