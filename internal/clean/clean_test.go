@@ -67,18 +67,19 @@ func canon(t testing.TB, b []byte) []byte {
 // TestSharedVectors runs the browser filter's vectors (static/test/clean-vectors.json, which
 // static/test/clean-vectors.test.js checks against the JS) through the Go port: the same
 // kind, status, findings in the same words and order, and the same cleaned file; every kind
-// the port does not clean is refused.
+// the port does not clean is refused; and every file the browser filter could not check
+// ("damaged") is refused for the same reason.
 func TestSharedVectors(t *testing.T) {
 	raw, err := os.ReadFile("../../static/test/clean-vectors.json")
 	require.NoError(t, err)
 	var v struct {
 		Vectors []struct {
-			File, Go, Kind, Status, Sha256 string
+			File, Go, Kind, Status, Sha256, Damaged string
 			Removed                        []string
 		}
 	}
 	require.NoError(t, json.Unmarshal(raw, &v))
-	same := 0
+	same, damaged := 0, 0
 	for _, c := range v.Vectors {
 		b, err := os.ReadFile(filepath.Join(fixtures, c.File))
 		require.NoError(t, err)
@@ -86,6 +87,14 @@ func TestSharedVectors(t *testing.T) {
 		if c.Go == "refused" {
 			var ref *Refusal
 			require.ErrorAs(t, err, &ref, c.File)
+			continue
+		}
+		if c.Go == "damaged" {
+			var ref *Refusal
+			require.ErrorAs(t, err, &ref, c.File)
+			require.NotEmpty(t, c.Damaged, c.File)
+			require.Contains(t, ref.Why, "could not be checked ("+c.Damaged+")", c.File)
+			damaged++
 			continue
 		}
 		require.NoError(t, err, c.File)
@@ -100,6 +109,7 @@ func TestSharedVectors(t *testing.T) {
 		same++
 	}
 	require.GreaterOrEqual(t, same, 4)
+	require.GreaterOrEqual(t, damaged, 8)
 }
 
 // TestExiftoolFindsNothing: exiftool (when installed) reads no planted value in the cleaned

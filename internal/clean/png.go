@@ -82,7 +82,11 @@ func (h *ihdr) rawSize() uint64 {
 		if w == 0 || n == 0 {
 			return 0
 		}
-		return n * (1 + (w*bits+7)/8) // w < 2^31, bits <= 64, n < 2^31: within 2^64
+		r := 1 + (w*bits+7)/8 // w < 2^31, bits <= 64
+		if n > (maxImageData+1)/r {
+			return maxImageData + 1
+		}
+		return n * r
 	}
 	if !h.interlaced {
 		return min(rows(h.width, h.height), maxImageData+1)
