@@ -75,7 +75,7 @@ func TestSharedVectors(t *testing.T) {
 	var v struct {
 		Vectors []struct {
 			File, Go, Kind, Status, Sha256, Damaged string
-			Removed                        []string
+			Removed                                 []string
 		}
 	}
 	require.NoError(t, json.Unmarshal(raw, &v))
