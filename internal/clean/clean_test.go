@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"hash/crc32"
 	"io"
 	"os"
 	"os/exec"
@@ -227,4 +228,107 @@ func FuzzClean(f *testing.F) {
 			require.Equal(t, "clean", r2.Status, "removed %q", r2.Removed)
 		}
 	})
+}
+
+// pngChunk is a PNG chunk with its CRC.
+func pngChunk(typ string, data []byte) []byte {
+	out := binary.BigEndian.AppendUint32(nil, uint32(len(data)))
+	out = append(append(out, typ...), data...)
+	return binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(out[4:]))
+}
+
+// TestKeptPartsShape: kept PNG chunks and JPEG segments of any but their specified shape make
+// the file one that could not be checked (review 3), in the words of the browser filter
+// (static/test/clean.test.js has the same cases). gps.png is 48x32 RGB, 16 bits.
+func TestKeptPartsShape(t *testing.T) {
+	png, err := os.ReadFile(filepath.Join(fixtures, "gps.png"))
+	require.NoError(t, err)
+	ihdr, idat := png[16:29], []byte(nil)
+	for i := 8; i < len(png); {
+		n := int(binary.BigEndian.Uint32(png[i:]))
+		if string(png[i+4:i+8]) == "IDAT" {
+			idat = png[i+8 : i+8+n]
+		}
+		i += 12 + n
+	}
+	mk := func(extra []byte, data ...[]byte) []byte {
+		b := append([]byte("\x89PNG\r\n\x1a\n"), pngChunk("IHDR", ihdr)...)
+		b = append(b, extra...)
+		for _, d := range data {
+			b = append(b, pngChunk("IDAT", d)...)
+		}
+		return append(b, pngChunk("IEND", nil)...)
+	}
+	z := func(n int) []byte {
+		var buf bytes.Buffer
+		w := zlib.NewWriter(&buf)
+		_, _ = w.Write(make([]byte, n))
+		_ = w.Close()
+		return buf.Bytes()
+	}
+	c := func(typ string, n int) []byte { return pngChunk(typ, make([]byte, n)) }
+	all := bytes.Join([][]byte{c("sRGB", 1), c("gAMA", 4), c("cHRM", 32), c("bKGD", 6), c("sBIT", 3), c("tRNS", 6),
+		c("cICP", 4), c("cLLi", 8), c("mDCv", 24), c("acTL", 8), c("fcTL", 26), c("PLTE", 6), c("hIST", 4)}, nil)
+	badIHDR := append(bytes.Clone(ihdr[:8]), 3, 2, 0, 0, 0)
+	jpg, err := os.ReadFile(filepath.Join(fixtures, "prog.jpg"))
+	require.NoError(t, err)
+	dac := func(p ...byte) []byte {
+		return append(append([]byte{0xff, 0xd8, 0xff, 0xcc, 0, byte(2 + len(p))}, p...), jpg[2:]...)
+	}
+	for name, want := range map[string]string{
+		"every kept chunk, right": "", "IDAT in two": "",
+		"bKGD 2":          "the bKGD chunk is damaged (wrong length)",
+		"sBIT 4":          "the sBIT chunk is damaged (wrong length)",
+		"tRNS 2":          "the tRNS chunk is damaged (wrong length)",
+		"PLTE 4":          "the PLTE chunk is damaged (wrong length)",
+		"hIST, no PLTE":   "the hIST chunk is damaged (wrong length)",
+		"IEND 1":          "the IEND chunk is damaged (wrong length)",
+		"two IHDR":        "the picture has two headers",
+		"IHDR depth 3":    "the picture header is damaged",
+		"no IDAT":         "the picture has no picture data",
+		"IDAT too long":   "the picture data is longer than the picture",
+		"IDAT just right": "",
+		"IDAT not zlib":   "the picture data is damaged",
+		"IDAT cut short":  "the picture data is damaged",
+		"DAC right":       "", "DAC L > U": "an arithmetic-coding table is damaged",
+		"DAC Kx 0": "an arithmetic-coding table is damaged", "DAC twice": "an arithmetic-coding table is damaged",
+		"DAC table 4": "an arithmetic-coding table is damaged", "DAC class 2": "an arithmetic-coding table is damaged",
+	} {
+		in := map[string][]byte{
+			"every kept chunk, right": mk(all, idat),
+			"IDAT in two":             mk(nil, idat[:50], idat[50:]),
+			"bKGD 2":                  mk(c("bKGD", 2), idat),
+			"sBIT 4":                  mk(c("sBIT", 4), idat),
+			"tRNS 2":                  mk(c("tRNS", 2), idat),
+			"PLTE 4":                  mk(c("PLTE", 4), idat),
+			"hIST, no PLTE":           mk(c("hIST", 4), idat),
+			"IEND 1":                  append(mk(nil, idat)[:len(mk(nil, idat))-12], c("IEND", 1)...),
+			"two IHDR":                mk(pngChunk("IHDR", ihdr), idat),
+			"IHDR depth 3":            append(append([]byte("\x89PNG\r\n\x1a\n"), pngChunk("IHDR", badIHDR)...), mk(nil, idat)[33:]...),
+			"no IDAT":                 mk(nil),
+			"IDAT too long":           mk(nil, z(32*289+1)),
+			"IDAT just right":         mk(nil, z(32*289)),
+			"IDAT not zlib":           mk(nil, []byte("Jane Source")),
+			"IDAT cut short":          mk(nil, idat[:len(idat)-1]),
+			"DAC right":               dac(0x00, 0x10, 0x11, 0x10, 0x10, 5, 0x13, 63),
+			"DAC L > U":               dac(0x00, 0x01),
+			"DAC Kx 0":                dac(0x10, 0),
+			"DAC twice":               dac(0x10, 5, 0x10, 5),
+			"DAC table 4":             dac(0x14, 5),
+			"DAC class 2":             dac(0x20, 5),
+		}[name]
+		r, _, err := run(t, in)
+		if want == "" {
+			require.NoError(t, err, name)
+			if bytes.HasPrefix(in, []byte{0xff}) {
+				require.Equal(t, "cleaned", r.Status, name) // prog.jpg's EXIF
+			} else {
+				require.Equal(t, "clean", r.Status, name)
+			}
+			continue
+		}
+		var ref *Refusal
+		require.ErrorAs(t, err, &ref, name)
+		require.Contains(t, ref.Why, "could not be checked ("+want+")", name)
+	}
 }
