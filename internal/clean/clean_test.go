@@ -270,6 +270,19 @@ func TestKeptPartsShape(t *testing.T) {
 	all := bytes.Join([][]byte{c("sRGB", 1), c("gAMA", 4), c("cHRM", 32), c("bKGD", 6), c("sBIT", 3), c("tRNS", 6),
 		c("cICP", 4), c("cLLi", 8), c("mDCv", 24), c("acTL", 8), c("fcTL", 26), c("PLTE", 6), c("hIST", 4)}, nil)
 	badIHDR := append(bytes.Clone(ihdr[:8]), 3, 2, 0, 0, 0)
+	fctl := pngChunk("fcTL", append(make([]byte, 4), append(bytes.Clone(ihdr[:8]), make([]byte, 14)...)...))
+	apng := func(withFcTL bool, frame []byte) []byte {
+		b := mk(nil, idat)
+		if withFcTL {
+			b = mk(append(c("acTL", 8), fctl...), idat)
+		}
+		b = b[:len(b)-12]
+		if withFcTL {
+			b = append(b, fctl...)
+		}
+		b = append(b, pngChunk("fdAT", append(make([]byte, 4), frame...))...)
+		return append(b, pngChunk("IEND", nil)...)
+	}
 	jpg, err := os.ReadFile(filepath.Join(fixtures, "prog.jpg"))
 	require.NoError(t, err)
 	dac := func(p ...byte) []byte {
@@ -277,20 +290,21 @@ func TestKeptPartsShape(t *testing.T) {
 	}
 	for name, want := range map[string]string{
 		"every kept chunk, right": "", "IDAT in two": "",
-		"bKGD 2":          "the bKGD chunk is damaged (wrong length)",
-		"sBIT 4":          "the sBIT chunk is damaged (wrong length)",
-		"tRNS 2":          "the tRNS chunk is damaged (wrong length)",
-		"PLTE 4":          "the PLTE chunk is damaged (wrong length)",
-		"hIST, no PLTE":   "the hIST chunk is damaged (wrong length)",
-		"IEND 1":          "the IEND chunk is damaged (wrong length)",
-		"two IHDR":        "the picture has two headers",
-		"IHDR depth 3":    "the picture header is damaged",
-		"no IDAT":         "the picture has no picture data",
-		"IDAT too long":   "the picture data is longer than the picture",
-		"IDAT just right": "",
-		"IDAT not zlib":   "the picture data is damaged",
-		"IDAT cut short":  "the picture data is damaged",
-		"DAC right":       "", "DAC L > U": "an arithmetic-coding table is damaged",
+		"bKGD 2":           "the bKGD chunk is damaged (wrong length)",
+		"sBIT 4":           "the sBIT chunk is damaged (wrong length)",
+		"tRNS 2":           "the tRNS chunk is damaged (wrong length)",
+		"PLTE 4":           "the PLTE chunk is damaged (wrong length)",
+		"hIST, no PLTE":    "the hIST chunk is damaged (wrong length)",
+		"IEND 1":           "the IEND chunk is damaged (wrong length)",
+		"two IHDR":         "the picture has two headers",
+		"IHDR depth 3":     "the picture header is damaged",
+		"no IDAT":          "the picture has no picture data",
+		"IDAT too long":    "the picture data is longer than the picture",
+		"IDAT just right":  "",
+		"IDAT not zlib":    "the picture data is damaged",
+		"IDAT cut short":   "the picture data is damaged",
+		"APNG frame right": "", "APNG frame tail": "the picture data is damaged", "fdAT before fcTL": "the picture data is damaged",
+		"DAC right": "", "DAC L > U": "an arithmetic-coding table is damaged",
 		"DAC Kx 0": "an arithmetic-coding table is damaged", "DAC twice": "an arithmetic-coding table is damaged",
 		"DAC table 4": "an arithmetic-coding table is damaged", "DAC class 2": "an arithmetic-coding table is damaged",
 	} {
@@ -310,6 +324,9 @@ func TestKeptPartsShape(t *testing.T) {
 			"IDAT just right":         mk(nil, z(32*289)),
 			"IDAT not zlib":           mk(nil, []byte("Jane Source")),
 			"IDAT cut short":          mk(nil, idat[:len(idat)-1]),
+			"APNG frame right":        apng(true, idat),
+			"APNG frame tail":         apng(true, append(bytes.Clone(idat), "Jane Source"...)),
+			"fdAT before fcTL":        apng(false, idat),
 			"DAC right":               dac(0x00, 0x10, 0x11, 0x10, 0x10, 5, 0x13, 63),
 			"DAC L > U":               dac(0x00, 0x01),
 			"DAC Kx 0":                dac(0x10, 0),

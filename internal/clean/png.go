@@ -16,7 +16,7 @@ import (
 // length its specification gives (pngShape), else the file is refused: a kept chunk is sent
 // as it is, so extra bytes in it would be details passed on. The image data (every IDAT,
 // together) must be one zlib stream that ends where the data ends and unpacks to no more than
-// the picture needs (checkImageData). The iCCP profile is inflated, rebuilt
+// the picture needs (checkImageData), and so must each APNG frame's (its fdAT chunks). The iCCP profile is inflated, rebuilt
 // (icc.go) and packed again: where the browser deflates it, this packs it in stored (not
 // compressed) deflate blocks, so the bytes differ and the profile does not (the shared vectors
 // compare PNGs with every iCCP inflated). Everything else is removed.
@@ -158,6 +158,7 @@ func cleanPNG(b []byte, p *plan, f *findings, sc *Scratch) error {
 	first := true
 	var h *ihdr
 	var idat [][]byte
+	var frames []*frame // APNG frames after the first: each fcTL's fdAT data, one zlib stream
 	for {
 		if i+12 > len(b) {
 			return fail("the picture ends too early")
@@ -198,6 +199,16 @@ func cleanPNG(b []byte, p *plan, f *findings, sc *Scratch) error {
 				h.palette = len(data) / 3
 			case "IDAT":
 				idat = append(idat, data)
+			case "fcTL":
+				fh := *h
+				fh.width, fh.height = uint64(binary.BigEndian.Uint32(data[4:])), uint64(binary.BigEndian.Uint32(data[8:]))
+				frames = append(frames, &frame{raw: fh.rawSize()})
+			case "fdAT":
+				if len(frames) == 0 {
+					return fail("the picture data is damaged")
+				}
+				fr := frames[len(frames)-1]
+				fr.data = append(fr.data, data[4:])
 			}
 		case ts == "iCCP":
 			z := bytes.IndexByte(data, 0)
@@ -241,10 +252,23 @@ func cleanPNG(b []byte, p *plan, f *findings, sc *Scratch) error {
 	if err := checkImageData(idat, h.rawSize(), sc); err != nil {
 		return err
 	}
+	for _, fr := range frames {
+		if len(fr.data) > 0 {
+			if err := checkImageData(fr.data, fr.raw, sc); err != nil {
+				return err
+			}
+		}
+	}
 	if i < len(b) {
 		f.remove("Hidden data after the end of the picture")
 	}
 	return nil
+}
+
+// frame is an APNG frame's image data (fdAT chunks after an fcTL) and what it unpacks to.
+type frame struct {
+	raw  uint64
+	data [][]byte
 }
 
 // checkImageData inflates the image data (the IDAT chunks' data, one zlib stream) into sc's

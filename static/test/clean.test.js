@@ -270,6 +270,11 @@ test('kept parts of the wrong shape: could not be checked, never clean (as in Go
   const all = [c('sRGB', 1), c('gAMA', 4), c('cHRM', 32), c('bKGD', 6), c('sBIT', 3), c('tRNS', 6), c('cICP', 4),
     c('cLLi', 8), c('mDCv', 24), c('acTL', 8), c('fcTL', 26), c('PLTE', 6), c('hIST', 4)];
   const badIHDR = Buffer.concat([ihdr.subarray(0, 8), Buffer.from([3, 2, 0, 0, 0])]);
+  const fctl = chunk('fcTL', Buffer.concat([Buffer.alloc(4), ihdr.subarray(0, 8), Buffer.alloc(14)]));
+  const apng = (withFcTL, frame) => {
+    const b = withFcTL ? mk([c('acTL', 8), fctl], idat) : mk([], idat);
+    return Buffer.concat([b.subarray(0, -12), ...(withFcTL ? [fctl] : []), chunk('fdAT', Buffer.concat([Buffer.alloc(4), frame])), c('IEND', 0)]);
+  };
   const jpg = fixture('prog.jpg');
   const dac = (...p) => Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xcc, 0, 2 + p.length, ...p]), jpg.subarray(2)]);
   const DAC = 'an arithmetic-coding table is damaged';
@@ -289,6 +294,9 @@ test('kept parts of the wrong shape: could not be checked, never clean (as in Go
     ['IDAT just right', mk([], z(32 * 289)), ''],
     ['IDAT not zlib', mk([], Buffer.from('Jane Source')), 'the picture data is damaged'],
     ['IDAT cut short', mk([], idat.subarray(0, -1)), 'the picture data is damaged'],
+    ['APNG frame right', apng(true, idat), ''],
+    ['APNG frame tail', apng(true, Buffer.concat([idat, Buffer.from('Jane Source')])), 'the picture data is damaged'],
+    ['fdAT before fcTL', apng(false, idat), 'the picture data is damaged'],
     ['DAC right', dac(0x00, 0x10, 0x11, 0x10, 0x10, 5, 0x13, 63), ''],
     ['DAC L > U', dac(0x00, 0x01), DAC], ['DAC Kx 0', dac(0x10, 0), DAC], ['DAC twice', dac(0x10, 5, 0x10, 5), DAC],
     ['DAC table 4', dac(0x14, 5), DAC], ['DAC class 2', dac(0x20, 5), DAC],

@@ -5,7 +5,7 @@
 // its specification gives (SHAPE), else the file could not be checked: a kept chunk is sent as it
 // is, so extra bytes in it would be details passed on. The image data (every IDAT, together)
 // must be one zlib stream that ends where the data ends and unpacks to no more than the picture
-// needs (checkImageData). The iCCP colour profile
+// needs (checkImageData), and so must each APNG frame's (its fdAT chunks). The iCCP colour profile
 // is unpacked, rebuilt by icc.js and packed again. Everything else is removed: text (tEXt, zTXt,
 // iTXt, where XMP lives), eXIf, tIME, pHYs (the resolution a scanner or camera wrote), C2PA
 // manifests (caBX: signer certificates, earlier versions' thumbnails), previews, private chunks,
@@ -98,6 +98,7 @@ async function checkImageData(idat, raw) {
   if (n < 0) fail('the picture data is damaged');
   if (n > raw) fail('the picture data is longer than the picture');
   const parts = idat.filter((d) => d.length > 0);
+  if (!parts.length) fail('the picture data is damaged');
   parts[parts.length - 1] = parts[parts.length - 1].subarray(0, -1);
   if (await inflatedSize(parts, 'deflate', raw) >= 0) fail('the picture data is damaged');
 }
@@ -118,6 +119,7 @@ export async function cleanPNG(b, plan) {
   let first = true;
   let h = null;
   const idat = [];
+  const frames = []; // APNG frames after the first: each fcTL's fdAT data, one zlib stream
   for (;;) {
     if (i + 12 > b.length) fail('the picture ends too early');
     const len = u32be(b, i);
@@ -136,6 +138,11 @@ export async function cleanPNG(b, plan) {
       plan.copy(i, end);
       if (type === 'PLTE') h.palette = len / 3;
       if (type === 'IDAT') idat.push(data);
+      if (type === 'fcTL') frames.push({ raw: rawSize({ ...h, width: u32be(data, 4), height: u32be(data, 8) }), data: [] });
+      if (type === 'fdAT') {
+        if (!frames.length) fail('the picture data is damaged');
+        frames[frames.length - 1].data.push(data.subarray(4));
+      }
     } else if (type === 'iCCP') {
       const z = data.indexOf(0);
       if (z < 1 || z > 79 || data[z + 1] !== 0) fail('the colour profile chunk is damaged');
@@ -160,6 +167,7 @@ export async function cleanPNG(b, plan) {
     if (type === 'IEND') break;
   }
   await checkImageData(idat, rawSize(h));
+  for (const fr of frames) if (fr.data.length) await checkImageData(fr.data, fr.raw);
   if (i < b.length) f.remove('Hidden data after the end of the picture');
   return f;
 }
