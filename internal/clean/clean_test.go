@@ -285,9 +285,10 @@ func TestKeptPartsShape(t *testing.T) {
 	}
 	jpg, err := os.ReadFile(filepath.Join(fixtures, "prog.jpg"))
 	require.NoError(t, err)
-	dac := func(p ...byte) []byte {
-		return append(append([]byte{0xff, 0xd8, 0xff, 0xcc, 0, byte(2 + len(p))}, p...), jpg[2:]...)
+	seg := func(m byte, p []byte) []byte {
+		return append(append([]byte{0xff, 0xd8, 0xff, m, 0, byte(2 + len(p))}, p...), jpg[2:]...)
 	}
+	dac := func(p ...byte) []byte { return seg(0xcc, p) }
 	for name, want := range map[string]string{
 		"every kept chunk, right": "", "IDAT in two": "",
 		"bKGD 2":           "the bKGD chunk is damaged (wrong length)",
@@ -327,6 +328,8 @@ func TestKeptPartsShape(t *testing.T) {
 			"APNG frame right":        apng(true, idat),
 			"APNG frame tail":         apng(true, append(bytes.Clone(idat), "Jane Source"...)),
 			"fdAT before fcTL":        apng(false, idat),
+			"SOF 5 components":        seg(0xc2, append([]byte{8, 0, 16, 0, 16, 5}, make([]byte, 15)...)),
+			"SOS 5 components":        seg(0xda, append([]byte{5}, make([]byte, 13)...)),
 			"DAC right":               dac(0x00, 0x10, 0x11, 0x10, 0x10, 5, 0x13, 63),
 			"DAC L > U":               dac(0x00, 0x01),
 			"DAC Kx 0":                dac(0x10, 0),

@@ -168,11 +168,13 @@ func checkKept(marker byte, p []byte) error {
 			return fail("a segment has the wrong length")
 		}
 	case marker == 0xda:
-		if len(p) < 6 || len(p) != 4+2*int(p[0]) {
+		if len(p) < 6 || p[0] > 4 || len(p) != 4+2*int(p[0]) { // T.81 B.2.3: 1 to 4 components
 			return fail("a scan header is damaged")
 		}
 	case isSOF(marker):
-		if len(p) < 9 || len(p) != 6+3*int(p[5]) {
+		// T.81 allows 255 components (4 when progressive); what cameras, phones and editors
+		// write has 1, 3 or 4, and each more would be 3 bytes kept unchecked.
+		if len(p) < 9 || p[5] > 4 || len(p) != 6+3*int(p[5]) {
 			return fail("the frame header is damaged")
 		}
 	}

@@ -276,7 +276,8 @@ test('kept parts of the wrong shape: could not be checked, never clean (as in Go
     return Buffer.concat([b.subarray(0, -12), ...(withFcTL ? [fctl] : []), chunk('fdAT', Buffer.concat([Buffer.alloc(4), frame])), c('IEND', 0)]);
   };
   const jpg = fixture('prog.jpg');
-  const dac = (...p) => Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xcc, 0, 2 + p.length, ...p]), jpg.subarray(2)]);
+  const seg = (m, p) => Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, m, 0, 2 + p.length, ...p]), jpg.subarray(2)]);
+  const dac = (...p) => seg(0xcc, p);
   const DAC = 'an arithmetic-coding table is damaged';
   const cases = [
     ['every kept chunk, right', mk(all, idat), ''],
@@ -297,6 +298,8 @@ test('kept parts of the wrong shape: could not be checked, never clean (as in Go
     ['APNG frame right', apng(true, idat), ''],
     ['APNG frame tail', apng(true, Buffer.concat([idat, Buffer.from('Jane Source')])), 'the picture data is damaged'],
     ['fdAT before fcTL', apng(false, idat), 'the picture data is damaged'],
+    ['SOF 5 components', seg(0xc2, [8, 0, 16, 0, 16, 5, ...new Array(15).fill(0)]), 'the frame header is damaged'],
+    ['SOS 5 components', seg(0xda, [5, ...new Array(13).fill(0)]), 'a scan header is damaged'],
     ['DAC right', dac(0x00, 0x10, 0x11, 0x10, 0x10, 5, 0x13, 63), ''],
     ['DAC L > U', dac(0x00, 0x01), DAC], ['DAC Kx 0', dac(0x10, 0), DAC], ['DAC twice', dac(0x10, 5, 0x10, 5), DAC],
     ['DAC table 4', dac(0x14, 5), DAC], ['DAC class 2', dac(0x20, 5), DAC],

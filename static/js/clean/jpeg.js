@@ -78,8 +78,10 @@ function checkKept(marker, p) {
   else if (marker === 0xcc) checkDAC(p);
   else if (marker === 0xc8 || marker === 0xde || marker === 0xdf) fail(`the picture needs a part sealdrop does not know (marker ${marker.toString(16).toUpperCase()})`);
   else if (marker === 0xdd || marker === 0xdc) { if (p.length !== 2) fail('a segment has the wrong length'); }
-  else if (marker === 0xda) { if (p.length < 6 || p.length !== 4 + 2 * p[0]) fail('a scan header is damaged'); }
-  else if (isSOF(marker)) { if (p.length < 9 || p.length !== 6 + 3 * p[5]) fail('the frame header is damaged'); }
+  // T.81 B.2.3: a scan has 1 to 4 components. A frame may have 255 (4 when progressive); what
+  // cameras, phones and editors write has 1, 3 or 4, and each more would be 3 bytes kept unchecked.
+  else if (marker === 0xda) { if (p.length < 6 || p[0] > 4 || p.length !== 4 + 2 * p[0]) fail('a scan header is damaged'); }
+  else if (isSOF(marker)) { if (p.length < 9 || p[5] > 4 || p.length !== 6 + 3 * p[5]) fail('the frame header is damaged'); }
 }
 
 const isSOF = (m) => m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
