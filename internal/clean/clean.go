@@ -13,8 +13,10 @@
 // Memory: a file is read where it lies (the caller's locked buffer) and the cleaned file is a
 // list of pieces: slices of the input and new bytes that the cleaner writes into a Scratch the
 // caller provides (locked memory too). Nothing of a file's contents is copied to the ordinary
-// heap, with one exception kept small: a PNG's colour profile is inflated by compress/zlib,
-// whose 32 KiB window is then overwritten with zeros (wipeInflater) before it is dropped.
+// heap, with one exception kept small: a PNG's colour profile and image data are inflated by
+// compress/zlib (the image data into the Scratch's free space, a piece at a time, to check
+// where its stream ends), whose 32 KiB window is then overwritten with zeros (wipeInflater)
+// before it is dropped.
 package clean
 
 import (

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"hash/crc32"
 	"io"
 	"os"
 	"os/exec"
@@ -67,18 +68,19 @@ func canon(t testing.TB, b []byte) []byte {
 // TestSharedVectors runs the browser filter's vectors (static/test/clean-vectors.json, which
 // static/test/clean-vectors.test.js checks against the JS) through the Go port: the same
 // kind, status, findings in the same words and order, and the same cleaned file; every kind
-// the port does not clean is refused.
+// the port does not clean is refused; and every file the browser filter could not check
+// ("damaged") is refused for the same reason.
 func TestSharedVectors(t *testing.T) {
 	raw, err := os.ReadFile("../../static/test/clean-vectors.json")
 	require.NoError(t, err)
 	var v struct {
 		Vectors []struct {
-			File, Go, Kind, Status, Sha256 string
-			Removed                        []string
+			File, Go, Kind, Status, Sha256, Damaged string
+			Removed                                 []string
 		}
 	}
 	require.NoError(t, json.Unmarshal(raw, &v))
-	same := 0
+	same, damaged := 0, 0
 	for _, c := range v.Vectors {
 		b, err := os.ReadFile(filepath.Join(fixtures, c.File))
 		require.NoError(t, err)
@@ -86,6 +88,14 @@ func TestSharedVectors(t *testing.T) {
 		if c.Go == "refused" {
 			var ref *Refusal
 			require.ErrorAs(t, err, &ref, c.File)
+			continue
+		}
+		if c.Go == "damaged" {
+			var ref *Refusal
+			require.ErrorAs(t, err, &ref, c.File)
+			require.NotEmpty(t, c.Damaged, c.File)
+			require.Contains(t, ref.Why, "could not be checked ("+c.Damaged+")", c.File)
+			damaged++
 			continue
 		}
 		require.NoError(t, err, c.File)
@@ -100,6 +110,7 @@ func TestSharedVectors(t *testing.T) {
 		same++
 	}
 	require.GreaterOrEqual(t, same, 4)
+	require.GreaterOrEqual(t, damaged, 8)
 }
 
 // TestExiftoolFindsNothing: exiftool (when installed) reads no planted value in the cleaned
@@ -217,4 +228,127 @@ func FuzzClean(f *testing.F) {
 			require.Equal(t, "clean", r2.Status, "removed %q", r2.Removed)
 		}
 	})
+}
+
+// pngChunk is a PNG chunk with its CRC.
+func pngChunk(typ string, data []byte) []byte {
+	out := binary.BigEndian.AppendUint32(nil, uint32(len(data)))
+	out = append(append(out, typ...), data...)
+	return binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(out[4:]))
+}
+
+// TestKeptPartsShape: kept PNG chunks and JPEG segments of any but their specified shape make
+// the file one that could not be checked (review 3), in the words of the browser filter
+// (static/test/clean.test.js has the same cases). gps.png is 48x32 RGB, 16 bits.
+func TestKeptPartsShape(t *testing.T) {
+	png, err := os.ReadFile(filepath.Join(fixtures, "gps.png"))
+	require.NoError(t, err)
+	ihdr, idat := png[16:29], []byte(nil)
+	for i := 8; i < len(png); {
+		n := int(binary.BigEndian.Uint32(png[i:]))
+		if string(png[i+4:i+8]) == "IDAT" {
+			idat = png[i+8 : i+8+n]
+		}
+		i += 12 + n
+	}
+	mk := func(extra []byte, data ...[]byte) []byte {
+		b := append([]byte("\x89PNG\r\n\x1a\n"), pngChunk("IHDR", ihdr)...)
+		b = append(b, extra...)
+		for _, d := range data {
+			b = append(b, pngChunk("IDAT", d)...)
+		}
+		return append(b, pngChunk("IEND", nil)...)
+	}
+	z := func(n int) []byte {
+		var buf bytes.Buffer
+		w := zlib.NewWriter(&buf)
+		_, _ = w.Write(make([]byte, n))
+		_ = w.Close()
+		return buf.Bytes()
+	}
+	c := func(typ string, n int) []byte { return pngChunk(typ, make([]byte, n)) }
+	all := bytes.Join([][]byte{c("sRGB", 1), c("gAMA", 4), c("cHRM", 32), c("bKGD", 6), c("sBIT", 3), c("tRNS", 6),
+		c("cICP", 4), c("cLLi", 8), c("mDCv", 24), c("acTL", 8), c("fcTL", 26), c("PLTE", 6), c("hIST", 4)}, nil)
+	badIHDR := append(bytes.Clone(ihdr[:8]), 3, 2, 0, 0, 0)
+	fctl := pngChunk("fcTL", append(make([]byte, 4), append(bytes.Clone(ihdr[:8]), make([]byte, 14)...)...))
+	apng := func(withFcTL bool, frame []byte) []byte {
+		b := mk(nil, idat)
+		if withFcTL {
+			b = mk(append(c("acTL", 8), fctl...), idat)
+		}
+		b = b[:len(b)-12]
+		if withFcTL {
+			b = append(b, fctl...)
+		}
+		b = append(b, pngChunk("fdAT", append(make([]byte, 4), frame...))...)
+		return append(b, pngChunk("IEND", nil)...)
+	}
+	jpg, err := os.ReadFile(filepath.Join(fixtures, "prog.jpg"))
+	require.NoError(t, err)
+	seg := func(m byte, p []byte) []byte {
+		return append(append([]byte{0xff, 0xd8, 0xff, m, 0, byte(2 + len(p))}, p...), jpg[2:]...)
+	}
+	dac := func(p ...byte) []byte { return seg(0xcc, p) }
+	for name, want := range map[string]string{
+		"every kept chunk, right": "", "IDAT in two": "",
+		"bKGD 2":           "the bKGD chunk is damaged (wrong length)",
+		"sBIT 4":           "the sBIT chunk is damaged (wrong length)",
+		"tRNS 2":           "the tRNS chunk is damaged (wrong length)",
+		"PLTE 4":           "the PLTE chunk is damaged (wrong length)",
+		"hIST, no PLTE":    "the hIST chunk is damaged (wrong length)",
+		"IEND 1":           "the IEND chunk is damaged (wrong length)",
+		"two IHDR":         "the picture has two headers",
+		"IHDR depth 3":     "the picture header is damaged",
+		"no IDAT":          "the picture has no picture data",
+		"IDAT too long":    "the picture data is longer than the picture",
+		"IDAT just right":  "",
+		"IDAT not zlib":    "the picture data is damaged",
+		"IDAT cut short":   "the picture data is damaged",
+		"APNG frame right": "", "APNG frame tail": "the picture data is damaged", "fdAT before fcTL": "the picture data is damaged",
+		"DAC right": "", "DAC L > U": "an arithmetic-coding table is damaged",
+		"DAC Kx 0": "an arithmetic-coding table is damaged", "DAC twice": "an arithmetic-coding table is damaged",
+		"DAC table 4": "an arithmetic-coding table is damaged", "DAC class 2": "an arithmetic-coding table is damaged",
+	} {
+		in := map[string][]byte{
+			"every kept chunk, right": mk(all, idat),
+			"IDAT in two":             mk(nil, idat[:50], idat[50:]),
+			"bKGD 2":                  mk(c("bKGD", 2), idat),
+			"sBIT 4":                  mk(c("sBIT", 4), idat),
+			"tRNS 2":                  mk(c("tRNS", 2), idat),
+			"PLTE 4":                  mk(c("PLTE", 4), idat),
+			"hIST, no PLTE":           mk(c("hIST", 4), idat),
+			"IEND 1":                  append(mk(nil, idat)[:len(mk(nil, idat))-12], c("IEND", 1)...),
+			"two IHDR":                mk(pngChunk("IHDR", ihdr), idat),
+			"IHDR depth 3":            append(append([]byte("\x89PNG\r\n\x1a\n"), pngChunk("IHDR", badIHDR)...), mk(nil, idat)[33:]...),
+			"no IDAT":                 mk(nil),
+			"IDAT too long":           mk(nil, z(32*289+1)),
+			"IDAT just right":         mk(nil, z(32*289)),
+			"IDAT not zlib":           mk(nil, []byte("Jane Source")),
+			"IDAT cut short":          mk(nil, idat[:len(idat)-1]),
+			"APNG frame right":        apng(true, idat),
+			"APNG frame tail":         apng(true, append(bytes.Clone(idat), "Jane Source"...)),
+			"fdAT before fcTL":        apng(false, idat),
+			"SOF 5 components":        seg(0xc2, append([]byte{8, 0, 16, 0, 16, 5}, make([]byte, 15)...)),
+			"SOS 5 components":        seg(0xda, append([]byte{5}, make([]byte, 13)...)),
+			"DAC right":               dac(0x00, 0x10, 0x11, 0x10, 0x10, 5, 0x13, 63),
+			"DAC L > U":               dac(0x00, 0x01),
+			"DAC Kx 0":                dac(0x10, 0),
+			"DAC twice":               dac(0x10, 5, 0x10, 5),
+			"DAC table 4":             dac(0x14, 5),
+			"DAC class 2":             dac(0x20, 5),
+		}[name]
+		r, _, err := run(t, in)
+		if want == "" {
+			require.NoError(t, err, name)
+			if bytes.HasPrefix(in, []byte{0xff}) {
+				require.Equal(t, "cleaned", r.Status, name) // prog.jpg's EXIF
+			} else {
+				require.Equal(t, "clean", r.Status, name)
+			}
+			continue
+		}
+		var ref *Refusal
+		require.ErrorAs(t, err, &ref, name)
+		require.Contains(t, ref.Why, "could not be checked ("+want+")", name)
+	}
 }

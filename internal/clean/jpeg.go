@@ -14,7 +14,9 @@ import (
 // marker included: issue 16); JFIF without its thumbnail; Adobe's colour-transform segment;
 // the ICC profile, rebuilt (icc.go); and the EXIF orientation alone, written anew. Removed:
 // EXIF, XMP, IPTC/Photoshop, comments, MPF and every other APPn, thumbnails, and anything after
-// the end-of-image marker.
+// the end-of-image marker. The reserved JPG (FFC8), DHP (FFDE) and EXP (FFDF) segments, which
+// no camera writes and no viewer needs, are refused: they are not removed, since a hierarchical
+// JPEG needs them, and not kept, since nothing checks what they hold.
 
 // Labels, in the browser filter's words (exif.js).
 const (
@@ -130,6 +132,25 @@ func checkDHT(p []byte) error {
 	return nil
 }
 
+// checkDAC checks arithmetic-coding conditioning (ITU T.81 B.2.4.3): pairs of a class and
+// table byte (class 0 DC or 1 AC, table 0 to 3, each at most once) and a value: for DC, L <= U
+// (low and high nibble); for AC, Kx from 1 to 63.
+func checkDAC(p []byte) error {
+	if len(p) == 0 || len(p)%2 != 0 || len(p) > 16 {
+		return fail("an arithmetic-coding table is damaged")
+	}
+	seen := 0
+	for i := 0; i < len(p); i += 2 {
+		tc, tb, v := p[i]>>4, p[i]&15, p[i+1]
+		bit := 1 << (int(tc)*4 + int(tb)&3)
+		if tc > 1 || tb > 3 || seen&bit != 0 || tc == 0 && v&15 > v>>4 || tc == 1 && (v < 1 || v > 63) {
+			return fail("an arithmetic-coding table is damaged")
+		}
+		seen |= bit
+	}
+	return nil
+}
+
 func isSOF(m byte) bool { return m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc }
 
 func checkKept(marker byte, p []byte) error {
@@ -139,19 +160,21 @@ func checkKept(marker byte, p []byte) error {
 	case marker == 0xc4:
 		return checkDHT(p)
 	case marker == 0xcc:
-		if len(p) == 0 || len(p)%2 != 0 {
-			return fail("an arithmetic-coding table is damaged")
-		}
+		return checkDAC(p)
+	case marker == 0xc8 || marker == 0xde || marker == 0xdf:
+		return fail(fmt.Sprintf("the picture needs a part sealdrop does not know (marker %X)", marker))
 	case marker == 0xdd || marker == 0xdc:
 		if len(p) != 2 {
 			return fail("a segment has the wrong length")
 		}
 	case marker == 0xda:
-		if len(p) < 6 || len(p) != 4+2*int(p[0]) {
+		if len(p) < 6 || p[0] > 4 || len(p) != 4+2*int(p[0]) { // T.81 B.2.3: 1 to 4 components
 			return fail("a scan header is damaged")
 		}
 	case isSOF(marker):
-		if len(p) < 9 || len(p) != 6+3*int(p[5]) {
+		// T.81 allows 255 components (4 when progressive); what cameras, phones and editors
+		// write has 1, 3 or 4, and each more would be 3 bytes kept unchecked.
+		if len(p) < 9 || p[5] > 4 || len(p) != 6+3*int(p[5]) {
 			return fail("the frame header is damaged")
 		}
 	}

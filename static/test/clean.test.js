@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
 import { cleanFile, detect } from '../js/clean/index.js';
 import { fixture, save, run, have, deepText, survivors, zipMembers, latin1, MAGICK, tmp } from './clean-helpers.js';
 
@@ -239,6 +240,79 @@ test('a damaged file is warned about and sent unchanged, never called clean', as
     assert.equal(r.status, 'warn', `cut ${cut}`);
     assert.match(r.warning, /could not be checked/);
     assert.equal(r.blob.size, cut);
+  }
+});
+
+// Review 3: kept PNG chunks and JPEG segments of any but their specified shape make the file one
+// that could not be checked, in the words of the Go filter (internal/clean TestKeptPartsShape has
+// the same cases). gps.png is 48x32 RGB, 16 bits.
+test('kept parts of the wrong shape: could not be checked, never clean (as in Go)', async () => {
+  const png = fixture('gps.png');
+  const ihdr = png.subarray(16, 29);
+  let idat = null;
+  for (let i = 8; i < png.length;) {
+    const n = Buffer.from(png.subarray(i, i + 4)).readUInt32BE(0);
+    if (latin1(png.subarray(i + 4, i + 8)) === 'IDAT') idat = png.subarray(i + 8, i + 8 + n);
+    i += 12 + n;
+  }
+  const chunk = (type, data) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, 'latin1');
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
+    return Buffer.concat([head, data, crc]);
+  };
+  const c = (type, n) => chunk(type, Buffer.alloc(n));
+  const sig = png.subarray(0, 8);
+  const mk = (extra, ...data) => Buffer.concat([sig, chunk('IHDR', ihdr), ...extra, ...data.map((d) => chunk('IDAT', d)), c('IEND', 0)]);
+  const z = (n) => deflateSync(Buffer.alloc(n));
+  const all = [c('sRGB', 1), c('gAMA', 4), c('cHRM', 32), c('bKGD', 6), c('sBIT', 3), c('tRNS', 6), c('cICP', 4),
+    c('cLLi', 8), c('mDCv', 24), c('acTL', 8), c('fcTL', 26), c('PLTE', 6), c('hIST', 4)];
+  const badIHDR = Buffer.concat([ihdr.subarray(0, 8), Buffer.from([3, 2, 0, 0, 0])]);
+  const fctl = chunk('fcTL', Buffer.concat([Buffer.alloc(4), ihdr.subarray(0, 8), Buffer.alloc(14)]));
+  const apng = (withFcTL, frame) => {
+    const b = withFcTL ? mk([c('acTL', 8), fctl], idat) : mk([], idat);
+    return Buffer.concat([b.subarray(0, -12), ...(withFcTL ? [fctl] : []), chunk('fdAT', Buffer.concat([Buffer.alloc(4), frame])), c('IEND', 0)]);
+  };
+  const jpg = fixture('prog.jpg');
+  const seg = (m, p) => Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, m, 0, 2 + p.length, ...p]), jpg.subarray(2)]);
+  const dac = (...p) => seg(0xcc, p);
+  const DAC = 'an arithmetic-coding table is damaged';
+  const cases = [
+    ['every kept chunk, right', mk(all, idat), ''],
+    ['IDAT in two', mk([], idat.subarray(0, 50), idat.subarray(50)), ''],
+    ['bKGD 2', mk([c('bKGD', 2)], idat), 'the bKGD chunk is damaged (wrong length)'],
+    ['sBIT 4', mk([c('sBIT', 4)], idat), 'the sBIT chunk is damaged (wrong length)'],
+    ['tRNS 2', mk([c('tRNS', 2)], idat), 'the tRNS chunk is damaged (wrong length)'],
+    ['PLTE 4', mk([c('PLTE', 4)], idat), 'the PLTE chunk is damaged (wrong length)'],
+    ['hIST, no PLTE', mk([c('hIST', 4)], idat), 'the hIST chunk is damaged (wrong length)'],
+    ['IEND 1', Buffer.concat([mk([], idat).subarray(0, -12), c('IEND', 1)]), 'the IEND chunk is damaged (wrong length)'],
+    ['two IHDR', mk([chunk('IHDR', ihdr)], idat), 'the picture has two headers'],
+    ['IHDR depth 3', Buffer.concat([sig, chunk('IHDR', badIHDR), mk([], idat).subarray(33)]), 'the picture header is damaged'],
+    ['no IDAT', mk([]), 'the picture has no picture data'],
+    ['IDAT too long', mk([], z(32 * 289 + 1)), 'the picture data is longer than the picture'],
+    ['IDAT just right', mk([], z(32 * 289)), ''],
+    ['IDAT not zlib', mk([], Buffer.from('Jane Source')), 'the picture data is damaged'],
+    ['IDAT cut short', mk([], idat.subarray(0, -1)), 'the picture data is damaged'],
+    ['APNG frame right', apng(true, idat), ''],
+    ['APNG frame tail', apng(true, Buffer.concat([idat, Buffer.from('Jane Source')])), 'the picture data is damaged'],
+    ['fdAT before fcTL', apng(false, idat), 'the picture data is damaged'],
+    ['SOF 5 components', seg(0xc2, [8, 0, 16, 0, 16, 5, ...new Array(15).fill(0)]), 'the frame header is damaged'],
+    ['SOS 5 components', seg(0xda, [5, ...new Array(13).fill(0)]), 'a scan header is damaged'],
+    ['DAC right', dac(0x00, 0x10, 0x11, 0x10, 0x10, 5, 0x13, 63), ''],
+    ['DAC L > U', dac(0x00, 0x01), DAC], ['DAC Kx 0', dac(0x10, 0), DAC], ['DAC twice', dac(0x10, 5, 0x10, 5), DAC],
+    ['DAC table 4', dac(0x14, 5), DAC], ['DAC class 2', dac(0x20, 5), DAC],
+  ];
+  for (const [name, input, want] of cases) {
+    const r = await cleanFile(new Uint8Array(input));
+    if (!want) {
+      assert.equal(r.status, input[0] === 0xff ? 'cleaned' : 'clean', `${name}: ${r.warning}`);
+      continue;
+    }
+    assert.equal(r.status, 'warn', name);
+    assert.ok(r.warning.includes(`could not be checked (${want})`), `${name}: ${r.warning}`);
+    assert.equal(r.blob.size, input.length, `${name}: sent unchanged`);
   }
 });
 

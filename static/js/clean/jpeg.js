@@ -6,7 +6,9 @@
 // rebuilt by icc.js; and the EXIF orientation alone, written anew, so photos stay upright.
 // Removed: EXIF (camera, dates, GPS), XMP, IPTC/Photoshop, comments, MPF and every other APPn,
 // JFIF/JFXX thumbnails, and anything after the end-of-image marker (extra pictures, motion-photo
-// videos, trailers).
+// videos, trailers). The reserved JPG (FFC8), DHP (FFDE) and EXP (FFDF) segments, which no camera
+// writes and no viewer needs, make the file one that could not be checked: they are not removed,
+// since a hierarchical JPEG needs them, and not kept, since nothing checks what they hold.
 
 import { fail, startsWith, u16be, Findings } from './util.js';
 import { exifInfo, orientationTIFF, EXIF_GPS, EXIF_PLAIN, XMP } from './exif.js';
@@ -54,13 +56,32 @@ function checkDHT(p) {
   if (i !== p.length || p.length === 0) fail('a Huffman table is damaged');
 }
 
+// checkDAC checks arithmetic-coding conditioning (ITU T.81 B.2.4.3): pairs of a class and table
+// byte (class 0 DC or 1 AC, table 0 to 3, each at most once) and a value: for DC, L <= U (low and
+// high nibble); for AC, Kx from 1 to 63.
+function checkDAC(p) {
+  if (p.length === 0 || p.length % 2 || p.length > 16) fail('an arithmetic-coding table is damaged');
+  let seen = 0;
+  for (let i = 0; i < p.length; i += 2) {
+    const tc = p[i] >> 4, tb = p[i] & 15, v = p[i + 1];
+    const bit = 1 << (tc * 4 + (tb & 3));
+    if (tc > 1 || tb > 3 || (seen & bit) || (tc === 0 && (v & 15) > (v >> 4)) || (tc === 1 && (v < 1 || v > 63))) {
+      fail('an arithmetic-coding table is damaged');
+    }
+    seen |= bit;
+  }
+}
+
 function checkKept(marker, p) {
   if (marker === 0xdb) checkDQT(p);
   else if (marker === 0xc4) checkDHT(p);
-  else if (marker === 0xcc) { if (p.length === 0 || p.length % 2) fail('an arithmetic-coding table is damaged'); }
+  else if (marker === 0xcc) checkDAC(p);
+  else if (marker === 0xc8 || marker === 0xde || marker === 0xdf) fail(`the picture needs a part sealdrop does not know (marker ${marker.toString(16).toUpperCase()})`);
   else if (marker === 0xdd || marker === 0xdc) { if (p.length !== 2) fail('a segment has the wrong length'); }
-  else if (marker === 0xda) { if (p.length < 6 || p.length !== 4 + 2 * p[0]) fail('a scan header is damaged'); }
-  else if (isSOF(marker)) { if (p.length < 9 || p.length !== 6 + 3 * p[5]) fail('the frame header is damaged'); }
+  // T.81 B.2.3: a scan has 1 to 4 components. A frame may have 255 (4 when progressive); what
+  // cameras, phones and editors write has 1, 3 or 4, and each more would be 3 bytes kept unchecked.
+  else if (marker === 0xda) { if (p.length < 6 || p[0] > 4 || p.length !== 4 + 2 * p[0]) fail('a scan header is damaged'); }
+  else if (isSOF(marker)) { if (p.length < 9 || p[5] > 4 || p.length !== 6 + 3 * p[5]) fail('the frame header is damaged'); }
 }
 
 const isSOF = (m) => m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;

@@ -211,6 +211,30 @@ export async function inflate(bytes, format = 'deflate-raw', max = 128 * 1024 * 
   return pump(s, max);
 }
 
+/**
+ * inflatedSize unpacks the zlib or deflate data in parts (Uint8Arrays, one stream) and returns
+ * how many bytes it unpacks to, discarding them; it stops past max (returning more than max),
+ * and returns -1 if the stream is damaged or cut short.
+ */
+export async function inflatedSize(parts, format, max) {
+  const reader = new Blob(parts).stream().pipeThrough(new DecompressionStream(format)).getReader();
+  let n = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return n;
+      n += value.length;
+      if (n > max) {
+        try { await reader.cancel(); } catch { /* already done */ }
+        return n;
+      }
+    }
+  } catch {
+    try { await reader.cancel(); } catch { /* already failed */ }
+    return -1;
+  }
+}
+
 /** deflate packs bytes as 'deflate-raw' or 'deflate' (zlib). */
 export async function deflate(bytes, format = 'deflate-raw') {
   const s = new Blob([bytes]).stream().pipeThrough(new CompressionStream(format));
