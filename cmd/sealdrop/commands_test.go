@@ -59,7 +59,7 @@ func TestCommandHelp(t *testing.T) {
 		"wipe":          {"-admin-socket", "-exit"},
 		"systemd-unit":  {"-mode", "-budget", "-binary", "-user", "-group", "-state-dir", "-key-file"},
 		"bench":         {"-duration", "-sizes", "-concurrency", "-budget"},
-		"inbox":         {"usage: sealdrop inbox list|fetch|reply|wipe", "--link FILE", "--socks", "--box FILE", "--out DIR"},
+		"inbox":         {"usage: sealdrop inbox list|fetch|reply|wipe", "--link FILE", "--socks", "--box FILE", "--out DIR", "sealdrop inbox list -h"},
 		"verify-static": {"usage: sealdrop verify-static URL", "-socks"},
 	}
 	require.Len(t, want, len(commands), "every command has a row")

@@ -62,7 +62,7 @@ func readSecretFile(path string, stderr io.Writer) (string, error) {
 
 func inbox(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprint(stderr, inboxUsage)
+		fmt.Fprint(stderr, inboxUsage+"  each action's own: sealdrop inbox list -h (fetch, reply, wipe alike)\n")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
 			return nil
 		}

@@ -146,7 +146,8 @@ func TestText(t *testing.T) {
 	for _, bad := range []string{"<html><body>x", "text then <!-- comment -->", "<?xml version=\"1.0\"?><a/>",
 		"{\\rtf1 x}", "%!PS-Adobe", "From: someone\r\nTo: x\r\n", "Received: from x\r\n", "subject: hi", "X-Mailer: y", "a { color: red }",
 		"/* c */ p{x:y}", "@media screen {}", "\xff\xfeh\x00i\x00", "bin\x00ary", "ok\n" + strings.Repeat("x", 70000) + "\x00",
-		"\xff\xd8\xff not a jpeg", "", "%PDF-1.4\n% text-like\n", "%!PS-Adobe-3.0\n", "P3\n2 2\n", "BM is a car"} {
+		"\xff\xd8\xff not a jpeg", "", "%PDF-1.4\n% text-like\n", "%!PS-Adobe-3.0\n", "P3\n2 2\n", "BM is a car",
+		"\n%PDF-1.4\n1 0 obj << /Author (Jane Source) >> endobj\n", "junk line\r\n%FDF-1.2\n"} {
 		_, _, err := run(t, []byte(bad))
 		var ref *Refusal
 		require.ErrorAs(t, err, &ref, "%q", bad)

@@ -41,6 +41,11 @@ func isPlainText(b []byte) bool {
 		bytes.HasPrefix(start, []byte("@")), bytes.HasPrefix(start, []byte("From ")):
 		return false
 	}
+	// A PDF (or FDF) whose header is not at the very start: readers look for it anywhere in
+	// the first 1,024 bytes, and its Info dictionary would go out as "plain text".
+	if first := head[:min(len(head), 1024)]; bytes.Contains(first, []byte("%PDF-")) || bytes.Contains(first, []byte("%FDF-")) {
+		return false
+	}
 	// Markup anywhere: "<" then a letter, "_", "!", "?" or "/" (tags, comments, doctypes,
 	// processing instructions, XMP packets).
 	for i := bytes.IndexByte(b, '<'); i >= 0 && i+1 < len(b); {
