@@ -7,7 +7,8 @@ package browsertest
 // 16 px or more (mobile browsers zoom the page on focus below 16 px), exactly one visible h1
 // and no heading level skipped (axe's page-has-heading-one and heading-order), and on the
 // create page the main button within the first screen, the options folded behind "More
-// options".
+// options". At Safer each state is also checked by axe-core (axe_test.go), and each page once
+// more at the desktop size.
 
 import (
 	"fmt"
@@ -177,6 +178,10 @@ func assertPhone(t *testing.T, tab *Tab, state, main string) phoneLayout {
 	}
 	t.Logf("%s: scrollWidth %.0f; %d targets, smallest %s; %d fields, smallest font %.1fpx; headings %q",
 		state, r.ScrollWidth, r.Targets, r.Smallest, r.Fields, r.MinFont, r.Headings)
+	// axe needs the page's scripts (it runs in the page's realm): at Safest they are off.
+	if tab.b.Level != Safest {
+		assertAxe(t, tab, state)
+	}
 	return r
 }
 
@@ -193,6 +198,7 @@ func TestPhoneNotesSafer(t *testing.T) {
 	waitAny(t, sender, pageTimeout, "create")
 	waitLimit(t, sender)
 	assertPhone(t, sender, "create", "create")
+	assertAxeDesktop(t, sender, "create")
 	screenshot(t, sender, "phone-create")
 	shownNow := func(id string) bool {
 		t.Helper()
@@ -223,6 +229,7 @@ func TestPhoneNotesSafer(t *testing.T) {
 	reader := phoneTab(t, Safer)
 	openNote(t, reader, c.link, "")
 	assertPhone(t, reader, "open: Reveal", "reveal")
+	assertAxeDesktop(t, reader, "open: Reveal")
 	screenshot(t, reader, "phone-open")
 	require.NoError(t, reader.Click(ctx, "#reveal"))
 	require.Equal(t, "pin-prompt", waitAny(t, reader, 3*pageTimeout, "pin-prompt", "note", "error"))
@@ -258,6 +265,7 @@ func TestPhoneDropSafer(t *testing.T) {
 	require.NoError(t, journalist.Navigate(ctx, pool.Proxy.Origin()+"/drop"))
 	waitAny(t, journalist, pageTimeout, "make")
 	assertPhone(t, journalist, "drop: make", "")
+	assertAxeDesktop(t, journalist, "drop: make")
 	dropLink, inbox := createDrop(t, journalist, false)
 	assertPhone(t, journalist, "drop: made", "")
 
@@ -265,6 +273,7 @@ func TestPhoneDropSafer(t *testing.T) {
 	require.Equal(t, "send", waitAny(t, source, pageTimeout, "send", "gone"))
 	waitLimit(t, source)
 	assertPhone(t, source, "submit", "")
+	assertAxeDesktop(t, source, "submit")
 	screenshot(t, source, "phone-drop-submit")
 	// submit loads the link afresh: leave, or the same link would only move to its fragment.
 	require.NoError(t, source.Navigate(ctx, "about:blank"))
@@ -276,10 +285,12 @@ func TestPhoneDropSafer(t *testing.T) {
 
 	openReply(t, source, replyLink, "waiting")
 	assertPhone(t, source, "reply: waiting", "check")
+	assertAxeDesktop(t, source, "reply: waiting")
 	screenshot(t, source, "phone-reply-waiting")
 
 	openInbox(t, journalist, inbox)
 	assertPhone(t, journalist, "inbox", "")
+	assertAxeDesktop(t, journalist, "inbox")
 	readFirst(t, journalist)
 	assertPhone(t, journalist, "inbox: the message", "")
 	reply := "phone reply " + id
@@ -320,11 +331,13 @@ func TestPhoneChatSafer(t *testing.T) {
 	require.NoError(t, a.Navigate(ctx, pool.Proxy.Origin()+"/chat"))
 	waitAny(t, a, pageTimeout, "start")
 	assertPhone(t, a, "chat: start", "")
+	assertAxeDesktop(t, a, "chat: start")
 	c := startChat(t, a, "", "", false)
 	assertPhone(t, a, "chat: the invitation", "")
 
 	openChat(t, b, c.link)
 	assertPhone(t, b, "chat: join", "join-button")
+	assertAxeDesktop(t, b, "chat: join")
 	screenshot(t, b, "phone-chat-join")
 	require.Equal(t, "talk", join(t, b, ""))
 	require.Equal(t, waitSafety(t, a), waitSafety(t, b))
