@@ -127,15 +127,46 @@ var axeTotal struct {
 	n int
 }
 
+// axeViolations runs axe on tab's current state.
+func axeViolations(t *testing.T, tab *Tab, state string) []axeViolation {
+	t.Helper()
+	ctx := ctxT(t, pageTimeout+20*time.Second)
+	require.NoError(t, injectAxe(ctx, tab), "%s: axe", state)
+	var vs []axeViolation
+	require.NoError(t, tab.EvalPage(ctx, "("+axeRunJS+")("+jsString(strings.Join(axeTags, ","))+".split(','))", &vs), "%s: axe.run", state)
+	return vs
+}
+
+// assertAxeCatches is the control for assertAxe's zeros: in tab's current (clean) state it
+// plants a skipped heading level, an image without alt and an unlabelled field, and hides
+// every h1; axe must report each (so the heading rules run), and nothing once they are undone.
+func assertAxeCatches(t *testing.T, tab *Tab) {
+	t.Helper()
+	ctx := ctxT(t, pageTimeout)
+	const plant = `() => { const d = document.createElement('div'); d.id = 'axe-control';
+		d.innerHTML = '<h2>level 2</h2><h4>skipped</h4><img src="data:," width="10" height="10"><input type="text">';
+		document.querySelector('main').append(d);
+		for (const h of document.querySelectorAll('h1')) h.hidden = !h.hidden; return true; }`
+	const undo = `() => { document.getElementById('axe-control').remove();
+		for (const h of document.querySelectorAll('h1')) h.hidden = !h.hidden; return true; }`
+	require.NoError(t, tab.EvalPage(ctx, "("+plant+")()", nil))
+	ids := map[string]bool{}
+	for _, v := range axeViolations(t, tab, "control") {
+		ids[v.ID] = true
+	}
+	for _, id := range []string{"heading-order", "page-has-heading-one", "image-alt", "label"} {
+		assert.True(t, ids[id], "control: axe reports %s, got %v", id, ids)
+	}
+	require.NoError(t, tab.EvalPage(ctx, "("+undo+")()", nil))
+	assert.Empty(t, axeViolations(t, tab, "control undone"), "control: the page is clean again")
+}
+
 // assertAxe runs axe on tab's current state and fails on any violation, listing each rule
 // with its impact and the selectors of the elements that break it.
 func assertAxe(t *testing.T, tab *Tab, state string) {
 	t.Helper()
 	start := time.Now()
-	ctx := ctxT(t, pageTimeout+20*time.Second)
-	require.NoError(t, injectAxe(ctx, tab), "%s: axe", state)
-	var vs []axeViolation
-	require.NoError(t, tab.EvalPage(ctx, "("+axeRunJS+")("+jsString(strings.Join(axeTags, ","))+".split(','))", &vs), "%s: axe.run", state)
+	vs := axeViolations(t, tab, state)
 	d := time.Since(start)
 	axeTotal.Lock()
 	axeTotal.d += d

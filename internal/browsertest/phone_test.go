@@ -199,6 +199,7 @@ func TestPhoneNotesSafer(t *testing.T) {
 	waitLimit(t, sender)
 	assertPhone(t, sender, "create", "create")
 	assertAxeDesktop(t, sender, "create")
+	assertAxeCatches(t, sender)
 	screenshot(t, sender, "phone-create")
 	shownNow := func(id string) bool {
 		t.Helper()
