@@ -250,15 +250,21 @@ func ParseDropFragment(s string) (*DropPublic, error) {
 		}
 		d.Name = string(raw)
 	}
-	copy(d.Enc[:], b[2:])
-	copy(d.Auth[:], b[2+DropPublicSize:])
-	if err := checkPoint(d.Enc[:]); err != nil {
-		return nil, err
-	}
-	if err := checkPoint(d.Auth[:]); err != nil {
+	if err := d.setKeys(b[2:]); err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// setKeys takes the sealing key and the auth key, in that order, from b (a link's public
+// part after its version and flags bytes) and checks that both are points on the curve.
+func (d *DropPublic) setKeys(b []byte) error {
+	copy(d.Enc[:], b)
+	copy(d.Auth[:], b[DropPublicSize:])
+	if err := checkPoint(d.Enc[:]); err != nil {
+		return err
+	}
+	return checkPoint(d.Auth[:])
 }
 
 // DropKeys are a drop's private keys with its public part: what the inbox link carries.

@@ -64,12 +64,7 @@ func ParseSafestQuery(s string) (*DropPublic, error) {
 	if !d.AcceptsSafest() {
 		return nil, ErrNotSafest
 	}
-	copy(d.Enc[:], b[2:])
-	copy(d.Auth[:], b[2+DropPublicSize:])
-	if err := checkPoint(d.Enc[:]); err != nil {
-		return nil, err
-	}
-	if err := checkPoint(d.Auth[:]); err != nil {
+	if err := d.setKeys(b[2:]); err != nil {
 		return nil, err
 	}
 	return d, nil
