@@ -17,6 +17,7 @@ package browsertest
 import (
 	"fmt"
 	"math/bits"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -40,8 +41,8 @@ const (
 type trips struct{ requests, newConns int }
 
 // settle waits until every request since mark has been answered (WebSockets aside) and
-// nothing new came for a moment: what the page fetches while it loads (the limits, say) is
-// not part of the action measured next.
+// nothing new came for a moment: what the page fetches while it loads (an inbox's list, say)
+// is not part of the action measured next.
 func settle(t *testing.T, mark int) {
 	t.Helper()
 	deadline := time.Now().Add(pageTimeout)
@@ -104,6 +105,21 @@ func measureAction(t *testing.T, name string, tab *Tab, cond string, act func())
 	return p
 }
 
+// apiAtLoad lists the API requests ("METHOD /path") made since mark: those of a page that
+// loaded, when called after settle.
+func apiAtLoad(mark int) []string {
+	var out []string
+	for _, r := range pool.Proxy.RecordsSince(mark) {
+		if r.Refused {
+			continue
+		}
+		if u, err := url.Parse(r.URL); err == nil && strings.HasPrefix(u.Path, "/api/") {
+			out = append(out, r.Method+" "+u.Path)
+		}
+	}
+	return out
+}
+
 func assertTrips(t *testing.T, name string, want trips, got Path) {
 	t.Helper()
 	assert.Equal(t, want, trips{got.Requests, got.NewConns}, "%s: requests in sequence, new connections on the path: %s", name, got)
@@ -149,6 +165,7 @@ func createMeasured(t *testing.T, name string, tab *Tab, msg string, files []str
 		waitAny(t, tab, pageTimeout, "strip-report")
 	}
 	settle(t, mark)
+	assert.Empty(t, apiAtLoad(mark), "%s: the create page asks nothing at load (its limits come in its HTML)", name)
 	p := measureAction(t, name, tab, fmt.Sprintf(shownOrError, "result"), func() {
 		require.NoError(t, tab.Click(ctx, "#create"))
 	})
@@ -177,15 +194,18 @@ func TestRoundTripsSafer(t *testing.T) {
 		msg := "round trips " + uniq(t)
 		p, link := createMeasured(t, "create note (text)", sender, msg, nil)
 		// One request: the create carries the ciphertext and commits it (issue 17, requirement
-		// 2), on the connection the page fetched the limits on.
-		assertTrips(t, "create note (text)", trips{1, 0}, p)
+		// 2). The page asked nothing while it loaded (its limits are in its HTML), so no
+		// connection of the kind the page's requests use (they omit credentials: Firefox keeps
+		// them apart from the page's own) is open yet: the create opens one.
+		assertTrips(t, "create note (text)", trips{1, 1}, p)
 		manage := value(t, sender, "manage-link")
 
 		oneMiB := writeFile(t, t.TempDir(), "one-"+uniq(t)+".bin", randomBytes(t, 1<<20))
 		p, bigLink := createMeasured(t, "create note (1 MiB file)", pool.Person(t, Safer), "", []string{oneMiB})
 		// Just over 1 MiB sealed: the create with the first MiB, then the append of the rest,
-		// which commits; the create closes its connection, so the append waits for a new one.
-		assertTrips(t, "create note (1 MiB file)", trips{2, 1}, p)
+		// which commits; the create opens a connection and closes it, so the append waits for
+		// a new one too.
+		assertTrips(t, "create note (1 MiB file)", trips{2, 2}, p)
 
 		reader := pool.Person(t, Safer)
 		p = openMeasured(t, "open note (text)", reader, link)
@@ -221,7 +241,7 @@ func TestRoundTripsSafer(t *testing.T) {
 		path := writeFile(t, t.TempDir(), name, randomBytes(t, int(size)))
 		p, _ := createMeasured(t, label, pool.Person(t, Safer), "", []string{path})
 		// The create with the first MiB of ciphertext (max_append), then one append per MiB, the
-		// last committing; every one closes its connection, so each later request waits for a
+		// last committing; every one opens a connection and closes it, so each waits for a
 		// new one.
 		appends, uploads := 0, 0
 		for _, s := range p.Steps {
@@ -237,7 +257,7 @@ func TestRoundTripsSafer(t *testing.T) {
 		pieces := int((sealed + 1<<20 - 1) >> 20)
 		assert.Equal(t, 1, uploads, "one create, with the first piece")
 		assert.Equal(t, pieces-1, appends, "one append per further MiB of a %d-byte ciphertext", sealed)
-		assertTrips(t, label, trips{pieces, pieces - 1}, p)
+		assertTrips(t, label, trips{pieces, pieces}, p)
 	})
 
 	t.Run("chat", func(t *testing.T) {
@@ -294,12 +314,14 @@ func TestRoundTripsSafer(t *testing.T) {
 				require.NoError(t, source.Click(ctx, "#want-reply"))
 			}
 			settle(t, m)
+			assert.Empty(t, apiAtLoad(m), "%s: the drop page asks nothing at load (its limits come in its HTML)", name)
 			p := measureAction(t, name, source, `vis('sent') || vis('error') || vis('gone')`, func() {
 				require.NoError(t, source.Click(ctx, "#send"))
 			})
 			require.True(t, visible(t, source, "sent"), "%s: %s", name, text(t, source, "error"))
 			assert.Equal(t, reply, visible(t, source, "reply-box"))
-			assertTrips(t, name, trips{1, 0}, p)
+			// One request, on a connection of its own: the page asked nothing while it loaded.
+			assertTrips(t, name, trips{1, 1}, p)
 		}
 		require.Equal(t, 2, app.submissions())
 
@@ -307,6 +329,7 @@ func TestRoundTripsSafer(t *testing.T) {
 		openInbox(t, journalist, inbox)
 		require.Equal(t, 2, listed(t, journalist))
 		settle(t, m)
+		assert.NotContains(t, apiAtLoad(m), "GET /api/v1/limits", "the inbox's limits (for a reply) come in its HTML")
 		require.NoError(t, journalist.CallFunction(ctx, `() => { for (const li of document.querySelectorAll('#list li')) li.dataset.rttOld = '1'; }`, nil))
 		p := measureAction(t, "inbox list", journalist,
 			`(document.querySelector('#list li') !== null && document.querySelector('#list li[data-rtt-old]') === null) || vis('error')`,
