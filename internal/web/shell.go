@@ -143,6 +143,9 @@ func New(cfg Config) (http.Handler, error) {
 			m.Handle(p, h)
 		}
 	}
+	if cfg.routed != nil {
+		cfg.routed(m)
+	}
 	if cfg.muxOnly {
 		return s.wrap(m), nil
 	}
