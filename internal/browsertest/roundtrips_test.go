@@ -194,25 +194,25 @@ func TestRoundTripsSafer(t *testing.T) {
 		msg := "round trips " + uniq(t)
 		p, link := createMeasured(t, "create note (text)", sender, msg, nil)
 		// One request: the create carries the ciphertext and commits it (issue 17, requirement
-		// 2). The page asked nothing while it loaded (its limits are in its HTML), so no
-		// connection of the kind the page's requests use (they omit credentials: Firefox keeps
-		// them apart from the page's own) is open yet: the create opens one.
-		assertTrips(t, "create note (text)", trips{1, 1}, p)
+		// 2), on a connection the page already has: its requests go with credentials
+		// "same-origin", so Firefox puts them on the page's own connections (with "omit" it
+		// kept them apart, and the create opened one: 1 new connection).
+		assertTrips(t, "create note (text)", trips{1, 0}, p)
 		manage := value(t, sender, "manage-link")
 
 		oneMiB := writeFile(t, t.TempDir(), "one-"+uniq(t)+".bin", randomBytes(t, 1<<20))
 		p, bigLink := createMeasured(t, "create note (1 MiB file)", pool.Person(t, Safer), "", []string{oneMiB})
 		// Just over 1 MiB sealed: the create with the first MiB, then the append of the rest,
-		// which commits; the create opens a connection and closes it, so the append waits for
-		// a new one too.
-		assertTrips(t, "create note (1 MiB file)", trips{2, 2}, p)
+		// which commits; the create closes its connection, and the append goes on another of
+		// the page's idle ones.
+		assertTrips(t, "create note (1 MiB file)", trips{2, 0}, p)
 
 		reader := pool.Person(t, Safer)
 		p = openMeasured(t, "open note (text)", reader, link)
-		assertTrips(t, "open note (text)", trips{1, 1}, p)
+		assertTrips(t, "open note (text)", trips{1, 0}, p)
 		assert.Equal(t, msg, text(t, reader, "note-text"))
 		p = openMeasured(t, "open note (1 MiB file)", pool.Person(t, Safer), bigLink)
-		assertTrips(t, "open note (1 MiB file)", trips{1, 1}, p)
+		assertTrips(t, "open note (1 MiB file)", trips{1, 0}, p)
 
 		// The manage page after the reader's confirm: Refresh asks for the status once.
 		ctx := ctxT(t, 2*pageTimeout)
@@ -241,8 +241,11 @@ func TestRoundTripsSafer(t *testing.T) {
 		path := writeFile(t, t.TempDir(), name, randomBytes(t, int(size)))
 		p, _ := createMeasured(t, label, pool.Person(t, Safer), "", []string{path})
 		// The create with the first MiB of ciphertext (max_append), then one append per MiB, the
-		// last committing; every one opens a connection and closes it, so each waits for a
-		// new one.
+		// last committing. Every one closes its connection: they go on the connections the page
+		// opened while it loaded, and once those are used up each waits for a new one. How many
+		// the page had open varies with the load's timing (0, 6, 12 and 21 new connections in four
+		// runs): the first two steps (as for the 1 MiB file) never wait, and with credentials
+		// "omit" every step did (pieces new connections).
 		appends, uploads := 0, 0
 		for _, s := range p.Steps {
 			switch {
@@ -257,7 +260,9 @@ func TestRoundTripsSafer(t *testing.T) {
 		pieces := int((sealed + 1<<20 - 1) >> 20)
 		assert.Equal(t, 1, uploads, "one create, with the first piece")
 		assert.Equal(t, pieces-1, appends, "one append per further MiB of a %d-byte ciphertext", sealed)
-		assertTrips(t, label, trips{pieces, pieces}, p)
+		assert.Equal(t, pieces, p.Requests, "%s: requests in sequence: %s", label, p)
+		require.GreaterOrEqual(t, len(p.NewConn), 2)
+		assert.Equal(t, []bool{false, false}, p.NewConn[:2], "%s: the create and the first append go on the page's connections: %s", label, p)
 	})
 
 	t.Run("chat", func(t *testing.T) {
@@ -273,7 +278,7 @@ func TestRoundTripsSafer(t *testing.T) {
 			require.NoError(t, creator.Click(ctx, "#start-button"))
 		})
 		noError(t, creator, "chat create")
-		assertTrips(t, "chat create", trips{1, 1}, p)
+		assertTrips(t, "chat create", trips{1, 0}, p)
 		link := value(t, creator, "chat-link")
 
 		m = pool.Proxy.Mark()
@@ -283,7 +288,7 @@ func TestRoundTripsSafer(t *testing.T) {
 			`/^\d{4}( \d{4}){5}$/.test(document.getElementById('safety').textContent) || vis('error') || vis('gone')`,
 			func() { require.NoError(t, joiner.Click(ctx, "#join-button")) })
 		noError(t, joiner, "chat join")
-		assertTrips(t, "chat join", trips{2, 2}, p)
+		assertTrips(t, "chat join", trips{2, 1}, p)
 		require.Equal(t, waitSafety(t, creator), waitSafety(t, joiner), "the same safety code on both sides")
 
 		msg := "first " + uniq(t)
@@ -320,8 +325,8 @@ func TestRoundTripsSafer(t *testing.T) {
 			})
 			require.True(t, visible(t, source, "sent"), "%s: %s", name, text(t, source, "error"))
 			assert.Equal(t, reply, visible(t, source, "reply-box"))
-			// One request, on a connection of its own: the page asked nothing while it loaded.
-			assertTrips(t, name, trips{1, 1}, p)
+			// One request, on one of the page's own connections.
+			assertTrips(t, name, trips{1, 0}, p)
 		}
 		require.Equal(t, 2, app.submissions())
 
@@ -343,7 +348,7 @@ func TestRoundTripsSafer(t *testing.T) {
 			require.NoError(t, journalist.Click(ctx, "#list button.read"))
 		})
 		noError(t, journalist, "inbox fetch")
-		assertTrips(t, "inbox fetch", trips{4, 1}, p)
+		assertTrips(t, "inbox fetch", trips{4, 0}, p)
 		assert.Equal(t, 1, app.submissions(), "the fetched submission is wiped")
 		assertClean(t, app.mark, nil, nil, journalist)
 	})
