@@ -250,6 +250,51 @@ func (s *Source) Selector(name string) []Finding {
 	return out
 }
 
+// cookieNames are the selectors through which Go code sets, reads or keeps an HTTP cookie:
+// net/http's Cookie type, Request.Cookie/Cookies/CookiesNamed/AddCookie, http.SetCookie,
+// ParseCookie/ParseSetCookie, Response.Cookies, a Client's Jar and its CookieJar interface.
+var cookieNames = []string{"Cookie", "Cookies", "CookiesNamed", "AddCookie", "SetCookie", "ParseCookie",
+	"ParseSetCookie", "CookieJar", "Jar"}
+
+// cookieHeaders are the header names of a cookie, matched in any case in a string literal
+// (r.Header.Get("Cookie"), w.Header().Set("Set-Cookie", ...), h["Set-Cookie"]).
+var cookieHeaders = []string{"Cookie", "Set-Cookie", "Set-Cookie2"}
+
+// Cookies lists every place that could set or read an HTTP cookie: a selector among
+// cookieNames, a string literal that is a cookie header's name, and an import of
+// net/http/cookiejar.
+func (s *Source) Cookies() []Finding {
+	var out []Finding
+	for _, f := range s.Files {
+		if importName(f.AST, "net/http/cookiejar") != "" {
+			out = append(out, s.finding(f, f.AST.Package, "imports net/http/cookiejar"))
+		}
+		ast.Inspect(f.AST, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.SelectorExpr:
+				if slices.Contains(cookieNames, n.Sel.Name) {
+					out = append(out, s.finding(f, n.Pos(), "."+n.Sel.Name))
+				}
+			case *ast.BasicLit:
+				if n.Kind != token.STRING {
+					return true
+				}
+				v, err := strconv.Unquote(n.Value)
+				if err != nil {
+					return true
+				}
+				for _, h := range cookieHeaders {
+					if strings.EqualFold(strings.TrimSpace(v), h) {
+						out = append(out, s.finding(f, n.Pos(), "header "+strconv.Quote(v)))
+					}
+				}
+			}
+			return true
+		})
+	}
+	return out
+}
+
 // UnrecoveredGoroutines lists go statements whose goroutine does not start with a deferred
 // call that recovers: either a function literal whose body defers a function calling
 // recover(), or a call of a function declared in the same Source that does.

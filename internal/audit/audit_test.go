@@ -124,6 +124,18 @@ func TestNoRemoteAddr(t *testing.T) {
 	assert.Empty(t, sites(s.RemoteAddr(), root, harness...))
 }
 
+// TestNoCookies: the server never sets a cookie and never reads one, so the pages' requests
+// may carry credentials "same-origin" (static/js/http.js: the page's own connections are reused,
+// one round trip less per action over Tor) without anything to carry. No Go code outside the
+// tests, the test harnesses and the Go client included, names net/http's cookie API, a
+// cookie jar or a cookie header (internal/web's TestNoCookieOnAnyRoute checks the answers of
+// every route on the wire). The checker's own list of names (internal/audit) is the one
+// exception.
+func TestNoCookies(t *testing.T) {
+	s, root := load(t)
+	assert.Empty(t, sites(s.Cookies(), root, "internal/audit/"))
+}
+
 // TestCircuitIDsStayInCircuit (issue 13): a Tor circuit id is read and used only inside
 // internal/circuit, which keeps it in RAM for the limiter; no other server code parses one,
 // so none can print it, store it or tie it to an entry.

@@ -87,6 +87,34 @@ func f(r *http.Request) string { return r.RemoteAddr }
 	assert.Equal(t, []string{"RemoteAddr"}, whats(s.RemoteAddr()))
 }
 
+func TestCheckerCookies(t *testing.T) {
+	s := snippet(t, `package x
+import (
+	"net/http"
+	jar "net/http/cookiejar"
+)
+const name = "set-cookie"
+func f(w http.ResponseWriter, r *http.Request) {
+	c, _ := r.Cookie("s")
+	_ = r.Header.Get("Cookie")
+	http.SetCookie(w, &http.Cookie{Name: "s"})
+	w.Header()["Set-Cookie"] = nil
+	_ = r.Cookies()
+	_, _ = jar.New(nil)
+	_ = c
+	// Fine: tor's control cookie, a word in a sentence, another header.
+	_ = "cannot read tor's cookie file"
+	_ = r.Header.Get("Cache-Control")
+}
+`)
+	assert.Equal(t, []string{"imports net/http/cookiejar", "header \"set-cookie\"", ".Cookie", "header \"Cookie\"",
+		".SetCookie", ".Cookie", "header \"Set-Cookie\"", ".Cookies"}, whats(s.Cookies()))
+	assert.Empty(t, snippet(t, `package x
+import "net/http"
+func f(w http.ResponseWriter) { w.Header().Set("Cache-Control", "no-store"); _ = "a cookie" }
+`).Cookies())
+}
+
 func TestCheckerSelector(t *testing.T) {
 	s := snippet(t, `package x
 import "example.com/circuit"

@@ -12,6 +12,8 @@
 //     with the reason it cannot panic;
 //   - go.mod requires current golang.org/x/crypto, net and sys;
 //   - every parser of request input has a Fuzz target;
+//   - no code sets, reads or keeps an HTTP cookie (net/http's cookie API, a cookie jar, a
+//     Cookie or Set-Cookie header named in a string);
 //   - and, over the test code: no test calls require.*, t.Fatal, t.FailNow or t.Skip (or a
 //     helper that does) on a goroutine it started or in an HTTP handler, where FailNow ends
 //     only that goroutine and the failure is lost or reported late.

@@ -117,7 +117,7 @@ func TestDropPoWProgressAndFetchResumeSafer(t *testing.T) {
 			route = strings.TrimSuffix(p[strings.Index(p, "/api/v1/drops/")+len("/api/v1/drops/"):], "/upload")
 		}
 	}
-	require.Len(t, creates, 1, "one create request: the limits the page loaded predicted the price")
+	require.Len(t, creates, 1, "one create request: the limits the page came with predicted the price")
 	hdr := creates[0].Header
 	token, err := base64.RawURLEncoding.DecodeString(hdr.Get("Sealdrop-Price-Token"))
 	require.NoError(t, err)

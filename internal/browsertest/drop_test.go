@@ -135,8 +135,9 @@ func TestDropNameShownToSource(t *testing.T) {
 		t.Helper()
 		require.NoError(t, source.Navigate(ctx, link))
 		if waitAny(t, source, pageTimeout, "send", "gone") == "send" {
-			// The page asks for the limits once it shows the form: wait for their answer, so
-			// that this request is not counted as the next drop creation's.
+			// The page shows the size limit from the limits it came with (or, without them,
+			// once it has asked for them): wait for it, so that such a request is not counted
+			// as the next drop creation's.
 			require.NoError(t, source.WaitFor(ctx, `document.getElementById('limit').textContent !== ''`, pageTimeout))
 		}
 	}

@@ -144,9 +144,9 @@ func measure(t *testing.T, tab *Tab, main string) phoneLayout {
 }
 
 // waitLimit waits until the page's script has written the size limit under the file button
-// (#limit, empty until the limits it asks the server for arrive): the line moves what is
-// below it, the create button among them, so a page measured before it is not the page
-// the person sees.
+// (#limit, empty until the script has read the limits the page came with): the line moves
+// what is below it, the create button among them, so a page measured before it is not the
+// page the person sees.
 func waitLimit(t *testing.T, tab *Tab) {
 	t.Helper()
 	require.NoError(t, tab.WaitFor(ctxT(t, pageTimeout+10*time.Second),

@@ -74,7 +74,7 @@ func TestPricePaidAtSafer(t *testing.T) {
 	c := createNote(t, sender, noteInput{text: "paid for " + uniq(t)})
 	// The note's create is its upload (the parameters and the payment in headers).
 	creates := postsTo(mark, "/api/v1/notes/upload")
-	require.Len(t, creates, 1, "the limits the page loaded named the price: one create, no 402")
+	require.Len(t, creates, 1, "the limits the page came with named the price: one create, no 402")
 	require.Empty(t, postsTo(mark, "/api/v1/notes"), "no create of the three-request form")
 	h := creates[0].Header
 	tok, err := base64.RawURLEncoding.DecodeString(h.Get("Sealdrop-Price-Token"))

@@ -38,7 +38,7 @@ func (s *server) mountChat(m *mux.Router, post func(http.HandlerFunc) http.Handl
 	m.Handle(api.ChatPath("{id}", api.ChatEnd), post(s.chatEnd)).Methods(http.MethodPost)
 	m.Handle(api.ChatPath("{id}", api.ChatRevoke), post(s.chatRevoke)).Methods(http.MethodPost)
 	m.Handle(api.ChatPath("{id}", api.ChatWS), http.HandlerFunc(s.chatWS)).Methods(http.MethodGet)
-	serve := func(w http.ResponseWriter, r *http.Request) { s.writeHTML(w, http.StatusOK, page) }
+	serve := func(w http.ResponseWriter, r *http.Request) { s.writePage(w, http.StatusOK, page) }
 	m.Handle("/chat", http.HandlerFunc(serve)).Methods(http.MethodGet, http.MethodHead)
 	m.Handle(api.PageChat+"{id}", http.HandlerFunc(serve)).Methods(http.MethodGet, http.MethodHead)
 	return nil

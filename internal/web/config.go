@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gorilla/mux"
+
 	"github.com/sealdrop/sealdrop/internal/chat"
 	"github.com/sealdrop/sealdrop/internal/drop"
 	"github.com/sealdrop/sealdrop/internal/price"
@@ -70,6 +72,9 @@ type Config struct {
 	// muxOnly routes everything through gorilla/mux, without notesRouter (tests only: they
 	// check that both answer alike).
 	muxOnly bool
+	// routed, when set, is given the finished router (tests only: a test that must send a
+	// request to every route checks that none is left out).
+	routed func(*mux.Router)
 }
 
 // Defaults for Config fields.

@@ -17,7 +17,11 @@
 //     vault into the response; request bodies are never buffered whole. Oversized bodies are
 //     refused (413) before a byte of them is read, a full vault answers 507.
 //   - Pages are rendered once at start; every script is same-origin and pinned by
-//     Subresource Integrity computed from the embedded files.
+//     Subresource Integrity computed from the embedded files. The pages whose scripts read
+//     the limits (create, drop submit, inbox) are kept in two parts, and each answer writes
+//     between them the limits answer of its instant (price token included) into a meta
+//     attribute, not a script: the same for every visitor at that instant, and never cached
+//     (no-store, no ETag or Last-Modified).
 //
 // What it does not protect: the confidentiality of notes rests on the client-side encryption
 // (internal/protocol and static/js), not on this package; an operator who controls the

@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"net/http"
 	"time"
+
+	"github.com/gorilla/mux"
 )
 
 // WithFS replaces the embedded templates and static files (tests only).
@@ -45,4 +47,11 @@ func SetSafestWaits(t interface{ Cleanup(func()) }, first, piece time.Duration) 
 	f, p := safestFirstByte, safestPieceWait
 	safestFirstByte, safestPieceWait = first, piece
 	t.Cleanup(func() { safestFirstByte, safestPieceWait = f, p })
+}
+
+// WithRouted gives f the finished router of the site New builds (its routes, to check that a
+// test reaches every one).
+func WithRouted(cfg Config, f func(*mux.Router)) Config {
+	cfg.routed = f
+	return cfg
 }

@@ -4,20 +4,26 @@ import (
 	"bytes"
 	"crypto/sha512"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"html/template"
+	"io"
 	"io/fs"
 	"net/http"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 )
 
 // Page templates, each rendered once at New. The pages are the same for every id: they never
-// touch the vault, so a preview bot learns nothing and burns nothing.
+// touch an entry, so a preview bot learns nothing and burns nothing. A page whose script reads
+// the limits carries the limits answer of the instant it is served (page, writePage): what
+// GET /api/v1/limits says to anyone then, so that the script spends no request on it at load.
 const (
 	pageCreate = "create.html"
 	pageOpen   = "open.html"
@@ -87,7 +93,44 @@ func loadStatic(fsys fs.FS) (map[string]*staticFile, error) {
 	return files, nil
 }
 
-// Limits is what the pages may show before the script asks /api/v1/limits.
+// limitsModule is the module that reads the limits a page carries: a page whose scripts
+// import it, directly or not, gets the limits meta in its head (templates/layout.html).
+const limitsModule = "js/limits.js"
+
+// limitsMarker is the content of the limits meta as rendered: each answer writes the limits of
+// its instant in its place (writePage). Letters and hyphens only, so that html/template writes
+// it as it is; a rendered page holds it once or not at all (newPage).
+const limitsMarker = "sealdrop-limits-of-this-answer"
+
+// page is one rendered page. A page that carries the limits is kept in the two parts around
+// the marker, so that rendering stays a cost paid once at New and an answer only adds the
+// limits; any other page is before alone.
+type page struct {
+	before, after []byte
+	limits        bool
+}
+
+// newPage splits a rendered page at the limits marker, if it has one.
+func newPage(b []byte) (page, error) {
+	switch bytes.Count(b, []byte(limitsMarker)) {
+	case 0:
+		return page{before: b}, nil
+	case 1:
+		i := bytes.Index(b, []byte(limitsMarker))
+		return page{before: b[:i], after: b[i+len(limitsMarker):], limits: true}, nil
+	}
+	return page{}, errors.New("the limits marker is there more than once")
+}
+
+// rendered is the page as rendered, marker included: what a variant is cut from (safest.go).
+func (p page) rendered() []byte {
+	if !p.limits {
+		return p.before
+	}
+	return slices.Concat(p.before, []byte(limitsMarker), p.after)
+}
+
+// Limits is what the page templates get at New (they may show it without the script).
 type Limits struct {
 	MaxEntry   int64
 	MaxAppend  int64
@@ -140,7 +183,8 @@ type noscriptPanel struct {
 }
 
 // renderPages executes each page template once. A missing template is an error naming it.
-// Every page shares the partials (any *.html that is not a page), among them the head.
+// Every page shares the partials (any *.html that is not a page), among them the head. A page
+// whose script reads the limits holds limitsMarker where each answer puts them (newPage).
 func renderPages(tfs fs.FS, files map[string]*staticFile, data pageData) (map[string][]byte, error) {
 	texts, err := loadCatalog(files)
 	if err != nil {
@@ -222,12 +266,41 @@ func moduleGraph(files map[string]*staticFile, entry string) ([]string, error) {
 	return out, nil
 }
 
-// servePage answers a page rendered at start.
+// servePage answers a page rendered at start (with the limits of now, when it carries them).
 func (s *server) servePage(name string) http.HandlerFunc {
-	body := s.pages[name]
+	p := s.pages[name]
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.writeHTML(w, http.StatusOK, body)
+		s.writePage(w, http.StatusOK, p)
 	}
+}
+
+// writePage answers p. A page that carries the limits gets the limits answer of this instant,
+// byte for byte what GET /api/v1/limits would answer now, escaped for the meta's content
+// attribute. Nothing of the request is read. The answer is no-store and carries no ETag or
+// Last-Modified (headers.go), so that no cache hands out an old token.
+func (s *server) writePage(w http.ResponseWriter, status int, p page) {
+	if !p.limits {
+		s.writeHTML(w, status, p.before)
+		return
+	}
+	b, err := json.Marshal(s.limitsNow())
+	if err != nil {
+		s.writeHTML(w, http.StatusInternalServerError, s.errorPage)
+		return
+	}
+	writeLimitsPage(w, status, p, b)
+}
+
+// writeLimitsPage answers p with the limits answer b in the limits meta's content attribute.
+func writeLimitsPage(w http.ResponseWriter, status int, p page, b []byte) {
+	esc := html.EscapeString(string(b))
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(p.before)+len(esc)+len(p.after)))
+	w.WriteHeader(status)
+	_, _ = w.Write(p.before)
+	_, _ = io.WriteString(w, esc)
+	_, _ = w.Write(p.after)
 }
 
 // serveStatic answers a file of the explicit list, or the uniform error page. No directory
@@ -284,5 +357,12 @@ func pageFuncs(files map[string]*staticFile, texts catalog) template.FuncMap {
 		// modules lists every module the entry imports, directly or not, so the head pins
 		// each with a modulepreload and its integrity.
 		"modules": func(entry string) ([]string, error) { return moduleGraph(files, entry) },
+		// readsLimits: the entry imports limitsModule, directly or not, so the page carries
+		// the limits (limitsHere in its meta's content).
+		"readsLimits": func(entry string) (bool, error) {
+			deps, err := moduleGraph(files, entry)
+			return slices.Contains(deps, limitsModule), err
+		},
+		"limitsHere": func() string { return limitsMarker },
 	}
 }

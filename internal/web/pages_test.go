@@ -208,6 +208,7 @@ func TestChatPageStrict(t *testing.T) {
 		require.Equal(t, http.StatusOK, st, p)
 		assert.Empty(t, checkPage(p, body, fetch))
 		assert.Contains(t, string(body), `src="/static/js/chat.js"`, "%s: the chat module is the page's entry", p)
+		assert.NotContains(t, string(body), "sealdrop-limits", "%s: the chat page reads no limits, so it carries none", p)
 	}
 	_, one := get("/c/AAAAAAAAAAAAAAAAAAAAAA")
 	_, other := get("/c/x")

@@ -129,8 +129,8 @@ const (
 
 // safestPages are the rendered pages of the Safest path.
 type safestPages struct {
-	drop     []byte            // the drop page with the form as its noscript panel
-	featured map[string][]byte // the same, per featured drop's route, naming its listed name
+	drop     page              // the drop page with the form as its noscript panel
+	featured map[string]page   // the same, per featured drop's route, naming its listed name
 	answers  map[string][]byte // by outcome
 }
 
@@ -161,7 +161,7 @@ func (s *server) renderSafest(tfs fs.FS, maxBody int64) (*safestPages, error) {
 			}
 		}
 	}
-	base := s.pages[pageDropSubmit]
+	base := s.pages[pageDropSubmit].rendered()
 	open, end := bytes.Index(base, []byte("<noscript>")), bytes.Index(base, []byte("</noscript>"))
 	if open < 0 || end < open {
 		return nil, errors.New("web: the drop page has no noscript panel to replace")
@@ -180,16 +180,22 @@ func (s *server) renderSafest(tfs fs.FS, maxBody int64) (*safestPages, error) {
 		}
 	}
 	size := sizeWords(maxBody)
-	panel := func(listed string) ([]byte, error) {
+	// The variants keep the page's head, and with it the limits its script reads where
+	// scripts run (writePage).
+	panel := func(listed string) (page, error) {
 		var b bytes.Buffer
 		b.Write(base[:open])
 		if err := set.ExecuteTemplate(&b, "safest-panel", map[string]any{"Listed": listed, "Size": size}); err != nil {
-			return nil, fmt.Errorf("web: template safest.html: %w", err)
+			return page{}, fmt.Errorf("web: template safest.html: %w", err)
 		}
 		b.Write(tail)
-		return b.Bytes(), nil
+		p, err := newPage(b.Bytes())
+		if err != nil {
+			return page{}, fmt.Errorf("web: template safest.html: %w", err)
+		}
+		return p, nil
 	}
-	p := &safestPages{featured: map[string][]byte{}, answers: map[string][]byte{}}
+	p := &safestPages{featured: map[string]page{}, answers: map[string][]byte{}}
 	if p.drop, err = panel(""); err != nil {
 		return nil, err
 	}
@@ -244,10 +250,10 @@ func (s *server) mountSafest(m *mux.Router, post func(http.HandlerFunc) http.Han
 // parsed here.
 func (s *server) safestPage(w http.ResponseWriter, r *http.Request) {
 	if p, ok := s.safestPages.featured[mux.Vars(r)["route"]]; ok {
-		s.writeHTML(w, http.StatusOK, p)
+		s.writePage(w, http.StatusOK, p)
 		return
 	}
-	s.writeHTML(w, http.StatusOK, s.safestPages.drop)
+	s.writePage(w, http.StatusOK, s.safestPages.drop)
 }
 
 // safestPost receives a message from the Safest form.
@@ -273,13 +279,13 @@ func (s *server) safestReceive(w http.ResponseWriter, r *http.Request, h *hijack
 		// The drop page posts nowhere at Safest without the query: a drop that did not opt
 		// in, or a link without its keys. Its answer is the drop page, whose panel says how
 		// to switch to "Safer".
-		s.writeHTML(w, http.StatusForbidden, s.pages[pageDropSubmit])
+		s.writePage(w, http.StatusForbidden, s.pages[pageDropSubmit])
 		return
 	}
 	d, err := protocol.ParseSafestQuery(keys[0])
 	if err != nil {
 		if errors.Is(err, protocol.ErrNotSafest) {
-			s.writeHTML(w, http.StatusForbidden, s.pages[pageDropSubmit])
+			s.writePage(w, http.StatusForbidden, s.pages[pageDropSubmit])
 			return
 		}
 		s.notFoundPage(w, r)

@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"math/bits"
 	"net/http"
 	"strconv"
@@ -23,7 +24,7 @@ import (
 type server struct {
 	cfg          Config
 	v            *vault.Vault
-	pages        map[string][]byte
+	pages        map[string]page // rendered once (pages.go)
 	errorPage    []byte
 	tor2webPage  []byte
 	static       map[string]*staticFile
@@ -76,11 +77,24 @@ func New(cfg Config) (http.Handler, error) {
 	if s.static, err = loadStatic(sfs); err != nil {
 		return nil, err
 	}
-	if s.pages, err = renderPages(tfs, s.static, pageData{Limits: lim, Featured: cfg.FeaturedDrops, Safest: cfg.Drops != nil && cfg.SafestMaxBody > 0}); err != nil {
+	rendered, err := renderPages(tfs, s.static, pageData{Limits: lim, Featured: cfg.FeaturedDrops, Safest: cfg.Drops != nil && cfg.SafestMaxBody > 0})
+	if err != nil {
 		return nil, err
 	}
-	s.errorPage = s.pages[pageError]
-	if s.tor2webPage = s.pages[pageTor2web]; s.tor2webPage == nil {
+	s.pages = map[string]page{}
+	for name, b := range rendered {
+		if s.pages[name], err = newPage(b); err != nil {
+			return nil, fmt.Errorf("web: template %s: %w", name, err)
+		}
+	}
+	// The error pages are written whole, by many routes: they read no limits.
+	for _, name := range []string{pageError, pageTor2web} {
+		if s.pages[name].limits {
+			return nil, fmt.Errorf("web: template %s: an error page may not read the limits", name)
+		}
+	}
+	s.errorPage = s.pages[pageError].before
+	if s.tor2webPage = s.pages[pageTor2web].before; s.tor2webPage == nil {
 		s.tor2webPage = s.errorPage // a test's template set without it
 	}
 	s.goneBody = api.Gone.Body("")
@@ -128,6 +142,9 @@ func New(cfg Config) (http.Handler, error) {
 		for p, h := range testRoutes(s) {
 			m.Handle(p, h)
 		}
+	}
+	if cfg.routed != nil {
+		cfg.routed(m)
 	}
 	if cfg.muxOnly {
 		return s.wrap(m), nil
@@ -205,10 +222,16 @@ func floorPow2(n int64) int64 {
 	return 1 << (bits.Len64(uint64(n)) - 1)
 }
 
-func (s *server) limits(w http.ResponseWriter, r *http.Request) {
+// limitsNow is the limits answer of this instant: GET /api/v1/limits, and what a page whose
+// script reads the limits carries in its head (writePage).
+func (s *server) limitsNow() api.LimitsAnswer {
 	lim := s.lim
-	s.marshal(w, http.StatusOK, api.LimitsAnswer{Version: api.Version, MaxEntry: lim.MaxEntry, MaxAppend: lim.MaxAppend, Free: floorPow2(s.v.Stats().Free),
-		TTLs: lim.TTLs, DefaultTTL: lim.DefaultTTL, MaxTTL: lim.MaxTTL, Price: s.priceNow(), Drop: s.dropLimits()})
+	return api.LimitsAnswer{Version: api.Version, MaxEntry: lim.MaxEntry, MaxAppend: lim.MaxAppend, Free: floorPow2(s.v.Stats().Free),
+		TTLs: lim.TTLs, DefaultTTL: lim.DefaultTTL, MaxTTL: lim.MaxTTL, Price: s.priceNow(), Drop: s.dropLimits()}
+}
+
+func (s *server) limits(w http.ResponseWriter, r *http.Request) {
+	s.marshal(w, http.StatusOK, s.limitsNow())
 }
 
 // readJSON checks the content type and decodes a small JSON body, answering the error itself.

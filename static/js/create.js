@@ -7,13 +7,15 @@ import { api } from './api.js';
 import { utf8Encode } from './bytes.js';
 import { fileChooser } from './filereport.js';
 import { payAndCreate, PRICE_NOTE } from './price.js';
+import { pageLimits } from './limits.js';
 import { encode, toSVG } from './qr.js';
 import { $, show, hide, setText, progress, showError, clearError, errorMessage, copyButton, duration, size } from './ui.js';
 import { t } from './i18n.js';
 
 const TTL_LABELS = { 300: () => t('ttl.5m'), 3600: () => t('ttl.1h'), 86400: () => t('ttl.1d'), 604800: () => t('ttl.7d') };
 
-let limits = null;
+// The limits come with the page (limits.js): nothing is asked at load.
+const pagelimits = pageLimits({ fetchLimits: api.limits });
 let chooser = null; // the picked files, after the privacy filter (filereport.js)
 
 function sealedEstimate(text, list) {
@@ -26,7 +28,6 @@ function sealedEstimate(text, list) {
 }
 
 function applyLimits(l) {
-  limits = l;
   const select = $('ttl');
   const allowed = new Set((l.ttls || []).filter((ttl) => !l.max_ttl || ttl <= l.max_ttl));
   for (const ttl of allowed) {
@@ -65,7 +66,7 @@ async function onCreate(ev) {
     if (!text && files.length === 0) throw new Error(t('compose.empty'));
     const { pin, dpin } = readPINs();
     const ttl = Number($('ttl').value);
-    if (!limits) limits = await api.limits();
+    const limits = await pagelimits.current();
     const need = sealedEstimate(text, files);
     if (limits.max_entry && need > limits.max_entry) {
       throw new Error(t('create.too_large', { size: size(need), max: size(limits.max_entry) }));
@@ -132,9 +133,8 @@ function start() {
   $('create-form').addEventListener('submit', onCreate);
   copyButton('copy-link', 'link');
   copyButton('copy-manage', 'manage-link');
-  api.limits().then(applyLimits).catch(() => {
-    setText('limit', t('create.limit_unknown'));
-  });
+  if (pagelimits.carried) applyLimits(pagelimits.carried);
+  else pagelimits.current().then(applyLimits).catch(() => setText('limit', t('create.limit_unknown')));
 }
 
 start();

@@ -117,8 +117,8 @@ export async function dropApi(drop) {
  * deliver seals text and files to a drop and sends them through the upload route (paying the
  * price, when the server is getting full): one request up to the append size, one per piece
  * above. steps gets ('encrypt' | 'pow' | 'upload', done, total) as it goes. limits is the
- * server's /api/v1/limits: the append size, the drop's size limit and lifetime, and the price;
- * so that nothing is asked before the upload. A price that rose meanwhile is paid when the
+ * server's limits answer (the page carries it: limits.js): the append size, the drop's size
+ * limit and lifetime, and the price; so that nothing is asked before the upload. A price that rose meanwhile is paid when the
  * server says so.
  */
 export async function deliver({ drop, text, files, replyBox, limits, steps }) {

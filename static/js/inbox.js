@@ -13,6 +13,7 @@
 import { DROP_FLAG_REPLY, parseInboxFragment, checkRoute, routeId, openSubmission } from './drop-protocol.js';
 import { api } from './api.js';
 import { dropApi, deliver } from './drop-api.js';
+import { pageLimits } from './limits.js';
 import { $, show, hide, setText, progress, showError, clearError, errorMessage, size, renderDownloads, pageId } from './ui.js';
 import { t } from './i18n.js';
 
@@ -22,6 +23,9 @@ let ownFetches = 0; // fetches this page made since its last list: not a thief's
 let last = null; // {fetched}: fetched_total at this page's previous list
 let busy = false;
 let replyTo = null;
+// The limits a reply is sent with (its size, the price) come with the page (limits.js), and
+// are asked afresh only once their token is old.
+const pagelimits = pageLimits({ fetchLimits: api.limits });
 const urls = [];
 
 function age(hours) {
@@ -223,7 +227,7 @@ async function sendReply(ev) {
   $('reply-send').disabled = true;
   const bar = progress('progress-reply');
   try {
-    const limits = await api.limits();
+    const limits = await pagelimits.current();
     show('reply-progress');
     const labels = { encrypt: () => t('progress.encrypting'), pow: () => t('progress.pow_short'), upload: () => t('progress.uploading') };
     await deliver({

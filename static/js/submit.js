@@ -8,13 +8,16 @@
 import { DROP_FLAG_REPLY, parseDropFragment, checkRoute, newDropKeys, replyLink, wipeDropKeys } from './drop-protocol.js';
 import { api } from './api.js';
 import { deliver } from './drop-api.js';
+import { pageLimits } from './limits.js';
 import { fileChooser } from './filereport.js';
 import { $, show, hide, setText, progress, showError, clearError, errorMessage, copyButton, duration, size, pageId } from './ui.js';
 import { t } from './i18n.js';
 
 let drop = null;
 let chooser = null; // the picked files, after the privacy filter (filereport.js)
-let limits = null; // /api/v1/limits: append size, the drop's size and lifetime, the price
+// The limits (append size, the drop's size and lifetime, the price) come with the page
+// (limits.js): nothing is asked at load.
+const pagelimits = pageLimits({ fetchLimits: api.limits });
 
 function gone(message) {
   hide('compose');
@@ -41,7 +44,7 @@ async function onSend(ev) {
     const files = await chooser.files();
     const text = $('text').value;
     if (!text && files.length === 0) throw new Error(t('compose.empty'));
-    if (!limits) limits = await api.limits();
+    const limits = await pagelimits.current();
     if ($('want-reply').checked) reply = await newDropKeys(DROP_FLAG_REPLY);
     for (const id of ['progress-encrypt', 'progress-pow', 'progress-upload']) progress(id)(0, 1);
     hide('pow-box');
@@ -143,10 +146,9 @@ async function start() {
   chooser = fileChooser($('files'), $('strip-report'));
   $('submit-form').addEventListener('submit', onSend);
   copyButton('copy-reply', 'reply-link');
-  api.limits().then((l) => {
-    limits = l;
-    setText('limit', l.max_entry ? t('submit.limit', { size: size(l.max_entry) }) : '');
-  }).catch(() => {});
+  const showLimit = (l) => setText('limit', l.max_entry ? t('submit.limit', { size: size(l.max_entry) }) : '');
+  if (pagelimits.carried) showLimit(pagelimits.carried);
+  else pagelimits.current().then(showLimit).catch(() => {});
 }
 
 start();

@@ -26,13 +26,16 @@ function body(data, cutAfter) {
   });
 }
 
-test('every request omits credentials, cache and referrer', async () => {
+test('every request goes on the page\'s connections, without cache, referrer or redirect', async () => {
   const seen = [];
   const api = makeApi({ fetch: async (url, init) => { seen.push(init); return json(200, { version: 1 }); } });
   await api.limits();
-  assert.equal(seen[0].credentials, 'omit');
+  // same-origin, not omit: the page's own connections (http.js, PRIVACY); the server sets and
+  // reads no cookie (internal/web TestNoCookieOnAnyRoute, internal/audit TestNoCookies).
+  assert.equal(seen[0].credentials, 'same-origin');
   assert.equal(seen[0].cache, 'no-store');
   assert.equal(seen[0].referrerPolicy, 'no-referrer');
+  assert.equal(seen[0].redirect, 'error');
 });
 
 test('upload resumes after network errors and follows 409 offsets', async () => {

@@ -210,7 +210,8 @@ test('list and wipe ask for a challenge with {auth, flags}, then send exactly th
     });
     for (const r of seen) {
       assert.equal(r.init.method, 'POST');
-      assert.equal(r.init.credentials, 'omit');
+      assert.equal(r.init.credentials, 'same-origin');
+      assert.equal(r.init.redirect, 'error');
       assert.equal(r.init.cache, 'no-store');
       assert.equal(r.init.referrerPolicy, 'no-referrer');
       assert.equal(r.init.headers['Content-Type'], 'application/json');
