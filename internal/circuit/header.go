@@ -79,11 +79,11 @@ func port(b []byte) (uint32, bool) {
 }
 
 // readHeader reads the PROXY line at the start of r and nothing after it: it reads the
-// shortest possible line at once, then one byte at a time up to the CRLF, so that the
-// client's first bytes stay in the socket for the HTTP server (and, being possibly
-// ciphertext, are never copied into a buffer of this package). It stops at the first byte
-// that cannot belong to a PROXY line. looksHTTP reports a connection that began with an
-// HTTP request instead: a tor that does not export circuit ids.
+// shortest possible line at once, then up to the line's end, with reads that r bounds at the
+// next LF (lineBounded), so that the client's first bytes stay in the socket for the HTTP
+// server (and, being possibly ciphertext, are never kept in a buffer of this package). It
+// stops at the first byte that cannot belong to a PROXY line. looksHTTP reports a connection
+// that began with an HTTP request instead: a tor that does not export circuit ids.
 func readHeader(r io.Reader) (id uint32, looksHTTP bool, err error) {
 	var buf [MaxHeader]byte
 	n, err := io.ReadFull(r, buf[:len("PROXY ")])
@@ -97,6 +97,7 @@ func readHeader(r io.Reader) (id uint32, looksHTTP bool, err error) {
 		return 0, false, ErrHeader
 	}
 	n = minHeader
+	lr := lineBounded(r)
 	for checked := 0; ; {
 		done, ok := scanLine(buf[:n], checked)
 		if !ok {
@@ -108,14 +109,24 @@ func readHeader(r io.Reader) (id uint32, looksHTTP bool, err error) {
 		if n == MaxHeader {
 			return 0, false, ErrHeader
 		}
-		if _, err := io.ReadFull(r, buf[n:n+1]); err != nil {
+		m, err := lr.Read(buf[n:])
+		if m == 0 && err == nil {
+			err = io.ErrNoProgress
+		}
+		if err != nil && m == 0 {
 			return 0, false, ErrHeader
 		}
-		checked, n = n, n+1
+		checked, n = n, n+m
 	}
 	id, err = ParseHeader(buf[:n])
 	return id, false, err
 }
+
+// oneByte hands out at most one byte per Read: the line-bounded reader of anything but a
+// socket (peekReader).
+type oneByte struct{ r io.Reader }
+
+func (o oneByte) Read(p []byte) (int, error) { return o.r.Read(p[:min(len(p), 1)]) }
 
 // scanLine checks b[from:], the bytes read since the last call: done when b ends with the
 // line's CRLF, !ok at a byte that cannot be part of a PROXY TCP6 line (anything but the

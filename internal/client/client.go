@@ -31,6 +31,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sealdrop/sealdrop/internal/api"
@@ -81,6 +82,11 @@ type Client struct {
 	base   *url.URL
 	origin string
 	hc     *http.Client
+
+	now    func() time.Time // time.Now; tests move it
+	limMu  sync.Mutex
+	lim    *Limits   // the limits a create was last sealed and priced by
+	limEnd time.Time // when lim's price token stops being accepted
 }
 
 // New returns a client for the server at baseURL ("http://xyz.onion" or a loopback URL)
@@ -94,7 +100,7 @@ func New(baseURL string, hc *http.Client) (*Client, error) {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	return &Client{base: u, origin: u.Scheme + "://" + u.Host, hc: hc}, nil
+	return &Client{base: u, origin: u.Scheme + "://" + u.Host, hc: hc, now: time.Now}, nil
 }
 
 // url is the URL of an API path or a page on this server.
@@ -198,6 +204,44 @@ func (c *Client) Limits(ctx context.Context) (*Limits, error) {
 		return nil, fmt.Errorf("%w: limits %+v", ErrProtocol, l)
 	}
 	return &l, nil
+}
+
+// limitsReuse is how much of its price token's life the limits a create used must have left to
+// be used again: a create whose first piece is cut is sent again with the same token, and
+// must still find it accepted (the server's windows are 5 minutes, a token lasts 5 to 10).
+const limitsReuse = 2 * time.Minute
+
+// createLimits returns the limits a note's or a submission's create is sealed and priced by:
+// those fetched last while their price token has limitsReuse left, else fresh ones. Over Tor
+// every request in sequence is a round trip through six relays, and the limits request was
+// one of the four of a note sent and read (issue 17); the browser has its limits in the page,
+// as this has them from the last create. A price that changed meanwhile costs the create a
+// 402, which names the price and a fresh token (paidUpload.send), and drops these limits.
+func (c *Client) createLimits(ctx context.Context) (*Limits, error) {
+	c.limMu.Lock()
+	if c.lim != nil && c.limEnd.Sub(c.now()) >= limitsReuse {
+		l := *c.lim
+		c.limMu.Unlock()
+		return &l, nil
+	}
+	c.limMu.Unlock()
+	asked := c.now()
+	l, err := c.Limits(ctx)
+	if err != nil {
+		return nil, err
+	}
+	kept := *l
+	c.limMu.Lock()
+	c.lim, c.limEnd = &kept, asked.Add(time.Duration(l.Price.ExpiresIn)*time.Second)
+	c.limMu.Unlock()
+	return l, nil
+}
+
+// forgetLimits drops the limits createLimits keeps: the server asked another price.
+func (c *Client) forgetLimits() {
+	c.limMu.Lock()
+	c.lim = nil
+	c.limMu.Unlock()
 }
 
 // note is the URL of action on note id (id "" is the create).

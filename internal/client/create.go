@@ -41,7 +41,7 @@ func (c *Client) CreateNote(ctx context.Context, text string, files []File, pin,
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
-	lim, err := c.Limits(ctx)
+	lim, err := c.createLimits(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +122,10 @@ func (u *paidUpload) send(ctx context.Context, off int64, b []byte) (int64, erro
 		u.setHead(off, hdr)
 		received, err := u.c.sendPiece(ctx, u.url, hdr, off, b, &u.last)
 		var pe *PriceError
-		if errors.As(err, &pe) && tries < 2 {
+		if errors.As(err, &pe) {
+			u.c.forgetLimits() // the price they named is no longer the server's
+		}
+		if pe != nil && tries < 2 {
 			u.bits, u.token = pe.Bits, pe.Token
 			continue
 		}

@@ -148,7 +148,7 @@ func (c *Client) submitTo(ctx context.Context, d *protocol.DropPublic, text stri
 		return "", 0, fmt.Errorf("client: %w", err)
 	}
 	length := protocol.SealedSubmissionLen(n)
-	lim, err := c.Limits(ctx)
+	lim, err := c.createLimits(ctx)
 	if err != nil {
 		return "", 0, err
 	}

@@ -1,6 +1,10 @@
 package client
 
-import "github.com/sealdrop/sealdrop/internal/protocol"
+import (
+	"time"
+
+	"github.com/sealdrop/sealdrop/internal/protocol"
+)
 
 // WithMACKey returns a copy of ch (same id, role and session token) that authenticates its
 // handshake with km instead: a side that got past the server without the link key. For tests
@@ -27,3 +31,6 @@ func SealForTest(ch *Chat, typ byte, body []byte) ([]byte, error) {
 	})
 	return rec, err
 }
+
+// SetClock makes c read the time from now (the limits it keeps end by it).
+func SetClock(c *Client, now func() time.Time) { c.now = now }

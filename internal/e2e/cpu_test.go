@@ -6,6 +6,9 @@ package e2e
 // pairs, at concurrency 1 and 32, and logs both per pair as MEASURE lines. It asserts only
 // that every pair round-tripped and that the numbers were read; which is smaller is recorded
 // in the README, not asserted (2 shared cores: times are not stable enough to gate on).
+//
+// SEALDROP_E2E_PERF=DIR (an existing directory) also records where sealdrop's CPU goes over each
+// batch with perf (stacks only: no request data), DIR/sealdrop-c1.perf and DIR/sealdrop-c32.perf.
 
 import (
 	"bytes"
@@ -15,16 +18,19 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/sealdrop/sealdrop/internal/client"
+	"github.com/sealdrop/sealdrop/internal/servertest"
 )
 
 const (
@@ -86,6 +92,7 @@ func TestCPUPerPairBehindTor(t *testing.T) {
 	if torOutput {
 		args = append(args, "--tor-output")
 	}
+	perfDir := os.Getenv("SEALDROP_E2E_PERF")
 	visitor := newClientTor(t, n)
 	s := startSealdrop(t, args...)
 	base := s.onionBase(t)
@@ -131,6 +138,10 @@ func TestCPUPerPairBehindTor(t *testing.T) {
 
 		idle0, idleStart := readCPU(t, pids), time.Now()
 		time.Sleep(cpuIdleWindow)
+		var prof *perfRecord
+		if perfDir != "" {
+			prof = startPerf(t, pids["sealdrop"], filepath.Join(perfDir, fmt.Sprintf("sealdrop-c%d.perf", conc)))
+		}
 		before, start := readCPU(t, pids), time.Now()
 		idleTime := start.Sub(idleStart)
 
@@ -158,6 +169,9 @@ func TestCPUPerPairBehindTor(t *testing.T) {
 		cancel()
 		elapsed := time.Since(start)
 		after := readCPU(t, pids)
+		if prof != nil {
+			prof.stop(t)
+		}
 
 		require.Empty(t, failures, "every pair round-trips at concurrency %d", conc)
 		require.Equal(t, cpuPairs, done)
@@ -183,6 +197,46 @@ func TestCPUPerPairBehindTor(t *testing.T) {
 			conc, idleRate("sealdrop"), idleRate("tor"), idleRate("visitor tor"), 1000/userHZ)
 	}
 	s.stop(t)
+}
+
+// perfRecord is a `perf record` of one process.
+type perfRecord struct {
+	cmd  *exec.Cmd
+	out  string
+	errs *servertest.Buffer
+}
+
+// startPerf samples process pid's stacks, user and kernel, at 999 Hz into out until stop.
+// Go's own profiler (runtime/pprof) is not used: it samples each thread every 10 ms of its
+// CPU time, and behind tor sealdrop's threads run in slices far shorter than that, so it saw
+// about a quarter of the time /proc counted.
+func startPerf(t *testing.T, pid int, out string) *perfRecord {
+	t.Helper()
+	bin, err := exec.LookPath("perf")
+	require.NoError(t, err, "SEALDROP_E2E_PERF needs perf (Debian: linux-perf)")
+	p := &perfRecord{out: out, errs: &servertest.Buffer{}}
+	p.cmd = exec.Command(bin, "record", "-F", "999", "-g", "-p", strconv.Itoa(pid), "-o", out)
+	p.cmd.Stderr = p.errs
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	require.NoError(t, p.cmd.Start())
+	t.Cleanup(func() { _ = p.cmd.Process.Kill() })
+	// perf attaches in the background: wait until it has written its header.
+	require.Eventually(t, func() bool { st, err := os.Stat(out); return err == nil && st.Size() > 0 }, 10*time.Second, 20*time.Millisecond,
+		"perf record started; stderr %q", p.errs)
+	return p
+}
+
+// stop ends the recording (SIGINT, as at a terminal) and waits for perf to write its file.
+func (p *perfRecord) stop(t *testing.T) {
+	t.Helper()
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGINT))
+	// perf ends by SIGINT itself once its file is written, as it does at a terminal.
+	err := p.cmd.Wait()
+	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGINT {
+		require.NoError(t, err, "perf record: %s", p.errs)
+	}
+	require.Contains(t, p.errs.String(), "Captured and wrote", "perf record wrote its file")
+	t.Logf("MEASURE cpu: perf samples of sealdrop in %s (perf report -i %s --no-children --sort sym)", p.out, p.out)
 }
 
 // warmUp sends one request as p, so that p's circuit to the onion exists; it leaves the

@@ -46,7 +46,8 @@
 //     their own built before the batch, within the per-circuit burst; it reads the CPU time
 //     (/proc/PID/stat utime+stime) of sealdrop and of its tor before and after the batch and
 //     logs both per pair, with their idle rate before it. It asserts that every pair round-trips
-//     byte-identical and that both processes' times were read.
+//     byte-identical and that both processes' times were read. SEALDROP_E2E_PERF=DIR also
+//     records sealdrop's stacks with perf over each batch (DIR/sealdrop-c1.perf, -c32.perf).
 //   - Every tor that publishes sealdrop (managed and attached) is asked through its control
 //     port: single-hop and non-anonymous modes off, SafeLogging on, no SOCKS port or listener.
 //
