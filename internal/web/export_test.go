@@ -46,3 +46,11 @@ func SetSafestWaits(t interface{ Cleanup(func()) }, first, piece time.Duration) 
 	safestFirstByte, safestPieceWait = first, piece
 	t.Cleanup(func() { safestFirstByte, safestPieceWait = f, p })
 }
+
+// SetPieceWaits shortens how long a pipelined piece waits for the piece it follows to begin
+// and to end, until the test ends.
+func SetPieceWaits(t interface{ Cleanup(func()) }, early, follow time.Duration) {
+	e, f := pieceEarlyWait, pieceFollowWait
+	pieceEarlyWait, pieceFollowWait = early, follow
+	t.Cleanup(func() { pieceEarlyWait, pieceFollowWait = e, f })
+}
