@@ -81,6 +81,7 @@ type Client struct {
 	base   *url.URL
 	origin string
 	hc     *http.Client
+	window int // pieces of an upload on their way at once; 0: DefaultUploadWindow
 }
 
 // New returns a client for the server at baseURL ("http://xyz.onion" or a loopback URL)
