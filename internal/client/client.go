@@ -84,9 +84,15 @@ type Client struct {
 	hc     *http.Client
 
 	now    func() time.Time // time.Now; tests move it
-	limMu  sync.Mutex
-	lim    *Limits   // the limits a create was last sealed and priced by
-	limEnd time.Time // when lim's price token stops being accepted
+	kept   *keptLimits      // shared by the copies WithUploadWindow makes: the same server
+	window int              // pieces of an upload on their way at once; 0: DefaultUploadWindow
+}
+
+// keptLimits are the limits a create was last sealed and priced by (createLimits).
+type keptLimits struct {
+	mu  sync.Mutex
+	lim *Limits   // nil: none kept
+	end time.Time // when lim's price token stops being accepted
 }
 
 // New returns a client for the server at baseURL ("http://xyz.onion" or a loopback URL)
@@ -100,7 +106,7 @@ func New(baseURL string, hc *http.Client) (*Client, error) {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	return &Client{base: u, origin: u.Scheme + "://" + u.Host, hc: hc, now: time.Now}, nil
+	return &Client{base: u, origin: u.Scheme + "://" + u.Host, hc: hc, now: time.Now, kept: &keptLimits{}}, nil
 }
 
 // url is the URL of an API path or a page on this server.
@@ -218,30 +224,31 @@ const limitsReuse = 2 * time.Minute
 // as this has them from the last create. A price that changed meanwhile costs the create a
 // 402, which names the price and a fresh token (paidUpload.send), and drops these limits.
 func (c *Client) createLimits(ctx context.Context) (*Limits, error) {
-	c.limMu.Lock()
-	if c.lim != nil && c.limEnd.Sub(c.now()) >= limitsReuse {
-		l := *c.lim
-		c.limMu.Unlock()
+	k := c.kept
+	k.mu.Lock()
+	if k.lim != nil && k.end.Sub(c.now()) >= limitsReuse {
+		l := *k.lim
+		k.mu.Unlock()
 		return &l, nil
 	}
-	c.limMu.Unlock()
+	k.mu.Unlock()
 	asked := c.now()
 	l, err := c.Limits(ctx)
 	if err != nil {
 		return nil, err
 	}
 	kept := *l
-	c.limMu.Lock()
-	c.lim, c.limEnd = &kept, asked.Add(time.Duration(l.Price.ExpiresIn)*time.Second)
-	c.limMu.Unlock()
+	k.mu.Lock()
+	k.lim, k.end = &kept, asked.Add(time.Duration(l.Price.ExpiresIn)*time.Second)
+	k.mu.Unlock()
 	return l, nil
 }
 
 // forgetLimits drops the limits createLimits keeps: the server asked another price.
 func (c *Client) forgetLimits() {
-	c.limMu.Lock()
-	c.lim = nil
-	c.limMu.Unlock()
+	c.kept.mu.Lock()
+	c.kept.lim = nil
+	c.kept.mu.Unlock()
 }
 
 // note is the URL of action on note id (id "" is the create).

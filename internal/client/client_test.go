@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,18 +23,42 @@ import (
 	"github.com/sealdrop/sealdrop/vault"
 )
 
-// faults lets a test break the first open body or lose the first append's or upload's answer,
-// and counts the requests by route.
+// faults lets a test break the first open body, lose the answer of an upload piece, cut a
+// piece's body mid-way or answer a piece itself, and counts the requests by route. Upload
+// pieces are numbered in the order their requests start (0 the first).
 type faults struct {
 	mu          sync.Mutex
 	cutOpenAt   int64 // cut the first open answer after this many bytes (0: never)
-	loseAppend  bool  // lose the answer of the first append that reached the server
-	loseUpload  bool  // lose the answer of the first upload that reached the server
-	loseCommit  bool  // lose the first answer of an append that says the note is committed
+	loseUpload  bool  // lose the answer of the first upload piece that reached the server
+	loseCommit  bool  // lose the first answer of a piece that says the note is committed
 	openOffsets []int64
-	appends     int
 	uploads     int
 	routes      []string // the last path element of every request
+
+	// The window: for the first piece sent at an offset (pieces race each other to the
+	// transport, so their order is not a piece's name), its body cut after so many bytes, its
+	// answer lost after the server gave it, or an answer of the test's in place of the server's.
+	cutAt    map[int64]int64
+	loseAt   map[int64]bool
+	fakeAt   map[int64]fakeAnswer
+	pieces   []pieceSeen // every upload piece, in the order they started
+	inFlight int         // pieces on their way now
+	mostIn   int         // the most pieces on their way at once
+}
+
+// fakeAnswer is an error answer the transport gives in place of the server's.
+type fakeAnswer struct {
+	status int
+	body   string
+}
+
+// pieceSeen is an upload piece as the transport saw it.
+type pieceSeen struct {
+	offset   int64
+	paid     bool  // it carried a price nonce
+	declared bool  // it carried the create's headers (the length)
+	status   int   // the answer's status (the server's, or the test's in its place); 0: none came
+	received int64 // the answer's "received", when it had one
 }
 
 type faultyTransport struct {
@@ -64,39 +89,97 @@ func (t *faultyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	f.mu.Lock()
 	f.routes = append(f.routes, req.URL.Path[strings.LastIndex(req.URL.Path, "/")+1:])
 	f.mu.Unlock()
-	if upload := strings.HasSuffix(req.URL.Path, "/upload"); upload || strings.HasSuffix(req.URL.Path, "/data") {
-		res, err := t.rt.RoundTrip(req)
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		lose := &f.loseAppend
-		if upload {
-			f.uploads++
-			lose = &f.loseUpload
-		} else {
-			f.appends++
-		}
-		if err == nil && !upload && f.loseCommit && res.StatusCode == http.StatusOK {
-			b, rerr := io.ReadAll(res.Body)
-			res.Body.Close()
-			if rerr != nil {
-				return nil, rerr
-			}
-			res.Body = io.NopCloser(bytes.NewReader(b))
-			if bytes.Contains(b, []byte(`"committed":true`)) {
-				f.loseCommit = false
-				return nil, errors.New("test: answer lost")
-			}
-		}
-		if err == nil && *lose {
-			*lose = false
-			_, _ = io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			return nil, errors.New("test: answer lost")
-		}
-		return res, err
+	if strings.HasSuffix(req.URL.Path, "/upload") {
+		return t.piece(req)
 	}
 	return t.rt.RoundTrip(req)
 }
+
+// piece sends an upload piece, with the faults the test asked for it.
+func (t *faultyTransport) piece(req *http.Request) (*http.Response, error) {
+	f := t.f
+	off, _ := strconv.ParseInt(req.Header.Get("Sealdrop-Offset"), 10, 64)
+	f.mu.Lock()
+	i := len(f.pieces)
+	f.pieces = append(f.pieces, pieceSeen{offset: off, paid: req.Header.Get("Sealdrop-Price-Nonce") != "",
+		declared: req.Header.Get("Sealdrop-Length") != ""})
+	f.uploads++
+	f.inFlight++
+	f.mostIn = max(f.mostIn, f.inFlight)
+	cut := f.cutAt[off]
+	fake, faked := f.fakeAt[off]
+	loseThis := f.loseAt[off]
+	delete(f.cutAt, off)
+	delete(f.fakeAt, off)
+	delete(f.loseAt, off)
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.inFlight--
+		f.mu.Unlock()
+	}()
+	seen := func(status int, b []byte) {
+		var v struct {
+			Received int64 `json:"received"`
+		}
+		_ = json.Unmarshal(b, &v)
+		f.mu.Lock()
+		f.pieces[i].status, f.pieces[i].received = status, v.Received
+		f.mu.Unlock()
+	}
+	if faked {
+		req.Body.Close()
+		seen(fake.status, nil)
+		return &http.Response{StatusCode: fake.status, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(fake.body)), Request: req}, nil
+	}
+	if cut > 0 {
+		req.Body = &cutRequest{rc: req.Body, left: cut}
+	}
+	res, err := t.rt.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	seen(res.StatusCode, b)
+	res.Body = io.NopCloser(bytes.NewReader(b))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	lose := loseThis || f.loseUpload
+	f.loseUpload = false
+	if f.loseCommit && res.StatusCode == http.StatusOK && bytes.Contains(b, []byte(`"committed":true`)) {
+		f.loseCommit, lose = false, true
+	}
+	if lose {
+		return nil, errors.New("test: answer lost")
+	}
+	return res, nil
+}
+
+// cutRequest is a request body that breaks off after left bytes, like a circuit that died
+// while the piece was on its way.
+type cutRequest struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (c *cutRequest) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, errors.New("test: circuit cut")
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.rc.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+func (c *cutRequest) Close() error { return c.rc.Close() }
 
 // cutBody delivers left bytes, then fails like a broken circuit.
 type cutBody struct {
@@ -151,11 +234,15 @@ func TestRoundTrip(t *testing.T) {
 	}, "", "", time.Hour)
 	require.NoError(t, err)
 	assert.Equal(t, time.Hour, made.ExpiresIn)
-	// 300 KB in pieces of 64 KiB: the upload with the first, an append for each other, the
-	// last one committing; nothing else after the limits.
-	assert.Equal(t, 1, f.uploads)
-	assert.Equal(t, 4, f.appends, "uploaded in pieces of max_append")
-	assert.Equal(t, []string{"limits", "upload", "data", "data", "data", "data"}, f.routes)
+	// 300 KB in pieces of 64 KiB, every one to the upload route with the create's headers,
+	// two on their way at once, the last one committing; nothing else after the limits.
+	assert.Equal(t, []string{"limits", "upload", "upload", "upload", "upload", "upload"}, f.routes)
+	assert.ElementsMatch(t, []int64{0, 1 * 65536, 2 * 65536, 3 * 65536, 4 * 65536}, pieceOffsets(f), "in pieces of max_append, none sent twice")
+	for _, p := range f.pieces {
+		assert.True(t, p.declared, "every piece carries the create's headers")
+		assert.Equal(t, http.StatusOK, p.status)
+	}
+	assert.Equal(t, 2, f.mostIn, "two pieces on their way at once")
 	assert.Contains(t, made.NoteURL, "/n/")
 	assert.Contains(t, made.ManageURL, "/m/")
 
@@ -225,7 +312,7 @@ func TestResumeUpload(t *testing.T) {
 	ctx := t.Context()
 	c, f, _, _ := newServer(t, 2<<20, 64<<10)
 	data := randBytes(200_000)
-	f.loseAppend = true
+	f.loseAt = map[int64]bool{65536: true} // the second piece's answer
 	made, err := c.CreateNote(ctx, "t", []client.File{{Name: "x", Size: int64(len(data)), R: bytes.NewReader(data)}}, "", "", 0)
 	require.NoError(t, err)
 	n, err := c.OpenNote(ctx, made.NoteURL, "")
@@ -233,9 +320,9 @@ func TestResumeUpload(t *testing.T) {
 	assert.Equal(t, data, n.Files[0].Data)
 }
 
-// The answer of the append that committed the note is lost: the client sends that append
-// again, which the server answers as it did; the note is made once and opens, and no commit
-// request follows.
+// The answer of the piece that committed the note is lost: the client sends that piece again,
+// which the server answers as it did; the note is made once and opens, and no commit request
+// follows.
 func TestResumeLostCommittingAppend(t *testing.T) {
 	ctx := t.Context()
 	c, f, v, _ := newServer(t, 2<<20, 64<<10)
@@ -243,12 +330,25 @@ func TestResumeLostCommittingAppend(t *testing.T) {
 	f.loseCommit = true
 	made, err := c.CreateNote(ctx, "t", []client.File{{Name: "x", Size: int64(len(data)), R: bytes.NewReader(data)}}, "", "", 0)
 	require.NoError(t, err)
-	require.False(t, f.loseCommit, "the committing append's answer was lost")
-	assert.Equal(t, []string{"limits", "upload", "data", "data", "data", "data"}, f.routes, "the last append again, nothing else")
+	require.False(t, f.loseCommit, "the committing piece's answer was lost")
+	assert.Equal(t, []string{"limits", "upload", "upload", "upload", "upload", "upload"}, f.routes, "the last piece again, nothing else")
+	last := 3 * int64(65536)
+	assert.ElementsMatch(t, []int64{0, 65536, 2 * 65536, last, last}, pieceOffsets(f))
 	require.Equal(t, 1, v.Stats().Entries[vault.KindNote], "one note")
 	n, err := c.OpenNote(ctx, made.NoteURL, "")
 	require.NoError(t, err)
 	assert.Equal(t, data, n.Files[0].Data)
+}
+
+// pieceOffsets are the offsets of the upload pieces, in the order they started.
+func pieceOffsets(f *faults) []int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var o []int64
+	for _, p := range f.pieces {
+		o = append(o, p.offset)
+	}
+	return o
 }
 
 // A note up to max_append is one request after the limits: the upload, which commits it.
@@ -292,7 +392,7 @@ func TestUploadPays(t *testing.T) {
 	t.Cleanup(func() { _ = v.Close() })
 	p, err := price.New(price.Config{Floor: 6})
 	require.NoError(t, err)
-	h, err := web.New(web.Config{Vault: v, Price: p})
+	h, err := web.New(web.Config{Vault: v, Price: p, MaxAppend: 64 << 10})
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -305,6 +405,21 @@ func TestUploadPays(t *testing.T) {
 	n, err := c.OpenNote(ctx, made.NoteURL, "")
 	require.NoError(t, err)
 	assert.Equal(t, "paid", n.Text)
+
+	// A note of several pieces: only the piece at 0 pays; every piece carries the token.
+	data := randBytes(200_000)
+	f.pieces = nil
+	made, err = c.CreateNote(ctx, "", []client.File{{Name: "x", Size: int64(len(data)), R: bytes.NewReader(data)}}, "", "", 0)
+	require.NoError(t, err)
+	ps := seen(f)
+	require.Len(t, ps, 4)
+	for _, p := range ps {
+		assert.Equal(t, p.offset == 0, p.paid, "the nonce with the piece at 0 only: %+v", ps)
+		assert.Equal(t, http.StatusOK, p.status, "%+v", ps)
+	}
+	n, err = c.OpenNote(ctx, made.NoteURL, "")
+	require.NoError(t, err)
+	assert.Equal(t, data, n.Files[0].Data)
 }
 
 func TestErrors(t *testing.T) {

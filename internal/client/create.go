@@ -25,7 +25,8 @@ type Created struct {
 }
 
 // CreateNote seals text and files (with an optional PIN and duress PIN) and uploads the
-// ciphertext as appends of the server's max_append, resuming after a broken connection.
+// ciphertext in pieces of the server's max_append, two on their way at once (uploadWith),
+// resuming after a broken connection.
 // ttl 0 asks for the server's default.
 func (c *Client) CreateNote(ctx context.Context, text string, files []File, pin, dpin string, ttl time.Duration) (*Created, error) {
 	s, err := protocol.NewNoteSecrets(pin, dpin)
@@ -50,26 +51,29 @@ func (c *Client) CreateNote(ctx context.Context, text string, files []File, pin,
 	}
 
 	h := s.Hashes()
-	up := &noteUpload{paidUpload: paidUpload{c: c, url: c.url(api.NoteUpload),
-		price: protocol.PriceRequest{Kind: protocol.PriceNote, Manage: h.Manage, Length: length, TTL: priceTTL(ttl, lim.DefaultTTL)},
-		token: lim.Price.Token}, manage: s.M[:], head: api.UploadNote{Length: length, GateHash: protocol.B64Encode(h.Gate[:]),
-		DestructHash: protocol.B64Encode(h.Destruct[:]), Manage: protocol.B64Encode(s.M[:])}}
-	up.bits = levelBits(lim.Price, api.PriceKindNote, length, up.price.TTL)
-	up.setHead = func(off int64, hdr http.Header) { up.head.Offset = off; up.head.SetHeader(hdr) }
-	up.payer = &up.head
+	head := api.UploadNote{Length: length, GateHash: protocol.B64Encode(h.Gate[:]),
+		DestructHash: protocol.B64Encode(h.Destruct[:]), Manage: protocol.B64Encode(s.M[:])}
 	if h.PIN {
-		up.head.OpenHash = protocol.B64Encode(h.Open[:])
+		head.OpenHash = protocol.B64Encode(h.Open[:])
 	}
 	if ttl != 0 {
 		secs := int64(ttl / time.Second)
-		up.head.TTL = &secs
+		head.TTL = &secs
 	}
+	// Every piece goes to the upload route with the create's headers (SECURITY.md, "Pipelined
+	// pieces"): the server finds the note by the manage secret and the token, and the piece
+	// that completes it commits it.
+	up := &paidUpload{c: c, url: c.url(api.NoteUpload), payer: &head,
+		setHead: func(off int64, hdr http.Header) { head.Offset = off; head.SetHeader(hdr) },
+		price:   protocol.PriceRequest{Kind: protocol.PriceNote, Manage: h.Manage, Length: length, TTL: priceTTL(ttl, lim.DefaultTTL)},
+		token:   lim.Price.Token}
+	up.bits = levelBits(lim.Price, api.PriceKindNote, length, up.price.TTL)
 
-	// Seal straight into the upload: one piece of max_append is held until acknowledged.
+	// Seal straight into the upload: the pieces on their way are held until acknowledged.
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(protocol.SealNote(pw, s, text, files)) }()
 	defer pr.Close()
-	if err := c.uploadWith(ctx, pr, length, lim.MaxAppend, up.send); err != nil {
+	if err := c.uploadWith(ctx, pr, length, lim.MaxAppend, up); err != nil {
 		return nil, err
 	}
 	done := up.last
@@ -92,133 +96,293 @@ func (c *Client) CreateNote(ctx context.Context, text string, files []File, pin,
 }
 
 // paidUpload sends pieces to a route that creates its entry with the first one (a note's
-// upload, a drop submission's), each with the create's headers (setHead) and, until the entry
-// exists, the payment: the price the limits named, and again what a 402 asks (twice at
-// most). Every piece to the upload route carries the token, paid or not: the server binds the
-// entry's id to it and to the manage secret, so that a retry after a cut (the same route, the
-// same token) finds the entry, and a copy sent after the token's window makes nothing.
+// upload, a drop submission's), each with the create's headers (setHead), and the piece at
+// offset 0 with the payment: the price the limits named, and again what a 402 asks (twice at
+// most). Every piece carries the token, paid or not: the server binds the entry's id to it and
+// to the manage secret, so that a later piece and a retry after a cut (the same route, the
+// same token) find the entry, and a copy sent after the token's window makes nothing. Two
+// pieces may be on their way at once (uploadWith): put runs beside the piece before it, so
+// what the two share (the headers, the price) is behind mu; header and answered run in order.
 type paidUpload struct {
 	c       *Client
 	url     string
 	payer   api.Payer                      // the headers' payment
 	setHead func(off int64, h http.Header) // writes the headers of a piece at off
 	price   protocol.PriceRequest
-	bits    int
-	token   string
-	id      string       // once the server named it
-	last    api.Uploaded // the last answer
+
+	mu    sync.Mutex // bits, token, and the header setHead writes from
+	bits  int
+	token string
+
+	id   string       // once the server named it
+	last api.Uploaded // the last answer, in order
 }
 
-// send sends the piece b at off and returns what the server holds then.
-func (u *paidUpload) send(ctx context.Context, off int64, b []byte) (int64, error) {
+// header returns the headers of the piece at off. The payment of a piece at 0 is solved here,
+// before the piece goes out, so that the piece sent behind it does not wait on the server for
+// the proof of work.
+func (u *paidUpload) header(ctx context.Context, off int64) (http.Header, error) {
+	u.mu.Lock()
+	bits, token := u.bits, u.token
+	u.mu.Unlock()
+	p := api.Payment{PriceToken: token} // the token always: the upload's id is bound to it
+	if off == 0 {
+		if err := pay(ctx, &p, token, u.price, bits); err != nil {
+			return nil, err
+		}
+		if p.PriceToken == "" {
+			p.PriceToken = token
+		}
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.payer.Pay(p.PriceToken, p.PriceNonce)
+	hdr := http.Header{}
+	u.setHead(off, hdr)
+	return hdr, nil
+}
+
+// put sends the piece b at off with the headers hdr (of header) and returns the answer. A
+// piece at 0 refused as unpaid (402) is paid as asked and sent again, twice at most.
+func (u *paidUpload) put(ctx context.Context, hdr http.Header, off int64, b []byte) (api.Uploaded, error) {
 	for tries := 0; ; tries++ {
-		if err := pay(ctx, u.payer, u.token, u.price, u.bits); err != nil {
-			return 0, err
-		}
-		if u.bits <= 0 { // the token goes unpaid: the upload's id is bound to it
-			u.payer.Pay(u.token, "")
-		}
-		hdr := http.Header{}
-		u.setHead(off, hdr)
-		received, err := u.c.sendPiece(ctx, u.url, hdr, off, b, &u.last)
+		v, err := u.c.sendPiece(ctx, u.url, hdr, b)
 		var pe *PriceError
 		if errors.As(err, &pe) {
 			u.c.forgetLimits() // the price they named is no longer the server's
 		}
-		if pe != nil && tries < 2 {
-			u.bits, u.token = pe.Bits, pe.Token
-			continue
+		if off != 0 || pe == nil || tries >= 2 {
+			return v, err
 		}
-		if err == nil {
-			if id, perr := protocol.B64Decode(u.last.ID); perr != nil || len(id) != 16 || (u.id != "" && u.last.ID != u.id) {
-				return 0, fmt.Errorf("%w: upload answered the id %q", ErrProtocol, u.last.ID)
+		u.mu.Lock()
+		u.bits, u.token = pe.Bits, pe.Token
+		u.mu.Unlock()
+		if hdr, err = u.header(ctx, off); err != nil {
+			return api.Uploaded{}, err
+		}
+	}
+}
+
+// answered takes a piece's answer, in order: the id it names must be the upload's.
+func (u *paidUpload) answered(v api.Uploaded) error {
+	if id, err := protocol.B64Decode(v.ID); err != nil || len(id) != 16 || (u.id != "" && v.ID != u.id) {
+		return fmt.Errorf("%w: upload answered the id %q", ErrProtocol, v.ID)
+	}
+	u.id, u.last = v.ID, v
+	u.mu.Lock()
+	u.bits = 0 // the entry exists: a retry at 0 pays nothing
+	u.mu.Unlock()
+	return nil
+}
+
+// pieceSender is what uploadWith sends an upload's pieces with (paidUpload).
+type pieceSender interface {
+	// header returns the headers of the piece at off. It is called in order, one piece at a
+	// time, before the piece goes out.
+	header(ctx context.Context, off int64) (http.Header, error)
+	// put sends one piece and returns the server's answer; two may run at once.
+	put(ctx context.Context, hdr http.Header, off int64, b []byte) (api.Uploaded, error)
+	// answered takes a piece's answer, in order.
+	answered(v api.Uploaded) error
+}
+
+// DefaultUploadWindow is how many pieces of an upload are on their way at once unless
+// WithUploadWindow says otherwise (SECURITY.md, "Pipelined pieces").
+const DefaultUploadWindow = 2
+
+// WithUploadWindow returns a copy of c that keeps n pieces of an upload (n ≥ 1) on their way
+// at once; 1 sends them one at a time, each after the answer to the one before, as this client
+// did before issue 17. Every ciphertext request closes its connection, so over Tor each piece
+// pays a new stream's round trip; with 2 the next piece's stream is set up while the piece
+// before it is still being sent.
+func (c *Client) WithUploadWindow(n int) *Client {
+	cc := *c
+	cc.window = max(1, n)
+	return &cc
+}
+
+// uploadWindow is how many pieces c keeps on their way at once.
+func (c *Client) uploadWindow() int {
+	if c.window > 0 {
+		return c.window
+	}
+	return DefaultUploadWindow
+}
+
+// heldPiece is a piece read from the sealer, kept until the server holds all of it.
+type heldPiece struct {
+	start, end int64
+	b          []byte
+}
+
+// pieceResult is a piece's request once it ended.
+type pieceResult struct {
+	v   api.Uploaded
+	err error
+}
+
+// inFlight is a piece's request on its way.
+type inFlight struct {
+	start, end int64
+	behind     bool // sent while the piece before it was on its way
+	cancel     context.CancelFunc
+	done       chan pieceResult
+}
+
+// uploadWith sends length bytes of r in pieces of at most piece bytes through s, with up to
+// c's window of them on their way at once (SECURITY.md, "Pipelined pieces"): each piece is
+// sent at the end of the one before, and the answers are read in order. When a piece fails
+// (a cut, a 409), the pieces behind it are given up (their requests cancelled) and the upload
+// goes on from what the server says it holds, within the pieces still held; a 409 "busy" or a
+// cut is waited out with backoff. A refusal of a piece sent behind another is not final (it
+// may have come before the one it follows began): it is sent again at the head. Only window
+// pieces are held in memory, each until the server holds all of it.
+func (c *Client) uploadWith(ctx context.Context, r io.Reader, length, piece int64, s pieceSender) error {
+	window := c.uploadWindow()
+	size := max(1, min(piece, length))
+	free := make([][]byte, window)
+	for i := range free {
+		free[i] = make([]byte, size)
+	}
+	defer func() {
+		for _, b := range free {
+			clear(b)
+		}
+	}()
+	var held []heldPiece // in order, from the piece that holds offset on
+	read := int64(0)     // bytes read from r
+	offset := int64(0)   // the server holds every byte before it
+	var flight []*inFlight
+	giveUp := func() {
+		for _, f := range flight {
+			f.cancel()
+		}
+		for _, f := range flight {
+			<-f.done // its request's body is closed: its bytes may be reused
+		}
+		flight = nil
+	}
+	defer giveUp()
+	// release hands back the buffers of the pieces the server holds whole.
+	release := func() {
+		for len(held) > 0 && held[0].end <= offset {
+			clear(held[0].b)
+			free = append(free, held[0].b[:cap(held[0].b)])
+			held = held[1:]
+		}
+	}
+	// pieceAt returns the held piece with the byte at, reading the next one when at is where
+	// reading stopped.
+	pieceAt := func(at int64) (heldPiece, error) {
+		for _, p := range held {
+			if p.start <= at && at < p.end {
+				return p, nil
 			}
-			u.id = u.last.ID
-			u.bits = 0 // the entry exists: a later piece or retry pays nothing
 		}
-		return received, err
-	}
-}
-
-// noteUpload is a note's upload in progress (SECURITY.md, "HTTP API v1"): its pieces go to
-// the upload route, which creates the note with the first, until the server names the id;
-// then to the note's append route, each asking to commit, so that the last one commits it.
-// A note of one piece is one request.
-type noteUpload struct {
-	paidUpload
-	head   api.UploadNote
-	manage []byte
-}
-
-// send sends the piece b at off and returns what the server holds then.
-func (u *noteUpload) send(ctx context.Context, off int64, b []byte) (int64, error) {
-	if u.id == "" {
-		return u.paidUpload.send(ctx, off, b)
-	}
-	hdr := http.Header{}
-	hdr.Set(api.HeaderManage, u.head.Manage)
-	hdr.Set(api.HeaderOffset, itoa(off))
-	hdr.Set(api.HeaderCommit, api.CommitYes)
-	return u.c.sendPiece(ctx, u.c.note(u.id, api.NoteData), hdr, off, b, &u.last)
-}
-
-// upload sends length bytes of r as appends of at most piece bytes.
-func (c *Client) upload(ctx context.Context, id string, manage []byte, r io.Reader, length, piece int64) error {
-	return c.uploadTo(ctx, c.note(id, api.NoteData), manage, r, length, piece)
-}
-
-// uploadTo is upload to an append URL (a note's or a drop submission's: the same protocol).
-func (c *Client) uploadTo(ctx context.Context, dataURL string, manage []byte, r io.Reader, length, piece int64) error {
-	return c.uploadWith(ctx, r, length, piece, func(ctx context.Context, off int64, b []byte) (int64, error) {
-		return c.appendOnce(ctx, dataURL, manage, off, b)
-	})
-}
-
-// uploadWith sends length bytes of r in pieces of at most piece bytes, each through send (one
-// request: the bytes b start at off; it returns what the server holds then), resuming after a
-// broken connection from what the server says it holds.
-func (c *Client) uploadWith(ctx context.Context, r io.Reader, length, piece int64, send func(ctx context.Context, off int64, b []byte) (int64, error)) error {
-	buf := make([]byte, min(piece, length))
-	defer clear(buf)
-	for start := int64(0); start < length; {
-		n, err := io.ReadFull(r, buf[:min(piece, length-start)])
+		if at != read || len(free) == 0 {
+			return heldPiece{}, fmt.Errorf("%w: no piece held at %d", ErrProtocol, at)
+		}
+		b := free[len(free)-1]
+		free = free[:len(free)-1]
+		n, err := io.ReadFull(r, b[:min(piece, length-read)])
 		if err != nil {
-			return fmt.Errorf("client: seal: %w", err)
+			free = append(free, b)
+			return heldPiece{}, fmt.Errorf("client: seal: %w", err)
 		}
-		end := start + int64(n)
-		off, tries := start, 0
-		for off < end {
-			received, err := send(ctx, off, buf[off-start:n])
-			var oe *offsetError
-			var ae *APIError
-			switch {
-			case err == nil:
-				off = received
-			case errors.As(err, &oe):
-				// The server has a different amount, e.g. a lost answer to an append that
-				// arrived: continue from what it has, if that is within this piece.
-				if oe.received < start || oe.received > end {
-					return fmt.Errorf("%w: server has %d bytes, piece is %d..%d", ErrProtocol, oe.received, start, end)
-				}
-				off = oe.received
-				tries++
-			case errors.As(err, &ae) && ae.Code == "busy", retryable(ctx, err):
-				// An earlier attempt may still be running on the server: wait, then retry.
-				tries++
-				if tries > maxRetries {
-					return fmt.Errorf("client: append: %w", err)
-				}
-				if err := sleep(ctx, time.Duration(tries)*200*time.Millisecond); err != nil {
-					return err
-				}
-			default:
+		p := heldPiece{start: read, end: read + int64(n), b: b[:n]}
+		held = append(held, p)
+		read = p.end
+		return p, nil
+	}
+	launch := func(at int64) error {
+		p, err := pieceAt(at)
+		if err != nil {
+			return err
+		}
+		hdr, err := s.header(ctx, at)
+		if err != nil {
+			return err
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		f := &inFlight{start: at, end: p.end, behind: len(flight) > 0, cancel: cancel, done: make(chan pieceResult, 1)}
+		b := p.b[at-p.start:]
+		go func() {
+			v, err := s.put(rctx, hdr, at, b)
+			f.done <- pieceResult{v, err}
+		}()
+		flight = append(flight, f)
+		return nil
+	}
+
+	tries := 0
+	for offset < length {
+		next := offset
+		if len(flight) > 0 {
+			next = flight[len(flight)-1].end
+		}
+		for len(flight) < window && next < length {
+			if err := launch(next); err != nil {
+				return err
+			}
+			next = flight[len(flight)-1].end
+		}
+		f := flight[0]
+		flight = flight[1:]
+		res := <-f.done
+		f.cancel()
+		var oe *offsetError
+		var ae *APIError
+		switch err := res.err; {
+		case err == nil:
+			v := res.v
+			// What the server holds now: past this piece's start and within it, or the whole
+			// once committed (a retry whose first try's answer was lost, or that found the
+			// piece behind it done).
+			if !(v.Received > f.start && v.Received <= f.end) && !(v.Committed && v.Received == length) {
+				return fmt.Errorf("%w: received %d after sending %d..%d", ErrProtocol, v.Received, f.start, f.end)
+			}
+			if err := s.answered(v); err != nil {
+				return err
+			}
+			if v.Received != f.end {
+				giveUp() // the server holds something else: go on from there
+			}
+			offset, tries = v.Received, 0
+		case errors.As(err, &oe):
+			// The server holds another amount (an answer lost on its way, a piece cut
+			// mid-way): go on from there, if that is within the pieces still held.
+			giveUp()
+			if len(held) == 0 || oe.received < held[0].start || oe.received > read {
+				return fmt.Errorf("%w: server has %d bytes, the pieces held are %d..%d", ErrProtocol, oe.received, offset, read)
+			}
+			offset = oe.received
+			tries++
+		case errors.As(err, &ae) && ae.Code == "busy", retryable(ctx, err):
+			// An earlier try may still be running on the server, or the request was cut: wait,
+			// then send again from where the server stands (a 409 says where that is).
+			giveUp()
+			tries++
+			if tries > maxRetries {
 				return fmt.Errorf("client: append: %w", err)
 			}
-			if tries > maxRetries {
-				return fmt.Errorf("client: append: no progress at offset %d", off)
+			if err := sleep(ctx, time.Duration(tries)*200*time.Millisecond); err != nil {
+				return err
 			}
+		case f.behind && ctx.Err() == nil:
+			// Sent behind another piece, it may have come before that one began: send it
+			// again, at the head.
+			giveUp()
+			tries++
+			if tries > maxRetries {
+				return fmt.Errorf("client: append: %w", err)
+			}
+		default:
+			return fmt.Errorf("client: append: %w", err)
 		}
-		start = end
+		if tries > maxRetries {
+			return fmt.Errorf("client: append: no progress at offset %d", offset)
+		}
+		release()
 	}
 	// The sealer must have produced exactly the declared length.
 	if n, _ := io.ReadFull(r, make([]byte, 1)); n != 0 {
@@ -238,21 +402,12 @@ type closeWait struct {
 
 func (w *closeWait) Close() error { w.once.Do(func() { close(w.done) }); return nil }
 
-func (c *Client) appendOnce(ctx context.Context, dataURL string, manage []byte, off int64, b []byte) (int64, error) {
-	hdr := http.Header{}
-	hdr.Set(api.HeaderManage, protocol.B64Encode(manage))
-	hdr.Set(api.HeaderOffset, itoa(off))
-	var v api.Uploaded
-	return c.sendPiece(ctx, dataURL, hdr, off, b, &v)
-}
-
-// sendPiece posts the ciphertext b, which starts at off, to u with the headers hdr, decodes
-// the answer into v and returns what the server holds now.
-func (c *Client) sendPiece(ctx context.Context, u string, hdr http.Header, off int64, b []byte, v *api.Uploaded) (int64, error) {
+// sendPiece posts the ciphertext b to u with the headers hdr and returns the decoded answer.
+func (c *Client) sendPiece(ctx context.Context, u string, hdr http.Header, b []byte) (api.Uploaded, error) {
 	body := &closeWait{Reader: bytes.NewReader(b), done: make(chan struct{})}
 	req, err := c.request(ctx, u, api.Binary, body)
 	if err != nil {
-		return 0, err
+		return api.Uploaded{}, err
 	}
 	req.ContentLength = int64(len(b))
 	// The transport always closes the body, also on errors; wait for it before b is reused.
@@ -260,12 +415,7 @@ func (c *Client) sendPiece(ctx context.Context, u string, hdr http.Header, off i
 	for k, vs := range hdr {
 		req.Header[k] = vs
 	}
-	*v = api.Uploaded{}
-	if err := c.doJSON(req, http.StatusOK, v); err != nil {
-		return 0, err
-	}
-	if v.Received <= off || v.Received > off+int64(len(b)) {
-		return 0, fmt.Errorf("%w: received %d after sending %d at %d", ErrProtocol, v.Received, len(b), off)
-	}
-	return v.Received, nil
+	var v api.Uploaded
+	err = c.doJSON(req, http.StatusOK, &v)
+	return v, err
 }

@@ -178,7 +178,7 @@ func (c *Client) submitTo(ctx context.Context, d *protocol.DropPublic, text stri
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(protocol.SealSubmission(pw, d, r, n)) }()
 	defer pr.Close()
-	if err := c.uploadWith(ctx, pr, length, lim.MaxAppend, up.send); err != nil {
+	if err := c.uploadWith(ctx, pr, length, lim.MaxAppend, up); err != nil {
 		return "", 0, fmt.Errorf("client: submit: %w", err)
 	}
 	if !up.last.Committed {

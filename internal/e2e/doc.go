@@ -38,9 +38,12 @@
 //     whose every link waits a relay hop's one-way delay (testnet.Options.Delayed, 30 ms by
 //     default, SEALDROP_E2E_HOP_DELAY to change it), and with the delay off in the same run, it
 //     times one request on an open connection, creating a 1 KiB note, opening it, a chat's
-//     start, join and first message, and a drop submission, counting each action's requests
-//     and new streams; it asserts what each action did and that the delayed run crossed the
-//     delaying proxies.
+//     start, join and first message, a drop submission, and creating a 5 MiB file note with
+//     its pieces sent one at a time (client.WithUploadWindow(1), as before pipelined pieces)
+//     and two on their way at once (the default), in turn first, and opening each, counting
+//     each action's requests and new streams; it asserts what each action did (the file
+//     byte-identical) and that the delayed run crossed the delaying proxies. It takes several
+//     minutes: run it with -timeout 40m.
 //   - TestCPUPerPairBehindTor (issue 17, requirement 4): managed mode with a key file; 200
 //     create+open pairs of a 1 KiB file at concurrency 1 and at 32, each person on a circuit of
 //     their own built before the batch, within the per-circuit burst; it reads the CPU time

@@ -7,7 +7,9 @@ package e2e
 // traffic did cross the delaying proxies.
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net"
@@ -127,13 +129,17 @@ func TestActionSecondsOverDelayedOnion(t *testing.T) {
 	require.Positive(t, links, "the shared client reached the relays through their advertised, delayed ORPorts")
 
 	socks := shortDir(t)
-	args := managedArgs(t, n, t.TempDir(), socks, "--admin-socket", filepath.Join(socks, "admin.sock"))
+	// A budget that takes a 5 MiB note (the notes' share is 3/8 of it).
+	args := managedArgs(t, n, t.TempDir(), socks, "--admin-socket", filepath.Join(socks, "admin.sock"), "--budget", "24M")
 	visitor := newClientTor(t, n)
 	s := startSealdrop(t, args...)
 	base := s.onionBase(t)
 	waitReachable(t, visitor, base)
 
-	type row struct{ one, create, open, chat, submit []sample }
+	type row struct{ one, create, open, chat, submit, file1, file2, fileOpen []sample }
+	file := make([]byte, 5<<20)
+	_, err = rand.Read(file)
+	require.NoError(t, err)
 	rows := map[time.Duration]*row{}
 	for _, d := range []time.Duration{0, delay} {
 		require.NoError(t, n.SetHopDelay(d))
@@ -150,7 +156,7 @@ func TestActionSecondsOverDelayedOnion(t *testing.T) {
 			r.one = append(r.one, since(start, before, person))
 			c, err := client.New(base, person.hc)
 			require.NoError(t, err)
-			actx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+			actx, cancel := context.WithTimeout(t.Context(), 6*time.Minute)
 
 			// A 1 KiB note: create, then open once.
 			text := strings.Repeat("n", 1<<10)
@@ -165,6 +171,27 @@ func TestActionSecondsOverDelayedOnion(t *testing.T) {
 			require.Equal(t, text, note.Text)
 			_, err = c.OpenNote(actx, created.NoteURL, "")
 			require.ErrorIs(t, err, client.ErrGone, "a note opens once")
+
+			// A 5 MiB file note, its pieces (1 MiB, max_append) sent one at a time (window 1,
+			// as before pipelined pieces) and two on their way at once (window 2, the default),
+			// in turn first; each opens once, byte-identical.
+			for _, w := range [][]int{{1, 2}, {2, 1}}[round%2] {
+				before, start = person.snapshot(), time.Now()
+				created, err := c.WithUploadWindow(w).CreateNote(actx, "", []client.File{
+					{Name: "f.bin", Type: "application/octet-stream", Size: int64(len(file)), R: bytes.NewReader(file)}}, "", "", 0)
+				require.NoError(t, err, "a 5 MiB note, window %d", w)
+				if w == 1 {
+					r.file1 = append(r.file1, since(start, before, person))
+				} else {
+					r.file2 = append(r.file2, since(start, before, person))
+				}
+				before, start = person.snapshot(), time.Now()
+				note, err := c.OpenNote(actx, created.NoteURL, "")
+				require.NoError(t, err)
+				r.fileOpen = append(r.fileOpen, since(start, before, person))
+				require.Len(t, note.Files, 1)
+				require.True(t, bytes.Equal(file, note.Files[0].Data), "the 5 MiB file byte-identical")
+			}
 
 			// A chat: start, join, the first message arrives.
 			a := countedPerson(t, visitor, "creator-"+tag)
@@ -243,6 +270,9 @@ func TestActionSecondsOverDelayedOnion(t *testing.T) {
 			{"open it", r.open},
 			{"chat start+join+first message", r.chat},
 			{"drop submit", r.submit},
+			{"create 5 MiB file note, window 1 (one piece at a time)", r.file1},
+			{"create 5 MiB file note, window 2 (two pieces on their way)", r.file2},
+			{"open a 5 MiB file note", r.fileOpen},
 		} {
 			ds := make([]time.Duration, len(a.s))
 			for i, s := range a.s {

@@ -57,9 +57,14 @@ func decodeN(str string, n int) ([]byte, bool) {
 	if len(str) != b64.EncodedLen(n) {
 		return nil, false
 	}
-	b := make([]byte, n)
-	k, err := b64.Decode(b, []byte(str))
-	return b, err == nil && k == n
+	// Nothing of a malformed value is returned: callers that ignore ok (a payment's nonce,
+	// say) must get nil, never the bytes decoded before the bad character ("AAAAAAAAA+/" was
+	// eight zero bytes, a nonce that paid a low price by chance).
+	b, err := protocol.B64Decode(str)
+	if err != nil || len(b) != n {
+		return nil, false
+	}
+	return b, true
 }
 
 // readDrop reads a drop request's JSON into req, whose key is key, and checks the route of the

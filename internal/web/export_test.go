@@ -55,3 +55,11 @@ func WithRouted(cfg Config, f func(*mux.Router)) Config {
 	cfg.routed = f
 	return cfg
 }
+
+// SetPieceWaits shortens how long a pipelined piece waits for the piece it follows to begin
+// and to end, until the test ends.
+func SetPieceWaits(t interface{ Cleanup(func()) }, early, follow time.Duration) {
+	e, f := pieceEarlyWait, pieceFollowWait
+	pieceEarlyWait, pieceFollowWait = early, follow
+	t.Cleanup(func() { pieceEarlyWait, pieceFollowWait = e, f })
+}

@@ -244,6 +244,15 @@ func (h *hijacked) peekBody(wait time.Duration) (int, error) {
 	return h.br.Buffered(), nil
 }
 
+// renew starts the connection's read and write deadlines again: a piece that waited for its
+// turn (supersede.go) gets the whole read timeout for its body, and the write timeout for its
+// answer, from when it goes on.
+func (h *hijacked) renew() {
+	now := time.Now()
+	_ = h.conn.SetReadDeadline(now.Add(h.read))
+	_ = h.conn.SetWriteDeadline(now.Add(h.write))
+}
+
 // finish zeroes every buffer net/http used for the connection and closes it.
 func (h *hijacked) finish() {
 	if h.head != nil && h.writeErr == nil {

@@ -246,6 +246,17 @@ func (s *server) uploadInto(w http.ResponseWriter, r *http.Request, body io.Read
 		return
 	}
 	st, exp, err := s.v.Status(t.kind, t.id, a.manage[:])
+	if err != nil && a.offset != 0 && conn != nil {
+		// A later piece that came before the first one made the entry (two streams race to
+		// the server: supersede.go): wait a little for it.
+		if s.appends.await(t.id, conn, a.offset, pieceEarlyWait, func() bool {
+			_, _, err := s.v.Status(t.kind, t.id, a.manage[:])
+			return err == nil
+		}) == nil {
+			renew(body)
+			st, exp, err = s.v.Status(t.kind, t.id, a.manage[:])
+		}
+	}
 	switch {
 	case err != nil:
 		// No entry of this manage secret: make it, unless this request goes on with one.

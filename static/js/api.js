@@ -56,7 +56,8 @@ export function makeApi(opts = {}) {
     /**
      * put creates a note with its ciphertext (SECURITY.md, "HTTP API v1"): the first piece goes
      * with the create, whose parameters travel in headers, and commits the note when it is the
-     * whole; every other piece is an append, the last one committing. A request cut on its way
+     * whole; every other piece goes to the same route at its offset, two in flight
+     * (http.js upload), the one that completes the note committing it. A request cut on its way
      * is sent again: the server finds the note by the manage secret and the token and says
      * what it holds. payment is {price_token} or {price_token, price_nonce} (price.js
      * payAndCreate, bindToken). → {id, expires_in}
@@ -72,10 +73,13 @@ export function makeApi(opts = {}) {
       // The token always (the server binds the note's id to it), the nonce when paid.
       if (payment.price_token) create['Sealdrop-Price-Token'] = payment.price_token;
       if (payment.price_nonce) create['Sealdrop-Price-Nonce'] = payment.price_nonce;
+      const unpaid = { ...create };
+      delete unpaid['Sealdrop-Price-Nonce'];
       let id = null;
-      const next = () => (id
-        ? { path: `${note(id)}/data`, headers: { 'Sealdrop-Commit': '1' } }
-        : { path: '/api/v1/notes/upload', headers: create });
+      // Every piece goes to the upload route at its offset (the id is bound to the manage
+      // secret and the token): the one that completes the note commits it. Only a piece at 0
+      // can make the note, so only it pays.
+      const next = (start) => ({ path: '/api/v1/notes/upload', headers: start === 0 ? create : unpaid });
       const last = await http.upload(next, b64(manage), data, {
         ...opts,
         onAnswer: (got) => { if (!id && typeof got.id === 'string' && got.id) id = got.id; },

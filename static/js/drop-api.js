@@ -50,7 +50,7 @@ export async function dropApi(drop) {
     /**
      * put sends a sealed submission through the upload route (SECURITY.md, "HTTP API for
      * drops"): the first piece creates the submission, its parameters and payment in headers,
-     * every piece goes to the same route at its offset, and the one that completes it commits
+     * every piece goes to the same route at its offset, two in flight (http.js upload), and the one that completes it commits
      * it; up to maxAppend bytes that is one request. A request cut on its way is sent again:
      * the server finds the submission by the manage secret and the token and says what it
      * holds. payment is {price_token} or {price_token, price_nonce} (price.js payAndCreate,
@@ -64,8 +64,8 @@ export async function dropApi(drop) {
       if (payment.price_token) headers['Sealdrop-Price-Token'] = payment.price_token;
       const paid = payment.price_nonce ? { ...headers, 'Sealdrop-Price-Nonce': payment.price_nonce } : headers;
       let id = null;
-      // Once the server named the id the submission exists: later pieces pay nothing.
-      const last = await http.upload(() => ({ path: `${base}/upload`, headers: id ? headers : paid }), b64uEncode(manage), data, {
+      // Only a piece at 0 can make the submission: later pieces pay nothing.
+      const last = await http.upload((start) => ({ path: `${base}/upload`, headers: start === 0 ? paid : headers }), b64uEncode(manage), data, {
         ...opts,
         onAnswer: (got) => { if (!id && typeof got.id === 'string' && got.id) id = got.id; },
       });

@@ -133,58 +133,97 @@ export function makeHttp(opts = {}) {
 
   /**
    * upload sends data in pieces of maxAppend bytes, with the manage secret (base64url) and each
-   * piece's offset, to target: an append path, or a function that names the path and extra
-   * headers of the next piece ({path, headers}; a note's upload goes to the create route until
-   * the server names the id). A network failure, or a 409 "busy" (an earlier try still
-   * running), is retried with backoff; a 409 with the offset the server holds says where to go
-   * on from. onAnswer(answer) sees every answer; upload returns the last.
+   * piece's offset, to target: an append path, or a function of the next piece's offset that
+   * names its path and extra headers ({path, headers}). Up to `window` pieces (2) are in flight: each
+   * request closes its connection, so the next piece goes out on a new one while the piece
+   * before it is still being sent, and the server holds it until that one is stored
+   * (SECURITY.md, "Pipelined pieces"); over Tor the new stream's round trip hides behind the
+   * transfer. A network failure, or a 409 "busy" (an earlier try still running), is retried
+   * with backoff; a 409 with the offset the server holds says where to go on from. Whatever
+   * fails, the pieces after it are given up and sent again from where the server stands. A
+   * refusal of a piece sent behind another (one that came too early, say) is not final: the
+   * piece is sent again alone. onAnswer(answer) sees every answer, in order; upload returns
+   * the last.
    */
-  async function upload(target, manage, data, { maxAppend, onProgress, signal, onAnswer } = {}) {
+  async function upload(target, manage, data, {
+    maxAppend, onProgress, signal, onAnswer, window: win = 2,
+  } = {}) {
     const step = Math.max(1, maxAppend || 1 << 20);
-    let offset = 0;
+    const most = Math.max(1, win);
+    let offset = 0; // the server holds every byte before it
     let failures = 0;
     let last = null;
-    if (onProgress) onProgress(0, data.length);
-    while (offset < data.length) {
-      const end = Math.min(offset + step, data.length);
-      const { path, headers } = typeof target === 'function' ? target() : { path: target, headers: {} };
-      let res;
-      try {
-        res = await request(path, {
-          method: 'POST',
-          headers: {
-            'Content-Type': 'application/octet-stream', 'Sealdrop-Manage': manage, 'Sealdrop-Offset': String(offset), ...headers,
-          },
-          body: data.subarray(offset, end),
-          signal,
-        });
-      } catch (e) {
-        if (!(e instanceof ApiError) || ++failures > retries) throw e;
-        await backoff(failures);
-        continue; // the next try may get a 409 telling where to go on from
-      }
-      if (res.ok) {
-        const got = await res.json();
-        last = got;
-        if (onAnswer) onAnswer(got);
-        offset = typeof got.received === 'number' ? got.received : end;
-        failures = 0;
-      } else {
-        const err = await errorFrom(res);
-        if (err.status === 409 && typeof err.received === 'number' && err.received <= data.length) {
-          if (++failures > retries) throw err;
-          offset = err.received;
-        } else if (err.status === 409 && err.code === 'busy') {
-          // An earlier try of ours is still running on the server (its circuit died under
-          // it); the server cuts it off, so wait and ask again.
-          if (++failures > retries) throw err;
-          await backoff(failures);
-          continue;
-        } else {
-          throw err;
+    let flight = [];
+    const giveUp = () => { for (const f of flight) f.abort.abort(); flight = []; };
+    /** send starts the piece [start, end); its promise never rejects but for the caller's abort. */
+    const send = (start, behind) => {
+      const end = Math.min(start + step, data.length);
+      const abort = new AbortController();
+      const stop = () => abort.abort();
+      if (signal) signal.addEventListener('abort', stop, { once: true });
+      const { path, headers } = typeof target === 'function' ? target(start) : { path: target, headers: {} };
+      const done = (async () => {
+        try {
+          const res = await request(path, {
+            method: 'POST',
+            headers: {
+              'Content-Type': 'application/octet-stream', 'Sealdrop-Manage': manage, 'Sealdrop-Offset': String(start), ...headers,
+            },
+            body: data.subarray(start, end),
+            signal: abort.signal,
+          });
+          if (res.ok) return { got: await res.json() };
+          return { err: await errorFrom(res) };
+        } catch (e) {
+          if (signal && signal.aborted) return { aborted: e };
+          return { err: e instanceof ApiError ? e : networkError() };
+        } finally {
+          if (signal) signal.removeEventListener('abort', stop);
         }
+      })();
+      return { start, end, behind, abort, done };
+    };
+    if (onProgress) onProgress(0, data.length);
+    try {
+      while (offset < data.length) {
+        let next = flight.length ? flight[flight.length - 1].end : offset;
+        while (flight.length < most && next < data.length) {
+          const f = send(next, flight.length > 0);
+          flight.push(f);
+          next = f.end;
+        }
+        const f = flight.shift();
+        const r = await f.done;
+        if (r.aborted) throw r.aborted;
+        if (r.got) {
+          last = r.got;
+          if (onAnswer) onAnswer(r.got);
+          const at = typeof r.got.received === 'number' ? r.got.received : f.end;
+          failures = 0;
+          if (at !== f.end) giveUp(); // the server holds something else: go on from there
+          offset = at;
+        } else {
+          giveUp();
+          const err = r.err;
+          if (err.status === 409 && typeof err.received === 'number' && err.received <= data.length) {
+            if (++failures > retries) throw err;
+            offset = err.received;
+          } else if (err.code === 'network' || (err.status === 409 && err.code === 'busy')) {
+            // A cut, or an earlier try of ours still running on the server (its circuit died
+            // under it; the server cuts it off): wait and send again; a 409 says where to go on.
+            if (++failures > retries) throw err;
+            await backoff(failures);
+          } else if (f.behind) {
+            // Sent behind another piece, it may have come before that one: send it alone.
+            if (++failures > retries) throw err;
+          } else {
+            throw err;
+          }
+        }
+        if (onProgress) onProgress(offset, data.length);
       }
-      if (onProgress) onProgress(offset, data.length);
+    } finally {
+      giveUp();
     }
     return last;
   }

@@ -147,7 +147,9 @@ test('bytes are sent as base64url strings in JSON bodies', async () => {
 });
 
 // A fake server of the note upload: the upload route finds the note by its manage secret, as
-// the real one does, so a retry of it goes on with what arrived.
+// the real one does, so a retry of it goes on with what arrived, and so does every later
+// piece. It takes the requests in the order they are sent (two are in flight: http.test.js
+// tests the server's hold of the second); commitLast false is a server that does not commit.
 function uploadServer({ length, cuts = {}, lost = {}, commitLast = true } = {}) {
   const s = { have: 0, stored: [], calls: [], committed: false };
   s.fetch = async (url, init) => {
@@ -158,16 +160,13 @@ function uploadServer({ length, cuts = {}, lost = {}, commitLast = true } = {}) 
     assert.equal(h['Content-Type'], 'application/octet-stream');
     assert.equal(h['Sealdrop-Manage'], 'bWFuYWdl');
     const off = Number(h['Sealdrop-Offset']);
-    if (url.endsWith('/api/v1/notes/upload')) {
-      assert.equal(h['Sealdrop-Length'], String(length));
-      assert.equal(h['Sealdrop-Gate-Hash'], 'Zw');
-      assert.equal(h['Sealdrop-Destruct-Hash'], 'ZA');
-    } else {
-      assert.match(url, /\/api\/v1\/notes\/ID\/data$/);
-      assert.equal(h['Sealdrop-Commit'], '1');
-      // The committing append sent again: the committed answer again, nothing stored.
-      if (s.committed) return json(200, { id: 'ID', received: off + init.body.length, committed: true, expires_in: 3600 });
-    }
+    // Every piece goes to the upload route with the create's headers.
+    assert.match(url, /\/api\/v1\/notes\/upload$/);
+    assert.equal(h['Sealdrop-Length'], String(length));
+    assert.equal(h['Sealdrop-Gate-Hash'], 'Zw');
+    assert.equal(h['Sealdrop-Destruct-Hash'], 'ZA');
+    // The committing piece sent again: the committed answer again, nothing stored.
+    if (s.committed) return json(200, { id: 'ID', received: off + init.body.length, committed: true, expires_in: 3600 });
     if (off !== s.have) return json(409, { error: 'offset', received: s.have });
     const cut = cuts[n];
     if (cut !== undefined) { // part of the body arrives, then the circuit dies
@@ -175,7 +174,7 @@ function uploadServer({ length, cuts = {}, lost = {}, commitLast = true } = {}) 
       throw new TypeError('NetworkError');
     }
     s.stored.push(init.body.slice()); s.have += init.body.length;
-    const done = s.have === length && (commitLast || url.endsWith('/upload'));
+    const done = s.have === length && commitLast;
     if (done) s.committed = true;
     if (lost[n]) throw new TypeError('NetworkError'); // all arrived, the answer did not
     return json(200, done ? { id: 'ID', received: s.have, committed: true, expires_in: 3600 } : { id: 'ID', received: s.have, expires_in: 3600 });
@@ -206,7 +205,7 @@ test('put: a note up to max_append is one request, the create with the ciphertex
   assert.deepEqual(s.data(), data);
 });
 
-test('put: a larger note is the create with the first piece, then appends, the last committing', async () => {
+test('put: a larger note is the create with the first piece, then one request per piece to the same route, the last committing', async () => {
   const data = bytes(10000);
   const s = uploadServer({ length: 10000 });
   const api = makeApi({ fetch: s.fetch, sleep: async () => {} });
@@ -214,11 +213,12 @@ test('put: a larger note is the create with the first piece, then appends, the l
   const got = await api.put({ ...caps, open_hash: 'bw' }, 'bWFuYWdl', data, { price_token: 'dG9r', price_nonce: 'bm9u' },
     { maxAppend: 4096, onProgress: (d, t) => progress.push([d, t]) });
   assert.deepEqual(got, { id: 'ID', expires_in: 3600 });
-  assert.deepEqual(s.calls.map((c) => [c.url.replace(/.*\/notes\//, ''), c.size]), [['upload', 4096], ['ID/data', 4096], ['ID/data', 1808]]);
+  assert.deepEqual(s.calls.map((c) => [c.url.replace(/.*\/notes\//, ''), c.size]), [['upload', 4096], ['upload', 4096], ['upload', 1808]]);
   assert.equal(s.calls[0].headers['Sealdrop-Open-Hash'], 'bw');
   assert.equal(s.calls[0].headers['Sealdrop-Price-Token'], 'dG9r');
   assert.equal(s.calls[0].headers['Sealdrop-Price-Nonce'], 'bm9u');
-  assert.ok(!('Sealdrop-Price-Token' in s.calls[1].headers), 'the payment goes with the create only');
+  assert.equal(s.calls[2].headers['Sealdrop-Price-Token'], 'dG9r', 'the token with every piece: the id is bound to it');
+  assert.ok(!('Sealdrop-Price-Nonce' in s.calls[2].headers), 'once the id is named, the payment stays home');
   assert.deepEqual(s.data(), data);
   assert.deepEqual(progress.at(-1), [10000, 10000]);
 });
@@ -229,21 +229,21 @@ test('put: a create cut mid-body is sent again and goes on from what the server 
   const api = makeApi({ fetch: s.fetch, sleep: async () => {} });
   const got = await api.put(caps, 'bWFuYWdl', data, {}, { maxAppend: 4096 });
   assert.equal(got.id, 'ID');
-  // cut; the create again (409: 1500 arrived); the create from 1500 (the id now known); appends.
-  assert.deepEqual(s.calls.map((c) => [c.url.replace(/.*\/notes\//, ''), c.headers['Sealdrop-Offset']]),
-    [['upload', '0'], ['upload', '0'], ['upload', '1500'], ['ID/data', '5596'], ['ID/data', '9692']]);
+  // cut, with the next piece behind it (409: the fake holds 1500); the create again (409:
+  // 1500), with the next behind it (given up); from 1500 on, two at a time.
+  assert.deepEqual(s.calls.map((c) => c.headers['Sealdrop-Offset']), ['0', '4096', '0', '4096', '1500', '5596', '9692']);
   assert.deepEqual(s.data(), data);
   assert.ok(s.committed);
 });
 
-test('put: the committing append whose answer was lost is sent again, and no commit follows', async () => {
+test('put: the committing piece whose answer was lost is sent again, and no commit follows', async () => {
   const data = bytes(10000);
   const s = uploadServer({ length: 10000, lost: { 2: true } });
   const api = makeApi({ fetch: s.fetch, sleep: async () => {} });
   const got = await api.put(caps, 'bWFuYWdl', data, {}, { maxAppend: 4096 });
   assert.deepEqual(got, { id: 'ID', expires_in: 3600 });
   assert.deepEqual(s.calls.map((c) => [c.url.replace(/.*\/notes\//, ''), c.headers['Sealdrop-Offset']]),
-    [['upload', '0'], ['ID/data', '4096'], ['ID/data', '8192'], ['ID/data', '8192']]);
+    [['upload', '0'], ['upload', '4096'], ['upload', '8192'], ['upload', '8192']]);
   assert.deepEqual(s.data(), data);
 });
 
@@ -253,7 +253,7 @@ test('put: a 402 comes back with its price and nothing else is sent', async () =
     (e) => e instanceof ApiError && e.status === 402 && e.price.bits === 9 && e.price.token === 'dG9r');
 });
 
-test('put: commits by itself when the last append did not', async () => {
+test('put: commits by itself when the last piece did not', async () => {
   const data = bytes(5000);
   const s = uploadServer({ length: 5000, commitLast: false });
   const api = makeApi({ fetch: s.fetch, sleep: async () => {} });
