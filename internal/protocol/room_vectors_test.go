@@ -681,6 +681,8 @@ func roomTamper(t testing.TB, r *rvRoom) []rvTamper {
 			Records: []rvFeed{mut(keys(v2, 1), func(b []byte) { b[4] = 3 }), keys(v3, 1)}, Results: []string{"view", "ok"}},
 		{Name: "a record of the previous version while the new one is incomplete", Receiver: 3, Version: 3, After: afterHellos,
 			Records: []rvFeed{{Stamp: 1, RecordHex: v3.Late[0].RecordHex}, rec(v3, 0)}, Results: []string{"ok", "replay"}},
+		{Name: "a record two versions old while the new one is incomplete", Receiver: 3, Version: 3, After: afterHellos,
+			Records: []rvFeed{rec(v2, 0), rec(v2, 2)}, Results: []string{"epoch", "epoch"}},
 		{Name: "an old-version record after the new version completed", Receiver: 3, Version: 3, After: afterComplete,
 			Records: []rvFeed{{Stamp: 1, RecordHex: v3.Late[0].RecordHex}, rec(v4, 0)}, Results: []string{"epoch", "ok"}},
 		{Name: "a late joiner fed a record of an earlier version (cannot read back)", Receiver: 3, Version: 2, After: afterRecords,
