@@ -16,6 +16,8 @@ import (
 	"maps"
 	"math/big"
 	"slices"
+	"time"
+	"unicode"
 )
 
 // One-time group rooms (SECURITY.md, "One-time group rooms"): up to 8 seats, sender keys with a
@@ -23,7 +25,8 @@ import (
 // starts with a type byte:
 //
 //	hello = 0x01 ‖ V (4) ‖ seat (1) ‖ X (65) ‖ Σ (65) ‖ ECDSA signature (64) ‖ HMAC (32)       232 bytes
-//	keys  = 0x02 ‖ V (4) ‖ seat (1) ‖ count (1) ‖ count × (seat (1) ‖ AES-GCM (48)) ‖ ECDSA (64)
+//	keys  = 0x02 ‖ V (4) ‖ seat (1) ‖ previous count (8) ‖ chain commitment (32) ‖ count (1) ‖
+//	        count × (seat (1) ‖ AES-GCM (48)) ‖ ECDSA (64)
 //	data  = 0x03 ‖ V (4) ‖ seat (1) ‖ seq (8) ‖ AES-GCM ciphertext ‖ ECDSA (64)
 //
 // X is the member's ephemeral ECDH P-256 key of version V, Σ its ECDSA P-256 signing key for the
@@ -42,7 +45,7 @@ const (
 
 	RoomHelloHeader = 1 + 4 + 1 + roomPoint + roomPoint // 136: what the hello's signature covers
 	RoomHelloSize   = RoomHelloHeader + roomSig + 32    // 232
-	RoomKeysHeader  = 1 + 4 + 1 + 1                     // 7
+	RoomKeysHeader  = 1 + 4 + 1 + 8 + 32 + 1            // 47
 	RoomKeysEntry   = 1 + KeySize + TagSize             // 49
 	RoomDataHeader  = 1 + 4 + 1 + 8                     // 14
 
@@ -59,6 +62,16 @@ const (
 	// RoomInviteLen is the length of an invite fragment: base64url of version ‖ flags ‖ seat ‖
 	// K_s ‖ Kr (67 bytes).
 	RoomInviteLen = 90
+
+	// RoomEraseAfter bounds how long a member keeps its ephemeral key of a version (after its
+	// hello) and the previous version's receiving chains (after it took the member list).
+	RoomEraseAfter = 60 * time.Second
+	// RoomMaxGap is how far ahead of the next expected one a data record may be and still be
+	// accepted (with the gap shown).
+	RoomMaxGap = 1024
+	// RoomByeSize is the body of a room's bye: the count of data records the sender sealed in
+	// the version before the bye (big-endian), which is the bye's own seq.
+	RoomByeSize = 8
 )
 
 const (
@@ -68,6 +81,9 @@ const (
 	labelRoomDestruct = "sealdrop/v1 room destruct"
 	labelRoomMAC      = "sealdrop/v1 room mac"
 	labelRoomHello    = "sealdrop/v1 room hello"
+	labelRoomKeys     = "sealdrop/v1 room keys"
+	labelRoomData     = "sealdrop/v1 room data"
+	labelRoomChain    = "sealdrop/v1 room chain"
 	labelRoomPair     = "sealdrop/v1 room pair"
 	labelRoomSafety   = "sealdrop/v1 room safety"
 	roomTranscript    = "sealdrop/v1 room"
@@ -80,20 +96,25 @@ var (
 	// ErrRoomReflect: a record of this member's own seat, or one whose seat is not the seat the
 	// relay stamped it with.
 	ErrRoomReflect = errors.New("protocol: room: reflected or misattributed record")
-	// ErrRoomEpoch: a record of a membership version this member holds no keys of (before it
-	// joined, after it left, or the previous version once the current one is complete), or a
-	// member list of a version not after the current one.
+	// ErrRoomEpoch: a record of a membership version this member holds no keys of (after it
+	// left, a version it was left out of, or the previous version once the current one is
+	// complete, its sender's hello of the current one came, or 60 s passed), a hello or keys
+	// record after this member erased its ephemeral key of the version (60 s after its hello), a
+	// member list of a version not above every one seen, or one that leaves this member out.
 	ErrRoomEpoch = errors.New("protocol: room: record of another membership version")
 	// ErrRoomGhost: a record from a seat that is not a member of its version.
 	ErrRoomGhost = errors.New("protocol: room: record from a seat that is not a member")
-	// ErrRoomReplay: a hello or keys record already taken from that seat in that version, or a
-	// data record whose sequence number was already accepted.
+	// ErrRoomReplay: a second, different hello or keys record of a seat in a version (a
+	// byte-identical one is ignored), or a data record whose sequence number was accepted.
 	ErrRoomReplay = errors.New("protocol: room: replayed record")
-	// ErrRoomOrder: a record ahead of what must come first: a data record beyond the sender's
-	// next, or before its keys; a keys record before every hello of its version.
+	// ErrRoomOrder: a record ahead of what must come first: a data record more than RoomMaxGap
+	// beyond the sender's next, or before its keys; a keys record before every hello of its
+	// version. (A record at most RoomMaxGap ahead is accepted, its gap shown: RoomOpened.Gap.)
 	ErrRoomOrder = errors.New("protocol: room: record out of order or missing")
 	// ErrRoomView: a keys record that does not open under this member's transcript of the
-	// version: the relay showed members different member lists or different hellos.
+	// version (the relay, or its sender, showed members different member lists or hellos), or
+	// that counts fewer records of the previous version than this member accepted from it; a
+	// member list that brings back a seat that ended.
 	ErrRoomView = errors.New("protocol: room: members were shown different rooms")
 	// ErrRoomHandshake: a hello without a valid MAC (not made with the room key and PIN), with
 	// a bad signature, or with another signing key than the seat's earlier hellos.
@@ -165,60 +186,93 @@ func RoomMACKey(Kr, P []byte) []byte { return derive(Kr, P, labelRoomMAC, KeySiz
 // at most RoomNameMax characters.
 func CheckRoomName(name string) error { return checkName(name, RoomNameMax, ErrRoomName) }
 
+// RoomNameKey is what two names are compared by to mark duplicates: every character of General
+// Category M (marks) or Cf (format) left out, the fullwidth forms U+FF01 … U+FF5E taken as
+// U+0021 … U+007E, and every other character lowercased by Unicode's simple mapping
+// (unicode.ToLower; the page takes the first code point of toLowerCase, which is the same).
+// Not NFKC (the standard library has no normalisation; SECURITY.md says what this catches and
+// misses): the seat number beside every name is what tells members apart.
+func RoomNameKey(name string) string {
+	out := make([]rune, 0, len(name))
+	for _, c := range name {
+		switch {
+		case unicode.In(c, unicode.M, unicode.Cf):
+			continue
+		case c >= 0xff01 && c <= 0xff5e:
+			c -= 0xfee0
+		}
+		out = append(out, unicode.ToLower(c))
+	}
+	return string(out)
+}
+
 // EncodeRoomMessage is the chat's inner message encoding (EncodeChatMessage) with one more
-// type, RoomMsgName, whose body must pass CheckRoomName.
+// type, RoomMsgName, whose body must pass CheckRoomName; a bye's body is its count
+// (RoomByeSize bytes; RoomMember.Bye makes it).
 func EncodeRoomMessage(typ byte, body []byte) ([]byte, error) {
-	if typ == RoomMsgName {
+	switch {
+	case typ == RoomMsgName:
 		if err := CheckRoomName(string(body)); err != nil {
 			return nil, err
 		}
+	case typ == ChatMsgBye && len(body) != RoomByeSize:
+		return nil, fmt.Errorf("protocol: room: bye: %w", ErrFormat)
 	}
 	return encodeInner(typ, RoomMsgName, body)
 }
 
-// DecodeRoomMessage parses an inner message of a room; a name that breaks the name rules is
-// ErrFormat, as any other malformed message.
+// DecodeRoomMessage parses an inner message of a room; a name that breaks the name rules, or a
+// bye without its 8-byte count, is ErrFormat, as any other malformed message.
 func DecodeRoomMessage(p []byte) (byte, []byte, error) {
 	typ, body, err := decodeInner(p, RoomMsgName)
-	if err == nil && typ == RoomMsgName {
-		if e := CheckRoomName(string(body)); e != nil {
-			return 0, nil, fmt.Errorf("protocol: room: name: %w", ErrFormat)
-		}
+	if err != nil {
+		return 0, nil, err
 	}
-	return typ, body, err
+	switch {
+	case typ == RoomMsgName && CheckRoomName(string(body)) != nil:
+		return 0, nil, fmt.Errorf("protocol: room: name: %w", ErrFormat)
+	case typ == ChatMsgBye && len(body) != RoomByeSize:
+		return 0, nil, fmt.Errorf("protocol: room: bye: %w", ErrFormat)
+	}
+	return typ, body, nil
 }
 
 // ---- a member's state ----
 
-// roomChain is a sender's chain key in one version and the sequence number it is at.
+// roomChain is a sender's chain key in one version and the sequence number it is at. An erased
+// chain keeps its next (the count the previous-count check needs) and drops its key.
 type roomChain struct {
 	ck   []byte
 	next uint64
 }
 
-func (c *roomChain) wipe() { clear(c.ck) }
+func (c *roomChain) wipe() { clear(c.ck); c.ck = nil }
 
 // roomVersion is what a member holds of one membership version.
 type roomVersion struct {
-	v       uint32
-	members []byte // ascending
-	hellos  map[byte][]byte
-	pubs    map[byte]*ecdh.PublicKey
-	priv    *ecdh.PrivateKey // this member's X; nil once erased
-	th      []byte           // nil until every member's hello is in
-	recv    map[byte]*roomChain
-	done    bool // every other member's keys opened (or nobody else)
+	v        uint32
+	members  []byte // `in`, ascending
+	hellos   map[byte][]byte
+	keys     map[byte][]byte // the keys records taken, for the byte-identical re-send
+	pubs     map[byte]*ecdh.PublicKey
+	priv     *ecdh.PrivateKey // this member's X; nil once erased
+	th       []byte           // nil until every member's hello is in
+	recv     map[byte]*roomChain
+	done     bool      // every other member's keys opened (or nobody else)
+	closed   bool      // (as the previous version) its chains are erased: no record of it opens
+	taken    time.Time // when this member took the member list (and sent its hello)
+	afterOut bool      // a list that left this member out came between the previous version and this one
 }
 
 func (v *roomVersion) member(s byte) bool { _, ok := slices.BinarySearch(v.members, s); return ok }
 
-func (v *roomVersion) wipe() {
+// close erases the receiving chains (their counts stay) and the ephemeral key.
+func (v *roomVersion) close() {
 	for _, c := range v.recv {
 		c.wipe()
 	}
-	v.recv = nil
+	v.closed = true
 	v.priv = nil
-	v.pubs = nil
 }
 
 // roomFixed pins what is normally random, for the vector tests only: the signing scalar, the
@@ -230,46 +284,83 @@ type roomFixed struct {
 	Chain     map[uint32][]byte
 }
 
-// RoomMember is one member's side of a room: its signing key, the signing keys pinned for
-// every seat seen, the current membership version and, until that one is complete, the
-// previous one. A refused record changes nothing. Not safe for concurrent use; nothing here is
-// ever written anywhere.
+// fixedEphemeral is the pinned ephemeral scalar of version v, or nil (then it is random).
+func (m *RoomMember) fixedEphemeral(v uint32) []byte {
+	if m.fixed == nil {
+		return nil
+	}
+	return m.fixed.Ephemeral[v]
+}
+
+// RoomMember is one member's side of a room: its signing key, the signing keys and names pinned
+// for every seat seen, the seats that ended, the current membership version and the previous
+// one (its chains until the current one is complete or 60 s passed). A refused record changes
+// nothing. Not safe for concurrent use; nothing here is ever written anywhere.
 type RoomMember struct {
-	id      [RoomIDSize]byte
-	seat    byte
-	km      []byte
-	sign    *ecdsa.PrivateKey
-	signPub []byte
-	sigma   map[byte][]byte // seat → Σ, pinned at its first hello
-	cur     *roomVersion
-	prev    *roomVersion
-	send    *roomChain // this member's chain in cur once its keys went out
-	fixed   *roomFixed
+	id       [RoomIDSize]byte
+	seat     byte
+	km       []byte
+	sign     *ecdsa.PrivateKey
+	signPub  []byte
+	sigma    map[byte][]byte // seat → Σ, pinned at its first hello
+	names    map[byte]string // seat → its first name
+	byes     map[byte]bool   // seats whose signed bye came
+	listed   []byte          // in ∪ out of the last list taken
+	ended    map[byte]bool   // seats that left a list taken: they never come back
+	floor    uint32          // the highest version of any list taken or left out of
+	first    uint32          // the first version this member took
+	cur      *roomVersion
+	prev     *roomVersion
+	send     *roomChain // this member's chain in cur once its keys went out
+	sentPrev uint64     // data records this member sealed in the version before cur
+	fixed    *roomFixed
+	now      func() time.Time
 }
 
 // RoomOpened is what an accepted record gives.
 type RoomOpened struct {
-	Type     byte   // RoomRecordHello, RoomRecordKeys or RoomRecordData
-	Seat     byte   // the sender, as its verified record says
-	Version  uint32 // the record's membership version
-	Message  []byte // a data record's inner message (DecodeRoomMessage)
+	Type    byte   // RoomRecordHello, RoomRecordKeys or RoomRecordData
+	Seat    byte   // the sender, as its verified record says
+	Version uint32 // the record's membership version
+	// Ignored: a byte-identical re-send of a hello or keys already taken, or a record of a
+	// version before this member's first (a late joiner gets records sent before the others saw
+	// it join): nothing changed, nothing to show.
+	Ignored bool
+	// Gap (data): records of this sender that did not arrive before this one (shown as order:
+	// "n messages from seat s did not arrive"); the chain advanced past them, no key kept.
+	Gap uint64
+	// Missing (keys): records of the previous version the sender counts and this member never
+	// got (shown as order: held back just before the change).
+	Missing  uint64
+	Message  []byte // a data record's inner message, as sealed
+	Inner    byte   // its type (DecodeRoomMessage)
+	Body     []byte // its body
+	Renamed  bool   // a name other than the seat's first: not taken (shown)
 	Send     []byte // a keys record to send now (the last hello of the version came in), or nil
 	Complete bool   // the version became complete with this record
 }
 
-// NewRoomMember makes the member of seat in room id, with a fresh signing key; km is RoomMACKey.
-func NewRoomMember(id [RoomIDSize]byte, seat byte, km []byte) (*RoomMember, error) {
-	return newRoomMemberWith(id, seat, km, nil)
+// RoomSeats is what taking a member list gives.
+type RoomSeats struct {
+	Hello   []byte // this member's hello of the version to send, nil when it is alone
+	Left    []byte // seats that ended after a signed bye
+	Removed []byte // seats that ended without one: "removed by the server" (or connection lost)
 }
 
-func newRoomMemberWith(id [RoomIDSize]byte, seat byte, km []byte, fixed *roomFixed) (*RoomMember, error) {
+// NewRoomMember makes the member of seat in room id, with a fresh signing key; km is RoomMACKey.
+func NewRoomMember(id [RoomIDSize]byte, seat byte, km []byte) (*RoomMember, error) {
+	return newRoomMemberWith(id, seat, km, nil, time.Now)
+}
+
+func newRoomMemberWith(id [RoomIDSize]byte, seat byte, km []byte, fixed *roomFixed, now func() time.Time) (*RoomMember, error) {
 	if !validSeat(seat) {
 		return nil, fmt.Errorf("protocol: room: seat %d: %w", seat, ErrFormat)
 	}
 	if len(km) != KeySize {
 		return nil, ErrKey
 	}
-	m := &RoomMember{id: id, seat: seat, km: bytes.Clone(km), sigma: map[byte][]byte{}, fixed: fixed}
+	m := &RoomMember{id: id, seat: seat, km: bytes.Clone(km), sigma: map[byte][]byte{}, names: map[byte]string{},
+		byes: map[byte]bool{}, ended: map[byte]bool{}, fixed: fixed, now: now}
 	var err error
 	if fixed != nil {
 		m.sign, err = ecdsa.ParseRawPrivateKey(elliptic.P256(), fixed.Sign)
@@ -309,6 +400,50 @@ func (m *RoomMember) Members() []byte {
 
 // Complete says whether the current version is complete: every other member's keys opened.
 func (m *RoomMember) Complete() bool { return m.cur != nil && m.cur.done }
+
+// Expire erases what the clock says must go: this member's ephemeral key of the current version
+// 60 s after its hello, and the previous version's chains 60 s after the current list was taken.
+// Every method calls it first; a client also calls it when Deadline comes, so that erasure does
+// not wait for the next record.
+func (m *RoomMember) Expire() {
+	if m.cur == nil || m.now().Before(m.cur.taken.Add(RoomEraseAfter)) {
+		return
+	}
+	m.cur.priv = nil
+	if m.prev != nil && !m.prev.closed {
+		m.prev.close()
+	}
+}
+
+// Deadline is when Expire next has something to erase (zero when nothing waits).
+func (m *RoomMember) Deadline() time.Time {
+	if m.cur == nil || (m.cur.priv == nil && (m.prev == nil || m.prev.closed)) {
+		return time.Time{}
+	}
+	return m.cur.taken.Add(RoomEraseAfter)
+}
+
+// RoomName is a seat's name as a member shows it.
+type RoomName struct {
+	Seat      byte
+	Name      string
+	Duplicate bool // another seat's name has the same RoomNameKey: all of them are marked
+}
+
+// Names are the names of every seat that sent one, ended seats included, in seat order.
+func (m *RoomMember) Names() []RoomName {
+	keys := map[string]int{}
+	for _, n := range m.names {
+		keys[RoomNameKey(n)]++
+	}
+	var out []RoomName
+	for s := byte(1); s <= RoomMaxSeats; s++ {
+		if n, ok := m.names[s]; ok {
+			out = append(out, RoomName{Seat: s, Name: n, Duplicate: keys[RoomNameKey(n)] > 1})
+		}
+	}
+	return out
+}
 
 func (m *RoomMember) signRaw(msg []byte) ([]byte, error) {
 	h := sha256.Sum256(msg)
@@ -353,44 +488,81 @@ func (m *RoomMember) helloMAC(headerAndSig []byte) []byte {
 	return mac.Sum(nil)
 }
 
-func (m *RoomMember) helloSigned(header []byte) []byte {
-	return slices.Concat([]byte(labelRoomHello), m.id[:], header)
+// signed is what a signature covers: label ‖ room id ‖ parts (for keys: th_V ‖ the record).
+func (m *RoomMember) signed(label string, parts ...[]byte) []byte {
+	return slices.Concat(append([][]byte{[]byte(label), m.id[:]}, parts...)...)
 }
 
-// aad is "sealdrop/v1 room" ‖ 0x01 ‖ room id ‖ header.
-func (m *RoomMember) aad(header ...[]byte) []byte {
-	return slices.Concat(append([][]byte{[]byte(roomTranscript), {Version}, m.id[:]}, header...)...)
+// aad is "sealdrop/v1 room" ‖ 0x01 ‖ room id ‖ parts.
+func (m *RoomMember) aad(parts ...[]byte) []byte {
+	return slices.Concat(append([][]byte{[]byte(roomTranscript), {Version}, m.id[:]}, parts...)...)
 }
 
-// Seats takes the relay's member list of version v (the seats here and away, this member's
-// among them) and returns this member's hello of v to send, or nil when it is alone. A version
-// not after the current one is ErrRoomEpoch; a list that is not ascending seats 1 … 8 with this
-// member's is ErrFormat. The previous version's receiving chains are kept until v is complete;
-// older ones, and the previous ephemeral key and sending chain, are erased.
-func (m *RoomMember) Seats(v uint32, members []byte) ([]byte, error) {
-	if v == 0 || len(members) == 0 || len(members) > RoomMaxSeats || !slices.Contains(members, m.seat) {
-		return nil, fmt.Errorf("protocol: room: member list: %w", ErrFormat)
+// chainCommit is SHA-256("sealdrop/v1 room chain" ‖ CK).
+func chainCommit(ck []byte) []byte {
+	h := sha256.Sum256(slices.Concat([]byte(labelRoomChain), ck))
+	return h[:]
+}
+
+func checkSeatList(list []byte, empty bool) bool {
+	if len(list) > RoomMaxSeats || (!empty && len(list) == 0) {
+		return false
 	}
-	for i, s := range members {
-		if !validSeat(s) || (i > 0 && s <= members[i-1]) {
-			return nil, fmt.Errorf("protocol: room: member list: %w", ErrFormat)
+	for i, s := range list {
+		if !validSeat(s) || (i > 0 && s <= list[i-1]) {
+			return false
 		}
 	}
-	if m.cur != nil && v <= m.cur.v {
-		return nil, ErrRoomEpoch
+	return true
+}
+
+// Seats takes the relay's member list {"t":"seats","v":v,"in":in,"out":out} and returns this
+// member's hello of v (nil when it is alone) and the seats that ended since the last list. In
+// order: ErrFormat (in or out not ascending seats 1 … 8, in empty, a seat in both, this member
+// in neither), ErrRoomEpoch (v not above every list seen; or this member in out: it remembers
+// v, so that no list at or below it is taken later, and changes nothing else), ErrRoomView (a
+// seat that ended listed again). A list whose in is unchanged is taken (a new version with
+// fresh keys; SECURITY.md says why). Taking it erases this member's own chain of the current
+// version, which becomes the previous one (its receiving chains kept until v is complete or
+// 60 s), and what was before it.
+func (m *RoomMember) Seats(v uint32, in, out []byte) (RoomSeats, error) {
+	m.Expire()
+	if v == 0 || !checkSeatList(in, false) || !checkSeatList(out, true) || len(in)+len(out) > RoomMaxSeats {
+		return RoomSeats{}, fmt.Errorf("protocol: room: member list: %w", ErrFormat)
 	}
-	nv := &roomVersion{v: v, members: bytes.Clone(members), hellos: map[byte][]byte{},
-		pubs: map[byte]*ecdh.PublicKey{}, recv: map[byte]*roomChain{}}
-	var hello []byte
-	if len(members) > 1 {
+	for _, s := range out {
+		if slices.Contains(in, s) {
+			return RoomSeats{}, fmt.Errorf("protocol: room: member list: %w", ErrFormat)
+		}
+	}
+	if !slices.Contains(in, m.seat) && !slices.Contains(out, m.seat) {
+		return RoomSeats{}, fmt.Errorf("protocol: room: member list without this member: %w", ErrFormat)
+	}
+	if v <= m.floor {
+		return RoomSeats{}, ErrRoomEpoch
+	}
+	for _, s := range slices.Concat(in, out) {
+		if m.ended[s] {
+			return RoomSeats{}, fmt.Errorf("%w: seat %d ended and is listed again", ErrRoomView, s)
+		}
+	}
+	if slices.Contains(out, m.seat) {
+		m.floor = v
+		return RoomSeats{}, fmt.Errorf("%w: this member is left out of version %d", ErrRoomEpoch, v)
+	}
+	nv := &roomVersion{v: v, members: bytes.Clone(in), hellos: map[byte][]byte{}, keys: map[byte][]byte{},
+		pubs: map[byte]*ecdh.PublicKey{}, recv: map[byte]*roomChain{}, taken: m.now()}
+	nv.afterOut = m.cur != nil && m.floor > m.cur.v
+	var res RoomSeats
+	if len(in) > 1 {
 		var err error
-		if m.fixed != nil {
-			nv.priv, err = ecdh.P256().NewPrivateKey(m.fixed.Ephemeral[v])
+		if k := m.fixedEphemeral(v); k != nil {
+			nv.priv, err = ecdh.P256().NewPrivateKey(k)
 		} else {
 			nv.priv, err = ecdh.P256().GenerateKey(rand.Reader)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("protocol: room: ephemeral key: %w", err)
+			return RoomSeats{}, fmt.Errorf("protocol: room: ephemeral key: %w", err)
 		}
 		header := make([]byte, 0, RoomHelloSize)
 		header = append(header, RoomRecordHello)
@@ -398,42 +570,59 @@ func (m *RoomMember) Seats(v uint32, members []byte) ([]byte, error) {
 		header = append(header, m.seat)
 		header = append(header, nv.priv.PublicKey().Bytes()...)
 		header = append(header, m.signPub...)
-		sig, err := m.signRaw(m.helloSigned(header))
+		sig, err := m.signRaw(m.signed(labelRoomHello, header))
 		if err != nil {
-			return nil, fmt.Errorf("protocol: room: sign: %w", err)
+			return RoomSeats{}, fmt.Errorf("protocol: room: sign: %w", err)
 		}
-		hello = append(header, sig...)
-		hello = append(hello, m.helloMAC(hello)...)
-		nv.hellos[m.seat] = hello
+		res.Hello = append(header, sig...)
+		res.Hello = append(res.Hello, m.helloMAC(res.Hello)...)
+		nv.hellos[m.seat] = res.Hello
 	} else {
 		nv.done = true
 	}
+	// Accepted: from here on the state changes.
+	all := slices.Concat(in, out)
+	for _, s := range m.listed {
+		if !slices.Contains(all, s) {
+			m.ended[s] = true
+			if m.byes[s] {
+				res.Left = append(res.Left, s)
+			} else {
+				res.Removed = append(res.Removed, s)
+			}
+		}
+	}
+	m.listed = all
 	if m.prev != nil {
-		m.prev.wipe()
+		m.prev.close()
 	}
 	m.prev = nil
-	if m.cur != nil {
-		m.cur.priv = nil
-		m.cur.pubs = nil
-		m.prev = m.cur
-	}
-	if nv.done && m.prev != nil {
-		m.prev.wipe()
-		m.prev = nil
-	}
-	if m.send != nil {
+	m.sentPrev = 0
+	if m.send != nil { // this member's own chain of the version before goes at its hello
+		m.sentPrev = m.send.next
 		m.send.wipe()
 		m.send = nil
 	}
+	if m.cur != nil {
+		m.cur.priv = nil
+		m.prev = m.cur
+		if nv.done {
+			m.prev.close()
+		}
+	}
+	if m.first == 0 {
+		m.first = v
+	}
+	m.floor = v
 	m.cur = nv
-	return bytes.Clone(hello), nil
+	return res, nil
 }
 
 // Open checks one record the relay delivered with stamp, the seat the relay says sent it, and
-// returns what it gives. Refusals, in this order, change nothing: ErrFormat, ErrRoomReflect,
-// ErrRoomEpoch, ErrRoomGhost, ErrRoomReplay, ErrRoomOrder, then ErrRoomHandshake (hello),
-// ErrRoomView (keys) or ErrAuth (data).
+// returns what it gives. Refusals change nothing; their order is in SECURITY.md ("Checks, in
+// order") and in openHello, openKeys and openData.
 func (m *RoomMember) Open(stamp byte, rec []byte) (RoomOpened, error) {
+	m.Expire()
 	if len(rec) == 0 {
 		return RoomOpened{}, fmt.Errorf("protocol: room: empty record: %w", ErrFormat)
 	}
@@ -449,29 +638,42 @@ func (m *RoomMember) Open(stamp byte, rec []byte) (RoomOpened, error) {
 }
 
 // sender checks what every record shares after its format: the seat is not this member's and is
-// the relay's stamp (reflect), and the record's version is the current one (epoch).
-func (m *RoomMember) sender(stamp byte, rec []byte) (uint32, byte, error) {
-	v, s := binary.BigEndian.Uint32(rec[1:]), rec[5]
+// the relay's stamp (reflect). ignore says the record is of a version before this member's first.
+func (m *RoomMember) sender(stamp byte, rec []byte) (v uint32, s byte, ignore bool, err error) {
+	v, s = binary.BigEndian.Uint32(rec[1:]), rec[5]
 	if s == m.seat || s != stamp {
-		return 0, 0, ErrRoomReflect
+		return 0, 0, false, ErrRoomReflect
 	}
-	return v, s, nil
+	return v, s, m.first != 0 && v < m.first, nil
 }
 
 // once checks a record a seat sends once per version (a hello, a keys record): of the current
-// version (epoch), from one of its members (ghost), the first of its kind from that seat (replay).
-func (m *RoomMember) once(v uint32, s byte, taken func(*roomVersion) bool) (*roomVersion, error) {
+// version (epoch), from one of its members (ghost), the first of its kind from that seat or a
+// byte-identical copy of it (ignore; anything else is replay), while this member still holds
+// its ephemeral key of the version (epoch: more than 60 s after its hello).
+func (m *RoomMember) once(v uint32, s byte, rec []byte, taken func(*roomVersion) []byte) (*roomVersion, bool, error) {
 	switch {
 	case m.cur == nil || v != m.cur.v:
-		return nil, ErrRoomEpoch
+		return nil, false, ErrRoomEpoch
 	case !m.cur.member(s):
-		return nil, ErrRoomGhost
-	case taken(m.cur):
-		return nil, ErrRoomReplay
+		return nil, false, ErrRoomGhost
 	}
-	return m.cur, nil
+	if old := taken(m.cur); old != nil {
+		if bytes.Equal(old, rec) { // audit:ok public records
+			return nil, true, nil
+		}
+		return nil, false, ErrRoomReplay
+	}
+	if m.cur.priv == nil {
+		return nil, false, fmt.Errorf("%w: this member's ephemeral key of version %d is erased", ErrRoomEpoch, v)
+	}
+	return m.cur, false, nil
 }
 
+// openHello: ErrFormat (length, seat byte, X or Σ not a P-256 point), ErrRoomReflect, (a
+// version before the first: ignored), ErrRoomEpoch (not the current version), ErrRoomGhost,
+// ErrRoomReplay (or ignored), ErrRoomEpoch (ephemeral erased), ErrRoomHandshake (MAC, then a
+// changed Σ, then the signature).
 func (m *RoomMember) openHello(stamp byte, rec []byte) (RoomOpened, error) {
 	if len(rec) != RoomHelloSize || !validSeat(rec[5]) {
 		return RoomOpened{}, fmt.Errorf("protocol: room: hello: %w", ErrFormat)
@@ -484,13 +686,13 @@ func (m *RoomMember) openHello(stamp byte, rec []byte) (RoomOpened, error) {
 	if _, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), sigma); err != nil {
 		return RoomOpened{}, fmt.Errorf("protocol: room: hello signing key: %w", ErrFormat)
 	}
-	v, s, err := m.sender(stamp, rec)
-	if err != nil {
-		return RoomOpened{}, err
+	v, s, ignore, err := m.sender(stamp, rec)
+	if err != nil || ignore {
+		return RoomOpened{Type: RoomRecordHello, Seat: s, Version: v, Ignored: ignore}, err
 	}
-	cur, err := m.once(v, s, func(c *roomVersion) bool { return c.hellos[s] != nil })
-	if err != nil {
-		return RoomOpened{}, err
+	cur, ignore, err := m.once(v, s, rec, func(c *roomVersion) []byte { return c.hellos[s] })
+	if err != nil || ignore {
+		return RoomOpened{Type: RoomRecordHello, Seat: s, Version: v, Ignored: ignore}, err
 	}
 	if !hmac.Equal(m.helloMAC(rec[:RoomHelloHeader+roomSig]), rec[RoomHelloHeader+roomSig:]) {
 		return RoomOpened{}, fmt.Errorf("%w: MAC", ErrRoomHandshake)
@@ -498,7 +700,7 @@ func (m *RoomMember) openHello(stamp byte, rec []byte) (RoomOpened, error) {
 	if pinned := m.sigma[s]; pinned != nil && !bytes.Equal(pinned, sigma) { // audit:ok public keys
 		return RoomOpened{}, fmt.Errorf("%w: seat %d's signing key changed", ErrRoomHandshake, s)
 	}
-	if !roomVerify(sigma, m.helloSigned(rec[:RoomHelloHeader]), rec[RoomHelloHeader:RoomHelloHeader+roomSig]) {
+	if !roomVerify(sigma, m.signed(labelRoomHello, rec[:RoomHelloHeader]), rec[RoomHelloHeader:RoomHelloHeader+roomSig]) {
 		return RoomOpened{}, fmt.Errorf("%w: signature", ErrRoomHandshake)
 	}
 	out := RoomOpened{Type: RoomRecordHello, Seat: s, Version: v}
@@ -552,13 +754,16 @@ func (m *RoomMember) pairKey(priv *ecdh.PrivateKey, pub *ecdh.PublicKey, th []by
 	return k, nil
 }
 
-// keysEntryAAD is the AAD of one sealed chain key: the keys record's header and the recipient.
-func (m *RoomMember) keysEntryAAD(header []byte, t byte) []byte { return m.aad(header, []byte{t}) }
+// keysEntryAAD is the AAD of the chain key s seals to t: "sealdrop/v1 room" ‖ 0x01 ‖ room id ‖
+// V ‖ s ‖ t ‖ th_V.
+func (m *RoomMember) keysEntryAAD(v uint32, s, t byte, th []byte) []byte {
+	return m.aad(binary.BigEndian.AppendUint32(nil, v), []byte{s, t}, th)
+}
 
 // keysRecord draws this member's chain key of version cur and seals it to every other member.
 func (m *RoomMember) keysRecord(cur *roomVersion, th []byte, pubs map[byte]*ecdh.PublicKey) ([]byte, *roomChain, error) {
 	ck := make([]byte, KeySize)
-	if m.fixed != nil {
+	if m.fixed != nil && m.fixed.Chain[cur.v] != nil {
 		if len(m.fixed.Chain[cur.v]) != KeySize {
 			return nil, nil, ErrKey
 		}
@@ -570,8 +775,10 @@ func (m *RoomMember) keysRecord(cur *roomVersion, th []byte, pubs map[byte]*ecdh
 	rec := make([]byte, 0, RoomKeysHeader+n*RoomKeysEntry+roomSig)
 	rec = append(rec, RoomRecordKeys)
 	rec = binary.BigEndian.AppendUint32(rec, cur.v)
-	rec = append(rec, m.seat, byte(n))
-	header := bytes.Clone(rec)
+	rec = append(rec, m.seat)
+	rec = binary.BigEndian.AppendUint64(rec, m.sentPrev)
+	rec = append(rec, chainCommit(ck)...)
+	rec = append(rec, byte(n))
 	for _, t := range cur.members {
 		if t == m.seat {
 			continue
@@ -586,34 +793,42 @@ func (m *RoomMember) keysRecord(cur *roomVersion, th []byte, pubs map[byte]*ecdh
 			return nil, nil, err
 		}
 		rec = append(rec, t)
-		rec = aead.Seal(rec, make([]byte, 12), ck, m.keysEntryAAD(header, t))
+		rec = aead.Seal(rec, make([]byte, 12), ck, m.keysEntryAAD(cur.v, m.seat, t, th))
 	}
-	sig, err := m.signRaw(slices.Concat(th, rec))
+	sig, err := m.signRaw(m.signed(labelRoomKeys, th, rec))
 	if err != nil {
 		return nil, nil, fmt.Errorf("protocol: room: sign: %w", err)
 	}
 	return append(rec, sig...), &roomChain{ck: ck}, nil
 }
 
+// openKeys: ErrFormat (length = 47 + 49 × count + 64, count < 8, seat bytes), ErrRoomReflect,
+// (before the first version: ignored), ErrRoomEpoch, ErrRoomGhost, ErrRoomReplay (or ignored),
+// ErrRoomEpoch (ephemeral erased), ErrRoomOrder (not every hello in), ErrRoomView (the entries
+// are not exactly the other members; the signature under this member's th_V; this member's
+// entry does not open; fewer previous records than this member accepted), ErrAuth (the opened
+// chain key is not the one committed to).
 func (m *RoomMember) openKeys(stamp byte, rec []byte) (RoomOpened, error) {
-	if len(rec) < RoomKeysHeader+roomSig || !validSeat(rec[5]) ||
-		len(rec) != RoomKeysHeader+int(rec[6])*RoomKeysEntry+roomSig || int(rec[6]) >= RoomMaxSeats {
+	if len(rec) < RoomKeysHeader+roomSig || !validSeat(rec[5]) {
 		return RoomOpened{}, fmt.Errorf("protocol: room: keys: %w", ErrFormat)
 	}
-	count := int(rec[6])
+	count := int(rec[RoomKeysHeader-1])
+	if count >= RoomMaxSeats || len(rec) != RoomKeysHeader+count*RoomKeysEntry+roomSig {
+		return RoomOpened{}, fmt.Errorf("protocol: room: keys: %w", ErrFormat)
+	}
 	entries := make([]byte, count)
 	for i := range count {
 		if entries[i] = rec[RoomKeysHeader+i*RoomKeysEntry]; !validSeat(entries[i]) {
 			return RoomOpened{}, fmt.Errorf("protocol: room: keys: %w", ErrFormat)
 		}
 	}
-	v, s, err := m.sender(stamp, rec)
-	if err != nil {
-		return RoomOpened{}, err
+	v, s, ignore, err := m.sender(stamp, rec)
+	if err != nil || ignore {
+		return RoomOpened{Type: RoomRecordKeys, Seat: s, Version: v, Ignored: ignore}, err
 	}
-	cur, err := m.once(v, s, func(c *roomVersion) bool { return c.recv[s] != nil })
-	if err != nil {
-		return RoomOpened{}, err
+	cur, ignore, err := m.once(v, s, rec, func(c *roomVersion) []byte { return c.keys[s] })
+	if err != nil || ignore {
+		return RoomOpened{Type: RoomRecordKeys, Seat: s, Version: v, Ignored: ignore}, err
 	}
 	if cur.th == nil {
 		return RoomOpened{}, ErrRoomOrder
@@ -623,7 +838,7 @@ func (m *RoomMember) openKeys(stamp byte, rec []byte) (RoomOpened, error) {
 		return RoomOpened{}, fmt.Errorf("%w: the keys name other members", ErrRoomView)
 	}
 	body := rec[:len(rec)-roomSig]
-	if !roomVerify(m.sigma[s], slices.Concat(cur.th, body), rec[len(body):]) {
+	if !roomVerify(m.sigma[s], m.signed(labelRoomKeys, cur.th, body), rec[len(body):]) {
 		return RoomOpened{}, fmt.Errorf("%w: signature under this transcript", ErrRoomView)
 	}
 	i := slices.Index(entries, m.seat)
@@ -637,19 +852,39 @@ func (m *RoomMember) openKeys(stamp byte, rec []byte) (RoomOpened, error) {
 		return RoomOpened{}, err
 	}
 	at := RoomKeysHeader + i*RoomKeysEntry + 1
-	ck, err := aead.Open(nil, make([]byte, 12), rec[at:at+KeySize+TagSize], m.keysEntryAAD(rec[:RoomKeysHeader], m.seat))
+	ck, err := aead.Open(nil, make([]byte, 12), rec[at:at+KeySize+TagSize], m.keysEntryAAD(v, s, m.seat, cur.th))
 	if err != nil {
 		return RoomOpened{}, fmt.Errorf("%w: the chain key does not open", ErrRoomView)
 	}
-	cur.recv[s] = &roomChain{ck: ck}
+	if !hmac.Equal(chainCommit(ck), rec[14:46]) {
+		clear(ck)
+		return RoomOpened{}, fmt.Errorf("%w: seat %d sealed another chain key than it committed to", ErrAuth, s)
+	}
 	out := RoomOpened{Type: RoomRecordKeys, Seat: s, Version: v}
+	// The previous count, against what this member accepted from s in its previous version
+	// (when s was in it and no version this member was left out of came between).
+	if p := m.prev; p != nil && p.member(s) && !cur.afterOut {
+		var got uint64
+		if c := p.recv[s]; c != nil {
+			got = c.next
+		}
+		switch sent := binary.BigEndian.Uint64(rec[6:]); {
+		case sent < got:
+			clear(ck)
+			return RoomOpened{}, fmt.Errorf("%w: seat %d counts %d records of the previous version, %d came", ErrRoomView, s, sent, got)
+		case sent > got:
+			out.Missing = sent - got
+		}
+	}
+	// Accepted: from here on the state changes.
+	cur.keys[s] = bytes.Clone(rec)
+	cur.recv[s] = &roomChain{ck: ck}
 	if len(cur.recv) == len(cur.members)-1 {
 		// Complete: the ephemeral key and the previous version's chains go.
 		cur.done, out.Complete = true, true
 		cur.priv, cur.pubs = nil, nil
 		if m.prev != nil {
-			m.prev.wipe()
-			m.prev = nil
+			m.prev.close()
 		}
 	}
 	return out, nil
@@ -664,20 +899,29 @@ func roomStep(ck []byte, b byte) []byte {
 	return mac.Sum(nil)
 }
 
+// openData: ErrFormat (shorter than 14 + 16 + 64, seat byte), ErrRoomReflect, (before the
+// first version: ignored), ErrRoomEpoch (neither the current version nor an open previous one,
+// or the previous one after its sender's hello of the current one), ErrRoomGhost,
+// ErrRoomOrder (no keys of the sender yet), ErrRoomReplay (seq below the next), ErrRoomOrder
+// (more than RoomMaxGap ahead), ErrAuth (signature, then tag), ErrFormat (the inner message;
+// a bye whose count is not its seq).
 func (m *RoomMember) openData(stamp byte, rec []byte) (RoomOpened, error) {
 	if len(rec) < RoomDataHeader+TagSize+roomSig || !validSeat(rec[5]) {
 		return RoomOpened{}, fmt.Errorf("protocol: room: data: %w", ErrFormat)
 	}
-	v, s, err := m.sender(stamp, rec)
-	if err != nil {
-		return RoomOpened{}, err
+	v, s, ignore, err := m.sender(stamp, rec)
+	if err != nil || ignore {
+		return RoomOpened{Type: RoomRecordData, Seat: s, Version: v, Ignored: ignore}, err
 	}
 	var ver *roomVersion
 	switch {
 	case m.cur != nil && v == m.cur.v:
 		ver = m.cur
-	case m.prev != nil && v == m.prev.v:
-		ver = m.prev // kept only while the current version is incomplete
+	case m.prev != nil && v == m.prev.v && !m.prev.closed:
+		if m.cur.hellos[s] != nil {
+			return RoomOpened{}, fmt.Errorf("%w: seat %d moved on to version %d", ErrRoomEpoch, s, m.cur.v)
+		}
+		ver = m.prev // until the current version is complete, 60 s, or the sender's hello of it
 	default:
 		return RoomOpened{}, ErrRoomEpoch
 	}
@@ -687,34 +931,63 @@ func (m *RoomMember) openData(stamp byte, rec []byte) (RoomOpened, error) {
 	seq := binary.BigEndian.Uint64(rec[6:])
 	ch := ver.recv[s]
 	switch {
-	case ch != nil && seq < ch.next:
+	case ch == nil:
+		return RoomOpened{}, fmt.Errorf("%w: no keys of seat %d yet", ErrRoomOrder, s)
+	case seq < ch.next:
 		return RoomOpened{}, ErrRoomReplay
-	case ch == nil || seq > ch.next:
-		return RoomOpened{}, ErrRoomOrder
+	case seq-ch.next > RoomMaxGap:
+		return RoomOpened{}, fmt.Errorf("%w: %d records ahead", ErrRoomOrder, seq-ch.next)
 	}
 	body := rec[:len(rec)-roomSig]
-	if !roomVerify(m.sigma[s], slices.Concat(m.id[:], body), rec[len(body):]) {
+	if !roomVerify(m.sigma[s], m.signed(labelRoomData, body), rec[len(body):]) {
 		return RoomOpened{}, fmt.Errorf("%w: signature", ErrAuth)
 	}
-	mk := messageKey(ch.ck)
+	ck := bytes.Clone(ch.ck)
+	for range seq - ch.next { // past a gap: no skipped key is kept
+		next := roomStep(ck, 2)
+		clear(ck)
+		ck = next
+	}
+	mk := messageKey(ck)
 	aead, err := gcm(mk)
 	clear(mk)
 	if err != nil {
+		clear(ck)
 		return RoomOpened{}, err
 	}
 	pt, err := aead.Open(nil, make([]byte, 12), body[RoomDataHeader:], m.aad(rec[:RoomDataHeader]))
 	if err != nil {
+		clear(ck)
 		return RoomOpened{}, ErrAuth
 	}
-	next := roomStep(ch.ck, 2)
+	typ, msg, err := DecodeRoomMessage(pt)
+	if err == nil && typ == ChatMsgBye && binary.BigEndian.Uint64(msg) != seq {
+		err = fmt.Errorf("protocol: room: a bye whose count is not its seq: %w", ErrFormat)
+	}
+	if err != nil {
+		clear(ck)
+		return RoomOpened{}, err
+	}
+	out := RoomOpened{Type: RoomRecordData, Seat: s, Version: v, Gap: seq - ch.next, Message: pt, Inner: typ, Body: msg}
+	// Accepted: from here on the state changes.
+	switch {
+	case typ == RoomMsgName && m.names[s] == "":
+		m.names[s] = string(msg)
+	case typ == RoomMsgName && m.names[s] != string(msg): // audit:ok names this member reads anyway
+		out.Renamed = true
+	case typ == ChatMsgBye:
+		m.byes[s] = true
+	}
 	ch.wipe()
-	ch.ck, ch.next = next, ch.next+1
-	return RoomOpened{Type: RoomRecordData, Seat: s, Version: v, Message: pt}, nil
+	ch.ck, ch.next = roomStep(ck, 2), seq+1
+	clear(ck)
+	return out, nil
 }
 
 // Seal encrypts one inner message (EncodeRoomMessage) as this member's next data record of the
 // current version; before its keys of the version went out it is ErrRoomWait.
 func (m *RoomMember) Seal(inner []byte) ([]byte, error) {
+	m.Expire()
 	if m.send == nil {
 		return nil, ErrRoomWait
 	}
@@ -733,7 +1006,7 @@ func (m *RoomMember) Seal(inner []byte) ([]byte, error) {
 		return nil, err
 	}
 	rec = aead.Seal(rec, make([]byte, 12), inner, m.aad(rec[:RoomDataHeader]))
-	sig, err := m.signRaw(slices.Concat(m.id[:], rec))
+	sig, err := m.signRaw(m.signed(labelRoomData, rec))
 	if err != nil {
 		return nil, fmt.Errorf("protocol: room: sign: %w", err)
 	}
@@ -741,6 +1014,19 @@ func (m *RoomMember) Seal(inner []byte) ([]byte, error) {
 	m.send.wipe()
 	m.send.ck, m.send.next = next, m.send.next+1
 	return append(rec, sig...), nil
+}
+
+// Bye seals this member's signed bye of the current version, carrying its count of data
+// records sealed in the version before it; the client sends it before {"t":"leave"}.
+func (m *RoomMember) Bye() ([]byte, error) {
+	if m.send == nil {
+		return nil, ErrRoomWait
+	}
+	inner, err := EncodeRoomMessage(ChatMsgBye, binary.BigEndian.AppendUint64(nil, m.send.next))
+	if err != nil {
+		return nil, err
+	}
+	return m.Seal(inner)
 }
 
 // SafetyCode is HKDF(SHA-256(seat ‖ Σ for each member of the current version in seat order),

@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -30,9 +31,9 @@ func (r *liveRoom) version(t *testing.T, v uint32, seats ...byte) {
 			require.NoError(t, err)
 			r.members[s] = m
 		}
-		h, err := r.members[s].Seats(v, seats)
+		h, err := r.members[s].Seats(v, seats, nil)
 		require.NoError(t, err)
-		hellos[s] = h
+		hellos[s] = h.Hello
 	}
 	keys := map[byte][]byte{}
 	for _, from := range seats {
@@ -82,9 +83,11 @@ func TestRoomLiveMembershipChanges(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, code, c)
 	}
-	// The late joiner cannot read back.
-	_, err = r.members[3].Open(1, early)
-	require.ErrorIs(t, err, ErrRoomEpoch)
+	// The late joiner cannot read back: a record of a version before its first is ignored.
+	got, err := r.members[3].Open(1, early)
+	require.NoError(t, err)
+	require.True(t, got.Ignored)
+	require.Nil(t, got.Message)
 	mid := r.say(t, 2, "all three")
 	for _, s := range []byte{1, 3} {
 		got, err := r.members[s].Open(2, mid)
@@ -115,11 +118,11 @@ func TestRoomRelayCannotAddAMember(t *testing.T) {
 	r.version(t, 1, 1, 2)
 	ghost, err := NewRoomMember(r.id, 3, randKey(t))
 	require.NoError(t, err)
-	h, err := ghost.Seats(2, []byte{1, 2, 3})
+	h, err := ghost.Seats(2, []byte{1, 2, 3}, nil)
 	require.NoError(t, err)
-	_, err = r.members[1].Seats(2, []byte{1, 2, 3})
+	_, err = r.members[1].Seats(2, []byte{1, 2, 3}, nil)
 	require.NoError(t, err)
-	_, err = r.members[1].Open(3, h)
+	_, err = r.members[1].Open(3, h.Hello)
 	require.ErrorIs(t, err, ErrRoomHandshake)
 	// Nothing seals while the version is open, and the refused hello left it so.
 	_, err = r.members[1].Seal(make([]byte, ChatMinPadded))
@@ -140,15 +143,15 @@ func TestRoomErasesKeys(t *testing.T) {
 	r.say(t, 2, "x")
 	require.Equal(t, make([]byte, KeySize), oldSend, "the sending chain key is zeroed as it advances")
 	require.NotEqual(t, make([]byte, KeySize), old)
-	hello, err := m.Seats(2, []byte{1, 2})
+	hello, err := m.Seats(2, []byte{1, 2}, nil)
 	require.NoError(t, err)
 	require.NotNil(t, m.cur.priv)
 	require.NotNil(t, m.prev, "the previous chains are kept until the new version is complete")
-	h1, err := r.members[1].Seats(2, []byte{1, 2})
+	h1, err := r.members[1].Seats(2, []byte{1, 2}, nil)
 	require.NoError(t, err)
-	k1, err := r.members[1].Open(2, hello)
+	k1, err := r.members[1].Open(2, hello.Hello)
 	require.NoError(t, err)
-	k2, err := m.Open(1, h1)
+	k2, err := m.Open(1, h1.Hello)
 	require.NoError(t, err)
 	_, err = r.members[1].Open(2, k2.Send)
 	require.NoError(t, err)
@@ -156,7 +159,7 @@ func TestRoomErasesKeys(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, got.Complete)
 	require.Nil(t, m.cur.priv)
-	require.Nil(t, m.prev)
+	require.True(t, m.prev.closed)
 	require.Equal(t, make([]byte, KeySize), old, "the previous version's chain key is zeroed")
 }
 
@@ -189,19 +192,93 @@ func FuzzRoomOpen(f *testing.F) {
 	f.Fuzz(func(t *testing.T, stamp byte, rec []byte) {
 		a, _ := NewRoomMember(id, 1, km)
 		b, _ := NewRoomMember(id, 2, km)
-		ha, _ := a.Seats(1, []byte{1, 2})
-		hb, _ := b.Seats(1, []byte{1, 2})
-		ka, _ := a.Open(2, hb)
-		kb, _ := b.Open(1, ha)
+		ha, _ := a.Seats(1, []byte{1, 2}, nil)
+		hb, _ := b.Seats(1, []byte{1, 2}, nil)
+		ka, _ := a.Open(2, hb.Hello)
+		kb, _ := b.Open(1, ha.Hello)
 		if _, err := a.Open(2, kb.Send); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := b.Open(1, ka.Send); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.Open(stamp, rec); err == nil {
+		if got, err := a.Open(stamp, rec); err == nil && !got.Ignored {
 			t.Fatal("a record nobody made was accepted")
 		}
 		_, _, _ = DecodeRoomMessage(rec)
 	})
+}
+
+// The sender's own chain of the version before goes at its hello of the next one, and erasure
+// is bounded in time by the injected clock: the ephemeral key 60 s after the hello, the previous
+// version's chains 60 s after the list, whether or not anyone else answers.
+func TestRoomErasureIsBoundedInTime(t *testing.T) {
+	r := newLiveRoom(t)
+	r.version(t, 1, 1, 2)
+	clock := newTestClock()
+	m := r.members[2]
+	m.now = clock.now
+	r.say(t, 1, "x")
+	own := m.send.ck
+	prevChain := m.cur.recv[1].ck
+	require.True(t, m.Deadline().IsZero(), "nothing waits for erasure in a complete version")
+	_, err := m.Seats(2, []byte{1, 2}, nil)
+	require.NoError(t, err)
+	require.Equal(t, make([]byte, KeySize), own, "the sender's own chain of version 1 goes at its hello of version 2")
+	require.Nil(t, m.send)
+	require.NotNil(t, m.cur.priv)
+	require.Equal(t, clock.t.Add(RoomEraseAfter), m.Deadline())
+	clock.t = clock.t.Add(RoomEraseAfter - time.Second)
+	m.Expire()
+	require.NotNil(t, m.cur.priv)
+	require.NotEqual(t, make([]byte, KeySize), prevChain)
+	clock.t = clock.t.Add(time.Second) // seat 1 never answered
+	m.Expire()
+	require.Nil(t, m.cur.priv, "the ephemeral key goes 60 s after the hello")
+	require.Equal(t, make([]byte, KeySize), prevChain, "the previous version's chains go 60 s after the list")
+	require.True(t, m.Deadline().IsZero())
+}
+
+// A bye carries its count; the seat then leaves as "left", another as "removed by the server".
+// Names are final per seat, and equal keys are marked on every seat that has them.
+func TestRoomByeAndNames(t *testing.T) {
+	r := newLiveRoom(t)
+	r.version(t, 1, 1, 2, 3)
+	name := func(s byte, n string) []byte {
+		pt, err := EncodeRoomMessage(RoomMsgName, []byte(n))
+		require.NoError(t, err)
+		rec, err := r.members[s].Seal(pt)
+		require.NoError(t, err)
+		return rec
+	}
+	for s, n := range map[byte]string{1: "Ana", 2: "Bo", 3: "ＡＮＡ"} {
+		rec := name(s, n)
+		for _, to := range []byte{1, 2, 3} {
+			if to != s {
+				got, err := r.members[to].Open(s, rec)
+				require.NoError(t, err)
+				require.False(t, got.Renamed)
+			}
+		}
+	}
+	got, err := r.members[1].Open(2, name(2, "Cy"))
+	require.NoError(t, err)
+	require.True(t, got.Renamed)
+	require.Equal(t, []RoomName{{Seat: 2, Name: "Bo"}, {Seat: 3, Name: "ＡＮＡ"}}, r.members[1].Names())
+	require.Equal(t, []RoomName{{Seat: 1, Name: "Ana", Duplicate: true}, {Seat: 3, Name: "ＡＮＡ", Duplicate: true}}, r.members[2].Names())
+	r.say(t, 2, "x")
+	bye, err := r.members[2].Bye()
+	require.NoError(t, err)
+	got, err = r.members[1].Open(2, bye)
+	require.NoError(t, err)
+	require.Equal(t, ChatMsgBye, got.Inner)
+	require.Equal(t, []byte{0, 0, 0, 0, 0, 0, 0, 3}, got.Body)
+	res, err := r.members[1].Seats(2, []byte{1, 3}, nil)
+	require.NoError(t, err)
+	require.Equal(t, []byte{2}, res.Left)
+	require.Empty(t, res.Removed)
+	res, err = r.members[3].Seats(2, []byte{1, 3}, nil)
+	require.NoError(t, err)
+	require.Empty(t, res.Left)
+	require.Equal(t, []byte{2}, res.Removed, "seat 3 never got seat 2's bye")
 }

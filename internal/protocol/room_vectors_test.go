@@ -2,14 +2,17 @@ package protocol
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -29,7 +32,8 @@ type roomVectors struct {
 	InvitesInvalid []rvBadInvite  `json:"invites_invalid"`
 	Room           rvRoom         `json:"room"`
 	Tamper         []rvTamper     `json:"tamper"`
-	SeatsInvalid   []rvSeats      `json:"seats_invalid"`
+	Seats          []rvSeats      `json:"seats"`
+	NameKeys       []rvNameKey    `json:"name_keys"`
 	Messages       []cvMessage    `json:"messages"`
 	BadMsgs        []cvBadMessage `json:"messages_invalid"`
 }
@@ -80,7 +84,10 @@ type rvSent struct {
 
 type rvVersion struct {
 	V          uint32     `json:"v"`
-	Members    []int      `json:"members"`
+	Members    []int      `json:"members"` // the list's in
+	Out        []int      `json:"out"`
+	Left       []int      `json:"left"`    // ended with a signed bye, as members of the version before see it
+	Removed    []int      `json:"removed"` // ended without one
 	Hellos     []rvSent   `json:"hellos"`
 	THHex      string     `json:"th_hex"`
 	Keys       []rvSent   `json:"keys"`
@@ -99,6 +106,7 @@ type rvRoom struct {
 type rvFeed struct {
 	Stamp     byte   `json:"stamp"`
 	RecordHex string `json:"record_hex"`
+	Wait      int    `json:"wait_s,omitempty"` // seconds the receiver's clock moves on before this record
 }
 
 type rvTamper struct {
@@ -110,14 +118,53 @@ type rvTamper struct {
 	Results  []string `json:"results"`
 }
 
+// rvSeats: member lists given in turn to a receiver replayed to the end of version index
+// Version; each gives Result ("ok" or a class); a refused one leaves the version as it was.
 type rvSeats struct {
-	Name     string `json:"name"`
-	Receiver byte   `json:"receiver"`
-	Version  int    `json:"version"`
-	V        uint32 `json:"v"`
-	Members  []int  `json:"members"`
-	Error    string `json:"error"`
+	Name     string   `json:"name"`
+	Receiver byte     `json:"receiver"`
+	Version  int      `json:"version"`
+	Lists    []rvList `json:"lists"`
 }
+
+type rvList struct {
+	V       uint32 `json:"v"`
+	In      []int  `json:"in"`
+	Out     []int  `json:"out"`
+	Result  string `json:"result"`
+	Left    []int  `json:"left"`
+	Removed []int  `json:"removed"`
+}
+
+type rvNameKey struct {
+	Name string `json:"name"`
+	Key  string `json:"key"`
+}
+
+// roomOutcome names what Open gave the way the tamper vectors do: an error's class, or for an
+// accepted record "ok", "ignored", "gap n", "missing n" or "renamed".
+func roomOutcome(o RoomOpened, err error) string {
+	switch {
+	case err != nil:
+		return roomErrClass(err)
+	case o.Ignored:
+		return "ignored"
+	case o.Gap > 0:
+		return fmt.Sprintf("gap %d", o.Gap)
+	case o.Missing > 0:
+		return fmt.Sprintf("missing %d", o.Missing)
+	case o.Renamed:
+		return "renamed"
+	}
+	return "ok"
+}
+
+// testClock is a member's injected clock in the vectors: every member starts at the same
+// instant; tamper cases move it on.
+type testClock struct{ t time.Time }
+
+func newTestClock() *testClock      { return &testClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+func (c *testClock) now() time.Time { return c.t }
 
 // roomErrClass names an error the way the browser module's error.code does.
 func roomErrClass(err error) string {
@@ -167,7 +214,7 @@ func seatsOf(members []int) []byte {
 }
 
 func intsOf(seats []byte) []int {
-	out := make([]int, len(seats))
+	out := make([]int, len(seats), len(seats)+1)
 	for i, s := range seats {
 		out[i] = int(s)
 	}
@@ -213,8 +260,14 @@ func findSent(list []rvSent, seat byte) string {
 // memberAt replays the room for one seat up to a phase of version index vi, checking every
 // byte it makes and every record it opens on the way.
 func (r *rvRoom) memberAt(t testing.TB, seat byte, vi int, after string) *RoomMember {
+	m, _ := r.memberClock(t, seat, vi, after)
+	return m
+}
+
+func (r *rvRoom) memberClock(t testing.TB, seat byte, vi int, after string) (*RoomMember, *testClock) {
 	t.Helper()
-	m, err := newRoomMemberWith(r.id(t), seat, chatUnhex(t, r.KmHex), r.fixedFor(t, seat))
+	clock := newTestClock()
+	m, err := newRoomMemberWith(r.id(t), seat, chatUnhex(t, r.KmHex), r.fixedFor(t, seat), clock.now)
 	require.NoError(t, err)
 	for i := 0; i <= vi && i < len(r.Versions); i++ {
 		ver := r.Versions[i]
@@ -226,9 +279,13 @@ func (r *rvRoom) memberAt(t testing.TB, seat byte, vi int, after string) *RoomMe
 		if !contains(members, seat) {
 			continue
 		}
-		hello, err := m.Seats(ver.V, members)
+		res, err := m.Seats(ver.V, members, seatsOf(ver.Out))
 		require.NoError(t, err)
-		require.Equal(t, findSent(ver.Hellos, seat), hex.EncodeToString(hello), "hello of seat %d, v %d", seat, ver.V)
+		require.Equal(t, findSent(ver.Hellos, seat), hex.EncodeToString(res.Hello), "hello of seat %d, v %d", seat, ver.V)
+		if i > 0 && contains(seatsOf(r.Versions[i-1].Members), seat) {
+			require.Equal(t, ver.Left, intsOf(res.Left), "left, v %d", ver.V)
+			require.Equal(t, ver.Removed, intsOf(res.Removed), "removed, v %d", ver.V)
+		}
 		if phase < 1 {
 			break
 		}
@@ -283,7 +340,7 @@ func (r *rvRoom) memberAt(t testing.TB, seat byte, vi int, after string) *RoomMe
 			}
 		}
 	}
-	return m
+	return m, clock
 }
 
 func contains(s []byte, b byte) bool {
@@ -305,15 +362,15 @@ func roomScalar(seed byte) []byte {
 }
 
 func roomKeyPair(t testing.TB, priv []byte) rvKey {
-	p, err := newRoomMemberWith([RoomIDSize]byte{}, 1, make([]byte, 32), &roomFixed{Sign: priv})
+	p, err := newRoomMemberWith([RoomIDSize]byte{}, 1, make([]byte, 32), &roomFixed{Sign: priv}, time.Now)
 	require.NoError(t, err)
 	return rvKey{PrivHex: hex.EncodeToString(priv), PubHex: hex.EncodeToString(p.signPub)}
 }
 
 func ecdhPair(t testing.TB, priv []byte) rvKey {
-	m, err := newRoomMemberWith([RoomIDSize]byte{}, 1, make([]byte, 32), &roomFixed{Sign: priv, Ephemeral: map[uint32][]byte{1: priv}})
+	m, err := newRoomMemberWith([RoomIDSize]byte{}, 1, make([]byte, 32), &roomFixed{Sign: priv, Ephemeral: map[uint32][]byte{1: priv}}, time.Now)
 	require.NoError(t, err)
-	_, err = m.Seats(1, []byte{1, 2})
+	_, err = m.Seats(1, []byte{1, 2}, nil)
 	require.NoError(t, err)
 	return rvKey{PrivHex: hex.EncodeToString(priv), PubHex: hex.EncodeToString(m.cur.priv.PublicKey().Bytes())}
 }
@@ -381,6 +438,7 @@ func generateRoomVectors(t testing.TB) roomVectors {
 		members []byte
 	}{{1, []byte{1}}, {2, []byte{1, 2}}, {3, []byte{1, 2, 3}}, {4, []byte{1, 3}}}
 	live := map[byte]*RoomMember{}
+	clock := newTestClock()
 	for seat := byte(1); seat <= 3; seat++ {
 		rm := rvMember{Seat: seat, Sign: roomKeyPair(t, roomScalar(seat)), Ephemeral: map[string]rvKey{}, ChainHex: map[string]string{}}
 		for _, p := range plan[1:] {
@@ -394,7 +452,7 @@ func generateRoomVectors(t testing.TB) roomVectors {
 	}
 	for _, rm := range room.Members {
 		var err error
-		live[rm.Seat], err = newRoomMemberWith(id, rm.Seat, km, room.fixedFor(t, rm.Seat))
+		live[rm.Seat], err = newRoomMemberWith(id, rm.Seat, km, room.fixedFor(t, rm.Seat), clock.now)
 		require.NoError(t, err)
 	}
 	type msg struct {
@@ -406,11 +464,14 @@ func generateRoomVectors(t testing.TB) roomVectors {
 		2: {{1, RoomMsgName, []byte("Ana")}, {2, RoomMsgName, []byte("Bo \u05e9\u05dc\u05d5\u05dd")}, {1, ChatMsgText, []byte("hello \u00e9\u2028 room")}, {2, ChatMsgText, []byte("hi")}},
 		3: {{1, RoomMsgName, []byte("Ana")}, {2, RoomMsgName, []byte("Bo \u05e9\u05dc\u05d5\u05dd")}, {3, RoomMsgName, []byte("Cy")},
 			{3, ChatMsgText, []byte("I could not read what came before")}, {1, ChatMsgFileBegin, []byte(`{"id":1,"name":"a.txt","type":"text/plain","size":300}`)},
-			{1, ChatMsgFileChunk, append([]byte{0, 0, 0, 1}, seqBytes(300, 5)...)}, {2, ChatMsgBye, nil}, {1, ChatMsgText, []byte("bye Bo")}},
+			{1, ChatMsgFileChunk, append([]byte{0, 0, 0, 1}, seqBytes(300, 5)...)}, {2, ChatMsgBye, nil /* its count: Seal fills it */}, {1, ChatMsgText, []byte("bye Bo")}},
 		4: {{1, RoomMsgName, []byte("Ana")}, {3, RoomMsgName, []byte("Cy")}, {3, ChatMsgText, []byte("Bo cannot read this")}},
 	}
 	late := map[uint32][]msg{3: {{1, ChatMsgText, []byte("sent just before the change")}}}
 	seal := func(ver *rvVersion, m msg) cvRecord {
+		if m.typ == ChatMsgBye {
+			m.body = binary.BigEndian.AppendUint64(nil, live[m.from].send.next)
+		}
 		pt, err := EncodeRoomMessage(m.typ, m.body)
 		require.NoError(t, err)
 		seq := live[m.from].send.next
@@ -420,12 +481,15 @@ func generateRoomVectors(t testing.TB) roomVectors {
 			PlaintextHex: hex.EncodeToString(pt), RecordHex: hex.EncodeToString(rec)}
 	}
 	for _, p := range plan {
-		ver := rvVersion{V: p.v, Members: intsOf(p.members), Hellos: []rvSent{}, Keys: []rvSent{}, Records: []cvRecord{}, Late: []cvRecord{}}
+		ver := rvVersion{V: p.v, Members: intsOf(p.members), Out: []int{}, Left: []int{}, Removed: []int{}, Hellos: []rvSent{}, Keys: []rvSent{}, Records: []cvRecord{}, Late: []cvRecord{}}
 		for _, s := range p.members {
-			hello, err := live[s].Seats(p.v, p.members)
+			res, err := live[s].Seats(p.v, p.members, nil)
 			require.NoError(t, err)
-			if hello != nil {
-				ver.Hellos = append(ver.Hellos, rvSent{Seat: s, RecordHex: hex.EncodeToString(hello)})
+			if res.Hello != nil {
+				ver.Hellos = append(ver.Hellos, rvSent{Seat: s, RecordHex: hex.EncodeToString(res.Hello)})
+			}
+			if s == p.members[0] {
+				ver.Left, ver.Removed = intsOf(res.Left), intsOf(res.Removed)
 			}
 		}
 		for _, h := range ver.Hellos {
@@ -478,20 +542,42 @@ func generateRoomVectors(t testing.TB) roomVectors {
 	}
 	rv.Room = room
 	rv.Tamper = roomTamper(t, &rv.Room)
-	rv.SeatsInvalid = []rvSeats{
-		{Name: "a version not after the current one", Receiver: 1, Version: 2, V: 2, Members: []int{1, 2, 3}, Error: "epoch"},
-		{Name: "an older version", Receiver: 1, Version: 2, V: 1, Members: []int{1, 2}, Error: "epoch"},
-		{Name: "a list without this member", Receiver: 1, Version: 2, V: 9, Members: []int{2, 3}, Error: "format"},
-		{Name: "seats not ascending", Receiver: 1, Version: 2, V: 9, Members: []int{3, 1}, Error: "format"},
-		{Name: "a seat twice", Receiver: 1, Version: 2, V: 9, Members: []int{1, 1, 2}, Error: "format"},
-		{Name: "seat 9", Receiver: 1, Version: 2, V: 9, Members: []int{1, 9}, Error: "format"},
-		{Name: "version 0", Receiver: 1, Version: 0, V: 0, Members: []int{1, 2}, Error: "format"},
+	list := func(v uint32, in, out []int, result string) rvList {
+		return rvList{V: v, In: in, Out: out, Result: result, Left: []int{}, Removed: []int{}}
+	}
+	gone := func(l rvList, left, removed []int) rvList { l.Left, l.Removed = left, removed; return l }
+	one := func(name string, receiver byte, version int, lists ...rvList) rvSeats {
+		return rvSeats{Name: name, Receiver: receiver, Version: version, Lists: lists}
+	}
+	rv.Seats = []rvSeats{
+		one("a version not after the current one", 1, 2, list(3, []int{1, 2, 3}, []int{}, "epoch")),
+		one("an older version", 1, 2, list(1, []int{1, 2}, []int{}, "epoch")),
+		one("a list without this member", 1, 2, list(9, []int{2, 3}, []int{}, "format")),
+		one("seats not ascending", 1, 2, list(9, []int{3, 1}, []int{}, "format")),
+		one("a seat twice", 1, 2, list(9, []int{1, 1, 2}, []int{}, "format")),
+		one("seat 9", 1, 2, list(9, []int{1, 9}, []int{}, "format")),
+		one("a seat both in and out", 1, 2, list(9, []int{1, 2}, []int{2}, "format")),
+		one("out not ascending", 1, 2, list(9, []int{1}, []int{3, 2}, "format")),
+		one("version 0", 1, 0, list(0, []int{1, 2}, []int{}, "format")),
+		one("versions only go up: a list that leaves this member out raises the floor", 2, 2,
+			list(5, []int{1, 3}, []int{2}, "epoch"), list(5, []int{1, 2, 3}, []int{}, "epoch"), list(6, []int{1, 2, 3}, []int{}, "ok")),
+		one("a seat that ended never comes back, not even as away", 1, 3,
+			list(5, []int{1, 2, 3}, []int{}, "view"), list(5, []int{1, 3}, []int{2}, "view"), list(5, []int{1, 3}, []int{}, "ok")),
+		one("an unchanged in is taken (a fresh version), a seat moved out is not ended", 1, 2,
+			list(4, []int{1, 2, 3}, []int{}, "ok"), list(5, []int{1, 3}, []int{2}, "ok"), list(6, []int{1, 2, 3}, []int{}, "ok")),
+		one("a seat that leaves without a signed bye is removed by the server", 1, 1,
+			gone(list(3, []int{1}, []int{}, "ok"), []int{}, []int{2})),
+		one("a seat that leaves after its signed bye has left", 1, 2,
+			gone(list(4, []int{1, 3}, []int{}, "ok"), []int{2}, []int{})),
+	}
+	for _, n := range []string{"Ana", "ana", "ＡＮＡ", "A\u0301na", "Ána", "Bo \u05e9\u05dc\u05d5\u05dd", "\u0628\u0647\u200c\u0646\u0627\u0645", "\u0391\u03bd\u03b1", "\u0410\u043d\u0430", "İ", "ΣΑΣ"} {
+		rv.NameKeys = append(rv.NameKeys, rvNameKey{Name: n, Key: RoomNameKey(n)})
 	}
 
 	for _, m := range []struct {
 		typ  byte
 		body []byte
-	}{{RoomMsgName, []byte("Ana")}, {RoomMsgName, []byte("\u0628\u0647\u200c\u0646\u0627\u0645")}, {RoomMsgName, []byte("0123456789012345678901234567890123456789")}, {ChatMsgText, []byte("x")}, {ChatMsgBye, nil}} {
+	}{{RoomMsgName, []byte("Ana")}, {RoomMsgName, []byte("\u0628\u0647\u200c\u0646\u0627\u0645")}, {RoomMsgName, []byte("0123456789012345678901234567890123456789")}, {ChatMsgText, []byte("x")}, {ChatMsgBye, []byte{0, 0, 0, 0, 0, 0, 0, 3}}} {
 		pt, err := EncodeRoomMessage(m.typ, m.body)
 		require.NoError(t, err)
 		rv.Messages = append(rv.Messages, cvMessage{Type: m.typ, BodyHex: hex.EncodeToString(m.body), PlaintextHex: hex.EncodeToString(pt)})
@@ -508,6 +594,8 @@ func generateRoomVectors(t testing.TB) roomVectors {
 		badName("name starting with a space", " Ana"),
 		badName("name with a zero-width space", "A\u200bna"),
 		badName("name not UTF-8", "A\xffna"),
+		{Name: "a bye without its count", PlaintextHex: hex.EncodeToString(rawInner(ChatMsgBye, nil))},
+		{Name: "a bye with a 4-byte count", PlaintextHex: hex.EncodeToString(rawInner(ChatMsgBye, []byte{0, 0, 0, 1}))},
 		{Name: "non-zero padding", PlaintextHex: func() string {
 			b := rawInner(RoomMsgName, []byte("Ana"))
 			b[len(b)-1] = 1
@@ -562,29 +650,32 @@ func roomTamper(t testing.TB, r *rvRoom) []rvTamper {
 		})
 	}
 	// A ghost: someone with Km (a member colluding with the relay) makes a hello for seat 5.
-	ghost, err := newRoomMemberWith(id, 5, km, &roomFixed{Sign: roomScalar(0x55), Ephemeral: map[uint32][]byte{2: roomScalar(0x56)}})
+	ghost, err := newRoomMemberWith(id, 5, km, &roomFixed{Sign: roomScalar(0x55), Ephemeral: map[uint32][]byte{2: roomScalar(0x56)}}, time.Now)
 	require.NoError(t, err)
-	ghostHello, err := ghost.Seats(2, []byte{1, 2, 5})
+	gh, err := ghost.Seats(2, []byte{1, 2, 5}, nil)
 	require.NoError(t, err)
+	ghostHello := gh.Hello
 	ghostData := mut(rec(v2, 3), func(b []byte) { b[5] = 5 })
 	ghostData.Stamp = 5
 	// Another holder of seat 2's invite (another signing key) in version 3.
-	impostor, err := newRoomMemberWith(id, 2, km, &roomFixed{Sign: roomScalar(0x66), Ephemeral: map[uint32][]byte{3: roomScalar(0x67)}})
+	impostor, err := newRoomMemberWith(id, 2, km, &roomFixed{Sign: roomScalar(0x66), Ephemeral: map[uint32][]byte{3: roomScalar(0x67)}}, time.Now)
 	require.NoError(t, err)
-	impHello, err := impostor.Seats(3, []byte{1, 2, 3})
+	ih, err := impostor.Seats(3, []byte{1, 2, 3}, nil)
 	require.NoError(t, err)
+	impHello := ih.Hello
 	// Other views of version 3: seat 1 is shown only seats 1 and 2; or seat 3 shows seat 1 another
 	// hello than seat 2 (an equivocating member: the relay alone cannot make one).
 	narrow := r.memberAt(t, 1, 1, afterRecords)
-	_, err = narrow.Seats(3, []byte{1, 2})
+	_, err = narrow.Seats(3, []byte{1, 2}, nil)
 	require.NoError(t, err)
 	got, err := narrow.Open(2, chatUnhex(t, findSent(v3.Hellos, 2)))
 	require.NoError(t, err)
 	narrowKeys := rvFeed{Stamp: 1, RecordHex: hex.EncodeToString(got.Send)}
-	eq, err := newRoomMemberWith(id, 3, km, &roomFixed{Sign: roomScalar(3), Ephemeral: map[uint32][]byte{3: roomScalar(0x77)}})
+	eq, err := newRoomMemberWith(id, 3, km, &roomFixed{Sign: roomScalar(3), Ephemeral: map[uint32][]byte{3: roomScalar(0x77)}}, time.Now)
 	require.NoError(t, err)
-	eqHello, err := eq.Seats(3, []byte{1, 2, 3})
+	eh, err := eq.Seats(3, []byte{1, 2, 3}, nil)
 	require.NoError(t, err)
+	eqHello := eh.Hello
 	other := r.memberAt(t, 1, 2, afterSeats)
 	_, err = other.Open(2, chatUnhex(t, findSent(v3.Hellos, 2)))
 	require.NoError(t, err)
@@ -593,17 +684,57 @@ func roomTamper(t testing.TB, r *rvRoom) []rvTamper {
 	otherKeys := rvFeed{Stamp: 1, RecordHex: hex.EncodeToString(got.Send)}
 	// Seat 1 itself (its keys) making keys records that withhold its chain from seat 3, or give
 	// seat 2 a key that does not open.
-	seat1, err := newRoomMemberWith(id, 1, km, r.fixedFor(t, 1))
+	seat1, err := newRoomMemberWith(id, 1, km, r.fixedFor(t, 1), time.Now)
 	require.NoError(t, err)
-	th3 := chatUnhex(t, v3.THHex)
-	resign := func(f rvFeed, fn func([]byte) []byte) rvFeed {
+	th3, th4 := chatUnhex(t, v3.THHex), chatUnhex(t, v4.THHex)
+	// resignWith: seat 1 (it holds Σ_1) signs a changed record of its own; signed gives what the
+	// signature covers.
+	resignWith := func(f rvFeed, fn func([]byte) []byte, signed func([]byte) []byte) rvFeed {
 		return mut(f, func(b []byte) {
 			body := fn(bytes.Clone(b[:len(b)-roomSig]))
-			sig, err := seat1.signRaw(slices.Concat(th3, body))
+			sig, err := seat1.signRaw(signed(body))
 			require.NoError(t, err)
 			copy(b, append(body, sig...))
 		})
 	}
+	keysSigned := func(th []byte) func([]byte) []byte {
+		return func(body []byte) []byte { return seat1.signed(labelRoomKeys, th, body) }
+	}
+	resign := func(f rvFeed, fn func([]byte) []byte) rvFeed { return resignWith(f, fn, keysSigned(th3)) }
+	same := func(b []byte) []byte { return b }
+	// Seat 1's keys of version 3 committing to another chain key than the one sealed.
+	badCommit := resign(keys(v3, 1), func(b []byte) []byte { b[14] ^= 1; return b })
+	// Seat 1's keys of version 4 counting 3 records of version 3 (it sealed 5; seat 3 got 4).
+	undercount := resignWith(keys(v4, 1), func(b []byte) []byte { binary.BigEndian.PutUint64(b[6:], 3); return b }, keysSigned(th4))
+	// The signatures of the first design (no label): a keys record over th_V ‖ record, a data
+	// record over id ‖ record.
+	keysNoLabel := resignWith(keys(v3, 1), same, func(body []byte) []byte { return slices.Concat(th3, body) })
+	dataNoLabel := resignWith(rec(v3, 0), same, func(body []byte) []byte { return slices.Concat(id[:], body) })
+	// Seat 2 (which holds its keys) after its name in version 3: a bye whose count is not its
+	// seq, and a second name.
+	s2 := r.memberAt(t, 2, 2, afterComplete)
+	_, err = s2.Seal(chatUnhex(t, v3.Records[1].PlaintextHex))
+	require.NoError(t, err)
+	sealRaw := func(m *RoomMember, typ byte, body []byte) rvFeed {
+		pt, err := EncodeRoomMessage(typ, body)
+		require.NoError(t, err)
+		b, err := m.Seal(pt)
+		require.NoError(t, err)
+		return rvFeed{Stamp: m.seat, RecordHex: hex.EncodeToString(b)}
+	}
+	s2b := *s2
+	s2b.send = &roomChain{ck: bytes.Clone(s2.send.ck), next: s2.send.next}
+	wrongBye := sealRaw(&s2b, ChatMsgBye, []byte{0, 0, 0, 0, 0, 0, 0, 5})
+	renamed := sealRaw(s2, RoomMsgName, []byte("Ana"))
+	// A departed seat 2 (it still holds Km and Σ_2) makes a hello for version 4.
+	d2, err := newRoomMemberWith(id, 2, km, &roomFixed{Sign: roomScalar(2), Ephemeral: map[uint32][]byte{4: roomScalar(0x24)}}, time.Now)
+	require.NoError(t, err)
+	dh, err := d2.Seats(4, []byte{1, 2, 3}, nil)
+	require.NoError(t, err)
+	departedHello := rvFeed{Stamp: 2, RecordHex: hex.EncodeToString(dh.Hello)}
+	late := rvFeed{Stamp: 1, RecordHex: v3.Late[0].RecordHex}
+	wait := func(f rvFeed, s int) rvFeed { f.Wait = s; return f }
+	far := mut(rec(v3, 5), func(b []byte) { binary.BigEndian.PutUint64(b[6:], 2+RoomMaxGap) })
 	w := r.memberAt(t, 1, 2, afterHellos)
 	wv := *w.cur
 	wv.members = []byte{1, 2}
@@ -625,10 +756,19 @@ func roomTamper(t testing.TB, r *rvRoom) []rvTamper {
 			Records: []rvFeed{rec(v3, 0), mut(rec(v3, 5), func(b []byte) { b[13] = 1 }), rec(v3, 4)}, Results: []string{"ok", "auth", "ok"}},
 		{Name: "replayed data", Receiver: 2, Version: 2, After: afterComplete,
 			Records: []rvFeed{rec(v3, 0), rec(v3, 0), rec(v3, 4)}, Results: []string{"ok", "replay", "ok"}},
-		{Name: "reordered data", Receiver: 2, Version: 2, After: afterComplete,
-			Records: []rvFeed{rec(v3, 4), rec(v3, 0), rec(v3, 4)}, Results: []string{"order", "ok", "ok"}},
-		{Name: "dropped data, caught at the sender's next record", Receiver: 2, Version: 2, After: afterComplete,
-			Records: []rvFeed{rec(v3, 0), rec(v3, 5)}, Results: []string{"ok", "order"}},
+		{Name: "reordered data: the later record shows the gap, the earlier one is then a replay", Receiver: 2, Version: 2, After: afterComplete,
+			Records: []rvFeed{rec(v3, 4), rec(v3, 0), rec(v3, 4), rec(v3, 5)}, Results: []string{"gap 1", "replay", "replay", "ok"}},
+		{Name: "dropped data, shown at the sender's next record, which opens", Receiver: 2, Version: 2, After: afterComplete,
+			Records: []rvFeed{rec(v3, 0), rec(v3, 5), rec(v3, 4), rec(v3, 7)}, Results: []string{"ok", "gap 1", "replay", "ok"}},
+		{Name: "data more than 1,024 ahead is refused; 1,024 ahead is checked", Receiver: 2, Version: 2, After: afterComplete,
+			Records: []rvFeed{rec(v3, 0), far, mut(far, func(b []byte) { binary.BigEndian.PutUint64(b[6:], 1+RoomMaxGap) }), rec(v3, 4)},
+			Results: []string{"ok", "order", "auth", "ok"}},
+		{Name: "data signed without its label (the first design's signature)", Receiver: 2, Version: 2, After: afterComplete,
+			Records: []rvFeed{dataNoLabel, rec(v3, 0)}, Results: []string{"auth", "ok"}},
+		{Name: "a bye whose count is not its seq", Receiver: 1, Version: 2, After: afterComplete,
+			Records: []rvFeed{rec(v3, 1), wrongBye, rec(v3, 6)}, Results: []string{"ok", "format", "ok"}},
+		{Name: "a seat's second, different name is not taken", Receiver: 1, Version: 2, After: afterComplete,
+			Records: []rvFeed{rec(v3, 1), renamed}, Results: []string{"ok", "renamed"}},
 		{Name: "reflected data", Receiver: 1, Version: 2, After: afterComplete,
 			Records: []rvFeed{rec(v3, 0), rec(v3, 2)}, Results: []string{"reflect", "ok"}},
 		{Name: "wrong relay stamp on data", Receiver: 2, Version: 2, After: afterComplete,
@@ -659,10 +799,32 @@ func roomTamper(t testing.TB, r *rvRoom) []rvTamper {
 			Records: []rvFeed{stamp(hello(v3, 2), 3), hello(v3, 2)}, Results: []string{"reflect", "ok"}},
 		{Name: "reflected hello and keys", Receiver: 2, Version: 2, After: afterHellos,
 			Records: []rvFeed{hello(v3, 2), keys(v3, 2), keys(v3, 1)}, Results: []string{"reflect", "reflect", "ok"}},
-		{Name: "replayed hello and keys", Receiver: 2, Version: 2, After: afterHellos,
-			Records: []rvFeed{hello(v3, 1), keys(v3, 1), keys(v3, 1)}, Results: []string{"replay", "ok", "replay"}},
+		{Name: "hello and keys sent again byte-identical are ignored", Receiver: 2, Version: 2, After: afterHellos,
+			Records: []rvFeed{hello(v3, 1), keys(v3, 1), keys(v3, 1)}, Results: []string{"ignored", "ok", "ignored"}},
+		{Name: "a second, different hello of a seat in a version", Receiver: 1, Version: 2, After: afterSeats,
+			Records: []rvFeed{hello(v3, 2), {Stamp: 2, RecordHex: hex.EncodeToString(impHello)}, hello(v3, 2)}, Results: []string{"ok", "replay", "ignored"}},
+		{Name: "a second, different keys of a seat in a version", Receiver: 2, Version: 2, After: afterHellos,
+			Records: []rvFeed{keys(v3, 1), badEntry, keys(v3, 1)}, Results: []string{"ok", "replay", "ignored"}},
 		{Name: "a hello of the previous version", Receiver: 1, Version: 2, After: afterSeats,
 			Records: []rvFeed{hello(v2, 2), hello(v3, 2)}, Results: []string{"epoch", "ok"}},
+		{Name: "a hello of the next version before its list", Receiver: 1, Version: 2, After: afterSeats,
+			Records: []rvFeed{hello(v4, 3), hello(v3, 2)}, Results: []string{"epoch", "ok"}},
+		{Name: "a seat that ended never comes back: its hello", Receiver: 1, Version: 3, After: afterSeats,
+			Records: []rvFeed{departedHello, hello(v4, 3)}, Results: []string{"ghost", "ok"}},
+		{Name: "a hello more than 60 s after this member's (its ephemeral key is erased)", Receiver: 1, Version: 2, After: afterSeats,
+			Records: []rvFeed{wait(hello(v3, 2), 61)}, Results: []string{"epoch"}},
+		{Name: "keys within 60 s of this member's hello", Receiver: 2, Version: 2, After: afterHellos,
+			Records: []rvFeed{wait(keys(v3, 1), 59)}, Results: []string{"ok"}},
+		{Name: "keys more than 60 s after this member's hello (its ephemeral key is erased)", Receiver: 2, Version: 2, After: afterHellos,
+			Records: []rvFeed{wait(keys(v3, 1), 61), keys(v3, 1)}, Results: []string{"epoch", "epoch"}},
+		{Name: "keys committing to another chain key than the one sealed", Receiver: 2, Version: 2, After: afterHellos,
+			Records: []rvFeed{badCommit, keys(v3, 1)}, Results: []string{"auth", "ok"}},
+		{Name: "keys signed without their label (the first design's signature)", Receiver: 2, Version: 2, After: afterHellos,
+			Records: []rvFeed{keysNoLabel, keys(v3, 1)}, Results: []string{"view", "ok"}},
+		{Name: "keys counting a record of the previous version held back just before the change", Receiver: 3, Version: 3, After: afterHellos,
+			Records: []rvFeed{keys(v4, 1)}, Results: []string{"missing 1"}},
+		{Name: "keys counting fewer previous records than came", Receiver: 3, Version: 3, After: afterHellos,
+			Records: []rvFeed{undercount, keys(v4, 1)}, Results: []string{"view", "missing 1"}},
 		{Name: "keys before every hello", Receiver: 3, Version: 2, After: afterSeats,
 			Records: []rvFeed{keys(v3, 1), hello(v3, 1), hello(v3, 2), keys(v3, 1)}, Results: []string{"order", "ok", "ok", "ok"}},
 		{Name: "keys under another view: seat 1 was shown seats 1 and 2 only", Receiver: 2, Version: 2, After: afterHellos,
@@ -679,14 +841,18 @@ func roomTamper(t testing.TB, r *rvRoom) []rvTamper {
 			Records: []rvFeed{badEntry, keys(v3, 1)}, Results: []string{"view", "ok"}},
 		{Name: "keys relabelled to another version", Receiver: 2, Version: 2, After: afterHellos,
 			Records: []rvFeed{mut(keys(v2, 1), func(b []byte) { b[4] = 3 }), keys(v3, 1)}, Results: []string{"view", "ok"}},
-		{Name: "a record of the previous version while the new one is incomplete", Receiver: 3, Version: 3, After: afterHellos,
-			Records: []rvFeed{{Stamp: 1, RecordHex: v3.Late[0].RecordHex}, rec(v3, 0)}, Results: []string{"ok", "replay"}},
-		{Name: "a record two versions old while the new one is incomplete", Receiver: 3, Version: 3, After: afterHellos,
-			Records: []rvFeed{rec(v2, 0), rec(v2, 2)}, Results: []string{"epoch", "epoch"}},
+		{Name: "a record of the previous version before its sender's hello of the new one, within 60 s", Receiver: 3, Version: 3, After: afterSeats,
+			Records: []rvFeed{wait(late, 59), rec(v3, 0), hello(v4, 1), keys(v4, 1)}, Results: []string{"ok", "replay", "ok", "ok"}},
+		{Name: "a record of the previous version after its sender's hello of the new one", Receiver: 3, Version: 3, After: afterSeats,
+			Records: []rvFeed{hello(v4, 1), late}, Results: []string{"ok", "epoch"}},
+		{Name: "a record of the previous version more than 60 s after the new list", Receiver: 3, Version: 3, After: afterSeats,
+			Records: []rvFeed{wait(late, 61)}, Results: []string{"epoch"}},
+		{Name: "a record two versions old while the new one is incomplete", Receiver: 1, Version: 3, After: afterSeats,
+			Records: []rvFeed{rec(v2, 3)}, Results: []string{"epoch"}},
 		{Name: "an old-version record after the new version completed", Receiver: 3, Version: 3, After: afterComplete,
-			Records: []rvFeed{{Stamp: 1, RecordHex: v3.Late[0].RecordHex}, rec(v4, 0)}, Results: []string{"epoch", "ok"}},
-		{Name: "a late joiner fed a record of an earlier version (cannot read back)", Receiver: 3, Version: 2, After: afterRecords,
-			Records: []rvFeed{rec(v2, 0), rec(v2, 2), hello(v2, 1)}, Results: []string{"epoch", "epoch", "epoch"}},
+			Records: []rvFeed{late, rec(v4, 0)}, Results: []string{"epoch", "ok"}},
+		{Name: "a late joiner fed records of a version before its first: ignored (it cannot read back)", Receiver: 3, Version: 2, After: afterRecords,
+			Records: []rvFeed{rec(v2, 0), rec(v2, 2), hello(v2, 1)}, Results: []string{"ignored", "ignored", "ignored"}},
 		{Name: "a departed member fed the next version (cannot read on)", Receiver: 2, Version: 3, After: afterRecords,
 			Records: []rvFeed{hello(v4, 1), keys(v4, 1), rec(v4, 0), rec(v4, 2)}, Results: []string{"epoch", "epoch", "epoch", "epoch"}},
 	}
@@ -751,19 +917,31 @@ func checkRoomVectors(t *testing.T, rv roomVectors) {
 		require.Equal(t, m.Sign.PubHex, hex.EncodeToString(r.memberAt(t, m.Seat, 0, afterSeats).signPub))
 	}
 	for _, tv := range rv.Tamper {
-		m := r.memberAt(t, tv.Receiver, tv.Version, tv.After)
+		m, clock := r.memberClock(t, tv.Receiver, tv.Version, tv.After)
 		require.Len(t, tv.Results, len(tv.Records), tv.Name)
 		for i, f := range tv.Records {
-			_, err := m.Open(f.Stamp, chatUnhex(t, f.RecordHex))
-			require.Equal(t, tv.Results[i], roomErrClass(err), "%s #%d", tv.Name, i)
+			clock.t = clock.t.Add(time.Duration(f.Wait) * time.Second)
+			got, err := m.Open(f.Stamp, chatUnhex(t, f.RecordHex))
+			require.Equal(t, tv.Results[i], roomOutcome(got, err), "%s #%d", tv.Name, i)
 		}
 	}
-	for _, s := range rv.SeatsInvalid {
+	for _, s := range rv.Seats {
 		m := r.memberAt(t, s.Receiver, s.Version, afterRecords)
-		before := m.Version()
-		_, err := m.Seats(s.V, seatsOf(s.Members))
-		require.Equal(t, s.Error, roomErrClass(err), s.Name)
-		require.Equal(t, before, m.Version(), s.Name)
+		for i, l := range s.Lists {
+			before := m.Version()
+			res, err := m.Seats(l.V, seatsOf(l.In), seatsOf(l.Out))
+			require.Equal(t, l.Result, roomErrClass(err), "%s #%d", s.Name, i)
+			if err != nil {
+				require.Equal(t, before, m.Version(), s.Name)
+				continue
+			}
+			require.Equal(t, l.V, m.Version(), s.Name)
+			require.Equal(t, l.Left, intsOf(res.Left), s.Name)
+			require.Equal(t, l.Removed, intsOf(res.Removed), s.Name)
+		}
+	}
+	for _, n := range rv.NameKeys {
+		require.Equal(t, n.Key, RoomNameKey(n.Name), n.Name)
 	}
 	for _, m := range rv.Messages {
 		typ, body, err := DecodeRoomMessage(chatUnhex(t, m.PlaintextHex))
