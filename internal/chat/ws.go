@@ -1,14 +1,10 @@
 package chat
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"io"
 	"net/http"
-	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/sealdrop/sealdrop/internal/api"
 	"github.com/sealdrop/sealdrop/internal/wsrelay"
@@ -36,148 +32,66 @@ func TokenFromSubprotocols(r *http.Request) (string, bool) { return wsrelay.Toke
 type control = api.Control
 
 // ServeWS upgrades an already checked request (Origin, token) for ss and relays until the chat
-// ends or the socket closes, on the connection's own buffers, wiped as wsrelay says. onError
-// answers an upgrade the client got wrong.
+// ends or the socket closes, on the connection's own buffers, wiped as internal/wsrelay says
+// (the group room's socket is the same). onError answers an upgrade the client got wrong.
 func (ss *Session) ServeWS(w http.ResponseWriter, r *http.Request, onError func(http.ResponseWriter, int)) {
-	replies := make(chan control, 16)
 	tm := wsrelay.Timing{PingEvery: ss.s.cfg.PingEvery, ReadTimeout: ss.s.cfg.ReadTimeout}
-	connected := false
-	wsrelay.Serve(w, r, ss.s.cfg.MaxRecord+1, tm, onError,
-		func(c *wsrelay.Conn) { ss.readLoop(c, replies) },
-		func(ctx context.Context, c *wsrelay.Conn) {
-			ss.Connected(1)
-			connected = true
-			ss.writeLoop(ctx, c, replies)
-		})
-	if connected {
-		ss.Connected(-1)
-	}
+	wsrelay.Relay(w, r, wsSide{ss}, ss.s.cfg.MaxRecord+1, tm, onError)
 }
 
-func (ss *Session) readLoop(conn *wsrelay.Conn, replies chan<- control) {
-	for {
-		typ, rd, err := conn.Next()
-		if err != nil {
-			return
-		}
-		var reply control
-		switch typ {
-		case websocket.BinaryMessage:
-			// Straight from the socket into the vault: no buffer of ours holds the record.
-			seq, err := ss.SendStream(rd)
-			if derr := wsrelay.Drain(rd); derr != nil && err == nil {
-				return // the message broke off
-			}
-			conn.WipeRead()
-			reply = sendReply(seq, err)
-		case websocket.TextMessage:
-			var m control
-			if !conn.Control(rd, &m) {
-				return
-			}
-			switch {
-			case m.T == api.ControlAck && m.Seq != nil && m.Next == nil:
-				ss.Ack(*m.Seq)
-				continue
-			case m.T == api.ControlAck && m.Next != nil && m.Seq == nil:
-				ss.AckBelow(*m.Next)
-				continue
-			case m.T == api.ControlEnd:
-				ss.End()
-				continue
-			default:
-				return
-			}
-		}
-		select {
-		case replies <- reply:
-		default:
-			return // a client that never reads its replies is cut off
-		}
-	}
+// wsSide is a chat side as its socket serves it (wsrelay.Side).
+type wsSide struct{ ss *Session }
+
+func (s wsSide) Store(rd io.Reader) control {
+	seq, err := s.ss.SendStream(rd)
+	return sendReply(seq, err)
 }
 
-func sendReply(seq uint64, err error) control {
-	var ended *EndedError
+func (s wsSide) Control(m control) bool {
 	switch {
-	case err == nil:
-		return control{T: api.ControlSent, Seq: &seq}
-	case errors.As(err, &ended):
-		return control{T: api.ControlEnd, Reason: ended.Reason}
-	case errors.Is(err, ErrTooLarge):
-		return control{T: api.ControlError, Error: api.CodeTooLarge}
-	case errors.Is(err, ErrBusy):
-		return control{T: api.ControlError, Error: api.CodeBusy}
-	case errors.Is(err, ErrFull):
-		return control{T: api.ControlError, Error: api.CodeFull}
+	case m.T == api.ControlAck && m.Seq != nil && m.Next == nil:
+		s.ss.Ack(*m.Seq)
+	case m.T == api.ControlAck && m.Next != nil && m.Seq == nil:
+		s.ss.AckBelow(*m.Next)
+	case m.T == api.ControlEnd:
+		s.ss.End()
+	default:
+		return false
 	}
-	return control{T: api.ControlError, Error: api.CodeRefused}
+	return true
 }
 
-func (ss *Session) writeLoop(ctx context.Context, conn *wsrelay.Conn, replies <-chan control) {
-	ping := time.NewTicker(ss.s.cfg.PingEvery)
-	defer ping.Stop()
-	var next uint64 // next sequence number to push on this socket
-	first := true
-	peer := false
-	for {
-		st := ss.State()
-		if first {
-			next = st.Pending // a reconnect pushes every record not yet acknowledged again
-		}
-		if st.Ended != "" {
-			conn.WriteJSON(control{T: api.ControlEnd, Reason: st.Ended})
-			conn.Close()
-			return
-		}
-		if first || st.Peer != peer {
-			peer = st.Peer
-			t := api.ControlPeer
-			if !peer {
-				t = api.ControlNoPeer
-			}
-			if !conn.WriteJSON(control{T: t}) {
-				return
-			}
-		}
-		first = false
-		if st.Avail {
-			if d := ss.PeekNow(next); d != nil {
-				if !ss.push(conn, d) {
-					return
-				}
-				next = d.Seq + 1
-				continue
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case m := <-replies:
-			if !conn.WriteJSON(m) {
-				return
-			}
-		case <-ping.C:
-			if !conn.Ping() {
-				return
-			}
-		case <-st.Changed:
-		}
+func (s wsSide) View() wsrelay.View {
+	st := s.ss.State()
+	v := wsrelay.View{Ended: st.Ended, Presence: control{T: api.ControlNoPeer}, PresenceKey: api.ControlNoPeer,
+		Pending: st.Pending, Avail: st.Avail, Changed: st.Changed}
+	if st.Peer {
+		v.Presence, v.PresenceKey = control{T: api.ControlPeer}, api.ControlPeer
 	}
+	return v
 }
 
-// push writes seq ‖ record straight from the vault into one binary message.
-func (ss *Session) push(conn *wsrelay.Conn, d *Delivery) bool {
-	var hdr [8]byte
-	binary.BigEndian.PutUint64(hdr[:], d.Seq)
-	ok, skipped := conn.Push(hdr[:], func(w io.Writer) error {
+// Next is seq (8, big-endian) ‖ record, the record straight from the vault.
+func (s wsSide) Next(from uint64) (wsrelay.Push, bool) {
+	d := s.ss.PeekNow(from)
+	if d == nil {
+		return wsrelay.Push{}, false
+	}
+	return wsrelay.Push{Seq: d.Seq, Header: binary.BigEndian.AppendUint64(nil, d.Seq), Body: func(w io.Writer) error {
 		if _, err := d.WriteTo(w); err != nil {
 			return wsrelay.ErrSkip
 		}
 		return nil
-	})
-	if skipped {
-		ss.Skip(d.Seq) // the vault no longer has it: the receiver sees a missing record
+	}}, true
+}
+
+func (s wsSide) Skip(seq uint64)     { s.ss.Skip(seq) }
+func (s wsSide) Connected(delta int) { s.ss.Connected(delta) }
+
+func sendReply(seq uint64, err error) control {
+	var ended *EndedError
+	if errors.As(err, &ended) {
+		return control{T: api.ControlEnd, Reason: ended.Reason}
 	}
-	return ok
+	return wsrelay.Reply(seq, err, ErrTooLarge, ErrBusy, ErrFull)
 }

@@ -310,3 +310,156 @@ func (c *Conn) Push(header []byte, body func(io.Writer) error) (ok, skipped bool
 	}
 	return w.Close() == nil, false
 }
+
+// View is what one side of a relay looks like to its socket now.
+type View struct {
+	Ended string // the end's reason, once ended: told, then the socket closes
+	// Presence is the message that says who else is there ({"t":"peer"}, a room's seats),
+	// sent first and again whenever PresenceKey changes.
+	Presence    any
+	PresenceKey string
+	Pending     uint64 // the first record not yet acknowledged (where a new socket starts)
+	Avail       bool   // a record is waiting
+	Changed     <-chan struct{}
+}
+
+// Push is one record to push: its header (the relay's sequence number and more) and its body,
+// written straight from the vault (ErrSkip when the vault no longer has it).
+type Push struct {
+	Seq    uint64
+	Header []byte
+	Body   func(io.Writer) error
+}
+
+// Side is one side of a relay (a chat's side, a room's member), as its socket serves it.
+type Side interface {
+	// Store reads one record (a binary message) and returns the reply to send.
+	Store(rd io.Reader) api.Control
+	// Control acts on a client's text message; false closes the socket (not one it takes).
+	Control(m api.Control) bool
+	// View is the side's state now.
+	View() View
+	// Next is the first record numbered from or later, if any.
+	Next(from uint64) (Push, bool)
+	// Skip releases a record the vault no longer has (its push found it gone).
+	Skip(seq uint64)
+	// Connected counts a socket open (+1) or closed (-1).
+	Connected(delta int)
+}
+
+// Relay serves side on the socket of an already checked request (Origin, token), until the
+// side ends or the socket closes: records in go to Store straight from the socket (into the
+// vault), text messages to Control; out go Presence when it changes, every record from Pending
+// on, the replies, pings, and the end. maxMessage is the largest message read.
+func Relay(w http.ResponseWriter, r *http.Request, side Side, maxMessage int64, tm Timing, onError func(http.ResponseWriter, int)) {
+	replies := make(chan api.Control, 16)
+	connected := false
+	Serve(w, r, maxMessage, tm, onError,
+		func(c *Conn) { readLoop(c, side, replies) },
+		func(ctx context.Context, c *Conn) {
+			side.Connected(1)
+			connected = true
+			writeLoop(ctx, c, side, tm.PingEvery, replies)
+		})
+	if connected {
+		side.Connected(-1)
+	}
+}
+
+func readLoop(conn *Conn, side Side, replies chan<- api.Control) {
+	for {
+		typ, rd, err := conn.Next()
+		if err != nil {
+			return
+		}
+		var reply api.Control
+		switch typ {
+		case websocket.BinaryMessage:
+			// Straight from the socket into the vault: no buffer of ours holds the record.
+			reply = side.Store(rd)
+			if derr := Drain(rd); derr != nil && reply.T == api.ControlSent {
+				return // the message broke off
+			}
+			conn.WipeRead()
+		case websocket.TextMessage:
+			var m api.Control
+			if !conn.Control(rd, &m) || !side.Control(m) {
+				return
+			}
+			continue
+		}
+		select {
+		case replies <- reply:
+		default:
+			return // a client that never reads its replies is cut off
+		}
+	}
+}
+
+func writeLoop(ctx context.Context, conn *Conn, side Side, pingEvery time.Duration, replies <-chan api.Control) {
+	ping := time.NewTicker(pingEvery)
+	defer ping.Stop()
+	var next uint64 // next sequence number to push on this socket
+	first := true
+	told := ""
+	for {
+		st := side.View()
+		if first {
+			next = st.Pending // a reconnect pushes every record not yet acknowledged again
+		}
+		if st.Ended != "" {
+			conn.WriteJSON(api.Control{T: api.ControlEnd, Reason: st.Ended})
+			conn.Close()
+			return
+		}
+		if first || st.PresenceKey != told {
+			if !conn.WriteJSON(st.Presence) {
+				return
+			}
+			told = st.PresenceKey
+		}
+		first = false
+		if st.Avail {
+			if p, ok := side.Next(next); ok {
+				ok, skipped := conn.Push(p.Header, p.Body)
+				if skipped {
+					side.Skip(p.Seq) // the receiver sees a missing record
+				}
+				if !ok {
+					return
+				}
+				next = p.Seq + 1
+				continue
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-replies:
+			if !conn.WriteJSON(m) {
+				return
+			}
+		case <-ping.C:
+			if !conn.Ping() {
+				return
+			}
+		case <-st.Changed:
+		}
+	}
+}
+
+// Reply is the answer to a stored record: {"t":"sent","seq":N}, or the error a refusal maps
+// to (tooLarge, busy, full: the relay's sentinels; anything else "refused").
+func Reply(seq uint64, err, tooLarge, busy, full error) api.Control {
+	switch {
+	case err == nil:
+		return api.Control{T: api.ControlSent, Seq: &seq}
+	case errors.Is(err, tooLarge):
+		return api.Control{T: api.ControlError, Error: api.CodeTooLarge}
+	case errors.Is(err, busy):
+		return api.Control{T: api.ControlError, Error: api.CodeBusy}
+	case errors.Is(err, full):
+		return api.Control{T: api.ControlError, Error: api.CodeFull}
+	}
+	return api.Control{T: api.ControlError, Error: api.CodeRefused}
+}
