@@ -61,7 +61,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sizesFlag := fs.String("sizes", "1K,1M", "note sizes (plaintext file bytes), comma-separated")
 	concFlag := fs.String("concurrency", "1,32", "concurrent clients, comma-separated")
 	budget := sizeFlag(256 << 20)
-	fs.Var(&budget, "budget", "vault budget for the run")
+	fs.Var(&budget, "budget", "vault budget for the run, a `SIZE` such as 256M")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (both servers and the clients) to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

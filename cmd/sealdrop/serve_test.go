@@ -36,6 +36,19 @@ func TestParseSize(t *testing.T) {
 	}
 }
 
+// TestSizeFlagShowsItsGrammar: -h prints a size default as it would be typed ("256M", not
+// "268435456"), and what it prints reads back to the same number.
+func TestSizeFlagShowsItsGrammar(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 5: "5", 1023: "1023", 1 << 10: "1K", 1536: "1536", 256 << 20: "256M",
+		3 << 30: "3G", 1<<30 + 1<<20: "1025M", 1<<62 - 1: "4611686018427387903"} {
+		f := sizeFlag(n)
+		assert.Equal(t, want, f.String(), n)
+		back, err := parseSize(f.String())
+		require.NoError(t, err, n)
+		assert.Equal(t, n, back, n)
+	}
+}
+
 func TestListenRefusesNonLoopback(t *testing.T) {
 	for _, addr := range []string{"0.0.0.0:0", "[::]:0", "192.168.1.10:8080", "10.0.0.1:80", ":8080", "localhost:8080", "example.com:80", "127.0.0.1"} {
 		ln, _, err := listen(addr, 0o660)

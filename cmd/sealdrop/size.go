@@ -10,7 +10,20 @@ import (
 // (also KiB, MiB, GiB, KB, MB, GB: all powers of 1024).
 type sizeFlag int64
 
-func (s *sizeFlag) String() string { return strconv.FormatInt(int64(*s), 10) }
+// String writes the size as a person would type it: the largest suffix that divides it
+// exactly ("256M", not "268435456"), so that -h shows defaults in the flag's own grammar.
+func (s *sizeFlag) String() string {
+	n := int64(*s)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
+		if n != 0 && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
 
 func (s *sizeFlag) Set(v string) error {
 	n, err := parseSize(v)

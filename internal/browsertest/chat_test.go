@@ -204,11 +204,24 @@ func sendFile(t *testing.T, from, to *Tab, name string, data []byte) {
 	assert.NoError(t, err, "the sender's log must say the file was sent")
 }
 
-// endChat clicks End on one side; both sides show the ended view.
+// endChat ends the chat from one side; both sides show the ended view. End asks first, with
+// the focus on the answer that keeps the chat, so Enter twice on End ends nothing: the other
+// side still sees a chat (a message sent after it arrives), then "Yes, end the chat" ends it.
 func endChat(t *testing.T, by, other *Tab) {
 	t.Helper()
-	ctx := ctxT(t, pageTimeout)
+	ctx := ctxT(t, 2*pageTimeout)
+	require.NoError(t, by.Focus(ctx, "#end"))
+	require.NoError(t, by.Press(ctx, KeyEnter))
+	waitAny(t, by, pageTimeout, "end-confirm")
+	focusOn(t, by, "end-cancel", `Enter on "End chat"`)
+	require.NoError(t, by.Press(ctx, KeyEnter))
+	require.NoError(t, by.WaitFor(ctx, `document.getElementById('end-confirm').hidden`, pageTimeout), "Enter on No closes the question")
+	focusOn(t, by, "end", "No, keep chatting")
+	still := "still here " + uniq(t)
+	say(t, by, other, still)
 	require.NoError(t, by.Click(ctx, "#end"))
+	waitAny(t, by, pageTimeout, "end-yes")
+	require.NoError(t, by.Click(ctx, "#end-yes"))
 	assert.Equal(t, "ended", waitAny(t, by, pageTimeout, "ended"))
 	focusOn(t, by, "ended-heading", "End")
 	assert.Equal(t, "ended", waitAny(t, other, 2*pageTimeout, "ended"))

@@ -501,7 +501,12 @@ function wireTalk() {
     queueSend(() => sendFile(entry)).catch(fatal);
   });
   $('file-cancel').addEventListener('click', () => { reviewPick++; closeReview(); $('file').focus(); });
-  $('end').addEventListener('click', async () => {
+  // End asks first, with the focus on the answer that keeps the chat: a stray Enter (or two)
+  // on End ends nothing.
+  $('end').addEventListener('click', () => { show('end-confirm'); $('end-cancel').focus(); });
+  $('end-cancel').addEventListener('click', () => { hide('end-confirm'); $('end').focus(); });
+  $('end-yes').addEventListener('click', async () => {
+    hide('end-confirm');
     if (mode === 'ws' && ws && ws.readyState === WebSocket.OPEN) {
       ws.send(JSON.stringify({ t: 'end' }));
     } else {
