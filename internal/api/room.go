@@ -17,11 +17,11 @@ const (
 
 	// HeaderFrom is a fallback poll's sending seat (1…8) of the record it carries.
 	HeaderFrom = "Sealdrop-From"
-	// HeaderVersion, HeaderHere and HeaderAway are every fallback poll's view of the seats
-	// (RoomSeats): the membership version and the seats here and away, comma-separated.
+	// HeaderVersion, HeaderIn and HeaderOut are every fallback poll's seats message
+	// (RoomSeats): the membership version and the seats in and out, comma-separated.
 	HeaderVersion = "Sealdrop-Version"
-	HeaderHere    = "Sealdrop-Here"
-	HeaderAway    = "Sealdrop-Away"
+	HeaderIn      = "Sealdrop-In"
+	HeaderOut     = "Sealdrop-Out"
 
 	ControlSeats = "seats" // server: the membership (RoomSeats)
 	ControlLeave = "leave" // client: this member leaves the room
@@ -69,11 +69,12 @@ type RoomSession struct {
 	Wait    bool    `json:"wait,omitempty"`
 }
 
-// RoomSeats is the server's membership message: version V, the seats joined and connected
-// (Here) and joined and not connected (Away), both always present.
+// RoomSeats is the server's membership message: version V (incremented whenever In changes),
+// the seats in this version's keys (In) and the joined seats left out of it because they were
+// away (Out), both always present.
 type RoomSeats struct {
-	T    string `json:"t"`
-	V    uint32 `json:"v"`
-	Here []int  `json:"here"`
-	Away []int  `json:"away"`
+	T   string `json:"t"`
+	V   uint32 `json:"v"`
+	In  []int  `json:"in"`
+	Out []int  `json:"out"`
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
+	"sort"
 	"sync"
 	"time"
 
@@ -37,8 +39,8 @@ func (e *PINError) Unwrap() error { return ErrWrongPIN }
 // Reasons a room, or one member's place in it, ended (the "end" message's reason).
 const (
 	ReasonLeft    = "left"    // this member left (its seat ends)
-	ReasonDropped = "dropped" // this member was dropped: too slow to acknowledge, or silent after a change
-	ReasonEnded   = "ended"   // the creator's revoke, a destruct PIN, the operator's panic wipe
+	ReasonDropped = "dropped" // this member was dropped: it acknowledged nothing for HoldWait while the room was full
+	ReasonRevoked = "revoked" // the creator's revoke, a destruct PIN (told alike), the operator's panic wipe
 	ReasonIdle    = "idle"    // no record from anyone for Config.Idle
 	ReasonExpired = "expired" // the room's lifetime is over
 )
@@ -69,14 +71,15 @@ type Config struct {
 	DefaultTTL time.Duration // the room's lifetime; default 24 h
 	MaxTTL     time.Duration // default 24 h
 	Idle       time.Duration // no record from anyone for this long ends the room; default 30 min
-	// HoldWait: a record that may not fit is admitted after dropping the members the oldest
-	// held record has waited on for longer than this; default 30 s.
+	// HoldWait: a record that does not fit the room's MaxBytes is admitted after dropping the
+	// members that acknowledged nothing for longer than this while records waited for them;
+	// default 30 s.
 	HoldWait time.Duration
-	// Liveness: a member that sends no record within this long of a new membership version
-	// (with two or more members) is dropped; default 60 s.
+	// Liveness: a member of the version's "in" that has not sent LivenessRecords records
+	// within this long of a new version (with two or more in it) is moved to "out": its seat is
+	// kept, and it comes back in a new version when it connects again; default 60 s.
 	Liveness       time.Duration
-	PeerWindow     time.Duration // a fallback poller counts as here this long; default 40 s
-	MaxPINFailures int           // per seat; default 5
+	MaxPINFailures int // per seat; default 5
 	Now            func() time.Time
 	SweepEvery     time.Duration // default 1 s; negative: no background sweeper (call Sweep)
 	PingEvery      time.Duration // default 30 s
@@ -99,10 +102,14 @@ const (
 	DefaultLiveness  = 60 * time.Second
 )
 
-// PriceLength is what one seat beyond the creator's is priced at (a chat's slot: chat.PriceLength);
-// a room of n seats is priced as (n − 1) × PriceLength bytes for its lifetime, and its payment
-// binds that length (protocol.PriceRoom).
-const PriceLength = 8 << 10
+// PriceLength is what a room is priced at, whatever its seats: what it can hold (its
+// DefaultMaxBytes) for its lifetime, as a note is priced at its length for its TTL; its payment
+// binds this length and the TTL (protocol.PriceRoom).
+const PriceLength = DefaultMaxBytes
+
+// LivenessRecords is how many records (hello and keys) a member of a new version's "in" sends
+// within Liveness to stay in.
+const LivenessRecords = 2
 
 // seat states
 const (
@@ -112,14 +119,16 @@ const (
 )
 
 type seat struct {
-	lock     vault.Lock
-	state    int
-	tok      [32]byte // SHA-256 of the session token, while a member
-	conns    int
-	lastPoll time.Time
-	acked    uint64 // every record below this was acknowledged by this member
-	spoke    bool   // sent a record since the current membership version began
-	reason   string // why it is gone, for its sessions
+	lock   vault.Lock
+	state  int
+	in     bool     // a member in this version's "in" (else, as a member, in "out")
+	tok    [32]byte // SHA-256 of the session token, while a member
+	conns  int
+	acked  uint64    // every record below this was acknowledged by this member
+	ackAt  time.Time // when it last acknowledged a record (or joined, or came back in)
+	sent   int       // records it sent since the current membership version began
+	held   int64     // whole blocks of its records still held (and reserved while one streams)
+	reason string    // why it is gone, for its sessions
 }
 
 // record is one undelivered record: a relay entry in the vault, read with its manage secret as
@@ -151,8 +160,8 @@ type room struct {
 	reason     string
 	changed    chan struct{}
 	// destroyed: a destruct PIN ended the room. Its records were zeroed at once but stay in
-	// the vault, and the room keeps its slots, until it would have ended after a typo (idle or
-	// lifetime), so that capacity does not tell a destruct PIN from a typo.
+	// the vault, and the room keeps its slots, until its lifetime would have ended it (as a
+	// destroyed chat), so that capacity does not tell a destruct PIN from a typo.
 	destroyed bool
 	held      []record
 }
@@ -202,7 +211,6 @@ func New(cfg Config) (*Server, error) {
 	def(&cfg.Idle, DefaultIdle)
 	def(&cfg.HoldWait, DefaultHoldWait)
 	def(&cfg.Liveness, DefaultLiveness)
-	def(&cfg.PeerWindow, 40*time.Second)
 	def(&cfg.SweepEvery, time.Second)
 	def(&cfg.PingEvery, wsrelay.DefaultPingEvery)
 	def(&cfg.ReadTimeout, wsrelay.DefaultReadTimeout)
@@ -258,12 +266,12 @@ func (s *Server) Close() {
 }
 
 // EndAll ends every room at once and wipes their records (the operator's panic wipe); members
-// are told "ended". New rooms are still accepted.
+// are told "revoked". New rooms are still accepted.
 func (s *Server) EndAll() {
 	s.mu.Lock()
 	var wipe []record
 	for _, r := range s.rooms {
-		wipe = append(wipe, s.endLocked(r, ReasonEnded)...)
+		wipe = append(wipe, s.endLocked(r, ReasonRevoked)...)
 		wipe = append(wipe, s.forgetLocked(r)...)
 	}
 	s.mu.Unlock()
@@ -285,44 +293,50 @@ func (s *Server) sweeper() {
 	}
 }
 
-// Sweep ends the rooms past their lifetime or idle, forgets destroyed rooms once they would
-// have ended, and drops the members that stayed silent for Liveness after a membership change.
+// Sweep ends the rooms past their lifetime or idle, forgets destroyed rooms once their
+// lifetime is over, and moves to "out" the members of "in" that did not send LivenessRecords
+// records within Liveness of a new version.
 func (s *Server) Sweep() {
 	now := s.cfg.Now()
 	s.mu.Lock()
 	var wipe []record
 	for _, r := range s.rooms {
 		switch {
-		case r.ended: // destroyed, kept as a typo would have left it
-			if !now.Before(r.expires) || !now.Before(r.lastRecord.Add(s.cfg.Idle)) {
+		case r.ended: // destroyed, kept until its lifetime would have ended it
+			if !now.Before(r.expires) {
 				wipe = append(wipe, s.forgetLocked(r)...)
 			}
 		case !now.Before(r.expires):
 			wipe = append(wipe, s.endLocked(r, ReasonExpired)...)
 		case !now.Before(r.lastRecord.Add(s.cfg.Idle)):
 			wipe = append(wipe, s.endLocked(r, ReasonIdle)...)
-		case r.members() >= 2 && !now.Before(r.vAt.Add(s.cfg.Liveness)):
-			var silent []int
+		case bits.OnesCount8(r.inMask()) >= 2 && !now.Before(r.vAt.Add(s.cfg.Liveness)):
+			var silent uint8
 			for i := range r.n {
-				if r.seats[i].state == seatMember && !r.seats[i].spoke {
-					silent = append(silent, i)
+				if st := &r.seats[i]; st.state == seatMember && st.in && st.sent < LivenessRecords {
+					st.in = false // its seat is kept; the relay holds nothing for it
+					silent |= 1 << i
 				}
 			}
-			wipe = append(wipe, s.dropLocked(r, silent, ReasonDropped, now)...)
+			if silent != 0 {
+				wipe = append(wipe, r.release(silent)...)
+				s.newVersionLocked(r, now)
+			}
 		}
 	}
 	s.mu.Unlock()
 	s.wipe(wipe)
 }
 
-func (r *room) members() int {
-	n := 0
+// inMask is the seats in this version's "in".
+func (r *room) inMask() uint8 {
+	var m uint8
 	for i := range r.n {
-		if r.seats[i].state == seatMember {
-			n++
+		if r.seats[i].state == seatMember && r.seats[i].in {
+			m |= 1 << i
 		}
 	}
-	return n
+	return m
 }
 
 // Count is the number of rooms held (pending, live, and destroyed ones still counting tries).
@@ -375,10 +389,10 @@ type Created struct {
 	Expires time.Time
 }
 
-// PriceRequest is what a room's payment binds: kind PriceRoom, (n − 1) × PriceLength bytes,
-// its TTL, its manage hash.
-func PriceRequest(seats int, ttl time.Duration, manage [32]byte) protocol.PriceRequest {
-	return protocol.PriceRequest{Kind: protocol.PriceRoom, Manage: manage, Length: int64(seats-1) * PriceLength, TTL: ttl}
+// PriceRequest is what a room's payment binds: kind PriceRoom, PriceLength bytes, its TTL,
+// its manage hash.
+func PriceRequest(ttl time.Duration, manage [32]byte) protocol.PriceRequest {
+	return protocol.PriceRequest{Kind: protocol.PriceRoom, Manage: manage, Length: PriceLength, TTL: ttl}
 }
 
 // Create makes a room of len(req.Seats) seats, none claimed. ErrInvalid for a seat count out
@@ -405,7 +419,7 @@ func (s *Server) Create(req CreateRequest) (Created, error) {
 	if s.v.Stats().Free < s.cfg.MaxRecord {
 		return Created{}, ErrFull
 	}
-	pr := PriceRequest(n, req.TTL, req.Manage)
+	pr := PriceRequest(req.TTL, req.Manage)
 	refund, err := s.cfg.Price.ChargeFor(s.Level(), pr, pr.Length, req.TTL, req.PriceToken, req.PriceNonce)
 	if err != nil {
 		return Created{}, err
@@ -442,10 +456,11 @@ type JoinRequest struct {
 
 // Join claims a seat and returns its session token. Whatever the state, the same hashing and
 // comparing is done (a missing room or seat is checked against a dummy lock). A wrong PIN
-// counts a failure on that seat (*PINError); the last one burns the seat (the others go on). A
-// destruct match ends the room for every member (told "ended"), zeroes its records at once and
-// answers the same *PINError; the room then keeps its slots, its records' blocks and the
-// seat's countdown until it would have ended after a typo. Everything else is ErrGone.
+// counts a failure on that seat (*PINError); the last one burns the seat (the others go on; a
+// seat nobody joined was in no version, so no version changes). A destruct match ends the
+// room for every member (told "revoked", as the creator's revoke), zeroes its records at once
+// and answers the same *PINError; the room then keeps its slots, its records' blocks and the
+// seat's countdown until its lifetime would have ended it. Everything else is ErrGone.
 func (s *Server) Join(id vault.ID, req JoinRequest) ([]byte, error) {
 	p := vault.NewProof(req.Gate, req.Open, req.Destruct)
 	tok, err := random32()
@@ -471,20 +486,18 @@ func (s *Server) Join(id vault.ID, req JoinRequest) ([]byte, error) {
 		case pe != nil:
 			if destruct && !r.ended {
 				r.destroyed = true // kept, records zeroed: capacity goes on as after a typo
-				r.held = s.endLocked(r, ReasonEnded)
+				r.held = s.endLocked(r, ReasonRevoked)
 				blank = r.held
 			}
-			if pe.Left == 0 { // the seat burns; the others go on
-				st.state, st.reason = seatGone, ReasonEnded
-				if !r.ended {
-					s.newVersionLocked(r, now)
-				}
+			if pe.Left == 0 { // the seat burns; the others go on, in the same version
+				st.state, st.reason = seatGone, ReasonRevoked
 				wipe = append(wipe, s.closeIfEmptyLocked(r)...)
 			}
 			err = &PINError{Left: pe.Left}
 		case r.ended: // destroyed: still counting this seat's tries, never joined
 		default:
 			st.state, st.tok, st.acked = seatMember, hash(tok[:]), r.next // a late joiner gets nothing sent before
+			st.in, st.ackAt = true, now
 			s.newVersionLocked(r, now)
 			err = nil
 		}
@@ -509,7 +522,7 @@ func (s *Server) Join(id vault.ID, req JoinRequest) ([]byte, error) {
 	return tok[:], nil
 }
 
-// Revoke ends a room for the holder of its manage secret; every member is told "ended".
+// Revoke ends a room for the holder of its manage secret; every member is told "revoked".
 func (s *Server) Revoke(id vault.ID, manage []byte) error {
 	mh := hash(manage)
 	s.mu.Lock()
@@ -521,7 +534,7 @@ func (s *Server) Revoke(id vault.ID, manage []byte) error {
 	ok := vault.Equal(&mh, &t.manage) && r != nil && !r.ended
 	var wipe []record
 	if ok {
-		wipe = s.endLocked(r, ReasonEnded)
+		wipe = s.endLocked(r, ReasonRevoked)
 	}
 	s.mu.Unlock()
 	s.wipe(wipe)
@@ -531,14 +544,26 @@ func (s *Server) Revoke(id vault.ID, manage []byte) error {
 	return nil
 }
 
-// newVersionLocked starts a new membership version: every member must send within Liveness.
+// newVersionLocked starts a new membership version: called whenever "in" (or "out") changed.
+// Every member of "in" must send LivenessRecords records within Liveness.
 func (s *Server) newVersionLocked(r *room, now time.Time) {
 	r.v++
 	r.vAt = now
 	for i := range r.n {
-		r.seats[i].spoke = false
+		r.seats[i].sent = 0
 	}
 	s.notifyLocked(r)
+}
+
+// backInLocked returns a member of "out" to "in", in a new version, when it is connected again
+// (a socket, a poll or a send). It owes nothing from before.
+func (s *Server) backInLocked(r *room, i int, now time.Time) {
+	st := &r.seats[i]
+	if r.ended || st.state != seatMember || st.in {
+		return
+	}
+	st.in, st.acked, st.ackAt = true, r.next, now
+	s.newVersionLocked(r, now)
 }
 
 // dropLocked ends the seats idx (0-based) for reason: they are told, every record they still
@@ -553,7 +578,7 @@ func (s *Server) dropLocked(r *room, idx []int, reason string, now time.Time) []
 		if st.state != seatMember {
 			continue
 		}
-		st.state, st.reason, st.tok = seatGone, reason, [32]byte{}
+		st.state, st.in, st.reason, st.tok = seatGone, false, reason, [32]byte{}
 		mask |= 1 << i
 	}
 	wipe := r.release(mask)
@@ -569,7 +594,7 @@ func (r *room) release(mask uint8) []record {
 	for _, f := range r.records {
 		f.to &^= mask
 		if f.to == 0 {
-			r.bytes -= f.charge
+			r.uncharge(f)
 			out = append(out, f)
 			continue
 		}
@@ -578,6 +603,12 @@ func (r *room) release(mask uint8) []record {
 	clear(r.records[len(kept):])
 	r.records = kept
 	return out
+}
+
+// uncharge gives back what f took of the room and of its sender's share.
+func (r *room) uncharge(f record) {
+	r.bytes -= f.charge
+	r.seats[f.from-1].held -= f.charge
 }
 
 // closeIfEmptyLocked ends a room in which nothing can happen any more: no member and no seat
@@ -594,7 +625,7 @@ func (s *Server) closeIfEmptyLocked(r *room) []record {
 		}
 		return nil
 	}
-	return s.endLocked(r, ReasonEnded)
+	return s.endLocked(r, ReasonRevoked) // nobody is left to be told
 }
 
 // endLocked ends r for everyone: members are told reason, r leaves the map (unless destroyed,
@@ -604,6 +635,9 @@ func (s *Server) endLocked(r *room, reason string) []record {
 	out := r.records
 	r.records = nil
 	r.bytes = 0
+	for i := range r.seats {
+		r.seats[i].held = 0
+	}
 	if !r.ended {
 		r.ended, r.reason = true, reason
 		for i := range r.seats {
@@ -674,40 +708,32 @@ func (s *Server) Attach(id vault.ID, token []byte) (*Session, error) {
 // Seat is the member's seat number (1…8).
 func (ss *Session) Seat() int { return ss.seat + 1 }
 
-// Connected marks a socket open (+1) or closed (-1); the others see the seats change.
+// Connected marks a socket open (+1) or closed (-1). A member of "out" that opens a socket
+// comes back in, in a new version.
 func (ss *Session) Connected(delta int) {
 	s := ss.s
 	s.mu.Lock()
 	ss.r.seats[ss.seat].conns += delta
-	if !ss.r.ended {
-		s.notifyLocked(ss.r)
+	if delta > 0 {
+		s.backInLocked(ss.r, ss.seat, s.cfg.Now())
 	}
 	s.mu.Unlock()
 }
 
-// Polled marks a fallback poll: the others see this member here for PeerWindow.
+// Polled marks a fallback poll: a member of "out" comes back in, in a new version.
 func (ss *Session) Polled() {
 	s := ss.s
 	s.mu.Lock()
 	now := s.cfg.Now()
-	was := ss.hereLocked(ss.seat, now)
-	ss.r.seats[ss.seat].lastPoll = now
-	if !was && !ss.r.ended {
-		s.notifyLocked(ss.r)
-	}
+	s.backInLocked(ss.r, ss.seat, now)
 	s.mu.Unlock()
-}
-
-func (ss *Session) hereLocked(i int, now time.Time) bool {
-	st := &ss.r.seats[i]
-	return st.conns > 0 || (!st.lastPoll.IsZero() && now.Sub(st.lastPoll) < ss.s.cfg.PeerWindow)
 }
 
 // State is a snapshot for a member.
 type State struct {
 	V       uint32
-	Here    []int  // seats joined and connected (1…8), in order
-	Away    []int  // seats joined and not connected
+	In      []int  // seats in this version (1…8), in order
+	Out     []int  // joined seats left out of this version because they were away
 	Ended   string // the reason, once the room or this member's seat ended
 	Pending uint64 // the first record not yet acknowledged by this member (or the next number)
 	Avail   bool   // a record is waiting for this member
@@ -733,15 +759,14 @@ func (ss *Session) State() State {
 	defer s.mu.Unlock()
 	r := ss.r
 	st := State{V: r.v, Changed: r.changed, Ended: ss.endedLocked()}
-	now := s.cfg.Now()
 	for i := range r.n {
 		if r.seats[i].state != seatMember {
 			continue
 		}
-		if ss.hereLocked(i, now) {
-			st.Here = append(st.Here, i+1)
+		if r.seats[i].in {
+			st.In = append(st.In, i+1)
 		} else {
-			st.Away = append(st.Away, i+1)
+			st.Out = append(st.Out, i+1)
 		}
 	}
 	st.Pending = max(r.seats[ss.seat].acked, r.next)
@@ -756,11 +781,12 @@ func (ss *Session) State() State {
 }
 
 // SendStream stores a record whose length is where rd ends (a WebSocket message, at most
-// MaxRecord) for every other member, and returns its sequence number. Send is the same for a
-// record of exactly n bytes (the fallback). ErrTooLarge over MaxRecord; ErrBusy when it may not
-// fit in the room's MaxBytes (after dropping the members the oldest record waited on for more
-// than HoldWait); ErrFull when the vault cannot hold it; *EndedError once the member or the
-// room ended. A refused record changes nothing else.
+// MaxRecord) for the other members of "in", and returns its sequence number. Send is the same
+// for a record of exactly n bytes (the fallback). ErrTooLarge over MaxRecord; ErrBusy over the
+// sender's share (share) or the room's MaxBytes, once the members that acknowledged nothing for
+// more than HoldWait while records waited for them were dropped (stuckLocked); ErrFull when the
+// vault cannot hold it (nobody is dropped for that); *EndedError once the member or the room
+// ended. A refused record changes nothing else.
 func (ss *Session) SendStream(rd io.Reader) (uint64, error) { return ss.send(rd, -1) }
 
 // Send is SendStream for a record of exactly n bytes.
@@ -773,6 +799,62 @@ func (ss *Session) Send(rd io.Reader, n int64) (uint64, error) {
 
 func (s *Server) blocks(n int64) int64 { return (n + s.bs - 1) / s.bs * s.bs }
 
+// fits is the longest record that avail bytes hold: whole blocks, one of them kept for the
+// vault's read-ahead of a stream.
+func (s *Server) fits(avail int64) int64 { return max(0, (avail-s.bs)/s.bs*s.bs) }
+
+// share is one sender's part of the room's MaxBytes: MaxBytes ÷ (members of "in" − 1).
+func (s *Server) share(r *room) int64 {
+	return s.cfg.MaxBytes / int64(max(1, bits.OnesCount8(r.inMask())-1))
+}
+
+// stuckLocked is the members of "in" (but except) that acknowledged nothing for more than
+// HoldWait while records waited for them, the longest stuck first. A member that acknowledges,
+// however slowly, is never stuck.
+func (s *Server) stuckLocked(r *room, except int, now time.Time) []int {
+	type stuck struct {
+		i     int
+		since time.Time
+	}
+	var cs []stuck
+	for i := range r.n {
+		st := &r.seats[i]
+		if i == except || st.state != seatMember || !st.in {
+			continue
+		}
+		for _, f := range r.records { // the oldest record waiting for it
+			if f.to&(1<<i) != 0 {
+				since := f.at
+				if st.ackAt.After(since) {
+					since = st.ackAt
+				}
+				if now.Sub(since) > s.cfg.HoldWait {
+					cs = append(cs, stuck{i, since})
+				}
+				break
+			}
+		}
+	}
+	sort.Slice(cs, func(a, b int) bool { return cs[a].since.Before(cs[b].since) })
+	out := make([]int, len(cs))
+	for k, c := range cs {
+		out[k] = c.i
+	}
+	return out
+}
+
+// freedBy is what releasing mask would give back: of the room (from < 0), or of seat from's
+// share.
+func (r *room) freedBy(mask uint8, from int) int64 {
+	var n int64
+	for _, f := range r.records {
+		if f.to&^mask == 0 && (from < 0 || f.from == from+1) {
+			n += f.charge
+		}
+	}
+	return n
+}
+
 func (ss *Session) send(rd io.Reader, n int64) (uint64, error) {
 	s, r := ss.s, ss.r
 	now := s.cfg.Now()
@@ -782,34 +864,44 @@ func (ss *Session) send(rd io.Reader, n int64) (uint64, error) {
 		return 0, &EndedError{e}
 	}
 	me := &r.seats[ss.seat]
-	me.spoke = true
-	r.lastRecord = now // a record from anyone keeps the room from idling, even one refused
-	// The most a record may take: MaxRecord, or exactly n. The vault reserves up to one block
-	// ahead of a stream's bytes, so the room keeps that block free.
+	s.backInLocked(r, ss.seat, now) // a member of "out" that sends is connected again
+	r.lastRecord = now              // a record from anyone keeps the room from idling, even one refused
+	// The most a record may take: MaxRecord, or exactly n; the vault reserves up to one block
+	// ahead of a stream's bytes.
 	want := s.cfg.MaxRecord
 	if n > 0 {
 		want = n
 	}
-	var wipe []record
-	// It may not fit: first drop the members the oldest record has waited on too long.
-	for len(r.records) > 0 && r.bytes+s.blocks(want+1) > s.cfg.MaxBytes && now.Sub(r.records[0].at) > s.cfg.HoldWait {
-		var stuck []int
-		for i := range r.n {
-			if r.records[0].to&(1<<i) != 0 {
-				stuck = append(stuck, i)
-			}
+	need := s.blocks(want + 1)
+	// It may not fit the sender's share or the room's cap: first drop the stuck members that
+	// stand in the way. Over the share, only those the sender's own records wait for; over the
+	// room's cap, any. A full vault drops nobody: only the room's own limits are looked at.
+	var drop []int
+	var mask, mine uint8 // mine: the seats the sender's own records wait for
+	for _, f := range r.records {
+		if f.from == ss.seat+1 {
+			mine |= f.to
 		}
-		wipe = append(wipe, s.dropLocked(r, stuck, ReasonDropped, now)...)
 	}
-	if e := ss.endedLocked(); e != "" { // the room ended with its last other member
-		s.mu.Unlock()
-		s.wipe(wipe)
-		return 0, &EndedError{e}
+	share := func() int64 { return s.cfg.MaxBytes / int64(max(1, bits.OnesCount8(r.inMask()&^mask)-1)) }
+	overShare := func() bool { return me.held-r.freedBy(mask, ss.seat)+need > share() }
+	overRoom := func() bool { return r.bytes-r.freedBy(mask, -1)+need > s.cfg.MaxBytes }
+	for _, i := range s.stuckLocked(r, ss.seat, now) {
+		if !overShare() && !overRoom() {
+			break
+		}
+		if !overRoom() && mine&(1<<i) == 0 {
+			continue // over the share only, and none of the sender's records waits for it
+		}
+		drop = append(drop, i)
+		mask |= 1 << i
 	}
-	to := ^r.goneMask() &^ (1 << ss.seat)
+	wipe := s.dropLocked(r, drop, ReasonDropped, now)
+	to := r.inMask() &^ (1 << ss.seat)
 	if to == 0 { // nobody to deliver to: read through, kept nowhere
 		seq := r.next
 		r.next++
+		me.sent++
 		s.mu.Unlock()
 		s.wipe(wipe)
 		lim := n
@@ -821,8 +913,7 @@ func (ss *Session) send(rd io.Reader, n int64) (uint64, error) {
 		}
 		return seq, nil
 	}
-	free := s.cfg.MaxBytes - r.bytes - s.bs // what a stream may fill, a block kept for the vault's read-ahead
-	limit := min(s.cfg.MaxRecord, free/s.bs*s.bs)
+	limit := min(s.cfg.MaxRecord, s.fits(s.share(r)-me.held), s.fits(s.cfg.MaxBytes-r.bytes))
 	if n > 0 && n > limit || limit <= 0 {
 		s.mu.Unlock()
 		s.wipe(wipe)
@@ -833,15 +924,17 @@ func (ss *Session) send(rd io.Reader, n int64) (uint64, error) {
 	}
 	reserve := s.blocks(limit + 1)
 	r.bytes += reserve
+	me.held += reserve
 	s.mu.Unlock()
 	s.wipe(wipe)
 
 	f, err := s.put(r.id, rd, n, limit)
 	if errors.Is(err, ErrTooLarge) && n < 0 && limit < s.cfg.MaxRecord {
-		err = ErrBusy // longer than what the room may hold now, not than any record
+		err = ErrBusy // longer than what the room or the share may hold now, not than any record
 	}
 	s.mu.Lock()
 	r.bytes -= reserve
+	me.held -= reserve
 	if err != nil {
 		s.mu.Unlock()
 		return 0, err
@@ -851,7 +944,8 @@ func (ss *Session) send(rd io.Reader, n int64) (uint64, error) {
 		s.wipe([]record{f})
 		return 0, &EndedError{e}
 	}
-	f.to = to &^ r.goneMask()
+	me.sent++
+	f.to = to & r.inMask()
 	if f.to == 0 { // every recipient left meanwhile
 		seq := r.next
 		r.next++
@@ -860,25 +954,15 @@ func (ss *Session) send(rd io.Reader, n int64) (uint64, error) {
 		return seq, nil
 	}
 	f.charge = s.blocks(f.size)
-	r.bytes += f.charge
 	f.seq, f.from, f.at = r.next, ss.seat+1, s.cfg.Now()
+	r.bytes += f.charge
+	me.held += f.charge
 	r.next++
 	r.records = append(r.records, f)
 	r.lastRecord = f.at
 	s.notifyLocked(r)
 	s.mu.Unlock()
 	return f.seq, nil
-}
-
-// goneMask is the seats that are not members.
-func (r *room) goneMask() uint8 {
-	var m uint8
-	for i := range MaxSeats {
-		if i >= r.n || r.seats[i].state != seatMember {
-			m |= 1 << i
-		}
-	}
-	return m
 }
 
 // put stores a record of n bytes from rd in the vault, or of rd's length (up to limit) when
@@ -996,11 +1080,12 @@ func (ss *Session) AckBelow(next uint64) {
 		bit := uint8(1) << ss.seat
 		kept := ss.r.records[:0]
 		for _, f := range ss.r.records {
-			if f.seq < next {
+			if f.seq < next && f.to&bit != 0 {
 				f.to &^= bit
+				me.ackAt = s.cfg.Now() // it acknowledged a record: it is not stuck
 			}
 			if f.to == 0 {
-				ss.r.bytes -= f.charge
+				ss.r.uncharge(f)
 				done = append(done, f)
 				continue
 			}
@@ -1023,7 +1108,7 @@ func (ss *Session) skip(seq uint64) {
 		if f := &ss.r.records[i]; f.seq == seq {
 			f.to &^= bit
 			if f.to == 0 {
-				ss.r.bytes -= f.charge
+				ss.r.uncharge(*f)
 				gone = append(gone, *f)
 				ss.r.records = append(ss.r.records[:i:i], ss.r.records[i+1:]...)
 			}

@@ -49,7 +49,7 @@ func (s wsSide) Control(m control) bool {
 func (s wsSide) View() wsrelay.View {
 	st := s.ss.State()
 	seats := st.Seats()
-	return wsrelay.View{Ended: st.Ended, Presence: seats, PresenceKey: fmt.Sprint(seats.V, seats.Here, seats.Away),
+	return wsrelay.View{Ended: st.Ended, Presence: seats, PresenceKey: fmt.Sprint(seats.V, seats.In, seats.Out),
 		Pending: st.Pending, Avail: st.Avail, Changed: st.Changed}
 }
 
@@ -70,14 +70,14 @@ func (s wsSide) Next(from uint64) (wsrelay.Push, bool) {
 func (s wsSide) Skip(seq uint64)     { s.ss.skip(seq) }
 func (s wsSide) Connected(delta int) { s.ss.Connected(delta) }
 
-// Seats is the membership message of a state ({"t":"seats",…}; here and away always present).
+// Seats is the membership message of a state ({"t":"seats",…}; in and out always present).
 func (st State) Seats() api.RoomSeats {
-	m := api.RoomSeats{T: api.ControlSeats, V: st.V, Here: st.Here, Away: st.Away}
-	if m.Here == nil {
-		m.Here = []int{}
+	m := api.RoomSeats{T: api.ControlSeats, V: st.V, In: st.In, Out: st.Out}
+	if m.In == nil {
+		m.In = []int{}
 	}
-	if m.Away == nil {
-		m.Away = []int{}
+	if m.Out == nil {
+		m.Out = []int{}
 	}
 	return m
 }

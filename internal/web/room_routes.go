@@ -256,8 +256,8 @@ func (s *server) roomPoll(w http.ResponseWriter, r *http.Request) {
 	}
 	setHeaders := func(h http.Header) {
 		h.Set(api.HeaderVersion, strconv.FormatUint(uint64(st.V), 10))
-		h.Set(api.HeaderHere, seatList(st.Here))
-		h.Set(api.HeaderAway, seatList(st.Away))
+		h.Set(api.HeaderIn, seatList(st.In))
+		h.Set(api.HeaderOut, seatList(st.Out))
 		if d == nil {
 			return
 		}

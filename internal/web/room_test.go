@@ -101,7 +101,8 @@ func TestRoomRecordsLeaveNoResidueWebSocket(t *testing.T) {
 	c := rr.dial(t, 3, [4]byte{5, 6, 7, 8})
 	seats := a.text(`"seats"`)
 	require.EqualValues(t, 3, seats["v"], "three joins: version 3")
-	require.Len(t, append(seats["here"].([]any), seats["away"].([]any)...), 3)
+	require.Equal(t, []any{1.0, 2.0, 3.0}, seats["in"])
+	require.Equal(t, []any{}, seats["out"])
 	for i, r := range residueRecords {
 		a.sendRecord(records[i], r)
 		m := a.text(`"t":"sent"`)
@@ -146,8 +147,8 @@ func TestRoomRecordsLeaveNoResidueWebSocket(t *testing.T) {
 	// The creator's revoke ends it for the others.
 	r := rr.e.postJSON("/api/v1/rooms/"+rr.id+"/revoke", map[string]any{"manage": b64(rr.manage[:])})
 	require.Equal(t, http.StatusNoContent, r.status)
-	require.Equal(t, "ended", a.text(`"end"`)["reason"])
-	require.Equal(t, "ended", b.text(`"end"`)["reason"])
+	require.Equal(t, "revoked", a.text(`"end"`)["reason"])
+	require.Equal(t, "revoked", b.text(`"end"`)["reason"])
 	for _, w := range []*wsConn{a, b, c} {
 		w.c.Close()
 		wipeClient(w.br)
@@ -190,7 +191,10 @@ func TestRoomFallbackAndRefusals(t *testing.T) {
 	r = rr.e.postJSON("/api/v1/rooms/"+rr.id+"/poll", map[string]any{"session": rr.sessions[1], "next": 0})
 	require.Equal(t, http.StatusNoContent, r.status)
 	require.Equal(t, "4", r.header.Get("Sealdrop-Version"))
-	require.Equal(t, "1,2", r.header.Get("Sealdrop-Here")+r.header.Get("Sealdrop-Away"))
+	require.Equal(t, "1,2", r.header.Get("Sealdrop-In"))
+	require.Equal(t, "", r.header.Get("Sealdrop-Out"))
+	_, present := r.header["Sealdrop-Out"]
+	require.True(t, present, "out is always present, even empty")
 	// A foreign origin never reaches the token check.
 	req, err := http.NewRequest(http.MethodGet, rr.e.srv.URL+"/api/v1/rooms/"+rr.id+"/ws", nil)
 	require.NoError(t, err)
