@@ -705,6 +705,16 @@ func TestRoomsPriced(t *testing.T) {
 	var unpaid *price.Unpaid
 	require.ErrorAs(t, err, &unpaid, "unpaid past half full")
 	require.Positive(t, unpaid.Bits)
+	// Priced for what a room can hold, 2 MiB for its lifetime, as a note of 2 MiB for that TTL,
+	// whatever its seats.
+	note, err := e.s.Config().Price.Bits(e.s.Level(), protocol.PriceRequest{Kind: protocol.PriceNote, Length: 2 << 20, TTL: req.TTL})
+	require.NoError(t, err)
+	require.Equal(t, note, unpaid.Bits)
+	two := room.CreateRequest{Manage: sha256.Sum256(rnd(t)), TTL: req.TTL, Seats: req.Seats[:2]}
+	_, err = e.s.Create(two)
+	var unpaid2 *price.Unpaid
+	require.ErrorAs(t, err, &unpaid2)
+	require.Equal(t, unpaid.Bits, unpaid2.Bits, "two seats hold as much as eight")
 	tok, _ := e.s.Config().Price.Token()
 	nonce, err := protocol.SolvePrice(context.Background(), tok[:], room.PriceRequest(req.TTL, req.Manage), unpaid.Bits)
 	require.NoError(t, err)
