@@ -5,7 +5,10 @@ package web_test
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -212,4 +215,60 @@ func TestRoomFallbackAndRefusals(t *testing.T) {
 	r = rr.e.postJSON("/api/v1/rooms", map[string]any{"seats": two, "manage_hash": b64(rr.manage[:]), "ttl": 59})
 	require.Equal(t, http.StatusBadRequest, r.status)
 	require.Contains(t, string(r.body), "bad_ttl")
+}
+
+// The fallback's custody: records sent by the fallback's send and delivered by its poll (each
+// on a connection taken over from net/http and closed) leave no copy of any canary in the
+// process once every member acknowledged them, and none once the room ended.
+func TestRoomRecordsLeaveNoResidueFallback(t *testing.T) {
+	rr := newResidueRoom(t)
+	host := strings.TrimPrefix(rr.e.srv.URL, "http://")
+	post := func(path, session string, body []byte) (*http.Response, []byte) {
+		return rawHTTP(t, host, fmt.Sprintf("POST /api/v1/rooms/%s/%s HTTP/1.1\r\nHost: %s\r\nOrigin: http://%s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+			rr.id, path, host, host, len(body), body), nil)
+	}
+	var records []memscan.Canary
+	for i, r := range residueRecords {
+		c := memscan.NewCanary(t)
+		records = append(records, c)
+		res, body := rawHTTP(t, host, fmt.Sprintf("POST /api/v1/rooms/%s/send HTTP/1.1\r\nHost: %s\r\nOrigin: http://%s\r\nContent-Type: application/octet-stream\r\n"+
+			"Sealdrop-Session: %s\r\nContent-Length: %d\r\n\r\n", rr.id, host, host, rr.sessions[0], r.size),
+			func(w io.Writer) error {
+				return pieces(records[i], r, nil, func(p []byte) error { _, err := w.Write(p); return err })
+			})
+		require.Equal(t, http.StatusOK, res.StatusCode, "%s", body)
+	}
+	for i := range records {
+		require.GreaterOrEqual(t, records[i].Count(t), 1, "control: record %d is held", i)
+	}
+	for _, session := range rr.sessions[1:] { // seats 2 and 3 poll every record, acknowledging the one before
+		var next uint64
+		for got := 0; got < len(residueRecords); got++ {
+			res, _ := post("poll", session, fmt.Appendf(nil, `{"session":%q,"next":%d}`, session, next))
+			require.Equal(t, http.StatusOK, res.StatusCode)
+			require.Equal(t, "1", res.Header.Get("Sealdrop-From"))
+			seq, err := strconv.ParseUint(res.Header.Get("Sealdrop-Seq"), 10, 64)
+			require.NoError(t, err)
+			require.Equal(t, next, seq)
+			next = seq + 1
+		}
+		res, _ := post("poll", session, fmt.Appendf(nil, `{"session":%q,"next":%d}`, session, next))
+		require.Equal(t, http.StatusNoContent, res.StatusCode, "all acknowledged")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for rr.e.v.Stats().Entries[vault.KindRoomFrame] > 0 {
+		require.True(t, time.Now().Before(deadline), "the acknowledged records were not wiped")
+		time.Sleep(10 * time.Millisecond)
+	}
+	check := func(what string) {
+		settle()
+		for i, c := range records {
+			require.Zero(t, c.Count(t), "canary %d left in memory %s, at %v", i, what, c.Where(t))
+		}
+	}
+	check("once delivered, while the room goes on")
+	res, _ := post("revoke", "", fmt.Appendf(nil, `{"manage":%q}`, b64(rr.manage[:])))
+	require.Equal(t, http.StatusNoContent, res.StatusCode)
+	check("after the room ended")
+	require.Zero(t, rr.rs.Count())
 }
