@@ -113,7 +113,7 @@ func maskedCanary(c memscan.Canary, mask [4]byte, at int) memscan.Canary {
 // wsConn is a minimal WebSocket client (RFC 6455) that masks with a fixed key and reads into a
 // buffer it clears, so that it holds no record either.
 type wsConn struct {
-	t    *testing.T
+	t    testing.TB
 	c    net.Conn
 	br   *bufio.Reader
 	mask [4]byte
@@ -126,7 +126,7 @@ func dialWS(t *testing.T, srvURL, id, token string, mask [4]byte) *wsConn {
 }
 
 // dialWSPath is dialWS for the socket at path (a chat's or a room's).
-func dialWSPath(t *testing.T, srvURL, path, token string, mask [4]byte) *wsConn {
+func dialWSPath(t testing.TB, srvURL, path, token string, mask [4]byte) *wsConn {
 	t.Helper()
 	host := strings.TrimPrefix(srvURL, "http://")
 	c, err := net.Dial("tcp", host)

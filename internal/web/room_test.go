@@ -30,7 +30,10 @@ type residueRoom struct {
 	sessions []string
 }
 
-func newResidueRoom(t *testing.T) *residueRoom {
+func newResidueRoom(t *testing.T) *residueRoom { return newRoomSite(t, 3) }
+
+// newRoomSite is a site with rooms and a room of n seats, each joined.
+func newRoomSite(t testing.TB, n int) *residueRoom {
 	t.Helper()
 	e := newEnv(t, withBudget(4<<20), withRealPages(), func(vc *vault.Config, wc *web.Config) {
 		vc.SweepEvery = -1
@@ -49,7 +52,7 @@ func newResidueRoom(t *testing.T) *residueRoom {
 	rr := &residueRoom{e: e, rs: rs, manage: rand32()}
 	var gates [][32]byte
 	var seats []map[string]any
-	for range 3 {
+	for range n {
 		g := rand32()
 		gates = append(gates, g)
 		gh := sha256.Sum256(g[:])
@@ -69,7 +72,7 @@ func newResidueRoom(t *testing.T) *residueRoom {
 	return rr
 }
 
-func (rr *residueRoom) dial(t *testing.T, seat int, mask [4]byte) *wsConn {
+func (rr *residueRoom) dial(t testing.TB, seat int, mask [4]byte) *wsConn {
 	return dialWSPath(t, rr.e.srv.URL, "/api/v1/rooms/"+rr.id+"/ws", rr.sessions[seat-1], mask)
 }
 
@@ -271,4 +274,57 @@ func TestRoomRecordsLeaveNoResidueFallback(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, res.StatusCode)
 	check("after the room ended")
 	require.Zero(t, rr.rs.Count())
+}
+
+// sendBinary sends b as one masked binary frame (b is masked in place).
+func (w *wsConn) sendBinary(b []byte) {
+	for i := range b {
+		b[i] ^= w.mask[i%4]
+	}
+	_, err := w.c.Write(append(w.header(2, len(b)), b...))
+	require.NoError(w.t, err)
+}
+
+// BenchmarkRoomFanOut is one record of 1 KiB from one member to the others of a room, on
+// loopback: the sender's socket, the relay (one copy in the vault), a socket out to each other
+// member, and each one's acknowledgement, until all have it. to7 is the issue's room of 8; to1,
+// a room of 2, is the same path to one member, for a ratio within one run. ns/op is the whole
+// round; allocs/op counts the process (the server and the test's clients alike: each ack is a
+// json.Marshal of the client).
+func BenchmarkRoomFanOut(b *testing.B) {
+	for _, n := range []int{2, 8} {
+		b.Run(fmt.Sprintf("to%d", n-1), func(b *testing.B) { benchFanOut(b, n) })
+	}
+}
+
+func benchFanOut(b *testing.B, n int) {
+	rr := newRoomSite(b, n)
+	var ws []*wsConn
+	for seat := 1; seat <= n; seat++ {
+		ws = append(ws, rr.dial(b, seat, [4]byte{byte(seat), 2, 3, 4}))
+	}
+	rec := make([]byte, 1024)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(rec)))
+	b.ResetTimer()
+	for range b.N {
+		clear(rec)
+		ws[0].sendBinary(rec)
+		for {
+			if op, text, _ := ws[0].next(); op == 1 && strings.Contains(string(text), `"t":"sent"`) {
+				break
+			}
+		}
+		for _, w := range ws[1:] {
+			for {
+				op, _, seq := w.next()
+				if op == 2 {
+					w.sendText(map[string]any{"t": "ack", "next": seq + 1})
+					break
+				}
+			}
+		}
+	}
+	b.StopTimer()
+	require.LessOrEqual(b, rr.e.v.Stats().Entries[vault.KindRoomFrame], 1, "acknowledged records are wiped")
 }
