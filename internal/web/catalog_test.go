@@ -475,7 +475,7 @@ func compact(s []string) []string {
 // protocolModules hold diagnostics (error messages for developers and tests) besides the few
 // messages meant for people, which the sinks check.
 var protocolModules = map[string]bool{
-	"js/protocol.js": true, "js/chat-protocol.js": true, "js/drop-protocol.js": true, "js/bytes.js": true, "js/webcrypto.js": true,
+	"js/protocol.js": true, "js/chat-protocol.js": true, "js/drop-protocol.js": true, "js/room-protocol.js": true, "js/bytes.js": true, "js/webcrypto.js": true,
 }
 
 func TestScriptsHoldNoLooseText(t *testing.T) {
