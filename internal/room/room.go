@@ -311,14 +311,35 @@ func (s *Server) Sweep() {
 		case !now.Before(r.lastRecord.Add(s.cfg.Idle)):
 			wipe = append(wipe, s.endLocked(r, ReasonIdle)...)
 		case bits.OnesCount8(r.inMask()) >= 2 && !now.Before(r.vAt.Add(s.cfg.Liveness)):
-			var silent uint8
+			// A member's keys need every hello of the version, so one member that sent nothing
+			// holds every other at one record: those that sent nothing go out first, and those
+			// short of LivenessRecords only when every member sent something. "in" is never
+			// emptied: when all are silent, the relay waits (a hostile review's R1: one silent
+			// member moved every member out).
+			var silent, short uint8
 			for i := range r.n {
-				if st := &r.seats[i]; st.state == seatMember && st.in && st.sent < LivenessRecords {
-					st.in = false // its seat is kept; the relay holds nothing for it
-					silent |= 1 << i
+				if st := &r.seats[i]; st.state == seatMember && st.in {
+					switch {
+					case st.sent == 0:
+						silent |= 1 << i
+					case st.sent < LivenessRecords:
+						short |= 1 << i
+					}
 				}
 			}
-			if silent != 0 {
+			out := silent
+			if out == 0 {
+				out = short
+			}
+			if out == r.inMask() {
+				out = 0
+			}
+			for i := range r.n {
+				if out&(1<<i) != 0 {
+					r.seats[i].in = false // its seat is kept; the relay holds nothing for it
+				}
+			}
+			if silent := out; silent != 0 {
 				wipe = append(wipe, r.release(silent)...)
 				s.newVersionLocked(r, now)
 			}

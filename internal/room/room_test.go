@@ -604,11 +604,11 @@ func TestLivenessOut(t *testing.T) {
 	v := a.State().V
 	require.Equal(t, []int{1, 2, 3}, a.State().In)
 	send(t, a, []byte("hello 1"))
-	send(t, a, []byte("keys 1"))
 	e.clk.Add(30 * time.Second)
+	send(t, b, []byte("hello 2")) // one record only: its keys never come
 	send(t, c, []byte("hello 3"))
+	send(t, a, []byte("keys 1"))
 	send(t, c, []byte("keys 3"))
-	send(t, b, []byte("hello 2")) // one record only
 	e.clk.Add(29 * time.Second)
 	e.s.Sweep()
 	require.Equal(t, v, a.State().V, "59 s is within the minute")
@@ -637,14 +637,43 @@ func TestLivenessOut(t *testing.T) {
 	send(t, b, []byte("keys 2"))
 	e.clk.Add(time.Minute)
 	e.s.Sweep()
-	require.Equal(t, []int{2}, a.State().In, "seats 1 and 3 sent one record each since")
-	require.Equal(t, []int{1, 3}, a.State().Out)
+	require.Equal(t, []int{1, 2}, a.State().In, "seat 3 sent nothing since: it alone goes out")
+	require.Equal(t, []int{3}, a.State().Out)
 	e.clk.Add(10 * time.Minute)
 	e.s.Sweep()
-	require.Equal(t, []int{2}, a.State().In)
+	require.Equal(t, []int{1, 2}, a.State().In, "both silent in the new version: in is never emptied")
 	for _, ss := range []*room.Session{a, b, c} {
 		require.Empty(t, ended(t, ss))
 	}
+}
+
+// One member that sends nothing holds every other at its hello (keys need every hello): only
+// the silent one goes out, not the members who sent their hello (a hostile review's R1: all
+// three went out and "in" was empty). When every member is silent, nobody goes out.
+func TestLivenessSilentMemberAloneGoesOut(t *testing.T) {
+	e := newEnv(t)
+	m := e.create(3, false)
+	a, b := e.member(m, 1), e.member(m, 2)
+	e.member(m, 3)
+	v := a.State().V
+	send(t, a, []byte("hello(V) of seat 1"))
+	send(t, b, []byte("hello(V) of seat 2"))
+	e.clk.Add(time.Minute)
+	e.s.Sweep()
+	st := a.State()
+	require.Equal(t, v+1, st.V)
+	require.Equal(t, []int{3}, st.Out, "only the member that sent nothing is left out")
+	require.Equal(t, []int{1, 2}, st.In, "the members who sent their hello stay in")
+
+	m2 := e.create(3, false)
+	a2 := e.member(m2, 1)
+	e.member(m2, 2)
+	e.member(m2, 3)
+	v2 := a2.State().V
+	e.clk.Add(time.Minute)
+	e.s.Sweep()
+	require.Equal(t, v2, a2.State().V, "all silent: nobody goes out, in is never emptied")
+	require.Equal(t, []int{1, 2, 3}, a2.State().In)
 }
 
 // A member alone is never dropped for silence: the rule is for the key exchange of two or more.
