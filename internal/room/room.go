@@ -731,14 +731,20 @@ func (ss *Session) Seat() int { return ss.seat + 1 }
 
 // Connected marks a socket open (+1) or closed (-1). A member of "out" that opens a socket
 // comes back in, in a new version.
-func (ss *Session) Connected(delta int) {
+// An open beyond wsrelay.MaxSockets of this session returns false and counts nothing.
+func (ss *Session) Connected(delta int) bool {
 	s := ss.s
 	s.mu.Lock()
-	ss.r.seats[ss.seat].conns += delta
+	defer s.mu.Unlock()
+	st := &ss.r.seats[ss.seat]
+	if delta > 0 && st.conns >= wsrelay.MaxSockets {
+		return false
+	}
+	st.conns += delta
 	if delta > 0 {
 		s.backInLocked(ss.r, ss.seat, s.cfg.Now())
 	}
-	s.mu.Unlock()
+	return true
 }
 
 // Polled marks a fallback poll: a member of "out" comes back in, in a new version.

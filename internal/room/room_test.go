@@ -18,6 +18,7 @@ import (
 	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/internal/room"
 	"github.com/sealdrop/sealdrop/internal/testclock"
+	"github.com/sealdrop/sealdrop/internal/wsrelay"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
@@ -797,3 +798,19 @@ func TestRecordTooLarge(t *testing.T) {
 type zeroes struct{}
 
 func (zeroes) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// One session holds at most wsrelay.MaxSockets sockets (a reload's new one beside the old):
+// one more is refused and counts nothing, and once one closes another may open (a hostile
+// review's R5: 64 sockets were served for one session).
+func TestSocketsPerSessionCapped(t *testing.T) {
+	e := newEnv(t)
+	m := e.create(2, false)
+	a := e.member(m, 1)
+	for range wsrelay.MaxSockets {
+		require.True(t, a.Connected(1))
+	}
+	require.False(t, a.Connected(1), "one socket more than the cap")
+	require.False(t, a.Connected(1), "and again: the refused one counted nothing")
+	require.True(t, a.Connected(-1))
+	require.True(t, a.Connected(1), "a socket closed: another may open")
+}

@@ -67,8 +67,8 @@ func (s wsSide) Next(from uint64) (wsrelay.Push, bool) {
 	}}, true
 }
 
-func (s wsSide) Skip(seq uint64)     { s.ss.skip(seq) }
-func (s wsSide) Connected(delta int) { s.ss.Connected(delta) }
+func (s wsSide) Skip(seq uint64)          { s.ss.skip(seq) }
+func (s wsSide) Connected(delta int) bool { return s.ss.Connected(delta) }
 
 // Seats is the membership message of a state ({"t":"seats",…}; in and out always present).
 func (st State) Seats() api.RoomSeats {

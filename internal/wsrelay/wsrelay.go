@@ -343,27 +343,33 @@ type Side interface {
 	Next(from uint64) (Push, bool)
 	// Skip releases a record the vault no longer has (its push found it gone).
 	Skip(seq uint64)
-	// Connected counts a socket open (+1) or closed (-1).
-	Connected(delta int)
+	// Connected counts a socket open (+1) or closed (-1). An open beyond MaxSockets of the
+	// same session returns false and counts nothing: that socket is refused.
+	Connected(delta int) bool
 }
+
+// MaxSockets is how many sockets one session may hold open at once: two, so that a reload's
+// new socket is served while the old one is still closing. Every socket is a connection taken
+// over from net/http (outside its connection cap) with its buffers and two goroutines, kept
+// alive by pongs; without a cap one session could hold any number (a hostile review's R5).
+const MaxSockets = 2
 
 // Relay serves side on the socket of an already checked request (Origin, token), until the
 // side ends or the socket closes: records in go to Store straight from the socket (into the
 // vault), text messages to Control; out go Presence when it changes, every record from Pending
 // on, the replies, pings, and the end. maxMessage is the largest message read.
 func Relay(w http.ResponseWriter, r *http.Request, side Side, maxMessage int64, tm Timing, onError func(http.ResponseWriter, int)) {
+	// Counted before the upgrade, so that a session over its sockets is refused (429) before
+	// any of its messages is read.
+	if !side.Connected(1) {
+		onError(w, http.StatusTooManyRequests)
+		return
+	}
+	defer side.Connected(-1)
 	replies := make(chan api.Control, 16)
-	connected := false
 	Serve(w, r, maxMessage, tm, onError,
 		func(c *Conn) { readLoop(c, side, replies) },
-		func(ctx context.Context, c *Conn) {
-			side.Connected(1)
-			connected = true
-			writeLoop(ctx, c, side, tm.PingEvery, replies)
-		})
-	if connected {
-		side.Connected(-1)
-	}
+		func(ctx context.Context, c *Conn) { writeLoop(ctx, c, side, tm.PingEvery, replies) })
 }
 
 func readLoop(conn *Conn, side Side, replies chan<- api.Control) {
