@@ -336,7 +336,12 @@ func (s *ChatSession) SafetyCode() string { return ChatSafetyCode(s.resume) }
 
 // ChatSafetyCode derives the safety code from the resume secret.
 func ChatSafetyCode(resume []byte) string {
-	b := derive(resume, nil, labelChatSafety, 12)
+	return safetyDigits(derive(resume, nil, labelChatSafety, 12))
+}
+
+// safetyDigits writes 12 bytes as six big-endian 16-bit numbers, each mod 10000, in groups of
+// four digits: the chat's and the room's safety codes.
+func safetyDigits(b []byte) string {
 	var out []byte
 	for i := 0; i < 12; i += 2 {
 		if i > 0 {
@@ -418,8 +423,18 @@ func ChatPadded(n int) int { return max(ChatMinPadded, int(Padme(int64(n)))) }
 
 // EncodeChatMessage is type (1) ‖ uint32 big-endian len(body) ‖ body ‖ zero padding.
 func EncodeChatMessage(typ byte, body []byte) ([]byte, error) {
-	if typ < ChatMsgText || typ > ChatMsgBye || len(body) > ChatMaxMessage {
-		return nil, fmt.Errorf("protocol: chat: message: %w", ErrFormat)
+	return encodeInner(typ, ChatMsgBye, body)
+}
+
+// DecodeChatMessage parses an inner message, refusing unknown types, overruns and non-zero or
+// wrong-sized padding.
+func DecodeChatMessage(p []byte) (byte, []byte, error) { return decodeInner(p, ChatMsgBye) }
+
+// encodeInner writes an inner message of a type from ChatMsgText to maxType: a chat's and a
+// room's (which adds RoomMsgName) share the encoding and its padding.
+func encodeInner(typ, maxType byte, body []byte) ([]byte, error) {
+	if typ < ChatMsgText || typ > maxType || len(body) > ChatMaxMessage {
+		return nil, fmt.Errorf("protocol: message: %w", ErrFormat)
 	}
 	n := 5 + len(body)
 	out := make([]byte, ChatPadded(n))
@@ -429,20 +444,19 @@ func EncodeChatMessage(typ byte, body []byte) ([]byte, error) {
 	return out, nil
 }
 
-// DecodeChatMessage parses an inner message, refusing unknown types, overruns and non-zero or
-// wrong-sized padding.
-func DecodeChatMessage(p []byte) (byte, []byte, error) {
+// decodeInner parses an inner message of a type from ChatMsgText to maxType.
+func decodeInner(p []byte, maxType byte) (byte, []byte, error) {
 	if len(p) < 5 {
-		return 0, nil, fmt.Errorf("protocol: chat: message: %w", ErrFormat)
+		return 0, nil, fmt.Errorf("protocol: message: %w", ErrFormat)
 	}
 	typ := p[0]
 	n := binary.BigEndian.Uint32(p[1:])
-	if typ < ChatMsgText || typ > ChatMsgBye || n > ChatMaxMessage || int(n) > len(p)-5 || len(p) != ChatPadded(5+int(n)) {
-		return 0, nil, fmt.Errorf("protocol: chat: message: %w", ErrFormat)
+	if typ < ChatMsgText || typ > maxType || n > ChatMaxMessage || int(n) > len(p)-5 || len(p) != ChatPadded(5+int(n)) {
+		return 0, nil, fmt.Errorf("protocol: message: %w", ErrFormat)
 	}
 	for _, b := range p[5+n:] {
 		if b != 0 {
-			return 0, nil, fmt.Errorf("protocol: chat: padding: %w", ErrFormat)
+			return 0, nil, fmt.Errorf("protocol: message padding: %w", ErrFormat)
 		}
 	}
 	return typ, p[5 : 5+n], nil

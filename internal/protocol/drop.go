@@ -115,15 +115,19 @@ func joinerOK(prev, next rune) bool {
 // allowed where spelling needs them (joinerOK). Shown in a <bdi>, what passes cannot turn the
 // sentence around it; it can still look like another name (confusable letters), which is why
 // a name is only what the link says (SECURITY.md, "Who receives it").
-func CheckDropName(name string) error {
+func CheckDropName(name string) error { return checkName(name, DropNameMax, ErrDrop) }
+
+// checkName is CheckDropName's rules with at most maxChars characters; its errors wrap
+// sentinel. A drop's name and a room member's name (CheckRoomName) share it.
+func checkName(name string, maxChars int, sentinel error) error {
 	if name == "" || !utf8.ValidString(name) {
-		return fmt.Errorf("%w: the name is empty or not UTF-8", ErrDrop)
+		return fmt.Errorf("%w: the name is empty or not UTF-8", sentinel)
 	}
-	if n := utf8.RuneCountInString(name); n > DropNameMax {
-		return fmt.Errorf("%w: the name has %d characters, at most %d", ErrDrop, n, DropNameMax)
+	if n := utf8.RuneCountInString(name); n > maxChars {
+		return fmt.Errorf("%w: the name has %d characters, at most %d", sentinel, n, maxChars)
 	}
 	if strings.TrimSpace(name) != name {
-		return fmt.Errorf("%w: the name starts or ends with a space", ErrDrop)
+		return fmt.Errorf("%w: the name starts or ends with a space", sentinel)
 	}
 	rs := []rune(name)
 	marks := 0
@@ -138,17 +142,17 @@ func CheckDropName(name string) error {
 		switch {
 		case c == 0x200c || c == 0x200d:
 			if !joinerOK(prev, next) {
-				return fmt.Errorf("%w: the name has a joiner (U+%04X) where no script needs one", ErrDrop, c)
+				return fmt.Errorf("%w: the name has a joiner (U+%04X) where no script needs one", sentinel, c)
 			}
 		case c == 0xfe0f && unicode.Is(unicode.So, prev):
 			// an emoji's presentation selector
 		case unicode.In(c, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Co, dropNameHidden),
 			!unicode.In(c, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Zs):
-			return fmt.Errorf("%w: the name has a hidden or unassigned character (U+%04X)", ErrDrop, c)
+			return fmt.Errorf("%w: the name has a hidden or unassigned character (U+%04X)", sentinel, c)
 		}
 		if unicode.Is(unicode.M, c) {
 			if marks++; marks > dropNameMarksMax {
-				return fmt.Errorf("%w: the name stacks more than %d marks on one character", ErrDrop, dropNameMarksMax)
+				return fmt.Errorf("%w: the name stacks more than %d marks on one character", sentinel, dropNameMarksMax)
 			}
 		} else {
 			marks = 0
@@ -204,21 +208,7 @@ func checkPoint(p []byte) error {
 }
 
 func parseDropHead(s string, want int) ([]byte, error) {
-	s = strings.TrimPrefix(s, "#")
-	if len(s) != want {
-		return nil, fmt.Errorf("%w: length", ErrDrop)
-	}
-	b, err := B64Decode(s)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrDrop, err)
-	}
-	if b[0] != Version {
-		return nil, fmt.Errorf("%w: version", ErrDrop)
-	}
-	if !ValidDropFlags(b[1]) {
-		return nil, fmt.Errorf("%w: flags", ErrDrop)
-	}
-	return b, nil
+	return parseHead(s, want, ValidDropFlags, ErrDrop)
 }
 
 // ParseDropFragment parses a drop link's fragment (with or without '#'). It refuses another

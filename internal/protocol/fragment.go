@@ -34,23 +34,34 @@ func (f Fragment) String() string {
 // ParseFragment parses a fragment with or without its leading '#'. It refuses another length,
 // another version and unknown flag bits, so a future format cannot be misread as this one.
 func ParseFragment(s string) (Fragment, error) {
-	s = strings.TrimPrefix(s, "#")
-	if len(s) != fragmentLen {
-		return Fragment{}, fmt.Errorf("%w: length", ErrFragment)
-	}
-	b, err := B64Decode(s)
+	b, err := parseHead(s, fragmentLen, func(f byte) bool { return f&^FlagPIN == 0 }, ErrFragment)
 	if err != nil {
-		return Fragment{}, fmt.Errorf("%w: %w", ErrFragment, err)
-	}
-	if b[0] != Version {
-		return Fragment{}, fmt.Errorf("%w: version", ErrFragment)
-	}
-	if b[1]&^FlagPIN != 0 {
-		return Fragment{}, fmt.Errorf("%w: flags", ErrFragment)
+		return Fragment{}, err
 	}
 	f := Fragment{Version: b[0], Flags: b[1]}
 	copy(f.Secret[:], b[2:])
 	return f, nil
+}
+
+// parseHead decodes a fragment (with or without its '#') of exactly want characters whose
+// first byte is Version and second byte flags that validFlags accepts; its errors wrap
+// sentinel. Notes', drops' and rooms' links share it.
+func parseHead(s string, want int, validFlags func(byte) bool, sentinel error) ([]byte, error) {
+	s = strings.TrimPrefix(s, "#")
+	if len(s) != want {
+		return nil, fmt.Errorf("%w: length", sentinel)
+	}
+	b, err := B64Decode(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", sentinel, err)
+	}
+	if b[0] != Version {
+		return nil, fmt.Errorf("%w: version", sentinel)
+	}
+	if !validFlags(b[1]) {
+		return nil, fmt.Errorf("%w: flags", sentinel)
+	}
+	return b, nil
 }
 
 // ParseManageFragment parses a manage link's fragment: ParseFragment, and the flags must be

@@ -34,8 +34,12 @@ func PINSalt(K []byte) []byte { return derive(K, nil, labelPINSalt, 16) }
 // StretchPIN is P = PBKDF2-HMAC-SHA-256(pin, PINSalt(K), 300000, 32). Unicode decimal digits
 // in pin are mapped to ASCII first; validating the PIN is NormalizePIN's job. It is slow on
 // purpose (about a tenth of a second to a second).
-func StretchPIN(K []byte, pin string) []byte {
-	p, err := pbkdf2.Key(sha256.New, mapDigits(pin), PINSalt(K), PBKDF2Iterations, KeySize)
+func StretchPIN(K []byte, pin string) []byte { return stretchPIN(pin, PINSalt(K)) }
+
+// stretchPIN is PBKDF2-HMAC-SHA-256(pin with its digits mapped to ASCII, salt, 300000, 32): the
+// one stretch of every PIN, a note's, a chat's and a room's; only the salt differs.
+func stretchPIN(pin string, salt []byte) []byte {
+	p, err := pbkdf2.Key(sha256.New, mapDigits(pin), salt, PBKDF2Iterations, KeySize)
 	if err != nil {
 		panic("protocol: pbkdf2: " + err.Error())
 	}

@@ -121,3 +121,44 @@ func TestSpecChatErrorClasses(t *testing.T) {
 		require.True(t, defined[f.Error], "%s: %s", f.Name, f.Error)
 	}
 }
+
+// TestSpecRoomErrorClasses: the room section lists exactly the classes the implementation
+// reports, and every class the room vectors expect is one of them.
+func TestSpecRoomErrorClasses(t *testing.T) {
+	s := spec(t)
+	i := strings.Index(s, "The error classes (Go `roomErrClass`")
+	require.Positive(t, i)
+	end := strings.Index(s[i:], "\n\n")
+	require.Positive(t, end)
+	defined := map[string]bool{}
+	for _, m := range regexp.MustCompile("`([a-z]+)`").FindAllStringSubmatch(s[i:i+end], -1) {
+		defined[m[1]] = true
+	}
+	delete(defined, "roomErrClass")
+	var names []string
+	for c := range defined {
+		names = append(names, c)
+	}
+	sort.Strings(names)
+	require.Equal(t, []string{"auth", "epoch", "format", "ghost", "handshake", "order", "reflect", "replay", "view", "wait"}, names)
+	for _, err := range []error{ErrRoomReflect, ErrRoomEpoch, ErrRoomGhost, ErrRoomReplay, ErrRoomOrder, ErrRoomView, ErrRoomHandshake, ErrRoomWait, ErrAuth, ErrFormat} {
+		require.True(t, defined[roomErrClass(err)], "%v", err)
+	}
+	b, err := os.ReadFile(roomVectorsPath)
+	require.NoError(t, err)
+	var rv roomVectors
+	require.NoError(t, json.Unmarshal(b, &rv))
+	// Accepted records: "ok", "ignored", "gap n", "missing n", "renamed" (roomOutcome).
+	accepted := map[string]bool{"ok": true, "ignored": true, "gap": true, "missing": true, "renamed": true}
+	for _, tv := range rv.Tamper {
+		for _, r := range tv.Results {
+			w, _, _ := strings.Cut(r, " ")
+			require.True(t, accepted[w] || defined[r], "%s: %s", tv.Name, r)
+		}
+	}
+	for _, sv := range rv.Seats {
+		for _, l := range sv.Lists {
+			require.True(t, l.Result == "ok" || defined[l.Result], "%s: %s", sv.Name, l.Result)
+		}
+	}
+}

@@ -65,7 +65,11 @@ export function helloEpoch(rec) {
 
 /** safetyCode: six groups of four digits from the resume secret. */
 export async function safetyCode(resume) {
-  const b = await hkdf(resume, EMPTY, 'sealdrop/v1 chat safety', 12);
+  return safetyDigits(await hkdf(resume, EMPTY, 'sealdrop/v1 chat safety', 12));
+}
+
+/** safetyDigits writes 12 bytes as six groups of four digits (the chat's and the room's codes). */
+export function safetyDigits(b) {
   const groups = [];
   for (let i = 0; i < 12; i += 2) groups.push(String(((b[i] << 8) | b[i + 1]) % 10000).padStart(4, '0'));
   return groups.join(' ');
@@ -234,8 +238,14 @@ export class ChatSession {
 export const padded = (n) => Math.max(MIN_PADDED, padme(n));
 
 /** encodeMessage is type ‖ uint32 len ‖ body ‖ zero padding. */
-export function encodeMessage(type, body = EMPTY) {
-  if (!(type >= MSG_TEXT && type <= MSG_BYE) || body.length > MAX_MESSAGE) fail('format', 'bad message');
+export const encodeMessage = (type, body = EMPTY) => encodeInner(type, body, MSG_BYE);
+
+/** decodeMessage parses an inner message: {type, body}. */
+export const decodeMessage = (p) => decodeInner(p, MSG_BYE);
+
+/** encodeInner writes an inner message of a type from MSG_TEXT to maxType (a room adds names). */
+export function encodeInner(type, body, maxType) {
+  if (!(type >= MSG_TEXT && type <= maxType) || body.length > MAX_MESSAGE) fail('format', 'bad message');
   const out = new Uint8Array(padded(5 + body.length));
   out[0] = type;
   out.set(u32(body.length), 1);
@@ -243,12 +253,12 @@ export function encodeMessage(type, body = EMPTY) {
   return out;
 }
 
-/** decodeMessage parses an inner message: {type, body}. */
-export function decodeMessage(p) {
+/** decodeInner parses an inner message of a type from MSG_TEXT to maxType: {type, body}. */
+export function decodeInner(p, maxType) {
   if (!(p instanceof Uint8Array) || p.length < 5) fail('format', 'bad message');
   const type = p[0];
   const n = readU32(p, 1);
-  if (!(type >= MSG_TEXT && type <= MSG_BYE) || n > MAX_MESSAGE || n > p.length - 5 || p.length !== padded(5 + n)) fail('format', 'bad message');
+  if (!(type >= MSG_TEXT && type <= maxType) || n > MAX_MESSAGE || n > p.length - 5 || p.length !== padded(5 + n)) fail('format', 'bad message');
   for (let i = 5 + n; i < p.length; i++) if (p[i] !== 0) fail('format', 'bad padding');
   return { type, body: p.subarray(5, 5 + n) };
 }

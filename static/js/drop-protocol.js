@@ -118,11 +118,14 @@ function joinerOK(prev, next) {
  * selectors except U+FE0F after a symbol), joiners where no script needs them, and more than
  * MARKS_MAX combining marks on one character.
  */
-export function checkDropName(name) {
+export const checkDropName = (name) => checkName(name, DROP_NAME_MAX);
+
+/** checkName is checkDropName's rules with at most max characters (a room member's name: 40). */
+export function checkName(name, max) {
   if (typeof name !== 'string' || name === '') fail('name', 'the name is empty');
   if (/[\uD800-\uDFFF]/u.test(name)) fail('name', 'the name is not text'); // a lone surrogate
   const cs = [...name];
-  if (cs.length > DROP_NAME_MAX) fail('name', `the name has more than ${DROP_NAME_MAX} characters`);
+  if (cs.length > max) fail('name', `the name has more than ${max} characters`);
   if (name.trim() !== name) fail('name', 'the name starts or ends with a space');
   let marks = 0;
   cs.forEach((c, i) => {

@@ -191,7 +191,12 @@ export async function pinSalt(K) {
 // stretchPIN is P = PBKDF2-HMAC-SHA-256(PIN, HKDF(K, "", pin-salt, 16), 300000, 32). Slow on
 // purpose.
 export async function stretchPIN(K, pin) {
-  const salt = await pinSalt(K);
+  return stretchPINSalt(pin, await pinSalt(K));
+}
+
+// stretchPINSalt is PBKDF2-HMAC-SHA-256(PIN with its digits mapped to ASCII, salt, 300000, 32):
+// the one stretch of every PIN (a note's, a chat's, a room's); only the salt differs.
+export async function stretchPINSalt(pin, salt) {
   const key = await subtle.importKey('raw', utf8Encode(mapDigits(pin)), 'PBKDF2', false, ['deriveBits']);
   const bits = await subtle.deriveBits(
     { name: 'PBKDF2', hash: 'SHA-256', salt, iterations: PBKDF2_ITERATIONS },

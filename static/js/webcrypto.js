@@ -1,5 +1,5 @@
 // The WebCrypto calls the protocols share (SECURITY.md, "Notation"): randomness, SHA-256,
-// HKDF-SHA-256, HMAC-SHA-256, AES-GCM keys and P-256 ECDH. Native WebCrypto only, so it runs
+// HKDF-SHA-256, HMAC-SHA-256, AES-GCM keys, P-256 ECDH and P-256 ECDSA with SHA-256. Native WebCrypto only, so it runs
 // at Tor Browser's "Safer" level and in Node 20.
 
 import { EMPTY, concat, utf8Encode, b64uEncode } from './bytes.js';
@@ -59,10 +59,32 @@ export function importP256Public(raw, extractable = true) {
  * importP256Private imports a private scalar d with its public key pub (65 bytes, uncompressed)
  * as a non-extractable key for ECDH; WebCrypto cannot compute the point from d itself.
  */
-export function importP256Private(d, pub) {
+export function importP256Private(d, pub, alg = P256, usages = ['deriveBits']) {
   const jwk = {
     kty: 'EC', crv: 'P-256', ext: false,
     d: b64uEncode(d), x: b64uEncode(pub.subarray(1, 33)), y: b64uEncode(pub.subarray(33, 65)),
   };
-  return subtle.importKey('jwk', jwk, P256, false, ['deriveBits']);
+  return subtle.importKey('jwk', jwk, alg, false, usages);
+}
+
+/** ECDSA_P256 is the signature algorithm of group rooms: ECDSA on P-256 with SHA-256. */
+export const ECDSA_P256 = Object.freeze({ name: 'ECDSA', namedCurve: 'P-256' });
+const ECDSA_SHA256 = Object.freeze({ name: 'ECDSA', hash: 'SHA-256' });
+
+/** importEcdsaPublic imports a raw (uncompressed) verifying key; it throws if it is not a point. */
+export function importEcdsaPublic(raw) {
+  return subtle.importKey('raw', raw, ECDSA_P256, false, ['verify']);
+}
+
+/** importEcdsaPrivate imports a signing scalar d with its public key pub, non-extractable. */
+export const importEcdsaPrivate = (d, pub) => importP256Private(d, pub, ECDSA_P256, ['sign']);
+
+/** ecdsaSign signs msg: the 64-byte r ‖ s WebCrypto makes. */
+export async function ecdsaSign(priv, msg) {
+  return new Uint8Array(await subtle.sign(ECDSA_SHA256, priv, msg));
+}
+
+/** ecdsaVerify checks a 64-byte r ‖ s signature of msg by a public CryptoKey. */
+export function ecdsaVerify(pub, msg, sig) {
+  return subtle.verify(ECDSA_SHA256, pub, sig, msg);
 }
