@@ -20,7 +20,7 @@ func TestCreateRefusals(t *testing.T) {
 		want error
 	}{
 		{"zero kind", func(r *vault.CreateRequest) { r.Kind = 0 }, vault.ErrInvalid},
-		{"unknown kind", func(r *vault.CreateRequest) { r.Kind = 4 }, vault.ErrInvalid},
+		{"unknown kind", func(r *vault.CreateRequest) { r.Kind = 5 }, vault.ErrInvalid},
 		{"zero ttl", func(r *vault.CreateRequest) { r.TTL = 0 }, vault.ErrInvalid},
 		{"negative ttl", func(r *vault.CreateRequest) { r.TTL = -time.Second }, vault.ErrInvalid},
 		{"ttl over max", func(r *vault.CreateRequest) { r.TTL = time.Hour + 1 }, vault.ErrInvalid},

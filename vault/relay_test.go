@@ -2,6 +2,7 @@ package vault_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"sync"
 	"testing"
@@ -106,7 +107,7 @@ func TestRelayEntryReadUntilWiped(t *testing.T) {
 func TestReadRelayOnlyReadsRelayEntries(t *testing.T) {
 	v, _ := smallVault(t, vault.Config{})
 	s := newSecrets(t, false, false)
-	for _, k := range []vault.Kind{vault.KindNote, vault.KindChatFrame, vault.KindSubmission} {
+	for _, k := range []vault.Kind{vault.KindNote, vault.KindChatFrame, vault.KindSubmission, vault.KindRoomFrame} {
 		id, _, err := v.Put(vault.CreateRequest{Kind: k, Owner: "o", Length: 10, TTL: time.Hour, Caps: s.caps}, bytes.NewReader(random(t, 10)))
 		require.NoError(t, err)
 		_, err = readRelay(v, k, id, s.manage)
@@ -197,13 +198,21 @@ func TestRelayEntryEnds(t *testing.T) {
 // Relay entries are charged like every entry: whole blocks, to their kind's quota and their
 // owner's, once however often they are read, and freed when wiped.
 func TestRelayEntriesChargedToTheirKind(t *testing.T) {
+	for _, kind := range []vault.Kind{vault.KindChatFrame, vault.KindRoomFrame} {
+		t.Run(fmt.Sprint(kind), func(t *testing.T) { relayEntriesChargedTo(t, kind) })
+	}
+}
+
+// relayEntriesChargedTo is TestRelayEntriesChargedToTheirKind for one relay kind (chat and room
+// records), next to a note kind that must stay untouched.
+func relayEntriesChargedTo(t *testing.T, kind vault.Kind) {
 	v, _ := smallVault(t, vault.Config{
-		KindQuota:  map[vault.Kind]int64{vault.KindChatFrame: 8 << 10},
-		OwnerQuota: map[vault.Kind]int64{vault.KindChatFrame: 4 << 10},
+		KindQuota:  map[vault.Kind]int64{kind: 8 << 10},
+		OwnerQuota: map[vault.Kind]int64{kind: 4 << 10},
 	})
 	s := relaySecrets(t)
 	put := func(owner string) error {
-		_, _, err := v.Put(vault.CreateRequest{Kind: vault.KindChatFrame, Owner: owner, Length: 1, TTL: time.Hour, Caps: s.caps, Relay: true}, bytes.NewReader([]byte{7}))
+		_, _, err := v.Put(vault.CreateRequest{Kind: kind, Owner: owner, Length: 1, TTL: time.Hour, Caps: s.caps, Relay: true}, bytes.NewReader([]byte{7}))
 		return err
 	}
 	var a []vault.ID
@@ -215,7 +224,7 @@ func TestRelayEntriesChargedToTheirKind(t *testing.T) {
 		require.NoError(t, put("b"))
 	}
 	require.ErrorIs(t, put("c"), vault.ErrFull, "the kind's quota")
-	for _, info := range v.List(vault.KindChatFrame, "a") {
+	for _, info := range v.List(kind, "a") {
 		a = append(a, info.ID)
 	}
 	require.Len(t, a, 4)
@@ -225,7 +234,7 @@ func TestRelayEntriesChargedToTheirKind(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for _, id := range a {
-				r, err := v.ReadRelay(vault.KindChatFrame, id, s.manage)
+				r, err := v.ReadRelay(kind, id, s.manage)
 				if err == nil {
 					_, _ = r.WriteTo(io.Discard, 0)
 					r.Close()
@@ -235,17 +244,17 @@ func TestRelayEntriesChargedToTheirKind(t *testing.T) {
 	}
 	wg.Wait()
 	require.EqualValues(t, 8<<10, v.Stats().Used)
-	require.Equal(t, 1.0, v.Load(vault.KindChatFrame, "a").Owner)
-	require.Equal(t, 1.0, v.Load(vault.KindChatFrame, "").Kind)
+	require.Equal(t, 1.0, v.Load(kind, "a").Owner)
+	require.Equal(t, 1.0, v.Load(kind, "").Kind)
 	require.Zero(t, v.Load(vault.KindNote, "").Kind)
 	for _, id := range a {
-		require.NoError(t, v.Revoke(vault.KindChatFrame, id, s.manage))
+		require.NoError(t, v.Revoke(kind, id, s.manage))
 	}
-	require.Zero(t, v.Load(vault.KindChatFrame, "a").Owner)
-	require.Equal(t, 0.5, v.Load(vault.KindChatFrame, "").Kind)
+	require.Zero(t, v.Load(kind, "a").Owner)
+	require.Equal(t, 0.5, v.Load(kind, "").Kind)
 	require.NoError(t, put("a"), "freed blocks take a new record")
-	require.Equal(t, 5, v.WipeOwner(vault.KindChatFrame, "b")+v.WipeOwner(vault.KindChatFrame, "a"))
+	require.Equal(t, 5, v.WipeOwner(kind, "b")+v.WipeOwner(kind, "a"))
 	require.Zero(t, v.Stats().Used)
-	require.Zero(t, v.Load(vault.KindChatFrame, "").Kind)
+	require.Zero(t, v.Load(kind, "").Kind)
 	require.True(t, vault.FreeBlocksZero(v))
 }

@@ -12,9 +12,11 @@ const (
 	KindNote       Kind = 1 // a one-time note (text and files)
 	KindChatFrame  Kind = 2 // an undelivered chat frame
 	KindSubmission Kind = 3 // a drop-box submission or a reply
+	KindRoomFrame  Kind = 4 // an undelivered group-room record (owner: the room id)
+	kindLast            = KindRoomFrame
 )
 
-func (k Kind) valid() bool { return k >= KindNote && k <= KindSubmission }
+func (k Kind) valid() bool { return k >= KindNote && k <= kindLast }
 
 // Sentinel errors. Every absent state (never existed, read, expired, revoked, destroyed,
 // wrong capability) is ErrGone, so callers cannot leak which one it was.
@@ -189,10 +191,15 @@ type Shares struct {
 	Note       int64 // all notes: 3/8
 	Submission int64 // all drop submissions: 3/8
 	PerOwner   int64 // one drop's submissions: 1/8, so that a flood of one drop leaves the others room
-	ChatFrame  int64 // all undelivered chat records: 1/4
+	ChatFrame  int64 // all undelivered two-person chat records: 3/16
+	RoomFrame  int64 // all undelivered group-room records: 1/16
 }
 
-// DefaultShares splits budget: notes 3/8, drop submissions 3/8 (one drop 1/8), chat records 1/4.
+// DefaultShares splits budget: notes 3/8, drop submissions 3/8 (one drop 1/8), and the quarter
+// for conversations' undelivered records: two-person chats 3/16, group rooms 1/16 (a room's
+// records are acknowledged by every member within seconds, or its slowest member is dropped:
+// they wait much less than a chat's, which wait for a side that may be away for hours).
 func DefaultShares(budget int64) Shares {
-	return Shares{Note: budget / 8 * 3, Submission: budget / 8 * 3, PerOwner: budget / 8, ChatFrame: budget / 4}
+	return Shares{Note: budget / 8 * 3, Submission: budget / 8 * 3, PerOwner: budget / 8,
+		ChatFrame: budget / 16 * 3, RoomFrame: budget / 16}
 }

@@ -44,13 +44,13 @@ type Vault struct {
 	tombs     map[ID]tomb
 	tombRing  []tombSlot // tombstone ids, oldest at tombNext once full (keepTomb)
 	tombNext  int
-	tombSeq   uint64                    // the last record's number (tomb.seq)
-	tickets   map[ID]Ticket             // the tickets of live entries that have one (CreateRequest.Ticket)
-	retired   uint64                    // Retired
-	newest    uint64                    // the newest ticket ever given to a create
-	kindUse   [KindSubmission + 1]int64 // bytes of whole blocks held, indexed by Kind: cheaper than a map on every create and wipe
-	kindCount [KindSubmission + 1]int
-	pending   [KindSubmission + 1]int  // entries in phasePending that hold content, by kind
+	tombSeq   uint64              // the last record's number (tomb.seq)
+	tickets   map[ID]Ticket       // the tickets of live entries that have one (CreateRequest.Ticket)
+	retired   uint64              // Retired
+	newest    uint64              // the newest ticket ever given to a create
+	kindUse   [kindLast + 1]int64 // bytes of whole blocks held, indexed by Kind: cheaper than a map on every create and wipe
+	kindCount [kindLast + 1]int
+	pending   [kindLast + 1]int        // entries in phasePending that hold content, by kind
 	groups    map[ownerKey]*ownerGroup // entries holding content, per kind and owner (owner.go)
 	spill     map[*entry][]extent      // the blocks of entries whose blocks are more than one run
 	closed    bool
@@ -216,6 +216,9 @@ func (v *Vault) now() time.Time { return v.cfg.Now() }
 
 // MaxEntry is the largest entry Create accepts.
 func (v *Vault) MaxEntry() int64 { return v.maxEntry }
+
+// BlockSize is the size of a block in bytes: what every entry is charged in whole multiples of.
+func (v *Vault) BlockSize() int64 { return int64(v.ar.bs) }
 
 // MaxTTL is the longest TTL Create accepts.
 func (v *Vault) MaxTTL() time.Duration { return v.cfg.MaxTTL }

@@ -24,6 +24,7 @@ import (
 	"github.com/sealdrop/sealdrop/internal/deploy"
 	"github.com/sealdrop/sealdrop/internal/drop"
 	"github.com/sealdrop/sealdrop/internal/price"
+	"github.com/sealdrop/sealdrop/internal/room"
 	"github.com/sealdrop/sealdrop/internal/web"
 	"github.com/sealdrop/sealdrop/onion"
 	"github.com/sealdrop/sealdrop/vault"
@@ -223,6 +224,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	defer cs.Close() // ends every chat; runs before v.Close
+	rcfg, err := roomConfig(v)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	rcfg.Price = pricer
+	rs, err := room.New(rcfg)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	defer rs.Close() // ends every room; runs before v.Close
 	featured, err := loadFeatured(f.featuredDrops)
 	if err != nil {
 		return fmt.Errorf("serve: --featured-drops: %w", err)
@@ -233,7 +244,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var h http.Handler
 	hosts := &web.Hosts{}
-	if h, err = web.New(web.Config{Vault: v, Chat: cs, Drops: ds, Price: pricer, FeaturedDrops: featured, MaxTTL: f.maxTTL, Hosts: hosts, SafestMaxBody: int64(f.safestMaxBody)}); err != nil {
+	if h, err = web.New(web.Config{Vault: v, Chat: cs, Room: rs, Drops: ds, Price: pricer, FeaturedDrops: featured, MaxTTL: f.maxTTL, Hosts: hosts, SafestMaxBody: int64(f.safestMaxBody)}); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	for _, wrap := range testHandlers {
@@ -326,7 +337,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		var exitOnce sync.Once
 		asrv, err := admin.New(admin.Config{
 			Status: func() admin.Status { return admin.FromStats(v.Stats(), started, time.Now(), onionAddr) },
-			Wipe:   func() { cs.EndAll(); v.Wipe() }, // chats are told they ended, then every entry is zeroed
+			Wipe:   func() { cs.EndAll(); rs.EndAll(); v.Wipe() }, // chats and rooms are told they ended, then every entry is zeroed
 			Exit:   func() { exitOnce.Do(func() { close(adminExit) }) },
 		})
 		if err != nil {
@@ -371,6 +382,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// Wipe before stopping tor: closing tor may take seconds, and the wipe must not wait on it.
 	cs.Close() // tells both sides of every chat it ended, and wipes its records
+	rs.Close() // and every room's members
 	if cerr := v.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("serve: wipe: %w", cerr)
 	}

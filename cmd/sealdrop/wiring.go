@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/sealdrop/sealdrop/internal/chat"
+	"github.com/sealdrop/sealdrop/internal/room"
 	"github.com/sealdrop/sealdrop/internal/web"
 	"github.com/sealdrop/sealdrop/vault"
 )
@@ -23,8 +24,8 @@ func vaultConfig(f *serveFlags) (vault.Config, error) {
 		}
 	}
 	// The kinds share the budget without overlap (vault.DefaultShares); one chat holds at most
-	// chat.DefaultMaxBytes undelivered (the relay takes the vault's per-chat quota as its
-	// MaxBytes).
+	// chat.DefaultMaxBytes undelivered, one room room.DefaultMaxBytes (each relay takes the
+	// vault's per-owner quota as its MaxBytes).
 	sh := vault.DefaultShares(budget)
 	maxEntry := int64(f.maxEntry)
 	if maxEntry == 0 {
@@ -39,9 +40,11 @@ func vaultConfig(f *serveFlags) (vault.Config, error) {
 			vault.KindNote:       sh.Note,
 			vault.KindChatFrame:  sh.ChatFrame,
 			vault.KindSubmission: sh.Submission,
+			vault.KindRoomFrame:  sh.RoomFrame,
 		},
 		OwnerQuota: map[vault.Kind]int64{
 			vault.KindChatFrame:  chat.DefaultMaxBytes,
+			vault.KindRoomFrame:  room.DefaultMaxBytes,
 			vault.KindSubmission: sh.PerOwner,
 		},
 	}, nil
@@ -60,4 +63,14 @@ func chatConfig(v *vault.Vault) (chat.Config, error) {
 		SessionMax: min(chat.DefaultSessionMax, maxTTL),
 		Idle:       min(chat.DefaultIdle, maxTTL),
 	}, nil
+}
+
+// roomConfig sizes the group room relay: a room lives at most a day, never past the vault's
+// longest TTL.
+func roomConfig(v *vault.Vault) (room.Config, error) {
+	maxTTL := min(room.DefaultMaxTTL, v.MaxTTL())
+	if maxTTL < room.MinTTL {
+		return room.Config{}, fmt.Errorf("vault's longest TTL is under a room's shortest")
+	}
+	return room.Config{Vault: v, MaxTTL: maxTTL, DefaultTTL: maxTTL, Idle: min(room.DefaultIdle, maxTTL)}, nil
 }

@@ -178,7 +178,7 @@ func TestSecretsConstantTime(t *testing.T) {
 		"vault/vault.go:infoCmp bytes.Compare is not constant time":                 "orders a listing by id (Vault.List); ids are not secrets",
 		"internal/web/catalog.go:parseCatalog bytes.HasPrefix is not constant time": "parses the embedded English catalog of page texts at start-up; nothing a client sent",
 	}
-	for _, pkg := range []string{"vault", "internal/web", "internal/chat", "internal/drop", "internal/protocol", "internal/price"} {
+	for _, pkg := range []string{"vault", "internal/web", "internal/chat", "internal/room", "internal/wsrelay", "internal/drop", "internal/protocol", "internal/price"} {
 		fs, err := audit.SecretCompares(filepath.Join(root, pkg), module+"/"+pkg)
 		require.NoError(t, err, pkg)
 		for _, site := range sites(fs, root) {
@@ -197,7 +197,7 @@ func TestOneCapabilityCompare(t *testing.T) {
 	// crypto/hmac's keyed hash may derive (the one-request upload's note id); its Equal may not.
 	found := append(s.ForbiddenImports("crypto/subtle"), s.PackageUses("crypto/hmac", "Equal")...)
 	for _, site := range sites(found, root) {
-		if under(site, "internal/web/", "internal/chat/") {
+		if under(site, "internal/web/", "internal/chat/", "internal/room/", "internal/wsrelay/") {
 			own = append(own, site)
 		}
 	}

@@ -335,8 +335,9 @@ type CreateRequest struct {
 	PriceToken, PriceNonce       []byte
 }
 
-// PriceLength is the size a chat is priced at (protocol.PriceRequest.Length): its slot's share
-// of the chat records' quota (64 MiB of the default budget over 8,192 chats). It is priced for
+// PriceLength is the size a chat is priced at (protocol.PriceRequest.Length): what its slot's
+// share of the chat records' quota was when that was a quarter of the default budget (64 MiB
+// over 8,192 chats); with rooms taking a sixteenth of it, a little more than its share now. It is priced for
 // its link's TTL plus SessionMax, the longest it can hold its slot; the payment binds the TTL
 // the create asks.
 const PriceLength = 8 << 10
@@ -709,24 +710,9 @@ func (ss *Session) send(r io.Reader, n int64) (uint64, error) {
 // put stores a record of n bytes from r in the vault, or of r's length (up to limit) when
 // n < 0.
 func (s *Server) put(owner vault.ID, r io.Reader, n, limit int64) (frame, error) {
-	var f frame
-	var err error
-	if f.manage, err = random32(); err != nil {
-		return f, fmt.Errorf("chat: random: %w", err)
-	}
-	f.size = n
 	fb := &firstByte{r: r}
-	req := vault.CreateRequest{
-		Kind: vault.KindChatFrame, Owner: owner.String(), Length: n, TTL: s.cfg.SessionMax,
-		Caps: vault.Caps{Manage: hash(f.manage[:])}, Relay: true,
-	}
-	if n < 0 {
-		req.Length = limit
-		f.vid, f.size, _, err = s.v.PutUpTo(req, fb)
-	} else {
-		f.vid, _, err = s.v.Put(req, fb)
-	}
-	f.typ = fb.b
+	p, err := s.v.PutRelay(vault.KindChatFrame, owner.String(), s.cfg.SessionMax, n, limit, fb)
+	f := frame{vid: p.ID, manage: p.Manage, size: p.Size, typ: fb.b}
 	switch {
 	case err == nil:
 		return f, nil

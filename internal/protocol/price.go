@@ -38,6 +38,7 @@ const (
 	PriceNote       byte = 1
 	PriceChat       byte = 2
 	PriceSubmission byte = 3
+	PriceRoom       byte = 4 // a group room (SECURITY.md "One-time group rooms")
 )
 
 // PriceRequest is what a payment is bound to.

@@ -117,17 +117,24 @@ type wsConn struct {
 	c    net.Conn
 	br   *bufio.Reader
 	mask [4]byte
+	from byte // a room record's sending seat (the byte after the sequence number)
 }
 
 func dialWS(t *testing.T, srvURL, id, token string, mask [4]byte) *wsConn {
+	t.Helper()
+	return dialWSPath(t, srvURL, "/api/v1/chats/"+id+"/ws", token, mask)
+}
+
+// dialWSPath is dialWS for the socket at path (a chat's or a room's).
+func dialWSPath(t *testing.T, srvURL, path, token string, mask [4]byte) *wsConn {
 	t.Helper()
 	host := strings.TrimPrefix(srvURL, "http://")
 	c, err := net.Dial("tcp", host)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
-	fmt.Fprintf(c, "GET /api/v1/chats/%s/ws HTTP/1.1\r\nHost: %s\r\nOrigin: http://%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nOrigin: http://%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
 		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: sealdrop.v1, sealdrop.v1.%s\r\n\r\n",
-		id, host, host, token)
+		path, host, host, token)
 	br := bufio.NewReaderSize(c, 512)
 	res, err := http.ReadResponse(br, nil)
 	require.NoError(t, err)
@@ -204,7 +211,11 @@ func (w *wsConn) next() (op byte, text []byte, seq uint64) {
 			for end := got + n; got < end; {
 				k, err := w.br.Read(buf[:min(uint64(len(buf)), end-got)])
 				require.NoError(w.t, err)
-				for i := 0; i < k && got+uint64(i) < 8; i++ {
+				for i := 0; i < k && got+uint64(i) < 9; i++ {
+					if got+uint64(i) == 8 {
+						w.from = buf[i]
+						continue
+					}
 					seq = seq<<8 | uint64(buf[i])
 				}
 				clear(buf[:k])

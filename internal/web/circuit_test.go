@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +26,8 @@ import (
 	"github.com/sealdrop/sealdrop/internal/client"
 	"github.com/sealdrop/sealdrop/internal/drop"
 	"github.com/sealdrop/sealdrop/internal/price"
+	"github.com/sealdrop/sealdrop/internal/protocol"
+	"github.com/sealdrop/sealdrop/internal/room"
 	"github.com/sealdrop/sealdrop/internal/web"
 	"github.com/sealdrop/sealdrop/vault"
 )
@@ -32,6 +35,7 @@ import (
 // circuitSite is a site with notes, chats and drops served the way managed mode serves it:
 // web.NewServer on a listener wrapped by circuit.Listen.
 type circuitSite struct {
+	rs  *room.Server
 	srv *httptest.Server
 	v   *vault.Vault
 	cs  *chat.Server
@@ -70,7 +74,10 @@ func newCircuitSite(t *testing.T, floor int) *circuitSite {
 	t.Cleanup(cs.Close)
 	ds, err := drop.New(drop.Config{Vault: v, TTL: 24 * time.Hour, Price: p})
 	require.NoError(t, err)
-	h, err := web.New(web.WithFS(web.Config{Vault: v, Chat: cs, Drops: ds, Price: p}, nil, nil))
+	rs, err := room.New(room.Config{Vault: v, SweepEvery: -1, Price: p})
+	require.NoError(t, err)
+	t.Cleanup(rs.Close)
+	h, err := web.New(web.WithFS(web.Config{Vault: v, Chat: cs, Drops: ds, Room: rs, Price: p}, nil, nil))
 	require.NoError(t, err)
 	lim, err := circuit.NewLimiter(circuit.Config{})
 	require.NoError(t, err)
@@ -88,7 +95,7 @@ func newCircuitSite(t *testing.T, floor int) *circuitSite {
 	srv.Start()
 	srv.URL = "http://sealdrop.test"
 	t.Cleanup(srv.Close)
-	return &circuitSite{srv: srv, v: v, cs: cs, p: p}
+	return &circuitSite{srv: srv, v: v, cs: cs, rs: rs, p: p}
 }
 
 // dial connects to the site's socket; header, if not empty, is sent first.
@@ -119,7 +126,7 @@ func (s *circuitSite) viaCircuit(t *testing.T, id uint32) *http.Client {
 // stored is everything a create could have left behind.
 func (s *circuitSite) stored() string {
 	st := s.v.Stats()
-	return fmt.Sprintf("used %d, entries %v, chats %d", st.Used, st.Entries, s.cs.Count())
+	return fmt.Sprintf("used %d, entries %v, chats %d, rooms %d", st.Used, st.Entries, s.cs.Count(), s.rs.Count())
 }
 
 func postJSON(t *testing.T, hc *http.Client, u string, body any) (int, http.Header, map[string]any) {
@@ -160,6 +167,14 @@ func noteBody() map[string]any {
 	return map[string]any{"length": 1024, "gate_hash": hash(rand32()), "manage_hash": hash(rand32()), "destruct_hash": hash(rand32())}
 }
 
+func roomBody() map[string]any {
+	seats := []any{}
+	for range 3 {
+		seats = append(seats, map[string]any{"gate_hash": hash(rand32())})
+	}
+	return map[string]any{"seats": seats, "manage_hash": hash(rand32()), "ttl": 3600}
+}
+
 func chatBody() map[string]any {
 	return map[string]any{"gate_hash": hash(rand32()), "manage_hash": hash(rand32()), "destruct_hash": hash(rand32())}
 }
@@ -192,6 +207,8 @@ func TestCircuitLimitBeforeAnythingIsStored(t *testing.T) {
 	requireBusy(t, st, hdr, m, "note")
 	st, hdr, m = postJSON(t, a, s.srv.URL+"/api/v1/chats", chatBody())
 	requireBusy(t, st, hdr, m, "chat")
+	st, hdr, m = postJSON(t, a, s.srv.URL+"/api/v1/rooms", roomBody())
+	requireBusy(t, st, hdr, m, "room")
 	ca, err := client.New(s.srv.URL, a)
 	require.NoError(t, err)
 	d, err := ca.CreateDrop(false)
@@ -207,6 +224,8 @@ func TestCircuitLimitBeforeAnythingIsStored(t *testing.T) {
 	b := s.viaCircuit(t, 0x10002)
 	st, _, m = postJSON(t, b, s.srv.URL+"/api/v1/chats", chatBody())
 	require.Equal(t, http.StatusCreated, st, "chat on circuit B: %v", m)
+	st, _, m = postJSON(t, b, s.srv.URL+"/api/v1/rooms", roomBody())
+	require.Equal(t, http.StatusCreated, st, "room on circuit B: %v", m)
 	cb, err := client.New(s.srv.URL, b)
 	require.NoError(t, err)
 	_, err = cb.Submit(t.Context(), d.DropLink, "hello from B", nil, false)
@@ -232,6 +251,37 @@ func TestCircuitLimitBeforePrice(t *testing.T) {
 	requireBusy(t, st, hdr, m, "note over the limit")
 	st, hdr, m = postJSON(t, a, s.srv.URL+"/api/v1/chats", chatBody())
 	requireBusy(t, st, hdr, m, "chat over the limit")
+	st, hdr, m = postJSON(t, a, s.srv.URL+"/api/v1/rooms", roomBody())
+	requireBusy(t, st, hdr, m, "room over the limit")
+}
+
+// A room's create is priced as SECURITY.md says: 402 naming the bits and a token; the page
+// pays with kind 4, length 2 MiB and the room's TTL bound to the manage hash; paid, it is
+// created; the same payment does not pay again.
+func TestRoomCreatePriced(t *testing.T) {
+	s := newCircuitSite(t, 3) // every create must pay
+	a := s.viaCircuit(t, 9)
+	body := roomBody()
+	st, _, m := postJSON(t, a, s.srv.URL+"/api/v1/rooms", body)
+	require.Equal(t, http.StatusPaymentRequired, st, "%v", m)
+	require.Equal(t, "price", m["error"])
+	bits := int(m["bits"].(float64))
+	want, err := s.p.Bits(3, protocol.PriceRequest{Length: 2 << 20, TTL: time.Hour})
+	require.NoError(t, err)
+	require.Equal(t, want, bits, "priced as 2 MiB for its lifetime")
+	tok, err := base64.RawURLEncoding.DecodeString(m["token"].(string))
+	require.NoError(t, err)
+	mh, err := base64.RawURLEncoding.DecodeString(body["manage_hash"].(string))
+	require.NoError(t, err)
+	nonce, err := protocol.SolvePrice(t.Context(), tok, protocol.PriceRequest{Kind: protocol.PriceRoom, Manage: [32]byte(mh), Length: 2 << 20, TTL: time.Hour}, bits)
+	require.NoError(t, err)
+	body["price_token"] = m["token"]
+	body["price_nonce"] = base64.RawURLEncoding.EncodeToString(nonce[:])
+	st, _, m = postJSON(t, a, s.srv.URL+"/api/v1/rooms", body)
+	require.Equal(t, http.StatusCreated, st, "paid: %v", m)
+	require.Equal(t, 1, s.rs.Count())
+	st, _, m = postJSON(t, a, s.srv.URL+"/api/v1/rooms", body)
+	require.Equal(t, http.StatusPaymentRequired, st, "the same payment does not pay again: %v", m)
 }
 
 // Without the header tor is expected to send, the site answers nothing but the explanation.

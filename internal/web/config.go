@@ -13,6 +13,7 @@ import (
 	"github.com/sealdrop/sealdrop/internal/chat"
 	"github.com/sealdrop/sealdrop/internal/drop"
 	"github.com/sealdrop/sealdrop/internal/price"
+	"github.com/sealdrop/sealdrop/internal/room"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
@@ -44,6 +45,9 @@ type Config struct {
 
 	// Chat, when set, serves the one-time chat API and pages (chat_routes.go).
 	Chat *chat.Server
+
+	// Room, when set, serves the group room API (room_routes.go).
+	Room *room.Server
 
 	// Drops, when set, serves the drop-box API (drop_routes.go).
 	Drops *drop.Server
@@ -133,7 +137,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	for _, p := range []*price.Pricer{chatPricer(cfg.Chat), dropPricer(cfg.Drops)} {
+	for _, p := range []*price.Pricer{chatPricer(cfg.Chat), dropPricer(cfg.Drops), roomPricer(cfg.Room)} {
 		switch {
 		case p == nil:
 		case cfg.Price == nil:
@@ -157,6 +161,13 @@ func chatPricer(c *chat.Server) *price.Pricer {
 		return nil
 	}
 	return c.Config().Price
+}
+
+func roomPricer(r *room.Server) *price.Pricer {
+	if r == nil {
+		return nil
+	}
+	return r.Config().Price
 }
 
 func dropPricer(d *drop.Server) *price.Pricer {

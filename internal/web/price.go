@@ -36,6 +36,9 @@ func (s *server) priceNow() api.Price {
 	if s.cfg.Chat != nil {
 		p.Levels[api.PriceKindChat] = s.price.Level(s.cfg.Chat.Level())
 	}
+	if s.cfg.Room != nil {
+		p.Levels[api.PriceKindRoom] = s.price.Level(s.cfg.Room.Level())
+	}
 	if s.cfg.Drops != nil {
 		p.Levels[api.PriceKindDrop] = s.price.Level(s.level(vault.KindSubmission, ""))
 	}

@@ -135,6 +135,7 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	s.mountDrops(m, post)
+	s.mountRoom(m, post)
 	for p, h := range cfg.extra {
 		m.Handle(p, h)
 	}

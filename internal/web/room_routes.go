@@ -1,0 +1,316 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/sealdrop/sealdrop/internal/api"
+	"github.com/sealdrop/sealdrop/internal/protocol"
+	"github.com/sealdrop/sealdrop/internal/room"
+	"github.com/sealdrop/sealdrop/internal/wsrelay"
+)
+
+// mountRoom adds the group room API (SECURITY.md, "One-time group rooms") when a room server
+// is configured. The routes are the chat's, for seats: create, join (per seat), the WebSocket,
+// the fallback's send, poll and leave, and the creator's revoke.
+func (s *server) mountRoom(m *mux.Router, post func(http.HandlerFunc) http.Handler) {
+	if s.cfg.Room == nil {
+		return
+	}
+	m.Handle(api.Rooms, post(s.roomCreate)).Methods(http.MethodPost)
+	m.Handle(api.RoomPath("{id}", api.RoomJoin), post(s.roomJoin)).Methods(http.MethodPost)
+	m.Handle(api.RoomPath("{id}", api.RoomSend), post(s.roomSend)).Methods(http.MethodPost)
+	m.Handle(api.RoomPath("{id}", api.RoomPoll), post(s.roomPoll)).Methods(http.MethodPost)
+	m.Handle(api.RoomPath("{id}", api.RoomLeave), post(s.roomLeave)).Methods(http.MethodPost)
+	m.Handle(api.RoomPath("{id}", api.RoomRevoke), post(s.roomRevoke)).Methods(http.MethodPost)
+	m.Handle(api.RoomPath("{id}", api.RoomWS), http.HandlerFunc(s.roomWS)).Methods(http.MethodGet)
+}
+
+// roomRefusal is what a room's error answers: the relay's sentinels, as the chat's.
+func roomRefusal(err error) (api.Refusal, string) {
+	switch {
+	case errors.Is(err, room.ErrGone):
+		return api.Gone, ""
+	case errors.Is(err, room.ErrBusy):
+		return api.TooMany, "the room holds as much as it may until the others receive the earlier messages: retry shortly"
+	case errors.Is(err, room.ErrTooLarge):
+		return api.TooLarge, "the record is too large"
+	case errors.Is(err, room.ErrFull):
+		return api.Full, "the server cannot take this now"
+	}
+	return api.BadRequest, "the request was refused"
+}
+
+func (s *server) roomCreate(w http.ResponseWriter, r *http.Request) {
+	var req api.CreateRoom
+	if !s.readJSON(w, r, &req) {
+		return
+	}
+	cr := room.CreateRequest{}
+	if req.TTL != nil {
+		if *req.TTL < int64(room.MinTTL/time.Second) || *req.TTL > int64(s.cfg.Room.Config().MaxTTL/time.Second) {
+			s.refuse(w, api.BadTTL, "ttl must be between 60 seconds and the maximum")
+			return
+		}
+		cr.TTL = time.Duration(*req.TTL) * time.Second
+	}
+	if len(req.Seats) < room.MinSeats || len(req.Seats) > room.MaxSeats {
+		s.refuse(w, api.BadParameter, "seats: a room has 2 to 8 seats")
+		return
+	}
+	var err error
+	cr.Manage, err = need32(req.ManageHash)
+	for _, st := range req.Seats {
+		var c room.SeatCaps
+		if err == nil {
+			c.Gate, err = need32(st.GateHash)
+		}
+		if err == nil {
+			c.Open, c.PIN, err = parse32(st.OpenHash)
+		}
+		if err == nil { // optional: absent, the seat's lock draws a random one
+			c.Destruct, _, err = parse32(st.DestructHash)
+		}
+		cr.Seats = append(cr.Seats, c)
+	}
+	if err != nil {
+		s.refuse(w, api.BadRequest, "a hash is missing or malformed")
+		return
+	}
+	if !s.circuitAllows(w, r) {
+		return
+	}
+	// A malformed payment is no payment: the answer says what to pay.
+	cr.PriceToken, _ = decodeN(req.PriceToken, protocol.PriceTokenSize)
+	cr.PriceNonce, _ = decodeN(req.PriceNonce, protocol.PriceNonceSize)
+	c, err := s.cfg.Room.Create(cr)
+	if err != nil {
+		if !s.priceError(w, err) {
+			ref, msg := roomRefusal(err)
+			if ref == api.Full {
+				msg = "the server cannot take another room right now"
+			}
+			s.refuse(w, ref, msg)
+		}
+		return
+	}
+	s.marshal(w, http.StatusCreated, api.RoomCreated{ID: c.ID.String(), ExpiresIn: s.expiresIn(c.Expires)})
+}
+
+func (s *server) roomJoin(w http.ResponseWriter, r *http.Request) {
+	var req api.JoinRoom
+	id, ok := s.readChat(w, r, &req) // the JSON, then the id of the path, as a chat's
+	if !ok {
+		return
+	}
+	gate, err := need32(req.Gate)
+	if err != nil {
+		s.gone(w)
+		return
+	}
+	open, hasOpen, err1 := parse32(req.Open)
+	destruct, hasDestruct, err2 := parse32(req.Destruct)
+	if err1 != nil || err2 != nil {
+		s.refuse(w, api.BadRequest, "a token is malformed")
+		return
+	}
+	jr := room.JoinRequest{Seat: req.Seat, Gate: gate[:]}
+	if hasOpen {
+		jr.Open = open[:]
+	}
+	if hasDestruct {
+		jr.Destruct = destruct[:]
+	}
+	tok, err := s.cfg.Room.Join(id, jr)
+	var pe *room.PINError
+	switch {
+	case errors.As(err, &pe):
+		s.wrongPIN(w, pe.Left)
+		return
+	case err != nil:
+		s.gone(w)
+		return
+	}
+	s.marshal(w, http.StatusOK, api.ChatJoined{Session: b64.EncodeToString(tok)})
+}
+
+// roomSession checks a session token; anything wrong is the gone answer.
+func (s *server) roomSession(w http.ResponseWriter, r *http.Request, token string) (*room.Session, bool) {
+	id, ok := s.chatID(w, r)
+	if !ok {
+		return nil, false
+	}
+	tok, err := need32(token)
+	if err != nil {
+		s.gone(w)
+		return nil, false
+	}
+	ss, err := s.cfg.Room.Attach(id, tok[:])
+	if err != nil {
+		s.gone(w)
+		return nil, false
+	}
+	return ss, true
+}
+
+func (s *server) roomWS(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		s.refuse(w, api.CrossOrigin, "cross-origin requests are refused")
+		return
+	}
+	tok, ok := wsrelay.TokenFromSubprotocols(r)
+	if !ok {
+		s.gone(w)
+		return
+	}
+	ss, ok := s.roomSession(w, r, tok)
+	if !ok {
+		return
+	}
+	ss.ServeWS(w, r, func(w http.ResponseWriter, status int) {
+		resetHeaders(w.Header())
+		s.refuse(w, api.BadRequest, "not a WebSocket request")
+	})
+}
+
+// roomSend stores one record sent by the fallback; like the chat's send it takes the connection
+// from net/http before anything is checked, and closes it after the answer.
+func (s *server) roomSend(w http.ResponseWriter, r *http.Request) {
+	if h, ok := hijack(w, r, r.ContentLength); ok {
+		s.serveHijacked(h, true, func(w http.ResponseWriter) { s.roomSendChecked(w, r, h) })
+		return
+	}
+	s.roomSendChecked(w, r, r.Body)
+}
+
+func (s *server) roomSendChecked(w http.ResponseWriter, r *http.Request, body io.Reader) {
+	if !hasMediaType(r, api.Binary) {
+		s.refuse(w, api.ContentType, "send Content-Type: application/octet-stream")
+		return
+	}
+	ss, ok := s.roomSession(w, r, r.Header.Get(api.HeaderSession))
+	if !ok {
+		return
+	}
+	if r.ContentLength <= 0 || r.ContentLength > s.cfg.Room.Config().MaxRecord {
+		w.Header().Set("Connection", "close")
+		s.refuse(w, api.TooLarge, "the record is too large")
+		return
+	}
+	seq, err := ss.Send(io.LimitReader(body, r.ContentLength), r.ContentLength)
+	if err != nil {
+		ref, msg := roomRefusal(err)
+		s.refuse(w, ref, msg)
+		return
+	}
+	s.marshal(w, http.StatusOK, api.ChatSent{Seq: seq})
+}
+
+// seatList is seats written for a header: "1,3".
+func seatList(seats []int) string {
+	out := make([]string, len(seats))
+	for i, n := range seats {
+		out[i] = strconv.Itoa(n)
+	}
+	return strings.Join(out, ",")
+}
+
+func (s *server) roomPoll(w http.ResponseWriter, r *http.Request) {
+	var req api.RoomSession
+	if !s.readJSON(w, r, &req) {
+		return
+	}
+	ss, ok := s.roomSession(w, r, req.Session)
+	if !ok {
+		return
+	}
+	var from uint64
+	if req.Next != nil {
+		ss.AckBelow(*req.Next)
+		from = *req.Next
+	}
+	ss.Polled()
+	st := ss.State()
+	ctx, cancel := context.WithTimeout(r.Context(), pollWait)
+	defer cancel()
+	d := ss.PeekNow(from)
+	if d == nil && req.Wait && st.Ended == "" {
+		var err error
+		d, err = ss.Peek(ctx, from, st.V) // until a record, a new version or the end
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			s.gone(w)
+			return
+		}
+		st = ss.State()
+	}
+	if st.Ended != "" {
+		s.gone(w)
+		return
+	}
+	setHeaders := func(h http.Header) {
+		h.Set(api.HeaderVersion, strconv.FormatUint(uint64(st.V), 10))
+		h.Set(api.HeaderIn, seatList(st.In))
+		h.Set(api.HeaderOut, seatList(st.Out))
+		if d == nil {
+			return
+		}
+		h.Set("Content-Type", api.Binary)
+		h.Set("Content-Disposition", "attachment")
+		h.Set("Content-Security-Policy", "sandbox")
+		h.Set(api.HeaderSeq, strconv.FormatUint(d.Seq, 10))
+		h.Set(api.HeaderFrom, strconv.Itoa(d.From))
+		h.Set("Content-Length", strconv.FormatInt(d.Size, 10))
+	}
+	if d == nil {
+		setHeaders(w.Header())
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	// The record goes from the vault straight to the socket, never through net/http's pooled
+	// write buffers (hijack.go); the connection is closed after it.
+	if h, ok := hijack(w, r, 0); ok { // the JSON body is read already
+		s.serveHijacked(h, true, func(w http.ResponseWriter) {
+			setHeaders(w.Header())
+			w.WriteHeader(http.StatusOK)
+			_, _ = d.WriteTo(cipherWriter{h})
+		})
+		return
+	}
+	setHeaders(w.Header())
+	w.WriteHeader(http.StatusOK)
+	_, _ = d.WriteTo(w)
+}
+
+func (s *server) roomLeave(w http.ResponseWriter, r *http.Request) {
+	var req api.RoomSession
+	if !s.readJSON(w, r, &req) {
+		return
+	}
+	ss, ok := s.roomSession(w, r, req.Session)
+	if !ok {
+		return
+	}
+	ss.Leave()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) roomRevoke(w http.ResponseWriter, r *http.Request) {
+	var req api.Manage
+	id, ok := s.readChat(w, r, &req)
+	if !ok {
+		return
+	}
+	m, err := need32(req.Manage)
+	if err != nil || s.cfg.Room.Revoke(id, m[:]) != nil {
+		s.gone(w)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

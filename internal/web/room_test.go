@@ -1,0 +1,215 @@
+//go:build linux
+
+package web_test
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sealdrop/sealdrop/internal/memscan"
+	"github.com/sealdrop/sealdrop/internal/room"
+	"github.com/sealdrop/sealdrop/internal/web"
+	"github.com/sealdrop/sealdrop/vault"
+)
+
+// residueRoom is a site with rooms and a room of three seats, each joined.
+type residueRoom struct {
+	e        *env
+	rs       *room.Server
+	id       string
+	manage   [32]byte
+	sessions []string
+}
+
+func newResidueRoom(t *testing.T) *residueRoom {
+	t.Helper()
+	e := newEnv(t, withBudget(4<<20), withRealPages(), func(vc *vault.Config, wc *web.Config) {
+		vc.SweepEvery = -1
+		vc.OwnerQuota = map[vault.Kind]int64{vault.KindRoomFrame: room.DefaultMaxBytes}
+	})
+	// As the chat's residue test: a read timeout beyond the memory scans.
+	rs, err := room.New(room.Config{Vault: e.v, Now: e.clk.Now, SweepEvery: -1, ReadTimeout: 15 * time.Minute})
+	require.NoError(t, err)
+	t.Cleanup(rs.Close)
+	cfg := e.cfg
+	cfg.Room = rs
+	cfg.Price = rs.Config().Price
+	h, err := web.New(cfg)
+	require.NoError(t, err)
+	e.srv.Config.Handler = h
+	rr := &residueRoom{e: e, rs: rs, manage: rand32()}
+	var gates [][32]byte
+	var seats []map[string]any
+	for range 3 {
+		g := rand32()
+		gates = append(gates, g)
+		gh := sha256.Sum256(g[:])
+		seats = append(seats, map[string]any{"gate_hash": b64(gh[:])})
+	}
+	mh := sha256.Sum256(rr.manage[:])
+	r := e.postJSON("/api/v1/rooms", map[string]any{"seats": seats, "manage_hash": b64(mh[:]), "ttl": 3600})
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	rr.id = r.json(t)["id"].(string)
+	for i, g := range gates {
+		r = e.postJSON("/api/v1/rooms/"+rr.id+"/join", map[string]any{"seat": i + 1, "gate": b64(g[:])})
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		rr.sessions = append(rr.sessions, r.json(t)["session"].(string))
+		r = e.postJSON("/api/v1/rooms/"+rr.id+"/join", map[string]any{"seat": i + 1, "gate": b64(g[:])})
+		require.Equal(t, http.StatusNotFound, r.status, "a seat admits one person once")
+	}
+	return rr
+}
+
+func (rr *residueRoom) dial(t *testing.T, seat int, mask [4]byte) *wsConn {
+	return dialWSPath(t, rr.e.srv.URL, "/api/v1/rooms/"+rr.id+"/ws", rr.sessions[seat-1], mask)
+}
+
+// text reads messages until a text message containing want, and returns it decoded.
+func (w *wsConn) text(want string) map[string]any {
+	w.t.Helper()
+	for i := 0; ; i++ {
+		op, text, _ := w.next()
+		require.Less(w.t, i, 1000, "no %s among 1,000 messages; the last: op %d %q", want, op, text)
+		if op == 1 && strings.Contains(string(text), want) {
+			var m map[string]any
+			require.NoError(w.t, json.Unmarshal(text, &m))
+			return m
+		}
+	}
+}
+
+// The room's wire as SECURITY.md gives it, and custody: a room's records exist only in the
+// vault's locked memory, also on their way through the sockets; once delivered to every member,
+// and once the room ended, the process holds no copy of any canary, masked or not.
+func TestRoomRecordsLeaveNoResidueWebSocket(t *testing.T) {
+	rr := newResidueRoom(t)
+	mask := [4]byte{0x3c, 0x81, 0x5e, 0x27}
+	var records, needles []memscan.Canary
+	for _, r := range residueRecords {
+		c := memscan.NewCanary(t)
+		records = append(records, c)
+		needles = append(needles, c, maskedCanary(c, mask, r.at))
+	}
+	a := rr.dial(t, 1, mask)
+	b := rr.dial(t, 2, [4]byte{1, 2, 3, 4})
+	c := rr.dial(t, 3, [4]byte{5, 6, 7, 8})
+	seats := a.text(`"seats"`)
+	require.EqualValues(t, 3, seats["v"], "three joins: version 3")
+	require.Equal(t, []any{1.0, 2.0, 3.0}, seats["in"])
+	require.Equal(t, []any{}, seats["out"])
+	for i, r := range residueRecords {
+		a.sendRecord(records[i], r)
+		m := a.text(`"t":"sent"`)
+		require.EqualValues(t, i, m["seq"])
+	}
+	for i := range records {
+		require.GreaterOrEqual(t, records[i].Count(t), 1, "control: record %d is held", i)
+	}
+	require.Equal(t, len(residueRecords), rr.e.v.Stats().Entries[vault.KindRoomFrame], "one copy per record")
+	for _, w := range []*wsConn{b, c} {
+		for got := 0; got < len(residueRecords); {
+			op, _, seq := w.next()
+			if op == 2 {
+				require.EqualValues(t, got, seq)
+				require.EqualValues(t, 1, w.from, "stamped with the sender's seat")
+				got++
+				w.sendText(map[string]any{"t": "ack", "next": seq + 1})
+			}
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for rr.e.v.Stats().Entries[vault.KindRoomFrame] > 0 {
+		require.True(t, time.Now().Before(deadline), "the acknowledged records were not wiped")
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, w := range []*wsConn{b, c} { // the test's own copies go; the sockets go on
+		require.Zero(t, w.br.Buffered(), "nothing unread")
+		wipeClient(w.br)
+		w.br.Reset(w.c)
+	}
+	check := func(what string) {
+		settle()
+		for i, n := range needles {
+			require.Zero(t, n.Count(t), "needle %d left in memory %s, at %v", i, what, n.Where(t))
+		}
+	}
+	check("once delivered, while the room goes on")
+	// Seat 3 leaves: it is told, the others see the seats change.
+	c.sendText(map[string]any{"t": "leave"})
+	require.Equal(t, "left", c.text(`"end"`)["reason"])
+	require.EqualValues(t, 4, a.text(`"seats"`)["v"])
+	// The creator's revoke ends it for the others.
+	r := rr.e.postJSON("/api/v1/rooms/"+rr.id+"/revoke", map[string]any{"manage": b64(rr.manage[:])})
+	require.Equal(t, http.StatusNoContent, r.status)
+	require.Equal(t, "revoked", a.text(`"end"`)["reason"])
+	require.Equal(t, "revoked", b.text(`"end"`)["reason"])
+	for _, w := range []*wsConn{a, b, c} {
+		w.c.Close()
+		wipeClient(w.br)
+	}
+	check("after the room ended")
+	require.Zero(t, rr.rs.Count(), "no room, no seat, no session hash")
+	require.Zero(t, rr.e.v.Stats().Used, "no record")
+	r = rr.e.postJSON("/api/v1/rooms/"+rr.id+"/leave", map[string]any{"session": rr.sessions[0]})
+	require.Equal(t, http.StatusNotFound, r.status)
+}
+
+// The fallback: send, poll (with the seats in headers) and leave, each taken over and closed;
+// a forged session is the uniform gone answer; the socket refuses a foreign origin.
+func TestRoomFallbackAndRefusals(t *testing.T) {
+	rr := newResidueRoom(t)
+	send := func(session string, body []byte) *resp {
+		return rr.e.do(http.MethodPost, "/api/v1/rooms/"+rr.id+"/send", "application/octet-stream", body, map[string]string{"Sealdrop-Session": session})
+	}
+	r := send(rr.sessions[1], []byte("from seat 2"))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.JSONEq(t, `{"seq":0}`, string(r.body))
+	forged := b64(func() []byte { x := rand32(); return x[:] }())
+	for _, s := range []string{forged, rr.sessions[0] + "A", ""} {
+		r = send(s, []byte("x"))
+		require.Equal(t, http.StatusNotFound, r.status)
+		require.JSONEq(t, `{"error":"gone"}`, string(r.body))
+	}
+	r = rr.e.postJSON("/api/v1/rooms/"+rr.id+"/poll", map[string]any{"session": rr.sessions[0]})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.Equal(t, "from seat 2", string(r.body))
+	require.Equal(t, "0", r.header.Get("Sealdrop-Seq"))
+	require.Equal(t, "2", r.header.Get("Sealdrop-From"))
+	require.Equal(t, "3", r.header.Get("Sealdrop-Version"))
+	r = rr.e.postJSON("/api/v1/rooms/"+rr.id+"/poll", map[string]any{"session": rr.sessions[0], "next": 1})
+	require.Equal(t, http.StatusNoContent, r.status)
+	r = rr.e.postJSON("/api/v1/rooms/"+rr.id+"/leave", map[string]any{"session": rr.sessions[2]})
+	require.Equal(t, http.StatusNoContent, r.status)
+	r = rr.e.postJSON("/api/v1/rooms/"+rr.id+"/poll", map[string]any{"session": rr.sessions[2]})
+	require.Equal(t, http.StatusNotFound, r.status, "a member that left is gone")
+	r = rr.e.postJSON("/api/v1/rooms/"+rr.id+"/poll", map[string]any{"session": rr.sessions[1], "next": 0})
+	require.Equal(t, http.StatusNoContent, r.status)
+	require.Equal(t, "4", r.header.Get("Sealdrop-Version"))
+	require.Equal(t, "1,2", r.header.Get("Sealdrop-In"))
+	require.Equal(t, "", r.header.Get("Sealdrop-Out"))
+	_, present := r.header["Sealdrop-Out"]
+	require.True(t, present, "out is always present, even empty")
+	// A foreign origin never reaches the token check.
+	req, err := http.NewRequest(http.MethodGet, rr.e.srv.URL+"/api/v1/rooms/"+rr.id+"/ws", nil)
+	require.NoError(t, err)
+	req.Header.Set("Origin", "http://evil.example")
+	req.Header.Set("Sec-WebSocket-Protocol", "sealdrop.v1, sealdrop.v1."+rr.sessions[0])
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusForbidden, res.StatusCode)
+	// Create refusals: a seat count out of range, a ttl out of range.
+	r = rr.e.postJSON("/api/v1/rooms", map[string]any{"seats": []any{}, "manage_hash": b64(rr.manage[:])})
+	require.Equal(t, http.StatusBadRequest, r.status)
+	gh := sha256.Sum256([]byte("g"))
+	two := []any{map[string]any{"gate_hash": b64(gh[:])}, map[string]any{"gate_hash": b64(gh[:])}}
+	r = rr.e.postJSON("/api/v1/rooms", map[string]any{"seats": two, "manage_hash": b64(rr.manage[:]), "ttl": 59})
+	require.Equal(t, http.StatusBadRequest, r.status)
+	require.Contains(t, string(r.body), "bad_ttl")
+}
