@@ -618,11 +618,12 @@ func (r *Room) sendLoop(conn *websocket.Conn) {
 			res.err = fmt.Errorf("%w: %s", ErrProtocol, rep.Error)
 		}
 		r.mu.Lock()
-		if len(r.queue) > 0 && r.queue[0] == head {
+		popped := len(r.queue) > 0 && r.queue[0] == head // else downLocked answered it already
+		if popped {
 			r.queue = r.queue[1:]
 		}
 		r.mu.Unlock()
-		if head.done != nil {
+		if popped && head.done != nil {
 			head.done <- res
 		}
 	}
