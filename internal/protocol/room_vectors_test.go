@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -166,31 +165,13 @@ type testClock struct{ t time.Time }
 func newTestClock() *testClock      { return &testClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
 func (c *testClock) now() time.Time { return c.t }
 
-// roomErrClass names an error the way the browser module's error.code does.
+// roomErrClass names an error the way the browser module's error.code does ("ok" for nil).
 func roomErrClass(err error) string {
-	switch {
-	case err == nil:
+	if err == nil {
 		return "ok"
-	case errors.Is(err, ErrRoomReflect):
-		return "reflect"
-	case errors.Is(err, ErrRoomEpoch):
-		return "epoch"
-	case errors.Is(err, ErrRoomGhost):
-		return "ghost"
-	case errors.Is(err, ErrRoomReplay):
-		return "replay"
-	case errors.Is(err, ErrRoomOrder):
-		return "order"
-	case errors.Is(err, ErrRoomView):
-		return "view"
-	case errors.Is(err, ErrRoomHandshake):
-		return "handshake"
-	case errors.Is(err, ErrRoomWait):
-		return "wait"
-	case errors.Is(err, ErrAuth):
-		return "auth"
-	case errors.Is(err, ErrFormat):
-		return "format"
+	}
+	if c := RoomErrClass(err); c != "" {
+		return c
 	}
 	return "other: " + err.Error()
 }

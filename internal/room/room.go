@@ -153,6 +153,7 @@ type room struct {
 	lastRecord time.Time
 	v          uint32    // membership version
 	vAt        time.Time // when v began
+	vFrom      uint64    // the first sequence number stored in v: records below it go out before v's list
 	next       uint64    // next sequence number
 	records    []record
 	bytes      int64 // whole blocks held and reserved
@@ -569,7 +570,7 @@ func (s *Server) Revoke(id vault.ID, manage []byte) error {
 // Every member of "in" must send LivenessRecords records within Liveness.
 func (s *Server) newVersionLocked(r *room, now time.Time) {
 	r.v++
-	r.vAt = now
+	r.vAt, r.vFrom = now, r.next
 	for i := range r.n {
 		r.seats[i].sent = 0
 	}
@@ -763,6 +764,7 @@ type State struct {
 	Out     []int  // joined seats left out of this version because they were away
 	Ended   string // the reason, once the room or this member's seat ended
 	Pending uint64 // the first record not yet acknowledged by this member (or the next number)
+	VFrom   uint64 // the first record stored in version V: those below it are delivered before V's list
 	Avail   bool   // a record is waiting for this member
 	Changed <-chan struct{}
 }
@@ -785,7 +787,7 @@ func (ss *Session) State() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := ss.r
-	st := State{V: r.v, Changed: r.changed, Ended: ss.endedLocked()}
+	st := State{V: r.v, VFrom: r.vFrom, Changed: r.changed, Ended: ss.endedLocked()}
 	for i := range r.n {
 		if r.seats[i].state != seatMember {
 			continue

@@ -50,7 +50,7 @@ func (s wsSide) View() wsrelay.View {
 	st := s.ss.State()
 	seats := st.Seats()
 	return wsrelay.View{Ended: st.Ended, Presence: seats, PresenceKey: fmt.Sprint(seats.V, seats.In, seats.Out),
-		Pending: st.Pending, Avail: st.Avail, Changed: st.Changed}
+		PresenceFrom: st.VFrom, Pending: st.Pending, Avail: st.Avail, Changed: st.Changed}
 }
 
 // Next is seq (8, big-endian) ‖ from seat (1) ‖ record, the record straight from the vault.

@@ -318,9 +318,13 @@ type View struct {
 	// sent first and again whenever PresenceKey changes.
 	Presence    any
 	PresenceKey string
-	Pending     uint64 // the first record not yet acknowledged (where a new socket starts)
-	Avail       bool   // a record is waiting
-	Changed     <-chan struct{}
+	// PresenceFrom is the first record stored under this Presence: a changed Presence is
+	// sent after the records below it (a room member's bye goes out before the list without
+	// it, and a record sent under the new list after it); 0: no such order.
+	PresenceFrom uint64
+	Pending      uint64 // the first record not yet acknowledged (where a new socket starts)
+	Avail        bool   // a record is waiting
+	Changed      <-chan struct{}
 }
 
 // Push is one record to push: its header (the relay's sequence number and more) and its body,
@@ -408,6 +412,15 @@ func writeLoop(ctx context.Context, conn *Conn, side Side, pingEvery time.Durati
 	var next uint64 // next sequence number to push on this socket
 	first := true
 	told := ""
+	// push sends p; it reports false when the socket is done.
+	push := func(p Push) bool {
+		ok, skipped := conn.Push(p.Header, p.Body)
+		if skipped {
+			side.Skip(p.Seq) // the receiver sees a missing record
+		}
+		next = p.Seq + 1
+		return ok
+	}
 	for {
 		st := side.View()
 		if first {
@@ -419,6 +432,14 @@ func writeLoop(ctx context.Context, conn *Conn, side Side, pingEvery time.Durati
 			return
 		}
 		if first || st.PresenceKey != told {
+			if !first && st.Avail && next < st.PresenceFrom {
+				if p, ok := side.Next(next); ok && p.Seq < st.PresenceFrom { // stored before the change: first
+					if !push(p) {
+						return
+					}
+					continue
+				}
+			}
 			if !conn.WriteJSON(st.Presence) {
 				return
 			}
@@ -427,14 +448,9 @@ func writeLoop(ctx context.Context, conn *Conn, side Side, pingEvery time.Durati
 		first = false
 		if st.Avail {
 			if p, ok := side.Next(next); ok {
-				ok, skipped := conn.Push(p.Header, p.Body)
-				if skipped {
-					side.Skip(p.Seq) // the receiver sees a missing record
-				}
-				if !ok {
+				if !push(p) {
 					return
 				}
-				next = p.Seq + 1
 				continue
 			}
 		}
