@@ -37,7 +37,40 @@ func serveApp(t *testing.T, proxy *FakeOnionProxy, budget int64, cfg func(v *vau
 		hh = wrap(h)
 	}
 	proxy.SetHandler(hh)
-	return v, proxy.Mark()
+	mark := proxy.Mark()
+	t.Cleanup(func() {
+		if t.Failed() {
+			logRequests(t, proxy.RecordsSince(mark))
+		}
+	})
+	return v, mark
+}
+
+// logRequests logs what the app was asked since a test began (its last 80 requests: when each
+// came, on which connection, the offset of a piece, its body's size, and when its answer went
+// out or that none did), so that a failed test shows where a flow stood.
+func logRequests(t *testing.T, recs []ProxyRecord) {
+	t.Helper()
+	if len(recs) == 0 {
+		return
+	}
+	t0 := recs[0].Time
+	from := max(0, len(recs)-80)
+	var b strings.Builder
+	fmt.Fprintf(&b, "the app's requests (%d; the last %d), in ms from the first:\n", len(recs), len(recs)-from)
+	for _, r := range recs[from:] {
+		end := "no answer"
+		if !r.End.IsZero() {
+			end = fmt.Sprintf("answered %d", r.End.Sub(t0).Milliseconds())
+		}
+		path := r.URL
+		if u, err := url.Parse(r.URL); err == nil {
+			path = u.Path
+		}
+		fmt.Fprintf(&b, "  %7d conn %3d %s %s offset=%q body=%d %s\n", r.Time.Sub(t0).Milliseconds(), r.Conn,
+			r.Method, path, r.Header.Get("Sealdrop-Offset"), len(r.Body), end)
+	}
+	t.Log(b.String())
 }
 
 // notesApp is the app with notes only.

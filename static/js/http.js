@@ -207,7 +207,9 @@ export function makeHttp(opts = {}) {
           const err = r.err;
           if (err.status === 409 && typeof err.received === 'number' && err.received <= data.length) {
             if (++failures > retries) throw err;
-            offset = err.received;
+            // A 409 that was answered while an earlier piece was still being stored names less
+            // than that piece's answer, read since: what the server holds never shrinks.
+            offset = Math.max(offset, err.received);
           } else if (err.code === 'network' || (err.status === 409 && err.code === 'busy')) {
             // A cut, or an earlier try of ours still running on the server (its circuit died
             // under it; the server cuts it off): wait and send again; a 409 says where to go on.

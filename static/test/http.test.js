@@ -185,6 +185,16 @@ test('upload: a piece sent behind another and refused is sent again alone; a fir
   assert.equal(r.have, 0);
 });
 
+test('upload: a 409 older than an answer already read does not send stored bytes again', async () => {
+  // The piece at 4096 was refused while the one before it was still being stored, so its 409
+  // names 2048; the client has meanwhile read that piece's answer (4096 held): it goes on at 4096.
+  const data = bytesOf(8000);
+  const s = pipeServer(data.length, (n, off) => (n === 2 ? [409, { error: 'offset', received: 2048 }] : undefined));
+  await makeHttp({ fetch: s.fetch, sleep: async () => {} }).upload('/u', 'm', data, { maxAppend: 2048 });
+  assert.deepEqual(s.stored, data);
+  assert.deepEqual(s.calls.map((c) => c.off), [0, 2048, 4096, 6144, 4096, 6144], 'on at 4096, not back at 2048');
+});
+
 test('upload: a lost answer is sent again and the server says where to go on', async () => {
   const data = bytesOf(7000);
   const s = pipeServer(data.length, (n) => (n === 0 ? 'lost' : undefined));
