@@ -259,7 +259,14 @@ func TestRoundTripsSafer(t *testing.T) {
 		pieces := int((sealed + 1<<20 - 1) >> 20)
 		assert.Equal(t, pieces, p.All, "one request per piece of a %d-byte ciphertext, nothing else", sealed)
 		assert.Equal(t, len(p.Steps), uploads, "every piece to the upload route")
-		assert.Equal(t, (pieces+1)/2, p.Requests, "%s: requests in sequence: %s", label, p)
+		// Every second piece is on the path when the page reads each answer before the next
+		// one arrives. The page sends a piece when it has read the answer two pieces back; on a
+		// busy machine (Safer has no JIT, and -race slows the server beside it) it may read
+		// one after the answer behind it came, and the path then runs through both: measured
+		// 14 instead of 13 for 26 pieces in one such run. Allowed: one such step per 8 pieces.
+		half := (pieces + 1) / 2
+		assert.GreaterOrEqual(t, p.Requests, half, "%s: requests in sequence: %s", label, p)
+		assert.LessOrEqual(t, p.Requests, half+pieces/8, "%s: requests in sequence (two in flight, every second piece on the path): %s", label, p)
 		assert.LessOrEqual(t, p.NewConns, pieces/2, "%s: new connections on the path: %s", label, p)
 		require.GreaterOrEqual(t, len(p.NewConn), 1)
 		assert.False(t, p.NewConn[0], "%s: the create goes on the page's connection: %s", label, p)
