@@ -482,7 +482,8 @@ type JoinRequest struct {
 // seat nobody joined was in no version, so no version changes). A destruct match ends the
 // room for every member (told "revoked", as the creator's revoke), zeroes its records at once
 // and answers the same *PINError; the room then keeps its slots, its records' blocks and the
-// seat's countdown until its lifetime would have ended it. Everything else is ErrGone.
+// countdown of every seat nobody joined (in which the right PIN counts as wrong, as a typo)
+// until its lifetime would have ended it. Everything else is ErrGone.
 func (s *Server) Join(id vault.ID, req JoinRequest) ([]byte, error) {
 	p := vault.NewProof(req.Gate, req.Open, req.Destruct)
 	tok, err := random32()
@@ -510,13 +511,20 @@ func (s *Server) Join(id vault.ID, req JoinRequest) ([]byte, error) {
 				r.destroyed = true // kept, records zeroed: capacity goes on as after a typo
 				r.held = s.endLocked(r, ReasonRevoked)
 				blank = r.held
+				// Every seat nobody joined counts its right PIN as wrong from now on, as the
+				// destructed seat does: after a typo it would join.
+				for k := range r.n {
+					if r.seats[k].state == seatFree {
+						r.seats[k].lock.Destroy()
+					}
+				}
 			}
 			if pe.Left == 0 { // the seat burns; the others go on, in the same version
 				st.state, st.reason = seatGone, ReasonRevoked
 				wipe = append(wipe, s.closeIfEmptyLocked(r)...)
 			}
 			err = &PINError{Left: pe.Left}
-		case r.ended: // destroyed: still counting this seat's tries, never joined
+		case r.ended: // destroyed, and this seat has no PIN: never joined
 		default:
 			st.state, st.tok, st.acked = seatMember, hash(tok[:]), r.next // a late joiner gets nothing sent before
 			st.in, st.ackAt = true, now

@@ -232,10 +232,11 @@ func TestWrongPINsBurnOneSeat(t *testing.T) {
 
 // A destruct PIN ends the room for everyone, and from outside looks like a typo: the same
 // answer, the same countdown after it, the same capacity (blocks, slots) until the room would
-// have ended after a typo.
+// have ended after a typo. Seat 3 gets the typo or the destruct PIN; seat 4 is a second invite
+// nobody has used.
 func TestDestructEndsAllLikeATypo(t *testing.T) {
 	e := newEnv(t)
-	typo, duress := e.create(3, true), e.create(3, true)
+	typo, duress := e.create(4, true), e.create(4, true)
 	var members [2][2]*room.Session
 	for i, m := range []made{typo, duress} {
 		members[i][0], members[i][1] = e.member(m, 1), e.member(m, 2)
@@ -259,11 +260,22 @@ func TestDestructEndsAllLikeATypo(t *testing.T) {
 	_, errR := r1.SendStream(bytes.NewReader([]byte("x")))
 	require.Equal(t, errR, err)
 	// The difference SECURITY.md states: the right PIN (the victim's own, or a second invite's)
-	// joins after a typo and counts as wrong after a destruct.
+	// joins after a typo and counts as wrong after a destruct, with that seat's countdown (a
+	// hostile review's R3: a second invite's right PIN answered gone after a destruct).
+	_, errT = e.s.Join(typo.id, typo.invites[3].join())
+	_, errD = e.s.Join(duress.id, duress.invites[3].join())
+	require.NoError(t, errT)
+	require.Equal(t, &room.PINError{Left: 4}, errD, "a second invite's right PIN counts as wrong")
 	_, errT = e.s.Join(typo.id, typo.invites[2].join())
 	_, errD = e.s.Join(duress.id, duress.invites[2].join())
 	require.NoError(t, errT)
 	require.Equal(t, &room.PINError{Left: 3}, errD)
+	for left := 3; left >= 0; left-- { // seat 4 counts down to its end, as after wrong PINs
+		_, errD = e.s.Join(duress.id, duress.invites[3].join())
+		require.Equal(t, &room.PINError{Left: left}, errD)
+	}
+	_, errD = e.s.Join(duress.id, duress.invites[3].join())
+	require.ErrorIs(t, errD, room.ErrGone, "then burned, as after five typos")
 }
 
 // TestDestructCapacityLooksLikeATypo: from outside, a destruct and a typo look alike: the same
