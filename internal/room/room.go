@@ -553,6 +553,9 @@ func (s *Server) Join(id vault.ID, req JoinRequest) ([]byte, error) {
 }
 
 // Revoke ends a room for the holder of its manage secret; every member is told "revoked".
+// A room destroyed by a destruct PIN is answered as a live one and forgotten (its zeroed
+// records wiped, its slots given back), exactly what a typo room's revoke does, so that the
+// creator's revoke does not tell a destruct from a typo; a second revoke is gone for both.
 func (s *Server) Revoke(id vault.ID, manage []byte) error {
 	mh := hash(manage)
 	s.mu.Lock()
@@ -561,9 +564,12 @@ func (s *Server) Revoke(id vault.ID, manage []byte) error {
 	if t == nil {
 		t = &s.dummy
 	}
-	ok := vault.Equal(&mh, &t.manage) && r != nil && !r.ended
+	ok := vault.Equal(&mh, &t.manage) && r != nil // an ended room still held is a destroyed one
 	var wipe []record
-	if ok {
+	switch {
+	case ok && r.ended:
+		wipe = s.forgetLocked(r) // its members were told "revoked" at the destruct
+	case ok:
 		wipe = s.endLocked(r, ReasonRevoked)
 	}
 	s.mu.Unlock()

@@ -354,6 +354,47 @@ func TestDestructCapacityLooksLikeATypo(t *testing.T) {
 	require.Equal(t, vT[4].count+1, vD[4].count)
 }
 
+// The creator's revoke does not tell a destruct from a typo either (a hostile review's R4: a
+// coercer holding the manage secret revoked after the victim's "wrong PIN" and got gone after a
+// destruct, 204 after a typo). The first revoke of a destroyed room with the right manage
+// secret is answered as a live room's and forgets it: its zeroed blocks and its slots are
+// given back, as the typo room's are; a second revoke is gone for both.
+func TestRevokeAfterDestructLikeATypo(t *testing.T) {
+	type view struct {
+		used, free int64
+		slots      float64
+		level      int
+		count      int
+	}
+	look := func(duress bool) (answers []error, after view) {
+		e := newEnv(t, func(c *room.Config) { c.MaxSlots = 6 })
+		m := e.create(3, true)
+		a, _ := e.member(m, 1), e.member(m, 2)
+		send(t, a, bytes.Repeat([]byte{7}, 5000)) // held for seat 2
+		first := m.invites[2].wrong(t)
+		if duress {
+			first = m.invites[2].duress(t)
+		}
+		_, err := e.s.Join(m.id, first)
+		answers = append(answers, err)
+		answers = append(answers, e.s.Revoke(m.id, rnd(t))) // a wrong manage secret
+		answers = append(answers, e.s.Revoke(m.id, m.manage))
+		e.v.Settle()
+		after = view{e.v.Stats().Used, e.v.Stats().Free, e.s.SlotFill(), e.s.Level(), e.s.Count()}
+		answers = append(answers, e.s.Revoke(m.id, m.manage))
+		_, err = e.s.Join(m.id, m.invites[2].join())
+		answers = append(answers, err)
+		return answers, after
+	}
+	aT, vT := look(false)
+	aD, vD := look(true)
+	require.Equal(t, []error{&room.PINError{Left: 4}, room.ErrGone, nil, room.ErrGone, room.ErrGone}, aT)
+	require.Equal(t, aT, aD, "the revoke is answered alike, the first and the second")
+	require.Equal(t, vT, vD, "the same blocks, free space, slots, level and count after it")
+	require.Zero(t, vD.used, "nothing of the room is held")
+	require.Zero(t, vD.count)
+}
+
 // Fan-out: one copy per record; every other member receives it stamped with the sender's seat;
 // it is wiped once every recipient acknowledged it.
 func TestFanOutAndPerMemberAcks(t *testing.T) {
