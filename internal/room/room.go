@@ -827,7 +827,9 @@ func (ss *Session) State() State {
 // MaxRecord) for the other members of "in", and returns its sequence number. Send is the same
 // for a record of exactly n bytes (the fallback). ErrTooLarge over MaxRecord; ErrBusy over the
 // sender's share (share) or the room's MaxBytes, once the members that acknowledged nothing for
-// more than HoldWait while records waited for them were dropped (stuckLocked); ErrFull when the
+// more than HoldWait while records waited for them were dropped (stuckLocked) as needed for
+// a record of its length: Send drops before it stores, SendStream only once the stream turned
+// out longer than what fitted, and then answers ErrBusy to be sent again (tooLong); ErrFull when the
 // vault cannot hold it (nobody is dropped for that); *EndedError once the member or the room
 // ended. A refused record changes nothing else.
 func (ss *Session) SendStream(rd io.Reader) (uint64, error) { return ss.send(rd, -1) }
@@ -898,6 +900,51 @@ func (r *room) freedBy(mask uint8, from int) int64 {
 	return n
 }
 
+// need is what a record of n bytes needs free of the share and of the room to be admitted:
+// its whole blocks and the one the vault reads ahead (what fits leaves).
+func (s *Server) need(n int64) int64 { return s.blocks(n) + s.bs }
+
+// inTheWayLocked is the stuck members (stuckLocked) to drop, longest stuck first and only as
+// many as needed, for a record from seat needing need bytes to fit the sender's share and the
+// room's cap. Over the share, only those the sender's own records wait for; over the room's
+// cap, any. A full vault drops nobody: only the room's own limits are looked at.
+func (s *Server) inTheWayLocked(r *room, seat int, need int64, now time.Time) []int {
+	var drop []int
+	var mask, mine uint8 // mine: the seats the sender's own records wait for
+	for _, f := range r.records {
+		if f.from == seat+1 {
+			mine |= f.to
+		}
+	}
+	me := &r.seats[seat]
+	share := func() int64 { return s.cfg.MaxBytes / int64(max(1, bits.OnesCount8(r.inMask()&^mask)-1)) }
+	overShare := func() bool { return me.held-r.freedBy(mask, seat)+need > share() }
+	overRoom := func() bool { return r.bytes-r.freedBy(mask, -1)+need > s.cfg.MaxBytes }
+	for _, i := range s.stuckLocked(r, seat, now) {
+		if !overShare() && !overRoom() {
+			break
+		}
+		if !overRoom() && mine&(1<<i) == 0 {
+			continue // over the share only, and none of the sender's records waits for it
+		}
+		drop = append(drop, i)
+		mask |= 1 << i
+	}
+	return drop
+}
+
+// counter counts the bytes read through it (it holds none of them).
+type counter struct {
+	r io.Reader
+	n int64
+}
+
+func (c *counter) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.n += int64(k)
+	return k, err
+}
+
 func (ss *Session) send(rd io.Reader, n int64) (uint64, error) {
 	s, r := ss.s, ss.r
 	now := s.cfg.Now()
@@ -909,35 +956,13 @@ func (ss *Session) send(rd io.Reader, n int64) (uint64, error) {
 	me := &r.seats[ss.seat]
 	s.backInLocked(r, ss.seat, now) // a member of "out" that sends is connected again
 	r.lastRecord = now              // a record from anyone keeps the room from idling, even one refused
-	// The most a record may take: MaxRecord, or exactly n; the vault reserves up to one block
-	// ahead of a stream's bytes.
-	want := s.cfg.MaxRecord
-	if n > 0 {
-		want = n
-	}
-	need := s.blocks(want + 1)
-	// It may not fit the sender's share or the room's cap: first drop the stuck members that
-	// stand in the way. Over the share, only those the sender's own records wait for; over the
-	// room's cap, any. A full vault drops nobody: only the room's own limits are looked at.
+	// A record of exactly n bytes (the fallback) that does not fit first drops the stuck
+	// members in its way. A stream's length is known only once it is read: it is stored up to
+	// what fits now, and only one that turns out longer drops, for its own length, and is
+	// refused busy to be sent again (see below).
 	var drop []int
-	var mask, mine uint8 // mine: the seats the sender's own records wait for
-	for _, f := range r.records {
-		if f.from == ss.seat+1 {
-			mine |= f.to
-		}
-	}
-	share := func() int64 { return s.cfg.MaxBytes / int64(max(1, bits.OnesCount8(r.inMask()&^mask)-1)) }
-	overShare := func() bool { return me.held-r.freedBy(mask, ss.seat)+need > share() }
-	overRoom := func() bool { return r.bytes-r.freedBy(mask, -1)+need > s.cfg.MaxBytes }
-	for _, i := range s.stuckLocked(r, ss.seat, now) {
-		if !overShare() && !overRoom() {
-			break
-		}
-		if !overRoom() && mine&(1<<i) == 0 {
-			continue // over the share only, and none of the sender's records waits for it
-		}
-		drop = append(drop, i)
-		mask |= 1 << i
+	if n > 0 {
+		drop = s.inTheWayLocked(r, ss.seat, s.need(n), now)
 	}
 	wipe := s.dropLocked(r, drop, ReasonDropped, now)
 	to := r.inMask() &^ (1 << ss.seat)
@@ -960,6 +985,9 @@ func (ss *Session) send(rd io.Reader, n int64) (uint64, error) {
 	if n > 0 && n > limit || limit <= 0 {
 		s.mu.Unlock()
 		s.wipe(wipe)
+		if n < 0 { // a stream: how long is it?
+			return 0, ss.tooLong(&counter{r: rd})
+		}
 		return 0, ErrBusy
 	}
 	if n > 0 {
@@ -971,13 +999,16 @@ func (ss *Session) send(rd io.Reader, n int64) (uint64, error) {
 	s.mu.Unlock()
 	s.wipe(wipe)
 
-	f, err := s.put(r.id, rd, n, limit)
-	if errors.Is(err, ErrTooLarge) && n < 0 && limit < s.cfg.MaxRecord {
-		err = ErrBusy // longer than what the room or the share may hold now, not than any record
-	}
+	cr := &counter{r: rd}
+	f, err := s.put(r.id, cr, n, limit)
 	s.mu.Lock()
 	r.bytes -= reserve
 	me.held -= reserve
+	s.mu.Unlock()
+	if errors.Is(err, ErrTooLarge) && n < 0 && limit < s.cfg.MaxRecord {
+		return 0, ss.tooLong(cr) // longer than what the room or the share may hold now
+	}
+	s.mu.Lock()
 	if err != nil {
 		s.mu.Unlock()
 		return 0, err
@@ -1006,6 +1037,32 @@ func (ss *Session) send(rd io.Reader, n int64) (uint64, error) {
 	s.notifyLocked(r)
 	s.mu.Unlock()
 	return f.seq, nil
+}
+
+// tooLong answers a stream longer than what the room or the sender's share held room for
+// when it came: it is read to its end (through a cleared buffer, kept nowhere) to learn its
+// length; over MaxRecord it is ErrTooLarge, else the stuck members in the way of a record of
+// that length are dropped (inTheWayLocked) and it is ErrBusy, so that it fits when the client
+// sends it again unchanged. Dropping for the record's own length, not for the longest a record
+// may be, keeps a member whose records wait while shorter ones still fit (a hostile review's
+// R7).
+func (ss *Session) tooLong(cr *counter) error {
+	s, r := ss.s, ss.r
+	if err := wsrelay.Drain(io.LimitReader(cr, s.cfg.MaxRecord+1-cr.n)); err != nil {
+		return ErrInvalid
+	}
+	if cr.n > s.cfg.MaxRecord {
+		return ErrTooLarge
+	}
+	s.mu.Lock()
+	var wipe []record
+	if ss.endedLocked() == "" && cr.n > 0 { // an empty record is no record: it drops nobody
+		now := s.cfg.Now()
+		wipe = s.dropLocked(r, s.inTheWayLocked(r, ss.seat, s.need(cr.n), now), ReasonDropped, now)
+	}
+	s.mu.Unlock()
+	s.wipe(wipe)
+	return ErrBusy
 }
 
 // put stores a record of n bytes from rd in the vault, or of rd's length (up to limit) when
