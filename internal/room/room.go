@@ -77,7 +77,8 @@ type Config struct {
 	HoldWait time.Duration
 	// Liveness: a member of the version's "in" that has not sent LivenessRecords records
 	// within this long of a new version (with two or more in it) is moved to "out": its seat is
-	// kept, and it comes back in a new version when it connects again; default 60 s.
+	// kept, and it comes back in a new version when it connects again, once its wait is over
+	// (backInWait); default 60 s.
 	Liveness       time.Duration
 	MaxPINFailures int // per seat; default 5
 	Now            func() time.Time
@@ -107,6 +108,23 @@ const (
 // binds this length and the TTL (protocol.PriceRoom).
 const PriceLength = DefaultMaxBytes
 
+// Coming back in: the k-th time liveness moves a seat to "out", it comes back in no sooner
+// than min(BackInFirst × 2^(k−1), BackInMax) later (a hostile review's R8: one member that came
+// back at once, sent its hello late and never its keys, stalled the room about 60 s of every
+// minute; with this, after five such cycles at most Liveness in every Liveness + BackInMax).
+const (
+	BackInFirst = time.Minute
+	BackInMax   = 16 * time.Minute
+)
+
+// backInWait is how long a seat moved out for the k-th time waits to come back in.
+func backInWait(k int) time.Duration {
+	if k > 5 {
+		return BackInMax
+	}
+	return min(BackInFirst<<max(k-1, 0), BackInMax)
+}
+
 // LivenessRecords is how many records (hello and keys) a member of a new version's "in" sends
 // within Liveness to stay in.
 const LivenessRecords = 2
@@ -129,6 +147,9 @@ type seat struct {
 	sent   int       // records it sent since the current membership version began
 	held   int64     // whole blocks of its records still held (and reserved while one streams)
 	reason string    // why it is gone, for its sessions
+	outs   int       // times liveness moved it to "out"
+	backAt time.Time // while out: it comes back in no sooner than this
+	asked  bool      // while out: it connected, polled or sent before backAt
 }
 
 // record is one undelivered record: a relay entry in the vault, read with its manage secret as
@@ -311,6 +332,14 @@ func (s *Server) Sweep() {
 			wipe = append(wipe, s.endLocked(r, ReasonExpired)...)
 		case !now.Before(r.lastRecord.Add(s.cfg.Idle)):
 			wipe = append(wipe, s.endLocked(r, ReasonIdle)...)
+		case r.dueBack(now) != 0: // seats that asked to come back in while they waited
+			for i := range r.n {
+				if r.dueBack(now)&(1<<i) != 0 {
+					st := &r.seats[i]
+					st.in, st.acked, st.ackAt, st.asked = true, r.next, now, false
+				}
+			}
+			s.newVersionLocked(r, now)
 		case bits.OnesCount8(r.inMask()) >= 2 && !now.Before(r.vAt.Add(s.cfg.Liveness)):
 			// A member's keys need every hello of the version, so one member that sent nothing
 			// holds every other at one record: those that sent nothing go out first, and those
@@ -336,8 +365,10 @@ func (s *Server) Sweep() {
 				out = 0
 			}
 			for i := range r.n {
-				if out&(1<<i) != 0 {
-					r.seats[i].in = false // its seat is kept; the relay holds nothing for it
+				if st := &r.seats[i]; out&(1<<i) != 0 {
+					st.in = false // its seat is kept; the relay holds nothing for it
+					st.outs++
+					st.backAt, st.asked = now.Add(backInWait(st.outs)), false
 				}
 			}
 			if silent := out; silent != 0 {
@@ -348,6 +379,17 @@ func (s *Server) Sweep() {
 	}
 	s.mu.Unlock()
 	s.wipe(wipe)
+}
+
+// dueBack is the seats of "out" that asked to come back in and whose wait is over.
+func (r *room) dueBack(now time.Time) uint8 {
+	var m uint8
+	for i := range r.n {
+		if st := &r.seats[i]; st.state == seatMember && !st.in && st.asked && !now.Before(st.backAt) {
+			m |= 1 << i
+		}
+	}
+	return m
 }
 
 // inMask is the seats in this version's "in".
@@ -592,13 +634,18 @@ func (s *Server) newVersionLocked(r *room, now time.Time) {
 }
 
 // backInLocked returns a member of "out" to "in", in a new version, when it is connected again
-// (a socket, a poll or a send). It owes nothing from before.
+// (a socket, a poll or a send). It owes nothing from before. Before its wait is over
+// (backInWait) it stays out, and the sweep brings it back in when the wait ends.
 func (s *Server) backInLocked(r *room, i int, now time.Time) {
 	st := &r.seats[i]
 	if r.ended || st.state != seatMember || st.in {
 		return
 	}
-	st.in, st.acked, st.ackAt = true, r.next, now
+	if now.Before(st.backAt) {
+		st.asked = true
+		return
+	}
+	st.in, st.acked, st.ackAt, st.asked = true, r.next, now, false
 	s.newVersionLocked(r, now)
 }
 

@@ -704,7 +704,7 @@ func TestFullVaultDropsNobody(t *testing.T) {
 
 // Liveness: a member of "in" that has not sent two records within 60 s of a new version is
 // moved to "out" (its seat kept, nothing held for it) and the next version announced; it comes
-// back in, in a new version, when it connects again.
+// back in, in a new version, when it connects again (after its wait, TestBackInBackOff).
 func TestLivenessOut(t *testing.T) {
 	e := newEnv(t)
 	m := e.create(3, false)
@@ -733,7 +733,10 @@ func TestLivenessOut(t *testing.T) {
 	require.Nil(t, b.PeekNow(0), "recipients are in at send time, minus the sender")
 	d, _ := take(t, c, after)
 	require.Equal(t, after, d.Seq)
-	b.Connected(1) // it connects again
+	b.Connected(1) // it connects again at once: it waits its first minute out (BackInFirst)
+	require.Equal(t, v+1, a.State().V)
+	e.clk.Add(room.BackInFirst)
+	e.s.Sweep()
 	st = a.State()
 	require.Equal(t, v+2, st.V, "back in, in a new version")
 	require.Equal(t, []int{1, 2, 3}, st.In)
@@ -783,6 +786,63 @@ func TestLivenessSilentMemberAloneGoesOut(t *testing.T) {
 	e.s.Sweep()
 	require.Equal(t, v2, a2.State().V, "all silent: nobody goes out, in is never emptied")
 	require.Equal(t, []int{1, 2, 3}, a2.State().In)
+}
+
+// Coming back in is rate-limited per seat (a hostile review's R8: a member that came back in
+// at once, sent its hello at 59 s and never its keys stalled every other member's messages
+// about 60 s of every minute). The k-th time liveness moves a seat out, it comes back in no
+// sooner than min(2^(k−1), 16) minutes later: a socket, poll or send before that is remembered,
+// and the sweep brings it back in when its wait is over; without one it stays out.
+func TestBackInBackOff(t *testing.T) {
+	e := newEnv(t)
+	m := e.create(3, false)
+	a, b := e.member(m, 1), e.member(m, 2)
+	c := e.member(m, 3) // the member that stalls the room
+	stall := func() {
+		t.Helper()
+		v := a.State().V
+		require.Equal(t, []int{1, 2, 3}, a.State().In)
+		send(t, a, []byte("hello 1"))
+		send(t, b, []byte("hello 2"))
+		e.clk.Add(59 * time.Second)
+		send(t, c, []byte("hello 3, at 59 s"))
+		send(t, a, []byte("keys 1"))
+		send(t, b, []byte("keys 2"))
+		e.clk.Add(time.Second)
+		e.s.Sweep()
+		require.Equal(t, v+1, a.State().V)
+		require.Equal(t, []int{3}, a.State().Out, "no keys from seat 3: out")
+	}
+	for k, wait := range []time.Duration{1, 2, 4, 8, 16, 16, 16} {
+		wait *= time.Minute
+		stall()
+		v := a.State().V
+		c.Polled() // it asks at once, and again: nothing moves before its wait is over
+		c.Connected(1)
+		c.Connected(-1)
+		send(t, c, []byte("a record while it waits"))
+		e.clk.Add(wait - time.Second)
+		e.s.Sweep()
+		c.Polled()
+		st := a.State()
+		require.Equal(t, v, st.V, "cycle %d: out for less than %v", k+1, wait)
+		require.Equal(t, []int{1, 2}, st.In)
+		e.clk.Add(time.Second)
+		e.s.Sweep()
+		st = a.State()
+		require.Equal(t, v+1, st.V, "cycle %d: back in after %v, as it asked", k+1, wait)
+		require.Equal(t, []int{1, 2, 3}, st.In)
+	}
+	// A seat that does not ask is not brought back; one that asks after its wait comes back at once.
+	stall()
+	e.clk.Add(room.BackInMax + time.Minute) // within the 30 idle minutes
+	e.s.Sweep()
+	require.Equal(t, []int{3}, a.State().Out, "it did not ask: it stays out")
+	c.Connected(1)
+	require.Equal(t, []int{1, 2, 3}, a.State().In)
+	for _, ss := range []*room.Session{a, b, c} {
+		require.Empty(t, ended(t, ss))
+	}
 }
 
 // A member alone is never dropped for silence: the rule is for the key exchange of two or more.
