@@ -236,7 +236,8 @@ func (h *ChatHandshake) Peer(hello []byte) ([]byte, error) {
 	t = append(t, hc...)
 	t = append(t, hj...)
 	h.th = sha256.Sum256(t)
-	h.ikm = append(z, ka...)
+	h.ikm = append(z, ka...) // a new array: z (32 bytes, full) is cleared on its own
+	clear(z)
 	h.kc = hkdfKey(h.ikm, h.th[:], labelChatConfirm)
 	h.peerHello = bytes.Clone(hello)
 	conf := make([]byte, 0, ChatConfirmSize)
