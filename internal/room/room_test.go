@@ -677,6 +677,26 @@ func TestHoldDropsOnlyForTheRecordSent(t *testing.T) {
 	require.LessOrEqual(t, e.settled(m), int64(room.DefaultMaxBytes/6))
 }
 
+// A fallback record (its length declared) drops the stuck member as needed for it to be
+// admitted: the drop counts what admission counts (its whole blocks and the one the vault
+// keeps), so a record that fills the last blocks exactly is not refused busy, again and again,
+// with nobody dropped (the drop counted the blocks alone).
+func TestHoldFallbackDropsAsAdmissionCounts(t *testing.T) {
+	e := newEnv(t)
+	m := e.create(2, false)
+	a, stuck := e.member(m, 1), e.member(m, 2)
+	for range 21 { // 21 × 96 KiB held for seat 2: 32 KiB of the room's 2 MiB left
+		send(t, a, bytes.Repeat([]byte{1}, room.DefaultMaxRecord))
+	}
+	require.Equal(t, int64(room.DefaultMaxBytes-32<<10), e.settled(m))
+	e.clk.Add(room.DefaultHoldWait + time.Second)
+	n := int64(32<<10 - 100) // its blocks are exactly what is left
+	_, err := a.Send(bytes.NewReader(make([]byte, n)), n)
+	require.NoError(t, err, "admitted, the stuck member dropped for it")
+	require.Equal(t, room.ReasonDropped, ended(t, stuck))
+	require.Zero(t, e.settled(m), "what only the dropped member owed is wiped")
+}
+
 // A full vault answers full and drops nobody: a stranger who fills the rooms' share with rooms
 // of their own cannot get a member of an honest room dropped.
 func TestFullVaultDropsNobody(t *testing.T) {
