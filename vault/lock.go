@@ -122,6 +122,12 @@ func (l *Lock) Try(c Check, maxFailures int) (destruct bool, err error) {
 // is kept in 16 bits, and a limit over it counts as it.
 const maxLockFailures = 1<<16 - 1
 
+// Destroy marks the lock as if its destruct token had matched, without counting a failure:
+// what it guards was destroyed through another lock (a room's destruct PIN entered at another
+// seat). From then on every PIN, the right one too, counts as wrong, as on a lock whose own
+// destruct token matched.
+func (l *Lock) Destroy() { l.destroyed = true }
+
 // Destroyed reports whether a destruct token matched (or Destroy was called).
 func (l *Lock) Destroyed() bool { return l.destroyed }
 

@@ -236,7 +236,11 @@ func (h *ChatHandshake) Peer(hello []byte) ([]byte, error) {
 	t = append(t, hc...)
 	t = append(t, hj...)
 	h.th = sha256.Sum256(t)
-	h.ikm = append(z, ka...)
+	h.ikm = append(z, ka...) // a new array: z (32 bytes, full) is cleared on its own
+	clear(z)
+	if h.epoch > 1 {
+		clear(ka) // derived here from the resume secret (km itself stays: later epochs need it)
+	}
 	h.kc = hkdfKey(h.ikm, h.th[:], labelChatConfirm)
 	h.peerHello = bytes.Clone(hello)
 	conf := make([]byte, 0, ChatConfirmSize)

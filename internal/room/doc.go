@@ -10,14 +10,16 @@
 // Capabilities (gates, PIN tokens, manage secret, session tokens) are stored only as SHA-256 and
 // compared in constant time by the vault's own check (vault.Lock, vault.Equal); every absent
 // state is ErrGone. A room holds at most Config.MaxBytes (2 MiB) undelivered, one sender at most
-// MaxBytes ÷ (members of "in" − 1): a record that may not fit is refused busy, after the members
-// that acknowledged nothing for more than HoldWait while records waited for them are dropped; a
-// full vault drops nobody. Each membership version has its "in" (the seats keyed) and "out"
-// (joined seats left out because they did not send hello and keys within Liveness; they come
-// back in when connected again). Membership exists only as seat slots of a live room; when the
-// room ends, its records are wiped and the room is forgotten (nothing of who joined when is
-// kept), except that a room ended by a destruct PIN keeps its slots and zeroed blocks until its
-// lifetime, as a typo would have left it.
+// MaxBytes ÷ (members of "in" − 1): a record that does not fit is refused busy, after the members
+// that acknowledged nothing for more than HoldWait while records waited for them are dropped as
+// needed for a record of its length (a stream's, once read); a full vault drops nobody. Each
+// membership version has its "in" (the seats keyed) and "out" (joined seats left out because
+// they did not send hello and keys within Liveness; they come back in when connected again,
+// after a wait that doubles at each move out, from BackInFirst to BackInMax). Membership exists
+// only as seat slots of a live room; when the room ends, its records are wiped and the room is
+// forgotten (nothing of who joined when is kept), except that a room ended by a destruct PIN
+// keeps its slots and zeroed blocks until its lifetime, or its creator's first revoke, as a
+// typo would have left it.
 //
 // What it does not protect: room metadata (ids, hashes, seats, timings, counts, padded sizes)
 // lives on the Go heap while the room lives; a record passes through kernel socket buffers and

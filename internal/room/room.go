@@ -77,7 +77,8 @@ type Config struct {
 	HoldWait time.Duration
 	// Liveness: a member of the version's "in" that has not sent LivenessRecords records
 	// within this long of a new version (with two or more in it) is moved to "out": its seat is
-	// kept, and it comes back in a new version when it connects again; default 60 s.
+	// kept, and it comes back in a new version when it connects again, once its wait is over
+	// (backInWait); default 60 s.
 	Liveness       time.Duration
 	MaxPINFailures int // per seat; default 5
 	Now            func() time.Time
@@ -107,6 +108,23 @@ const (
 // binds this length and the TTL (protocol.PriceRoom).
 const PriceLength = DefaultMaxBytes
 
+// Coming back in: the k-th time liveness moves a seat to "out", it comes back in no sooner
+// than min(BackInFirst × 2^(k−1), BackInMax) later (a hostile review's R8: one member that came
+// back at once, sent its hello late and never its keys, stalled the room about 60 s of every
+// minute; with this, after five such cycles at most Liveness in every Liveness + BackInMax).
+const (
+	BackInFirst = time.Minute
+	BackInMax   = 16 * time.Minute
+)
+
+// backInWait is how long a seat moved out for the k-th time waits to come back in.
+func backInWait(k int) time.Duration {
+	if k > 5 {
+		return BackInMax
+	}
+	return min(BackInFirst<<max(k-1, 0), BackInMax)
+}
+
 // LivenessRecords is how many records (hello and keys) a member of a new version's "in" sends
 // within Liveness to stay in.
 const LivenessRecords = 2
@@ -129,6 +147,9 @@ type seat struct {
 	sent   int       // records it sent since the current membership version began
 	held   int64     // whole blocks of its records still held (and reserved while one streams)
 	reason string    // why it is gone, for its sessions
+	outs   int       // times liveness moved it to "out"
+	backAt time.Time // while out: it comes back in no sooner than this
+	asked  bool      // while out: it connected, polled or sent before backAt
 }
 
 // record is one undelivered record: a relay entry in the vault, read with its manage secret as
@@ -311,6 +332,14 @@ func (s *Server) Sweep() {
 			wipe = append(wipe, s.endLocked(r, ReasonExpired)...)
 		case !now.Before(r.lastRecord.Add(s.cfg.Idle)):
 			wipe = append(wipe, s.endLocked(r, ReasonIdle)...)
+		case r.dueBack(now) != 0: // seats that asked to come back in while they waited
+			for i := range r.n {
+				if r.dueBack(now)&(1<<i) != 0 {
+					st := &r.seats[i]
+					st.in, st.acked, st.ackAt, st.asked = true, r.next, now, false
+				}
+			}
+			s.newVersionLocked(r, now)
 		case bits.OnesCount8(r.inMask()) >= 2 && !now.Before(r.vAt.Add(s.cfg.Liveness)):
 			// A member's keys need every hello of the version, so one member that sent nothing
 			// holds every other at one record: those that sent nothing go out first, and those
@@ -336,8 +365,10 @@ func (s *Server) Sweep() {
 				out = 0
 			}
 			for i := range r.n {
-				if out&(1<<i) != 0 {
-					r.seats[i].in = false // its seat is kept; the relay holds nothing for it
+				if st := &r.seats[i]; out&(1<<i) != 0 {
+					st.in = false // its seat is kept; the relay holds nothing for it
+					st.outs++
+					st.backAt, st.asked = now.Add(backInWait(st.outs)), false
 				}
 			}
 			if silent := out; silent != 0 {
@@ -348,6 +379,17 @@ func (s *Server) Sweep() {
 	}
 	s.mu.Unlock()
 	s.wipe(wipe)
+}
+
+// dueBack is the seats of "out" that asked to come back in and whose wait is over.
+func (r *room) dueBack(now time.Time) uint8 {
+	var m uint8
+	for i := range r.n {
+		if st := &r.seats[i]; st.state == seatMember && !st.in && st.asked && !now.Before(st.backAt) {
+			m |= 1 << i
+		}
+	}
+	return m
 }
 
 // inMask is the seats in this version's "in".
@@ -482,7 +524,8 @@ type JoinRequest struct {
 // seat nobody joined was in no version, so no version changes). A destruct match ends the
 // room for every member (told "revoked", as the creator's revoke), zeroes its records at once
 // and answers the same *PINError; the room then keeps its slots, its records' blocks and the
-// seat's countdown until its lifetime would have ended it. Everything else is ErrGone.
+// countdown of every seat nobody joined (in which the right PIN counts as wrong, as a typo)
+// until its lifetime would have ended it. Everything else is ErrGone.
 func (s *Server) Join(id vault.ID, req JoinRequest) ([]byte, error) {
 	p := vault.NewProof(req.Gate, req.Open, req.Destruct)
 	tok, err := random32()
@@ -510,13 +553,20 @@ func (s *Server) Join(id vault.ID, req JoinRequest) ([]byte, error) {
 				r.destroyed = true // kept, records zeroed: capacity goes on as after a typo
 				r.held = s.endLocked(r, ReasonRevoked)
 				blank = r.held
+				// Every seat nobody joined counts its right PIN as wrong from now on, as the
+				// destructed seat does: after a typo it would join.
+				for k := range r.n {
+					if r.seats[k].state == seatFree {
+						r.seats[k].lock.Destroy()
+					}
+				}
 			}
 			if pe.Left == 0 { // the seat burns; the others go on, in the same version
 				st.state, st.reason = seatGone, ReasonRevoked
 				wipe = append(wipe, s.closeIfEmptyLocked(r)...)
 			}
 			err = &PINError{Left: pe.Left}
-		case r.ended: // destroyed: still counting this seat's tries, never joined
+		case r.ended: // destroyed, and this seat has no PIN: never joined
 		default:
 			st.state, st.tok, st.acked = seatMember, hash(tok[:]), r.next // a late joiner gets nothing sent before
 			st.in, st.ackAt = true, now
@@ -545,6 +595,9 @@ func (s *Server) Join(id vault.ID, req JoinRequest) ([]byte, error) {
 }
 
 // Revoke ends a room for the holder of its manage secret; every member is told "revoked".
+// A room destroyed by a destruct PIN is answered as a live one and forgotten (its zeroed
+// records wiped, its slots given back), exactly what a typo room's revoke does, so that the
+// creator's revoke does not tell a destruct from a typo; a second revoke is gone for both.
 func (s *Server) Revoke(id vault.ID, manage []byte) error {
 	mh := hash(manage)
 	s.mu.Lock()
@@ -553,9 +606,12 @@ func (s *Server) Revoke(id vault.ID, manage []byte) error {
 	if t == nil {
 		t = &s.dummy
 	}
-	ok := vault.Equal(&mh, &t.manage) && r != nil && !r.ended
+	ok := vault.Equal(&mh, &t.manage) && r != nil // an ended room still held is a destroyed one
 	var wipe []record
-	if ok {
+	switch {
+	case ok && r.ended:
+		wipe = s.forgetLocked(r) // its members were told "revoked" at the destruct
+	case ok:
 		wipe = s.endLocked(r, ReasonRevoked)
 	}
 	s.mu.Unlock()
@@ -578,13 +634,18 @@ func (s *Server) newVersionLocked(r *room, now time.Time) {
 }
 
 // backInLocked returns a member of "out" to "in", in a new version, when it is connected again
-// (a socket, a poll or a send). It owes nothing from before.
+// (a socket, a poll or a send). It owes nothing from before. Before its wait is over
+// (backInWait) it stays out, and the sweep brings it back in when the wait ends.
 func (s *Server) backInLocked(r *room, i int, now time.Time) {
 	st := &r.seats[i]
 	if r.ended || st.state != seatMember || st.in {
 		return
 	}
-	st.in, st.acked, st.ackAt = true, r.next, now
+	if now.Before(st.backAt) {
+		st.asked = true
+		return
+	}
+	st.in, st.acked, st.ackAt, st.asked = true, r.next, now, false
 	s.newVersionLocked(r, now)
 }
 
@@ -813,7 +874,9 @@ func (ss *Session) State() State {
 // MaxRecord) for the other members of "in", and returns its sequence number. Send is the same
 // for a record of exactly n bytes (the fallback). ErrTooLarge over MaxRecord; ErrBusy over the
 // sender's share (share) or the room's MaxBytes, once the members that acknowledged nothing for
-// more than HoldWait while records waited for them were dropped (stuckLocked); ErrFull when the
+// more than HoldWait while records waited for them were dropped (stuckLocked) as needed for
+// a record of its length: Send drops before it stores, SendStream only once the stream turned
+// out longer than what fitted, and then answers ErrBusy to be sent again (tooLong); ErrFull when the
 // vault cannot hold it (nobody is dropped for that); *EndedError once the member or the room
 // ended. A refused record changes nothing else.
 func (ss *Session) SendStream(rd io.Reader) (uint64, error) { return ss.send(rd, -1) }
@@ -884,6 +947,51 @@ func (r *room) freedBy(mask uint8, from int) int64 {
 	return n
 }
 
+// need is what a record of n bytes needs free of the share and of the room to be admitted:
+// its whole blocks and the one the vault reads ahead (what fits leaves).
+func (s *Server) need(n int64) int64 { return s.blocks(n) + s.bs }
+
+// inTheWayLocked is the stuck members (stuckLocked) to drop, longest stuck first and only as
+// many as needed, for a record from seat needing need bytes to fit the sender's share and the
+// room's cap. Over the share, only those the sender's own records wait for; over the room's
+// cap, any. A full vault drops nobody: only the room's own limits are looked at.
+func (s *Server) inTheWayLocked(r *room, seat int, need int64, now time.Time) []int {
+	var drop []int
+	var mask, mine uint8 // mine: the seats the sender's own records wait for
+	for _, f := range r.records {
+		if f.from == seat+1 {
+			mine |= f.to
+		}
+	}
+	me := &r.seats[seat]
+	share := func() int64 { return s.cfg.MaxBytes / int64(max(1, bits.OnesCount8(r.inMask()&^mask)-1)) }
+	overShare := func() bool { return me.held-r.freedBy(mask, seat)+need > share() }
+	overRoom := func() bool { return r.bytes-r.freedBy(mask, -1)+need > s.cfg.MaxBytes }
+	for _, i := range s.stuckLocked(r, seat, now) {
+		if !overShare() && !overRoom() {
+			break
+		}
+		if !overRoom() && mine&(1<<i) == 0 {
+			continue // over the share only, and none of the sender's records waits for it
+		}
+		drop = append(drop, i)
+		mask |= 1 << i
+	}
+	return drop
+}
+
+// counter counts the bytes read through it (it holds none of them).
+type counter struct {
+	r io.Reader
+	n int64
+}
+
+func (c *counter) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.n += int64(k)
+	return k, err
+}
+
 func (ss *Session) send(rd io.Reader, n int64) (uint64, error) {
 	s, r := ss.s, ss.r
 	now := s.cfg.Now()
@@ -895,35 +1003,13 @@ func (ss *Session) send(rd io.Reader, n int64) (uint64, error) {
 	me := &r.seats[ss.seat]
 	s.backInLocked(r, ss.seat, now) // a member of "out" that sends is connected again
 	r.lastRecord = now              // a record from anyone keeps the room from idling, even one refused
-	// The most a record may take: MaxRecord, or exactly n; the vault reserves up to one block
-	// ahead of a stream's bytes.
-	want := s.cfg.MaxRecord
-	if n > 0 {
-		want = n
-	}
-	need := s.blocks(want + 1)
-	// It may not fit the sender's share or the room's cap: first drop the stuck members that
-	// stand in the way. Over the share, only those the sender's own records wait for; over the
-	// room's cap, any. A full vault drops nobody: only the room's own limits are looked at.
+	// A record of exactly n bytes (the fallback) that does not fit first drops the stuck
+	// members in its way. A stream's length is known only once it is read: it is stored up to
+	// what fits now, and only one that turns out longer drops, for its own length, and is
+	// refused busy to be sent again (see below).
 	var drop []int
-	var mask, mine uint8 // mine: the seats the sender's own records wait for
-	for _, f := range r.records {
-		if f.from == ss.seat+1 {
-			mine |= f.to
-		}
-	}
-	share := func() int64 { return s.cfg.MaxBytes / int64(max(1, bits.OnesCount8(r.inMask()&^mask)-1)) }
-	overShare := func() bool { return me.held-r.freedBy(mask, ss.seat)+need > share() }
-	overRoom := func() bool { return r.bytes-r.freedBy(mask, -1)+need > s.cfg.MaxBytes }
-	for _, i := range s.stuckLocked(r, ss.seat, now) {
-		if !overShare() && !overRoom() {
-			break
-		}
-		if !overRoom() && mine&(1<<i) == 0 {
-			continue // over the share only, and none of the sender's records waits for it
-		}
-		drop = append(drop, i)
-		mask |= 1 << i
+	if n > 0 {
+		drop = s.inTheWayLocked(r, ss.seat, s.need(n), now)
 	}
 	wipe := s.dropLocked(r, drop, ReasonDropped, now)
 	to := r.inMask() &^ (1 << ss.seat)
@@ -946,6 +1032,9 @@ func (ss *Session) send(rd io.Reader, n int64) (uint64, error) {
 	if n > 0 && n > limit || limit <= 0 {
 		s.mu.Unlock()
 		s.wipe(wipe)
+		if n < 0 { // a stream: how long is it?
+			return 0, ss.tooLong(&counter{r: rd})
+		}
 		return 0, ErrBusy
 	}
 	if n > 0 {
@@ -957,13 +1046,16 @@ func (ss *Session) send(rd io.Reader, n int64) (uint64, error) {
 	s.mu.Unlock()
 	s.wipe(wipe)
 
-	f, err := s.put(r.id, rd, n, limit)
-	if errors.Is(err, ErrTooLarge) && n < 0 && limit < s.cfg.MaxRecord {
-		err = ErrBusy // longer than what the room or the share may hold now, not than any record
-	}
+	cr := &counter{r: rd}
+	f, err := s.put(r.id, cr, n, limit)
 	s.mu.Lock()
 	r.bytes -= reserve
 	me.held -= reserve
+	s.mu.Unlock()
+	if errors.Is(err, ErrTooLarge) && n < 0 && limit < s.cfg.MaxRecord {
+		return 0, ss.tooLong(cr) // longer than what the room or the share may hold now
+	}
+	s.mu.Lock()
 	if err != nil {
 		s.mu.Unlock()
 		return 0, err
@@ -992,6 +1084,32 @@ func (ss *Session) send(rd io.Reader, n int64) (uint64, error) {
 	s.notifyLocked(r)
 	s.mu.Unlock()
 	return f.seq, nil
+}
+
+// tooLong answers a stream longer than what the room or the sender's share held room for
+// when it came: it is read to its end (through a cleared buffer, kept nowhere) to learn its
+// length; over MaxRecord it is ErrTooLarge, else the stuck members in the way of a record of
+// that length are dropped (inTheWayLocked) and it is ErrBusy, so that it fits when the client
+// sends it again unchanged. Dropping for the record's own length, not for the longest a record
+// may be, keeps a member whose records wait while shorter ones still fit (a hostile review's
+// R7).
+func (ss *Session) tooLong(cr *counter) error {
+	s, r := ss.s, ss.r
+	if err := wsrelay.Drain(io.LimitReader(cr, s.cfg.MaxRecord+1-cr.n)); err != nil {
+		return ErrInvalid
+	}
+	if cr.n > s.cfg.MaxRecord {
+		return ErrTooLarge
+	}
+	s.mu.Lock()
+	var wipe []record
+	if ss.endedLocked() == "" && cr.n > 0 { // an empty record is no record: it drops nobody
+		now := s.cfg.Now()
+		wipe = s.dropLocked(r, s.inTheWayLocked(r, ss.seat, s.need(cr.n), now), ReasonDropped, now)
+	}
+	s.mu.Unlock()
+	s.wipe(wipe)
+	return ErrBusy
 }
 
 // put stores a record of n bytes from rd in the vault, or of rd's length (up to limit) when
