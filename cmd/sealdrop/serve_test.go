@@ -110,7 +110,9 @@ func startServe(t *testing.T, args ...string) (stdout, stderr *servertest.Buffer
 	exited := make(chan struct{})
 	var runErr error
 	go func() { runErr = run(ctx, append([]string{"serve"}, args...), stdout, stderr); close(exited) }()
-	if _, err := servertest.AwaitStartup(stdout, exited, 20*time.Second); err != nil {
+	// Startup takes well under a second; 60 s bounds it on a 2-core machine under -race with
+	// other suites (and CPU burners) beside it, where 20 s once ran out.
+	if _, err := servertest.AwaitStartup(stdout, exited, 60*time.Second); err != nil {
 		if errors.Is(err, servertest.ErrExited) {
 			err = fmt.Errorf("%w: %v", err, runErr) // runErr is set before exited closes
 		}
