@@ -6,7 +6,6 @@ package room_test
 import (
 	"bytes"
 	"crypto/sha256"
-	"io"
 	"testing"
 	"time"
 
@@ -146,16 +145,4 @@ func TestReview25GarbageHelloLocksHonestOut(t *testing.T) {
 			"cycle %d: seats %v went out on seat 3's garbage; an honest seat must be back after %v (today it waits %v)",
 			cycle, out, room.BackInFirst, room.BackInFirst<<(cycle-1))
 	}
-}
-
-// F5 (Low): a member alone in "in" (nobody to deliver to) has its stream read through and
-// answered as sent whatever its length: a record of MaxRecord+1 bytes (what the socket's read
-// limit lets through) is "sent" and counts for liveness, where with a recipient it is
-// too_large. The answer to a record must not depend on who else is in.
-func TestReview25TooLargeWhenAlone(t *testing.T) {
-	e := newEnv(t)
-	m := e.create(2, false)
-	a := e.member(m, 1) // seat 2 not joined yet
-	_, err := a.SendStream(io.LimitReader(zeroes{}, room.DefaultMaxRecord+1))
-	require.ErrorIs(t, err, room.ErrTooLarge, "over MaxRecord is too large, alone or not")
 }

@@ -1014,19 +1014,9 @@ func (ss *Session) send(rd io.Reader, n int64) (uint64, error) {
 	wipe := s.dropLocked(r, drop, ReasonDropped, now)
 	to := r.inMask() &^ (1 << ss.seat)
 	if to == 0 { // nobody to deliver to: read through, kept nowhere
-		seq := r.next
-		r.next++
-		me.sent++
 		s.mu.Unlock()
 		s.wipe(wipe)
-		lim := n
-		if n < 0 {
-			lim = s.cfg.MaxRecord + 1
-		}
-		if err := wsrelay.Drain(io.LimitReader(rd, lim)); err != nil {
-			return 0, ErrInvalid
-		}
-		return seq, nil
+		return ss.sendToNobody(rd, n)
 	}
 	limit := min(s.cfg.MaxRecord, s.fits(s.share(r)-me.held), s.fits(s.cfg.MaxBytes-r.bytes))
 	if n > 0 && n > limit || limit <= 0 {
@@ -1084,6 +1074,35 @@ func (ss *Session) send(rd io.Reader, n int64) (uint64, error) {
 	s.notifyLocked(r)
 	s.mu.Unlock()
 	return f.seq, nil
+}
+
+// sendToNobody reads through a record that has no recipient (its sender is alone in "in"),
+// keeping it nowhere, and answers it as one with a recipient would be: a stream over MaxRecord
+// is ErrTooLarge (a hostile review's F5: it was "sent" alone and too_large with a recipient), a
+// fallback record shorter than its declared length is ErrInvalid (as the vault's Put refuses
+// it), and only a record answered as sent takes a sequence number and counts for liveness.
+func (ss *Session) sendToNobody(rd io.Reader, n int64) (uint64, error) {
+	s, r := ss.s, ss.r
+	lim := n
+	if n < 0 {
+		lim = s.cfg.MaxRecord + 1
+	}
+	cr := &counter{r: rd}
+	if err := wsrelay.Drain(io.LimitReader(cr, lim)); err != nil || n > 0 && cr.n != n {
+		return 0, ErrInvalid
+	}
+	if cr.n > s.cfg.MaxRecord {
+		return 0, ErrTooLarge
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := ss.endedLocked(); e != "" {
+		return 0, &EndedError{e}
+	}
+	seq := r.next
+	r.next++
+	r.seats[ss.seat].sent++
+	return seq, nil
 }
 
 // tooLong answers a stream longer than what the room or the sender's share held room for

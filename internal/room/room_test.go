@@ -1125,6 +1125,26 @@ func TestRecordTooLarge(t *testing.T) {
 	require.Zero(t, e.v.Stats().Used)
 }
 
+// The answer to a record does not depend on who else is in (a hostile review's F5): a member
+// alone in "in", whose records are read through and kept nowhere, gets too_large for a stream
+// over MaxRecord, as it would with a recipient, and a fallback record shorter than it declared
+// is invalid; neither takes a sequence number.
+func TestRecordTooLargeWhenAlone(t *testing.T) {
+	e := newEnv(t)
+	m := e.create(2, false)
+	a := e.member(m, 1) // seat 2 not joined yet: nobody to deliver to
+	first := send(t, a, []byte("hello, to nobody yet"))
+	_, err := a.SendStream(io.LimitReader(zeroes{}, room.DefaultMaxRecord+1))
+	require.ErrorIs(t, err, room.ErrTooLarge, "over MaxRecord is too large, alone or not")
+	_, err = a.Send(bytes.NewReader([]byte("short")), 10)
+	require.ErrorIs(t, err, room.ErrInvalid, "fewer bytes than declared")
+	seq, err := a.SendStream(io.LimitReader(zeroes{}, room.DefaultMaxRecord))
+	require.NoError(t, err, "exactly MaxRecord is a record")
+	require.Equal(t, first+1, seq, "the refused records took no number")
+	e.v.Settle()
+	require.Zero(t, e.v.Stats().Used, "kept nowhere")
+}
+
 type zeroes struct{}
 
 func (zeroes) Read(p []byte) (int, error) { clear(p); return len(p), nil }
