@@ -5,7 +5,6 @@ package room_test
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"testing"
 	"time"
 
@@ -45,39 +44,6 @@ func TestReview25DestroyedRoomAnswersAfterIdle(t *testing.T) {
 	require.ErrorIs(t, typo[1], room.ErrGone, "control: the silent typo room idled out")
 	require.Equal(t, typo[1:], destruct[1:],
 		"half an hour later the same invite and the same revoke must be answered alike (today: wrong_pin with a countdown and 204 tell the destruct)")
-}
-
-// F2: a seat whose invite has no PIN, in a room whose other seats have one (the API takes PIN
-// or not per seat, and the invite's flags say it per seat). After a typo at a PIN seat its
-// link joins; after a destruct it is gone. Lock.Destroy does nothing to a lock without a PIN,
-// and Join's "case r.ended" answers gone. Whoever holds that link (no PIN needed) tells a
-// destruct from a typo.
-func TestReview25NoPINSeatTellsDestruct(t *testing.T) {
-	look := func(duress bool) error {
-		e := newEnv(t)
-		m := e.create(3, true)
-		// Seat 3 of the same room, without a PIN: made by hand, the same API.
-		inv := invite{seat: 3, gate: rnd(t), destruct: rnd(t)}
-		req := room.CreateRequest{Manage: sha256.Sum256(m.manage), TTL: room.DefaultTTL}
-		for _, i := range m.invites[:2] {
-			req.Seats = append(req.Seats, room.SeatCaps{Gate: sha256.Sum256(i.gate), Open: sha256.Sum256(i.open), Destruct: sha256.Sum256(i.destruct), PIN: true})
-		}
-		req.Seats = append(req.Seats, room.SeatCaps{Gate: sha256.Sum256(inv.gate)})
-		c, err := e.s.Create(req)
-		require.NoError(t, err)
-		mixed := made{id: c.ID, manage: m.manage, invites: []invite{m.invites[0], m.invites[1], inv}}
-		e.member(mixed, 1)
-		first := mixed.invites[1].wrong(t)
-		if duress {
-			first = mixed.invites[1].duress(t)
-		}
-		_, err = e.s.Join(mixed.id, first)
-		require.Equal(t, &room.PINError{Left: 4}, err)
-		_, err = e.s.Join(mixed.id, inv.join()) // the PIN-less link
-		return err
-	}
-	require.NoError(t, look(false), "control: after a typo the PIN-less seat joins")
-	require.NoError(t, look(true), "after a destruct it must not answer gone (today: gone)")
 }
 
 // F3: R8's back-off lets one member lock the honest members out with a growing wait. The relay

@@ -459,15 +459,28 @@ func PriceRequest(ttl time.Duration, manage [32]byte) protocol.PriceRequest {
 	return protocol.PriceRequest{Kind: protocol.PriceRoom, Manage: manage, Length: PriceLength, TTL: ttl}
 }
 
+// MixedPINs reports whether some seats have a PIN and others none, which Create refuses: a
+// destruct at a PIN seat ends the room, and the link of a seat without a PIN (which needs no
+// PIN to try) would then answer gone where after a typo it joins (a hostile review's F2).
+func MixedPINs(seats []SeatCaps) bool {
+	for _, c := range seats {
+		if c.PIN != seats[0].PIN {
+			return true
+		}
+	}
+	return false
+}
+
 // Create makes a room of len(req.Seats) seats, none claimed. ErrInvalid for a seat count out
-// of 2…8, a TTL out of MinTTL…MaxTTL or a missing hash; ErrFull when the slots are taken or the
+// of 2…8, seats of which some have a PIN and others none (MixedPINs), a TTL out of
+// MinTTL…MaxTTL or a missing hash; ErrFull when the slots are taken or the
 // vault could not hold one record; a price refusal (price.ErrPrice…) when it did not pay.
 func (s *Server) Create(req CreateRequest) (Created, error) {
 	if req.TTL == 0 {
 		req.TTL = s.cfg.DefaultTTL
 	}
 	n := len(req.Seats)
-	if n < MinSeats || n > MaxSeats || req.TTL < MinTTL || req.TTL > s.cfg.MaxTTL || req.Manage == [32]byte{} {
+	if n < MinSeats || n > MaxSeats || req.TTL < MinTTL || req.TTL > s.cfg.MaxTTL || req.Manage == [32]byte{} || MixedPINs(req.Seats) {
 		return Created{}, ErrInvalid
 	}
 	r := &room{n: n, manage: req.Manage, changed: make(chan struct{})}

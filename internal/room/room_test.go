@@ -1104,12 +1104,37 @@ func TestCreateRefusals(t *testing.T) {
 		"no gate":     {Seats: []room.SeatCaps{seat, {}}, Manage: sha256.Sum256(rnd(t))},
 		"short ttl":   {Seats: []room.SeatCaps{seat, seat}, Manage: sha256.Sum256(rnd(t)), TTL: 59 * time.Second},
 		"long ttl":    {Seats: []room.SeatCaps{seat, seat}, Manage: sha256.Sum256(rnd(t)), TTL: 24*time.Hour + time.Second},
-		"pin no open": {Seats: []room.SeatCaps{seat, {Gate: seat.Gate, PIN: true}}, Manage: sha256.Sum256(rnd(t))},
+		"pin no open": {Seats: []room.SeatCaps{{Gate: seat.Gate, PIN: true, Open: sha256.Sum256(rnd(t))}, {Gate: seat.Gate, PIN: true}}, Manage: sha256.Sum256(rnd(t))},
+		"mixed PINs":  {Seats: []room.SeatCaps{seat, {Gate: seat.Gate, PIN: true, Open: sha256.Sum256(rnd(t))}}, Manage: sha256.Sum256(rnd(t))},
 	} {
 		_, err := e.s.Create(req)
 		require.ErrorIs(t, err, room.ErrInvalid, name)
 	}
 	require.Zero(t, e.s.Count())
+}
+
+// A seat without a PIN would tell a destruct at another seat from a typo (a hostile review's
+// F2): after a typo its link joins, after a destruct the room has ended and it is gone, and its
+// link needs no PIN to try. So a room's seats have a PIN every one or none: a mixed room is
+// refused, and in a room without PINs no destruct exists.
+func TestMixedPINsRefused(t *testing.T) {
+	e := newEnv(t)
+	m := e.create(2, true)
+	req := room.CreateRequest{Manage: sha256.Sum256(m.manage), TTL: room.DefaultTTL}
+	for _, i := range m.invites {
+		req.Seats = append(req.Seats, room.SeatCaps{Gate: sha256.Sum256(i.gate), Open: sha256.Sum256(i.open), Destruct: sha256.Sum256(i.destruct), PIN: true})
+	}
+	_, err := e.s.Create(req)
+	require.NoError(t, err, "control: every seat with a PIN")
+	req.Seats = append(req.Seats, room.SeatCaps{Gate: sha256.Sum256(rnd(t))}) // seat 3, no PIN
+	before := e.s.Count()
+	_, err = e.s.Create(req)
+	require.ErrorIs(t, err, room.ErrInvalid, "a seat without a PIN beside seats with one")
+	require.Equal(t, before, e.s.Count(), "nothing made")
+	// Without any PIN, a destruct token is no PIN: the seat joins.
+	plain := e.create(2, false)
+	_, err = e.s.Join(plain.id, plain.invites[1].duress(t))
+	require.NoError(t, err)
 }
 
 // A record too large is refused and changes nothing.

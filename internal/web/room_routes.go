@@ -84,6 +84,10 @@ func (s *server) roomCreate(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, api.BadRequest, "a hash is missing or malformed")
 		return
 	}
+	if room.MixedPINs(cr.Seats) {
+		s.refuse(w, api.BadParameter, "seats: every seat has a PIN (open_hash) or none has")
+		return
+	}
 	if !s.circuitAllows(w, r) {
 		return
 	}

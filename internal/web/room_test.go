@@ -221,6 +221,13 @@ func TestRoomFallbackAndRefusals(t *testing.T) {
 	r = rr.e.postJSON("/api/v1/rooms", map[string]any{"seats": two, "manage_hash": b64(rr.manage[:]), "ttl": 59})
 	require.Equal(t, http.StatusBadRequest, r.status)
 	require.Contains(t, string(r.body), "bad_ttl")
+	// Every seat has a PIN or none (a hostile review's F2: a PIN-less seat's link told a destruct
+	// at another seat from a typo).
+	oh := sha256.Sum256([]byte("o"))
+	mixed := []any{map[string]any{"gate_hash": b64(gh[:]), "open_hash": b64(oh[:])}, map[string]any{"gate_hash": b64(gh[:])}}
+	r = rr.e.postJSON("/api/v1/rooms", map[string]any{"seats": mixed, "manage_hash": b64(rr.manage[:])})
+	require.Equal(t, http.StatusBadRequest, r.status)
+	require.Equal(t, "bad_parameter", r.json(t)["error"], "%s", r.body)
 }
 
 // The fallback's custody: records sent by the fallback's send and delivered by its poll (each
