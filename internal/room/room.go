@@ -182,8 +182,8 @@ type room struct {
 	reason     string
 	changed    chan struct{}
 	// destroyed: a destruct PIN ended the room. Its records were zeroed at once but stay in
-	// the vault, and the room keeps its slots, until its lifetime would have ended it (as a
-	// destroyed chat), so that capacity does not tell a destruct PIN from a typo.
+	// the vault, and the room keeps its slots, until its lifetime or idle time would have
+	// ended it (as a destroyed chat), so that capacity does not tell a destruct PIN from a typo.
 	destroyed bool
 	held      []record
 }
@@ -316,7 +316,7 @@ func (s *Server) sweeper() {
 }
 
 // Sweep ends the rooms past their lifetime or idle, forgets destroyed rooms once their
-// lifetime is over, and moves to "out" the members of "in" that did not send LivenessRecords
+// lifetime is over or they would have idled out, and moves to "out" the members of "in" that did not send LivenessRecords
 // records within Liveness of a new version.
 func (s *Server) Sweep() {
 	now := s.cfg.Now()
@@ -324,8 +324,13 @@ func (s *Server) Sweep() {
 	var wipe []record
 	for _, r := range s.rooms {
 		switch {
-		case r.ended: // destroyed, kept until its lifetime would have ended it
-			if !now.Before(r.expires) {
+		case r.ended:
+			// Destroyed, kept until its lifetime or its idle time would have ended it: no
+			// record was sent since the destruct (lastRecord is frozen), so a typo room whose
+			// members fell as silent ends idle now, and every join and revoke of either is gone
+			// (a hostile review's F1: kept until its lifetime, after half an hour its invite
+			// answered wrong_pin and its revoke 204 where the typo room's were gone).
+			if !now.Before(r.expires) || !now.Before(r.lastRecord.Add(s.cfg.Idle)) {
 				wipe = append(wipe, s.forgetLocked(r)...)
 			}
 		case !now.Before(r.expires):
@@ -538,7 +543,7 @@ type JoinRequest struct {
 // room for every member (told "revoked", as the creator's revoke), zeroes its records at once
 // and answers the same *PINError; the room then keeps its slots, its records' blocks and the
 // countdown of every seat nobody joined (in which the right PIN counts as wrong, as a typo)
-// until its lifetime would have ended it. Everything else is ErrGone.
+// until its lifetime or idle time would have ended it. Everything else is ErrGone.
 func (s *Server) Join(id vault.ID, req JoinRequest) ([]byte, error) {
 	p := vault.NewProof(req.Gate, req.Open, req.Destruct)
 	tok, err := random32()

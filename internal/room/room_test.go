@@ -281,9 +281,8 @@ func TestDestructEndsAllLikeATypo(t *testing.T) {
 
 // TestDestructCapacityLooksLikeATypo: from outside, a destruct and a typo look alike: the same
 // answers (the countdown goes on), the same blocks held, free space, slots, price level, and the same answers to later creates, until the
-// room's lifetime. The one difference left in capacity is stated in SECURITY.md and shown at the
-// end: a typo room whose members all fall silent ends idle after 30 minutes, a destroyed room
-// only at its lifetime.
+// room's lifetime, and once a typo room whose members all fell silent ends idle after 30
+// minutes, the destroyed room is forgotten at the same sweep.
 func TestDestructCapacityLooksLikeATypo(t *testing.T) {
 	type view struct {
 		used, free int64
@@ -351,8 +350,43 @@ func TestDestructCapacityLooksLikeATypo(t *testing.T) {
 	require.Error(t, cD[2], "the slots were full")
 	require.Equal(t, vT[5], vD[5], "both gone after the lifetime")
 	require.Zero(t, vD[5].used)
-	// The difference SECURITY.md states: a silent typo room idles out, a destroyed one stays.
-	require.Equal(t, vT[4].count+1, vD[4].count)
+	// Half an hour after the last record, the silent typo room idled out, and the destroyed
+	// room is forgotten with it (a hostile review's F1: it stayed until its lifetime).
+	require.Equal(t, vT[4], vD[4], "alike once the typo room idled out")
+	require.Equal(t, vD[3].count-1, vD[4].count, "the destroyed room is forgotten (the later creates stay)")
+	require.Zero(t, vD[4].used, "its zeroed blocks are given back")
+}
+
+// A coercer who holds the victim's invite (or the manage secret) cannot tell a destruct from a
+// typo with one request once the room would have idled out (a hostile review's F1): the
+// commonest room (the creator waiting alone in seat 1 for one source) sends no record, so a
+// typo room ends idle after 30 minutes and every later join or revoke is gone; the destroyed
+// room was kept until its lifetime and answered wrong_pin with a countdown, and its first
+// revoke 204. It is now forgotten at the same sweep.
+func TestDestructAnswersAfterIdleLikeATypo(t *testing.T) {
+	look := func(duress bool) []error {
+		e := newEnv(t)
+		m := e.create(2, true)
+		e.member(m, 1) // the creator's page joins seat 1 at once and waits for its source
+		first := m.invites[1].wrong(t)
+		if duress {
+			first = m.invites[1].duress(t)
+		}
+		_, err := e.s.Join(m.id, first) // the victim, forced, types "a PIN"
+		answers := []error{err}
+		e.clk.Add(room.DefaultIdle + time.Second) // the coercer waits half an hour
+		e.s.Sweep()
+		_, err = e.s.Join(m.id, m.invites[1].wrong(t)) // and tries the invite again
+		answers = append(answers, err)
+		answers = append(answers, e.s.Revoke(m.id, m.manage)) // or the creator's manage link
+		return answers
+	}
+	typo, destruct := look(false), look(true)
+	require.Equal(t, &room.PINError{Left: 4}, typo[0])
+	require.Equal(t, typo[0], destruct[0], "the first answer is alike")
+	require.ErrorIs(t, typo[1], room.ErrGone, "control: the silent typo room idled out")
+	require.Equal(t, typo[1:], destruct[1:],
+		"half an hour later the same invite and the same revoke must be answered alike")
 }
 
 // The creator's revoke does not tell a destruct from a typo either (a hostile review's R4: a
@@ -532,25 +566,34 @@ func TestEnds(t *testing.T) {
 		require.Equal(t, room.ReasonLeft, ended(t, ss[0]))
 		roomGone(t, e, m) // no member and no free seat: nothing can happen any more
 	})
-	t.Run("destruct", func(t *testing.T) {
-		e := newEnv(t)
-		m := e.create(3, true)
-		a, b := e.member(m, 1), e.member(m, 2)
-		_, err := e.s.Join(m.id, m.invites[2].duress(t))
-		require.Equal(t, &room.PINError{Left: 4}, err)
-		require.Equal(t, room.ReasonRevoked, ended(t, a))
-		require.Equal(t, room.ReasonRevoked, ended(t, b))
-		for range 4 { // the countdown goes on to its end, then the room is forgotten
-			_, err = e.s.Join(m.id, m.invites[2].join())
-			require.ErrorAs(t, err, new(*room.PINError))
-		}
-		e.clk.Add(room.DefaultTTL - time.Second)
-		e.s.Sweep()
-		require.NotZero(t, e.s.Count(), "kept until its lifetime would have ended it")
-		e.clk.Add(time.Second)
-		e.s.Sweep()
-		roomGone(t, e, m)
-	})
+	// A destroyed room is kept until what would have ended it after a typo, had its members
+	// fallen silent: its idle time, or its lifetime when that comes first.
+	for name, c := range map[string]struct {
+		idle, until time.Duration
+	}{
+		"destruct, then idle":     {room.DefaultIdle, room.DefaultIdle},
+		"destruct, then lifetime": {48 * time.Hour, room.DefaultTTL},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, func(cfg *room.Config) { cfg.Idle = c.idle })
+			m := e.create(3, true)
+			a, b := e.member(m, 1), e.member(m, 2)
+			_, err := e.s.Join(m.id, m.invites[2].duress(t))
+			require.Equal(t, &room.PINError{Left: 4}, err)
+			require.Equal(t, room.ReasonRevoked, ended(t, a))
+			require.Equal(t, room.ReasonRevoked, ended(t, b))
+			for range 4 { // the countdown goes on to its end, then the room is forgotten
+				_, err = e.s.Join(m.id, m.invites[2].join())
+				require.ErrorAs(t, err, new(*room.PINError))
+			}
+			e.clk.Add(c.until - time.Second)
+			e.s.Sweep()
+			require.NotZero(t, e.s.Count(), "kept until it would have ended")
+			e.clk.Add(time.Second)
+			e.s.Sweep()
+			roomGone(t, e, m)
+		})
+	}
 }
 
 // fill sends records of the largest size from ss until the relay refuses one, and returns that
