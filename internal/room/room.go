@@ -76,9 +76,10 @@ type Config struct {
 	// default 30 s.
 	HoldWait time.Duration
 	// Liveness: a member of the version's "in" that has not sent LivenessRecords records
-	// within this long of a new version (with two or more in it) is moved to "out": its seat is
-	// kept, and it comes back in a new version when it connects again, once its wait is over
-	// (backInWait); default 60 s.
+	// within this long of a new version (with two or more in it) is moved to "out" when the
+	// relay can blame it without reading a record (livenessOut): its seat is kept, and it comes
+	// back in a new version when it connects again, once its wait is over (backInWait);
+	// default 60 s.
 	Liveness       time.Duration
 	MaxPINFailures int // per seat; default 5
 	Now            func() time.Time
@@ -346,44 +347,59 @@ func (s *Server) Sweep() {
 			}
 			s.newVersionLocked(r, now)
 		case bits.OnesCount8(r.inMask()) >= 2 && !now.Before(r.vAt.Add(s.cfg.Liveness)):
-			// A member's keys need every hello of the version, so one member that sent nothing
-			// holds every other at one record: those that sent nothing go out first, and those
-			// short of LivenessRecords only when every member sent something. "in" is never
-			// emptied: when all are silent, the relay waits (a hostile review's R1: one silent
-			// member moved every member out).
-			var silent, short uint8
-			for i := range r.n {
-				if st := &r.seats[i]; st.state == seatMember && st.in {
-					switch {
-					case st.sent == 0:
-						silent |= 1 << i
-					case st.sent < LivenessRecords:
-						short |= 1 << i
+			if out := r.livenessOut(); out != 0 {
+				for i := range r.n {
+					if st := &r.seats[i]; out&(1<<i) != 0 {
+						st.in = false // its seat is kept; the relay holds nothing for it
+						st.outs++
+						st.backAt, st.asked = now.Add(backInWait(st.outs)), false
 					}
 				}
-			}
-			out := silent
-			if out == 0 {
-				out = short
-			}
-			if out == r.inMask() {
-				out = 0
-			}
-			for i := range r.n {
-				if st := &r.seats[i]; out&(1<<i) != 0 {
-					st.in = false // its seat is kept; the relay holds nothing for it
-					st.outs++
-					st.backAt, st.asked = now.Add(backInWait(st.outs)), false
-				}
-			}
-			if silent := out; silent != 0 {
-				wipe = append(wipe, r.release(silent)...)
+				wipe = append(wipe, r.release(out)...)
 				s.newVersionLocked(r, now)
 			}
 		}
 	}
 	s.mu.Unlock()
 	s.wipe(wipe)
+}
+
+// livenessOut is the seats of "in" that liveness moves out once Liveness has passed in a
+// version of two or more, each charged the back-off. The relay counts records and cannot check
+// them, so it moves out only seats it can blame without reading one:
+//   - those that sent nothing, when any did (a member's keys need every hello, so one silent
+//     member holds every other at one record); "in" is never emptied: when all are silent,
+//     nobody moves (a hostile review's R1: one silent member moved every member out);
+//   - else those short of LivenessRecords, only when they are fewer than the seats that sent
+//     them all (a hostile review's R8: a member that sends its hello late and never its keys).
+//
+// When the short seats are as many as the complete ones or more, nobody moves: a member that
+// sends two records of garbage as its hello and keys holds every honest member at its real
+// hello, and moving the short majority would charge the honest members a back-off growing at
+// each cycle while the sender stays in (a hostile review's F3). Nothing is decided then; the
+// sweep looks again each second while the version lasts, so a late hello's honest members,
+// once their keys arrive, are the complete majority and the late seat goes out.
+func (r *room) livenessOut() uint8 {
+	var silent, short, complete uint8
+	for i := range r.n {
+		if st := &r.seats[i]; st.state == seatMember && st.in {
+			switch {
+			case st.sent == 0:
+				silent |= 1 << i
+			case st.sent < LivenessRecords:
+				short |= 1 << i
+			default:
+				complete |= 1 << i
+			}
+		}
+	}
+	switch {
+	case silent != 0 && silent != r.inMask():
+		return silent
+	case silent == 0 && bits.OnesCount8(short) < bits.OnesCount8(complete):
+		return short
+	}
+	return 0
 }
 
 // dueBack is the seats of "out" that asked to come back in and whose wait is over.

@@ -1050,6 +1050,106 @@ func TestBackInBackOff(t *testing.T) {
 	}
 }
 
+// One member that sends garbage as its hello and keys must not lock the honest members out (a
+// hostile review's F3). The relay counts records and cannot check them: the honest members,
+// whose keys need the garbage hello to open, stay at one record each while the sender has two.
+// Moving the short majority out charged them a back-off growing at each cycle (1, 2, 4…
+// minutes) while the sender stayed in. Now nobody moves while the short seats are as many as
+// the complete ones or more. The same holds when the garbage is one record (every seat short).
+func TestLivenessGarbageLocksNoHonestOut(t *testing.T) {
+	for _, garbage := range [][]string{{"garbage hello", "garbage keys"}, {"garbage hello"}} {
+		e := newEnv(t)
+		m := e.create(3, false)
+		a, b, evil := e.member(m, 1), e.member(m, 2), e.member(m, 3)
+		ps := peers(t, a, b)
+		v := a.State().V
+		// refuse takes every record waiting for p: the garbage does not open (the client refuses
+		// it and acknowledges it, as the page would), real ones do.
+		refuse := func(p *peer) {
+			t.Helper()
+			for {
+				d := p.ss.PeekNow(p.next)
+				if d == nil {
+					return
+				}
+				var buf bytes.Buffer
+				_, err := d.WriteTo(&buf)
+				require.NoError(t, err)
+				o, err := p.m.Open(byte(d.From), buf.Bytes())
+				if d.From == evil.Seat() {
+					require.Error(t, err, "the garbage does not open")
+				} else {
+					require.NoError(t, err, "an honest member's record opens")
+					if o.Send != nil {
+						send(t, p.ss, o.Send)
+					}
+				}
+				p.ss.AckBelow(d.Seq + 1)
+				p.next = d.Seq + 1
+			}
+		}
+		for _, p := range ps {
+			p.list() // its real hello
+		}
+		for _, g := range garbage {
+			send(t, evil, []byte(g))
+		}
+		for minute := 1; minute <= 20; minute++ {
+			for _, p := range ps {
+				refuse(p)
+				_, err := p.m.Seal([]byte{protocol.ChatMsgText, 0})
+				require.ErrorIs(t, err, protocol.ErrRoomWait, "seat %d cannot talk: no valid hello from seat 3", p.ss.Seat())
+				p.ss.Polled() // an honest page polls on
+			}
+			e.clk.Add(room.DefaultLiveness)
+			e.s.Sweep()
+			st := a.State()
+			require.Equal(t, []int{1, 2, 3}, st.In, "%d garbage records, minute %d: no honest seat is moved out", len(garbage), minute)
+			require.Empty(t, st.Out)
+			require.Equal(t, v, st.V, "nobody moved")
+		}
+	}
+}
+
+// Who liveness blames is re-checked every sweep while the version lasts: a member that sends
+// its hello just before the deadline (a hostile review's R8) leaves most honest members short of
+// their keys at the deadline. The one honest member whose keys came first is not the one to
+// go out (a short majority blames nobody); once the others' keys arrive, the late member is the
+// short minority and goes out, charged its back-off.
+func TestLivenessLateHelloBlamesTheLateSeat(t *testing.T) {
+	e := newEnv(t)
+	m := e.create(4, false)
+	a, b, c := e.member(m, 1), e.member(m, 2), e.member(m, 3)
+	late := e.member(m, 4)
+	v := a.State().V
+	for _, ss := range []*room.Session{a, b, c} {
+		send(t, ss, []byte("hello"))
+	}
+	e.clk.Add(room.DefaultLiveness - 100*time.Millisecond)
+	send(t, late, []byte("hello 4, at 59.9 s"))
+	send(t, a, []byte("keys 1")) // seat 1's keys come first; seats 2 and 3 are slower
+	e.clk.Add(100 * time.Millisecond)
+	e.s.Sweep()
+	st := a.State()
+	require.Equal(t, v, st.V, "at the deadline three seats are short and one complete: nobody moves")
+	require.Equal(t, []int{1, 2, 3, 4}, st.In)
+	send(t, b, []byte("keys 2"))
+	send(t, c, []byte("keys 3"))
+	e.clk.Add(time.Second)
+	e.s.Sweep()
+	st = a.State()
+	require.Equal(t, v+1, st.V)
+	require.Equal(t, []int{1, 2, 3}, st.In)
+	require.Equal(t, []int{4}, st.Out, "the late seat, now the short minority, goes out")
+	late.Polled()
+	e.clk.Add(room.BackInFirst - time.Second)
+	e.s.Sweep()
+	require.Equal(t, []int{4}, a.State().Out, "charged its back-off")
+	e.clk.Add(time.Second)
+	e.s.Sweep()
+	require.Equal(t, []int{1, 2, 3, 4}, a.State().In)
+}
+
 // A member alone is never dropped for silence: the rule is for the key exchange of two or more.
 func TestLivenessNotAlone(t *testing.T) {
 	e := newEnv(t)
