@@ -212,16 +212,19 @@ func (h *ChatHandshake) Peer(hello []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("protocol: chat: hello key: %w", ErrFormat)
 	}
+	// Every refusal comes before the ECDH, so that no path returns with the shared secret
+	// unzeroed, and a refused hello changes nothing (a hostile review's I-a).
+	epoch := max(h.proposal, prop)
+	if epoch > 1 && h.resume == nil {
+		return nil, fmt.Errorf("protocol: chat: resume secret missing: %w", ErrChatHandshake)
+	}
 	z, err := h.priv.ECDH(pub)
 	if err != nil {
 		return nil, fmt.Errorf("protocol: chat: ecdh: %w", ErrFormat)
 	}
-	h.epoch = max(h.proposal, prop)
+	h.epoch = epoch
 	ka := h.km
 	if h.epoch > 1 {
-		if h.resume == nil {
-			return nil, fmt.Errorf("protocol: chat: resume secret missing: %w", ErrChatHandshake)
-		}
 		ka = derive(h.km, h.resume, labelChatAuth, KeySize)
 	}
 	hc, hj := h.hello, hello
@@ -236,7 +239,7 @@ func (h *ChatHandshake) Peer(hello []byte) ([]byte, error) {
 	t = append(t, hc...)
 	t = append(t, hj...)
 	h.th = sha256.Sum256(t)
-	h.ikm = append(z, ka...) // a new array: z (32 bytes, full) is cleared on its own
+	h.ikm = append(append(make([]byte, 0, len(z)+len(ka)), z...), ka...) // its own array: z is cleared on its own
 	clear(z)
 	if h.epoch > 1 {
 		clear(ka) // derived here from the resume secret (km itself stays: later epochs need it)

@@ -101,6 +101,18 @@ func TestChatResumeEpochs(t *testing.T) {
 	// Without the resume secret, the link key alone cannot start a new epoch.
 	_, _, err = chatPair(t, id, km, km, r, nil, last, 0)
 	require.ErrorIs(t, err, ErrChatHandshake)
+	// A hello refused for the missing resume secret changes nothing: it is refused before
+	// the ECDH (a hostile review's I-a: it returned with the shared secret unzeroed).
+	hj, _, err := NewChatHandshake(id, ChatRoleJoiner, km, nil, 0)
+	require.NoError(t, err)
+	_, helloC, err := NewChatHandshake(id, ChatRoleCreator, km, r, last)
+	require.NoError(t, err)
+	for range 2 {
+		_, err = hj.Peer(helloC)
+		require.ErrorIs(t, err, ErrChatHandshake)
+		require.Zero(t, hj.epoch, "no epoch taken")
+		require.Nil(t, hj.ikm, "no key material kept")
+	}
 	// A wrong resume secret fails the confirmation.
 	_, _, err = chatPair(t, id, km, km, r, randKey(t), last, last)
 	require.ErrorIs(t, err, ErrChatHandshake)

@@ -755,7 +755,7 @@ func (m *RoomMember) pairKey(priv *ecdh.PrivateKey, pub *ecdh.PublicKey, th []by
 	if err != nil {
 		return nil, fmt.Errorf("protocol: room: ecdh: %w", ErrFormat)
 	}
-	ikm := append(z, m.km...) // a new array: z (32 bytes, full) is cleared on its own
+	ikm := append(append(make([]byte, 0, len(z)+len(m.km)), z...), m.km...) // its own array: z is cleared on its own
 	clear(z)
 	k := derive(ikm, th, labelRoomPair+string([]byte{s, t}), KeySize)
 	clear(ikm)
