@@ -1,0 +1,383 @@
+package browsertest
+
+// Issue 20's one-time group rooms through the real page in Firefox ESR at Tor Browser's
+// security levels: a creator and members in separate user contexts (pool.Person), each its
+// own person with its own cookies and storage. Each test owns the vault and room server it
+// hands to web.New.
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sealdrop/sealdrop/internal/protocol"
+	"github.com/sealdrop/sealdrop/internal/room"
+	"github.com/sealdrop/sealdrop/internal/web"
+	"github.com/sealdrop/sealdrop/vault"
+)
+
+type roomApp struct {
+	mark int
+	v    *vault.Vault
+	rs   *room.Server
+}
+
+func startRoomApp(t *testing.T) roomApp {
+	t.Helper()
+	var rs *room.Server
+	v, mark := serveApp(t, pool.Proxy, appBudget, func(v *vault.Vault) web.Config {
+		var err error
+		rs, err = room.New(room.Config{Vault: v})
+		require.NoError(t, err)
+		t.Cleanup(rs.Close)
+		return web.Config{Vault: v, Room: rs}
+	}, nil)
+	return roomApp{mark: mark, v: v, rs: rs}
+}
+
+// assertNothingKept: the vault holds no room record and nothing at all once the room ended.
+func (a roomApp) assertNothingKept(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := a.v.Stats()
+		if (st.Entries[vault.KindRoomFrame] == 0 && st.Used == 0) || time.Now().After(deadline) {
+			assert.Zero(t, st.Entries[vault.KindRoomFrame], "room records in the vault")
+			assert.Zero(t, st.Used, "bytes in use in the vault")
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+type createdRoom struct {
+	invites []string // seat 2 … n
+	keys    [][]byte // Kr and every K_s of the invites, and Km
+}
+
+// createRoom fills in the create page as a person would: n seats, the creator's name, and
+// when pin is set, the PIN under "More options". It returns the invite links.
+func createRoom(t *testing.T, tab *Tab, n int, name, pin string, shots bool) createdRoom {
+	t.Helper()
+	ctx := ctxT(t, 3*pageTimeout)
+	require.NoError(t, tab.Navigate(ctx, pool.Proxy.Origin()+"/room"))
+	waitAny(t, tab, pageTimeout, "create")
+	var open bool
+	require.NoError(t, tab.Eval(ctx, `document.getElementById('more-options').open`, &open))
+	assert.False(t, open, "the PIN and the time limit are behind More options, folded")
+	if shots {
+		screenshot(t, tab, "room-create")
+	}
+	require.NoError(t, tab.SetValue(ctx, "#seats", fmt.Sprint(n)))
+	require.NoError(t, tab.SetValue(ctx, "#create-name", name))
+	if pin != "" {
+		require.NoError(t, tab.Click(ctx, "#more-options summary"))
+		require.NoError(t, tab.SetValue(ctx, "#pin", pin))
+	}
+	require.NoError(t, tab.Click(ctx, "#create-button"))
+	got := waitAny(t, tab, 3*pageTimeout, "invites", "error")
+	require.Equal(t, "invites", got, "create failed: %s", text(t, tab, "error"))
+	focusOn(t, tab, "invites-heading", "creating a room")
+	u0, err := tab.URL(ctx)
+	require.NoError(t, err)
+	assert.NotContains(t, u0, "#", "the creator's address bar must not keep a key")
+	assert.Contains(t, text(t, tab, "invites"), "Why one link per person", "the page says why")
+	var c createdRoom
+	var kr []byte
+	for s := 2; s <= n; s++ {
+		link := value(t, tab, fmt.Sprintf("invite-%d", s))
+		vis, err := tab.Visible(ctx, fmt.Sprintf("#invite-list li:nth-child(%d) .qr svg", s-1))
+		require.NoError(t, err)
+		assert.True(t, vis, "the QR code of invite %d is drawn", s)
+		u, err := url.Parse(link)
+		require.NoError(t, err)
+		require.Equal(t, pool.Proxy.Host(), u.Host)
+		require.Regexp(t, `^/g/[A-Za-z0-9_-]{22}$`, u.Path)
+		frag, err := base64.RawURLEncoding.DecodeString(u.Fragment)
+		require.NoError(t, err, "fragment %q", u.Fragment)
+		require.Len(t, frag, 67)
+		require.Equal(t, byte(s), frag[2], "invite %d names its seat", s)
+		if kr == nil {
+			kr = frag[35:]
+		}
+		require.Equal(t, kr, frag[35:], "every invite carries the one room key")
+		c.invites = append(c.invites, link)
+		c.keys = append(c.keys, frag[3:35])
+	}
+	if shots {
+		screenshot(t, tab, "room-invites")
+	}
+	var P []byte
+	if pin != "" {
+		P = protocol.RoomStretchPIN(kr, pin)
+	}
+	c.keys = append(c.keys, kr, protocol.RoomMACKey(kr, P))
+	require.NoError(t, tab.Click(ctx, "#invites-done"))
+	focusOn(t, tab, "room-heading", "Go to the room")
+	return c
+}
+
+// joinRoom opens an invite (nothing reaches the API before Join), types the name and joins;
+// shot, when set, names a screenshot of the join view.
+func joinRoom(t *testing.T, tab *Tab, link, name, shot string) string {
+	t.Helper()
+	firefox().openUnused(t, tab, link, "join")
+	if shot != "" {
+		screenshot(t, tab, shot)
+	}
+	ctx := ctxT(t, 3*pageTimeout)
+	require.NoError(t, tab.SetValue(ctx, "#join-name", name))
+	require.NoError(t, tab.Click(ctx, "#join-button"))
+	got := waitAny(t, tab, 3*pageTimeout, "room", "gone", "error")
+	if got == "room" {
+		focusOn(t, tab, "room-heading", "Join")
+	}
+	return got
+}
+
+// members is the member list as shown: one line per seat.
+func members(t *testing.T, tab *Tab) []string {
+	t.Helper()
+	var out []string
+	require.NoError(t, tab.CallFunction(ctxT(t, pageTimeout), `() => [...document.querySelectorAll('#members li')].map((li) => li.textContent)`, &out))
+	return out
+}
+
+// roomSettle waits until every tab shows the same safety code and the "ready" status, with want
+// (the member lines, in seat order) as its list, and returns the code.
+func roomSettle(t *testing.T, want []string, tabs ...*Tab) string {
+	t.Helper()
+	wants := make([][]string, len(tabs))
+	for i := range wants {
+		wants[i] = want
+	}
+	return roomSettleEach(t, wants, tabs...)
+}
+
+// roomSettleEach is roomSettle with the list each tab must show (a late joiner never saw who
+// left before it came).
+func roomSettleEach(t *testing.T, wants [][]string, tabs ...*Tab) string {
+	t.Helper()
+	deadline := time.Now().Add(2 * pageTimeout)
+	for {
+		codes := map[string]bool{}
+		ok := true
+		var last []string
+		for i, tab := range tabs {
+			want := wants[i]
+			code := text(t, tab, "safety")
+			codes[code] = true
+			last = members(t, tab)
+			ready := strings.HasPrefix(text(t, tab, "status"), "Ready.")
+			ok = ok && safetyRE.MatchString(code) && ready && equalLines(last, want, tab)
+		}
+		if ok && len(codes) == 1 {
+			for c := range codes {
+				return c
+			}
+		}
+		if time.Now().After(deadline) {
+			for i, tab := range tabs {
+				t.Logf("tab %d: status %q, safety %q, members %q, error %q, log %q, console %v", i, text(t, tab, "status"), text(t, tab, "safety"), members(t, tab), text(t, tab, "error"), text(t, tab, "log"), tab.Errors())
+			}
+			t.Fatalf("the members did not settle on the lists %q and one safety code", wants)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// equalLines compares the member lines, with " (you)" allowed on the tab's own line.
+func equalLines(got, want []string, _ *Tab) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		g := strings.Replace(got[i], " (you)", "", 1)
+		if g != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// roomSay sends a text from one tab and waits until each of to shows it with the sender's
+// name and seat.
+func roomSay(t *testing.T, from *Tab, sender, msg string, to ...*Tab) {
+	t.Helper()
+	ctx := ctxT(t, 3*pageTimeout)
+	require.NoError(t, from.SetValue(ctx, "#message", msg))
+	require.NoError(t, from.Click(ctx, "#send"))
+	want := sender + ": " + msg
+	for _, tab := range to {
+		err := tab.WaitFor(ctx, `[...document.querySelectorAll('#log li.them')].some((li) => li.textContent === `+jsString(want)+`)`, 3*pageTimeout)
+		require.NoError(t, err, "message %q did not arrive (error %q, log %q)", want, text(t, tab, "error"), text(t, tab, "log"))
+	}
+	err := from.WaitFor(ctx, `[...document.querySelectorAll('#log li.me')].some((li) => li.textContent === `+jsString("You: "+msg)+`)`, pageTimeout)
+	require.NoError(t, err, "the sender's log must show %q", msg)
+}
+
+// neverShows: none of the tabs' documents holds s.
+func neverShows(t *testing.T, s, why string, tabs ...*Tab) {
+	t.Helper()
+	for _, tab := range tabs {
+		var has bool
+		require.NoError(t, tab.CallFunction(ctxT(t, pageTimeout), `(s) => document.body.textContent.includes(s)`, &has, s))
+		assert.False(t, has, "%s: %q", why, s)
+	}
+}
+
+// roomFile sends a file through the privacy filter to everyone; each of to saves it and the
+// bytes are compared on disk.
+func roomFile(t *testing.T, from *Tab, name string, data []byte, to ...*Tab) {
+	t.Helper()
+	ctx := ctxT(t, 6*pageTimeout)
+	path := writeFile(t, t.TempDir(), name, data)
+	require.NoError(t, from.SetFiles(ctx, "#file", []string{path}))
+	require.NoError(t, from.WaitFor(ctx, `!document.querySelector('#file-review').hidden && !document.querySelector('#file-send').disabled`, pageTimeout), "the file report must appear")
+	require.NoError(t, from.Click(ctx, "#file-send"))
+	focusOn(t, from, "message", "sending a file (its review closes)")
+	sel := fmt.Sprintf(`#log a[download=%q]`, name)
+	for _, tab := range to {
+		err := tab.WaitFor(ctx, `document.querySelector(`+jsString(sel)+`) !== null`, 4*pageTimeout)
+		require.NoError(t, err, "file %s did not arrive (error %q)", name, text(t, tab, "error"))
+		got, err := tab.Download(ctx, sel, name, pageTimeout)
+		require.NoError(t, err)
+		b, err := os.ReadFile(got)
+		require.NoError(t, err)
+		assert.True(t, bytes.Equal(data, b), "file %s must arrive byte-identical (%d bytes sent, %d saved)", name, len(data), len(b))
+	}
+	err := from.WaitFor(ctx, `[...document.querySelectorAll('#log li.me')].some((li) => li.textContent.includes(`+jsString(name)+`) && li.textContent.endsWith('sent'))`, 2*pageTimeout)
+	assert.NoError(t, err, "the sender's log must say the file was sent")
+}
+
+// leaveRoom: Leave asks first with the focus on "No, stay", so Enter twice leaves nothing;
+// then "Yes, leave" shows the ended view with its reason.
+func leaveRoom(t *testing.T, tab *Tab) {
+	t.Helper()
+	ctx := ctxT(t, 2*pageTimeout)
+	require.NoError(t, tab.Focus(ctx, "#leave"))
+	require.NoError(t, tab.Press(ctx, KeyEnter))
+	waitAny(t, tab, pageTimeout, "leave-confirm")
+	focusOn(t, tab, "leave-cancel", `Enter on "Leave the room"`)
+	require.NoError(t, tab.Press(ctx, KeyEnter))
+	require.NoError(t, tab.WaitFor(ctx, `document.getElementById('leave-confirm').hidden`, pageTimeout), "Enter on No closes the question")
+	focusOn(t, tab, "leave", "No, stay in the room")
+	assert.True(t, visible(t, tab, "room"), "still in the room")
+	require.NoError(t, tab.Click(ctx, "#leave"))
+	waitAny(t, tab, pageTimeout, "leave-yes")
+	require.NoError(t, tab.Click(ctx, "#leave-yes"))
+	assert.Equal(t, "ended", waitAny(t, tab, pageTimeout, "ended"))
+	focusOn(t, tab, "ended-heading", "Leave")
+	assert.Equal(t, "You left the room.", text(t, tab, "ended-reason"))
+}
+
+// endForAll: the creator ends the room (asked first); every other tab shows the ended view.
+func endForAll(t *testing.T, creator *Tab, others ...*Tab) {
+	t.Helper()
+	ctx := ctxT(t, 2*pageTimeout)
+	require.NoError(t, creator.Click(ctx, "#end-all"))
+	waitAny(t, creator, pageTimeout, "end-confirm")
+	focusOn(t, creator, "end-cancel", `"End the room for everyone"`)
+	require.NoError(t, creator.Click(ctx, "#end-yes"))
+	assert.Equal(t, "ended", waitAny(t, creator, pageTimeout, "ended"))
+	for _, tab := range others {
+		assert.Equal(t, "ended", waitAny(t, tab, 2*pageTimeout, "ended"))
+		assert.Equal(t, "The room was ended for everyone.", text(t, tab, "ended-reason"))
+	}
+}
+
+// Three members in a room of four: names, messages and a file to all, one member list and one
+// safety code; one leaves and reads nothing after; a late joiner reads nothing from before;
+// the creator ends the room; the server keeps nothing; no key on the wire, no console error.
+func TestRoomThreeMembers(t *testing.T) {
+	levelsUnder(t, scripted, func(t *testing.T, l Level) {
+		app := startRoomApp(t)
+		a := pool.Person(t, l)
+		b := pool.Person(t, l)
+		c := pool.Person(t, l)
+		shots := l == Safer
+		r := createRoom(t, a, 4, "Alice", "", shots)
+		shot := ""
+		if shots {
+			shot = "room-join"
+		}
+		require.Equal(t, "room", joinRoom(t, b, r.invites[0], "Bob", shot))
+		require.Equal(t, "room", joinRoom(t, c, r.invites[1], "Carol", ""))
+
+		three := []string{"Alice (place 1)", "Bob (place 2)", "Carol (place 3)"}
+		code := roomSettle(t, three, a, b, c)
+		assert.Contains(t, text(t, a, "members"), "Alice (place 1) (you)")
+		id := uniq(t)
+		early := "before Dave " + id
+		roomSay(t, a, "Alice (place 1)", early, b, c)
+		roomSay(t, b, "Bob (place 2)", "hello from Bob "+id+" <b>not bold</b> ✓", a, c)
+		roomFile(t, c, "c-to-all-"+id+".bin", randomBytes(t, 150<<10), a, b) // three pieces
+		if shots {
+			screenshot(t, a, "room-talk-creator")
+			screenshot(t, b, "room-talk-member")
+		}
+
+		leaveRoom(t, b)
+		if shots {
+			screenshot(t, b, "room-left")
+		}
+		for _, tab := range []*Tab{a, c} {
+			require.NoError(t, tab.WaitFor(ctxT(t, 2*pageTimeout), `document.getElementById('log').textContent.includes('Bob (place 2) left the room.')`, 2*pageTimeout), "the others see the signed goodbye")
+		}
+		two := []string{"Alice (place 1)", "Bob (place 2) (left the room)", "Carol (place 3)"}
+		code2 := roomSettle(t, two, a, c)
+		assert.NotEqual(t, code, code2, "the safety code changes with the members")
+		assert.True(t, visible(t, a, "safety-changed"), "the page asks to compare the code again")
+		after := "after Bob left " + id
+		roomSay(t, a, "Alice (place 1)", after, c)
+		neverShows(t, after, "a member who left reads nothing after", b)
+
+		dave := pool.Person(t, l)
+		require.Equal(t, "room", joinRoom(t, dave, r.invites[2], "Dave", ""))
+		four := []string{"Alice (place 1)", "Bob (place 2) (left the room)", "Carol (place 3)", "Dave (place 4)"}
+		late := []string{"Alice (place 1)", "Carol (place 3)", "Dave (place 4)"} // Bob left before Dave came
+		roomSettleEach(t, [][]string{four, four, late}, a, c, dave)
+		later := "with Dave " + id
+		roomSay(t, c, "Carol (place 3)", later, a, dave)
+		neverShows(t, early, "a late joiner reads nothing from before", dave)
+		neverShows(t, after, "a late joiner reads nothing from before", dave)
+		if shots {
+			screenshot(t, dave, "room-late-joiner")
+		}
+
+		endForAll(t, a, c, dave)
+		if shots {
+			screenshot(t, c, "room-ended")
+		}
+		app.assertNothingKept(t)
+		assertClean(t, app.mark, r.keys, nil, a, b, c, dave)
+	})
+}
+
+// Safest: the create page and an invite show the noscript panel and burn nothing; the invite
+// still works at Safer afterwards.
+func TestRoomSafestNoscript(t *testing.T) {
+	RequireBrowser(t)
+	app := startRoomApp(t)
+	a := pool.Person(t, Safer)
+	r := createRoom(t, a, 2, "Alice", "", false)
+	safest := pool.Person(t, Safest)
+	ctx := ctxT(t, 5*pageTimeout)
+	for _, p := range []struct{ name, url string }{{"room-create", pool.Proxy.Origin() + "/room"}, {"room-invite", r.invites[0]}} {
+		assertNoscriptPanel(t, ctx, safest, p.name, p.url, "The invite link still works", "noscript-"+p.name)
+	}
+	b := pool.Person(t, Safer)
+	require.Equal(t, "room", joinRoom(t, b, r.invites[0], "Bob", ""), "the invite still works after Safest")
+	roomSettle(t, []string{"Alice (place 1)", "Bob (place 2)"}, a, b)
+	endForAll(t, a, b)
+	app.assertNothingKept(t)
+	assertClean(t, app.mark, r.keys, nil, a, safest, b)
+}
