@@ -1,10 +1,12 @@
 package abuse_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -90,7 +92,7 @@ func TestBodilessCreatesHoldNothing(t *testing.T) {
 	require.EqualValues(t, 2000, created.Load(), "every create was taken (and holds nothing)")
 	after := s.limits()
 	require.Equal(t, before.Free, after.Free, "2,000 creates of %d bytes each hold no memory", before.MaxEntry)
-	require.Equal(t, map[string]int{"note": 0, "chat": 0, "drop": 0}, after.Price.Levels)
+	require.Equal(t, map[string]int{"note": 0, "chat": 0, "drop": 0, "room": 0}, after.Price.Levels)
 	legit(t, s, map[string]int{"note": 0, "chat": 0, "drop": 0})
 }
 
@@ -398,4 +400,96 @@ func TestDuressAndTypoLookAlikeFromOutside(t *testing.T) {
 	require.Contains(t, typo[0], "a create now: 507", "the coercer's oracle needs a full server")
 	require.Contains(t, typo[0], `"tries_left":4`)
 	require.NotContains(t, typo[4], "a create now: 507", "the fifth failure frees the note")
+}
+
+// TestDuressAndTypoLookAlikeFromOutsideRoom is TestDuressAndTypoLookAlikeFromOutside for a group
+// room, against the running binary: a member holds a record for another, a stranger filled the
+// rooms' share with rooms of their own, and then seat 3's invite is tried five times, the first
+// with the destruct PIN or with a typo. From outside, every answer, the limits (free space and
+// levels), a stranger's record and a new room's create are the same after either, and so is the
+// right PIN afterwards (the seat has burned in both). What still differs is in SECURITY.md.
+func TestDuressAndTypoLookAlikeFromOutsideRoom(t *testing.T) {
+	trace := func(duress bool) []string {
+		s := start(t, "--budget", "4M")
+		type seat struct{ gate, open, destruct []byte }
+		create := func(n int) (string, []seat) {
+			var seats []seat
+			var caps []any
+			for range n {
+				st := seat{rand32(), rand32(), rand32()}
+				seats = append(seats, st)
+				caps = append(caps, map[string]any{"gate_hash": b64(hash(st.gate)), "open_hash": b64(hash(st.open)), "destruct_hash": b64(hash(st.destruct))})
+			}
+			m := rand32()
+			body := map[string]any{"seats": caps, "manage_hash": b64(hash(m)), "ttl": 3600}
+			a, _ := createPaid(t, s, "/api/v1/rooms", body, protocol.PriceRequest{Kind: protocol.PriceRoom, Manage: [32]byte(hash(m)), Length: 2 << 20, TTL: time.Hour})
+			require.Equal(t, http.StatusCreated, a.status, "%s", a.body)
+			var cr struct{ ID string }
+			require.NoError(t, json.Unmarshal(a.body, &cr))
+			return cr.ID, seats
+		}
+		join := func(id string, i int, st seat) answer {
+			return s.post("/api/v1/rooms/"+id+"/join", map[string]any{"seat": i, "gate": b64(st.gate), "open": b64(st.open), "destruct": b64(st.destruct)})
+		}
+		session := func(id string, i int, st seat) string {
+			a := join(id, i, st)
+			require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+			var j struct{ Session string }
+			require.NoError(t, json.Unmarshal(a.body, &j))
+			return j.Session
+		}
+		send := func(id, session string, n int) int {
+			req, err := http.NewRequest(http.MethodPost, s.base+"/api/v1/rooms/"+id+"/send", bytes.NewReader(make([]byte, n)))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/octet-stream")
+			req.Header.Set("Sealdrop-Session", session)
+			res, err := s.hc.Do(req)
+			require.NoError(t, err)
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			return res.StatusCode
+		}
+		id, seats := create(3)
+		a1 := session(id, 1, seats[0])
+		session(id, 2, seats[1])
+		require.Equal(t, http.StatusOK, send(id, a1, 1024), "held for seat 2")
+		// The stranger fills the rooms' share (1/16 of 4 MiB) with a room whose second member
+		// acknowledges nothing.
+		sid, sseats := create(2)
+		ss := session(sid, 1, sseats[0])
+		session(sid, 2, sseats[1])
+		for _, size := range []int{64 << 10, 1024} { // to the last block
+			for i := 0; ; i++ {
+				code := send(sid, ss, size)
+				if code != http.StatusOK {
+					require.Equal(t, http.StatusInsufficientStorage, code, "the rooms' share is full")
+					break
+				}
+				require.Less(t, i, 300)
+			}
+		}
+		var out []string
+		look := func(step string, a answer) {
+			l := s.limits()
+			delete(l.raw, "price")
+			lim, _ := json.Marshal(l.raw)
+			newRoom, _ := create(2)
+			out = append(out, fmt.Sprintf("%s: %d %v %s | limits %s levels %v | a stranger's record now: %d | a room created: %t",
+				step, a.status, a.header, a.body, lim, l.Price.Levels, send(sid, ss, 1024), newRoom != ""))
+		}
+		for try := range 5 {
+			st := seat{seats[2].gate, rand32(), rand32()} // a typo
+			if duress && try == 0 {
+				st.destruct = seats[2].destruct // the destruct PIN
+			}
+			look(fmt.Sprintf("try %d", try), join(id, 3, st))
+		}
+		look("the right PIN afterwards", join(id, 3, seats[2]))
+		return out
+	}
+	typo, duress := trace(false), trace(true)
+	require.Equal(t, typo, duress)
+	require.Contains(t, typo[0], "a stranger's record now: 507", "the coercer's oracle needs a full share")
+	require.Contains(t, typo[0], `"tries_left":4`)
+	require.Contains(t, typo[5], "404", "the seat burned after five failures in both")
 }

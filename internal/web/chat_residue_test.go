@@ -113,7 +113,7 @@ func maskedCanary(c memscan.Canary, mask [4]byte, at int) memscan.Canary {
 // wsConn is a minimal WebSocket client (RFC 6455) that masks with a fixed key and reads into a
 // buffer it clears, so that it holds no record either.
 type wsConn struct {
-	t    *testing.T
+	t    testing.TB
 	c    net.Conn
 	br   *bufio.Reader
 	mask [4]byte
@@ -126,7 +126,7 @@ func dialWS(t *testing.T, srvURL, id, token string, mask [4]byte) *wsConn {
 }
 
 // dialWSPath is dialWS for the socket at path (a chat's or a room's).
-func dialWSPath(t *testing.T, srvURL, path, token string, mask [4]byte) *wsConn {
+func dialWSPath(t testing.TB, srvURL, path, token string, mask [4]byte) *wsConn {
 	t.Helper()
 	host := strings.TrimPrefix(srvURL, "http://")
 	c, err := net.Dial("tcp", host)
@@ -361,34 +361,7 @@ func TestChatRecordsLeaveNoResidueFallback(t *testing.T) {
 	rc.canaries(t, nil)
 	host := strings.TrimPrefix(rc.e.srv.URL, "http://")
 	raw := func(head string, body func(io.Writer) error) (*http.Response, []byte) {
-		c, err := net.Dial("tcp", host)
-		require.NoError(t, err)
-		defer c.Close()
-		_, err = io.WriteString(c, head)
-		require.NoError(t, err)
-		if body != nil {
-			require.NoError(t, body(c))
-		}
-		br := bufio.NewReaderSize(c, 512)
-		res, err := http.ReadResponse(br, nil)
-		require.NoError(t, err)
-		var out []byte
-		if res.Header.Get("Content-Type") == "application/json" {
-			out, err = io.ReadAll(res.Body)
-			require.NoError(t, err)
-		} else {
-			var buf [512]byte
-			for {
-				n, err := res.Body.Read(buf[:])
-				clear(buf[:n])
-				if err != nil {
-					break
-				}
-			}
-		}
-		res.Body.Close()
-		wipeClient(br)
-		return res, out
+		return rawHTTP(t, host, head, body)
 	}
 	for i, r := range residueRecords {
 		res, body := raw(fmt.Sprintf("POST /api/v1/chats/%s/send HTTP/1.1\r\nHost: %s\r\nOrigin: http://%s\r\nContent-Type: application/octet-stream\r\n"+
@@ -424,6 +397,41 @@ func TestChatRecordsLeaveNoResidueFallback(t *testing.T) {
 		rc.id, host, host, len(end), end), nil)
 	require.Equal(t, http.StatusNoContent, res.StatusCode)
 	rc.assertNone(t, "after the chat ended")
+}
+
+// rawHTTP sends one request (head, then body if any) on a connection of its own and reads the
+// answer: a JSON body is returned, any other is read through a cleared buffer and dropped, and
+// the reader's buffer is wiped, so that the test holds no copy of a record.
+func rawHTTP(t *testing.T, host, head string, body func(io.Writer) error) (*http.Response, []byte) {
+	t.Helper()
+	c, err := net.Dial("tcp", host)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = io.WriteString(c, head)
+	require.NoError(t, err)
+	if body != nil {
+		require.NoError(t, body(c))
+	}
+	br := bufio.NewReaderSize(c, 512)
+	res, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	var out []byte
+	if res.Header.Get("Content-Type") == "application/json" {
+		out, err = io.ReadAll(res.Body)
+		require.NoError(t, err)
+	} else {
+		var buf [512]byte
+		for {
+			n, err := res.Body.Read(buf[:])
+			clear(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+	}
+	res.Body.Close()
+	wipeClient(br)
+	return res, out
 }
 
 var _ = base64.RawURLEncoding
