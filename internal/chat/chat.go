@@ -12,6 +12,7 @@ import (
 
 	"github.com/sealdrop/sealdrop/internal/price"
 	"github.com/sealdrop/sealdrop/internal/protocol"
+	"github.com/sealdrop/sealdrop/internal/wsrelay"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
@@ -565,14 +566,20 @@ func (s *Server) Attach(id vault.ID, token []byte) (*Session, error) {
 func (ss *Session) Role() int { return ss.role }
 
 // Connected marks a socket open (+1) or closed (-1); the other side is told.
-func (ss *Session) Connected(delta int) {
+// An open beyond wsrelay.MaxSockets of this session returns false and counts nothing.
+func (ss *Session) Connected(delta int) bool {
 	s := ss.s
 	s.mu.Lock()
-	ss.c.sides[ss.role].conns += delta
+	defer s.mu.Unlock()
+	sd := &ss.c.sides[ss.role]
+	if delta > 0 && sd.conns >= wsrelay.MaxSockets {
+		return false
+	}
+	sd.conns += delta
 	if !ss.c.ended {
 		s.notifyLocked(ss.c)
 	}
-	s.mu.Unlock()
+	return true
 }
 
 // Polled marks a fallback poll: the other side sees this one as present for PeerWindow.

@@ -18,6 +18,7 @@ import (
 	"github.com/sealdrop/sealdrop/internal/price"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/internal/testclock"
+	"github.com/sealdrop/sealdrop/internal/wsrelay"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
@@ -332,4 +333,17 @@ func TestNewHelloDropsStaleHandshake(t *testing.T) {
 	require.Equal(t, [][]byte{{3, 9}, {1, 2}}, got)
 	e.v.Settle()
 	require.Equal(t, 2, e.v.Stats().Entries[vault.KindChatFrame])
+}
+
+// One side holds at most wsrelay.MaxSockets sockets at once; one more is refused and counts
+// nothing (a hostile review's R5, found in rooms, held here too).
+func TestSocketsPerSideCapped(t *testing.T) {
+	e := newEnv(t, 1<<20, chat.Config{})
+	_, a, _, _ := e.started(t)
+	for range wsrelay.MaxSockets {
+		require.True(t, a.Connected(1))
+	}
+	require.False(t, a.Connected(1), "one socket more than the cap")
+	require.True(t, a.Connected(-1))
+	require.True(t, a.Connected(1), "a socket closed: another may open")
 }

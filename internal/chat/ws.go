@@ -85,8 +85,8 @@ func (s wsSide) Next(from uint64) (wsrelay.Push, bool) {
 	}}, true
 }
 
-func (s wsSide) Skip(seq uint64)     { s.ss.Skip(seq) }
-func (s wsSide) Connected(delta int) { s.ss.Connected(delta) }
+func (s wsSide) Skip(seq uint64)          { s.ss.Skip(seq) }
+func (s wsSide) Connected(delta int) bool { return s.ss.Connected(delta) }
 
 func sendReply(seq uint64, err error) control {
 	var ended *EndedError

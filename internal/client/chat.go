@@ -60,7 +60,7 @@ type ChatEvent struct {
 // errors.Is.
 type EndedError struct{ Reason string }
 
-func (e *EndedError) Error() string { return "client: the chat has ended (" + e.Reason + ")" }
+func (e *EndedError) Error() string { return "client: it has ended (" + e.Reason + ")" }
 func (e *EndedError) Unwrap() error { return ErrEnded }
 
 // Chat is one side of a chat. Its methods are safe for concurrent use. Its goroutine ends
@@ -263,18 +263,23 @@ func (c *Client) socketDialer() (websocket.Dialer, bool) {
 		HandshakeTimeout: 2 * time.Minute}, true
 }
 
-// dialSocket opens the chat's WebSocket, with the session token beside the subprotocol
-// (never in the URL).
+// dialSocket opens the chat's WebSocket.
 func (ch *Chat) dialSocket(ctx context.Context, d websocket.Dialer) (*websocket.Conn, error) {
-	u := *ch.c.base
+	return ch.c.dialSocket(ctx, d, api.ChatPath(ch.ID, api.ChatWS), ch.token)
+}
+
+// dialSocket opens the WebSocket at path (a chat's or a room's), with the session token beside
+// the subprotocol (never in the URL). A gone answer is ErrGone.
+func (c *Client) dialSocket(ctx context.Context, d websocket.Dialer, path string, token []byte) (*websocket.Conn, error) {
+	u := *c.base
 	if u.Scheme == "https" {
 		u.Scheme = "wss"
 	} else {
 		u.Scheme = "ws"
 	}
-	u.Path = ch.c.base.Path + api.ChatPath(ch.ID, api.ChatWS)
-	d.Subprotocols = []string{api.Subprotocol, api.SubprotocolPrefix + protocol.B64Encode(ch.token)}
-	conn, res, err := d.DialContext(ctx, u.String(), ch.c.header())
+	u.Path = c.base.Path + path
+	d.Subprotocols = []string{api.Subprotocol, api.SubprotocolPrefix + protocol.B64Encode(token)}
+	conn, res, err := d.DialContext(ctx, u.String(), c.header())
 	if err != nil {
 		if res != nil && res.StatusCode == api.Gone.Status {
 			return nil, ErrGone
@@ -392,7 +397,8 @@ func (ch *Chat) SendText(ctx context.Context, text string) error {
 	return ch.sendMessage(ctx, protocol.ChatMsgText, []byte(text))
 }
 
-// fileMeta is the body of a chat's file-begin message (inside the sealed record).
+// fileMeta is the body of a file-begin message (inside the sealed record), a chat's or a
+// room's.
 type fileMeta struct {
 	ID   uint32 `json:"id"`
 	Name string `json:"name"`
@@ -402,6 +408,12 @@ type fileMeta struct {
 
 // SendFile sends a file in chunks; progress (may be nil) is called after each chunk.
 func (ch *Chat) SendFile(ctx context.Context, name, typ string, data []byte, progress func(done, total int64)) error {
+	return sendFileMessages(func(t byte, body []byte) error { return ch.sendMessage(ctx, t, body) }, name, typ, data, progress)
+}
+
+// sendFileMessages sends a file as inner messages through send: its begin (fileMeta), then its
+// chunks of protocol.ChatFileChunk bytes; progress (may be nil) is called after each chunk.
+func sendFileMessages(send func(typ byte, body []byte) error, name, typ string, data []byte, progress func(done, total int64)) error {
 	var idb [4]byte
 	if _, err := rand.Read(idb[:]); err != nil {
 		return err
@@ -411,12 +423,12 @@ func (ch *Chat) SendFile(ctx context.Context, name, typ string, data []byte, pro
 	if err != nil {
 		return err
 	}
-	if err := ch.sendMessage(ctx, protocol.ChatMsgFileBegin, meta); err != nil {
+	if err := send(protocol.ChatMsgFileBegin, meta); err != nil {
 		return err
 	}
 	for off := 0; off < len(data); off += protocol.ChatFileChunk {
 		end := min(off+protocol.ChatFileChunk, len(data))
-		if err := ch.sendMessage(ctx, protocol.ChatMsgFileChunk, append(idb[:], data[off:end]...)); err != nil {
+		if err := send(protocol.ChatMsgFileChunk, append(idb[:], data[off:end]...)); err != nil {
 			return err
 		}
 		if progress != nil {

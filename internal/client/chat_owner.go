@@ -37,7 +37,7 @@ type chatState struct {
 	code   string // the safety code of the last session
 
 	lastSeq  int64                // the highest sequence number received (-1: none)
-	files    map[uint32]*fileIn   // files being received on this connection
+	files    fileParts            // files being received on this connection
 	sendq    []*outMsg            // messages to send, in order; the first may be on the wire
 	tr       *transport           // the live connection (nil: none)
 	ready    chan struct{}        // closed when this connection's handshake completed
@@ -95,7 +95,7 @@ func (ch *Chat) do(f func(*chatState)) bool {
 // run is the owner.
 func (ch *Chat) run() {
 	st := &chatState{ch: ch, lastSeq: -1, ready: make(chan struct{}), closed: make(chan struct{}),
-		files: map[uint32]*fileIn{}, retries: map[*outMsg]struct{}{}}
+		files: fileParts{}, retries: map[*outMsg]struct{}{}}
 	for !st.over {
 		var out chan<- wireJob
 		var next wireJob
@@ -212,7 +212,7 @@ func (st *chatState) attach(t *transport) {
 	st.down(st.tr, ErrEnded)
 	st.sess, st.hs = nil, nil
 	st.ready, st.closed, st.shut, st.closeErr = make(chan struct{}), make(chan struct{}), false, nil
-	st.files = map[uint32]*fileIn{}
+	st.files = fileParts{}
 	st.tr = t
 	go st.ch.writeLoop(t)
 	if t.ws != nil {
@@ -678,6 +678,42 @@ type fileIn struct {
 	data      []byte
 }
 
+// fileParts puts files back together from their begin and chunk messages (a chat's or a
+// room's); the key is the file's id.
+type fileParts map[uint32]*fileIn
+
+// take adds a file message; it returns the file once whole, and ErrFormat for a malformed
+// begin or a chunk of no file begun, or past its size.
+func (fs fileParts) take(typ byte, body []byte) (*ReceivedFile, error) {
+	switch typ {
+	case protocol.ChatMsgFileBegin:
+		var m fileMeta
+		if json.Unmarshal(body, &m) != nil || m.Size < 0 || m.Size > 1<<30 {
+			return nil, protocol.ErrFormat
+		}
+		if m.Size == 0 {
+			delete(fs, m.ID)
+			return &ReceivedFile{Name: m.Name, Type: m.Type}, nil
+		}
+		fs[m.ID] = &fileIn{name: m.Name, typ: m.Type, size: m.Size}
+	case protocol.ChatMsgFileChunk:
+		if len(body) < 4 {
+			return nil, protocol.ErrFormat
+		}
+		id := binary.BigEndian.Uint32(body)
+		f := fs[id]
+		if f == nil || int64(len(f.data)+len(body)-4) > f.size {
+			return nil, protocol.ErrFormat
+		}
+		f.data = append(f.data, body[4:]...)
+		if int64(len(f.data)) == f.size {
+			delete(fs, id)
+			return &ReceivedFile{Name: f.name, Type: f.typ, Data: f.data}, nil
+		}
+	}
+	return nil, nil
+}
+
 func (st *chatState) deliver(pt []byte) {
 	typ, body, err := protocol.DecodeChatMessage(pt)
 	if err != nil {
@@ -687,32 +723,13 @@ func (st *chatState) deliver(pt []byte) {
 	switch typ {
 	case protocol.ChatMsgText:
 		st.emit(ChatEvent{Text: string(body)})
-	case protocol.ChatMsgFileBegin:
-		var m fileMeta
-		if json.Unmarshal(body, &m) != nil || m.Size < 0 || m.Size > 1<<30 {
-			st.emit(ChatEvent{Err: protocol.ErrFormat})
-			return
-		}
-		st.files[m.ID] = &fileIn{name: m.Name, typ: m.Type, size: m.Size}
-		if m.Size == 0 {
-			delete(st.files, m.ID)
-			st.emit(ChatEvent{File: &ReceivedFile{Name: m.Name, Type: m.Type}})
-		}
-	case protocol.ChatMsgFileChunk:
-		if len(body) < 4 {
-			st.emit(ChatEvent{Err: protocol.ErrFormat})
-			return
-		}
-		id := binary.BigEndian.Uint32(body)
-		f := st.files[id]
-		if f == nil || int64(len(f.data)+len(body)-4) > f.size {
-			st.emit(ChatEvent{Err: protocol.ErrFormat})
-			return
-		}
-		f.data = append(f.data, body[4:]...)
-		if int64(len(f.data)) == f.size {
-			delete(st.files, id)
-			st.emit(ChatEvent{File: &ReceivedFile{Name: f.name, Type: f.typ, Data: f.data}})
+	case protocol.ChatMsgFileBegin, protocol.ChatMsgFileChunk:
+		f, err := st.files.take(typ, body)
+		switch {
+		case err != nil:
+			st.emit(ChatEvent{Err: err})
+		case f != nil:
+			st.emit(ChatEvent{File: f})
 		}
 	case protocol.ChatMsgBye:
 	}

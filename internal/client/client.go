@@ -48,7 +48,7 @@ var (
 	ErrPINRequired = errors.New("client: this link needs its PIN")
 	ErrWrongPIN    = errors.New("client: wrong PIN")
 	ErrProtocol    = errors.New("client: unexpected answer from the server")
-	ErrEnded       = errors.New("client: the chat has ended")
+	ErrEnded       = errors.New("client: the chat or room has ended")
 )
 
 // WrongPINError is a refused PIN. TriesLeft is 0 on the last one; after it the note or chat

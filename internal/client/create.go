@@ -352,6 +352,12 @@ func (c *Client) uploadWith(ctx context.Context, r io.Reader, length, piece int6
 			// The server holds another amount (an answer lost on its way, a piece cut
 			// mid-way): go on from there, if that is within the pieces still held.
 			giveUp()
+			if oe.received < offset {
+				// What the server holds only grows: a smaller number is an answer made before
+				// the piece in front was stored (it came while that one still ran), and the
+				// server holds at least offset. Go on from there.
+				oe.received = offset
+			}
 			if len(held) == 0 || oe.received < held[0].start || oe.received > read {
 				return fmt.Errorf("%w: server has %d bytes, the pieces held are %d..%d", ErrProtocol, oe.received, offset, read)
 			}

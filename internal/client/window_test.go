@@ -193,3 +193,20 @@ func TestSubmitWindow(t *testing.T) {
 	}
 	assert.True(t, resumed, "the cut piece went on mid-piece: %+v", seen(f))
 }
+
+// A 409 that names less than the client knows the server holds (an answer made while the
+// piece in front still ran, and read after that piece's own answer) is taken as what the
+// client knows: the upload goes on from there. Before, it ended the upload with "server has
+// 65536 bytes, the pieces held are 131072..": CI's TestDropEndToEnd met it once.
+func TestUploadWindowStaleOffset(t *testing.T) {
+	c, f, v, _ := newServer(t, 2<<20, 64<<10)
+	f.fakeAt = map[int64]fakeAnswer{131072: {http.StatusConflict, `{"error":"offset","message":"test","received":65536}`}}
+	windowNote(t, c, v)
+	var again int
+	for _, p := range seen(f) {
+		if p.offset == 131072 && p.status == http.StatusOK {
+			again++
+		}
+	}
+	assert.Equal(t, 1, again, "the piece answered with the stale number sent again, and stored: %+v", seen(f))
+}

@@ -29,6 +29,13 @@
 //     fallback: the same safety code, a third person refused, text and a 200 KiB file both
 //     ways, End seen by both, and afterwards the link and both sessions gone; it measures relay
 //     latency of a 1 KiB record.
+//   - TestRoomOverOnion: a group room of 8 Go clients, each with circuits of its own (its own
+//     SOCKS identity) for its HTTP calls and its WebSocket: created, 7 invites joined, one
+//     complete membership version with the same safety code for all; every member sends 13
+//     1 KiB texts (all eight at once in each round) and every other member must open every one,
+//     in order per sender, with no alarm; the creator's revoke ends it for all. It measures the
+//     one-way latency of a message (its send until every other member opened it, and until the
+//     first did) over the 104.
 //   - TestDropOverOnion: a drop made locally; a source submits text and a file asking for a
 //     reply; the journalist lists (`sealdrop inbox list` agrees), fetches once byte-identical
 //     and replies once; the source reads the reply once. After a restart with the same key file

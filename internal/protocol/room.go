@@ -25,7 +25,8 @@ import (
 // starts with a type byte:
 //
 //	hello = 0x01 ‖ V (4) ‖ seat (1) ‖ X (65) ‖ Σ (65) ‖ ECDSA signature (64) ‖ HMAC (32)       232 bytes
-//	keys  = 0x02 ‖ V (4) ‖ seat (1) ‖ previous count (8) ‖ chain commitment (32) ‖ count (1) ‖
+//	keys  = 0x02 ‖ V (4) ‖ seat (1) ‖ previous version (4) ‖ previous count (8) ‖
+//	        chain commitment (32) ‖ count (1) ‖
 //	        count × (seat (1) ‖ AES-GCM (48)) ‖ ECDSA (64)
 //	data  = 0x03 ‖ V (4) ‖ seat (1) ‖ seq (8) ‖ AES-GCM ciphertext ‖ ECDSA (64)
 //
@@ -45,7 +46,7 @@ const (
 
 	RoomHelloHeader = 1 + 4 + 1 + roomPoint + roomPoint // 136: what the hello's signature covers
 	RoomHelloSize   = RoomHelloHeader + roomSig + 32    // 232
-	RoomKeysHeader  = 1 + 4 + 1 + 8 + 32 + 1            // 47
+	RoomKeysHeader  = 1 + 4 + 1 + 4 + 8 + 32 + 1        // 51
 	RoomKeysEntry   = 1 + KeySize + TagSize             // 49
 	RoomDataHeader  = 1 + 4 + 1 + 8                     // 14
 
@@ -113,8 +114,9 @@ var (
 	ErrRoomOrder = errors.New("protocol: room: record out of order or missing")
 	// ErrRoomView: a keys record that does not open under this member's transcript of the
 	// version (the relay, or its sender, showed members different member lists or hellos), or
-	// that counts fewer records of the previous version than this member accepted from it; a
-	// member list that brings back a seat that ended.
+	// that counts fewer records of its previous version than this member accepted from it, or
+	// names an earlier previous version than the last whose keys from it this member took; a
+	// member list that brings back a seat that ended or whose signed bye came.
 	ErrRoomView = errors.New("protocol: room: members were shown different rooms")
 	// ErrRoomHandshake: a hello without a valid MAC (not made with the room key and PIN), with
 	// a bad signature, or with another signing key than the seat's earlier hellos.
@@ -248,20 +250,25 @@ type roomChain struct {
 
 func (c *roomChain) wipe() { clear(c.ck); c.ck = nil }
 
+// roomLast is a count of one seat's data records in one version.
+type roomLast struct {
+	v    uint32
+	next uint64
+}
+
 // roomVersion is what a member holds of one membership version.
 type roomVersion struct {
-	v        uint32
-	members  []byte // `in`, ascending
-	hellos   map[byte][]byte
-	keys     map[byte][]byte // the keys records taken, for the byte-identical re-send
-	pubs     map[byte]*ecdh.PublicKey
-	priv     *ecdh.PrivateKey // this member's X; nil once erased
-	th       []byte           // nil until every member's hello is in
-	recv     map[byte]*roomChain
-	done     bool      // every other member's keys opened (or nobody else)
-	closed   bool      // (as the previous version) its chains are erased: no record of it opens
-	taken    time.Time // when this member took the member list (and sent its hello)
-	afterOut bool      // a list that left this member out came between the previous version and this one
+	v       uint32
+	members []byte // `in`, ascending
+	hellos  map[byte][]byte
+	keys    map[byte][]byte // the keys records taken, for the byte-identical re-send
+	pubs    map[byte]*ecdh.PublicKey
+	priv    *ecdh.PrivateKey // this member's X; nil once erased
+	th      []byte           // nil until every member's hello is in
+	recv    map[byte]*roomChain
+	done    bool      // every other member's keys opened (or nobody else)
+	closed  bool      // (as the previous version) its chains are erased: no record of it opens
+	taken   time.Time // when this member took the member list (and sent its hello)
 }
 
 func (v *roomVersion) member(s byte) bool { _, ok := slices.BinarySearch(v.members, s); return ok }
@@ -311,8 +318,9 @@ type RoomMember struct {
 	first    uint32          // the first version this member took
 	cur      *roomVersion
 	prev     *roomVersion
-	send     *roomChain // this member's chain in cur once its keys went out
-	sentPrev uint64     // data records this member sealed in the version before cur
+	send     *roomChain        // this member's chain in cur once its keys went out
+	sentPrev roomLast          // the last version before cur in which this member held a sending chain, and its count
+	last     map[byte]roomLast // seat → the last version in which this member held its receiving chain, and how many of its records it accepted (counts, no keys)
 	fixed    *roomFixed
 	now      func() time.Time
 }
@@ -329,8 +337,9 @@ type RoomOpened struct {
 	// Gap (data): records of this sender that did not arrive before this one (shown as order:
 	// "n messages from seat s did not arrive"); the chain advanced past them, no key kept.
 	Gap uint64
-	// Missing (keys): records of the previous version the sender counts and this member never
-	// got (shown as order: held back just before the change).
+	// Missing (keys): records of the sender's previous version it counts and this member never
+	// got (shown as order: held back just before the change, or sent in a version whose keys
+	// from it never reached this member).
 	Missing  uint64
 	Message  []byte // a data record's inner message, as sealed
 	Inner    byte   // its type (DecodeRoomMessage)
@@ -360,7 +369,7 @@ func newRoomMemberWith(id [RoomIDSize]byte, seat byte, km []byte, fixed *roomFix
 		return nil, ErrKey
 	}
 	m := &RoomMember{id: id, seat: seat, km: bytes.Clone(km), sigma: map[byte][]byte{}, names: map[byte]string{},
-		byes: map[byte]bool{}, ended: map[byte]bool{}, fixed: fixed, now: now}
+		byes: map[byte]bool{}, ended: map[byte]bool{}, last: map[byte]roomLast{}, fixed: fixed, now: now}
 	var err error
 	if fixed != nil {
 		m.sign, err = ecdsa.ParseRawPrivateKey(elliptic.P256(), fixed.Sign)
@@ -542,7 +551,7 @@ func (m *RoomMember) Seats(v uint32, in, out []byte) (RoomSeats, error) {
 		return RoomSeats{}, ErrRoomEpoch
 	}
 	for _, s := range slices.Concat(in, out) {
-		if m.ended[s] {
+		if m.ended[s] || m.byes[s] { // a verified bye ends the seat as a list leaving it out would
 			return RoomSeats{}, fmt.Errorf("%w: seat %d ended and is listed again", ErrRoomView, s)
 		}
 	}
@@ -552,7 +561,6 @@ func (m *RoomMember) Seats(v uint32, in, out []byte) (RoomSeats, error) {
 	}
 	nv := &roomVersion{v: v, members: bytes.Clone(in), hellos: map[byte][]byte{}, keys: map[byte][]byte{},
 		pubs: map[byte]*ecdh.PublicKey{}, recv: map[byte]*roomChain{}, taken: m.now()}
-	nv.afterOut = m.cur != nil && m.floor > m.cur.v
 	var res RoomSeats
 	if len(in) > 1 {
 		var err error
@@ -597,9 +605,8 @@ func (m *RoomMember) Seats(v uint32, in, out []byte) (RoomSeats, error) {
 		m.prev.close()
 	}
 	m.prev = nil
-	m.sentPrev = 0
 	if m.send != nil { // this member's own chain of the version before goes at its hello
-		m.sentPrev = m.send.next
+		m.sentPrev = roomLast{v: m.cur.v, next: m.send.next}
 		m.send.wipe()
 		m.send = nil
 	}
@@ -776,7 +783,8 @@ func (m *RoomMember) keysRecord(cur *roomVersion, th []byte, pubs map[byte]*ecdh
 	rec = append(rec, RoomRecordKeys)
 	rec = binary.BigEndian.AppendUint32(rec, cur.v)
 	rec = append(rec, m.seat)
-	rec = binary.BigEndian.AppendUint64(rec, m.sentPrev)
+	rec = binary.BigEndian.AppendUint32(rec, m.sentPrev.v)
+	rec = binary.BigEndian.AppendUint64(rec, m.sentPrev.next)
 	rec = append(rec, chainCommit(ck)...)
 	rec = append(rec, byte(n))
 	for _, t := range cur.members {
@@ -802,11 +810,13 @@ func (m *RoomMember) keysRecord(cur *roomVersion, th []byte, pubs map[byte]*ecdh
 	return append(rec, sig...), &roomChain{ck: ck}, nil
 }
 
-// openKeys: ErrFormat (length = 47 + 49 × count + 64, count < 8, seat bytes), ErrRoomReflect,
+// openKeys: ErrFormat (length = 51 + 49 × count + 64, count < 8, seat bytes; the previous version
+// not below V, a previous count above RoomMaxSeq, or a count without a version), ErrRoomReflect,
 // (before the first version: ignored), ErrRoomEpoch, ErrRoomGhost, ErrRoomReplay (or ignored),
 // ErrRoomEpoch (ephemeral erased), ErrRoomOrder (not every hello in), ErrRoomView (the entries
 // are not exactly the other members; the signature under this member's th_V; this member's
-// entry does not open; fewer previous records than this member accepted), ErrAuth (the opened
+// entry does not open; fewer records of the previous version than this member accepted, or an
+// earlier previous version than the last of which this member took s's keys), ErrAuth (the opened
 // chain key is not the one committed to).
 func (m *RoomMember) openKeys(stamp byte, rec []byte) (RoomOpened, error) {
 	if len(rec) < RoomKeysHeader+roomSig || !validSeat(rec[5]) {
@@ -815,6 +825,12 @@ func (m *RoomMember) openKeys(stamp byte, rec []byte) (RoomOpened, error) {
 	count := int(rec[RoomKeysHeader-1])
 	if count >= RoomMaxSeats || len(rec) != RoomKeysHeader+count*RoomKeysEntry+roomSig {
 		return RoomOpened{}, fmt.Errorf("protocol: room: keys: %w", ErrFormat)
+	}
+	// The previous version is before V, a count above RoomMaxSeq was never sealed, and no count
+	// comes without a version.
+	prevV, sent := binary.BigEndian.Uint32(rec[6:]), binary.BigEndian.Uint64(rec[10:])
+	if prevV >= binary.BigEndian.Uint32(rec[1:]) || sent > RoomMaxSeq || prevV == 0 && sent != 0 {
+		return RoomOpened{}, fmt.Errorf("protocol: room: keys: previous version or count: %w", ErrFormat)
 	}
 	entries := make([]byte, count)
 	for i := range count {
@@ -856,29 +872,31 @@ func (m *RoomMember) openKeys(stamp byte, rec []byte) (RoomOpened, error) {
 	if err != nil {
 		return RoomOpened{}, fmt.Errorf("%w: the chain key does not open", ErrRoomView)
 	}
-	if !hmac.Equal(chainCommit(ck), rec[14:46]) {
+	if !hmac.Equal(chainCommit(ck), rec[18:50]) {
 		clear(ck)
 		return RoomOpened{}, fmt.Errorf("%w: seat %d sealed another chain key than it committed to", ErrAuth, s)
 	}
 	out := RoomOpened{Type: RoomRecordKeys, Seat: s, Version: v}
-	// The previous count, against what this member accepted from s in its previous version
-	// (when s was in it and no version this member was left out of came between).
-	if p := m.prev; p != nil && p.member(s) && !cur.afterOut {
-		var got uint64
-		if c := p.recv[s]; c != nil {
-			got = c.next
-		}
-		switch sent := binary.BigEndian.Uint64(rec[6:]); {
-		case sent < got:
-			clear(ck)
-			return RoomOpened{}, fmt.Errorf("%w: seat %d counts %d records of the previous version, %d came", ErrRoomView, s, sent, got)
-		case sent > got:
-			out.Missing = sent - got
-		}
+	// The previous count, against what this member accepted from s in the last version in which
+	// it held s's receiving chain: the same version, compared; a later one (which never reached
+	// this member, or whose keys from s did not), every record missing unless it came before this
+	// member's first version; an earlier one is a lie, as s sent keys of that later version.
+	switch l := m.last[s]; {
+	case prevV == l.v && sent < l.next:
+		clear(ck)
+		return RoomOpened{}, fmt.Errorf("%w: seat %d counts %d records of version %d, %d came", ErrRoomView, s, sent, prevV, l.next)
+	case prevV == l.v:
+		out.Missing = sent - l.next
+	case prevV < l.v:
+		clear(ck)
+		return RoomOpened{}, fmt.Errorf("%w: seat %d counts version %d, its keys of version %d came", ErrRoomView, s, prevV, l.v)
+	case prevV >= m.first:
+		out.Missing = sent
 	}
 	// Accepted: from here on the state changes.
 	cur.keys[s] = bytes.Clone(rec)
 	cur.recv[s] = &roomChain{ck: ck}
+	m.last[s] = roomLast{v: v}
 	if len(cur.recv) == len(cur.members)-1 {
 		// Complete: the ephemeral key and the previous version's chains go.
 		cur.done, out.Complete = true, true
@@ -980,6 +998,9 @@ func (m *RoomMember) openData(stamp byte, rec []byte) (RoomOpened, error) {
 	}
 	ch.wipe()
 	ch.ck, ch.next = roomStep(ck, 2), seq+1
+	if m.last[s].v == v {
+		m.last[s] = roomLast{v: v, next: seq + 1}
+	}
 	clear(ck)
 	return out, nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -110,12 +109,24 @@ type rvFeed struct {
 }
 
 type rvTamper struct {
-	Name     string   `json:"name"`
-	Receiver byte     `json:"receiver"`
-	Version  int      `json:"version"`
-	After    string   `json:"after"`
-	Records  []rvFeed `json:"records"`
-	Results  []string `json:"results"`
+	Name     string    `json:"name"`
+	Receiver byte      `json:"receiver"`
+	Version  int       `json:"version"`
+	After    string    `json:"after"`
+	Lists    []rvTList `json:"lists,omitempty"` // member lists given before the records
+	Records  []rvFeed  `json:"records"`
+	Results  []string  `json:"results"`
+	// Made (with Lists): every hello and keys record the receiver makes in the case (its hellos
+	// of the lists, its keys at the last hello), in order: the browser takes their signatures.
+	Made []string `json:"made,omitempty"`
+}
+
+// rvTList is a member list a tamper case's receiver takes (or refuses: Result) first.
+type rvTList struct {
+	V      uint32 `json:"v"`
+	In     []int  `json:"in"`
+	Out    []int  `json:"out"`
+	Result string `json:"result"`
 }
 
 // rvSeats: member lists given in turn to a receiver replayed to the end of version index
@@ -166,31 +177,13 @@ type testClock struct{ t time.Time }
 func newTestClock() *testClock      { return &testClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
 func (c *testClock) now() time.Time { return c.t }
 
-// roomErrClass names an error the way the browser module's error.code does.
+// roomErrClass names an error the way the browser module's error.code does ("ok" for nil).
 func roomErrClass(err error) string {
-	switch {
-	case err == nil:
+	if err == nil {
 		return "ok"
-	case errors.Is(err, ErrRoomReflect):
-		return "reflect"
-	case errors.Is(err, ErrRoomEpoch):
-		return "epoch"
-	case errors.Is(err, ErrRoomGhost):
-		return "ghost"
-	case errors.Is(err, ErrRoomReplay):
-		return "replay"
-	case errors.Is(err, ErrRoomOrder):
-		return "order"
-	case errors.Is(err, ErrRoomView):
-		return "view"
-	case errors.Is(err, ErrRoomHandshake):
-		return "handshake"
-	case errors.Is(err, ErrRoomWait):
-		return "wait"
-	case errors.Is(err, ErrAuth):
-		return "auth"
-	case errors.Is(err, ErrFormat):
-		return "format"
+	}
+	if c := RoomErrClass(err); c != "" {
+		return c
 	}
 	return "other: " + err.Error()
 }
@@ -448,6 +441,10 @@ func generateRoomVectors(t testing.TB) roomVectors {
 				rm.ChainHex[vs] = hex.EncodeToString(seqBytes(32, seat*40+byte(p.v)))
 			}
 		}
+		if seat != 2 { // version 5 with seats 1 and 3: the tamper cases' version after a skipped 4
+			rm.Ephemeral["5"] = ecdhPair(t, roomScalar(seat<<4|5))
+			rm.ChainHex["5"] = hex.EncodeToString(seqBytes(32, seat*40+5))
+		}
 		room.Members = append(room.Members, rm)
 	}
 	for _, rm := range room.Members {
@@ -563,12 +560,15 @@ func generateRoomVectors(t testing.TB) roomVectors {
 			list(5, []int{1, 3}, []int{2}, "epoch"), list(5, []int{1, 2, 3}, []int{}, "epoch"), list(6, []int{1, 2, 3}, []int{}, "ok")),
 		one("a seat that ended never comes back, not even as away", 1, 3,
 			list(5, []int{1, 2, 3}, []int{}, "view"), list(5, []int{1, 3}, []int{2}, "view"), list(5, []int{1, 3}, []int{}, "ok")),
-		one("an unchanged in is taken (a fresh version), a seat moved out is not ended", 1, 2,
-			list(4, []int{1, 2, 3}, []int{}, "ok"), list(5, []int{1, 3}, []int{2}, "ok"), list(6, []int{1, 2, 3}, []int{}, "ok")),
+		one("an unchanged in is taken (a fresh version), a seat moved out is not ended", 1, 1,
+			list(3, []int{1, 2}, []int{}, "ok"), list(4, []int{1}, []int{2}, "ok"), list(5, []int{1, 2}, []int{}, "ok")),
 		one("a seat that leaves without a signed bye is removed by the server", 1, 1,
 			gone(list(3, []int{1}, []int{}, "ok"), []int{}, []int{2})),
 		one("a seat that leaves after its signed bye has left", 1, 2,
 			gone(list(4, []int{1, 3}, []int{}, "ok"), []int{2}, []int{})),
+		one("a seat whose signed bye came has ended: named away or back, the list is refused", 1, 2,
+			list(5, []int{1, 3}, []int{2}, "view"), list(5, []int{1, 2, 3}, []int{}, "view"),
+			gone(list(5, []int{1, 3}, []int{}, "ok"), []int{2}, []int{})),
 	}
 	for _, n := range []string{"Ana", "ana", "ＡＮＡ", "A\u0301na", "Ána", "Bo \u05e9\u05dc\u05d5\u05dd", "\u0628\u0647\u200c\u0646\u0627\u0645", "\u0391\u03bd\u03b1", "\u0410\u043d\u0430", "İ", "ΣΑΣ"} {
 		rv.NameKeys = append(rv.NameKeys, rvNameKey{Name: n, Key: RoomNameKey(n)})
@@ -703,9 +703,9 @@ func roomTamper(t testing.TB, r *rvRoom) []rvTamper {
 	resign := func(f rvFeed, fn func([]byte) []byte) rvFeed { return resignWith(f, fn, keysSigned(th3)) }
 	same := func(b []byte) []byte { return b }
 	// Seat 1's keys of version 3 committing to another chain key than the one sealed.
-	badCommit := resign(keys(v3, 1), func(b []byte) []byte { b[14] ^= 1; return b })
+	badCommit := resign(keys(v3, 1), func(b []byte) []byte { b[18] ^= 1; return b })
 	// Seat 1's keys of version 4 counting 3 records of version 3 (it sealed 5; seat 3 got 4).
-	undercount := resignWith(keys(v4, 1), func(b []byte) []byte { binary.BigEndian.PutUint64(b[6:], 3); return b }, keysSigned(th4))
+	undercount := resignWith(keys(v4, 1), func(b []byte) []byte { binary.BigEndian.PutUint64(b[10:], 3); return b }, keysSigned(th4))
 	// The signatures of the first design (no label): a keys record over th_V ‖ record, a data
 	// record over id ‖ record.
 	keysNoLabel := resignWith(keys(v3, 1), same, func(body []byte) []byte { return slices.Concat(th3, body) })
@@ -743,6 +743,52 @@ func roomTamper(t testing.TB, r *rvRoom) []rvTamper {
 	withheld := rvFeed{Stamp: 1, RecordHex: hex.EncodeToString(wk)}
 	badEntry := resign(keys(v3, 1), func(b []byte) []byte { b[RoomKeysHeader+5] ^= 1; return b })
 	flipLast := func(b []byte) { b[len(b)-1] ^= 1 }
+	// Version 5 of seats 1 and 3 after version 3 (seat 2 said bye): the relay skipped 4 for seat 1,
+	// and shows seat 3 a version 4 of its choosing first. Seat 1 sealed 5 records in version 3,
+	// seat 3 took 4 (the late one was held back).
+	sender5 := func() (*RoomMember, []byte) {
+		s1 := r.memberAt(t, 1, 2, afterRecords)
+		h, err := s1.Seats(5, []byte{1, 3}, nil)
+		require.NoError(t, err)
+		return s1, h.Hello
+	}
+	_, h15 := sender5()
+	hello5 := rvFeed{Stamp: 1, RecordHex: hex.EncodeToString(h15)}
+	// v5 gives seat 3 (replayed to a phase of version index vi) lists, then seat 1's hello of
+	// version 5: seat 1's keys of version 5, what seat 3 made, and th_5.
+	v5 := func(vi int, after string, lists ...rvTList) (rvFeed, []string, []byte) {
+		m := r.memberAt(t, 3, vi, after)
+		var made []string
+		var h3 []byte
+		for _, l := range lists {
+			res, err := m.Seats(l.V, seatsOf(l.In), seatsOf(l.Out))
+			require.Equal(t, l.Result, roomErrClass(err))
+			if res.Hello != nil {
+				made = append(made, hex.EncodeToString(res.Hello))
+				h3 = res.Hello
+			}
+		}
+		got, err := m.Open(1, h15)
+		require.NoError(t, err)
+		made = append(made, hex.EncodeToString(got.Send))
+		s1, _ := sender5()
+		k, err := s1.Open(3, h3)
+		require.NoError(t, err)
+		return rvFeed{Stamp: 1, RecordHex: hex.EncodeToString(k.Send)}, made, m.cur.th
+	}
+	tl := func(v uint32, in, out []int, result string) rvTList {
+		return rvTList{V: v, In: in, Out: out, Result: result}
+	}
+	to5 := tl(5, []int{1, 3}, []int{}, "ok")
+	keys5, made5, th5 := v5(2, afterRecords, to5)
+	keys5a, made5a, _ := v5(2, afterRecords, tl(4, []int{1}, []int{3}, "epoch"), to5)
+	keys5b, made5b, _ := v5(2, afterRecords, tl(4, []int{3}, []int{1}, "ok"), to5)
+	keys5c, made5c, _ := v5(2, afterHellos, to5)
+	require.Equal(t, keys5, keys5a)
+	require.Equal(t, keys5, keys5b)
+	require.Equal(t, keys5, keys5c)
+	earlier := resignWith(keys5, func(b []byte) []byte { binary.BigEndian.PutUint32(b[6:], 2); return b }, keysSigned(th5))
+	maxCount := resignWith(keys(v4, 1), func(b []byte) []byte { binary.BigEndian.PutUint64(b[10:], RoomMaxSeq); return b }, keysSigned(th4))
 	sigAt := func(b []byte) { b[len(b)-40] ^= 1 }
 
 	return []rvTamper{
@@ -825,6 +871,21 @@ func roomTamper(t testing.TB, r *rvRoom) []rvTamper {
 			Records: []rvFeed{keys(v4, 1)}, Results: []string{"missing 1"}},
 		{Name: "keys counting fewer previous records than came", Receiver: 3, Version: 3, After: afterHellos,
 			Records: []rvFeed{undercount, keys(v4, 1)}, Results: []string{"view", "missing 1"}},
+		{Name: "the relay shows seat 3 alone a version 4 leaving it out, then everyone version 5: the count of version 3 is still checked", Receiver: 3, Version: 2, After: afterRecords,
+			Lists: []rvTList{tl(4, []int{1}, []int{3}, "epoch"), to5}, Records: []rvFeed{hello5, keys5}, Results: []string{"ok", "missing 1"}, Made: made5a},
+		{Name: "the relay shows seat 3 alone a version 4 leaving the sender out, then everyone version 5: the count of version 3 is still checked", Receiver: 3, Version: 2, After: afterRecords,
+			Lists: []rvTList{tl(4, []int{3}, []int{1}, "ok"), to5}, Records: []rvFeed{hello5, keys5}, Results: []string{"ok", "missing 1"}, Made: made5b},
+		{Name: "keys counting a version whose keys from the sender never came here: every record missing", Receiver: 3, Version: 2, After: afterHellos,
+			Lists: []rvTList{to5}, Records: []rvFeed{hello5, keys5}, Results: []string{"ok", "missing 5"}, Made: made5c},
+		{Name: "keys naming an earlier previous version than the last whose keys came from the sender", Receiver: 3, Version: 2, After: afterRecords,
+			Lists: []rvTList{to5}, Records: []rvFeed{hello5, earlier, keys5}, Results: []string{"ok", "view", "missing 1"}, Made: made5},
+		{Name: "keys with a previous count above the largest sequence number, a previous version not below V, or a count without a version", Receiver: 3, Version: 3, After: afterHellos,
+			Records: []rvFeed{mut(keys(v4, 1), func(b []byte) { binary.BigEndian.PutUint64(b[10:], RoomMaxSeq+1) }),
+				mut(keys(v4, 1), func(b []byte) { binary.BigEndian.PutUint32(b[6:], 4) }),
+				mut(keys(v4, 1), func(b []byte) { binary.BigEndian.PutUint32(b[6:], 0) }), keys(v4, 1)},
+			Results: []string{"format", "format", "format", "missing 1"}},
+		{Name: "keys with a previous count of the largest sequence number", Receiver: 3, Version: 3, After: afterHellos,
+			Records: []rvFeed{maxCount}, Results: []string{fmt.Sprintf("missing %d", RoomMaxSeq-4)}},
 		{Name: "keys before every hello", Receiver: 3, Version: 2, After: afterSeats,
 			Records: []rvFeed{keys(v3, 1), hello(v3, 1), hello(v3, 2), keys(v3, 1)}, Results: []string{"order", "ok", "ok", "ok"}},
 		{Name: "keys under another view: seat 1 was shown seats 1 and 2 only", Receiver: 2, Version: 2, After: afterHellos,
@@ -919,10 +980,24 @@ func checkRoomVectors(t *testing.T, rv roomVectors) {
 	for _, tv := range rv.Tamper {
 		m, clock := r.memberClock(t, tv.Receiver, tv.Version, tv.After)
 		require.Len(t, tv.Results, len(tv.Records), tv.Name)
+		var made []string
+		for i, l := range tv.Lists {
+			res, err := m.Seats(l.V, seatsOf(l.In), seatsOf(l.Out))
+			require.Equal(t, l.Result, roomErrClass(err), "%s: list #%d", tv.Name, i)
+			if res.Hello != nil {
+				made = append(made, hex.EncodeToString(res.Hello))
+			}
+		}
 		for i, f := range tv.Records {
 			clock.t = clock.t.Add(time.Duration(f.Wait) * time.Second)
 			got, err := m.Open(f.Stamp, chatUnhex(t, f.RecordHex))
 			require.Equal(t, tv.Results[i], roomOutcome(got, err), "%s #%d", tv.Name, i)
+			if got.Send != nil {
+				made = append(made, hex.EncodeToString(got.Send))
+			}
+		}
+		if len(tv.Lists) > 0 { // beyond the room's versions: what the receiver made is in the case
+			require.Equal(t, tv.Made, made, tv.Name)
 		}
 	}
 	for _, s := range rv.Seats {

@@ -153,6 +153,7 @@ type room struct {
 	lastRecord time.Time
 	v          uint32    // membership version
 	vAt        time.Time // when v began
+	vFrom      uint64    // the first sequence number stored in v: records below it go out before v's list
 	next       uint64    // next sequence number
 	records    []record
 	bytes      int64 // whole blocks held and reserved
@@ -311,14 +312,35 @@ func (s *Server) Sweep() {
 		case !now.Before(r.lastRecord.Add(s.cfg.Idle)):
 			wipe = append(wipe, s.endLocked(r, ReasonIdle)...)
 		case bits.OnesCount8(r.inMask()) >= 2 && !now.Before(r.vAt.Add(s.cfg.Liveness)):
-			var silent uint8
+			// A member's keys need every hello of the version, so one member that sent nothing
+			// holds every other at one record: those that sent nothing go out first, and those
+			// short of LivenessRecords only when every member sent something. "in" is never
+			// emptied: when all are silent, the relay waits (a hostile review's R1: one silent
+			// member moved every member out).
+			var silent, short uint8
 			for i := range r.n {
-				if st := &r.seats[i]; st.state == seatMember && st.in && st.sent < LivenessRecords {
-					st.in = false // its seat is kept; the relay holds nothing for it
-					silent |= 1 << i
+				if st := &r.seats[i]; st.state == seatMember && st.in {
+					switch {
+					case st.sent == 0:
+						silent |= 1 << i
+					case st.sent < LivenessRecords:
+						short |= 1 << i
+					}
 				}
 			}
-			if silent != 0 {
+			out := silent
+			if out == 0 {
+				out = short
+			}
+			if out == r.inMask() {
+				out = 0
+			}
+			for i := range r.n {
+				if out&(1<<i) != 0 {
+					r.seats[i].in = false // its seat is kept; the relay holds nothing for it
+				}
+			}
+			if silent := out; silent != 0 {
 				wipe = append(wipe, r.release(silent)...)
 				s.newVersionLocked(r, now)
 			}
@@ -548,7 +570,7 @@ func (s *Server) Revoke(id vault.ID, manage []byte) error {
 // Every member of "in" must send LivenessRecords records within Liveness.
 func (s *Server) newVersionLocked(r *room, now time.Time) {
 	r.v++
-	r.vAt = now
+	r.vAt, r.vFrom = now, r.next
 	for i := range r.n {
 		r.seats[i].sent = 0
 	}
@@ -710,14 +732,20 @@ func (ss *Session) Seat() int { return ss.seat + 1 }
 
 // Connected marks a socket open (+1) or closed (-1). A member of "out" that opens a socket
 // comes back in, in a new version.
-func (ss *Session) Connected(delta int) {
+// An open beyond wsrelay.MaxSockets of this session returns false and counts nothing.
+func (ss *Session) Connected(delta int) bool {
 	s := ss.s
 	s.mu.Lock()
-	ss.r.seats[ss.seat].conns += delta
+	defer s.mu.Unlock()
+	st := &ss.r.seats[ss.seat]
+	if delta > 0 && st.conns >= wsrelay.MaxSockets {
+		return false
+	}
+	st.conns += delta
 	if delta > 0 {
 		s.backInLocked(ss.r, ss.seat, s.cfg.Now())
 	}
-	s.mu.Unlock()
+	return true
 }
 
 // Polled marks a fallback poll: a member of "out" comes back in, in a new version.
@@ -736,6 +764,7 @@ type State struct {
 	Out     []int  // joined seats left out of this version because they were away
 	Ended   string // the reason, once the room or this member's seat ended
 	Pending uint64 // the first record not yet acknowledged by this member (or the next number)
+	VFrom   uint64 // the first record stored in version V: those below it are delivered before V's list
 	Avail   bool   // a record is waiting for this member
 	Changed <-chan struct{}
 }
@@ -758,7 +787,7 @@ func (ss *Session) State() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := ss.r
-	st := State{V: r.v, Changed: r.changed, Ended: ss.endedLocked()}
+	st := State{V: r.v, VFrom: r.vFrom, Changed: r.changed, Ended: ss.endedLocked()}
 	for i := range r.n {
 		if r.seats[i].state != seatMember {
 			continue

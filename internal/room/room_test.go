@@ -18,6 +18,7 @@ import (
 	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/internal/room"
 	"github.com/sealdrop/sealdrop/internal/testclock"
+	"github.com/sealdrop/sealdrop/internal/wsrelay"
 	"github.com/sealdrop/sealdrop/vault"
 )
 
@@ -604,11 +605,11 @@ func TestLivenessOut(t *testing.T) {
 	v := a.State().V
 	require.Equal(t, []int{1, 2, 3}, a.State().In)
 	send(t, a, []byte("hello 1"))
-	send(t, a, []byte("keys 1"))
 	e.clk.Add(30 * time.Second)
+	send(t, b, []byte("hello 2")) // one record only: its keys never come
 	send(t, c, []byte("hello 3"))
+	send(t, a, []byte("keys 1"))
 	send(t, c, []byte("keys 3"))
-	send(t, b, []byte("hello 2")) // one record only
 	e.clk.Add(29 * time.Second)
 	e.s.Sweep()
 	require.Equal(t, v, a.State().V, "59 s is within the minute")
@@ -637,14 +638,43 @@ func TestLivenessOut(t *testing.T) {
 	send(t, b, []byte("keys 2"))
 	e.clk.Add(time.Minute)
 	e.s.Sweep()
-	require.Equal(t, []int{2}, a.State().In, "seats 1 and 3 sent one record each since")
-	require.Equal(t, []int{1, 3}, a.State().Out)
+	require.Equal(t, []int{1, 2}, a.State().In, "seat 3 sent nothing since: it alone goes out")
+	require.Equal(t, []int{3}, a.State().Out)
 	e.clk.Add(10 * time.Minute)
 	e.s.Sweep()
-	require.Equal(t, []int{2}, a.State().In)
+	require.Equal(t, []int{1, 2}, a.State().In, "both silent in the new version: in is never emptied")
 	for _, ss := range []*room.Session{a, b, c} {
 		require.Empty(t, ended(t, ss))
 	}
+}
+
+// One member that sends nothing holds every other at its hello (keys need every hello): only
+// the silent one goes out, not the members who sent their hello (a hostile review's R1: all
+// three went out and "in" was empty). When every member is silent, nobody goes out.
+func TestLivenessSilentMemberAloneGoesOut(t *testing.T) {
+	e := newEnv(t)
+	m := e.create(3, false)
+	a, b := e.member(m, 1), e.member(m, 2)
+	e.member(m, 3)
+	v := a.State().V
+	send(t, a, []byte("hello(V) of seat 1"))
+	send(t, b, []byte("hello(V) of seat 2"))
+	e.clk.Add(time.Minute)
+	e.s.Sweep()
+	st := a.State()
+	require.Equal(t, v+1, st.V)
+	require.Equal(t, []int{3}, st.Out, "only the member that sent nothing is left out")
+	require.Equal(t, []int{1, 2}, st.In, "the members who sent their hello stay in")
+
+	m2 := e.create(3, false)
+	a2 := e.member(m2, 1)
+	e.member(m2, 2)
+	e.member(m2, 3)
+	v2 := a2.State().V
+	e.clk.Add(time.Minute)
+	e.s.Sweep()
+	require.Equal(t, v2, a2.State().V, "all silent: nobody goes out, in is never emptied")
+	require.Equal(t, []int{1, 2, 3}, a2.State().In)
 }
 
 // A member alone is never dropped for silence: the rule is for the key exchange of two or more.
@@ -768,3 +798,19 @@ func TestRecordTooLarge(t *testing.T) {
 type zeroes struct{}
 
 func (zeroes) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// One session holds at most wsrelay.MaxSockets sockets (a reload's new one beside the old):
+// one more is refused and counts nothing, and once one closes another may open (a hostile
+// review's R5: 64 sockets were served for one session).
+func TestSocketsPerSessionCapped(t *testing.T) {
+	e := newEnv(t)
+	m := e.create(2, false)
+	a := e.member(m, 1)
+	for range wsrelay.MaxSockets {
+		require.True(t, a.Connected(1))
+	}
+	require.False(t, a.Connected(1), "one socket more than the cap")
+	require.False(t, a.Connected(1), "and again: the refused one counted nothing")
+	require.True(t, a.Connected(-1))
+	require.True(t, a.Connected(1), "a socket closed: another may open")
+}

@@ -50,7 +50,7 @@ func (s wsSide) View() wsrelay.View {
 	st := s.ss.State()
 	seats := st.Seats()
 	return wsrelay.View{Ended: st.Ended, Presence: seats, PresenceKey: fmt.Sprint(seats.V, seats.In, seats.Out),
-		Pending: st.Pending, Avail: st.Avail, Changed: st.Changed}
+		PresenceFrom: st.VFrom, Pending: st.Pending, Avail: st.Avail, Changed: st.Changed}
 }
 
 // Next is seq (8, big-endian) ‖ from seat (1) ‖ record, the record straight from the vault.
@@ -67,8 +67,8 @@ func (s wsSide) Next(from uint64) (wsrelay.Push, bool) {
 	}}, true
 }
 
-func (s wsSide) Skip(seq uint64)     { s.ss.skip(seq) }
-func (s wsSide) Connected(delta int) { s.ss.Connected(delta) }
+func (s wsSide) Skip(seq uint64)          { s.ss.skip(seq) }
+func (s wsSide) Connected(delta int) bool { return s.ss.Connected(delta) }
 
 // Seats is the membership message of a state ({"t":"seats",…}; in and out always present).
 func (st State) Seats() api.RoomSeats {

@@ -186,6 +186,11 @@ func (s *server) roomWS(w http.ResponseWriter, r *http.Request) {
 	}
 	ss.ServeWS(w, r, func(w http.ResponseWriter, status int) {
 		resetHeaders(w.Header())
+		if status == http.StatusTooManyRequests {
+			s.refuse(w, api.Refusal{Status: http.StatusTooManyRequests, Code: api.CodeBusy},
+				"this session has its sockets open already (at most 2): close one first")
+			return
+		}
 		s.refuse(w, api.BadRequest, "not a WebSocket request")
 	})
 }

@@ -284,6 +284,12 @@ func (s *server) appendSuperseding(kind vault.Kind, owner *string, id vault.ID, 
 				st, _, rcv, serr := s.v.StatusReceived(kind, id, manage)
 				return serr != nil || st != vault.StatePending || rcv >= offset
 			}); werr != nil {
+				// Answer what the entry holds now, not what it held when this piece came: the
+				// piece before it may have been stored meanwhile (the client goes on from the
+				// number it is told, and a stale smaller one is below what it already knows).
+				if _, _, rcv, serr := s.v.StatusReceived(kind, id, manage); serr == nil {
+					received = rcv
+				}
 				return received, err
 			}
 			renew(body)

@@ -318,9 +318,13 @@ type View struct {
 	// sent first and again whenever PresenceKey changes.
 	Presence    any
 	PresenceKey string
-	Pending     uint64 // the first record not yet acknowledged (where a new socket starts)
-	Avail       bool   // a record is waiting
-	Changed     <-chan struct{}
+	// PresenceFrom is the first record stored under this Presence: a changed Presence is
+	// sent after the records below it (a room member's bye goes out before the list without
+	// it, and a record sent under the new list after it); 0: no such order.
+	PresenceFrom uint64
+	Pending      uint64 // the first record not yet acknowledged (where a new socket starts)
+	Avail        bool   // a record is waiting
+	Changed      <-chan struct{}
 }
 
 // Push is one record to push: its header (the relay's sequence number and more) and its body,
@@ -343,27 +347,33 @@ type Side interface {
 	Next(from uint64) (Push, bool)
 	// Skip releases a record the vault no longer has (its push found it gone).
 	Skip(seq uint64)
-	// Connected counts a socket open (+1) or closed (-1).
-	Connected(delta int)
+	// Connected counts a socket open (+1) or closed (-1). An open beyond MaxSockets of the
+	// same session returns false and counts nothing: that socket is refused.
+	Connected(delta int) bool
 }
+
+// MaxSockets is how many sockets one session may hold open at once: two, so that a reload's
+// new socket is served while the old one is still closing. Every socket is a connection taken
+// over from net/http (outside its connection cap) with its buffers and two goroutines, kept
+// alive by pongs; without a cap one session could hold any number (a hostile review's R5).
+const MaxSockets = 2
 
 // Relay serves side on the socket of an already checked request (Origin, token), until the
 // side ends or the socket closes: records in go to Store straight from the socket (into the
 // vault), text messages to Control; out go Presence when it changes, every record from Pending
 // on, the replies, pings, and the end. maxMessage is the largest message read.
 func Relay(w http.ResponseWriter, r *http.Request, side Side, maxMessage int64, tm Timing, onError func(http.ResponseWriter, int)) {
+	// Counted before the upgrade, so that a session over its sockets is refused (429) before
+	// any of its messages is read.
+	if !side.Connected(1) {
+		onError(w, http.StatusTooManyRequests)
+		return
+	}
+	defer side.Connected(-1)
 	replies := make(chan api.Control, 16)
-	connected := false
 	Serve(w, r, maxMessage, tm, onError,
 		func(c *Conn) { readLoop(c, side, replies) },
-		func(ctx context.Context, c *Conn) {
-			side.Connected(1)
-			connected = true
-			writeLoop(ctx, c, side, tm.PingEvery, replies)
-		})
-	if connected {
-		side.Connected(-1)
-	}
+		func(ctx context.Context, c *Conn) { writeLoop(ctx, c, side, tm.PingEvery, replies) })
 }
 
 func readLoop(conn *Conn, side Side, replies chan<- api.Control) {
@@ -402,6 +412,15 @@ func writeLoop(ctx context.Context, conn *Conn, side Side, pingEvery time.Durati
 	var next uint64 // next sequence number to push on this socket
 	first := true
 	told := ""
+	// push sends p; it reports false when the socket is done.
+	push := func(p Push) bool {
+		ok, skipped := conn.Push(p.Header, p.Body)
+		if skipped {
+			side.Skip(p.Seq) // the receiver sees a missing record
+		}
+		next = p.Seq + 1
+		return ok
+	}
 	for {
 		st := side.View()
 		if first {
@@ -413,6 +432,14 @@ func writeLoop(ctx context.Context, conn *Conn, side Side, pingEvery time.Durati
 			return
 		}
 		if first || st.PresenceKey != told {
+			if !first && st.Avail && next < st.PresenceFrom {
+				if p, ok := side.Next(next); ok && p.Seq < st.PresenceFrom { // stored before the change: first
+					if !push(p) {
+						return
+					}
+					continue
+				}
+			}
 			if !conn.WriteJSON(st.Presence) {
 				return
 			}
@@ -421,14 +448,9 @@ func writeLoop(ctx context.Context, conn *Conn, side Side, pingEvery time.Durati
 		first = false
 		if st.Avail {
 			if p, ok := side.Next(next); ok {
-				ok, skipped := conn.Push(p.Header, p.Body)
-				if skipped {
-					side.Skip(p.Seq) // the receiver sees a missing record
-				}
-				if !ok {
+				if !push(p) {
 					return
 				}
-				next = p.Seq + 1
 				continue
 			}
 		}

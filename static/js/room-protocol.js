@@ -32,7 +32,7 @@ const POINT = 65;
 const SIG = 64;
 export const HELLO_HEADER = 1 + 4 + 1 + POINT + POINT; // 136
 export const HELLO_SIZE = HELLO_HEADER + SIG + 32; // 232
-export const KEYS_HEADER = 1 + 4 + 1 + 8 + 32 + 1; // 47
+export const KEYS_HEADER = 1 + 4 + 1 + 4 + 8 + 32 + 1; // 51
 export const KEYS_ENTRY = 1 + 32 + 16; // 49
 export const DATA_HEADER = 14;
 export const MAX_SEQ = 2 ** 53 - 1;
@@ -241,7 +241,8 @@ export class RoomMember {
         inSeats.length + out.length > MAX_SEATS || out.some((s) => inSeats.includes(s))) fail('format', 'bad member list');
     if (!inSeats.includes(this.seat) && !out.includes(this.seat)) fail('format', 'a member list without this member');
     if (v <= this.floor) fail('epoch', 'a member list of an earlier version');
-    for (const s of [...inSeats, ...out]) if (this.ended.has(s)) fail('view', `seat ${s} ended and is listed again`);
+    // A verified bye ends the seat as a list leaving it out would.
+    for (const s of [...inSeats, ...out]) if (this.ended.has(s) || this.byes.has(s)) fail('view', `seat ${s} ended and is listed again`);
     if (out.includes(this.seat)) {
       this.floor = v;
       fail('epoch', 'this member is left out of this version');
@@ -249,7 +250,6 @@ export class RoomMember {
     const nv = {
       v, members: inSeats.slice(), hellos: new Map(), keys: new Map(), pubs: new Map(), recv: new Map(),
       priv: null, th: null, done: false, closed: false, taken: this.now(),
-      afterOut: !!this.cur && this.floor > this.cur.v,
     };
     let hello = null;
     if (inSeats.length > 1) {
@@ -284,9 +284,8 @@ export class RoomMember {
     this.listed = all;
     closeVersion(this.prev);
     this.prev = null;
-    this.sentPrev = 0;
     if (this.send) { // this member's own chain of the version before goes at its hello
-      this.sentPrev = this.send.next;
+      this.sentPrev = { v: this.cur.v, next: this.send.next };
       wipe(this.send);
       this.send = null;
     }
@@ -398,7 +397,7 @@ export class RoomMember {
     const fixedChain = this.fixed && this.fixed.chain[cur.v];
     const ck = fixedChain ? fixedChain.slice() : globalThis.crypto.getRandomValues(new Uint8Array(32));
     const others = members.filter((t) => t !== this.seat);
-    const header = concat(Uint8Array.of(REC_KEYS), u32(cur.v), Uint8Array.of(this.seat), u64(this.sentPrev),
+    const header = concat(Uint8Array.of(REC_KEYS), u32(cur.v), Uint8Array.of(this.seat), u32(this.sentPrev.v), u64(this.sentPrev.next),
       await chainCommit(ck), Uint8Array.of(others.length));
     const parts = [header];
     for (const t of others) {
@@ -415,6 +414,11 @@ export class RoomMember {
     if (rec.length < KEYS_HEADER + SIG || !validSeat(rec[5])) fail('format', 'bad keys record');
     const count = rec[KEYS_HEADER - 1];
     if (count >= MAX_SEATS || rec.length !== KEYS_HEADER + count * KEYS_ENTRY + SIG) fail('format', 'bad keys record');
+    // The previous version is before V, a count above MAX_SEQ was never sealed, and no count
+    // comes without a version.
+    const prevV = readU32(rec, 6);
+    const sent = readSeq(rec, 10);
+    if (prevV >= readU32(rec, 1) || sent > MAX_SEQ || (prevV === 0 && sent !== 0)) fail('format', 'bad previous version or count');
     const entries = [];
     for (let i = 0; i < count; i++) {
       const t = rec[KEYS_HEADER + i * KEYS_ENTRY];
@@ -442,23 +446,30 @@ export class RoomMember {
     } finally {
       k.fill(0);
     }
-    if (!equal(await chainCommit(ck), rec.subarray(14, 46))) {
+    if (!equal(await chainCommit(ck), rec.subarray(18, 50))) {
       ck.fill(0);
       fail('auth', `seat ${s} sealed another chain key than it committed to`);
     }
     const out = accepted(REC_KEYS, s, v);
-    const p = this.prev;
-    if (p && p.members.includes(s) && !cur.afterOut) {
-      const got = p.recv.has(s) ? p.recv.get(s).next : 0;
-      const sent = readSeq(rec, 6);
-      if (sent < got) {
+    // The previous count, against what this member accepted from s in the last version in which
+    // it held s's receiving chain (Go openKeys): the same version, compared; a later one, every
+    // record missing unless it came before this member's first version; an earlier one, view.
+    const l = this.last.get(s) || { v: 0, next: 0 };
+    if (prevV === l.v) {
+      if (sent < l.next) {
         ck.fill(0);
-        fail('view', `seat ${s} counts fewer records of the previous version than came`);
+        fail('view', `seat ${s} counts fewer records of its previous version than came`);
       }
-      out.missing = sent - got;
+      out.missing = sent - l.next;
+    } else if (prevV < l.v) {
+      ck.fill(0);
+      fail('view', `seat ${s} counts an earlier version than the last whose keys came from it`);
+    } else if (prevV >= this.first) {
+      out.missing = sent;
     }
     cur.keys.set(s, rec.slice());
     cur.recv.set(s, { ck, next: 0 });
+    this.last.set(s, { v, next: 0 });
     if (cur.recv.size === cur.members.length - 1) {
       cur.done = true;
       out.complete = true;
@@ -526,6 +537,7 @@ export class RoomMember {
     wipe(ch);
     ch.ck = next;
     ch.next = seq + 1;
+    if (this.last.get(s).v === v) this.last.set(s, { v, next: seq + 1 });
     return out;
   }
 
@@ -591,7 +603,8 @@ async function newMember({ id, seat, km, now = Date.now }, fixed) {
   m.cur = null;
   m.prev = null;
   m.send = null;
-  m.sentPrev = 0;
+  m.sentPrev = { v: 0, next: 0 }; // the last version before cur with a sending chain, and its count
+  m.last = new Map(); // seat → {v, next}: the last version whose receiving chain of it this member held, and its count
   m.now = now;
   m.fixed = fixed;
   m.chain = Promise.resolve();

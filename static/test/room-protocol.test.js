@@ -28,6 +28,15 @@ for (const ver of room.versions) {
     signatures.set(tohex(r.subarray(0, r.length - SIG)), r.slice(r.length - SIG));
   }
 }
+// What a tamper case's receiver makes beyond the room's versions (its hellos and keys of the
+// case's member lists).
+for (const t of V.tamper) {
+  for (const h of t.made || []) {
+    const r = hex(h);
+    const covered = r[0] === R.REC_HELLO ? R.HELLO_HEADER : r.length - SIG;
+    signatures.set(tohex(r.subarray(0, covered)), r.slice(covered, covered + SIG));
+  }
+}
 
 // fixedFor: strict, a signature the vectors do not have fails the test; otherwise (member lists
 // beyond the vectors' versions) WebCrypto signs.
@@ -159,11 +168,20 @@ test('forged, ghost, replayed, reordered, reflected, misattributed, other-view, 
     const clock = { t: T0 };
     const m = await memberAt(t.receiver, t.version, t.after, clock);
     assert.equal(t.records.length, t.results.length);
+    const made = [];
+    for (const [i, l] of (t.lists || []).entries()) {
+      let res = null;
+      assert.equal(await code(async () => { res = await m.seats(l.v, l.in, l.out); }), l.result, `${t.name}: list #${i}`);
+      if (res && res.hello) made.push(tohex(res.hello));
+    }
     for (let i = 0; i < t.records.length; i++) {
       const f = t.records[i];
       clock.t += (f.wait_s || 0) * 1000;
-      assert.equal(await outcome(() => m.open(f.stamp, hex(f.record_hex))), t.results[i], `${t.name} #${i}`);
+      let got = null;
+      assert.equal(await outcome(async () => { got = await m.open(f.stamp, hex(f.record_hex)); return got; }), t.results[i], `${t.name} #${i}`);
+      if (got && got.send) made.push(tohex(got.send));
     }
+    if (t.lists) assert.deepEqual(made, t.made, t.name);
   }
 });
 
