@@ -67,6 +67,12 @@ type createdRoom struct {
 // when pin is set, the PIN under "More options". It returns the invite links.
 func createRoom(t *testing.T, tab *Tab, n int, name, pin string, shots bool) createdRoom {
 	t.Helper()
+	return createRoomWith(t, tab, n, name, pin, "", shots)
+}
+
+// createRoomWith is createRoom with a destruct PIN too (under "More options", beside the PIN).
+func createRoomWith(t *testing.T, tab *Tab, n int, name, pin, dpin string, shots bool) createdRoom {
+	t.Helper()
 	ctx := ctxT(t, 3*pageTimeout)
 	require.NoError(t, tab.Navigate(ctx, pool.Proxy.Origin()+"/room"))
 	waitAny(t, tab, pageTimeout, "create")
@@ -81,6 +87,9 @@ func createRoom(t *testing.T, tab *Tab, n int, name, pin string, shots bool) cre
 	if pin != "" {
 		require.NoError(t, tab.Click(ctx, "#more-options summary"))
 		require.NoError(t, tab.SetValue(ctx, "#pin", pin))
+		if dpin != "" {
+			require.NoError(t, tab.SetValue(ctx, "#dpin", dpin))
+		}
 	}
 	require.NoError(t, tab.Click(ctx, "#create-button"))
 	got := waitAny(t, tab, 3*pageTimeout, "invites", "error")
@@ -384,4 +393,140 @@ func TestRoomSafestNoscript(t *testing.T) {
 	endForAll(t, a, b)
 	app.assertNothingKept(t)
 	assertClean(t, app.mark, r.keys, nil, a, safest, b)
+}
+
+// roomJoinPIN types the PIN and the name into an invite's join form and clicks Join; it
+// answers the view that answered ("room", "gone" or "error"). The error box may already show
+// an earlier wrong PIN: it waits for the button to be usable again and for a new answer.
+func roomJoinPIN(t *testing.T, tab *Tab, pin, name string) string {
+	t.Helper()
+	ctx := ctxT(t, 4*pageTimeout)
+	require.NoError(t, tab.SetValue(ctx, "#join-pin", pin))
+	require.NoError(t, tab.SetValue(ctx, "#join-name", name))
+	before := text(t, tab, "error")
+	require.NoError(t, tab.Click(ctx, "#join-button"))
+	deadline := time.Now().Add(3 * pageTimeout)
+	for time.Now().Before(deadline) {
+		got := waitAny(t, tab, 3*pageTimeout, "room", "gone", "error")
+		var busy bool
+		require.NoError(t, tab.Eval(ctx, `document.getElementById('join-button').disabled`, &busy))
+		if got != "error" || (!busy && text(t, tab, "error") != before) {
+			target := map[string]string{"room": "room-heading", "gone": "gone-heading", "error": "error"}[got]
+			focusOn(t, tab, target, "Join")
+			return got
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no answer to Join")
+	return ""
+}
+
+// roomJoinView is what the person at an invite's join form sees and can reach: which parts
+// show, every word on the screen, the fields' contents (the PIN field: whether it still holds
+// what was typed) and where the focus is.
+type roomJoinView struct {
+	Visible   []string
+	Text      string
+	PINKept   bool
+	Name      string
+	Focus     string
+	ButtonOff bool
+}
+
+func readRoomJoinView(t *testing.T, tab *Tab, typed string) roomJoinView {
+	t.Helper()
+	var v roomJoinView
+	require.NoError(t, tab.CallFunction(ctxT(t, pageTimeout), `(typed) => { `+visJS+`
+		const ids = ['create', 'invites', 'join', 'join-pin-field', 'room', 'ended', 'gone', 'error'];
+		return { Visible: ids.filter(vis), Text: document.body.innerText,
+			PINKept: document.getElementById('join-pin').value === typed, Name: document.getElementById('join-name').value,
+			Focus: document.activeElement ? document.activeElement.id : '',
+			ButtonOff: document.getElementById('join-button').disabled }; }`, &v, typed))
+	return v
+}
+
+// PIN rooms: a wrong PIN counts down and does not join, the right one joins. In a second room
+// the destruct PIN shows the person typing it exactly what a typo shows (the same words, the
+// same tries left, the same fields and focus), while the members inside see the room end for
+// everyone; the destroyed room's invite then never joins, and ends in the gone view.
+func TestRoomPINAndDestruct(t *testing.T) {
+	levelsUnder(t, scripted, func(t *testing.T, l Level) {
+		app := startRoomApp(t)
+		const pin, dpin, typo = "246813", "864200", "111111"
+		id := uniq(t)
+
+		// Room 1: a typo, then the right PIN.
+		a := pool.Person(t, l)
+		r1 := createRoomWith(t, a, 3, "Alice", pin, dpin, false)
+		b := pool.Person(t, l)
+		firefox().openUnused(t, b, r1.invites[0], "join")
+		assert.True(t, visible(t, b, "join-pin-field"), "the invite says a PIN is needed")
+		require.Equal(t, "error", roomJoinPIN(t, b, typo, "Bob"))
+		assert.Equal(t, "Wrong PIN. 4 tries left.", text(t, b, "error"))
+		assert.True(t, visible(t, b, "join"), "a wrong PIN leaves the join form")
+		assert.False(t, visible(t, b, "room"), "a wrong PIN joins nothing")
+		if l == Safer {
+			screenshot(t, b, "room-join-pin-wrong")
+		}
+		require.Equal(t, "room", roomJoinPIN(t, b, pin, "Bob"))
+		roomSettle(t, []string{"Alice (place 1)", "Bob (place 2)"}, a, b)
+		roomSay(t, b, "Bob (place 2)", "joined with a PIN "+id, a)
+
+		// Room 2, as room 1: Alice and Bob inside, place 3 free.
+		a2 := pool.Person(t, l)
+		r2 := createRoomWith(t, a2, 3, "Alice", pin, dpin, false)
+		b2 := pool.Person(t, l)
+		firefox().openUnused(t, b2, r2.invites[0], "join")
+		require.Equal(t, "room", roomJoinPIN(t, b2, pin, "Bob"))
+		roomSettle(t, []string{"Alice (place 1)", "Bob (place 2)"}, a2, b2)
+
+		// The same step at place 3 of each room: a typo in room 1, the destruct PIN in room 2.
+		typist := pool.Person(t, l)
+		firefox().openUnused(t, typist, r1.invites[1], "join")
+		require.Equal(t, "error", roomJoinPIN(t, typist, typo, "Carol"))
+		coerced := pool.Person(t, l)
+		firefox().openUnused(t, coerced, r2.invites[1], "join")
+		require.Equal(t, "error", roomJoinPIN(t, coerced, dpin, "Carol"))
+		// Give the destruct time to show anywhere it would (the members see it at once).
+		for _, tab := range []*Tab{a2, b2} {
+			assert.Equal(t, "ended", waitAny(t, tab, 2*pageTimeout, "ended"), "a destruct PIN ends the room for the members inside")
+			assert.Equal(t, "The room was ended for everyone.", text(t, tab, "ended-reason"))
+			focusOn(t, tab, "ended-heading", "the room ended")
+		}
+		typoView, destructView := readRoomJoinView(t, typist, typo), readRoomJoinView(t, coerced, dpin)
+		assert.Equal(t, typoView, destructView, "the destruct PIN must look exactly like a typo to the person typing it")
+		assert.Contains(t, destructView.Text, "Wrong PIN. 4 tries left.")
+		assert.Equal(t, []string{"join", "join-pin-field", "error"}, destructView.Visible)
+		if l == Safer {
+			screenshot(t, coerced, "room-join-destruct")
+		}
+
+		// Room 1 goes on: the typist's right PIN joins, and all three see one another.
+		require.Equal(t, "room", roomJoinPIN(t, typist, pin, "Carol"))
+		roomSettle(t, []string{"Alice (place 1)", "Bob (place 2)", "Carol (place 3)"}, a, b, typist)
+
+		// Room 2 is gone: its invite never joins again, even with the right PIN, and its
+		// countdown ends in the gone view.
+		later := pool.Person(t, l)
+		firefox().openUnused(t, later, r2.invites[1], "join")
+		final := ""
+		var answers []string
+		for i := 0; i < 5 && final != "gone"; i++ {
+			final = roomJoinPIN(t, later, pin, "Carol")
+			require.NotEqual(t, "room", final, "a destroyed room never admits anyone")
+			if final == "error" {
+				answers = append(answers, text(t, later, "error"))
+			} else {
+				answers = append(answers, final)
+			}
+		}
+		assert.Equal(t, "gone", final, "a destroyed room's invite ends in the gone view")
+		t.Logf("the right PIN at the destroyed room's place 3, try by try: %q", answers)
+		neverShows(t, "joined with a PIN "+id, "nothing of room 1 reaches room 2", a2, b2, coerced, later)
+
+		endForAll(t, a, b, typist)
+		app.assertNothingKept(t)
+		keys := append(append([][]byte{}, r1.keys...), r2.keys...)
+		assertClean(t, app.mark, keys, []string{pin, dpin, typo}, a, b, a2, b2, typist, coerced, later)
+	})
 }
