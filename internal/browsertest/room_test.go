@@ -530,3 +530,128 @@ func TestRoomPINAndDestruct(t *testing.T) {
 		assertClean(t, app.mark, keys, []string{pin, dpin, typo}, a, b, a2, b2, typist, coerced, later)
 	})
 }
+
+// roomNamesIsolated checks, in one tab, that every name the page shows (the member list, the
+// senders of messages, the notes) sits alone in a <bdi> followed, outside it, by its place:
+// the place number is never part of a name, and no name's text stands outside a <bdi>.
+// names maps each seat to the name it chose.
+func roomNamesIsolated(t *testing.T, tab *Tab, names map[int]string) {
+	t.Helper()
+	byName := map[string]int{}
+	var all []string
+	for s, n := range names {
+		byName[n] = s
+		all = append(all, n)
+	}
+	var got struct {
+		Bdis  []struct{ Name, After, Seat string }
+		Loose []string
+	}
+	require.NoError(t, tab.CallFunction(ctxT(t, pageTimeout), `(names) => {
+		const scopes = [...document.querySelectorAll('#members li, #log li > strong, #log li.note')];
+		const bdis = [];
+		const loose = [];
+		for (const scope of scopes) {
+			for (const b of scope.querySelectorAll('bdi')) {
+				const li = b.closest('li');
+				bdis.push({ Name: b.textContent, After: b.nextSibling && b.nextSibling.nodeType === 3 ? b.nextSibling.textContent : '',
+					Seat: li && !li.classList.contains('note') ? li.dataset.seat : '' });
+			}
+			const w = document.createTreeWalker(scope, NodeFilter.SHOW_TEXT);
+			for (let n = w.nextNode(); n; n = w.nextNode()) {
+				if (n.parentElement.closest('bdi')) continue;
+				for (const name of names) if (n.textContent.includes(name)) loose.push(n.textContent);
+			}
+		}
+		return { Bdis: bdis, Loose: loose };
+	}`, &got, all))
+	assert.Empty(t, got.Loose, "a name shown outside a <bdi>")
+	require.NotEmpty(t, got.Bdis)
+	for _, b := range got.Bdis {
+		s, ok := byName[b.Name]
+		if !assert.True(t, ok, "a <bdi> holds exactly one member's name, got %q", b.Name) {
+			continue
+		}
+		assert.True(t, strings.HasPrefix(b.After, fmt.Sprintf(" (place %d)", s)), "%q must be followed, outside its <bdi>, by its place %d: got %q", b.Name, s, b.After)
+		if b.Seat != "" {
+			assert.Equal(t, fmt.Sprint(s), b.Seat, "the line of %q is its own seat's", b.Name)
+		}
+	}
+}
+
+// Names cannot pose as another member: a name with a bidirectional override is refused at
+// join; an Arabic name, a name equal to another but for fullwidth letters and case, and a
+// name that spells another member's name and place are all shown inside <bdi>, with the place
+// number the relay's verified seat gives, outside the <bdi>, everywhere (member list,
+// messages, notes); equal names are marked on both.
+func TestRoomNames(t *testing.T) {
+	levelsUnder(t, scripted, func(t *testing.T, l Level) {
+		app := startRoomApp(t)
+		a := pool.Person(t, l)
+		r := createRoom(t, a, 4, "Alice", "", false)
+
+		const arabic, wide, poser = "علي", "ＡＬＩＣＥ", "Alice (place 1)"
+		b := pool.Person(t, l)
+		firefox().openUnused(t, b, r.invites[0], "join")
+		ctx := ctxT(t, 3*pageTimeout)
+		require.NoError(t, b.SetValue(ctx, "#join-name", "\u202eecilA"))
+		require.NoError(t, b.Click(ctx, "#join-button"))
+		require.Equal(t, "error", waitAny(t, b, pageTimeout, "room", "error"))
+		assert.Contains(t, text(t, b, "error"), "This name cannot be used", "a right-to-left override is refused")
+		assert.True(t, visible(t, b, "join"), "the join form stays, the invite unused")
+		require.NoError(t, b.SetValue(ctx, "#join-name", arabic))
+		require.NoError(t, b.Click(ctx, "#join-button"))
+		require.Equal(t, "room", waitAny(t, b, 3*pageTimeout, "room"))
+		c := pool.Person(t, l)
+		require.Equal(t, "room", joinRoom(t, c, r.invites[1], wide, ""))
+		d := pool.Person(t, l)
+		require.Equal(t, "room", joinRoom(t, d, r.invites[2], poser, ""))
+
+		const dup = " (same name as another person: check the place number)"
+		names := map[int]string{1: "Alice", 2: arabic, 3: wide, 4: poser}
+		dups := map[int]bool{1: true, 3: true} // "Alice" and "ＡＬＩＣＥ" have one name key
+		tabs := []*Tab{a, b, c, d}
+		wants := make([][]string, len(tabs))
+		for i := range tabs {
+			me := i + 1
+			for s := 1; s <= 4; s++ {
+				line := fmt.Sprintf("%s (place %d)", names[s], s)
+				switch {
+				case s == me && dups[s]:
+					line += " (you; same name as another person: check the place number)"
+				case dups[s]:
+					line += dup
+				}
+				wants[i] = append(wants[i], line)
+			}
+		}
+		roomSettleEach(t, wants, tabs...)
+		id := uniq(t)
+		roomSay(t, d, poser+" (place 4)", "not Alice "+id, a, b, c)
+		roomSay(t, b, arabic+" (place 2)", "مرحبا "+id, a, c, d)
+		roomSay(t, c, wide+" (place 3)", "hello "+id, a, b, d)
+		if l == Safer {
+			screenshot(t, a, "room-names")
+		}
+		leaveRoom(t, b)
+		for _, tab := range []*Tab{a, c, d} {
+			require.NoError(t, tab.WaitFor(ctxT(t, 2*pageTimeout), `document.getElementById('log').textContent.includes(`+jsString(arabic+" (place 2) left the room.")+`)`, 2*pageTimeout), "the others see the goodbye")
+		}
+		// A "joined" note comes before the member's name (names follow the keys); the name
+		// takes its place in the note when it comes.
+		var joined []string
+		require.NoError(t, a.CallFunction(ctxT(t, pageTimeout), `() => [...document.querySelectorAll('#log li.note')].filter((li) => li.querySelector('bdi')).map((li) => li.textContent)`, &joined))
+		for s := 2; s <= 4; s++ {
+			assert.Contains(t, joined, fmt.Sprintf("%s (place %d) joined.", names[s], s), "the creator's note of place %d joining names it once its name came", s)
+		}
+		for _, tab := range []*Tab{a, c, d} {
+			roomNamesIsolated(t, tab, names)
+			var note bool
+			require.NoError(t, tab.CallFunction(ctxT(t, pageTimeout), `(name) => [...document.querySelectorAll('#log li.note bdi')].some((b) => b.textContent === name)`, &note, arabic))
+			assert.True(t, note, "the goodbye's note names the member inside a <bdi>")
+		}
+		endForAll(t, a, c, d)
+		app.assertNothingKept(t)
+		assertClean(t, app.mark, r.keys, nil, a, b, c, d)
+	})
+}

@@ -314,7 +314,6 @@ export default {
   "room.join_submit": "Join the room",
   "room.room_heading": "One-time group room",
   "room.members_heading": "In the room now",
-  "room.member": "{name} (place {seat})",
   "room.member_unnamed": "(place {seat})",
   "room.you": "you",
   "room.same_name": "same name as another person: check the place number",

@@ -77,12 +77,6 @@ function allNames() {
 
 const nameOf = (seat) => allNames().find((x) => x.seat === seat);
 
-// who names a seat as the page shows it: "name (place s)", or "(place s)" before a name came.
-function who(seat) {
-  const n = nameOf(seat);
-  return n ? t('room.member', { name: n.name, seat }) : t('room.member_unnamed', { seat });
-}
-
 // A name goes into the page only inside <bdi>, so that right-to-left text cannot move the
 // place number that follows it.
 function nameNode(seat) {
@@ -118,6 +112,31 @@ function line(kind, seat, text) {
 }
 
 const note = (text) => line('note', 0, text);
+
+// WHO stands for a member in a note's words ({who}) until the member's name node takes its
+// place (a private-use character: no translation holds one).
+const WHO = '\uE000';
+
+// noteWho adds a note whose text names seat by WHO, with the name in <bdi> and its place
+// outside it, as the member list shows it: a name never runs into the words around it, and a
+// right-to-left name cannot move the place number.
+function noteWho(text, seat) {
+  const li = note('');
+  const span = li.querySelector('.text');
+  text.split(WHO).forEach((part, i) => {
+    if (i) {
+      // Named again when the seat's name comes (a member's name follows its keys, after the
+      // "joined" note).
+      const who = document.createElement('span');
+      who.className = 'who';
+      who.dataset.who = String(seat);
+      who.append(nameNode(seat));
+      span.append(who);
+    }
+    span.append(part);
+  });
+  return li;
+}
 
 function renderMembers() {
   const list = $('members');
@@ -259,12 +278,12 @@ async function onSeats(m) {
     return;
   }
   const before = new Set(view.inSeats);
-  for (const s of r.left) { view.left.add(s); note(t('room.bye', { who: who(s) })); }
-  for (const s of r.removed) { view.removed.add(s); note(t('room.removed_note', { who: who(s) })); }
+  for (const s of r.left) { view.left.add(s); noteWho(t('room.bye', { who: WHO }), s); }
+  for (const s of r.removed) { view.removed.add(s); noteWho(t('room.removed_note', { who: WHO }), s); }
   if (view.everComplete && (r.left.length || r.removed.length)) view.changed = true;
   view.inSeats = inSeats.slice();
   view.out = out.slice();
-  for (const s of inSeats) if (!before.has(s) && s !== st.seat && before.size) note(t('room.joined_note', { who: who(s) }));
+  for (const s of inSeats) if (!before.has(s) && s !== st.seat && before.size) noteWho(t('room.joined_note', { who: WHO }), s);
   if (r.hello) {
     sendControl(r.hello);
     status(t('room.setting_up'));
@@ -277,6 +296,7 @@ async function onSeats(m) {
 }
 
 // Every refusal class of a received record, worded for people (room-protocol.js's codes).
+// A {who} is the sender's seat (WHO: noteWho puts its name in).
 const PROBLEMS = {
   format: () => t('room.bad_format'),
   reflect: () => t('room.bad_reflect'),
@@ -285,14 +305,14 @@ const PROBLEMS = {
   replay: () => t('room.bad_replay'),
   order: () => t('room.bad_order'),
   view: () => t('room.bad_view'),
-  handshake: (s) => t('room.bad_handshake', { who: who(s) }),
-  auth: (s) => t('room.bad_auth', { who: who(s) }),
+  handshake: () => t('room.bad_handshake', { who: WHO }),
+  auth: () => t('room.bad_auth', { who: WHO }),
 };
 
 function problem(e, seat) {
   const code = e && e.code;
   if (!Object.hasOwn(PROBLEMS, code)) { fatal(e); return; }
-  note(PROBLEMS[code](seat));
+  noteWho(PROBLEMS[code](), seat);
 }
 
 async function onRecord(from, rec) {
@@ -305,8 +325,8 @@ async function onRecord(from, rec) {
   }
   if (r.ignored) return;
   if (r.send) sendControl(r.send); // this member's keys of the version
-  if (r.missing) note(t('room.gap', { count: r.missing, who: who(r.seat) }));
-  if (r.gap) note(t('room.gap', { count: r.gap, who: who(r.seat) }));
+  if (r.missing) noteWho(t('room.gap', { count: r.missing, who: WHO }), r.seat);
+  if (r.gap) noteWho(t('room.gap', { count: r.gap, who: WHO }), r.seat);
   if (r.send || r.type === R.REC_HELLO) await updateSafety();
   if (r.send) await sendName();
   if (r.complete) {
@@ -330,11 +350,12 @@ async function sendName() {
 function onBody(r) {
   const s = r.seat;
   if (r.inner === R.MSG_NAME) {
-    if (r.renamed) note(t('room.renamed', { who: who(s) }));
+    if (r.renamed) noteWho(t('room.renamed', { who: WHO }), s);
     renderMembers();
     for (const li of $('log').querySelectorAll(`li[data-seat="${s}"] > strong`)) {
       li.replaceChildren(nameNode(s), ': ');
     }
+    for (const w of $('log').querySelectorAll(`.who[data-who="${s}"]`)) w.replaceChildren(nameNode(s));
   } else if (r.inner === MSG_TEXT) {
     line('them', s, utf8Decode(r.body));
   } else if (r.inner === MSG_FILE_BEGIN) {
