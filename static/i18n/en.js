@@ -355,7 +355,7 @@ export default {
   "room.alone": "You are the only one in the room so far. Waiting for the others to join…",
   "room.setting_up": "Setting up encryption with the others…",
   "room.ready": "Ready. Only the people listed here can read the messages. They are encrypted on your devices, and the server cannot read them.",
-  "room.you_away": "You were not connected for a while. Messages sent meanwhile do not reach you. Reconnecting…",
+  "room.you_away": "You were not connected for a while, so the room went on without you. Messages sent meanwhile do not reach you. Connecting again… What you write now waits until you are back.",
   "room.reconnecting": "Connection lost. Reconnecting…",
   "room.lost": "The connection was lost.",
   "room.not_ready": "The encryption is not ready yet. Wait a moment and send again.",

@@ -43,6 +43,12 @@ let member = null; // RoomMember
 let myName = '';
 let ws = null;
 let ended = false;
+// away: the relay's last member list left this member out (silent too long). While out, the
+// page seals nothing: its sending chain is of a version the others have left behind (they
+// would refuse the record as too late, while this page showed it as sent), and any record it
+// sent would bring it back in behind the page's back. The way back in is a fresh socket (the
+// relay takes a member that connects back in, in a new version); messages wait meanwhile.
+let away = false;
 let next = 0; // the relay's sequence number expected next: every record below it arrived
 let chain = Promise.resolve(); // seats messages, received records and seals, one at a time
 let sendChain = Promise.resolve(); // messages and files, one at a time
@@ -223,6 +229,10 @@ function connect() {
     ws = null;
     if (ended) return;
     failPending(t('room.lost'));
+    if (away) { // closed by comeBack: straight back
+      connect();
+      return;
+    }
     status(t('room.reconnecting'));
     setTimeout(connect, RETRY_MS);
   });
@@ -240,6 +250,15 @@ function sendNow(rec) {
 }
 
 function sendControl(rec) { sendNow(rec).catch(() => {}); }
+
+// comeBack: this member was left out; a new socket brings it back in (the relay's rule).
+function comeBack() {
+  if (ws) {
+    try { ws.close(); } catch { /* closing */ }
+  } else {
+    connect();
+  }
+}
 
 function refusal(code) {
   return { full: t('room.refused_full'), too_large: t('room.refused_too_large') }[code] || t('room.refused');
@@ -273,10 +292,18 @@ async function onSeats(m) {
   try {
     r = await member.seats(m.v, inSeats, out);
   } catch (e) {
-    if (e.code === 'epoch' && out.includes(st.seat)) status(t('room.you_away'));
-    else problem(e, 0);
+    if (e.code === 'epoch' && out.includes(st.seat)) {
+      if (!away) {
+        away = true;
+        status(t('room.you_away'));
+        comeBack();
+      }
+    } else {
+      problem(e, 0);
+    }
     return;
   }
+  away = false;
   const before = new Set(view.inSeats);
   for (const s of r.left) { view.left.add(s); noteWho(t('room.bye', { who: WHO }), s); }
   for (const s of r.removed) { view.removed.add(s); noteWho(t('room.removed_note', { who: WHO }), s); }
@@ -399,14 +426,18 @@ function fileDone(key) {
 // ---- sending ----
 
 // sendMessage seals and sends one inner message, waiting while this member's keys of the
-// version are not out yet, and sending the same record again while the room is busy.
+// version are not out yet or it is left out (away: it seals nothing until it is back in, with
+// the keys of its new version), and sending the same record again while the room is busy.
 async function sendMessage(type, body) {
   const inner = R.encodeRoomMessage(type, body);
   let rec = null;
   for (let tries = 0; !rec; tries++) {
     if (ended || !member) throw new Error(t('room.lost'));
     try {
-      rec = await step(() => member.seal(inner));
+      rec = await step(() => {
+        if (away) throw Object.assign(new Error(t('room.not_ready')), { code: 'wait' });
+        return member.seal(inner);
+      });
     } catch (e) {
       if (e.code !== 'wait' || tries > 120) throw e.code === 'wait' ? new Error(t('room.not_ready')) : e;
       await sleep(500);
@@ -489,7 +520,9 @@ function confirmFirst(button, box, yes, no, act) {
 
 async function leave() {
   try {
-    const bye = await step(() => member.bye().catch(() => null)); // no keys yet: nothing to sign
+    // No keys yet, or left out (a bye on the old chain would only bring this member back in
+    // for a moment): nothing to sign, and the others see the seat removed.
+    const bye = await step(() => (away ? null : member.bye().catch(() => null)));
     if (bye) {
       const { sent } = await step(() => ({ sent: sendNow(bye) }));
       await sent.catch(() => {});
