@@ -655,3 +655,67 @@ func TestRoomNames(t *testing.T) {
 		assertClean(t, app.mark, r.keys, nil, a, b, c, d)
 	})
 }
+
+// A room at a phone's size, at Safer, each state measured (no sideways scroll, tap targets,
+// field fonts, headings) and checked by axe (assertPhone): the create form, folded and with
+// More options open, the invite list with its QR codes, the join form with a PIN and after a
+// wrong PIN, the talk view of each member with the longest names, an unbroken long message and
+// a file, and the ended view; each page once more at the desktop size.
+func TestRoomPhoneSafer(t *testing.T) {
+	RequireBrowser(t)
+	app := startRoomApp(t)
+	a := phoneTab(t, Safer)
+	ctx := ctxT(t, 8*pageTimeout)
+
+	require.NoError(t, a.Navigate(ctx, pool.Proxy.Origin()+"/room"))
+	waitAny(t, a, pageTimeout, "create")
+	assertPhone(t, a, "room: create", "create-button")
+	assertAxeDesktop(t, a, "room: create")
+	require.NoError(t, a.Click(ctx, "#more-options summary"))
+	require.NoError(t, a.WaitFor(ctx, `document.getElementById('more-options').open`, pageTimeout))
+	assertPhone(t, a, "room: create, More options open", "")
+	require.NoError(t, a.Click(ctx, "#more-options summary")) // createRoom opens it again
+	require.NoError(t, a.WaitFor(ctx, `!document.getElementById('more-options').open`, pageTimeout))
+
+	// 40 characters each, with no place to break a line.
+	long1 := strings.Repeat("W", 40)
+	long2 := strings.Repeat("م", 40)
+	long3 := strings.Repeat("x", 39) + "y"
+	const pin = "135791"
+	// createRoom stops at the invite list's "Go to the room": measure the list on the way.
+	r := createRoomWith(t, a, 3, long1, pin, "", false)
+	require.NoError(t, a.Click(ctx, "#show-invites"))
+	waitAny(t, a, pageTimeout, "invites")
+	assertPhone(t, a, "room: the invite links", "")
+	assertAxeDesktop(t, a, "room: the invite links")
+	require.NoError(t, a.Click(ctx, "#invites-done"))
+
+	b := phoneTab(t, Safer)
+	firefox().openUnused(t, b, r.invites[0], "join")
+	assertPhone(t, b, "room: join with a PIN", "join-button")
+	assertAxeDesktop(t, b, "room: join with a PIN")
+	require.Equal(t, "error", roomJoinPIN(t, b, "000000", long2))
+	assertPhone(t, b, "room: join, a wrong PIN", "")
+	require.Equal(t, "room", roomJoinPIN(t, b, pin, long2))
+	c := phoneTab(t, Safer)
+	firefox().openUnused(t, c, r.invites[1], "join")
+	require.Equal(t, "room", roomJoinPIN(t, c, pin, long3))
+	roomSettle(t, []string{long1 + " (place 1)", long2 + " (place 2)", long3 + " (place 3)"}, a, b, c)
+
+	id := uniq(t)
+	roomSay(t, a, long1+" (place 1)", "https://example.invalid/"+strings.Repeat("a", 300)+id, b, c)
+	roomSay(t, b, long2+" (place 2)", strings.Repeat("ب", 300)+" "+id, a, c)
+	roomFile(t, c, strings.Repeat("f", 120)+".bin", randomBytes(t, 2<<10), a, b)
+	for i, tab := range []*Tab{a, b, c} {
+		assertPhone(t, tab, fmt.Sprintf("room: talk (place %d)", i+1), "")
+	}
+	assertAxeDesktop(t, b, "room: talk")
+
+	leaveRoom(t, c)
+	assertPhone(t, c, "room: ended (left)", "")
+	assertAxeDesktop(t, c, "room: ended")
+	endForAll(t, a, b)
+	assertPhone(t, b, "room: ended for everyone", "")
+	app.assertNothingKept(t)
+	assertClean(t, app.mark, r.keys, []string{pin}, a, b, c)
+}

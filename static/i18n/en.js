@@ -320,6 +320,7 @@ export default {
   "room.away": "not connected: does not get messages now",
   "room.left": "left the room",
   "room.removed": "removed by the server, without saying goodbye (or the connection was lost)",
+  "room.log_heading": "Messages",
   "room.safety_label": "Safety code:",
   "room.safety_hint": "Compare this code with each person in another way (for example by phone or in person). Everyone in the room must see the same code. If the codes are different, someone else may be reading or changing your messages. Leave the room.",
   "room.safety_changed": "The people in the room changed, and so did the safety code. Compare the new code with everyone again.",

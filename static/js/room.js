@@ -583,8 +583,10 @@ function wireRoom() {
   $('file-cancel').addEventListener('click', () => { reviewPick++; closeReview(); $('file').focus(); });
   confirmFirst('leave', 'leave-confirm', 'leave-yes', 'leave-cancel', leave);
   confirmFirst('end-all', 'end-confirm', 'end-yes', 'end-cancel', endForAll);
-  $('invites-done').addEventListener('click', () => { hide('invites'); show('show-invites'); $('room-heading').focus(); });
-  $('show-invites').addEventListener('click', () => { hide('show-invites'); show('invites'); $('invites-heading').focus(); });
+  // The invite list and the room are two views, one at a time (one h1 on the screen); the
+  // room goes on behind the list.
+  $('invites-done').addEventListener('click', () => { hide('invites'); show('room'); show('show-invites'); $('room-heading').focus(); });
+  $('show-invites').addEventListener('click', () => { hide('room'); show('invites'); $('invites-heading').focus(); });
 }
 
 // readName checks the optional display name; '' when none.
@@ -604,7 +606,7 @@ async function enter(id, seat, token, km, manage) {
   member = await R.RoomMember.create({ id: P.b64uDecode(id), seat, km });
   km.fill(0);
   status(t('room.connecting'));
-  show('room');
+  if ($('invites').hidden) show('room'); // the creator sees the invite list first
   connect();
 }
 
