@@ -162,6 +162,8 @@ var glossaryTerms = []string{
 	"reply box", "manage link", "chat link", "front page", "source", "owner of the drop box",
 	"PIN", "destruct PIN", "safety code", "hidden details", "encrypt", "decrypt", "server",
 	"anti-spam check", "QR code", "password manager", "sealdrop inbox",
+	"one-time group room", "invite link", "place", "name in the room", "not connected",
+	"removed by the server",
 }
 
 var glossaryHeadingRE = regexp.MustCompile(`(?m)^### (.+?)\s*$`)

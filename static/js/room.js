@@ -33,7 +33,7 @@ const http = makeHttp({
   words: {
     gone: t('room.gone'),
     wrongPin: (n) => t('room.wrong_pin', { count: Math.max(0, n) }),
-    byCode: { price: t('room.price') },
+    byCode: { price: t('room.price'), busy: t('room.busy') },
   },
 });
 const post = (path, body) => http.postJSON(path, body);
@@ -443,15 +443,19 @@ async function sendMessage(type, body) {
       await sleep(500);
     }
   }
+  let waited = null; // the status before "waiting", put back once the record is taken
   for (;;) {
     // The record goes on the socket inside step; its answer is awaited outside, since the
     // answer itself comes through step.
     const { sent } = await step(() => ({ sent: sendNow(rec) }));
     try {
       await sent;
+      if (waited !== null && $('status').textContent === t('room.waiting')) status(waited);
       return;
     } catch (e) {
       if (e.code !== 'busy') throw e;
+      if (waited === null) waited = $('status').textContent;
+      status(t('room.waiting'));
       await sleep(1000); // the others are behind: the same record again
     }
   }
