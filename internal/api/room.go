@@ -14,6 +14,8 @@ const (
 	RoomWS     = "ws"
 
 	PageRoom = "/g/"
+	// PageNewRoom is the page that creates a room.
+	PageNewRoom = "/room"
 
 	// HeaderFrom is a fallback poll's sending seat (1…8) of the record it carries.
 	HeaderFrom = "Sealdrop-From"

@@ -59,7 +59,7 @@ func scripts(t *testing.T) map[string]string {
 
 func pageSources(t *testing.T) map[string]string {
 	out := sources(t, templates.FS, ".html")
-	require.Len(t, out, 12, "ten pages, the layout and the Safest form (safest.html)")
+	require.Len(t, out, 13, "eleven pages, the layout and the Safest form (safest.html)")
 	return out
 }
 
@@ -537,7 +537,7 @@ func TestPagesShareTheHead(t *testing.T) {
 	pages, err := renderPages(templates.FS, files, pageData{})
 	require.NoError(t, err)
 	c := realCatalog(t)
-	require.Len(t, pages, 10)
+	require.Len(t, pages, 11)
 	titles := map[string]bool{}
 	for name, b := range pages {
 		s := string(b)
@@ -553,5 +553,5 @@ func TestPagesShareTheHead(t *testing.T) {
 		assert.Equal(t, 1, strings.Count(s, `<header class="top"><a class="brand" href="/">`), name)
 		assert.Equal(t, 1, strings.Count(s, "<body>"), name)
 	}
-	assert.Len(t, titles, 10, "each page has its own title")
+	assert.Len(t, titles, 11, "each page has its own title")
 }

@@ -40,15 +40,18 @@ const (
 
 	// The one-time chat page (chat_routes.go), served when a chat server is configured.
 	pageChat = "chat.html"
+
+	// The group room page (room_routes.go), served when a room server is configured.
+	pageRoom = "room.html"
 )
 
 // optionalPages are rendered when their template exists, so a test's template set may leave
 // them out; the embedded set has them all.
-var optionalPages = []string{pageDrop, pageDropSubmit, pageInbox, pageReply, pageChat, pageTor2web}
+var optionalPages = []string{pageDrop, pageDropSubmit, pageInbox, pageReply, pageChat, pageRoom, pageTor2web}
 
 func isPage(name string) bool {
 	switch name {
-	case pageCreate, pageOpen, pageManage, pageError, pageTor2web, pageDrop, pageDropSubmit, pageInbox, pageReply, pageChat:
+	case pageCreate, pageOpen, pageManage, pageError, pageTor2web, pageDrop, pageDropSubmit, pageInbox, pageReply, pageChat, pageRoom:
 		return true
 	}
 	return false

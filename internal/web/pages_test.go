@@ -20,6 +20,7 @@ import (
 
 	"github.com/sealdrop/sealdrop/internal/chat"
 	"github.com/sealdrop/sealdrop/internal/drop"
+	"github.com/sealdrop/sealdrop/internal/room"
 	"github.com/sealdrop/sealdrop/internal/web"
 	"github.com/sealdrop/sealdrop/vault"
 )
@@ -214,6 +215,40 @@ func TestChatPageStrict(t *testing.T) {
 	_, other := get("/c/x")
 	assert.Equal(t, one, other)
 	assert.Zero(t, cs.Count(), "serving the pages made no chat")
+}
+
+// TestRoomPageStrict: the room pages, /room (create) and /g/{id} (an invite), pass checkPage,
+// the page for one id is the page for any other, and serving them makes no room; without a
+// room server neither is served.
+func TestRoomPageStrict(t *testing.T) {
+	v, err := vault.New(vault.Config{Budget: 4 << 20})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = v.Close() })
+	rs, err := room.New(room.Config{Vault: v})
+	require.NoError(t, err)
+	t.Cleanup(rs.Close)
+	h, err := web.New(web.WithFS(web.Config{Vault: v, Room: rs}, nil, nil))
+	require.NoError(t, err)
+	get, fetch := servePages(t, h)
+	for _, p := range []string{"/room", "/g/AAAAAAAAAAAAAAAAAAAAAA"} {
+		st, body := get(p)
+		require.Equal(t, http.StatusOK, st, p)
+		assert.Empty(t, checkPage(p, body, fetch))
+		assert.Contains(t, string(body), `src="/static/js/room.js"`, "%s: the room module is the page's entry", p)
+		assert.Contains(t, string(body), "<noscript>", "%s: the page explains itself at Safest", p)
+	}
+	_, one := get("/g/AAAAAAAAAAAAAAAAAAAAAA")
+	_, other := get("/g/x")
+	assert.Equal(t, one, other)
+	assert.Zero(t, rs.Count(), "serving the pages made no room")
+
+	h2, err := web.New(web.WithFS(web.Config{Vault: v}, nil, nil))
+	require.NoError(t, err)
+	get2, _ := servePages(t, h2)
+	for _, p := range []string{"/room", "/g/AAAAAAAAAAAAAAAAAAAAAA"} {
+		st, _ := get2(p)
+		assert.NotEqual(t, http.StatusOK, st, "%s without a room server", p)
+	}
 }
 
 // servePages serves h and returns get, a GET's status and body, and fetch, the body of a GET

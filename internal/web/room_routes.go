@@ -17,12 +17,18 @@ import (
 	"github.com/sealdrop/sealdrop/internal/wsrelay"
 )
 
-// mountRoom adds the group room API (SECURITY.md, "One-time group rooms") when a room server
-// is configured. The routes are the chat's, for seats: create, join (per seat), the WebSocket,
-// the fallback's send, poll and leave, and the creator's revoke.
-func (s *server) mountRoom(m *mux.Router, post func(http.HandlerFunc) http.Handler) {
+// mountRoom adds the group room API (SECURITY.md, "One-time group rooms") and its page when a
+// room server is configured. The routes are the chat's, for seats: create, join (per seat), the
+// WebSocket, the fallback's send, poll and leave, and the creator's revoke. The page (/room to
+// create a room, /g/{id} for an invite) is rendered with the others and, like every page, never
+// touches state.
+func (s *server) mountRoom(m *mux.Router, post func(http.HandlerFunc) http.Handler) error {
 	if s.cfg.Room == nil {
-		return
+		return nil
+	}
+	page, ok := s.pages[pageRoom]
+	if !ok {
+		return errors.New("web: template " + pageRoom + " is missing")
 	}
 	m.Handle(api.Rooms, post(s.roomCreate)).Methods(http.MethodPost)
 	m.Handle(api.RoomPath("{id}", api.RoomJoin), post(s.roomJoin)).Methods(http.MethodPost)
@@ -31,6 +37,10 @@ func (s *server) mountRoom(m *mux.Router, post func(http.HandlerFunc) http.Handl
 	m.Handle(api.RoomPath("{id}", api.RoomLeave), post(s.roomLeave)).Methods(http.MethodPost)
 	m.Handle(api.RoomPath("{id}", api.RoomRevoke), post(s.roomRevoke)).Methods(http.MethodPost)
 	m.Handle(api.RoomPath("{id}", api.RoomWS), http.HandlerFunc(s.roomWS)).Methods(http.MethodGet)
+	serve := func(w http.ResponseWriter, r *http.Request) { s.writePage(w, http.StatusOK, page) }
+	m.Handle(api.PageNewRoom, http.HandlerFunc(serve)).Methods(http.MethodGet, http.MethodHead)
+	m.Handle(api.PageRoom+"{id}", http.HandlerFunc(serve)).Methods(http.MethodGet, http.MethodHead)
+	return nil
 }
 
 // roomRefusal is what a room's error answers: the relay's sentinels, as the chat's.

@@ -135,7 +135,9 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	s.mountDrops(m, post)
-	s.mountRoom(m, post)
+	if err := s.mountRoom(m, post); err != nil {
+		return nil, err
+	}
 	for p, h := range cfg.extra {
 		m.Handle(p, h)
 	}

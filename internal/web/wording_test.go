@@ -22,11 +22,11 @@ import (
 // sourcePages are the templates a source sees: the drop page, the reply page, the note's page,
 // the chat page (a source may be the one who joins), the error page and the Tor2web refusal.
 // The layout is in every page, with the "Safest" panel and the progress and compose parts.
-var sourcePages = []string{"dropsubmit.html", "reply.html", "open.html", "chat.html", "error.html", "tor2web.html", "layout.html", "safest.html"}
+var sourcePages = []string{"dropsubmit.html", "reply.html", "open.html", "chat.html", "room.html", "error.html", "tor2web.html", "layout.html", "safest.html"}
 
 // sourceEntries are the modules of the source's pages: the texts of every module they import
 // (the privacy filter's report, the API's error messages, the shared helpers) reach the source.
-var sourceEntries = []string{"js/submit.js", "js/reply.js", "js/open.js", "js/chat.js"}
+var sourceEntries = []string{"js/submit.js", "js/reply.js", "js/open.js", "js/chat.js", "js/room.js"}
 
 // jargon is what the source's path must not say, each with the reason and what to say instead.
 var jargon = []struct {
@@ -162,6 +162,8 @@ var glossaryTerms = []string{
 	"reply box", "manage link", "chat link", "front page", "source", "owner of the drop box",
 	"PIN", "destruct PIN", "safety code", "hidden details", "encrypt", "decrypt", "server",
 	"anti-spam check", "QR code", "password manager", "sealdrop inbox",
+	"one-time group room", "invite link", "place", "name in the room", "not connected",
+	"removed by the server",
 }
 
 var glossaryHeadingRE = regexp.MustCompile(`(?m)^### (.+?)\s*$`)
