@@ -24,10 +24,6 @@ const (
 	DefaultReadTimeout = wsrelay.DefaultReadTimeout
 )
 
-// TokenFromSubprotocols finds the session token among the offered subprotocols (the value is
-// base64url; decoding is the caller's). ok is false unless exactly the expected pair is offered.
-func TokenFromSubprotocols(r *http.Request) (string, bool) { return wsrelay.TokenFromSubprotocols(r) }
-
 // control is a text message in either direction (api.Control).
 type control = api.Control
 
@@ -77,12 +73,7 @@ func (s wsSide) Next(from uint64) (wsrelay.Push, bool) {
 	if d == nil {
 		return wsrelay.Push{}, false
 	}
-	return wsrelay.Push{Seq: d.Seq, Header: binary.BigEndian.AppendUint64(nil, d.Seq), Body: func(w io.Writer) error {
-		if _, err := d.WriteTo(w); err != nil {
-			return wsrelay.ErrSkip
-		}
-		return nil
-	}}, true
+	return wsrelay.RecordPush(d.Seq, binary.BigEndian.AppendUint64(nil, d.Seq), d), true
 }
 
 func (s wsSide) Skip(seq uint64)          { s.ss.Skip(seq) }

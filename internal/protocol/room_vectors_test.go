@@ -138,13 +138,13 @@ type rvSeats struct {
 	Lists    []rvList `json:"lists"`
 }
 
+// rvList is a member list of a seats sequence: a tamper case's list (its fields come first in
+// the JSON), and the seats that left (with a signed bye) and were removed, as the receiver sees
+// them when it takes the list.
 type rvList struct {
-	V       uint32 `json:"v"`
-	In      []int  `json:"in"`
-	Out     []int  `json:"out"`
-	Result  string `json:"result"`
-	Left    []int  `json:"left"`
-	Removed []int  `json:"removed"`
+	rvTList
+	Left    []int `json:"left"`
+	Removed []int `json:"removed"`
 }
 
 type rvNameKey struct {
@@ -540,7 +540,7 @@ func generateRoomVectors(t testing.TB) roomVectors {
 	rv.Room = room
 	rv.Tamper = roomTamper(t, &rv.Room)
 	list := func(v uint32, in, out []int, result string) rvList {
-		return rvList{V: v, In: in, Out: out, Result: result, Left: []int{}, Removed: []int{}}
+		return rvList{rvTList: rvTList{V: v, In: in, Out: out, Result: result}, Left: []int{}, Removed: []int{}}
 	}
 	gone := func(l rvList, left, removed []int) rvList { l.Left, l.Removed = left, removed; return l }
 	one := func(name string, receiver byte, version int, lists ...rvList) rvSeats {
@@ -758,16 +758,9 @@ func roomTamper(t testing.TB, r *rvRoom) []rvTamper {
 	// version 5: seat 1's keys of version 5, what seat 3 made, and th_5.
 	v5 := func(vi int, after string, lists ...rvTList) (rvFeed, []string, []byte) {
 		m := r.memberAt(t, 3, vi, after)
-		var made []string
-		var h3 []byte
-		for _, l := range lists {
-			res, err := m.Seats(l.V, seatsOf(l.In), seatsOf(l.Out))
-			require.Equal(t, l.Result, roomErrClass(err))
-			if res.Hello != nil {
-				made = append(made, hex.EncodeToString(res.Hello))
-				h3 = res.Hello
-			}
-		}
+		made := giveLists(t, m, lists, "version 5")
+		require.NotEmpty(t, made, "seat 3 made no hello of version 5")
+		h3 := chatUnhex(t, made[len(made)-1])
 		got, err := m.Open(1, h15)
 		require.NoError(t, err)
 		made = append(made, hex.EncodeToString(got.Send))
@@ -935,6 +928,20 @@ func TestRoomVectors(t *testing.T) {
 	checkRoomVectors(t, rv)
 }
 
+// giveLists gives m the member lists in turn, each answered as its Result says (name labels the
+// case), and returns the hellos m made of them, in hex and in order.
+func giveLists(t testing.TB, m *RoomMember, lists []rvTList, name string) []string {
+	var made []string
+	for i, l := range lists {
+		res, err := m.Seats(l.V, seatsOf(l.In), seatsOf(l.Out))
+		require.Equal(t, l.Result, roomErrClass(err), "%s: list #%d", name, i)
+		if res.Hello != nil {
+			made = append(made, hex.EncodeToString(res.Hello))
+		}
+	}
+	return made
+}
+
 // checkRoomVectors checks the stored vectors against fresh members, independently of how they
 // were generated.
 func checkRoomVectors(t *testing.T, rv roomVectors) {
@@ -980,14 +987,7 @@ func checkRoomVectors(t *testing.T, rv roomVectors) {
 	for _, tv := range rv.Tamper {
 		m, clock := r.memberClock(t, tv.Receiver, tv.Version, tv.After)
 		require.Len(t, tv.Results, len(tv.Records), tv.Name)
-		var made []string
-		for i, l := range tv.Lists {
-			res, err := m.Seats(l.V, seatsOf(l.In), seatsOf(l.Out))
-			require.Equal(t, l.Result, roomErrClass(err), "%s: list #%d", tv.Name, i)
-			if res.Hello != nil {
-				made = append(made, hex.EncodeToString(res.Hello))
-			}
-		}
+		made := giveLists(t, m, tv.Lists, tv.Name)
 		for i, f := range tv.Records {
 			clock.t = clock.t.Add(time.Duration(f.Wait) * time.Second)
 			got, err := m.Open(f.Stamp, chatUnhex(t, f.RecordHex))

@@ -59,12 +59,7 @@ func (s wsSide) Next(from uint64) (wsrelay.Push, bool) {
 	if d == nil {
 		return wsrelay.Push{}, false
 	}
-	return wsrelay.Push{Seq: d.Seq, Header: append(binary.BigEndian.AppendUint64(nil, d.Seq), byte(d.From)), Body: func(w io.Writer) error {
-		if _, err := d.WriteTo(w); err != nil {
-			return wsrelay.ErrSkip
-		}
-		return nil
-	}}, true
+	return wsrelay.RecordPush(d.Seq, append(binary.BigEndian.AppendUint64(nil, d.Seq), byte(d.From)), d), true
 }
 
 func (s wsSide) Skip(seq uint64)          { s.ss.skip(seq) }

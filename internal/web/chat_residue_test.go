@@ -128,18 +128,30 @@ func dialWS(t *testing.T, srvURL, id, token string, mask [4]byte) *wsConn {
 // dialWSPath is dialWS for the socket at path (a chat's or a room's).
 func dialWSPath(t testing.TB, srvURL, path, token string, mask [4]byte) *wsConn {
 	t.Helper()
+	c, br, res := upgrade(t, srvURL, path, token)
+	t.Cleanup(func() { c.Close() })
+	require.Equal(t, http.StatusSwitchingProtocols, res.StatusCode)
+	return &wsConn{t: t, c: c, br: br, mask: mask}
+}
+
+// upgrade dials srvURL and asks for the WebSocket at path as the page does (same origin, the
+// session token beside the subprotocol), and returns the connection, its reader and the
+// answer. The caller closes the connection.
+func upgrade(t testing.TB, srvURL, path, token string) (net.Conn, *bufio.Reader, *http.Response) {
+	t.Helper()
 	host := strings.TrimPrefix(srvURL, "http://")
 	c, err := net.Dial("tcp", host)
 	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
 	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nOrigin: http://%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
 		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: sealdrop.v1, sealdrop.v1.%s\r\n\r\n",
 		path, host, host, token)
 	br := bufio.NewReaderSize(c, 512)
 	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		c.Close()
+	}
 	require.NoError(t, err)
-	require.Equal(t, http.StatusSwitchingProtocols, res.StatusCode)
-	return &wsConn{t: t, c: c, br: br, mask: mask}
+	return c, br, res
 }
 
 func (w *wsConn) header(op byte, n int) []byte {

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -112,25 +111,11 @@ func (s *server) chatJoin(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	gate, err := need32(req.Gate)
-	if err != nil {
-		s.gone(w)
+	gate, open, destruct, ok := s.joinProofs(w, req.Gate, req.Open, req.Destruct)
+	if !ok {
 		return
 	}
-	open, hasOpen, err1 := parse32(req.Open)
-	destruct, hasDestruct, err2 := parse32(req.Destruct)
-	if err1 != nil || err2 != nil {
-		s.refuse(w, api.BadRequest, "a token is malformed")
-		return
-	}
-	jr := chat.JoinRequest{Gate: gate[:]}
-	if hasOpen {
-		jr.Open = open[:]
-	}
-	if hasDestruct {
-		jr.Destruct = destruct[:]
-	}
-	tok, err := s.cfg.Chat.Join(id, jr)
+	tok, err := s.cfg.Chat.Join(id, chat.JoinRequest{Gate: gate, Open: open, Destruct: destruct})
 	var pe *chat.PINError
 	switch {
 	case errors.As(err, &pe):
@@ -145,21 +130,7 @@ func (s *server) chatJoin(w http.ResponseWriter, r *http.Request) {
 
 // chatSession checks a session token; anything wrong is the gone answer.
 func (s *server) chatSession(w http.ResponseWriter, r *http.Request, token string) (*chat.Session, bool) {
-	id, ok := s.chatID(w, r)
-	if !ok {
-		return nil, false
-	}
-	tok, err := need32(token)
-	if err != nil {
-		s.gone(w)
-		return nil, false
-	}
-	ss, err := s.cfg.Chat.Attach(id, tok[:])
-	if err != nil {
-		s.gone(w)
-		return nil, false
-	}
-	return ss, true
+	return attachSession(s, w, r, token, s.cfg.Chat.Attach)
 }
 
 // readSession reads a session request (poll, end) and checks its token. False: the answer is
@@ -171,77 +142,15 @@ func (s *server) readSession(w http.ResponseWriter, r *http.Request, req *api.Ch
 	return s.chatSession(w, r, req.Session)
 }
 
-// sameOrigin: a WebSocket upgrade is not covered by CORS, so the page's origin is checked here.
-func sameOrigin(r *http.Request) bool {
-	o := r.Header.Values("Origin")
-	if len(o) != 1 || r.Host == "" {
-		return false
-	}
-	return o[0] == "http://"+r.Host || o[0] == "https://"+r.Host
-}
-
 func (s *server) chatWS(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(r) {
-		s.refuse(w, api.CrossOrigin, "cross-origin requests are refused")
-		return
-	}
-	tok, ok := chat.TokenFromSubprotocols(r)
-	if !ok {
-		s.gone(w)
-		return
-	}
-	ss, ok := s.chatSession(w, r, tok)
-	if !ok {
-		return
-	}
-	ss.ServeWS(w, r, func(w http.ResponseWriter, status int) {
-		resetHeaders(w.Header())
-		if status == http.StatusTooManyRequests {
-			s.refuse(w, api.Refusal{Status: http.StatusTooManyRequests, Code: api.CodeBusy},
-				"this session has its sockets open already (at most 2): close one first")
-			return
-		}
-		s.refuse(w, api.BadRequest, "not a WebSocket request")
-	})
+	serveRelayWS(s, w, r, s.cfg.Chat.Attach)
 }
 
-// chatSend stores one record sent by the fallback. Like a note's append it takes the
-// connection from net/http first (hijack.go), before anything is checked, so that no byte of
-// the record passes through net/http's pooled buffers, not even when it is refused (a chat
-// that just ended, a wrong session); the connection is closed after the answer.
+// chatSend stores one record sent by the fallback (serveRelaySend).
 func (s *server) chatSend(w http.ResponseWriter, r *http.Request) {
-	if h, ok := hijack(w, r, r.ContentLength); ok {
-		s.serveHijacked(h, true, func(w http.ResponseWriter) { s.chatSendChecked(w, r, h) })
-		return
-	}
-	s.chatSendChecked(w, r, r.Body)
-}
-
-func (s *server) chatSendChecked(w http.ResponseWriter, r *http.Request, body io.Reader) {
-	if !hasMediaType(r, api.Binary) {
-		s.refuse(w, api.ContentType, "send Content-Type: application/octet-stream")
-		return
-	}
-	ss, ok := s.chatSession(w, r, r.Header.Get(api.HeaderSession))
-	if !ok {
-		return
-	}
-	max := s.cfg.Chat.Config().MaxRecord
-	if r.ContentLength <= 0 || r.ContentLength > max {
-		w.Header().Set("Connection", "close")
-		s.refuse(w, api.TooLarge, "the record is too large")
-		return
-	}
-	s.chatSendFrom(w, ss, io.LimitReader(body, r.ContentLength), r.ContentLength)
-}
-
-func (s *server) chatSendFrom(w http.ResponseWriter, ss *chat.Session, body io.Reader, n int64) {
-	seq, err := ss.Send(body, n)
-	if err != nil {
+	serveRelaySend(s, w, r, s.cfg.Chat.Attach, s.cfg.Chat.Config().MaxRecord, func(w http.ResponseWriter, err error) {
 		s.refuseErr(w, err, chatSendWords, api.BadRequest)
-		return
-	}
-	s.marshal(w, http.StatusOK, api.ChatSent{Seq: seq})
+	})
 }
 
 func (s *server) chatPoll(w http.ResponseWriter, r *http.Request) {
@@ -303,19 +212,7 @@ func (s *server) chatPoll(w http.ResponseWriter, r *http.Request) {
 		h.Set(api.HeaderSeq, strconv.FormatUint(d.Seq, 10))
 		h.Set("Content-Length", strconv.FormatInt(d.Size, 10))
 	}
-	// The record goes from the vault straight to the socket, never through net/http's pooled
-	// write buffers (hijack.go); the connection is closed after it.
-	if h, ok := hijack(w, r, 0); ok { // the JSON body is read already
-		s.serveHijacked(h, true, func(w http.ResponseWriter) {
-			setHeaders(w.Header())
-			w.WriteHeader(http.StatusOK)
-			_, _ = d.WriteTo(cipherWriter{h})
-		})
-		return
-	}
-	setHeaders(w.Header())
-	w.WriteHeader(http.StatusOK)
-	_, _ = d.WriteTo(w)
+	s.writeRecord(w, r, setHeaders, d) // the JSON body is read already
 }
 
 func (s *server) chatEnd(w http.ResponseWriter, r *http.Request) {
@@ -329,15 +226,5 @@ func (s *server) chatEnd(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) chatRevoke(w http.ResponseWriter, r *http.Request) {
-	var req api.Manage
-	id, ok := s.readChat(w, r, &req)
-	if !ok {
-		return
-	}
-	m, err := need32(req.Manage)
-	if err != nil || s.cfg.Chat.Revoke(id, m[:]) != nil {
-		s.gone(w)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.serveRevoke(w, r, s.cfg.Chat.Revoke)
 }

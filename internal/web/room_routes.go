@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"github.com/sealdrop/sealdrop/internal/api"
 	"github.com/sealdrop/sealdrop/internal/protocol"
 	"github.com/sealdrop/sealdrop/internal/room"
-	"github.com/sealdrop/sealdrop/internal/wsrelay"
 )
 
 // mountRoom adds the group room API (SECURITY.md, "One-time group rooms") and its page when a
@@ -124,25 +122,11 @@ func (s *server) roomJoin(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	gate, err := need32(req.Gate)
-	if err != nil {
-		s.gone(w)
+	gate, open, destruct, ok := s.joinProofs(w, req.Gate, req.Open, req.Destruct)
+	if !ok {
 		return
 	}
-	open, hasOpen, err1 := parse32(req.Open)
-	destruct, hasDestruct, err2 := parse32(req.Destruct)
-	if err1 != nil || err2 != nil {
-		s.refuse(w, api.BadRequest, "a token is malformed")
-		return
-	}
-	jr := room.JoinRequest{Seat: req.Seat, Gate: gate[:]}
-	if hasOpen {
-		jr.Open = open[:]
-	}
-	if hasDestruct {
-		jr.Destruct = destruct[:]
-	}
-	tok, err := s.cfg.Room.Join(id, jr)
+	tok, err := s.cfg.Room.Join(id, room.JoinRequest{Seat: req.Seat, Gate: gate, Open: open, Destruct: destruct})
 	var pe *room.PINError
 	switch {
 	case errors.As(err, &pe):
@@ -157,79 +141,19 @@ func (s *server) roomJoin(w http.ResponseWriter, r *http.Request) {
 
 // roomSession checks a session token; anything wrong is the gone answer.
 func (s *server) roomSession(w http.ResponseWriter, r *http.Request, token string) (*room.Session, bool) {
-	id, ok := s.chatID(w, r)
-	if !ok {
-		return nil, false
-	}
-	tok, err := need32(token)
-	if err != nil {
-		s.gone(w)
-		return nil, false
-	}
-	ss, err := s.cfg.Room.Attach(id, tok[:])
-	if err != nil {
-		s.gone(w)
-		return nil, false
-	}
-	return ss, true
+	return attachSession(s, w, r, token, s.cfg.Room.Attach)
 }
 
 func (s *server) roomWS(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(r) {
-		s.refuse(w, api.CrossOrigin, "cross-origin requests are refused")
-		return
-	}
-	tok, ok := wsrelay.TokenFromSubprotocols(r)
-	if !ok {
-		s.gone(w)
-		return
-	}
-	ss, ok := s.roomSession(w, r, tok)
-	if !ok {
-		return
-	}
-	ss.ServeWS(w, r, func(w http.ResponseWriter, status int) {
-		resetHeaders(w.Header())
-		if status == http.StatusTooManyRequests {
-			s.refuse(w, api.Refusal{Status: http.StatusTooManyRequests, Code: api.CodeBusy},
-				"this session has its sockets open already (at most 2): close one first")
-			return
-		}
-		s.refuse(w, api.BadRequest, "not a WebSocket request")
-	})
+	serveRelayWS(s, w, r, s.cfg.Room.Attach)
 }
 
-// roomSend stores one record sent by the fallback; like the chat's send it takes the connection
-// from net/http before anything is checked, and closes it after the answer.
+// roomSend stores one record sent by the fallback, as the chat's send does (serveRelaySend).
 func (s *server) roomSend(w http.ResponseWriter, r *http.Request) {
-	if h, ok := hijack(w, r, r.ContentLength); ok {
-		s.serveHijacked(h, true, func(w http.ResponseWriter) { s.roomSendChecked(w, r, h) })
-		return
-	}
-	s.roomSendChecked(w, r, r.Body)
-}
-
-func (s *server) roomSendChecked(w http.ResponseWriter, r *http.Request, body io.Reader) {
-	if !hasMediaType(r, api.Binary) {
-		s.refuse(w, api.ContentType, "send Content-Type: application/octet-stream")
-		return
-	}
-	ss, ok := s.roomSession(w, r, r.Header.Get(api.HeaderSession))
-	if !ok {
-		return
-	}
-	if r.ContentLength <= 0 || r.ContentLength > s.cfg.Room.Config().MaxRecord {
-		w.Header().Set("Connection", "close")
-		s.refuse(w, api.TooLarge, "the record is too large")
-		return
-	}
-	seq, err := ss.Send(io.LimitReader(body, r.ContentLength), r.ContentLength)
-	if err != nil {
+	serveRelaySend(s, w, r, s.cfg.Room.Attach, s.cfg.Room.Config().MaxRecord, func(w http.ResponseWriter, err error) {
 		ref, msg := roomRefusal(err)
 		s.refuse(w, ref, msg)
-		return
-	}
-	s.marshal(w, http.StatusOK, api.ChatSent{Seq: seq})
+	})
 }
 
 // seatList is seats written for a header: "1,3".
@@ -292,19 +216,7 @@ func (s *server) roomPoll(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	// The record goes from the vault straight to the socket, never through net/http's pooled
-	// write buffers (hijack.go); the connection is closed after it.
-	if h, ok := hijack(w, r, 0); ok { // the JSON body is read already
-		s.serveHijacked(h, true, func(w http.ResponseWriter) {
-			setHeaders(w.Header())
-			w.WriteHeader(http.StatusOK)
-			_, _ = d.WriteTo(cipherWriter{h})
-		})
-		return
-	}
-	setHeaders(w.Header())
-	w.WriteHeader(http.StatusOK)
-	_, _ = d.WriteTo(w)
+	s.writeRecord(w, r, setHeaders, d) // the JSON body is read already
 }
 
 func (s *server) roomLeave(w http.ResponseWriter, r *http.Request) {
@@ -321,15 +233,5 @@ func (s *server) roomLeave(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) roomRevoke(w http.ResponseWriter, r *http.Request) {
-	var req api.Manage
-	id, ok := s.readChat(w, r, &req)
-	if !ok {
-		return
-	}
-	m, err := need32(req.Manage)
-	if err != nil || s.cfg.Room.Revoke(id, m[:]) != nil {
-		s.gone(w)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.serveRevoke(w, r, s.cfg.Room.Revoke)
 }

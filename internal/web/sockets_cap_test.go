@@ -1,12 +1,8 @@
 package web_test
 
 import (
-	"bufio"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -38,19 +34,25 @@ func TestSocketsPerSessionRefused(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond, "a closed socket makes room for another")
 }
 
+// The chat's socket is served by the same code: its sessions are capped alike.
+func TestChatSocketsPerSessionRefused(t *testing.T) {
+	rc := newResidueChat(t)
+	for range 2 {
+		dialWS(t, rc.e.srv.URL, rc.id, rc.creator, [4]byte{1, 2, 3, 4})
+	}
+	status, body := rawUpgrade(t, rc.e.srv.URL, "/api/v1/chats/"+rc.id+"/ws", rc.creator)
+	require.Equal(t, http.StatusTooManyRequests, status, "%s", body)
+	require.Contains(t, body, `"busy"`)
+	status, body = rawUpgrade(t, rc.e.srv.URL, "/api/v1/chats/"+rc.id+"/ws", rc.joiner)
+	require.Equal(t, http.StatusSwitchingProtocols, status, "the cap is per session: %s", body)
+}
+
 // rawUpgrade asks for a WebSocket with a session token and returns the answer's status and
-// body (the body only when it is not an upgrade).
+// body (the body only when it is not an upgrade); the connection is closed on return.
 func rawUpgrade(t *testing.T, srvURL, path, token string) (int, string) {
 	t.Helper()
-	host := strings.TrimPrefix(srvURL, "http://")
-	c, err := net.Dial("tcp", host)
-	require.NoError(t, err)
+	c, _, res := upgrade(t, srvURL, path, token)
 	defer c.Close()
-	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nOrigin: http://%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: sealdrop.v1, sealdrop.v1.%s\r\n\r\n",
-		path, host, host, token)
-	res, err := http.ReadResponse(bufio.NewReader(c), nil)
-	require.NoError(t, err)
 	defer res.Body.Close()
 	if res.StatusCode == http.StatusSwitchingProtocols {
 		return res.StatusCode, ""

@@ -335,6 +335,17 @@ type Push struct {
 	Body   func(io.Writer) error
 }
 
+// RecordPush is the Push of a record read straight from the vault by d (a chat's or a room's
+// delivery): a record the vault no longer has is skipped (ErrSkip).
+func RecordPush(seq uint64, header []byte, d io.WriterTo) Push {
+	return Push{Seq: seq, Header: header, Body: func(w io.Writer) error {
+		if _, err := d.WriteTo(w); err != nil {
+			return ErrSkip
+		}
+		return nil
+	}}
+}
+
 // Side is one side of a relay (a chat's side, a room's member), as its socket serves it.
 type Side interface {
 	// Store reads one record (a binary message) and returns the reply to send.
