@@ -121,7 +121,9 @@ func TestJavaScriptHeadersAndSubprotocol(t *testing.T) {
 }
 
 // jsClientCodes are the codes the modules make up themselves, never sent by the server.
-var jsClientCodes = map[string]bool{"network": true, "lost": true, "handshake": true, "epoch": true}
+var jsClientCodes = map[string]bool{"network": true, "lost": true, "handshake": true, "epoch": true,
+	"wait": true, // the room page's: a message waits while its member is out (room.js)
+}
 
 // TestJavaScriptErrorCodes: every error code a module tests for is one the API sends, and
 // every status a module expects with a code is that refusal's status.
