@@ -63,6 +63,10 @@ func goRoutes() map[string]bool {
 	for _, a := range []string{api.ChatJoin, api.ChatSend, api.ChatPoll, api.ChatEnd, api.ChatRevoke, api.ChatWS} {
 		r[api.ChatPath("{}", a)] = true
 	}
+	r[api.Rooms] = true
+	for _, a := range []string{api.RoomJoin, api.RoomSend, api.RoomPoll, api.RoomLeave, api.RoomRevoke, api.RoomWS} {
+		r[api.RoomPath("{}", a)] = true
+	}
 	for _, a := range []string{api.DropSubmissions, api.DropUpload, api.DropChallenge, api.DropList, api.DropWipe} {
 		r[api.DropPath("{}", a)] = true
 	}
