@@ -116,16 +116,7 @@ func (s *server) chatJoin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok, err := s.cfg.Chat.Join(id, chat.JoinRequest{Gate: gate, Open: open, Destruct: destruct})
-	var pe *chat.PINError
-	switch {
-	case errors.As(err, &pe):
-		s.wrongPIN(w, pe.Left)
-		return
-	case err != nil:
-		s.gone(w)
-		return
-	}
-	s.marshal(w, http.StatusOK, api.ChatJoined{Session: b64.EncodeToString(tok)})
+	answerJoin(s, w, tok, err, func(pe *chat.PINError) int { return pe.Left })
 }
 
 // chatSession checks a session token; anything wrong is the gone answer.

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"io"
 	"net/http"
 
@@ -135,6 +136,21 @@ func (s *server) joinProofs(w http.ResponseWriter, gateS, openS, destructS strin
 		destruct = d[:]
 	}
 	return g[:], open, destruct, true
+}
+
+// answerJoin answers a join: 200 with the session token tok; the wrong-PIN answer with the
+// tries left when err is the relay's PIN error (E: *chat.PINError, *room.PINError); else gone.
+func answerJoin[E error](s *server, w http.ResponseWriter, tok []byte, err error, left func(E) int) {
+	var pe E
+	switch {
+	case errors.As(err, &pe):
+		s.wrongPIN(w, left(pe))
+		return
+	case err != nil:
+		s.gone(w)
+		return
+	}
+	s.marshal(w, http.StatusOK, api.ChatJoined{Session: b64.EncodeToString(tok)})
 }
 
 // writeRecord answers 200 with one record: headers set by setHeaders (its length among them),

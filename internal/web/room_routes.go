@@ -113,16 +113,7 @@ func (s *server) roomJoin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok, err := s.cfg.Room.Join(id, room.JoinRequest{Seat: req.Seat, Gate: gate, Open: open, Destruct: destruct})
-	var pe *room.PINError
-	switch {
-	case errors.As(err, &pe):
-		s.wrongPIN(w, pe.Left)
-		return
-	case err != nil:
-		s.gone(w)
-		return
-	}
-	s.marshal(w, http.StatusOK, api.ChatJoined{Session: b64.EncodeToString(tok)})
+	answerJoin(s, w, tok, err, func(pe *room.PINError) int { return pe.Left })
 }
 
 // roomSession checks a session token; anything wrong is the gone answer.
@@ -151,12 +142,18 @@ func seatList(seats []int) string {
 	return strings.Join(out, ",")
 }
 
+// readRoomSession reads a room's session request (poll, leave) and checks its token. False: the
+// answer is sent.
+func (s *server) readRoomSession(w http.ResponseWriter, r *http.Request, req *api.RoomSession) (*room.Session, bool) {
+	if !s.readJSON(w, r, req) {
+		return nil, false
+	}
+	return s.roomSession(w, r, req.Session)
+}
+
 func (s *server) roomPoll(w http.ResponseWriter, r *http.Request) {
 	var req api.RoomSession
-	if !s.readJSON(w, r, &req) {
-		return
-	}
-	ss, ok := s.roomSession(w, r, req.Session)
+	ss, ok := s.readRoomSession(w, r, &req)
 	if !ok {
 		return
 	}
@@ -207,10 +204,7 @@ func (s *server) roomPoll(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) roomLeave(w http.ResponseWriter, r *http.Request) {
 	var req api.RoomSession
-	if !s.readJSON(w, r, &req) {
-		return
-	}
-	ss, ok := s.roomSession(w, r, req.Session)
+	ss, ok := s.readRoomSession(w, r, &req)
 	if !ok {
 		return
 	}
