@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -195,15 +194,7 @@ func (s *server) chatPoll(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	setHeaders := func(h http.Header) {
-		h.Set(api.HeaderPeer, peer)
-		h.Set("Content-Type", api.Binary)
-		h.Set("Content-Disposition", "attachment")
-		h.Set("Content-Security-Policy", "sandbox")
-		h.Set(api.HeaderSeq, strconv.FormatUint(d.Seq, 10))
-		h.Set("Content-Length", strconv.FormatInt(d.Size, 10))
-	}
-	s.writeRecord(w, r, setHeaders, d) // the JSON body is read already
+	s.writeRecord(w, r, func(h http.Header) { h.Set(api.HeaderPeer, peer) }, d.Seq, d.Size, d) // the JSON body is read already
 }
 
 func (s *server) chatEnd(w http.ResponseWriter, r *http.Request) {

@@ -180,26 +180,20 @@ func (s *server) roomPoll(w http.ResponseWriter, r *http.Request) {
 		s.gone(w)
 		return
 	}
-	setHeaders := func(h http.Header) {
+	seatHeaders := func(h http.Header) {
 		h.Set(api.HeaderVersion, strconv.FormatUint(uint64(st.V), 10))
 		h.Set(api.HeaderIn, seatList(st.In))
 		h.Set(api.HeaderOut, seatList(st.Out))
-		if d == nil {
-			return
-		}
-		h.Set("Content-Type", api.Binary)
-		h.Set("Content-Disposition", "attachment")
-		h.Set("Content-Security-Policy", "sandbox")
-		h.Set(api.HeaderSeq, strconv.FormatUint(d.Seq, 10))
-		h.Set(api.HeaderFrom, strconv.Itoa(d.From))
-		h.Set("Content-Length", strconv.FormatInt(d.Size, 10))
 	}
 	if d == nil {
-		setHeaders(w.Header())
+		seatHeaders(w.Header())
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	s.writeRecord(w, r, setHeaders, d) // the JSON body is read already
+	s.writeRecord(w, r, func(h http.Header) {
+		seatHeaders(h)
+		h.Set(api.HeaderFrom, strconv.Itoa(d.From))
+	}, d.Seq, d.Size, d) // the JSON body is read already
 }
 
 func (s *server) roomLeave(w http.ResponseWriter, r *http.Request) {
