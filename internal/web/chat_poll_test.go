@@ -5,6 +5,7 @@ package web_test
 import (
 	"bytes"
 	"net/http"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -36,6 +37,7 @@ func TestPollNextZeroDeliversTheFirstRecord(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status)
 	require.Equal(t, "0", r.header.Get("Sealdrop-Seq"))
 	require.Equal(t, []byte{1, 'h', 'e', 'l', 'l', 'o'}, r.body, "the first record, not wiped unread")
+	requireRecordAnswer(t, r)
 	r = poll(map[string]any{"next": 0})
 	require.Equal(t, "0", r.header.Get("Sealdrop-Seq"), "next 0 acknowledged nothing: record 0 again")
 	r = poll(map[string]any{"next": 1})
@@ -44,4 +46,14 @@ func TestPollNextZeroDeliversTheFirstRecord(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, r.status, "both acknowledged, nothing more")
 	r = poll(map[string]any{"next": 2, "ack": 1})
 	require.Equal(t, http.StatusBadRequest, r.status, "ack and next together")
+}
+
+// requireRecordAnswer checks that a poll answered a record (a chat's or a room's) as one: its
+// bytes, as an attachment, in a sandbox, of its own length, never something to render.
+func requireRecordAnswer(t *testing.T, r *resp) {
+	t.Helper()
+	require.Equal(t, "application/octet-stream", r.header.Get("Content-Type"))
+	require.Equal(t, "attachment", r.header.Get("Content-Disposition"))
+	require.Equal(t, "sandbox", r.header.Get("Content-Security-Policy"))
+	require.Equal(t, strconv.Itoa(len(r.body)), r.header.Get("Content-Length"))
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -116,16 +115,7 @@ func (s *server) chatJoin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok, err := s.cfg.Chat.Join(id, chat.JoinRequest{Gate: gate, Open: open, Destruct: destruct})
-	var pe *chat.PINError
-	switch {
-	case errors.As(err, &pe):
-		s.wrongPIN(w, pe.Left)
-		return
-	case err != nil:
-		s.gone(w)
-		return
-	}
-	s.marshal(w, http.StatusOK, api.ChatJoined{Session: b64.EncodeToString(tok)})
+	answerJoin(s, w, tok, err, func(pe *chat.PINError) int { return pe.Left })
 }
 
 // chatSession checks a session token; anything wrong is the gone answer.
@@ -204,15 +194,7 @@ func (s *server) chatPoll(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	setHeaders := func(h http.Header) {
-		h.Set(api.HeaderPeer, peer)
-		h.Set("Content-Type", api.Binary)
-		h.Set("Content-Disposition", "attachment")
-		h.Set("Content-Security-Policy", "sandbox")
-		h.Set(api.HeaderSeq, strconv.FormatUint(d.Seq, 10))
-		h.Set("Content-Length", strconv.FormatInt(d.Size, 10))
-	}
-	s.writeRecord(w, r, setHeaders, d) // the JSON body is read already
+	s.writeRecord(w, r, func(h http.Header) { h.Set(api.HeaderPeer, peer) }, d.Seq, d.Size, d) // the JSON body is read already
 }
 
 func (s *server) chatEnd(w http.ResponseWriter, r *http.Request) {

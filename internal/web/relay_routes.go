@@ -1,8 +1,10 @@
 package web
 
 import (
+	"errors"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/sealdrop/sealdrop/internal/api"
 	"github.com/sealdrop/sealdrop/internal/wsrelay"
@@ -137,11 +139,34 @@ func (s *server) joinProofs(w http.ResponseWriter, gateS, openS, destructS strin
 	return g[:], open, destruct, true
 }
 
-// writeRecord answers 200 with one record: headers set by setHeaders (its length among them),
-// the record going from the vault straight to the socket, never through net/http's pooled
-// write buffers (hijack.go); the connection is closed after it. The request's body must be
-// read already.
-func (s *server) writeRecord(w http.ResponseWriter, r *http.Request, setHeaders func(http.Header), d io.WriterTo) {
+// answerJoin answers a join: 200 with the session token tok; the wrong-PIN answer with the
+// tries left when err is the relay's PIN error (E: *chat.PINError, *room.PINError); else gone.
+func answerJoin[E error](s *server, w http.ResponseWriter, tok []byte, err error, left func(E) int) {
+	var pe E
+	switch {
+	case errors.As(err, &pe):
+		s.wrongPIN(w, left(pe))
+		return
+	case err != nil:
+		s.gone(w)
+		return
+	}
+	s.marshal(w, http.StatusOK, api.ChatJoined{Session: b64.EncodeToString(tok)})
+}
+
+// writeRecord answers 200 with one record, seq of size bytes, as an attachment in a sandbox,
+// with the relay's own headers set by relayHeaders; the record goes from the vault straight to
+// the socket, never through net/http's pooled write buffers (hijack.go), and the connection is
+// closed after it. The request's body must be read already.
+func (s *server) writeRecord(w http.ResponseWriter, r *http.Request, relayHeaders func(http.Header), seq uint64, size int64, d io.WriterTo) {
+	setHeaders := func(h http.Header) {
+		relayHeaders(h)
+		h.Set("Content-Type", api.Binary)
+		h.Set("Content-Disposition", "attachment")
+		h.Set("Content-Security-Policy", "sandbox")
+		h.Set(api.HeaderSeq, strconv.FormatUint(seq, 10))
+		h.Set("Content-Length", strconv.FormatInt(size, 10))
+	}
 	if h, ok := hijack(w, r, 0); ok {
 		s.serveHijacked(h, true, func(w http.ResponseWriter) {
 			setHeaders(w.Header())

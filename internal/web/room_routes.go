@@ -127,16 +127,7 @@ func (s *server) roomJoin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok, err := s.cfg.Room.Join(id, room.JoinRequest{Seat: req.Seat, Gate: gate, Open: open, Destruct: destruct})
-	var pe *room.PINError
-	switch {
-	case errors.As(err, &pe):
-		s.wrongPIN(w, pe.Left)
-		return
-	case err != nil:
-		s.gone(w)
-		return
-	}
-	s.marshal(w, http.StatusOK, api.ChatJoined{Session: b64.EncodeToString(tok)})
+	answerJoin(s, w, tok, err, func(pe *room.PINError) int { return pe.Left })
 }
 
 // roomSession checks a session token; anything wrong is the gone answer.
@@ -165,12 +156,18 @@ func seatList(seats []int) string {
 	return strings.Join(out, ",")
 }
 
+// readRoomSession reads a room's session request (poll, leave) and checks its token. False: the
+// answer is sent.
+func (s *server) readRoomSession(w http.ResponseWriter, r *http.Request, req *api.RoomSession) (*room.Session, bool) {
+	if !s.readJSON(w, r, req) {
+		return nil, false
+	}
+	return s.roomSession(w, r, req.Session)
+}
+
 func (s *server) roomPoll(w http.ResponseWriter, r *http.Request) {
 	var req api.RoomSession
-	if !s.readJSON(w, r, &req) {
-		return
-	}
-	ss, ok := s.roomSession(w, r, req.Session)
+	ss, ok := s.readRoomSession(w, r, &req)
 	if !ok {
 		return
 	}
@@ -197,34 +194,25 @@ func (s *server) roomPoll(w http.ResponseWriter, r *http.Request) {
 		s.gone(w)
 		return
 	}
-	setHeaders := func(h http.Header) {
+	seatHeaders := func(h http.Header) {
 		h.Set(api.HeaderVersion, strconv.FormatUint(uint64(st.V), 10))
 		h.Set(api.HeaderIn, seatList(st.In))
 		h.Set(api.HeaderOut, seatList(st.Out))
-		if d == nil {
-			return
-		}
-		h.Set("Content-Type", api.Binary)
-		h.Set("Content-Disposition", "attachment")
-		h.Set("Content-Security-Policy", "sandbox")
-		h.Set(api.HeaderSeq, strconv.FormatUint(d.Seq, 10))
-		h.Set(api.HeaderFrom, strconv.Itoa(d.From))
-		h.Set("Content-Length", strconv.FormatInt(d.Size, 10))
 	}
 	if d == nil {
-		setHeaders(w.Header())
+		seatHeaders(w.Header())
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	s.writeRecord(w, r, setHeaders, d) // the JSON body is read already
+	s.writeRecord(w, r, func(h http.Header) {
+		seatHeaders(h)
+		h.Set(api.HeaderFrom, strconv.Itoa(d.From))
+	}, d.Seq, d.Size, d) // the JSON body is read already
 }
 
 func (s *server) roomLeave(w http.ResponseWriter, r *http.Request) {
 	var req api.RoomSession
-	if !s.readJSON(w, r, &req) {
-		return
-	}
-	ss, ok := s.roomSession(w, r, req.Session)
+	ss, ok := s.readRoomSession(w, r, &req)
 	if !ok {
 		return
 	}

@@ -191,6 +191,7 @@ func TestRoomFallbackAndRefusals(t *testing.T) {
 	require.Equal(t, "0", r.header.Get("Sealdrop-Seq"))
 	require.Equal(t, "2", r.header.Get("Sealdrop-From"))
 	require.Equal(t, "3", r.header.Get("Sealdrop-Version"))
+	requireRecordAnswer(t, r)
 	r = rr.e.postJSON("/api/v1/rooms/"+rr.id+"/poll", map[string]any{"session": rr.sessions[0], "next": 1})
 	require.Equal(t, http.StatusNoContent, r.status)
 	r = rr.e.postJSON("/api/v1/rooms/"+rr.id+"/leave", map[string]any{"session": rr.sessions[2]})
