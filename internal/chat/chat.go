@@ -475,7 +475,10 @@ func (s *Server) Join(id vault.ID, req JoinRequest) ([]byte, error) {
 	return tok[:], nil
 }
 
-// Revoke ends a chat for the holder of its manage secret, joined or not.
+// Revoke ends a chat for the holder of its manage secret, joined or not. A chat a destruct PIN
+// destroyed (kept, counting tries) is answered as a live one and forgotten, its zeroed records
+// freed, as a typo chat's revoke frees its own: the answer and the capacity after do not tell a
+// coercer holding the manage secret which PIN was typed. A second revoke is gone for both.
 func (s *Server) Revoke(id vault.ID, manage []byte) error {
 	mh := hash(manage)
 	s.mu.Lock()
@@ -484,9 +487,15 @@ func (s *Server) Revoke(id vault.ID, manage []byte) error {
 	if t == nil {
 		t = &s.dummy
 	}
-	ok := vault.Equal(&mh, &t.manage) && c != nil && !c.ended
+	destroyed := c != nil && c.ended && c.lock.Destroyed()
+	ok := vault.Equal(&mh, &t.manage) && c != nil && (!c.ended || destroyed)
 	var wipe []frame
-	if ok {
+	switch {
+	case ok && destroyed:
+		wipe = append(s.endLocked(c, ReasonRevoked), c.held...)
+		c.held = nil
+		delete(s.chats, c.id)
+	case ok:
 		wipe = s.endLocked(c, ReasonRevoked)
 	}
 	s.mu.Unlock()

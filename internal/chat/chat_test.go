@@ -347,3 +347,41 @@ func TestSocketsPerSideCapped(t *testing.T) {
 	require.True(t, a.Connected(-1))
 	require.True(t, a.Connected(1), "a socket closed: another may open")
 }
+
+// A coercer holding the manage secret cannot tell a destruct PIN from a typo by revoking: the
+// first revoke of either chat answers alike and frees it alike (its slot, its records' blocks,
+// zeroed or not); a second revoke is gone for both.
+func TestRevokeAfterDestructLikeATypo(t *testing.T) {
+	e := newEnv(t, 1<<20, chat.Config{})
+	pinned := func() (vault.ID, caps) {
+		k := caps{gate: rnd(t, 32), open: rnd(t, 32), destruct: rnd(t, 32), manage: rnd(t, 32)}
+		cr, err := e.s.Create(chat.CreateRequest{Gate: h(k.gate), Open: h(k.open), PIN: true, Destruct: h(k.destruct), Manage: h(k.manage)})
+		require.NoError(t, err)
+		creator, err := e.s.Attach(cr.ID, cr.Session)
+		require.NoError(t, err)
+		send(t, creator, []byte{3, 1, 2, 3}) // the creator's hello waits for the joiner
+		return cr.ID, k
+	}
+	typo, kt := pinned()
+	duress, kd := pinned()
+	_, errT := e.s.Join(typo, chat.JoinRequest{Gate: kt.gate, Open: rnd(t, 32), Destruct: rnd(t, 32)})
+	_, errD := e.s.Join(duress, chat.JoinRequest{Gate: kd.gate, Open: rnd(t, 32), Destruct: kd.destruct})
+	require.Equal(t, errT, errD, "the join answers alike")
+	e.v.Settle()
+	require.Equal(t, 2, e.s.Count())
+	require.Equal(t, 2, e.v.Stats().Entries[vault.KindChatFrame])
+
+	require.ErrorIs(t, e.s.Revoke(typo, rnd(t, 32)), chat.ErrGone)
+	require.ErrorIs(t, e.s.Revoke(duress, rnd(t, 32)), chat.ErrGone)
+	require.NoError(t, e.s.Revoke(typo, kt.manage))
+	require.NoError(t, e.s.Revoke(duress, kd.manage), "answered as the typo chat's revoke")
+	e.v.Settle()
+	require.Zero(t, e.s.Count(), "both forgotten")
+	require.Zero(t, e.v.Stats().Entries[vault.KindChatFrame], "both chats' records freed")
+	require.ErrorIs(t, e.s.Revoke(typo, kt.manage), chat.ErrGone)
+	require.ErrorIs(t, e.s.Revoke(duress, kd.manage), chat.ErrGone)
+	_, errT = e.s.Join(typo, chat.JoinRequest{Gate: kt.gate, Open: kt.open})
+	_, errD = e.s.Join(duress, chat.JoinRequest{Gate: kd.gate, Open: kd.open})
+	require.ErrorIs(t, errT, chat.ErrGone)
+	require.ErrorIs(t, errD, chat.ErrGone)
+}
