@@ -270,6 +270,7 @@ func TestChatPINAndThirdPerson(t *testing.T) {
 		assert.True(t, visible(t, b, "join-pin-field"), "the link says a PIN is needed")
 		require.Equal(t, "error", join(t, b, wrong))
 		assert.Contains(t, text(t, b, "error"), "4 tries left")
+		pinFieldHidden(t, b)
 		screenshot(t, b, "chat-pin-wrong")
 		require.Equal(t, "talk", join(t, b, pin))
 		assert.Equal(t, waitSafety(t, a), waitSafety(t, b))

@@ -497,6 +497,8 @@ func TestRoomPINAndDestruct(t *testing.T) {
 		assert.Equal(t, typoView, destructView, "the destruct PIN must look exactly like a typo to the person typing it")
 		assert.Contains(t, destructView.Text, "Wrong PIN. 4 tries left.")
 		assert.Equal(t, []string{"join", "join-pin-field", "error"}, destructView.Visible)
+		assert.False(t, destructView.PINKept, "the PIN typed is not left on screen for someone beside the reader")
+		pinFieldHidden(t, coerced)
 		if l == Safer {
 			screenshot(t, coerced, "room-join-destruct")
 		}
@@ -718,4 +720,18 @@ func TestRoomPhoneSafer(t *testing.T) {
 	assertPhone(t, b, "room: ended for everyone", "")
 	app.assertNothingKept(t)
 	assertClean(t, app.mark, r.keys, []string{pin}, a, b, c)
+}
+
+// pinFieldHidden checks that the join PIN field shows dots, not digits, to someone looking at
+// the screen, and holds nothing after a try (as the note page's PIN field).
+func pinFieldHidden(t *testing.T, tab *Tab) {
+	t.Helper()
+	var got struct {
+		Type  string
+		Value string
+	}
+	require.NoError(t, tab.CallFunction(ctxT(t, pageTimeout), `() => { const e = document.getElementById('join-pin');
+		return { Type: e.type, Value: e.value }; }`, &got))
+	assert.Equal(t, "password", got.Type, "the join PIN field hides what is typed")
+	assert.Empty(t, got.Value, "the join PIN field is empty after a try")
 }

@@ -597,6 +597,7 @@ function joinPage(id) {
       let Pk = null;
       if (f.flags & P.FLAG_PIN) {
         const typed = P.normalizePIN($('join-pin').value.trim());
+        $('join-pin').value = ''; // read once: not left on screen for someone beside the reader
         Pk = await P.stretchPIN(K, typed);
         body.open = P.b64uEncode(await P.openToken(K, Pk));
         body.destruct = P.b64uEncode(await P.destructToken(K, Pk));

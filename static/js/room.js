@@ -727,7 +727,11 @@ function joinPage(id) {
     try {
       myName = readName('join-name');
       let Pk = null;
-      if (f.flags & R.FLAG_PIN) Pk = await R.roomStretchPIN(f.roomKey, P.normalizePIN($('join-pin').value.trim()));
+      if (f.flags & R.FLAG_PIN) {
+        const typed = P.normalizePIN($('join-pin').value.trim());
+        $('join-pin').value = ''; // read once: not left on screen for someone beside the reader
+        Pk = await R.roomStretchPIN(f.roomKey, typed);
+      }
       const r = await post(`/api/v1/rooms/${id}/join`, await joinBody(f.seat, f.seatKey, Pk));
       f.seatKey.fill(0);
       hide('join');
