@@ -45,8 +45,8 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 const wipeUsage = `usage: sealdrop wipe [--exit] [--admin-socket PATH]
 
-Panic button: the running server zeroes every note, chat frame and submission at once, through
-its admin socket, and answers only when done. The server keeps running (empty) unless --exit is
+Panic button: the running server ends every chat and group room and zeroes every note, chat
+frame, room frame and submission at once, through its admin socket, and answers only when done. The server keeps running (empty) unless --exit is
 given; then it shuts down and exits 0, so systemd's Restart=on-failure leaves it stopped.
 Run it as the server's user or root.
 Exit status: 0 once the wipe is confirmed, 1 with a message on stderr otherwise.

@@ -63,7 +63,7 @@ func TestStatusOverSocket(t *testing.T) {
 	f := newFake()
 	want := admin.Status{
 		Budget: 256 << 20, Used: 3 << 20, Free: 253 << 20,
-		Notes: 7, ChatFrames: 2, Submissions: 1,
+		Notes: 7, ChatFrames: 2, Submissions: 1, RoomFrames: 9,
 		Uptime: 2*time.Hour + 3*time.Minute + 45*time.Second + 12*time.Millisecond,
 		Onion:  "sealdropexampleaddressxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.onion",
 	}
@@ -93,7 +93,7 @@ func TestStatusHasNoPerEntryFields(t *testing.T) {
 	for i := range typ.NumField() {
 		names = append(names, typ.Field(i).Name)
 	}
-	assert.Equal(t, []string{"Budget", "Used", "Free", "Notes", "ChatFrames", "Submissions", "Uptime", "Onion"}, names)
+	assert.Equal(t, []string{"Budget", "Used", "Free", "Notes", "ChatFrames", "Submissions", "RoomFrames", "Uptime", "Onion"}, names)
 }
 
 func TestWipe(t *testing.T) {
@@ -252,20 +252,20 @@ func TestFromStats(t *testing.T) {
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	st := admin.FromStats(vault.Stats{
 		Budget: 100, Used: 60, Free: 40,
-		Entries: map[vault.Kind]int{vault.KindNote: 4, vault.KindChatFrame: 5, vault.KindSubmission: 6},
+		Entries: map[vault.Kind]int{vault.KindNote: 4, vault.KindChatFrame: 5, vault.KindSubmission: 6, vault.KindRoomFrame: 3},
 	}, start, start.Add(90*time.Second), "x.onion")
 	assert.Equal(t, admin.Status{Budget: 100, Used: 60, Free: 40, Notes: 4, ChatFrames: 5, Submissions: 6,
-		Uptime: 90 * time.Second, Onion: "x.onion"}, st)
+		RoomFrames: 3, Uptime: 90 * time.Second, Onion: "x.onion"}, st)
 }
 
 func TestStatusText(t *testing.T) {
 	st := admin.Status{Budget: 256 << 20, Used: 64 << 20, Free: 192 << 20, Notes: 1, ChatFrames: 0, Submissions: 12,
-		Uptime: 26*time.Hour + 5*time.Minute + 59*time.Second, Onion: "abc.onion"}
+		RoomFrames: 1, Uptime: 26*time.Hour + 5*time.Minute + 59*time.Second, Onion: "abc.onion"}
 	want := "onion address: abc.onion\n" +
 		"capacity:      256.0 MiB\n" +
 		"used:          64.0 MiB (25.0%)\n" +
 		"free:          192.0 MiB\n" +
-		"entries:       1 note, 0 chat frames, 12 submissions\n" +
+		"entries:       1 note, 0 chat frames, 1 room frame, 12 submissions\n" +
 		"uptime:        1d 2h 5m\n"
 	assert.Equal(t, want, st.String())
 	st.Onion, st.Uptime, st.Budget, st.Used, st.Free = "", 59*time.Second, 0, 0, 500

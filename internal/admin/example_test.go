@@ -56,7 +56,7 @@ func Example() {
 	// capacity:      64.0 MiB
 	// used:          1.0 MiB (1.6%)
 	// free:          63.0 MiB
-	// entries:       2 notes, 0 chat frames, 0 submissions
+	// entries:       2 notes, 0 chat frames, 0 room frames, 0 submissions
 	// uptime:        1h 15m
 	// wiped; shutting down
 }

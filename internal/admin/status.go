@@ -18,6 +18,7 @@ type Status struct {
 	Notes       int `json:"notes"`
 	ChatFrames  int `json:"chat_frames"`
 	Submissions int `json:"submissions"`
+	RoomFrames  int `json:"room_frames"` // undelivered group-room records
 	// Uptime is rounded down to the minute by the server: a finer value would date the start.
 	Uptime time.Duration `json:"uptime"`
 	// Onion is the service's address ("xxx.onion") when sealdrop publishes it (managed or
@@ -35,6 +36,7 @@ func FromStats(s vault.Stats, started, now time.Time, onion string) Status {
 		Notes:       s.Entries[vault.KindNote],
 		ChatFrames:  s.Entries[vault.KindChatFrame],
 		Submissions: s.Entries[vault.KindSubmission],
+		RoomFrames:  s.Entries[vault.KindRoomFrame],
 		Uptime:      now.Sub(started),
 		Onion:       onion,
 	}
@@ -61,8 +63,9 @@ func (s Status) WriteTo(w io.Writer) (int64, error) {
 	fmt.Fprintf(&b, "capacity:      %s\n", size(s.Budget))
 	fmt.Fprintf(&b, "used:          %s (%.1f%%)\n", size(s.Used), pct)
 	fmt.Fprintf(&b, "free:          %s\n", size(s.Free))
-	fmt.Fprintf(&b, "entries:       %s, %s, %s\n",
-		plural(s.Notes, "note"), plural(s.ChatFrames, "chat frame"), plural(s.Submissions, "submission"))
+	fmt.Fprintf(&b, "entries:       %s, %s, %s, %s\n",
+		plural(s.Notes, "note"), plural(s.ChatFrames, "chat frame"), plural(s.RoomFrames, "room frame"),
+		plural(s.Submissions, "submission"))
 	fmt.Fprintf(&b, "uptime:        %s\n", uptime(s.Uptime))
 	n, err := io.WriteString(w, b.String())
 	return int64(n), err

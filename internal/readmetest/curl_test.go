@@ -6,11 +6,12 @@
 // line starting with `curl`, with its `\` continuations) is run with `sh -c` in a scratch
 // directory, with only PATH and a scratch HOME in its environment (no proxy, no curlrc), after
 // shell assignments of the variables it names ($S, $M, $G, $ID, $TOKEN, …), taken from a real
-// flow made in Go: a note sealed by internal/protocol (note.sealed), a chat, and a drop whose
+// flow made in Go: a note sealed by internal/protocol (note.sealed), a chat, a room's seats, and a drop whose
 // submission is sealed to the drop's key (submission.sealed) and whose inbox MAC is computed
 // from the challenge the README's own command obtained. A placeholder `<…>` in a JSON member
 // or a header is replaced by that member's value (`"gate_hash":"<b64u>"` by the gate hash of
-// the flow the path names: notes, chats or drops).
+// the flow the path names: notes, chats, rooms or drops; the second one in a command by the
+// second seat's, and so on).
 //
 // The answer of a command is the comment on the line after it (or trailing its last line):
 //
@@ -316,6 +317,12 @@ func newFlow(t *testing.T, base, dir string) *flow {
 	ch := cs.Hashes()
 	cgate, _, _ := protocol.ReaderTokens(cs.K[:], "")
 	f.vals["chats"] = map[string]string{"gate_hash": b64(ch.Gate[:]), "destruct_hash": b64(ch.Destruct[:]), "manage_hash": b64(ch.Manage[:]), "gate": b64(cgate)}
+	// The room: two seats, each with the gate hash of its own seat key, as a room's creator
+	// makes them; a second "gate_hash" placeholder in one command takes "gate_hash#2".
+	f.vals["rooms"] = map[string]string{"manage_hash": hashOf(random32(t))}
+	for _, k := range []string{"gate_hash", "gate_hash#2"} {
+		f.vals["rooms"][k] = hashOf(protocol.RoomGateToken(random32(t)))
+	}
 	// The drop: its keys, and a submission sealed to it.
 	f.keys, err = protocol.NewDropKeys(0)
 	require.NoError(t, err)
@@ -408,11 +415,16 @@ func (f *flow) chatPeerSends(k int) {
 // fill replaces each placeholder <…> with the value of the member or header it stands for.
 func (f *flow) fill(kind, text string) (string, error) {
 	var missing error
+	seen := map[string]int{}
 	out := holderRE.ReplaceAllStringFunc(text, func(s string) string {
 		m := holderRE.FindStringSubmatch(s)
 		key := m[2]
 		if key == "" {
 			key = strings.ReplaceAll(strings.ToLower(m[3]), "-", "_")
+		}
+		// The n-th placeholder of one member in a command (a room's seats) takes "key#n".
+		if seen[key]++; seen[key] > 1 {
+			key = fmt.Sprintf("%s#%d", key, seen[key])
 		}
 		v, ok := f.vals[kind][key]
 		if !ok {

@@ -117,7 +117,7 @@ func TestTextFunction(t *testing.T) {
 }
 
 // allowedMarkup is the markup an "_html" text may hold: what the English one holds.
-var allowedMarkup = regexp.MustCompile(`^</?(strong|em|code)>$|^<a href="/(chat|drop)"( id="(start-chat|create-drop)")?>$|^</a>$|^<span id="expires"></span>$`)
+var allowedMarkup = regexp.MustCompile(`^</?(strong|em|code)>$|^<a href="/(chat|room|drop)"( id="(start-chat|start-room|create-drop)")?>$|^</a>$|^<span id="expires"></span>$`)
 
 var tagRE = regexp.MustCompile(`<span id="expires"></span>|<[^>]*>`)
 

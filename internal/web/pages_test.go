@@ -218,8 +218,8 @@ func TestChatPageStrict(t *testing.T) {
 }
 
 // TestRoomPageStrict: the room pages, /room (create) and /g/{id} (an invite), pass checkPage,
-// the page for one id is the page for any other, and serving them makes no room; without a
-// room server neither is served.
+// the page for one id is the page for any other, serving them makes no room, and the front page
+// links to /room; without a room server neither is served.
 func TestRoomPageStrict(t *testing.T) {
 	v, err := vault.New(vault.Config{Budget: 4 << 20})
 	require.NoError(t, err)
@@ -241,6 +241,12 @@ func TestRoomPageStrict(t *testing.T) {
 	_, other := get("/g/x")
 	assert.Equal(t, one, other)
 	assert.Zero(t, rs.Count(), "serving the pages made no room")
+	// The front page offers the room beside the chat and the drop box: a visitor finds it there.
+	st, front := get("/")
+	require.Equal(t, http.StatusOK, st)
+	for _, link := range []string{`<a href="/chat" id="start-chat">`, `<a href="/room" id="start-room">`, `<a href="/drop" id="create-drop">`} {
+		assert.Contains(t, string(front), link, "the front page links to every kind")
+	}
 
 	h2, err := web.New(web.WithFS(web.Config{Vault: v}, nil, nil))
 	require.NoError(t, err)

@@ -127,6 +127,7 @@ export default {
   "create.heading": "Send a one-time note",
   "create.lead_html": "Write a message or attach files. They are encrypted on this device before they are sent. You get a link that works <strong>once</strong>: after the reader opens it, the note is deleted.",
   "create.chat_offer_html": "<a href=\"/chat\" id=\"start-chat\">Start a one-time chat</a> instead: a live conversation with one person. It is encrypted so that only the two of you can read it.",
+  "create.room_offer_html": "<a href=\"/room\" id=\"start-room\">Start a group room</a>: a one-time chat for 2 to 8 people. Each person gets their own invite link, and only the people in the room can read it.",
   "create.drop_offer_html": "<a href=\"/drop\" id=\"create-drop\">Create a drop box</a>: a link you publish so that sources can send you messages and documents only you can read.",
   "create.featured_heading": "Send something to",
   "create.featured_contact": "Contact {name}",
