@@ -19,7 +19,13 @@ import { $, show, hide, setText, showError, clearError, errorMessage, copyButton
 // A room is priced as what it can hold, 2 MiB, for its lifetime (Go: room.PriceLength), kind 4.
 const PRICE_ROOM = 4;
 const ROOM_PRICE_LENGTH = 2 << 20;
-const RETRY_MS = 3000;
+// A lost or refused socket is tried again after RETRY_FIRST_MS, doubled after every socket
+// that fails, up to RETRY_MAX_MS: a relay that refuses sockets, or a network that is down, never
+// makes the page open one after another (every socket is a Tor stream). The wait starts again
+// from the first only after a socket that stayed up for RETRY_RESET_MS.
+const RETRY_FIRST_MS = 500;
+const RETRY_MAX_MS = 30000;
+const RETRY_RESET_MS = 60000;
 
 const REASONS = {
   left: () => t('room.reason_left'),
@@ -54,6 +60,9 @@ let chain = Promise.resolve(); // seats messages, received records and seals, on
 let sendChain = Promise.resolve(); // messages and files, one at a time
 const pending = []; // records sent on the socket waiting for the server's answer
 let expireTimer = 0;
+let retryMs = RETRY_FIRST_MS; // the wait before the next socket
+let retryTimer = 0;
+let backNow = false; // comeBack closed the socket: the next one opens at once
 // What the member list shows: the seats of this version, those away, those who left (with a
 // signed bye) and those removed without one.
 const view = { inSeats: [], out: [], left: new Set(), removed: new Set(), safety: '', changed: false, everComplete: false };
@@ -193,6 +202,7 @@ function finish(reason) {
   if (ended) return;
   ended = true;
   clearTimeout(expireTimer);
+  clearTimeout(retryTimer);
   failPending(t('room.lost'));
   if (ws) { try { ws.close(); } catch { /* closing */ } }
   member = null;
@@ -218,9 +228,11 @@ function failPending(message) {
 }
 
 function connect() {
-  if (ended) return;
+  clearTimeout(retryTimer);
+  if (ended || ws) return;
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const sock = new WebSocket(`${scheme}//${location.host}/api/v1/rooms/${st.id}/ws`, ['sealdrop.v1', `sealdrop.v1.${st.token}`]);
+  const opened = Date.now();
   ws = sock;
   sock.binaryType = 'arraybuffer';
   sock.addEventListener('message', (ev) => { step(() => onMessage(ev.data)).catch(fatal); });
@@ -229,12 +241,16 @@ function connect() {
     ws = null;
     if (ended) return;
     failPending(t('room.lost'));
-    if (away) { // closed by comeBack: straight back
+    if (backNow) { // closed by comeBack: straight back, once
+      backNow = false;
       connect();
       return;
     }
-    status(t('room.reconnecting'));
-    setTimeout(connect, RETRY_MS);
+    if (Date.now() - opened >= RETRY_RESET_MS) retryMs = RETRY_FIRST_MS;
+    const wait = retryMs;
+    retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+    if (!away) status(t('room.reconnecting'));
+    retryTimer = setTimeout(connect, wait);
   });
   sock.addEventListener('error', () => {}); // always followed by 'close'
 }
@@ -254,6 +270,7 @@ function sendControl(rec) { sendNow(rec).catch(() => {}); }
 // comeBack: this member was left out; a new socket brings it back in (the relay's rule).
 function comeBack() {
   if (ws) {
+    backNow = true;
     try { ws.close(); } catch { /* closing */ }
   } else {
     connect();
