@@ -65,6 +65,8 @@ let retryTimer = 0;
 let backNow = false; // comeBack closed the socket: the next one opens at once
 // What the member list shows: the seats of this version, those away, those who left (with a
 // signed bye) and those removed without one.
+// safety: the last code computed (to see it change); a new list shows "not ready" in its place
+// until the new list's code is known.
 const view = { inSeats: [], out: [], left: new Set(), removed: new Set(), safety: '', changed: false, everComplete: false };
 let nameSentIn = 0; // the version this member's name was last sent in
 const files = new Map();
@@ -183,11 +185,18 @@ async function updateSafety() {
   if (!member) return;
   let code;
   try { code = await member.safetyCode(); } catch { return; } // not every hello is in yet
-  if (code === view.safety) return;
-  if (view.safety && view.everComplete) view.changed = true;
+  if (!member) return;
+  if (view.safety && code !== view.safety && view.everComplete) view.changed = true;
   view.safety = code;
   setText('safety', code);
   show('safety-changed', view.changed);
+}
+
+// safetyPending: the member list changed; its code is not known until every hello of the new
+// version is in, and the code of the list before must not stay beside it (a ghost seat the
+// relay adds never sends a hello: the old code would be compared, and trusted, for it).
+function safetyPending() {
+  setText('safety', t('room.safety_pending'));
 }
 
 function scheduleExpire() {
@@ -335,7 +344,9 @@ async function onSeats(m) {
     status(t('room.alone'));
   }
   show('safety-changed', view.changed);
+  safetyPending();
   renderMembers();
+  await updateSafety();
   scheduleExpire();
 }
 
