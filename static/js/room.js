@@ -14,7 +14,9 @@ import { prepareFiles, renderFileReport } from './filereport.js';
 import { payAndCreate } from './price.js';
 import { makeHttp, GoneError } from './http.js';
 import { t } from './i18n.js';
-import { $, show, hide, setText, showError, clearError, errorMessage, copyButton, enterSends } from './ui.js';
+import {
+  $, show, hide, setText, showError, clearError, errorMessage, copyButton, enterSends, fileName, fileNameNode, textWithNode,
+} from './ui.js';
 
 // A room is priced as what it can hold, 2 MiB, for its lifetime (Go: room.PriceLength), kind 4.
 const PRICE_ROOM = 4;
@@ -129,6 +131,14 @@ function line(kind, seat, text) {
 }
 
 const note = (text) => line('note', 0, text);
+
+// fileLine adds a line "File <name>" whose name is a received (or picked) file's, made safe
+// (ui.js fileName) and in <bdi>.
+function fileLine(kind, seat, name) {
+  const li = line(kind, seat, '');
+  li.querySelector('.text').append(textWithNode('room.file', fileNameNode(name)), ' ');
+  return li;
+}
 
 // WHO stands for a member in a note's words ({who}) until the member's name node takes its
 // place (a private-use character: no translation holds one).
@@ -417,13 +427,13 @@ function onBody(r) {
     let m;
     try { m = JSON.parse(utf8Decode(r.body)); } catch { return; }
     if (!m || typeof m.name !== 'string' || !Number.isSafeInteger(m.size) || m.size < 0 || !Number.isSafeInteger(m.id)) return;
-    const li = line('them', s, `${t('room.file', { name: m.name })} `);
+    const li = fileLine('them', s, m.name);
     const bar = document.createElement('progress');
     bar.max = m.size || 1;
     bar.value = 0;
     li.appendChild(bar);
     const key = `${s}:${m.id}`;
-    files.set(key, { name: m.name, size: m.size, parts: [], got: 0, li, bar });
+    files.set(key, { name: fileName(m.name), size: m.size, parts: [], got: 0, li, bar });
     if (m.size === 0) fileDone(key);
   } else if (r.inner === MSG_FILE_CHUNK) {
     if (r.body.length < 4) return;
@@ -499,7 +509,7 @@ async function sendFile(entry) {
   const data = entry.bytes;
   const total = data.size;
   const id = crypto.getRandomValues(new Uint32Array(1))[0];
-  const li = line('me', st.seat, `${t('room.file', { name: entry.name })} `);
+  const li = fileLine('me', st.seat, entry.name);
   const bar = document.createElement('progress');
   bar.max = total || 1;
   li.appendChild(bar);
