@@ -688,6 +688,10 @@ async function create(ev) {
     const r = await payAndCreate((payment) => post('/api/v1/rooms', { ...body, ...payment }),
       { kind: PRICE_ROOM, manage: manageHash, length: ROOM_PRICE_LENGTH, ttl }, null,
       { onWork: () => status(t('progress.pow_working')) });
+    // The room exists: its PINs are not left in the (hidden) form for the tab's life; the
+    // destruct PIN above all, which must pass for a typo.
+    $('pin').value = '';
+    $('dpin').value = '';
     // The creator's page takes seat 1 at once.
     const joined = await post(`/api/v1/rooms/${r.id}/join`, await joinBody(1, seatKeys[0], Pk));
     const flags = Pk ? R.FLAG_PIN : 0;
