@@ -72,6 +72,7 @@ let backNow = false; // comeBack closed the socket: the next one opens at once
 const view = { inSeats: [], out: [], left: new Set(), removed: new Set(), safety: '', changed: false, everComplete: false };
 let nameSentIn = 0; // the version this member's name was last sent in
 const files = new Map();
+const urls = []; // the object URLs of received files, revoked at the end
 
 const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
 const fatal = (e) => showError(errorMessage(e));
@@ -217,16 +218,29 @@ function scheduleExpire() {
 
 function hideAll() { for (const s of ['create', 'invites', 'join', 'room']) hide(s); }
 
+// wipe empties what the page holds of the room once it is over: the received files (their
+// object URLs revoked, partial ones dropped), the log, every name, the safety code, an unsent
+// draft and the creator's invite links (seat keys and the room key).
+function wipe() {
+  clearTimeout(expireTimer);
+  clearTimeout(retryTimer);
+  for (const u of urls.splice(0)) URL.revokeObjectURL(u);
+  files.clear();
+  for (const id of ['log', 'members', 'invite-list', 'file-report']) $(id).replaceChildren();
+  setText('safety', '');
+  hide('safety-changed');
+  $('message').value = '';
+  view.safety = '';
+  member = null;
+}
+
 function finish(reason) {
   if (ended) return;
   ended = true;
-  clearTimeout(expireTimer);
-  clearTimeout(retryTimer);
   failPending(t('room.lost'));
   if (ws) { try { ws.close(); } catch { /* closing */ } }
-  member = null;
+  wipe();
   hideAll();
-  $('log').replaceChildren();
   setText('ended-reason', (Object.hasOwn(REASONS, reason) ? REASONS[reason] : REASONS.revoked)());
   show('ended');
   $('ended-heading').focus();
@@ -234,6 +248,8 @@ function finish(reason) {
 
 function gone() {
   ended = true;
+  if (ws) { try { ws.close(); } catch { /* closing */ } }
+  wipe();
   hideAll();
   clearError();
   show('gone');
@@ -389,11 +405,13 @@ async function onRecord(from, rec) {
     return;
   }
   if (r.ignored) return;
-  if (r.send) sendControl(r.send); // this member's keys of the version
+  // While left out, nothing is sent (the page's rule, see away): the record is opened, the keys
+  // and the name wait for the version that takes this member back in.
+  if (r.send && !away) sendControl(r.send); // this member's keys of the version
   if (r.missing) noteWho(t('room.gap', { count: r.missing, who: WHO }), r.seat);
   if (r.gap) noteWho(t('room.gap', { count: r.gap, who: WHO }), r.seat);
   if (r.send || r.type === R.REC_HELLO) await updateSafety();
-  if (r.send) await sendName();
+  if (r.send && !away) await sendName();
   if (r.complete) {
     view.everComplete = true;
     status(t('room.ready'));
@@ -454,7 +472,9 @@ function fileDone(key) {
   files.delete(key);
   const a = document.createElement('a');
   // application/octet-stream: a received HTML or SVG file must never render in this origin.
-  a.href = URL.createObjectURL(new Blob(f.parts, { type: 'application/octet-stream' }));
+  const u = URL.createObjectURL(new Blob(f.parts, { type: 'application/octet-stream' }));
+  urls.push(u);
+  a.href = u;
   a.download = f.name;
   a.textContent = t('room.save');
   a.className = 'download';
