@@ -324,6 +324,7 @@ export default {
   "room.log_heading": "Messages",
   "room.safety_label": "Safety code:",
   "room.safety_hint": "Compare this code with each person in another way (for example by phone or in person). Everyone in the room must see the same code. If the codes are different, someone else may be reading or changing your messages. Leave the room.",
+  "room.safety_pending": "not ready: wait until everyone in the list has sent their keys",
   "room.safety_changed": "The people in the room changed, and so did the safety code. Compare the new code with everyone again.",
   "room.message_hint": "Everyone in the room gets your message. Enter sends it. Shift+Enter starts a new line.",
   "room.file_label": "Send a file to everyone",

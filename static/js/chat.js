@@ -15,7 +15,9 @@ import { t } from './i18n.js';
 // CHAT_PRICE_LENGTH is the size a chat is priced at (Go: chat.PriceLength); the server names the
 // bits (it prices the link's lifetime plus the session it may become).
 const CHAT_PRICE_LENGTH = 8192;
-import { $, show, hide, setText, showError, clearError, errorMessage, copyButton, enterSends } from './ui.js';
+import {
+  $, show, hide, setText, showError, clearError, errorMessage, copyButton, enterSends, fileName, fileNameNode, textWithNode,
+} from './ui.js';
 
 const STORE = 'sealdrop-chat:';
 
@@ -92,7 +94,7 @@ function line(who, text) {
   const b = document.createElement('strong');
   b.textContent = who === 'me' ? `${t('chat.you')} ` : who === 'them' ? `${t('chat.them')} ` : '';
   li.appendChild(b);
-  li.appendChild(document.createTextNode(text));
+  li.append(text); // text, or a node whose untrusted parts are text
   $('log').appendChild(li);
   return li;
 }
@@ -356,12 +358,13 @@ function onMessageBody({ type, body }) {
     let m;
     try { m = JSON.parse(utf8Decode(body)); } catch { return; }
     if (!m || typeof m.name !== 'string' || !Number.isSafeInteger(m.size) || m.size < 0) return;
-    const li = line('them', `${t('chat.file', { name: m.name })} `);
+    const li = line('them', textWithNode('chat.file', fileNameNode(m.name)));
+    li.append(' ');
     const bar = document.createElement('progress');
     bar.max = m.size || 1;
     bar.value = 0;
     li.appendChild(bar);
-    const f = { name: m.name, size: m.size, parts: [], got: 0, li, bar };
+    const f = { name: fileName(m.name), size: m.size, parts: [], got: 0, li, bar };
     files.set(m.id, f);
     if (m.size === 0) fileDone(m.id);
   } else if (type === C.MSG_FILE_CHUNK) {
@@ -417,7 +420,8 @@ async function sendFile(entry) {
   const data = entry.bytes;
   const total = data.size;
   const id = crypto.getRandomValues(new Uint32Array(1))[0];
-  const li = line('me', `${t('chat.file', { name: entry.name })} `);
+  const li = line('me', textWithNode('chat.file', fileNameNode(entry.name)));
+  li.append(' ');
   const bar = document.createElement('progress');
   bar.max = total || 1;
   li.appendChild(bar);

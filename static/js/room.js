@@ -14,12 +14,20 @@ import { prepareFiles, renderFileReport } from './filereport.js';
 import { payAndCreate } from './price.js';
 import { makeHttp, GoneError } from './http.js';
 import { t } from './i18n.js';
-import { $, show, hide, setText, showError, clearError, errorMessage, copyButton, enterSends } from './ui.js';
+import {
+  $, show, hide, setText, showError, clearError, errorMessage, copyButton, enterSends, fileName, fileNameNode, textWithNode,
+} from './ui.js';
 
 // A room is priced as what it can hold, 2 MiB, for its lifetime (Go: room.PriceLength), kind 4.
 const PRICE_ROOM = 4;
 const ROOM_PRICE_LENGTH = 2 << 20;
-const RETRY_MS = 3000;
+// A lost or refused socket is tried again after RETRY_FIRST_MS, doubled after every socket
+// that fails, up to RETRY_MAX_MS: a relay that refuses sockets, or a network that is down, never
+// makes the page open one after another (every socket is a Tor stream). The wait starts again
+// from the first only after a socket that stayed up for RETRY_RESET_MS.
+const RETRY_FIRST_MS = 500;
+const RETRY_MAX_MS = 30000;
+const RETRY_RESET_MS = 60000;
 
 const REASONS = {
   left: () => t('room.reason_left'),
@@ -54,11 +62,17 @@ let chain = Promise.resolve(); // seats messages, received records and seals, on
 let sendChain = Promise.resolve(); // messages and files, one at a time
 const pending = []; // records sent on the socket waiting for the server's answer
 let expireTimer = 0;
+let retryMs = RETRY_FIRST_MS; // the wait before the next socket
+let retryTimer = 0;
+let backNow = false; // comeBack closed the socket: the next one opens at once
 // What the member list shows: the seats of this version, those away, those who left (with a
 // signed bye) and those removed without one.
+// safety: the last code computed (to see it change); a new list shows "not ready" in its place
+// until the new list's code is known.
 const view = { inSeats: [], out: [], left: new Set(), removed: new Set(), safety: '', changed: false, everComplete: false };
 let nameSentIn = 0; // the version this member's name was last sent in
 const files = new Map();
+const urls = []; // the object URLs of received files, revoked at the end
 
 const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
 const fatal = (e) => showError(errorMessage(e));
@@ -119,6 +133,14 @@ function line(kind, seat, text) {
 
 const note = (text) => line('note', 0, text);
 
+// fileLine adds a line "File <name>" whose name is a received (or picked) file's, made safe
+// (ui.js fileName) and in <bdi>.
+function fileLine(kind, seat, name) {
+  const li = line(kind, seat, '');
+  li.querySelector('.text').append(textWithNode('room.file', fileNameNode(name)), ' ');
+  return li;
+}
+
 // WHO stands for a member in a note's words ({who}) until the member's name node takes its
 // place (a private-use character: no translation holds one).
 const WHO = '\uE000';
@@ -174,11 +196,18 @@ async function updateSafety() {
   if (!member) return;
   let code;
   try { code = await member.safetyCode(); } catch { return; } // not every hello is in yet
-  if (code === view.safety) return;
-  if (view.safety && view.everComplete) view.changed = true;
+  if (!member) return;
+  if (view.safety && code !== view.safety && view.everComplete) view.changed = true;
   view.safety = code;
   setText('safety', code);
   show('safety-changed', view.changed);
+}
+
+// safetyPending: the member list changed; its code is not known until every hello of the new
+// version is in, and the code of the list before must not stay beside it (a ghost seat the
+// relay adds never sends a hello: the old code would be compared, and trusted, for it).
+function safetyPending() {
+  setText('safety', t('room.safety_pending'));
 }
 
 function scheduleExpire() {
@@ -189,15 +218,29 @@ function scheduleExpire() {
 
 function hideAll() { for (const s of ['create', 'invites', 'join', 'room']) hide(s); }
 
+// wipe empties what the page holds of the room once it is over: the received files (their
+// object URLs revoked, partial ones dropped), the log, every name, the safety code, an unsent
+// draft and the creator's invite links (seat keys and the room key).
+function wipe() {
+  clearTimeout(expireTimer);
+  clearTimeout(retryTimer);
+  for (const u of urls.splice(0)) URL.revokeObjectURL(u);
+  files.clear();
+  for (const id of ['log', 'members', 'invite-list', 'file-report']) $(id).replaceChildren();
+  setText('safety', '');
+  hide('safety-changed');
+  $('message').value = '';
+  view.safety = '';
+  member = null;
+}
+
 function finish(reason) {
   if (ended) return;
   ended = true;
-  clearTimeout(expireTimer);
   failPending(t('room.lost'));
   if (ws) { try { ws.close(); } catch { /* closing */ } }
-  member = null;
+  wipe();
   hideAll();
-  $('log').replaceChildren();
   setText('ended-reason', (Object.hasOwn(REASONS, reason) ? REASONS[reason] : REASONS.revoked)());
   show('ended');
   $('ended-heading').focus();
@@ -205,6 +248,8 @@ function finish(reason) {
 
 function gone() {
   ended = true;
+  if (ws) { try { ws.close(); } catch { /* closing */ } }
+  wipe();
   hideAll();
   clearError();
   show('gone');
@@ -218,9 +263,11 @@ function failPending(message) {
 }
 
 function connect() {
-  if (ended) return;
+  clearTimeout(retryTimer);
+  if (ended || ws) return;
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const sock = new WebSocket(`${scheme}//${location.host}/api/v1/rooms/${st.id}/ws`, ['sealdrop.v1', `sealdrop.v1.${st.token}`]);
+  const opened = Date.now();
   ws = sock;
   sock.binaryType = 'arraybuffer';
   sock.addEventListener('message', (ev) => { step(() => onMessage(ev.data)).catch(fatal); });
@@ -229,12 +276,16 @@ function connect() {
     ws = null;
     if (ended) return;
     failPending(t('room.lost'));
-    if (away) { // closed by comeBack: straight back
+    if (backNow) { // closed by comeBack: straight back, once
+      backNow = false;
       connect();
       return;
     }
-    status(t('room.reconnecting'));
-    setTimeout(connect, RETRY_MS);
+    if (Date.now() - opened >= RETRY_RESET_MS) retryMs = RETRY_FIRST_MS;
+    const wait = retryMs;
+    retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+    if (!away) status(t('room.reconnecting'));
+    retryTimer = setTimeout(connect, wait);
   });
   sock.addEventListener('error', () => {}); // always followed by 'close'
 }
@@ -254,6 +305,7 @@ function sendControl(rec) { sendNow(rec).catch(() => {}); }
 // comeBack: this member was left out; a new socket brings it back in (the relay's rule).
 function comeBack() {
   if (ws) {
+    backNow = true;
     try { ws.close(); } catch { /* closing */ }
   } else {
     connect();
@@ -318,7 +370,9 @@ async function onSeats(m) {
     status(t('room.alone'));
   }
   show('safety-changed', view.changed);
+  safetyPending();
   renderMembers();
+  await updateSafety();
   scheduleExpire();
 }
 
@@ -351,11 +405,13 @@ async function onRecord(from, rec) {
     return;
   }
   if (r.ignored) return;
-  if (r.send) sendControl(r.send); // this member's keys of the version
+  // While left out, nothing is sent (the page's rule, see away): the record is opened, the keys
+  // and the name wait for the version that takes this member back in.
+  if (r.send && !away) sendControl(r.send); // this member's keys of the version
   if (r.missing) noteWho(t('room.gap', { count: r.missing, who: WHO }), r.seat);
   if (r.gap) noteWho(t('room.gap', { count: r.gap, who: WHO }), r.seat);
   if (r.send || r.type === R.REC_HELLO) await updateSafety();
-  if (r.send) await sendName();
+  if (r.send && !away) await sendName();
   if (r.complete) {
     view.everComplete = true;
     status(t('room.ready'));
@@ -389,13 +445,13 @@ function onBody(r) {
     let m;
     try { m = JSON.parse(utf8Decode(r.body)); } catch { return; }
     if (!m || typeof m.name !== 'string' || !Number.isSafeInteger(m.size) || m.size < 0 || !Number.isSafeInteger(m.id)) return;
-    const li = line('them', s, `${t('room.file', { name: m.name })} `);
+    const li = fileLine('them', s, m.name);
     const bar = document.createElement('progress');
     bar.max = m.size || 1;
     bar.value = 0;
     li.appendChild(bar);
     const key = `${s}:${m.id}`;
-    files.set(key, { name: m.name, size: m.size, parts: [], got: 0, li, bar });
+    files.set(key, { name: fileName(m.name), size: m.size, parts: [], got: 0, li, bar });
     if (m.size === 0) fileDone(key);
   } else if (r.inner === MSG_FILE_CHUNK) {
     if (r.body.length < 4) return;
@@ -416,7 +472,9 @@ function fileDone(key) {
   files.delete(key);
   const a = document.createElement('a');
   // application/octet-stream: a received HTML or SVG file must never render in this origin.
-  a.href = URL.createObjectURL(new Blob(f.parts, { type: 'application/octet-stream' }));
+  const u = URL.createObjectURL(new Blob(f.parts, { type: 'application/octet-stream' }));
+  urls.push(u);
+  a.href = u;
   a.download = f.name;
   a.textContent = t('room.save');
   a.className = 'download';
@@ -471,7 +529,7 @@ async function sendFile(entry) {
   const data = entry.bytes;
   const total = data.size;
   const id = crypto.getRandomValues(new Uint32Array(1))[0];
-  const li = line('me', st.seat, `${t('room.file', { name: entry.name })} `);
+  const li = fileLine('me', st.seat, entry.name);
   const bar = document.createElement('progress');
   bar.max = total || 1;
   li.appendChild(bar);
@@ -650,6 +708,10 @@ async function create(ev) {
     const r = await payAndCreate((payment) => post('/api/v1/rooms', { ...body, ...payment }),
       { kind: PRICE_ROOM, manage: manageHash, length: ROOM_PRICE_LENGTH, ttl }, null,
       { onWork: () => status(t('progress.pow_working')) });
+    // The room exists: its PINs are not left in the (hidden) form for the tab's life; the
+    // destruct PIN above all, which must pass for a typo.
+    $('pin').value = '';
+    $('dpin').value = '';
     // The creator's page takes seat 1 at once.
     const joined = await post(`/api/v1/rooms/${r.id}/join`, await joinBody(1, seatKeys[0], Pk));
     const flags = Pk ? R.FLAG_PIN : 0;

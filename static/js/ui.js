@@ -103,6 +103,53 @@ export function size(bytes) {
   return t('size.bytes', { n: bytes });
 }
 
+// FILE_NAME_MAX: the most UTF-16 units a received file's name keeps (a file system's usual
+// limit).
+export const FILE_NAME_MAX = 255;
+
+// Characters a received file's name may not keep: controls (line breaks included), format
+// characters (the bidi overrides and isolates, U+061C, U+200E/F: an RLO makes
+// "report<RLO>fdp.exe" read "reportexe.pdf"), line and paragraph separators, lone surrogates,
+// and path separators.
+const FILE_NAME_BAD = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}/\\]/gu;
+
+/**
+ * fileName is a file name that came from someone else (a note's, a chat's or a room's sender),
+ * made safe to show and to save: each character FILE_NAME_BAD names becomes "_", and a name
+ * longer than FILE_NAME_MAX is cut in its middle with "…", keeping its extension (up to 16
+ * characters). An empty name is download.unnamed. Shown, it goes in <bdi> (fileNameNode).
+ */
+export function fileName(name) {
+  const s = String(name ?? '').replace(FILE_NAME_BAD, '_').trim();
+  if (!s) return t('download.unnamed');
+  if (s.length <= FILE_NAME_MAX) return s;
+  const dot = s.lastIndexOf('.');
+  const ext = dot > 0 && s.length - dot <= 16 ? s.slice(dot) : '';
+  const stem = [...s.slice(0, s.length - ext.length)];
+  while (stem.length && stem.join('').length + 1 + ext.length > FILE_NAME_MAX) stem.pop();
+  return `${stem.join('')}…${ext}`;
+}
+
+/** fileNameNode is fileName(name) in a <bdi>: a right-to-left name cannot move the words around it. */
+export function fileNameNode(name) {
+  const b = document.createElement('bdi');
+  b.textContent = fileName(name);
+  return b;
+}
+
+/**
+ * textWithNode is the catalog text key with its {name} replaced by node (the catalog's words as
+ * text around it): a name never becomes part of a text it could reorder.
+ */
+export function textWithNode(key, node, vars = {}) {
+  const mark = '\uE001'; // a private-use character: no translation holds one
+  const frag = document.createDocumentFragment();
+  const [before, ...after] = t(key, { ...vars, name: mark }).split(mark);
+  frag.append(before);
+  if (after.length) frag.append(node, after.join(''));
+  return frag;
+}
+
 /**
  * renderDownloads lists decrypted files in list as downloads, each with its size. A blob's
  * type is always application/octet-stream: a decrypted HTML or SVG file must never render in
@@ -116,8 +163,8 @@ export function renderDownloads(list, files, urls = []) {
     const u = URL.createObjectURL(new Blob([f.bytes], { type: 'application/octet-stream' }));
     urls.push(u);
     a.href = u;
-    a.download = f.name || t('download.unnamed');
-    a.textContent = f.name || t('download.unnamed');
+    a.download = fileName(f.name);
+    a.append(fileNameNode(f.name));
     a.rel = 'noopener';
     li.appendChild(a);
     const s = document.createElement('span');
