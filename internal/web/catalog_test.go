@@ -404,8 +404,8 @@ func valueParts(expr string) string {
 // other messages are diagnostics), any literal worded like a sentence.
 func looseScriptText(name, src string, protocol bool) []string {
 	code, lits := jsScan(src)
-	isKey := map[int]bool{}
-	for _, m := range regexp.MustCompile("\\bt\\(\\s*\x00([0-9]+)\x00").FindAllStringSubmatch(code, -1) {
+	isKey := map[int]bool{} // the first argument of t, and of ui.js textWithNode (a key, then a node put in its {name})
+	for _, m := range regexp.MustCompile("\\b(?:t|textWithNode)\\(\\s*\x00([0-9]+)\x00").FindAllStringSubmatch(code, -1) {
 		n, _ := strconv.Atoi(m[1])
 		isKey[n] = true
 	}
